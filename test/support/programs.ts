@@ -1,0 +1,53 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+/** The absolute path of an executable, or undefined. Looks in sbin too, where rpcbind and dhcpd live. */
+export function which(program: string): string | undefined {
+  for (const dir of SEARCH) {
+    if (!dir) continue;
+    const path = join(dir, program);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+interface Skippable {
+  skip(message: string): void;
+  fail(message: string): void;
+}
+
+/**
+ * Finds the real programs an interop test drives, keyed by program name with
+ * the Debian package that ships it. Locally a missing program skips the test
+ * and says which package to install; in CI (CI=true) it is a failure, never a
+ * skip. Returns the absolute paths, or undefined when the test must stop.
+ */
+export function requirePrograms<K extends string>(
+  t: Skippable,
+  programs: Record<K, string>,
+): Record<K, string> | undefined {
+  const found = {} as Record<K, string>;
+  const missing: string[] = [];
+  for (const name of Object.keys(programs) as K[]) {
+    const path = which(name);
+    if (path) found[name] = path;
+    else missing.push(`${name} (Debian package ${programs[name]})`);
+  }
+  if (missing.length === 0) return found;
+  const message = `missing ${missing.join(', ')}: apt-get install it to run this test`;
+  if (process.env.CI === 'true') t.fail(message);
+  else t.skip(message);
+  return undefined;
+}
+
+/** Whether this process can create network namespaces (root with iproute2). */
+export function canUseNetns(): boolean {
+  return process.getuid?.() === 0 && which('ip') !== undefined;
+}
