@@ -1,0 +1,116 @@
+import { XdrError } from './xdr-error.js';
+
+/*
+ * Record marking (RFC 5531 section 11): on a byte stream each record is sent
+ * as fragments, each behind a 4-byte big-endian header whose top bit marks
+ * the last fragment and whose other 31 bits give the fragment's length.
+ */
+
+const LAST_FRAGMENT = 0x80000000;
+const MAX_FRAGMENT = 0x7fffffff;
+
+/** The fragment header for a last fragment of `length` bytes, as its own 4-byte buffer. */
+export function recordMark(length: number, last = true): Buffer {
+  if (!Number.isInteger(length) || length < 0 || length > MAX_FRAGMENT) {
+    throw new XdrError('UNREPRESENTABLE', 'record mark', 0, `fragment length ${length} is not in 0..${MAX_FRAGMENT}`);
+  }
+  const mark = Buffer.allocUnsafe(4);
+  mark.writeUInt32BE((last ? LAST_FRAGMENT : 0) + length, 0);
+  return mark;
+}
+
+/**
+ * A record as a vector: [mark, ...chunks], one fragment. The chunks are not
+ * copied; write them with cork/write/uncork.
+ */
+export function frameRecord(chunks: readonly Uint8Array[]): Uint8Array[] {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  return [recordMark(length), ...chunks];
+}
+
+/**
+ * Reassembles records from a byte stream cut at arbitrary points. A record
+ * that arrives inside one chunk comes back as a view of it; one spread over
+ * several chunks or fragments is joined once it is complete, after every
+ * fragment header was checked against the maximum record size, so a
+ * hostile header never sizes an allocation.
+ */
+export class RecordDecoder {
+  private readonly header = Buffer.alloc(4);
+  private headerHave = 0;
+  private inFragment = false;
+  private fragmentLeft = 0;
+  private lastFragment = false;
+  private parts: Buffer[] = [];
+  private recordSize = 0;
+  /** Stream position of the next byte, for error offsets. */
+  private position = 0;
+
+  constructor(readonly maxRecordSize: number) {}
+
+  /** Feeds the next bytes of the stream; returns the records they complete. Throws XdrError TOO_LONG. */
+  push(chunk: Buffer): Buffer[] {
+    const records: Buffer[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (!this.inFragment) {
+        const take = Math.min(4 - this.headerHave, chunk.length - pos);
+        let word: number;
+        if (this.headerHave === 0 && take === 4) {
+          word = chunk.readUInt32BE(pos);
+        } else {
+          chunk.copy(this.header, this.headerHave, pos, pos + take);
+          this.headerHave += take;
+          if (this.headerHave < 4) {
+            pos += take;
+            this.position += take;
+            break;
+          }
+          word = this.header.readUInt32BE(0);
+        }
+        this.headerHave = 0;
+        const length = word & MAX_FRAGMENT;
+        if (this.recordSize + length > this.maxRecordSize) {
+          throw new XdrError(
+            'TOO_LONG',
+            'record marking fragment header',
+            this.position + take - 4,
+            `fragment of ${length} bytes makes the record exceed the maximum of ${this.maxRecordSize}`,
+          );
+        }
+        pos += take;
+        this.position += take;
+        this.inFragment = true;
+        this.fragmentLeft = length;
+        this.lastFragment = word >= LAST_FRAGMENT;
+      }
+      const take = Math.min(this.fragmentLeft, chunk.length - pos);
+      if (take > 0) {
+        this.parts.push(chunk.subarray(pos, pos + take));
+        this.recordSize += take;
+        this.fragmentLeft -= take;
+        pos += take;
+        this.position += take;
+      }
+      if (this.fragmentLeft === 0) {
+        this.inFragment = false;
+        if (this.lastFragment) records.push(this.takeRecord());
+      }
+    }
+    return records;
+  }
+
+  /** Whether the stream stopped in the middle of a record. */
+  get partial(): boolean {
+    return this.inFragment || this.headerHave > 0 || this.parts.length > 0;
+  }
+
+  private takeRecord(): Buffer {
+    const parts = this.parts;
+    const record = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.recordSize);
+    this.parts = [];
+    this.recordSize = 0;
+    return record;
+  }
+}

@@ -1,0 +1,222 @@
+import { credentialFromOpaqueAuth, type Credential } from './credential.js';
+import { AUTH_NONE_AUTH, decodeOpaqueAuth } from './opaque-auth.js';
+import { AcceptStat, AuthStat, MsgType, RejectStat, RPC_VERSION } from './rpc-constants.js';
+import { encodeRpcMessage, type AcceptedReply, type RejectedReply } from './rpc-message.js';
+import { XdrError } from './xdr-error.js';
+import { XdrReader } from './xdr-reader.js';
+
+export interface RpcEndpoint {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/** One incoming call as a procedure handler sees it. */
+export interface RpcCall {
+  xid: number;
+  prog: number;
+  vers: number;
+  proc: number;
+  cred: Credential;
+  /** Positioned at the procedure arguments; its window ends at the end of the record. */
+  args: XdrReader;
+  transport: 'udp' | 'tcp';
+  remote: RpcEndpoint;
+  /** On UDP sockets bound to a wildcard address this is the wildcard address. */
+  local: { address: string; port: number };
+}
+
+/**
+ * What a handler returns. SUCCESS carries the encoded results as chunks that
+ * the server writes as one vector after the reply header; `onSent` (if
+ * given) runs once the chunks are no longer needed, so a handler can lend
+ * pooled buffers.
+ */
+export type RpcResult =
+  | { stat: 0; body: Uint8Array[]; onSent?: () => void }
+  | { stat: 1 | 3 | 4 | 5 }
+  | { stat: 'auth'; why: number };
+
+export type ProcedureHandler = (call: RpcCall) => RpcResult | Promise<RpcResult>;
+
+/** A reply ready to be framed and sent. */
+export interface RpcReplyOut {
+  chunks: Uint8Array[];
+  onSent?: () => void;
+}
+
+/** What to do with one received record. */
+export type CallDecision =
+  | { kind: 'drop'; reason: string }
+  | { kind: 'reply'; reply: RpcReplyOut }
+  | {
+      kind: 'call';
+      xid: number;
+      prog: number;
+      vers: number;
+      proc: number;
+      cred: Credential;
+      argsOffset: number;
+      handler: ProcedureHandler;
+    };
+
+/** AUTH_ERROR status for a credential flavor this server does not implement (see README, "RPC"). */
+export const UNSUPPORTED_FLAVOR_AUTH_STAT = AuthStat.AUTH_BADCRED;
+
+function acceptedReply(xid: number, accepted: AcceptedReply): RpcReplyOut {
+  return {
+    chunks: [encodeRpcMessage({ type: MsgType.REPLY, xid, replyStat: 0, verf: AUTH_NONE_AUTH, accepted })],
+  };
+}
+
+function deniedReply(xid: number, rejected: RejectedReply): RpcReplyOut {
+  return { chunks: [encodeRpcMessage({ type: MsgType.REPLY, xid, replyStat: 1, rejected })] };
+}
+
+/** xid | REPLY | MSG_ACCEPTED | verf AUTH_NONE, empty | SUCCESS: the header of every successful reply. */
+function successHeader(xid: number): Buffer {
+  const h = Buffer.allocUnsafe(24);
+  h.writeUInt32BE(xid, 0);
+  h.writeUInt32BE(MsgType.REPLY, 4);
+  h.fill(0, 8, 24);
+  return h;
+}
+
+/**
+ * The program table and the RFC 5531 dispatch rules: which faults the
+ * server answers itself and how, and how a handler's outcome becomes a reply.
+ * No sockets here: the server adapter feeds it records.
+ */
+export class RpcDispatcher {
+  private readonly programs = new Map<number, Map<number, Record<number, ProcedureHandler>>>();
+
+  constructor(private readonly log: (key: string, line: string) => void) {}
+
+  register(prog: number, vers: number, procs: Record<number, ProcedureHandler>): void {
+    let versions = this.programs.get(prog);
+    if (!versions) this.programs.set(prog, (versions = new Map()));
+    versions.set(vers, { ...procs });
+  }
+
+  unregister(prog: number, vers?: number): void {
+    if (vers === undefined) {
+      this.programs.delete(prog);
+      return;
+    }
+    const versions = this.programs.get(prog);
+    versions?.delete(vers);
+    if (versions?.size === 0) this.programs.delete(prog);
+  }
+
+  /** Decodes a record's call header and decides what to do with it. */
+  decide(record: Buffer, from: string): CallDecision {
+    if (record.length < 8) return { kind: 'drop', reason: `${record.length}-byte message from ${from} has no xid and type` };
+    const xid = record.readUInt32BE(0);
+    const type = record.readUInt32BE(4);
+    if (type !== MsgType.CALL) return { kind: 'drop', reason: `message type ${type} (not a CALL) from ${from}, xid ${xid}` };
+    const r = new XdrReader(record, 8);
+    let prog: number, vers: number, proc: number;
+    try {
+      const rpcvers = r.u32('call.rpcvers');
+      if (rpcvers !== RPC_VERSION) {
+        return { kind: 'reply', reply: deniedReply(xid, { stat: RejectStat.RPC_MISMATCH, low: RPC_VERSION, high: RPC_VERSION }) };
+      }
+      prog = r.u32('call.prog');
+      vers = r.u32('call.vers');
+      proc = r.u32('call.proc');
+    } catch (e) {
+      return { kind: 'drop', reason: `truncated call header from ${from}, xid ${xid}: ${(e as Error).message}` };
+    }
+    let cred: Credential | null;
+    try {
+      cred = credentialFromOpaqueAuth(decodeOpaqueAuth(r, 'call.cred'));
+    } catch (e) {
+      this.log(`badcred ${from}`, `rpc: bad credential from ${from}, xid ${xid}: ${(e as Error).message}`);
+      return { kind: 'reply', reply: deniedReply(xid, { stat: RejectStat.AUTH_ERROR, why: AuthStat.AUTH_BADCRED }) };
+    }
+    if (cred === null) {
+      return { kind: 'reply', reply: deniedReply(xid, { stat: RejectStat.AUTH_ERROR, why: UNSUPPORTED_FLAVOR_AUTH_STAT }) };
+    }
+    try {
+      decodeOpaqueAuth(r, 'call.verf');
+    } catch {
+      return { kind: 'reply', reply: deniedReply(xid, { stat: RejectStat.AUTH_ERROR, why: AuthStat.AUTH_BADVERF }) };
+    }
+    const versions = this.programs.get(prog);
+    if (!versions) return { kind: 'reply', reply: acceptedReply(xid, { stat: AcceptStat.PROG_UNAVAIL }) };
+    const procs = versions.get(vers);
+    if (!procs) {
+      let low = Infinity;
+      let high = -Infinity;
+      for (const v of versions.keys()) {
+        low = Math.min(low, v);
+        high = Math.max(high, v);
+      }
+      return { kind: 'reply', reply: acceptedReply(xid, { stat: AcceptStat.PROG_MISMATCH, low, high }) };
+    }
+    const handler = Object.hasOwn(procs, proc) ? procs[proc] : undefined;
+    if (!handler) return { kind: 'reply', reply: acceptedReply(xid, { stat: AcceptStat.PROC_UNAVAIL }) };
+    return { kind: 'call', xid, prog, vers, proc, cred, argsOffset: r.offset, handler };
+  }
+
+  /** Runs the handler of a decided call; the reply comes back synchronously when the handler is synchronous. */
+  invoke(
+    d: Extract<CallDecision, { kind: 'call' }>,
+    record: Buffer,
+    ctx: Pick<RpcCall, 'transport' | 'remote' | 'local'>,
+  ): RpcReplyOut | Promise<RpcReplyOut> {
+    const call: RpcCall = {
+      xid: d.xid,
+      prog: d.prog,
+      vers: d.vers,
+      proc: d.proc,
+      cred: d.cred,
+      args: new XdrReader(record, d.argsOffset),
+      transport: ctx.transport,
+      remote: ctx.remote,
+      local: ctx.local,
+    };
+    let out: RpcResult | Promise<RpcResult>;
+    try {
+      out = d.handler(call);
+    } catch (e) {
+      return this.failed(call, e);
+    }
+    if (typeof (out as Promise<RpcResult>).then === 'function') {
+      return (out as Promise<RpcResult>).then(
+        (res) => this.resultReply(call, res),
+        (e: unknown) => this.failed(call, e),
+      );
+    }
+    return this.resultReply(call, out as RpcResult);
+  }
+
+  private resultReply(call: RpcCall, res: RpcResult): RpcReplyOut {
+    switch (res?.stat) {
+      case AcceptStat.SUCCESS:
+        return { chunks: [successHeader(call.xid), ...res.body], onSent: res.onSent };
+      case AcceptStat.PROG_UNAVAIL:
+      case AcceptStat.PROC_UNAVAIL:
+      case AcceptStat.GARBAGE_ARGS:
+      case AcceptStat.SYSTEM_ERR:
+        return acceptedReply(call.xid, { stat: res.stat });
+      case 'auth':
+        return deniedReply(call.xid, { stat: RejectStat.AUTH_ERROR, why: res.why });
+      default:
+        return this.failed(call, new Error(`handler returned an invalid result ${JSON.stringify(res)}`));
+    }
+  }
+
+  private failed(call: RpcCall, e: unknown): RpcReplyOut {
+    const what = `prog ${call.prog} vers ${call.vers} proc ${call.proc} from ${call.remote.address}:${call.remote.port}`;
+    if (e instanceof XdrError) {
+      this.log(`garbage ${call.prog}/${call.vers}/${call.proc}`, `rpc: garbage arguments for ${what}: ${e.message}`);
+      return acceptedReply(call.xid, { stat: AcceptStat.GARBAGE_ARGS });
+    }
+    this.log(
+      `syserr ${call.prog}/${call.vers}/${call.proc}`,
+      `rpc: handler for ${what} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    );
+    return acceptedReply(call.xid, { stat: AcceptStat.SYSTEM_ERR });
+  }
+}

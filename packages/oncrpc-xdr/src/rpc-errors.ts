@@ -1,0 +1,57 @@
+import { AcceptStat, AuthStat, RejectStat } from './rpc-constants.js';
+
+function nameOf(table: Record<string, number>, v: number): string {
+  return Object.keys(table).find((k) => table[k] === v) ?? String(v);
+}
+
+/** The server accepted the call but did not run it successfully (PROG_UNAVAIL, PROG_MISMATCH, ...). */
+export class RpcAcceptError extends Error {
+  override name = 'RpcAcceptError';
+  constructor(
+    readonly stat: number,
+    readonly low?: number,
+    readonly high?: number,
+  ) {
+    super(
+      `RPC call accepted but failed: ${nameOf(AcceptStat, stat)}` +
+        (stat === AcceptStat.PROG_MISMATCH ? ` (server supports versions ${low}..${high})` : ''),
+    );
+  }
+}
+
+/** The server denied the call: RPC_MISMATCH (low/high) or AUTH_ERROR (authStat). */
+export class RpcDeniedError extends Error {
+  override name = 'RpcDeniedError';
+  constructor(
+    readonly rejectStat: number,
+    readonly authStat?: number,
+    readonly low?: number,
+    readonly high?: number,
+  ) {
+    super(
+      rejectStat === RejectStat.RPC_MISMATCH
+        ? `RPC call denied: RPC_MISMATCH (server speaks RPC versions ${low}..${high})`
+        : `RPC call denied: AUTH_ERROR ${nameOf(AuthStat, authStat ?? -1)}`,
+    );
+  }
+}
+
+/** No reply within the call's time limit (after every retransmission). */
+export class RpcTimeoutError extends Error {
+  override name = 'RpcTimeoutError';
+  constructor(
+    readonly xid: number,
+    readonly timeoutMs: number,
+    target: string,
+  ) {
+    super(`no RPC reply from ${target} within ${timeoutMs} ms (xid ${xid}); is the server running and reachable?`);
+  }
+}
+
+/** The connection carrying the call closed (or the client was closed) before the reply came. */
+export class RpcConnectionError extends Error {
+  override name = 'RpcConnectionError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,393 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { drcKey, DuplicateRequestCache } from './duplicate-request-cache.js';
+import { RateLimitedLog } from './rate-limited-log.js';
+import { recordMark, RecordDecoder } from './record-marking.js';
+import {
+  RpcDispatcher,
+  type CallDecision,
+  type ProcedureHandler,
+  type RpcCall,
+  type RpcEndpoint,
+  type RpcReplyOut,
+} from './rpc-dispatcher.js';
+import { XdrError } from './xdr-error.js';
+
+export interface RpcServerOptions {
+  /** Where log lines go (default: console.error). */
+  log?: (line: string) => void;
+  /** Largest TCP record accepted, in bytes (default 1 MiB + 64 KiB: an NFS WRITE of 1 MiB with its header). */
+  maxRecordSize?: number;
+  /** Calls a TCP connection may have running before the server stops reading from it (default 64). */
+  maxInFlightPerConnection?: number;
+  /** A TCP connection with no traffic and no call running for this long is closed (default 5 minutes). */
+  idleTimeoutMs?: number;
+  /** Entries in the duplicate request cache for UDP calls; 0 turns it off (default 512). */
+  duplicateCacheSize?: number;
+  /** TCP connections open at once; more are refused (default 1024). */
+  maxConnections?: number;
+  /** UDP calls running at once; more are dropped and the client retransmits (default 1024). */
+  maxInFlightUdp?: number;
+}
+
+export interface RpcListenOptions {
+  host?: string;
+  port?: number;
+  udp?: boolean;
+  tcp?: boolean;
+}
+
+type CallContext = Pick<RpcCall, 'transport' | 'remote' | 'local'>;
+
+/** Largest UDP payload over IPv4; a larger reply cannot be sent over UDP. */
+const MAX_UDP_PAYLOAD = 65507;
+const PORT_PICK_ATTEMPTS = 8;
+
+/** `::ffff:a.b.c.d` is an IPv4 peer on a dual-stack socket; report it as IPv4 so loopback checks are simple. */
+function endpoint(address: string | undefined, port: number | undefined, family: string | undefined): RpcEndpoint {
+  const a = address ?? '';
+  if (a.startsWith('::ffff:') && net.isIPv4(a.slice(7))) return { address: a.slice(7), port: port ?? 0, family: 'IPv4' };
+  return { address: a, port: port ?? 0, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
+}
+
+function isAddrInUse(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === 'EADDRINUSE';
+}
+
+/**
+ * An ONC RPC server (RFC 5531) over UDP and TCP on the same port number.
+ * The dispatch rules live in RpcDispatcher; this adapter owns sockets,
+ * framing, back-pressure, limits and the duplicate request cache.
+ */
+export class RpcServer {
+  private readonly dispatcher: RpcDispatcher;
+  private readonly logger: RateLimitedLog;
+  private readonly maxRecordSize: number;
+  private readonly maxInFlight: number;
+  private readonly idleTimeoutMs: number;
+  private readonly maxConnections: number;
+  private readonly maxInFlightUdp: number;
+  private readonly drc: DuplicateRequestCache;
+  private readonly tcpServers: net.Server[] = [];
+  private readonly udpSockets: dgram.Socket[] = [];
+  private readonly connections = new Set<TcpConnection>();
+  private udpInFlight = 0;
+
+  constructor(opts: RpcServerOptions = {}) {
+    const sink = opts.log ?? ((line: string) => console.error(line));
+    this.logger = new RateLimitedLog(sink);
+    this.dispatcher = new RpcDispatcher((key, line) => this.logger.log(key, line));
+    this.maxRecordSize = opts.maxRecordSize ?? 1024 * 1024 + 64 * 1024;
+    this.maxInFlight = Math.max(1, opts.maxInFlightPerConnection ?? 64);
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
+    this.maxConnections = opts.maxConnections ?? 1024;
+    this.maxInFlightUdp = opts.maxInFlightUdp ?? 1024;
+    this.drc = new DuplicateRequestCache(opts.duplicateCacheSize ?? 512);
+  }
+
+  register(prog: number, vers: number, procs: Record<number, ProcedureHandler>): void {
+    this.dispatcher.register(prog, vers, procs);
+  }
+
+  unregister(prog: number, vers?: number): void {
+    this.dispatcher.unregister(prog, vers);
+  }
+
+  /**
+   * Binds UDP and TCP on the same port number and resolves to it. With port
+   * 0 a port free for both is picked (TCP first, then UDP on its number,
+   * retrying when that UDP port is taken).
+   */
+  async listen(opts: RpcListenOptions = {}): Promise<number> {
+    const host = opts.host ?? '0.0.0.0';
+    const wantTcp = opts.tcp ?? true;
+    const wantUdp = opts.udp ?? true;
+    const requested = opts.port ?? 0;
+    if (!wantTcp && !wantUdp) throw new Error('RpcServer.listen: enable at least one of udp and tcp');
+    for (let attempt = 1; ; attempt++) {
+      let tcp: net.Server | undefined;
+      try {
+        let port = requested;
+        if (wantTcp) {
+          tcp = await this.listenTcp(host, port);
+          port = (tcp.address() as net.AddressInfo).port;
+        }
+        const udp = wantUdp ? await this.bindUdp(host, port) : undefined;
+        if (udp) {
+          port = udp.address().port;
+          this.udpSockets.push(udp);
+        }
+        if (tcp) this.tcpServers.push(tcp);
+        return port;
+      } catch (e) {
+        if (tcp) await new Promise<void>((resolve) => tcp!.close(() => resolve()));
+        if (isAddrInUse(e) && requested === 0 && wantTcp && attempt < PORT_PICK_ATTEMPTS) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Stops listening, closes every connection and socket. Replies still being computed are dropped. */
+  async close(): Promise<void> {
+    const tcp = this.tcpServers.splice(0);
+    const udp = this.udpSockets.splice(0);
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
+    await Promise.all([
+      ...tcp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+      ...udp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    ]);
+  }
+
+  private listenTcp(host: string, port: number): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      server.maxConnections = this.maxConnections;
+      server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) =>
+        this.logger.log('maxconn', `rpc: refused a TCP connection from ${d?.remoteAddress}:${d?.remotePort}: ${this.maxConnections} connections are open (maxConnections)`),
+      );
+      server.once('error', reject);
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off('error', reject);
+        server.on('error', (e) => this.logger.log('tcp error', `rpc: TCP server error: ${e.message}`));
+        resolve(server);
+      });
+    });
+  }
+
+  private bindUdp(host: string, port: number): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+      socket.once('error', (e) => {
+        socket.close();
+        reject(e);
+      });
+      socket.bind({ address: host, port, exclusive: true }, () => {
+        socket.removeAllListeners('error');
+        socket.on('error', (e) => this.logger.log('udp error', `rpc: UDP socket error: ${e.message}`));
+        const local = socket.address();
+        socket.on('message', (msg, rinfo) =>
+          this.onDatagram(socket, msg, {
+            transport: 'udp',
+            remote: endpoint(rinfo.address, rinfo.port, rinfo.family),
+            local: { address: local.address, port: local.port },
+          }),
+        );
+        resolve(socket);
+      });
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    const conn = new TcpConnection(this, socket, {
+      transport: 'tcp',
+      remote: endpoint(socket.remoteAddress, socket.remotePort, socket.remoteFamily),
+      local: { address: endpoint(socket.localAddress, socket.localPort, undefined).address, port: socket.localPort ?? 0 },
+    });
+    this.connections.add(conn);
+    socket.once('close', () => this.connections.delete(conn));
+  }
+
+  /** @internal */
+  get limits(): { maxRecordSize: number; maxInFlight: number; idleTimeoutMs: number } {
+    return { maxRecordSize: this.maxRecordSize, maxInFlight: this.maxInFlight, idleTimeoutMs: this.idleTimeoutMs };
+  }
+
+  /** @internal */
+  log(key: string, line: string): void {
+    this.logger.log(key, line);
+  }
+
+  /** @internal Decides a record; replies the server answers itself come back at once. */
+  decide(record: Buffer, ctx: CallContext): CallDecision {
+    const d = this.dispatcher.decide(record, `${ctx.transport} ${ctx.remote.address}:${ctx.remote.port}`);
+    if (d.kind === 'drop') this.logger.log(`drop ${ctx.remote.address}`, `rpc: dropped ${d.reason}`);
+    return d;
+  }
+
+  /** @internal */
+  invoke(d: Extract<CallDecision, { kind: 'call' }>, record: Buffer, ctx: CallContext): RpcReplyOut | Promise<RpcReplyOut> {
+    return this.dispatcher.invoke(d, record, ctx);
+  }
+
+  private onDatagram(socket: dgram.Socket, msg: Buffer, ctx: CallContext): void {
+    const d = this.decide(msg, ctx);
+    if (d.kind === 'drop') return;
+    if (d.kind === 'reply') {
+      this.sendDatagram(socket, d.reply, ctx);
+      return;
+    }
+    let key: string | undefined;
+    if (this.drc.capacity > 0) {
+      key = drcKey(d.xid, ctx.remote.address, ctx.remote.port, d.prog, d.vers, d.proc, msg.subarray(d.argsOffset));
+      const seen = this.drc.begin(key, Date.now());
+      if (seen.kind === 'in-progress') return;
+      if (seen.kind === 'replay') {
+        this.sendDatagram(socket, { chunks: [seen.reply] }, ctx);
+        return;
+      }
+    }
+    if (this.udpInFlight >= this.maxInFlightUdp) {
+      if (key) this.drc.abandon(key);
+      this.logger.log('udp busy', `rpc: dropped a UDP call from ${ctx.remote.address}: ${this.maxInFlightUdp} UDP calls are running`);
+      return;
+    }
+    this.udpInFlight++;
+    const done = (reply: RpcReplyOut): void => {
+      this.udpInFlight--;
+      if (key) this.drc.complete(key, reply.chunks, Date.now());
+      this.sendDatagram(socket, reply, ctx);
+    };
+    const out = this.invoke(d, msg, ctx);
+    if (out instanceof Promise) out.then(done);
+    else done(out);
+  }
+
+  private sendDatagram(socket: dgram.Socket, reply: RpcReplyOut, ctx: CallContext): void {
+    let size = 0;
+    for (const c of reply.chunks) size += c.length;
+    if (size > MAX_UDP_PAYLOAD) {
+      this.logger.log('udp size', `rpc: a ${size}-byte reply to ${ctx.remote.address} does not fit in a UDP datagram; dropped`);
+      reply.onSent?.();
+      return;
+    }
+    try {
+      socket.send(reply.chunks, ctx.remote.port, ctx.remote.address, (e) => {
+        if (e) this.logger.log('udp send', `rpc: UDP reply to ${ctx.remote.address}:${ctx.remote.port} failed: ${e.message}`);
+        reply.onSent?.();
+      });
+    } catch (e) {
+      // The socket was closed while the call ran.
+      reply.onSent?.();
+    }
+  }
+}
+
+/**
+ * One TCP connection: record reassembly, a bound on calls in flight (reading
+ * stops at the bound and resumes below it, and while the kernel's send
+ * buffer is full), replies written in completion order, and an idle timer.
+ */
+class TcpConnection {
+  private readonly decoder: RecordDecoder;
+  private readonly waiting: Buffer[] = [];
+  private inFlight = 0;
+  private draining = false;
+  private paused = false;
+  private closed = false;
+  private readonly idle: NodeJS.Timeout;
+
+  constructor(
+    private readonly server: RpcServer,
+    private readonly socket: net.Socket,
+    private readonly ctx: CallContext,
+  ) {
+    const { maxRecordSize, idleTimeoutMs } = server.limits;
+    this.decoder = new RecordDecoder(maxRecordSize);
+    this.idle = setTimeout(() => this.onIdle(), idleTimeoutMs);
+    this.idle.unref();
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.draining = false;
+      this.updateFlow();
+    });
+    socket.on('error', () => {
+      // A reset peer; 'close' follows.
+    });
+    socket.once('close', () => {
+      this.closed = true;
+      clearTimeout(this.idle);
+    });
+  }
+
+  destroy(): void {
+    this.closed = true;
+    clearTimeout(this.idle);
+    this.socket.destroy();
+  }
+
+  private onIdle(): void {
+    if (this.closed) return;
+    if (this.inFlight > 0 || this.waiting.length > 0) {
+      this.idle.refresh();
+      return;
+    }
+    this.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.idle.refresh();
+    let records: Buffer[];
+    try {
+      records = this.decoder.push(chunk);
+    } catch (e) {
+      const why = e instanceof XdrError ? e.message : String(e);
+      this.server.log(`record ${this.ctx.remote.address}`, `rpc: closing TCP connection from ${this.ctx.remote.address}:${this.ctx.remote.port}: ${why}`);
+      this.destroy();
+      return;
+    }
+    for (const r of records) this.waiting.push(r);
+    this.pump();
+  }
+
+  private pump(): void {
+    const { maxInFlight } = this.server.limits;
+    while (!this.closed && this.inFlight < maxInFlight && this.waiting.length > 0) {
+      this.start(this.waiting.shift()!);
+    }
+    this.updateFlow();
+  }
+
+  private start(record: Buffer): void {
+    const d = this.server.decide(record, this.ctx);
+    if (d.kind === 'drop') return;
+    if (d.kind === 'reply') {
+      this.write(d.reply);
+      return;
+    }
+    this.inFlight++;
+    const out = this.server.invoke(d, record, this.ctx);
+    if (out instanceof Promise) {
+      out.then((reply) => {
+        this.inFlight--;
+        this.write(reply);
+        this.pump();
+      });
+    } else {
+      this.inFlight--;
+      this.write(out);
+    }
+  }
+
+  private write(reply: RpcReplyOut): void {
+    if (this.closed) {
+      reply.onSent?.();
+      return;
+    }
+    let size = 0;
+    for (const c of reply.chunks) size += c.length;
+    const s = this.socket;
+    s.cork();
+    s.write(recordMark(size));
+    const last = reply.chunks.length - 1;
+    for (let i = 0; i < last; i++) s.write(reply.chunks[i]);
+    // write() reports whether the buffered bytes, corked ones included, are under the high-water mark.
+    const ok = s.write(reply.chunks[last], reply.onSent && (() => reply.onSent!()));
+    s.uncork();
+    this.idle.refresh();
+    if (!ok) this.draining = true;
+  }
+
+  private updateFlow(): void {
+    if (this.closed) return;
+    const stop = this.draining || this.inFlight >= this.server.limits.maxInFlight || this.waiting.length > 0;
+    if (stop && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (!stop && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
