@@ -51,3 +51,5 @@ export {
 } from './rpc-dispatcher.js';
 export { RpcServer, type RpcListenOptions, type RpcServerOptions } from './rpc-server.js';
 export { RpcAcceptError, RpcConnectionError, RpcDeniedError, RpcTimeoutError } from './rpc-errors.js';
+export { RpcClient, type RpcCallOptions, type RpcClientOptions } from './rpc-client.js';
+export { XidAllocator } from './xid-allocator.js';
