@@ -1,1 +1,33 @@
-export {};
+export { ExportsError, formatWarning, type ExportsWarning, type SourcePosition } from './exports-error.js';
+export { DEFAULT_EXPORT_OPTIONS, applyOption, formatOptions, type ExportOptions, type OptionProblem } from './export-options.js';
+export { parseClientIdentity, type ClientSpec, type ClientIdentity } from './client-spec.js';
+export { parseExports, loadExports, type Export, type ParseExportsOptions } from './exports-parser.js';
+export { formatExports, escapeExportPath } from './exports-format.js';
+export { matchClient, matchClientSpec, needsHostnames } from './match-client.js';
+export { parseIp, formatIp, type IpAddress } from './ip-address.js';
+export {
+  MOUNT_PROGRAM,
+  MOUNT_V1,
+  MOUNT_V3,
+  MountProc,
+  MountStat,
+  MNTPATHLEN,
+  MNTNAMLEN,
+  FHSIZE,
+  FHSIZE3,
+  dirpath,
+  mountResult3,
+  fhStatus,
+  mountList,
+  exportList,
+  encode,
+  type Codec,
+  type MountResult3,
+  type FhStatus,
+  type MountEntry,
+  type ExportEntry,
+} from './mount-wire.js';
+export { MountTable } from './mount-table.js';
+export { decideMount, normalizeMountPath, exportsContaining, type MountDecision, type MountRequest } from './mount-policy.js';
+export { resolveClientNames } from './client-names.js';
+export { Mountd, type MountdOptions } from './mountd.js';

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AuthFlavor, type RpcCall, type RpcResult, type RpcServer } from '@netboot/oncrpc-xdr';
+import { resolveClientNames } from './client-names.js';
+import type { Export } from './exports-parser.js';
+import { decideMount, mountNeedsHostnames, normalizeMountPath, type MountDecision } from './mount-policy.js';
+import { MountTable } from './mount-table.js';
+import {
+  dirpath,
+  encode,
+  exportList,
+  FHSIZE,
+  fhStatus,
+  MOUNT_PROGRAM,
+  MOUNT_V1,
+  MOUNT_V3,
+  MountProc,
+  MountStat,
+  mountList,
+  mountResult3,
+  type ExportEntry,
+  type MountEntry,
+} from './mount-wire.js';
+
+export interface MountdOptions {
+  exports: Export[];
+  /**
+   * The NFS file handle of a directory in an export, from packages/nfs3.
+   * `subpath` is undefined for the export's own directory; with
+   * `subdirectoryMounts` it is a relative path inside the export (`a/b`,
+   * already normalized, never `..`). Undefined means there is no such
+   * directory (the client gets MNT3ERR_NOENT).
+   */
+  rootHandle: (exp: Export, subpath?: string) => Promise<Buffer | undefined>;
+  /**
+   * Allow MNT of a directory below an export, as nfs-utils does. Off unless
+   * the rootHandle callback resolves `subpath`: a callback that ignored it
+   * would hand out the export's root for a subdirectory.
+   */
+  subdirectoryMounts?: boolean;
+  /** Where the mount list (rmtab) is kept across restarts; without it the list lives in memory. */
+  stateDir?: string;
+  /** One line per mount, unmount and refusal. */
+  log?: (line: string) => void;
+  /** The client's verified host names, for named-host and wildcard specs (default: DNS/hosts lookups, 2 s each). */
+  hostnames?: (address: string, exports: readonly Export[]) => Promise<string[]>;
+}
+
+const RMTAB = 'rmtab';
+
+function ok(body: Buffer[] = []): RpcResult {
+  return { stat: 0, body };
+}
+
+/**
+ * The MOUNT v1/v3 server (program 100005). MNT decisions come from
+ * decideMount; this class adds the handle lookup, the mount list kept in
+ * `stateDir/rmtab`, and the log. Register it on an RpcServer, which serves
+ * it over UDP and TCP.
+ */
+export class Mountd {
+  private exports: Export[];
+  private readonly table: MountTable;
+  private readonly log: (line: string) => void;
+  private writes: Promise<void> = Promise.resolve();
+  private writeError: Error | undefined;
+
+  constructor(private readonly opts: MountdOptions) {
+    this.exports = opts.exports;
+    this.log = opts.log ?? ((l) => console.error(l));
+    this.table = opts.stateDir ? loadTable(join(opts.stateDir, RMTAB), this.log) : new MountTable();
+  }
+
+  /** Serves MOUNT versions 1 and 3 on `server`. */
+  register(server: RpcServer): void {
+    for (const vers of [MOUNT_V1, MOUNT_V3]) {
+      server.register(MOUNT_PROGRAM, vers, {
+        [MountProc.NULL]: () => ok(),
+        [MountProc.MNT]: (call) => this.mnt(call),
+        [MountProc.DUMP]: () => ok([encode(mountList, this.table.list())]),
+        [MountProc.UMNT]: (call) => this.umnt(call),
+        [MountProc.UMNTALL]: (call) => this.umntall(call),
+        [MountProc.EXPORT]: () => ok([encode(exportList, this.exportEntries())]),
+      });
+    }
+  }
+
+  /** Replaces the exports (e.g. after the exports file changed); the mount list is kept. */
+  setExports(exports: Export[]): void {
+    this.exports = exports;
+  }
+
+  /** What DUMP answers: every recorded mount, client address and directory. */
+  mountList(): MountEntry[] {
+    return this.table.list();
+  }
+
+  /** What EXPORT answers: each exported path with its client specs as written. */
+  exportEntries(): ExportEntry[] {
+    return this.exports.map((e) => ({ dir: e.path, groups: e.clients.map((c) => c.text) }));
+  }
+
+  /** Resolves once the mount list is on disk; rejects if the last write failed. */
+  async flush(): Promise<void> {
+    await this.writes;
+    if (this.writeError) throw this.writeError;
+  }
+
+  /** The MNT decision and handle for a client, as the MNT procedure computes it (without logging or recording). */
+  async decide(path: string, address: string, port: number): Promise<MountDecision & { fhandle?: Buffer }> {
+    const hostnames = mountNeedsHostnames(this.exports, path)
+      ? await (this.opts.hostnames ?? resolveClientNames)(address, this.exports)
+      : [];
+    const d = decideMount(this.exports, { path, address, port, hostnames });
+    if (!d.granted) return d;
+    if (d.subpath !== '' && !this.opts.subdirectoryMounts) {
+      return { granted: false, status: MountStat.NOENT, why: `${d.path} is inside export ${d.export.path}, and mounting subdirectories is off` };
+    }
+    const fhandle = await this.opts.rootHandle(d.export, d.subpath === '' ? undefined : d.subpath);
+    if (!fhandle) return { granted: false, status: MountStat.NOENT, why: `no directory ${d.path}` };
+    return { ...d, fhandle };
+  }
+
+  private async mnt(call: RpcCall): Promise<RpcResult> {
+    const path = dirpath.read(call.args);
+    const { address, port } = call.remote;
+    const from = `${address}:${port}`;
+    let d: Awaited<ReturnType<Mountd['decide']>>;
+    try {
+      d = await this.decide(path, address, port);
+    } catch (e) {
+      this.log(`mount request from ${from} for ${path}: refused (handle lookup failed: ${(e as Error).message})`);
+      return call.vers === MOUNT_V1 ? ok([encode(fhStatus, { status: MountStat.SERVERFAULT })]) : ok([encode(mountResult3, { status: MountStat.SERVERFAULT })]);
+    }
+    if (d.granted && call.vers === MOUNT_V1 && d.fhandle!.length > FHSIZE) {
+      d = { granted: false, status: MountStat.NOTSUPP, why: `the file handle is ${d.fhandle!.length} bytes; MOUNT v1 carries ${FHSIZE} (mount with NFS version 3)` };
+    }
+    if (!d.granted) {
+      this.log(`mount request from ${from} for ${path}: refused (${d.why})`);
+      return call.vers === MOUNT_V1 ? ok([encode(fhStatus, { status: d.status })]) : ok([encode(mountResult3, { status: d.status })]);
+    }
+    this.log(`mount request from ${from} for ${path}: granted (${d.options.rw ? 'rw' : 'ro'}, export ${d.export.path})`);
+    if (this.table.add(address, d.path)) this.save();
+    if (call.vers === MOUNT_V1) {
+      // A v1 handle is fixed at 32 bytes: shorter NFS handles are padded with zeros.
+      const fixed = Buffer.alloc(FHSIZE);
+      fixed.set(d.fhandle!);
+      return ok([encode(fhStatus, { status: 0, fhandle: fixed })]);
+    }
+    return ok([encode(mountResult3, { status: MountStat.OK, fhandle: d.fhandle!, authFlavors: [AuthFlavor.AUTH_SYS] })]);
+  }
+
+  private umnt(call: RpcCall): RpcResult {
+    const path = dirpath.read(call.args);
+    const { address, port } = call.remote;
+    const removed = this.table.remove(address, normalizeMountPath(path) ?? path);
+    this.log(`unmount request from ${address}:${port} for ${path}: ${removed ? 'removed' : 'was not mounted'}`);
+    if (removed) this.save();
+    return ok();
+  }
+
+  private umntall(call: RpcCall): RpcResult {
+    const { address, port } = call.remote;
+    const n = this.table.removeHost(address);
+    this.log(`unmount-all request from ${address}:${port}: ${n} mount${n === 1 ? '' : 's'} removed`);
+    if (n > 0) this.save();
+    return ok();
+  }
+
+  /** Writes the mount list (atomically: a temporary file renamed over rmtab), one write after another. */
+  private save(): void {
+    const dir = this.opts.stateDir;
+    if (!dir) return;
+    const text = this.table.toText();
+    this.writes = this.writes.then(async () => {
+      try {
+        await mkdir(dir, { recursive: true });
+        const tmp = join(dir, `${RMTAB}.tmp`);
+        await writeFile(tmp, text);
+        await rename(tmp, join(dir, RMTAB));
+        this.writeError = undefined;
+      } catch (e) {
+        this.writeError = e as Error;
+        this.log(`cannot save the mount list in ${dir}: ${(e as Error).message}`);
+      }
+    });
+  }
+}
+
+function loadTable(file: string, log: (l: string) => void): MountTable {
+  try {
+    return MountTable.fromText(readFileSync(file, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log(`cannot read the mount list ${file}: ${(e as Error).message}; starting empty`);
+    return new MountTable();
+  }
+}
