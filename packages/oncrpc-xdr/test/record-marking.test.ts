@@ -1,0 +1,93 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { RecordDecoder, XdrError, frameRecord, recordMark } from '@netboot/oncrpc-xdr';
+
+/** A stream carrying `records`, each cut into the given fragments. */
+function stream(records: Buffer[][]): Buffer {
+  const parts: Buffer[] = [];
+  for (const fragments of records) {
+    fragments.forEach((f, i) => parts.push(recordMark(f.length, i === fragments.length - 1), f));
+  }
+  return Buffer.concat(parts);
+}
+
+function feed(decoder: RecordDecoder, bytes: Buffer, cuts: number[]): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const c of [...cuts.filter((c) => c > 0 && c < bytes.length)].sort((a, b) => a - b).concat(bytes.length)) {
+    out.push(...decoder.push(bytes.subarray(at, c)));
+    at = c;
+  }
+  return out;
+}
+
+const fragment = fc.uint8Array({ maxLength: 20 }).map((a) => Buffer.from(a));
+const records = fc.array(fc.array(fragment, { minLength: 1, maxLength: 4 }), { maxLength: 6 });
+
+t.test('reassembles every split of a stream of multi-fragment records', (t) => {
+  fc.assert(
+    fc.property(records, fc.array(fc.nat(), { maxLength: 12 }), (recs, cuts) => {
+      const bytes = stream(recs);
+      const d = new RecordDecoder(1 << 20);
+      const got = feed(d, bytes, cuts.map((c) => c % (bytes.length + 1)));
+      t.same(got.map((b) => b.toString('hex')), recs.map((fs) => Buffer.concat(fs).toString('hex')));
+      if (d.partial) throw new Error('decoder left mid-record');
+    }),
+    { seed: 42, numRuns: 200 },
+  );
+  t.end();
+});
+
+t.test('1-byte chunks and every single cut point', (t) => {
+  const recs = [[Buffer.from('abc')], [Buffer.from('0123456'), Buffer.alloc(0), Buffer.from('xyz')], [Buffer.alloc(0)], [Buffer.alloc(9, 7)]];
+  const bytes = stream(recs);
+  const want = recs.map((fs) => Buffer.concat(fs).toString('hex'));
+  const ones = new RecordDecoder(100);
+  const got: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i++) got.push(...ones.push(bytes.subarray(i, i + 1)));
+  t.same(got.map((b) => b.toString('hex')), want, '1-byte chunks');
+  let bad = 0;
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const r = feed(new RecordDecoder(100), bytes, [cut]).map((b) => b.toString('hex'));
+    if (JSON.stringify(r) !== JSON.stringify(want)) bad++;
+  }
+  t.equal(bad, 0, 'every two-chunk split');
+  t.end();
+});
+
+t.test('a record inside one chunk is a view, not a copy', (t) => {
+  const chunk = stream([[Buffer.from('hello!!!')]]);
+  const [r] = new RecordDecoder(64).push(chunk);
+  t.equal(r.buffer, chunk.buffer);
+  t.equal(r.toString(), 'hello!!!');
+  t.end();
+});
+
+t.test('a fragment header beyond the maximum record size is a typed error', (t) => {
+  const d = new RecordDecoder(16);
+  t.same(d.push(stream([[Buffer.alloc(16)]])).length, 1, 'exactly the maximum is fine');
+  const big = Buffer.concat([recordMark(8, false), Buffer.alloc(8), recordMark(9)]);
+  const e = (() => {
+    try {
+      new RecordDecoder(16).push(big);
+    } catch (err) {
+      return err;
+    }
+  })();
+  t.ok(e instanceof XdrError, 'XdrError');
+  t.match(e, { code: 'TOO_LONG', field: 'record marking fragment header', offset: 12 }, 'the second fragment crosses the limit');
+  t.throws(() => new RecordDecoder(1 << 20).push(Buffer.from('ffffffff', 'hex')), { code: 'TOO_LONG', offset: 0 });
+  t.end();
+});
+
+t.test('frameRecord puts the mark in its own buffer and leaves the chunks alone', (t) => {
+  const a = Buffer.from('head');
+  const b = Buffer.from('payload');
+  const framed = frameRecord([a, b]);
+  t.equal(framed.length, 3);
+  t.equal(Buffer.from(framed[0]).toString('hex'), '8000000b');
+  t.equal(framed[1], a);
+  t.equal(framed[2], b);
+  t.throws(() => recordMark(2 ** 31), { code: 'UNREPRESENTABLE' });
+  t.end();
+});
