@@ -20,3 +20,19 @@ t.test('an unknown command is an error that shows the usage', async (t) => {
   t.equal(err?.code, 2);
   t.match(err?.stderr ?? '', /unknown command "nonsense"/);
 });
+
+t.test('netboot pxelinux lists the names in pxelinux order and marks the one found', async (t) => {
+  const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const root = await mkdtemp(join(tmpdir(), 'netboot-pxelinux-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  await mkdir(join(root, 'pxelinux.cfg'));
+  await writeFile(join(root, 'pxelinux.cfg', 'C61201'), 'DEFAULT linux\n');
+  const { stdout } = await run(process.execPath, [cli, 'pxelinux', '52:54:00:12:34:56', '198.18.1.21', '--root', root]);
+  const lines = stdout.trim().split('\n');
+  t.equal(lines[0], 'pxelinux.cfg/01-52-54-00-12-34-56');
+  t.equal(lines[1], 'pxelinux.cfg/C6120115');
+  t.equal(lines.at(-1), 'pxelinux.cfg/default');
+  t.match(lines[3], /^pxelinux\.cfg\/C61201 {2}<- found/);
+});
