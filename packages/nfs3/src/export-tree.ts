@@ -1,0 +1,121 @@
+import { lstat, opendir } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import { NfsError } from './errno-status.js';
+import { NfsStat } from './nfs3-constants.js';
+
+interface Link {
+  parent: bigint;
+  name: string;
+}
+
+/**
+ * Finds the path of an object of one export from its inode number, which is
+ * what a file handle carries. Every name the server sees (LOOKUP, READDIR,
+ * CREATE, RENAME, ...) records `ino -> (parent ino, name)`, so a rename of a
+ * directory moves its whole subtree by changing one entry. After a restart
+ * the map is empty: a miss walks the export breadth-first (bounded by
+ * `maxScan` entries) and records everything it passes. A found path is
+ * always checked with lstat against the inode and birth time, so a stale map
+ * entry can only cost a rescan, never name another file. Nothing outside the
+ * export root can be reached: paths are built from names under the root,
+ * symlinks are never followed, and `..` at the root is the root.
+ */
+export class ExportTree {
+  private readonly links = new Map<bigint, Link>();
+  private scanning: Promise<void> | undefined;
+
+  private constructor(
+    readonly root: string,
+    readonly id: number,
+    readonly rootIno: bigint,
+    readonly rootBirth: bigint,
+    private readonly maxScan: number,
+  ) {}
+
+  static async open(root: string, id: number, maxScan = 2_000_000): Promise<ExportTree> {
+    const st = await lstat(root, { bigint: true });
+    if (!st.isDirectory()) throw new Error(`export ${root} is not a directory`);
+    return new ExportTree(root, id, st.ino, st.birthtimeNs, maxScan);
+  }
+
+  record(parent: bigint, name: string, ino: bigint): void {
+    if (ino === this.rootIno || name === '.' || name === '..') return;
+    this.links.set(ino, { parent, name });
+  }
+
+  /** Drops what the map says about `name` in `parent` (after REMOVE/RMDIR/RENAME away). */
+  forget(parent: bigint, name: string, ino: bigint): void {
+    const l = this.links.get(ino);
+    if (l && l.parent === parent && l.name === name) this.links.delete(ino);
+  }
+
+  parentOf(ino: bigint): bigint | undefined {
+    return ino === this.rootIno ? this.rootIno : this.links.get(ino)?.parent;
+  }
+
+  private pathFromLinks(ino: bigint): string | undefined {
+    const names: string[] = [];
+    let at = ino;
+    for (let depth = 0; at !== this.rootIno; depth++) {
+      const l = this.links.get(at);
+      if (!l || depth > 4096) return undefined;
+      names.push(l.name);
+      at = l.parent;
+    }
+    return names.length ? join(this.root, ...names.reverse()) : this.root;
+  }
+
+  private async check(path: string | undefined, ino: bigint, birth: bigint): Promise<BigIntStats | undefined> {
+    if (path === undefined) return undefined;
+    try {
+      const st = await lstat(path, { bigint: true });
+      return st.ino === ino && st.birthtimeNs === birth ? st : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The path and attributes of the object, or NFS3ERR_STALE when it no longer exists in this export. */
+  async resolve(ino: bigint, birth: bigint): Promise<{ path: string; st: BigIntStats }> {
+    let path = this.pathFromLinks(ino);
+    let st = await this.check(path, ino, birth);
+    if (!st) {
+      await this.scan();
+      path = this.pathFromLinks(ino);
+      st = await this.check(path, ino, birth);
+    }
+    if (!st || path === undefined) throw new NfsError(NfsStat.STALE, `inode ${ino} is gone from ${this.root}`);
+    return { path, st };
+  }
+
+  /** One breadth-first walk at a time; concurrent misses wait for it. */
+  private scan(): Promise<void> {
+    this.scanning ??= this.walk().finally(() => (this.scanning = undefined));
+    return this.scanning;
+  }
+
+  private async walk(): Promise<void> {
+    const queue: [bigint, string][] = [[this.rootIno, this.root]];
+    let seen = 0;
+    while (queue.length && seen < this.maxScan) {
+      const [dirIno, dir] = queue.shift()!;
+      let d;
+      try {
+        d = await opendir(dir, { bufferSize: 256 });
+      } catch {
+        continue;
+      }
+      for await (const e of d) {
+        if (++seen > this.maxScan) break;
+        try {
+          const st = await lstat(join(dir, e.name), { bigint: true });
+          this.record(dirIno, e.name, st.ino);
+          if (st.isDirectory()) queue.push([st.ino, join(dir, e.name)]);
+        } catch {
+          // removed while walking
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { NfsError } from './errno-status.js';
+import { NfsStat } from './nfs3-constants.js';
+
+interface Entry {
+  fh: Promise<FileHandle>;
+  ino: bigint;
+  refs: number;
+  lastUsed: number;
+  doomed: boolean;
+}
+
+/**
+ * A bounded LRU of open file descriptors, so READ and WRITE don't open the
+ * file per request. Files are opened with O_NOFOLLOW and checked against the
+ * inode the handle names; entries idle for `idleMs` are closed, and REMOVE or
+ * RENAME closes the entry (once no request still uses it).
+ */
+export class OpenFiles {
+  private readonly entries = new Map<string, Entry>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly max = 256,
+    private readonly idleMs = 30_000,
+  ) {
+    this.timer = setInterval(() => this.sweep(Date.now()), Math.max(1000, idleMs / 2));
+    this.timer.unref();
+  }
+
+  /** Runs `fn` with an open descriptor of `path` (which must be inode `ino`). */
+  async use<T>(key: string, path: string, ino: bigint, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    let e = this.entries.get(key);
+    if (e && e.ino !== ino) {
+      this.drop(key);
+      e = undefined;
+    }
+    if (!e) {
+      e = { fh: openChecked(path, ino), ino, refs: 0, lastUsed: Date.now(), doomed: false };
+      e.fh.catch(() => this.entries.get(key) === e && this.entries.delete(key));
+      this.entries.set(key, e);
+      this.evict();
+    } else {
+      this.entries.delete(key); // re-insert: Map order is the LRU order
+      this.entries.set(key, e);
+    }
+    e.refs++;
+    e.lastUsed = Date.now();
+    try {
+      return await fn(await e.fh);
+    } finally {
+      e.refs--;
+      if (e.doomed && e.refs === 0) void closeQuietly(e);
+    }
+  }
+
+  /** Closes the descriptor of `key` when nobody uses it any more. */
+  drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    e.doomed = true;
+    if (e.refs === 0) void closeQuietly(e);
+  }
+
+  private evict(): void {
+    for (const [key, e] of this.entries) {
+      if (this.entries.size <= this.max) break;
+      if (e.refs === 0) this.drop(key);
+    }
+  }
+
+  private sweep(now: number): void {
+    for (const [key, e] of this.entries) if (e.refs === 0 && now - e.lastUsed > this.idleMs) this.drop(key);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const key of [...this.entries.keys()]) this.drop(key);
+  }
+}
+
+async function openChecked(path: string, ino: bigint): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EROFS' && code !== 'ETXTBSY') throw err;
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  }
+  const st = await fh.stat({ bigint: true });
+  if (st.ino !== ino) {
+    await fh.close();
+    throw new NfsError(NfsStat.STALE, `${path} changed under its handle`);
+  }
+  return fh;
+}
+
+async function closeQuietly(e: Entry): Promise<void> {
+  try {
+    await (await e.fh).close();
+  } catch {
+    // it never opened, or is already closed
+  }
+}
