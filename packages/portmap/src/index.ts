@@ -1,5 +1,5 @@
 export * from './constants.js';
-export { XdrType, linkedList, type Decoded } from './xdr-type.js';
+export { XdrType, linkedList, bool, uint, boundedString, type Decoded } from './xdr-type.js';
 export { mapping, pmaplist, callArgs, callResult, type Mapping, type CallArgs, type CallResult } from './pmap-messages.js';
 export {
   rpcb,
