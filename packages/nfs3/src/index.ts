@@ -9,3 +9,4 @@ export { squash, permitted, accessBits, type AccessOptions, type Caller } from '
 export { fattr, devMajor, devMinor } from './attributes.js';
 export { NfsServer, type NfsExport, type NfsServerOptions } from './nfs-server.js';
 export { NfsClient } from './nfs-client.js';
+export { createNfsService, exportId, MOUNTD_PORT, NFS_PORT, type NfsService, type NfsServiceOptions } from './nfs-service.js';

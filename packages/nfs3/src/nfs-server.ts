@@ -45,7 +45,7 @@ export interface NfsExport {
   /** Absolute path of the exported directory. */
   path: string;
   /** The options for a client address, or undefined when the export does not list that client. */
-  optionsFor(address: string): AccessOptions | undefined;
+  optionsFor(address: string): AccessOptions | undefined | Promise<AccessOptions | undefined>;
 }
 
 export interface NfsServerOptions {
@@ -147,12 +147,51 @@ export class NfsServer {
     return new NfsServer(opts, states);
   }
 
+  /**
+   * Replaces the export list (after the exports file changed). Exports that
+   * keep their id keep their inode index; handles of a removed export go STALE.
+   */
+  async setExports(defs: NfsExport[], maxScan?: number): Promise<void> {
+    const next = new Map<number, ExportState>();
+    for (const def of defs) {
+      if (next.has(def.id)) throw new Error(`two exports share the id ${def.id} (${def.path}): give one an explicit fsid=`);
+      const old = this.byId.get(def.id);
+      next.set(def.id, { def, tree: old && old.def.path === def.path ? old.tree : await ExportTree.open(def.path, def.id, maxScan) });
+    }
+    this.byId.clear();
+    for (const [id, s] of next) this.byId.set(id, s);
+  }
+
   /** The handle of an export's root directory (what MOUNT returns), or undefined for a path not exported. */
   rootHandle(path: string): Buffer | undefined {
     for (const s of this.byId.values()) {
       if (s.def.path === path) return this.handles.encode({ exportId: s.def.id, ino: s.tree.rootIno, birth: s.tree.rootBirth });
     }
     return undefined;
+  }
+
+  /**
+   * The handle of a directory below an export root (MOUNT of a
+   * subdirectory), walking `subpath` one component at a time with lstat:
+   * undefined for `..`, a missing component, a symlink or a non-directory.
+   */
+  async dirHandle(exportPath: string, subpath: string | undefined): Promise<Buffer | undefined> {
+    const s = [...this.byId.values()].find((e) => e.def.path === exportPath);
+    if (!s) return undefined;
+    if (!subpath) return this.rootHandle(exportPath);
+    let path = s.def.path;
+    let parent = s.tree.rootIno;
+    let st: BigIntStats | undefined;
+    for (const part of subpath.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..' || Buffer.byteLength(part) > NAME_MAX) return undefined;
+      path = join(path, part);
+      st = await fsp.lstat(path, { bigint: true }).catch(() => undefined);
+      if (!st?.isDirectory()) return undefined;
+      s.tree.record(parent, part, st.ino);
+      parent = st.ino;
+    }
+    return st ? this.handleOf(s, st) : this.rootHandle(exportPath);
   }
 
   /** Registers NFS v3 with an RPC server. */
@@ -219,7 +258,7 @@ export class NfsServer {
     if (!id) throw err(NfsStat.BADHANDLE, 'not a handle of this server');
     const exp = this.byId.get(id.exportId);
     if (!exp) throw err(NfsStat.STALE, `export ${id.exportId} is no longer exported`);
-    const opts = exp.def.optionsFor(call.remote.address);
+    const opts = await exp.def.optionsFor(call.remote.address);
     if (!opts) throw err(NfsStat.ACCES, `${call.remote.address} is not a client of ${exp.def.path}`);
     // As Linux nfsd: a `secure` export answers calls from unprivileged ports with NFS3ERR_PERM.
     if (opts.secure && call.remote.port >= 1024) throw err(NfsStat.PERM, 'request from an insecure port');

@@ -1,9 +1,13 @@
 import type { Command } from '../command.js';
 import { addNode } from './add-node.js';
 import { pxelinux } from './pxelinux.js';
+import { nfs } from './nfs.js';
+import { portmap } from './portmap.js';
 
 /** Every subcommand, in the order `netboot --help` lists them. */
 export const commands: Command[] = [
   pxelinux,
   addNode,
+  nfs,
+  portmap,
 ];

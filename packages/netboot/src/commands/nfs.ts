@@ -1,0 +1,50 @@
+import { createNfsService, MOUNTD_PORT, NFS_PORT } from '@netboot/nfs3';
+import { type Command, UsageError, parseFlags, portFlag, stringFlag, untilSignalled } from '../command.js';
+
+const usage = `usage: netboot nfs --exports FILE [flags]
+
+Serves the directories of an exports(5) file over NFSv3 and MOUNT v1/v3 on
+UDP and TCP, registered with the portmapper on port 111 (netboot runs its own
+when none answers there). Logs every mount and unmount. SIGHUP re-reads the
+exports file; SIGINT/SIGTERM unregister and stop.
+
+flags:
+  --exports FILE       the exports file (required), e.g. /etc/exports
+  --listen ADDR        address to serve on (default 0.0.0.0)
+  --nfs-port N         NFS port (default ${NFS_PORT})
+  --mountd-port N      MOUNT port (default ${MOUNTD_PORT})
+  --state-dir DIR      keeps the handle key and the mount list, so clients
+                       survive a restart (default /var/lib/netboot/nfs)`;
+
+export const nfs: Command = {
+  name: 'nfs',
+  summary: 'serve exports over NFSv3 and MOUNT, registered with the portmapper',
+  usage,
+  async run(argv) {
+    const flags = parseFlags(argv, {
+      exports: { type: 'string' },
+      listen: { type: 'string' },
+      'nfs-port': { type: 'string' },
+      'mountd-port': { type: 'string' },
+      'state-dir': { type: 'string' },
+    });
+    const exportsFile = stringFlag(flags, 'exports');
+    if (!exportsFile) throw new UsageError('--exports FILE is required');
+    const log = (line: string) => console.log(line);
+    const service = await createNfsService({
+      exportsFile,
+      listen: stringFlag(flags, 'listen'),
+      nfsPort: portFlag(stringFlag(flags, 'nfs-port'), '--nfs-port', NFS_PORT),
+      mountdPort: portFlag(stringFlag(flags, 'mountd-port'), '--mountd-port', MOUNTD_PORT),
+      stateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot/nfs',
+      log,
+    });
+    const onHup = () => void service.reload().catch((e: unknown) => log(`nfs: reload failed, keeping the running exports: ${String(e)}`));
+    process.on('SIGHUP', onHup);
+    const sig = await untilSignalled();
+    process.off('SIGHUP', onHup);
+    log(`nfs: ${sig}: stopping`);
+    await service.close();
+    return 0;
+  },
+};

@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { RpcServer } from '@netboot/oncrpc-xdr';
+import {
+  type Export,
+  type ExportOptions,
+  MOUNT_PROGRAM,
+  Mountd,
+  formatWarning,
+  loadExports,
+  matchClient,
+  needsHostnames,
+  resolveClientNames,
+} from '@netboot/mountd';
+import { PortmapClient, PortmapServer } from '@netboot/portmap';
+import { loadHandleKey } from './handle-key.js';
+import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
+import { type NfsExport, NfsServer } from './nfs-server.js';
+
+export interface NfsServiceOptions {
+  /** An exports(5) file. */
+  exportsFile: string;
+  /** Address to serve on (default 0.0.0.0). */
+  listen?: string;
+  /** NFS port for UDP and TCP (default 2049). */
+  nfsPort?: number;
+  /** MOUNT port for UDP and TCP (default 20048, as nfs-utils' mountd). */
+  mountdPort?: number;
+  /** Portmapper port: used when one answers there, else netboot runs its own (default 111). */
+  portmapPort?: number;
+  /** Where the handle key and the mount list live; without it handles do not survive a restart. */
+  stateDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface NfsService {
+  readonly nfsPort: number;
+  readonly mountdPort: number;
+  /** Whether this service runs the portmapper itself (false: it registered with one already there). */
+  readonly ownPortmap: boolean;
+  readonly nfs: NfsServer;
+  readonly mountd: Mountd;
+  /** Re-reads the exports file; a file with errors leaves the running exports in place and rejects. */
+  reload(): Promise<void>;
+  /** Unregisters from the portmapper and closes every socket. */
+  close(): Promise<void>;
+}
+
+export const MOUNTD_PORT = 20048;
+export const NFS_PORT = 2049;
+
+/**
+ * The export id carried in handles: `fsid=` when it is a number, else a hash
+ * of the fsid UUID or of the path, so it stays the same across restarts.
+ */
+export function exportId(exp: Export, options: ExportOptions | undefined): number {
+  const fsid = options?.fsid;
+  if (typeof fsid === 'number') return fsid >>> 0;
+  return createHash('sha256').update(fsid ?? exp.path).digest().readUInt32BE(0);
+}
+
+const NAME_TTL_MS = 60_000;
+
+/** Adapts mountd's exports to the NFS server, resolving client host names when an export names hosts. */
+function nfsExports(exports: Export[]): NfsExport[] {
+  const names = new Map<string, { at: number; names: Promise<string[]> }>();
+  const namesOf = (address: string) => {
+    const hit = names.get(address);
+    if (hit && Date.now() - hit.at < NAME_TTL_MS) return hit.names;
+    const n = resolveClientNames(address, exports);
+    names.set(address, { at: Date.now(), names: n });
+    if (names.size > 4096) names.delete(names.keys().next().value!);
+    return n;
+  };
+  return exports.map((exp) => ({
+    id: exportId(exp, exp.clients[0]?.options),
+    path: exp.path,
+    optionsFor: (address: string) =>
+      needsHostnames(exp)
+        ? namesOf(address).then((n) => matchClient(exp, address, n))
+        : matchClient(exp, address),
+  }));
+}
+
+/** Runs MOUNT and NFS (and the portmapper unless one is already there), registered on UDP and TCP. */
+export async function createNfsService(opts: NfsServiceOptions): Promise<NfsService> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const host = opts.listen ?? '0.0.0.0';
+  const warn = (w: Parameters<typeof formatWarning>[0]) => log(formatWarning(w));
+  let exports = await loadExports(opts.exportsFile, { warn });
+  const key = await loadHandleKey(opts.stateDir);
+  const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log });
+  const mountd = new Mountd({
+    exports,
+    rootHandle: (exp, subpath) => nfs.dirHandle(exp.path, subpath),
+    subdirectoryMounts: true,
+    stateDir: opts.stateDir,
+    log,
+  });
+  const closers: (() => Promise<unknown> | unknown)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await Promise.resolve(c()).catch((e: unknown) => log(`nfs: while stopping: ${String(e)}`));
+    closers.length = 0;
+  };
+  try {
+    closers.push(() => nfs.close());
+    const nfsRpc = new RpcServer({ log, maxRecordSize: 1024 * 1024 + 64 * 1024 });
+    nfs.register(nfsRpc);
+    const nfsPort = await nfsRpc.listen({ host, port: opts.nfsPort ?? NFS_PORT });
+    closers.push(() => nfsRpc.close());
+    const mountRpc = new RpcServer({ log });
+    mountd.register(mountRpc);
+    const mountdPort = await mountRpc.listen({ host, port: opts.mountdPort ?? MOUNTD_PORT });
+    closers.push(() => mountRpc.close());
+    closers.push(() => mountd.flush());
+
+    const pmapPort = opts.portmapPort ?? 111;
+    let ownPortmap = false;
+    let pmap = await PortmapClient.connect({ port: pmapPort, timeoutMs: 2000 })
+      .then(async (c) => {
+        try {
+          await c.ping();
+          return c;
+        } catch (e) {
+          c.close();
+          throw e;
+        }
+      })
+      .catch(() => undefined);
+    if (!pmap) {
+      const server = new PortmapServer({ log });
+      await server.listen({ host, port: pmapPort });
+      closers.push(() => server.close());
+      ownPortmap = true;
+      pmap = await PortmapClient.connect({ port: pmapPort });
+    }
+    const client = pmap;
+    closers.push(() => client.close());
+    await client.registerService(NFS_PROGRAM, [NFS_V3], nfsPort);
+    await client.registerService(MOUNT_PROGRAM, [1, 3], mountdPort);
+    closers.push(async () => {
+      await client.unregisterService(MOUNT_PROGRAM, [1, 3]);
+      await client.unregisterService(NFS_PROGRAM, [NFS_V3]);
+    });
+    log(
+      `nfs: serving ${exports.map((e) => e.path).join(', ') || 'no exports'} on ${host}: NFS v3 port ${nfsPort}, ` +
+        `MOUNT v1/v3 port ${mountdPort}, portmapper port ${pmapPort}${ownPortmap ? ' (our own)' : ''}`,
+    );
+    return {
+      nfsPort,
+      mountdPort,
+      ownPortmap,
+      nfs,
+      mountd,
+      async reload() {
+        const next = await loadExports(opts.exportsFile, { warn });
+        await nfs.setExports(nfsExports(next));
+        mountd.setExports(next);
+        exports = next;
+        log(`nfs: reloaded ${opts.exportsFile}: ${exports.length} exports`);
+      },
+      close: closeAll,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
