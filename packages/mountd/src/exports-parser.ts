@@ -55,7 +55,7 @@ function parseOptionList(ctx: Ctx, tok: Token, start: number, list: string, into
   let offset = start;
   const words = list.split(',');
   words.forEach((word, i) => {
-    if (!(word === '' && i === words.length - 1 && i > 0)) {
+    if (!(word === '' && i === words.length - 1 && (i > 0 || list === ''))) {
       const problem = applyOption(into, word);
       if (problem) throw new ExportsError(at(ctx, tok, offset), problem.problem, problem.fix);
     }

@@ -31,3 +31,4 @@ export { MountTable } from './mount-table.js';
 export { decideMount, normalizeMountPath, exportsContaining, type MountDecision, type MountRequest } from './mount-policy.js';
 export { resolveClientNames } from './client-names.js';
 export { Mountd, type MountdOptions } from './mountd.js';
+export { MountClient } from './mount-client.js';
