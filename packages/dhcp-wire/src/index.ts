@@ -3,3 +3,7 @@ export * from './ipv4.js';
 export * from './option-value.js';
 export * from './option-space.js';
 export * from './message.js';
+export * from './config-lexer.js';
+export * from './config-model.js';
+export * from './config-parser.js';
+export * from './config-resolve.js';
