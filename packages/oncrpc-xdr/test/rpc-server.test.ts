@@ -1,0 +1,374 @@
+import t from 'tap';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import {
+  AcceptStat,
+  AuthFlavor,
+  AuthStat,
+  RejectStat,
+  RpcAcceptError,
+  RpcClient,
+  RpcConnectionError,
+  RpcDeniedError,
+  RpcServer,
+  RpcTimeoutError,
+  XdrWriter,
+  decodeRpcMessage,
+  encodeRpcMessage,
+  recordMark,
+  RecordDecoder,
+  type Credential,
+  type RpcCall,
+  type RpcServerOptions,
+  type OpaqueAuth,
+} from '@netboot/oncrpc-xdr';
+
+const HOST = '127.0.0.1';
+const PROG = 0x20000099;
+const NONE: OpaqueAuth = { flavor: 0, body: Buffer.alloc(0) };
+
+type T = typeof t;
+
+async function serve(t: T, opts: RpcServerOptions = {}) {
+  const logs: string[] = [];
+  const server = new RpcServer({ log: (l) => logs.push(l), ...opts });
+  t.teardown(() => server.close());
+  return { server, logs, listen: () => server.listen({ host: HOST }) };
+}
+
+async function connect(t: T, port: number, transport: 'udp' | 'tcp', extra: Partial<Parameters<typeof RpcClient.connect>[0]> = {}) {
+  const c = await RpcClient.connect({ host: HOST, port, transport, timeoutMs: 5000, ...extra });
+  t.teardown(() => c.close());
+  return c;
+}
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v);
+  return b;
+}
+
+/** Resolves once `cond` holds; fails after 5 s (a hang, not a speed limit). */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
+
+function rawCall(xid: number, fields: { rpcvers?: number; prog?: number; vers?: number; proc?: number; cred?: OpaqueAuth; verf?: OpaqueAuth } = {}, args: Buffer = Buffer.alloc(0)): Buffer {
+  const header = encodeRpcMessage({
+    type: 0,
+    xid,
+    rpcvers: fields.rpcvers ?? 2,
+    prog: fields.prog ?? PROG,
+    vers: fields.vers ?? 1,
+    proc: fields.proc ?? 0,
+    cred: fields.cred ?? NONE,
+    verf: fields.verf ?? NONE,
+  });
+  return Buffer.concat([header, args]);
+}
+
+/** A UDP socket for hand-made datagrams, collecting every reply. */
+async function rawUdp(t: T, port: number) {
+  const s = dgram.createSocket('udp4');
+  const replies: Buffer[] = [];
+  s.on('message', (m) => replies.push(m));
+  await new Promise<void>((r) => s.bind(0, HOST, () => r()));
+  t.teardown(() => s.close());
+  return {
+    replies,
+    send: (b: Buffer, cb?: () => void) => s.send(b, port, HOST, cb),
+    async exchange(b: Buffer): Promise<Buffer> {
+      const n = replies.length;
+      s.send(b, port, HOST);
+      await until(() => replies.length > n, 'a UDP reply');
+      return replies[n];
+    },
+  };
+}
+
+const sum = (call: RpcCall) => {
+  const a = call.args.u32('a');
+  const b = call.args.u32('b');
+  call.args.done('args');
+  return { stat: 0 as const, body: [u32((a + b) >>> 0)] };
+};
+
+for (const transport of ['udp', 'tcp'] as const) {
+  t.test(`${transport}: every accept and reject status as RFC 5531 says`, async (t) => {
+    const { server, logs, listen } = await serve(t);
+    let seen: RpcCall | undefined;
+    server.register(PROG, 1, {
+      0: () => ({ stat: 0, body: [] }),
+      1: sum,
+      2: () => {
+        throw new Error('disk on fire');
+      },
+      3: async () => ({ stat: 'auth', why: AuthStat.AUTH_TOOWEAK }),
+      4: async (call) => {
+        seen = call;
+        return { stat: 0, body: [] };
+      },
+      5: () => ({ stat: AcceptStat.PROC_UNAVAIL }),
+    });
+    server.register(PROG, 3, {});
+    server.register(PROG, 5, {});
+    const port = await listen();
+    const c = await connect(t, port, transport);
+    t.equal((await c.call(PROG, 1, 1, [u32(40), u32(2)])).u32('sum'), 42, 'SUCCESS with results');
+    await t.rejects(c.call(PROG + 1, 1, 0), new RpcAcceptError(AcceptStat.PROG_UNAVAIL), 'PROG_UNAVAIL');
+    await t.rejects(c.call(PROG, 2, 0), { name: 'RpcAcceptError', stat: AcceptStat.PROG_MISMATCH, low: 1, high: 5 }, 'PROG_MISMATCH(1, 5)');
+    await t.rejects(c.call(PROG, 1, 99), { stat: AcceptStat.PROC_UNAVAIL }, 'PROC_UNAVAIL');
+    await t.rejects(c.call(PROG, 1, 1, [u32(1)]), { stat: AcceptStat.GARBAGE_ARGS }, 'short arguments: GARBAGE_ARGS');
+    await t.rejects(c.call(PROG, 1, 1, [u32(1), u32(2), u32(3)]), { stat: AcceptStat.GARBAGE_ARGS }, 'trailing arguments: GARBAGE_ARGS');
+    await t.rejects(c.call(PROG, 1, 2), { stat: AcceptStat.SYSTEM_ERR }, 'a throwing handler: SYSTEM_ERR');
+    t.match(logs.join('\n'), /disk on fire/, 'the failure is logged');
+    await t.rejects(c.call(PROG, 1, 5), { stat: AcceptStat.PROC_UNAVAIL }, 'a handler may answer PROC_UNAVAIL');
+    const denied = await c.call(PROG, 1, 3).catch((e: unknown) => e);
+    t.ok(denied instanceof RpcDeniedError, 'RpcDeniedError');
+    t.match(denied, { rejectStat: RejectStat.AUTH_ERROR, authStat: AuthStat.AUTH_TOOWEAK });
+    const cred: Credential = { flavor: 1, stamp: 77, machine: 'node12', uid: 1000, gid: 1000, gids: [4, 24, 27] };
+    await c.call(PROG, 1, 4, [], { cred });
+    t.same(seen?.cred, cred, 'AUTH_SYS credential handed to the handler');
+    t.match(seen, { transport, remote: { address: HOST, port: c.localPort, family: 'IPv4' }, local: { address: HOST, port } });
+    server.unregister(PROG, 5);
+    await t.rejects(c.call(PROG, 2, 0), { stat: AcceptStat.PROG_MISMATCH, low: 1, high: 3 }, 'unregister narrows the range');
+    server.unregister(PROG);
+    await t.rejects(c.call(PROG, 1, 0), { stat: AcceptStat.PROG_UNAVAIL });
+  });
+}
+
+t.test('faults answered before dispatch, on hand-made datagrams', async (t) => {
+  const { server, logs, listen } = await serve(t);
+  let runs = 0;
+  server.register(PROG, 1, { 0: () => (runs++, { stat: 0, body: [] }) });
+  const port = await listen();
+  const u = await rawUdp(t, port);
+  const reply = async (b: Buffer) => decodeRpcMessage(await u.exchange(b)).msg;
+
+  t.match(await reply(rawCall(1, { rpcvers: 3 })), { xid: 1, replyStat: 1, rejected: { stat: RejectStat.RPC_MISMATCH, low: 2, high: 2 } }, 'rpcvers 3: RPC_MISMATCH(2, 2)');
+  t.match(await reply(rawCall(2, { cred: { flavor: AuthFlavor.AUTH_DH, body: Buffer.alloc(8) } })), { xid: 2, rejected: { stat: RejectStat.AUTH_ERROR, why: AuthStat.AUTH_BADCRED } }, 'AUTH_DH: AUTH_BADCRED');
+  t.match(await reply(rawCall(3, { cred: { flavor: AuthFlavor.RPCSEC_GSS, body: Buffer.alloc(0) } })), { rejected: { why: AuthStat.AUTH_BADCRED } }, 'RPCSEC_GSS: AUTH_BADCRED');
+  t.match(await reply(rawCall(4, { cred: { flavor: AuthFlavor.AUTH_SYS, body: Buffer.from('0000000100000200', 'hex') } })), { rejected: { stat: RejectStat.AUTH_ERROR, why: AuthStat.AUTH_BADCRED } }, 'malformed AUTH_SYS: AUTH_BADCRED');
+  const longCred = Buffer.concat([rawCall(5).subarray(0, 24), Buffer.from('00000001000001f4', 'hex'), Buffer.alloc(500)]);
+  t.match(await reply(longCred), { xid: 5, rejected: { why: AuthStat.AUTH_BADCRED } }, 'a 500-byte credential: AUTH_BADCRED');
+  const badVerf = Buffer.concat([rawCall(6).subarray(0, 32), Buffer.from('00000000000001f4', 'hex')]);
+  t.match(await reply(badVerf), { xid: 6, rejected: { why: AuthStat.AUTH_BADVERF } }, 'a truncated verifier: AUTH_BADVERF');
+  t.equal(runs, 0, 'no handler ran');
+
+  const before = logs.length;
+  for (let i = 0; i < 50; i++) u.send(Buffer.from([1, 2, 3]));
+  u.send(encodeRpcMessage({ type: 1, xid: 9, replyStat: 0, verf: NONE, accepted: { stat: 0 } }));
+  t.match(await reply(rawCall(7)), { xid: 7, accepted: { stat: 0 } }, 'still answering after garbage');
+  t.equal(u.replies.length, 7, 'garbage and stray replies got no answer');
+  t.ok(logs.length - before >= 1 && logs.length - before <= 6, `garbage logged, rate-limited (${logs.length - before} lines)`);
+});
+
+t.test('tcp: 100 calls in flight, answered in completion order and matched by xid', async (t) => {
+  const { server, listen } = await serve(t, { maxInFlightPerConnection: 128 });
+  const g = gate();
+  let started = 0;
+  const order: number[] = [];
+  server.register(PROG, 1, {
+    1: async (call) => {
+      const n = call.args.u32('n');
+      started++;
+      await g.opened;
+      // Finish in reverse order of arrival.
+      await new Promise((r) => setTimeout(r, (100 - n) / 4));
+      order.push(n);
+      return { stat: 0, body: [u32(n * 3)] };
+    },
+  });
+  const port = await listen();
+  const c = await connect(t, port, 'tcp');
+  const calls = Array.from({ length: 100 }, (_, n) => c.call(PROG, 1, 1, u32(n)).then((r) => r.u32('x')));
+  await until(() => started === 100, 'all 100 calls running at once');
+  g.open();
+  const results = await Promise.all(calls);
+  t.same(results, Array.from({ length: 100 }, (_, n) => n * 3), 'each reply matched its call');
+  t.not(order[0], 0, 'replies did not come back in call order');
+});
+
+t.test('udp: a retransmission runs the handler once (duplicate request cache)', async (t) => {
+  const { server, listen } = await serve(t);
+  let runs = 0;
+  const g = gate();
+  server.register(PROG, 1, {
+    1: async (call) => {
+      runs++;
+      await g.opened;
+      return sum(call);
+    },
+  });
+  const port = await listen();
+  const u = await rawUdp(t, port);
+  const call = rawCall(0xabcd, { proc: 1 }, Buffer.concat([u32(5), u32(6)]));
+  u.send(call);
+  await until(() => runs === 1, 'the call to start');
+  // A copy that arrives while the original runs is dropped. Server and test share one event loop, so give
+  // the server a moment to read the copy before letting the original finish.
+  await new Promise<void>((r) => u.send(call, () => setTimeout(r, 20)));
+  g.open();
+  await until(() => u.replies.length >= 1, 'the reply');
+  const again = await u.exchange(call); // after it finished: the cached reply
+  t.equal(runs, 1, 'the handler ran once');
+  t.equal(again.toString('hex'), u.replies[0].toString('hex'), 'the retransmission got the same reply');
+  t.equal(u.replies.length, 2, 'the in-progress duplicate was dropped');
+  const other = await u.exchange(rawCall(0xabcd, { proc: 1 }, Buffer.concat([u32(1), u32(1)])));
+  t.equal(runs, 2, 'same xid, different arguments: a new call');
+  t.equal(other.readUInt32BE(24), 2);
+
+  // Through the client: a reply lost once is retransmitted and answered from the cache.
+  const c = await connect(t, port, 'udp', { retransmitMs: 50 });
+  t.equal((await c.call(PROG, 1, 1, [u32(2), u32(3)])).u32('sum'), 5);
+  t.equal(runs, 3);
+});
+
+t.test('tcp: reading stops at the in-flight bound and resumes below it', async (t) => {
+  const { server, listen } = await serve(t, { maxInFlightPerConnection: 4 });
+  let running = 0;
+  let peak = 0;
+  const gates: (() => void)[] = [];
+  server.register(PROG, 1, {
+    0: () =>
+      new Promise((resolve) => {
+        running++;
+        peak = Math.max(peak, running);
+        gates.push(() => {
+          running--;
+          resolve({ stat: 0, body: [] });
+        });
+      }),
+  });
+  const port = await listen();
+  const c = await connect(t, port, 'tcp');
+  let answered = 0;
+  const calls = Array.from({ length: 10 }, () => c.call(PROG, 1, 0).then(() => answered++));
+  await until(() => running === 4, 'four calls running');
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(running, 4, 'no fifth call started while four run');
+  gates.shift()!();
+  await until(() => answered === 1 && running === 4, 'a fifth call to start once one finished');
+  while (answered < 10) {
+    gates.shift()?.();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(calls);
+  t.equal(peak, 4, 'never more than four at once');
+});
+
+t.test('tcp: an idle connection is closed; one with a call running is not', async (t) => {
+  const { server, listen } = await serve(t, { idleTimeoutMs: 100 });
+  server.register(PROG, 1, { 0: () => new Promise((r) => setTimeout(() => r({ stat: 0, body: [] }), 300)) });
+  const port = await listen();
+  const c = await connect(t, port, 'tcp');
+  await c.call(PROG, 1, 0);
+  t.pass('a call three idle periods long completed');
+  const s = net.connect(port, HOST);
+  await new Promise((r) => s.once('connect', r));
+  await new Promise((r) => s.once('close', r));
+  t.pass('the silent connection was closed by the server');
+  await new Promise((r) => setTimeout(r, 150));
+  await t.rejects(c.call(PROG, 1, 0), RpcConnectionError, 'and the client, idle too, was disconnected');
+});
+
+t.test('tcp: an oversize fragment header closes only that connection', async (t) => {
+  const { server, logs, listen } = await serve(t, { maxRecordSize: 4096 });
+  server.register(PROG, 1, { 1: sum });
+  const port = await listen();
+  const good = await connect(t, port, 'tcp');
+  t.equal((await good.call(PROG, 1, 1, [u32(1), u32(2)])).u32('sum'), 3);
+  const bad = net.connect(port, HOST);
+  await new Promise((r) => bad.once('connect', r));
+  bad.write(Buffer.concat([recordMark(4097), Buffer.alloc(100)]));
+  await new Promise((r) => bad.once('close', r));
+  t.pass('the offending connection was closed');
+  t.equal(logs.filter((l) => /exceed the maximum of 4096/.test(l)).length, 1, 'one log line');
+  t.equal((await good.call(PROG, 1, 1, [u32(3), u32(4)])).u32('sum'), 7, 'the other connection still works');
+  // A multi-fragment record within the limit is fine, split however it arrives.
+  const raw = net.connect(port, HOST);
+  await new Promise((r) => raw.once('connect', r));
+  const call = rawCall(55, { proc: 1 }, Buffer.concat([u32(10), u32(20)]));
+  const records = new RecordDecoder(4096);
+  const got = new Promise<Buffer>((resolve) => raw.on('data', (d: Buffer) => records.push(d).forEach(resolve)));
+  for (const piece of [recordMark(10, false), call.subarray(0, 10), recordMark(call.length - 10)]) raw.write(piece);
+  for (const b of call.subarray(10)) raw.write(Buffer.from([b]));
+  const reply = await got;
+  t.equal(reply.readUInt32BE(24), 30, 'byte-by-byte multi-fragment call answered');
+  raw.destroy();
+});
+
+t.test('client: UDP retransmits with backoff, then gives up with RpcTimeoutError', async (t) => {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, HOST, () => r()));
+  t.teardown(() => s.close());
+  const seen: Buffer[] = [];
+  s.on('message', (m, rinfo) => {
+    seen.push(m);
+    // Answer only the third copy.
+    if (seen.length === 3) {
+      const { msg } = decodeRpcMessage(m);
+      s.send(Buffer.concat([encodeRpcMessage({ type: 1, xid: msg.xid, replyStat: 0, verf: NONE, accepted: { stat: 0 } }), u32(9)]), rinfo.port, rinfo.address);
+    }
+  });
+  const port = s.address().port;
+  const c = await connect(t, port, 'udp', { retransmitMs: 20, retries: 5 });
+  t.equal((await c.call(PROG, 1, 0)).u32('x'), 9);
+  t.equal(seen.length, 3);
+  t.equal(new Set(seen.map((m) => m.toString('hex'))).size, 1, 'retransmissions are byte-identical (same xid)');
+  const lost = await connect(t, port, 'udp', { retransmitMs: 10, retries: 2, timeoutMs: 300 });
+  const before = seen.length;
+  const e = await lost.call(PROG, 1, 0).catch((err: unknown) => err);
+  t.ok(e instanceof RpcTimeoutError, 'RpcTimeoutError');
+  t.equal(seen.length - before, 3, 'one send and two retransmissions');
+});
+
+t.test('client: malformed replies, closed connections, reserved ports', async (t) => {
+  const srv = net.createServer((sock) => {
+    const d = new RecordDecoder(1 << 16);
+    sock.on('data', (chunk: Buffer) => {
+      for (const rec of d.push(chunk)) {
+        const xid = rec.readUInt32BE(0);
+        const proc = rec.readUInt32BE(20);
+        if (proc === 1) {
+          const body = Buffer.concat([u32(xid), u32(1), u32(0), u32(0), u32(0), u32(77)]);
+          sock.write(Buffer.concat([recordMark(body.length), body]));
+        } else sock.destroy();
+      }
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, HOST, () => r()));
+  t.teardown(() => srv.close());
+  const port = (srv.address() as net.AddressInfo).port;
+  const c = await connect(t, port, 'tcp', { reservedPort: true });
+  if (process.getuid?.() === 0) t.ok(c.localPort >= 600 && c.localPort <= 1023, `reserved source port ${c.localPort}`);
+  await t.rejects(c.call(PROG, 1, 1), { name: 'XdrError', code: 'BAD_VALUE', field: 'reply.accept_stat' }, 'accept_stat 77: XdrError');
+  const pending = [c.call(PROG, 1, 2), c.call(PROG, 1, 0)];
+  for (const p of pending) await t.rejects(p, RpcConnectionError, 'calls in flight fail when the connection closes');
+  await t.rejects(c.call(PROG, 1, 1), RpcConnectionError, 'later calls fail at once');
+  const u = await connect(t, port, 'udp', { reservedPort: true });
+  if (process.getuid?.() === 0) t.ok(u.localPort >= 600 && u.localPort <= 1023, `reserved UDP source port ${u.localPort}`);
+});
+
+t.test('listen: port 0 gives one number for UDP and TCP; a taken port is an error', async (t) => {
+  const { server, listen } = await serve(t);
+  server.register(PROG, 1, { 0: () => ({ stat: 0, body: [] }) });
+  const port = await listen();
+  await (await connect(t, port, 'udp')).call(PROG, 1, 0);
+  await (await connect(t, port, 'tcp')).call(PROG, 1, 0);
+  t.pass(`UDP and TCP both answer on ${port}`);
+  const other = new RpcServer({ log: () => {} });
+  t.teardown(() => other.close());
+  await t.rejects(other.listen({ host: HOST, port }), { code: 'EADDRINUSE' });
+  t.ok(XdrWriter, 'exports the writer');
+});
