@@ -71,3 +71,10 @@ export async function harness(
     },
   };
 }
+
+/** Asserts NFS3_OK and narrows to the resok arm. */
+export function ok<T extends { status: number }>(t: { equal(a: unknown, b: unknown, m?: string): unknown }, r: T, what = 'NFS3_OK'): Extract<T, { status: 0 }> {
+  t.equal(r.status, 0, what);
+  if (r.status !== 0) throw new Error(`${what}: status ${r.status}`);
+  return r as Extract<T, { status: 0 }>;
+}
