@@ -1,0 +1,204 @@
+import { execFileSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { createNetns } from '../support/netns.js';
+import { start, type Running } from '../support/processes.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/**
+ * The guest's wire: a network namespace the test creates, holding a tap
+ * device with the server's address. Servers bind inside the namespace and
+ * QEMU's NIC is the other end of the tap, so nothing reaches the host's
+ * networks and ports 67/69/111/2049 are free.
+ */
+export interface VmNetwork {
+  ns: string;
+  tap: string;
+  serverAddr: string;
+  prefix: number;
+  /** 198.18.<subnet>.<host> */
+  address(host: number): string;
+}
+
+export function createVmNetwork(t: Teardown, opts: { subnet?: number } = {}): VmNetwork {
+  const subnet = opts.subnet ?? 1;
+  const ns = createNetns(t, 'nbvm');
+  const tap = 'tap0';
+  const serverAddr = `198.18.${subnet}.1`;
+  const ip = (...args: string[]) => execFileSync('ip', ['-n', ns, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  ip('tuntap', 'add', 'dev', tap, 'mode', 'tap');
+  ip('addr', 'add', `${serverAddr}/24`, 'dev', tap);
+  ip('link', 'set', tap, 'up');
+  return { ns, tap, serverAddr, prefix: 24, address: (host) => `198.18.${subnet}.${host}` };
+}
+
+/** A line of a process's output and when it was seen (performance.now(), ms). */
+export interface StampedLine {
+  at: number;
+  text: string;
+}
+
+/**
+ * Every output line of a process, stamped on arrival, so server logs and the
+ * guest's serial console share one clock.
+ */
+export class StampedLog {
+  readonly lines: StampedLine[] = [];
+  private readonly partial = new Map<NodeJS.ReadableStream, string>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(running: Running) {
+    for (const stream of [running.child.stdout, running.child.stderr]) {
+      if (!stream) continue;
+      stream.on('data', (chunk: Buffer) => this.take(stream, chunk.toString('latin1')));
+    }
+  }
+
+  private take(stream: NodeJS.ReadableStream, text: string): void {
+    const at = performance.now();
+    const parts = ((this.partial.get(stream) ?? '') + text).split(/\r\n|\n|\r/);
+    this.partial.set(stream, parts.pop() ?? '');
+    for (const line of parts) {
+      // Firmware draws with ANSI escapes; keep the text only.
+      // eslint-disable-next-line no-control-regex
+      const clean = line.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b./g, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+      if (clean.trim()) this.lines.push({ at, text: clean });
+    }
+    for (const l of this.listeners) l();
+  }
+
+  /** The first line at or after `since` matching `pattern`. */
+  first(pattern: RegExp, since = 0): StampedLine | undefined {
+    return this.lines.find((l) => l.at >= since && pattern.test(l.text));
+  }
+
+  text(): string {
+    return this.lines.map((l) => l.text).join('\n');
+  }
+
+  onLine(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+}
+
+export interface VmOptions {
+  net: VmNetwork;
+  mac: string;
+  /** iPXE option ROM for virtio-net (Debian's ipxe-qemu). */
+  rom: string;
+  qemu?: string;
+}
+
+export interface Vm {
+  running: Running;
+  serial: StampedLog;
+  /** performance.now() when QEMU was started. */
+  startedAt: number;
+}
+
+/** Starts a diskless QEMU guest inside the namespace, booting from its NIC. */
+export function startVm(t: Teardown, opts: VmOptions): Vm {
+  const args = [
+    '-accel', 'tcg',
+    '-m', '512',
+    '-nographic',
+    '-nodefaults',
+    '-serial', 'stdio',
+    '-netdev', `tap,id=net0,ifname=${opts.net.tap},script=no,downscript=no`,
+    // Debian's iPXE virtio ROM carries the modern (non-transitional) device ID 1af4:1041:
+    // SeaBIOS runs it only on a modern-only device.
+    '-device', `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${opts.mac},romfile=${opts.rom}`,
+    '-boot', 'n',
+    '-no-reboot',
+  ];
+  const startedAt = performance.now();
+  const running = start(t, opts.qemu ?? 'qemu-system-x86_64', args, { ns: opts.net.ns });
+  return { running, serial: new StampedLog(running), startedAt };
+}
+
+export type BootOutcome = 'done' | 'failed' | 'exited' | 'timeout';
+
+export interface BootResult {
+  outcome: BootOutcome;
+  /** Seconds from VM start to each milestone that was reached. */
+  seconds: BootTimes;
+  serial: string;
+}
+
+export interface BootTimes {
+  dhcpAck?: number;
+  kernelLoaded?: number;
+  rootMounted?: number;
+  marker?: number;
+}
+
+export interface WaitOptions {
+  /** Hard limit for the whole boot; the VM is killed when it passes. */
+  timeoutMs: number;
+  /** The server's log and the line it prints on a DHCP ACK, when it logs them. */
+  serverLog?: StampedLog;
+  serverAck?: RegExp;
+}
+
+const MARKER = /E2E-DONE/;
+const FAILURE = /E2E-FAIL|Kernel panic|PXE-E|No more network devices|Boot failed|Failed to load/;
+/** iPXE prints the address it configured once its DHCP completes. */
+const IPXE_CONFIGURED = /net0: \d+\.\d+\.\d+\.\d+\/|Configuring \(net0.*ok/;
+/** pxelinux has loaded kernel and initrd once the kernel speaks. */
+const KERNEL_STARTED = /Linux version \d/;
+const ROOT_MOUNTED = /E2E-ROOT-MOUNTED/;
+
+/**
+ * Waits until the guest prints the marker (then for it to power off),
+ * prints a failure, exits, or runs out of time; then stops QEMU's process
+ * group. Timings are taken from the serial console and the server log.
+ */
+export async function waitForBoot(vm: Vm, opts: WaitOptions): Promise<BootResult> {
+  let outcome: BootOutcome = 'timeout';
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(finish, opts.timeoutMs);
+    const off = vm.serial.onLine(check);
+    vm.running.exited.then(() => {
+      if (outcome === 'timeout') outcome = vm.serial.first(MARKER) ? 'done' : 'exited';
+      finish();
+    });
+    function check() {
+      if (vm.serial.first(FAILURE)) {
+        outcome = 'failed';
+        // Let the guest's last lines (the failing step) reach the log.
+        setTimeout(finish, 1500);
+      }
+    }
+    function finish() {
+      clearTimeout(timer);
+      off();
+      resolve();
+    }
+    check();
+  });
+  if (outcome === 'timeout' || outcome === 'failed') await vm.running.kill();
+  // The guest powers off right after the marker; give QEMU a moment to exit on its own.
+  else await Promise.race([vm.running.exited, new Promise((r) => setTimeout(r, 10_000))]);
+  await vm.running.stop(2000);
+
+  const since = (l: StampedLine | undefined) => (l ? Math.round((l.at - vm.startedAt) / 100) / 10 : undefined);
+  const ack =
+    (opts.serverLog && opts.serverAck && opts.serverLog.first(opts.serverAck, vm.startedAt)) ||
+    vm.serial.first(IPXE_CONFIGURED);
+  const seconds: BootTimes = {
+    dhcpAck: since(ack),
+    kernelLoaded: since(vm.serial.first(KERNEL_STARTED)),
+    rootMounted: since(vm.serial.first(ROOT_MOUNTED)),
+    marker: since(vm.serial.first(MARKER)),
+  };
+  return { outcome, seconds, serial: vm.serial.text() };
+}
+
+/** One line for the test's output. */
+export function formatTimes(label: string, s: BootTimes): string {
+  const f = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)} s`);
+  return `${label}: DHCP ACK ${f(s.dhcpAck)}, kernel+initrd loaded ${f(s.kernelLoaded)}, root mounted ${f(s.rootMounted)}, marker ${f(s.marker)}`;
+}
