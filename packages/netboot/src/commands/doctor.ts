@@ -1,0 +1,71 @@
+import { readFile } from 'node:fs/promises';
+import { parseConfig } from '@netboot/dhcp-wire';
+import { loadExports } from '@netboot/mountd';
+import { realRoot } from '@netboot/tftp-wire';
+import { type Command, UsageError, parseFlags, stringFlag } from '../command.js';
+import { checkNode } from '../doctor/node-checks.js';
+import { nodesOf } from '../doctor/dhcp-nodes.js';
+
+const usage = `usage: netboot doctor --dhcp-conf FILE --tftp-root DIR --exports FILE
+
+Reads dhcpd.conf, the exports and the TFTP root the way netboot serve would,
+and checks, for every host declaration, everything its boot needs: the boot
+file, the pxelinux config it gets, the kernel and initrd that config names,
+that its nfsroot is exported to its fixed address read-write with
+no_root_squash, that its root has the guide's directories and dev/console,
+and that its etc/fstab mounts only paths exported to it. Each problem comes
+with its fix; the exit status is 1 when a node can't boot.
+
+flags:
+  --dhcp-conf FILE   the ISC dhcpd.conf (default /etc/dhcp/dhcpd.conf)
+  --tftp-root DIR    the TFTP root (default /diskless)
+  --exports FILE     the exports file (default /etc/exports)
+  (other netboot serve flags are accepted and ignored, so the same line works for both)`;
+
+export const doctor: Command = {
+  name: 'doctor',
+  summary: 'check that every node in dhcpd.conf can boot, and say how to fix what stops it',
+  usage,
+  async run(argv) {
+    const flags = parseFlags(argv, {
+      'dhcp-conf': { type: 'string' },
+      'tftp-root': { type: 'string' },
+      exports: { type: 'string' },
+      config: { type: 'string' },
+      interface: { type: 'string' },
+      listen: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'tftp-remap': { type: 'string' },
+      leases: { type: 'string' },
+    });
+    if (stringFlag(flags, 'config')) throw new UsageError('doctor reads --dhcp-conf, --tftp-root and --exports directly; --config is not supported here yet');
+    const dhcpFile = stringFlag(flags, 'dhcp-conf') ?? '/etc/dhcp/dhcpd.conf';
+    const exportsFile = stringFlag(flags, 'exports') ?? '/etc/exports';
+    const tftpRootFlag = stringFlag(flags, 'tftp-root') ?? '/diskless';
+
+    const config = parseConfig(await readFile(dhcpFile, 'utf8'), dhcpFile);
+    const exports = await loadExports(exportsFile);
+    const tftpRoot = await realRoot(tftpRootFlag).catch(() => {
+      throw new Error(`the TFTP root ${tftpRootFlag} does not exist: create it, or point --tftp-root at it`);
+    });
+    const { nodes, problems } = nodesOf(config);
+    let broken = problems.length;
+    for (const p of problems) console.log(`host ${p.name}\n  FAIL  ${p.what}\n        fix: ${p.fix}`);
+    if (nodes.length === 0 && problems.length === 0) {
+      console.log(`${dhcpFile} declares no hosts: add a host block with hardware ethernet and fixed-address for each node (netboot add-node does it)`);
+      return 1;
+    }
+    for (const node of nodes) {
+      const findings = await checkNode({ tftpRoot, exports, exportsFile }, node);
+      const failed = findings.filter((f) => !f.ok).length;
+      if (failed > 0) broken++;
+      console.log(`host ${node.name} (${node.mac}, ${node.ip}): ${failed === 0 ? 'can boot' : `${failed} problem${failed > 1 ? 's' : ''}`}`);
+      for (const f of findings) {
+        console.log(`  ${f.ok ? 'ok  ' : 'FAIL'}  ${f.what}`);
+        if (f.fix) console.log(`        fix: ${f.fix}`);
+      }
+    }
+    console.log(broken === 0 ? `all ${nodes.length} nodes can boot` : `${broken} of ${nodes.length + problems.length} nodes can't boot`);
+    return broken === 0 ? 0 : 1;
+  },
+};

@@ -1,0 +1,206 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, mkdir, writeFile, rm, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { netbootCli } from '../../../test/support/paths.js';
+
+const run = promisify(execFile);
+const isRoot = process.getuid?.() === 0;
+
+/** The diskless guide's dhcpd.conf, its addresses moved into 198.18.0.0/15. */
+const GUIDE_DHCPD = `
+option domain-name "cluster.example";
+option domain-name-servers 198.18.1.1;
+option routers 198.18.1.1;
+default-lease-time 600;
+max-lease-time 7200;
+ddns-update-style none;
+authoritative;
+
+option space PXE;
+option PXE.mtftp-ip               code 1 = ip-address;
+option PXE.mtftp-cport            code 2 = unsigned integer 16;
+option PXE.mtftp-sport            code 3 = unsigned integer 16;
+option PXE.mtftp-tmout            code 4 = unsigned integer 8;
+option PXE.mtftp-delay            code 5 = unsigned integer 8;
+option PXE.discovery-control      code 6 = unsigned integer 8;
+option PXE.discovery-mcast-addr   code 7 = ip-address;
+
+class "pxeclient" {
+  match if substring(option vendor-class-identifier, 0, 9) = "PXEClient";
+  vendor-option-space PXE;
+  option PXE.mtftp-ip 0.0.0.0;
+  filename "pxelinux.0";
+}
+
+class "etherboot" {
+  match if substring(option vendor-class-identifier, 0, 9) = "Etherboot";
+  filename "vmlinuz_arch";
+}
+
+subnet 198.18.1.0 netmask 255.255.255.0 {
+  option broadcast-address 198.18.1.255;
+  range 198.18.1.100 198.18.1.200;
+  next-server 198.18.1.1;
+}
+
+host slave21 {
+  hardware ethernet 52:54:00:12:34:21;
+  fixed-address 198.18.1.21;
+  option host-name "slave21";
+}
+`;
+
+interface Setup {
+  dir: string;
+  tftp: string;
+  root: string;
+  flags: string[];
+}
+
+async function guideSetup(t: Tap.Test): Promise<Setup> {
+  const dir = await mkdtemp(join(tmpdir(), 'netboot-doctor-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const tftp = join(dir, 'tftp');
+  const root = join(dir, 'diskless', '198.18.1.21');
+  await mkdir(join(tftp, 'pxelinux.cfg'), { recursive: true });
+  await writeFile(join(tftp, 'pxelinux.0'), 'pxelinux');
+  await writeFile(join(tftp, 'ldlinux.c32'), 'ldlinux');
+  await writeFile(join(tftp, 'vmlinuz'), 'kernel');
+  await writeFile(join(tftp, 'initrd.img'), 'initrd');
+  await writeFile(
+    join(tftp, 'pxelinux.cfg', 'default'),
+    `DEFAULT linux\nLABEL linux\n  KERNEL vmlinuz\n  APPEND initrd=initrd.img ip=dhcp root=/dev/nfs nfsroot=198.18.1.1:${join(dir, 'diskless')}/%s,vers=3,tcp rw\n  IPAPPEND 2\n`,
+  );
+  for (const d of ['dev', 'etc', 'home', 'mnt', 'proc', 'root', 'sys', 'tmp', 'var', 'usr', 'opt']) {
+    await mkdir(join(root, d), { recursive: true });
+  }
+  if (isRoot) await run('mknod', ['-m', '600', join(root, 'dev/console'), 'c', '5', '1']);
+  await writeFile(join(root, 'etc/fstab'), `198.18.1.1:/usr /usr nfs ro,vers=3 0 0\n`);
+  await writeFile(join(dir, 'dhcpd.conf'), GUIDE_DHCPD);
+  await writeFile(
+    join(dir, 'exports'),
+    `${root} 198.18.1.21(rw,sync,no_root_squash,no_subtree_check)\n/usr 198.18.1.0/24(ro,sync,no_subtree_check)\n`,
+  );
+  return {
+    dir,
+    tftp,
+    root,
+    flags: ['--dhcp-conf', join(dir, 'dhcpd.conf'), '--tftp-root', tftp, '--exports', join(dir, 'exports')],
+  };
+}
+
+async function doctor(flags: string[]) {
+  return run(process.execPath, [netbootCli, 'doctor', ...flags]).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+}
+
+t.test('the guide setup passes', { skip: !isRoot && 'dev/console needs root to create' }, async (t) => {
+  const s = await guideSetup(t);
+  const r = await doctor(s.flags);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /host slave21 \(52:54:00:12:34:21, 198\.18\.1\.21\): can boot/);
+  t.match(r.stdout, /pxelinux will use pxelinux\.cfg\/default/);
+  t.match(r.stdout, /all 1 nodes can boot/);
+});
+
+const BROKEN: { name: string; breakIt: (s: Setup) => Promise<unknown>; says: RegExp; fix: RegExp }[] = [
+  {
+    name: 'missing pxelinux.0',
+    breakIt: (s) => rm(join(s.tftp, 'pxelinux.0')),
+    says: /boot file pxelinux\.0 is not under the TFTP root/,
+    fix: /fix: copy it there/,
+  },
+  {
+    name: 'missing ldlinux.c32',
+    breakIt: (s) => rm(join(s.tftp, 'ldlinux.c32')),
+    says: /ldlinux\.c32 is missing/,
+    fix: /fix: copy ldlinux\.c32/,
+  },
+  {
+    name: 'no pxelinux config for the node',
+    breakIt: (s) => rm(join(s.tftp, 'pxelinux.cfg', 'default')),
+    says: /pxelinux finds no config for this node/,
+    fix: /fix: write .*01-52-54-00-12-34-21/,
+  },
+  {
+    name: 'missing kernel',
+    breakIt: (s) => rm(join(s.tftp, 'vmlinuz')),
+    says: /kernel vmlinuz named by pxelinux\.cfg\/default is not under/,
+    fix: /fix: copy the kernel/,
+  },
+  {
+    name: 'missing initrd',
+    breakIt: (s) => rm(join(s.tftp, 'initrd.img')),
+    says: /initrd initrd\.img named by pxelinux\.cfg\/default is not under/,
+    fix: /fix: copy the initrd/,
+  },
+  {
+    name: 'export not rw for the node',
+    breakIt: (s) => writeFile(join(s.dir, 'exports'), `${s.root} 198.18.1.21(ro,sync,no_root_squash)\n/usr 198.18.1.0/24(ro)\n`),
+    says: /is exported read-only to 198\.18\.1\.21/,
+    fix: /fix: change ro to rw/,
+  },
+  {
+    name: 'root_squash on the root export',
+    breakIt: (s) => writeFile(join(s.dir, 'exports'), `${s.root} 198.18.1.21(rw,sync,root_squash)\n/usr 198.18.1.0/24(ro)\n`),
+    says: /squashes root for 198\.18\.1\.21/,
+    fix: /fix: add no_root_squash/,
+  },
+  {
+    name: 'root exported to another address',
+    breakIt: (s) => writeFile(join(s.dir, 'exports'), `${s.root} 198.18.1.22(rw,sync,no_root_squash)\n/usr 198.18.1.0/24(ro)\n`),
+    says: /is exported, but not to 198\.18\.1\.21/,
+    fix: /fix: add 198\.18\.1\.21\(rw,sync,no_root_squash/,
+  },
+  {
+    name: 'missing dev/console',
+    breakIt: (s) => rm(join(s.root, 'dev/console'), { force: true }),
+    says: /dev\/console is missing/,
+    fix: /fix: mknod -m 600 .*dev\/console c 5 1/,
+  },
+  {
+    name: 'missing proc and sys',
+    breakIt: async (s) => {
+      await rm(join(s.root, 'proc'), { recursive: true });
+      await rm(join(s.root, 'sys'), { recursive: true });
+    },
+    says: /lacks proc, sys/,
+    fix: /fix: mkdir -p .*proc .*sys/,
+  },
+  {
+    name: 'fstab mounting an unexported path',
+    breakIt: (s) => appendFile(join(s.root, 'etc/fstab'), '198.18.1.1:/home /home nfs rw,vers=3 0 0\n'),
+    says: /fstab mounts \/home on \/home, but \/home is not exported to 198\.18\.1\.21/,
+    fix: /fix: export it to 198\.18\.1\.21/,
+  },
+  {
+    name: 'host without a fixed address',
+    breakIt: (s) => appendFile(join(s.dir, 'dhcpd.conf'), 'host slave22 { hardware ethernet 52:54:00:12:34:22; }\n'),
+    says: /host slave22 has no fixed-address/,
+    fix: /fix: add "fixed-address <ip>;"/,
+  },
+];
+
+for (const b of BROKEN) {
+  t.test(`doctor reports: ${b.name}`, { skip: !isRoot && 'dev/console needs root to create' }, async (t) => {
+    const s = await guideSetup(t);
+    await b.breakIt(s);
+    const r = await doctor(s.flags);
+    t.equal(r.code, 1, 'exit status says a node cannot boot');
+    t.match(r.stdout, b.says);
+    t.match(r.stdout, b.fix);
+  });
+}
+
+t.test('a dhcpd.conf mistake is reported with file, line and column', async (t) => {
+  const s = await guideSetup(t);
+  await writeFile(join(s.dir, 'dhcpd.conf'), 'subnet 198.18.1.0 netmask 255.255.255.0 {\n  rnage 198.18.1.10 198.18.1.20;\n}\n');
+  const r = await doctor(s.flags);
+  t.not(r.code, 0);
+  t.match(r.stderr, /dhcpd\.conf:2:3/);
+});
