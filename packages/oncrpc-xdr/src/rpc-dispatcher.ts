@@ -194,6 +194,9 @@ export class RpcDispatcher {
   private resultReply(call: RpcCall, res: RpcResult): RpcReplyOut {
     switch (res?.stat) {
       case AcceptStat.SUCCESS:
+        if (!Array.isArray(res.body) || !res.body.every((c) => c instanceof Uint8Array)) {
+          return this.failed(call, new Error('handler returned a SUCCESS body that is not an array of Uint8Array'));
+        }
         return { chunks: [successHeader(call.xid), ...res.body], onSent: res.onSent };
       case AcceptStat.PROG_UNAVAIL:
       case AcceptStat.PROC_UNAVAIL:

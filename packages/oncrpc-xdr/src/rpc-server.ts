@@ -239,7 +239,7 @@ export class RpcServer {
       this.sendDatagram(socket, reply, ctx);
     };
     const out = this.invoke(d, msg, ctx);
-    if (out instanceof Promise) out.then(done);
+    if (out instanceof Promise) void out.then(done);
     else done(out);
   }
 
@@ -349,7 +349,7 @@ class TcpConnection {
     this.inFlight++;
     const out = this.server.invoke(d, record, this.ctx);
     if (out instanceof Promise) {
-      out.then((reply) => {
+      void out.then((reply) => {
         this.inFlight--;
         this.write(reply);
         this.pump();
@@ -367,9 +367,18 @@ class TcpConnection {
     }
     let size = 0;
     for (const c of reply.chunks) size += c.length;
+    let mark: Buffer;
+    try {
+      mark = recordMark(size);
+    } catch (e) {
+      this.server.log('tcp size', `rpc: cannot send a ${size}-byte reply to ${this.ctx.remote.address}: ${(e as Error).message}`);
+      reply.onSent?.();
+      this.destroy();
+      return;
+    }
     const s = this.socket;
     s.cork();
-    s.write(recordMark(size));
+    s.write(mark);
     const last = reply.chunks.length - 1;
     for (let i = 0; i < last; i++) s.write(reply.chunks[i]);
     // write() reports whether the buffered bytes, corked ones included, are under the high-water mark.
