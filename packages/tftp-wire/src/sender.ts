@@ -46,6 +46,11 @@ export class TftpSender implements TransferMachine {
     return this.state === 'finished';
   }
 
+  /** The settings in force (after the OACK, if any). */
+  get transferSettings(): Readonly<TransferSettings> {
+    return this.settings;
+  }
+
   start(now: number): TransferAction[] {
     const out: TransferAction[] = [];
     if (this.config.request) {

@@ -1,0 +1,80 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+
+/** An open file shared by the transfers reading it. */
+export interface OpenFile {
+  readonly handle: FileHandle;
+  readonly size: number;
+}
+
+interface Entry extends OpenFile {
+  key: string;
+  refs: number;
+  evicted: boolean;
+}
+
+/**
+ * Keeps recently served files open (bounded, least recently used first out),
+ * so the hundred nodes that boot together fetch the kernel through one open
+ * fd instead of an open() each. An entry is reused only while the file's
+ * identity (device, inode, size, mtime) is unchanged, so a replaced kernel is
+ * seen at once.
+ */
+export class OpenFileCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly capacity = 64) {}
+
+  /** Opens (or reuses) `path` whose current stat is `st`; pair with `release`. */
+  async acquire(path: string, st: Stats): Promise<OpenFile> {
+    const key = `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key); // re-insert: most recently used last
+      this.entries.set(key, hit);
+      hit.refs++;
+      return hit;
+    }
+    const handle = await open(path, 'r');
+    const entry: Entry = { key, handle, size: st.size, refs: 1, evicted: false };
+    this.entries.set(key, entry);
+    for (const [k, e] of this.entries) {
+      if (this.entries.size <= this.capacity) break;
+      this.entries.delete(k);
+      e.evicted = true;
+      if (e.refs === 0) void e.handle.close().catch(() => {});
+    }
+    return entry;
+  }
+
+  release(file: OpenFile): void {
+    const e = file as Entry;
+    if (--e.refs === 0 && e.evicted) void e.handle.close().catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    for (const e of all) {
+      e.evicted = true;
+      if (e.refs === 0) await e.handle.close().catch(() => {});
+    }
+  }
+}
+
+/** Reusable read buffers by size, so a transfer does not allocate its window buffer anew. */
+export class BufferPool {
+  private readonly free = new Map<number, Buffer[]>();
+
+  constructor(private readonly perSize = 8) {}
+
+  take(size: number): Buffer {
+    return this.free.get(size)?.pop() ?? Buffer.allocUnsafe(size);
+  }
+
+  give(buf: Buffer): void {
+    const list = this.free.get(buf.length) ?? [];
+    if (list.length < this.perSize) list.push(buf);
+    this.free.set(buf.length, list);
+  }
+}

@@ -1,0 +1,392 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { constants, type Stats } from 'node:fs';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { ErrorCode, MAX_BLKSIZE, Opcode } from './constants.js';
+import { decode } from './decode.js';
+import { encode } from './encode.js';
+import { LogLimiter, type Logger } from './log-limiter.js';
+import { NetasciiDecoder, toNetascii } from './netascii.js';
+import { BufferPool, OpenFileCache } from './open-file-cache.js';
+import { negotiateOptions } from './options.js';
+import { transferMode, type RequestPacket, type TftpPacket } from './packet.js';
+import { TftpReceiver } from './receiver.js';
+import type { Remap } from './remap.js';
+import { realRoot, resolveUnderRoot } from './secure-path.js';
+import { TftpSender } from './sender.js';
+import { FileSource, MemorySource } from './sources.js';
+import { TftpWireError } from './tftp-wire-error.js';
+import { defaultRetry, type RetryPolicy } from './transfer.js';
+import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
+
+export interface TftpServerOptions {
+  /** The directory served; every path resolves inside it (see resolveUnderRoot). */
+  root: string;
+  /** Listen address; default `::` (IPv6 and IPv4), falling back to 0.0.0.0 without IPv6. */
+  address?: string;
+  /** Default 69; 0 picks a free port. */
+  port?: number;
+  /** Largest blksize agreed to (default 65464). */
+  blksizeMax?: number;
+  /** Largest windowsize agreed to (default 64). */
+  windowMax?: number;
+  remap?: Remap;
+  /** Accept WRQ: create new files, overwrite existing ones only if world-writable (tftp-hpa's -c). */
+  create?: boolean;
+  /** Concurrent transfers; requests over the cap are answered with an ERROR (default 256). */
+  maxTransfers?: number;
+  retry?: RetryPolicy;
+  /** Netascii files are converted in memory; larger ones are refused (default 16 MiB). */
+  maxNetasciiBytes?: number;
+  /** Largest upload accepted (default 4 GiB). */
+  maxUploadBytes?: number;
+  log?: Logger;
+}
+
+interface Active {
+  driver: TransferDriver;
+  key: string;
+}
+
+/** Strips the IPv4-mapped prefix so logs and remap rules see 192.0.2.1, not ::ffff:192.0.2.1. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** A TFTP server: a drop-in for `in.tftpd -l -v -s ROOT`, one socket per transfer. */
+export class TftpServer {
+  private socket: Socket | undefined;
+  private root = '';
+  private readonly active = new Set<Active>();
+  private setups = 0;
+  private readonly cache = new OpenFileCache();
+  private readonly pool = new BufferPool();
+  private readonly limiter: LogLimiter;
+  private readonly log: Logger;
+  private listenFamily: 'udp4' | 'udp6' = 'udp6';
+  private bindAddress = '::';
+
+  constructor(private readonly opts: TftpServerOptions) {
+    this.log = opts.log ?? (() => {});
+    this.limiter = new LogLimiter(this.log);
+  }
+
+  /** Binds the listening socket; resolves with the bound address and port. */
+  async listen(): Promise<{ address: string; port: number; family: string }> {
+    this.root = await realRoot(this.opts.root);
+    if (!(await stat(this.root)).isDirectory()) throw new Error(`root ${this.opts.root} is not a directory`);
+    const port = this.opts.port ?? 69;
+    const want = this.opts.address;
+    if (want === undefined) {
+      try {
+        this.socket = await bind('udp6', '::', port, false);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT' && (err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw err;
+        this.listenFamily = 'udp4';
+        this.bindAddress = '0.0.0.0';
+        this.socket = await bind('udp4', '0.0.0.0', port, false);
+      }
+    } else {
+      this.listenFamily = isIPv6(want) ? 'udp6' : 'udp4';
+      this.bindAddress = want;
+      this.socket = await bind(this.listenFamily, want, port, want === '::' ? false : true);
+    }
+    this.socket.on('message', (msg, rinfo) => void this.onRequest(msg, rinfo.address, rinfo.port));
+    this.socket.on('error', (err) => this.limiter.write('listen', 'warning', `listening socket: ${err.message}`, now()));
+    const a = this.socket.address();
+    return { address: a.address, port: a.port, family: a.family };
+  }
+
+  get transfers(): number {
+    return this.active.size;
+  }
+
+  async close(): Promise<void> {
+    for (const a of [...this.active]) a.driver.abort(ErrorCode.NOT_DEFINED, 'server shutting down');
+    this.active.clear();
+    if (this.socket) await new Promise<void>((r) => this.socket!.close(() => r()));
+    this.socket = undefined;
+    await this.cache.close();
+  }
+
+  private reply(address: string, port: number, code: number, message: string): void {
+    this.socket?.send(encode({ op: Opcode.ERROR, code, message }), port, address);
+  }
+
+  private async onRequest(msg: Buffer, address: string, port: number): Promise<void> {
+    const who = plainAddress(address);
+    let p: TftpPacket;
+    try {
+      p = decode(msg);
+    } catch (err) {
+      if (!(err instanceof TftpWireError)) throw err;
+      this.limiter.write('malformed', 'warning', `malformed request from ${who}:${port}: ${err.message}`, now());
+      this.reply(address, port, ErrorCode.ILLEGAL_OPERATION, 'Malformed request');
+      return;
+    }
+    if (p.op !== Opcode.RRQ && p.op !== Opcode.WRQ) {
+      this.limiter.write('not-request', 'debug', `opcode ${p.op} from ${who}:${port} on the request port: answered ERROR 4`, now());
+      this.reply(address, port, ErrorCode.ILLEGAL_OPERATION, 'Expected a read or write request');
+      return;
+    }
+    const key = `${address}|${port}|${p.op}|${p.filename}`;
+    for (const a of this.active) if (a.key === key) return; // the client repeated its request; the transfer answers it
+    const kind = p.op === Opcode.RRQ ? 'RRQ' : 'WRQ';
+    const max = this.opts.maxTransfers ?? 256;
+    if (this.active.size + this.setups >= max) {
+      this.limiter.write('busy', 'warning', `${kind} from ${who} filename ${p.filename} refused: ${max} transfers in progress`, now());
+      this.reply(address, port, ErrorCode.NOT_DEFINED, `Server busy (${max} transfers), try again`);
+      return;
+    }
+    this.setups++;
+    try {
+      await this.setup(p, address, port, key, kind, who);
+    } catch (err) {
+      this.log('warning', `${kind} from ${who} filename ${p.filename}: ${(err as Error).message}`);
+      this.reply(address, port, ErrorCode.NOT_DEFINED, 'Internal error');
+    } finally {
+      this.setups--;
+    }
+  }
+
+  private async setup(p: RequestPacket, address: string, port: number, key: string, kind: 'RRQ' | 'WRQ', who: string): Promise<void> {
+    const mode = transferMode(p.mode);
+    let name = p.filename;
+    const refuse = (code: number, message: string, level: 'info' | 'warning' = 'warning') => {
+      this.log(level, `${kind} from ${who} filename ${p.filename}: ${message}`);
+      this.reply(address, port, code, message);
+    };
+    if (this.opts.remap) {
+      const r = this.opts.remap.apply(name, { op: kind === 'RRQ' ? 'get' : 'put', address: who });
+      if (r.refused) {
+        this.log('info', `${kind} from ${who} filename ${p.filename}`);
+        return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation (${r.reason})`);
+      }
+      if (r.name !== name) {
+        this.log('info', `${kind} from ${who} filename ${p.filename} remapped to ${r.name}`);
+        name = r.name;
+      } else {
+        this.log('info', `${kind} from ${who} filename ${p.filename}`);
+      }
+    } else {
+      this.log('info', `${kind} from ${who} filename ${p.filename}`);
+    }
+    if (!mode) return refuse(ErrorCode.ILLEGAL_OPERATION, `Unsupported mode "${p.mode}" (use octet or netascii)`);
+    if (kind === 'WRQ' && !this.opts.create) {
+      return refuse(ErrorCode.ACCESS_VIOLATION, 'Access violation: uploads are disabled on this server');
+    }
+    // Names are bytes on the wire; the file system gets them as UTF-8 when they are.
+    const utf8 = Buffer.from(name, 'latin1').toString('utf8');
+    const fsName = Buffer.from(utf8, 'utf8').equals(Buffer.from(name, 'latin1')) ? utf8 : name;
+    const resolved = await resolveUnderRoot(this.root, fsName);
+    if (!resolved.ok) return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation: ${resolved.detail}`);
+    const retry = this.opts.retry ?? defaultRetry;
+    const limits = { blksizeMax: Math.min(this.opts.blksizeMax ?? MAX_BLKSIZE, MAX_BLKSIZE), windowMax: this.opts.windowMax ?? 64 };
+
+    if (kind === 'RRQ') {
+      let st: Stats;
+      try {
+        st = await stat(resolved.path);
+      } catch {
+        return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found', 'info');
+      }
+      if (!st.isFile()) return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found (not a regular file)', 'info');
+      let file;
+      try {
+        file = await this.cache.acquire(resolved.path, st);
+      } catch (err) {
+        return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation: ${(err as NodeJS.ErrnoException).code ?? 'cannot open'}`);
+      }
+      let size = file.size;
+      let source: DataSource;
+      const n0 = negotiateOptions(p.options, 'read', limits, size);
+      if (mode === 'netascii') {
+        const max = this.opts.maxNetasciiBytes ?? 16 * 1024 * 1024;
+        if (size > max) {
+          this.cache.release(file);
+          return refuse(ErrorCode.NOT_DEFINED, `File too large for netascii mode (over ${max} bytes); use octet`);
+        }
+        const raw = Buffer.allocUnsafe(size);
+        await file.handle.read(raw, 0, size, 0);
+        this.cache.release(file);
+        const converted = toNetascii(raw);
+        size = converted.length;
+        source = new MemorySource(converted);
+      } else {
+        source = new FileSource(file, this.cache, this.pool, n0.settings.blksize, n0.settings.windowsize);
+      }
+      const n = mode === 'netascii' ? negotiateOptions(p.options, 'read', limits, size) : n0;
+      const machine = new TftpSender({ size, serve: n, retry });
+      await this.begin({ kind, who, address, port, key, filename: p.filename, machine, source, settings: n.settings });
+      return;
+    }
+
+    // WRQ: new files, or existing world-writable ones (tftp-hpa's rule), via a temporary file renamed at the end.
+    if (resolved.exists) {
+      const st = await stat(resolved.path);
+      if (!st.isFile() || (st.mode & constants.S_IWOTH) === 0) {
+        return refuse(ErrorCode.ACCESS_VIOLATION, 'Access violation: the file exists and is not world-writable');
+      }
+    }
+    const temp = join(dirname(resolved.path), `.${basename(resolved.path)}.tftp-${randomBytes(4).toString('hex')}`);
+    let handle: FileHandle;
+    try {
+      handle = await open(temp, 'wx', 0o644);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found (no such directory)', 'info');
+      return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation: ${code ?? 'cannot create'}`);
+    }
+    const n = negotiateOptions(p.options, 'write', limits);
+    const maxBytes = this.opts.maxUploadBytes ?? 4 * 1024 ** 3;
+    if (n.settings.tsize !== undefined && n.settings.tsize > maxBytes) {
+      await handle.close();
+      await unlink(temp).catch(() => {});
+      return refuse(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (limit ${maxBytes} bytes)`);
+    }
+    const sink = new FileSink(handle, mode === 'netascii');
+    const machine = new TftpReceiver({ serve: n, retry, maxBytes });
+    await this.begin({
+      kind,
+      who,
+      address,
+      port,
+      key,
+      filename: p.filename,
+      machine,
+      sink,
+      settings: n.settings,
+      settle: async () => {
+        try {
+          await sink.finish();
+          await rename(temp, resolved.path);
+          return undefined;
+        } catch (err) {
+          await unlink(temp).catch(() => {});
+          return `cannot store the file: ${(err as Error).message}`;
+        }
+      },
+      discard: () => void sink.finish().catch(() => {}).then(() => unlink(temp)).catch(() => {}),
+      dallyMs: retry.initialMs * 2,
+    });
+  }
+
+  private async begin(t: {
+    kind: 'RRQ' | 'WRQ';
+    who: string;
+    address: string;
+    port: number;
+    key: string;
+    filename: string;
+    machine: TftpSender | TftpReceiver;
+    source?: DataSource;
+    sink?: FileSink;
+    settings: { blksize: number; windowsize: number };
+    settle?: () => Promise<string | undefined>;
+    discard?: () => void;
+    dallyMs?: number;
+  }): Promise<void> {
+    const mapped = this.listenFamily === 'udp6' && t.address !== t.who;
+    const family = this.listenFamily === 'udp4' || mapped ? 'udp4' : 'udp6';
+    const local = this.listenFamily === family ? this.bindAddress : '0.0.0.0';
+    let socket: Socket;
+    try {
+      socket = await bind(family, local === '::' && family === 'udp4' ? '0.0.0.0' : local, 0, family === 'udp6' && local !== '::');
+    } catch (err) {
+      t.source?.close();
+      throw err;
+    }
+    const want = Math.min(4 * 1024 * 1024, Math.max(256 * 1024, 2 * t.settings.blksize * t.settings.windowsize));
+    try {
+      socket.setSendBufferSize(want);
+    } catch {
+      // the kernel's limit stands
+    }
+    const started = now();
+    const entry: Active = { key: t.key, driver: undefined as unknown as TransferDriver };
+    const verb = t.kind === 'RRQ' ? 'sent' : 'received';
+    const onDone = (d: DoneAction) => {
+      this.active.delete(entry);
+      const seconds = ((now() - started) / 1000).toFixed(3);
+      const line = (reason: string, level: 'debug' | 'info' | 'warning', bytes: number) =>
+        this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${reason}, ${bytes} bytes in ${seconds} s`);
+      if (d.outcome !== 'complete') t.discard?.();
+      line(d.outcome === 'complete' ? verb : d.reason, d.level, d.bytes);
+    };
+    entry.driver = new TransferDriver(socket, { address: t.who === t.address ? t.address : t.who, port: t.port }, t.machine, {
+      source: t.source,
+      sink: t.sink,
+      limiter: this.limiter,
+      onDone,
+      onLog: (level, message) => this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${message}`),
+      dallyMs: t.dallyMs,
+      settle: t.settle,
+    });
+    if (t.sink) t.sink.onFailure = (err) => entry.driver.abort(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (${err.message})`);
+    this.active.add(entry);
+    entry.driver.start();
+  }
+}
+
+/** Writes an upload at its offsets (octet) or in order through the netascii decoder. */
+class FileSink implements DataSink {
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly decoder: NetasciiDecoder | undefined;
+  private position = 0;
+  private failure: Error | undefined;
+  /** Told of the first failed write, so the transfer can end with ERROR 3 at once. */
+  onFailure: (err: Error) => void = () => {};
+
+  constructor(
+    private readonly handle: FileHandle,
+    netascii: boolean,
+  ) {
+    this.decoder = netascii ? new NetasciiDecoder() : undefined;
+  }
+
+  write(offset: number, data: Buffer): void {
+    if (this.decoder) {
+      const text = this.decoder.push(data);
+      this.queue(text, this.position);
+      this.position += text.length;
+    } else {
+      // Node does not reuse a datagram's buffer, so the view stays valid until written.
+      this.queue(data, offset);
+    }
+  }
+
+  private queue(data: Buffer, at: number): void {
+    if (data.length === 0 || this.failure) return;
+    const w: Promise<unknown> = this.handle.write(data, 0, data.length, at).then(
+      () => this.pending.delete(w),
+      (err: Error) => {
+        this.pending.delete(w);
+        if (!this.failure) {
+          this.failure = err;
+          this.onFailure(err);
+        }
+      },
+    );
+    this.pending.add(w);
+  }
+
+  async finish(): Promise<void> {
+    if (this.decoder) this.queue(this.decoder.end(), this.position);
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.handle.close();
+    if (this.failure) throw this.failure;
+  }
+}
+
+function bind(type: 'udp4' | 'udp6', address: string, port: number, ipv6Only: boolean): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket({ type, ipv6Only: type === 'udp6' ? ipv6Only : undefined });
+    s.once('error', reject);
+    s.bind({ address, port, exclusive: true }, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
+}

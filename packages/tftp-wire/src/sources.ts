@@ -1,0 +1,67 @@
+import type { BufferPool, OpenFile, OpenFileCache } from './open-file-cache.js';
+import type { DataSource } from './transfer-driver.js';
+
+/** Reads ahead at least this much per file read, so a lock-step transfer with small blocks does not read per packet. */
+const READ_AHEAD = 256 * 1024;
+
+/**
+ * Serves a window of a cached open file from one pooled buffer: a read fills
+ * it with the window and what follows, and retransmissions of the same blocks
+ * are answered from it without touching the file again.
+ */
+export class FileSource implements DataSource {
+  private buf: Buffer | undefined;
+  private bufStart = 0;
+  private bufEnd = 0;
+  private readonly chunk: number;
+
+  constructor(
+    private readonly file: OpenFile,
+    private readonly cache: OpenFileCache,
+    private readonly pool: BufferPool,
+    blksize: number,
+    windowsize: number,
+  ) {
+    this.chunk = blksize * Math.max(windowsize, Math.ceil(READ_AHEAD / blksize));
+  }
+
+  view(start: number, end: number, busy: boolean): Buffer | Promise<Buffer> {
+    if (this.buf && start >= this.bufStart && end <= this.bufEnd) {
+      return this.buf.subarray(start - this.bufStart, end - this.bufStart);
+    }
+    // A buffer whose packets may still be queued in the kernel is left to the GC, not refilled.
+    if (!this.buf || busy) this.buf = this.pool.take(this.chunk);
+    return this.fill(start, end);
+  }
+
+  private async fill(start: number, end: number): Promise<Buffer> {
+    const buf = this.buf!;
+    const want = Math.min(this.chunk, this.file.size - start);
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await this.file.handle.read(buf, got, want - got, start + got);
+      if (bytesRead === 0) throw new Error(`the file shrank to ${start + got} bytes during the transfer`);
+      got += bytesRead;
+    }
+    this.bufStart = start;
+    this.bufEnd = start + got;
+    return buf.subarray(0, end - start);
+  }
+
+  close(): void {
+    if (this.buf) this.pool.give(this.buf);
+    this.buf = undefined;
+    this.cache.release(this.file);
+  }
+}
+
+/** Serves bytes already in memory (a netascii conversion, or a client's upload). */
+export class MemorySource implements DataSource {
+  constructor(private readonly bytes: Buffer) {}
+
+  view(start: number, end: number): Buffer {
+    return this.bytes.subarray(start, end);
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,256 @@
+import type { Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, Opcode } from './constants.js';
+import { decode } from './decode.js';
+import { encode, encodeDataHeader } from './encode.js';
+import type { LogLimiter } from './log-limiter.js';
+import type { TftpPacket } from './packet.js';
+import { TftpWireError } from './tftp-wire-error.js';
+import type { TransferAction, TransferMachine } from './transfer.js';
+
+/** Where a sender's bytes come from: a view of [start, end), synchronously when already loaded. */
+export interface DataSource {
+  /** `busy` means earlier views may still be queued in the kernel, so their memory must not be reused. */
+  view(start: number, end: number, busy: boolean): Buffer | Promise<Buffer>;
+  close(): void;
+}
+
+/** Where a receiver's bytes go. Writes may complete later; `finish` waits for them. */
+export interface DataSink {
+  write(offset: number, data: Buffer): void;
+}
+
+export interface Peer {
+  address: string;
+  port: number;
+}
+
+export type DoneAction = Extract<TransferAction, { type: 'done' }>;
+
+export interface DriverHooks {
+  source?: DataSource;
+  sink?: DataSink;
+  limiter: LogLimiter;
+  /** Called once when the machine (or the driver itself) ends the transfer. */
+  onDone(done: DoneAction): void;
+  /** Forwards the machine's own log lines. */
+  onLog(level: 'debug' | 'info' | 'warning', message: string): void;
+  /** After a received transfer completes, keep answering a repeated final block this long. */
+  dallyMs?: number;
+  /**
+   * A client does not know the server's TID yet: it sends to this port (69)
+   * and adopts the port of the first reply from the server's address.
+   */
+  requestPort?: number;
+  /**
+   * A receiver's data must be safely stored before the final ACK tells the
+   * peer so: called once, before the batch that completes the transfer is
+   * carried out. A returned message fails the transfer with ERROR 3 instead.
+   */
+  settle?: () => Promise<string | undefined>;
+}
+
+export const now = (): number => performance.now();
+
+/**
+ * Runs one transfer machine over its own UDP socket (its TID). Packets from
+ * any other address or port get ERROR 5 and do not touch the transfer. One
+ * timer per transfer: the machine's deadline only moves a field, and the
+ * timer re-arms itself when it fires early.
+ */
+export class TransferDriver {
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private blocked = false;
+  private readonly backlog: TransferAction[][] = [];
+  /** Batches of DATA whose last send has not completed. */
+  private sending = 0;
+  private headers: Buffer = Buffer.alloc(0);
+  private ended = false;
+  private closed = false;
+
+  constructor(
+    readonly socket: Socket,
+    /** The peer's TID; a client passes `port: 0` and `hooks.requestPort`. */
+    private peer: Peer,
+    private readonly machine: TransferMachine,
+    private readonly hooks: DriverHooks,
+  ) {
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
+    socket.on('error', (err) => {
+      this.hooks.limiter.write('socket', 'warning', `socket error: ${err.message}`, now());
+      this.abort(ErrorCode.NOT_DEFINED, `socket error: ${err.message}`, false);
+    });
+  }
+
+  start(): void {
+    this.run(this.machine.start(now()));
+  }
+
+  /** Ends the transfer from the adapter's side (a write failed, the server is closing). */
+  abort(code: number, message: string, tell = true): void {
+    if (this.ended) {
+      this.close();
+      return;
+    }
+    if (tell) this.sendPacket({ op: Opcode.ERROR, code, message });
+    this.ended = true;
+    this.hooks.onDone({ type: 'done', outcome: 'failed', bytes: 0, reason: message, level: 'warning' });
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.hooks.source?.close();
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private onMessage(msg: Buffer, address: string, port: number): void {
+    if (this.closed) return;
+    if (this.peer.port === 0 && address === this.peer.address) {
+      this.peer = { address, port }; // the server's TID, learned from its first reply
+    }
+    if (address !== this.peer.address || port !== this.peer.port) {
+      this.hooks.limiter.write('tid', 'debug', `packet from ${address}:${port} on the transfer with ${this.peer.address}:${this.peer.port}: answered ERROR 5`, now());
+      const err = encode({ op: Opcode.ERROR, code: ErrorCode.UNKNOWN_TID, message: 'Unknown transfer ID' });
+      this.socket.send(err, port, address);
+      return;
+    }
+    let p: TftpPacket;
+    try {
+      p = decode(msg);
+    } catch (err) {
+      if (!(err instanceof TftpWireError)) throw err;
+      this.hooks.limiter.write('malformed', 'warning', `malformed packet from ${address}:${port} dropped: ${err.message}`, now());
+      return;
+    }
+    this.run(this.machine.receive(p, now()));
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (!this.closed) this.run(this.machine.timer(now()));
+  };
+
+  private arm(at: number): void {
+    if (this.closed || at >= this.timerAt) return; // the armed timer fires first and re-arms
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - now())));
+  }
+
+  private run(actions: TransferAction[]): void {
+    if (this.blocked) this.backlog.push(actions);
+    else this.execute(actions, 0);
+  }
+
+  private execute(actions: TransferAction[], from: number): void {
+    const settle = this.hooks.settle;
+    if (settle && actions.some((a) => a.type === 'done' && a.outcome === 'complete')) {
+      this.hooks.settle = undefined;
+      // The final block is written first, then stored, and only then ACKed.
+      const batch = actions.slice(from);
+      for (const a of batch) if (a.type === 'deliver') this.hooks.sink!.write(a.offset, a.data);
+      const rest = batch.filter((a) => a.type !== 'deliver');
+      this.blocked = true;
+      settle().then(
+        (problem) => this.resume(problem === undefined ? () => this.execute(rest, 0) : () => this.abort(ErrorCode.DISK_FULL, problem)),
+        (err: Error) => this.resume(() => this.abort(ErrorCode.DISK_FULL, err.message)),
+      );
+      return;
+    }
+    for (let i = from; i < actions.length; i++) {
+      const a = actions[i];
+      switch (a.type) {
+        case 'send':
+          this.sendPacket(a.packet);
+          break;
+        case 'sendData': {
+          let j = i + 1;
+          while (j < actions.length && actions[j].type === 'sendData') j++;
+          const run = actions.slice(i, j) as Extract<TransferAction, { type: 'sendData' }>[];
+          const start = run[0].offset;
+          const last = run[run.length - 1];
+          const view = this.hooks.source!.view(start, last.offset + last.length, this.sending > 0);
+          if (view instanceof Promise) {
+            this.blocked = true;
+            view.then(
+              (v) =>
+                this.resume(() => {
+                  this.sendRun(run, v, start);
+                  this.execute(actions, j);
+                }),
+              (err: Error) => this.resume(() => this.abort(ErrorCode.NOT_DEFINED, `read failed: ${err.message}`)),
+            );
+            return;
+          }
+          this.sendRun(run, view, start);
+          i = j - 1;
+          break;
+        }
+        case 'deliver':
+          this.hooks.sink!.write(a.offset, a.data);
+          break;
+        case 'timer':
+          this.arm(a.at);
+          break;
+        case 'log':
+          this.hooks.onLog(a.level, a.message);
+          break;
+        case 'done':
+          this.ended = true;
+          this.hooks.onDone(a);
+          if (a.outcome === 'complete' && this.hooks.dallyMs) {
+            if (this.timer) clearTimeout(this.timer);
+            this.timerAt = Infinity;
+            this.timer = setTimeout(() => this.close(), this.hooks.dallyMs);
+          } else {
+            this.close();
+          }
+          return;
+      }
+    }
+  }
+
+  /** Continues after an asynchronous step, then works off what arrived meanwhile. */
+  private resume(next: () => void): void {
+    this.blocked = false;
+    next();
+    while (!this.blocked && this.backlog.length > 0) this.execute(this.backlog.shift()!, 0);
+  }
+
+  private sendPacket(p: TftpPacket): void {
+    if (this.closed) return;
+    this.socket.send(encode(p), this.peer.port || this.hooks.requestPort || 69, this.peer.address);
+  }
+
+  /** Sends a window as header + view pairs: the data is never copied behind its header. */
+  private sendRun(run: Extract<TransferAction, { type: 'sendData' }>[], view: Buffer, start: number): void {
+    if (this.closed) return;
+    const need = run.length * 4;
+    // Headers of a batch still queued in the kernel must not be overwritten.
+    if (this.sending > 0 || this.headers.length < need) this.headers = Buffer.allocUnsafe(Math.max(need, 64));
+    this.sending++;
+    const last = run.length - 1;
+    for (let k = 0; k <= last; k++) {
+      const a = run[k];
+      const header = this.headers.subarray(k * 4, k * 4 + 4);
+      encodeDataHeader(a.block, header);
+      const data = view.subarray(a.offset - start, a.offset - start + a.length);
+      if (k === last) this.socket.send([header, data], this.peer.port, this.peer.address, this.sent);
+      else this.socket.send([header, data], this.peer.port, this.peer.address);
+    }
+  }
+
+  private readonly sent = (): void => {
+    this.sending--;
+  };
+}
