@@ -5,7 +5,6 @@ import { pxelinux } from './pxelinux.js';
 import { nfs } from './nfs.js';
 import { portmap } from './portmap.js';
 import { tftp } from './tftp.js';
-import { tftp } from './tftp.js';
 
 /** Every subcommand, in the order `netboot --help` lists them. */
 export const commands: Command[] = [
