@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { ExportOptions } from './export-options.js';
 import type { Export } from './exports-parser.js';
-import { matchClientSpec, needsHostnames } from './match-client.js';
+import { matchClientSpec } from './match-client.js';
 import { MountStat } from './mount-wire.js';
 
 /** Who asks to mount what. */
@@ -28,12 +28,6 @@ export function exportsContaining(exports: readonly Export[], path: string): Exp
   return exports
     .filter((e) => path === e.path || path.startsWith(e.path === '/' ? '/' : `${e.path}/`))
     .sort((a, b) => b.path.length - a.path.length);
-}
-
-/** Whether deciding for `path` may depend on the client's host name. */
-export function mountNeedsHostnames(exports: readonly Export[], path: string): boolean {
-  const p = normalizeMountPath(path);
-  return p !== undefined && exportsContaining(exports, p).some(needsHostnames);
 }
 
 /**

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { AuthFlavor, type RpcCall, type RpcResult, type RpcServer } from '@netboot/oncrpc-xdr';
 import { resolveClientNames } from './client-names.js';
 import type { Export } from './exports-parser.js';
-import { decideMount, mountNeedsHostnames, normalizeMountPath, type MountDecision } from './mount-policy.js';
+import { needsHostnames } from './match-client.js';
+import { decideMount, exportsContaining, normalizeMountPath, type MountDecision } from './mount-policy.js';
 import { MountTable } from './mount-table.js';
 import {
   dirpath,
@@ -48,6 +49,9 @@ export interface MountdOptions {
 }
 
 const RMTAB = 'rmtab';
+/** How long a client's resolved names are reused, and how many clients are remembered. */
+const NAMES_TTL_MS = 60_000;
+const NAMES_CACHED = 4096;
 
 function ok(body: Buffer[] = []): RpcResult {
   return { stat: 0, body };
@@ -65,6 +69,7 @@ export class Mountd {
   private readonly log: (line: string) => void;
   private writes: Promise<void> = Promise.resolve();
   private writeError: Error | undefined;
+  private readonly names = new Map<string, { at: number; names: Promise<string[]> }>();
 
   constructor(private readonly opts: MountdOptions) {
     this.exports = opts.exports;
@@ -89,6 +94,7 @@ export class Mountd {
   /** Replaces the exports (e.g. after the exports file changed); the mount list is kept. */
   setExports(exports: Export[]): void {
     this.exports = exports;
+    this.names.clear();
   }
 
   /** What DUMP answers: every recorded mount, client address and directory. */
@@ -109,9 +115,9 @@ export class Mountd {
 
   /** The MNT decision and handle for a client, as the MNT procedure computes it (without logging or recording). */
   async decide(path: string, address: string, port: number): Promise<MountDecision & { fhandle?: Buffer }> {
-    const hostnames = mountNeedsHostnames(this.exports, path)
-      ? await (this.opts.hostnames ?? resolveClientNames)(address, this.exports)
-      : [];
+    const normalized = normalizeMountPath(path);
+    const candidates = normalized === undefined ? [] : exportsContaining(this.exports, normalized);
+    const hostnames = candidates.some(needsHostnames) ? await this.hostnamesOf(address) : [];
     const d = decideMount(this.exports, { path, address, port, hostnames });
     if (!d.granted) return d;
     if (d.subpath !== '' && !this.opts.subdirectoryMounts) {
@@ -120,6 +126,18 @@ export class Mountd {
     const fhandle = await this.opts.rootHandle(d.export, d.subpath === '' ? undefined : d.subpath);
     if (!fhandle) return { granted: false, status: MountStat.NOENT, why: `no directory ${d.path}` };
     return { ...d, fhandle };
+  }
+
+  /** The client's names, looked up at most once a minute per client (a node retrying MNT must not flood DNS). */
+  private hostnamesOf(address: string): Promise<string[]> {
+    const now = Date.now();
+    const hit = this.names.get(address);
+    if (hit && now - hit.at < NAMES_TTL_MS) return hit.names;
+    const names = (this.opts.hostnames ?? resolveClientNames)(address, this.exports).catch(() => []);
+    this.names.delete(address);
+    this.names.set(address, { at: now, names });
+    if (this.names.size > NAMES_CACHED) this.names.delete(this.names.keys().next().value!);
+    return names;
   }
 
   private async mnt(call: RpcCall): Promise<RpcResult> {
