@@ -7,3 +7,7 @@ export * from './config-lexer.js';
 export * from './config-model.js';
 export * from './config-parser.js';
 export * from './config-resolve.js';
+export * from './lease.js';
+export * from './lease-policy.js';
+export * from './lease-file.js';
+export * from './lease-store.js';

@@ -1,0 +1,554 @@
+import type { DhcpConfig, Host, Subnet } from './config-model.js';
+import { linkSubnets, matchingClasses, resolve, subnetFor, type Effective } from './config-resolve.js';
+import { formatIpv4, formatMac, inSubnet } from './ipv4.js';
+import type { Lease } from './lease.js';
+import {
+  BOOTREPLY,
+  BOOTREQUEST,
+  BROADCAST_FLAG,
+  BOOTP_MIN_LENGTH,
+  DEFAULT_MAX_LENGTH,
+  getOption,
+  hardwareAddress,
+  type DhcpMessage,
+} from './message.js';
+import { MESSAGE_TYPE_NAMES, MessageType, Opt } from './option-space.js';
+import type { DhcpOption } from './option-value.js';
+
+/** The interface a request came in on: its name and its IPv4 address and subnet. */
+export interface Link {
+  name: string;
+  address: number;
+  network: number;
+  mask: number;
+}
+
+/** A decoded request and where it came from. */
+export interface Incoming {
+  msg: DhcpMessage;
+  via: Link;
+  from: { address: number; port: number };
+  /** The server port it arrived on (67, or 4011 for proxyDHCP). */
+  localPort: number;
+}
+
+/** Where a reply goes: a unicast address or the limited broadcast, and the port. */
+export interface Reply {
+  msg: DhcpMessage;
+  to: number;
+  port: number;
+  broadcast: boolean;
+}
+
+/** What the adapter must do: make `commit` durable first, then send `reply`; print `log`. */
+export interface Outcome {
+  reply?: Reply;
+  commit?: Lease;
+  log: string[];
+}
+
+export interface PolicyOptions {
+  /** How long an offered address stays reserved for the client (ms). */
+  offerTimeoutMs?: number;
+  /** How long a declined address stays out of the pool (ms). */
+  abandonMs?: number;
+  /** proxyDHCP: boot information only, no addresses (PXE clients only). */
+  proxy?: boolean;
+  serverPort?: number;
+  clientPort?: number;
+}
+
+const BROADCAST = 0xffffffff;
+const PXE_CLIENT = Buffer.from('PXEClient');
+
+interface Offer {
+  ip: number;
+  expires: number;
+}
+
+/**
+ * RFC 2131 server behaviour as a pure machine: a request and the time in,
+ * a reply, a lease to commit and log lines out. Holds the lease table.
+ */
+export class LeasePolicy {
+  private readonly byIp = new Map<number, Lease>();
+  private readonly byClient = new Map<string, Lease>();
+  private readonly offers = new Map<string, Offer>();
+  private readonly offeredIp = new Map<number, string>();
+  private readonly fixed = new Set<number>();
+  private readonly cursors = new Map<string, number>();
+  private readonly resolved = new Map<string, Effective>();
+  private readonly offerTimeoutMs: number;
+  private readonly abandonMs: number;
+  private readonly proxy: boolean;
+  private readonly serverPort: number;
+  private readonly clientPort: number;
+
+  constructor(
+    readonly config: DhcpConfig,
+    opts: PolicyOptions = {},
+  ) {
+    this.offerTimeoutMs = opts.offerTimeoutMs ?? 60_000;
+    this.abandonMs = opts.abandonMs ?? 3_600_000;
+    this.proxy = opts.proxy ?? false;
+    this.serverPort = opts.serverPort ?? 67;
+    this.clientPort = opts.clientPort ?? 68;
+    for (const h of config.hosts) for (const a of h.fixedAddresses) this.fixed.add(a);
+  }
+
+  /** Restores leases read from the lease file (later records win). */
+  load(leases: Iterable<Lease>): void {
+    for (const l of leases) this.apply(l);
+  }
+
+  /** Every lease the policy holds. */
+  leases(): IterableIterator<Lease> {
+    return this.byIp.values();
+  }
+
+  /** The lease bound to a client key, if any. */
+  leaseOf(client: string): Lease | undefined {
+    return this.byClient.get(client);
+  }
+
+  private apply(l: Lease): void {
+    const old = this.byIp.get(l.ip);
+    if (old && old.client !== l.client) this.byClient.delete(old.client);
+    const prev = this.byClient.get(l.client);
+    if (prev && prev.ip !== l.ip && this.byIp.get(prev.ip) === prev) this.byIp.delete(prev.ip);
+    this.byIp.set(l.ip, l);
+    if (l.state === 'abandoned') this.byClient.delete(l.client);
+    else this.byClient.set(l.client, l);
+  }
+
+  handle(req: Incoming, now: number): Outcome {
+    const log: string[] = [];
+    const m = req.msg;
+    if (m.op !== BOOTREQUEST) return { log };
+    if (m.htype !== 1 || m.hlen !== 6) {
+      log.push(`ignoring request with hardware type ${m.htype} length ${m.hlen}: only Ethernet is served`);
+      return { log };
+    }
+    const mac = formatMac(hardwareAddress(m));
+    const via = m.giaddr ? formatIpv4(m.giaddr) : req.via.name;
+    const type = getOption(m, Opt.MESSAGE_TYPE);
+    if (!type) return this.bootp(req, mac, via, now, log);
+    if (type.length !== 1) return { log };
+    const t = type[0];
+    if (this.proxy) return this.proxyDhcp(req, t, mac, via, log);
+    switch (t) {
+      case MessageType.DISCOVER:
+        return this.discover(req, mac, via, now, log);
+      case MessageType.REQUEST:
+        return this.request(req, mac, via, now, log);
+      case MessageType.DECLINE:
+        return this.decline(req, mac, via, now, log);
+      case MessageType.RELEASE:
+        return this.release(req, mac, via, now, log);
+      case MessageType.INFORM:
+        return this.inform(req, mac, via, log);
+      default:
+        log.push(`${MESSAGE_TYPE_NAMES[t] ?? `message type ${t}`} from ${mac} via ${via}: not a client message, ignored`);
+        return { log };
+    }
+  }
+
+  // ------------------------------------------------------------ context
+
+  private clientKey(m: DhcpMessage): string {
+    const id = getOption(m, Opt.CLIENT_ID);
+    if (id && id.length > 0) return Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
+    return `01${Buffer.from(hardwareAddress(m)).toString('hex')}`;
+  }
+
+  /** The subnet the client is on: the relay's (giaddr), else the interface's. */
+  private subnetOf(req: Incoming): Subnet | undefined {
+    return subnetFor(this.config, req.msg.giaddr || req.via.address);
+  }
+
+  private hostFor(mac: string, subnet: Subnet | undefined): Host | undefined {
+    const hosts = this.config.hostsByMac.get(mac);
+    if (!hosts) return undefined;
+    const link = subnet ? linkSubnets(this.config, subnet) : [];
+    // Prefer a host whose fixed address is on this link, then one without a fixed address.
+    for (const h of hosts) if (h.fixedAddresses.some((a) => link.some((s) => inSubnet(a, s.network, s.mask)))) return h;
+    for (const h of hosts) if (h.fixedAddresses.length === 0) return h;
+    return undefined;
+  }
+
+  private fixedAddress(host: Host | undefined, subnet: Subnet | undefined): number | undefined {
+    if (!host || !subnet) return undefined;
+    const link = linkSubnets(this.config, subnet);
+    return host.fixedAddresses.find((a) => link.some((s) => inSubnet(a, s.network, s.mask)));
+  }
+
+  private effective(subnet: Subnet | undefined, host: Host | undefined, m: DhcpMessage): Effective {
+    const classes = matchingClasses(this.config, subnet, host, m);
+    const key = `${subnet?.index ?? -1}|${host?.index ?? -1}|${classes.map((c) => c.index).join(',')}`;
+    let e = this.resolved.get(key);
+    if (!e) {
+      e = resolve(this.config, subnet, host, classes);
+      this.resolved.set(key, e);
+    }
+    return e;
+  }
+
+  // ------------------------------------------------------------ addresses
+
+  private available(ip: number, client: string, now: number): boolean {
+    if (this.fixed.has(ip)) return false;
+    const offeredTo = this.offeredIp.get(ip);
+    if (offeredTo !== undefined && offeredTo !== client) {
+      const o = this.offers.get(offeredTo);
+      if (o && o.ip === ip && o.expires > now) return false;
+    }
+    const l = this.byIp.get(ip);
+    if (!l || l.client === client) return l?.state !== 'abandoned' || l.end <= now;
+    if (l.state === 'released') return true;
+    return l.end <= now;
+  }
+
+  private inRanges(ip: number, subnets: readonly Subnet[], bootp: boolean): boolean {
+    for (const s of subnets) for (const r of s.ranges) if (ip >= r.start && ip <= r.end && (!bootp || r.dynamicBootp)) return true;
+    return false;
+  }
+
+  /** A free address from the link's ranges, scanning from where the last search stopped. */
+  private allocate(subnets: readonly Subnet[], client: string, now: number, bootp: boolean): number | undefined {
+    for (const s of subnets) {
+      for (let k = 0; k < s.ranges.length; k++) {
+        const r = s.ranges[k];
+        if (bootp && !r.dynamicBootp) continue;
+        const key = `${s.index}:${k}`;
+        const size = r.end - r.start + 1;
+        let at = this.cursors.get(key) ?? 0;
+        for (let n = 0; n < size; n++) {
+          const ip = r.start + ((at + n) % size);
+          if (this.available(ip, client, now)) {
+            this.cursors.set(key, (at + n + 1) % size);
+            return ip;
+          }
+        }
+        at = 0;
+      }
+    }
+    return undefined;
+  }
+
+  /** The address a client would get on this link, or undefined when the pool is empty. */
+  private choose(m: DhcpMessage, client: string, subnet: Subnet, host: Host | undefined, eff: Effective, now: number): number | undefined {
+    const fixed = this.fixedAddress(host, subnet);
+    if (fixed !== undefined) return fixed;
+    if (!host && !eff.allowUnknownClients) return undefined;
+    const link = linkSubnets(this.config, subnet);
+    const onLink = (ip: number) => link.some((s) => inSubnet(ip, s.network, s.mask));
+    const offer = this.offers.get(client);
+    if (offer && offer.expires > now && onLink(offer.ip) && this.available(offer.ip, client, now)) return offer.ip;
+    const lease = this.byClient.get(client);
+    if (lease && onLink(lease.ip) && this.inRanges(lease.ip, link, false) && this.available(lease.ip, client, now)) return lease.ip;
+    const wanted = getOption(m, Opt.REQUESTED_ADDRESS);
+    if (wanted && wanted.length === 4) {
+      const ip = ((wanted[0] << 24) | (wanted[1] << 16) | (wanted[2] << 8) | wanted[3]) >>> 0;
+      if (this.inRanges(ip, link, false) && this.available(ip, client, now)) return ip;
+    }
+    return this.allocate(link, client, now, false);
+  }
+
+  // ------------------------------------------------------------ replies
+
+  private leaseTime(m: DhcpMessage, eff: Effective): number {
+    const asked = getOption(m, Opt.LEASE_TIME);
+    if (asked && asked.length === 4) {
+      const v = ((asked[0] << 24) | (asked[1] << 16) | (asked[2] << 8) | asked[3]) >>> 0;
+      return Math.min(v, eff.maxLeaseTime);
+    }
+    return Math.min(eff.defaultLeaseTime, eff.maxLeaseTime);
+  }
+
+  private reply(req: Incoming, type: number, yiaddr: number, eff: Effective | undefined, subnet: Subnet | undefined, leaseSecs?: number): Reply {
+    const m = req.msg;
+    const options: DhcpOption[] = [
+      { code: Opt.MESSAGE_TYPE, data: Buffer.from([type]) },
+      { code: Opt.SERVER_ID, data: u32(req.via.address) },
+    ];
+    if (leaseSecs !== undefined) {
+      options.push({ code: Opt.LEASE_TIME, data: u32(leaseSecs) });
+      if (leaseSecs !== 0xffffffff) {
+        options.push({ code: Opt.RENEWAL_TIME, data: u32(Math.floor(leaseSecs / 2)) });
+        options.push({ code: Opt.REBINDING_TIME, data: u32(Math.floor((leaseSecs * 7) / 8)) });
+      }
+    }
+    let file: Uint8Array = EMPTY;
+    let sname: Uint8Array = EMPTY;
+    let siaddr = 0;
+    if (eff) {
+      if (subnet && !eff.options.some((o) => o.code === Opt.SUBNET_MASK)) options.push({ code: Opt.SUBNET_MASK, data: u32(subnet.mask) });
+      const prl = getOption(m, Opt.PARAMETER_REQUEST_LIST);
+      // Requested options first, in the client's order: when space runs out, the encoder drops from the end.
+      if (prl) {
+        for (const code of prl) {
+          const o = eff.options.find((x) => x.code === code);
+          if (o && !options.includes(o)) options.push(o);
+        }
+      }
+      for (const o of eff.options) if (!options.includes(o)) options.push(o);
+      if (eff.filename !== undefined) file = Buffer.from(eff.filename, 'latin1');
+      if (eff.serverName !== undefined) sname = Buffer.from(eff.serverName, 'latin1');
+      siaddr = eff.nextServer ?? 0;
+    }
+    const agent = getOption(m, Opt.RELAY_AGENT_INFO);
+    if (agent && m.giaddr) options.push({ code: Opt.RELAY_AGENT_INFO, data: agent }); // RFC 3046: echoed, last
+    const maxSize = getOption(m, Opt.MAX_MESSAGE_SIZE);
+    let maxLength = DEFAULT_MAX_LENGTH;
+    if (maxSize && maxSize.length === 2) maxLength = Math.min(1500, Math.max(DEFAULT_MAX_LENGTH, (maxSize[0] << 8) | maxSize[1]));
+    const nak = type === MessageType.NAK;
+    const msg: DhcpMessage = {
+      op: BOOTREPLY,
+      htype: m.htype,
+      hlen: m.hlen,
+      hops: 0,
+      xid: m.xid,
+      secs: 0,
+      flags: nak && m.giaddr ? m.flags | BROADCAST_FLAG : m.flags,
+      ciaddr: type === MessageType.ACK || type === MessageType.NAK ? (nak ? 0 : m.ciaddr) : 0,
+      yiaddr,
+      siaddr: nak ? 0 : siaddr,
+      giaddr: m.giaddr,
+      chaddr: m.chaddr,
+      sname: nak ? EMPTY : sname,
+      file: nak ? EMPTY : file,
+      cookie: true,
+      options: nak ? options.filter((o) => o.code === Opt.MESSAGE_TYPE || o.code === Opt.SERVER_ID || o.code === Opt.RELAY_AGENT_INFO) : options,
+      padTo: BOOTP_MIN_LENGTH,
+      maxLength,
+    };
+    return this.route(req, msg, nak);
+  }
+
+  /** RFC 2131 section 4.1: relay → giaddr:67; NAK → broadcast; ciaddr → unicast; else broadcast (no raw sockets to unicast before ARP). */
+  private route(req: Incoming, msg: DhcpMessage, nak: boolean): Reply {
+    const m = req.msg;
+    if (m.giaddr) return { msg, to: m.giaddr, port: this.serverPort, broadcast: false };
+    if (!nak && m.ciaddr) return { msg, to: m.ciaddr, port: req.localPort === this.serverPort ? this.clientPort : req.from.port, broadcast: false };
+    return { msg, to: BROADCAST, port: this.clientPort, broadcast: true };
+  }
+
+  private commit(ip: number, client: string, mac: string, now: number, secs: number): Lease {
+    const lease: Lease = { ip, client, mac, start: now, end: secs === 0xffffffff ? Infinity : now + secs * 1000, state: 'active' };
+    this.apply(lease);
+    this.dropOffer(client);
+    return lease;
+  }
+
+  private dropOffer(client: string): void {
+    const o = this.offers.get(client);
+    if (o) {
+      this.offers.delete(client);
+      if (this.offeredIp.get(o.ip) === client) this.offeredIp.delete(o.ip);
+    }
+  }
+
+  // ------------------------------------------------------------ messages
+
+  private discover(req: Incoming, mac: string, via: string, now: number, log: string[]): Outcome {
+    log.push(`DHCPDISCOVER from ${mac} via ${via}`);
+    const subnet = this.subnetOf(req);
+    if (!subnet) {
+      log.push(`DHCPDISCOVER from ${mac} via ${via}: unknown network segment`);
+      return { log };
+    }
+    const client = this.clientKey(req.msg);
+    const host = this.hostFor(mac, subnet);
+    const eff = this.effective(subnet, host, req.msg);
+    const ip = this.choose(req.msg, client, subnet, host, eff, now);
+    if (ip === undefined) {
+      log.push(`DHCPDISCOVER from ${mac} via ${via}: network ${subnet.label}: no free leases`);
+      log.push(`no free leases on subnet ${subnet.label}`);
+      return { log };
+    }
+    this.dropOffer(client);
+    this.offers.set(client, { ip, expires: now + this.offerTimeoutMs });
+    this.offeredIp.set(ip, client);
+    const secs = this.fixedAddress(host, subnet) === ip ? Math.min(eff.defaultLeaseTime, eff.maxLeaseTime) : this.leaseTime(req.msg, eff);
+    const reply = this.reply(req, MessageType.OFFER, ip, eff, subnetFor(this.config, ip), secs);
+    log.push(`DHCPOFFER on ${formatIpv4(ip)} to ${mac} via ${via}`);
+    return { reply, log };
+  }
+
+  private request(req: Incoming, mac: string, via: string, now: number, log: string[]): Outcome {
+    const m = req.msg;
+    const sid = ip4(getOption(m, Opt.SERVER_ID));
+    const wanted = ip4(getOption(m, Opt.REQUESTED_ADDRESS));
+    const ip = wanted ?? m.ciaddr;
+    log.push(`DHCPREQUEST for ${formatIpv4(ip)} from ${mac} via ${via}`);
+    const client = this.clientKey(m);
+    if (sid !== undefined && sid !== req.via.address) {
+      // SELECTING, and the client chose another server's offer: release ours, say nothing.
+      this.dropOffer(client);
+      log.push(`DHCPREQUEST for ${formatIpv4(ip)} from ${mac} via ${via}: for server ${formatIpv4(sid)}, not us`);
+      return { log };
+    }
+    const subnet = this.subnetOf(req);
+    if (!subnet) {
+      log.push(`DHCPREQUEST for ${formatIpv4(ip)} from ${mac} via ${via}: unknown network segment`);
+      return { log };
+    }
+    const host = this.hostFor(mac, subnet);
+    const eff = this.effective(subnet, host, m);
+    const link = linkSubnets(this.config, subnet);
+    const nak = (why: string): Outcome => {
+      log.push(`DHCPREQUEST for ${formatIpv4(ip)} from ${mac} via ${via}: ${why}`);
+      // Only an authoritative server corrects clients (RFC 2131 4.3.2); otherwise it stays silent.
+      if (!eff.authoritative && sid === undefined) return { log };
+      log.push(`DHCPNAK on ${formatIpv4(ip)} to ${mac} via ${via}`);
+      return { reply: this.reply(req, MessageType.NAK, 0, eff, subnet), log };
+    };
+    if (ip === 0) return nak('no address requested');
+    if (!link.some((s) => inSubnet(ip, s.network, s.mask))) return nak('wrong network');
+    const fixed = this.fixedAddress(host, subnet);
+    let ok: boolean;
+    if (fixed !== undefined) ok = ip === fixed;
+    else if (this.fixed.has(ip)) ok = false;
+    else {
+      const lease = this.byIp.get(ip);
+      const mine = lease !== undefined && lease.client === client && lease.state !== 'abandoned';
+      const offered = this.offers.get(client);
+      ok =
+        (mine || (offered !== undefined && offered.ip === ip) || this.inRanges(ip, link, false)) &&
+        this.available(ip, client, now) &&
+        (host !== undefined || eff.allowUnknownClients);
+    }
+    if (!ok) return nak(fixed !== undefined ? `the address of ${mac} is ${formatIpv4(fixed)}` : 'address not available');
+    const secs = fixed !== undefined ? Math.min(eff.defaultLeaseTime, eff.maxLeaseTime) : this.leaseTime(m, eff);
+    const lease = this.commit(ip, client, mac, now, secs);
+    const reply = this.reply(req, MessageType.ACK, ip, eff, subnetFor(this.config, ip), secs);
+    log.push(`DHCPACK on ${formatIpv4(ip)} to ${mac} via ${via}`);
+    return { reply, commit: lease, log };
+  }
+
+  private decline(req: Incoming, mac: string, via: string, now: number, log: string[]): Outcome {
+    const m = req.msg;
+    const ip = ip4(getOption(m, Opt.REQUESTED_ADDRESS));
+    const sid = ip4(getOption(m, Opt.SERVER_ID));
+    if (ip === undefined || (sid !== undefined && sid !== req.via.address)) return { log };
+    const client = this.clientKey(m);
+    const lease = this.byIp.get(ip);
+    if (this.fixed.has(ip) || (lease && lease.client !== client && lease.state === 'active' && lease.end > now)) {
+      log.push(`DHCPDECLINE of ${formatIpv4(ip)} from ${mac} via ${via}: not this client's lease, ignored`);
+      return { log };
+    }
+    const bad: Lease = { ip, client: `declined-by-${client}`, mac, start: now, end: now + this.abandonMs, state: 'abandoned' };
+    this.byClient.delete(client);
+    this.apply(bad);
+    this.dropOffer(client);
+    log.push(`DHCPDECLINE of ${formatIpv4(ip)} from ${mac} via ${via}: abandoned`);
+    return { commit: bad, log };
+  }
+
+  private release(req: Incoming, mac: string, via: string, now: number, log: string[]): Outcome {
+    const ip = req.msg.ciaddr;
+    const client = this.clientKey(req.msg);
+    const lease = this.byIp.get(ip);
+    if (!lease || lease.client !== client || lease.state !== 'active') {
+      log.push(`DHCPRELEASE of ${formatIpv4(ip)} from ${mac} via ${via} (not found)`);
+      return { log };
+    }
+    const released: Lease = { ...lease, end: now, state: 'released' };
+    this.apply(released);
+    log.push(`DHCPRELEASE of ${formatIpv4(ip)} from ${mac} via ${via} (found)`);
+    return { commit: released, log };
+  }
+
+  private inform(req: Incoming, mac: string, via: string, log: string[]): Outcome {
+    const m = req.msg;
+    log.push(`DHCPINFORM from ${formatIpv4(m.ciaddr)} via ${via}`);
+    const subnet = subnetFor(this.config, m.ciaddr) ?? this.subnetOf(req);
+    if (!subnet) return { log };
+    const host = this.hostFor(mac, subnet);
+    const eff = this.effective(subnet, host, m);
+    const reply = this.reply(req, MessageType.ACK, 0, eff, subnet);
+    log.push(`DHCPACK to ${formatIpv4(m.ciaddr)} (${mac}) via ${via}`);
+    return { reply, log };
+  }
+
+  /** BOOTP (no option 53): fixed addresses from host declarations, or dynamic-bootp ranges; infinite leases. */
+  private bootp(req: Incoming, mac: string, via: string, now: number, log: string[]): Outcome {
+    log.push(`BOOTREQUEST from ${mac} via ${via}`);
+    const subnet = this.subnetOf(req);
+    if (!subnet) {
+      log.push(`BOOTREQUEST from ${mac} via ${via}: unknown network segment`);
+      return { log };
+    }
+    const host = this.hostFor(mac, subnet);
+    const eff = this.effective(subnet, host, req.msg);
+    if (!eff.allowBootp) {
+      log.push(`BOOTREQUEST from ${mac} via ${via}: BOOTP from dynamic client and no dynamic leases`);
+      return { log };
+    }
+    const client = this.clientKey(req.msg);
+    let ip = this.fixedAddress(host, subnet);
+    if (ip === undefined) {
+      const lease = this.byClient.get(client);
+      const link = linkSubnets(this.config, subnet);
+      if (lease && lease.end === Infinity && this.inRanges(lease.ip, link, true)) ip = lease.ip;
+      else ip = this.allocate(link, client, now, true);
+    }
+    if (ip === undefined) {
+      log.push(`BOOTREQUEST from ${mac} via ${via}: no available leases`);
+      return { log };
+    }
+    const lease = this.commit(ip, client, mac, now, 0xffffffff);
+    const r = this.reply(req, 0, ip, eff, subnetFor(this.config, ip));
+    // A BOOTREPLY carries no DHCP message type, server identifier or lease times.
+    r.msg.options = r.msg.options.filter((o) => o.code !== Opt.MESSAGE_TYPE && o.code !== Opt.SERVER_ID);
+    if (r.msg.siaddr === 0) r.msg.siaddr = req.via.address;
+    log.push(`BOOTREPLY for ${formatIpv4(ip)} to ${mac} via ${via}`);
+    return { reply: r, commit: lease, log };
+  }
+
+  /** proxyDHCP (PXE spec 2.1): boot file and PXE options for PXE clients, no address; DISCOVER on 67, REQUEST on 4011. */
+  private proxyDhcp(req: Incoming, t: number, mac: string, via: string, log: string[]): Outcome {
+    const m = req.msg;
+    const vc = getOption(m, Opt.VENDOR_CLASS);
+    if (!vc || Buffer.compare(vc.subarray(0, PXE_CLIENT.length), PXE_CLIENT) !== 0) return { log };
+    const onBinl = req.localPort !== this.serverPort;
+    if (!((t === MessageType.DISCOVER && !onBinl) || (t === MessageType.REQUEST && onBinl))) return { log };
+    log.push(`${MESSAGE_TYPE_NAMES[t]} from ${mac} via ${via} (proxy)`);
+    const subnet = this.subnetOf(req);
+    const host = this.hostFor(mac, subnet);
+    const eff = this.effective(subnet, host, m);
+    if (eff.filename === undefined) {
+      log.push(`${MESSAGE_TYPE_NAMES[t]} from ${mac} via ${via}: no filename for this client, no proxy offer`);
+      return { log };
+    }
+    const type = t === MessageType.DISCOVER ? MessageType.OFFER : MessageType.ACK;
+    const r = this.reply(req, type, 0, eff, undefined);
+    r.msg.ciaddr = 0;
+    r.msg.options = r.msg.options.filter((o) => o.code !== Opt.SUBNET_MASK && o.code !== Opt.ROUTERS && o.code !== Opt.DOMAIN_NAME_SERVERS);
+    r.msg.options.push({ code: Opt.VENDOR_CLASS, data: PXE_CLIENT });
+    if (!r.msg.options.some((o) => o.code === Opt.VENDOR_ENCAPSULATED)) {
+      // PXE discovery control: bit 3, boot straight from the file in this reply (no boot server discovery).
+      r.msg.options.push({ code: Opt.VENDOR_ENCAPSULATED, data: Buffer.from([6, 1, 8, 255]) });
+    }
+    if (onBinl) {
+      r.to = m.ciaddr || req.from.address;
+      r.port = req.from.port;
+      r.broadcast = r.to === BROADCAST;
+    }
+    log.push(`${MESSAGE_TYPE_NAMES[type]} to ${mac} via ${via} (proxy, file ${eff.filename})`);
+    return { reply: r, log };
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0);
+  return b;
+}
+
+function ip4(d: Uint8Array | undefined): number | undefined {
+  if (!d || d.length !== 4) return undefined;
+  return ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0;
+}
