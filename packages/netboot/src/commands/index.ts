@@ -2,12 +2,14 @@ import type { Command } from '../command.js';
 import { addNode } from './add-node.js';
 import { doctor } from './doctor.js';
 import { pxelinux } from './pxelinux.js';
+import { serve } from './serve.js';
 import { nfs } from './nfs.js';
 import { portmap } from './portmap.js';
 import { tftp } from './tftp.js';
 
 /** Every subcommand, in the order `netboot --help` lists them. */
 export const commands: Command[] = [
+  serve,
   pxelinux,
   doctor,
   addNode,

@@ -1,0 +1,184 @@
+import { type Command, UsageError } from '../command.js';
+import { loadSettings, on, str, type Settings } from '../serve/settings.js';
+import { DEMO_PORTS, defaultDemoDir, writeDemo } from '../serve/demo.js';
+import { startNfs } from '../serve/nfs-runner.js';
+import { startTftp } from '../serve/tftp-runner.js';
+import { startDhcp } from '../serve/dhcp-runner.js';
+import type { Log, RunningService } from '../serve/running-service.js';
+import { untilSignalled } from '../command.js';
+
+const usage = `usage: netboot serve [flags]      (no flags: the embedded demo on loopback)
+
+Serves the whole diskless boot path from one process: DHCP/BOOTP, TFTP, the
+portmapper, mountd and NFSv3, from the admin's own dhcpd.conf, TFTP root and
+exports file. A service runs when its input is given (DHCP: --dhcp-conf and
+--interface; TFTP: --tftp-root; NFS: --exports) unless switched off with its
+--no-* flag. SIGHUP re-reads dhcpd.conf, exports and remap rules without
+dropping transfers, connections or leases (a bad file is reported and the old
+one stays in force); SIGTERM stops cleanly.
+
+With no flags at all it writes a small demo (a TFTP root with a pxelinux
+config and an NFS export) and serves it on 127.0.0.1 on unprivileged ports,
+without DHCP, printing commands that try it with real clients.
+
+general:
+  --config FILE        read these settings from FILE, one "name value" a line
+                       (names are the long flags below without "--"); flags win
+  --listen ADDR        address every service binds (default 0.0.0.0)
+  --state-dir DIR      leases, NFS handle key and mount list (default /var/lib/netboot)
+  --verbose            log per-request details
+NFS, MOUNT, portmap:
+  --exports FILE       exports(5) file to serve
+  --nfs-port N         NFS port (default 2049)
+  --mountd-port N      MOUNT port (default 20048)
+  --portmap-port N     portmapper port (default 111; one already there is used)
+  --no-nfs             don't serve NFS, MOUNT or portmap
+TFTP:
+  --tftp-root DIR      TFTP root (secure: nothing outside it is served)
+  --tftp-remap FILE    tftp-hpa style remap rules
+  --tftp-port N        TFTP port (default 69)
+  --blksize-max N      largest blksize agreed to (default 65464)
+  --window-max N       largest windowsize agreed to (default 64)
+  --max-transfers N    concurrent transfers (default 256)
+  --create             accept uploads (WRQ)
+  --no-tftp            don't serve TFTP
+DHCP:
+  --dhcp-conf FILE     ISC dhcpd.conf (the subset diskless setups use)
+  --interface IF       the only interface DHCP answers on (required with --dhcp-conf)
+  --leases FILE        lease file (default <state-dir>/dhcpd.leases)
+  --dhcp-port N        DHCP server port (default 67)
+  --proxy              proxyDHCP: boot information only, next to another DHCP server
+  --no-dhcp            don't serve DHCP`;
+
+function table(services: RunningService[]): string {
+  const rows = services.flatMap((s) => s.endpoints.map((e) => [e.service, e.proto, `${e.address}:${e.port}`]));
+  const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), ['service', 'proto', 'address'][i].length));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd();
+  return [line(['service', 'proto', 'address']), ...rows.map(line)].join('\n');
+}
+
+async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
+  const started: RunningService[] = [];
+  const listen = str(s, 'listen');
+  const stateDir = str(s, 'state-dir') ?? '/var/lib/netboot';
+  try {
+    const exportsFile = str(s, 'exports');
+    if (exportsFile && !on(s, 'no-nfs')) {
+      started.push(
+        await startNfs(
+          {
+            exportsFile,
+            listen,
+            nfsPort: str(s, 'nfs-port'),
+            mountdPort: str(s, 'mountd-port'),
+            portmapPort: str(s, 'portmap-port'),
+            stateDir: `${stateDir}/nfs`,
+          },
+          log,
+        ),
+      );
+    }
+    const tftpRoot = str(s, 'tftp-root');
+    if (tftpRoot && !on(s, 'no-tftp')) {
+      started.push(
+        await startTftp(
+          {
+            root: tftpRoot,
+            listen,
+            port: str(s, 'tftp-port'),
+            blksizeMax: str(s, 'blksize-max'),
+            windowMax: str(s, 'window-max'),
+            remapFile: str(s, 'tftp-remap'),
+            create: on(s, 'create'),
+            maxTransfers: str(s, 'max-transfers'),
+            verbose: on(s, 'verbose'),
+          },
+          log,
+        ),
+      );
+    }
+    const dhcpConf = str(s, 'dhcp-conf');
+    if (dhcpConf && !on(s, 'no-dhcp')) {
+      const iface = str(s, 'interface');
+      if (!iface) throw new UsageError('--dhcp-conf needs --interface: DHCP answers only on the interface facing the nodes');
+      started.push(
+        await startDhcp(
+          {
+            configFile: dhcpConf,
+            iface,
+            leasesFile: str(s, 'leases') ?? `${stateDir}/dhcpd.leases`,
+            listen,
+            port: str(s, 'dhcp-port'),
+            proxy: on(s, 'proxy'),
+            verbose: on(s, 'verbose'),
+          },
+          log,
+        ),
+      );
+    }
+  } catch (err) {
+    for (const svc of started.reverse()) await svc.close().catch(() => {});
+    throw err;
+  }
+  return started;
+}
+
+function demoHelp(demo: Awaited<ReturnType<typeof writeDemo>>): string {
+  const p = DEMO_PORTS;
+  return [
+    '',
+    `The demo serves ${demo.tftpRoot} over TFTP and exports ${demo.exportRoot} over NFSv3.`,
+    'Try it with real clients (Debian packages tftp-hpa, curl, libnfs-utils):',
+    `  tftp 127.0.0.1 ${p.tftp} -c get pxelinux.cfg/default /dev/stdout`,
+    `  curl -s tftp://127.0.0.1:${p.tftp}/hello.txt`,
+    `  nfs-ls 'nfs://127.0.0.1${demo.exportRoot}?version=3&nfsport=${p.nfs}&mountport=${p.mountd}'`,
+    `  nfs-cat 'nfs://127.0.0.1${demo.exportRoot}/README?version=3&nfsport=${p.nfs}&mountport=${p.mountd}'`,
+    'Stop with Ctrl-C. For a real setup see README ("Running it for real").',
+  ].join('\n');
+}
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'serve DHCP, TFTP, portmap, mountd and NFS together (no flags: a loopback demo)',
+  usage,
+  async run(argv) {
+    let settings = await loadSettings(argv);
+    const log: Log = (line) => console.log(line);
+    let demo: Awaited<ReturnType<typeof writeDemo>> | undefined;
+    if (argv.length === 0) {
+      demo = await writeDemo(defaultDemoDir());
+      settings = {
+        listen: '127.0.0.1',
+        'state-dir': demo.stateDir,
+        exports: demo.exportsFile,
+        'nfs-port': String(DEMO_PORTS.nfs),
+        'mountd-port': String(DEMO_PORTS.mountd),
+        'portmap-port': String(DEMO_PORTS.portmap),
+        'tftp-root': demo.tftpRoot,
+        'tftp-port': String(DEMO_PORTS.tftp),
+      };
+    }
+    const services = await startAll(settings, log);
+    if (services.length === 0) {
+      throw new UsageError('nothing to serve: give --exports, --tftp-root and/or --dhcp-conf with --interface (or no flags at all for the demo)');
+    }
+    console.log(`\nnetboot serve: running\n${table(services)}`);
+    if (demo) console.log(demoHelp(demo));
+
+    const onHup = () => {
+      log('netboot serve: SIGHUP: reloading');
+      for (const svc of services) {
+        svc.reload().catch((e: unknown) => log(`${svc.name}: reload failed, the running settings stay in force: ${(e as Error).message}`));
+      }
+    };
+    process.on('SIGHUP', onHup);
+    const sig = await untilSignalled();
+    process.off('SIGHUP', onHup);
+    log(`netboot serve: ${sig}: stopping`);
+    for (const svc of [...services].reverse()) {
+      await svc.close().catch((e: unknown) => log(`${svc.name}: error while stopping: ${(e as Error).message}`));
+    }
+    log('netboot serve: stopped');
+    return 0;
+  },
+};

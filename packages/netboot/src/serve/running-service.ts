@@ -1,0 +1,19 @@
+/** Where a service answers, for the table `netboot serve` prints at start. */
+export interface Endpoint {
+  service: string;
+  proto: 'udp' | 'tcp' | 'udp+tcp';
+  address: string;
+  port: number;
+}
+
+/** One service started by `netboot serve` (or by its own command). */
+export interface RunningService {
+  name: string;
+  endpoints: Endpoint[];
+  /** Re-reads its files; on a bad file it rejects and the running settings stay in force. */
+  reload(): Promise<void>;
+  /** Stops accepting, ends what is in flight and releases its sockets. */
+  close(): Promise<void>;
+}
+
+export type Log = (line: string) => void;
