@@ -1,0 +1,135 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import t from 'tap';
+import { createLink } from './support/netns.js';
+import { netbootCli, repoRoot } from './support/paths.js';
+import { run, start } from './support/processes.js';
+import { canUseNetns, requirePrograms } from './support/programs.js';
+
+/*
+ * Debian's clients against `netboot nfs`: the command runs portmap on 111,
+ * mountd and NFS on 2049 in a server namespace; rpcinfo, showmount and
+ * libnfs' nfs-ls / nfs-cat / nfs-cp run in a client namespace across a veth
+ * link, finding the ports through the portmapper as on a real network.
+ */
+
+async function writeRandomFile(path: string, bytes: number): Promise<void> {
+  const chunk = 4 * 1024 * 1024;
+  const out = createWriteStream(path);
+  for (let done = 0; done < bytes; done += chunk) {
+    if (!out.write(randomBytes(Math.min(chunk, bytes - done)))) await new Promise((r) => out.once('drain', r));
+  }
+  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  await pipeline(createReadStream(path), h);
+  return h.digest('hex');
+}
+
+t.test('rpcinfo, showmount and libnfs against netboot nfs', { skip: !canUseNetns() && 'needs root and iproute2' }, async (t) => {
+  const progs = requirePrograms(t, {
+    rpcinfo: 'rpcbind',
+    showmount: 'nfs-common',
+    'nfs-ls': 'libnfs-utils',
+    'nfs-cat': 'libnfs-utils',
+    'nfs-cp': 'libnfs-utils',
+    cmp: 'diffutils',
+    setpriv: 'util-linux',
+  });
+  if (!progs) return;
+  const link = createLink(t, { subnet: 43, label: 'nfs' });
+  const dir = mkdtempSync(join(tmpdir(), 'nfs-libnfs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const exp = join(dir, 'export');
+  const secure = join(dir, 'secure');
+  const outside = join(dir, 'outside');
+  mkdirSync(join(exp, 'etc', 'deep'), { recursive: true });
+  mkdirSync(secure);
+  mkdirSync(outside);
+  writeFileSync(join(exp, 'etc', 'hostname'), 'node-1\n');
+  writeFileSync(join(exp, 'etc', 'deep', 'file'), 'deep\n');
+  writeFileSync(join(secure, 's.txt'), 'secure\n');
+  writeFileSync(join(outside, 'secret'), 'secret\n');
+  symlinkSync(join(outside, 'secret'), join(exp, 'escape'));
+  const exportsFile = join(dir, 'exports');
+  writeFileSync(
+    exportsFile,
+    [
+      `${exp} ${link.clientAddr}(rw,sync,no_root_squash,insecure,no_subtree_check)`,
+      `${secure} ${link.serverAddr}/24(ro,secure)`,
+      '',
+    ].join('\n'),
+  );
+  const server = start(
+    t,
+    process.execPath,
+    [netbootCli, 'nfs', '--exports', exportsFile, '--listen', link.serverAddr, '--state-dir', join(dir, 'state')],
+    { ns: link.server, cwd: repoRoot },
+  );
+  await server.waitFor(/NFS v3 port 2049/);
+  const host = link.serverAddr;
+  const inClient = (cmd: string, args: string[], timeoutMs = 60_000) => run(cmd, args, { ns: link.client, timeoutMs });
+  const url = (path: string) => `nfs://${host}${path}?version=3`;
+
+  const rpcinfo = await inClient(progs.rpcinfo, ['-p', host]);
+  t.equal(rpcinfo.code, 0, rpcinfo.stderr);
+  for (const [prog, vers] of [
+    [100003, 3],
+    [100005, 1],
+    [100005, 3],
+  ]) {
+    for (const proto of ['udp', 'tcp']) {
+      const port = prog === 100003 ? '2049' : '\\d+';
+      t.match(rpcinfo.stdout, new RegExp(`${prog}\\s+${vers}\\s+${proto}\\s+${port}`), `rpcinfo lists ${prog} v${vers} ${proto}`);
+    }
+  }
+  const showmount = await inClient(progs.showmount, ['-e', host]);
+  t.equal(showmount.code, 0, showmount.stderr);
+  t.match(showmount.stdout, exp);
+  t.match(showmount.stdout, secure);
+
+  const ls = await inClient(progs['nfs-ls'], ['-R', url(exp)]);
+  t.equal(ls.code, 0, ls.stderr);
+  t.match(ls.stdout, /etc\/deep\/file/, 'nfs-ls -R walks the tree');
+  t.match(ls.stdout, /escape/, 'the symlink is listed');
+  t.notMatch(ls.stdout, /secret/, 'but never followed');
+  const lss = await inClient(progs['nfs-ls'], ['-s', url(exp)]);
+  t.equal(lss.code, 0, lss.stderr);
+  t.match(lss.stdout, /\d+ of \d+ bytes free/, 'nfs-ls -s reports FSSTAT');
+  const cat = await inClient(progs['nfs-cat'], [url(`${exp}/etc/hostname`)]);
+  t.equal(cat.stdout, 'node-1\n', 'nfs-cat');
+  const escape = await inClient(progs['nfs-cat'], [url(`${exp}/escape`)]);
+  // The server hands out the link, never its target; libnfs itself refuses to follow a link out of the export.
+  t.not(escape.stdout, 'secret\n', 'nfs-cat of a symlink out of the export does not read the target');
+  const up = await inClient(progs['nfs-cat'], [url(`${exp}/../outside/secret`)]);
+  t.not(up.stdout, 'secret\n', 'a path with .. does not leave the export');
+  t.not(up.code, 0);
+
+  const secureRoot = await inClient(progs['nfs-cat'], [url(`${secure}/s.txt`)]);
+  t.equal(secureRoot.stdout, 'secure\n', 'a secure export serves root (reserved source port)');
+  const insecureUser = await inClient(progs.setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', progs['nfs-cat'], url(`${secure}/s.txt`)]);
+  t.not(insecureUser.stdout, 'secure\n', 'a secure export refuses an unprivileged source port');
+  t.not(insecureUser.code, 0);
+  t.match(server.output(), /refused \(source port \d+ is not below 1024/, 'mountd says why');
+
+  const big = join(dir, 'big.bin');
+  await writeRandomFile(big, 200 * 1024 * 1024);
+  const cpUp = await inClient(progs['nfs-cp'], [big, url(`${exp}/big.bin`)], 240_000);
+  t.equal(cpUp.code, 0, `nfs-cp up: ${cpUp.stderr}`);
+  t.equal((await run(progs.cmp, [big, join(exp, 'big.bin')])).code, 0, '200 MiB copied to the server byte-identical');
+  const back = join(dir, 'back.bin');
+  const cpDown = await inClient(progs['nfs-cp'], [url(`${exp}/big.bin`), back], 240_000);
+  t.equal(cpDown.code, 0, `nfs-cp down: ${cpDown.stderr}`);
+  t.equal((await run(progs.cmp, [big, back])).code, 0, '200 MiB copied from the server byte-identical');
+  t.equal(await sha256(back), await sha256(big));
+
+  t.match(server.output(), /mount request from [\d.]+:\d+ for .*: granted/, 'mounts are logged');
+  const code = await server.stop();
+  t.equal(code, 0, 'stops cleanly on SIGTERM');
+  t.match(server.output(), /unregistered program 100003 version 3/, 'unregistered on the way out');
+});
