@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
+/** How long a handle a full walk did not find stays STALE without another walk. */
+const GONE_MS = 30_000;
+
 interface Link {
   parent: bigint;
   name: string;
@@ -24,6 +27,8 @@ interface Link {
 export class ExportTree {
   private readonly links = new Map<bigint, Link>();
   private scanning: Promise<void> | undefined;
+  /** Objects a full walk did not find, until when: a client retrying a deleted file's handle costs no new walk. */
+  private readonly gone = new Map<string, number>();
 
   private constructor(
     readonly root: string,
@@ -80,12 +85,18 @@ export class ExportTree {
   async resolve(ino: bigint, birth: bigint): Promise<{ path: string; st: BigIntStats }> {
     let path = this.pathFromLinks(ino);
     let st = await this.check(path, ino, birth);
-    if (!st) {
+    const key = `${ino}:${birth}`;
+    if (!st && (this.gone.get(key) ?? 0) < Date.now()) {
       await this.scan();
       path = this.pathFromLinks(ino);
       st = await this.check(path, ino, birth);
+      if (!st) {
+        this.gone.set(key, Date.now() + GONE_MS);
+        if (this.gone.size > 10_000) this.gone.delete(this.gone.keys().next().value!);
+      }
     }
     if (!st || path === undefined) throw new NfsError(NfsStat.STALE, `inode ${ino} is gone from ${this.root}`);
+    this.gone.delete(key);
     return { path, st };
   }
 
