@@ -69,6 +69,7 @@ export class RpcClient {
   private readonly target: string;
   private readonly defaultCred: OpaqueAuth;
   private closed = false;
+  private corked = false;
 
   private constructor(
     private readonly opts: RpcClientOptions,
@@ -154,10 +155,17 @@ export class RpcClient {
         const s = this.tcp!;
         let size = 0;
         for (const c of chunks) size += c.length;
-        s.cork();
+        if (!this.corked) {
+          // Calls made in the same tick leave in one writev.
+          this.corked = true;
+          s.cork();
+          process.nextTick(() => {
+            this.corked = false;
+            s.uncork();
+          });
+        }
         s.write(recordMark(size));
         for (const c of chunks) s.write(c);
-        s.uncork();
       }
     });
   }
