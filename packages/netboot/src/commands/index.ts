@@ -6,6 +6,7 @@ import { serve } from './serve.js';
 import { nfs } from './nfs.js';
 import { portmap } from './portmap.js';
 import { tftp } from './tftp.js';
+import { dhcp } from './dhcp.js';
 
 /** Every subcommand, in the order `netboot --help` lists them. */
 export const commands: Command[] = [
@@ -16,4 +17,5 @@ export const commands: Command[] = [
   nfs,
   portmap,
   tftp,
+  dhcp,
 ];
