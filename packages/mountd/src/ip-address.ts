@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 
 /** An IP address as bytes: 4 for IPv4, 16 for IPv6. */
 export interface IpAddress {
@@ -32,6 +32,8 @@ function v6Bytes(text: string): Uint8Array {
   return out;
 }
 
+/** Four decimal octets without leading zeros (as inet_pton; `010.1.1.1` is not an address). */
+const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
 const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /**
@@ -41,7 +43,16 @@ const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
  * IPv4 client specs.
  */
 export function parseIp(text: string): IpAddress | undefined {
-  if (isIPv4(text)) return { family: 4, bytes: v4Bytes(text) };
+  const quad = DOTTED_QUAD.exec(text);
+  if (quad) {
+    const bytes = new Uint8Array(4);
+    for (let i = 0; i < 4; i++) {
+      const n = Number(quad[i + 1]);
+      if (n > 255) return undefined;
+      bytes[i] = n;
+    }
+    return { family: 4, bytes };
+  }
   const bare = text.replace(/%.*$/, '');
   if (!isIPv6(bare)) return undefined;
   const bytes = v6Bytes(bare);
@@ -102,6 +113,10 @@ export function networkOf(ip: IpAddress, prefix: number): IpAddress {
 /** Whether `ip` lies in `network`/`prefix` (same family only). */
 export function inNetwork(ip: IpAddress, network: IpAddress, prefix: number): boolean {
   if (ip.family !== network.family) return false;
-  const masked = networkOf(ip, prefix);
-  return masked.bytes.every((b, i) => b === network.bytes[i]);
+  for (let i = 0; i < ip.bytes.length && prefix > 8 * i; i++) {
+    const keep = Math.min(8, prefix - 8 * i);
+    const mask = (0xff00 >> keep) & 0xff;
+    if ((ip.bytes[i] & mask) !== (network.bytes[i] & mask)) return false;
+  }
+  return true;
 }

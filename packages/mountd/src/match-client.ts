@@ -11,6 +11,17 @@ import { inNetwork, parseIp, type IpAddress } from './ip-address.js';
 const PRECEDENCE: ClientSpec['kind'][] = ['host', 'cidr', 'wildcard', 'anonymous'];
 
 const compiled = new WeakMap<ClientSpec, RegExp>();
+const specAddresses = new WeakMap<ClientSpec, IpAddress | null>();
+
+/** The spec's address as bytes, parsed once per spec (matching runs on every NFS call). */
+function specIp(spec: ClientSpec): IpAddress | undefined {
+  let ip = specAddresses.get(spec);
+  if (ip === undefined) {
+    ip = (spec.address === undefined ? undefined : parseIp(spec.address)) ?? null;
+    specAddresses.set(spec, ip);
+  }
+  return ip ?? undefined;
+}
 
 function wildcardRegExp(spec: ClientSpec): RegExp {
   let re = compiled.get(spec);
@@ -42,9 +53,9 @@ function matches(spec: ClientSpec, ip: IpAddress | undefined, address: string, n
       return true;
     case 'host':
       if (spec.name !== undefined) return names.includes(spec.name);
-      return ip !== undefined && spec.address !== undefined && sameIp(ip, spec.address);
+      return ip !== undefined && sameIp(ip, specIp(spec));
     case 'cidr': {
-      const net = spec.address === undefined ? undefined : parseIp(spec.address);
+      const net = specIp(spec);
       return ip !== undefined && net !== undefined && inNetwork(ip, net, spec.prefix ?? 0);
     }
     case 'wildcard': {
@@ -55,8 +66,7 @@ function matches(spec: ClientSpec, ip: IpAddress | undefined, address: string, n
   }
 }
 
-function sameIp(ip: IpAddress, text: string): boolean {
-  const other = parseIp(text);
+function sameIp(ip: IpAddress, other: IpAddress | undefined): boolean {
   return other !== undefined && other.family === ip.family && other.bytes.every((b, i) => b === ip.bytes[i]);
 }
 
