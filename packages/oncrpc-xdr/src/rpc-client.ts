@@ -80,7 +80,7 @@ export class RpcClient {
     this.defaultCred = credentialToOpaqueAuth(opts.cred ?? AUTH_NONE_CREDENTIAL);
     if (udp) {
       udp.on('message', (msg) => this.onReply(msg));
-      udp.on('error', (e) => this.failAll(new RpcConnectionError(`${this.target}: ${e.message}`, { cause: e })));
+      udp.on('error', (e) => this.failAll(RpcConnectionError.from(this.target, e)));
     }
     if (tcp) {
       const decoder = new RecordDecoder(opts.maxRecordSize ?? 1024 * 1024 + 64 * 1024);
@@ -95,7 +95,7 @@ export class RpcClient {
         }
         for (const r of records) this.onReply(r);
       });
-      tcp.on('error', (e) => this.failAll(new RpcConnectionError(`${this.target}: ${e.message}`, { cause: e })));
+      tcp.on('error', (e) => this.failAll(RpcConnectionError.from(this.target, e)));
       tcp.on('close', () => {
         this.closed = true;
         this.failAll(new RpcConnectionError(`${this.target}: the connection closed`));
@@ -270,7 +270,7 @@ async function openTcp(opts: RpcClientOptions, reserved: boolean): Promise<net.S
     } catch (e) {
       socket.destroy();
       if (reserved && isPortTaken(e) && attempt < RESERVED_ATTEMPTS) continue;
-      throw e;
+      throw RpcConnectionError.from(`tcp://${opts.host}:${opts.port}`, e as Error);
     }
   }
 }

@@ -51,7 +51,25 @@ export class RpcTimeoutError extends Error {
 /** The connection carrying the call closed (or the client was closed) before the reply came. */
 export class RpcConnectionError extends Error {
   override name = 'RpcConnectionError';
+  /** The system error code behind it (ECONNREFUSED, ECONNRESET, ...), if any. */
+  readonly code?: string;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+    const code = (options?.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code) this.code = code;
+  }
+
+  /** Wraps a socket error with the target and, for the common cases, what to check. */
+  static from(target: string, e: Error): RpcConnectionError {
+    const code = (e as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'ECONNREFUSED'
+        ? 'connection refused; is the server running on that port?'
+        : code === 'ECONNRESET'
+          ? 'the server reset the connection'
+          : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+            ? 'no route to the host; check the address'
+            : e.message;
+    return new RpcConnectionError(`${target}: ${hint}`, { cause: e });
   }
 }

@@ -372,3 +372,14 @@ t.test('listen: port 0 gives one number for UDP and TCP; a taken port is an erro
   await t.rejects(other.listen({ host: HOST, port }), { code: 'EADDRINUSE' });
   t.ok(XdrWriter, 'exports the writer');
 });
+
+t.test('client: nothing listening is a RpcConnectionError that says so', async (t) => {
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, HOST, () => r()));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  await t.rejects(RpcClient.connect({ host: HOST, port, transport: 'tcp' }), { name: 'RpcConnectionError', code: 'ECONNREFUSED', message: /connection refused/ });
+  const u = await connect(t, port, 'udp', { retransmitMs: 20, timeoutMs: 2000 });
+  const e = await u.call(PROG, 1, 0).catch((err: unknown) => err);
+  t.ok(e instanceof RpcConnectionError || e instanceof RpcTimeoutError, `UDP: ${(e as Error).message}`);
+});
