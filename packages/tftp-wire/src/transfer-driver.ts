@@ -105,11 +105,15 @@ export class TransferDriver {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.hooks.source?.close();
-    try {
-      this.socket.close();
-    } catch {
-      // already closed
-    }
+    // dgram resolves the destination on the next tick even for an IP literal:
+    // closing now would drop a final ACK or ERROR still on its way out.
+    setImmediate(() => {
+      try {
+        this.socket.close();
+      } catch {
+        // already closed
+      }
+    });
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {
