@@ -53,7 +53,7 @@ export function parseIp(text: string): IpAddress | undefined {
     }
     return { family: 4, bytes };
   }
-  const bare = text.replace(/%.*$/, '');
+  const bare = text.replace(/%[^%]+$/, '');
   if (!isIPv6(bare)) return undefined;
   const bytes = v6Bytes(bare);
   if (V4_MAPPED_PREFIX.every((b, i) => bytes[i] === b)) return { family: 4, bytes: bytes.slice(12) };

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import fc from 'fast-check';
 import { AcceptStat, RpcAcceptError, RpcServer } from '@netboot/oncrpc-xdr';
 import { MOUNT_PROGRAM, MountClient, MountProc, MountStat, Mountd, parseExports, type Export } from '@netboot/mountd';
 
@@ -177,4 +178,28 @@ t.test('a corrupt mount list does not stop a restart', async (t) => {
     { hostname: '198.18.1.21', directory: '/diskless/198.18.1.21' },
     { hostname: '2001:db8::1', directory: '/a b' },
   ]);
+});
+
+t.test('random argument bytes get a reply or GARBAGE_ARGS, and the server keeps answering', async (t) => {
+  const { exports, stateDir } = fixture(t);
+  const lines: string[] = [];
+  const { port } = await startMountd(t, exports, stateDir, lines);
+  const client = await MountClient.connect({ host: '127.0.0.1', port, transport: 'tcp', timeoutMs: 5000 });
+  t.teardown(() => client.close());
+  const outcomes = new Set<string>();
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(1, 3), fc.integer({ min: 0, max: 5 }), fc.uint8Array({ maxLength: 64 }), async (vers, proc, args) => {
+      try {
+        await client.rpc.call(MOUNT_PROGRAM, vers, proc, Buffer.from(args));
+        outcomes.add('reply');
+      } catch (e) {
+        if (!(e instanceof RpcAcceptError) || e.stat !== AcceptStat.GARBAGE_ARGS) throw e;
+        outcomes.add('garbage');
+      }
+      return true;
+    }),
+    { seed: 42, numRuns: 150 },
+  );
+  await client.null();
+  t.same([...outcomes].sort(), ['garbage', 'reply']);
 });
