@@ -1,5 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import {
   AuthStat,
   DuplicateRequestCache,
@@ -138,4 +139,23 @@ t.test('dispatcher: synchronous handlers answer synchronously; bad results are S
   t.match(decodeRpcMessage(Buffer.from(bad.chunks[0])).msg, { accepted: { stat: 5 } });
   t.match(logs.join(), /not an array of Uint8Array/);
   t.ok(new XdrReader(Buffer.alloc(0)), 'reader export');
+});
+
+t.test('dispatcher replies are byte-identical to libtirpc rpcbind captures', async (t) => {
+  const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}.hex`, import.meta.url), 'utf8').trim();
+  const d = new RpcDispatcher(() => {});
+  for (const vers of [2, 3, 4]) d.register(100000, vers, { 0: () => ({ stat: 0, body: [] }) });
+  const ctx = { transport: 'udp' as const, remote: { address: '127.0.0.1', port: 1, family: 'IPv4' as const }, local: { address: '127.0.0.1', port: 111 } };
+  const reply = async (f: { xid: number; prog?: number; vers?: number; proc?: number; cred?: { flavor: number; body: Buffer } }) => {
+    const bytes = encodeRpcMessage({ type: 0, rpcvers: 2, prog: 100000, vers: 2, proc: 0, cred: NONE, verf: NONE, ...f });
+    const out = d.decide(bytes, 'test');
+    if (out.kind === 'drop') return 'dropped';
+    const r = out.kind === 'reply' ? out.reply : await d.invoke(out, bytes, ctx);
+    return Buffer.concat(r.chunks).toString('hex');
+  };
+  t.equal(await reply({ xid: 0x101 }), fixture('rpcbind-reply-null'), 'NULL');
+  t.equal(await reply({ xid: 0x102, vers: 0 }), fixture('rpcbind-reply-prog-mismatch'), 'PROG_MISMATCH 2..4');
+  t.equal(await reply({ xid: 0x103, proc: 99 }), fixture('rpcbind-reply-proc-unavail'), 'PROC_UNAVAIL');
+  t.equal(await reply({ xid: 0x104, prog: 100099 }), fixture('rpcbind-reply-prog-unavail'), 'PROG_UNAVAIL');
+  t.equal(await reply({ xid: 0x108, cred: { flavor: 1, body: Buffer.from('0000000100000200', 'hex') } }), fixture('rpcbind-reply-bad-authsys'), 'AUTH_BADCRED');
 });
