@@ -1,6 +1,6 @@
 export { ExportsError, formatWarning, type ExportsWarning, type SourcePosition } from './exports-error.js';
 export { DEFAULT_EXPORT_OPTIONS, applyOption, formatOptions, type ExportOptions, type OptionProblem } from './export-options.js';
-export { parseClientIdentity, type ClientSpec, type ClientIdentity } from './client-spec.js';
+export { parseClientIdentity, isIdentityProblem, type ClientSpec, type ClientIdentity, type IdentityProblem } from './client-spec.js';
 export { parseExports, loadExports, type Export, type ParseExportsOptions } from './exports-parser.js';
 export { formatExports, escapeExportPath } from './exports-format.js';
 export { matchClient, matchClientSpec, needsHostnames } from './match-client.js';
