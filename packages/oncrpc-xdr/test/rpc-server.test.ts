@@ -326,7 +326,7 @@ t.test('client: UDP retransmits with backoff, then gives up with RpcTimeoutError
   t.equal((await c.call(PROG, 1, 0)).u32('x'), 9);
   t.equal(seen.length, 3);
   t.equal(new Set(seen.map((m) => m.toString('hex'))).size, 1, 'retransmissions are byte-identical (same xid)');
-  const lost = await connect(t, port, 'udp', { retransmitMs: 10, retries: 2, timeoutMs: 300 });
+  const lost = await connect(t, port, 'udp', { retransmitMs: 10, retries: 2, timeoutMs: 1500 });
   const before = seen.length;
   const e = await lost.call(PROG, 1, 0).catch((err: unknown) => err);
   t.ok(e instanceof RpcTimeoutError, 'RpcTimeoutError');
