@@ -363,6 +363,8 @@ export class NfsServer {
 
   /** Gives a new object to the caller (group from a setgid directory, as the kernel would). */
   private async own(d: Target, path: string): Promise<void> {
+    // An unprivileged server (the embedded demo) cannot give files away; they stay its own.
+    if (process.getuid?.() !== 0) return;
     const gid = Number(d.st.mode) & S_ISGID ? Number(d.st.gid) : d.caller.gid;
     await fsp.lchown(path, d.caller.uid, gid);
   }
@@ -488,7 +490,7 @@ export class NfsServer {
         if (sync && a.stable === StableHow.FILE_SYNC) await fh.sync();
         else if (sync && a.stable === StableHow.DATA_SYNC) await fh.datasync();
         return fh.stat({ bigint: true });
-      });
+      }, true);
       return {
         status: 0,
         wcc: { before: wccAttr(t.st), after: this.attr(t, after) },
@@ -683,6 +685,7 @@ export class NfsServer {
 
   private async readdir(call: RpcCall, a: ArgsOf<'READDIR'>): Promise<ResOf<'READDIR'>> {
     const l = await this.listing(call, a.dir, a.cookie, a.cookieverf);
+    const count = Math.min(a.count, this.maxReply(call));
     let size = 4 + postOpAttr.size(l.attributes) + 8 + 4 + 4;
     const entries: DirEntry[] = [];
     let i = l.start;
@@ -691,7 +694,7 @@ export class NfsServer {
       if (!e) continue;
       const entry = { fileid: e.st.ino, name: Buffer.from(e.name), cookie: BigInt(i + 1) };
       const n = 4 + entry3.size(entry);
-      if (size + n > a.count) break;
+      if (size + n > count) break;
       size += n;
       entries.push(entry);
     }
@@ -701,6 +704,7 @@ export class NfsServer {
 
   private async readdirplus(call: RpcCall, a: ArgsOf<'READDIRPLUS'>): Promise<ResOf<'READDIRPLUS'>> {
     const l = await this.listing(call, a.dir, a.cookie, a.cookieverf);
+    const maxcount = Math.min(a.maxcount, this.maxReply(call));
     let size = 4 + postOpAttr.size(l.attributes) + 8 + 4 + 4;
     let dirSize = 0;
     const entries: DirEntryPlus[] = [];
@@ -717,13 +721,18 @@ export class NfsServer {
       };
       const n = 4 + entryplus3.size(entry);
       const dn = 8 + 4 + entry.name.length + ((4 - (entry.name.length & 3)) & 3) + 8;
-      if (size + n > a.maxcount || (entries.length > 0 && dirSize + dn > a.dircount)) break;
+      if (size + n > maxcount || (entries.length > 0 && dirSize + dn > a.dircount)) break;
       size += n;
       dirSize += dn;
       entries.push(entry);
     }
     if (entries.length === 0 && i < l.names.length) throw err(NfsStat.TOOSMALL, undefined, { attributes: l.attributes });
     return { status: 0, attributes: l.attributes, cookieverf: l.verf, entries, eof: i >= l.names.length };
+  }
+
+  /** The largest reply body a transport carries: a UDP reply must fit one datagram. */
+  private maxReply(call: RpcCall): number {
+    return call.transport === 'tcp' ? this.maxIoTcp + 4096 : this.maxIoUdp;
   }
 
   private async fsstat(call: RpcCall, a: ArgsOf<'FSSTAT'>): Promise<ResOf<'FSSTAT'>> {

@@ -3,8 +3,13 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
+interface Opened {
+  fh: FileHandle;
+  writable: boolean;
+}
+
 interface Entry {
-  fh: Promise<FileHandle>;
+  fh: Promise<Opened>;
   ino: bigint;
   refs: number;
   lastUsed: number;
@@ -29,9 +34,17 @@ export class OpenFiles {
     this.timer.unref();
   }
 
-  /** Runs `fn` with an open descriptor of `path` (which must be inode `ino`). */
-  async use<T>(key: string, path: string, ino: bigint, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with an open descriptor of `path` (which must be inode `ino`).
+   * A descriptor opened read-only (the server could not open it for writing)
+   * is reopened when a write needs it.
+   */
+  async use<T>(key: string, path: string, ino: bigint, fn: (fh: FileHandle) => Promise<T>, write = false): Promise<T> {
     let e = this.entries.get(key);
+    if (e && write && !(await e.fh.then((o) => o.writable, () => true))) {
+      this.drop(key);
+      e = undefined;
+    }
     if (e && e.ino !== ino) {
       this.drop(key);
       e = undefined;
@@ -48,7 +61,13 @@ export class OpenFiles {
     e.refs++;
     e.lastUsed = Date.now();
     try {
-      return await fn(await e.fh);
+      const opened = await e.fh;
+      if (write && !opened.writable) {
+        const err = new Error(`${path} cannot be opened for writing`) as NodeJS.ErrnoException;
+        err.code = 'EACCES';
+        throw err;
+      }
+      return await fn(opened.fh);
     } finally {
       e.refs--;
       if (e.doomed && e.refs === 0) void closeQuietly(e);
@@ -81,26 +100,28 @@ export class OpenFiles {
   }
 }
 
-async function openChecked(path: string, ino: bigint): Promise<FileHandle> {
+async function openChecked(path: string, ino: bigint): Promise<Opened> {
   let fh: FileHandle;
+  let writable = true;
   try {
     fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EROFS' && code !== 'ETXTBSY') throw err;
+    if (code !== 'EACCES' && code !== 'EROFS' && code !== 'ETXTBSY' && code !== 'EPERM') throw err;
     fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    writable = false;
   }
   const st = await fh.stat({ bigint: true });
   if (st.ino !== ino) {
     await fh.close();
     throw new NfsError(NfsStat.STALE, `${path} changed under its handle`);
   }
-  return fh;
+  return { fh, writable };
 }
 
 async function closeQuietly(e: Entry): Promise<void> {
   try {
-    await (await e.fh).close();
+    await (await e.fh).fh.close();
   } catch {
     // it never opened, or is already closed
   }
