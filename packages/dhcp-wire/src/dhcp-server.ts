@@ -75,13 +75,21 @@ export class DhcpServer {
       if (e instanceof DhcpWireError) return this.malformed(`${address}:${port}`, e);
       throw e;
     }
-    for (const line of outcome.log) this.log(line);
     if (outcome.commit && this.store) {
+      // The reply's own line ("DHCPACK on ...") is printed only once the lease is durable and the reply goes out.
+      const sentLine = outcome.reply ? outcome.log.pop() : undefined;
+      for (const line of outcome.log) this.log(line);
       this.store.commit(outcome.commit).then(
-        () => this.send(socket, outcome),
+        () => {
+          if (sentLine) this.log(sentLine);
+          this.send(socket, outcome);
+        },
         (err: Error) => this.log(`lease file ${this.opts.leasesPath}: ${err.message}; not answering until it can be written`),
       );
-    } else this.send(socket, outcome);
+    } else {
+      for (const line of outcome.log) this.log(line);
+      this.send(socket, outcome);
+    }
   }
 
   private send(socket: Socket, outcome: Outcome): void {

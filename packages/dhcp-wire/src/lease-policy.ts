@@ -40,7 +40,10 @@ export interface Reply {
   broadcast: boolean;
 }
 
-/** What the adapter must do: make `commit` durable first, then send `reply`; print `log`. */
+/**
+ * What the adapter must do: make `commit` durable first, then send `reply`;
+ * print `log`, whose last line, when there is a reply, is the reply's own.
+ */
 export interface Outcome {
   reply?: Reply;
   commit?: Lease;
