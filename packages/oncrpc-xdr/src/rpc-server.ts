@@ -167,7 +167,7 @@ export class RpcServer {
         socket.on('error', (e) => this.logger.log('udp error', `rpc: UDP socket error: ${e.message}`));
         const local = socket.address();
         socket.on('message', (msg, rinfo) =>
-          this.onDatagram(socket, msg, {
+          this.onDatagram(socket, msg, rinfo, {
             transport: 'udp',
             remote: endpoint(rinfo.address, rinfo.port, rinfo.family),
             local: { address: local.address, port: local.port },
@@ -210,11 +210,12 @@ export class RpcServer {
     return this.dispatcher.invoke(d, record, ctx);
   }
 
-  private onDatagram(socket: dgram.Socket, msg: Buffer, ctx: CallContext): void {
+  /** `peer` is the sender as the socket saw it (IPv4-mapped on a dual-stack socket): replies go there. */
+  private onDatagram(socket: dgram.Socket, msg: Buffer, peer: dgram.RemoteInfo, ctx: CallContext): void {
     const d = this.decide(msg, ctx);
     if (d.kind === 'drop') return;
     if (d.kind === 'reply') {
-      this.sendDatagram(socket, d.reply, ctx);
+      this.sendDatagram(socket, d.reply, peer);
       return;
     }
     let key: string | undefined;
@@ -223,7 +224,7 @@ export class RpcServer {
       const seen = this.drc.begin(key, Date.now());
       if (seen.kind === 'in-progress') return;
       if (seen.kind === 'replay') {
-        this.sendDatagram(socket, { chunks: [seen.reply] }, ctx);
+        this.sendDatagram(socket, { chunks: [seen.reply] }, peer);
         return;
       }
     }
@@ -236,24 +237,24 @@ export class RpcServer {
     const done = (reply: RpcReplyOut): void => {
       this.udpInFlight--;
       if (key) this.drc.complete(key, reply.chunks, Date.now());
-      this.sendDatagram(socket, reply, ctx);
+      this.sendDatagram(socket, reply, peer);
     };
     const out = this.invoke(d, msg, ctx);
     if (out instanceof Promise) void out.then(done);
     else done(out);
   }
 
-  private sendDatagram(socket: dgram.Socket, reply: RpcReplyOut, ctx: CallContext): void {
+  private sendDatagram(socket: dgram.Socket, reply: RpcReplyOut, peer: dgram.RemoteInfo): void {
     let size = 0;
     for (const c of reply.chunks) size += c.length;
     if (size > MAX_UDP_PAYLOAD) {
-      this.logger.log('udp size', `rpc: a ${size}-byte reply to ${ctx.remote.address} does not fit in a UDP datagram; dropped`);
+      this.logger.log('udp size', `rpc: a ${size}-byte reply to ${peer.address} does not fit in a UDP datagram; dropped`);
       reply.onSent?.();
       return;
     }
     try {
-      socket.send(reply.chunks, ctx.remote.port, ctx.remote.address, (e) => {
-        if (e) this.logger.log('udp send', `rpc: UDP reply to ${ctx.remote.address}:${ctx.remote.port} failed: ${e.message}`);
+      socket.send(reply.chunks, peer.port, peer.address, (e) => {
+        if (e) this.logger.log('udp send', `rpc: UDP reply to ${peer.address}:${peer.port} failed: ${e.message}`);
         reply.onSent?.();
       });
     } catch (e) {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import {
   AcceptStat,
   AuthFlavor,
@@ -22,6 +23,9 @@ import {
   type RpcServerOptions,
   type OpaqueAuth,
 } from '@netboot/oncrpc-xdr';
+import { createNetns } from '../../../test/support/netns.js';
+import { run } from '../../../test/support/processes.js';
+import { canUseNetns } from '../../../test/support/programs.js';
 
 const HOST = '127.0.0.1';
 const PROG = 0x20000099;
@@ -382,4 +386,21 @@ t.test('client: nothing listening is a RpcConnectionError that says so', async (
   const u = await connect(t, port, 'udp', { retransmitMs: 20, timeoutMs: 2000 });
   const e = await u.call(PROG, 1, 0).catch((err: unknown) => err);
   t.ok(e instanceof RpcConnectionError || e instanceof RpcTimeoutError, `UDP: ${(e as Error).message}`);
+});
+
+t.test('dual-stack: IPv4 peers of a server on "::" are reported as IPv4 and answered over UDP and TCP', async (t) => {
+  if (!canUseNetns()) {
+    if (process.env.CI === 'true') t.fail('needs root and iproute2 for a network namespace');
+    else t.skip('needs root and iproute2 for a network namespace');
+    return;
+  }
+  // The wildcard bind happens inside a namespace of the test's own, so nothing listens on the host's interfaces.
+  const ns = createNetns(t, 'dual');
+  const r = await run(process.execPath, [fileURLToPath(new URL('./fixtures/dual-stack-probe.mjs', import.meta.url))], { ns, timeoutMs: 30_000 });
+  t.equal(r.code, 0, `probe ran ${r.stderr}`);
+  const seen = JSON.parse(r.stdout) as { transport: string; remote: { address: string; family: string } }[];
+  t.same(
+    seen.map((s) => `${s.transport} ${s.remote.address} ${s.remote.family}`),
+    ['udp ::1 IPv6', 'tcp ::1 IPv6', 'udp 127.0.0.1 IPv4', 'tcp 127.0.0.1 IPv4'],
+  );
 });
