@@ -44,7 +44,8 @@ function decimal(value: string): number | undefined {
  * range are left out of the OACK, never fatal. A blksize above 65464 is
  * clamped (some clients ask 65535), as is anything above the server's limits.
  * For an RRQ, tsize's value is ignored (atftp and others send `0` or words)
- * and answered with `fileSize`; for a WRQ, the announced size is echoed.
+ * and answered with `fileSize` (left out for an empty file); for a WRQ, the
+ * announced size is echoed.
  */
 export function negotiateOptions(
   requested: readonly TftpOption[],
@@ -78,7 +79,8 @@ export function negotiateOptions(
         break;
       case 'tsize':
         if (op === 'read') {
-          if (fileSize === undefined) break;
+          // curl rejects an OACK saying tsize 0 (against in.tftpd too), so an empty file's size goes unsaid.
+          if (fileSize === undefined || fileSize === 0) break;
           settings.tsize = fileSize;
         } else {
           if (n === undefined) break;

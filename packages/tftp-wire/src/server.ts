@@ -11,7 +11,7 @@ import { LogLimiter, type Logger } from './log-limiter.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import { BufferPool, OpenFileCache } from './open-file-cache.js';
 import { negotiateOptions } from './options.js';
-import { transferMode, type RequestPacket, type TftpPacket } from './packet.js';
+import { transferMode, type RequestPacket, type TftpOption, type TftpPacket } from './packet.js';
 import { TftpReceiver } from './receiver.js';
 import type { Remap } from './remap.js';
 import { realRoot, resolveUnderRoot } from './secure-path.js';
@@ -219,7 +219,7 @@ export class TftpServer {
       }
       const n = mode === 'netascii' ? negotiateOptions(p.options, 'read', limits, size) : n0;
       const machine = new TftpSender({ size, serve: n, retry });
-      await this.begin({ kind, who, address, port, key, filename: p.filename, machine, source, settings: n.settings });
+      await this.begin({ kind, who, address, port, key, filename: p.filename, machine, source, settings: n.settings, oack: n.oack });
       return;
     }
 
@@ -258,6 +258,7 @@ export class TftpServer {
       machine,
       sink,
       settings: n.settings,
+      oack: n.oack,
       settle: async () => {
         try {
           await sink.finish();
@@ -284,6 +285,7 @@ export class TftpServer {
     source?: DataSource;
     sink?: FileSink;
     settings: { blksize: number; windowsize: number };
+    oack: TftpOption[];
     settle?: () => Promise<string | undefined>;
     discard?: () => void;
     dallyMs?: number;
@@ -304,6 +306,9 @@ export class TftpServer {
     } catch {
       // the kernel's limit stands
     }
+    const oack = t.oack.map((o) => `${o.name}=${o.value}`).join(' ');
+    const first = t.kind === 'RRQ' ? 'DATA 1' : 'ACK 0';
+    this.log('debug', `${t.kind} from ${t.who} filename ${t.filename}: ${oack ? `OACK ${oack}` : `no options, ${first} directly`}`);
     const started = now();
     const entry: Active = { key: t.key, driver: undefined as unknown as TransferDriver };
     const verb = t.kind === 'RRQ' ? 'sent' : 'received';

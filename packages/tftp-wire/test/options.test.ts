@@ -40,6 +40,12 @@ t.test('unknown, malformed and out-of-range options are left out, not fatal', as
   ], 'the first of duplicated options counts');
 });
 
+t.test('an empty file gets no tsize in the OACK (curl refuses tsize 0)', async (t) => {
+  t.same(negotiateOptions([{ name: 'tsize', value: '0' }, { name: 'blksize', value: '1468' }], 'read', limits, 0).oack, [
+    { name: 'blksize', value: '1468' },
+  ]);
+});
+
 t.test('WRQ echoes the announced tsize', async (t) => {
   t.same(negotiateOptions([{ name: 'tsize', value: '12345' }], 'write', limits).oack, [{ name: 'tsize', value: '12345' }]);
 });
