@@ -144,7 +144,7 @@ export class RpcServer {
       const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
       server.maxConnections = this.maxConnections;
       server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) =>
-        this.logger.log('maxconn', `rpc: refused a TCP connection from ${d?.remoteAddress}:${d?.remotePort}: ${this.maxConnections} connections are open (maxConnections)`),
+        this.logger.log('maxconn', `rpc: refused a TCP connection from ${d?.remoteAddress}:${d?.remotePort}: the limit of ${this.maxConnections} open connections (maxConnections) is reached`),
       );
       server.once('error', reject);
       server.listen({ host, port, exclusive: true }, () => {

@@ -404,3 +404,17 @@ t.test('dual-stack: IPv4 peers of a server on "::" are reported as IPv4 and answ
     ['udp ::1 IPv6', 'tcp ::1 IPv6', 'udp 127.0.0.1 IPv4', 'tcp 127.0.0.1 IPv4'],
   );
 });
+
+t.test('tcp: connections beyond maxConnections are refused with a log line; the others keep working', async (t) => {
+  const { server, logs, listen } = await serve(t, { maxConnections: 1 });
+  server.register(PROG, 1, { 1: sum });
+  const port = await listen();
+  const first = await connect(t, port, 'tcp');
+  t.equal((await first.call(PROG, 1, 1, [u32(2), u32(2)])).u32('sum'), 4);
+  const second = net.connect(port, HOST);
+  second.on('error', () => {});
+  await new Promise((r) => second.once('close', r));
+  t.pass('the second connection was closed');
+  t.match(logs.join('\n'), /refused a TCP connection .* limit of 1 open connections/);
+  t.equal((await first.call(PROG, 1, 1, [u32(3), u32(3)])).u32('sum'), 6, 'the first still works');
+});
