@@ -60,6 +60,13 @@ export type CallDecision =
       handler: ProcedureHandler;
     };
 
+/** An error as one log line: its message and where it was thrown. */
+function describe(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const frame = e.stack?.split('\n').find((l) => l.trimStart().startsWith('at '));
+  return frame ? `${e.message} (${frame.trim()})` : e.message;
+}
+
 /** AUTH_ERROR status for a credential flavor this server does not implement (see README, "RPC"). */
 export const UNSUPPORTED_FLAVOR_AUTH_STAT = AuthStat.AUTH_BADCRED;
 
@@ -218,7 +225,7 @@ export class RpcDispatcher {
     }
     this.log(
       `syserr ${call.prog}/${call.vers}/${call.proc}`,
-      `rpc: handler for ${what} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      `rpc: handler for ${what} failed: ${describe(e)}`,
     );
     return acceptedReply(call.xid, { stat: AcceptStat.SYSTEM_ERR });
   }
