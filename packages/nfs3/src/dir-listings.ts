@@ -3,8 +3,14 @@ import { readdir } from 'node:fs/promises';
 
 interface Listing {
   dir: bigint;
+  mtime: bigint;
+  /** Whether the directory's last change was well before the snapshot, so an unchanged mtime means unchanged names. */
+  settled: boolean;
   names: string[];
 }
+
+/** File system timestamps are coarse (a clock tick): two changes within one keep the same mtime. */
+const SETTLE_NS = 2_000_000_000n;
 
 /**
  * Directory listings for READDIR/READDIRPLUS. A listing is a snapshot of
@@ -15,30 +21,47 @@ interface Listing {
  * no longer knows (evicted, or from before a restart) gets a fresh snapshot
  * continued at the same index rather than NFS3ERR_BAD_COOKIE, which the
  * Linux client would answer by starting over, possibly forever.
+ *
+ * A new listing from cookie 0 of a directory whose mtime has not changed
+ * (and was already two seconds old at the snapshot) reuses the last snapshot. Snapshots are kept LRU, bounded by their count
+ * and by the names they hold together.
  */
 export class DirListings {
   private readonly byVerf = new Map<string, Listing>();
+  private readonly latest = new Map<bigint, string>();
   private readonly prefix = randomBytes(4);
   private counter = 0;
+  private names = 0;
 
-  constructor(private readonly max = 256) {}
+  constructor(
+    private readonly maxListings = 256,
+    private readonly maxNames = 2_000_000,
+  ) {}
 
-  async get(dir: bigint, path: string, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
-    const key = verf.toString('hex');
-    const known = cookie !== 0n ? this.byVerf.get(key) : undefined;
-    if (known && known.dir === dir) {
+  async get(dir: bigint, mtime: bigint, path: string, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
+    let key = cookie !== 0n ? verf.toString('hex') : this.latest.get(dir);
+    let known = key !== undefined ? this.byVerf.get(key) : undefined;
+    if (known && (known.dir !== dir || (cookie === 0n && (known.mtime !== mtime || !known.settled)))) known = undefined;
+    if (known && key !== undefined) {
       this.byVerf.delete(key);
       this.byVerf.set(key, known);
-      return { verf, names: known.names };
+      return { verf: Buffer.from(key, 'hex'), names: known.names };
     }
     const names = ['.', '..', ...(await readdir(path))];
     const v = Buffer.alloc(8);
     this.prefix.copy(v, 0);
     v.writeUInt32BE((++this.counter >>> 0) || 1, 4);
-    this.byVerf.set(v.toString('hex'), { dir, names });
-    for (const k of this.byVerf.keys()) {
-      if (this.byVerf.size <= this.max) break;
+    key = v.toString('hex');
+    const settled = BigInt(Date.now()) * 1_000_000n - mtime > SETTLE_NS;
+    this.byVerf.set(key, { dir, mtime, settled, names });
+    this.latest.set(dir, key);
+    this.names += names.length;
+    for (const [k, l] of this.byVerf) {
+      if (this.byVerf.size <= this.maxListings && this.names <= this.maxNames) break;
+      if (k === key) continue;
       this.byVerf.delete(k);
+      this.names -= l.names.length;
+      if (this.latest.get(l.dir) === k) this.latest.delete(l.dir);
     }
     return { verf: v, names };
   }

@@ -667,7 +667,7 @@ export class NfsServer {
     const attributes = this.attr(d, d.st);
     if (!d.st.isDirectory()) throw err(NfsStat.NOTDIR, undefined, { attributes });
     if (!may.read(d.caller, owner(d.st), true)) throw err(NfsStat.ACCES, undefined, { attributes });
-    const l = await this.listings.get(d.st.ino, d.path, cookie, verf);
+    const l = await this.listings.get(d.st.ino, d.st.mtimeNs, d.path, cookie, verf);
     if (cookie > BigInt(l.names.length)) throw err(NfsStat.BAD_COOKIE, undefined, { attributes });
     const entryAt = async (i: number): Promise<{ name: string; st: BigIntStats } | undefined> => {
       const name = l.names[i]!;

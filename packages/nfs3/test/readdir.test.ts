@@ -80,6 +80,9 @@ t.test('READDIR pages of a small directory, with fileids', async (t) => {
   }
   t.equal(names.length, 52);
   t.equal(new Set(names).size, 52);
+  ok(t, await c.create(h.root, 'created-now'));
+  const fresh = ok(t, await c.readdir(h.root, 0n, Buffer.alloc(8), 8192));
+  t.ok(fresh.entries.some((e) => e.name.toString() === 'created-now'), 'a listing from cookie 0 shows a file created just before');
   const f = ok(t, await c.lookup(h.root, 'f1')).object;
   t.equal((await c.readdir(f)).status, NfsStat.NOTDIR);
 });
