@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import { RpcServer } from '@netboot/oncrpc-xdr';
 import {
   type Export,
@@ -60,6 +61,25 @@ export function exportId(exp: Export, options: ExportOptions | undefined): numbe
 
 const NAME_TTL_MS = 60_000;
 
+/**
+ * The exports whose directory exists. As exportfs, a missing directory is a
+ * warning, not a failure: a node's root may be created later (then SIGHUP).
+ */
+async function servable(exports: Export[], log: (line: string) => void): Promise<Export[]> {
+  const out: Export[] = [];
+  for (const exp of exports) {
+    const st = await lstat(exp.path).catch(() => undefined);
+    if (st?.isDirectory()) out.push(exp);
+    else {
+      log(
+        `${exp.source.file}:${exp.source.line}: ${exp.path} ${st ? 'is not a directory' : 'does not exist'}; ` +
+          'it is not served until it exists and the exports are reloaded (SIGHUP)',
+      );
+    }
+  }
+  return out;
+}
+
 /** Adapts mountd's exports to the NFS server, resolving client host names when an export names hosts. */
 function nfsExports(exports: Export[]): NfsExport[] {
   const names = new Map<string, { at: number; names: Promise<string[]> }>();
@@ -86,7 +106,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   const log = opts.log ?? ((l: string) => console.error(l));
   const host = opts.listen ?? '0.0.0.0';
   const warn = (w: Parameters<typeof formatWarning>[0]) => log(formatWarning(w));
-  let exports = await loadExports(opts.exportsFile, { warn });
+  let exports = await servable(await loadExports(opts.exportsFile, { warn }), log);
   const key = await loadHandleKey(opts.stateDir);
   const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log });
   const mountd = new Mountd({
@@ -152,7 +172,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
       nfs,
       mountd,
       async reload() {
-        const next = await loadExports(opts.exportsFile, { warn });
+        const next = await servable(await loadExports(opts.exportsFile, { warn }), log);
         await nfs.setExports(nfsExports(next));
         mountd.setExports(next);
         exports = next;
