@@ -15,7 +15,10 @@ export interface PortmapContext {
   stats: RpcbStats;
   /** Milliseconds since the epoch, for GETTIME. */
   now(): number;
+  /** Registrations and unregistrations (from loopback only, so never a flood). */
   log(line: string): void;
+  /** Refusals, which anyone on the network can provoke: rate-limited per key. */
+  logLimited(key: string, line: string): void;
   /** The local address the caller reached (resolving a wildcard-bound socket), or undefined. */
   localAddress(call: RpcCall): string | undefined;
 }
@@ -61,7 +64,10 @@ export function portmapProcedures(ctx: PortmapContext): { 2: ProcedureTable; 3: 
 
   const allowedToChange = (call: RpcCall, what: string, prog: number): boolean => {
     if (isLoopback(call.remote.address)) return true;
-    ctx.log(`portmap: refused ${what} of program ${prog} from ${caller(call)}: only loopback callers may change registrations`);
+    ctx.logLimited(
+      `portmap refusal ${call.remote.address}`,
+      `portmap: refused ${what} of program ${prog} from ${caller(call)}: only loopback callers may change registrations`,
+    );
     return false;
   };
 

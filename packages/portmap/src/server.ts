@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { isIPv6 } from 'node:net';
-import { RpcServer, type RpcCall, type RpcServerOptions } from '@netboot/oncrpc-xdr';
+import { RateLimitedLog, RpcServer, type RpcCall, type RpcServerOptions } from '@netboot/oncrpc-xdr';
 import { PMAP_PORT, PMAP_PROG, PMAP_VERS, RPCB_VERS, RPCB_VERS4 } from './constants.js';
 import { localAddressFor, type InterfaceAddress } from './local-address.js';
 import { portmapProcedures } from './procedures.js';
@@ -46,11 +46,13 @@ export class PortmapServer {
     const log = opts.log ?? ((line: string) => console.error(line));
     this.interfaces = opts.interfaces ?? systemInterfaces;
     this.rpc = new RpcServer({ ...opts.rpc, log });
+    const limited = new RateLimitedLog(log);
     const procs = portmapProcedures({
       registry: this.registry,
       stats: this.stats,
       now: opts.now ?? Date.now,
       log,
+      logLimited: (key, line) => limited.log(key, line),
       localAddress: (call) => this.localAddress(call),
     });
     this.rpc.register(PMAP_PROG, PMAP_VERS, procs[2]);
@@ -66,10 +68,14 @@ export class PortmapServer {
     if (!isWildcard(host) && !isLoopback(host)) {
       await this.rpc.listen({ host: v6 ? '::1' : '127.0.0.1', port });
     }
-    const wildcard = v6 ? '::' : '0.0.0.0';
+    // A socket on :: is dual-stack, so it serves IPv4 callers too.
+    const families = host === '::' ? ['', '6'] : v6 ? ['6'] : [''];
     for (const vers of [PMAP_VERS, RPCB_VERS, RPCB_VERS4]) {
-      for (const netid of v6 ? ['tcp6', 'udp6'] : ['tcp', 'udp']) {
-        this.registry.set({ prog: PMAP_PROG, vers, netid, addr: formatUaddr(wildcard, port), owner: 'superuser' });
+      for (const six of families) {
+        const addr = formatUaddr(six ? '::' : '0.0.0.0', port);
+        for (const proto of ['tcp', 'udp']) {
+          this.registry.set({ prog: PMAP_PROG, vers, netid: proto + six, addr, owner: 'superuser' });
+        }
       }
     }
     return port;

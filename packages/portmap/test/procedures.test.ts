@@ -28,6 +28,7 @@ function setup() {
     stats: new RpcbStats(),
     now: () => 1_700_000_000_123,
     log: (l) => lines.push(l),
+    logLimited: (_key, l) => lines.push(l),
     localAddress: (call) => (call.remote.address === '127.0.0.1' ? '127.0.0.1' : '198.18.11.1'),
   });
   return { lines, registry, procs };

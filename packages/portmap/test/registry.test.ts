@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { Registry, RpcbStats, toMapping } from '@netboot/portmap';
 
 const reg = (prog: number, vers: number, netid: string, addr = '0.0.0.0.8.1') => ({ prog, vers, netid, addr, owner: 'unknown' });
@@ -58,4 +59,38 @@ t.test('GETSTAT counters: calls, successful changes, lookups per program', async
   t.same(v4.rmtinfo, [{ prog: 100003, vers: 3, proc: 1, netid: 'udp', success: 0, failure: 1, indirect: 0 }]);
   for (let i = 0; i < 1000; i++) s.lookup(0, i, 1, 'tcp', false);
   t.equal(s.snapshot()[0].addrinfo.length, 256, 'rows are bounded');
+});
+
+t.test('property: the registry agrees with a map model under any sequence of SET and UNSET', async (t) => {
+  const op = fc.record(
+    { set: fc.boolean(), prog: fc.integer({ min: 1, max: 3 }), vers: fc.integer({ min: 1, max: 3 }), netid: fc.constantFrom('tcp', 'udp', 'tcp6', '') },
+    { noNullPrototype: true },
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const r = new Registry();
+      const model = new Map<string, true>();
+      for (const o of ops) {
+        if (o.set && o.netid !== '') {
+          const key = `${o.prog}/${o.vers}/${o.netid}`;
+          if (r.set(reg(o.prog, o.vers, o.netid)) === model.has(key)) return false;
+          model.set(key, true);
+        } else if (!o.set) {
+          const removed = r.unset(o.prog, o.vers, o.netid).length;
+          let expected = 0;
+          for (const key of [...model.keys()]) {
+            const [p, v, n] = key.split('/');
+            if (Number(p) === o.prog && Number(v) === o.vers && (o.netid === '' || n === o.netid)) {
+              model.delete(key);
+              expected++;
+            }
+          }
+          if (removed !== expected) return false;
+        }
+      }
+      return r.list().length === model.size && r.list().every((e) => model.has(`${e.prog}/${e.vers}/${e.netid}`));
+    }),
+    { seed: 42, numRuns: 200 },
+  );
+  t.pass();
 });

@@ -61,3 +61,22 @@ t.test('registerService says what is wrong when the portmapper refuses', async (
   // Loopback callers can't be refused for who they are, so provoke a refusal with a port out of range.
   await t.rejects(c.registerService(100003, [3], 70000), PortmapError);
 });
+
+t.test('over IPv6 loopback: rpcbind lookups answer tcp6 addresses, SET from ::1 is accepted', async (t) => {
+  const server = new PortmapServer({ log: () => {} });
+  let port: number;
+  try {
+    port = await server.listen({ host: '::1', port: 0 });
+  } catch (e) {
+    return t.skip(`no IPv6 loopback here: ${(e as Error).message}`);
+  } finally {
+    t.teardown(() => server.close());
+  }
+  const c = await PortmapClient.connect({ host: '::1', port, transport: 'tcp', timeoutMs: 5000 });
+  t.teardown(() => c.close());
+  t.equal(await c.getaddr(PMAP_PROG, 4), `::1.${port >> 8}.${port & 255}`);
+  t.ok(await c.set({ prog: 100005, vers: 3, netid: 'tcp6', addr: '::.78.80', owner: 'mountd' }));
+  t.equal(await c.getaddr(100005, 3), '::1.78.80');
+  t.same((await c.getaddrlist(100005, 3)).map((e) => `${e.netid} ${e.protofmly} ${e.maddr}`), ['tcp6 inet6 ::1.78.80']);
+  t.equal(await c.getport(100005, 3, 'tcp'), 0, 'version 2 only knows IPv4');
+});
