@@ -129,6 +129,23 @@ if (programs && canUseNetns()) {
     t.equal(await server.stop(), 0, 'SIGTERM stops it cleanly');
   });
 
+  t.test('bound to the wildcard (the default), callers get the address they reached', async (t) => {
+    const link = createLink(t, { subnet: 12, label: 'pw' });
+    const host = link.serverAddr;
+    const server = start(t, process.execPath, [netbootCli, 'portmap'], { ns: link.server });
+    await server.waitFor(/listening on 0\.0\.0\.0 port 111/);
+    await client(link.server, '127.0.0.1', 'udp', 'register');
+    for (const transport of ['udp', 'tcp']) {
+      const r = await rpcinfo(link.client, '-T', transport, host, '100000', '2');
+      t.equal(r.code, 0, `rpcinfo -T ${transport} ${host} 100000 2: ${r.stderr}`);
+    }
+    const l = await rpcinfo(link.client, '-l', host, '100005', '3');
+    t.match(l.stdout, /inet\/udp\/clts\s+198\.18\.12\.1\.78\.80/, 'UDP on the wildcard: the address of the interface on the caller\'s subnet');
+    t.match(l.stdout, /inet\/tcp\/cots_ord\s+198\.18\.12\.1\.78\.80/);
+    const local = await rpcinfo(link.server, '-l', '127.0.0.1', '100005', '3');
+    t.match(local.stdout, /inet\/udp\/clts\s+127\.0\.0\.1\.78\.80/, 'and loopback for a loopback caller');
+  });
+
   t.test('our PortmapClient against Debian rpcbind', async (t) => {
     const ns = createNetns(t, 'pmrb');
     // rpcbind keeps its socket and lock under /run: give it a private one.
