@@ -123,6 +123,28 @@ if (progs) {
     t.equal((await stat(join(root, 'up-curl'))).size, data.length);
   });
 
+  t.test('IPv6: curl and tftp-hpa fetch over ::1', async (t) => {
+    const port6 = ns ? 69 : await freePort();
+    const server6 = start(t, process.execPath, [netbootCli, 'tftp', '--root', root, '--listen', '::1', '--port', String(port6)], { ns });
+    try {
+      await server6.waitFor(/tftp: listening on ::1 port \d+/);
+    } catch {
+      t.skip(`no IPv6 loopback here: ${server6.output().trim()}`);
+      return;
+    }
+    for (const name of ['f511', 'f513', 'm64']) {
+      const local = join(out, `v6-${name}`);
+      const r = await run(progs.curl, ['-sS', '-g', '--tftp-blksize', '1468', '-o', local, `tftp://[::1]:${port6}/${name}`], { ns, timeoutMs: 60_000 });
+      t.equal(r.code, 0, `curl ${name}${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+      t.equal(await sha256(local).catch(() => 'missing'), hashes[name], `curl over IPv6 ${name} byte-identical`);
+    }
+    const local = join(out, 'v6-hpa');
+    const r = await run(progs.tftp, ['-6', '::1', String(port6), '-m', 'binary', '-c', 'get', 'f513', local], { ns, timeoutMs: 30_000 });
+    t.equal(r.code, 0, `tftp-hpa -6${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+    t.equal(await sha256(local).catch(() => 'missing'), hashes.f513, 'tftp-hpa over IPv6 byte-identical');
+    t.match(server6.output(), /RRQ from ::1 filename f513/);
+  });
+
   t.test('path escapes are refused with ERROR 2 (access violation)', async (t) => {
     for (const name of ['../etc/passwd', '/etc/passwd', '//etc/passwd']) {
       const r = await run(progs.tftp, ['127.0.0.1', String(port), '-m', 'binary', '-c', 'get', name, join(out, 'escape')], { ns, timeoutMs: 20_000 });

@@ -60,7 +60,8 @@ export class TftpServer {
   private socket: Socket | undefined;
   private root = '';
   private readonly active = new Set<Active>();
-  private setups = 0;
+  /** Requests being set up (stat, open, bind), by client and name. */
+  private readonly starting = new Set<string>();
   private readonly cache = new OpenFileCache();
   private readonly pool = new BufferPool();
   private readonly limiter: LogLimiter;
@@ -131,23 +132,31 @@ export class TftpServer {
       this.reply(address, port, ErrorCode.ILLEGAL_OPERATION, 'Expected a read or write request');
       return;
     }
-    const key = `${address}|${port}|${p.op}|${p.filename}`;
-    for (const a of this.active) if (a.key === key) return; // the client repeated its request; the transfer answers it
+    const peer = `${address}|${port}`;
+    const key = `${peer}|${p.op}|${p.filename}|${p.mode}|${p.options.map((o) => `${o.name}=${o.value}`).join(',')}`;
+    // The client repeated its request: the transfer being set up or running answers it.
+    if (this.starting.has(key)) return;
+    for (const a of this.active) {
+      if (a.key === key) return;
+      // A different request from the same port (UEFI asking again after its tsize probe, the
+      // ERROR 8 lost) replaces the old transfer, which the client has given up on.
+      if (a.key.startsWith(`${peer}|`)) a.driver.abort(ErrorCode.NOT_DEFINED, 'superseded by a new request from the same port', false);
+    }
     const kind = p.op === Opcode.RRQ ? 'RRQ' : 'WRQ';
     const max = this.opts.maxTransfers ?? 256;
-    if (this.active.size + this.setups >= max) {
+    if (this.active.size + this.starting.size >= max) {
       this.limiter.write('busy', 'warning', `${kind} from ${who} filename ${p.filename} refused: ${max} transfers in progress`, now());
       this.reply(address, port, ErrorCode.NOT_DEFINED, `Server busy (${max} transfers), try again`);
       return;
     }
-    this.setups++;
+    this.starting.add(key);
     try {
       await this.setup(p, address, port, key, kind, who);
     } catch (err) {
       this.log('warning', `${kind} from ${who} filename ${p.filename}: ${(err as Error).message}`);
       this.reply(address, port, ErrorCode.NOT_DEFINED, 'Internal error');
     } finally {
-      this.setups--;
+      this.starting.delete(key);
     }
   }
 
@@ -209,8 +218,15 @@ export class TftpServer {
           return refuse(ErrorCode.NOT_DEFINED, `File too large for netascii mode (over ${max} bytes); use octet`);
         }
         const raw = Buffer.allocUnsafe(size);
-        await file.handle.read(raw, 0, size, 0);
-        this.cache.release(file);
+        try {
+          for (let got = 0; got < size; ) {
+            const { bytesRead } = await file.handle.read(raw, got, size - got, got);
+            if (bytesRead === 0) throw new Error(`the file shrank to ${got} bytes while being read`);
+            got += bytesRead;
+          }
+        } finally {
+          this.cache.release(file);
+        }
         const converted = toNetascii(raw);
         size = converted.length;
         source = new MemorySource(converted);
@@ -290,12 +306,13 @@ export class TftpServer {
     discard?: () => void;
     dallyMs?: number;
   }): Promise<void> {
+    // An IPv4 client reached through the dual-stack socket gets a plain IPv4 transfer socket.
     const mapped = this.listenFamily === 'udp6' && t.address !== t.who;
-    const family = this.listenFamily === 'udp4' || mapped ? 'udp4' : 'udp6';
-    const local = this.listenFamily === family ? this.bindAddress : '0.0.0.0';
+    const family = mapped ? 'udp4' : this.listenFamily;
+    const local = mapped ? '0.0.0.0' : this.bindAddress;
     let socket: Socket;
     try {
-      socket = await bind(family, local === '::' && family === 'udp4' ? '0.0.0.0' : local, 0, family === 'udp6' && local !== '::');
+      socket = await bind(family, local, 0, family === 'udp6' && local !== '::');
     } catch (err) {
       t.source?.close();
       throw err;
@@ -320,7 +337,7 @@ export class TftpServer {
       if (d.outcome !== 'complete') t.discard?.();
       line(d.outcome === 'complete' ? verb : d.reason, d.level, d.bytes);
     };
-    entry.driver = new TransferDriver(socket, { address: t.who === t.address ? t.address : t.who, port: t.port }, t.machine, {
+    entry.driver = new TransferDriver(socket, { address: t.who, port: t.port }, t.machine, {
       source: t.source,
       sink: t.sink,
       limiter: this.limiter,

@@ -213,3 +213,27 @@ t.test('client and server over IPv6 loopback, windowed, sizes around block edges
     t.equal(r.settings.tsize, size === 0 ? undefined : size, 'tsize (left out for an empty file)');
   }
 });
+
+t.test('UEFI: tsize probe, ERROR 8 (info, not a warning), then a new request from the same port', async (t) => {
+  const { port, root, logs, server } = await setup(t);
+  await writeFile(join(root, 'f'), Buffer.alloc(3000, 1));
+  const a = await rawSocket(t);
+  const probe = { op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [{ name: 'tsize', value: '0' }, { name: 'blksize', value: '1468' }] } as const;
+  a.s.send(encode({ ...probe, options: [...probe.options] }), port, '127.0.0.1');
+  const oack = await a.next();
+  t.match(oack.p, { op: Opcode.OACK, options: [{ name: 'tsize', value: '3000' }, { name: 'blksize', value: '1468' }] });
+  a.s.send(encode({ op: Opcode.ERROR, code: 8, message: 'User aborted the transfer' }), oack.port, '127.0.0.1');
+  t.ok(await eventually(() => logs.some((l) => l.startsWith('info:') && l.includes('client ended after the OACK'))));
+  t.notOk(logs.some((l) => l.startsWith('warning:')), 'no warning for the probe');
+  // The ERROR 8 of a second probe is lost; the client asks again from the same port with other options.
+  a.s.send(encode({ ...probe, options: [...probe.options] }), port, '127.0.0.1');
+  const oack2 = await a.next();
+  a.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [{ name: 'blksize', value: '1468' }] }), port, '127.0.0.1');
+  const oack3 = await a.next();
+  t.same(oack3.p, { op: Opcode.OACK, options: [{ name: 'blksize', value: '1468' }] });
+  t.not(oack3.port, oack2.port, 'a new transfer');
+  t.ok(await eventually(() => server.transfers === 1), 'the abandoned one is gone');
+  a.s.send(encode({ op: Opcode.ACK, block: 0 }), oack3.port, '127.0.0.1');
+  t.match((await a.next()).p, { op: Opcode.DATA, block: 1 });
+  a.s.send(encode({ op: Opcode.ERROR, code: 0, message: 'enough' }), oack3.port, '127.0.0.1');
+});
