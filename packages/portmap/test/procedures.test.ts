@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { XdrError, XdrReader, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import {
   PmapProc,
@@ -134,4 +135,31 @@ t.test('malformed arguments throw XdrError (the RPC server answers GARBAGE_ARGS)
   t.throws(() => procs[2][PmapProc.SET](call(2, 1, Buffer.alloc(7))), XdrError);
   t.throws(() => procs[4][RpcbProc.GETADDR](call(4, 3, Buffer.from('0000000100000001ffffffff', 'hex'))), XdrError);
   t.throws(() => procs[2][PmapProc.CALLIT](call(2, 5, Buffer.alloc(12))), XdrError);
+});
+
+t.test('property: random arguments to any procedure give a result or an XdrError, from anywhere', async (t) => {
+  const { procs } = setup();
+  const tables = [procs[2], procs[3], procs[4]];
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 0, max: 12 }),
+      fc.uint8Array({ maxLength: 120 }),
+      fc.constantFrom('127.0.0.1', '198.18.11.2', '::1', 'fe80::2'),
+      fc.constantFrom('udp' as const, 'tcp' as const),
+      async (v, proc, args, remote, transport) => {
+        const handler = tables[v][proc];
+        if (!handler) return true;
+        try {
+          const r = await handler(call(v + 2, proc, Buffer.from(args), remote, transport));
+          return r.stat === 0 || r.stat === 3;
+        } catch (e) {
+          if (e instanceof XdrError) return true;
+          throw e;
+        }
+      },
+    ),
+    { seed: 42, numRuns: 500 },
+  );
+  t.pass();
 });
