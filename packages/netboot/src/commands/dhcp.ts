@@ -98,7 +98,7 @@ async function run(argv: string[]): Promise<number> {
 /** Re-runs this command under the perl launcher that opens sockets bound to the interface (see device-socket.ts). */
 function relaunchWithDeviceSockets(ifname: string, listen: string, ports: number[], argv: string[]): Promise<number> {
   const cli = process.argv[1];
-  const { command, args } = deviceSocketLauncher(ifname, listen, ports, process.execPath, [cli, 'dhcp', ...argv]);
+  const { command, args } = deviceSocketLauncher(ifname, listen, ports, process.execPath, [...process.execArgv, cli, 'dhcp', ...argv]);
   const child = spawn(command, args, { stdio: 'inherit' });
   const forward = (sig: NodeJS.Signals) => child.kill(sig);
   process.on('SIGINT', forward);
