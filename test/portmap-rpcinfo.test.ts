@@ -32,6 +32,15 @@ try {
     out.getaddrNone = await c.getaddr(100099, 1);
     out.dump2 = (await c.dumpMappings()).map((m) => [m.prog, m.vers, m.prot, m.port].join('/'));
     out.dump4 = (await c.dump()).map((r) => [r.prog, r.vers, r.netid, r.addr, r.owner].join(' '));
+  } else if (action === 'extras') {
+    const stat = await c.getstat();
+    out.statInfo = stat.map((s) => s.info.length);
+    out.statSet = stat[0].setinfo + stat[1].setinfo + stat[2].setinfo;
+    out.addrlist = (await c.getaddrlist(100000, 4)).map((e) => [e.netid, e.protofmly, e.proto, e.semantics, e.maddr].join(' '));
+    out.clockSkew = Math.abs((await c.gettime()) - Math.floor(Date.now() / 1000));
+    out.taddr = (await c.uaddr2taddr('198.18.0.1.8.1')).toString('hex');
+    out.uaddr = await c.taddr2uaddr(Buffer.from('02000801631200010000000000000000', 'hex'));
+    out.versaddr = await c.getversaddr(100000, 3);
   } else if (action === 'unregister') {
     await c.unregisterService(100005, [1, 3]);
     await c.unregisterService(100003, [3]);
@@ -174,6 +183,14 @@ if (programs && canUseNetns()) {
       t.ok((found.dump4 as string[]).some((r) => r.startsWith('100000 4 local /run/rpcbind.sock superuser')), 'rpcbind DUMP (with its local netid) decodes');
       // rpcbind ignores the owner we send and records its own idea of the caller ("superuser" for root).
       t.ok((found.dump4 as string[]).some((r) => r.startsWith('100021 4 tcp 0.0.0.0.3.4 ')), 'a version 4 SET is listed');
+      const extras = await client(ns, '127.0.0.1', transport, 'extras');
+      t.same(extras.statInfo, [13, 13, 13], 'rpcbind GETSTAT decodes');
+      t.ok((extras.statSet as number) >= 1, 'and counted our SETs');
+      t.ok((extras.addrlist as string[]).includes(`${transport} inet ${transport} ${transport === 'tcp' ? 3 : 1} 127.0.0.1.0.111`), 'rpcbind GETADDRLIST decodes');
+      t.ok((extras.clockSkew as number) < 60, 'GETTIME');
+      t.equal(extras.taddr, '02000801c61200010000000000000000', 'rpcbind UADDR2TADDR gives the sockaddr_in our codec builds');
+      t.equal(extras.uaddr, '99.18.0.1.8.1', 'rpcbind TADDR2UADDR reads the sockaddr_in our codec builds');
+      t.equal(extras.versaddr, `127.0.0.1.0.111`);
       t.same(await client(ns, '127.0.0.1', transport, 'unregister'), { unset4: true, getport: 0 }, `unregister over ${transport}`);
       const after = await rpcinfo(ns, '-p', '127.0.0.1');
       t.notMatch(after.stdout, /100005|100003|100021/);
