@@ -220,3 +220,30 @@ function u32b(v: number): Buffer {
   b.writeUInt32BE(v);
   return b;
 }
+
+t.test('property: any decodable request gives an outcome, never an exception', async (t) => {
+  const { default: fc } = await import('fast-check');
+  const conf = parseConfig(guide + rangeConf.replace('subnet 198.18.21.0', 'subnet 198.18.22.0').replace(/198\.18\.21\./g, '198.18.22.'));
+  const p = new LeasePolicy(conf, { offerTimeoutMs: 5 });
+  const codes = fc.constantFrom(1, 3, 12, 43, 50, 51, 53, 54, 55, 57, 60, 61, 82, 93, 94, 97);
+  const option = fc.record({ code: codes, data: fc.uint8Array({ maxLength: 8 }) });
+  fc.assert(
+    fc.property(
+      fc.array(option, { maxLength: 8 }),
+      fc.constantFrom('004063c2cac9', '0200000000aa', '0200000000bb'),
+      fc.constantFrom(0, ip('198.18.21.21'), ip('198.18.22.100'), ip('198.18.99.1')),
+      fc.constantFrom(0, ip('198.18.22.1'), ip('198.18.99.1')),
+      fc.integer({ min: 0, max: 100 }),
+      (options, mac, ciaddr, giaddr, now) => {
+        const m = msg(undefined, mac, [], { ciaddr, giaddr, cookie: true });
+        const seen = new Set<number>();
+        m.options = options.filter((o) => !seen.has(o.code) && seen.add(o.code)).map((o) => ({ code: o.code, data: Buffer.from(o.data) }));
+        const out = p.handle(inc(m), now);
+        if (out.reply) decode(encode(out.reply.msg)); // the reply encodes and decodes again
+        return Array.isArray(out.log);
+      },
+    ),
+    { seed: 42, numRuns: 200 },
+  );
+  t.pass('no exceptions');
+});
