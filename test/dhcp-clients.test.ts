@@ -293,3 +293,60 @@ t.test('only --interface: a client on the master’s other interface gets nothin
   t.equal(ok.code, 0, 'the client on --interface gets one');
   t.match(envFile(join(dir, 'udhcpc.bound')).serverid, '198.18.24.1', 'server identifier is the interface address');
 });
+
+// A PXE ROM's proxyDHCP exchange: DISCOVER broadcast to 67, then REQUEST unicast to the proxy's port 4011.
+const PROXY_CLIENT = `
+import dgram from 'node:dgram';
+import { decode, encode, getOption, formatIpv4, fieldText } from '@netboot/dhcp-wire';
+const [mac, ciaddr, server] = process.argv.slice(1);
+const chaddr = Buffer.alloc(16);
+Buffer.from(mac.split(':').map((h) => parseInt(h, 16))).copy(chaddr);
+const ip = (s) => s.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const base = (type, xid, ci) => ({
+  op: 1, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: 0, ciaddr: ci, yiaddr: 0, siaddr: 0, giaddr: 0,
+  chaddr, sname: Buffer.alloc(0), file: Buffer.alloc(0), cookie: true,
+  options: [
+    { code: 53, data: Buffer.from([type]) },
+    { code: 60, data: Buffer.from('PXEClient:Arch:00000:UNDI:002001') },
+    { code: 93, data: Buffer.from([0, 0]) },
+    { code: 97, data: Buffer.alloc(17) },
+  ],
+});
+const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+const seen = [];
+const timer = setTimeout(() => { console.log(JSON.stringify(seen)); process.exit(1); }, 8000);
+s.on('message', (m, r) => {
+  const d = decode(m);
+  const v = getOption(d, 60);
+  seen.push({ type: getOption(d, 53)?.[0], from: r.address + ':' + r.port, yiaddr: formatIpv4(d.yiaddr), siaddr: formatIpv4(d.siaddr), file: fieldText(d.file), vendor: v ? Buffer.from(v).toString() : null });
+  if (d.xid === 1) s.send(encode(base(3, 2, ip(ciaddr))), 4011, server);
+  if (d.xid === 2) { clearTimeout(timer); console.log(JSON.stringify(seen)); process.exit(0); }
+});
+s.bind(68, () => { s.setBroadcast(true); s.send(encode(base(1, 1, 0)), 67, '255.255.255.255'); });
+`;
+
+t.test('proxyDHCP: a PXE client gets its boot file on 67 and again from port 4011, and no address', async (t) => {
+  if (!netnsOk(t)) return;
+  const link = createLink(t, { subnet: 21, label: 'dhx' });
+  execFileSync('ip', ['-n', link.client, 'route', 'add', 'default', 'dev', link.clientIf]);
+  const dir = tempDir(t);
+  const confPath = join(dir, 'dhcpd.conf');
+  writeFileSync(confPath, guide);
+  const server = start(t, process.execPath, [netbootCli, 'dhcp', '--proxy', '--config', confPath, '--interface', link.serverIf], { ns: link.server });
+  await server.waitFor(/proxyDHCP on .* ports 67, 4011/);
+  const r = await run(process.execPath, ['--input-type=module', '-e', PROXY_CLIENT, '02:00:00:00:21:99', link.clientAddr, link.serverAddr], { ns: link.client, cwd: repoRoot, timeoutMs: 20_000 });
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  const [offer, ack] = JSON.parse(r.stdout.trim());
+  t.same(offer, { type: 2, from: '198.18.21.1:67', yiaddr: '0.0.0.0', siaddr: '198.18.21.1', file: 'pxelinux.0', vendor: 'PXEClient' });
+  t.same(ack, { type: 5, from: '198.18.21.1:4011', yiaddr: '0.0.0.0', siaddr: '198.18.21.1', file: 'pxelinux.0', vendor: 'PXEClient' });
+  t.notOk(existsSync(join(dir, 'dhcpd.leases')), 'no lease file: proxyDHCP hands out no addresses');
+});
+
+t.test('a dhcpd.conf outside the subset is refused with file:line:column', async (t) => {
+  const dir = tempDir(t);
+  const confPath = join(dir, 'bad.conf');
+  writeFileSync(confPath, 'ddns-update-style none;\nsubnet 198.18.21.0 netmask 255.255.255.0 {\n  pool { range 198.18.21.10 198.18.21.20; }\n}\n');
+  const r = await run(process.execPath, [netbootCli, 'dhcp', '--config', confPath, '--interface', 'lo'], { timeoutMs: 20_000 });
+  t.equal(r.code, 1);
+  t.match(r.stderr, `${confPath}:3:3: "pool" is not in the dhcpd.conf subset`);
+});
