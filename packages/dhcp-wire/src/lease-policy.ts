@@ -81,6 +81,7 @@ export class LeasePolicy {
   private readonly fixed = new Set<number>();
   private readonly cursors = new Map<string, number>();
   private readonly resolved = new Map<string, Effective>();
+  private sweepAt = 0;
   private readonly offerTimeoutMs: number;
   private readonly abandonMs: number;
   private readonly proxy: boolean;
@@ -125,6 +126,7 @@ export class LeasePolicy {
   }
 
   handle(req: Incoming, now: number): Outcome {
+    if (now >= this.sweepAt) this.sweepOffers(now);
     const log: string[] = [];
     const m = req.msg;
     if (m.op !== BOOTREQUEST) return { log };
@@ -341,6 +343,17 @@ export class LeasePolicy {
     this.apply(lease);
     this.dropOffer(client);
     return lease;
+  }
+
+  /** Forgets expired offers (clients that never came back to REQUEST), at most once per offer timeout. */
+  private sweepOffers(now: number): void {
+    for (const [client, o] of this.offers) {
+      if (o.expires <= now) {
+        this.offers.delete(client);
+        if (this.offeredIp.get(o.ip) === client) this.offeredIp.delete(o.ip);
+      }
+    }
+    this.sweepAt = now + this.offerTimeoutMs;
   }
 
   private dropOffer(client: string): void {
