@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, mkdir, writeFile, rm, appendFile } from 'node:fs/promises';
@@ -60,7 +60,7 @@ interface Setup {
   flags: string[];
 }
 
-async function guideSetup(t: Tap.Test): Promise<Setup> {
+async function guideSetup(t: Test): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'netboot-doctor-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const tftp = join(dir, 'tftp');
