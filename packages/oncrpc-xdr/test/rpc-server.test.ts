@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -278,7 +279,7 @@ t.test('tcp: an idle connection is closed; one with a call running is not', asyn
   const c = await connect(t, port, 'tcp');
   await c.call(PROG, 1, 0);
   t.pass('a call three idle periods long completed');
-  const s = net.connect(port, HOST);
+  const s = net.connect(port, HOST).resume();
   await new Promise((r) => s.once('connect', r));
   await new Promise((r) => s.once('close', r));
   t.pass('the silent connection was closed by the server');
@@ -292,7 +293,7 @@ t.test('tcp: an oversize fragment header closes only that connection', async (t)
   const port = await listen();
   const good = await connect(t, port, 'tcp');
   t.equal((await good.call(PROG, 1, 1, [u32(1), u32(2)])).u32('sum'), 3);
-  const bad = net.connect(port, HOST);
+  const bad = net.connect(port, HOST).resume();
   await new Promise((r) => bad.once('connect', r));
   bad.write(Buffer.concat([recordMark(4097), Buffer.alloc(100)]));
   await new Promise((r) => bad.once('close', r));
@@ -417,4 +418,37 @@ t.test('tcp: connections beyond maxConnections are refused with a log line; the 
   t.pass('the second connection was closed');
   t.match(logs.join('\n'), /refused a TCP connection .* limit of 1 open connections/);
   t.equal((await first.call(PROG, 1, 1, [u32(3), u32(3)])).u32('sum'), 6, 'the first still works');
+});
+
+t.test('random bytes over UDP and TCP never stop the server', async (t) => {
+  const { server, listen } = await serve(t, { maxRecordSize: 2048 });
+  server.register(PROG, 1, { 0: () => ({ stat: 0, body: [] }), 1: sum });
+  const port = await listen();
+  const u = await rawUdp(t, port);
+  const valid = rawCall(1, { proc: 1 }, Buffer.concat([u32(1), u32(2)]));
+  const samples = fc.sample(
+    fc.oneof(
+      fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+      fc.tuple(fc.nat(valid.length), fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 4 })).map(([cut, edits]) => {
+        const b = Buffer.from(valid.subarray(0, cut));
+        for (const [at, v] of edits) if (at < b.length) b[at] = v;
+        return b;
+      }),
+    ),
+    { seed: 42, numRuns: 300 },
+  );
+  for (const s of samples) u.send(s);
+  for (let i = 0; i < 10; i++) {
+    const sock = net.connect(port, HOST);
+    sock.on('error', () => {});
+    sock.resume(); // discard the replies, so the end of the stream is seen
+    await new Promise((r) => sock.once('connect', r));
+    const bytes = Buffer.concat(samples.slice(i * 30, i * 30 + 30).map((s) => Buffer.concat([recordMark(s.length, i % 2 === 0), s])));
+    sock.end(bytes);
+    await new Promise((r) => sock.once('close', r));
+  }
+  const c = await connect(t, port, 'tcp');
+  t.equal((await c.call(PROG, 1, 1, [u32(20), u32(22)])).u32('sum'), 42, 'still answering over TCP');
+  const cu = await connect(t, port, 'udp');
+  t.equal((await cu.call(PROG, 1, 1, [u32(1), u32(1)])).u32('sum'), 2, 'still answering over UDP');
 });
