@@ -42,6 +42,15 @@ function caller(call: RpcCall): string {
   return `${call.remote.address}:${call.remote.port}`;
 }
 
+/**
+ * Who a loopback caller is, as rpcbind judges it over IP: only root can send
+ * from a reserved port, so that makes the caller "superuser"; anyone else is
+ * "unknown". The r_owner a caller sends is not believed.
+ */
+function callerOwner(call: RpcCall): string {
+  return call.remote.port < 1024 ? 'superuser' : 'unknown';
+}
+
 function describe(r: Registration): string {
   return `program ${r.prog} version ${r.vers} ${r.netid} ${r.addr} owner ${r.owner}`;
 }
@@ -77,6 +86,23 @@ export function portmapProcedures(ctx: PortmapContext): { 2: ProcedureTable; 3: 
     return found && mergeUaddr(found.addr, ctx.localAddress(call));
   };
 
+  /** UNSET of prog/vers on a netid ('' = all), allowed when the caller owns every entry it would drop, or is root. */
+  const unset = (call: RpcCall, prog: number, vers: number, netids: string[]): boolean => {
+    const owner = callerOwner(call);
+    const doomed = netids.flatMap((n) => registry.matching(prog, vers, n));
+    const foreign = doomed.find((r) => owner !== 'superuser' && r.owner !== owner);
+    if (foreign) {
+      ctx.logLimited(
+        `portmap unset owner ${call.remote.address}`,
+        `portmap: refused UNSET of ${describe(foreign)} from ${caller(call)} (${owner}): only its owner or root may`,
+      );
+      return false;
+    }
+    const removed = netids.flatMap((n) => registry.unset(prog, vers, n));
+    for (const r of removed) ctx.log(`portmap: unregistered ${describe(r)}`);
+    return removed.length > 0;
+  };
+
   const refuseRemoteCall = (v: StatVersion, call: RpcCall): RpcResult => {
     // rpcbind forwards CALLIT only when started with -r: forwarding lets anyone bounce
     // calls off this host with its address (and reserved port) as the source. A refusal
@@ -93,7 +119,8 @@ export function portmapProcedures(ctx: PortmapContext): { 2: ProcedureTable; 3: 
       const netid = netidForProt(m.prot);
       let done = false;
       if (allowedToChange(call, 'SET', m.prog) && netid !== undefined && m.port <= 65535) {
-        const r: Registration = { prog: m.prog, vers: m.vers, netid, addr: formatUaddr('0.0.0.0', m.port), owner: 'unknown' };
+        const addr = formatUaddr('0.0.0.0', m.port);
+        const r: Registration = { prog: m.prog, vers: m.vers, netid, addr, owner: callerOwner(call) };
         done = registry.set(r);
         ctx.log(done ? `portmap: registered ${describe(r)}` : `portmap: SET of ${describe(r)} refused: already registered`);
       }
@@ -102,13 +129,8 @@ export function portmapProcedures(ctx: PortmapContext): { 2: ProcedureTable; 3: 
     }),
     [PmapProc.UNSET]: counted(0, PmapProc.UNSET, (call) => {
       const m = mapping.read(call.args);
-      let done = false;
-      if (allowedToChange(call, 'UNSET', m.prog)) {
-        // Version 2 UNSET ignores the protocol and port: it drops the version on TCP and UDP.
-        const removed = [...registry.unset(m.prog, m.vers, 'tcp'), ...registry.unset(m.prog, m.vers, 'udp')];
-        for (const r of removed) ctx.log(`portmap: unregistered ${describe(r)}`);
-        done = removed.length > 0;
-      }
+      // Version 2 UNSET ignores the protocol and port: it drops the version on TCP and UDP.
+      const done = allowedToChange(call, 'UNSET', m.prog) && unset(call, m.prog, m.vers, ['tcp', 'udp']);
       stats.unset(0, done);
       return ok(bool, done);
     }),
@@ -130,7 +152,7 @@ export function portmapProcedures(ctx: PortmapContext): { 2: ProcedureTable; 3: 
       const a = rpcb.read(call.args);
       let done = false;
       if (allowedToChange(call, 'SET', a.prog) && a.netid !== '' && parseUaddr(a.addr) !== undefined) {
-        const r: Registration = { ...a, owner: a.owner || 'unknown' };
+        const r: Registration = { ...a, owner: callerOwner(call) };
         done = registry.set(r);
         ctx.log(done ? `portmap: registered ${describe(r)}` : `portmap: SET of ${describe(r)} refused: already registered`);
       }
@@ -139,12 +161,7 @@ export function portmapProcedures(ctx: PortmapContext): { 2: ProcedureTable; 3: 
     }),
     [RpcbProc.UNSET]: counted(v, RpcbProc.UNSET, (call) => {
       const a = rpcb.read(call.args);
-      let done = false;
-      if (allowedToChange(call, 'UNSET', a.prog)) {
-        const removed = registry.unset(a.prog, a.vers, a.netid);
-        for (const r of removed) ctx.log(`portmap: unregistered ${describe(r)}`);
-        done = removed.length > 0;
-      }
+      const done = allowedToChange(call, 'UNSET', a.prog) && unset(call, a.prog, a.vers, [a.netid]);
       stats.unset(v, done);
       return ok(bool, done);
     }),

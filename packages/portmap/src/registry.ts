@@ -44,6 +44,11 @@ export class Registry {
     return true;
   }
 
+  /** The registrations of a program and version on `netid`, or on every netid when it is empty. */
+  matching(prog: number, vers: number, netid = ''): Registration[] {
+    return this.entries.filter((e) => e.prog === prog && e.vers === vers && (netid === '' || e.netid === netid));
+  }
+
   /** Removes the registrations of a program and version on `netid`, or on every netid when it is empty. */
   unset(prog: number, vers: number, netid = ''): Registration[] {
     const removed: Registration[] = [];

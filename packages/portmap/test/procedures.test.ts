@@ -35,7 +35,7 @@ function setup() {
   return { lines, registry, procs };
 }
 
-function call(vers: number, proc: number, args: Buffer, remote = '127.0.0.1', transport: 'udp' | 'tcp' = 'udp'): RpcCall {
+function call(vers: number, proc: number, args: Buffer, remote = '127.0.0.1', transport: 'udp' | 'tcp' = 'udp', port = 1000): RpcCall {
   return {
     xid: 1,
     prog: 100000,
@@ -44,7 +44,7 @@ function call(vers: number, proc: number, args: Buffer, remote = '127.0.0.1', tr
     cred: { flavor: 0 },
     args: new XdrReader(args),
     transport,
-    remote: { address: remote, port: 1000, family: remote.includes(':') ? 'IPv6' : 'IPv4' },
+    remote: { address: remote, port, family: remote.includes(':') ? 'IPv6' : 'IPv4' },
     local: { address: '0.0.0.0', port: 111 },
   };
 }
@@ -98,12 +98,26 @@ t.test('rpcbind: SET, GETADDR per transport, GETVERSADDR exact, DUMP, GETADDRLIS
   t.equal(await result(v4[RpcbProc.GETVERSADDR](call(4, 9, b(100005, 1, 'tcp'), '127.0.0.1', 'tcp')), uaddrString), '');
   t.equal(await result(v4[RpcbProc.GETADDR](call(4, 3, b(100099, 1, 'tcp'))), uaddrString), '', 'unregistered: empty uaddr');
   const dump = await result(procs[3][RpcbProc.DUMP](call(3, 4, Buffer.alloc(0))), rpcblist);
-  t.same(dump.map((r) => `${r.netid} ${r.owner}`), ['tcp mountd', 'udp unknown']);
+  t.same(dump.map((r) => `${r.netid} ${r.owner}`), ['tcp superuser', 'udp superuser'], 'a reserved source port is root; r_owner is not believed');
   const list = await result(v4[RpcbProc.GETADDRLIST](call(4, 11, b(100005, 3, ''), '198.18.11.2')), rpcbEntryList);
   t.same(list, [
     { maddr: '198.18.11.1.78.80', netid: 'tcp', semantics: 3, protofmly: 'inet', proto: 'tcp' },
     { maddr: '198.18.11.1.78.80', netid: 'udp', semantics: 1, protofmly: 'inet', proto: 'udp' },
   ]);
+});
+
+t.test('owners: an unprivileged local caller registers as unknown and can only remove its own', async (t) => {
+  const { procs, lines, registry } = setup();
+  const user = (v: number, proc: number, args: Buffer) => call(v, proc, args, '127.0.0.1', 'tcp', 40000);
+  t.equal(await result(procs[2][PmapProc.SET](call(2, 1, m(100003, 3, 6, 2049))), bool), true);
+  t.equal(await result(procs[4][RpcbProc.SET](user(4, 1, b(100005, 3, 'tcp', '0.0.0.0.78.80', 'superuser'))), bool), true);
+  t.same(registry.list().map((r) => r.owner), ['superuser', 'unknown']);
+  t.equal(await result(procs[2][PmapProc.UNSET](user(2, 2, m(100003, 3, 6, 0))), bool), false, "not root's entry");
+  t.equal(await result(procs[3][RpcbProc.UNSET](user(3, 2, b(100000, 2, ''))), bool), false);
+  t.match(lines.join('\n'), /refused UNSET of program 100003 version 3 tcp .* \(unknown\): only its owner or root may/);
+  t.equal(await result(procs[4][RpcbProc.UNSET](user(4, 2, b(100005, 3, ''))), bool), true, 'its own');
+  t.equal(await result(procs[2][PmapProc.UNSET](call(2, 2, m(100003, 3, 6, 0))), bool), true, 'root removes anything');
+  t.equal(registry.list().length, 0);
 });
 
 t.test('GETTIME, UADDR2TADDR, TADDR2UADDR, GETSTAT', async (t) => {
