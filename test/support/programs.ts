@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import type { Test } from 'tap';
 
 const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
 
@@ -18,10 +19,7 @@ export function which(program: string): string | undefined {
   return undefined;
 }
 
-interface Skippable {
-  skip(message: string): void;
-  fail(message: string): void;
-}
+type Skippable = Pick<Test, 'skip' | 'fail'>;
 
 /**
  * Finds the real programs an interop test drives, keyed by program name with
