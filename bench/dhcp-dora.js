@@ -24,7 +24,7 @@ const flag = (name, dflt) => {
 };
 const seconds = Number(flag('--seconds', '4'));
 const servers = flag('--servers', 'netboot,kea,dhcpd').split(',');
-const RATES = [50, 100, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 6000, 8000];
+const RATES = [25, 50, 100, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 6000, 8000];
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
 const say = (s) => {
   if (!json) console.log(s);

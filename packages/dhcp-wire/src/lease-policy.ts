@@ -289,14 +289,18 @@ export class LeasePolicy {
     if (eff) {
       if (subnet && !eff.options.some((o) => o.code === Opt.SUBNET_MASK)) options.push({ code: Opt.SUBNET_MASK, data: u32(subnet.mask) });
       const prl = getOption(m, Opt.PARAMETER_REQUEST_LIST);
-      // Requested options first, in the client's order: when space runs out, the encoder drops from the end.
-      if (prl) {
-        for (const code of prl) {
-          const o = eff.options.find((x) => x.code === code);
-          if (o && !options.includes(o)) options.push(o);
+      // One instance per code (a repeated code would be joined by the client, RFC 3396); the server's own
+      // 53/54/51/58/59 win over configured ones. Requested options come first, in the client's order:
+      // when space runs out, the encoder drops from the end.
+      const have = new Set(options.map((o) => o.code));
+      const add = (o: DhcpOption | undefined) => {
+        if (o && !have.has(o.code)) {
+          have.add(o.code);
+          options.push(o);
         }
-      }
-      for (const o of eff.options) if (!options.includes(o)) options.push(o);
+      };
+      if (prl) for (const code of prl) add(eff.options.find((x) => x.code === code));
+      for (const o of eff.options) add(o);
       if (eff.filename !== undefined) file = Buffer.from(eff.filename, 'latin1');
       if (eff.serverName !== undefined) sname = Buffer.from(eff.serverName, 'latin1');
       siaddr = eff.nextServer ?? 0;

@@ -247,3 +247,12 @@ t.test('property: any decodable request gives an outcome, never an exception', a
   );
   t.pass('no exceptions');
 });
+
+t.test('configured options never duplicate the server\'s own 51/53/54', (t) => {
+  const p = new LeasePolicy(parseConfig(rangeConf.replace('authoritative;', 'authoritative; option dhcp-lease-time 5; option dhcp-server-identifier 198.18.21.99;')));
+  const o = p.handle(inc(msg(1, '0200000000aa', [{ code: 55, data: [51, 54, 3] }])), 0);
+  const codes = o.reply!.msg.options.map((x) => x.code);
+  t.equal(codes.length, new Set(codes).size, 'each code once');
+  t.same([...getOption(o.reply!.msg, 54)!], ipb('198.18.21.1'));
+  t.end();
+});
