@@ -141,7 +141,8 @@ export class RpcServer {
 
   private listenTcp(host: string, port: number): Promise<net.Server> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      // Half-open: a client may shut down its sending side after its last call and still wait for the replies.
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
       server.maxConnections = this.maxConnections;
       server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) =>
         this.logger.log('maxconn', `rpc: refused a TCP connection from ${d?.remoteAddress}:${d?.remotePort}: the limit of ${this.maxConnections} open connections (maxConnections) is reached`),
@@ -276,6 +277,7 @@ class TcpConnection {
   private draining = false;
   private paused = false;
   private closed = false;
+  private peerEnded = false;
   private readonly idle: NodeJS.Timeout;
 
   constructor(
@@ -294,6 +296,10 @@ class TcpConnection {
     });
     socket.on('error', () => {
       // A reset peer; 'close' follows.
+    });
+    socket.once('end', () => {
+      this.peerEnded = true;
+      this.finishIfDone();
     });
     socket.once('close', () => {
       this.closed = true;
@@ -341,6 +347,12 @@ class TcpConnection {
     }
     this.socket.uncork();
     this.updateFlow();
+    this.finishIfDone();
+  }
+
+  /** Once the peer has stopped sending and every call is answered, our side ends too. */
+  private finishIfDone(): void {
+    if (this.peerEnded && !this.closed && this.inFlight === 0 && this.waiting.length === 0) this.socket.end();
   }
 
   private start(record: Buffer): void {

@@ -452,3 +452,18 @@ t.test('random bytes over UDP and TCP never stop the server', async (t) => {
   const cu = await connect(t, port, 'udp');
   t.equal((await cu.call(PROG, 1, 1, [u32(1), u32(1)])).u32('sum'), 2, 'still answering over UDP');
 });
+
+t.test('tcp: a client that shuts down its sending side still gets its replies', async (t) => {
+  const { server, listen } = await serve(t);
+  server.register(PROG, 1, { 1: async (call) => (await new Promise((r) => setTimeout(r, 50)), sum(call)) });
+  const port = await listen();
+  const sock = net.connect(port, HOST);
+  const records = new RecordDecoder(4096);
+  const replies: Buffer[] = [];
+  sock.on('data', (d: Buffer) => replies.push(...records.push(d)));
+  await new Promise((r) => sock.once('connect', r));
+  const calls = [1, 2, 3].map((xid) => rawCall(xid, { proc: 1 }, Buffer.concat([u32(xid), u32(10)])));
+  sock.end(Buffer.concat(calls.flatMap((c) => [recordMark(c.length), c])));
+  await new Promise((r) => sock.once('close', r));
+  t.same(replies.map((r) => [r.readUInt32BE(0), r.readUInt32BE(24)]).sort(), [[1, 11], [2, 12], [3, 13]], 'all three replies, then the server closed');
+});
