@@ -20,7 +20,7 @@ async function writeRandomFile(path: string, bytes: number): Promise<void> {
   const chunk = 4 * 1024 * 1024;
   const out = createWriteStream(path);
   for (let done = 0; done < bytes; done += chunk) {
-    if (!out.write(randomBytes(Math.min(chunk, bytes - done)))) await new Promise((r) => out.once('drain', r));
+    if (!out.write(randomBytes(Math.min(chunk, bytes - done)))) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
 }
