@@ -181,7 +181,10 @@ export class RpcClient {
   private sendUdp(xid: number, chunks: Uint8Array[], wait: number, retriesLeft: number): void {
     const p = this.pending.get(xid);
     if (!p || this.closed) return;
-    this.udp!.send(chunks);
+    this.udp!.send(chunks, (e) => {
+      // Only this call fails (e.g. EMSGSIZE for arguments too big for a datagram).
+      if (e) this.settle(xid)?.reject(RpcConnectionError.from(this.target, e));
+    });
     if (retriesLeft > 0) {
       p.retransmit = setTimeout(() => this.sendUdp(xid, chunks, wait * 2, retriesLeft - 1), wait);
     }

@@ -467,3 +467,14 @@ t.test('tcp: a client that shuts down its sending side still gets its replies', 
   await new Promise((r) => sock.once('close', r));
   t.same(replies.map((r) => [r.readUInt32BE(0), r.readUInt32BE(24)]).sort(), [[1, 11], [2, 12], [3, 13]], 'all three replies, then the server closed');
 });
+
+t.test('client: UDP arguments too big for a datagram fail that call only', async (t) => {
+  const { server, listen } = await serve(t);
+  server.register(PROG, 1, { 0: () => ({ stat: 0, body: [] }) });
+  const port = await listen();
+  const c = await connect(t, port, 'udp');
+  const other = c.call(PROG, 1, 0);
+  await t.rejects(c.call(PROG, 1, 0, Buffer.alloc(70_000)), { name: 'RpcConnectionError', code: 'EMSGSIZE' });
+  await other;
+  t.pass('the other call was answered');
+});
