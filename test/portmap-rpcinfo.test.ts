@@ -68,7 +68,7 @@ function rpcinfo(ns: string, ...args: string[]): Promise<RunResult> {
 }
 
 const programs = requirePrograms(t, { rpcinfo: 'rpcbind', rpcbind: 'rpcbind' });
-if (programs && !canUseNetns()) t.skip('needs root and iproute2 for network namespaces');
+if (programs && !canUseNetns()) t.plan(0, 'needs root and iproute2 for network namespaces');
 
 if (programs && canUseNetns()) {
   t.test('Debian rpcinfo against netboot portmap', async (t) => {

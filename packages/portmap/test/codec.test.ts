@@ -28,7 +28,9 @@ const text = (maxLength: number) => fc.string({ maxLength });
 const bytes = (maxLength: number) => fc.uint8Array({ maxLength }).map((a) => Buffer.from(a));
 
 // Plain objects, so decoded values (plain objects) compare equal.
-const rec = <T extends Record<string, fc.Arbitrary<unknown>>>(m: T) => fc.record(m, { noNullPrototype: true });
+function rec<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
+  return fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<T>;
+}
 
 const mappingArb = rec({ prog: u32, vers: u32, prot: u32, port: u32 });
 const callArb = rec({ prog: u32, vers: u32, proc: u32, args: bytes(64) });

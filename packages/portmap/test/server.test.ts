@@ -44,13 +44,18 @@ t.test('version 0 gets PROG_MISMATCH 2..4; CALLIT gets PROC_UNAVAIL; bad argumen
   const { port } = await startServer(t);
   const rpc = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'tcp', timeoutMs: 5000 });
   t.teardown(() => rpc.close());
-  await t.rejects(rpc.call(PMAP_PROG, 0, 0), new RpcAcceptError(AcceptStat.PROG_MISMATCH, 2, 4));
-  await t.rejects(rpc.call(PMAP_PROG, 5, 0), { stat: AcceptStat.PROG_MISMATCH, low: 2, high: 4 });
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => 'answered',
+      (e: unknown) => (e instanceof RpcAcceptError ? [e.stat, e.low, e.high].filter((x) => x !== undefined) : String(e)),
+    );
+  t.same(await refusal(rpc.call(PMAP_PROG, 0, 0)), [AcceptStat.PROG_MISMATCH, 2, 4]);
+  t.same(await refusal(rpc.call(PMAP_PROG, 5, 0)), [AcceptStat.PROG_MISMATCH, 2, 4]);
   const fwd = callArgs.encode({ prog: 100003, vers: 3, proc: 0, args: Buffer.alloc(0) });
-  await t.rejects(rpc.call(PMAP_PROG, 2, 5), { stat: AcceptStat.GARBAGE_ARGS });
-  await t.rejects(rpc.call(PMAP_PROG, 2, 5, fwd), { stat: AcceptStat.PROC_UNAVAIL });
-  await t.rejects(rpc.call(PMAP_PROG, 2, 1, Buffer.alloc(6)), { stat: AcceptStat.GARBAGE_ARGS });
-  await t.rejects(rpc.call(PMAP_PROG, 4, 13), { stat: AcceptStat.PROC_UNAVAIL });
+  t.same(await refusal(rpc.call(PMAP_PROG, 2, 5)), [AcceptStat.GARBAGE_ARGS]);
+  t.same(await refusal(rpc.call(PMAP_PROG, 2, 5, fwd)), [AcceptStat.PROC_UNAVAIL]);
+  t.same(await refusal(rpc.call(PMAP_PROG, 2, 1, Buffer.alloc(6))), [AcceptStat.GARBAGE_ARGS]);
+  t.same(await refusal(rpc.call(PMAP_PROG, 4, 13)), [AcceptStat.PROC_UNAVAIL]);
   await rpc.call(PMAP_PROG, 3, 0); // the connection survived all of that
 });
 
@@ -68,7 +73,7 @@ t.test('over IPv6 loopback: rpcbind lookups answer tcp6 addresses, SET from ::1 
   try {
     port = await server.listen({ host: '::1', port: 0 });
   } catch (e) {
-    return t.skip(`no IPv6 loopback here: ${(e as Error).message}`);
+    return t.plan(0, `no IPv6 loopback here: ${(e as Error).message}`);
   } finally {
     t.teardown(() => server.close());
   }
