@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Guest } from './guest.js';
 
@@ -41,15 +41,13 @@ export interface NodeBoot {
 }
 
 /**
- * Leaves exactly one config in pxelinux.cfg/, under the name of the chosen
- * lookup, so a boot that succeeds proves pxelinux found it that way (any
- * other name is answered "file not found"). The guide's command line, plus
- * `e2e.config=` naming the lookup so the serial log shows which one booted.
+ * Writes the node's config under the name of the chosen lookup: the guide's
+ * command line, plus `e2e.config=` naming the lookup so the serial console
+ * shows which file pxelinux booted.
  */
 export function writePxelinuxConfig(tftpRoot: string, boot: NodeBoot): string {
   const cfgDir = join(tftpRoot, 'pxelinux.cfg');
   mkdirSync(cfgDir, { recursive: true });
-  for (const old of readdirSync(cfgDir)) rmSync(join(cfgDir, old), { force: true });
   const name = pxelinuxConfigName(boot.lookup, boot.mac, boot.ip);
   const append = [
     'initrd=initrd.gz',
