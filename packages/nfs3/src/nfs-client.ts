@@ -6,7 +6,7 @@ import { encode } from './xdr-codec.js';
 
 type Name = string | Buffer;
 const bytes = (n: Name): Buffer => (typeof n === 'string' ? Buffer.from(n, 'utf8') : n);
-const ZERO_VERF = Buffer.alloc(8);
+const ZERO_VERF: Buffer = Buffer.alloc(8);
 
 /**
  * A typed NFSv3 client: one method per procedure, results as the decoded

@@ -1,3 +1,4 @@
+import type { Test } from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,7 +74,7 @@ export async function harness(
 }
 
 /** Asserts NFS3_OK and narrows to the resok arm. */
-export function ok<T extends { status: number }>(t: { equal(a: unknown, b: unknown, m?: string): unknown }, r: T, what = 'NFS3_OK'): Extract<T, { status: 0 }> {
+export function ok<T extends { status: number }>(t: Test, r: T, what = 'NFS3_OK'): Extract<T, { status: 0 }> {
   t.equal(r.status, 0, what);
   if (r.status !== 0) throw new Error(`${what}: status ${r.status}`);
   return r as Extract<T, { status: 0 }>;

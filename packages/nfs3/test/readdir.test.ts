@@ -17,7 +17,7 @@ t.test(`READDIRPLUS over ${N} entries page by page: no duplicate, none missing`,
   const dir = ok(t, await c.lookup(h.root, 'big')).object;
   const seen = new Map<string, bigint>();
   let cookie = 0n;
-  let verf = Buffer.alloc(8);
+  let verf: Buffer = Buffer.alloc(8);
   let pages = 0;
   let dups = 0;
   let badFileid = 0;
@@ -67,7 +67,7 @@ t.test('READDIR pages of a small directory, with fileids', async (t) => {
   const c = await h.client();
   const names: string[] = [];
   let cookie = 0n;
-  let verf = Buffer.alloc(8);
+  let verf: Buffer = Buffer.alloc(8);
   for (let eof = false, n = 0; !eof && n < 100; n++) {
     const r = ok(t, await c.readdir(h.root, cookie, verf, 200));
     for (const e of r.entries) {

@@ -19,16 +19,16 @@ for (const k of cases) {
     await chmod(h.dir, 0o777);
     await writeFile(join(h.dir, 'root-only'), 'secret');
     await chmod(join(h.dir, 'root-only'), 0o600);
-    for (const [who, cred, expectUid] of [
-      ['root', asUser(0), k.rootAs],
-      ['user 1000', asUser(1000, 1000), k.userAs],
+    for (const [who, uid, expectUid] of [
+      ['root', 0, k.rootAs],
+      ['user 1000', 1000, k.userAs],
     ] as const) {
-      const c = await h.client(cred);
-      const name = `by-${cred.uid}`;
+      const c = await h.client(asUser(uid));
+      const name = `by-${uid}`;
       const made = ok(t, await c.create(h.root, name), `${who} creates`);
       t.equal(made.attributes?.uid, expectUid, `${who}'s file is owned by uid ${expectUid}`);
       t.equal((await lstat(join(h.dir, name))).uid, expectUid, 'on disk too');
-      const dir = ok(t, await c.mkdir(h.root, `dir-${cred.uid}`));
+      const dir = ok(t, await c.mkdir(h.root, `dir-${uid}`));
       t.equal(dir.attributes?.uid, expectUid, `${who}'s directory too`);
       const secret = ok(t, await c.lookup(h.root, 'root-only')).object;
       const read = await c.read(secret, 0n, 10);
