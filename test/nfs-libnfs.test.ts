@@ -129,6 +129,18 @@ t.test('rpcinfo, showmount and libnfs against netboot nfs', { skip: !canUseNetns
   t.equal(await sha256(back), await sha256(big));
 
   t.match(server.output(), /mount request from [\d.]+:\d+ for .*: granted/, 'mounts are logged');
+
+  // SIGHUP re-reads the exports file: a node root added later is served without a restart.
+  const later = join(dir, 'later');
+  mkdirSync(later);
+  writeFileSync(join(later, 'new.txt'), 'later\n');
+  writeFileSync(exportsFile, `${exp} ${link.clientAddr}(rw,no_root_squash,insecure)\n${later} ${link.clientAddr}(ro,insecure)\n`);
+  server.child.kill('SIGHUP');
+  await server.waitFor(/reloaded .*: 2 exports/);
+  const afterReload = await inClient(progs['nfs-cat'], [url(`${later}/new.txt`)]);
+  t.equal(afterReload.stdout, 'later\n', 'an export added to the file is served after SIGHUP');
+  const gone = await inClient(progs['nfs-cat'], [url(`${secure}/s.txt`)]);
+  t.not(gone.code, 0, 'an export removed from the file is no longer served');
   const code = await server.stop();
   t.equal(code, 0, 'stops cleanly on SIGTERM');
   t.match(server.output(), /unregistered program 100003 version 3/, 'unregistered on the way out');
