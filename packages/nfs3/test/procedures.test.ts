@@ -1,8 +1,9 @@
 import t from 'tap';
-import { lstat, mkdir, readFile, writeFile, symlink, chmod, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, writeFile, symlink, chmod, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Access, CreateMode, Ftype, NfsStat, StableHow, TimeHow, devMajor, devMinor, noSattr } from '@netboot/nfs3';
-import { asUser, harness, ok } from './harness.js';
+import { asUser, harness, ok, rw } from './harness.js';
 
 t.test('GETATTR, SETATTR (mode, owner, size, client and server times, guard)', async (t) => {
   const h = await harness(t);
@@ -176,4 +177,25 @@ t.test('FSSTAT, FSINFO, PATHCONF, UDP', async (t) => {
   t.equal(back.count, data.length, 'a 1 MiB READ over TCP');
   t.ok(back.data.equals(data));
   t.ok(ok(t, await c.read(f, 0n, 65536)).count <= 32 * 1024, 'UDP reads are clamped to rtmax');
+});
+
+t.test('sticky directories and cross-export RENAME/LINK', async (t) => {
+  const other = await mkdtemp(join(tmpdir(), 'nfs3-x-'));
+  t.teardown(() => rm(other, { recursive: true, force: true }));
+  const h = await harness(t, { extra: [{ id: 2, path: other, optionsFor: () => rw }] });
+  await chmod(h.dir, 0o755);
+  await mkdir(join(h.dir, 'tmp'));
+  await chmod(join(h.dir, 'tmp'), 0o1777);
+  const alice = await h.client(asUser(1001));
+  const bob = await h.client(asUser(1002));
+  const tmp = ok(t, await alice.lookup(h.root, 'tmp')).object;
+  ok(t, await alice.create(tmp, 'alices'));
+  t.equal((await bob.remove(tmp, 'alices')).status, NfsStat.ACCES, 'bob may not remove alice\'s file from a sticky directory');
+  t.equal((await bob.rename(tmp, 'alices', tmp, 'mine')).status, NfsStat.ACCES, 'nor rename it');
+  ok(t, await alice.remove(tmp, 'alices'), 'alice may');
+  const c = await h.client();
+  const f = ok(t, await c.create(h.root, 'f')).object!;
+  const otherRoot = h.server.rootHandle(other)!;
+  t.equal((await c.rename(h.root, 'f', otherRoot, 'f')).status, NfsStat.XDEV, 'RENAME across exports is XDEV');
+  t.equal((await c.link(f, otherRoot, 'f')).status, NfsStat.XDEV, 'LINK across exports is XDEV');
 });
