@@ -68,8 +68,8 @@ function openSocket(o: ClientOptions): Promise<Socket> {
 }
 
 function errorFrom(d: DoneAction): TftpClientError {
-  const m = /^peer sent error (\d+): (.*)$/s.exec(d.reason);
-  return m ? new TftpClientError(`server: ${m[2]} (error ${m[1]})`, Number(m[1])) : new TftpClientError(d.reason);
+  const e = d.peerError;
+  return e ? new TftpClientError(`server: ${e.message} (error ${e.code})`, e.code) : new TftpClientError(d.reason);
 }
 
 /**

@@ -90,7 +90,9 @@ export class TftpReceiver implements TransferMachine {
         out.push({ type: 'timer', at: this.clock.progress(now) });
         return out;
       case Opcode.ERROR:
-        if (this.state !== 'dallying') this.finish(out, 'failed', `peer sent error ${p.code}: ${p.message}`, 'warning');
+        if (this.state !== 'dallying') {
+          this.finish(out, 'failed', `peer sent error ${p.code}: ${p.message}`, 'warning', { code: p.code, message: p.message });
+        }
         return out;
       default:
         out.push({ type: 'log', level: 'debug', message: `ignored opcode ${p.op} while receiving` });
@@ -181,9 +183,9 @@ export class TftpReceiver implements TransferMachine {
     out.push({ type: 'timer', at: this.clock.progress(now) });
   }
 
-  private finish(out: TransferAction[], outcome: 'failed', reason: string, level: 'warning'): void {
+  private finish(out: TransferAction[], outcome: 'failed', reason: string, level: 'warning', peerError?: { code: number; message: string }): void {
     this.state = 'finished';
     this.clock.stop();
-    out.push({ type: 'done', outcome, bytes: this.bytes, reason, level });
+    out.push({ type: 'done', outcome, bytes: this.bytes, reason, level, ...(peerError && { peerError }) });
   }
 }

@@ -1,7 +1,7 @@
 import { ErrorCode, Opcode } from './constants.js';
 import { acceptOack, defaultSettings, OackRefused, type TransferSettings } from './options.js';
 import type { RequestPacket, TftpOption, TftpPacket } from './packet.js';
-import { defaultRetry, RetryClock, type RetryPolicy, type TransferAction, type TransferMachine } from './transfer.js';
+import { defaultRetry, RetryClock, type Outcome, type RetryPolicy, type TransferAction, type TransferMachine } from './transfer.js';
 
 export interface SenderConfig {
   /** Bytes to send (after any netascii conversion). */
@@ -81,7 +81,8 @@ export class TftpSender implements TransferMachine {
           // UEFI asks tsize, reads the OACK and walks away: a normal end.
           this.finish(out, 'declined', 0, `client ended after the OACK (${p.message || 'error 8'})`, 'info');
         } else {
-          this.finish(out, 'failed', this.sentBytes(), `peer sent error ${p.code}: ${p.message}`, 'warning');
+          const peerError = { code: p.code, message: p.message };
+          this.finish(out, 'failed', this.sentBytes(), `peer sent error ${p.code}: ${p.message}`, 'warning', peerError);
         }
         return out;
       case Opcode.OACK:
@@ -182,9 +183,16 @@ export class TftpSender implements TransferMachine {
     return Math.min(this.config.size, Math.max(0, (this.base - 1) * this.settings.blksize));
   }
 
-  private finish(out: TransferAction[], outcome: 'complete' | 'declined' | 'failed', bytes: number, reason: string, level: 'info' | 'warning'): void {
+  private finish(
+    out: TransferAction[],
+    outcome: Outcome,
+    bytes: number,
+    reason: string,
+    level: 'info' | 'warning',
+    peerError?: { code: number; message: string },
+  ): void {
     this.state = 'finished';
     this.clock.stop();
-    out.push({ type: 'done', outcome, bytes, reason, level });
+    out.push({ type: 'done', outcome, bytes, reason, level, ...(peerError && { peerError }) });
   }
 }

@@ -20,7 +20,7 @@ export type TransferAction =
    * The transfer is over. A receiver that completed stays able to re-ACK a
    * repeated final block, so a server may keep its socket a little longer.
    */
-  | { type: 'done'; outcome: Outcome; bytes: number; reason: string; level: LogLevel };
+  | { type: 'done'; outcome: Outcome; bytes: number; reason: string; level: LogLevel; peerError?: { code: number; message: string } };
 
 /** Retransmission policy: exponential backoff from `initialMs` up to `maxMs`, `maxRetries` in a row. */
 export interface RetryPolicy {
