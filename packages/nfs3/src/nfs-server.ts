@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ProcedureHandler, RpcCall, RpcResult } from '@netboot/oncrpc-xdr';
+import { RateLimitedLog, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import { fattr, nfsTime, wccAttr } from './attributes.js';
 import { BufferPool } from './buffer-pool.js';
 import { type AccessOptions, type Caller, accessBits, may, squash } from './credentials.js';
@@ -33,7 +33,7 @@ import {
   entryplus3,
   procedures,
 } from './nfs3-procedures.js';
-import { type Fattr, type DirOpArgs, type Sattr, type WccData, postOpAttr } from './nfs3-types.js';
+import { type Fattr, type DirOpArgs, type Sattr, type WccData, noSattr, postOpAttr } from './nfs3-types.js';
 import { OpenFiles } from './open-files.js';
 import { makeNode } from './special-files.js';
 import { encode } from './xdr-codec.js';
@@ -122,15 +122,14 @@ export class NfsServer {
   private readonly pool: BufferPool;
   /** Changes on every start, so a client knows UNSTABLE writes before it may be lost. */
   readonly writeVerifier = randomBytes(8);
-  private readonly log: (line: string) => void;
+  private readonly log: RateLimitedLog;
   private readonly maxIoTcp: number;
   private readonly maxIoUdp: number;
-  private faults = 0;
 
   private constructor(opts: NfsServerOptions, states: ExportState[]) {
     this.handles = new HandleCodec(opts.handleKey);
     for (const s of states) this.byId.set(s.def.id, s);
-    this.log = opts.log ?? ((l) => console.error(l));
+    this.log = new RateLimitedLog(opts.log ?? ((l) => console.error(l)));
     this.maxIoTcp = opts.maxIoTcp ?? 1024 * 1024;
     this.maxIoUdp = opts.maxIoUdp ?? 32 * 1024;
     this.pool = new BufferPool(this.maxIoTcp);
@@ -247,7 +246,7 @@ export class NfsServer {
 
   private failure<P extends ProcName>(name: P, e: unknown): ResOf<P> {
     const status = statusOf(e);
-    if (status === NfsStat.SERVERFAULT && this.faults++ < 20) this.log(`nfs: ${name} failed: ${String(e)}`);
+    if (status === NfsStat.SERVERFAULT) this.log.log(`nfs ${name}`, `nfs: ${name} failed (NFS3ERR_SERVERFAULT): ${String(e)}`);
     return { ...FAIL_BODY[name], ...(e instanceof NfsError ? e.body : {}), status } as ResOf<P>;
   }
 
@@ -520,7 +519,7 @@ export class NfsServer {
   private async makeObject(
     call: RpcCall,
     where: DirOpArgs,
-    attrs: Sattr | undefined,
+    attrs: Sattr | undefined | ((made: boolean) => Sattr | undefined),
     make: (d: Target, path: string) => Promise<'made' | 'existing'>,
   ): Promise<ResOf<'CREATE'>> {
     const d = await this.dirTarget(call, where.dir, true);
@@ -533,7 +532,8 @@ export class NfsServer {
         await this.own(d, path);
         st = await fsp.lstat(path, { bigint: true });
       }
-      if (attrs) await this.applySattr({ ...d, st }, path, st, attrs, made === 'made');
+      const apply = typeof attrs === 'function' ? attrs(made === 'made') : attrs;
+      if (apply) await this.applySattr({ ...d, st }, path, st, apply, made === 'made');
       st = await fsp.lstat(path, { bigint: true });
       d.exp.tree.record(d.st.ino, where.name.toString('utf8'), st.ino);
       return {
@@ -549,7 +549,13 @@ export class NfsServer {
 
   private create(call: RpcCall, a: ArgsOf<'CREATE'>): Promise<ResOf<'CREATE'>> {
     const how = a.how;
-    const attrs = how.mode === CreateMode.EXCLUSIVE ? undefined : { ...how.attributes, mode: how.attributes.mode ?? 0o644 };
+    // Over an existing file (UNCHECKED) only the size applies, as with nfsd: the file keeps its mode and owner.
+    const attrs = (made: boolean): Sattr | undefined =>
+      how.mode === CreateMode.EXCLUSIVE
+        ? undefined
+        : made
+          ? { ...how.attributes, mode: how.attributes.mode ?? 0o644 }
+          : { ...noSattr(), size: how.attributes.size };
     return this.makeObject(call, a.where, attrs, async (d, path) => {
       const existing = await fsp.lstat(path, { bigint: true }).catch(() => undefined);
       if (existing) {

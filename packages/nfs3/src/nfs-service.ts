@@ -101,6 +101,19 @@ function nfsExports(exports: Export[]): NfsExport[] {
   }));
 }
 
+/** Binds a service's UDP and TCP port, saying what to do when it is taken. */
+async function listen(rpc: RpcServer, host: string, port: number, what: string, flag: string, culprit: string): Promise<number> {
+  try {
+    return await rpc.listen({ host, port });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new Error(`the ${what} port ${port} on ${host} is in use, probably by ${culprit}: stop it or choose another port with ${flag}`);
+    if (code === 'EACCES') throw new Error(`binding the ${what} port ${port} needs root (or CAP_NET_BIND_SERVICE); choose a port above 1023 with ${flag}`);
+    if (code === 'EADDRNOTAVAIL') throw new Error(`${host} is not an address of this machine: fix --listen`);
+    throw e;
+  }
+}
+
 /** Runs MOUNT and NFS (and the portmapper unless one is already there), registered on UDP and TCP. */
 export async function createNfsService(opts: NfsServiceOptions): Promise<NfsService> {
   const log = opts.log ?? ((l: string) => console.error(l));
@@ -125,11 +138,11 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
     closers.push(() => nfs.close());
     const nfsRpc = new RpcServer({ log, maxRecordSize: 1024 * 1024 + 64 * 1024 });
     nfs.register(nfsRpc);
-    const nfsPort = await nfsRpc.listen({ host, port: opts.nfsPort ?? NFS_PORT });
+    const nfsPort = await listen(nfsRpc, host, opts.nfsPort ?? NFS_PORT, 'NFS', '--nfs-port', 'another NFS server (nfs-kernel-server, NFS-Ganesha)');
     closers.push(() => nfsRpc.close());
     const mountRpc = new RpcServer({ log });
     mountd.register(mountRpc);
-    const mountdPort = await mountRpc.listen({ host, port: opts.mountdPort ?? MOUNTD_PORT });
+    const mountdPort = await listen(mountRpc, host, opts.mountdPort ?? MOUNTD_PORT, 'MOUNT', '--mountd-port', "another mountd (nfs-utils' rpc.mountd)");
     closers.push(() => mountRpc.close());
     closers.push(() => mountd.flush());
 

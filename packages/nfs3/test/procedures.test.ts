@@ -88,7 +88,11 @@ t.test('CREATE modes, MKDIR, SYMLINK, MKNOD, LINK', async (t) => {
   const h = await harness(t);
   const c = await h.client(asUser(0));
   ok(t, await c.create(h.root, 'u'));
-  ok(t, await c.create(h.root, 'u'), 'UNCHECKED over an existing file succeeds');
+  await writeFile(join(h.dir, 'u'), 'old contents');
+  await chmod(join(h.dir, 'u'), 0o600);
+  const over = ok(t, await c.create(h.root, 'u', { mode: CreateMode.UNCHECKED, attributes: { ...noSattr(), mode: 0o644, size: 0n } }), 'UNCHECKED over an existing file succeeds');
+  t.equal(over.attributes?.mode, 0o600, 'and keeps its mode');
+  t.equal(over.attributes?.size, 0n, 'but applies the size');
   const guarded = { mode: CreateMode.GUARDED, attributes: { ...noSattr(), mode: 0o600 } } as const;
   t.equal((await c.create(h.root, 'u', guarded)).status, NfsStat.EXIST, 'GUARDED over an existing file is EXIST');
   const verf = Buffer.from('12345678');
