@@ -237,3 +237,33 @@ t.test('UEFI: tsize probe, ERROR 8 (info, not a warning), then a new request fro
   t.match((await a.next()).p, { op: Opcode.DATA, block: 1 });
   a.s.send(encode({ op: Opcode.ERROR, code: 0, message: 'enough' }), oack3.port, '127.0.0.1');
 });
+
+t.test('random datagrams to the request port and to a transfer port do not disturb the server', async (t) => {
+  const { port, root, logs } = await setup(t);
+  await writeFile(join(root, 'f'), Buffer.alloc(1500, 9));
+  const a = await rawSocket(t);
+  a.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
+  const d1 = await a.next();
+  const noise = createSocket('udp4');
+  await new Promise<void>((r) => noise.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => noise.close());
+  let seed = 42;
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  for (let i = 0; i < 300; i++) {
+    const junk = Buffer.alloc(rand() % 40);
+    for (let k = 0; k < junk.length; k++) junk[k] = rand() & 0xff;
+    if (junk.length >= 2 && i % 2 === 0) junk.writeUInt16BE(1 + (rand() % 6), 0);
+    noise.send(junk, i % 3 === 0 ? d1.port : port, '127.0.0.1');
+  }
+  // Junk from the client's own address and port, on its transfer, is dropped.
+  a.s.send(Buffer.from([0, 4]), d1.port, '127.0.0.1');
+  await new Promise((r) => setTimeout(r, 200));
+  a.s.send(encode({ op: Opcode.ACK, block: 1 }), d1.port, '127.0.0.1');
+  let next = await a.next();
+  while (next.port !== d1.port || next.p.op !== Opcode.DATA) next = await a.next();
+  t.match(next.p, { op: Opcode.DATA, block: 2 }, 'the transfer goes on');
+  a.s.send(encode({ op: Opcode.ACK, block: 2 }), d1.port, '127.0.0.1');
+  const r = await tftpGet('f', { host: '127.0.0.1', port });
+  t.equal(r.bytes, 1500, 'and new requests are served');
+  t.ok(logs.filter((l) => l.includes('malformed')).length <= 20, 'malformed packets are logged rate-limited');
+});
