@@ -1,0 +1,28 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NfsStat, StableHow } from '@netboot/nfs3';
+import { harness, ok } from './harness.js';
+
+t.test('a full file system answers NFS3ERR_NOSPC', { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'nfs3-nospc', dir], { stdio: 'pipe' });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs here: ${String(e)}`);
+    return;
+  }
+  t.teardown(async () => {
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+    await rm(dir, { recursive: true, force: true });
+  });
+  const h = await harness(t, { dir });
+  const c = await h.client();
+  const f = ok(t, await c.create(h.root, 'big')).object!;
+  const w = await c.write(f, 0n, Buffer.alloc(1024 * 1024, 1), StableHow.FILE_SYNC);
+  t.equal(w.status, NfsStat.NOSPC);
+  t.ok('wcc' in w && w.wcc.after, 'with the file attributes after the failure');
+});
