@@ -75,7 +75,19 @@ t.test('perfdhcp DISCOVER (captured from kea perfdhcp 2.2, relayed)', (t) => {
   t.end();
 });
 
-/** Built from the option list in PXE-BOOT-FACTS.md (no real iPXE capture on this machine). */
+t.test('iPXE DISCOVER (captured from Debian ipxe-qemu 1.0.0+git-20190125 efi-virtio.rom in QEMU)', (t) => {
+  const m = reencodes(t, fixture('ipxe-discover'));
+  t.equal(m.flags, 0, 'broadcast flag clear');
+  t.same(m.options.map((o) => o.code), [53, 57, 93, 94, 60, 77, 55, 175, 61, 97]);
+  t.equal(typed(m, 57), 1472);
+  t.same(typed(m, 93), [0]);
+  t.same(typed(m, 94), [1, 2, 1]);
+  t.equal(typed(m, 60), 'PXEClient:Arch:00000:UNDI:002001');
+  t.same(typed(m, 55), [1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203]);
+  t.end();
+});
+
+/** Built from the option list in PXE-BOOT-FACTS.md, before a real capture existed; kept as a second vector. */
 export function ipxeDiscover(): DhcpMessage {
   const mac = Buffer.from('525400123456', 'hex');
   const chaddr = Buffer.alloc(16);
@@ -100,7 +112,7 @@ export function ipxeDiscover(): DhcpMessage {
   };
 }
 
-t.test('iPXE-like PXE DISCOVER (synthesized from PXE-BOOT-FACTS.md)', (t) => {
+t.test('iPXE-like PXE DISCOVER (synthesized from PXE-BOOT-FACTS.md, not a capture)', (t) => {
   const bytes = encode(ipxeDiscover());
   const m = reencodes(t, bytes);
   t.same(typed(m, 93), [0]);
