@@ -178,6 +178,22 @@ s.on('message', (m) => {
 s.bind(68, () => { s.setBroadcast(true); s.send(req, 67, '255.255.255.255'); });
 `;
 
+// Fifty datagrams to port 67 that are not BOOTP messages: too short, a bad hlen, options running past the end.
+const JUNK_SENDER = `
+import dgram from 'node:dgram';
+const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+s.bind(68, async () => {
+  s.setBroadcast(true);
+  for (let i = 0; i < 50; i++) {
+    const b = Buffer.alloc(i % 3 === 0 ? 17 : 300, i);
+    if (i % 3 === 1) { b[2] = 99; }
+    if (i % 3 === 2) { b.writeUInt32BE(0x63825363, 236); b[240] = 12; b[241] = 200; b[2] = 6; }
+    await new Promise((r) => s.send(b, 67, '255.255.255.255', r));
+  }
+  s.close();
+});
+`;
+
 t.test('a BOOTP request gets a BOOTREPLY from the host declaration', async (t) => {
   if (!netnsOk(t)) return;
   const link = createLink(t, { subnet: 21, label: 'dhb' });
@@ -187,11 +203,15 @@ t.test('a BOOTP request gets a BOOTREPLY from the host declaration', async (t) =
   execFileSync('ip', ['-n', link.client, 'route', 'add', 'default', 'dev', link.clientIf]);
   const dir = tempDir(t);
   const server = await startServer(t, link, dir, guide);
+  // Malformed datagrams first: logged once (rate-limited), then the server goes on serving.
+  const junk = await run(process.execPath, ['--input-type=module', '-e', JUNK_SENDER], { ns: link.client, timeoutMs: 20_000 });
+  t.equal(junk.code, 0, junk.stderr);
   const r = await run(process.execPath, ['--input-type=module', '-e', BOOTP_CLIENT, SLAVE_MAC], { ns: link.client, cwd: repoRoot, timeoutMs: 20_000 });
   t.equal(r.code, 0, r.stdout + r.stderr);
   const reply = JSON.parse(r.stdout.trim());
   t.same(reply, { op: 2, yiaddr: '198.18.21.21', siaddr: '198.18.21.1', type: 'none', rootPath: '/diskless/198.18.21.21' });
   t.match(server.output(), `BOOTREPLY for 198.18.21.21 to ${SLAVE_MAC} via ${link.serverIf}`);
+  t.equal(server.output().split('dropped a malformed datagram').length - 1, 1, 'fifty malformed datagrams, one log line');
   const leases = parseLeaseFile(readFileSync(join(dir, 'dhcpd.leases'), 'latin1')).leases;
   t.equal(leases.at(-1)?.end, Infinity, 'BOOTP lease is infinite');
 });
@@ -349,4 +369,30 @@ t.test('a dhcpd.conf outside the subset is refused with file:line:column', async
   const r = await run(process.execPath, [netbootCli, 'dhcp', '--config', confPath, '--interface', 'lo'], { timeoutMs: 20_000 });
   t.equal(r.code, 1);
   t.match(r.stderr, `${confPath}:3:3: "pool" is not in the dhcpd.conf subset`);
+});
+
+t.test('dhclient renews (unicast to ciaddr) and releases against a short lease', async (t) => {
+  const progs = requirePrograms(t, { dhclient: 'isc-dhcp-client' });
+  if (!progs || !netnsOk(t)) return;
+  const link = createLink(t, { subnet: 27, label: 'dhr' });
+  bareClient(link, '02:00:00:00:27:02');
+  const dir = tempDir(t);
+  const server = await startServer(t, link, dir, POOL(27).replace('default-lease-time 3600;', 'default-lease-time 8;').replace('max-lease-time 7200;', 'max-lease-time 8;'));
+  const script = join(dir, 'dhclient.sh');
+  writeFileSync(script, `#!/bin/sh\ncase "$reason" in BOUND|RENEW) ip addr replace "$new_ip_address/$new_subnet_mask" dev "$interface";; esac\n`);
+  chmodSync(script, 0o755);
+  const args = ['-lf', join(dir, 'dhclient.leases'), '-pf', join(dir, 'dhclient.pid'), '-sf', script];
+  const client = start(t, progs.dhclient, ['-1', '-d', '-v', ...args, link.clientIf], { ns: link.client });
+  const [, addr] = await client.waitFor(/bound to (198\.18\.27\.\d+)/, 30_000);
+  // T1 is half the 8 s lease: dhclient unicasts a REQUEST with ciaddr set, the ACK comes back to ciaddr.
+  await client.waitFor(new RegExp(`DHCPREQUEST for ${addr.replace(/\./g, '\\.')} on \\S+ to 198\\.18\\.27\\.1 port 67`), 30_000);
+  await client.waitFor(/bound to [^\n]*\n[^]*bound to /, 30_000);
+  const acks = server.output().split(`DHCPACK on ${addr} to 02:00:00:00:27:02`).length - 1;
+  t.ok(acks >= 2, `${acks} ACKs: the first and the renewal`);
+  await client.stop();
+  const release = await run(progs.dhclient, ['-r', '-v', ...args, link.clientIf], { ns: link.client, timeoutMs: 20_000 });
+  t.equal(release.code, 0, release.stderr);
+  await server.waitFor(new RegExp(`DHCPRELEASE of ${addr.replace(/\./g, '\\.')} from 02:00:00:00:27:02 via \\S+ \\(found\\)`), 10_000);
+  const leases = parseLeaseFile(readFileSync(join(dir, 'dhcpd.leases'), 'latin1')).leases;
+  t.equal(leases.at(-1)?.state, 'released', 'the release is on disk');
 });
