@@ -32,7 +32,7 @@ export class DhcpServer {
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: DhcpServerOptions) {
-    this.log = opts.log ?? ((l) => console.log(l));
+    this.log = opts.log ?? ((l) => process.stdout.write(`${l}\n`));
     this.policy = new LeasePolicy(opts.config, { proxy: opts.proxy, serverPort: opts.serverPort, clientPort: opts.serverPort + 1 });
     if (opts.leasesPath && !opts.proxy) {
       const { store, leases, bad } = LeaseStore.open(opts.leasesPath, { snapshot: () => this.policy.leases() });
