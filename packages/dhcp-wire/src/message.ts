@@ -101,7 +101,7 @@ function walkOptions(
   end: number,
   base: number,
   out: DhcpOption[],
-  offsets: number[],
+  codes: number[],
   region: string,
   requireEnd: boolean,
 ): number {
@@ -127,7 +127,7 @@ function walkOptions(
       if (at < 0) {
         seenAt[code] = out.length;
         out.push({ code, data });
-        offsets.push(code);
+        codes.push(code);
       } else {
         // RFC 3396: repeated instances of a code are one option, concatenated in order.
         const prev = out[at].data;

@@ -49,6 +49,7 @@ async function run(argv: string[]): Promise<number> {
   if (parseIpv4(listen) === undefined) throw new UsageError(`--listen must be an IPv4 address, not "${listen}"`);
   const port = portFlag(stringFlag(flags, 'port'), '--port', 67);
   const proxy = boolFlag(flags, 'proxy');
+  if (proxy && stringFlag(flags, 'leases') !== undefined) throw new UsageError('--leases has no use with --proxy: proxyDHCP hands out no addresses');
   const ports = proxy ? [port, PROXY_PORT] : [port];
 
   let text: string;
