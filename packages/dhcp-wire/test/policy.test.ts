@@ -256,3 +256,24 @@ t.test('configured options never duplicate the server\'s own 51/53/54', (t) => {
   t.same([...getOption(o.reply!.msg, 54)!], ipb('198.18.21.1'));
   t.end();
 });
+
+t.test('replies respect the client’s maximum message size (57): overload, never oversized', (t) => {
+  const long = 'x'.repeat(200);
+  const p = new LeasePolicy(
+    parseConfig(`${rangeConf}
+      option domain-name "${long}"; option root-path "${long}"; option nis-domain "${long}";`),
+  );
+  const o = p.handle(inc(msg(1, '0200000000aa', [{ code: 57, data: [0x02, 0x40] }])), 0);
+  const bytes = encode(o.reply!.msg);
+  t.ok(bytes.length <= 576, `${bytes.length} bytes for a 576-byte client`);
+  const back = decode(bytes);
+  t.equal(Buffer.from(getOption(back, 15)!).toString(), long, 'options moved into file/sname come back whole');
+  t.equal(getOption(back, 53)![0], 2);
+  t.equal(bytes[240], 52, 'option 52 (overload) first');
+  t.ok(back.file.length === 0 || back.sname.length === 0, 'file or sname carried options');
+  const big = p.handle(inc(msg(1, '0200000000bb', [{ code: 57, data: [0x05, 0xc0] }])), 0);
+  const bigBytes = encode(big.reply!.msg);
+  t.ok(bigBytes.length > 576 && bigBytes.length <= 1472, `${bigBytes.length} bytes for a 1472-byte client`);
+  t.equal(decode(bigBytes).file.length, 128, 'no overload needed');
+  t.end();
+});
