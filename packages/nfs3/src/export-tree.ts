@@ -1,11 +1,12 @@
-import { lstat, opendir } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
 /** How long a handle a full walk did not find stays STALE without another walk. */
 const GONE_MS = 30_000;
+const SCAN_SLICE = 512;
 
 interface Link {
   parent: bigint;
@@ -111,21 +112,26 @@ export class ExportTree {
     let seen = 0;
     while (queue.length && seen < this.maxScan) {
       const [dirIno, dir] = queue.shift()!;
-      let d;
+      let names: string[];
       try {
-        d = await opendir(dir, { bufferSize: 256 });
+        names = await readdir(dir);
       } catch {
         continue;
       }
-      for await (const e of d) {
-        if (++seen > this.maxScan) break;
+      // Synchronous lstat in short slices, yielding between them: several times faster than
+      // the promise API for a walk of the whole export, and the server keeps answering meanwhile.
+      for (let i = 0; i < names.length && seen < this.maxScan; i++, seen++) {
+        if (i % SCAN_SLICE === SCAN_SLICE - 1) await new Promise((r) => setImmediate(r));
+        const name = names[i]!;
+        let st: BigIntStats | undefined;
         try {
-          const st = await lstat(join(dir, e.name), { bigint: true });
-          this.record(dirIno, e.name, st.ino);
-          if (st.isDirectory()) queue.push([st.ino, join(dir, e.name)]);
+          st = lstatSync(join(dir, name), { bigint: true, throwIfNoEntry: false });
         } catch {
-          // removed while walking
+          // the directory went away or changed under the walk
         }
+        if (!st) continue;
+        this.record(dirIno, name, st.ino);
+        if (st.isDirectory()) queue.push([st.ino, join(dir, name)]);
       }
     }
   }

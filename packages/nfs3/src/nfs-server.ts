@@ -67,6 +67,7 @@ interface ExportState {
 }
 
 interface Target {
+  call: RpcCall;
   exp: ExportState;
   opts: AccessOptions;
   caller: Caller;
@@ -106,6 +107,8 @@ const S_ISVTX = 0o1000;
 const S_ISGID = 0o2000;
 const err = (status: ConstructorParameters<typeof NfsError>[0], detail?: string, body?: object) =>
   new NfsError(status, detail, body);
+const PROC_NAMES = new Map<number, string>(Object.entries(Proc).map(([n, v]) => [v, n]));
+const STATUS_NAMES = new Map<number, string>(Object.entries(NfsStat).map(([n, v]) => [v, `NFS3ERR_${n}`]));
 
 /**
  * NFSv3 (RFC 1813) over a local directory tree. The server runs as root and
@@ -254,16 +257,30 @@ export class NfsServer {
 
   private async target(call: RpcCall, fh: Buffer): Promise<Target> {
     const id = this.handles.decode(fh);
-    if (!id) throw err(NfsStat.BADHANDLE, 'not a handle of this server');
+    if (!id) throw this.refused(call, NfsStat.BADHANDLE, 'not a handle of this server');
     const exp = this.byId.get(id.exportId);
-    if (!exp) throw err(NfsStat.STALE, `export ${id.exportId} is no longer exported`);
+    if (!exp) throw this.refused(call, NfsStat.STALE, `export ${id.exportId} is no longer exported`);
     const opts = await exp.def.optionsFor(call.remote.address);
-    if (!opts) throw err(NfsStat.ACCES, `${call.remote.address} is not a client of ${exp.def.path}`);
+    if (!opts) throw this.refused(call, NfsStat.ACCES, `${call.remote.address} is not a client of ${exp.def.path}`);
     // As Linux nfsd: a `secure` export answers calls from unprivileged ports with NFS3ERR_PERM.
-    if (opts.secure && call.remote.port >= 1024) throw err(NfsStat.PERM, 'request from an insecure port');
+    if (opts.secure && call.remote.port >= 1024) throw this.refused(call, NfsStat.PERM, 'request from an insecure port');
     const caller = squash(call.cred, opts);
     const { path, st } = await exp.tree.resolve(id.ino, id.birth);
-    return { exp, opts, caller, path, st };
+    return { call, exp, opts, caller, path, st };
+  }
+
+  /**
+   * A refusal an admin should see (a client beyond its rights, or probing),
+   * as opposed to ordinary errors such as NOENT: logged, rate-limited per
+   * client and status so a flood of forged handles costs a few lines.
+   */
+  private refused(call: RpcCall, status: ConstructorParameters<typeof NfsError>[0], detail: string, body?: object): NfsError {
+    const proc = PROC_NAMES.get(call.proc) ?? `procedure ${call.proc}`;
+    this.log.log(
+      `nfs: refusals of ${call.remote.address} (${STATUS_NAMES.get(status)})`,
+      `nfs: ${proc} from ${call.remote.address}:${call.remote.port} refused (${STATUS_NAMES.get(status)}): ${detail}`,
+    );
+    return err(status, detail, body);
   }
 
   private handleOf(exp: ExportState, st: BigIntStats): Buffer {
@@ -327,13 +344,15 @@ export class NfsServer {
       const uid = s.uid ?? Number(st.uid);
       const gid = s.gid ?? Number(st.gid);
       if (c.uid !== 0 && !created) {
-        if (uid !== Number(st.uid)) throw err(NfsStat.PERM, 'only root may change the owner');
-        if (gid !== Number(st.gid) && !(isOwner && (c.gid === gid || c.gids.includes(gid)))) throw err(NfsStat.PERM);
+        if (uid !== Number(st.uid)) throw this.refused(t.call, NfsStat.PERM, 'only root may change the owner');
+        if (gid !== Number(st.gid) && !(isOwner && (c.gid === gid || c.gids.includes(gid)))) {
+          throw this.refused(t.call, NfsStat.PERM, `only root, or the owner to one of its own groups, may change the group (to ${gid})`);
+        }
       }
       if (uid !== Number(st.uid) || gid !== Number(st.gid)) await fsp.lchown(path, uid, gid);
     }
     if (s.mode !== undefined && !lnk) {
-      if (!isOwner && !created) throw err(NfsStat.PERM, 'only the owner may change the mode');
+      if (!isOwner && !created) throw this.refused(t.call, NfsStat.PERM, 'only the owner may change the mode');
       let mode = s.mode & 0o7777;
       const gid = s.gid ?? Number(st.gid);
       if (c.uid !== 0 && c.gid !== gid && !c.gids.includes(gid)) mode &= ~S_ISGID;
@@ -596,7 +615,7 @@ export class NfsServer {
     const kind = w.type === Ftype.CHR ? 'chr' : w.type === Ftype.BLK ? 'blk' : w.type === Ftype.FIFO ? 'fifo' : 'sock';
     return this.makeObject(call, a.where, { ...w.attributes, size: undefined }, async (d, path) => {
       // Device nodes need CAP_MKNOD, which the server has and a non-root caller does not.
-      if ('spec' in w && d.caller.uid !== 0) throw err(NfsStat.PERM, 'only root may make device nodes');
+      if ('spec' in w && d.caller.uid !== 0) throw this.refused(call, NfsStat.PERM, 'only root may make device nodes');
       await makeNode(path, kind, 'spec' in w ? w.spec.specdata1 : 0, 'spec' in w ? w.spec.specdata2 : 0);
       return 'made';
     });
@@ -632,7 +651,7 @@ export class NfsServer {
     });
     try {
       to = await this.dirTarget(call, a.to.dir, true);
-      if (to.exp !== from.exp) throw err(NfsStat.XDEV);
+      if (to.exp !== from.exp) throw this.refused(call, NfsStat.XDEV, `${from.exp.def.path} and ${to.exp.def.path} are different exports`);
       const fromName = this.name(a.from.name);
       const toName = this.name(a.to.name, NfsStat.EXIST);
       const src = await fsp.lstat(join(from.path, fromName), { bigint: true });
@@ -658,7 +677,7 @@ export class NfsServer {
     if (f.st.isDirectory()) throw err(NfsStat.ISDIR, undefined, { attributes });
     const d = await this.dirTarget(call, a.link.dir, true);
     try {
-      if (d.exp !== f.exp) throw err(NfsStat.XDEV);
+      if (d.exp !== f.exp) throw this.refused(call, NfsStat.XDEV, `${f.exp.def.path} and ${d.exp.def.path} are different exports`);
       const name = this.name(a.link.name, NfsStat.EXIST);
       await fsp.link(f.path, join(d.path, name));
       return { status: 0, attributes: await this.attrOf(f, f.path), dirWcc: await this.wcc(d, d.st, d.path) };
