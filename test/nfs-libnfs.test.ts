@@ -145,3 +145,38 @@ t.test('rpcinfo, showmount and libnfs against netboot nfs', { skip: !canUseNetns
   t.equal(code, 0, 'stops cleanly on SIGTERM');
   t.match(server.output(), /unregistered program 100003 version 3/, 'unregistered on the way out');
 });
+
+t.test('netboot nfs registers with a portmapper already running (Debian rpcbind)', { skip: !canUseNetns() && 'needs root and iproute2' }, async (t) => {
+  const progs = requirePrograms(t, { rpcbind: 'rpcbind', rpcinfo: 'rpcbind', 'nfs-cat': 'libnfs-utils', unshare: 'util-linux' });
+  if (!progs) return;
+  const link = createLink(t, { subnet: 44, label: 'nfsrb' });
+  const dir = mkdtempSync(join(tmpdir(), 'nfs-rpcbind-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const exp = join(dir, 'export');
+  mkdirSync(exp);
+  writeFileSync(join(exp, 'f'), 'via rpcbind\n');
+  const exportsFile = join(dir, 'exports');
+  writeFileSync(exportsFile, `${exp} ${link.clientAddr}(ro,insecure)\n`);
+  // rpcbind keeps its socket and state under /run, which is not per namespace: give it a private one.
+  const rpcbind = start(t, progs.unshare, ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /run && exec ${progs.rpcbind} -f -w`], { ns: link.server });
+  const host = link.serverAddr;
+  for (let i = 0; i < 50; i++) {
+    if ((await run(progs.rpcinfo, ['-p', '127.0.0.1'], { ns: link.server, timeoutMs: 5000 })).code === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const server = start(t, process.execPath, [netbootCli, 'nfs', '--exports', exportsFile, '--listen', host, '--state-dir', join(dir, 'state')], {
+    ns: link.server,
+    cwd: repoRoot,
+  });
+  await server.waitFor(/NFS v3 port 2049/);
+  t.notMatch(server.output(), /\(our own\)/, 'it did not start a portmapper of its own');
+  const listed = await run(progs.rpcinfo, ['-p', host], { ns: link.client, timeoutMs: 20_000 });
+  t.match(listed.stdout, /100003\s+3\s+tcp\s+2049/, 'rpcbind lists NFS');
+  t.match(listed.stdout, /100005\s+3\s+udp\s+\d+/, 'rpcbind lists MOUNT');
+  const cat = await run(progs['nfs-cat'], [`nfs://${host}${exp}/f?version=3`], { ns: link.client, timeoutMs: 30_000 });
+  t.equal(cat.stdout, 'via rpcbind\n');
+  t.equal(await server.stop(), 0);
+  const after = await run(progs.rpcinfo, ['-p', host], { ns: link.client, timeoutMs: 20_000 });
+  t.notMatch(after.stdout, /10000[35]/, 'SIGTERM unregistered NFS and MOUNT from rpcbind');
+  await rpcbind.stop();
+});
