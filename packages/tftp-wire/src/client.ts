@@ -1,5 +1,6 @@
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP, isIPv6 } from 'node:net';
 import { Opcode } from './constants.js';
 import { LogLimiter } from './log-limiter.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
@@ -10,6 +11,7 @@ import { TftpSender } from './sender.js';
 import { MemorySource } from './sources.js';
 import { defaultRetry, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DoneAction } from './transfer-driver.js';
+import { bindUdp } from './udp.js';
 
 export interface ClientOptions {
   host: string;
@@ -51,20 +53,14 @@ function requestOptions(o: ClientOptions, size?: number): TftpOption[] {
   return list;
 }
 
-function openSocket(o: ClientOptions): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket(isIPv6(o.host) ? 'udp6' : 'udp4');
-    s.once('error', reject);
-    s.bind(0, () => {
-      s.off('error', reject);
-      try {
-        s.setRecvBufferSize(o.recvBufferSize ?? 4 * 1024 * 1024);
-      } catch {
-        // the kernel's limit stands
-      }
-      resolve(s);
-    });
-  });
+async function openSocket(o: ClientOptions, host: string): Promise<Socket> {
+  const s = await bindUdp(isIPv6(host) ? 'udp6' : 'udp4', isIPv6(host) ? '::' : '0.0.0.0', 0);
+  try {
+    s.setRecvBufferSize(o.recvBufferSize ?? 4 * 1024 * 1024);
+  } catch {
+    // the kernel's limit stands
+  }
+  return s;
 }
 
 function errorFrom(d: DoneAction): TftpClientError {
@@ -111,10 +107,11 @@ async function drive(
   machine: TftpSender | TftpReceiver,
   io: { source?: MemorySource; sink?: { write(offset: number, data: Buffer): void } },
 ): Promise<{ bytes: number; ms: number }> {
-  const socket = await openSocket(o);
+  const host = isIP(o.host) ? o.host : (await lookup(o.host)).address;
+  const socket = await openSocket(o, host);
   const started = now();
   return new Promise((resolve, reject) => {
-    const driver = new TransferDriver(socket, { address: o.host, port: 0 }, machine, {
+    const driver = new TransferDriver(socket, { address: host, port: 0 }, machine, {
       ...io,
       requestPort: o.port ?? 69,
       limiter: new LogLimiter(() => {}),

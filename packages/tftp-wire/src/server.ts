@@ -1,4 +1,4 @@
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { constants, type Stats } from 'node:fs';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -18,6 +18,7 @@ import { realRoot, resolveUnderRoot } from './secure-path.js';
 import { TftpSender } from './sender.js';
 import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
+import { bindUdp } from './udp.js';
 import { defaultRetry, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
 
@@ -82,17 +83,17 @@ export class TftpServer {
     const want = this.opts.address;
     if (want === undefined) {
       try {
-        this.socket = await bind('udp6', '::', port, false);
+        this.socket = await bindUdp('udp6', '::', port, false);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT' && (err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw err;
         this.listenFamily = 'udp4';
         this.bindAddress = '0.0.0.0';
-        this.socket = await bind('udp4', '0.0.0.0', port, false);
+        this.socket = await bindUdp('udp4', '0.0.0.0', port, false);
       }
     } else {
       this.listenFamily = isIPv6(want) ? 'udp6' : 'udp4';
       this.bindAddress = want;
-      this.socket = await bind(this.listenFamily, want, port, want === '::' ? false : true);
+      this.socket = await bindUdp(this.listenFamily, want, port, want === '::' ? false : true);
     }
     this.socket.on('message', (msg, rinfo) => void this.onRequest(msg, rinfo.address, rinfo.port));
     this.socket.on('error', (err) => this.limiter.write('listen', 'warning', `listening socket: ${err.message}`, now()));
@@ -312,7 +313,7 @@ export class TftpServer {
     const local = mapped ? '0.0.0.0' : this.bindAddress;
     let socket: Socket;
     try {
-      socket = await bind(family, local, 0, family === 'udp6' && local !== '::');
+      socket = await bindUdp(family, local, 0, family === 'udp6' && local !== '::');
     } catch (err) {
       t.source?.close();
       throw err;
@@ -400,15 +401,4 @@ class FileSink implements DataSink {
     await this.handle.close();
     if (this.failure) throw this.failure;
   }
-}
-
-function bind(type: 'udp4' | 'udp6', address: string, port: number, ipv6Only: boolean): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket({ type, ipv6Only: type === 'udp6' ? ipv6Only : undefined });
-    s.once('error', reject);
-    s.bind({ address, port, exclusive: true }, () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-  });
 }
