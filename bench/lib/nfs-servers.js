@@ -1,0 +1,137 @@
+// The NFS servers the NFS benchmarks compare, each started in a network
+// namespace of its own on 127.0.0.1 (NFS 2049, MOUNT 20048 there, so nothing
+// on the host clashes), and the client side: mount an export, find a file.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createNetns, sh, startServer, waitFor, which } from './processes.js';
+
+export const NFS_PORT = 2049;
+export const MOUNTD_PORT = 20048;
+const cli = fileURLToPath(new URL('../../packages/netboot/dist/cli.js', import.meta.url));
+
+/** AUTH_SYS root: both servers export with no_root_squash, so the same caller reads everything. */
+export const ROOT_CRED = { flavor: 1, stamp: 0, machine: 'bench', uid: 0, gid: 0, gids: [] };
+
+/**
+ * `netboot nfs` (its own portmapper on 111 of its namespace), exporting `dir`.
+ * With `profileDir` the server runs under `node --cpu-prof` and writes its
+ * profile there when stopped.
+ */
+export async function startNetboot({ dir, work, profileDir, atExit }) {
+  const { ns, why } = createNetns('nbnfs', atExit);
+  if (!ns) return { why };
+  const exportsFile = join(work, 'netboot.exports');
+  writeFileSync(exportsFile, `${dir} 127.0.0.1(rw,no_root_squash,insecure,async)\n`);
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const server = startServer(
+    ns,
+    process.execPath,
+    [...nodeArgs, cli, 'nfs', '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT),
+      '--mountd-port', String(MOUNTD_PORT), '--state-dir', join(work, 'netboot-state')],
+    join(work, 'netboot.log'),
+    atExit,
+  );
+  await waitFor(() => server.output().includes('nfs: serving') || server.exited, 'netboot nfs');
+  if (server.exited) return { why: `netboot nfs did not start: ${server.output().trim()}` };
+  return { ns, server, exportPath: dir };
+}
+
+function ganeshaConfig(dir, maxIo) {
+  return `NFS_CORE_PARAM {
+  Protocols = 3;
+  Bind_addr = 127.0.0.1;
+  NFS_Port = ${NFS_PORT};
+  MNT_Port = ${MOUNTD_PORT};
+  Enable_NLM = false;
+  Enable_RQUOTA = false;
+}
+NFSV4 { Graceless = true; }
+NFS_KRB5 { Active_krb5 = false; }
+LOG { Default_Log_Level = EVENT; }
+EXPORT {
+  Export_Id = 1;
+  Path = ${dir};
+  Pseudo = ${dir};
+  Protocols = 3;
+  Transports = TCP, UDP;
+  Access_Type = RW;
+  Squash = No_Root_Squash;
+  SecType = sys;
+  MaxRead = ${maxIo};
+  MaxWrite = ${maxIo};
+  PrefRead = ${maxIo};
+  PrefWrite = ${maxIo};
+  FSAL { Name = VFS; }
+}
+`;
+}
+
+/**
+ * NFS-Ganesha (VFS FSAL, NFSv3 only) with Debian's rpcbind, both under a
+ * private /run (rpcbind's socket and Ganesha's pid file live there).
+ */
+export async function startGanesha({ dir, work, atExit, maxIo = 1024 * 1024 }) {
+  const ganesha = which('ganesha.nfsd');
+  const rpcbind = which('rpcbind');
+  if (!ganesha) return { why: 'not installed (apt-get install nfs-ganesha nfs-ganesha-vfs)' };
+  if (!rpcbind) return { why: 'rpcbind is not installed (apt-get install rpcbind)' };
+  if (sh('test', ['-e', '/usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so']).status !== 0 && sh('sh', ['-c', 'ls /usr/lib/*/ganesha/libfsalvfs.so']).status !== 0) {
+    return { why: 'the VFS FSAL is not installed (apt-get install nfs-ganesha-vfs)' };
+  }
+  const { ns, why } = createNetns('nbgan', atExit);
+  if (!ns) return { why };
+  // Ganesha resolves Bind_addr with AI_ADDRCONFIG, which finds nothing in a
+  // namespace that has only loopback: give it a veth pair with a 198.18 address.
+  for (const args of [
+    ['link', 'add', 'gv0', 'type', 'veth', 'peer', 'name', 'gv1'],
+    ['addr', 'add', '198.18.255.1/30', 'dev', 'gv0'],
+    ['link', 'set', 'gv0', 'up'],
+    ['link', 'set', 'gv1', 'up'],
+  ]) {
+    const r = sh('ip', ['-n', ns, ...args]);
+    if (r.status !== 0) return { why: `ip -n ${ns} ${args.join(' ')}: ${r.stderr.trim()}` };
+  }
+  const conf = join(work, 'ganesha.conf');
+  writeFileSync(conf, ganeshaConfig(dir, maxIo));
+  const script = [
+    'set -e',
+    'mount -t tmpfs tmpfs /run',
+    'mkdir -p /run/ganesha',
+    `${rpcbind} -f > /dev/null 2>&1 &`,
+    'for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.1; done',
+    `exec ${ganesha} -F -L STDERR -f ${conf} -p /run/ganesha/ganesha.pid -N NIV_EVENT`,
+  ].join('\n');
+  const server = startServer(ns, 'unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], join(work, 'ganesha.log'), atExit);
+  try {
+    await waitFor(() => server.output().includes('NFS SERVER INITIALIZED') || server.exited, 'ganesha.nfsd', 30_000);
+  } catch (e) {
+    return { why: `${e.message}: ${server.output().trim().split('\n').slice(-3).join(' | ')}` };
+  }
+  if (server.exited) return { why: `ganesha.nfsd did not start: ${server.output().trim().split('\n').slice(-3).join(' | ')}` };
+  return { ns, server, exportPath: dir };
+}
+
+/** Client side: MNT the export over TCP and return an NfsClient plus the root handle. */
+export async function mountExport({ exportPath, transport = 'tcp', timeoutMs = 10_000 }) {
+  const { MountClient } = await import('@netboot/mountd');
+  const { NfsClient } = await import('@netboot/nfs3');
+  const m = await MountClient.connect({ host: '127.0.0.1', port: MOUNTD_PORT, transport: 'tcp', cred: ROOT_CRED });
+  let root;
+  try {
+    const r = await m.mnt(exportPath);
+    if (r.status !== 0) throw new Error(`MNT ${exportPath} failed with status ${r.status}`);
+    root = Buffer.from(r.fhandle);
+  } finally {
+    m.close();
+  }
+  const client = await NfsClient.connect({ host: '127.0.0.1', port: NFS_PORT, transport, cred: ROOT_CRED, timeoutMs, retransmitMs: 1000 });
+  return { client, root };
+}
+
+/** The handle of `name` in the export root. */
+export async function lookupFile(client, root, name) {
+  const r = await client.lookup(root, name);
+  if (r.status !== 0) throw new Error(`LOOKUP ${name} failed with status ${r.status}`);
+  return r.object;
+}

@@ -1,0 +1,172 @@
+// Child processes and network namespaces for the benchmarks: every server runs
+// in its own process group (stopped by PID at the end), optionally inside a
+// network namespace made for the run, and is sampled through /proc.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+
+const CLK_TCK = 100;
+
+export function sh(cmd, args, timeout = 10_000) {
+  return spawnSync(cmd, args, { encoding: 'utf8', timeout });
+}
+
+/** `cmd args` as run inside `ns` (or as is without one). */
+export function inNs(ns, cmd, args) {
+  return ns ? ['ip', ['netns', 'exec', ns, cmd, ...args]] : [cmd, args];
+}
+
+/** Cleanup steps run in reverse order, also on SIGINT/SIGTERM. */
+export function cleanups() {
+  const steps = [];
+  const run = () => {
+    for (const f of steps.splice(0).reverse()) {
+      try {
+        f();
+      } catch {
+        // best effort: the rest must still run
+      }
+    }
+  };
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+      run();
+      process.exit(130);
+    });
+  }
+  return { add: (f) => steps.push(f), run };
+}
+
+/** A fresh network namespace with lo up, or the reason there is none. */
+export function createNetns(prefix, atExit) {
+  if (process.getuid?.() !== 0) return { why: 'needs root to create a network namespace' };
+  const ns = `${prefix}-${randomBytes(3).toString('hex')}`;
+  const r = sh('ip', ['netns', 'add', ns]);
+  if (r.status !== 0) return { why: `ip netns add failed: ${r.stderr.trim()}` };
+  atExit.add(() => sh('ip', ['netns', 'del', ns]));
+  sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  return { ns };
+}
+
+/**
+ * Starts a long-running server in its own process group with its output in
+ * `logFile` (a pipe nobody reads while a measurement runs could fill up and
+ * stall it). `stop()` sends SIGTERM, waits up to `graceMs`, then SIGKILLs the
+ * group.
+ */
+export function startServer(ns, cmd, args, logFile, atExit) {
+  const fd = openSync(logFile, 'a');
+  const [c, a] = inNs(ns, cmd, args);
+  const child = spawn(c, a, { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const server = {
+    pid: child.pid,
+    output: () => {
+      try {
+        return readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    get exited() {
+      return exited;
+    },
+    async stop(graceMs = 3000) {
+      if (exited) return;
+      try {
+        process.kill(child.pid, 'SIGTERM');
+      } catch {
+        return;
+      }
+      for (let waited = 0; !exited && waited < graceMs; waited += 50) await sleep(50);
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the whole group is gone
+      }
+    },
+  };
+  atExit.add(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already stopped
+    }
+  });
+  return server;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(predicate, what, ms = 20_000) {
+  for (let waited = 0; waited < ms; waited += 100) {
+    const v = await predicate();
+    if (v) return v;
+    await sleep(100);
+  }
+  throw new Error(`${what} did not come up within ${ms / 1000} s`);
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Peak resident set size in MB (VmHWM), or NaN when the process is gone. */
+export function peakRssMB(pid) {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+    return m ? Math.round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resident set size now in MB (VmRSS). */
+export function rssMB(pid) {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+    return m ? Math.round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export function load() {
+  return loadavg().map((l) => Number(l.toFixed(2)));
+}
+
+/**
+ * Runs `node script --measure JSON(cell)` (inside `ns`), bounded in time, and
+ * returns its last stdout line parsed, or { error }.
+ */
+export function runMeasure(ns, script, cell, timeoutMs) {
+  const [c, a] = inNs(ns, process.execPath, [script, '--measure', JSON.stringify(cell)]);
+  const r = spawnSync(c, a, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().split('\n').slice(-3).join(' | ');
+    return { error: why };
+  }
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    return { error: `unreadable output: ${r.stdout.slice(-200)}` };
+  }
+}
+
+/** Where a program is installed, or undefined. */
+export function which(name) {
+  for (const d of ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin']) {
+    if (sh('test', ['-x', `${d}/${name}`]).status === 0) return `${d}/${name}`;
+  }
+  return undefined;
+}

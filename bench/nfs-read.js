@@ -1,0 +1,253 @@
+// NFSv3 read speed: netboot's server (`netboot nfs`, its own process) beside
+// NFS-Ganesha (VFS FSAL) and beside a local pread of the same file, the
+// machine's limit. Both servers are read by the same client, @netboot/nfs3's
+// NfsClient, each cell in a fresh client process inside the server's network
+// namespace:
+//   sequential READ over TCP at rsize 1 MiB with 1, 4 and 16 calls in flight,
+//   sequential READ over UDP at rsize 8 KiB (16 in flight),
+//   random 4 KiB READs (16 in flight), GETATTR and LOOKUP (16 in flight).
+// Columns: MB/s or ops/s, ratio to local pread, ratio to Ganesha, server CPU
+// seconds per GiB read (or microseconds per op), and each server's peak RSS.
+//
+//   node bench/nfs-read.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
+//                          [--cells seq1,seq4,seq16,udp,random,getattr,lookup] [--profile DIR] [--json]
+//
+// Needs root (network namespaces); Ganesha is skipped with the reason printed
+// when nfs-ganesha + nfs-ganesha-vfs (and rpcbind) are not installed. With
+// --profile DIR the netboot server runs under `node --cpu-prof`.
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cleanups, cpuSeconds, load, peakRssMB, runMeasure } from './lib/processes.js';
+import { lookupFile, mountExport, startGanesha, startNetboot } from './lib/nfs-servers.js';
+
+const self = fileURLToPath(import.meta.url);
+const MiB = 1024 * 1024;
+const FILE = 'bench.bin';
+
+const CELLS = {
+  seq1: { label: 'READ seq 1 MiB TCP x1', kind: 'seq', transport: 'tcp', io: MiB, inflight: 1 },
+  seq4: { label: 'READ seq 1 MiB TCP x4', kind: 'seq', transport: 'tcp', io: MiB, inflight: 4 },
+  seq16: { label: 'READ seq 1 MiB TCP x16', kind: 'seq', transport: 'tcp', io: MiB, inflight: 16 },
+  udp: { label: 'READ seq 8 KiB UDP x16', kind: 'seq', transport: 'udp', io: 8192, inflight: 16 },
+  random: { label: 'READ random 4 KiB TCP x16', kind: 'random', transport: 'tcp', io: 4096, inflight: 16 },
+  getattr: { label: 'GETATTR TCP x16', kind: 'getattr', transport: 'tcp', inflight: 16 },
+  lookup: { label: 'LOOKUP TCP x16', kind: 'lookup', transport: 'tcp', inflight: 16 },
+};
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '1024' },
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '1' },
+    servers: { type: 'string', default: 'netboot,ganesha' },
+    cells: { type: 'string', default: Object.keys(CELLS).join(',') },
+    profile: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    measure: { type: 'string' },
+  },
+});
+
+if (values.measure) await measure(JSON.parse(values.measure));
+else await main();
+
+/** Child: one cell against one server; prints { rate, bytes, ops }. */
+async function measure(cell) {
+  const { client, root } = await mountExport({ exportPath: cell.exportPath, transport: cell.transport });
+  const fh = await lookupFile(client, root, FILE);
+  const warmUntil = performance.now() + 300;
+  const endAt = warmUntil + cell.seconds * 1000;
+  let ops = 0;
+  let bytes = 0;
+  let allBytes = 0;
+  let next = 0;
+  const blocks = Math.floor(cell.size / 4096);
+  const one = async () => {
+    if (cell.kind === 'getattr') {
+      const r = await client.getattr(fh);
+      if (r.status !== 0) throw new Error(`GETATTR status ${r.status}`);
+      return 0;
+    }
+    if (cell.kind === 'lookup') {
+      const r = await client.lookup(root, FILE);
+      if (r.status !== 0) throw new Error(`LOOKUP status ${r.status}`);
+      return 0;
+    }
+    let offset;
+    if (cell.kind === 'random') offset = Math.floor(Math.random() * blocks) * 4096;
+    else {
+      offset = next;
+      next += cell.io;
+      if (next >= cell.size) next = 0;
+    }
+    const r = await client.read(fh, BigInt(offset), cell.io);
+    if (r.status !== 0) throw new Error(`READ status ${r.status}`);
+    if (r.data.length !== Math.min(cell.io, cell.size - offset)) throw new Error(`READ at ${offset} gave ${r.data.length} bytes`);
+    return r.data.length;
+  };
+  const worker = async () => {
+    for (;;) {
+      const now = performance.now();
+      if (now >= endAt) return;
+      const n = await one();
+      allBytes += n;
+      if (now >= warmUntil) {
+        ops++;
+        bytes += n;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: cell.inflight }, worker));
+  client.close();
+  console.log(JSON.stringify({ opsPerSecond: Math.round(ops / cell.seconds), MBps: Math.round(bytes / 1e6 / cell.seconds), bytes: allBytes, ops }));
+}
+
+/** The machine's limit: positional reads of the same file into one reused 1 MiB buffer. */
+function localPread(path, size, seconds) {
+  const fd = openSync(path, 'r');
+  const buf = Buffer.allocUnsafe(MiB);
+  let bytes = 0;
+  let pos = 0;
+  const t0 = performance.now();
+  const endAt = t0 + seconds * 1000;
+  while (performance.now() < endAt) {
+    for (let i = 0; i < 16; i++) {
+      const n = readSync(fd, buf, 0, MiB, pos);
+      bytes += n;
+      pos += n;
+      if (pos >= size) pos = 0;
+    }
+  }
+  const s = (performance.now() - t0) / 1000;
+  closeSync(fd);
+  return Math.round(bytes / 1e6 / s);
+}
+
+function createFile(path, size) {
+  const fd = openSync(path, 'w');
+  const chunk = randomBytes(MiB);
+  for (let at = 0; at < size; at += MiB) writeSync(fd, chunk, 0, Math.min(MiB, size - at), at);
+  closeSync(fd);
+  // Warm the page cache: every figure below reads cached data.
+  const rfd = openSync(path, 'r');
+  for (let at = 0; at < size; at += MiB) readSync(rfd, chunk, 0, MiB, at);
+  closeSync(rfd);
+}
+
+async function main() {
+  const sizeMiB = Number(values.size);
+  const seconds = Number(values.seconds);
+  const rounds = Number(values.rounds);
+  const servers = values.servers.split(',');
+  const cellNames = values.cells.split(',');
+  if (
+    !(sizeMiB >= 1 && sizeMiB <= 16384) ||
+    !(seconds > 0 && seconds <= 60) ||
+    !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
+    cellNames.some((c) => !CELLS[c]) ||
+    servers.some((s) => s !== 'netboot' && s !== 'ganesha')
+  ) {
+    console.error(`usage: node bench/nfs-read.js [--size MiB] [--seconds S (0-60)] [--rounds R (1-10)] [--servers netboot,ganesha]
+       [--cells ${Object.keys(CELLS).join(',')}] [--profile DIR] [--json]`);
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('nfs-read: needs root: each server runs in a network namespace of its own (ip netns add)');
+    process.exit(1);
+  }
+  const size = sizeMiB * MiB;
+  const atExit = cleanups();
+  const work = mkdtempSync(join(tmpdir(), 'nb-nfs-read-'));
+  atExit.add(() => rmSync(work, { recursive: true, force: true }));
+  const dir = join(work, 'export');
+  mkdirSync(dir);
+  try {
+    createFile(join(dir, FILE), size);
+    const started = {};
+    const notes = {};
+    for (const name of servers) {
+      const s =
+        name === 'netboot'
+          ? await startNetboot({ dir, work, profileDir: values.profile, atExit })
+          : await startGanesha({ dir, work, atExit });
+      if (s.why) notes[name] = `not measured: ${s.why}`;
+      else {
+        started[name] = s;
+        notes[name] = `pid ${s.server.pid} in network namespace ${s.ns}`;
+      }
+    }
+    if (!values.json) {
+      console.log(`${sizeMiB} MiB file (page cache warm), ${rounds > 1 ? `best of ${rounds} rounds of ` : ''}${seconds} s per cell, client @netboot/nfs3 NfsClient (AUTH_SYS root)`);
+      for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}`);
+    }
+
+    let local = 0;
+    const rows = [];
+    for (let round = 0; round < rounds; round++) local = Math.max(local, localPread(join(dir, FILE), size, seconds));
+    const loadAtStart = load();
+    if (!values.json) {
+      console.log(`local pread 1 MiB: ${local} MB/s   (load average ${loadAtStart.join(' ')})`);
+      console.log(
+        `${'cell'.padEnd(27)}${'netboot'.padStart(10)}${'ganesha'.padStart(10)}  unit${'/local'.padStart(8)}${'/ganesha'.padStart(9)}` +
+          `${'cpu nb'.padStart(9)}${'cpu gan'.padStart(9)}  cpu unit`,
+      );
+    }
+    for (const c of cellNames) {
+      const def = CELLS[c];
+      const row = { cell: c, label: def.label };
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 === 0 ? Object.keys(started) : Object.keys(started).reverse();
+        for (const name of order) {
+          const s = started[name];
+          const cpu0 = cpuSeconds(s.server.pid);
+          const m = runMeasure(s.ns, self, { ...def, size, seconds, exportPath: s.exportPath }, (seconds + 60) * 1000);
+          const cpu = cpuSeconds(s.server.pid) - cpu0;
+          if (!m.error) {
+            m.cpuPerGiB = m.bytes ? Number((cpu / (m.bytes / 2 ** 30)).toFixed(3)) : undefined;
+            m.cpuUsPerOp = m.bytes ? undefined : Number(((cpu * 1e6) / m.ops).toFixed(1));
+          }
+          const prev = row[name];
+          const rate = (x) => (x.bytes ? x.MBps : x.opsPerSecond);
+          if (!prev || prev.error || (!m.error && rate(m) > rate(prev))) row[name] = m;
+        }
+      }
+      const unit = def.kind === 'seq' ? 'MB/s' : 'ops/s';
+      const rate = (x) => (!x || x.error ? undefined : unit === 'MB/s' ? x.MBps : x.opsPerSecond);
+      row.unit = unit;
+      row.netbootRate = rate(row.netboot);
+      row.ganeshaRate = rate(row.ganesha);
+      row.ratioToLocal = unit === 'MB/s' && row.netbootRate ? Number((row.netbootRate / local).toFixed(3)) : undefined;
+      row.ganeshaToLocal = unit === 'MB/s' && row.ganeshaRate ? Number((row.ganeshaRate / local).toFixed(3)) : undefined;
+      row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
+      row.load = load();
+      rows.push(row);
+      if (!values.json) printRow(row);
+    }
+    const peakRss = {};
+    for (const [name, s] of Object.entries(started)) peakRss[name] = peakRssMB(s.server.pid);
+    if (values.profile && started.netboot) await started.netboot.server.stop(10_000);
+    if (values.json) {
+      console.log(JSON.stringify({ benchmark: 'nfs-read', sizeMiB, seconds, rounds, servers: notes, localPreadMBps: local, loadAtStart, loadAtEnd: load(), peakRssMB: peakRss, rows }));
+    } else {
+      console.log(`server peak RSS: ${Object.entries(peakRss).map(([n, v]) => `${n} ${v} MB`).join(', ')}   (load average ${load().join(' ')})`);
+      if (values.profile) console.log(`netboot CPU profile written to ${values.profile}`);
+    }
+  } finally {
+    atExit.run();
+  }
+}
+
+function printRow(r) {
+  const fmt = (x) => (x === undefined ? '-' : String(x));
+  const err = (x) => (x?.error ? ` (${x.error})` : '');
+  const cpu = (x) => (!x || x.error ? '-' : r.unit === 'MB/s' ? x.cpuPerGiB?.toFixed(2) : x.cpuUsPerOp?.toFixed(0));
+  console.log(
+    `${r.label.padEnd(27)}${fmt(r.netbootRate).padStart(10)}${fmt(r.ganeshaRate).padStart(10)}  ${r.unit.padEnd(5)}` +
+      `${(r.ratioToLocal === undefined ? '-' : r.ratioToLocal.toFixed(3)).padStart(7)}${fmt(r.ratioToGanesha).padStart(9)}` +
+      `${fmt(cpu(r.netboot)).padStart(9)}${fmt(cpu(r.ganesha)).padStart(9)}  ${r.unit === 'MB/s' ? 's/GiB' : 'us/op'}` +
+      `  load ${r.load[0]}${err(r.netboot)}${err(r.ganesha)}`,
+  );
+}
