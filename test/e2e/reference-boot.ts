@@ -7,7 +7,7 @@
  *
  *   TS_NODE_PROJECT=tsconfig.test.json npx tap --timeout=900 test/e2e/reference-boot.ts
  *
- * E2E_BOOTS=N runs only the first N boots.
+ * E2E_BOOTS=N runs only the first N boots; E2E_JOBS=N boots N guests at once (default 2).
  */
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { requirePrograms } from '../support/programs.js';
 import { run, start } from '../support/processes.js';
 import { prepareGuest } from './guest.js';
-import { bootAndCheck, writeScenario, type BootCase } from './scenario.js';
+import { bootAll, PARALLEL_BOOTS, writeScenario, type BootCase } from './scenario.js';
 import { createVmNetwork, StampedLog, type VmNetwork } from './vm.js';
 
 t.setTimeout(900_000);
@@ -65,7 +65,7 @@ const progs = requirePrograms(t, {
 if (progs) {
   const guest = await prepareGuest((l) => t.comment(l));
   t.comment(`guest: ${guest.packages.join(' ')}; modules ${guest.modules.join(' ')}`);
-  const net = createVmNetwork(t, { subnet: 1 });
+  const net = createVmNetwork(t, { subnet: 1, guests: PARALLEL_BOOTS });
   const work = mkdtempSync(join(tmpdir(), 'nb-e2e-ref-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const scenario = writeScenario(work, guest, net);
@@ -79,7 +79,7 @@ if (progs) {
       '--port=0',
       '--user=root',
       '--group=root',
-      `--interface=${net.tap}`,
+      `--interface=${net.iface}`,
       '--bind-interfaces',
       `--dhcp-range=${net.address(100)},${net.address(200)},255.255.255.0,1h`,
       ...scenario.cases.map((c) => `--dhcp-host=${c.mac},${c.ip}`),
@@ -120,11 +120,11 @@ if (progs) {
 
   const server = {
     log: dnsmasqLog,
-    ack: (ip: string) => new RegExp(`DHCPACK\\(${net.tap}\\) ${ip.replace(/\./g, '\\.')} `),
+    ack: (ip: string) => new RegExp(`DHCPACK\\(${net.iface}\\) ${ip.replace(/\./g, '\\.')} `),
     output: () => `--- dnsmasq:\n${dnsmasq.output()}\n--- ganesha:\n${ganesha.output()}`,
   };
   const only = process.env.E2E_BOOTS ? Number(process.env.E2E_BOOTS) : scenario.cases.length;
-  for (const c of scenario.cases.slice(0, only)) {
-    await t.test(`reference servers: ${c.name}`, (t) => bootAndCheck(t, net, c, server).then(() => {}));
-  }
+  await t.test('boots served by dnsmasq and Ganesha', { jobs: PARALLEL_BOOTS }, (t) =>
+    bootAll(t, net, scenario.cases.slice(0, only), server),
+  );
 }

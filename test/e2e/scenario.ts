@@ -74,19 +74,20 @@ export const IPXE_ROM = '/usr/lib/ipxe/qemu/pxe-virtio.rom';
 export async function bootAndCheck(
   t: Test,
   net: VmNetwork,
+  tap: string,
   c: BootCase,
   server: { log: StampedLog; ack?: (ip: string) => RegExp; output(): string },
   timeoutMs = 150_000,
 ): Promise<BootResult> {
-  const vm = startVm(t, { net, mac: c.mac, rom: IPXE_ROM });
+  const vm = startVm(t, { net, tap, mac: c.mac, rom: IPXE_ROM });
   const result = await waitForBoot(vm, { timeoutMs, serverLog: server.log, serverAck: server.ack?.(c.ip) });
   const times = formatTimes(`${c.name} (${c.config}, ${c.nfsOptions})`, result.seconds);
   t.comment(times);
   // The timings are the point of the run: on stderr they show with any reporter.
   process.stderr.write(`e2e ${times}\n`);
-  if (result.outcome !== 'done') {
+  if (result.outcome !== 'done' || process.env.E2E_TIMELINE) {
     const dump = join(tmpdir(), `nb-e2e-${c.ip}-${c.lookup}.log`);
-    writeFileSync(dump, `serial console:\n${result.serial}\n\nserver:\n${server.output()}\n`);
+    writeFileSync(dump, `${result.timeline}\nserver output:\n${server.output()}\n`);
     const failed = result.serial.match(/E2E-FAIL.*|Kernel panic.*|PXE-E.*|No more network devices/);
     t.comment(`boot ${result.outcome}${failed ? `: ${failed[0]}` : ''}; serial console and server log in ${dump}`);
   }
@@ -97,4 +98,34 @@ export async function bootAndCheck(
   t.equal(readReply(c.root), `reply:${c.root.request}\n`, 'the node wrote its reply into its root');
   if (c.nfsOptions.includes('mountproto=udp')) t.match(result.serial, /E2E-NFSROOT .*mountproto=udp/, 'MOUNT went over UDP');
   return result;
+}
+
+/** How many guests boot at once: TCG is one busy thread per guest, and CI has two CPUs. */
+export const PARALLEL_BOOTS = Math.max(1, Number(process.env.E2E_JOBS ?? 2));
+
+/**
+ * Boots every case as a subtest of `t`, which must run `net.taps.length`
+ * subtests at once (tap's `jobs`): each boot takes a tap no other running
+ * boot holds.
+ */
+export async function bootAll(
+  t: Test,
+  net: VmNetwork,
+  cases: BootCase[],
+  server: Parameters<typeof bootAndCheck>[4],
+): Promise<void> {
+  const free = [...net.taps];
+  await Promise.all(
+    cases.map((c) =>
+      t.test(c.name, async (t) => {
+        const tap = free.shift();
+        if (!tap) throw new Error(`more boots at once than the ${net.taps.length} tap devices`);
+        try {
+          await bootAndCheck(t, net, tap, c, server);
+        } finally {
+          free.push(tap);
+        }
+      }),
+    ),
+  );
 }

@@ -8,30 +8,40 @@ interface Teardown {
 }
 
 /**
- * The guest's wire: a network namespace the test creates, holding a tap
- * device with the server's address. Servers bind inside the namespace and
- * QEMU's NIC is the other end of the tap, so nothing reaches the host's
- * networks and ports 67/69/111/2049 are free.
+ * The guests' wire: a network namespace the test creates, holding a bridge
+ * with the server's address and one tap device per guest that may run at
+ * once. Servers bind inside the namespace (on the bridge) and each QEMU NIC
+ * is the other end of a tap, so nothing reaches the host's networks and
+ * ports 67/69/111/2049 are free.
  */
 export interface VmNetwork {
   ns: string;
-  tap: string;
+  /** The interface the servers answer on. */
+  iface: string;
+  taps: string[];
   serverAddr: string;
   prefix: number;
   /** 198.18.<subnet>.<host> */
   address(host: number): string;
 }
 
-export function createVmNetwork(t: Teardown, opts: { subnet?: number } = {}): VmNetwork {
+export function createVmNetwork(t: Teardown, opts: { subnet?: number; guests?: number } = {}): VmNetwork {
   const subnet = opts.subnet ?? 1;
   const ns = createNetns(t, 'nbvm');
-  const tap = 'tap0';
+  const iface = 'br0';
   const serverAddr = `198.18.${subnet}.1`;
   const ip = (...args: string[]) => execFileSync('ip', ['-n', ns, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  ip('tuntap', 'add', 'dev', tap, 'mode', 'tap');
-  ip('addr', 'add', `${serverAddr}/24`, 'dev', tap);
-  ip('link', 'set', tap, 'up');
-  return { ns, tap, serverAddr, prefix: 24, address: (host) => `198.18.${subnet}.${host}` };
+  // No STP: a port forwards at once, before iPXE's first DHCPDISCOVER.
+  ip('link', 'add', iface, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0');
+  ip('addr', 'add', `${serverAddr}/24`, 'dev', iface);
+  ip('link', 'set', iface, 'up');
+  const taps = Array.from({ length: opts.guests ?? 1 }, (_, i) => `tap${i}`);
+  for (const tap of taps) {
+    ip('tuntap', 'add', 'dev', tap, 'mode', 'tap');
+    ip('link', 'set', tap, 'master', iface);
+    ip('link', 'set', tap, 'up');
+  }
+  return { ns, iface, taps, serverAddr, prefix: 24, address: (host) => `198.18.${subnet}.${host}` };
 }
 
 /** A line of a process's output and when it was seen (performance.now(), ms). */
@@ -78,6 +88,11 @@ export class StampedLog {
     return this.lines.map((l) => l.text).join('\n');
   }
 
+  /** The lines with their seconds since `zero` (a performance.now() value). */
+  timed(zero: number): string {
+    return this.lines.map((l) => `${((l.at - zero) / 1000).toFixed(2).padStart(7)} ${l.text}`).join('\n');
+  }
+
   onLine(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -86,6 +101,8 @@ export class StampedLog {
 
 export interface VmOptions {
   net: VmNetwork;
+  /** One of net.taps, used by no other running guest. */
+  tap: string;
   mac: string;
   /** iPXE option ROM for virtio-net (Debian's ipxe-qemu). */
   rom: string;
@@ -107,7 +124,7 @@ export function startVm(t: Teardown, opts: VmOptions): Vm {
     '-nographic',
     '-nodefaults',
     '-serial', 'stdio',
-    '-netdev', `tap,id=net0,ifname=${opts.net.tap},script=no,downscript=no`,
+    '-netdev', `tap,id=net0,ifname=${opts.tap},script=no,downscript=no`,
     // Debian's iPXE virtio ROM carries the modern (non-transitional) device ID 1af4:1041:
     // SeaBIOS runs it only on a modern-only device.
     '-device', `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${opts.mac},romfile=${opts.rom}`,
@@ -123,13 +140,18 @@ export type BootOutcome = 'done' | 'failed' | 'exited' | 'timeout';
 
 export interface BootResult {
   outcome: BootOutcome;
+  /** The serial console and the server log, each line with its seconds since VM start. */
+  timeline: string;
   /** Seconds from VM start to each milestone that was reached. */
   seconds: BootTimes;
   serial: string;
 }
 
 export interface BootTimes {
+  /** From the server's log. */
   dhcpAck?: number;
+  /** iPXE reports its address only after its IPv6 autoconfiguration gives up (about 13 s later). */
+  ipxeConfigured?: number;
   kernelLoaded?: number;
   rootMounted?: number;
   marker?: number;
@@ -185,20 +207,20 @@ export async function waitForBoot(vm: Vm, opts: WaitOptions): Promise<BootResult
   await vm.running.stop(2000);
 
   const since = (l: StampedLine | undefined) => (l ? Math.round((l.at - vm.startedAt) / 100) / 10 : undefined);
-  const ack =
-    (opts.serverLog && opts.serverAck && opts.serverLog.first(opts.serverAck, vm.startedAt)) ||
-    vm.serial.first(IPXE_CONFIGURED);
+  const serverAck = opts.serverLog && opts.serverAck ? opts.serverLog.first(opts.serverAck, vm.startedAt) : undefined;
   const seconds: BootTimes = {
-    dhcpAck: since(ack),
+    dhcpAck: since(serverAck),
+    ipxeConfigured: since(vm.serial.first(IPXE_CONFIGURED)),
     kernelLoaded: since(vm.serial.first(KERNEL_STARTED)),
     rootMounted: since(vm.serial.first(ROOT_MOUNTED)),
     marker: since(vm.serial.first(MARKER)),
   };
-  return { outcome, seconds, serial: vm.serial.text() };
+  const timeline = `serial console:\n${vm.serial.timed(vm.startedAt)}\n\nserver:\n${opts.serverLog?.timed(vm.startedAt) ?? ''}\n`;
+  return { outcome, seconds, serial: vm.serial.text(), timeline };
 }
 
 /** One line for the test's output. */
 export function formatTimes(label: string, s: BootTimes): string {
   const f = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)} s`);
-  return `${label}: DHCP ACK ${f(s.dhcpAck)}, kernel+initrd loaded ${f(s.kernelLoaded)}, root mounted ${f(s.rootMounted)}, marker ${f(s.marker)}`;
+  return `${label}: DHCP ACK ${f(s.dhcpAck)} (iPXE configured ${f(s.ipxeConfigured)}), kernel+initrd loaded ${f(s.kernelLoaded)}, root mounted ${f(s.rootMounted)}, marker ${f(s.marker)}`;
 }
