@@ -63,8 +63,8 @@ export class TransferDriver {
   private timerAt = Infinity;
   private blocked = false;
   private readonly backlog: TransferAction[][] = [];
-  /** Batches of DATA whose last send has not completed. */
-  private sending = 0;
+  /** Sends (or bursts of sends) handed to dgram whose completion has not been reported. */
+  private pending = 0;
   private headers: Buffer = Buffer.alloc(0);
   private ended = false;
   private closed = false;
@@ -104,16 +104,27 @@ export class TransferDriver {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    // A send the kernel could not take at once waits in libuv, holding views
+    // of the source's buffers; closing now would drop it, and it may be the
+    // final ACK or an ERROR.
+    if (this.pending === 0) this.release();
+  }
+
+  private release(): void {
     this.hooks.source?.close();
-    // dgram resolves the destination on the next tick even for an IP literal:
-    // closing now would drop a final ACK or ERROR still on its way out.
-    setImmediate(() => {
-      try {
-        this.socket.close();
-      } catch {
-        // already closed
-      }
-    });
+    this.socket.close();
+  }
+
+  private readonly sent = (): void => {
+    if (--this.pending === 0 && this.closed) this.release();
+  };
+
+  /** Sends on this socket complete in order, so only the last of a burst needs to report back. */
+  private send(bytes: Buffer | Buffer[], last = true): void {
+    const port = this.peer.port || this.hooks.requestPort || 69;
+    if (!last) return this.socket.send(bytes, port, this.peer.address);
+    this.pending++;
+    this.socket.send(bytes, port, this.peer.address, this.sent);
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {
@@ -183,7 +194,7 @@ export class TransferDriver {
           const run = actions.slice(i, j) as Extract<TransferAction, { type: 'sendData' }>[];
           const start = run[0].offset;
           const last = run[run.length - 1];
-          const view = this.hooks.source!.view(start, last.offset + last.length, this.sending > 0);
+          const view = this.hooks.source!.view(start, last.offset + last.length, this.pending > 0);
           if (view instanceof Promise) {
             this.blocked = true;
             view.then(
@@ -232,29 +243,20 @@ export class TransferDriver {
   }
 
   private sendPacket(p: TftpPacket): void {
-    if (this.closed) return;
-    this.socket.send(encode(p), this.peer.port || this.hooks.requestPort || 69, this.peer.address);
+    if (!this.closed) this.send(encode(p));
   }
 
   /** Sends a window as header + view pairs: the data is never copied behind its header. */
   private sendRun(run: Extract<TransferAction, { type: 'sendData' }>[], view: Buffer, start: number): void {
     if (this.closed) return;
     const need = run.length * 4;
-    // Headers of a batch still queued in the kernel must not be overwritten.
-    if (this.sending > 0 || this.headers.length < need) this.headers = Buffer.allocUnsafe(Math.max(need, 64));
-    this.sending++;
-    const last = run.length - 1;
-    for (let k = 0; k <= last; k++) {
+    // Headers of packets still waiting in libuv must not be overwritten.
+    if (this.pending > 0 || this.headers.length < need) this.headers = Buffer.allocUnsafe(Math.max(need, 64));
+    for (let k = 0; k < run.length; k++) {
       const a = run[k];
       const header = this.headers.subarray(k * 4, k * 4 + 4);
       encodeDataHeader(a.block, header);
-      const data = view.subarray(a.offset - start, a.offset - start + a.length);
-      if (k === last) this.socket.send([header, data], this.peer.port, this.peer.address, this.sent);
-      else this.socket.send([header, data], this.peer.port, this.peer.address);
+      this.send([header, view.subarray(a.offset - start, a.offset - start + a.length)], k === run.length - 1);
     }
   }
-
-  private readonly sent = (): void => {
-    this.sending--;
-  };
 }
