@@ -25,7 +25,7 @@ const MALFORMED_LOG_INTERVAL_MS = 10_000;
  * store, replies out only after their lease is durable.
  */
 export class DhcpServer {
-  readonly policy: LeasePolicy;
+  private policy: LeasePolicy;
   private store?: LeaseStore;
   private lastMalformedLog = 0;
   private suppressed = 0;
@@ -33,7 +33,7 @@ export class DhcpServer {
 
   constructor(private readonly opts: DhcpServerOptions) {
     this.log = opts.log ?? ((l) => process.stdout.write(`${l}\n`));
-    this.policy = new LeasePolicy(opts.config, { proxy: opts.proxy, serverPort: opts.serverPort, clientPort: opts.serverPort + 1 });
+    this.policy = this.policyFor(opts.config);
     if (opts.leasesPath && !opts.proxy) {
       const { store, leases, bad } = LeaseStore.open(opts.leasesPath, { snapshot: () => this.policy.leases() });
       this.store = store;
@@ -105,6 +105,21 @@ export class DhcpServer {
       throw e;
     }
     socket.send(bytes, r.port, formatIpv4(r.to));
+  }
+
+  private policyFor(config: DhcpConfig): LeasePolicy {
+    return new LeasePolicy(config, { proxy: this.opts.proxy, serverPort: this.opts.serverPort, clientPort: this.opts.serverPort + 1 });
+  }
+
+  /**
+   * Puts a new dhcpd.conf in force (SIGHUP). Every lease held so far is kept:
+   * a client keeps its address until the lease ends, even if the new file
+   * moved the range, as dhcpd does on restart with its lease file.
+   */
+  reload(config: DhcpConfig): void {
+    const next = this.policyFor(config);
+    next.load(this.policy.leases());
+    this.policy = next;
   }
 
   /** Leases currently held (for tests and tools). */

@@ -3,7 +3,7 @@ import { loadSettings, on, str, type Settings } from '../serve/settings.js';
 import { DEMO_PORTS, defaultDemoDir, writeDemo } from '../serve/demo.js';
 import { startNfs } from '../serve/nfs-runner.js';
 import { startTftp } from '../serve/tftp-runner.js';
-import { startDhcp } from '../serve/dhcp-runner.js';
+import { needsDeviceSockets, relaunchWithDeviceSockets, startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
 import type { Log, RunningService } from '../serve/running-service.js';
 import { untilSignalled } from '../command.js';
 
@@ -57,6 +57,22 @@ function table(services: RunningService[]): string {
   return [line(['service', 'proto', 'address']), ...rows.map(line)].join('\n');
 }
 
+/** DHCP's settings when serve runs DHCP, else undefined. */
+function dhcpSettings(s: Settings): DhcpSettings | undefined {
+  const configFile = str(s, 'dhcp-conf');
+  if (!configFile || on(s, 'no-dhcp')) return undefined;
+  const iface = str(s, 'interface');
+  if (!iface) throw new UsageError('--dhcp-conf needs --interface: DHCP answers only on the interface facing the nodes');
+  return {
+    configFile,
+    iface,
+    leasesFile: str(s, 'leases') ?? `${str(s, 'state-dir') ?? '/var/lib/netboot'}/dhcpd.leases`,
+    listen: str(s, 'listen'),
+    port: str(s, 'dhcp-port'),
+    proxy: on(s, 'proxy'),
+  };
+}
+
 async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
   const started: RunningService[] = [];
   const listen = str(s, 'listen');
@@ -97,25 +113,8 @@ async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
         ),
       );
     }
-    const dhcpConf = str(s, 'dhcp-conf');
-    if (dhcpConf && !on(s, 'no-dhcp')) {
-      const iface = str(s, 'interface');
-      if (!iface) throw new UsageError('--dhcp-conf needs --interface: DHCP answers only on the interface facing the nodes');
-      started.push(
-        await startDhcp(
-          {
-            configFile: dhcpConf,
-            iface,
-            leasesFile: str(s, 'leases') ?? `${stateDir}/dhcpd.leases`,
-            listen,
-            port: str(s, 'dhcp-port'),
-            proxy: on(s, 'proxy'),
-            verbose: on(s, 'verbose'),
-          },
-          log,
-        ),
-      );
-    }
+    const dhcp = dhcpSettings(s);
+    if (dhcp) started.push(await startDhcp(dhcp, log));
   } catch (err) {
     for (const svc of started.reverse()) await svc.close().catch(() => {});
     throw err;
@@ -158,6 +157,8 @@ export const serve: Command = {
         'tftp-port': String(DEMO_PORTS.tftp),
       };
     }
+    const dhcp = dhcpSettings(settings);
+    if (dhcp && needsDeviceSockets()) return relaunchWithDeviceSockets(dhcp, ['serve', ...argv]);
     const services = await startAll(settings, log);
     if (services.length === 0) {
       throw new UsageError('nothing to serve: give --exports, --tftp-root and/or --dhcp-conf with --interface (or no flags at all for the demo)');
