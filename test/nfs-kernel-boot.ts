@@ -56,7 +56,7 @@ const progs = requirePrograms(t, {
 if (progs) {
   const guest = await prepareGuest((l) => t.comment(l));
   t.comment(`guest: ${guest.packages.join(' ')}; modules ${guest.modules.join(' ')}`);
-  const net = createVmNetwork(t, { subnet: 1 });
+  const net = createVmNetwork(t, { subnet: 1, guests: 1 });
   const work = mkdtempSync(join(tmpdir(), 'nb-e2e-ref-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const scenario = writeScenario(work, guest, net);
@@ -74,7 +74,7 @@ if (progs) {
       '--port=0',
       '--user=root',
       '--group=root',
-      `--interface=${net.tap}`,
+      `--interface=${net.iface}`,
       '--bind-interfaces',
       `--dhcp-range=${net.address(100)},${net.address(200)},255.255.255.0,1h`,
       ...scenario.cases.map((c) => `--dhcp-host=${c.mac},${c.ip}`),
@@ -100,13 +100,13 @@ if (progs) {
   await nfs.waitFor(/NFS v3 port 2049/, 30_000);
   const server = {
     log: dnsmasqLog,
-    ack: (ip: string) => new RegExp(`DHCPACK\\(${net.tap}\\) ${ip.replace(/\./g, '\\.')} `),
+    ack: (ip: string) => new RegExp(`DHCPACK\\(${net.iface}\\) ${ip.replace(/\./g, '\\.')} `),
     output: () => `--- dnsmasq:\n${dnsmasq.output()}\n--- netboot nfs:\n${nfs.output()}`,
   };
   const only = process.env.E2E_BOOTS ? Number(process.env.E2E_BOOTS) : scenario.cases.length;
   for (const c of scenario.cases.slice(0, only)) {
     await t.test(`dnsmasq + netboot nfs: ${c.name}`, async (t) => {
-      const result = await bootAndCheck(t, net, c, server, c === first ? 400_000 : undefined);
+      const result = await bootAndCheck(t, net, net.taps[0]!, c, server, c === first ? 400_000 : undefined);
       if (c !== first) return;
       for (const step of STEPS) t.match(result.serial, `NFS-OK ${step}`, `the kernel client: ${step}`);
       const data = Buffer.from('0123456789abcdef\n'.repeat(20971520 / 17 + 1)).subarray(0, 20971520);

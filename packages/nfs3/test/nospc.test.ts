@@ -12,7 +12,7 @@ t.test('a full file system answers NFS3ERR_NOSPC', { skip: process.getuid?.() !=
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'nfs3-nospc', dir], { stdio: 'pipe' });
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
-    t.skip(`cannot mount a tmpfs here: ${String(e)}`);
+    t.plan(0, `cannot mount a tmpfs here: ${String(e)}`);
     return;
   }
   t.teardown(async () => {
