@@ -82,7 +82,7 @@ t.test('non-idempotent calls through 30% loss with duplicates and reordering', a
   t.teardown(() => relay.close());
   const c = await NfsClient.connect({ host: '127.0.0.1', port: relay.port, transport: 'udp', cred: root, retransmitMs: 40, retries: 40, timeoutMs: 30_000 });
   t.teardown(() => c.close());
-  const N = Number(process.env.HOSTILE_DRC_ROUNDS ?? 10);
+  const N = Number(process.env.HOSTILE_DRC_ROUNDS ?? 6);
   const failures: string[] = [];
   const check = (what: string, status: number) => {
     if (status !== 0) failures.push(`${what}: status ${status}`);
