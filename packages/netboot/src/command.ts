@@ -77,13 +77,18 @@ export function intFlag(value: string | undefined, flag: string, fallback: numbe
 
 /**
  * Resolves when the process is asked to stop (SIGINT or SIGTERM), so a server
- * command can close its sockets and return 0.
+ * command can close its sockets and return 0. Later stop signals are ignored
+ * while it shuts down: a service manager or a process-group kill may deliver
+ * the same request twice, and the second must not cut the clean stop short.
  */
 export function untilSignalled(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
+    const ignore = () => {};
     const done = (sig: NodeJS.Signals) => {
       process.off('SIGINT', done);
       process.off('SIGTERM', done);
+      process.on('SIGINT', ignore);
+      process.on('SIGTERM', ignore);
       resolve(sig);
     };
     process.on('SIGINT', done);
