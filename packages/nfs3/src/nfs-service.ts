@@ -26,7 +26,7 @@ export interface NfsServiceOptions {
   nfsPort?: number;
   /** MOUNT port for UDP and TCP (default 20048, as nfs-utils' mountd). */
   mountdPort?: number;
-  /** Portmapper port: used when one answers there, else netboot runs its own (default 111). */
+  /** Portmapper port: used when one answers there, else netboot runs its own (default 111; 0 runs one on a free port). */
   portmapPort?: number;
   /** Where the handle key and the mount list live; without it handles do not survive a restart. */
   stateDir?: string;
@@ -36,6 +36,8 @@ export interface NfsServiceOptions {
 export interface NfsService {
   readonly nfsPort: number;
   readonly mountdPort: number;
+  /** The portmapper the service registered with. */
+  readonly portmapPort: number;
   /** Whether this service runs the portmapper itself (false: it registered with one already there). */
   readonly ownPortmap: boolean;
   readonly nfs: NfsServer;
@@ -146,9 +148,9 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
     closers.push(() => mountRpc.close());
     closers.push(() => mountd.flush());
 
-    const pmapPort = opts.portmapPort ?? 111;
+    let pmapPort = opts.portmapPort ?? 111;
     let ownPortmap = false;
-    let pmap = await PortmapClient.connect({ port: pmapPort, timeoutMs: 2000 })
+    let pmap = await (pmapPort === 0 ? Promise.reject(new Error('no port')) : PortmapClient.connect({ port: pmapPort, timeoutMs: 2000 }))
       .then(async (c) => {
         try {
           await c.ping();
@@ -161,7 +163,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
       .catch(() => undefined);
     if (!pmap) {
       const server = new PortmapServer({ log });
-      await server.listen({ host, port: pmapPort });
+      pmapPort = await server.listen({ host, port: pmapPort });
       closers.push(() => server.close());
       ownPortmap = true;
       pmap = await PortmapClient.connect({ port: pmapPort });
@@ -181,6 +183,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
     return {
       nfsPort,
       mountdPort,
+      portmapPort: pmapPort,
       ownPortmap,
       nfs,
       mountd,

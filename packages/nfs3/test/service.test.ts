@@ -1,0 +1,51 @@
+import t from 'tap';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MountClient } from '@netboot/mountd';
+import { PortmapClient } from '@netboot/portmap';
+import { NfsClient, createNfsService } from '@netboot/nfs3';
+import { ok, root } from './harness.js';
+
+t.test('createNfsService: portmap, mountd and NFS in process; handles survive a restart through the state directory', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-svc-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const exp = join(dir, 'export');
+  await mkdir(exp);
+  await writeFile(join(exp, 'f'), 'served\n');
+  const exportsFile = join(dir, 'exports');
+  await writeFile(exportsFile, `${exp} 127.0.0.1(rw,no_root_squash,insecure)\n${join(dir, 'missing')} 127.0.0.1(ro)\n`);
+  const lines: string[] = [];
+  const start = () =>
+    createNfsService({ exportsFile, listen: '127.0.0.1', nfsPort: 0, mountdPort: 0, portmapPort: 0, stateDir: join(dir, 'state'), log: (l) => lines.push(l) });
+  let svc = await start();
+  t.teardown(() => svc.close());
+  t.equal(svc.ownPortmap, true, 'no portmapper answered, so it runs its own');
+  t.match(lines.join('\n'), /missing does not exist; it is not served/, 'a missing export directory is a warning');
+  const pm = await PortmapClient.connect({ port: svc.portmapPort });
+  t.equal(await pm.getport(100003, 3, 'tcp'), svc.nfsPort, 'NFS v3 tcp registered');
+  t.equal(await pm.getport(100003, 3, 'udp'), svc.nfsPort, 'NFS v3 udp registered');
+  t.equal(await pm.getport(100005, 3, 'udp'), svc.mountdPort, 'MOUNT v3 udp registered');
+  t.equal(await pm.getport(100005, 1, 'tcp'), svc.mountdPort, 'MOUNT v1 tcp registered');
+  pm.close();
+  const mount = await MountClient.connect({ host: '127.0.0.1', port: svc.mountdPort, transport: 'udp' });
+  const m = await mount.mnt(exp);
+  mount.close();
+  t.equal(m.status, 0, 'MNT granted');
+  if (m.status !== 0) return;
+  const fh = Buffer.from(m.fhandle);
+  let nfs = await NfsClient.connect({ host: '127.0.0.1', port: svc.nfsPort, transport: 'tcp', cred: root });
+  const f = ok(t, await nfs.lookup(fh, 'f')).object;
+  t.equal(ok(t, await nfs.read(f, 0n, 100)).data.toString(), 'served\n');
+  nfs.close();
+  t.match(lines.join('\n'), /mount request from 127\.0\.0\.1:\d+ for .*: granted/, 'the mount is logged');
+
+  await svc.close();
+  svc = await start();
+  nfs = await NfsClient.connect({ host: '127.0.0.1', port: svc.nfsPort, transport: 'tcp', cred: root });
+  t.equal(ok(t, await nfs.read(f, 0n, 100)).data.toString(), 'served\n', 'a handle from before the restart still reads');
+  await writeFile(exportsFile, `${exp} 127.0.0.2(rw,insecure)\n`);
+  await svc.reload();
+  t.equal((await nfs.read(f, 0n, 100)).status, 13, 'after a reload that drops this client: NFS3ERR_ACCES');
+  nfs.close();
+});
