@@ -30,6 +30,15 @@ export interface RpcServerOptions {
   maxInFlightUdp?: number;
 }
 
+export interface RpcRegisterOptions {
+  /**
+   * Procedures the duplicate request cache leaves alone because running them
+   * twice does no harm (an NFS READ, GETATTR, LOOKUP...), as Linux nfsd's
+   * RC_NOCACHE: their replies are never copied into the cache.
+   */
+  idempotent?: readonly number[];
+}
+
 export interface RpcListenOptions {
   host?: string;
   port?: number;
@@ -72,6 +81,8 @@ export class RpcServer {
   private readonly udpSockets: dgram.Socket[] = [];
   private readonly connections = new Set<TcpConnection>();
   private udpInFlight = 0;
+  /** prog -> vers -> procedures the duplicate request cache skips. */
+  private readonly idempotent = new Map<number, Map<number, ReadonlySet<number>>>();
 
   constructor(opts: RpcServerOptions = {}) {
     const sink = opts.log ?? ((line: string) => console.error(line));
@@ -85,12 +96,17 @@ export class RpcServer {
     this.drc = new DuplicateRequestCache(opts.duplicateCacheSize ?? 512);
   }
 
-  register(prog: number, vers: number, procs: Record<number, ProcedureHandler>): void {
+  register(prog: number, vers: number, procs: Record<number, ProcedureHandler>, opts: RpcRegisterOptions = {}): void {
     this.dispatcher.register(prog, vers, procs);
+    let versions = this.idempotent.get(prog);
+    if (!versions) this.idempotent.set(prog, (versions = new Map()));
+    versions.set(vers, new Set(opts.idempotent ?? []));
   }
 
   unregister(prog: number, vers?: number): void {
     this.dispatcher.unregister(prog, vers);
+    if (vers === undefined) this.idempotent.delete(prog);
+    else this.idempotent.get(prog)?.delete(vers);
   }
 
   /**
@@ -220,7 +236,7 @@ export class RpcServer {
       return;
     }
     let key: string | undefined;
-    if (this.drc.capacity > 0) {
+    if (this.drc.capacity > 0 && !this.idempotent.get(d.prog)?.get(d.vers)?.has(d.proc)) {
       key = drcKey(d.xid, ctx.remote.address, ctx.remote.port, d.prog, d.vers, d.proc, msg.subarray(d.argsOffset));
       const seen = this.drc.begin(key, Date.now());
       if (seen.kind === 'in-progress') return;

@@ -239,6 +239,22 @@ t.test('udp: a retransmission runs the handler once (duplicate request cache)', 
   t.equal(runs, 3);
 });
 
+t.test('udp: procedures registered as idempotent bypass the duplicate request cache', async (t) => {
+  const { server, listen } = await serve(t);
+  let runs = 0;
+  server.register(PROG, 1, { 1: (call) => (runs++, sum(call)), 2: (call) => (runs++, sum(call)) }, { idempotent: [1] });
+  const port = await listen();
+  const u = await rawUdp(t, port);
+  const idem = rawCall(0x1111, { proc: 1 }, Buffer.concat([u32(2), u32(2)]));
+  await u.exchange(idem);
+  await u.exchange(idem);
+  t.equal(runs, 2, 'a retransmitted idempotent call runs again');
+  const other = rawCall(0x2222, { proc: 2 }, Buffer.concat([u32(2), u32(2)]));
+  await u.exchange(other);
+  await u.exchange(other);
+  t.equal(runs, 3, 'a retransmitted call of another procedure is answered from the cache');
+});
+
 t.test('tcp: reading stops at the in-flight bound and resumes below it', async (t) => {
   const { server, listen } = await serve(t, { maxInFlightPerConnection: 4 });
   let running = 0;
