@@ -75,7 +75,9 @@ export class ExportTree {
   private async check(path: string | undefined, ino: bigint, birth: bigint): Promise<BigIntStats | undefined> {
     if (path === undefined) return undefined;
     try {
-      const st = await lstat(path, { bigint: true });
+      // Every call resolves its handle here: a synchronous lstat of a cached
+      // inode costs microseconds, the thread-pool round trip several times that.
+      const st = lstatSync(path, { bigint: true });
       return st.ino === ino && st.birthtimeNs === birth ? st : undefined;
     } catch {
       return undefined;

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { constants, type BigIntStats } from 'node:fs';
+import { constants, lstatSync, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RateLimitedLog, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import { fattr, nfsTime, wccAttr } from './attributes.js';
 import { BufferPool } from './buffer-pool.js';
-import { type AccessOptions, type Caller, accessBits, may, squash } from './credentials.js';
+import { type AccessOptions, type Caller, accessBits, may, mayLink, squash } from './credentials.js';
 import { DirListings } from './dir-listings.js';
 import { NfsError, statusOf } from './errno-status.js';
 import { ExportTree } from './export-tree.js';
@@ -103,6 +103,22 @@ const FAIL_BODY: Record<ProcName, object> = {
   COMMIT: { wcc: EMPTY_WCC },
 };
 
+/** Procedures a UDP retransmission may simply run again (nfsd's RC_NOCACHE): the duplicate request cache never copies their replies. */
+const IDEMPOTENT = [
+  Proc.NULL,
+  Proc.GETATTR,
+  Proc.LOOKUP,
+  Proc.ACCESS,
+  Proc.READLINK,
+  Proc.READ,
+  Proc.READDIR,
+  Proc.READDIRPLUS,
+  Proc.FSSTAT,
+  Proc.FSINFO,
+  Proc.PATHCONF,
+  Proc.COMMIT,
+];
+
 const S_ISVTX = 0o1000;
 const S_ISGID = 0o2000;
 const err = (status: ConstructorParameters<typeof NfsError>[0], detail?: string, body?: object) =>
@@ -197,8 +213,10 @@ export class NfsServer {
   }
 
   /** Registers NFS v3 with an RPC server. */
-  register(rpc: { register(prog: number, vers: number, procs: Record<number, ProcedureHandler>): void }): void {
-    rpc.register(NFS_PROGRAM, NFS_V3, this.handlers());
+  register(rpc: {
+    register(prog: number, vers: number, procs: Record<number, ProcedureHandler>, opts?: { idempotent?: readonly number[] }): void;
+  }): void {
+    rpc.register(NFS_PROGRAM, NFS_V3, this.handlers(), { idempotent: IDEMPOTENT });
   }
 
   close(): void {
@@ -426,7 +444,7 @@ export class NfsServer {
     }
     let st: BigIntStats;
     try {
-      st = await fsp.lstat(path, { bigint: true });
+      st = lstatSync(path, { bigint: true }); // as ExportTree.check: cheaper than a thread-pool round trip
     } catch (e) {
       throw err(statusOf(e), undefined, { dirAttributes });
     }
@@ -656,6 +674,8 @@ export class NfsServer {
       const toName = this.name(a.to.name, NfsStat.EXIST);
       const src = await fsp.lstat(join(from.path, fromName), { bigint: true });
       this.checkSticky(from, src);
+      // Moving a directory to another parent rewrites its `..`: that takes write permission on it.
+      if (src.isDirectory() && from.st.ino !== to.st.ino && !may.write(from.caller, owner(src), true)) throw err(NfsStat.ACCES);
       const dst = await fsp.lstat(join(to.path, toName), { bigint: true }).catch(() => undefined);
       if (dst) this.checkSticky(to, dst);
       await fsp.rename(join(from.path, fromName), join(to.path, toName));
@@ -679,6 +699,7 @@ export class NfsServer {
     try {
       if (d.exp !== f.exp) throw this.refused(call, NfsStat.XDEV, `${f.exp.def.path} and ${d.exp.def.path} are different exports`);
       const name = this.name(a.link.name, NfsStat.EXIST);
+      if (!mayLink(d.caller, owner(f.st))) throw this.refused(call, NfsStat.PERM, `uid ${d.caller.uid} may not link a file it neither owns nor may read and write`);
       await fsp.link(f.path, join(d.path, name));
       return { status: 0, attributes: await this.attrOf(f, f.path), dirWcc: await this.wcc(d, d.st, d.path) };
     } catch (e) {
