@@ -78,3 +78,21 @@ export function accessBits(caller: Caller, obj: Owner, isDir: boolean, wanted: n
   if (p & W && !readOnly) got |= Access.MODIFY | Access.EXTEND | (isDir ? Access.DELETE : 0);
   return got & wanted;
 }
+
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+
+/**
+ * Whether `caller` may make a hard link to `obj`, by the kernel's
+ * protected_hardlinks rule (the server, as root, would otherwise bypass it):
+ * the owner may, and anyone who can read and write a regular file that is
+ * neither setuid nor executable-setgid.
+ */
+export function mayLink(caller: Caller, obj: Owner): boolean {
+  if (caller.uid === 0 || caller.uid === obj.uid) return true;
+  if ((obj.mode & S_IFMT) !== S_IFREG) return false;
+  if (obj.mode & S_ISUID || (obj.mode & S_ISGID && obj.mode & 0o010)) return false;
+  return may.read(caller, obj) && may.write(caller, obj);
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { lstat, mkdir, mkdtemp, readFile, rm, writeFile, symlink, chmod, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, writeFile, symlink, chmod, chown, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Access, CreateMode, Ftype, NfsStat, StableHow, TimeHow, devMajor, devMinor, noSattr } from '@netboot/nfs3';
@@ -197,6 +197,15 @@ t.test('sticky directories and cross-export RENAME/LINK', async (t) => {
   t.equal((await bob.remove(tmp, 'alices')).status, NfsStat.ACCES, 'bob may not remove alice\'s file from a sticky directory');
   t.equal((await bob.rename(tmp, 'alices', tmp, 'mine')).status, NfsStat.ACCES, 'nor rename it');
   ok(t, await alice.remove(tmp, 'alices'), 'alice may');
+  await writeFile(join(h.dir, 'tmp', 'roots'), 'root only');
+  await chmod(join(h.dir, 'tmp', 'roots'), 0o600);
+  t.equal((await bob.link(ok(t, await bob.lookup(tmp, 'roots')).object, tmp, 'mine')).status, NfsStat.PERM, 'no hard link to a file bob may not read and write');
+  ok(t, await bob.mkdir(tmp, 'bobs', { mode: 0o755 }));
+  const bobs = ok(t, await bob.lookup(tmp, 'bobs')).object;
+  await mkdir(join(h.dir, 'tmp', 'ro-dir'), { mode: 0o555 });
+  await chown(join(h.dir, 'tmp', 'ro-dir'), 1002, 1002);
+  await chmod(join(h.dir, 'tmp', 'ro-dir'), 0o555);
+  t.equal((await bob.rename(tmp, 'ro-dir', bobs, 'ro-dir')).status, NfsStat.ACCES, 'moving a directory bob may not write to another parent');
   const c = await h.client();
   const f = ok(t, await c.create(h.root, 'f')).object!;
   const otherRoot = h.server.rootHandle(other)!;
