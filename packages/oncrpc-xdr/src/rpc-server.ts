@@ -24,7 +24,7 @@ export interface RpcServerOptions {
   idleTimeoutMs?: number;
   /** Entries in the duplicate request cache for UDP calls; 0 turns it off (default 512). */
   duplicateCacheSize?: number;
-  /** TCP connections open at once; more are refused (default 1024). */
+  /** TCP connections open at once; at the limit the one idle longest is closed for a newcomer (default 1024). */
   maxConnections?: number;
   /** UDP calls running at once; more are dropped and the client retransmits (default 1024). */
   maxInFlightUdp?: number;
@@ -159,10 +159,6 @@ export class RpcServer {
     return new Promise((resolve, reject) => {
       // Half-open: a client may shut down its sending side after its last call and still wait for the replies.
       const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
-      server.maxConnections = this.maxConnections;
-      server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) =>
-        this.logger.log('maxconn', `rpc: refused a TCP connection from ${d?.remoteAddress}:${d?.remotePort}: the limit of ${this.maxConnections} open connections (maxConnections) is reached`),
-      );
       server.once('error', reject);
       server.listen({ host, port, exclusive: true }, () => {
         server.off('error', reject);
@@ -196,6 +192,7 @@ export class RpcServer {
   }
 
   private accept(socket: net.Socket): void {
+    if (this.connections.size >= this.maxConnections && !this.makeRoom(socket)) return;
     const conn = new TcpConnection(this, socket, {
       transport: 'tcp',
       remote: endpoint(socket.remoteAddress, socket.remotePort, socket.remoteFamily),
@@ -203,6 +200,33 @@ export class RpcServer {
     });
     this.connections.add(conn);
     socket.once('close', () => this.connections.delete(conn));
+  }
+
+  /**
+   * At the connection limit, closes the connection idle the longest (no call
+   * running or waiting), as Linux nfsd does, so that a host holding idle
+   * connections open cannot lock new clients out until its connections time
+   * out; a client whose idle connection is closed simply reconnects. Refuses
+   * the newcomer only when every connection is busy.
+   */
+  private makeRoom(newcomer: net.Socket): boolean {
+    let oldest: TcpConnection | undefined;
+    for (const c of this.connections) {
+      if (c.idleSince !== undefined && (oldest === undefined || c.idleSince < oldest.idleSince!)) oldest = c;
+    }
+    const who = `${newcomer.remoteAddress}:${newcomer.remotePort}`;
+    if (!oldest) {
+      this.logger.log('maxconn', `rpc: refused a TCP connection from ${who}: all ${this.maxConnections} connections (maxConnections) are busy`);
+      newcomer.destroy();
+      return false;
+    }
+    this.logger.log(
+      'maxconn',
+      `rpc: ${this.maxConnections} TCP connections (maxConnections) are open; closed the one idle longest, from ${oldest.remote}, to accept ${who}`,
+    );
+    this.connections.delete(oldest);
+    oldest.destroy();
+    return true;
   }
 
   /** @internal */
@@ -292,9 +316,11 @@ class TcpConnection {
   private inFlight = 0;
   private draining = false;
   private paused = false;
+  private corked = false;
   private closed = false;
   private peerEnded = false;
   private readonly idle: NodeJS.Timeout;
+  private lastActive = Date.now();
 
   constructor(
     private readonly server: RpcServer,
@@ -323,6 +349,15 @@ class TcpConnection {
     });
   }
 
+  /** When the connection last carried traffic, if no call is running or waiting (it may be closed for a newcomer). */
+  get idleSince(): number | undefined {
+    return this.inFlight === 0 && this.waiting.length === 0 && !this.draining ? this.lastActive : undefined;
+  }
+
+  get remote(): string {
+    return `${this.ctx.remote.address}:${this.ctx.remote.port}`;
+  }
+
   destroy(): void {
     this.closed = true;
     clearTimeout(this.idle);
@@ -341,6 +376,7 @@ class TcpConnection {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.idle.refresh();
+    this.lastActive = Date.now();
     let records: Buffer[];
     try {
       records = this.decoder.push(chunk);
@@ -409,14 +445,22 @@ class TcpConnection {
       return;
     }
     const s = this.socket;
-    s.cork();
+    if (!this.corked) {
+      // Replies that complete in the same tick (many calls in flight) leave in one writev.
+      this.corked = true;
+      s.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        s.uncork();
+      });
+    }
     s.write(mark);
     const last = reply.chunks.length - 1;
     for (let i = 0; i < last; i++) s.write(reply.chunks[i]);
     // write() reports whether the buffered bytes, corked ones included, are under the high-water mark.
     const ok = s.write(reply.chunks[last], reply.onSent && (() => reply.onSent!()));
-    s.uncork();
     this.idle.refresh();
+    this.lastActive = Date.now();
     if (!ok) this.draining = true;
   }
 

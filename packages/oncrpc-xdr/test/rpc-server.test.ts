@@ -422,18 +422,36 @@ t.test('dual-stack: IPv4 peers of a server on "::" are reported as IPv4 and answ
   );
 });
 
-t.test('tcp: connections beyond maxConnections are refused with a log line; the others keep working', async (t) => {
-  const { server, logs, listen } = await serve(t, { maxConnections: 1 });
-  server.register(PROG, 1, { 1: sum });
+t.test('tcp: at maxConnections the connection idle longest is closed for a newcomer (logged); busy ones never are', async (t) => {
+  const { server, logs, listen } = await serve(t, { maxConnections: 2 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slow = async () => {
+    await gate;
+    return { stat: 0 as const, body: [] };
+  };
+  server.register(PROG, 1, { 1: sum, 2: slow });
   const port = await listen();
-  const first = await connect(t, port, 'tcp');
-  t.equal((await first.call(PROG, 1, 1, [u32(2), u32(2)])).u32('sum'), 4);
-  const second = net.connect(port, HOST);
-  second.on('error', () => {});
-  await new Promise((r) => second.once('close', r));
-  t.pass('the second connection was closed');
-  t.match(logs.join('\n'), /refused a TCP connection .* limit of 1 open connections/);
-  t.equal((await first.call(PROG, 1, 1, [u32(3), u32(3)])).u32('sum'), 6, 'the first still works');
+  const idle = await connect(t, port, 'tcp');
+  t.equal((await idle.call(PROG, 1, 1, [u32(2), u32(2)])).u32('sum'), 4);
+  const busy = await connect(t, port, 'tcp');
+  const running = busy.call(PROG, 1, 2, []);
+  await new Promise((r) => setTimeout(r, 50));
+  const newcomer = await connect(t, port, 'tcp');
+  t.equal((await newcomer.call(PROG, 1, 1, [u32(3), u32(3)])).u32('sum'), 6, 'the newcomer is served');
+  await t.rejects(idle.call(PROG, 1, 1, [u32(1), u32(1)]), 'the connection idle longest was closed for it');
+  t.match(logs.join('\n'), /2 TCP connections \(maxConnections\) are open; closed the one idle longest/);
+  const alsoRunning = newcomer.call(PROG, 1, 2, []);
+  await new Promise((r) => setTimeout(r, 50));
+  const refused = net.connect(port, HOST);
+  refused.on('error', () => {});
+  await new Promise((r) => refused.once('close', r));
+  t.pass('with every connection busy, a further one is refused');
+  t.match(logs.join('\n'), /refused a TCP connection .* all 2 connections \(maxConnections\) are busy/);
+  release();
+  await running;
+  await alsoRunning;
+  t.pass('the busy connections finished their calls');
 });
 
 t.test('random bytes over UDP and TCP never stop the server', async (t) => {
