@@ -22,7 +22,7 @@ export async function startNetboot({ dir, work, profileDir, atExit }) {
   const { ns, why } = createNetns('nbnfs', atExit);
   if (!ns) return { why };
   const exportsFile = join(work, 'netboot.exports');
-  writeFileSync(exportsFile, `${dir} 127.0.0.1(rw,no_root_squash,insecure,async)\n`);
+  writeFileSync(exportsFile, `${dir} 127.0.0.1(rw,no_root_squash,insecure,sync)\n`);
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const server = startServer(
     ns,
