@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNetns, sh, startServer, waitFor, which } from './processes.js';
+import { addVeth, createNetns, sh, startServer, waitFor, which } from './processes.js';
 
 export const NFS_PORT = 2049;
 export const MOUNTD_PORT = 20048;
@@ -81,17 +81,9 @@ export async function startGanesha({ dir, work, atExit, maxIo = 1024 * 1024 }) {
   }
   const { ns, why } = createNetns('nbgan', atExit);
   if (!ns) return { why };
-  // Ganesha resolves Bind_addr with AI_ADDRCONFIG, which finds nothing in a
-  // namespace that has only loopback: give it a veth pair with a 198.18 address.
-  for (const args of [
-    ['link', 'add', 'gv0', 'type', 'veth', 'peer', 'name', 'gv1'],
-    ['addr', 'add', '198.18.255.1/30', 'dev', 'gv0'],
-    ['link', 'set', 'gv0', 'up'],
-    ['link', 'set', 'gv1', 'up'],
-  ]) {
-    const r = sh('ip', ['-n', ns, ...args]);
-    if (r.status !== 0) return { why: `ip -n ${ns} ${args.join(' ')}: ${r.stderr.trim()}` };
-  }
+  // Ganesha resolves Bind_addr with AI_ADDRCONFIG: it needs an address besides loopback.
+  const vethError = addVeth(ns);
+  if (vethError) return { why: vethError };
   const conf = join(work, 'ganesha.conf');
   writeFileSync(conf, ganeshaConfig(dir, maxIo));
   const script = [

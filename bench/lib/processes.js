@@ -50,6 +50,24 @@ export function createNetns(prefix, atExit) {
 }
 
 /**
+ * Gives a namespace a veth pair with a 198.18 address: programs that resolve
+ * their bind address with AI_ADDRCONFIG (Ganesha, in.tftpd) find nothing in a
+ * namespace that has only loopback. Returns an error message or undefined.
+ */
+export function addVeth(ns) {
+  for (const args of [
+    ['link', 'add', 'bv0', 'type', 'veth', 'peer', 'name', 'bv1'],
+    ['addr', 'add', '198.18.255.1/30', 'dev', 'bv0'],
+    ['link', 'set', 'bv0', 'up'],
+    ['link', 'set', 'bv1', 'up'],
+  ]) {
+    const r = sh('ip', ['-n', ns, ...args]);
+    if (r.status !== 0) return `ip -n ${ns} ${args.join(' ')}: ${r.stderr.trim()}`;
+  }
+  return undefined;
+}
+
+/**
  * Starts a long-running server in its own process group with its output in
  * `logFile` (a pipe nobody reads while a measurement runs could fill up and
  * stall it). `stop()` sends SIGTERM, waits up to `graceMs`, then SIGKILLs the
