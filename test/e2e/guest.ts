@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../support/processes.js';
@@ -192,9 +192,14 @@ export async function prepareGuest(log: (line: string) => void = () => {}): Prom
       modules: modules.map((m) => m.name),
     };
     writeFileSync(join(out, 'guest.json'), JSON.stringify(guest, null, 2));
-    // Older keys are stale package versions or recipes: keep only this one.
+    // Older keys are stale package versions or recipes, and work dirs an
+    // hour old were left by killed runs: keep only this build.
     for (const old of readdirSync(CACHE)) {
-      if (/^[0-9a-f]{16}$/.test(old) && old !== key) rmSync(join(CACHE, old), { recursive: true, force: true });
+      const path = join(CACHE, old);
+      const stale =
+        (/^[0-9a-f]{16}$/.test(old) && old !== key) ||
+        (/^(work|build)-/.test(old) && path !== work && path !== out && Date.now() - statSync(path).mtimeMs > 3_600_000);
+      if (stale) rmSync(path, { recursive: true, force: true });
     }
     rmSync(dir, { recursive: true, force: true });
     chmodSync(out, 0o755);
