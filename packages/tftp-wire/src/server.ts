@@ -51,6 +51,9 @@ interface Active {
   key: string;
 }
 
+/** Receive buffer of the request socket: room for a burst of a few thousand requests. */
+const REQUEST_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Strips the IPv4-mapped prefix so logs and remap rules see 192.0.2.1, not ::ffff:192.0.2.1. */
 function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
@@ -94,6 +97,13 @@ export class TftpServer {
       this.listenFamily = isIPv6(want) ? 'udp6' : 'udp4';
       this.bindAddress = want;
       this.socket = await bindUdp(this.listenFamily, want, port, want === '::' ? false : true);
+    }
+    // A room of nodes powered on together sends its requests in one burst; the default
+    // receive buffer (about 200 KiB, some 300 requests) would drop the rest unanswered.
+    try {
+      this.socket.setRecvBufferSize(REQUEST_BUFFER_BYTES);
+    } catch {
+      // Capped by net.core.rmem_max or refused: the kernel's size stays.
     }
     this.socket.on('message', (msg, rinfo) => void this.onRequest(msg, rinfo.address, rinfo.port));
     this.socket.on('error', (err) => this.limiter.write('listen', 'warning', `listening socket: ${err.message}`, now()));
