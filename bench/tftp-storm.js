@@ -10,7 +10,8 @@
 // in.tftpd forks a process per transfer).
 //
 //   node bench/tftp-storm.js [--clients N] [--size MiB] [--blksize B] [--rounds R]
-//                            [--servers netboot,tftpd-hpa,dnsmasq] [--json]
+//                            [--servers netboot,tftpd-hpa,dnsmasq] [--profile DIR] [--json]
+// With --profile DIR the netboot server runs under `node --cpu-prof`.
 //
 // Needs root (network namespaces) and curl; tftpd-hpa and dnsmasq(-base) are
 // skipped with the reason printed when not installed.
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     blksize: { type: 'string', default: '1408' },
     rounds: { type: 'string', default: '1' },
     servers: { type: 'string', default: 'netboot,tftpd-hpa,dnsmasq' },
+    profile: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -110,7 +112,8 @@ async function startTftp(name, dir, work, atExit) {
   if (vethError) return { why: vethError };
   let server;
   if (name === 'netboot') {
-    server = startServer(ns, process.execPath, [cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', '69'], join(work, `${name}.log`), atExit);
+    const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
+    server = startServer(ns, process.execPath, [...prof, cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', '69'], join(work, `${name}.log`), atExit);
   } else if (name === 'tftpd-hpa') {
     const bin = which('in.tftpd');
     if (!bin) return { why: 'not installed (apt-get install tftpd-hpa)' };
