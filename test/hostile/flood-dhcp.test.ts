@@ -1,0 +1,128 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canUseNetns } from '../support/programs.js';
+import { createLink } from '../support/netns.js';
+import { start } from '../support/processes.js';
+import { netbootCli } from '../support/paths.js';
+import { nodeIn } from './ns-node.js';
+import { rssMiB } from './proc-rss.js';
+
+// DHCPDISCOVERs from 50,000 random MACs at `netboot dhcp` with a pool of 100
+// addresses: the pool runs out cleanly (offers for the first 100, then
+// `no free leases` logged), memory stays bounded, and a known host still
+// gets its fixed address in the middle of it all.
+
+const MACS = Number(process.env.HOSTILE_DHCP_MACS ?? 50_000);
+const SUBNET = 86;
+
+/** The pids of processes running `netboot dhcp` in namespace `ns` (the launcher and the server it re-executes). */
+function dhcpPids(ns: string): number[] {
+  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dhcp');
+      } catch {
+        return false;
+      }
+    });
+}
+
+const FLOOD = `
+import dgram from 'node:dgram';
+import { encode, decode, getOption, formatIpv4 } from '@netboot/dhcp-wire';
+const { server, macs, known } = JSON.parse(process.argv[1]);
+const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+await new Promise((r) => sock.bind(68, r));
+sock.setBroadcast(true);
+sock.setRecvBufferSize(8 * 1024 * 1024);
+const offers = new Set();
+let knownOffer;
+sock.on('message', (b) => {
+  try {
+    const m = decode(b);
+    if (getOption(m, 53)?.[0] !== 2) return;
+    if (m.xid === 0x4b4e4f57) knownOffer = formatIpv4(m.yiaddr);
+    else offers.add(formatIpv4(m.yiaddr));
+  } catch {}
+});
+const discover = (mac, xid) => {
+  const chaddr = Buffer.alloc(16);
+  mac.copy(chaddr);
+  return encode({ op: 1, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: 0x8000, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0,
+    chaddr, sname: Buffer.alloc(64), file: Buffer.alloc(128), cookie: true, options: [{ code: 53, data: Buffer.from([1]) }] });
+};
+let x = 86;
+const rand = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+const started = Date.now();
+for (let i = 0; i < macs; i++) {
+  const mac = Buffer.alloc(6);
+  mac.writeUInt32BE(rand(), 0);
+  mac.writeUInt16BE(rand() & 0xffff, 4);
+  mac[0] = (mac[0] & 0xfe) | 0x02; // unicast, locally administered
+  sock.send(discover(mac, i + 1), 67, server);
+  if (i % 200 === 199) await new Promise((r) => setTimeout(r, 1));
+  if (i === (macs >> 1)) sock.send(discover(Buffer.from(known, 'hex'), 0x4b4e4f57), 67, server);
+}
+const sentMs = Date.now() - started;
+for (let i = 0; i < 30 && !knownOffer; i++) await new Promise((r) => setTimeout(r, 100));
+// Once more after the flood, as a client whose first DISCOVER was lost would.
+if (!knownOffer) sock.send(discover(Buffer.from(known, 'hex'), 0x4b4e4f57), 67, server);
+await new Promise((r) => setTimeout(r, 1500));
+sock.close();
+console.log(JSON.stringify({ offers: offers.size, knownOffer: knownOffer ?? null, sentMs }));
+process.exit(0);
+`;
+
+if (!canUseNetns()) {
+  if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
+  else t.skip('needs root and iproute2 for network namespaces');
+} else {
+  t.test(`DISCOVERs from ${MACS} random MACs`, async (t) => {
+    const link = createLink(t, { subnet: SUBNET, label: 'hdf' });
+    const dir = mkdtempSync(join(tmpdir(), 'hostile-dhcp-flood-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(
+      join(dir, 'dhcpd.conf'),
+      `authoritative;
+default-lease-time 600;
+subnet 198.18.${SUBNET}.0 netmask 255.255.255.0 {
+  range 198.18.${SUBNET}.100 198.18.${SUBNET}.199;
+}
+host node21 { hardware ethernet 52:54:00:00:86:21; fixed-address 198.18.${SUBNET}.21; }
+`,
+    );
+    const server = start(t, process.execPath, [netbootCli, 'dhcp', '--config', join(dir, 'dhcpd.conf'), '--interface', link.serverIf, '--leases', join(dir, 'dhcpd.leases')], { ns: link.server });
+    await server.waitFor(/netboot dhcp: serving on/);
+    const rss = () => Math.max(...dhcpPids(link.server).map(rssMiB));
+    const before = rss();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
+    t.teardown(() => clearInterval(sampler));
+    const r = await nodeIn<{ offers: number; knownOffer: string | null; sentMs: number }>(
+      link.client,
+      FLOOD,
+      { server: link.serverAddr, macs: MACS, known: '525400008621' },
+      180_000,
+    );
+    await new Promise((res) => setTimeout(res, 500));
+    clearInterval(sampler);
+    const after = rss();
+    const out = server.output();
+    const noFree = (out.match(/no free leases/g) ?? []).length;
+    const offered = (out.match(/DHCPOFFER on /g) ?? []).length;
+    t.equal(r.offers, 100, 'the 100 addresses of the pool were offered');
+    t.ok(noFree > 0, `then "no free leases" was logged (${noFree} times)`);
+    t.equal(r.knownOffer, `198.18.${SUBNET}.21`, 'the known host got its fixed address in the middle of the flood');
+    t.equal(server.child.exitCode, null, 'the server is still running');
+    t.ok(peak - before < 200, `RSS ${before.toFixed(1)} -> peak ${peak.toFixed(1)} MiB`);
+    t.comment(
+      `dhcp flood: ${MACS} DISCOVERs sent in ${(r.sentMs / 1000).toFixed(1)} s: ${r.offers} addresses offered (${offered} OFFER log lines), "no free leases" logged ${noFree} times, known host got ${r.knownOffer}; server RSS ${before.toFixed(1)} -> peak ${peak.toFixed(1)} MiB, ${after.toFixed(1)} after; ${out.split('\n').length} log lines in all`,
+    );
+  });
+}
