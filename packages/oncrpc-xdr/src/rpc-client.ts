@@ -36,8 +36,10 @@ export interface RpcCallOptions {
 interface Pending {
   resolve(r: XdrReader): void;
   reject(e: Error): void;
-  deadline: NodeJS.Timeout;
-  retransmit?: NodeJS.Timeout;
+  /** One timer per call: over UDP it retransmits, and the last one it arms ends the call at its deadline. */
+  timer: NodeJS.Timeout | undefined;
+  deadlineAt: number;
+  timeoutMs: number;
 }
 
 const RESERVED_LOW = 600;
@@ -143,15 +145,12 @@ export class RpcClient {
     const chunks = [header, ...(Array.isArray(args) ? args : [args])];
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? 10_000;
     return new Promise<XdrReader>((resolve, reject) => {
-      const p: Pending = {
-        resolve,
-        reject,
-        deadline: setTimeout(() => this.settle(xid)?.reject(new RpcTimeoutError(xid, timeoutMs, this.target)), timeoutMs),
-      };
+      const p: Pending = { resolve, reject, timer: undefined, deadlineAt: performance.now() + timeoutMs, timeoutMs };
       this.pending.set(xid, p);
       if (this.udp) {
         this.sendUdp(xid, chunks, this.opts.retransmitMs ?? 500, this.opts.retries ?? 5);
       } else {
+        p.timer = setTimeout(() => this.expire(xid), timeoutMs);
         const s = this.tcp!;
         let size = 0;
         for (const c of chunks) size += c.length;
@@ -185,17 +184,21 @@ export class RpcClient {
       // Only this call fails (e.g. EMSGSIZE for arguments too big for a datagram).
       if (e) this.settle(xid)?.reject(RpcConnectionError.from(this.target, e));
     });
-    if (retriesLeft > 0) {
-      p.retransmit = setTimeout(() => this.sendUdp(xid, chunks, wait * 2, retriesLeft - 1), wait);
-    }
+    const left = p.deadlineAt - performance.now();
+    if (retriesLeft > 0 && wait < left) p.timer = setTimeout(() => this.sendUdp(xid, chunks, wait * 2, retriesLeft - 1), wait);
+    else p.timer = setTimeout(() => this.expire(xid), Math.max(0, left));
+  }
+
+  private expire(xid: number): void {
+    const p = this.settle(xid);
+    p?.reject(new RpcTimeoutError(xid, p.timeoutMs, this.target));
   }
 
   private settle(xid: number): Pending | undefined {
     const p = this.pending.get(xid);
     if (!p) return undefined;
     this.pending.delete(xid);
-    clearTimeout(p.deadline);
-    if (p.retransmit) clearTimeout(p.retransmit);
+    clearTimeout(p.timer);
     return p;
   }
 

@@ -260,7 +260,8 @@ export class RpcServer {
       return;
     }
     let key: string | undefined;
-    if (this.drc.capacity > 0 && !this.idempotent.get(d.prog)?.get(d.vers)?.has(d.proc)) {
+    // Procedure 0 is NULL in every program: it does nothing, so a retransmission may run it again.
+    if (this.drc.capacity > 0 && d.proc !== 0 && !this.idempotent.get(d.prog)?.get(d.vers)?.has(d.proc)) {
       key = drcKey(d.xid, ctx.remote.address, ctx.remote.port, d.prog, d.vers, d.proc, msg.subarray(d.argsOffset));
       const seen = this.drc.begin(key, Date.now());
       if (seen.kind === 'in-progress') return;
@@ -294,9 +295,15 @@ export class RpcServer {
       return;
     }
     try {
+      const onSent = reply.onSent;
+      if (!onSent) {
+        // Nothing to give back: a failed send surfaces as the socket's 'error' (logged), and no completion callback is wired.
+        socket.send(reply.chunks, peer.port, peer.address);
+        return;
+      }
       socket.send(reply.chunks, peer.port, peer.address, (e) => {
         if (e) this.logger.log('udp send', `rpc: UDP reply to ${peer.address}:${peer.port} failed: ${e.message}`);
-        reply.onSent?.();
+        onSent();
       });
     } catch (e) {
       // The socket was closed while the call ran.
