@@ -100,3 +100,12 @@ t.test('the write verifier changes on restart, so a client resends UNSTABLE data
   t.notSame(cm.verf, w.verf, 'COMMIT after a restart has a new verifier');
   t.same(ok(t, await c2.write(f, 0n, Buffer.from('x'), StableHow.FILE_SYNC)).verf, cm.verf);
 });
+
+t.test('over UDP a READDIRPLUS asking for more than a datagram gets a reply that fits one', async (t) => {
+  const h = await harness(t);
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => writeFile(join(h.dir, `file-with-a-longer-name-${i}`), '')));
+  const c = await h.client(undefined, 'udp');
+  const r = ok(t, await c.readdirplus(h.root, 0n, Buffer.alloc(8), 1 << 20, 1 << 20));
+  t.ok(r.entries.length > 10, `${r.entries.length} entries`);
+  t.equal(r.eof, false, 'the rest is left for the next call');
+});
