@@ -169,8 +169,8 @@ const MARKER = /E2E-DONE/;
 const FAILURE = /E2E-FAIL|Kernel panic|PXE-E|No more network devices|Boot failed|Failed to load/;
 /** iPXE prints the address it configured once its DHCP completes. */
 const IPXE_CONFIGURED = /net0: \d+\.\d+\.\d+\.\d+\/|Configuring \(net0.*ok/;
-/** pxelinux has loaded kernel and initrd once the kernel speaks. */
-const KERNEL_STARTED = /Linux version \d/;
+/** pxelinux reports each file as it finishes loading it; the initrd comes last. */
+const INITRD_LOADED = /Loading \S*initrd\S*\s*\.\.\.\s*ok/;
 const ROOT_MOUNTED = /E2E-ROOT-MOUNTED/;
 
 /**
@@ -211,7 +211,7 @@ export async function waitForBoot(vm: Vm, opts: WaitOptions): Promise<BootResult
   const seconds: BootTimes = {
     dhcpAck: since(serverAck),
     ipxeConfigured: since(vm.serial.first(IPXE_CONFIGURED)),
-    kernelLoaded: since(vm.serial.first(KERNEL_STARTED)),
+    kernelLoaded: since(vm.serial.first(INITRD_LOADED)),
     rootMounted: since(vm.serial.first(ROOT_MOUNTED)),
     marker: since(vm.serial.first(MARKER)),
   };
