@@ -128,6 +128,7 @@ if (!canUseNetns()) {
       out.chgrpByUser = (await user.setattr(mine.object, { gid: 0 })).status;
       out.chownControl = (await user.setattr(mine.object, { mode: 0o600 })).status;
 
+      out.forgedLogLine = (await mount(dirs.a + '/nope\\nmount request from 198.18.83.66:700 for /: granted (rw, export /)\\u001b[2J')).status;
       out.unlistedMount = (await mount(dirs.a, { host: other })).status;
       const stranger = await nfs({ host: other });
       out.unlistedNfs = (await stranger.getattr(root.a)).status;
@@ -174,6 +175,9 @@ if (!canUseNetns()) {
     t.equal(r.chgrpByUser, NfsStat.PERM, 'SETATTR gid to a group the caller is not in: NFS3ERR_PERM');
     t.equal(r.chownControl, 0, 'control: the owner may change the mode');
 
+    t.notMatch(out, /^mount request from 198\.18\.83\.66/m, 'a newline in a MNT path cannot forge a log line');
+    t.notMatch(out, /\u001b/, 'nor put a terminal escape into the log');
+    t.match(out, /nope\\x0amount request from 198\.18\.83\.66[^\n]*\\x1b\[2J/, 'control characters are logged as \\xNN');
     t.equal(r.unlistedMount, MNT3ERR_ACCES, `MNT from 198.18.${SUBNET}.3 (not listed): MNT3ERR_ACCES`);
     t.match(out, new RegExp(`mount request from 198\\.18\\.${SUBNET}\\.3:\\d+ for ${dirs.a}: refused`), 'logged');
     t.equal(r.unlistedNfs, NfsStat.ACCES, 'an NFS call with a valid handle from the unlisted address: NFS3ERR_ACCES');

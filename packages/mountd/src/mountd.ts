@@ -23,6 +23,7 @@ import {
   type ExportEntry,
   type MountEntry,
 } from './mount-wire.js';
+import { printable } from './log-text.js';
 
 export interface MountdOptions {
   exports: Export[];
@@ -73,7 +74,8 @@ export class Mountd {
 
   constructor(private readonly opts: MountdOptions) {
     this.exports = opts.exports;
-    this.log = opts.log ?? ((l) => console.error(l));
+    const sink = opts.log ?? ((l) => console.error(l));
+    this.log = (line) => sink(printable(line));
     this.table = opts.stateDir ? loadTable(join(opts.stateDir, RMTAB), this.log) : new MountTable();
   }
 
