@@ -15,7 +15,7 @@ t.test('the embedded demo serves TFTP and NFS on loopback and stops cleanly on S
   // A private namespace: the demo's fixed ports can't clash with anything else running.
   const ns = createNetns(t, 'nbdemo');
   const serve = start(t, process.execPath, [netbootCli, 'serve'], { ns });
-  await serve.waitFor(/netboot serve: running/, 20_000);
+  await serve.waitFor(/Stop with Ctrl-C/, 20_000);
   const out = serve.output();
   t.match(out, /tftp\s+udp\s+127\.0\.0\.1:10069/);
   t.match(out, /nfs \(100003 v3\)\s+udp\+tcp\s+127\.0\.0\.1:10049/);
@@ -35,8 +35,8 @@ t.test('the embedded demo serves TFTP and NFS on loopback and stops cleanly on S
   t.match(serve.output(), /netboot serve: stopped/);
 });
 
-t.test('SIGHUP with a broken exports file keeps the running exports', { skip: needNetns }, async (t) => {
-  const progs = requirePrograms(t, { 'nfs-cat': 'libnfs-utils' });
+t.test('SIGHUP: new remap rules take effect, a broken exports file keeps the running exports', { skip: needNetns }, async (t) => {
+  const progs = requirePrograms(t, { 'nfs-cat': 'libnfs-utils', curl: 'curl' });
   if (!progs) return;
   const dir = await mkdtemp(join(tmpdir(), 'netboot-serve-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -44,6 +44,10 @@ t.test('SIGHUP with a broken exports file keeps the running exports', { skip: ne
   await mkdir(exp);
   await writeFile(join(exp, 'file'), 'still here\n');
   await mkdir(join(dir, 'tftp'));
+  await writeFile(join(dir, 'tftp', 'a.txt'), 'first\n');
+  await writeFile(join(dir, 'tftp', 'b.txt'), 'second\n');
+  const remapFile = join(dir, 'tftp.remap');
+  await writeFile(remapFile, 'r ^which$ a.txt\n');
   const exportsFile = join(dir, 'exports');
   await writeFile(exportsFile, `${exp} 127.0.0.1(rw,insecure,no_root_squash)\n`);
   const config = join(dir, 'netboot.conf');
@@ -53,6 +57,7 @@ t.test('SIGHUP with a broken exports file keeps the running exports', { skip: ne
       '# netboot serve settings, as a service manager would keep them',
       `exports ${exportsFile}`,
       `tftp-root = ${join(dir, 'tftp')}`,
+      `tftp-remap ${remapFile}`,
       'listen 127.0.0.1',
       `state-dir ${join(dir, 'state')}`,
       'nfs-port 12049',
@@ -67,6 +72,13 @@ t.test('SIGHUP with a broken exports file keeps the running exports', { skip: ne
   await serve.waitFor(/netboot serve: running/, 20_000);
   const url = `nfs://127.0.0.1${exp}/file?version=3&nfsport=12049&mountport=12048`;
   t.equal((await run(progs['nfs-cat'], [url], { ns, timeoutMs: 10_000 })).stdout, 'still here\n');
+
+  const which = async () => (await run(progs.curl, ['-s', 'tftp://127.0.0.1:12069/which'], { ns, timeoutMs: 10_000 })).stdout;
+  t.equal(await which(), 'first\n', 'the remap rule applies');
+  await writeFile(remapFile, 'r ^which$ b.txt\n');
+  process.kill(serve.pid, 'SIGHUP');
+  await serve.waitFor(/tftp: reloaded 1 remap rules/, 10_000);
+  t.equal(await which(), 'second\n', 'the new remap rule applies after SIGHUP');
 
   await writeFile(exportsFile, `${exp} 127.0.0.1(rw,bogus_option)\n`);
   process.kill(serve.pid, 'SIGHUP');

@@ -72,10 +72,17 @@ export class TftpServer {
   private readonly log: Logger;
   private listenFamily: 'udp4' | 'udp6' = 'udp6';
   private bindAddress = '::';
+  private remap: Remap | undefined;
 
   constructor(private readonly opts: TftpServerOptions) {
     this.log = opts.log ?? (() => {});
     this.limiter = new LogLimiter(this.log);
+    this.remap = opts.remap;
+  }
+
+  /** New remap rules (SIGHUP) for requests from now on; transfers under way keep their file. */
+  setRemap(remap: Remap | undefined): void {
+    this.remap = remap;
   }
 
   /** Binds the listening socket; resolves with the bound address and port. */
@@ -178,8 +185,8 @@ export class TftpServer {
       this.log(level, `${kind} from ${who} filename ${p.filename}: ${message}`);
       this.reply(address, port, code, message);
     };
-    if (this.opts.remap) {
-      const r = this.opts.remap.apply(name, { op: kind === 'RRQ' ? 'get' : 'put', address: who });
+    if (this.remap) {
+      const r = this.remap.apply(name, { op: kind === 'RRQ' ? 'get' : 'put', address: who });
       if (r.refused) {
         this.log('info', `${kind} from ${who} filename ${p.filename}`);
         return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation (${r.reason})`);

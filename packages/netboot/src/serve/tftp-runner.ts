@@ -69,7 +69,7 @@ export async function startTftp(s: TftpSettings, log: Log): Promise<RunningServi
     async reload() {
       if (s.remapFile === undefined) return;
       remap = await loadRemap(s.remapFile);
-      (server as unknown as { setRemap(r: Remap): void }).setRemap?.(remap);
+      server.setRemap(remap);
       log(`tftp: reloaded ${remap.size} remap rules from ${s.remapFile}`);
     },
     close: () => server.close(),
