@@ -1,5 +1,6 @@
-import { createNfsService, MOUNTD_PORT, NFS_PORT } from '@netboot/nfs3';
-import { type Command, UsageError, parseFlags, portFlag, stringFlag, untilSignalled } from '../command.js';
+import { MOUNTD_PORT, NFS_PORT } from '@netboot/nfs3';
+import { type Command, UsageError, parseFlags, stringFlag, untilSignalled } from '../command.js';
+import { startNfs } from '../serve/nfs-runner.js';
 
 const usage = `usage: netboot nfs --exports FILE [flags]
 
@@ -13,6 +14,7 @@ flags:
   --listen ADDR        address to serve on (default 0.0.0.0)
   --nfs-port N         NFS port (default ${NFS_PORT})
   --mountd-port N      MOUNT port (default ${MOUNTD_PORT})
+  --portmap-port N     portmapper port (default 111)
   --state-dir DIR      keeps the handle key and the mount list, so clients
                        survive a restart (default /var/lib/netboot/nfs)`;
 
@@ -26,19 +28,23 @@ export const nfs: Command = {
       listen: { type: 'string' },
       'nfs-port': { type: 'string' },
       'mountd-port': { type: 'string' },
+      'portmap-port': { type: 'string' },
       'state-dir': { type: 'string' },
     });
     const exportsFile = stringFlag(flags, 'exports');
     if (!exportsFile) throw new UsageError('--exports FILE is required');
     const log = (line: string) => console.log(line);
-    const service = await createNfsService({
-      exportsFile,
-      listen: stringFlag(flags, 'listen'),
-      nfsPort: portFlag(stringFlag(flags, 'nfs-port'), '--nfs-port', NFS_PORT),
-      mountdPort: portFlag(stringFlag(flags, 'mountd-port'), '--mountd-port', MOUNTD_PORT),
-      stateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot/nfs',
+    const service = await startNfs(
+      {
+        exportsFile,
+        listen: stringFlag(flags, 'listen'),
+        nfsPort: stringFlag(flags, 'nfs-port'),
+        mountdPort: stringFlag(flags, 'mountd-port'),
+        portmapPort: stringFlag(flags, 'portmap-port'),
+        stateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot/nfs',
+      },
       log,
-    });
+    );
     const onHup = () => void service.reload().catch((e: unknown) => log(`nfs: reload failed, keeping the running exports: ${String(e)}`));
     process.on('SIGHUP', onHup);
     const sig = await untilSignalled();

@@ -13,13 +13,12 @@ export interface NfsSettings {
 
 /** portmap (unless one already answers), mountd and NFS, from an exports file. */
 export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService> {
-  const portmapPort = portFlag(s.portmapPort, '--portmap-port', 111);
   const service = await createNfsService({
     exportsFile: s.exportsFile,
     listen: s.listen,
     nfsPort: portFlag(s.nfsPort, '--nfs-port', NFS_PORT),
     mountdPort: portFlag(s.mountdPort, '--mountd-port', MOUNTD_PORT),
-    portmapPort,
+    portmapPort: portFlag(s.portmapPort, '--portmap-port', 111),
     stateDir: s.stateDir,
     log,
   });
@@ -27,7 +26,7 @@ export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService
   return {
     name: 'nfs',
     endpoints: [
-      ...(service.ownPortmap ? [{ service: 'portmap (100000 v2-4)', proto: 'udp+tcp' as const, address, port: portmapPort }] : []),
+      ...(service.ownPortmap ? [{ service: 'portmap (100000 v2-4)', proto: 'udp+tcp' as const, address, port: service.portmapPort }] : []),
       { service: 'mountd (100005 v1,v3)', proto: 'udp+tcp', address, port: service.mountdPort },
       { service: 'nfs (100003 v3)', proto: 'udp+tcp', address, port: service.nfsPort },
     ],
