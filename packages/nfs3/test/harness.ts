@@ -62,7 +62,8 @@ export async function harness(
     port,
     root: server.rootHandle(dir)!,
     async client(cred = root, transport = 'tcp') {
-      const c = await NfsClient.connect({ host: '127.0.0.1', port, transport, cred, timeoutMs: 20_000 });
+      // Generous: the first READDIRPLUS of a 100,000-entry directory on a loaded CI machine takes long.
+      const c = await NfsClient.connect({ host: '127.0.0.1', port, transport, cred, timeoutMs: 120_000 });
       clients.push(c);
       return c;
     },
