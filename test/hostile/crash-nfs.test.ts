@@ -111,7 +111,7 @@ if (!canUseNetns()) {
     writeFileSync(exportsFile, `${exp} ${link.clientAddr}(rw,sync,no_root_squash)\n`);
     const serverArgs = [netbootCli, 'nfs', '--exports', exportsFile, '--state-dir', join(base, 'state')];
     const server = start(t, process.execPath, serverArgs, { ns: link.server });
-    await server.waitFor(/registered|listening|mountd/i, 15_000);
+    await server.waitFor(/nfs: serving|registered|listening/i, 15_000);
     await new Promise((r) => setTimeout(r, 300));
 
     const writer = start(t, process.execPath, ['--input-type=module', '-e', WRITER, JSON.stringify({ server: link.serverAddr, path: exp, chunk: CHUNK })], {
@@ -137,7 +137,7 @@ if (!canUseNetns()) {
     const verfBefore = new Set(acked.map((l) => l.verf));
 
     const again = start(t, process.execPath, serverArgs, { ns: link.server });
-    await again.waitFor(/registered|listening|mountd/i, 15_000);
+    await again.waitFor(/nfs: serving|registered|listening/i, 15_000);
     await new Promise((r) => setTimeout(r, 300));
     const r = await nodeIn<{ handles: number[]; mismatches: unknown[]; checked: number; verfAfter: string; createAfter: number }>(
       link.client,
