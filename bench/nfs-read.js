@@ -7,7 +7,8 @@
 //   sequential READ over UDP at rsize 8 KiB (16 in flight),
 //   random 4 KiB READs (16 in flight), GETATTR and LOOKUP (16 in flight).
 // Columns: MB/s or ops/s, ratio to local pread, ratio to Ganesha, server CPU
-// seconds per GiB read (or microseconds per op), and each server's peak RSS.
+// seconds per GiB read (or microseconds per call), the client process's CPU
+// seconds in that cell (nb, gan: it shares the two cores), and peak RSS.
 //
 //   node bench/nfs-read.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
 //                          [--cells seq1,seq4,seq16,udp,random,getattr,lookup] [--profile DIR] [--json]
@@ -102,7 +103,16 @@ async function measure(cell) {
   };
   await Promise.all(Array.from({ length: cell.inflight }, worker));
   client.close();
-  console.log(JSON.stringify({ opsPerSecond: Math.round(ops / cell.seconds), MBps: Math.round(bytes / 1e6 / cell.seconds), bytes: allBytes, ops }));
+  const cpu = process.cpuUsage();
+  console.log(
+    JSON.stringify({
+      opsPerSecond: Math.round(ops / cell.seconds),
+      MBps: Math.round(bytes / 1e6 / cell.seconds),
+      bytes: allBytes,
+      ops,
+      clientCpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
+    }),
+  );
 }
 
 /** The machine's limit: positional reads of the same file into one reused 1 MiB buffer. */
@@ -192,7 +202,7 @@ async function main() {
       console.log(`local pread 1 MiB: ${local} MB/s   (load average ${loadAtStart.join(' ')})`);
       console.log(
         `${'cell'.padEnd(27)}${'netboot'.padStart(10)}${'ganesha'.padStart(10)}  unit${'/local'.padStart(8)}${'/ganesha'.padStart(9)}` +
-          `${'cpu nb'.padStart(9)}${'cpu gan'.padStart(9)}  cpu unit`,
+          `${'cpu nb'.padStart(9)}${'cpu gan'.padStart(9)}  cpu unit${'client s'.padStart(16)}`,
       );
     }
     for (const c of cellNames) {
@@ -206,8 +216,10 @@ async function main() {
           const m = runMeasure(s.ns, self, { ...def, size, seconds, exportPath: s.exportPath }, (seconds + 60) * 1000);
           const cpu = cpuSeconds(s.server.pid) - cpu0;
           if (!m.error) {
-            m.cpuPerGiB = m.bytes ? Number((cpu / (m.bytes / 2 ** 30)).toFixed(3)) : undefined;
-            m.cpuUsPerOp = m.bytes ? undefined : Number(((cpu * 1e6) / m.ops).toFixed(1));
+            // Per GiB for the sequential cells; per call for the small ones (random reads included).
+            m.serverCpuSeconds = Number(cpu.toFixed(2));
+            m.cpuPerGiB = def.kind === 'seq' ? Number((cpu / (m.bytes / 2 ** 30)).toFixed(3)) : undefined;
+            m.cpuUsPerOp = def.kind === 'seq' ? undefined : Number(((cpu * 1e6) / m.ops).toFixed(1));
           }
           const prev = row[name];
           const rate = (x) => (x.bytes ? x.MBps : x.opsPerSecond);
@@ -244,10 +256,11 @@ function printRow(r) {
   const fmt = (x) => (x === undefined ? '-' : String(x));
   const err = (x) => (x?.error ? ` (${x.error})` : '');
   const cpu = (x) => (!x || x.error ? '-' : r.unit === 'MB/s' ? x.cpuPerGiB?.toFixed(2) : x.cpuUsPerOp?.toFixed(0));
+  const client = (x) => (!x || x.error ? '-' : String(x.clientCpuSeconds));
   console.log(
     `${r.label.padEnd(27)}${fmt(r.netbootRate).padStart(10)}${fmt(r.ganeshaRate).padStart(10)}  ${r.unit.padEnd(5)}` +
       `${(r.ratioToLocal === undefined ? '-' : r.ratioToLocal.toFixed(3)).padStart(7)}${fmt(r.ratioToGanesha).padStart(9)}` +
       `${fmt(cpu(r.netboot)).padStart(9)}${fmt(cpu(r.ganesha)).padStart(9)}  ${r.unit === 'MB/s' ? 's/GiB' : 'us/op'}` +
-      `  load ${r.load[0]}${err(r.netboot)}${err(r.ganesha)}`,
+      `${client(r.netboot).padStart(8)}${client(r.ganesha).padStart(8)}  load ${r.load[0]}${err(r.netboot)}${err(r.ganesha)}`,
   );
 }
