@@ -119,3 +119,14 @@ t.test('backslashes turned into slashes by a remap rule still cannot climb out',
     t.match(await logged(proc, name), /Access violation|File not found/, 'and logged');
   }
 });
+
+t.test('a file name cannot forge log lines or write terminal escapes', async (t) => {
+  const { proc, port } = await server([]);
+  const forged = 'nope\ntftp: RRQ from 198.18.9.9 filename pxelinux.0: sent, 1 bytes in 0.001 s\u001b[2J\u009b31m';
+  const r = await get(port, forged);
+  t.equal(r.code, 1, 'refused (not found)');
+  await proc.waitFor(/filename nope/);
+  t.notMatch(proc.output(), /^tftp: RRQ from 198\.18\.9\.9/m, 'no forged line');
+  t.notMatch(proc.output(), /[\u001b\u009b]/, 'no escape sequence reached the log');
+  t.match(proc.output(), /filename nope\\x0atftp: RRQ from 198\.18\.9\.9/, 'control characters are logged as \\xNN');
+});

@@ -8,6 +8,7 @@ import { ErrorCode, MAX_BLKSIZE, Opcode } from './constants.js';
 import { decode } from './decode.js';
 import { encode } from './encode.js';
 import { LogLimiter, type Logger } from './log-limiter.js';
+import { printable } from './log-text.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import { BufferPool, OpenFileCache } from './open-file-cache.js';
 import { negotiateOptions } from './options.js';
@@ -75,7 +76,8 @@ export class TftpServer {
   private remap: Remap | undefined;
 
   constructor(private readonly opts: TftpServerOptions) {
-    this.log = opts.log ?? (() => {});
+    const sink = opts.log ?? (() => {});
+    this.log = (level, message) => sink(level, printable(message));
     this.limiter = new LogLimiter(this.log);
     this.remap = opts.remap;
   }
