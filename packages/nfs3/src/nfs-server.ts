@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, readSync, type BigIntStats } from 'node:fs';
+import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RateLimitedLog, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
@@ -531,7 +531,8 @@ export class NfsServer {
         }
         if (sync && a.stable === StableHow.FILE_SYNC) await fh.sync();
         else if (sync && a.stable === StableHow.DATA_SYNC) await fh.datasync();
-        return fh.stat({ bigint: true });
+        // Synchronous: an asynchronous stat queues behind the writes in flight on the same file.
+        return fstatSync(fh.fd, { bigint: true });
       }, true);
       return {
         status: 0,
