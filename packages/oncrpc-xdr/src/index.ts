@@ -2,6 +2,32 @@ export { XdrError, type XdrErrorCode } from './xdr-error.js';
 export { XdrReader, padding } from './xdr-reader.js';
 export { XdrWriter, opaqueLength, stringLength } from './xdr-writer.js';
 export {
+  array,
+  bool,
+  decode,
+  empty,
+  encode,
+  encodeInto,
+  encodingLength,
+  enumOf,
+  fixed,
+  fixedArray,
+  i32,
+  linkedList,
+  opaque,
+  optional,
+  string,
+  struct,
+  u32,
+  u64,
+  union,
+  xdrCodec,
+  type Decoded,
+  type StructCodec,
+  type StructMembers,
+  type XdrCodec,
+} from './xdr-codec.js';
+export {
   AcceptStat,
   AuthFlavor,
   AuthStat,
