@@ -1,4 +1,4 @@
-import { RpcClient, type RpcClientOptions } from '@netboot/oncrpc-xdr';
+import { RpcClient, bool, u32, type RpcClientOptions, type XdrCodec } from '@netboot/oncrpc-xdr';
 import { IPPROTO_TCP, IPPROTO_UDP, PMAP_PORT, PMAP_PROG, PMAP_VERS, PmapProc, RPCB_VERS4, RpcbProc } from './constants.js';
 import { mapping, pmaplist, type Mapping } from './pmap-messages.js';
 import {
@@ -12,7 +12,6 @@ import {
   type RpcbEntry,
   type RpcbStatByVers,
 } from './rpcb-messages.js';
-import { bool, uint, type XdrType } from './xdr-type.js';
 
 export type Protocol = 'tcp' | 'udp';
 
@@ -64,7 +63,7 @@ export class PortmapClient {
     this.rpc.close();
   }
 
-  private async call<A, R>(vers: number, proc: number, argType: XdrType<A> | undefined, arg: A, resType: XdrType<R>): Promise<R> {
+  private async call<A, R>(vers: number, proc: number, argType: XdrCodec<A> | undefined, arg: A, resType: XdrCodec<R>): Promise<R> {
     const r = await this.rpc.call(PMAP_PROG, vers, proc, argType ? argType.encode(arg) : []);
     return resType.read(r);
   }
@@ -88,7 +87,7 @@ export class PortmapClient {
 
   /** GETPORT: the port of prog/vers on a protocol, 0 when not registered. */
   getport(prog: number, vers: number, protocol: Protocol): Promise<number> {
-    return this.call(PMAP_VERS, PmapProc.GETPORT, mapping, { prog, vers, prot: protNumber(protocol), port: 0 }, uint);
+    return this.call(PMAP_VERS, PmapProc.GETPORT, mapping, { prog, vers, prot: protNumber(protocol), port: 0 }, u32);
   }
 
   /** DUMP (version 2): every IPv4 TCP/UDP mapping. */
@@ -146,7 +145,7 @@ export class PortmapClient {
 
   /** GETTIME: the server's clock, seconds since the epoch. */
   gettime(vers = RPCB_VERS4): Promise<number> {
-    return this.call(vers, RpcbProc.GETTIME, undefined, undefined, uint);
+    return this.call(vers, RpcbProc.GETTIME, undefined, undefined, u32);
   }
 
   /** GETADDRLIST (version 4): every address of prog/vers in the caller's protocol family. */

@@ -1,4 +1,4 @@
-import type { ProcedureHandler, RpcCall, RpcResult } from '@netboot/oncrpc-xdr';
+import { bool, u32, type ProcedureHandler, type RpcCall, type RpcResult, type XdrCodec } from '@netboot/oncrpc-xdr';
 import { NC_TPI_CLTS, NC_TPI_COTS_ORD, PmapProc, RpcbProc } from './constants.js';
 import { mergeUaddr } from './local-address.js';
 import { callArgs, mapping, pmaplist } from './pmap-messages.js';
@@ -7,7 +7,6 @@ import { netbuf, rpcb, rpcbEntryList, rpcblist, rpcbStatByVers, uaddrString, typ
 import { RpcbStats, type StatVersion } from './stats.js';
 import { taddrToUaddr, uaddrToTaddr } from './taddr.js';
 import { formatUaddr, isLoopback, parseUaddr } from './uaddr.js';
-import { bool, uint, type XdrType } from './xdr-type.js';
 
 /** What the procedures need from around them; everything with a clock or a socket comes in here. */
 export interface PortmapContext {
@@ -25,7 +24,7 @@ export interface PortmapContext {
 
 export type ProcedureTable = Record<number, ProcedureHandler>;
 
-function ok<T>(type: XdrType<T>, v: T): RpcResult {
+function ok<T>(type: XdrCodec<T>, v: T): RpcResult {
   return { stat: 0, body: [type.encode(v)] };
 }
 
@@ -138,7 +137,7 @@ export function portmapProcedures(ctx: PortmapContext): { 2: ProcedureTable; 3: 
       const m = mapping.read(call.args);
       const netid = netidForProt(m.prot);
       const uaddr = netid === undefined ? undefined : lookup(0, call, m.prog, m.vers, netid, true);
-      return ok(uint, (uaddr && parseUaddr(uaddr)?.port) || 0);
+      return ok(u32, (uaddr && parseUaddr(uaddr)?.port) || 0);
     }),
     [PmapProc.DUMP]: counted(0, PmapProc.DUMP, () =>
       ok(pmaplist, registry.list().flatMap((r) => toMapping(r) ?? [])),
@@ -171,7 +170,7 @@ export function portmapProcedures(ctx: PortmapContext): { 2: ProcedureTable; 3: 
     }),
     [RpcbProc.DUMP]: counted(v, RpcbProc.DUMP, () => ok(rpcblist, [...registry.list()])),
     [RpcbProc.CALLIT]: counted(v, RpcbProc.CALLIT, (call) => refuseRemoteCall(v, call)),
-    [RpcbProc.GETTIME]: counted(v, RpcbProc.GETTIME, () => ok(uint, Math.floor(ctx.now() / 1000) >>> 0)),
+    [RpcbProc.GETTIME]: counted(v, RpcbProc.GETTIME, () => ok(u32, Math.floor(ctx.now() / 1000) >>> 0)),
     [RpcbProc.UADDR2TADDR]: counted(v, RpcbProc.UADDR2TADDR, (call) => {
       const taddr = uaddrToTaddr(uaddrString.read(call.args));
       return ok(netbuf, taddr ? { maxlen: taddr.length, buf: taddr } : { maxlen: 0, buf: Buffer.alloc(0) });
