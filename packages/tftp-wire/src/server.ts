@@ -306,7 +306,9 @@ export class TftpServer {
         }
       },
       discard: () => void sink.finish().catch(() => {}).then(() => unlink(temp)).catch(() => {}),
-      dallyMs: retry.initialMs * 2,
+      // A client that lost the final ACK resends its last block, backing off; staying for twice the
+      // longest retransmission interval answers several such resends (one was too few at 30% loss).
+      dallyMs: retry.maxMs * 2,
     });
   }
 
