@@ -20,13 +20,12 @@ export {
   fhStatus,
   mountList,
   exportList,
-  encode,
-  type Codec,
   type MountResult3,
   type FhStatus,
   type MountEntry,
   type ExportEntry,
 } from './mount-wire.js';
+export { encode, type XdrCodec as Codec } from '@netboot/oncrpc-xdr';
 export { MountTable } from './mount-table.js';
 export { decideMount, normalizeMountPath, exportsContaining, type MountDecision, type MountRequest } from './mount-policy.js';
 export { resolveClientNames } from './client-names.js';

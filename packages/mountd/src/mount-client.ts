@@ -1,7 +1,6 @@
-import { RpcClient, type RpcClientOptions } from '@netboot/oncrpc-xdr';
+import { RpcClient, encode, type RpcClientOptions } from '@netboot/oncrpc-xdr';
 import {
   dirpath,
-  encode,
   exportList,
   fhStatus,
   MOUNT_PROGRAM,

@@ -1,4 +1,4 @@
-import { XdrError, XdrReader, XdrWriter, opaqueLength, stringLength } from '@netboot/oncrpc-xdr';
+import { XdrError, array, empty, enumOf, i32, linkedList, opaque, string, struct, union, xdrCodec } from '@netboot/oncrpc-xdr';
 
 /*
  * MOUNT, RFC 1813 appendix I (version 3) and RFC 1094 appendix A (version 1):
@@ -35,7 +35,6 @@ export const MountStat = {
   SERVERFAULT: 10006,
 } as const;
 export type MountStat = (typeof MountStat)[keyof typeof MountStat];
-const MOUNT_STATS: ReadonlySet<number> = new Set(Object.values(MountStat));
 
 export const MNTPATHLEN = 1024;
 export const MNTNAMLEN = 255;
@@ -47,76 +46,24 @@ export const FHSIZE = 32;
 /** Caps a decoder puts on arrays and lists; each element also needs bytes that remain. */
 const MAX_FLAVORS = 64;
 
-/** A codec for one MOUNT argument or result type. */
-export interface Codec<T> {
-  encodingLength(value: T): number;
-  /** Writes `value` at `offset`; returns the bytes written. Throws XdrError (NO_SPACE, UNREPRESENTABLE). */
-  encodeInto(value: T, buf: Buffer, offset: number): number;
-  /** Decodes one value from `buf[offset, end)`; byte fields are views into `buf`. Throws XdrError. */
-  decode(buf: Buffer, offset?: number, end?: number): { value: T; bytes: number };
-  read(r: XdrReader): T;
-  write(w: XdrWriter, value: T): void;
-}
-
-function codec<T>(encodingLength: (v: T) => number, read: (r: XdrReader) => T, write: (w: XdrWriter, v: T) => void): Codec<T> {
-  return {
-    encodingLength,
-    read,
-    write,
-    encodeInto(value, buf, offset) {
-      const w = new XdrWriter(buf, offset);
-      write(w, value);
-      return w.offset - offset;
-    },
-    decode(buf, offset = 0, end = buf.length) {
-      const r = new XdrReader(buf, offset, end);
-      const value = read(r);
-      return { value, bytes: r.offset - offset };
-    },
-  };
-}
-
-/** Encodes a value into a new buffer of exactly its encoding length. */
-export function encode<T>(c: Codec<T>, value: T): Buffer {
-  const buf = Buffer.alloc(c.encodingLength(value));
-  c.encodeInto(value, buf, 0);
-  return buf;
-}
-
-export const dirpath: Codec<string> = codec(
-  (p) => stringLength(p),
-  (r) => r.string(MNTPATHLEN, 'dirpath'),
-  (w, p) => w.string(p, MNTPATHLEN, 'dirpath'),
-);
+export const dirpath = string(MNTPATHLEN, 'dirpath');
 
 export type MountResult3 =
   | { status: typeof MountStat.OK; fhandle: Uint8Array; authFlavors: number[] }
   | { status: Exclude<MountStat, 0> };
 
-export const mountResult3: Codec<MountResult3> = codec(
-  (m) => (m.status === MountStat.OK ? 4 + opaqueLength(m.fhandle.length) + 4 + 4 * m.authFlavors.length : 4),
-  (r) => {
-    const status = r.enumOf<MountStat>(MOUNT_STATS, 'mountres3.fhs_status');
-    if (status !== MountStat.OK) return { status };
-    const fhandle = r.opaque(FHSIZE3, 'mountres3.fhandle');
-    const n = r.arrayLength(MAX_FLAVORS, 'mountres3.auth_flavors');
-    const authFlavors: number[] = [];
-    for (let i = 0; i < n; i++) authFlavors.push(r.i32('mountres3.auth_flavors'));
-    return { status, fhandle, authFlavors };
-  },
-  (w, m) => {
-    w.i32(m.status, 'mountres3.fhs_status');
-    if (m.status !== MountStat.OK) return;
-    w.opaque(m.fhandle, FHSIZE3, 'mountres3.fhandle');
-    w.u32(m.authFlavors.length, 'mountres3.auth_flavors');
-    for (const f of m.authFlavors) w.i32(f, 'mountres3.auth_flavors');
-  },
-);
+const mountOk = struct<{ fhandle: Uint8Array; authFlavors: number[] }>('mountres3', {
+  fhandle: opaque(FHSIZE3),
+  authFlavors: [array(i32, MAX_FLAVORS), 'auth_flavors'],
+});
+const mountStat3 = enumOf(Object.values(MountStat), 'mountstat3');
+
+export const mountResult3 = union<MountResult3>('mountres3', 'status', mountStat3, (s) => (s === MountStat.OK ? mountOk : empty), 'fhs_status');
 
 export type FhStatus = { status: 0; fhandle: Uint8Array } | { status: number };
 
-export const fhStatus: Codec<FhStatus> = codec(
-  (m) => (m.status === 0 ? 4 + FHSIZE : 4),
+export const fhStatus = xdrCodec<FhStatus>(
+  'fhstatus',
   (r) => {
     const status = r.u32('fhstatus.fhs_status');
     if (status !== 0) return { status };
@@ -127,6 +74,7 @@ export const fhStatus: Codec<FhStatus> = codec(
     if ('fhandle' in m && m.status === 0) w.fixedOpaque(m.fhandle, FHSIZE, 'fhstatus.fhandle');
     else if (m.status === 0) throw new XdrError('UNREPRESENTABLE', 'fhstatus.fhandle', w.offset, 'status 0 needs a handle');
   },
+  (m) => (m.status === 0 ? 4 + FHSIZE : 4),
 );
 
 export interface MountEntry {
@@ -134,24 +82,11 @@ export interface MountEntry {
   directory: string;
 }
 
-export const mountList: Codec<MountEntry[]> = codec(
-  (list) => list.reduce((n, e) => n + 4 + stringLength(e.hostname) + stringLength(e.directory), 4),
-  (r) => {
-    const list: MountEntry[] = [];
-    // Each node takes at least 12 bytes, so the loop ends with the input.
-    while (r.optional('mountlist')) {
-      list.push({ hostname: r.string(MNTNAMLEN, 'mountbody.ml_hostname'), directory: r.string(MNTPATHLEN, 'mountbody.ml_directory') });
-    }
-    return list;
-  },
-  (w, list) => {
-    for (const e of list) {
-      w.bool(true, 'mountlist');
-      w.string(e.hostname, MNTNAMLEN, 'mountbody.ml_hostname');
-      w.string(e.directory, MNTPATHLEN, 'mountbody.ml_directory');
-    }
-    w.bool(false, 'mountlist');
-  },
+// Each node takes at least 12 bytes, so the input bounds these lists.
+export const mountList = linkedList(
+  struct<MountEntry>('mountbody', { hostname: [string(MNTNAMLEN), 'ml_hostname'], directory: [string(MNTPATHLEN), 'ml_directory'] }),
+  Infinity,
+  'mountlist',
 );
 
 export interface ExportEntry {
@@ -159,28 +94,11 @@ export interface ExportEntry {
   groups: string[];
 }
 
-export const exportList: Codec<ExportEntry[]> = codec(
-  (list) => list.reduce((n, e) => n + 4 + stringLength(e.dir) + e.groups.reduce((g, s) => g + 4 + stringLength(s), 4), 4),
-  (r) => {
-    const list: ExportEntry[] = [];
-    while (r.optional('exports')) {
-      const dir = r.string(MNTPATHLEN, 'exportnode.ex_dir');
-      const groups: string[] = [];
-      while (r.optional('groups')) groups.push(r.string(MNTNAMLEN, 'groupnode.gr_name'));
-      list.push({ dir, groups });
-    }
-    return list;
-  },
-  (w, list) => {
-    for (const e of list) {
-      w.bool(true, 'exports');
-      w.string(e.dir, MNTPATHLEN, 'exportnode.ex_dir');
-      for (const g of e.groups) {
-        w.bool(true, 'groups');
-        w.string(g, MNTNAMLEN, 'groupnode.gr_name');
-      }
-      w.bool(false, 'groups');
-    }
-    w.bool(false, 'exports');
-  },
+export const exportList = linkedList(
+  struct<ExportEntry>('exportnode', {
+    dir: [string(MNTPATHLEN), 'ex_dir'],
+    groups: [linkedList(string(MNTNAMLEN, 'groupnode.gr_name'), Infinity, 'groups'), 'ex_groups'],
+  }),
+  Infinity,
+  'exports',
 );

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuthFlavor, type RpcCall, type RpcResult, type RpcServer } from '@netboot/oncrpc-xdr';
+import { AuthFlavor, encode, type RpcCall, type RpcResult, type RpcServer } from '@netboot/oncrpc-xdr';
 import { resolveClientNames } from './client-names.js';
 import type { Export } from './exports-parser.js';
 import { needsHostnames } from './match-client.js';
@@ -9,7 +9,6 @@ import { decideMount, exportsContaining, normalizeMountPath, type MountDecision 
 import { MountTable } from './mount-table.js';
 import {
   dirpath,
-  encode,
   exportList,
   FHSIZE,
   fhStatus,
