@@ -11,11 +11,11 @@ import { dhcp } from './dhcp.js';
 /** Every subcommand, in the order `netboot --help` lists them. */
 export const commands: Command[] = [
   serve,
-  pxelinux,
-  doctor,
-  addNode,
+  dhcp,
+  tftp,
   nfs,
   portmap,
-  tftp,
-  dhcp,
+  doctor,
+  addNode,
+  pxelinux,
 ];
