@@ -306,7 +306,7 @@ export const exportsTargets = [
     maxInput: 4096,
     run(b) {
       const list = mountd.parseExports(b.toString('latin1'), 'exports', { warn: () => {} });
-      for (const e of list) mountd.matchClient(e, '198.18.1.21');
+      for (const e of list) mountd.matchClient(e, '198.18.1.21', ['node1.example.org', 'n7']);
     },
     typed: (e) => e instanceof mountd.ExportsError,
   },

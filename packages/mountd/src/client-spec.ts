@@ -67,15 +67,25 @@ function parseNetwork(text: string): ClientIdentity | IdentityProblem {
   return { kind: 'cidr', text, address: formatIp(networkOf(addr, prefix)), prefix, family: addr.family };
 }
 
-/** Checks a wildcard pattern's `[...]` classes are closed. */
+/** Checks a wildcard pattern's characters and that every `[...]` class is closed and valid. */
 function wildcardProblem(text: string): IdentityProblem | undefined {
   if (!WILDCARD_CHARS.test(text)) {
     const at = [...text].findIndex((c) => !WILDCARD_CHARS.test(c));
     return { problem: `${JSON.stringify(text[at])} cannot appear in a host name pattern`, fix: 'use letters, digits, . - and the wildcards * ? [...]', offset: at };
   }
-  const open = text.indexOf('[');
-  if (open >= 0 && text.indexOf(']', open + 1) < 0) {
-    return { problem: 'a [ in this wildcard is never closed', fix: 'close the character class with ]', offset: open };
+  for (let open = text.indexOf('['); open >= 0; open = text.indexOf('[', open + 1)) {
+    const close = text.indexOf(']', open + 1);
+    if (close < 0) return { problem: 'a [ in this wildcard is never closed', fix: 'close the character class with ]', offset: open };
+    // Matching is case-insensitive (the pattern is lowercased), so ranges are checked in lowercase.
+    const body = text.slice(open + 1, close).toLowerCase().replace(/^[!^]/, '');
+    // Checked here, where the admin gets file:line:column, rather than failing on every client's call.
+    for (let i = 0; i + 2 < body.length; i++) {
+      if (body[i + 1] === '-' && body[i] > body[i + 2]) {
+        return { problem: `the range ${body.slice(i, i + 3)} in ${text.slice(open, close + 1)} is backwards`, fix: `write ${body[i + 2]}-${body[i]}`, offset: open + 1 + i };
+      }
+    }
+    if (body.length === 0) return { problem: `${text.slice(open, close + 1)} matches no character`, fix: 'list the characters the class allows, e.g. [0-9]', offset: open };
+    open = close;
   }
   return undefined;
 }

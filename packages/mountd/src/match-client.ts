@@ -34,6 +34,10 @@ function wildcardRegExp(spec: ClientSpec): RegExp {
       else if (c === '?') src += '.';
       else if (c === '[') {
         const close = p.indexOf(']', i + 1);
+        if (close < 0) {
+          src += '\\['; // parsing refuses an unclosed class; a spec built elsewhere must not loop here
+          continue;
+        }
         let body = p.slice(i + 1, close);
         const negate = body.startsWith('!') || body.startsWith('^');
         if (negate) body = body.slice(1);
