@@ -28,16 +28,24 @@ const VERIFIED_MAX = 4096;
 
 export class HandleCodec {
   private readonly verified = new Map<string, HandleId>();
+  /** Handles made, so LOOKUP and READDIRPLUS of known objects skip the HMAC too. */
+  private readonly encoded = new Map<string, Buffer>();
 
   constructor(private readonly key: Buffer) {}
 
+  /** The handle of an object; the same buffer for the same object while it is remembered: do not modify it. */
   encode(id: HandleId): Buffer {
+    const key = `${id.exportId >>> 0}:${id.ino}:${id.birth}`;
+    const hit = this.encoded.get(key);
+    if (hit) return hit;
     const h = Buffer.alloc(HANDLE_SIZE);
     h[0] = VERSION;
     h.writeUInt32BE(id.exportId >>> 0, 2);
     h.writeBigUInt64BE(id.ino, 6);
     h.writeBigUInt64BE(id.birth, 14);
     this.mac(h.subarray(0, BODY)).copy(h, BODY);
+    if (this.encoded.size >= VERIFIED_MAX) this.encoded.delete(this.encoded.keys().next().value!);
+    this.encoded.set(key, h);
     return h;
   }
 
