@@ -24,7 +24,8 @@ without DHCP, printing commands that try it with real clients.
 general:
   --config FILE        read these settings from FILE, one "name value" a line
                        (names are the long flags below without "--"); flags win
-  --listen ADDR        address every service binds (default 0.0.0.0)
+  --listen ADDR        address TFTP, portmap, mountd and NFS bind (default 0.0.0.0);
+                       DHCP always takes broadcasts on --interface
   --state-dir DIR      leases, NFS handle key and mount list (default /var/lib/netboot)
   --verbose            log per-request details
 NFS, MOUNT, portmap:
@@ -67,7 +68,8 @@ function dhcpSettings(s: Settings): DhcpSettings | undefined {
     configFile,
     iface,
     leasesFile: str(s, 'leases') ?? `${str(s, 'state-dir') ?? '/var/lib/netboot'}/dhcpd.leases`,
-    listen: str(s, 'listen'),
+    // Not --listen: DISCOVERs go to 255.255.255.255, which a socket bound to a
+    // unicast address never receives; the socket is tied to --interface instead.
     port: str(s, 'dhcp-port'),
     proxy: on(s, 'proxy'),
   };
