@@ -91,6 +91,25 @@ t.test('tftp-hpa through the lossy relay', async (t) => {
   t.comment(`tftp-hpa: relay dropped ${relay.stats.dropped} of ${relay.stats.received} datagrams`);
 });
 
+t.test('atftp through the lossy relay', async (t) => {
+  const progs = requirePrograms(t, { atftp: 'atftp' });
+  if (!progs) return;
+  const relay = await lossyServer(t, 33);
+  const dir = mkdtempSync(join(tmpdir(), 'hostile-loss-atftp-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const started = Date.now();
+  const a = await run(progs.atftp, ['--get', '-r', 'initrd.bin', '-l', join(dir, 'a.bin'), '--tftp-timeout', '1', '--option', 'blksize 1468', '127.0.0.1', String(relay.port)], { timeoutMs: 120_000 });
+  let got = Buffer.alloc(0);
+  try {
+    got = readFileSync(join(dir, 'a.bin'));
+  } catch {
+    // missing: the assertion says so
+  }
+  t.ok(got.equals(files['initrd.bin']), `atftp (blksize 1468): initrd.bin byte-identical (${got.length} bytes, exit ${a.code}, ${Date.now() - started} ms)`);
+  // curl also completes, but retransmits only every 5 s or so: 45 s for these 8 KiB, too slow for npm test.
+  t.comment(`atftp: relay dropped ${relay.stats.dropped} of ${relay.stats.received} datagrams`);
+});
+
 t.test('measured: the default retry budget (5 retransmissions per block) at 30% loss', async (t) => {
   // Same number of retries as the server's default (and tftp-hpa's), on a fast clock so the run is short.
   const budget = { initialMs: 25, maxMs: 25, maxRetries: 5 };
@@ -99,7 +118,7 @@ t.test('measured: the default retry budget (5 retransmissions per block) at 30% 
   t.teardown(() => server.close());
   const relay = await LossyRelay.start({ host: '127.0.0.1', port }, { drop: 0.3 }, 32);
   t.teardown(() => relay.close());
-  const RUNS = 10;
+  const RUNS = 6;
   let complete = 0;
   for (let i = 0; i < RUNS; i++) {
     try {
