@@ -56,6 +56,7 @@ if (isMainThread) {
           const len = Atomics.load(header, 1);
           const input = Buffer.from(new Uint8Array(shared, 16, len));
           save(names[Atomics.load(header, 2)] ?? 'unknown', input, 'hang', `no progress for ${HANG_MS} ms`);
+          execs += Atomics.load(header, 0); // the stuck worker never reports its count
           clearInterval(watch);
           void worker.terminate();
         }

@@ -205,7 +205,8 @@ export const tftpTargets = [
     run(b) {
       tftp.fromNetascii(b);
       const d = new tftp.NetasciiDecoder();
-      for (let at = 0; at < b.length; at += 7) d.push?.(b.subarray(at, at + 7));
+      for (let at = 0; at < b.length; at += 7) d.push(b.subarray(at, at + 7));
+      d.end();
     },
     typed: () => false,
   },
