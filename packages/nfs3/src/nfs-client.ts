@@ -1,8 +1,7 @@
-import { RpcClient, type Credential, type RpcClientOptions } from '@netboot/oncrpc-xdr';
+import { RpcClient, encode, type Credential, type RpcClientOptions } from '@netboot/oncrpc-xdr';
 import { NFS_PROGRAM, NFS_V3, Proc, type ProcName, type Stable } from './nfs3-constants.js';
 import { type ArgsOf, type ResOf, encodeWriteArgs, procedures } from './nfs3-procedures.js';
 import { type CreateHow, type MknodData, type NfsTime, type Sattr, noSattr } from './nfs3-types.js';
-import { encode } from './xdr-codec.js';
 
 type Name = string | Buffer;
 const bytes = (n: Name): Buffer => (typeof n === 'string' ? Buffer.from(n, 'utf8') : n);
@@ -27,7 +26,7 @@ export class NfsClient {
     const c = procedures[proc];
     const body = proc === 'WRITE' ? encodeWriteArgs(args as ArgsOf<'WRITE'>) : [encode(c.args as never, args)];
     const r = await this.rpc.call(NFS_PROGRAM, NFS_V3, Proc[proc], body, { cred: opts.cred ?? this.cred, timeoutMs: opts.timeoutMs });
-    return c.res.read(r, '') as ResOf<P>;
+    return c.res.read(r) as ResOf<P>;
   }
 
   null() {

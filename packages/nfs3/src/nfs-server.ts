@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { RateLimitedLog, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
+import { RateLimitedLog, encode, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import { fattr, nfsTime, wccAttr } from './attributes.js';
 import { BufferPool } from './buffer-pool.js';
 import { type AccessOptions, type Caller, accessBits, may, mayLink, squash } from './credentials.js';
@@ -36,7 +36,6 @@ import {
 import { type Fattr, type DirOpArgs, type Sattr, type WccData, noSattr, postOpAttr } from './nfs3-types.js';
 import { OpenFiles } from './open-files.js';
 import { makeNode } from './special-files.js';
-import { encode } from './xdr-codec.js';
 
 /** One exported directory as the NFS server needs it. */
 export interface NfsExport {
@@ -262,7 +261,7 @@ export class NfsServer {
   private wrap<P extends ProcName>(name: P, impl: Impl<P>): ProcedureHandler {
     const codec = procedures[name];
     return async (call) => {
-      const args = codec.args.read(call.args, '') as ArgsOf<P>;
+      const args = codec.args.read(call.args) as ArgsOf<P>;
       const res = await impl(call, args).catch((e: unknown) => this.failure(name, e));
       return { stat: 0, body: [encode(codec.res as never, res)] };
     };
@@ -470,7 +469,7 @@ export class NfsServer {
   }
 
   private async read(call: RpcCall): Promise<RpcResult> {
-    const a = procedures.READ.args.read(call.args, '');
+    const a = procedures.READ.args.read(call.args);
     let pooled: Buffer | undefined;
     try {
       const t = await this.target(call, a.file);
@@ -739,14 +738,14 @@ export class NfsServer {
   private async readdir(call: RpcCall, a: ArgsOf<'READDIR'>): Promise<ResOf<'READDIR'>> {
     const l = await this.listing(call, a.dir, a.cookie, a.cookieverf);
     const count = Math.min(a.count, this.maxReply(call));
-    let size = 4 + postOpAttr.size(l.attributes) + 8 + 4 + 4;
+    let size = 4 + postOpAttr.encodingLength(l.attributes) + 8 + 4 + 4;
     const entries: DirEntry[] = [];
     let i = l.start;
     for (; i < l.names.length; i++) {
       const e = await l.entryAt(i);
       if (!e) continue;
       const entry = { fileid: e.st.ino, name: Buffer.from(e.name), cookie: BigInt(i + 1) };
-      const n = 4 + entry3.size(entry);
+      const n = 4 + entry3.encodingLength(entry);
       if (size + n > count) break;
       size += n;
       entries.push(entry);
@@ -758,7 +757,7 @@ export class NfsServer {
   private async readdirplus(call: RpcCall, a: ArgsOf<'READDIRPLUS'>): Promise<ResOf<'READDIRPLUS'>> {
     const l = await this.listing(call, a.dir, a.cookie, a.cookieverf);
     const maxcount = Math.min(a.maxcount, this.maxReply(call));
-    let size = 4 + postOpAttr.size(l.attributes) + 8 + 4 + 4;
+    let size = 4 + postOpAttr.encodingLength(l.attributes) + 8 + 4 + 4;
     let dirSize = 0;
     const entries: DirEntryPlus[] = [];
     let i = l.start;
@@ -772,7 +771,7 @@ export class NfsServer {
         attributes: this.attr(l.d, e.st),
         handle: this.handleOf(l.d.exp, e.st),
       };
-      const n = 4 + entryplus3.size(entry);
+      const n = 4 + entryplus3.encodingLength(entry);
       const dn = 8 + 4 + entry.name.length + ((4 - (entry.name.length & 3)) & 3) + 8;
       if (size + n > maxcount || (entries.length > 0 && dirSize + dn > a.dircount)) break;
       size += n;

@@ -1,5 +1,4 @@
-import { XdrWriter, padding } from '@netboot/oncrpc-xdr';
-import { type Codec, bool, empty, list, optional, struct, u32, u64 } from './xdr-codec.js';
+import { XdrWriter, bool, empty, linkedList, opaque, optional, padding, struct, u32, u64, type XdrCodec } from '@netboot/oncrpc-xdr';
 import {
   type CreateHow,
   type DirOpArgs,
@@ -25,7 +24,6 @@ import {
   verf8,
   wccData,
 } from './nfs3-types.js';
-import { opaque } from './xdr-codec.js';
 import type { Stable } from './nfs3-constants.js';
 
 // Arguments and results of the 22 procedures, RFC 1813 section 3.3.
@@ -104,7 +102,7 @@ export interface ReadOk {
   eof: boolean;
   data: Buffer;
 }
-const anyData = opaque(0xffffffff);
+const anyData = opaque(0xffffffff, 'data');
 export const READ = {
   args: struct<ReadArgs>('READ3args', { file: fh3, offset: u64, count: u32 }),
   res: result(
@@ -244,7 +242,7 @@ export const READDIR = {
     struct<ReaddirOk>('READDIR3resok', {
       attributes: postOpAttr,
       cookieverf: verf8,
-      entries: list(entry3, MAX_ENTRIES),
+      entries: linkedList(entry3, MAX_ENTRIES, 'dirlist3.entries'),
       eof: bool,
     }),
     attrOnly('READDIR3resfail'),
@@ -287,7 +285,7 @@ export const READDIRPLUS = {
     struct<ReaddirplusOk>('READDIRPLUS3resok', {
       attributes: postOpAttr,
       cookieverf: verf8,
-      entries: list(entryplus3, MAX_ENTRIES),
+      entries: linkedList(entryplus3, MAX_ENTRIES, 'dirlistplus3.entries'),
       eof: bool,
     }),
     attrOnly('READDIRPLUS3resfail'),
@@ -421,8 +419,8 @@ export const procedures = {
   COMMIT,
 } as const;
 export type Procedures = typeof procedures;
-export type ArgsOf<P extends keyof Procedures> = Procedures[P]['args'] extends Codec<infer A> ? A : never;
-export type ResOf<P extends keyof Procedures> = Procedures[P]['res'] extends Codec<infer R> ? R : never;
+export type ArgsOf<P extends keyof Procedures> = Procedures[P]['args'] extends XdrCodec<infer A> ? A : never;
+export type ResOf<P extends keyof Procedures> = Procedures[P]['res'] extends XdrCodec<infer R> ? R : never;
 
 export type GetattrRes = ResOf<'GETATTR'>;
 export type ReadRes = Result<ReadOk, Attr>;
@@ -434,7 +432,7 @@ export type WriteRes = ResOf<'WRITE'>;
  */
 export function encodeReadRes(res: ReadRes, scratch?: Buffer): Uint8Array[] {
   if (res.status !== 0) return [encodeWith(READ.res, res, scratch)];
-  const headLen = 4 + postOpAttr.size(res.attributes) + 12;
+  const headLen = 4 + postOpAttr.encodingLength(res.attributes) + 12;
   const head = scratch && scratch.length >= headLen ? scratch.subarray(0, headLen) : Buffer.allocUnsafe(headLen);
   const w = new XdrWriter(head);
   w.u32(0, 'READ3res.status');
@@ -448,7 +446,7 @@ export function encodeReadRes(res: ReadRes, scratch?: Buffer): Uint8Array[] {
 
 /** WRITE arguments as a vector, so a client sends file data without copying it. */
 export function encodeWriteArgs(args: WriteArgs): Uint8Array[] {
-  const headLen = fh3.size(args.file) + 8 + 4 + 4 + 4;
+  const headLen = fh3.encodingLength(args.file) + 8 + 4 + 4 + 4;
   const head = Buffer.allocUnsafe(headLen);
   const w = new XdrWriter(head);
   fh3.write(w, args.file, 'WRITE3args.file');
@@ -462,9 +460,9 @@ export function encodeWriteArgs(args: WriteArgs): Uint8Array[] {
 
 const ZEROS = Buffer.alloc(4);
 
-function encodeWith<T>(c: Codec<T>, v: T, scratch?: Buffer): Buffer {
-  const n = c.size(v);
+function encodeWith<T>(c: XdrCodec<T>, v: T, scratch?: Buffer): Buffer {
+  const n = c.encodingLength(v);
   const buf = scratch && scratch.length >= n ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
-  c.write(new XdrWriter(buf), v, '');
+  c.write(new XdrWriter(buf), v);
   return buf;
 }

@@ -1,18 +1,4 @@
-import { XdrError } from '@netboot/oncrpc-xdr';
-import {
-  type Codec,
-  bool,
-  empty,
-  enumOf,
-  fixed,
-  list,
-  name,
-  opaque,
-  optional,
-  struct,
-  u32,
-  u64,
-} from './xdr-codec.js';
+import { empty, enumOf, fixed, opaque, optional, struct, u32, u64, union, type StructCodec, type XdrCodec } from '@netboot/oncrpc-xdr';
 import {
   CreateMode,
   type FileType,
@@ -27,13 +13,14 @@ import {
 
 // The data types of RFC 1813 section 2.5 and 2.6, one declaration each.
 
-export const fh3 = opaque(NFS3_FHSIZE);
-export const filename3 = name(WIRE_NAME_MAX);
-export const nfspath3 = name(WIRE_NAME_MAX);
-export const verf8 = fixed(8);
+// File names and paths stay bytes: a name that is not UTF-8 must still map back to the same file.
+export const fh3 = opaque(NFS3_FHSIZE, 'nfs_fh3');
+export const filename3 = opaque(WIRE_NAME_MAX, 'filename3');
+export const nfspath3 = opaque(WIRE_NAME_MAX, 'nfspath3');
+export const verf8 = fixed(8, 'verf');
 
 const ftypes = Object.values(Ftype) as FileType[];
-export const ftype3 = enumOf<FileType>(ftypes);
+export const ftype3 = enumOf<FileType>(ftypes, 'ftype3');
 
 export interface SpecData {
   specdata1: number;
@@ -95,20 +82,9 @@ export const postOpFh = optional(fh3);
 
 /** set_atime / set_mtime. */
 export type SetTime = { how: 0 } | { how: 1 } | { how: 2; time: NfsTime };
-export const setTime: Codec<SetTime> = {
-  read(r, f) {
-    const how = r.enumOf<0 | 1 | 2>(new Set([0, 1, 2]), f);
-    return how === TimeHow.SET_TO_CLIENT_TIME ? { how, time: nfstime3.read(r, f) } : { how };
-  },
-  write(w, v, f) {
-    w.u32(v.how, f);
-    if (v.how === TimeHow.SET_TO_CLIENT_TIME) nfstime3.write(w, v.time, f);
-    else if (v.how !== TimeHow.DONT_CHANGE && v.how !== TimeHow.SET_TO_SERVER_TIME) {
-      throw new XdrError('UNREPRESENTABLE', f, w.offset, `time_how ${String((v as { how: unknown }).how)}`);
-    }
-  },
-  size: (v) => (v.how === TimeHow.SET_TO_CLIENT_TIME ? 12 : 4),
-};
+const timeHow = enumOf([TimeHow.DONT_CHANGE, TimeHow.SET_TO_SERVER_TIME, TimeHow.SET_TO_CLIENT_TIME], 'time_how');
+const clientTime = struct<{ time: NfsTime }>('set_time', { time: nfstime3 });
+export const setTime = union<SetTime>('set_time', 'how', timeHow, (how) => (how === TimeHow.SET_TO_CLIENT_TIME ? clientTime : empty), 'set_it');
 
 export interface Sattr {
   mode: number | undefined;
@@ -145,63 +121,31 @@ export const diropargs3 = struct<DirOpArgs>('diropargs3', { dir: fh3, name: file
 export type CreateHow =
   | { mode: 0 | 1; attributes: Sattr }
   | { mode: 2; verf: Buffer };
-export const createhow3: Codec<CreateHow> = {
-  read(r, f) {
-    const mode = r.enumOf<0 | 1 | 2>(new Set([0, 1, 2]), f);
-    return mode === CreateMode.EXCLUSIVE ? { mode, verf: verf8.read(r, f) } : { mode, attributes: sattr3.read(r, f) };
-  },
-  write(w, v, f) {
-    w.u32(v.mode, f);
-    if (v.mode === CreateMode.EXCLUSIVE) verf8.write(w, v.verf, f);
-    else sattr3.write(w, v.attributes, f);
-  },
-  size: (v) => 4 + (v.mode === CreateMode.EXCLUSIVE ? 8 : sattr3.size(v.attributes)),
-};
+const createMode = enumOf([CreateMode.UNCHECKED, CreateMode.GUARDED, CreateMode.EXCLUSIVE], 'createmode3');
+const createVerf = struct<{ verf: Buffer }>('createhow3', { verf: verf8 });
+const createAttributes = struct<{ attributes: Sattr }>('createhow3', { attributes: sattr3 });
+export const createhow3 = union<CreateHow>('createhow3', 'mode', createMode, (m) => (m === CreateMode.EXCLUSIVE ? createVerf : createAttributes));
 
 /** mknoddata3: device numbers for CHR/BLK, attributes for every special type. */
 export type MknodData =
   | { type: 3 | 4; attributes: Sattr; spec: SpecData }
   | { type: 6 | 7; attributes: Sattr }
   | { type: 1 | 2 | 5 };
-export const mknoddata3: Codec<MknodData> = {
-  read(r, f) {
-    const type = ftype3.read(r, f);
-    if (type === Ftype.CHR || type === Ftype.BLK) {
-      return { type, attributes: sattr3.read(r, f), spec: specdata3.read(r, f) };
-    }
-    if (type === Ftype.SOCK || type === Ftype.FIFO) return { type, attributes: sattr3.read(r, f) };
-    return { type };
-  },
-  write(w, v, f) {
-    ftype3.write(w, v.type, f);
-    if ('attributes' in v) sattr3.write(w, v.attributes, f);
-    if ('spec' in v) specdata3.write(w, v.spec, f);
-  },
-  size: (v) => 4 + ('attributes' in v ? sattr3.size(v.attributes) : 0) + ('spec' in v ? 8 : 0),
-};
+const deviceData = struct<{ attributes: Sattr; spec: SpecData }>('devicedata3', { attributes: [sattr3, 'dev_attributes'], spec: specdata3 });
+const pipeData = struct<{ attributes: Sattr }>('mknoddata3', { attributes: [sattr3, 'pipe_attributes'] });
+export const mknoddata3 = union<MknodData>('mknoddata3', 'type', ftype3, (type) =>
+  type === Ftype.CHR || type === Ftype.BLK ? deviceData : type === Ftype.SOCK || type === Ftype.FIFO ? pipeData : empty,
+);
 
-export const stableHow = enumOf<Stable>([0, 1, 2]);
+export const stableHow = enumOf<Stable>([0, 1, 2], 'stable_how');
 
 /** Every NFSv3 result: `resok` arm on NFS3_OK, `resfail` arm otherwise. */
 export type Result<Ok, Fail> = ({ status: 0 } & Ok) | ({ status: NfsErrorStatus } & Fail);
 
-const statuses = Object.values(NfsStat) as number[];
-const nfsstat3 = enumOf<number>(statuses);
+const nfsstat3 = enumOf(Object.values(NfsStat) as number[], 'nfsstat3');
 
-export function result<Ok extends object, Fail extends object>(ok: Codec<Ok>, fail: Codec<Fail>): Codec<Result<Ok, Fail>> {
-  return {
-    read(r, f) {
-      const status = nfsstat3.read(r, `${f}.status`);
-      const body = status === 0 ? ok.read(r, f) : fail.read(r, f);
-      return { status, ...body } as Result<Ok, Fail>;
-    },
-    write(w, v, f) {
-      nfsstat3.write(w, v.status, `${f}.status`);
-      if (v.status === 0) ok.write(w, v as Ok, f);
-      else fail.write(w, v as Fail, f);
-    },
-    size: (v) => 4 + (v.status === 0 ? ok.size(v as Ok) : fail.size(v as Fail)),
-  };
+/** `<PROC>3res`: the union of `ok` (named `<PROC>3resok`) and `fail`, discriminated by status. */
+export function result<Ok extends object, Fail extends object>(ok: StructCodec<Ok>, fail: StructCodec<Fail>): XdrCodec<Result<Ok, Fail>> {
+  return union<Result<Ok, Fail>>(ok.name.replace(/ok$/, ''), 'status', nfsstat3, (status) => (status === NfsStat.OK ? ok : fail));
 }
 
-export { bool, empty, list, u32, u64, struct, optional };
