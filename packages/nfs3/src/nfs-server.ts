@@ -382,6 +382,8 @@ export class NfsServer {
       if (st.isDirectory()) throw err(NfsStat.ISDIR);
       if (!st.isFile()) throw err(NfsStat.INVAL);
       if (!created && !isOwner && !may.write(c, owner(st))) throw err(NfsStat.ACCES);
+      // ftruncate takes a JavaScript number: a size past 2^53 would throw RangeError (SERVERFAULT); no file system holds one.
+      if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw err(NfsStat.FBIG, `size ${s.size} is too large`);
       const fh = await fsp.open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
       try {
         await fh.truncate(Number(s.size));
