@@ -128,6 +128,14 @@ if (!canUseNetns()) {
       out.chgrpByUser = (await user.setattr(mine.object, { gid: 0 })).status;
       out.chownControl = (await user.setattr(mine.object, { mode: 0o600 })).status;
 
+      const viaLink = await mount(dirs.a + '/out');
+      out.mountThroughSymlink = viaLink.status;
+      if (viaLink.status === 0) {
+        const l = await c.readdir(viaLink.fhandle);
+        out.mountThroughSymlinkUse = l.status === 0 ? l.entries.map((e) => Buffer.from(e.name).toString()).join(',') : l.status;
+      }
+      out.mountDotDot = (await mount(dirs.a + '/../../../etc')).status;
+      out.mountEtc = (await mount('/etc')).status;
       out.forgedLogLine = (await mount(dirs.a + '/nope\\nmount request from 198.18.83.66:700 for /: granted (rw, export /)\\u001b[2J')).status;
       out.unlistedMount = (await mount(dirs.a, { host: other })).status;
       const stranger = await nfs({ host: other });
@@ -178,6 +186,10 @@ if (!canUseNetns()) {
     t.notMatch(out, /^mount request from 198\.18\.83\.66/m, 'a newline in a MNT path cannot forge a log line');
     t.notMatch(out, /\u001b/, 'nor put a terminal escape into the log');
     t.match(out, /nope\\x0amount request from 198\.18\.83\.66[^\n]*\\x1b\[2J/, 'control characters are logged as \\xNN');
+    t.not(r.mountThroughSymlink, 0, `MNT of a symlink to /etc inside an export: refused (status ${r.mountThroughSymlink})`);
+    t.equal(r.mountThroughSymlinkUse, undefined, 'so no handle lists /etc');
+    t.not(r.mountDotDot, 0, `MNT of export/../../../etc: refused (status ${r.mountDotDot})`);
+    t.not(r.mountEtc, 0, `MNT of /etc: refused (status ${r.mountEtc})`);
     t.equal(r.unlistedMount, MNT3ERR_ACCES, `MNT from 198.18.${SUBNET}.3 (not listed): MNT3ERR_ACCES`);
     t.match(out, new RegExp(`mount request from 198\\.18\\.${SUBNET}\\.3:\\d+ for ${dirs.a}: refused`), 'logged');
     t.equal(r.unlistedNfs, NfsStat.ACCES, 'an NFS call with a valid handle from the unlisted address: NFS3ERR_ACCES');
