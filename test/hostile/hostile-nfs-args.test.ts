@@ -1,4 +1,5 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { NfsClient, NfsServer, NfsStat, type AccessOptions } from '@netboot/nfs3
 
 // Arguments no real client sends: counts of 4 GiB, offsets at the end of the
 // 64-bit range, a WRITE whose count disagrees with its data, names with '/'
-// or over 255 bytes, a SETATTR to an 8 EiB size. Each gets a status, the
+// or over 255 bytes, a SETATTR to an 8 EiB size, READs of a FIFO. Each gets a status, the
 // server allocates nothing sized by them, and it keeps serving.
 
 const rw: AccessOptions = { rw: true, rootSquash: false, allSquash: false, anonuid: 65534, anongid: 65534, secure: false };
@@ -19,6 +20,8 @@ t.test('hostile NFS arguments', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hostile-nfs-args-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'file'), 'twelve bytes');
+  // Opening a FIFO blocks until the other end opens: READs of one must not tie up the server's I/O threads.
+  execFileSync('mkfifo', [join(dir, 'pipe')]);
   const server = await NfsServer.create({ exports: [{ id: 1, path: dir, optionsFor: () => rw }], handleKey: Buffer.alloc(32, 5), log: () => {} });
   const rpc = new RpcServer({ log: () => {} });
   server.register(rpc);
@@ -57,6 +60,11 @@ t.test('hostile NFS arguments', async (t) => {
     t.equal(long.status, NfsStat.NAMETOOLONG, `${transport}: CREATE of a 256-byte name: NFS3ERR_NAMETOOLONG`);
     const nul = await c.create(rootFh, Buffer.from('a\0b'));
     t.ok(nul.status !== 0, `${transport}: CREATE of a name with NUL: status ${nul.status}`);
+    const pipe = await c.lookup(rootFh, 'pipe');
+    if (pipe.status !== 0) throw new Error('lookup of the FIFO failed');
+    const pipeReads = await Promise.all([1, 2, 3, 4, 5, 6].map(() => c.read(pipe.object, 0n, 10)));
+    t.same(pipeReads.map((r) => r.status), Array(6).fill(NfsStat.INVAL), `${transport}: 6 READs of a FIFO at once: NFS3ERR_INVAL, none blocks`);
+    t.equal((await c.write(pipe.object, 0n, Buffer.from('x'), 2)).status, NfsStat.INVAL, `${transport}: WRITE to a FIFO: NFS3ERR_INVAL`);
     const cm = await c.commit(fh, MAX64, MAX32);
     t.not(cm.status, NfsStat.SERVERFAULT, `${transport}: COMMIT offset 2^64-1 count 4 GiB: status ${cm.status}`);
   }
