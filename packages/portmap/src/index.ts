@@ -1,5 +1,4 @@
 export * from './constants.js';
-export { type XdrCodec as XdrType, linkedList, bool, u32 as uint, string as boundedString, type Decoded } from '@netboot/oncrpc-xdr';
 export { mapping, pmaplist, callArgs, callResult, type Mapping, type CallArgs, type CallResult } from './pmap-messages.js';
 export {
   rpcb,

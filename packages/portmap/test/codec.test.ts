@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
-import { XdrError } from '@netboot/oncrpc-xdr';
+import { XdrError, type XdrCodec } from '@netboot/oncrpc-xdr';
 import {
   callArgs,
   callResult,
@@ -17,7 +17,6 @@ import {
   rpcbStatByVers,
   uaddrString,
   RPCBSTAT_HIGHPROC,
-  type XdrType,
 } from '@netboot/portmap';
 
 const RUNS = { seed: 42, numRuns: 200 };
@@ -48,7 +47,7 @@ const statArb = rec({
 });
 
 /** The four properties every codec must have (see the brief): round trip, length, random bytes, truncation. */
-function codecProperties<T>(name: string, type: XdrType<T>, arb: fc.Arbitrary<T>): void {
+function codecProperties<T>(name: string, type: XdrCodec<T>, arb: fc.Arbitrary<T>): void {
   t.test(`${name}: round trip at a non-zero offset, encodingLength == bytes written`, async (t) => {
     fc.assert(
       fc.property(arb, fc.integer({ min: 1, max: 9 }), (v, at) => {

@@ -1,12 +1,11 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { XdrError, XdrReader, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
+import { XdrError, XdrReader, bool, u32, type RpcCall, type RpcResult, type XdrCodec } from '@netboot/oncrpc-xdr';
 import {
   PmapProc,
   Registry,
   RpcbProc,
   RpcbStats,
-  bool,
   callArgs,
   mapping,
   netbuf,
@@ -17,8 +16,6 @@ import {
   rpcblist,
   rpcbStatByVers,
   uaddrString,
-  uint,
-  type XdrType,
 } from '@netboot/portmap';
 
 function setup() {
@@ -49,7 +46,7 @@ function call(vers: number, proc: number, args: Buffer, remote = '127.0.0.1', tr
   };
 }
 
-async function result<T>(r: RpcResult | Promise<RpcResult>, type: XdrType<T>): Promise<T> {
+async function result<T>(r: RpcResult | Promise<RpcResult>, type: XdrCodec<T>): Promise<T> {
   const res = await r;
   if (res.stat !== 0) throw new Error(`stat ${String(res.stat)}`);
   return type.decode(Buffer.concat(res.body)).value;
@@ -64,9 +61,9 @@ t.test('version 2: SET, GETPORT (version 0 falls back), DUMP, UNSET', async (t) 
   t.equal(await result(v2[PmapProc.SET](call(2, 1, m(100005, 3, 17, 20048))), bool), true);
   t.equal(await result(v2[PmapProc.SET](call(2, 1, m(100005, 3, 17, 20049))), bool), false, 'taken');
   t.equal(await result(v2[PmapProc.SET](call(2, 1, m(100005, 3, 99, 20048))), bool), false, 'unknown protocol');
-  t.equal(await result(v2[PmapProc.GETPORT](call(2, 3, m(100005, 3, 17, 0))), uint), 20048);
-  t.equal(await result(v2[PmapProc.GETPORT](call(2, 3, m(100005, 0, 17, 0))), uint), 20048);
-  t.equal(await result(v2[PmapProc.GETPORT](call(2, 3, m(100005, 3, 6, 0))), uint), 0, 'not on TCP');
+  t.equal(await result(v2[PmapProc.GETPORT](call(2, 3, m(100005, 3, 17, 0))), u32), 20048);
+  t.equal(await result(v2[PmapProc.GETPORT](call(2, 3, m(100005, 0, 17, 0))), u32), 20048);
+  t.equal(await result(v2[PmapProc.GETPORT](call(2, 3, m(100005, 3, 6, 0))), u32), 0, 'not on TCP');
   t.same(await result(v2[PmapProc.DUMP](call(2, 4, Buffer.alloc(0))), pmaplist), [{ prog: 100005, vers: 3, prot: 17, port: 20048 }]);
   t.equal(await result(v2[PmapProc.UNSET](call(2, 2, m(100005, 3, 0, 0))), bool), true);
   t.equal(await result(v2[PmapProc.UNSET](call(2, 2, m(100005, 3, 0, 0))), bool), false);
@@ -122,7 +119,7 @@ t.test('owners: an unprivileged local caller registers as unknown and can only r
 
 t.test('GETTIME, UADDR2TADDR, TADDR2UADDR, GETSTAT', async (t) => {
   const { procs } = setup();
-  t.equal(await result(procs[3][RpcbProc.GETTIME](call(3, 6, Buffer.alloc(0))), uint), 1_700_000_000);
+  t.equal(await result(procs[3][RpcbProc.GETTIME](call(3, 6, Buffer.alloc(0))), u32), 1_700_000_000);
   const taddr = await result(procs[4][RpcbProc.UADDR2TADDR](call(4, 7, uaddrString.encode('127.0.0.1.0.111'))), netbuf);
   t.equal(taddr.buf.toString('hex'), '0200006f7f0000010000000000000000');
   t.equal(await result(procs[4][RpcbProc.TADDR2UADDR](call(4, 8, netbuf.encode(taddr))), uaddrString), '127.0.0.1.0.111');
