@@ -4,11 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NfsStat } from '@netboot/nfs3';
-import { canUseNetns } from '../support/programs.js';
 import { createLink } from '../support/netns.js';
 import { start } from '../support/processes.js';
 import { netbootCli } from '../support/paths.js';
-import { nodeIn } from './ns-node.js';
+import { netnsAvailable, nodeIn } from './ns-node.js';
 
 // "Nobody gets in", NFS and MOUNT, against `netboot nfs` in a test
 // namespace. The client namespace has two addresses: 198.18.83.2, which the
@@ -19,10 +18,7 @@ import { nodeIn } from './ns-node.js';
 const SUBNET = 83;
 const MNT3ERR_ACCES = 13;
 
-if (!canUseNetns()) {
-  if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
-  else t.skip('needs root and iproute2 for network namespaces');
-} else {
+if (netnsAvailable(t)) {
   t.test('NFS and MOUNT refusals', async (t) => {
     const link = createLink(t, { subnet: SUBNET, label: 'hnf' });
     const ip = (ns: string, ...a: string[]) => execFileSync('ip', ['-n', ns, ...a]);

@@ -2,11 +2,10 @@ import t from 'tap';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canUseNetns } from '../support/programs.js';
 import { createLink } from '../support/netns.js';
 import { start } from '../support/processes.js';
 import { netbootCli, repoRoot } from '../support/paths.js';
-import { nodeIn } from './ns-node.js';
+import { netnsAvailable, nodeIn } from './ns-node.js';
 
 // kill -9 of `netboot nfs` while a client writes: every WRITE the server
 // acknowledged as FILE_SYNC, and every UNSTABLE write a COMMIT covered (with
@@ -96,10 +95,7 @@ console.log(JSON.stringify(out));
 process.exit(0);
 `;
 
-if (!canUseNetns()) {
-  if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
-  else t.skip('needs root and iproute2 for network namespaces');
-} else {
+if (netnsAvailable(t)) {
   t.test('kill -9 during NFS writes', async (t) => {
     const link = createLink(t, { subnet: SUBNET, label: 'hnk' });
     const base = mkdtempSync(join(tmpdir(), 'hostile-nfs-crash-'));

@@ -3,11 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canUseNetns } from '../support/programs.js';
 import { createLink } from '../support/netns.js';
 import { start } from '../support/processes.js';
 import { netbootCli } from '../support/paths.js';
-import { nodeIn } from './ns-node.js';
+import { netnsAvailable, nodeIn } from './ns-node.js';
 import { rssMiB } from './proc-rss.js';
 
 // DHCPDISCOVERs from 50,000 random MACs at `netboot dhcp` with a pool of 100
@@ -79,10 +78,7 @@ console.log(JSON.stringify({ offers: offers.size, knownOffer: knownOffer ?? null
 process.exit(0);
 `;
 
-if (!canUseNetns()) {
-  if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
-  else t.skip('needs root and iproute2 for network namespaces');
-} else {
+if (netnsAvailable(t)) {
   t.test(`DISCOVERs from ${MACS} random MACs`, async (t) => {
     const link = createLink(t, { subnet: SUBNET, label: 'hdf' });
     const dir = mkdtempSync(join(tmpdir(), 'hostile-dhcp-flood-'));

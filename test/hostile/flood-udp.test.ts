@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canUseNetns, requirePrograms } from '../support/programs.js';
+import { requirePrograms } from '../support/programs.js';
 import { createLink } from '../support/netns.js';
 import { run, start, type Running } from '../support/processes.js';
+import { netnsAvailable } from './ns-node.js';
 import { netbootCli, repoRoot } from '../support/paths.js';
 
 // Garbage at full rate for 10 s at the RPC (portmap and NFS, UDP and TCP),
@@ -76,10 +77,7 @@ function lines(r: Running, re: RegExp): number {
   return r.output().split('\n').filter((l) => re.test(l)).length;
 }
 
-if (!canUseNetns()) {
-  if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
-  else t.skip('needs root and iproute2 for network namespaces');
-} else {
+if (netnsAvailable(t)) {
   t.test(`${SECONDS} s of garbage at the RPC, TFTP and DHCP ports while real clients work`, async (t) => {
     const progs = requirePrograms(t, { rpcinfo: 'rpcbind', tftp: 'tftp-hpa', perfdhcp: 'kea-admin', 'nfs-cat': 'libnfs-utils' });
     if (!progs) return;

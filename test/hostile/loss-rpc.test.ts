@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { LossyRelay } from './lossy-relay.js';
 const rw: AccessOptions = { rw: true, rootSquash: false, allSquash: false, anonuid: 65534, anongid: 65534, secure: false };
 const root = { flavor: 1 as const, stamp: 1, machine: 'hostile', uid: 0, gid: 0, gids: [] };
 
-async function nfsServer(t: Tap) {
+async function nfsServer(t: Pick<Test, 'teardown'>) {
   const dir = mkdtempSync(join(tmpdir(), 'hostile-drc-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const server = await NfsServer.create({ exports: [{ id: 1, path: dir, optionsFor: () => rw }], handleKey: Buffer.alloc(32, 3), log: () => {} });
@@ -29,7 +29,6 @@ async function nfsServer(t: Tap) {
   });
   return { dir, port, rootFh: server.rootHandle(dir)! };
 }
-type Tap = typeof t;
 
 t.test('a datagram sent twice runs once; both copies get the same answer', async (t) => {
   const { dir, port, rootFh } = await nfsServer(t);

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { canUseNetns, requirePrograms } from '../support/programs.js';
+import { requirePrograms } from '../support/programs.js';
 import { createLink } from '../support/netns.js';
 import { run, start } from '../support/processes.js';
 import { netbootCli } from '../support/paths.js';
-import { nodeIn } from './ns-node.js';
+import { netnsAvailable, nodeIn } from './ns-node.js';
 
 // A master with a second address on the nodes' interface (an alias), RPC
 // services on the wildcard address: a UDP call to the second address must be
@@ -17,10 +17,7 @@ import { nodeIn } from './ns-node.js';
 
 const SUBNET = 89;
 
-if (!canUseNetns()) {
-  if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
-  else t.skip('needs root and iproute2 for network namespaces');
-} else {
+if (netnsAvailable(t)) {
   t.test('UDP calls to a second server address are answered from it', async (t) => {
     const progs = requirePrograms(t, { rpcinfo: 'rpcbind' });
     if (!progs) return;

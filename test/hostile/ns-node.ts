@@ -1,3 +1,5 @@
+import type { Test } from 'tap';
+import { canUseNetns } from '../support/programs.js';
 import { run } from '../support/processes.js';
 import { repoRoot } from '../support/paths.js';
 
@@ -16,4 +18,13 @@ export async function nodeIn<T>(ns: string, source: string, input: unknown, time
   } catch {
     throw new Error(`script in ${ns} gave no JSON (exit ${r.code}${r.timedOut ? ', timed out' : ''}):\n${r.stdout}\n${r.stderr}`);
   }
+}
+
+/** Whether network namespaces can be used; without them a test skips locally and fails in CI (CI=true). */
+export function netnsAvailable(t: Pick<Test, 'skip' | 'fail'>): boolean {
+  if (canUseNetns()) return true;
+  const message = 'needs root and iproute2 for network namespaces';
+  if (process.env.CI === 'true') t.fail(message);
+  else t.skip(message, () => {});
+  return false;
 }
