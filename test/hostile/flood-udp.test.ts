@@ -9,10 +9,10 @@ import { run, start, type Running } from '../support/processes.js';
 import { netnsAvailable } from './ns-node.js';
 import { netbootCli, repoRoot } from '../support/paths.js';
 
-// Garbage at full rate for 10 s at the RPC (portmap and NFS, UDP and TCP),
+// Garbage at full rate for 10 s at the RPC (portmap, NFS, MOUNT; UDP and TCP),
 // TFTP and DHCP ports of the shipped commands: random bytes and mutations of
 // valid messages (the fuzz targets' golden vectors), while Debian's rpcinfo,
-// libnfs' nfs-cat, tftp-hpa and perfdhcp keep using the servers. Their work completes, the
+// showmount, libnfs' nfs-cat, tftp-hpa and perfdhcp keep using the servers. Their work completes, the
 // servers stay up, and each logs a bounded number of lines (rate-limited),
 // not one per bad packet. HOSTILE_FLOOD_SECONDS changes the 10 s.
 
@@ -30,19 +30,20 @@ const pick = (name, list) => list.find((t) => t.name === name);
 const aims = [
   { port: 111, target: pick('rpc-message', rpcTargets) },
   { port: 2049, target: pick('rpc-message', rpcTargets) },
+  { port: 20048, target: pick('rpc-message', rpcTargets) },
   { port: 69, target: pick('tftp-packet', tftpTargets) },
   { port: 67, target: pick('dhcp-message', dhcpTargets) },
 ];
 const sock = dgram.createSocket('udp4');
 sock.on('error', () => {});
 await new Promise((r) => sock.bind(0, r));
-const sent = { 111: 0, 2049: 0, 69: 0, 67: 0, tcpBytes: 0, tcpConnections: 0 };
+const sent = { 111: 0, 2049: 0, 20048: 0, 69: 0, 67: 0, tcpBytes: 0, tcpConnections: 0 };
 const deadline = Date.now() + seconds * 1000;
 // TCP: connections to the RPC port that send garbage streams, one after another.
 const tcpLoop = (async () => {
   while (Date.now() < deadline) {
     await new Promise((resolve) => {
-      const s = net.connect({ host: server, port: sent.tcpConnections % 2 ? 2049 : 111 });
+      const s = net.connect({ host: server, port: [111, 2049, 20048][sent.tcpConnections % 3] });
       s.on('error', resolve);
       s.on('close', resolve);
       s.on('connect', () => {
@@ -79,7 +80,7 @@ function lines(r: Running, re: RegExp): number {
 
 if (netnsAvailable(t)) {
   t.test(`${SECONDS} s of garbage at the RPC, TFTP and DHCP ports while real clients work`, async (t) => {
-    const progs = requirePrograms(t, { rpcinfo: 'rpcbind', tftp: 'tftp-hpa', perfdhcp: 'kea-admin', 'nfs-cat': 'libnfs-utils' });
+    const progs = requirePrograms(t, { rpcinfo: 'rpcbind', tftp: 'tftp-hpa', perfdhcp: 'kea-admin', 'nfs-cat': 'libnfs-utils', showmount: 'nfs-common' });
     if (!progs) return;
     const link = createLink(t, { subnet: SUBNET, label: 'hfl' });
     const dir = mkdtempSync(join(tmpdir(), 'hostile-flood-'));
@@ -120,12 +121,13 @@ subnet 198.18.${SUBNET}.0 netmask 255.255.255.0 {
     void flood.then(() => (floodDone = true));
     await new Promise((r) => setTimeout(r, 500));
 
-    const tally = { rpcinfoUdp: [0, 0], rpcinfoTcp: [0, 0], nfs: [0, 0], tftp: [0, 0], dhcp: [0, 0] };
+    const tally = { rpcinfoUdp: [0, 0], rpcinfoTcp: [0, 0], showmount: [0, 0], nfs: [0, 0], tftp: [0, 0], dhcp: [0, 0] };
     const out = join(dir, 'got.bin');
     while (!floodDone) {
-      const [u, tc, n, g, d] = await Promise.all([
+      const [u, tc, sm, n, g, d] = await Promise.all([
         run(progs.rpcinfo, ['-u', link.serverAddr, '100000', '2'], { ns: link.client, timeoutMs: 30_000 }),
         run(progs.rpcinfo, ['-p', link.serverAddr], { ns: link.client, timeoutMs: 30_000 }),
+        run(progs.showmount, ['-e', link.serverAddr], { ns: link.client, timeoutMs: 30_000 }),
         run(progs['nfs-cat'], [`nfs://${link.serverAddr}${dir}/kernel.txt?version=3`], { ns: link.client, timeoutMs: 30_000 }),
         (async () => {
           rmSync(out, { force: true });
@@ -143,6 +145,7 @@ subnet 198.18.${SUBNET}.0 netmask 255.255.255.0 {
       tally.rpcinfoUdp[u.code === 0 && /ready and waiting/.test(u.stdout) ? 0 : 1]++;
       tally.rpcinfoTcp[tc.code === 0 && /100000\s+2\s+tcp\s+111\s+portmapper/.test(tc.stdout) ? 0 : 1]++;
       tally.tftp[g ? 0 : 1]++;
+      tally.showmount[sm.code === 0 && sm.stdout.includes(dir) ? 0 : 1]++;
       tally.nfs[n.code === 0 && n.stdout === text ? 0 : 1]++;
       if (n.code !== 0 || n.stdout !== text) t.comment(`nfs-cat: exit ${n.code}, ${n.stdout.length} bytes, ${n.stderr.trim()}`);
       // perfdhcp's summary: "sent packets: N" / "received packets: M" per exchange; count full DORA exchanges.
@@ -154,6 +157,7 @@ subnet 198.18.${SUBNET}.0 netmask 255.255.255.0 {
 
     t.equal(tally.rpcinfoUdp[1], 0, `rpcinfo -u: ${tally.rpcinfoUdp[0]} of ${tally.rpcinfoUdp[0] + tally.rpcinfoUdp[1]} runs answered`);
     t.equal(tally.rpcinfoTcp[1], 0, `rpcinfo -p: ${tally.rpcinfoTcp[0]} of ${tally.rpcinfoTcp[0] + tally.rpcinfoTcp[1]} runs listed the portmapper`);
+    t.equal(tally.showmount[1], 0, `showmount -e: ${tally.showmount[0]} of ${tally.showmount[0] + tally.showmount[1]} runs listed the export`);
     t.equal(tally.nfs[1], 0, `nfs-cat: ${tally.nfs[0]} of ${tally.nfs[0] + tally.nfs[1]} reads of 256 KiB over NFS complete`);
     t.equal(tally.tftp[1], 0, `tftp-hpa: ${tally.tftp[0]} of ${tally.tftp[0] + tally.tftp[1]} fetches of 256 KiB byte-identical`);
     t.ok(tally.dhcp[0] > 0, `perfdhcp: ${tally.dhcp[0]} of ${tally.dhcp[0] + tally.dhcp[1]} DORA exchanges completed during the flood`);
@@ -169,12 +173,12 @@ subnet 198.18.${SUBNET}.0 netmask 255.255.255.0 {
     };
     const requests = { tftp: lines(tftp, /[RW]RQ from/), dhcp: lines(dhcp, /^DHCP|^BOOT/) };
     t.ok(logged.portmap < 500, `portmap logged ${logged.portmap} lines for ${sent[111]} datagrams and ${sent.tcpConnections} garbage connections`);
-    t.ok(logged.nfs < 200, `nfs logged ${logged.nfs} lines for ${sent[2049]} datagrams and its share of the garbage connections`);
+    t.ok(logged.nfs < 200, `nfs and mountd logged ${logged.nfs} lines for ${sent[2049]} + ${sent[20048]} datagrams and its share of the garbage connections`);
     t.ok(logged.tftp < 200, `tftp logged ${logged.tftp} lines about malformed datagrams for ${sent[69]} sent`);
     t.ok(logged.dhcp < 200, `dhcp logged ${logged.dhcp} lines about malformed datagrams for ${sent[67]} sent`);
     t.comment(
-      `udp flood ${SECONDS} s: sent ${sent[111]} to RPC/111, ${sent[2049]} to NFS/2049, ${sent[69]} to TFTP/69, ${sent[67]} to DHCP/67, ${sent.tcpConnections} garbage TCP connections (${sent.tcpBytes} bytes); ` +
-        `rpcinfo -u ${tally.rpcinfoUdp[0]}/${tally.rpcinfoUdp[0] + tally.rpcinfoUdp[1]}, rpcinfo -p ${tally.rpcinfoTcp[0]}/${tally.rpcinfoTcp[0] + tally.rpcinfoTcp[1]}, nfs-cat ${tally.nfs[0]}/${tally.nfs[0] + tally.nfs[1]}, tftp-hpa ${tally.tftp[0]}/${tally.tftp[0] + tally.tftp[1]}, perfdhcp DORA ${tally.dhcp[0]}/${tally.dhcp[0] + tally.dhcp[1]}; ` +
+      `udp flood ${SECONDS} s: sent ${sent[111]} to RPC/111, ${sent[2049]} to NFS/2049, ${sent[20048]} to MOUNT/20048, ${sent[69]} to TFTP/69, ${sent[67]} to DHCP/67, ${sent.tcpConnections} garbage TCP connections (${sent.tcpBytes} bytes); ` +
+        `rpcinfo -u ${tally.rpcinfoUdp[0]}/${tally.rpcinfoUdp[0] + tally.rpcinfoUdp[1]}, rpcinfo -p ${tally.rpcinfoTcp[0]}/${tally.rpcinfoTcp[0] + tally.rpcinfoTcp[1]}, showmount -e ${tally.showmount[0]}/${tally.showmount[0] + tally.showmount[1]}, nfs-cat ${tally.nfs[0]}/${tally.nfs[0] + tally.nfs[1]}, tftp-hpa ${tally.tftp[0]}/${tally.tftp[0] + tally.tftp[1]}, perfdhcp DORA ${tally.dhcp[0]}/${tally.dhcp[0] + tally.dhcp[1]}; ` +
         `log lines about bad packets: portmap ${logged.portmap}, nfs ${logged.nfs}, tftp ${logged.tftp}, dhcp ${logged.dhcp}; well-formed requests logged one per request: tftp ${requests.tftp}, dhcp ${requests.dhcp}`,
     );
   });
