@@ -13,6 +13,8 @@ import {
   decodeAuthSys,
   RecordDecoder,
   recordMark,
+  decode as xdrDecode,
+  encode as xdrEncode,
 } from '@netboot/oncrpc-xdr';
 import * as portmap from '@netboot/portmap';
 import * as mountd from '@netboot/mountd';
@@ -145,7 +147,7 @@ export const portmapTargets = [
 
 const mountCodecs = ['dirpath', 'mountResult3', 'fhStatus', 'mountList', 'exportList'];
 export const mountTargets = mountCodecs.map((n) =>
-  xdrCodecTarget(`mount-${n}`, (b) => mountd[n].decode(b).value, (v) => mountd.encode(mountd[n], v)),
+  xdrCodecTarget(`mount-${n}`, (b) => mountd[n].decode(b).value, (v) => xdrEncode(mountd[n], v)),
 );
 
 // ---- NFSv3 ---------------------------------------------------------------
@@ -155,8 +157,8 @@ const goodHandle = handles.encode({ exportId: 1, ino: 1234n, birth: 99n });
 
 export const nfsTargets = [
   ...Object.keys(nfs3.procedures).flatMap((p) => [
-    xdrCodecTarget(`nfs3-${p}-args`, (b) => nfs3.decode(nfs3.procedures[p].args, b), (v) => nfs3.encode(nfs3.procedures[p].args, v)),
-    xdrCodecTarget(`nfs3-${p}-res`, (b) => nfs3.decode(nfs3.procedures[p].res, b), (v) => nfs3.encode(nfs3.procedures[p].res, v)),
+    xdrCodecTarget(`nfs3-${p}-args`, (b) => xdrDecode(nfs3.procedures[p].args, b), (v) => xdrEncode(nfs3.procedures[p].args, v)),
+    xdrCodecTarget(`nfs3-${p}-res`, (b) => xdrDecode(nfs3.procedures[p].res, b), (v) => xdrEncode(nfs3.procedures[p].res, v)),
   ]),
   {
     // A handle with any change must not decode (it would name another file).

@@ -3,8 +3,8 @@ import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RpcServer, credentialToOpaqueAuth, decodeRpcMessage, encodeRpcMessage } from '@netboot/oncrpc-xdr';
-import { NfsClient, NfsServer, NfsStat, NFS_PROGRAM, NFS_V3, Proc, procedures, encode, type AccessOptions } from '@netboot/nfs3';
+import { RpcServer, credentialToOpaqueAuth, decodeRpcMessage, encode, encodeRpcMessage } from '@netboot/oncrpc-xdr';
+import { NfsClient, NfsServer, NfsStat, NFS_PROGRAM, NFS_V3, Proc, procedures, type AccessOptions } from '@netboot/nfs3';
 import { LossyRelay } from './lossy-relay.js';
 
 // RPC over UDP through a link that drops, duplicates and reorders: the

@@ -25,7 +25,6 @@ export {
   type MountEntry,
   type ExportEntry,
 } from './mount-wire.js';
-export { encode, type XdrCodec as Codec } from '@netboot/oncrpc-xdr';
 export { MountTable } from './mount-table.js';
 export { decideMount, normalizeMountPath, exportsContaining, type MountDecision, type MountRequest } from './mount-policy.js';
 export { resolveClientNames } from './client-names.js';

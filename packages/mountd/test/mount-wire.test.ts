@@ -1,17 +1,15 @@
 import { deepStrictEqual, equal } from 'node:assert/strict';
 import t from 'tap';
 import fc from 'fast-check';
-import { XdrError } from '@netboot/oncrpc-xdr';
+import { XdrError, encode, type XdrCodec as Codec } from '@netboot/oncrpc-xdr';
 import {
   dirpath,
-  encode,
   exportList,
   FHSIZE,
   fhStatus,
   MountStat,
   mountList,
   mountResult3,
-  type Codec,
   type ExportEntry,
   type FhStatus,
   type MountEntry,

@@ -1,20 +1,4 @@
 export * from './nfs3-constants.js';
-export {
-  bool,
-  decode,
-  empty,
-  encode,
-  encodeInto,
-  encodingLength,
-  enumOf,
-  fixed,
-  opaque,
-  optional,
-  struct,
-  u32,
-  u64,
-  type XdrCodec as Codec,
-} from '@netboot/oncrpc-xdr';
 export * from './nfs3-types.js';
 export * from './nfs3-procedures.js';
 export { HandleCodec, HANDLE_SIZE, type HandleId } from './file-handle.js';

@@ -1,16 +1,11 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { XdrError } from '@netboot/oncrpc-xdr';
+import { XdrError, decode, encode, encodeInto, encodingLength, type XdrCodec as Codec } from '@netboot/oncrpc-xdr';
 import {
-  type Codec,
   type Fattr,
   type Sattr,
   type SetTime,
   type WccData,
-  decode,
-  encode,
-  encodeInto,
-  encodingLength,
   encodeReadRes,
   encodeWriteArgs,
   procedures,

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { XdrError } from '@netboot/oncrpc-xdr';
-import { type Codec, decode, encode, procedures } from '@netboot/nfs3';
+import { XdrError, decode, encode, type XdrCodec as Codec } from '@netboot/oncrpc-xdr';
+import { procedures } from '@netboot/nfs3';
 
 /*
  * Real calls: the argument bytes Debian's libnfs sent (nfs-ls -R, nfs-ls -s,
