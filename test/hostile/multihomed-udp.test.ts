@@ -10,10 +10,12 @@ import { netnsAvailable, nodeIn } from './ns-node.js';
 // services on the wildcard address: a UDP call to the second address must be
 // answered from that address, or a client that checks the source of the
 // reply (libtirpc's rpcinfo, the kernel's NFS client) never hears it. Node's
-// dgram has no IP_PKTINFO, so a socket bound to 0.0.0.0 answers from the
-// address the routing table picks (the first one). libtirpc's rpcinfo
-// matches replies by xid only and does not notice; our RpcClient, like any
-// client on a connected UDP socket, drops them.
+// dgram has no IP_PKTINFO, so a socket bound to 0.0.0.0 alone would answer
+// from the address the routing table picks (the first one). libtirpc's
+// rpcinfo matches replies by xid only and would not notice; our RpcClient,
+// like any client on a connected UDP socket, would drop them. RpcServer binds
+// a UDP socket per local address as well; the alias exists before the
+// server starts, as an address added later is served by the wildcard socket.
 
 const SUBNET = 89;
 
@@ -47,8 +49,10 @@ if (netnsAvailable(t)) {
       `,
       { host: alias },
     );
-    t.equal(strict.port, 111, `a connected UDP client calling ${alias} is answered from it (${strict.error ?? 'answered'})`, {
-      todo: 'RpcServer on a wildcard address replies from the primary address (Node has no IP_PKTINFO); needs a UDP socket per local address',
-    });
+    t.equal(strict.port, 111, `a connected UDP client calling ${alias} is answered from it (${strict.error ?? 'answered'})`);
+    const late = `198.18.${SUBNET}.12`;
+    execFileSync('ip', ['-n', link.server, 'addr', 'add', `${late}/24`, 'dev', link.serverIf]);
+    const fallback = await run(progs.rpcinfo, ['-u', late, '100000', '2'], { ns: link.client, timeoutMs: 30_000 });
+    t.match(fallback.stdout, /ready and waiting/, `an address added after start (${late}) is still served, by the wildcard socket`);
   });
 }

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { drcKey, DuplicateRequestCache } from './duplicate-request-cache.js';
+import { isWildcardAddress, localUnicastAddresses } from './local-addresses.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { recordMark, RecordDecoder } from './record-marking.js';
 import {
@@ -64,6 +65,26 @@ function isAddrInUse(e: unknown): boolean {
 }
 
 /**
+ * Binds (without SO_REUSEADDR) and closes a UDP socket to learn that the
+ * port is free: SO_REUSEADDR binds would otherwise share it silently with
+ * another program's socket that set it too (rpcbind's, say) instead of
+ * failing with EADDRINUSE. Resolves to the port (the kernel's pick for 0).
+ */
+function freeUdpPort(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    probe.once('error', (e) => {
+      probe.close();
+      reject(e);
+    });
+    probe.bind({ address: host, port, exclusive: true }, () => {
+      const free = probe.address().port;
+      probe.close(() => resolve(free));
+    });
+  });
+}
+
+/**
  * An ONC RPC server (RFC 5531) over UDP and TCP on the same port number.
  * The dispatch rules live in RpcDispatcher; this adapter owns sockets,
  * framing, back-pressure, limits and the duplicate request cache.
@@ -113,6 +134,10 @@ export class RpcServer {
    * Binds UDP and TCP on the same port number and resolves to it. With port
    * 0 a port free for both is picked (TCP first, then UDP on its number,
    * retrying when that UDP port is taken).
+   *
+   * On a wildcard host UDP also gets one socket per local unicast address
+   * (see bindUdpPerAddress), so a reply leaves from the address the call
+   * was sent to.
    */
   async listen(opts: RpcListenOptions = {}): Promise<number> {
     const host = opts.host ?? '0.0.0.0';
@@ -128,16 +153,17 @@ export class RpcServer {
           tcp = await this.listenTcp(host, port);
           port = (tcp.address() as net.AddressInfo).port;
         }
-        const udp = wantUdp ? await this.bindUdp(host, port) : undefined;
-        if (udp) {
-          port = udp.address().port;
-          this.udpSockets.push(udp);
+        if (wantUdp) {
+          const udp = isWildcardAddress(host) ? await this.bindUdpPerAddress(host, port) : [await this.bindUdp(host, port, false)];
+          port = udp[0].address().port;
+          this.udpSockets.push(...udp);
         }
         if (tcp) this.tcpServers.push(tcp);
         return port;
       } catch (e) {
         if (tcp) await new Promise<void>((resolve) => tcp!.close(() => resolve()));
-        if (isAddrInUse(e) && requested === 0 && wantTcp && attempt < PORT_PICK_ATTEMPTS) continue;
+        // With port 0 the number may be taken for UDP (after TCP picked it) or on one local address only: pick another.
+        if (isAddrInUse(e) && requested === 0 && attempt < PORT_PICK_ATTEMPTS) continue;
         throw e;
       }
     }
@@ -168,9 +194,42 @@ export class RpcServer {
     });
   }
 
-  private bindUdp(host: string, port: number): Promise<dgram.Socket> {
+  /**
+   * Node's dgram has no IP_PKTINFO, so a socket bound to the wildcard
+   * address answers from whichever address the routing table picks, and a
+   * client on a connected UDP socket (the kernel's NFS client, RpcClient)
+   * drops a reply to a call it sent to another address of this host. As RPC
+   * servers without PKTINFO do, one more socket is bound to each local
+   * unicast address on the same port: Linux delivers a datagram to the
+   * socket bound to its destination address in preference to the wildcard
+   * one, and the reply leaves from that address. Every socket needs
+   * SO_REUSEADDR for the kernel to accept the overlapping binds. The wildcard
+   * socket still takes what no specific socket does, addresses that appear
+   * after listen() among them (answered from the routed address, as before).
+   */
+  private async bindUdpPerAddress(wildcard: string, port: number): Promise<dgram.Socket[]> {
+    const bound = await freeUdpPort(wildcard, port);
+    const sockets = [await this.bindUdp(wildcard, bound, true)];
+    try {
+      for (const address of localUnicastAddresses(wildcard)) {
+        try {
+          sockets.push(await this.bindUdp(address, bound, true));
+        } catch (e) {
+          // An IPv6 address still in duplicate address detection cannot be bound yet; the wildcard socket serves it.
+          if ((e as NodeJS.ErrnoException)?.code !== 'EADDRNOTAVAIL') throw e;
+          this.logger.log(`udp bind ${address}`, `rpc: cannot bind UDP ${address} port ${bound} (${(e as Error).message}); the wildcard socket answers it`);
+        }
+      }
+    } catch (e) {
+      await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      throw e;
+    }
+    return sockets;
+  }
+
+  private bindUdp(host: string, port: number, reuseAddr: boolean): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+      const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', reuseAddr });
       socket.once('error', (e) => {
         socket.close();
         reject(e);

@@ -405,7 +405,7 @@ t.test('client: nothing listening is a RpcConnectionError that says so', async (
   t.ok(e instanceof RpcConnectionError || e instanceof RpcTimeoutError, `UDP: ${(e as Error).message}`);
 });
 
-t.test('dual-stack: IPv4 peers of a server on "::" are reported as IPv4 and answered over UDP and TCP', async (t) => {
+t.test('dual-stack: IPv4 peers of a server on "::" are reported as IPv4 and answered over UDP and TCP, local address included', async (t) => {
   if (!canUseNetns()) {
     if (process.env.CI === 'true') t.fail('needs root and iproute2 for a network namespace');
     else t.skip('needs root and iproute2 for a network namespace');
@@ -415,10 +415,11 @@ t.test('dual-stack: IPv4 peers of a server on "::" are reported as IPv4 and answ
   const ns = createNetns(t, 'dual');
   const r = await run(process.execPath, [fileURLToPath(new URL('./fixtures/dual-stack-probe.mjs', import.meta.url))], { ns, timeoutMs: 30_000 });
   t.equal(r.code, 0, `probe ran ${r.stderr}`);
-  const seen = JSON.parse(r.stdout) as { transport: string; remote: { address: string; family: string } }[];
+  const seen = JSON.parse(r.stdout) as { transport: string; remote: { address: string; family: string }; local: { address: string } }[];
   t.same(
-    seen.map((s) => `${s.transport} ${s.remote.address} ${s.remote.family}`),
-    ['udp ::1 IPv6', 'tcp ::1 IPv6', 'udp 127.0.0.1 IPv4', 'tcp 127.0.0.1 IPv4'],
+    seen.map((s) => `${s.transport} ${s.remote.address} ${s.remote.family} to ${s.local.address}`),
+    ['udp ::1 IPv6 to ::1', 'tcp ::1 IPv6 to ::1', 'udp 127.0.0.1 IPv4 to 127.0.0.1', 'tcp 127.0.0.1 IPv4 to 127.0.0.1'],
+    'UDP calls land on the socket of the address they were sent to',
   );
 });
 
