@@ -8,7 +8,7 @@ import { parseLeaseFile, parseIpv4 } from '@netboot/dhcp-wire';
 import { createLink, createNetns, type Link } from './support/netns.js';
 import { netbootCli, repoRoot } from './support/paths.js';
 import { run, start, type Running } from './support/processes.js';
-import { canUseNetns, requirePrograms } from './support/programs.js';
+import { requirePrograms, requireNetns } from './support/programs.js';
 
 /*
  * Real Debian DHCP clients against `netboot dhcp`, each test in namespaces
@@ -21,13 +21,6 @@ const guide = readFileSync(join(repoRoot, 'packages/dhcp-wire/test/fixtures/gent
 const SLAVE_MAC = '00:40:63:c2:ca:c9';
 
 type T = typeof t;
-
-function netnsOk(t: T): boolean {
-  if (canUseNetns()) return true;
-  if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
-  else t.skip('needs root and iproute2 for network namespaces');
-  return false;
-}
 
 function tempDir(t: T): string {
   const dir = mkdtempSync(join(tmpdir(), 'dhcp-clients-'));
@@ -76,7 +69,7 @@ function envFile(path: string): Record<string, string> {
 
 t.test('busybox udhcpc as a PXE ROM gets the guide host: fixed address, next-server, pxelinux.0 and the options', async (t) => {
   const progs = requirePrograms(t, { udhcpc: 'udhcpc' });
-  if (!progs || !netnsOk(t)) return;
+  if (!progs || !requireNetns(t)) return;
   const link = createLink(t, { subnet: 21, label: 'dhu' });
   bareClient(link, SLAVE_MAC);
   const dir = tempDir(t);
@@ -112,7 +105,7 @@ t.test('busybox udhcpc as a PXE ROM gets the guide host: fixed address, next-ser
 
 t.test('udhcpc with vendor class Etherboot gets vmlinuz_arch', async (t) => {
   const progs = requirePrograms(t, { udhcpc: 'udhcpc' });
-  if (!progs || !netnsOk(t)) return;
+  if (!progs || !requireNetns(t)) return;
   const link = createLink(t, { subnet: 21, label: 'dhe' });
   bareClient(link, SLAVE_MAC);
   const dir = tempDir(t);
@@ -130,7 +123,7 @@ t.test('udhcpc with vendor class Etherboot gets vmlinuz_arch', async (t) => {
 
 t.test('ISC dhclient gets the fixed address, next-server, pxelinux.0 and the options', async (t) => {
   const progs = requirePrograms(t, { dhclient: 'isc-dhcp-client' });
-  if (!progs || !netnsOk(t)) return;
+  if (!progs || !requireNetns(t)) return;
   const link = createLink(t, { subnet: 21, label: 'dhd' });
   bareClient(link, SLAVE_MAC);
   const dir = tempDir(t);
@@ -195,7 +188,7 @@ s.bind(68, async () => {
 `;
 
 t.test('a BOOTP request gets a BOOTREPLY from the host declaration', async (t) => {
-  if (!netnsOk(t)) return;
+  if (!requireNetns(t)) return;
   const link = createLink(t, { subnet: 21, label: 'dhb' });
   execFileSync('ip', ['-n', link.client, 'link', 'set', link.clientIf, 'down']);
   execFileSync('ip', ['-n', link.client, 'link', 'set', link.clientIf, 'address', SLAVE_MAC]);
@@ -235,7 +228,7 @@ function perfdhcpSummary(text: string): { sent: number[]; received: number[]; dr
 
 t.test('perfdhcp (acting as a relay) completes DORA exchanges with no errors', async (t) => {
   const progs = requirePrograms(t, { perfdhcp: 'kea-admin' });
-  if (!progs || !netnsOk(t)) return;
+  if (!progs || !requireNetns(t)) return;
   const link = createLink(t, { subnet: 23, label: 'dhp' });
   const dir = tempDir(t);
   const server = await startServer(t, link, dir, POOL(23));
@@ -250,7 +243,7 @@ t.test('perfdhcp (acting as a relay) completes DORA exchanges with no errors', a
 
 t.test('kill -9 in the middle of a perfdhcp run loses no acknowledged lease', async (t) => {
   const progs = requirePrograms(t, { perfdhcp: 'kea-admin' });
-  if (!progs || !netnsOk(t)) return;
+  if (!progs || !requireNetns(t)) return;
   const link = createLink(t, { subnet: 26, label: 'dhk' });
   const dir = tempDir(t);
   const server = await startServer(t, link, dir, POOL(26));
@@ -291,7 +284,7 @@ t.test('kill -9 in the middle of a perfdhcp run loses no acknowledged lease', as
 
 t.test('only --interface: a client on the master’s other interface gets nothing', async (t) => {
   const progs = requirePrograms(t, { udhcpc: 'udhcpc' });
-  if (!progs || !netnsOk(t)) return;
+  if (!progs || !requireNetns(t)) return;
   const link = createLink(t, { subnet: 24, label: 'dhi' });
   bareClient(link, '02:00:00:00:24:02');
   // The master's second interface, to another namespace (say, the internet side), with a network the config also declares.
@@ -346,7 +339,7 @@ s.bind(68, () => { s.setBroadcast(true); s.send(encode(base(1, 1, 0)), 67, '255.
 `;
 
 t.test('proxyDHCP: a PXE client gets its boot file on 67 and again from port 4011, and no address', async (t) => {
-  if (!netnsOk(t)) return;
+  if (!requireNetns(t)) return;
   const link = createLink(t, { subnet: 21, label: 'dhx' });
   execFileSync('ip', ['-n', link.client, 'route', 'add', 'default', 'dev', link.clientIf]);
   const dir = tempDir(t);
@@ -373,7 +366,7 @@ t.test('a dhcpd.conf outside the subset is refused with file:line:column', async
 
 t.test('dhclient renews (unicast to ciaddr) and releases against a short lease', async (t) => {
   const progs = requirePrograms(t, { dhclient: 'isc-dhcp-client' });
-  if (!progs || !netnsOk(t)) return;
+  if (!progs || !requireNetns(t)) return;
   const link = createLink(t, { subnet: 27, label: 'dhr' });
   bareClient(link, '02:00:00:00:27:02');
   const dir = tempDir(t);

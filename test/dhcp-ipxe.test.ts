@@ -6,7 +6,7 @@ import t from 'tap';
 import { createNetns } from './support/netns.js';
 import { netbootCli, repoRoot } from './support/paths.js';
 import { start } from './support/processes.js';
-import { canUseNetns, requirePrograms } from './support/programs.js';
+import { requirePrograms, requireNetns, requireThat } from './support/programs.js';
 
 /*
  * The real first client of a diskless boot: Debian's iPXE option ROM in a
@@ -21,17 +21,8 @@ const ROM = '/usr/lib/ipxe/qemu/efi-virtio.rom';
 t.test('iPXE configures itself from netboot dhcp: fixed address, next-server, pxelinux.0', async (t) => {
   const progs = requirePrograms(t, { 'qemu-system-x86_64': 'qemu-system-x86' });
   if (!progs) return;
-  if (!existsSync(ROM)) {
-    const msg = `missing ${ROM}: apt-get install ipxe-qemu to run this test`;
-    if (process.env.CI === 'true') t.fail(msg);
-    else t.skip(msg);
-    return;
-  }
-  if (!canUseNetns()) {
-    if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
-    else t.skip('needs root and iproute2 for network namespaces');
-    return;
-  }
+  if (!requireThat(t, existsSync(ROM), `missing ${ROM}: apt-get install ipxe-qemu to run this test`)) return;
+  if (!requireNetns(t)) return;
   const ns = createNetns(t, 'dhq');
   const ip = (...a: string[]) => execFileSync('ip', ['-n', ns, ...a]);
   ip('tuntap', 'add', 'dev', 'tap0', 'mode', 'tap');

@@ -5,7 +5,7 @@ import t from 'tap';
 import { createLink } from './support/netns.js';
 import { repoRoot } from './support/paths.js';
 import { run, start } from './support/processes.js';
-import { canUseNetns, requirePrograms } from './support/programs.js';
+import { requirePrograms, requireNetns } from './support/programs.js';
 
 /*
  * Debian's showmount, rpcinfo and libnfs' nfs-ls against our mountd,
@@ -50,11 +50,7 @@ log('mountd ready on port ' + port);
 t.test('showmount, rpcinfo and nfs-ls against our portmap + mountd', async (t) => {
   const progs = requirePrograms(t, { showmount: 'nfs-common', rpcinfo: 'rpcbind', 'nfs-ls': 'libnfs-utils' });
   if (!progs) return;
-  if (!canUseNetns()) {
-    if (process.env.CI === 'true') t.fail('needs root and iproute2 for network namespaces');
-    else t.skip('needs root and iproute2 for network namespaces');
-    return;
-  }
+  if (!requireNetns(t)) return;
   const link = createLink(t, { subnet: 41, label: 'md' });
   const dir = mkdtempSync(join(tmpdir(), 'mountd-showmount-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import t from 'tap';
 import { createLink } from './support/netns.js';
 import { netbootCli, repoRoot } from './support/paths.js';
 import { run, start } from './support/processes.js';
-import { canUseNetns, requirePrograms } from './support/programs.js';
+import { requirePrograms, requireNetns } from './support/programs.js';
 
 /*
  * Debian's clients against `netboot nfs`: the command runs portmap on 111,
@@ -31,7 +31,8 @@ async function sha256(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-t.test('rpcinfo, showmount and libnfs against netboot nfs', { skip: !canUseNetns() && 'needs root and iproute2' }, async (t) => {
+t.test('rpcinfo, showmount and libnfs against netboot nfs', async (t) => {
+  if (!requireNetns(t)) return;
   const progs = requirePrograms(t, {
     rpcinfo: 'rpcbind',
     showmount: 'nfs-common',
@@ -146,7 +147,8 @@ t.test('rpcinfo, showmount and libnfs against netboot nfs', { skip: !canUseNetns
   t.match(server.output(), /unregistered program 100003 version 3/, 'unregistered on the way out');
 });
 
-t.test('netboot nfs registers with a portmapper already running (Debian rpcbind)', { skip: !canUseNetns() && 'needs root and iproute2' }, async (t) => {
+t.test('netboot nfs registers with a portmapper already running (Debian rpcbind)', async (t) => {
+  if (!requireNetns(t)) return;
   const progs = requirePrograms(t, { rpcbind: 'rpcbind', rpcinfo: 'rpcbind', 'nfs-cat': 'libnfs-utils', unshare: 'util-linux' });
   if (!progs) return;
   const link = createLink(t, { subnet: 44, label: 'nfsrb' });

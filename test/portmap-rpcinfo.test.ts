@@ -2,7 +2,7 @@ import t from 'tap';
 import { createLink, createNetns } from './support/netns.js';
 import { netbootCli, repoRoot } from './support/paths.js';
 import { run, start, type RunResult } from './support/processes.js';
-import { canUseNetns, requirePrograms } from './support/programs.js';
+import { requirePrograms, requireNetns } from './support/programs.js';
 
 /**
  * Debian's rpcinfo (libtirpc) against `netboot portmap`, and our
@@ -68,9 +68,7 @@ function rpcinfo(ns: string, ...args: string[]): Promise<RunResult> {
 }
 
 const programs = requirePrograms(t, { rpcinfo: 'rpcbind', rpcbind: 'rpcbind' });
-if (programs && !canUseNetns()) t.plan(0, 'needs root and iproute2 for network namespaces');
-
-if (programs && canUseNetns()) {
+if (programs && requireNetns(t)) {
   t.test('Debian rpcinfo against netboot portmap', async (t) => {
     const link = createLink(t, { subnet: 11, label: 'pm' });
     const host = link.serverAddr;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createLink, type Link } from './support/netns.js';
 import { netbootCli, repoRoot } from './support/paths.js';
 import { run, start } from './support/processes.js';
-import { canUseNetns, requirePrograms } from './support/programs.js';
+import { requirePrograms, requireNetns } from './support/programs.js';
 
 /*
  * netboot serve with DHCP next to TFTP in one process: the whole process is
@@ -25,7 +25,8 @@ function bareClient(link: Link): void {
   ip('link', 'set', link.clientIf, 'up');
 }
 
-t.test('serve answers DHCP and TFTP, and reloads dhcpd.conf on SIGHUP', { skip: !canUseNetns() && 'needs root and iproute2' }, async (t) => {
+t.test('serve answers DHCP and TFTP, and reloads dhcpd.conf on SIGHUP', async (t) => {
+  if (!requireNetns(t)) return;
   const progs = requirePrograms(t, { udhcpc: 'udhcpc', curl: 'curl' });
   if (!progs) return;
   const dir = mkdtempSync(join(tmpdir(), 'serve-dhcp-'));

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { run, start } from './support/processes.js';
 import { createLink } from './support/netns.js';
-import { canUseNetns } from './support/programs.js';
+import { requireNetns } from './support/programs.js';
 
 t.test('run() bounds a command in time and reports its output', async (t) => {
   const r = await run('sh', ['-c', 'echo hi; sleep 5'], { timeoutMs: 300 });
@@ -16,7 +16,8 @@ t.test('start() stops a whole process group', async (t) => {
   t.not(r, null);
 });
 
-t.test('a link between two test namespaces carries traffic', { skip: !canUseNetns() && 'needs root and iproute2' }, async (t) => {
+t.test('a link between two test namespaces carries traffic', async (t) => {
+  if (!requireNetns(t)) return;
   const link = createLink(t, { subnet: 7 });
   const r = await run('ping', ['-c', '1', '-W', '2', link.serverAddr], { ns: link.client, timeoutMs: 5000 });
   if (r.code === null && /ENOENT/.test(r.stderr)) return t.skip('no ping here');

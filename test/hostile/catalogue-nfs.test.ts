@@ -7,7 +7,8 @@ import { NfsStat } from '@netboot/nfs3';
 import { createLink } from '../support/netns.js';
 import { start } from '../support/processes.js';
 import { netbootCli } from '../support/paths.js';
-import { netnsAvailable, nodeIn } from './ns-node.js';
+import { nodeIn } from './ns-node.js';
+import { requireNetns } from '../support/programs.js';
 
 // "Nobody gets in", NFS and MOUNT, against `netboot nfs` in a test
 // namespace. The client namespace has two addresses: 198.18.83.2, which the
@@ -18,7 +19,7 @@ import { netnsAvailable, nodeIn } from './ns-node.js';
 const SUBNET = 83;
 const MNT3ERR_ACCES = 13;
 
-if (netnsAvailable(t)) {
+if (requireNetns(t)) {
   t.test('NFS and MOUNT refusals', async (t) => {
     const link = createLink(t, { subnet: SUBNET, label: 'hnf' });
     const ip = (ns: string, ...a: string[]) => execFileSync('ip', ['-n', ns, ...a]);

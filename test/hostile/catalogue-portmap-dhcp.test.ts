@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { createLink } from '../support/netns.js';
 import { start } from '../support/processes.js';
 import { netbootCli } from '../support/paths.js';
-import { netnsAvailable, nodeIn } from './ns-node.js';
+import { nodeIn } from './ns-node.js';
+import { requireNetns } from '../support/programs.js';
 
 // "Nobody gets in", portmap and DHCP, against the shipped commands in test
 // namespaces: a host on the LAN cannot change the portmapper's registrations,
 // and the DHCP server neither hands out an address for another server's
 // offer, nor off its subnet, nor to a relay it does not know.
 
-if (netnsAvailable(t)) {
+if (requireNetns(t)) {
   t.test('portmap: SET and UNSET from a non-loopback address are refused and logged', async (t) => {
     const link = createLink(t, { subnet: 81, label: 'hpm' });
     const pm = start(t, process.execPath, [netbootCli, 'portmap', '--listen', link.serverAddr], { ns: link.server });

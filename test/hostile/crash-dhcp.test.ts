@@ -3,8 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIpv4, parseLeaseFile } from '@netboot/dhcp-wire';
-import { requirePrograms } from '../support/programs.js';
-import { netnsAvailable } from './ns-node.js';
+import { requirePrograms, requireNetns } from '../support/programs.js';
 import { createLink } from '../support/netns.js';
 import { start } from '../support/processes.js';
 import { netbootCli } from '../support/paths.js';
@@ -33,7 +32,7 @@ function prng(seed: number): () => number {
 t.test(`kill -9 at ${KILLS} random moments of a perfdhcp run`, async (t) => {
   const progs = requirePrograms(t, { perfdhcp: 'kea-admin' });
   if (!progs) return;
-  if (!netnsAvailable(t)) return;
+  if (!requireNetns(t)) return;
   const link = createLink(t, { subnet: SUBNET, label: 'hdk' });
   const dir = mkdtempSync(join(tmpdir(), 'hostile-dhcp-kill-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { createLink } from '../support/netns.js';
 import { start } from '../support/processes.js';
 import { netbootCli, repoRoot } from '../support/paths.js';
-import { netnsAvailable, nodeIn } from './ns-node.js';
+import { nodeIn } from './ns-node.js';
+import { requireNetns } from '../support/programs.js';
 
 // kill -9 of `netboot nfs` while a client writes: every WRITE the server
 // acknowledged as FILE_SYNC, and every UNSTABLE write a COMMIT covered (with
@@ -95,7 +96,7 @@ console.log(JSON.stringify(out));
 process.exit(0);
 `;
 
-if (netnsAvailable(t)) {
+if (requireNetns(t)) {
   t.test('kill -9 during NFS writes', async (t) => {
     const link = createLink(t, { subnet: SUBNET, label: 'hnk' });
     const base = mkdtempSync(join(tmpdir(), 'hostile-nfs-crash-'));

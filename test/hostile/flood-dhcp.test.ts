@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLink } from '../support/netns.js';
 import { start } from '../support/processes.js';
+import { requireNetns } from '../support/programs.js';
 import { netbootCli } from '../support/paths.js';
-import { netnsAvailable, nodeIn } from './ns-node.js';
+import { nodeIn } from './ns-node.js';
 import { rssMiB } from './proc-rss.js';
 
 // DHCPDISCOVERs from 50,000 random MACs at `netboot dhcp` with a pool of 100
@@ -78,7 +79,7 @@ console.log(JSON.stringify({ offers: offers.size, knownOffer: knownOffer ?? null
 process.exit(0);
 `;
 
-if (netnsAvailable(t)) {
+if (requireNetns(t)) {
   t.test(`DISCOVERs from ${MACS} random MACs`, async (t) => {
     const link = createLink(t, { subnet: SUBNET, label: 'hdf' });
     const dir = mkdtempSync(join(tmpdir(), 'hostile-dhcp-flood-'));

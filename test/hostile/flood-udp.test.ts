@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requirePrograms } from '../support/programs.js';
+import { requirePrograms, requireNetns } from '../support/programs.js';
 import { createLink } from '../support/netns.js';
 import { run, start, type Running } from '../support/processes.js';
-import { netnsAvailable } from './ns-node.js';
 import { netbootCli, repoRoot } from '../support/paths.js';
 
 // Garbage at full rate for 10 s at the RPC (portmap, NFS, MOUNT; UDP and TCP),
@@ -78,7 +77,7 @@ function lines(r: Running, re: RegExp): number {
   return r.output().split('\n').filter((l) => re.test(l)).length;
 }
 
-if (netnsAvailable(t)) {
+if (requireNetns(t)) {
   t.test(`${SECONDS} s of garbage at the RPC, TFTP and DHCP ports while real clients work`, async (t) => {
     const progs = requirePrograms(t, { rpcinfo: 'rpcbind', tftp: 'tftp-hpa', perfdhcp: 'kea-admin', 'nfs-cat': 'libnfs-utils', showmount: 'nfs-common' });
     if (!progs) return;

@@ -1,10 +1,10 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { requirePrograms } from '../support/programs.js';
+import { requirePrograms, requireNetns } from '../support/programs.js';
 import { createLink } from '../support/netns.js';
 import { run, start } from '../support/processes.js';
 import { netbootCli } from '../support/paths.js';
-import { netnsAvailable, nodeIn } from './ns-node.js';
+import { nodeIn } from './ns-node.js';
 
 // A master with a second address on the nodes' interface (an alias), RPC
 // services on the wildcard address: a UDP call to the second address must be
@@ -19,7 +19,7 @@ import { netnsAvailable, nodeIn } from './ns-node.js';
 
 const SUBNET = 89;
 
-if (netnsAvailable(t)) {
+if (requireNetns(t)) {
   t.test('UDP calls to a second server address are answered from it', async (t) => {
     const progs = requirePrograms(t, { rpcinfo: 'rpcbind' });
     if (!progs) return;

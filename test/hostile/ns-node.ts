@@ -1,5 +1,3 @@
-import type { Test } from 'tap';
-import { canUseNetns } from '../support/programs.js';
 import { run } from '../support/processes.js';
 import { repoRoot } from '../support/paths.js';
 
@@ -20,11 +18,3 @@ export async function nodeIn<T>(ns: string, source: string, input: unknown, time
   }
 }
 
-/** Whether network namespaces can be used; without them a test skips locally and fails in CI (CI=true). */
-export function netnsAvailable(t: Pick<Test, 'skip' | 'fail'>): boolean {
-  if (canUseNetns()) return true;
-  const message = 'needs root and iproute2 for network namespaces';
-  if (process.env.CI === 'true') t.fail(message);
-  else t.skip(message, () => {});
-  return false;
-}

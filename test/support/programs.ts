@@ -39,13 +39,32 @@ export function requirePrograms<K extends string>(
     else missing.push(`${name} (Debian package ${programs[name]})`);
   }
   if (missing.length === 0) return found;
-  const message = `missing ${missing.join(', ')}: apt-get install it to run this test`;
-  if (process.env.CI === 'true') t.fail(message);
-  else t.skip(message);
+  requireThat(t, false, `missing ${missing.join(', ')}: apt-get install it to run this test`);
   return undefined;
+}
+
+/**
+ * Says whether what a test needs from the machine is there. When it is not,
+ * the test skips locally with `message` and fails in CI (CI=true), where a
+ * missing capability means the run proves less than it claims.
+ */
+export function requireThat(t: Skippable, ok: boolean, message: string): boolean {
+  if (ok) return true;
+  if (process.env.CI === 'true') t.fail(message);
+  else t.skip(message, () => {});
+  return false;
 }
 
 /** Whether this process can create network namespaces (root with iproute2). */
 export function canUseNetns(): boolean {
-  return process.getuid?.() === 0 && which('ip') !== undefined;
+  return isRoot() && which('ip') !== undefined;
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** Network namespaces for the test, or a local skip / CI failure saying what is missing. */
+export function requireNetns(t: Skippable): boolean {
+  return requireThat(t, canUseNetns(), 'needs root and iproute2 for network namespaces');
 }

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import { AcceptStat, RpcAcceptError, RpcServer } from '@netboot/oncrpc-xdr';
 import { MOUNT_PROGRAM, MountClient, MountProc, MountStat, Mountd, parseExports, type Export } from '@netboot/mountd';
+import { requireThat } from '../../../test/support/programs.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -123,7 +124,8 @@ for (const transport of ['udp', 'tcp'] as const) {
   });
 }
 
-t.test('MOUNT v1: 32-byte handles', { skip: !isRoot && 'secure exports need a reserved source port (root)' }, async (t) => {
+t.test('MOUNT v1: 32-byte handles', async (t) => {
+  if (!requireThat(t, isRoot, 'secure exports need a reserved source port (root)')) return;
   const { root, exports, stateDir } = fixture(t);
   const lines: string[] = [];
   const { port } = await startMountd(t, exports, stateDir, lines);

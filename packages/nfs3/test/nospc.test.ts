@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NfsStat, StableHow } from '@netboot/nfs3';
 import { harness, ok } from './harness.js';
+import { isRoot, requireThat } from '../../../test/support/programs.js';
 
-t.test('a full file system answers NFS3ERR_NOSPC', { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' }, async (t) => {
+t.test('a full file system answers NFS3ERR_NOSPC', async (t) => {
+  if (!requireThat(t, isRoot(), 'needs root to mount a small tmpfs')) return;
   const dir = await mkdtemp(join(tmpdir(), 'nfs3-full-'));
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'nfs3-nospc', dir], { stdio: 'pipe' });

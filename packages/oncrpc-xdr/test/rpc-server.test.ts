@@ -26,7 +26,7 @@ import {
 } from '@netboot/oncrpc-xdr';
 import { createNetns } from '../../../test/support/netns.js';
 import { run } from '../../../test/support/processes.js';
-import { canUseNetns } from '../../../test/support/programs.js';
+import { requireNetns } from '../../../test/support/programs.js';
 
 const HOST = '127.0.0.1';
 const PROG = 0x20000099;
@@ -406,11 +406,7 @@ t.test('client: nothing listening is a RpcConnectionError that says so', async (
 });
 
 t.test('dual-stack: IPv4 peers of a server on "::" are reported as IPv4 and answered over UDP and TCP, local address included', async (t) => {
-  if (!canUseNetns()) {
-    if (process.env.CI === 'true') t.fail('needs root and iproute2 for a network namespace');
-    else t.skip('needs root and iproute2 for a network namespace');
-    return;
-  }
+  if (!requireNetns(t)) return;
   // The wildcard bind happens inside a namespace of the test's own, so nothing listens on the host's interfaces.
   const ns = createNetns(t, 'dual');
   const r = await run(process.execPath, [fileURLToPath(new URL('./fixtures/dual-stack-probe.mjs', import.meta.url))], { ns, timeoutMs: 30_000 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { createNetns } from '../../../test/support/netns.js';
 import { run, start } from '../../../test/support/processes.js';
-import { canUseNetns, requirePrograms } from '../../../test/support/programs.js';
+import { requirePrograms, requireNetns } from '../../../test/support/programs.js';
 
 /*
  * RpcClient against Debian's rpcbind (libtirpc), over UDP and TCP. rpcbind
@@ -25,11 +25,7 @@ interface Outcome {
 t.test('RpcClient talks to rpcbind: results, every status it sends, reserved ports', async (t) => {
   const programs = requirePrograms(t, { rpcbind: 'rpcbind', unshare: 'util-linux' });
   if (!programs) return;
-  if (!canUseNetns()) {
-    if (process.env.CI === 'true') t.fail('needs root and iproute2 for a network namespace');
-    else t.skip('needs root and iproute2 for a network namespace');
-    return;
-  }
+  if (!requireNetns(t)) return;
   const ns = createNetns(t, 'rpcb');
   start(t, programs.unshare, ['-m', 'sh', '-c', `mount -t tmpfs tmpfs /run && exec ${programs.rpcbind} -f -w`], { ns });
   let result;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeRpcMessage } from '@netboot/oncrpc-xdr';
 import { createNetns } from '../../../test/support/netns.js';
 import { run, start } from '../../../test/support/processes.js';
-import { canUseNetns, requirePrograms } from '../../../test/support/programs.js';
+import { requirePrograms, requireNetns } from '../../../test/support/programs.js';
 
 /*
  * Debian's rpcinfo (libtirpc) against an RpcServer. rpcinfo always asks
@@ -18,11 +18,7 @@ const golden = Buffer.from(readFileSync(new URL('./fixtures/rpcinfo-null-v2-udp.
 t.test('rpcinfo reaches RpcServer over UDP and TCP', async (t) => {
   const programs = requirePrograms(t, { rpcinfo: 'rpcbind' });
   if (!programs) return;
-  if (!canUseNetns()) {
-    if (process.env.CI === 'true') t.fail('needs root and iproute2 for a network namespace');
-    else t.skip('needs root and iproute2 for a network namespace');
-    return;
-  }
+  if (!requireNetns(t)) return;
   const ns = createNetns(t, 'rpc');
   const server = start(t, process.execPath, [script, '111'], { ns });
   await server.waitFor(/listening 111/);
