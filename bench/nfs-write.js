@@ -22,16 +22,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanups, cpuSeconds, load, peakRssMB, runMeasure } from './lib/processes.js';
 import { mountExport, startGanesha, startNetboot } from './lib/nfs-servers.js';
+import { StableHow } from '@netboot/nfs3';
 
 const self = fileURLToPath(import.meta.url);
 const MiB = 1024 * 1024;
-const UNSTABLE = 0;
-const FILE_SYNC = 2;
 
 const CELLS = {
-  unstable4: { label: 'WRITE 1 MiB UNSTABLE x4 + COMMIT', stable: UNSTABLE, inflight: 4 },
-  unstable16: { label: 'WRITE 1 MiB UNSTABLE x16 + COMMIT', stable: UNSTABLE, inflight: 16 },
-  filesync4: { label: 'WRITE 1 MiB FILE_SYNC x4', stable: FILE_SYNC, inflight: 4 },
+  unstable4: { label: 'WRITE 1 MiB UNSTABLE x4 + COMMIT', stable: StableHow.UNSTABLE, inflight: 4 },
+  unstable16: { label: 'WRITE 1 MiB UNSTABLE x16 + COMMIT', stable: StableHow.UNSTABLE, inflight: 16 },
+  filesync4: { label: 'WRITE 1 MiB FILE_SYNC x4', stable: StableHow.FILE_SYNC, inflight: 4 },
 };
 
 const { values } = parseArgs({
@@ -74,7 +73,7 @@ async function measure(cell) {
     }
   };
   await Promise.all(Array.from({ length: cell.inflight }, worker));
-  if (cell.stable === UNSTABLE) {
+  if (cell.stable === StableHow.UNSTABLE) {
     const c = await client.commit(fh);
     if (c.status !== 0) throw new Error(`COMMIT status ${c.status}`);
   }
