@@ -15,7 +15,8 @@
 //
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
 // when nfs-ganesha + nfs-ganesha-vfs (and rpcbind) are not installed. With
-// --profile DIR the netboot server runs under `node --cpu-prof`.
+// --profile DIR the netboot server and each client process run under
+// `node --cpu-prof`.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -213,7 +214,7 @@ async function main() {
         for (const name of order) {
           const s = started[name];
           const cpu0 = cpuSeconds(s.server.pid);
-          const m = runMeasure(s.ns, self, { ...def, size, seconds, exportPath: s.exportPath }, (seconds + 60) * 1000);
+          const m = runMeasure(s.ns, self, { ...def, cell: c, server: name, size, seconds, exportPath: s.exportPath }, (seconds + 60) * 1000, values.profile);
           const cpu = cpuSeconds(s.server.pid) - cpu0;
           if (!m.error) {
             // Per GiB for the sequential cells; per call for the small ones (random reads included).

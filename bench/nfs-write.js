@@ -13,7 +13,8 @@
 //                           [--cells unstable4,unstable16,filesync4] [--profile DIR] [--json]
 //
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
-// when it is not installed.
+// when it is not installed. With --profile DIR the netboot server and each
+// client process run under `node --cpu-prof`.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -139,7 +140,7 @@ async function main() {
         for (const name of order) {
           const s = started[name];
           const cpu0 = cpuSeconds(s.server.pid);
-          const m = runMeasure(s.ns, self, { ...def, cell: c, server: name, size: sizeMiB * MiB, seconds, exportPath: s.exportPath }, (seconds + 120) * 1000);
+          const m = runMeasure(s.ns, self, { ...def, cell: c, server: name, size: sizeMiB * MiB, seconds, exportPath: s.exportPath }, (seconds + 120) * 1000, values.profile);
           const cpu = cpuSeconds(s.server.pid) - cpu0;
           if (!m.error) m.cpuPerGiB = Number((cpu / (m.bytes / 2 ** 30)).toFixed(3));
           const prev = row[name];

@@ -165,10 +165,12 @@ export function load() {
 
 /**
  * Runs `node script --measure JSON(cell)` (inside `ns`), bounded in time, and
- * returns its last stdout line parsed, or { error }.
+ * returns its last stdout line parsed, or { error }. With `profileDir` the
+ * client runs under `node --cpu-prof` too: it shares the cores with the server.
  */
-export function runMeasure(ns, script, cell, timeoutMs) {
-  const [c, a] = inNs(ns, process.execPath, [script, '--measure', JSON.stringify(cell)]);
+export function runMeasure(ns, script, cell, timeoutMs, profileDir) {
+  const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=client-${cell.server}-${cell.cell}-${process.hrtime.bigint()}.cpuprofile`] : [];
+  const [c, a] = inNs(ns, process.execPath, [...prof, script, '--measure', JSON.stringify(cell)]);
   const r = spawnSync(c, a, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().split('\n').slice(-3).join(' | ');

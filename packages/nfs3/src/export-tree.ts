@@ -1,6 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
+import { AttributeCache } from './attribute-cache.js';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
@@ -37,12 +38,14 @@ export class ExportTree {
     readonly rootIno: bigint,
     readonly rootBirth: bigint,
     private readonly maxScan: number,
+    private readonly attrs: AttributeCache,
   ) {}
 
-  static async open(root: string, id: number, maxScan = 2_000_000): Promise<ExportTree> {
+  /** `attrs` answers the lstat that checks a handle's path (shared with the server, which keeps it right). */
+  static async open(root: string, id: number, maxScan = 2_000_000, attrs = new AttributeCache(0)): Promise<ExportTree> {
     const st = await lstat(root, { bigint: true });
     if (!st.isDirectory()) throw new Error(`export ${root} is not a directory`);
-    return new ExportTree(root, id, st.ino, st.birthtimeNs, maxScan);
+    return new ExportTree(root, id, st.ino, st.birthtimeNs, maxScan, attrs);
   }
 
   record(parent: bigint, name: string, ino: bigint): void {
@@ -75,9 +78,7 @@ export class ExportTree {
   private async check(path: string | undefined, ino: bigint, birth: bigint): Promise<BigIntStats | undefined> {
     if (path === undefined) return undefined;
     try {
-      // Every call resolves its handle here: a synchronous lstat of a cached
-      // inode costs microseconds, the thread-pool round trip several times that.
-      const st = lstatSync(path, { bigint: true });
+      const st = this.attrs.lstat(path);
       return st.ino === ino && st.birthtimeNs === birth ? st : undefined;
     } catch {
       return undefined;

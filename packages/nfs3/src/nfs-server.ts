@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
+import { constants, fstatSync, readSync, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { RateLimitedLog, encode, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
+import { AttributeCache } from './attribute-cache.js';
 import { fattr, nfsTime, wccAttr } from './attributes.js';
 import { BufferPool } from './buffer-pool.js';
 import { type AccessOptions, type Caller, accessBits, may, mayLink, squash } from './credentials.js';
@@ -58,6 +59,12 @@ export interface NfsServerOptions {
   maxIoUdp?: number;
   /** Entries the inode search may visit after a restart (default 2,000,000). */
   maxScan?: number;
+  /**
+   * How long attributes read from the file system are reused, in ms
+   * (default 1000; 0 reads them on every call). Changes made through this
+   * server are seen at once; changes made beside it, after at most this long.
+   */
+  attributeCacheMs?: number;
 }
 
 interface ExportState {
@@ -118,6 +125,9 @@ const IDEMPOTENT = [
   Proc.COMMIT,
 ];
 
+/** Procedures after which cached attributes may be wrong: every change but WRITE, which stores what it produced. */
+const CHANGES = new Set<ProcName>(['SETATTR', 'CREATE', 'MKDIR', 'SYMLINK', 'MKNOD', 'REMOVE', 'RMDIR', 'RENAME', 'LINK']);
+
 /** READs up to this size are served with a synchronous pread (see read()). */
 const SYNC_READ_MAX = 64 * 1024;
 
@@ -147,7 +157,11 @@ export class NfsServer {
   private readonly maxIoTcp: number;
   private readonly maxIoUdp: number;
 
-  private constructor(opts: NfsServerOptions, states: ExportState[]) {
+  private constructor(
+    opts: NfsServerOptions,
+    states: ExportState[],
+    private readonly attrs: AttributeCache,
+  ) {
     this.handles = new HandleCodec(opts.handleKey);
     for (const s of states) this.byId.set(s.def.id, s);
     this.log = new RateLimitedLog(opts.log ?? ((l) => console.error(l)));
@@ -159,12 +173,13 @@ export class NfsServer {
   static async create(opts: NfsServerOptions): Promise<NfsServer> {
     const states: ExportState[] = [];
     const ids = new Set<number>();
+    const attrs = new AttributeCache(opts.attributeCacheMs ?? 1000);
     for (const def of opts.exports) {
       if (ids.has(def.id)) throw new Error(`two exports share the id ${def.id} (${def.path}): give one an explicit fsid=`);
       ids.add(def.id);
-      states.push({ def, tree: await ExportTree.open(def.path, def.id, opts.maxScan) });
+      states.push({ def, tree: await ExportTree.open(def.path, def.id, opts.maxScan, attrs) });
     }
-    return new NfsServer(opts, states);
+    return new NfsServer(opts, states, attrs);
   }
 
   /**
@@ -176,10 +191,11 @@ export class NfsServer {
     for (const def of defs) {
       if (next.has(def.id)) throw new Error(`two exports share the id ${def.id} (${def.path}): give one an explicit fsid=`);
       const old = this.byId.get(def.id);
-      next.set(def.id, { def, tree: old && old.def.path === def.path ? old.tree : await ExportTree.open(def.path, def.id, maxScan) });
+      next.set(def.id, { def, tree: old && old.def.path === def.path ? old.tree : await ExportTree.open(def.path, def.id, maxScan, this.attrs) });
     }
     this.byId.clear();
     for (const [id, s] of next) this.byId.set(id, s);
+    this.attrs.clear();
   }
 
   /** The handle of an export's root directory (what MOUNT returns), or undefined for a path not exported. */
@@ -260,15 +276,21 @@ export class NfsServer {
 
   private wrap<P extends ProcName>(name: P, impl: Impl<P>): ProcedureHandler {
     const codec = procedures[name];
+    // Changes to names or attributes: whatever the cache holds may be out of date after them (see AttributeCache).
+    const changes = CHANGES.has(name);
     return async (call) => {
       const args = codec.args.read(call.args) as ArgsOf<P>;
       const res = await impl(call, args).catch((e: unknown) => this.failure(name, e));
+      if (changes) this.attrs.clear();
       return { stat: 0, body: [encode(codec.res as never, res)] };
     };
   }
 
   private failure<P extends ProcName>(name: P, e: unknown): ResOf<P> {
     const status = statusOf(e);
+    // Outside LOOKUP (where a missing name is routine), NOENT means a path the cache vouched for was renamed
+    // or removed beside the server: the next call looks again instead of waiting for the entries to expire.
+    if (status === NfsStat.NOENT && name !== 'LOOKUP') this.attrs.clear();
     if (status === NfsStat.SERVERFAULT) this.log.log(`nfs ${name}`, `nfs: ${name} failed (NFS3ERR_SERVERFAULT): ${String(e)}`);
     return { ...FAIL_BODY[name], ...(e instanceof NfsError ? e.body : {}), status } as ResOf<P>;
   }
@@ -448,7 +470,7 @@ export class NfsServer {
     }
     let st: BigIntStats;
     try {
-      st = lstatSync(path, { bigint: true }); // as ExportTree.check: cheaper than a thread-pool round trip
+      st = this.attrs.lstat(path);
     } catch (e) {
       throw err(statusOf(e), undefined, { dirAttributes });
     }
@@ -533,7 +555,9 @@ export class NfsServer {
         if (sync && a.stable === StableHow.FILE_SYNC) await fh.sync();
         else if (sync && a.stable === StableHow.DATA_SYNC) await fh.datasync();
         // Synchronous: an asynchronous stat queues behind the writes in flight on the same file.
-        return fstatSync(fh.fd, { bigint: true });
+        const st = fstatSync(fh.fd, { bigint: true });
+        this.attrs.set(t.path, st);
+        return st;
       }, true);
       return {
         status: 0,
@@ -543,6 +567,7 @@ export class NfsServer {
         verf: this.writeVerifier,
       };
     } catch (e) {
+      this.attrs.forget(t.path);
       throw err(statusOf(e), String(e), { wcc: await this.wcc(t, t.st, t.path) });
     }
   }

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { HandleCodec, NfsClient, NfsStat, StableHow } from '@netboot/nfs3';
 import { asUser, harness, ok, rw } from './harness.js';
 
+// These two change the tree beside the server and look at once: the attribute cache is off (see attribute-cache.test.ts).
 t.test('handles survive a server restart and renames of the file and of a directory above it', async (t) => {
-  let h = await harness(t);
+  let h = await harness(t, { attributeCacheMs: 0 });
   await mkdir(join(h.dir, 'a', 'b'), { recursive: true });
   await writeFile(join(h.dir, 'a', 'b', 'f'), 'content');
   let c = await h.client();
@@ -28,7 +29,7 @@ t.test('handles survive a server restart and renames of the file and of a direct
 });
 
 t.test('forged, truncated and stale handles', async (t) => {
-  const h = await harness(t);
+  const h = await harness(t, { attributeCacheMs: 0 });
   const c = await h.client();
   await writeFile(join(h.dir, 'f'), 'x');
   const f = ok(t, await c.lookup(h.root, 'f')).object;

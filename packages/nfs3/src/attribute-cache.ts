@@ -1,0 +1,54 @@
+import { lstatSync, type BigIntStats } from 'node:fs';
+
+interface Entry {
+  st: BigIntStats;
+  until: number;
+}
+
+/**
+ * Recent lstat results by path, so that the handle check every call makes
+ * and the lookup of a name just looked up cost a map lookup instead of a
+ * system call and a BigIntStats. The server keeps it right for its own
+ * changes: a WRITE stores the attributes it produced, SETATTR forgets the
+ * object, and every change to a directory's entries clears the cache (paths
+ * below a renamed directory change). Changes made beside the server, on the
+ * master itself, show after at most `ttlMs`, as NFS-Ganesha's attribute
+ * expiry (60 s there) and much like a client's own attribute cache. Errors
+ * (ENOENT...) are never cached. `ttlMs` 0 turns it off.
+ */
+export class AttributeCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    readonly ttlMs = 1000,
+    private readonly maxEntries = 65536,
+  ) {}
+
+  /** lstat(path), from the cache while fresh; throws as lstatSync does. */
+  lstat(path: string): BigIntStats {
+    const now = performance.now();
+    const e = this.entries.get(path);
+    if (e && e.until > now) return e.st;
+    // Synchronous: a cached inode takes microseconds, several times less than the thread-pool round trip.
+    const st = lstatSync(path, { bigint: true });
+    this.set(path, st, now);
+    return st;
+  }
+
+  /** Attributes the server just read or produced for `path`. */
+  set(path: string, st: BigIntStats, now = performance.now()): void {
+    if (this.ttlMs <= 0) return;
+    this.entries.delete(path);
+    // Oldest first in insertion order: full, the oldest entry goes.
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(path, { st, until: now + this.ttlMs });
+  }
+
+  forget(path: string): void {
+    this.entries.delete(path);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,59 @@
+import t from 'tap';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { NfsStat, StableHow } from '@netboot/nfs3';
+import { harness, ok } from './harness.js';
+
+// The server reuses lstat results (AttributeCache): what changes through it must show at once,
+// what changes beside it within the cache's lifetime, and a path gone beside it must not stick.
+
+t.test('changes made through the server are seen at once', async (t) => {
+  const h = await harness(t, { attributeCacheMs: 60_000 });
+  const c = await h.client();
+  const f = ok(t, await c.create(h.root, 'f')).object!;
+  t.equal(ok(t, await c.getattr(f)).attributes.size, 0n, 'cached while empty');
+  ok(t, await c.write(f, 0n, Buffer.alloc(5000, 1), StableHow.UNSTABLE));
+  t.equal(ok(t, await c.getattr(f)).attributes.size, 5000n, 'size after WRITE');
+  t.equal(ok(t, await c.read(f, 0n, 10_000)).eof, true, 'READ sees the new end of file');
+  ok(t, await c.setattr(f, { mode: 0o600 }));
+  t.equal(ok(t, await c.getattr(f)).attributes.mode, 0o600, 'mode after SETATTR');
+  const d = ok(t, await c.mkdir(h.root, 'd')).object!;
+  const rootBefore = ok(t, await c.getattr(h.root)).attributes;
+  ok(t, await c.rename(h.root, 'f', d, 'g'));
+  t.equal((await c.lookup(h.root, 'f')).status, NfsStat.NOENT, 'old name gone after RENAME');
+  t.equal(ok(t, await c.lookup(d, 'g')).attributes?.size, 5000n, 'new name after RENAME');
+  t.equal(ok(t, await c.getattr(f)).attributes.size, 5000n, 'the handle follows the rename');
+  const rootAfter = ok(t, await c.getattr(h.root)).attributes;
+  t.not(rootAfter.nlink === rootBefore.nlink && rootAfter.mtime.nseconds === rootBefore.mtime.nseconds && rootAfter.mtime.seconds === rootBefore.mtime.seconds, true, 'directory attributes change with its entries');
+  ok(t, await c.remove(d, 'g'));
+  t.equal((await c.getattr(f)).status, NfsStat.STALE, 'STALE after REMOVE');
+});
+
+t.test('changes made beside the server show once the cached attributes expire', async (t) => {
+  const h = await harness(t, { attributeCacheMs: 50 });
+  const c = await h.client();
+  await writeFile(join(h.dir, 'f'), 'x');
+  const f = ok(t, await c.lookup(h.root, 'f')).object;
+  t.equal(ok(t, await c.getattr(f)).attributes.size, 1n, 'first look, now cached');
+  await chmod(join(h.dir, 'f'), 0o600);
+  await writeFile(join(h.dir, 'f'), 'longer');
+  await sleep(80);
+  const a = ok(t, await c.getattr(f)).attributes;
+  t.equal(a.mode, 0o600, 'mode changed beside the server');
+  t.equal(a.size, 6n, 'size changed beside the server');
+});
+
+t.test('a path renamed beside the server fails once at most, then is found again', async (t) => {
+  const h = await harness(t, { attributeCacheMs: 60_000 });
+  const c = await h.client();
+  await mkdir(join(h.dir, 'a'));
+  await writeFile(join(h.dir, 'a', 'f'), 'content');
+  const a = ok(t, await c.lookup(h.root, 'a')).object;
+  const f = ok(t, await c.lookup(a, 'f')).object;
+  ok(t, await c.read(f, 0n, 100));
+  await rename(join(h.dir, 'a'), join(h.dir, 'b'));
+  const first = await c.read(f, 0n, 100);
+  t.ok(first.status === NfsStat.OK || first.status === NfsStat.NOENT, `first READ after the rename: ${first.status}`);
+  t.equal(ok(t, await c.read(f, 0n, 100)).data.toString(), 'content', 'the next READ finds the file where it went');
+});
