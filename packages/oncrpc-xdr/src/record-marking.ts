@@ -35,6 +35,13 @@ export function frameRecord(chunks: readonly Uint8Array[]): Uint8Array[] {
  * several chunks or fragments is joined once it is complete, after every
  * fragment header was checked against the maximum record size, so a
  * hostile header never sizes an allocation.
+ *
+ * A reader that lends its own reusable buffer instead (net.Socket's
+ * `onread`, see target/wrote) gets records in buffers of their own: each
+ * fragment is given one buffer of its announced length (at most the
+ * maximum record size: for a peer that is trusted that far, such as a
+ * client's server) and the rest of a fragment is read straight into it, so
+ * a large reply costs no copy in JavaScript.
  */
 export class RecordDecoder {
   private readonly header = Buffer.alloc(4);
@@ -44,13 +51,44 @@ export class RecordDecoder {
   private lastFragment = false;
   private parts: Buffer[] = [];
   private recordSize = 0;
+  /** With target/wrote: the current fragment's own buffer and how much of it has arrived. */
+  private body: Buffer | undefined;
+  private bodyFilled = 0;
   /** Stream position of the next byte, for error offsets. */
   private position = 0;
 
   constructor(readonly maxRecordSize: number) {}
 
-  /** Feeds the next bytes of the stream; returns the records they complete. Throws XdrError TOO_LONG. */
+  /** Feeds the next bytes of the stream, kept as views; returns the records they complete. Throws XdrError TOO_LONG. */
   push(chunk: Buffer): Buffer[] {
+    return this.consume(chunk, false);
+  }
+
+  /**
+   * Where the next bytes of the stream should be read to: inside a fragment,
+   * exactly its missing part in the fragment's own buffer; otherwise `scratch`.
+   */
+  target(scratch: Buffer): Buffer {
+    return this.body && this.bodyFilled < this.body.length ? this.body.subarray(this.bodyFilled) : scratch;
+  }
+
+  /** `n` bytes were read into `into`, what target() returned; returns the records they complete. Throws as push(). */
+  wrote(into: Buffer, n: number): Buffer[] {
+    const body = this.body;
+    if (!body || into.buffer !== body.buffer || into.byteOffset !== body.byteOffset + this.bodyFilled) {
+      // Into the reader's scratch buffer, which it reuses: whatever is kept is copied.
+      return this.consume(into.subarray(0, n), true);
+    }
+    this.bodyFilled += n;
+    this.fragmentLeft -= n;
+    this.recordSize += n;
+    this.position += n;
+    const records: Buffer[] = [];
+    if (this.fragmentLeft === 0) this.endFragment(records);
+    return records;
+  }
+
+  private consume(chunk: Buffer, copy: boolean): Buffer[] {
     const records: Buffer[] = [];
     let pos = 0;
     while (pos < chunk.length) {
@@ -84,21 +122,36 @@ export class RecordDecoder {
         this.inFragment = true;
         this.fragmentLeft = length;
         this.lastFragment = word >= LAST_FRAGMENT;
+        if (copy) {
+          this.body = Buffer.allocUnsafe(length);
+          this.bodyFilled = 0;
+        }
       }
       const take = Math.min(this.fragmentLeft, chunk.length - pos);
       if (take > 0) {
-        this.parts.push(chunk.subarray(pos, pos + take));
+        if (this.body) {
+          chunk.copy(this.body, this.bodyFilled, pos, pos + take);
+          this.bodyFilled += take;
+        } else {
+          this.parts.push(chunk.subarray(pos, pos + take));
+        }
         this.recordSize += take;
         this.fragmentLeft -= take;
         pos += take;
         this.position += take;
       }
-      if (this.fragmentLeft === 0) {
-        this.inFragment = false;
-        if (this.lastFragment) records.push(this.takeRecord());
-      }
+      if (this.fragmentLeft === 0) this.endFragment(records);
     }
     return records;
+  }
+
+  private endFragment(records: Buffer[]): void {
+    if (this.body) {
+      this.parts.push(this.body);
+      this.body = undefined;
+    }
+    this.inFragment = false;
+    if (this.lastFragment) records.push(this.takeRecord());
   }
 
   /** Whether the stream stopped in the middle of a record. */

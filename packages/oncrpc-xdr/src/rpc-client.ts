@@ -77,6 +77,7 @@ export class RpcClient {
     private readonly opts: RpcClientOptions,
     private readonly udp: dgram.Socket | undefined,
     private readonly tcp: net.Socket | undefined,
+    reader?: TcpRecordReader,
   ) {
     this.target = `${opts.transport}://${opts.host}:${opts.port}`;
     this.defaultCred = credentialToOpaqueAuth(opts.cred ?? AUTH_NONE_CREDENTIAL);
@@ -84,19 +85,12 @@ export class RpcClient {
       udp.on('message', (msg) => this.onReply(msg));
       udp.on('error', (e) => this.failAll(RpcConnectionError.from(this.target, e)));
     }
-    if (tcp) {
-      const decoder = new RecordDecoder(opts.maxRecordSize ?? 1024 * 1024 + 64 * 1024);
-      tcp.on('data', (chunk: Buffer) => {
-        let records: Buffer[];
-        try {
-          records = decoder.push(chunk);
-        } catch (e) {
-          this.failAll(e as Error);
-          tcp.destroy();
-          return;
-        }
-        for (const r of records) this.onReply(r);
-      });
+    if (tcp && reader) {
+      reader.onRecord = (r) => this.onReply(r);
+      reader.onError = (e) => {
+        this.failAll(e);
+        tcp.destroy();
+      };
       tcp.on('error', (e) => this.failAll(RpcConnectionError.from(this.target, e)));
       tcp.on('close', () => {
         this.closed = true;
@@ -108,7 +102,10 @@ export class RpcClient {
   static async connect(opts: RpcClientOptions): Promise<RpcClient> {
     const reserved = opts.reservedPort === true && isRoot();
     if (opts.transport === 'udp') return new RpcClient(opts, await openUdp(opts, reserved), undefined);
-    if (opts.transport === 'tcp') return new RpcClient(opts, undefined, await openTcp(opts, reserved));
+    if (opts.transport === 'tcp') {
+      const reader = new TcpRecordReader(opts.maxRecordSize ?? 1024 * 1024 + 64 * 1024);
+      return new RpcClient(opts, undefined, await openTcp(opts, reserved, reader), reader);
+    }
     throw new Error(`RpcClient: transport must be 'udp' or 'tcp', not ${String(opts.transport)}`);
   }
 
@@ -256,12 +253,47 @@ async function openUdp(opts: RpcClientOptions, reserved: boolean): Promise<dgram
   }
 }
 
-async function openTcp(opts: RpcClientOptions, reserved: boolean): Promise<net.Socket> {
+/**
+ * Replies off a TCP connection through net.Socket's `onread`: the socket
+ * reads into a buffer the decoder names (RecordDecoder.target), so the body
+ * of a large reply, a 1 MiB READ, goes from the kernel straight into the
+ * buffer the caller gets, in reads as large as what is missing, with no
+ * 64 KiB chunks to allocate and join.
+ */
+class TcpRecordReader {
+  private readonly decoder: RecordDecoder;
+  private readonly scratch = Buffer.allocUnsafe(64 * 1024);
+  onRecord: (record: Buffer) => void = () => {};
+  onError: (e: Error) => void = () => {};
+
+  constructor(maxRecordSize: number) {
+    this.decoder = new RecordDecoder(maxRecordSize);
+  }
+
+  readonly onread = {
+    buffer: (): Buffer => this.decoder.target(this.scratch),
+    /** Returns true: keep reading (false would pause the socket). */
+    callback: (n: number, into: Uint8Array): boolean => {
+      let records: Buffer[];
+      try {
+        records = this.decoder.wrote(into as Buffer, n);
+      } catch (e) {
+        this.onError(e as Error);
+        return true;
+      }
+      for (const r of records) this.onRecord(r);
+      return true;
+    },
+  };
+}
+
+async function openTcp(opts: RpcClientOptions, reserved: boolean, reader: TcpRecordReader): Promise<net.Socket> {
   for (let attempt = 1; ; attempt++) {
     const socket = net.connect({
       host: opts.host,
       port: opts.port,
       noDelay: true,
+      onread: reader.onread,
       ...(reserved ? { localPort: reservedPortCandidate() } : {}),
     });
     try {
