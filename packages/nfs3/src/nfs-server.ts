@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { constants, fstatSync, readSync, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { RateLimitedLog, encode, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
+import { BufferPool, RateLimitedLog, encode, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import { AttributeCache } from './attribute-cache.js';
 import { fattr, nfsTime, wccAttr } from './attributes.js';
-import { BufferPool } from './buffer-pool.js';
+
 import { type AccessOptions, type Caller, accessBits, may, mayLink, squash } from './credentials.js';
 import { DirListings } from './dir-listings.js';
 import { NfsError, statusOf } from './errno-status.js';

@@ -64,6 +64,7 @@ export {
 } from './rpc-message.js';
 export { frameRecord, recordMark, RecordDecoder } from './record-marking.js';
 export { argsChecksum, drcKey, DuplicateRequestCache, type DrcDecision } from './duplicate-request-cache.js';
+export { BufferPool } from './buffer-pool.js';
 export { RateLimitedLog } from './rate-limited-log.js';
 export {
   RpcDispatcher,

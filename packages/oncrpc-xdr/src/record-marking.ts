@@ -57,7 +57,11 @@ export class RecordDecoder {
   /** Stream position of the next byte, for error offsets. */
   private position = 0;
 
-  constructor(readonly maxRecordSize: number) {}
+  /** `allocate` gives the buffers records are joined in (and, with target/wrote, fragments read into). */
+  constructor(
+    readonly maxRecordSize: number,
+    private readonly allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+  ) {}
 
   /** Feeds the next bytes of the stream, kept as views; returns the records they complete. Throws XdrError TOO_LONG. */
   push(chunk: Buffer): Buffer[] {
@@ -123,7 +127,7 @@ export class RecordDecoder {
         this.fragmentLeft = length;
         this.lastFragment = word >= LAST_FRAGMENT;
         if (copy) {
-          this.body = Buffer.allocUnsafe(length);
+          this.body = this.allocate(length);
           this.bodyFilled = 0;
         }
       }
@@ -161,7 +165,14 @@ export class RecordDecoder {
 
   private takeRecord(): Buffer {
     const parts = this.parts;
-    const record = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.recordSize);
+    let record: Buffer;
+    if (parts.length === 1) {
+      record = parts[0]!;
+    } else {
+      record = this.allocate(this.recordSize);
+      let at = 0;
+      for (const p of parts) at += p.copy(record, at);
+    }
     this.parts = [];
     this.recordSize = 0;
     return record;

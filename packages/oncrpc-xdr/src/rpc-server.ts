@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { BufferPool } from './buffer-pool.js';
 import { drcKey, DuplicateRequestCache } from './duplicate-request-cache.js';
 import { isWildcardAddress, localUnicastAddresses } from './local-addresses.js';
 import { RateLimitedLog } from './rate-limited-log.js';
@@ -52,6 +53,8 @@ type CallContext = Pick<RpcCall, 'transport' | 'remote' | 'local'>;
 /** Largest UDP payload over IPv4; a larger reply cannot be sent over UDP. */
 const MAX_UDP_PAYLOAD = 65507;
 const PORT_PICK_ATTEMPTS = 8;
+/** TCP records larger than this that arrive in pieces are joined in pooled buffers (an NFS WRITE of 1 MiB). */
+const POOLED_RECORD_MIN = 64 * 1024;
 
 /** `::ffff:a.b.c.d` is an IPv4 peer on a dual-stack socket; report it as IPv4 so loopback checks are simple. */
 function endpoint(address: string | undefined, port: number | undefined, family: string | undefined): RpcEndpoint {
@@ -98,6 +101,8 @@ export class RpcServer {
   private readonly maxConnections: number;
   private readonly maxInFlightUdp: number;
   private readonly drc: DuplicateRequestCache;
+  /** @internal Where TCP connections join large records; a record goes back once its reply is written. */
+  readonly records: BufferPool;
   private readonly tcpServers: net.Server[] = [];
   private readonly udpSockets: dgram.Socket[] = [];
   private readonly connections = new Set<TcpConnection>();
@@ -115,6 +120,7 @@ export class RpcServer {
     this.maxConnections = opts.maxConnections ?? 1024;
     this.maxInFlightUdp = opts.maxInFlightUdp ?? 1024;
     this.drc = new DuplicateRequestCache(opts.duplicateCacheSize ?? 512);
+    this.records = new BufferPool(this.maxRecordSize, 16);
   }
 
   register(prog: number, vers: number, procs: Record<number, ProcedureHandler>, opts: RpcRegisterOptions = {}): void {
@@ -394,7 +400,8 @@ class TcpConnection {
     private readonly ctx: CallContext,
   ) {
     const { maxRecordSize, idleTimeoutMs } = server.limits;
-    this.decoder = new RecordDecoder(maxRecordSize);
+    const records = server.records;
+    this.decoder = new RecordDecoder(maxRecordSize, (n) => (n > POOLED_RECORD_MIN ? records.take(n) : Buffer.allocUnsafe(n)));
     this.idle = setTimeout(() => this.onIdle(), idleTimeoutMs);
     this.idle.unref();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -475,9 +482,12 @@ class TcpConnection {
 
   private start(record: Buffer): void {
     const d = this.server.decide(record, this.ctx);
-    if (d.kind === 'drop') return;
+    if (d.kind === 'drop') {
+      this.server.records.give(record);
+      return;
+    }
     if (d.kind === 'reply') {
-      this.write(d.reply);
+      this.write(d.reply, record);
       return;
     }
     this.inFlight++;
@@ -485,18 +495,26 @@ class TcpConnection {
     if (out instanceof Promise) {
       void out.then((reply) => {
         this.inFlight--;
-        this.write(reply);
+        this.write(reply, record);
         this.pump();
       });
     } else {
       this.inFlight--;
-      this.write(out);
+      this.write(out, record);
     }
   }
 
-  private write(reply: RpcReplyOut): void {
+  /** Writes the reply to `record`; a pooled record goes back once the reply is out, in case the reply views it. */
+  private write(reply: RpcReplyOut, record: Buffer): void {
+    const records = this.server.records;
+    const onSent = records.isLent(record)
+      ? () => {
+          reply.onSent?.();
+          records.give(record);
+        }
+      : reply.onSent;
     if (this.closed) {
-      reply.onSent?.();
+      onSent?.();
       return;
     }
     let size = 0;
@@ -506,7 +524,7 @@ class TcpConnection {
       mark = recordMark(size);
     } catch (e) {
       this.server.log('tcp size', `rpc: cannot send a ${size}-byte reply to ${this.ctx.remote.address}: ${(e as Error).message}`);
-      reply.onSent?.();
+      onSent?.();
       this.destroy();
       return;
     }
@@ -524,7 +542,7 @@ class TcpConnection {
     const last = reply.chunks.length - 1;
     for (let i = 0; i < last; i++) s.write(reply.chunks[i]);
     // write() reports whether the buffered bytes, corked ones included, are under the high-water mark.
-    const ok = s.write(reply.chunks[last], reply.onSent && (() => reply.onSent!()));
+    const ok = s.write(reply.chunks[last], onSent && (() => onSent()));
     this.idle.refresh();
     this.lastActive = Date.now();
     if (!ok) this.draining = true;
