@@ -1,6 +1,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 
+/** What tells one version of a file from another (a stat's fields; plain numbers, so it crosses to a worker thread). */
+export type FileIdentity = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>;
+
 /** An open file shared by the transfers reading it. */
 export interface OpenFile {
   readonly handle: FileHandle;
@@ -26,7 +29,7 @@ export class OpenFileCache {
   constructor(private readonly capacity = 64) {}
 
   /** Opens (or reuses) `path` whose current stat is `st`; pair with `release`. */
-  async acquire(path: string, st: Stats): Promise<OpenFile> {
+  async acquire(path: string, st: FileIdentity): Promise<OpenFile> {
     const key = `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
     const hit = this.entries.get(key);
     if (hit) {

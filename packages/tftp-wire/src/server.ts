@@ -4,6 +4,7 @@ import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { ErrorCode, MAX_BLKSIZE, Opcode } from './constants.js';
 import { decode } from './decode.js';
 import { encode } from './encode.js';
@@ -19,6 +20,7 @@ import { realRoot, resolveUnderRoot } from './secure-path.js';
 import { TftpSender } from './sender.js';
 import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
+import { TransferThreads, type ThreadJob } from './transfer-threads.js';
 import { bindUdp } from './udp.js';
 import { defaultRetry, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
@@ -44,12 +46,19 @@ export interface TftpServerOptions {
   maxNetasciiBytes?: number;
   /** Largest upload accepted (default 4 GiB). */
   maxUploadBytes?: number;
+  /**
+   * Worker threads that run binary (octet) read transfers, the boot path
+   * (default: the number of cores, at most 4); 0 runs every transfer on the
+   * main thread. Uploads and netascii reads always run there.
+   */
+  threads?: number;
   log?: Logger;
 }
 
 interface Active {
-  driver: TransferDriver;
   key: string;
+  /** Ends the transfer; `tell` sends the client an ERROR with `code` and `message`. */
+  abort(code: number, message: string, tell?: boolean): void;
 }
 
 /** Receive buffer of the request socket: room for a burst of a few thousand requests. */
@@ -74,12 +83,15 @@ export class TftpServer {
   private listenFamily: 'udp4' | 'udp6' = 'udp6';
   private bindAddress = '::';
   private remap: Remap | undefined;
+  private readonly threads: TransferThreads | undefined;
 
   constructor(private readonly opts: TftpServerOptions) {
     const sink = opts.log ?? (() => {});
     this.log = (level, message) => sink(level, printable(message));
     this.limiter = new LogLimiter(this.log);
     this.remap = opts.remap;
+    const threads = opts.threads ?? Math.min(4, availableParallelism());
+    this.threads = threads > 0 ? new TransferThreads(threads, this.log) : undefined;
   }
 
   /** New remap rules (SIGHUP) for requests from now on; transfers under way keep their file. */
@@ -114,6 +126,7 @@ export class TftpServer {
     } catch {
       // Capped by net.core.rmem_max or refused: the kernel's size stays.
     }
+    this.threads?.warm();
     this.socket.on('message', (msg, rinfo) => void this.onRequest(msg, rinfo.address, rinfo.port));
     this.socket.on('error', (err) => this.limiter.write('listen', 'warning', `listening socket: ${err.message}`, now()));
     const a = this.socket.address();
@@ -125,10 +138,11 @@ export class TftpServer {
   }
 
   async close(): Promise<void> {
-    for (const a of [...this.active]) a.driver.abort(ErrorCode.NOT_DEFINED, 'server shutting down');
+    for (const a of [...this.active]) a.abort(ErrorCode.NOT_DEFINED, 'server shutting down');
     this.active.clear();
     if (this.socket) await new Promise<void>((r) => this.socket!.close(() => r()));
     this.socket = undefined;
+    await this.threads?.close(ErrorCode.NOT_DEFINED, 'server shutting down');
     await this.cache.close();
   }
 
@@ -160,7 +174,7 @@ export class TftpServer {
       if (a.key === key) return;
       // A different request from the same port (UEFI asking again after its tsize probe, the
       // ERROR 8 lost) replaces the old transfer, which the client has given up on.
-      if (a.key.startsWith(`${peer}|`)) a.driver.abort(ErrorCode.NOT_DEFINED, 'superseded by a new request from the same port', false);
+      if (a.key.startsWith(`${peer}|`)) a.abort(ErrorCode.NOT_DEFINED, 'superseded by a new request from the same port', false);
     }
     const kind = p.op === Opcode.RRQ ? 'RRQ' : 'WRQ';
     const max = this.opts.maxTransfers ?? 256;
@@ -222,6 +236,12 @@ export class TftpServer {
         return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found', 'info');
       }
       if (!st.isFile()) return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found (not a regular file)', 'info');
+      if (this.threads && mode === 'octet') {
+        const n = negotiateOptions(p.options, 'read', limits, st.size);
+        const identity = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+        await this.begin({ kind, who, address, port, key, filename: p.filename, settings: n.settings, oack: n.oack, thread: { path: resolved.path, identity, serve: n, retry } });
+        return;
+      }
       let file;
       try {
         file = await this.cache.acquire(resolved.path, st);
@@ -319,7 +339,9 @@ export class TftpServer {
     port: number;
     key: string;
     filename: string;
-    machine: TftpSender | TftpReceiver;
+    machine?: TftpSender | TftpReceiver;
+    /** A read to run on a transfer thread instead of `machine`. */
+    thread?: Pick<ThreadJob, 'path' | 'identity' | 'serve' | 'retry'>;
     source?: DataSource;
     sink?: FileSink;
     settings: { blksize: number; windowsize: number };
@@ -332,25 +354,12 @@ export class TftpServer {
     const mapped = this.listenFamily === 'udp6' && t.address !== t.who;
     const family = mapped ? 'udp4' : this.listenFamily;
     const local = mapped ? '0.0.0.0' : this.bindAddress;
-    let socket: Socket;
-    try {
-      socket = await bindUdp(family, local, 0, family === 'udp6' && local !== '::');
-    } catch (err) {
-      t.source?.close();
-      throw err;
-    }
-    const want = Math.min(4 * 1024 * 1024, Math.max(256 * 1024, 2 * t.settings.blksize * t.settings.windowsize));
-    try {
-      socket.setSendBufferSize(want);
-    } catch {
-      // the kernel's limit stands
-    }
+    const sendBufferBytes = Math.min(4 * 1024 * 1024, Math.max(256 * 1024, 2 * t.settings.blksize * t.settings.windowsize));
     const oack = t.oack.map((o) => `${o.name}=${o.value}`).join(' ');
     const first = t.kind === 'RRQ' ? 'DATA 1' : 'ACK 0';
-    this.log('debug', `${t.kind} from ${t.who} filename ${t.filename}: ${oack ? `OACK ${oack}` : `no options, ${first} directly`}`);
     const started = now();
-    const entry: Active = { key: t.key, driver: undefined as unknown as TransferDriver };
     const verb = t.kind === 'RRQ' ? 'sent' : 'received';
+    const entry: Active = { key: t.key, abort: () => {} };
     const onDone = (d: DoneAction) => {
       this.active.delete(entry);
       const seconds = ((now() - started) / 1000).toFixed(3);
@@ -359,18 +368,40 @@ export class TftpServer {
       if (d.outcome !== 'complete') t.discard?.();
       line(d.outcome === 'complete' ? verb : d.reason, d.level, d.bytes);
     };
-    entry.driver = new TransferDriver(socket, { address: t.who, port: t.port }, t.machine, {
+    const onLog = (level: 'debug' | 'info' | 'warning', message: string) => this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${message}`);
+    if (t.thread && this.threads) {
+      this.log('debug', `${t.kind} from ${t.who} filename ${t.filename}: ${oack ? `OACK ${oack}` : `no options, ${first} directly`}`);
+      const abort = this.threads.start({ ...t.thread, family, local, address: t.who, port: t.port, sendBufferBytes }, { onDone, onLog });
+      entry.abort = (code, message, tell = true) => abort(code, message, tell);
+      this.active.add(entry);
+      return;
+    }
+    let socket: Socket;
+    try {
+      socket = await bindUdp(family, local, 0, family === 'udp6' && local !== '::');
+    } catch (err) {
+      t.source?.close();
+      throw err;
+    }
+    try {
+      socket.setSendBufferSize(sendBufferBytes);
+    } catch {
+      // the kernel's limit stands
+    }
+    this.log('debug', `${t.kind} from ${t.who} filename ${t.filename}: ${oack ? `OACK ${oack}` : `no options, ${first} directly`}`);
+    const driver = new TransferDriver(socket, { address: t.who, port: t.port }, t.machine!, {
       source: t.source,
       sink: t.sink,
       limiter: this.limiter,
       onDone,
-      onLog: (level, message) => this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${message}`),
+      onLog,
       dallyMs: t.dallyMs,
       settle: t.settle,
     });
-    if (t.sink) t.sink.onFailure = (err) => entry.driver.abort(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (${err.message})`);
+    entry.abort = (code, message, tell) => driver.abort(code, message, tell);
+    if (t.sink) t.sink.onFailure = (err) => driver.abort(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (${err.message})`);
     this.active.add(entry);
-    entry.driver.start();
+    driver.start();
   }
 }
 

@@ -186,6 +186,8 @@ t.test('over the transfer cap a request gets an ERROR, not silence; malformed re
   b.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   t.match((await b.next()).p, { op: Opcode.ERROR, code: ErrorCode.NOT_DEFINED, message: /busy/ });
   a.s.send(encode({ op: Opcode.ERROR, code: 0, message: 'stop' }), d1.port, '127.0.0.1');
+  // The transfer ran on a worker thread, which reports its end a moment later.
+  t.ok(await eventually(() => server.transfers === 0), 'the stopped transfer is gone');
   b.s.send(Buffer.from([0, 1, 0x66]), port, '127.0.0.1');
   t.match((await b.next()).p, { op: Opcode.ERROR, code: ErrorCode.ILLEGAL_OPERATION });
   b.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'mail', options: [] }), port, '127.0.0.1');
@@ -266,4 +268,31 @@ t.test('random datagrams to the request port and to a transfer port do not distu
   const r = await tftpGet('f', { host: '127.0.0.1', port });
   t.equal(r.bytes, 1500, 'and new requests are served');
   t.ok(logs.filter((l) => l.includes('malformed')).length <= 20, 'malformed packets are logged rate-limited');
+});
+
+t.test('read transfers on worker threads and on the main thread give the same bytes and log lines', async (t) => {
+  for (const threads of [0, 2]) {
+    const on = await setup(t, { threads });
+    const sizes = [0, 511, 512, 513, 70_000];
+    for (const size of sizes) await writeFile(join(on.root, `f${size}`), Buffer.alloc(size, size % 251));
+    for (const size of sizes) {
+      const got = await tftpGet(`f${size}`, { host: '127.0.0.1', port: on.port, blksize: 512, windowsize: 4 });
+      t.ok(got.data!.equals(Buffer.alloc(size, size % 251)), `threads ${threads}: ${size} bytes`);
+    }
+    t.ok(await eventually(() => sizes.every((n) => on.logs.some((l) => l.startsWith(`info: RRQ from 127.0.0.1 filename f${n}: sent, ${n} bytes in `)))), `threads ${threads}: one "sent" line per transfer`);
+  }
+});
+
+t.test('closing the server tells a client mid-transfer on a worker thread', async (t) => {
+  const on = await setup(t, { threads: 1 });
+  await writeFile(join(on.root, 'big'), Buffer.alloc(100_000, 1));
+  const raw = await rawSocket(t);
+  raw.s.send(encode({ op: Opcode.RRQ, filename: 'big', mode: 'octet', options: [] }), on.port, '127.0.0.1');
+  const first = await raw.next();
+  t.match(first.p, { op: Opcode.DATA, block: 1 }, 'DATA 1 from the thread');
+  t.equal(on.server.transfers, 1);
+  await on.server.close();
+  const end = await raw.next();
+  t.match(end.p, { op: Opcode.ERROR, code: ErrorCode.NOT_DEFINED, message: 'server shutting down' }, 'ERROR from the transfer port');
+  t.equal(end.port, first.port);
 });

@@ -41,6 +41,7 @@ TFTP:
   --blksize-max N      largest blksize agreed to (default 65464)
   --window-max N       largest windowsize agreed to (default 64)
   --max-transfers N    concurrent transfers (default 256)
+  --threads N          TFTP threads for binary reads (default: cores, at most 4; 0: none)
   --create             accept uploads (WRQ)
   --no-tftp            don't serve TFTP
 DHCP:
@@ -109,6 +110,7 @@ async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
             remapFile: str(s, 'tftp-remap'),
             create: on(s, 'create'),
             maxTransfers: str(s, 'max-transfers'),
+            threads: str(s, 'threads'),
             verbose: on(s, 'verbose'),
           },
           log,

@@ -3,7 +3,7 @@ import { type Command, UsageError, boolFlag, parseFlags, stringFlag, untilSignal
 import { startTftp } from '../serve/tftp-runner.js';
 
 const usage = `usage: netboot tftp --root DIR [--listen ADDR] [--port 69] [--blksize-max N] [--window-max N]
-                    [--remap FILE] [--create] [--max-transfers N] [--verbose]
+                    [--remap FILE] [--create] [--max-transfers N] [--threads N] [--verbose]
 
 Serves DIR over TFTP (RFC 1350 with blksize, timeout, tsize and windowsize),
 as "in.tftpd -l -v -s DIR" does. Every name resolves inside DIR: a leading "/"
@@ -25,6 +25,9 @@ flags:
   --create            accept uploads (WRQ): new files are created, existing ones
                       overwritten only when world-writable (like tftp-hpa -c)
   --max-transfers N   concurrent transfers; more get an ERROR (default 256)
+  --threads N         worker threads that run binary (octet) reads, so a boot
+                      storm uses more than one core (default: the number of
+                      cores, at most 4; 0 runs every transfer on the main thread)
   --verbose           also log retransmissions and other details`;
 
 export const tftp: Command = {
@@ -41,6 +44,7 @@ export const tftp: Command = {
       remap: { type: 'string' },
       create: { type: 'boolean' },
       'max-transfers': { type: 'string' },
+      threads: { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
     });
     const root = stringFlag(flags, 'root');
@@ -56,6 +60,7 @@ export const tftp: Command = {
         remapFile: stringFlag(flags, 'remap'),
         create: boolFlag(flags, 'create'),
         maxTransfers: stringFlag(flags, 'max-transfers'),
+        threads: stringFlag(flags, 'threads'),
         verbose: boolFlag(flags, 'verbose'),
       },
       log,

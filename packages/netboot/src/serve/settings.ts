@@ -24,6 +24,7 @@ export const SERVE_OPTIONS = {
   'blksize-max': { type: 'string' },
   'window-max': { type: 'string' },
   'max-transfers': { type: 'string' },
+  threads: { type: 'string' },
   create: { type: 'boolean' },
   'no-tftp': { type: 'boolean' },
   // DHCP

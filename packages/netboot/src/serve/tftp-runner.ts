@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { MAX_BLKSIZE, parseRemap, TftpServer, type Remap } from '@netboot/tftp-wire';
 import { UsageError, intFlag, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
@@ -13,6 +14,7 @@ export interface TftpSettings {
   remapFile?: string;
   create: boolean;
   maxTransfers?: string;
+  threads?: string;
   verbose: boolean;
 }
 
@@ -50,6 +52,7 @@ export async function startTftp(s: TftpSettings, log: Log): Promise<RunningServi
     remap,
     create: s.create,
     maxTransfers: intFlag(s.maxTransfers, '--max-transfers', 256, 1, 100_000),
+    threads: intFlag(s.threads, '--threads', Math.min(4, availableParallelism()), 0, 64),
     log: (level, message) => {
       if (level === 'debug' && !s.verbose) return;
       log(level === 'warning' ? `tftp: warning: ${message}` : `tftp: ${message}`);

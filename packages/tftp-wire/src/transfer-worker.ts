@@ -1,0 +1,81 @@
+import type { Socket } from 'node:dgram';
+import { parentPort } from 'node:worker_threads';
+import { ErrorCode, Opcode } from './constants.js';
+import { encode } from './encode.js';
+import { LogLimiter } from './log-limiter.js';
+import { BufferPool, OpenFileCache } from './open-file-cache.js';
+import { TftpSender } from './sender.js';
+import { FileSource } from './sources.js';
+import { TransferDriver } from './transfer-driver.js';
+import type { ThreadMessage, ThreadReport } from './transfer-threads.js';
+import { bindUdp } from './udp.js';
+
+/*
+ * A worker thread of TransferThreads: runs the read transfers the server
+ * hands it, each on its own socket, with its own open-file cache and buffer
+ * pool. Log lines and the end of each transfer go back to the server.
+ */
+
+const port = parentPort!;
+const cache = new OpenFileCache();
+const pool = new BufferPool();
+const drivers = new Map<number, TransferDriver>();
+/** Transfer sockets not closed yet: a socket closes once its last datagram (an ERROR, say) has left. */
+const sockets = new Set<Socket>();
+/** How long closing waits for the last datagrams to leave. */
+const CLOSE_WAIT_MS = 1000;
+const report = (r: ThreadReport): void => port.postMessage(r);
+const limiter = new LogLimiter((level, message) => report({ type: 'log', level, message }));
+
+port.on('message', (m: ThreadMessage) => {
+  if (m.type === 'abort') drivers.get(m.id)?.abort(m.code, m.message, m.tell);
+  else if (m.type === 'start') void start(m);
+  else void close(m.code, m.message);
+});
+
+async function close(code: number, message: string): Promise<void> {
+  for (const d of [...drivers.values()]) d.abort(code, message);
+  const closed = [...sockets].map((s) => new Promise((resolve) => s.once('close', resolve)));
+  await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS))]);
+  report({ type: 'closed' });
+}
+
+async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<void> {
+  const { id } = job;
+  const done = (outcome: 'failed', reason: string) =>
+    report({ type: 'done', id, done: { type: 'done', outcome, bytes: 0, reason, level: 'warning' } });
+  let socket;
+  try {
+    socket = await bindUdp(job.family, job.local, 0, job.family === 'udp6' && job.local !== '::');
+  } catch (err) {
+    return done('failed', `cannot open a transfer socket: ${(err as Error).message}`);
+  }
+  sockets.add(socket);
+  socket.once('close', () => sockets.delete(socket));
+  try {
+    socket.setSendBufferSize(job.sendBufferBytes);
+  } catch {
+    // the kernel's limit stands
+  }
+  let file;
+  try {
+    file = await cache.acquire(job.path, job.identity);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'cannot open';
+    socket.send(encode({ op: Opcode.ERROR, code: ErrorCode.ACCESS_VIOLATION, message: `Access violation: ${code}` }), job.port, job.address, () => socket.close());
+    return done('failed', `Access violation: ${code}`);
+  }
+  const source = new FileSource(file, cache, pool, job.serve.settings.blksize, job.serve.settings.windowsize);
+  const machine = new TftpSender({ size: file.size, serve: job.serve, retry: job.retry });
+  const driver = new TransferDriver(socket, { address: job.address, port: job.port }, machine, {
+    source,
+    limiter,
+    onDone: (d) => {
+      drivers.delete(id);
+      report({ type: 'done', id, done: d });
+    },
+    onLog: (level, message) => report({ type: 'log', id, level, message }),
+  });
+  drivers.set(id, driver);
+  driver.start();
+}
