@@ -53,6 +53,15 @@ type CallContext = Pick<RpcCall, 'transport' | 'remote' | 'local'>;
 /** Largest UDP payload over IPv4; a larger reply cannot be sent over UDP. */
 const MAX_UDP_PAYLOAD = 65507;
 const PORT_PICK_ATTEMPTS = 8;
+/**
+ * Replies written in one tick leave together, but at most this many to a
+ * writev: a whole window of calls answered in one block makes the client
+ * and the server take turns on the cores, each idle while the other works;
+ * smaller blocks let the client start on the first replies while the server
+ * computes the rest (measured: GETATTR, LOOKUP and 4 KiB READ at 16 in
+ * flight gained 7 to 33% over one block per tick).
+ */
+const REPLIES_PER_WRITE = 4;
 /** TCP records larger than this that arrive in pieces are joined in pooled buffers (an NFS WRITE of 1 MiB). */
 const POOLED_RECORD_MIN = 64 * 1024;
 
@@ -389,6 +398,7 @@ class TcpConnection {
   private draining = false;
   private paused = false;
   private corked = false;
+  private batched = 0;
   private closed = false;
   private peerEnded = false;
   private readonly idle: NodeJS.Timeout;
@@ -465,12 +475,9 @@ class TcpConnection {
 
   private pump(): void {
     const { maxInFlight } = this.server.limits;
-    // Replies of synchronous handlers to records that arrived together leave in one writev.
-    this.socket.cork();
     while (!this.closed && this.inFlight < maxInFlight && this.waiting.length > 0) {
       this.start(this.waiting.shift()!);
     }
-    this.socket.uncork();
     this.updateFlow();
     this.finishIfDone();
   }
@@ -530,11 +537,13 @@ class TcpConnection {
     }
     const s = this.socket;
     if (!this.corked) {
-      // Replies that complete in the same tick (many calls in flight) leave in one writev.
+      // Replies that complete in the same tick (many calls in flight) leave together (see REPLIES_PER_WRITE).
       this.corked = true;
       s.cork();
       process.nextTick(() => {
+        if (!this.corked) return;
         this.corked = false;
+        this.batched = 0;
         s.uncork();
       });
     }
@@ -543,6 +552,11 @@ class TcpConnection {
     for (let i = 0; i < last; i++) s.write(reply.chunks[i]);
     // write() reports whether the buffered bytes, corked ones included, are under the high-water mark.
     const ok = s.write(reply.chunks[last], onSent && (() => onSent()));
+    if (++this.batched >= REPLIES_PER_WRITE) {
+      this.corked = false;
+      this.batched = 0;
+      s.uncork();
+    }
     this.idle.refresh();
     this.lastActive = Date.now();
     if (!ok) this.draining = true;
