@@ -21,7 +21,7 @@ import { TftpSender } from './sender.js';
 import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import { TransferThreads, type ThreadJob } from './transfer-threads.js';
-import { bindUdp } from './udp.js';
+import { bindUdp, openTransferSocket } from './udp.js';
 import { defaultRetry, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
 
@@ -369,8 +369,8 @@ export class TftpServer {
       line(d.outcome === 'complete' ? verb : d.reason, d.level, d.bytes);
     };
     const onLog = (level: 'debug' | 'info' | 'warning', message: string) => this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${message}`);
+    onLog('debug', oack ? `OACK ${oack}` : `no options, ${first} directly`);
     if (t.thread && this.threads) {
-      this.log('debug', `${t.kind} from ${t.who} filename ${t.filename}: ${oack ? `OACK ${oack}` : `no options, ${first} directly`}`);
       const abort = this.threads.start({ ...t.thread, family, local, address: t.who, port: t.port, sendBufferBytes }, { onDone, onLog });
       entry.abort = (code, message, tell = true) => abort(code, message, tell);
       this.active.add(entry);
@@ -378,17 +378,11 @@ export class TftpServer {
     }
     let socket: Socket;
     try {
-      socket = await bindUdp(family, local, 0, family === 'udp6' && local !== '::');
+      socket = await openTransferSocket(family, local, sendBufferBytes);
     } catch (err) {
       t.source?.close();
       throw err;
     }
-    try {
-      socket.setSendBufferSize(sendBufferBytes);
-    } catch {
-      // the kernel's limit stands
-    }
-    this.log('debug', `${t.kind} from ${t.who} filename ${t.filename}: ${oack ? `OACK ${oack}` : `no options, ${first} directly`}`);
     const driver = new TransferDriver(socket, { address: t.who, port: t.port }, t.machine!, {
       source: t.source,
       sink: t.sink,

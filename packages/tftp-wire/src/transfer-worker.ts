@@ -8,7 +8,7 @@ import { TftpSender } from './sender.js';
 import { FileSource } from './sources.js';
 import { TransferDriver } from './transfer-driver.js';
 import type { ThreadMessage, ThreadReport } from './transfer-threads.js';
-import { bindUdp } from './udp.js';
+import { openTransferSocket } from './udp.js';
 
 /*
  * A worker thread of TransferThreads: runs the read transfers the server
@@ -44,19 +44,14 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
   const { id } = job;
   const done = (outcome: 'failed', reason: string) =>
     report({ type: 'done', id, done: { type: 'done', outcome, bytes: 0, reason, level: 'warning' } });
-  let socket;
+  let socket: Socket;
   try {
-    socket = await bindUdp(job.family, job.local, 0, job.family === 'udp6' && job.local !== '::');
+    socket = await openTransferSocket(job.family, job.local, job.sendBufferBytes);
   } catch (err) {
     return done('failed', `cannot open a transfer socket: ${(err as Error).message}`);
   }
   sockets.add(socket);
   socket.once('close', () => sockets.delete(socket));
-  try {
-    socket.setSendBufferSize(job.sendBufferBytes);
-  } catch {
-    // the kernel's limit stands
-  }
   let file;
   try {
     file = await cache.acquire(job.path, job.identity);
