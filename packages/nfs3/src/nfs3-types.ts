@@ -1,4 +1,4 @@
-import { empty, enumOf, fixed, opaque, optional, struct, u32, u64, union, type StructCodec, type XdrCodec } from '@netboot/oncrpc-xdr';
+import { empty, enumOf, fixed, opaque, optional, struct, u32, u64, union, xdrCodec, type StructCodec, type XdrCodec } from '@netboot/oncrpc-xdr';
 import {
   CreateMode,
   type FileType,
@@ -49,7 +49,7 @@ export interface Fattr {
   mtime: NfsTime;
   ctime: NfsTime;
 }
-export const fattr3 = struct<Fattr>('fattr3', {
+const fattr3Members = struct<Fattr>('fattr3', {
   type: ftype3,
   mode: u32,
   nlink: u32,
@@ -64,6 +64,29 @@ export const fattr3 = struct<Fattr>('fattr3', {
   mtime: nfstime3,
   ctime: nfstime3,
 });
+/** The fixed size of fattr3 on the wire. */
+const FATTR3_SIZE = 84;
+/**
+ * fattr3 written member by member: the attributes are in nearly every reply
+ * (twice in LOOKUP), and the general struct encoder takes about 2 µs for
+ * them, several times this. Same checks (each member's range) and the same
+ * bytes; read through the general struct.
+ */
+export const fattr3 = xdrCodec<Fattr>(
+  'fattr3',
+  (r, f) => fattr3Members.read(r, f),
+  (w, v) => {
+    ftype3.write(w, v.type, 'fattr3.type');
+    w.u32(v.mode, 'fattr3.mode').u32(v.nlink, 'fattr3.nlink').u32(v.uid, 'fattr3.uid').u32(v.gid, 'fattr3.gid');
+    w.u64(v.size, 'fattr3.size').u64(v.used, 'fattr3.used');
+    w.u32(v.rdev.specdata1, 'fattr3.rdev.specdata1').u32(v.rdev.specdata2, 'fattr3.rdev.specdata2');
+    w.u64(v.fsid, 'fattr3.fsid').u64(v.fileid, 'fattr3.fileid');
+    w.u32(v.atime.seconds, 'fattr3.atime.seconds').u32(v.atime.nseconds, 'fattr3.atime.nseconds');
+    w.u32(v.mtime.seconds, 'fattr3.mtime.seconds').u32(v.mtime.nseconds, 'fattr3.mtime.nseconds');
+    w.u32(v.ctime.seconds, 'fattr3.ctime.seconds').u32(v.ctime.nseconds, 'fattr3.ctime.nseconds');
+  },
+  () => FATTR3_SIZE,
+);
 export const postOpAttr = optional(fattr3);
 
 export interface WccAttr {
