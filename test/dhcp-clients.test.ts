@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parseLeaseFile, parseIpv4 } from '@netboot/dhcp-wire';
 import { createLink, createNetns, type Link } from './support/netns.js';
 import { netbootCli, repoRoot } from './support/paths.js';
@@ -20,7 +20,7 @@ import { requirePrograms, requireNetns } from './support/programs.js';
 const guide = readFileSync(join(repoRoot, 'packages/dhcp-wire/test/fixtures/gentoo-dhcpd.conf'), 'utf8');
 const SLAVE_MAC = '00:40:63:c2:ca:c9';
 
-type T = typeof t;
+type T = Test;
 
 function tempDir(t: T): string {
   const dir = mkdtempSync(join(tmpdir(), 'dhcp-clients-'));

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import {
@@ -24,7 +24,7 @@ const typed = (m: DhcpMessage, code: number) => {
 };
 
 /** Re-encodes at a non-zero offset inside a larger buffer and compares with the original bytes. */
-function reencodes(t: Tap.Test, bytes: Buffer): DhcpMessage {
+function reencodes(t: Test, bytes: Buffer): DhcpMessage {
   const m = decode(bytes);
   t.equal(encodingLength(m), bytes.length, 'encodingLength is the datagram length');
   const out = Buffer.alloc(bytes.length + 10, 0xee);
@@ -43,10 +43,6 @@ function reencodes(t: Tap.Test, bytes: Buffer): DhcpMessage {
   }
   t.equal(failures, 0, `all ${unpadded} proper prefixes give a DhcpWireError`);
   return m;
-}
-
-declare namespace Tap {
-  type Test = typeof t;
 }
 
 t.test('udhcpc DISCOVER (captured from busybox udhcpc 1.35 -V PXEClient:...)', (t) => {

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -32,7 +32,7 @@ const HOST = '127.0.0.1';
 const PROG = 0x20000099;
 const NONE: OpaqueAuth = { flavor: 0, body: Buffer.alloc(0) };
 
-type T = typeof t;
+type T = Test;
 
 async function serve(t: T, opts: RpcServerOptions = {}) {
   const logs: string[] = [];
@@ -123,7 +123,7 @@ for (const transport of ['udp', 'tcp'] as const) {
         seen = call;
         return { stat: 0, body: [] };
       },
-      5: () => ({ stat: AcceptStat.PROC_UNAVAIL }),
+      5: () => ({ name: 'RpcAcceptError', stat: AcceptStat.PROC_UNAVAIL }),
     });
     server.register(PROG, 3, {});
     server.register(PROG, 5, {});
@@ -132,12 +132,12 @@ for (const transport of ['udp', 'tcp'] as const) {
     t.equal((await c.call(PROG, 1, 1, [u32(40), u32(2)])).u32('sum'), 42, 'SUCCESS with results');
     await t.rejects(c.call(PROG + 1, 1, 0), new RpcAcceptError(AcceptStat.PROG_UNAVAIL), 'PROG_UNAVAIL');
     await t.rejects(c.call(PROG, 2, 0), { name: 'RpcAcceptError', stat: AcceptStat.PROG_MISMATCH, low: 1, high: 5 }, 'PROG_MISMATCH(1, 5)');
-    await t.rejects(c.call(PROG, 1, 99), { stat: AcceptStat.PROC_UNAVAIL }, 'PROC_UNAVAIL');
-    await t.rejects(c.call(PROG, 1, 1, [u32(1)]), { stat: AcceptStat.GARBAGE_ARGS }, 'short arguments: GARBAGE_ARGS');
-    await t.rejects(c.call(PROG, 1, 1, [u32(1), u32(2), u32(3)]), { stat: AcceptStat.GARBAGE_ARGS }, 'trailing arguments: GARBAGE_ARGS');
-    await t.rejects(c.call(PROG, 1, 2), { stat: AcceptStat.SYSTEM_ERR }, 'a throwing handler: SYSTEM_ERR');
+    await t.rejects(c.call(PROG, 1, 99), { name: 'RpcAcceptError', stat: AcceptStat.PROC_UNAVAIL }, 'PROC_UNAVAIL');
+    await t.rejects(c.call(PROG, 1, 1, [u32(1)]), { name: 'RpcAcceptError', stat: AcceptStat.GARBAGE_ARGS }, 'short arguments: GARBAGE_ARGS');
+    await t.rejects(c.call(PROG, 1, 1, [u32(1), u32(2), u32(3)]), { name: 'RpcAcceptError', stat: AcceptStat.GARBAGE_ARGS }, 'trailing arguments: GARBAGE_ARGS');
+    await t.rejects(c.call(PROG, 1, 2), { name: 'RpcAcceptError', stat: AcceptStat.SYSTEM_ERR }, 'a throwing handler: SYSTEM_ERR');
     t.match(logs.join('\n'), /disk on fire/, 'the failure is logged');
-    await t.rejects(c.call(PROG, 1, 5), { stat: AcceptStat.PROC_UNAVAIL }, 'a handler may answer PROC_UNAVAIL');
+    await t.rejects(c.call(PROG, 1, 5), { name: 'RpcAcceptError', stat: AcceptStat.PROC_UNAVAIL }, 'a handler may answer PROC_UNAVAIL');
     const denied = await c.call(PROG, 1, 3).catch((e: unknown) => e);
     t.ok(denied instanceof RpcDeniedError, 'RpcDeniedError');
     t.match(denied, { rejectStat: RejectStat.AUTH_ERROR, authStat: AuthStat.AUTH_TOOWEAK });
@@ -146,9 +146,9 @@ for (const transport of ['udp', 'tcp'] as const) {
     t.same(seen?.cred, cred, 'AUTH_SYS credential handed to the handler');
     t.match(seen, { transport, remote: { address: HOST, port: c.localPort, family: 'IPv4' }, local: { address: HOST, port } });
     server.unregister(PROG, 5);
-    await t.rejects(c.call(PROG, 2, 0), { stat: AcceptStat.PROG_MISMATCH, low: 1, high: 3 }, 'unregister narrows the range');
+    await t.rejects(c.call(PROG, 2, 0), { name: 'RpcAcceptError', stat: AcceptStat.PROG_MISMATCH, low: 1, high: 3 }, 'unregister narrows the range');
     server.unregister(PROG);
-    await t.rejects(c.call(PROG, 1, 0), { stat: AcceptStat.PROG_UNAVAIL });
+    await t.rejects(c.call(PROG, 1, 0), { name: 'RpcAcceptError', stat: AcceptStat.PROG_UNAVAIL });
   });
 }
 
