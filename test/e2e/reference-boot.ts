@@ -17,7 +17,8 @@ import { requirePrograms } from '../support/programs.js';
 import { run, start } from '../support/processes.js';
 import { prepareGuest } from './guest.js';
 import { bootAll, PARALLEL_BOOTS, writeScenario, type BootCase } from './scenario.js';
-import { createVmNetwork, StampedLog, type VmNetwork } from './vm.js';
+import { startReferenceDnsmasq } from './reference-dnsmasq.js';
+import { createVmNetwork, type VmNetwork } from './vm.js';
 
 t.setTimeout(900_000);
 
@@ -70,31 +71,7 @@ if (progs) {
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const scenario = writeScenario(work, guest, net);
 
-  const dnsmasq = start(
-    t,
-    progs.dnsmasq,
-    [
-      '--no-daemon',
-      '--conf-file=/dev/null',
-      '--port=0',
-      '--user=root',
-      '--group=root',
-      `--interface=${net.iface}`,
-      '--bind-interfaces',
-      `--dhcp-range=${net.address(100)},${net.address(200)},255.255.255.0,1h`,
-      ...scenario.cases.map((c) => `--dhcp-host=${c.mac},${c.ip}`),
-      `--dhcp-boot=pxelinux.0,,${net.serverAddr}`,
-      `--dhcp-leasefile=${join(work, 'dnsmasq.leases')}`,
-      '--pid-file=',
-      '--enable-tftp',
-      `--tftp-root=${scenario.tftpRoot}`,
-      '--log-dhcp',
-      '--log-facility=-',
-    ],
-    { ns: net.ns },
-  );
-  const dnsmasqLog = new StampedLog(dnsmasq);
-  await dnsmasq.waitFor(/TFTP root is/);
+  const { running: dnsmasq, log: dnsmasqLog } = await startReferenceDnsmasq(t, progs.dnsmasq, net, scenario, work);
 
   // Ganesha registers MOUNT and NFS with rpcbind through rpcbind's socket
   // under /run, which is not per namespace: both get a private /run.

@@ -1,10 +1,10 @@
 /**
- * The diskless boots of test/e2e against dnsmasq (DHCP + TFTP) and `netboot
+ * The diskless boots of pxe-boot.test.ts against dnsmasq (DHCP + TFTP) and `netboot
  * nfs` (portmap, mountd, NFSv3): the Linux kernel's NFS client mounting its
  * root from our server. Not part of `npm test` (it needs dnsmasq-base and
  * QEMU, and takes minutes); run it by hand:
  *
- *   TS_NODE_PROJECT=tsconfig.test.json npx tap --timeout=900 test/nfs-kernel-boot.ts
+ *   TS_NODE_PROJECT=tsconfig.test.json npx tap --timeout=900 test/e2e/nfs-kernel-boot.ts
  *
  * E2E_BOOTS=N runs only the first N boots.
  */
@@ -13,12 +13,13 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requirePrograms } from './support/programs.js';
-import { start } from './support/processes.js';
-import { netbootCli } from './support/paths.js';
-import { prepareGuest } from './e2e/guest.js';
-import { bootAndCheck, writeScenario } from './e2e/scenario.js';
-import { createVmNetwork, StampedLog } from './e2e/vm.js';
+import { requirePrograms } from '../support/programs.js';
+import { start } from '../support/processes.js';
+import { netbootCli } from '../support/paths.js';
+import { prepareGuest } from './guest.js';
+import { startReferenceDnsmasq } from './reference-dnsmasq.js';
+import { bootAndCheck, writeScenario } from './scenario.js';
+import { createVmNetwork } from './vm.js';
 
 t.setTimeout(900_000);
 
@@ -65,31 +66,7 @@ if (progs) {
   const init = join(first.root.dir, 'sbin', 'init');
   writeFileSync(init, readFileSync(init, 'utf8').replace('echo "E2E-DONE"', WORKLOAD + 'echo "E2E-DONE"'));
 
-  const dnsmasq = start(
-    t,
-    progs.dnsmasq,
-    [
-      '--no-daemon',
-      '--conf-file=/dev/null',
-      '--port=0',
-      '--user=root',
-      '--group=root',
-      `--interface=${net.iface}`,
-      '--bind-interfaces',
-      `--dhcp-range=${net.address(100)},${net.address(200)},255.255.255.0,1h`,
-      ...scenario.cases.map((c) => `--dhcp-host=${c.mac},${c.ip}`),
-      `--dhcp-boot=pxelinux.0,,${net.serverAddr}`,
-      `--dhcp-leasefile=${join(work, 'dnsmasq.leases')}`,
-      '--pid-file=',
-      '--enable-tftp',
-      `--tftp-root=${scenario.tftpRoot}`,
-      '--log-dhcp',
-      '--log-facility=-',
-    ],
-    { ns: net.ns },
-  );
-  const dnsmasqLog = new StampedLog(dnsmasq);
-  await dnsmasq.waitFor(/TFTP root is/);
+  const { running: dnsmasq, log: dnsmasqLog } = await startReferenceDnsmasq(t, progs.dnsmasq, net, scenario, work);
 
   const exportsFile = join(work, 'exports');
   writeFileSync(
