@@ -23,8 +23,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanups, cpuSeconds, load, peakRssMB, runMeasure } from './lib/processes.js';
-import { lookupFile, mountExport, startGanesha, startNetboot } from './lib/nfs-servers.js';
+import { bestOfRounds, finish, startServers } from './lib/nfs-comparison.js';
+import { cleanups, load } from './lib/processes.js';
+import { lookupFile, mountExport } from './lib/nfs-servers.js';
 
 const self = fileURLToPath(import.meta.url);
 const MiB = 1024 * 1024;
@@ -177,19 +178,7 @@ async function main() {
   mkdirSync(dir);
   try {
     createFile(join(dir, FILE), size);
-    const started = {};
-    const notes = {};
-    for (const name of servers) {
-      const s =
-        name === 'netboot'
-          ? await startNetboot({ dir, work, profileDir: values.profile, atExit })
-          : await startGanesha({ dir, work, atExit });
-      if (s.why) notes[name] = `not measured: ${s.why}`;
-      else {
-        started[name] = s;
-        notes[name] = `pid ${s.server.pid} in network namespace ${s.ns}`;
-      }
-    }
+    const { started, notes } = await startServers(servers, { dir, work, profileDir: values.profile, atExit });
     if (!values.json) {
       console.log(`${sizeMiB} MiB file (page cache warm), ${rounds > 1 ? `best of ${rounds} rounds of ` : ''}${seconds} s per cell, client @netboot/nfs3 NfsClient (AUTH_SYS root)`);
       for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}`);
@@ -208,25 +197,25 @@ async function main() {
     }
     for (const c of cellNames) {
       const def = CELLS[c];
-      const row = { cell: c, label: def.label };
-      for (let round = 0; round < rounds; round++) {
-        const order = round % 2 === 0 ? Object.keys(started) : Object.keys(started).reverse();
-        for (const name of order) {
-          const s = started[name];
-          const cpu0 = cpuSeconds(s.server.pid);
-          const m = runMeasure(s.ns, self, { ...def, cell: c, server: name, size, seconds, exportPath: s.exportPath }, (seconds + 60) * 1000, values.profile);
-          const cpu = cpuSeconds(s.server.pid) - cpu0;
-          if (!m.error) {
+      const row = {
+        cell: c,
+        label: def.label,
+        ...bestOfRounds({
+          started,
+          rounds,
+          script: self,
+          cell: { ...def, cell: c, size, seconds },
+          timeoutMs: (seconds + 60) * 1000,
+          profileDir: values.profile,
+          rate: (x) => (x.bytes ? x.MBps : x.opsPerSecond),
+          account: (m, cpu) => {
             // Per GiB for the sequential cells; per call for the small ones (random reads included).
             m.serverCpuSeconds = Number(cpu.toFixed(2));
             m.cpuPerGiB = def.kind === 'seq' ? Number((cpu / (m.bytes / 2 ** 30)).toFixed(3)) : undefined;
             m.cpuUsPerOp = def.kind === 'seq' ? undefined : Number(((cpu * 1e6) / m.ops).toFixed(1));
-          }
-          const prev = row[name];
-          const rate = (x) => (x.bytes ? x.MBps : x.opsPerSecond);
-          if (!prev || prev.error || (!m.error && rate(m) > rate(prev))) row[name] = m;
-        }
-      }
+          },
+        }),
+      };
       const unit = def.kind === 'seq' ? 'MB/s' : 'ops/s';
       const rate = (x) => (!x || x.error ? undefined : unit === 'MB/s' ? x.MBps : x.opsPerSecond);
       row.unit = unit;
@@ -239,9 +228,7 @@ async function main() {
       rows.push(row);
       if (!values.json) printRow(row);
     }
-    const peakRss = {};
-    for (const [name, s] of Object.entries(started)) peakRss[name] = peakRssMB(s.server.pid);
-    if (values.profile && started.netboot) await started.netboot.server.stop(10_000);
+    const peakRss = await finish(started, values.profile);
     if (values.json) {
       console.log(JSON.stringify({ benchmark: 'nfs-read', sizeMiB, seconds, rounds, servers: notes, localPreadMBps: local, loadAtStart, loadAtEnd: load(), peakRssMB: peakRss, rows }));
     } else {

@@ -21,8 +21,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanups, cpuSeconds, load, peakRssMB, runMeasure } from './lib/processes.js';
-import { mountExport, startGanesha, startNetboot } from './lib/nfs-servers.js';
+import { bestOfRounds, finish, startServers } from './lib/nfs-comparison.js';
+import { cleanups, load } from './lib/processes.js';
+import { mountExport } from './lib/nfs-servers.js';
 import { StableHow } from '@netboot/nfs3';
 
 const self = fileURLToPath(import.meta.url);
@@ -111,19 +112,7 @@ async function main() {
   const dir = join(work, 'export');
   mkdirSync(dir);
   try {
-    const started = {};
-    const notes = {};
-    for (const name of servers) {
-      const s =
-        name === 'netboot'
-          ? await startNetboot({ dir, work, profileDir: values.profile, atExit })
-          : await startGanesha({ dir, work, atExit });
-      if (s.why) notes[name] = `not measured: ${s.why}`;
-      else {
-        started[name] = s;
-        notes[name] = `pid ${s.server.pid} in network namespace ${s.ns}`;
-      }
-    }
+    const { started, notes } = await startServers(servers, { dir, work, profileDir: values.profile, atExit });
     const loadAtStart = load();
     if (!values.json) {
       console.log(`writes cycle through ${sizeMiB} MiB of a new file in ${dir}, ${rounds > 1 ? `best of ${rounds} rounds of ` : ''}${seconds} s per cell, client @netboot/nfs3 NfsClient`);
@@ -134,19 +123,20 @@ async function main() {
     const rows = [];
     for (const c of cellNames) {
       const def = CELLS[c];
-      const row = { cell: c, label: def.label };
-      for (let round = 0; round < rounds; round++) {
-        const order = round % 2 === 0 ? Object.keys(started) : Object.keys(started).reverse();
-        for (const name of order) {
-          const s = started[name];
-          const cpu0 = cpuSeconds(s.server.pid);
-          const m = runMeasure(s.ns, self, { ...def, cell: c, server: name, size: sizeMiB * MiB, seconds, exportPath: s.exportPath }, (seconds + 120) * 1000, values.profile);
-          const cpu = cpuSeconds(s.server.pid) - cpu0;
-          if (!m.error) m.cpuPerGiB = Number((cpu / (m.bytes / 2 ** 30)).toFixed(3));
-          const prev = row[name];
-          if (!prev || prev.error || (!m.error && m.MBps > prev.MBps)) row[name] = m;
-        }
-      }
+      const row = {
+        cell: c,
+        label: def.label,
+        ...bestOfRounds({
+          started,
+          rounds,
+          script: self,
+          cell: { ...def, cell: c, size: sizeMiB * MiB, seconds },
+          timeoutMs: (seconds + 120) * 1000,
+          profileDir: values.profile,
+          rate: (x) => x.MBps,
+          account: (m, cpu) => (m.cpuPerGiB = Number((cpu / (m.bytes / 2 ** 30)).toFixed(3))),
+        }),
+      };
       const rate = (x) => (!x || x.error ? undefined : x.MBps);
       row.netbootRate = rate(row.netboot);
       row.ganeshaRate = rate(row.ganesha);
@@ -155,9 +145,7 @@ async function main() {
       rows.push(row);
       if (!values.json) printRow(row);
     }
-    const peakRss = {};
-    for (const [name, s] of Object.entries(started)) peakRss[name] = peakRssMB(s.server.pid);
-    if (values.profile && started.netboot) await started.netboot.server.stop(10_000);
+    const peakRss = await finish(started, values.profile);
     if (values.json) {
       console.log(JSON.stringify({ benchmark: 'nfs-write', sizeMiB, seconds, rounds, servers: notes, loadAtStart, loadAtEnd: load(), peakRssMB: peakRss, rows }));
     } else {

@@ -1,0 +1,54 @@
+// What the NFS benchmarks share around their cells: starting the servers to
+// compare, running a cell against each of them round after round, and the
+// closing figures (peak RSS, the profile written).
+import { cpuSeconds, peakRssMB, runMeasure } from './processes.js';
+import { startGanesha, startNetboot } from './nfs-servers.js';
+
+/**
+ * Starts each named server ('netboot', 'ganesha') exporting `dir`. Returns
+ * those running, by name, and a note for every name: its pid and namespace,
+ * or why it is not measured (Ganesha not installed, say).
+ */
+export async function startServers(names, { dir, work, profileDir, atExit }) {
+  const started = {};
+  const notes = {};
+  for (const name of names) {
+    const s = name === 'netboot' ? await startNetboot({ dir, work, profileDir, atExit }) : await startGanesha({ dir, work, atExit });
+    if (s.why) notes[name] = `not measured: ${s.why}`;
+    else {
+      started[name] = s;
+      notes[name] = `pid ${s.server.pid} in network namespace ${s.ns}`;
+    }
+  }
+  return { started, notes };
+}
+
+/**
+ * Runs `cell` (a fresh client process running `script --measure`) `rounds`
+ * times against every started server, alternating which goes first, and
+ * keeps each server's best by `rate`. `account(m, cpu)` adds figures from
+ * the server's CPU seconds during the run to a successful result.
+ */
+export function bestOfRounds({ started, rounds, script, cell, timeoutMs, profileDir, rate, account }) {
+  const best = {};
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? Object.keys(started) : Object.keys(started).reverse();
+    for (const name of order) {
+      const s = started[name];
+      const cpu0 = cpuSeconds(s.server.pid);
+      const m = runMeasure(s.ns, script, { ...cell, server: name, exportPath: s.exportPath }, timeoutMs, profileDir);
+      if (!m.error) account(m, cpuSeconds(s.server.pid) - cpu0);
+      const prev = best[name];
+      if (!prev || prev.error || (!m.error && rate(m) > rate(prev))) best[name] = m;
+    }
+  }
+  return best;
+}
+
+/** Every server's peak RSS in MB; then a profiled netboot is stopped, which writes its profile. */
+export async function finish(started, profileDir) {
+  const peakRss = {};
+  for (const [name, s] of Object.entries(started)) peakRss[name] = peakRssMB(s.server.pid);
+  if (profileDir && started.netboot) await started.netboot.server.stop(10_000);
+  return peakRss;
+}
