@@ -9,9 +9,9 @@ interface Entry {
  * Recent lstat results by path, so that the handle check every call makes
  * and the lookup of a name just looked up cost a map lookup instead of a
  * system call and a BigIntStats. The server keeps it right for its own
- * changes: a WRITE stores the attributes it produced, SETATTR forgets the
- * object, and every change to a directory's entries clears the cache (paths
- * below a renamed directory change). Changes made beside the server, on the
+ * changes: a WRITE stores the attributes it produced, and SETATTR and every
+ * change to a directory's entries clear the cache (paths below a renamed
+ * directory change). Changes made beside the server, on the
  * master itself, show after at most `ttlMs`, as NFS-Ganesha's attribute
  * expiry (60 s there) and much like a client's own attribute cache. Errors
  * (ENOENT...) are never cached. `ttlMs` 0 turns it off.

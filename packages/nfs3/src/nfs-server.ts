@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { BufferPool, RateLimitedLog, encode, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import { AttributeCache } from './attribute-cache.js';
 import { fattr, nfsTime, wccAttr } from './attributes.js';
-
 import { type AccessOptions, type Caller, accessBits, may, mayLink, squash } from './credentials.js';
 import { DirListings } from './dir-listings.js';
 import { NfsError, statusOf } from './errno-status.js';

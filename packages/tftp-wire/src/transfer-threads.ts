@@ -55,6 +55,7 @@ export class TransferThreads {
   private readonly threads: Thread[] = [];
   private readonly running = new Map<number, { thread: Thread; callbacks: ThreadCallbacks }>();
   private nextId = 1;
+  private closed = false;
 
   constructor(
     private readonly count: number,
@@ -66,8 +67,12 @@ export class TransferThreads {
     while (this.threads.length < this.count) this.spawn();
   }
 
-  /** Starts a transfer; returns how to abort it. */
+  /** Starts a transfer; returns how to abort it. After close() the transfer fails at once (a request set up meanwhile). */
   start(job: ThreadJob, callbacks: ThreadCallbacks): (code: number, message: string, tell: boolean) => void {
+    if (this.closed) {
+      callbacks.onDone({ type: 'done', outcome: 'failed', bytes: 0, reason: 'server shutting down', level: 'warning' });
+      return () => {};
+    }
     const thread = this.pick();
     const id = this.nextId++;
     thread.transfers++;
@@ -78,6 +83,7 @@ export class TransferThreads {
 
   /** Ends every transfer with an ERROR to its client, then stops the threads. */
   async close(code: number, message: string): Promise<void> {
+    this.closed = true;
     const threads = this.threads.splice(0);
     await Promise.all(
       threads.map(async (t) => {
@@ -95,7 +101,8 @@ export class TransferThreads {
   }
 
   private pick(): Thread {
-    if (this.threads.length === 0) this.warm();
+    // A thread that died (its transfers failed with it) is replaced here.
+    if (this.threads.length < this.count) this.warm();
     return this.threads.reduce((a, b) => (b.transfers < a.transfers ? b : a));
   }
 
