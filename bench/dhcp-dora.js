@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { load } from './lib/processes.js';
+import { cell as jsonCell, report } from './lib/report.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -224,6 +226,7 @@ for (const p of ['perfdhcp', ...(servers.includes('kea') ? ['kea-dhcp4'] : []), 
   }
 }
 say(`DORA/s sustained with <1% drops, perfdhcp relayed traffic, ${seconds} s per step`);
+const loadAtStart = load();
 const results = [];
 for (const name of servers) results.push(await measure(name));
 const ours = results.find((r) => r.server === 'netboot');
@@ -232,7 +235,13 @@ const summary = {
   results,
   ratios: Object.fromEntries(results.filter((r) => r !== ours && ours).map((r) => [`netboot/${r.server}`, r.doraPerSecond ? +(ours.doraPerSecond / r.doraPerSecond).toFixed(2) : null])),
 };
-if (json) console.log(JSON.stringify(summary));
+if (json) {
+  const values = Object.fromEntries(results.map((r) => [r.server, r.doraPerSecond ?? null]));
+  const cells = results
+    .filter((r) => r.server !== 'netboot')
+    .map((r) => jsonCell({ key: `dora-vs-${r.server}`, label: `DORA/s with <1% unanswered, netboot beside ${r.server}`, unit: 'DORA/s', values, reference: r.server }));
+  console.log(JSON.stringify(report({ benchmark: 'dhcp-dora', params: { seconds, servers }, loadAtStart, cells, detail: { results } })));
+}
 else {
   for (const r of results) console.log(`${r.server.padEnd(8)} ${String(r.doraPerSecond).padStart(6)} DORA/s (offered ${r.atOfferedRate}/s)`);
   for (const [k, v] of Object.entries(summary.ratios)) console.log(`${k}: ${v}`);

@@ -48,7 +48,11 @@ const results = {
   handFullDecode: time(handHeader, N),
   binaryParserHeaderOnly: time((b) => header.parse(b).xid, N),
 };
-if (json) console.log(JSON.stringify(results));
+if (json) {
+  const { cell, report } = await import('./lib/report.js');
+  const values = { netboot: Math.round(results.handFullDecode), 'binary-parser': Math.round(results.binaryParserHeaderOnly) };
+  console.log(JSON.stringify(report({ benchmark: 'dhcp-header', params: { packets: N }, cells: [cell({ key: 'decode', label: 'DHCP packets decoded per second', unit: 'packets/s', values, reference: 'binary-parser' })] })));
+}
 else {
   console.log(`hand decoder (header + options, views):  ${Math.round(results.handFullDecode).toLocaleString()} packets/s`);
   console.log(`binary-parser (header only, copies):     ${Math.round(results.binaryParserHeaderOnly).toLocaleString()} packets/s`);

@@ -1,30 +1,37 @@
 // NFSv3 read speed: netboot's server (`netboot nfs`, its own process) beside
 // NFS-Ganesha (VFS FSAL) and beside a local pread of the same file, the
-// machine's limit. Both servers are read by the same client, @netboot/nfs3's
-// NfsClient, each cell in a fresh client process inside the server's network
-// namespace:
+// machine's limit. Both servers are read by the same clients, each cell in a
+// fresh client process inside the server's network namespace:
+//   c     bench/c/nfs-bench.c on libnfs' raw async API (built with gcc when the
+//         bench runs): costs the server's cores little, so it measures the server;
+//   node  @netboot/nfs3's NfsClient: about as costly as the server itself, so
+//         from 4 calls in flight it measures the two processes sharing two cores.
+// Cells:
 //   sequential READ over TCP at rsize 1 MiB with 1, 4 and 16 calls in flight,
-//   sequential READ over UDP at rsize 8 KiB (16 in flight),
+//   sequential READ over UDP at rsize 8 KiB (16 in flight, node client only),
 //   random 4 KiB READs (16 in flight), GETATTR and LOOKUP (16 in flight).
 // Columns: MB/s or ops/s, ratio to local pread, ratio to Ganesha, server CPU
 // seconds per GiB read (or microseconds per call), the client process's CPU
-// seconds in that cell (nb, gan: it shares the two cores), and peak RSS.
+// seconds in that cell (nb, gan), and peak RSS.
 //
 //   node bench/nfs-read.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
-//                          [--cells seq1,seq4,seq16,udp,random,getattr,lookup] [--profile DIR] [--json]
+//                          [--cells seq1,seq4,seq16,udp,random,getattr,lookup] [--client c,node]
+//                          [--profile DIR] [--json]
 //
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
-// when nfs-ganesha + nfs-ganesha-vfs (and rpcbind) are not installed. With
-// --profile DIR the netboot server and each client process run under
-// `node --cpu-prof`.
+// when nfs-ganesha + nfs-ganesha-vfs (and rpcbind) are not installed, the C
+// client when gcc or libnfs-dev is missing. With --profile DIR the netboot
+// server and each Node client process run under `node --cpu-prof`.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildNfsBench, runNfsBench } from './lib/c-client.js';
 import { bestOfRounds, finish, startServers } from './lib/nfs-comparison.js';
 import { cleanups, load } from './lib/processes.js';
+import { cell as jsonCell, report } from './lib/report.js';
 import { lookupFile, mountExport } from './lib/nfs-servers.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -48,6 +55,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     servers: { type: 'string', default: 'netboot,ganesha' },
     cells: { type: 'string', default: Object.keys(CELLS).join(',') },
+    client: { type: 'string', default: 'c,node' },
     profile: { type: 'string' },
     json: { type: 'boolean', default: false },
     measure: { type: 'string' },
@@ -155,7 +163,9 @@ async function main() {
   const rounds = Number(values.rounds);
   const servers = values.servers.split(',');
   const cellNames = values.cells.split(',');
+  const clients = values.client.split(',');
   if (
+    clients.some((c) => c !== 'c' && c !== 'node') ||
     !(sizeMiB >= 1 && sizeMiB <= 16384) ||
     !(seconds > 0 && seconds <= 60) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
@@ -163,7 +173,7 @@ async function main() {
     servers.some((s) => s !== 'netboot' && s !== 'ganesha')
   ) {
     console.error(`usage: node bench/nfs-read.js [--size MiB] [--seconds S (0-60)] [--rounds R (1-10)] [--servers netboot,ganesha]
-       [--cells ${Object.keys(CELLS).join(',')}] [--profile DIR] [--json]`);
+       [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--profile DIR] [--json]`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -179,8 +189,13 @@ async function main() {
   try {
     createFile(join(dir, FILE), size);
     const { started, notes } = await startServers(servers, { dir, work, profileDir: values.profile, atExit });
+    const cBuild = clients.includes('c') ? buildNfsBench() : undefined;
+    if (cBuild?.why) notes['c client'] = `not run: ${cBuild.why}`;
     if (!values.json) {
-      console.log(`${sizeMiB} MiB file (page cache warm), ${rounds > 1 ? `best of ${rounds} rounds of ` : ''}${seconds} s per cell, client @netboot/nfs3 NfsClient (AUTH_SYS root)`);
+      console.log(
+        `${sizeMiB} MiB file (page cache warm), ${rounds > 1 ? `best of ${rounds} alternating rounds of ` : ''}${seconds} s per cell, ` +
+          `clients: ${clients.map((c) => (c === 'c' ? 'c = bench/c/nfs-bench.c (libnfs raw async)' : 'node = @netboot/nfs3 NfsClient')).join(', ')} (AUTH_SYS root)`,
+      );
       for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}`);
     }
 
@@ -191,46 +206,62 @@ async function main() {
     if (!values.json) {
       console.log(`local pread 1 MiB: ${local} MB/s   (load average ${loadAtStart.join(' ')})`);
       console.log(
-        `${'cell'.padEnd(27)}${'netboot'.padStart(10)}${'ganesha'.padStart(10)}  unit${'/local'.padStart(8)}${'/ganesha'.padStart(9)}` +
+        `${'cell'.padEnd(27)}${'client'.padStart(7)}${'netboot'.padStart(10)}${'ganesha'.padStart(10)}  unit${'/local'.padStart(8)}${'/ganesha'.padStart(9)}` +
           `${'cpu nb'.padStart(9)}${'cpu gan'.padStart(9)}  cpu unit${'client s'.padStart(16)}`,
       );
     }
     for (const c of cellNames) {
-      const def = CELLS[c];
-      const row = {
-        cell: c,
-        label: def.label,
-        ...bestOfRounds({
-          started,
-          rounds,
-          script: self,
-          cell: { ...def, cell: c, size, seconds },
-          timeoutMs: (seconds + 60) * 1000,
-          profileDir: values.profile,
-          rate: (x) => (x.bytes ? x.MBps : x.opsPerSecond),
-          account: (m, cpu) => {
-            // Per GiB for the sequential cells; per call for the small ones (random reads included).
-            m.serverCpuSeconds = Number(cpu.toFixed(2));
-            m.cpuPerGiB = def.kind === 'seq' ? Number((cpu / (m.bytes / 2 ** 30)).toFixed(3)) : undefined;
-            m.cpuUsPerOp = def.kind === 'seq' ? undefined : Number(((cpu * 1e6) / m.ops).toFixed(1));
-          },
-        }),
-      };
-      const unit = def.kind === 'seq' ? 'MB/s' : 'ops/s';
-      const rate = (x) => (!x || x.error ? undefined : unit === 'MB/s' ? x.MBps : x.opsPerSecond);
-      row.unit = unit;
-      row.netbootRate = rate(row.netboot);
-      row.ganeshaRate = rate(row.ganesha);
-      row.ratioToLocal = unit === 'MB/s' && row.netbootRate ? Number((row.netbootRate / local).toFixed(3)) : undefined;
-      row.ganeshaToLocal = unit === 'MB/s' && row.ganeshaRate ? Number((row.ganeshaRate / local).toFixed(3)) : undefined;
-      row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
-      row.load = load();
-      rows.push(row);
-      if (!values.json) printRow(row);
+      for (const client of clients) {
+        const def = CELLS[c];
+        if (client === 'c' && (def.transport !== 'tcp' || !cBuild?.path)) continue;
+        const row = {
+          cell: c,
+          client,
+          label: def.label,
+          ...bestOfRounds({
+            started,
+            rounds,
+            script: self,
+            cell: { ...def, cell: c, size, seconds },
+            timeoutMs: (seconds + 60) * 1000,
+            profileDir: values.profile,
+            run: client === 'c' ? (s) => runNfsBench(s.ns, cBuild.path, cArgs(def, s.exportPath, size, seconds), (seconds + 60) * 1000) : undefined,
+            rate: (x) => (x.bytes ? x.MBps : x.opsPerSecond),
+            account: (m, cpu) => {
+              // Per GiB for the sequential cells; per call for the small ones (random reads included).
+              m.serverCpuSeconds = Number(cpu.toFixed(2));
+              m.cpuPerGiB = def.kind === 'seq' ? Number((cpu / (m.bytes / 2 ** 30)).toFixed(3)) : undefined;
+              m.cpuUsPerOp = def.kind === 'seq' ? undefined : Number(((cpu * 1e6) / m.ops).toFixed(1));
+            },
+          }),
+        };
+        const unit = def.kind === 'seq' ? 'MB/s' : 'ops/s';
+        const rate = (x) => (!x || x.error ? undefined : unit === 'MB/s' ? x.MBps : x.opsPerSecond);
+        row.unit = unit;
+        row.netbootRate = rate(row.netboot);
+        row.ganeshaRate = rate(row.ganesha);
+        row.ratioToLocal = unit === 'MB/s' && row.netbootRate ? Number((row.netbootRate / local).toFixed(3)) : undefined;
+        row.ganeshaToLocal = unit === 'MB/s' && row.ganeshaRate ? Number((row.ganeshaRate / local).toFixed(3)) : undefined;
+        row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
+        row.load = load();
+        rows.push(row);
+        if (!values.json) printRow(row);
+      }
     }
     const peakRss = await finish(started, values.profile);
     if (values.json) {
-      console.log(JSON.stringify({ benchmark: 'nfs-read', sizeMiB, seconds, rounds, servers: notes, localPreadMBps: local, loadAtStart, loadAtEnd: load(), peakRssMB: peakRss, rows }));
+      const cells = rows.map((r) =>
+        jsonCell({
+          key: `${r.cell}/${r.client}`,
+          label: `${r.label} (${r.client} client)`,
+          unit: r.unit,
+          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null },
+          reference: 'ganesha',
+          detail: { netboot: r.netboot, ganesha: r.ganesha, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
+        }),
+      );
+      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss } });
+      console.log(JSON.stringify(out));
     } else {
       console.log(`server peak RSS: ${Object.entries(peakRss).map(([n, v]) => `${n} ${v} MB`).join(', ')}   (load average ${load().join(' ')})`);
       if (values.profile) console.log(`netboot CPU profile written to ${values.profile}`);
@@ -240,13 +271,20 @@ async function main() {
   }
 }
 
+/** The C client's arguments for a cell (bench/c/nfs-bench.c). */
+function cArgs(def, exportPath, size, seconds) {
+  const op = { seq: 'read', random: 'random', getattr: 'getattr', lookup: 'lookup' }[def.kind];
+  return ['--export', exportPath, '--file', FILE, '--op', op, '--io', String(def.io ?? 4096), '--inflight', String(def.inflight),
+    '--size', String(size), '--seconds', String(seconds), '--warm-ms', '300'];
+}
+
 function printRow(r) {
   const fmt = (x) => (x === undefined ? '-' : String(x));
   const err = (x) => (x?.error ? ` (${x.error})` : '');
   const cpu = (x) => (!x || x.error ? '-' : r.unit === 'MB/s' ? x.cpuPerGiB?.toFixed(2) : x.cpuUsPerOp?.toFixed(0));
   const client = (x) => (!x || x.error ? '-' : String(x.clientCpuSeconds));
   console.log(
-    `${r.label.padEnd(27)}${fmt(r.netbootRate).padStart(10)}${fmt(r.ganeshaRate).padStart(10)}  ${r.unit.padEnd(5)}` +
+    `${r.label.padEnd(27)}${r.client.padStart(7)}${fmt(r.netbootRate).padStart(10)}${fmt(r.ganeshaRate).padStart(10)}  ${r.unit.padEnd(5)}` +
       `${(r.ratioToLocal === undefined ? '-' : r.ratioToLocal.toFixed(3)).padStart(7)}${fmt(r.ratioToGanesha).padStart(9)}` +
       `${fmt(cpu(r.netboot)).padStart(9)}${fmt(cpu(r.ganesha)).padStart(9)}  ${r.unit === 'MB/s' ? 's/GiB' : 'us/op'}` +
       `${client(r.netboot).padStart(8)}${client(r.ganesha).padStart(8)}  load ${r.load[0]}${err(r.netboot)}${err(r.ganesha)}`,

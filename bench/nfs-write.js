@@ -1,7 +1,10 @@
 // NFSv3 write speed: netboot's server (`netboot nfs`, its own process, a
 // `sync` export so FILE_SYNC means what it says) beside NFS-Ganesha (VFS
-// FSAL), both written by the same client, @netboot/nfs3's NfsClient, each
-// cell in a fresh client process inside the server's network namespace:
+// FSAL), both written by the same clients, each cell in a fresh client
+// process inside the server's network namespace: `c` (bench/c/nfs-bench.c,
+// libnfs' raw async API, built with gcc when the bench runs; it writes a file
+// the bench creates in the export) and `node` (@netboot/nfs3's NfsClient,
+// which CREATEs and REMOVEs its file over NFS):
 //   sequential 1 MiB UNSTABLE WRITEs (4 and 16 in flight) followed by a COMMIT,
 //     timed up to the COMMIT's reply,
 //   sequential 1 MiB FILE_SYNC WRITEs (4 in flight).
@@ -10,19 +13,21 @@
 // each server's peak RSS.
 //
 //   node bench/nfs-write.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
-//                           [--cells unstable4,unstable16,filesync4] [--profile DIR] [--json]
+//                           [--cells unstable4,unstable16,filesync4] [--client c,node] [--profile DIR] [--json]
 //
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
 // when it is not installed. With --profile DIR the netboot server and each
 // client process run under `node --cpu-prof`.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildNfsBench, runNfsBench } from './lib/c-client.js';
 import { bestOfRounds, finish, startServers } from './lib/nfs-comparison.js';
 import { cleanups, load } from './lib/processes.js';
+import { cell as jsonCell, report } from './lib/report.js';
 import { mountExport } from './lib/nfs-servers.js';
 import { StableHow } from '@netboot/nfs3';
 
@@ -42,6 +47,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     servers: { type: 'string', default: 'netboot,ganesha' },
     cells: { type: 'string', default: Object.keys(CELLS).join(',') },
+    client: { type: 'string', default: 'c,node' },
     profile: { type: 'string' },
     json: { type: 'boolean', default: false },
     measure: { type: 'string' },
@@ -91,7 +97,9 @@ async function main() {
   const rounds = Number(values.rounds);
   const servers = values.servers.split(',');
   const cellNames = values.cells.split(',');
+  const clients = values.client.split(',');
   if (
+    clients.some((c) => c !== 'c' && c !== 'node') ||
     !(sizeMiB >= 16 && sizeMiB <= 16384) ||
     !(seconds > 0 && seconds <= 60) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
@@ -99,7 +107,7 @@ async function main() {
     servers.some((s) => s !== 'netboot' && s !== 'ganesha')
   ) {
     console.error(`usage: node bench/nfs-write.js [--size MiB (16-16384)] [--seconds S (0-60)] [--rounds R (1-10)]
-       [--servers netboot,ganesha] [--cells ${Object.keys(CELLS).join(',')}] [--profile DIR] [--json]`);
+       [--servers netboot,ganesha] [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--profile DIR] [--json]`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -113,41 +121,61 @@ async function main() {
   mkdirSync(dir);
   try {
     const { started, notes } = await startServers(servers, { dir, work, profileDir: values.profile, atExit });
+    const cBuild = clients.includes('c') ? buildNfsBench() : undefined;
+    if (cBuild?.why) notes['c client'] = `not run: ${cBuild.why}`;
     const loadAtStart = load();
     if (!values.json) {
-      console.log(`writes cycle through ${sizeMiB} MiB of a new file in ${dir}, ${rounds > 1 ? `best of ${rounds} rounds of ` : ''}${seconds} s per cell, client @netboot/nfs3 NfsClient`);
+      console.log(
+        `writes cycle through ${sizeMiB} MiB of a new file in ${dir}, ${rounds > 1 ? `best of ${rounds} alternating rounds of ` : ''}${seconds} s per cell, ` +
+          `clients: ${clients.map((c) => (c === 'c' ? 'c = bench/c/nfs-bench.c (libnfs raw async)' : 'node = @netboot/nfs3 NfsClient')).join(', ')}`,
+      );
       for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}`);
       console.log(`load average at start ${loadAtStart.join(' ')}`);
-      console.log(`${'cell'.padEnd(35)}${'netboot'.padStart(9)}${'ganesha'.padStart(9)}  unit${'/ganesha'.padStart(9)}${'cpu nb'.padStart(8)}${'cpu gan'.padStart(9)}  cpu unit`);
+      console.log(`${'cell'.padEnd(35)}${'client'.padStart(7)}${'netboot'.padStart(9)}${'ganesha'.padStart(9)}  unit${'/ganesha'.padStart(9)}${'cpu nb'.padStart(8)}${'cpu gan'.padStart(9)}  cpu unit`);
     }
     const rows = [];
     for (const c of cellNames) {
-      const def = CELLS[c];
-      const row = {
-        cell: c,
-        label: def.label,
-        ...bestOfRounds({
-          started,
-          rounds,
-          script: self,
-          cell: { ...def, cell: c, size: sizeMiB * MiB, seconds },
-          timeoutMs: (seconds + 120) * 1000,
-          profileDir: values.profile,
-          rate: (x) => x.MBps,
-          account: (m, cpu) => (m.cpuPerGiB = Number((cpu / (m.bytes / 2 ** 30)).toFixed(3))),
-        }),
-      };
-      const rate = (x) => (!x || x.error ? undefined : x.MBps);
-      row.netbootRate = rate(row.netboot);
-      row.ganeshaRate = rate(row.ganesha);
-      row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
-      row.load = load();
-      rows.push(row);
-      if (!values.json) printRow(row);
+      for (const client of clients) {
+        const def = CELLS[c];
+        if (client === 'c' && !cBuild?.path) continue;
+        const row = {
+          cell: c,
+          client,
+          label: def.label,
+          ...bestOfRounds({
+            started,
+            rounds,
+            script: self,
+            cell: { ...def, cell: c, size: sizeMiB * MiB, seconds },
+            timeoutMs: (seconds + 120) * 1000,
+            profileDir: values.profile,
+            run: client === 'c' ? (s, name) => runC(cBuild.path, s, name, c, def, sizeMiB * MiB, seconds) : undefined,
+            rate: (x) => x.MBps,
+            account: (m, cpu) => (m.cpuPerGiB = Number((cpu / (m.bytes / 2 ** 30)).toFixed(3))),
+          }),
+        };
+        const rate = (x) => (!x || x.error ? undefined : x.MBps);
+        row.netbootRate = rate(row.netboot);
+        row.ganeshaRate = rate(row.ganesha);
+        row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
+        row.load = load();
+        rows.push(row);
+        if (!values.json) printRow(row);
+      }
     }
     const peakRss = await finish(started, values.profile);
     if (values.json) {
-      console.log(JSON.stringify({ benchmark: 'nfs-write', sizeMiB, seconds, rounds, servers: notes, loadAtStart, loadAtEnd: load(), peakRssMB: peakRss, rows }));
+      const cells = rows.map((r) =>
+        jsonCell({
+          key: `${r.cell}/${r.client}`,
+          label: `${r.label} (${r.client} client)`,
+          unit: 'MB/s',
+          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null },
+          reference: 'ganesha',
+          detail: { netboot: r.netboot, ganesha: r.ganesha },
+        }),
+      );
+      console.log(JSON.stringify(report({ benchmark: 'nfs-write', params: { sizeMiB, seconds, rounds, clients }, servers: notes, loadAtStart, cells, detail: { peakRssMB: peakRss } })));
     } else {
       console.log(`server peak RSS: ${Object.entries(peakRss).map(([n, v]) => `${n} ${v} MB`).join(', ')}   (load average ${load().join(' ')})`);
       if (values.profile) console.log(`netboot CPU profile written to ${values.profile}`);
@@ -157,12 +185,33 @@ async function main() {
   }
 }
 
+/**
+ * One C client run: it writes a file this script creates in the export (the
+ * C client only LOOKUPs), removed after.
+ */
+function runC(binary, s, server, cellName, def, size, seconds) {
+  const name = `write-${server}-${cellName}-c.bin`;
+  const path = join(s.exportPath, name);
+  writeFileSync(path, '');
+  try {
+    return runNfsBench(
+      s.ns,
+      binary,
+      ['--export', s.exportPath, '--file', name, '--op', 'write', '--io', String(MiB), '--inflight', String(def.inflight),
+        '--size', String(size), '--seconds', String(seconds), '--stable', String(def.stable)],
+      (seconds + 120) * 1000,
+    );
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
 function printRow(r) {
   const fmt = (x) => (x === undefined ? '-' : String(x));
   const err = (x) => (x?.error ? ` (${x.error})` : '');
   const cpu = (x) => (!x || x.error ? '-' : x.cpuPerGiB.toFixed(2));
   console.log(
-    `${r.label.padEnd(35)}${fmt(r.netbootRate).padStart(9)}${fmt(r.ganeshaRate).padStart(9)}  MB/s${fmt(r.ratioToGanesha).padStart(9)}` +
+    `${r.label.padEnd(35)}${r.client.padStart(7)}${fmt(r.netbootRate).padStart(9)}${fmt(r.ganeshaRate).padStart(9)}  MB/s${fmt(r.ratioToGanesha).padStart(9)}` +
       `${cpu(r.netboot).padStart(8)}${cpu(r.ganesha).padStart(9)}  s/GiB  load ${r.load[0]}${err(r.netboot)}${err(r.ganesha)}`,
   );
 }

@@ -16,6 +16,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cell as jsonCell, report } from './lib/report.js';
 
 const self = fileURLToPath(import.meta.url);
 const PMAP_PROG = 100000;
@@ -189,7 +190,17 @@ async function main() {
       }
     }
     if (values.json) {
-      console.log(JSON.stringify({ benchmark: 'rpc-null', program: PMAP_PROG, version: 2, procedure: 0, seconds, rounds, rpcbind: rpcbindNote, cells }));
+      const out = cells.map((c) =>
+        jsonCell({
+          key: `${c.transport}${c.inflight}`,
+          label: `NULL ${c.transport.toUpperCase()} x${c.inflight}`,
+          unit: 'calls/s',
+          values: { netboot: c.netboot?.callsPerSecond ?? null, rpcbind: c.rpcbind?.callsPerSecond ?? null },
+          reference: 'rpcbind',
+          detail: { netboot: c.netboot, rpcbind: c.rpcbind },
+        }),
+      );
+      console.log(JSON.stringify(report({ benchmark: 'rpc-null', params: { program: PMAP_PROG, version: 2, procedure: 0, seconds, rounds }, servers: { rpcbind: rpcbindNote }, cells: out })));
     }
   } finally {
     cleanup();

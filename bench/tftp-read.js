@@ -1,12 +1,18 @@
 // Read throughput of a TFTP RRQ over loopback: netboot's server (run as its
 // own `netboot tftp` child process) against Debian's in.tftpd (tftpd-hpa, run
 // by this script in the foreground on a loopback port and stopped after),
-// both measured with the same client, @netboot/tftp-wire's tftpGet.
-//   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--runs N] [--json]
-// With --runs N each cell is the best of N (the machine may be busy with other work).
-// in.tftpd does not implement windowsize (RFC 7440): it leaves the option out
-// of its OACK, so its windowsize runs are lock-step (shown as "w=1*").
-import { spawn } from 'node:child_process';
+// both measured with the same clients:
+//   c     curl (C, lock-step: curl has no windowsize), timed by curl itself
+//         (%{time_total}); a Node client's own round trip would cap both servers;
+//   node  @netboot/tftp-wire's tftpGet, lock-step and with RFC 7440 windows.
+//   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,node] [--runs N] [--json]
+// With --runs N each cell is the best of N, alternating which server goes
+// first (the machine may be busy with other work). in.tftpd does not
+// implement windowsize (RFC 7440): it leaves the option out of its OACK, so
+// its windowsize runs are lock-step (shown as "w=1*"); the "wN vs lock-step"
+// lines set netboot's windowed figure against in.tftpd's lock-step with curl.
+import { spawn, spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { createSocket } from 'node:dgram';
 import { chmod, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { tftpGet } from '@netboot/tftp-wire';
+import { cell as jsonCell, report } from './lib/report.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -29,6 +36,12 @@ const list = (flag, fallback) => {
   return i >= 0 ? args[i + 1].split(',').map(Number) : fallback;
 };
 const runs = list('--runs', [1])[0];
+const clientArg = args.indexOf('--client');
+const clients = clientArg >= 0 ? args[clientArg + 1].split(',') : ['c', 'node'];
+if (clients.some((c) => c !== 'c' && c !== 'node')) {
+  console.error('--client: c (curl) and/or node (tftpGet)');
+  process.exit(2);
+}
 const blksizes = list('--blksize', [512, 1468, 8192, 65464]);
 const windows = list('--windowsize', [1, 8, 16]);
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
@@ -82,15 +95,18 @@ async function waitForAnswer(port) {
   throw new Error(`nothing answers on port ${port}`);
 }
 
-async function measure(port, blksize, windowsize) {
-  let best;
-  for (let i = 0; i < runs; i++) {
-    const m = await measureOnce(port, blksize, windowsize);
-    if (!best || m.mbps > best.mbps) best = m;
-  }
-  return best;
+/** One curl transfer to /dev/null, timed by curl; lock-step (curl sends no windowsize). */
+function curlOnce(port, blksize, name = 'bench.bin', expect = size) {
+  const r = spawnSync(
+    'curl',
+    ['-s', '-S', '-o', '/dev/null', '--tftp-blksize', String(blksize), '-w', '%{time_total} %{size_download}', `tftp://127.0.0.1:${port}/${name}`],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
+  if (r.status !== 0) throw new Error(`curl: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+  const [secs, got] = r.stdout.trim().split(' ').map(Number);
+  if (got !== expect) throw new Error(`curl got ${got} of ${expect} bytes`);
+  return { mbps: expect / 1e6 / secs, window: 1 };
 }
-
 async function measureOnce(port, blksize, windowsize, name = 'bench.bin', expect = size) {
   let bytes = 0;
   const r = await tftpGet(name, {
@@ -134,35 +150,76 @@ try {
     for (const b of blksizes) for (const w of windows) await measureOnce(port, b, w, 'warm.bin', 1024 * 1024);
   }
 
+  const loadAtStart = loadavg().map((l) => Number(l.toFixed(2)));
+  const servers = [['netboot', oursPort], ['in.tftpd', hpaPort]];
   const rows = [];
-  for (const blksize of blksizes) {
-    for (const windowsize of windows) {
-      const row = { blksize, windowsize };
-      for (const [name, port] of [['netboot', oursPort], ['in.tftpd', hpaPort]]) {
-        try {
-          const m = await measure(port, blksize, windowsize);
-          row[name] = Number(m.mbps.toFixed(1));
-          row[`${name}Window`] = m.window;
-        } catch (err) {
-          row[name] = null;
-          row[`${name}Error`] = err.message;
+  for (const client of clients) {
+    for (const blksize of blksizes) {
+      for (const windowsize of client === 'c' ? [1] : windows) {
+        const row = { client, blksize, windowsize };
+        // Best of `runs`, alternating which server goes first.
+        for (let run = 0; run < runs; run++) {
+          for (const [name, port] of run % 2 === 0 ? servers : [...servers].reverse()) {
+            try {
+              const m = client === 'c' ? curlOnce(port, blksize) : await measureOnce(port, blksize, windowsize);
+              if (!(row[name] >= m.mbps)) {
+                row[name] = Number(m.mbps.toFixed(1));
+                row[`${name}Window`] = m.window;
+              }
+            } catch (err) {
+              row[name] ??= null;
+              row[`${name}Error`] = err.message;
+            }
+          }
         }
-      }
-      row.ratio = row.netboot && row['in.tftpd'] ? Number((row.netboot / row['in.tftpd']).toFixed(2)) : null;
-      rows.push(row);
-      if (!json) {
-        const hpa = row['in.tftpd'] === null ? `failed: ${row['in.tftpdError']}` : `${row['in.tftpd']}`;
-        const note = row['in.tftpdWindow'] !== undefined && row['in.tftpdWindow'] !== windowsize ? ` (w=${row['in.tftpdWindow']}*)` : '';
-        console.log(
-          `blksize ${String(blksize).padStart(5)}  windowsize ${String(windowsize).padStart(2)}  ` +
-            `netboot ${String(row.netboot ?? `failed: ${row.netbootError}`).padStart(7)} MB/s  ` +
-            `in.tftpd ${hpa.padStart(7)} MB/s${note}  ratio ${row.ratio ?? '-'}`,
-        );
+        row.ratio = row.netboot && row['in.tftpd'] ? Number((row.netboot / row['in.tftpd']).toFixed(2)) : null;
+        rows.push(row);
+        if (!json) {
+          const hpa = row['in.tftpd'] === null ? `failed: ${row['in.tftpdError']}` : `${row['in.tftpd']}`;
+          const note = row['in.tftpdWindow'] !== undefined && row['in.tftpdWindow'] !== windowsize ? ` (w=${row['in.tftpdWindow']}*)` : '';
+          console.log(
+            `${client === 'c' ? 'curl' : 'node'}  blksize ${String(blksize).padStart(5)}  windowsize ${String(windowsize).padStart(2)}  ` +
+              `netboot ${String(row.netboot ?? `failed: ${row.netbootError}`).padStart(7)} MB/s  ` +
+              `in.tftpd ${hpa.padStart(7)} MB/s${note}  ratio ${row.ratio ?? '-'}  load ${loadavg()[0].toFixed(2)}`,
+          );
+        }
       }
     }
   }
-  if (json) console.log(JSON.stringify({ sizeBytes: size, runs, unit: 'MB/s (10^6 bytes)', rows }, null, 2));
-  else console.log(`${sizeMiB} MiB file, best of ${runs}, loopback, client @netboot/tftp-wire tftpGet; * = in.tftpd ignored windowsize (no RFC 7440)`);
+  // netboot's windowed transfer against in.tftpd lock-step read by curl (a C client).
+  const windowed = [];
+  for (const r of rows) {
+    if (r.client !== 'node' || r.windowsize === 1 || !r.netboot) continue;
+    const lock = rows.find((x) => x.client === 'c' && x.blksize === r.blksize);
+    if (!lock?.['in.tftpd']) continue;
+    const w = { blksize: r.blksize, windowsize: r.windowsize, netboot: r.netboot, inTftpdLockStep: lock['in.tftpd'], ratio: Number((r.netboot / lock['in.tftpd']).toFixed(2)) };
+    windowed.push(w);
+    if (!json) console.log(`blksize ${String(w.blksize).padStart(5)}  netboot w${w.windowsize} (node) ${w.netboot} MB/s vs in.tftpd lock-step (curl) ${w.inTftpdLockStep} MB/s: ${w.ratio}x`);
+  }
+  if (json) {
+    const cells = [
+      ...rows.map((r) =>
+        jsonCell({
+          key: `b${r.blksize}-w${r.windowsize}/${r.client}`,
+          label: `RRQ blksize ${r.blksize} windowsize ${r.windowsize} (${r.client === 'c' ? 'curl' : 'node tftpGet'})`,
+          unit: 'MB/s',
+          values: { netboot: r.netboot ?? null, 'in.tftpd': r['in.tftpd'] ?? null },
+          reference: 'in.tftpd',
+          detail: { netbootWindow: r.netbootWindow, inTftpdWindow: r['in.tftpdWindow'], errors: { netboot: r.netbootError, 'in.tftpd': r['in.tftpdError'] } },
+        }),
+      ),
+      ...windowed.map((w) =>
+        jsonCell({
+          key: `b${w.blksize}-w${w.windowsize}-vs-lockstep`,
+          label: `netboot blksize ${w.blksize} windowsize ${w.windowsize} (node) vs in.tftpd lock-step (curl)`,
+          unit: 'MB/s',
+          values: { netboot: w.netboot, 'in.tftpd': w.inTftpdLockStep },
+          reference: 'in.tftpd',
+        }),
+      ),
+    ];
+    console.log(JSON.stringify(report({ benchmark: 'tftp-read', params: { sizeBytes: size, runs, clients, blksizes, windows }, loadAtStart, cells })));
+  } else console.log(`${sizeMiB} MiB file, best of ${runs} alternating, loopback; * = in.tftpd ignored windowsize (no RFC 7440); load at start ${loadAtStart.join(' ')}`);
 } finally {
   for (const c of children) stop(c);
   await rm(dir, { recursive: true, force: true });

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { addVeth, cleanups, createNetns, load, sleep, startServer, waitFor, which } from './lib/processes.js';
+import { cell as jsonCell, report } from './lib/report.js';
 
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
 const MiB = 1024 * 1024;
@@ -202,7 +203,19 @@ async function main() {
         }
       }
     }
-    if (values.json) console.log(JSON.stringify({ benchmark: 'tftp-storm', clients, sizeMiB, blksize, rounds, client: 'curl', rows }));
+    if (values.json) {
+      const of = (name, f) => {
+        const r = rows.find((x) => x.server === name);
+        return r && !r.error ? f(r) : null;
+      };
+      const values3 = (f) => Object.fromEntries(servers.map((n) => [n === 'tftpd-hpa' ? 'in.tftpd' : n, of(n, f)]));
+      const cells = [
+        jsonCell({ key: 'aggregate', label: `${clients} x ${sizeMiB} MiB at blksize ${blksize}: aggregate`, unit: 'MB/s', values: values3((r) => r.MBps), reference: 'in.tftpd' }),
+        jsonCell({ key: 'slowest', label: 'slowest client', unit: 's', higherIsBetter: false, values: values3((r) => r.slowest), reference: 'in.tftpd' }),
+        jsonCell({ key: 'peak-rss', label: 'server peak RSS (process group)', unit: 'MB', higherIsBetter: false, values: values3((r) => r.peakRssMB), reference: 'in.tftpd' }),
+      ];
+      console.log(JSON.stringify(report({ benchmark: 'tftp-storm', params: { clients, sizeMiB, blksize, rounds, client: 'curl' }, cells, detail: { rows } })));
+    }
   } finally {
     atExit.run();
   }

@@ -24,19 +24,22 @@ export async function startServers(names, { dir, work, profileDir, atExit }) {
 }
 
 /**
- * Runs `cell` (a fresh client process running `script --measure`) `rounds`
- * times against every started server, alternating which goes first, and
- * keeps each server's best by `rate`. `account(m, cpu)` adds figures from
- * the server's CPU seconds during the run to a successful result.
+ * Runs `cell` (a fresh client process: `script --measure`, or `run(s, name)`
+ * when given, e.g. the C client) `rounds` times against every started server,
+ * alternating which goes first, and keeps each server's best by `rate`.
+ * `account(m, cpu)` adds figures from the server's CPU seconds during the run
+ * to a successful result.
  */
-export function bestOfRounds({ started, rounds, script, cell, timeoutMs, profileDir, rate, account }) {
+export function bestOfRounds({ started, rounds, script, cell, timeoutMs, profileDir, rate, account, run }) {
   const best = {};
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? Object.keys(started) : Object.keys(started).reverse();
     for (const name of order) {
       const s = started[name];
       const cpu0 = cpuSeconds(s.server.pid);
-      const m = runMeasure(s.ns, script, { ...cell, server: name, exportPath: s.exportPath }, timeoutMs, profileDir);
+      const m = run
+        ? run(s, name)
+        : runMeasure(s.ns, script, { ...cell, server: name, exportPath: s.exportPath }, timeoutMs, profileDir);
       if (!m.error) account(m, cpuSeconds(s.server.pid) - cpu0);
       const prev = best[name];
       if (!prev || prev.error || (!m.error && rate(m) > rate(prev))) best[name] = m;
