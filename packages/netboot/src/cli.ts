@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { commands } from './commands/index.js';
 import { UsageError } from './command.js';
 
@@ -12,8 +13,14 @@ function overview(): string {
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run "netboot <command> --help" for the flags of each command.',
+    'Run "netboot <command> --help" for the flags of each command, "netboot --version" for the version.',
   ].join('\n');
+}
+
+/** The version of the installed package, read from its package.json (which npm always ships). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -21,6 +28,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(overview());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    console.log(version());
+    return 0;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {

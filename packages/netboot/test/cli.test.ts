@@ -36,3 +36,16 @@ t.test('netboot pxelinux lists the names in pxelinux order and marks the one fou
   t.equal(lines.at(-1), 'pxelinux.cfg/default');
   t.match(lines[3], /^pxelinux\.cfg\/C61201 {2}<- found/);
 });
+
+t.test('netboot --version prints the version of the package', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const { stdout } = await run(process.execPath, [cli, '--version']);
+  t.equal(stdout.trim(), pkg.version);
+});
+
+t.test('the committed bin entry runs the built command', async (t) => {
+  const bin = fileURLToPath(new URL('../bin/netboot.js', import.meta.url));
+  const { stdout } = await run(process.execPath, [bin, '--help']);
+  t.match(stdout, /usage: netboot <command>/);
+});
