@@ -3,6 +3,7 @@ export const rpcTargets: FuzzTarget[];
 export const portmapTargets: FuzzTarget[];
 export const mountTargets: FuzzTarget[];
 export const nfsTargets: FuzzTarget[];
+export const nlmTargets: FuzzTarget[];
 export const tftpTargets: FuzzTarget[];
 export const dhcpTargets: FuzzTarget[];
 export const exportsTargets: FuzzTarget[];

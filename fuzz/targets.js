@@ -19,6 +19,7 @@ import {
 import * as portmap from '@netboot/portmap';
 import * as mountd from '@netboot/mountd';
 import * as nfs3 from '@netboot/nfs3';
+import * as nlm from '@netboot/nlm';
 import * as tftp from '@netboot/tftp-wire';
 import * as dhcp from '@netboot/dhcp-wire';
 import { prng } from './engine.js';
@@ -300,6 +301,38 @@ export const dhcpTargets = [
   },
 ];
 
+// ---- NLM v4 and NSM -------------------------------------------------------
+
+// One target per distinct argument or result type, each seeded with a
+// hand-made valid message (random words rarely make a whole nlm4_lockargs).
+const alock = { callerName: 'node21', fh: Buffer.alloc(32, 0xab), oh: Buffer.from('1234@node21'), svid: 1234, offset: 0n, length: 0n };
+const myIdSample = { myName: '127.0.0.1', myProg: 100021, myVers: 4, myProc: 16 };
+const nlmSamples = [
+  ['nlm4-testargs', nlm.nlm4TestArgs, { cookie: Buffer.from([1, 2, 3, 4]), exclusive: true, alock }],
+  ['nlm4-lockargs', nlm.nlm4LockArgs, { cookie: Buffer.from([1]), block: true, exclusive: true, alock, reclaim: false, state: 3 }],
+  ['nlm4-cancargs', nlm.nlm4CancArgs, { cookie: Buffer.alloc(0), block: true, exclusive: false, alock }],
+  ['nlm4-unlockargs', nlm.nlm4UnlockArgs, { cookie: Buffer.alloc(8), alock }],
+  ['nlm4-testres', nlm.nlm4TestRes, { cookie: Buffer.alloc(4), stat: { stat: 1, holder: { exclusive: true, svid: 9, oh: Buffer.from('oh'), offset: 5n, length: 10n } } }],
+  ['nlm4-res', nlm.nlm4Res, { cookie: Buffer.alloc(4), stat: 3 }],
+  ['nlm4-shareargs', nlm.nlm4ShareArgs, { cookie: Buffer.alloc(0), share: { callerName: 'pc', fh: Buffer.alloc(32, 1), oh: Buffer.from('x'), mode: 2, access: 3 }, reclaim: false }],
+  ['nlm4-shareres', nlm.nlm4ShareRes, { cookie: Buffer.alloc(0), stat: 1, sequence: 0 }],
+  ['nlm4-notify', nlm.nlm4Notify, { name: 'node21', state: 5 }],
+  ['nsm-sm_name', nlm.smName, { monName: 'node21' }],
+  ['nsm-my_id', nlm.myId, myIdSample],
+  ['nsm-mon_id', nlm.monId, { monName: 'node21', myId: myIdSample }],
+  ['nsm-mon', nlm.mon, { monId: { monName: 'node21', myId: myIdSample }, priv: Buffer.alloc(16, 3) }],
+  ['nsm-sm_stat_res', nlm.smStatRes, { res: 0, state: 7 }],
+  ['nsm-sm_stat', nlm.smStat, { state: 7 }],
+  ['nsm-stat_chge', nlm.statChge, { monName: 'server', state: 9 }],
+  ['nsm-status', nlm.smStatus, { monName: 'server', state: 9, priv: Buffer.alloc(16, 5) }],
+];
+
+export const nlmTargets = nlmSamples.map(([name, codec, sample]) => {
+  const target = xdrCodecTarget(name, (b) => xdrDecode(codec, b), (v) => xdrEncode(codec, v));
+  target.golden.unshift(xdrEncode(codec, sample));
+  return target;
+});
+
 // ---- exports(5) ----------------------------------------------------------
 
 export const exportsTargets = [
@@ -316,4 +349,4 @@ export const exportsTargets = [
 ];
 
 /** Every target, by name. */
-export const targets = [...rpcTargets, ...portmapTargets, ...mountTargets, ...nfsTargets, ...tftpTargets, ...dhcpTargets, ...exportsTargets];
+export const targets = [...rpcTargets, ...portmapTargets, ...mountTargets, ...nfsTargets, ...nlmTargets, ...tftpTargets, ...dhcpTargets, ...exportsTargets];

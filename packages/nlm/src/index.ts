@@ -1,0 +1,2 @@
+export * from './nlm-wire.js';
+export * from './nsm-wire.js';
