@@ -3,9 +3,11 @@ import type { DhcpConfig } from './config-model.js';
 import { DhcpWireError } from './dhcp-wire-error.js';
 import { formatIpv4, inSubnet, parseIpv4 } from './ipv4.js';
 import type { Lease } from './lease.js';
-import { LeasePolicy, type Link, type Outcome } from './lease-policy.js';
+import { LeasePolicy, clientKeyOf, type Incoming, type Link, type Outcome } from './lease-policy.js';
 import { LeaseStore } from './lease-store.js';
-import { decode, encodeInto, encodingLength } from './message.js';
+import { decode, encodeInto, encodingLength, getOption } from './message.js';
+import { MessageType, Opt } from './option-space.js';
+import type { Claim, SharedLeaseStore } from './shared-lease-store.js';
 
 export interface DhcpServerOptions {
   config: DhcpConfig;
@@ -14,11 +16,21 @@ export interface DhcpServerOptions {
   sockets: Map<number, Socket>;
   serverPort: number;
   leasesPath?: string;
+  /** Leases in a store shared with other servers instead of the lease file; open the server with DhcpServer.open. */
+  sharedStore?: SharedLeaseStore;
+  /** Where this server's search for free addresses starts in each range, 0 to 1 (see PolicyOptions). */
+  allocationStart?: number;
   proxy?: boolean;
   log?: (line: string) => void;
 }
 
 const MALFORMED_LOG_INTERVAL_MS = 10_000;
+/** Claims refused by a shared store before a request is left unanswered (the client retransmits). */
+const MAX_CLAIM_TRIES = 4;
+/** Requests waiting for a shared store at once; beyond this they are dropped (the store is slow or gone). */
+const MAX_WAITING = 512;
+/** How often rows written by the other servers are read into the policy. */
+const SYNC_INTERVAL_MS = 1000;
 
 /**
  * The adapter: datagrams from the sockets into the policy, leases to the
@@ -27,12 +39,35 @@ const MALFORMED_LOG_INTERVAL_MS = 10_000;
 export class DhcpServer {
   private policy: LeasePolicy;
   private store?: LeaseStore;
+  private shared?: SharedLeaseStore;
+  private waiting = 0;
+  private outage?: { since: number; unanswered: number };
+  private syncTimer?: NodeJS.Timeout;
+  private syncing = false;
   private lastMalformedLog = 0;
   private suppressed = 0;
   private readonly log: (line: string) => void;
 
+  /**
+   * A server with its leases loaded: from the shared store when there is one
+   * (which must answer now: a server that cannot read its leases does not
+   * start), else from the lease file.
+   */
+  static async open(opts: DhcpServerOptions): Promise<DhcpServer> {
+    const server = new DhcpServer({ ...opts, sharedStore: undefined });
+    if (!opts.sharedStore || opts.proxy) return server;
+    const leases = await opts.sharedStore.load(Date.now());
+    server.policy.load(leases);
+    server.shared = opts.sharedStore;
+    server.log(`read ${leases.length} leases from ${opts.sharedStore.name}`);
+    server.syncTimer = setInterval(() => server.sync(), SYNC_INTERVAL_MS);
+    server.syncTimer.unref();
+    return server;
+  }
+
   constructor(private readonly opts: DhcpServerOptions) {
     this.log = opts.log ?? ((l) => process.stdout.write(`${l}\n`));
+    if (opts.sharedStore) throw new Error('a server with a shared lease store is made by DhcpServer.open');
     this.policy = this.policyFor(opts.config);
     if (opts.leasesPath && !opts.proxy) {
       const { store, leases, bad } = LeaseStore.open(opts.leasesPath, { snapshot: () => this.policy.leases() });
@@ -68,9 +103,11 @@ export class DhcpServer {
     const link = this.opts.link;
     // Unicast from a host not on our link and not a relay: it reached us some other way; not ours to answer.
     if (from !== 0 && !msg.giaddr && !inSubnet(from, link.network, link.mask)) return;
+    const req: Incoming = { msg, via: link, from: { address: from, port }, localPort };
+    if (this.shared) return this.receiveShared(socket, req, `${address}:${port}`);
     let outcome: Outcome;
     try {
-      outcome = this.policy.handle({ msg, via: link, from: { address: from, port }, localPort }, Date.now());
+      outcome = this.policy.handle(req, Date.now());
     } catch (e) {
       if (e instanceof DhcpWireError) return this.malformed(`${address}:${port}`, e);
       throw e;
@@ -92,6 +129,97 @@ export class DhcpServer {
     }
   }
 
+  /**
+   * With a shared store, nothing goes out before the store agreed: an OFFER
+   * once its address is held for the client, an ACK once its lease is
+   * committed. A refused claim teaches the policy the rows in the way and the
+   * request is handled again (another address, or a NAK); a store that
+   * cannot be reached means no answer at all.
+   */
+  private receiveShared(socket: Socket, req: Incoming, from: string): void {
+    if (this.waiting >= MAX_WAITING) {
+      if (this.outage) this.outage.unanswered++;
+      return;
+    }
+    this.waiting++;
+    void this.claimAndAnswer(socket, req, from).finally(() => this.waiting--);
+  }
+
+  private async claimAndAnswer(socket: Socket, req: Incoming, from: string): Promise<void> {
+    const shared = this.shared!;
+    for (let tries = 0; tries < MAX_CLAIM_TRIES; tries++) {
+      const now = Date.now();
+      let outcome: Outcome;
+      try {
+        outcome = this.policy.handle(req, now);
+      } catch (e) {
+        if (e instanceof DhcpWireError) return this.malformed(from, e);
+        throw e;
+      }
+      let claim: Claim = { ok: true };
+      if (outcome.commit || outcome.reserve) {
+        try {
+          claim = outcome.commit ? await shared.record(outcome.commit, now) : await shared.reserve(outcome.reserve!, now, tries === 0);
+        } catch (e) {
+          return this.storeDown(e as Error);
+        }
+        this.storeUp();
+      }
+      if (claim.ok && tries === 0 && isNak(outcome)) {
+        // A NAK decided from what this server knew: another server may have bound the address
+        // to this client since. Asked once, from the store itself.
+        try {
+          const rows = await shared.lookup(req.msg.ciaddr || requestedAddress(req), clientKeyOf(req.msg));
+          this.storeUp();
+          if (rows.length > 0) {
+            this.policy.load(rows);
+            continue;
+          }
+        } catch (e) {
+          return this.storeDown(e as Error);
+        }
+      }
+      if (claim.ok) {
+        for (const line of outcome.log) this.log(line);
+        return this.send(socket, outcome);
+      }
+      this.policy.load(claim.holders);
+    }
+    this.log(`request from ${from} not answered: ${MAX_CLAIM_TRIES} claims in a row were refused by ${shared.name} (other servers took the addresses meanwhile)`);
+  }
+
+  private storeDown(err: Error): void {
+    if (this.outage) {
+      this.outage.unanswered++;
+      return;
+    }
+    this.outage = { since: Date.now(), unanswered: 1 };
+    this.log(`lease store ${this.shared!.name}: ${err.message}; answering nothing that cannot be recorded until it is back`);
+  }
+
+  private storeUp(): void {
+    if (!this.outage) return;
+    const secs = ((Date.now() - this.outage.since) / 1000).toFixed(1);
+    this.log(`lease store ${this.shared!.name} is back after ${secs} s; ${this.outage.unanswered} requests were left unanswered meanwhile`);
+    this.outage = undefined;
+  }
+
+  /** Reads what the other servers wrote, so this one offers what is free and knows the clients they serve. */
+  private sync(): void {
+    if (this.syncing || this.outage) return;
+    this.syncing = true;
+    this.shared!.changes().then(
+      (rows) => {
+        this.syncing = false;
+        this.policy.load(rows);
+      },
+      () => {
+        // An unreachable store is reported by the requests that need it.
+        this.syncing = false;
+      },
+    );
+  }
+
   private send(socket: Socket, outcome: Outcome): void {
     const r = outcome.reply;
     if (!r) return;
@@ -108,7 +236,12 @@ export class DhcpServer {
   }
 
   private policyFor(config: DhcpConfig): LeasePolicy {
-    return new LeasePolicy(config, { proxy: this.opts.proxy, serverPort: this.opts.serverPort, clientPort: this.opts.serverPort + 1 });
+    return new LeasePolicy(config, {
+      proxy: this.opts.proxy,
+      serverPort: this.opts.serverPort,
+      clientPort: this.opts.serverPort + 1,
+      allocationStart: this.opts.allocationStart,
+    });
   }
 
   /**
@@ -128,7 +261,21 @@ export class DhcpServer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.syncTimer);
     for (const s of this.opts.sockets.values()) await new Promise<void>((res) => s.close(() => res()));
     await this.store?.close();
+    // Claims still in flight finish (or fail) before the store goes.
+    for (let i = 0; i < 100 && this.waiting > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await this.shared?.close();
   }
 }
+
+function isNak(o: Outcome): boolean {
+  return o.reply !== undefined && getOption(o.reply.msg, Opt.MESSAGE_TYPE)?.[0] === MessageType.NAK;
+}
+
+function requestedAddress(req: Incoming): number {
+  const d = getOption(req.msg, Opt.REQUESTED_ADDRESS);
+  return d && d.length === 4 ? ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0 : 0;
+}
+

@@ -11,6 +11,7 @@ export * from './lease.js';
 export * from './lease-policy.js';
 export * from './lease-file.js';
 export * from './lease-store.js';
+export * from './shared-lease-store.js';
 export * from './interface-link.js';
 export * from './device-socket.js';
 export * from './dhcp-server.js';

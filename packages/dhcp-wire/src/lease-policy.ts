@@ -47,7 +47,21 @@ export interface Reply {
 export interface Outcome {
   reply?: Reply;
   commit?: Lease;
+  /**
+   * An OFFER's address, held for the client until `until`. A store shared by
+   * several servers must hold it before the OFFER goes out, so two servers do
+   * not offer one address to two clients; a server's own store need not.
+   */
+  reserve?: Reservation;
   log: string[];
+}
+
+/** An offered address held for a client until it REQUESTs it or the offer times out. */
+export interface Reservation {
+  ip: number;
+  client: string;
+  mac: string;
+  until: number;
 }
 
 export interface PolicyOptions {
@@ -59,6 +73,12 @@ export interface PolicyOptions {
   proxy?: boolean;
   serverPort?: number;
   clientPort?: number;
+  /**
+   * Where in each range (0 to 1) the search for a free address starts.
+   * Servers sharing one pool start at different places, so they rarely
+   * reach for the same free address at the same moment.
+   */
+  allocationStart?: number;
 }
 
 const BROADCAST = 0xffffffff;
@@ -87,6 +107,7 @@ export class LeasePolicy {
   private readonly proxy: boolean;
   private readonly serverPort: number;
   private readonly clientPort: number;
+  private readonly allocationStart: number;
 
   constructor(
     readonly config: DhcpConfig,
@@ -97,6 +118,7 @@ export class LeasePolicy {
     this.proxy = opts.proxy ?? false;
     this.serverPort = opts.serverPort ?? 67;
     this.clientPort = opts.clientPort ?? 68;
+    this.allocationStart = Math.min(Math.max(opts.allocationStart ?? 0, 0), 1);
     for (const h of config.hosts) for (const a of h.fixedAddresses) this.fixed.add(a);
   }
 
@@ -161,9 +183,7 @@ export class LeasePolicy {
   // ------------------------------------------------------------ context
 
   private clientKey(m: DhcpMessage): string {
-    const id = getOption(m, Opt.CLIENT_ID);
-    if (id && id.length > 0) return Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
-    return `01${Buffer.from(hardwareAddress(m)).toString('hex')}`;
+    return clientKeyOf(m);
   }
 
   /** The subnet the client is on: the relay's (giaddr), else the interface's. */
@@ -226,7 +246,7 @@ export class LeasePolicy {
         if (bootp && !r.dynamicBootp) continue;
         const key = `${s.index}:${k}`;
         const size = r.end - r.start + 1;
-        let at = this.cursors.get(key) ?? 0;
+        let at = this.cursors.get(key) ?? Math.floor(this.allocationStart * size) % size;
         for (let n = 0; n < size; n++) {
           const ip = r.start + ((at + n) % size);
           if (this.available(ip, client, now)) {
@@ -387,12 +407,13 @@ export class LeasePolicy {
       return { log };
     }
     this.dropOffer(client);
-    this.offers.set(client, { ip, expires: now + this.offerTimeoutMs });
+    const until = now + this.offerTimeoutMs;
+    this.offers.set(client, { ip, expires: until });
     this.offeredIp.set(ip, client);
     const secs = this.fixedAddress(host, subnet) === ip ? Math.min(eff.defaultLeaseTime, eff.maxLeaseTime) : this.leaseTime(req.msg, eff);
     const reply = this.reply(req, MessageType.OFFER, ip, eff, subnetFor(this.config, ip), secs);
     log.push(`DHCPOFFER on ${formatIpv4(ip)} to ${mac} via ${via}`);
-    return { reply, log };
+    return { reply, reserve: { ip, client, mac, until }, log };
   }
 
   private request(req: Incoming, mac: string, via: string, now: number, log: string[]): Outcome {
@@ -561,6 +582,13 @@ export class LeasePolicy {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The key leases are held under: hex of option 61 when the client sent one, else "01" + hardware address hex. */
+export function clientKeyOf(m: DhcpMessage): string {
+  const id = getOption(m, Opt.CLIENT_ID);
+  if (id && id.length > 0) return Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
+  return `01${Buffer.from(hardwareAddress(m)).toString('hex')}`;
+}
 
 function u32(v: number): Buffer {
   const b = Buffer.alloc(4);
