@@ -11,7 +11,7 @@ const server = new TftpServer({ root, address: '127.0.0.1', port: 0, threads: 0,
 const { port } = await server.listen();
 
 const got = await tftpGet('pxelinux.0', { host: '127.0.0.1', port, blksize: 1468, tsize: true });
-console.log(`fetched ${got.bytes} bytes with blksize ${got.settings.blksize} in ${got.ms} ms`);
+console.log(`fetched ${got.bytes} bytes with blksize ${got.settings.blksize} in ${got.ms.toFixed(1)} ms`);
 
 await server.close();
 await rm(root, { recursive: true });

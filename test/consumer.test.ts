@@ -1,0 +1,154 @@
+// The packages as a user gets them: every workspace packed with npm, the
+// tarballs installed into a fresh project outside the repository (offline:
+// npm's cache only, no registry), and used from there by a plain JavaScript
+// script, by the README examples compiled with strict tsc against the shipped
+// types, and through the installed `netboot` command.
+import t from 'tap';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { run, start } from './support/processes.js';
+import { createNetns } from './support/netns.js';
+import { requireNetns } from './support/programs.js';
+import { repoRoot } from './support/paths.js';
+import { workspaces } from './support/workspaces.js';
+
+/** What a package may ship: what a user needs, nothing from test/, no maps, no build state. */
+const SHIPPED = /^(README\.md|LICENSE|package\.json|bin\/[\w.-]+\.js|dist\/.+\.(js|d\.ts))$/;
+
+interface Packed {
+  name: string;
+  version: string;
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  files: { path: string }[];
+}
+
+/**
+ * The environment of a user's shell: without what `npm test` adds for the
+ * workspace (so npm in the consumer project sees that project, not this
+ * repository), with this node first on PATH for the bin's `env node`.
+ */
+function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^npm_(package|lifecycle)_|^npm_config_(local_prefix|prefix|workspaces?|include_workspace_root)$|^INIT_CWD$/i.test(k)) continue;
+    env[k] = v;
+  }
+  env.PATH = [dirname(process.execPath), env.PATH ?? ''].join(delimiter);
+  return { ...env, ...extra };
+}
+
+const npm = 'npm';
+const all = workspaces();
+const dir = await mkdtemp(join(tmpdir(), 'netboot-consumer-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+const packs = join(dir, 'packs');
+const project = join(dir, 'project');
+await mkdir(packs);
+await mkdir(project);
+let tarballs: string[] = [];
+
+t.test('npm pack: every workspace, shipping only what a user needs', async (t) => {
+  const r = await run(npm, ['pack', '--workspaces', '--pack-destination', packs, '--json'], { cwd: repoRoot, env: userEnv(), timeoutMs: 120_000 });
+  t.equal(r.code, 0, 'npm pack exits 0', { stderr: r.stderr });
+  const packed = JSON.parse(r.stdout) as Packed[];
+  t.same(packed.map((p) => p.name).sort(), all.map((w) => w.name).sort(), 'one tarball per workspace');
+  for (const p of packed) {
+    const paths = p.files.map((f) => f.path);
+    t.same(paths.filter((f) => !SHIPPED.test(f)), [], `${p.name}: nothing but README, LICENSE, package.json and dist .js/.d.ts`);
+    t.ok(paths.includes('README.md') && paths.includes('LICENSE') && paths.includes('dist/index.js') && paths.includes('dist/index.d.ts'), `${p.name}: README, LICENSE, index.js, index.d.ts`);
+    t.comment(`${p.filename}: ${p.size} bytes packed, ${p.unpackedSize} unpacked, ${p.files.length} files`);
+  }
+  tarballs = packed.map((p) => join(packs, p.filename));
+});
+
+t.test('a fresh project installs the tarballs offline', async (t) => {
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'netboot-consumer', private: true, type: 'module' }, null, 2));
+  const r = await run(npm, ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], { cwd: project, env: userEnv(), timeoutMs: 120_000 });
+  t.equal(r.code, 0, 'npm install --offline exits 0', { output: r.stdout + r.stderr });
+  for (const w of all) t.ok(existsSync(join(project, 'node_modules', w.name, 'package.json')), `${w.name} installed`);
+});
+
+t.test('plain JavaScript uses each package for real', async (t) => {
+  await copyFile(join(repoRoot, 'test/consumer/headline-apis.mjs'), join(project, 'headline-apis.mjs'));
+  const r = await run(process.execPath, ['headline-apis.mjs'], { cwd: project, env: userEnv(), timeoutMs: 60_000 });
+  t.equal(r.code, 0, 'exits 0', { stderr: r.stderr });
+  const expected = ['@netboot/dhcp-wire', '@netboot/tftp-wire', '@netboot/oncrpc-xdr', '@netboot/portmap', '@netboot/mountd', '@netboot/nfs3', 'netboot'];
+  t.same(r.stdout.trim().split('\n'), expected.map((p) => `ok ${p}`));
+});
+
+t.test('the README examples compile with strict tsc against the shipped types, and run', async (t) => {
+  const src = join(project, 'src');
+  await mkdir(src);
+  const examples = (await readdir(join(repoRoot, 'examples'))).filter((n) => n.endsWith('.ts')).sort();
+  for (const name of examples) await copyFile(join(repoRoot, 'examples', name), join(src, name));
+  // The repository's TypeScript and Node types: the project has no registry to get its own.
+  const tsconfig = {
+    compilerOptions: {
+      target: 'ES2022',
+      lib: ['ES2022'],
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      skipLibCheck: false,
+      typeRoots: [join(repoRoot, 'node_modules/@types')],
+      types: ['node'],
+      rootDir: 'src',
+      outDir: 'out',
+    },
+    include: ['src'],
+  };
+  await writeFile(join(project, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+  const tsc = await run(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: project, env: userEnv(), timeoutMs: 120_000 });
+  t.equal(tsc.code, 0, 'tsc exits 0', { output: tsc.stdout + tsc.stderr });
+  if (tsc.code !== 0) return;
+  for (const name of examples) {
+    const r = await run(process.execPath, [join('out', name.replace(/\.ts$/, '.js'))], { cwd: project, env: userEnv(), timeoutMs: 30_000 });
+    t.equal(r.code, 0, `examples/${name} runs and exits by itself`, { output: r.stdout + r.stderr });
+    t.ok(r.stdout.length > 0, `examples/${name} prints its result`);
+  }
+});
+
+t.test('the installed netboot command', async (t) => {
+  const bin = join(project, 'node_modules/.bin/netboot');
+  const version = all.find((w) => w.name === 'netboot')!.version;
+  const v = await run(bin, ['--version'], { env: userEnv(), timeoutMs: 30_000 });
+  t.equal(v.stdout.trim(), version, 'netboot --version prints the package version');
+  const help = await run(bin, ['--help'], { env: userEnv(), timeoutMs: 30_000 });
+  t.equal(help.code, 0, 'netboot --help exits 0');
+  t.match(help.stdout, /usage: netboot <command>/, 'and shows the usage');
+
+  t.test('npm install -g of the tarballs puts netboot on the PATH', async (t) => {
+    const prefix = join(dir, 'global');
+    const g = await run(npm, ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', ...tarballs], { cwd: dir, env: userEnv(), timeoutMs: 120_000 });
+    t.equal(g.code, 0, 'npm install -g exits 0', { output: g.stdout + g.stderr });
+    const r = await run('netboot', ['--version'], { env: userEnv({ PATH: [join(prefix, 'bin'), dirname(process.execPath), '/usr/bin:/bin'].join(delimiter) }), timeoutMs: 30_000 });
+    t.equal(r.stdout.trim(), version, 'netboot --version from the global install');
+  });
+
+  t.test('netboot serve runs the demo; a TFTP fetch from it succeeds', async (t) => {
+    // A private namespace: the demo's fixed ports can't clash with another test or an `npm start`.
+    if (!requireNetns(t)) return;
+    const ns = createNetns(t, 'nbpkg');
+    // The demo writes under the temp directory; a private one keeps it apart from test/serve.test.ts's.
+    const demoTmp = join(dir, 'demo-tmp');
+    await mkdir(demoTmp);
+    const serve = start(t, bin, ['serve'], { ns, env: userEnv({ TMPDIR: demoTmp }) });
+    await serve.waitFor(/Stop with Ctrl-C/, 30_000);
+    const port = /tftp\s+udp\s+127\.0\.0\.1:(\d+)/.exec(serve.output())?.[1];
+    t.ok(port, 'the demo names its TFTP port');
+    t.match(serve.output(), new RegExp(demoTmp.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'the demo lives in the private temp directory');
+    await writeFile(
+      join(project, 'fetch.mjs'),
+      "import { tftpGet } from '@netboot/tftp-wire';\n" +
+        "const got = await tftpGet(process.argv[2], { host: '127.0.0.1', port: Number(process.argv[3]), blksize: 1468 });\n" +
+        'process.stdout.write(got.data);\n',
+    );
+    const got = await run(process.execPath, ['fetch.mjs', 'hello.txt', String(port)], { ns, cwd: project, env: userEnv(), timeoutMs: 30_000 });
+    t.equal(got.stdout, 'Hello from netboot over TFTP.\n', "the demo's hello.txt over TFTP", { stderr: got.stderr });
+    t.equal(await serve.stop(5000), 0, 'netboot serve exits 0 on SIGTERM');
+  });
+});
