@@ -1,0 +1,229 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { AddressInfo, Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { realRoot, resolveUnderRoot, type Remap } from '@netboot/tftp-wire';
+import { combinedLogLine } from './access-log.js';
+import { parseRange } from './range.js';
+import { requestedName } from './request-path.js';
+
+export type LogLevel = 'debug' | 'info' | 'warning';
+
+export interface HttpBootServerOptions {
+  /** The directory served (the TFTP root); every name resolves inside it. */
+  root: string;
+  address?: string;
+  /** TCP port; 0 picks a free one. */
+  port?: number;
+  /** tftp-hpa remap rules, applied to each request's name as to a TFTP RRQ. */
+  remap?: Remap;
+  /** One combined-log-format line per response. */
+  accessLog?: (line: string) => void;
+  log?: (level: LogLevel, message: string) => void;
+  /** Idle keep-alive connections are closed after this long (ms). */
+  keepAliveTimeoutMs?: number;
+  /** A connection that neither sends nor takes data for this long is dropped (ms). */
+  idleTimeoutMs?: number;
+  maxConnections?: number;
+}
+
+/**
+ * Bytes read from the file per chunk handed to the socket: a kernel or an
+ * initrd leaves in chunks of this size, each read straight into a buffer
+ * that goes to the socket unchanged (Node has no sendfile for http).
+ * bench/http-boot.js measured 64 KiB to 1 MiB; see the package README.
+ */
+const CHUNK = 1024 * 1024;
+
+const TEXT_TYPES = /\.(cfg|conf|ipxe|txt|menu)$|(^|\/)(pxelinux\.cfg|grub)\//;
+
+/** Strips the IPv4-mapped prefix so logs and remap rules see 198.18.1.10, not ::ffff:198.18.1.10. */
+function clientAddress(socket: Socket): string {
+  return (socket.remoteAddress ?? '-').replace(/^::ffff:(?=\d+\.)/, '');
+}
+
+interface Outcome {
+  status: number;
+  bytes: number;
+}
+
+/**
+ * Serves a boot-file root read-only over HTTP/1.1 with node:http: GET and
+ * HEAD, one byte range, keep-alive, no directory listing. The names go
+ * through the same remap rules and secure-root resolution as the TFTP
+ * server's, so a file is reachable over HTTP exactly when it is over TFTP.
+ */
+export class HttpBootServer {
+  private readonly server: Server;
+  private root = '';
+  private remap: Remap | undefined;
+
+  constructor(private readonly opts: HttpBootServerOptions) {
+    this.remap = opts.remap;
+    this.server = createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000, headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+      void this.handle(req, res);
+    });
+    this.server.maxConnections = opts.maxConnections ?? 1024;
+    this.server.setTimeout(opts.idleTimeoutMs ?? 60_000, (socket) => socket.destroy());
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      this.log('debug', `bad request from ${clientAddress(socket)}: ${err.code ?? err.message}`);
+      if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  /** New remap rules (SIGHUP) for requests from now on. */
+  setRemap(remap: Remap | undefined): void {
+    this.remap = remap;
+  }
+
+  async listen(): Promise<{ address: string; port: number }> {
+    this.root = await realRoot(this.opts.root);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port ?? 80, this.opts.address, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = this.server.address() as AddressInfo;
+    return { address: a.address, port: a.port };
+  }
+
+  /** Stops accepting; idle connections close at once, responses under way get `graceMs` to finish. */
+  async close(graceMs = 2000): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private log(level: LogLevel, message: string): void {
+    this.opts.log?.(level, message);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const who = clientAddress(req.socket);
+    const at = new Date();
+    const closed = new Promise<boolean>((resolve) => res.on('close', () => resolve(res.writableFinished)));
+    let outcome: Outcome;
+    try {
+      outcome = await this.respond(req, res, who);
+    } catch (err) {
+      this.log('warning', `${req.method} ${req.url} from ${who}: ${(err as Error).message}`);
+      if (res.headersSent) {
+        res.destroy();
+        outcome = { status: res.statusCode, bytes: 0 };
+      } else {
+        outcome = this.refuse(res, 500, 'Internal Server Error');
+      }
+    }
+    if (!(await closed)) this.log('debug', `${who} went away before ${req.url} was sent in full`);
+    this.opts.accessLog?.(
+      combinedLogLine({
+        client: who,
+        at,
+        method: req.method ?? '-',
+        target: req.url ?? '-',
+        httpVersion: req.httpVersion,
+        status: outcome.status,
+        bytes: outcome.bytes,
+        referer: req.headers.referer,
+        userAgent: req.headers['user-agent'],
+      }),
+    );
+  }
+
+  private refuse(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): Outcome {
+    const body = `${text}\n`;
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+    return { status, bytes: res.req.method === 'HEAD' ? 0 : Buffer.byteLength(body) };
+  }
+
+  private async respond(req: IncomingMessage, res: ServerResponse, who: string): Promise<Outcome> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return this.refuse(res, 405, `${req.method} is not allowed: this server only reads files (GET, HEAD)`, { Allow: 'GET, HEAD' });
+    }
+    const wanted = requestedName(req.url ?? '');
+    if (!wanted.ok) {
+      this.log('info', `${req.method} ${req.url} from ${who} refused: ${wanted.reason}`);
+      return this.refuse(res, wanted.status, wanted.status === 403 ? 'Forbidden' : 'Bad Request');
+    }
+    let name = wanted.name;
+    if (this.remap) {
+      const r = this.remap.apply(name, { op: 'get', address: who });
+      if (r.refused) {
+        this.log('info', `${req.method} ${req.url} from ${who} refused: ${r.reason}`);
+        return this.refuse(res, 403, 'Forbidden');
+      }
+      if (r.name !== name) this.log('debug', `${req.url} from ${who} remapped to ${r.name}`);
+      name = r.name;
+    }
+    // The root itself: a directory, and this server lists none.
+    if (name.replace(/^\/+/, '') === '') return this.refuse(res, 403, 'Forbidden (no directory listing)');
+    const resolved = await resolveUnderRoot(this.root, name);
+    if (!resolved.ok) {
+      this.log('info', `${req.method} ${req.url} from ${who} refused: ${resolved.detail}`);
+      return this.refuse(res, resolved.reason === 'escape' ? 403 : 400, resolved.reason === 'escape' ? 'Forbidden' : 'Bad Request');
+    }
+    if (!resolved.exists) return this.refuse(res, 404, 'Not Found');
+    let handle: FileHandle;
+    try {
+      handle = await open(resolved.path, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return this.refuse(res, 404, 'Not Found');
+      this.log('info', `${req.method} ${req.url} from ${who}: cannot open ${resolved.path}: ${code}`);
+      return this.refuse(res, 403, 'Forbidden');
+    }
+    let streaming = false;
+    try {
+      // The opened file's own stat: what is sent is what was measured, even if the name is replaced meanwhile.
+      const st = await handle.stat();
+      if (st.isDirectory()) return this.refuse(res, 403, 'Forbidden (no directory listing)');
+      if (!st.isFile()) return this.refuse(res, 404, 'Not Found (not a regular file)');
+      const headers: Record<string, string | number> = {
+        'Content-Type': TEXT_TYPES.test(name) ? 'text/plain; charset=utf-8' : 'application/octet-stream',
+        'Accept-Ranges': 'bytes',
+        'Last-Modified': st.mtime.toUTCString(),
+      };
+      const range = parseRange(req.headers.range, st.size);
+      if (range.kind === 'unsatisfiable') {
+        return this.refuse(res, 416, 'Range Not Satisfiable', { 'Content-Range': `bytes */${st.size}` });
+      }
+      const [status, start, end] = range.kind === 'partial' ? [206, range.start, range.end] : [200, 0, st.size - 1];
+      if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${st.size}`;
+      const length = end - start + 1;
+      headers['Content-Length'] = length;
+      res.writeHead(status, headers);
+      if (req.method === 'HEAD' || length === 0) {
+        res.end();
+        return { status, bytes: 0 };
+      }
+      streaming = true;
+      const sent = await send(handle, res, start, end);
+      return { status, bytes: sent };
+    } finally {
+      if (!streaming) await handle.close().catch(() => {});
+    }
+  }
+}
+
+/**
+ * Streams bytes start..end (inclusive) of the file to the response; the
+ * read stream closes the file when it ends or fails. Returns the bytes that
+ * reached the socket's buffer (fewer when the client went away).
+ */
+async function send(handle: FileHandle, res: ServerResponse, start: number, end: number): Promise<number> {
+  const stream = handle.createReadStream({ start, end, highWaterMark: CHUNK });
+  try {
+    await pipeline(stream, res);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_STREAM_PREMATURE_CLOSE' && code !== 'EPIPE' && code !== 'ECONNRESET') throw err;
+  }
+  return stream.bytesRead;
+}

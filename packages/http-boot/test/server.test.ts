@@ -1,0 +1,140 @@
+import t from 'tap';
+import { request, Agent } from 'node:http';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { parseRemap } from '@netboot/tftp-wire';
+import { HttpBootServer } from '@netboot/http-boot';
+
+const dir = await mkdtemp(join(tmpdir(), 'http-boot-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+const root = join(dir, 'root');
+await mkdir(join(root, 'pxelinux.cfg'), { recursive: true });
+const kernel = randomBytes(3 * 1024 * 1024 + 17);
+await writeFile(join(root, 'vmlinuz'), kernel);
+await writeFile(join(root, 'pxelinux.cfg', 'default'), 'DEFAULT linux\n');
+await writeFile(join(root, 'empty'), '');
+await writeFile(join(dir, 'secret'), 'outside the root\n');
+await symlink('../secret', join(root, 'leak'));
+await symlink('vmlinuz', join(root, 'kernel-link'));
+
+const access: string[] = [];
+const server = new HttpBootServer({
+  root,
+  address: '127.0.0.1',
+  port: 0,
+  remap: parseRemap('r ^boot/(.*) \\1\na ^forbidden'),
+  accessLog: (line) => access.push(line),
+});
+const { port } = await server.listen();
+t.teardown(() => server.close());
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+t.teardown(() => agent.destroy());
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  socket: Socket;
+}
+
+function get(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks), socket: res.socket }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+t.test('GET sends the file with its length; HEAD the same headers without it', async (t) => {
+  const r = await get('/vmlinuz');
+  t.equal(r.status, 200);
+  t.equal(r.headers['content-length'], String(kernel.length));
+  t.equal(r.headers['accept-ranges'], 'bytes');
+  t.equal(r.headers['content-type'], 'application/octet-stream');
+  t.ok(r.body.equals(kernel), 'every byte');
+  const h = await get('/vmlinuz', {}, 'HEAD');
+  t.equal(h.status, 200);
+  t.equal(h.headers['content-length'], String(kernel.length));
+  t.equal(h.body.length, 0);
+  const cfg = await get('/pxelinux.cfg/default');
+  t.equal(cfg.headers['content-type'], 'text/plain; charset=utf-8');
+  t.equal(cfg.body.toString(), 'DEFAULT linux\n');
+  t.equal((await get('/empty')).headers['content-length'], '0');
+});
+
+t.test('one byte range: 206 with Content-Range; past the end: 416', async (t) => {
+  const r = await get('/vmlinuz', { Range: 'bytes=1048570-1048580' });
+  t.equal(r.status, 206);
+  t.equal(r.headers['content-range'], `bytes 1048570-1048580/${kernel.length}`);
+  t.ok(r.body.equals(kernel.subarray(1048570, 1048581)));
+  const tail = await get('/vmlinuz', { Range: 'bytes=-5' });
+  t.ok(tail.body.equals(kernel.subarray(kernel.length - 5)));
+  const past = await get('/vmlinuz', { Range: `bytes=${kernel.length}-` });
+  t.equal(past.status, 416);
+  t.equal(past.headers['content-range'], `bytes */${kernel.length}`);
+  const many = await get('/vmlinuz', { Range: 'bytes=0-1,5-6' });
+  t.equal(many.status, 200, 'several ranges: the whole file');
+  t.equal(many.body.length, kernel.length);
+});
+
+t.test('keep-alive: requests one after another share a connection', async (t) => {
+  const a = await get('/pxelinux.cfg/default');
+  const b = await get('/vmlinuz', { Range: 'bytes=0-9' });
+  const c = await get('/nothing-here');
+  t.equal(a.socket, b.socket);
+  t.equal(b.socket, c.socket, 'a 404 keeps the connection too');
+});
+
+t.test('the secure root: no .., no symlink out, no listing, remap applied', async (t) => {
+  t.equal((await get('/../secret')).status, 403);
+  t.equal((await get('/%2e%2e/secret')).status, 403);
+  t.equal((await get('/leak')).status, 403, 'symlink leading out');
+  t.equal((await get('/kernel-link')).body.length, kernel.length, 'symlink inside');
+  t.equal((await get('/')).status, 403);
+  t.equal((await get('/pxelinux.cfg')).status, 403);
+  t.equal((await get('/pxelinux.cfg/')).status, 403);
+  t.equal((await get('/missing')).status, 404);
+  t.equal((await get(`/${root}/vmlinuz`)).status, 200, 'the root spelled absolutely, as tftp-hpa allows');
+  t.equal((await get('/etc/passwd')).status, 404);
+  t.equal((await get('/boot/vmlinuz')).body.length, kernel.length, 'remapped');
+  t.equal((await get('/forbidden-file')).status, 403, 'refused by a remap rule');
+  t.equal((await get('/a%00b')).status, 400);
+});
+
+t.test('only GET and HEAD', async (t) => {
+  for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+    const r = await get('/vmlinuz', {}, method);
+    t.equal(r.status, 405, method);
+    t.equal(r.headers.allow, 'GET, HEAD');
+  }
+});
+
+t.test('access log: one combined-format line per response', async (t) => {
+  access.length = 0;
+  await get('/vmlinuz', { Range: 'bytes=0-99', 'User-Agent': 'iPXE/1.0.0' });
+  await get('/missing');
+  t.match(access[0], /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/vmlinuz HTTP\/1\.1" 206 100 "-" "iPXE\/1\.0\.0"$/);
+  t.match(access[1], /"GET \/missing HTTP\/1\.1" 404 \d+ "-" "-"$/);
+});
+
+t.test('a client that goes away mid-file leaves the server serving', async (t) => {
+  await new Promise<void>((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/vmlinuz' }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.end();
+  });
+  const r = await get('/pxelinux.cfg/default');
+  t.equal(r.status, 200);
+});
