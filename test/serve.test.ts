@@ -24,6 +24,8 @@ t.test('the embedded demo serves TFTP and NFS on loopback and stops cleanly on S
 
   const tftp = await run(progs.curl, ['-s', 'tftp://127.0.0.1:10069/hello.txt'], { ns, timeoutMs: 10_000 });
   t.equal(tftp.stdout, 'Hello from netboot over TFTP.\n', 'curl fetches over TFTP');
+  const http = await run(progs.curl, ['-s', 'http://127.0.0.1:10080/hello.txt'], { ns, timeoutMs: 10_000 });
+  t.equal(http.stdout, 'Hello from netboot over TFTP.\n', 'curl fetches the same file over HTTP');
   const url = (p: string) => `nfs://127.0.0.1${exportRoot}${p}?version=3&nfsport=10049&mountport=10048`;
   const cat = await run(progs['nfs-cat'], [url('/README')], { ns, timeoutMs: 10_000 });
   t.equal(cat.stdout, 'Hello from netboot over NFSv3.\n', 'nfs-cat reads over NFSv3');

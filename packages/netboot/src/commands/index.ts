@@ -6,6 +6,7 @@ import { serve } from './serve.js';
 import { nfs } from './nfs.js';
 import { portmap } from './portmap.js';
 import { tftp } from './tftp.js';
+import { http } from './http.js';
 import { dhcp } from './dhcp.js';
 
 /** Every subcommand, in the order `netboot --help` lists them. */
@@ -13,6 +14,7 @@ export const commands: Command[] = [
   serve,
   dhcp,
   tftp,
+  http,
   nfs,
   portmap,
   doctor,

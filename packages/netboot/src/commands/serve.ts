@@ -3,6 +3,7 @@ import { loadSettings, on, str, type Settings } from '../serve/settings.js';
 import { DEMO_PORTS, defaultDemoDir, writeDemo } from '../serve/demo.js';
 import { startNfs } from '../serve/nfs-runner.js';
 import { startTftp } from '../serve/tftp-runner.js';
+import { startHttp } from '../serve/http-runner.js';
 import { needsDeviceSockets, relaunchWithDeviceSockets, startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
 import type { Log, RunningService } from '../serve/running-service.js';
 import { untilSignalled } from '../command.js';
@@ -44,6 +45,9 @@ TFTP:
   --threads N          TFTP threads for binary reads (default: cores, at most 4; 0: none)
   --create             accept uploads (WRQ)
   --no-tftp            don't serve TFTP
+HTTP:
+  --http-port N        also serve the TFTP root read-only over HTTP on port N
+                       (GET/HEAD, ranges, keep-alive; same remap and root rules)
 DHCP:
   --dhcp-conf FILE     ISC dhcpd.conf (the subset diskless setups use)
   --interface IF       the only interface DHCP answers on (required with --dhcp-conf)
@@ -117,6 +121,11 @@ async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
         ),
       );
     }
+    const httpPort = str(s, 'http-port');
+    if (httpPort !== undefined) {
+      if (!tftpRoot) throw new UsageError('--http-port serves the TFTP root: give --tftp-root too');
+      started.push(await startHttp({ root: tftpRoot, listen, port: httpPort, remapFile: str(s, 'tftp-remap'), verbose: on(s, 'verbose') }, log));
+    }
     const dhcp = dhcpSettings(s);
     if (dhcp) started.push(await startDhcp(dhcp, log));
   } catch (err) {
@@ -130,10 +139,11 @@ function demoHelp(demo: Awaited<ReturnType<typeof writeDemo>>): string {
   const p = DEMO_PORTS;
   return [
     '',
-    `The demo serves ${demo.tftpRoot} over TFTP and exports ${demo.exportRoot} over NFSv3.`,
+    `The demo serves ${demo.tftpRoot} over TFTP and HTTP and exports ${demo.exportRoot} over NFSv3.`,
     'Try it with real clients (Debian packages tftp-hpa, curl, libnfs-utils):',
     `  tftp 127.0.0.1 ${p.tftp} -c get pxelinux.cfg/default /dev/stdout`,
     `  curl -s tftp://127.0.0.1:${p.tftp}/hello.txt`,
+    `  curl -s http://127.0.0.1:${p.http}/hello.txt`,
     `  nfs-ls 'nfs://127.0.0.1${demo.exportRoot}?version=3&nfsport=${p.nfs}&mountport=${p.mountd}'`,
     `  nfs-cat 'nfs://127.0.0.1${demo.exportRoot}/README?version=3&nfsport=${p.nfs}&mountport=${p.mountd}'`,
     'Stop with Ctrl-C. For a real setup see README ("Running it for real").',
@@ -142,7 +152,7 @@ function demoHelp(demo: Awaited<ReturnType<typeof writeDemo>>): string {
 
 export const serve: Command = {
   name: 'serve',
-  summary: 'serve DHCP, TFTP, portmap, mountd and NFS together (no flags: a loopback demo)',
+  summary: 'serve DHCP, TFTP, HTTP, portmap, mountd and NFS together (no flags: a loopback demo)',
   usage,
   async run(argv) {
     let settings = await loadSettings(argv);
@@ -159,6 +169,7 @@ export const serve: Command = {
         'portmap-port': String(DEMO_PORTS.portmap),
         'tftp-root': demo.tftpRoot,
         'tftp-port': String(DEMO_PORTS.tftp),
+        'http-port': String(DEMO_PORTS.http),
       };
     }
     const dhcp = dhcpSettings(settings);

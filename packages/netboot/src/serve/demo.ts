@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
 /** The ports of the embedded demo: unprivileged, so it runs as any user. */
-export const DEMO_PORTS = { tftp: 10069, portmap: 10111, mountd: 10048, nfs: 10049 } as const;
+export const DEMO_PORTS = { tftp: 10069, http: 10080, portmap: 10111, mountd: 10048, nfs: 10049 } as const;
 
 export interface DemoSetup {
   dir: string;

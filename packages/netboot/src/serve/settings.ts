@@ -27,6 +27,8 @@ export const SERVE_OPTIONS = {
   threads: { type: 'string' },
   create: { type: 'boolean' },
   'no-tftp': { type: 'boolean' },
+  // HTTP (the TFTP root, read-only)
+  'http-port': { type: 'string' },
   // DHCP
   'dhcp-conf': { type: 'string' },
   interface: { type: 'string' },
