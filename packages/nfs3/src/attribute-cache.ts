@@ -1,4 +1,5 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
+import { pathKey } from './byte-path.js';
 
 interface Entry {
   st: BigIntStats;
@@ -6,7 +7,7 @@ interface Entry {
 }
 
 /**
- * Recent lstat results by path, so that the handle check every call makes
+ * Recent lstat results by path (keyed by its bytes), so that the handle check every call makes
  * and the lookup of a name just looked up cost a map lookup instead of a
  * system call and a BigIntStats. The server keeps it right for its own
  * changes: a WRITE stores the attributes it produced, and SETATTR and every
@@ -25,27 +26,32 @@ export class AttributeCache {
   ) {}
 
   /** lstat(path), from the cache while fresh; throws as lstatSync does. */
-  lstat(path: string): BigIntStats {
+  lstat(path: Buffer): BigIntStats {
     const now = performance.now();
-    const e = this.entries.get(path);
+    const key = pathKey(path);
+    const e = this.entries.get(key);
     if (e && e.until > now) return e.st;
     // Synchronous: a cached inode takes microseconds, several times less than the thread-pool round trip.
     const st = lstatSync(path, { bigint: true });
-    this.set(path, st, now);
+    this.store(key, st, now);
     return st;
   }
 
   /** Attributes the server just read or produced for `path`. */
-  set(path: string, st: BigIntStats, now = performance.now()): void {
-    if (this.ttlMs <= 0) return;
-    this.entries.delete(path);
-    // Oldest first in insertion order: full, the oldest entry goes.
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(path, { st, until: now + this.ttlMs });
+  set(path: Buffer, st: BigIntStats): void {
+    this.store(pathKey(path), st, performance.now());
   }
 
-  forget(path: string): void {
-    this.entries.delete(path);
+  private store(key: string, st: BigIntStats, now: number): void {
+    if (this.ttlMs <= 0) return;
+    this.entries.delete(key);
+    // Oldest first in insertion order: full, the oldest entry goes.
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { st, until: now + this.ttlMs });
+  }
+
+  forget(path: Buffer): void {
+    this.entries.delete(pathKey(path));
   }
 
   clear(): void {

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
+import { nameKey } from './byte-path.js';
 
 interface Listing {
   dir: bigint;
   mtime: bigint;
   /** Whether the directory's last change was well before the snapshot, so an unchanged mtime means unchanged names. */
   settled: boolean;
+  /** Each name's bytes as a string, one character a byte (nameKey): compact, and still the exact bytes. */
   names: string[];
 }
 
@@ -38,7 +40,7 @@ export class DirListings {
     private readonly maxNames = 2_000_000,
   ) {}
 
-  async get(dir: bigint, mtime: bigint, path: string, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
+  async get(dir: bigint, mtime: bigint, path: Buffer, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
     let key = cookie !== 0n ? verf.toString('hex') : this.latest.get(dir);
     let known = key !== undefined ? this.byVerf.get(key) : undefined;
     if (known && (known.dir !== dir || (cookie === 0n && (known.mtime !== mtime || !known.settled)))) known = undefined;
@@ -47,7 +49,7 @@ export class DirListings {
       this.byVerf.set(key, known);
       return { verf: Buffer.from(key, 'hex'), names: known.names };
     }
-    const names = ['.', '..', ...(await readdir(path))];
+    const names = ['.', '..', ...(await readdir(path, { encoding: 'buffer' })).map(nameKey)];
     const v = Buffer.alloc(8);
     this.prefix.copy(v, 0);
     v.writeUInt32BE((++this.counter >>> 0) || 1, 4);

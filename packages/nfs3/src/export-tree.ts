@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { lstatSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
 import { AttributeCache } from './attribute-cache.js';
+import { childPath, nameKey, pathBelow, rootPath } from './byte-path.js';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
@@ -11,6 +11,7 @@ const SCAN_SLICE = 512;
 
 interface Link {
   parent: bigint;
+  /** The name's bytes, one character a byte (see byte-path.ts). */
   name: string;
 }
 
@@ -32,6 +33,9 @@ export class ExportTree {
   /** Objects a full walk did not find, until when: a client retrying a deleted file's handle costs no new walk. */
   private readonly gone = new Map<string, number>();
 
+  /** The root as bytes, what every path of this export starts with. */
+  readonly rootBytes: Buffer;
+
   private constructor(
     readonly root: string,
     readonly id: number,
@@ -39,7 +43,9 @@ export class ExportTree {
     readonly rootBirth: bigint,
     private readonly maxScan: number,
     private readonly attrs: AttributeCache,
-  ) {}
+  ) {
+    this.rootBytes = rootPath(root);
+  }
 
   /** `attrs` answers the lstat that checks a handle's path (shared with the server, which keeps it right). */
   static async open(root: string, id: number, maxScan = 2_000_000, attrs = new AttributeCache(0)): Promise<ExportTree> {
@@ -48,6 +54,7 @@ export class ExportTree {
     return new ExportTree(root, id, st.ino, st.birthtimeNs, maxScan, attrs);
   }
 
+  /** `name` is the name's bytes as a string (nameKey). */
   record(parent: bigint, name: string, ino: bigint): void {
     if (ino === this.rootIno || name === '.' || name === '..') return;
     this.links.set(ino, { parent, name });
@@ -63,7 +70,7 @@ export class ExportTree {
     return ino === this.rootIno ? this.rootIno : this.links.get(ino)?.parent;
   }
 
-  private pathFromLinks(ino: bigint): string | undefined {
+  private pathFromLinks(ino: bigint): Buffer | undefined {
     const names: string[] = [];
     let at = ino;
     for (let depth = 0; at !== this.rootIno; depth++) {
@@ -72,10 +79,10 @@ export class ExportTree {
       names.push(l.name);
       at = l.parent;
     }
-    return names.length ? join(this.root, ...names.reverse()) : this.root;
+    return pathBelow(this.rootBytes, names.reverse());
   }
 
-  private async check(path: string | undefined, ino: bigint, birth: bigint): Promise<BigIntStats | undefined> {
+  private async check(path: Buffer | undefined, ino: bigint, birth: bigint): Promise<BigIntStats | undefined> {
     if (path === undefined) return undefined;
     try {
       const st = this.attrs.lstat(path);
@@ -86,7 +93,7 @@ export class ExportTree {
   }
 
   /** The path and attributes of the object, or NFS3ERR_STALE when it no longer exists in this export. */
-  async resolve(ino: bigint, birth: bigint): Promise<{ path: string; st: BigIntStats }> {
+  async resolve(ino: bigint, birth: bigint): Promise<{ path: Buffer; st: BigIntStats }> {
     let path = this.pathFromLinks(ino);
     let st = await this.check(path, ino, birth);
     const key = `${ino}:${birth}`;
@@ -111,13 +118,13 @@ export class ExportTree {
   }
 
   private async walk(): Promise<void> {
-    const queue: [bigint, string][] = [[this.rootIno, this.root]];
+    const queue: [bigint, Buffer][] = [[this.rootIno, this.rootBytes]];
     let seen = 0;
     while (queue.length && seen < this.maxScan) {
       const [dirIno, dir] = queue.shift()!;
-      let names: string[];
+      let names: Buffer[];
       try {
-        names = await readdir(dir);
+        names = await readdir(dir, { encoding: 'buffer' });
       } catch {
         continue;
       }
@@ -125,16 +132,16 @@ export class ExportTree {
       // the promise API for a walk of the whole export, and the server keeps answering meanwhile.
       for (let i = 0; i < names.length && seen < this.maxScan; i++, seen++) {
         if (i % SCAN_SLICE === SCAN_SLICE - 1) await new Promise((r) => setImmediate(r));
-        const name = names[i]!;
+        const path = childPath(dir, names[i]!);
         let st: BigIntStats | undefined;
         try {
-          st = lstatSync(join(dir, name), { bigint: true, throwIfNoEntry: false });
+          st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
         } catch {
           // the directory went away or changed under the walk
         }
         if (!st) continue;
-        this.record(dirIno, name, st.ino);
-        if (st.isDirectory()) queue.push([st.ino, join(dir, name)]);
+        this.record(dirIno, nameKey(names[i]!), st.ino);
+        if (st.isDirectory()) queue.push([st.ino, path]);
       }
     }
   }

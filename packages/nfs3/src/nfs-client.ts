@@ -3,8 +3,9 @@ import { NFS_PROGRAM, NFS_V3, Proc, type ProcName, type Stable } from './nfs3-co
 import { type ArgsOf, type ResOf, encodeWriteArgs, procedures } from './nfs3-procedures.js';
 import { type CreateHow, type MknodData, type NfsTime, type Sattr, noSattr } from './nfs3-types.js';
 
-type Name = string | Buffer;
-const bytes = (n: Name): Buffer => (typeof n === 'string' ? Buffer.from(n, 'utf8') : n);
+/** A file name or symlink target: a string is sent as UTF-8, bytes as they are (names are any bytes but `/` and NUL). */
+type Name = string | Uint8Array;
+const bytes = (n: Name): Buffer => (typeof n === 'string' ? Buffer.from(n, 'utf8') : Buffer.from(n.buffer, n.byteOffset, n.byteLength));
 const ZERO_VERF: Buffer = Buffer.alloc(8);
 
 /**

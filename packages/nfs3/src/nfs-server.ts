@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { constants, fstatSync, readSync, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { BufferPool, RateLimitedLog, encode, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import { AttributeCache } from './attribute-cache.js';
 import { fattr, nfsTime, wccAttr } from './attributes.js';
+import { childPath, keyBytes, nameKey, parentPath, printable } from './byte-path.js';
 import { type AccessOptions, type Caller, accessBits, may, mayLink, squash } from './credentials.js';
 import { DirListings } from './dir-listings.js';
 import { NfsError, statusOf } from './errno-status.js';
+import { ExactTimes, type TimeChange } from './exact-times.js';
 import { ExportTree } from './export-tree.js';
 import { HandleCodec } from './file-handle.js';
 import {
@@ -76,7 +77,7 @@ interface Target {
   exp: ExportState;
   opts: AccessOptions;
   caller: Caller;
-  path: string;
+  path: Buffer;
   st: BigIntStats;
 }
 
@@ -155,6 +156,7 @@ export class NfsServer {
   private readonly log: RateLimitedLog;
   private readonly maxIoTcp: number;
   private readonly maxIoUdp: number;
+  private readonly times: ExactTimes;
 
   private constructor(
     opts: NfsServerOptions,
@@ -163,7 +165,10 @@ export class NfsServer {
   ) {
     this.handles = new HandleCodec(opts.handleKey);
     for (const s of states) this.byId.set(s.def.id, s);
-    this.log = new RateLimitedLog(opts.log ?? ((l) => console.error(l)));
+    const sink = opts.log ?? ((l) => console.error(l));
+    // Error texts carry paths, which are any bytes a client chose.
+    this.log = new RateLimitedLog((l) => sink(printable(l)));
+    this.times = new ExactTimes((l) => this.log.log('nfs times', l));
     this.maxIoTcp = opts.maxIoTcp ?? 1024 * 1024;
     this.maxIoUdp = opts.maxIoUdp ?? 32 * 1024;
     this.pool = new BufferPool(this.maxIoTcp);
@@ -214,16 +219,17 @@ export class NfsServer {
     const s = [...this.byId.values()].find((e) => e.def.path === exportPath);
     if (!s) return undefined;
     if (!subpath) return this.rootHandle(exportPath);
-    let path = s.def.path;
+    let path = s.tree.rootBytes;
     let parent = s.tree.rootIno;
     let st: BigIntStats | undefined;
     for (const part of subpath.split('/')) {
       if (part === '' || part === '.') continue;
-      if (part === '..' || Buffer.byteLength(part) > NAME_MAX) return undefined;
-      path = join(path, part);
+      const name = Buffer.from(part, 'utf8');
+      if (part === '..' || name.length > NAME_MAX) return undefined;
+      path = childPath(path, name);
       st = await fsp.lstat(path, { bigint: true }).catch(() => undefined);
       if (!st?.isDirectory()) return undefined;
-      s.tree.record(parent, part, st.ino);
+      s.tree.record(parent, nameKey(name), st.ino);
       parent = st.ino;
     }
     return st ? this.handleOf(s, st) : this.rootHandle(exportPath);
@@ -238,6 +244,7 @@ export class NfsServer {
 
   close(): void {
     this.files.close();
+    this.times.close();
   }
 
   handlers(): Record<number, ProcedureHandler> {
@@ -332,7 +339,7 @@ export class NfsServer {
     return fattr(st, t.exp.def.id);
   }
 
-  private async attrOf(t: { exp: ExportState }, path: string): Promise<Fattr | undefined> {
+  private async attrOf(t: { exp: ExportState }, path: Buffer): Promise<Fattr | undefined> {
     try {
       return this.attr(t, await fsp.lstat(path, { bigint: true }));
     } catch {
@@ -340,7 +347,7 @@ export class NfsServer {
     }
   }
 
-  private async wcc(t: { exp: ExportState }, pre: BigIntStats, path: string): Promise<WccData> {
+  private async wcc(t: { exp: ExportState }, pre: BigIntStats, path: Buffer): Promise<WccData> {
     return { before: wccAttr(pre), after: await this.attrOf(t, path) };
   }
 
@@ -355,13 +362,12 @@ export class NfsServer {
     return d;
   }
 
-  /** A single path component: never empty, `.`, `..`, or holding `/` or NUL. */
-  private name(n: Buffer, dotStatus: typeof NfsStat.EXIST | typeof NfsStat.INVAL = NfsStat.INVAL): string {
+  /** A single path component, any bytes but never empty, `.`, `..`, or holding `/` or NUL; longer than NAME_MAX bytes is NAMETOOLONG. */
+  private name(n: Buffer, dotStatus: typeof NfsStat.EXIST | typeof NfsStat.INVAL = NfsStat.INVAL): Buffer {
     if (n.length > NAME_MAX) throw err(NfsStat.NAMETOOLONG);
     if (n.length === 0 || n.includes(0) || n.includes(0x2f)) throw err(NfsStat.ACCES, 'bad file name');
-    const s = n.toString('utf8');
-    if (s === '.' || s === '..') throw err(dotStatus);
-    return s;
+    if (isDots(n)) throw err(dotStatus);
+    return n;
   }
 
   /** Sticky directories: only the owner of the entry or of the directory (or root) may remove or replace it. */
@@ -377,11 +383,14 @@ export class NfsServer {
   // ---- attributes ----
 
   /** Applies a sattr3; `created` skips the permission checks for an object just made for the caller. */
-  private async applySattr(t: Target, path: string, st: BigIntStats, s: Sattr, created: boolean): Promise<void> {
+  private async applySattr(t: Target, path: Buffer, st: BigIntStats, s: Sattr, created: boolean): Promise<void> {
     const c = t.caller;
     const isOwner = c.uid === 0 || BigInt(c.uid) === st.uid;
     const lnk = st.isSymbolicLink();
-    if (s.uid !== undefined || s.gid !== undefined) {
+    // As knfsd: what a caller makes is its own; only root may name another owner or group at once
+    // (a non-root caller's uid and gid in CREATE's attributes are ignored, never a way to give a file away).
+    const owners = !created || c.uid === 0;
+    if (owners && (s.uid !== undefined || s.gid !== undefined)) {
       const uid = s.uid ?? Number(st.uid);
       const gid = s.gid ?? Number(st.gid);
       if (c.uid !== 0 && !created) {
@@ -395,8 +404,10 @@ export class NfsServer {
     if (s.mode !== undefined && !lnk) {
       if (!isOwner && !created) throw this.refused(t.call, NfsStat.PERM, 'only the owner may change the mode');
       let mode = s.mode & 0o7777;
-      const gid = s.gid ?? Number(st.gid);
+      const gid = (owners ? s.gid : undefined) ?? Number(st.gid);
       if (c.uid !== 0 && c.gid !== gid && !c.gids.includes(gid)) mode &= ~S_ISGID;
+      // A directory made in a setgid directory is setgid itself (the kernel set it), whatever mode the client sent.
+      if (created && st.isDirectory()) mode |= Number(st.mode) & S_ISGID;
       await fsp.chmod(path, mode);
     }
     if (s.size !== undefined) {
@@ -415,15 +426,12 @@ export class NfsServer {
     if (s.atime.how !== TimeHow.DONT_CHANGE || s.mtime.how !== TimeHow.DONT_CHANGE) {
       const clientTime = s.atime.how === TimeHow.SET_TO_CLIENT_TIME || s.mtime.how === TimeHow.SET_TO_CLIENT_TIME;
       if (!created && !isOwner && (clientTime || !may.write(c, owner(st)))) throw err(clientTime ? NfsStat.PERM : NfsStat.ACCES);
-      const now = Date.now() / 1000;
-      const pick = (h: Sattr['atime'], keep: bigint) =>
-        h.how === TimeHow.SET_TO_CLIENT_TIME ? h.time.seconds + h.time.nseconds / 1e9 : h.how === TimeHow.SET_TO_SERVER_TIME ? now : Number(keep) / 1e9;
-      await fsp.lutimes(path, pick(s.atime, st.atimeNs), pick(s.mtime, st.mtimeNs));
+      await this.times.set(path, timeChange(s.atime), timeChange(s.mtime));
     }
   }
 
   /** Gives a new object to the caller (group from a setgid directory, as the kernel would). */
-  private async own(d: Target, path: string): Promise<void> {
+  private async own(d: Target, path: Buffer): Promise<void> {
     // An unprivileged server (the embedded demo) cannot give files away; they stay its own.
     if (process.getuid?.() !== 0) return;
     const gid = Number(d.st.mode) & S_ISGID ? Number(d.st.gid) : d.caller.gid;
@@ -456,13 +464,13 @@ export class NfsServer {
   private async lookup(call: RpcCall, a: ArgsOf<'LOOKUP'>): Promise<ResOf<'LOOKUP'>> {
     const d = await this.dirTarget(call, a.dir, false);
     const dirAttributes = this.attr(d, d.st);
-    const raw = a.name.toString('utf8');
-    let path: string;
-    if (raw === '.') path = d.path;
-    else if (raw === '..') path = d.st.ino === d.exp.tree.rootIno ? d.path : dirname(d.path);
+    const dots = isDots(a.name);
+    let path: Buffer;
+    if (dots === 1) path = d.path;
+    else if (dots === 2) path = d.st.ino === d.exp.tree.rootIno ? d.path : parentPath(d.path);
     else {
       try {
-        path = join(d.path, this.name(a.name));
+        path = childPath(d.path, this.name(a.name));
       } catch (e) {
         throw err(statusOf(e), undefined, { dirAttributes });
       }
@@ -473,7 +481,7 @@ export class NfsServer {
     } catch (e) {
       throw err(statusOf(e), undefined, { dirAttributes });
     }
-    if (raw !== '.' && raw !== '..') d.exp.tree.record(d.st.ino, raw, st.ino);
+    if (!dots) d.exp.tree.record(d.st.ino, nameKey(a.name), st.ino);
     return { status: 0, object: this.handleOf(d.exp, st), attributes: this.attr(d, st), dirAttributes };
   }
 
@@ -589,12 +597,11 @@ export class NfsServer {
     call: RpcCall,
     where: DirOpArgs,
     attrs: Sattr | undefined | ((made: boolean) => Sattr | undefined),
-    make: (d: Target, path: string) => Promise<'made' | 'existing'>,
+    make: (d: Target, path: Buffer) => Promise<'made' | 'existing'>,
   ): Promise<ResOf<'CREATE'>> {
     const d = await this.dirTarget(call, where.dir, true);
-    let path = '';
     try {
-      path = join(d.path, this.name(where.name, NfsStat.EXIST));
+      const path = childPath(d.path, this.name(where.name, NfsStat.EXIST));
       const made = await make(d, path);
       let st = await fsp.lstat(path, { bigint: true });
       if (made === 'made') {
@@ -604,7 +611,7 @@ export class NfsServer {
       const apply = typeof attrs === 'function' ? attrs(made === 'made') : attrs;
       if (apply) await this.applySattr({ ...d, st }, path, st, apply, made === 'made');
       st = await fsp.lstat(path, { bigint: true });
-      d.exp.tree.record(d.st.ino, where.name.toString('utf8'), st.ino);
+      d.exp.tree.record(d.st.ino, nameKey(where.name), st.ino);
       return {
         status: 0,
         object: this.handleOf(d.exp, st),
@@ -652,7 +659,8 @@ export class NfsServer {
   }
 
   private symlink(call: RpcCall, a: ArgsOf<'SYMLINK'>): Promise<ResOf<'SYMLINK'>> {
-    if (a.data.length === 0) return Promise.resolve(this.failure('SYMLINK', err(NfsStat.INVAL)));
+    // As knfsd: an empty target, or one holding NUL (which no symlink can), is NFS3ERR_INVAL.
+    if (a.data.length === 0 || a.data.includes(0)) return Promise.resolve(this.failure('SYMLINK', err(NfsStat.INVAL)));
     return this.makeObject(call, a.where, { ...a.attributes, mode: undefined, size: undefined }, async (_d, path) => {
       await fsp.symlink(a.data, path);
       return 'made';
@@ -674,17 +682,16 @@ export class NfsServer {
   private async remove(call: RpcCall, a: ArgsOf<'REMOVE'>, dir: boolean): Promise<ResOf<'REMOVE'>> {
     const d = await this.dirTarget(call, a.dir, true);
     try {
-      const raw = a.name.toString('utf8');
-      if (dir && raw === '..') throw err(NfsStat.NOTEMPTY);
+      if (dir && isDots(a.name) === 2) throw err(NfsStat.NOTEMPTY);
       const name = this.name(a.name);
-      const path = join(d.path, name);
+      const path = childPath(d.path, name);
       const st = await fsp.lstat(path, { bigint: true });
       if (dir && !st.isDirectory()) throw err(NfsStat.NOTDIR);
       if (!dir && st.isDirectory()) throw err(NfsStat.ISDIR);
       this.checkSticky(d, st);
       if (dir) await fsp.rmdir(path);
       else await fsp.unlink(path);
-      d.exp.tree.forget(d.st.ino, name, st.ino);
+      d.exp.tree.forget(d.st.ino, nameKey(name), st.ino);
       if (st.nlink <= 1n) this.files.drop(this.key(d, st.ino));
       return { status: 0, dirWcc: await this.wcc(d, d.st, d.path) };
     } catch (e) {
@@ -704,19 +711,21 @@ export class NfsServer {
       if (to.exp !== from.exp) throw this.refused(call, NfsStat.XDEV, `${from.exp.def.path} and ${to.exp.def.path} are different exports`);
       const fromName = this.name(a.from.name);
       const toName = this.name(a.to.name, NfsStat.EXIST);
-      const src = await fsp.lstat(join(from.path, fromName), { bigint: true });
+      const fromPath = childPath(from.path, fromName);
+      const toPath = childPath(to.path, toName);
+      const src = await fsp.lstat(fromPath, { bigint: true });
       this.checkSticky(from, src);
       // Moving a directory to another parent rewrites its `..`: that takes write permission on it.
       if (src.isDirectory() && from.st.ino !== to.st.ino && !may.write(from.caller, owner(src), true)) throw err(NfsStat.ACCES);
-      const dst = await fsp.lstat(join(to.path, toName), { bigint: true }).catch(() => undefined);
+      const dst = await fsp.lstat(toPath, { bigint: true }).catch(() => undefined);
       if (dst) this.checkSticky(to, dst);
-      await fsp.rename(join(from.path, fromName), join(to.path, toName));
-      from.exp.tree.forget(from.st.ino, fromName, src.ino);
+      await fsp.rename(fromPath, toPath);
+      from.exp.tree.forget(from.st.ino, nameKey(fromName), src.ino);
       if (dst && dst.ino !== src.ino) {
-        to.exp.tree.forget(to.st.ino, toName, dst.ino);
+        to.exp.tree.forget(to.st.ino, nameKey(toName), dst.ino);
         if (dst.nlink <= 1n) this.files.drop(this.key(to, dst.ino));
       }
-      to.exp.tree.record(to.st.ino, toName, src.ino);
+      to.exp.tree.record(to.st.ino, nameKey(toName), src.ino);
       return { status: 0, ...(await body()) };
     } catch (e) {
       throw err(statusOf(e), String(e), await body());
@@ -732,7 +741,8 @@ export class NfsServer {
       if (d.exp !== f.exp) throw this.refused(call, NfsStat.XDEV, `${f.exp.def.path} and ${d.exp.def.path} are different exports`);
       const name = this.name(a.link.name, NfsStat.EXIST);
       if (!mayLink(d.caller, owner(f.st))) throw this.refused(call, NfsStat.PERM, `uid ${d.caller.uid} may not link a file it neither owns nor may read and write`);
-      await fsp.link(f.path, join(d.path, name));
+      await fsp.link(f.path, childPath(d.path, name));
+      d.exp.tree.record(d.st.ino, nameKey(name), f.st.ino);
       return { status: 0, attributes: await this.attrOf(f, f.path), dirWcc: await this.wcc(d, d.st, d.path) };
     } catch (e) {
       throw err(statusOf(e), String(e), { attributes, dirWcc: await this.wcc(d, d.st, d.path) });
@@ -749,7 +759,7 @@ export class NfsServer {
     if (cookie > BigInt(l.names.length)) throw err(NfsStat.BAD_COOKIE, undefined, { attributes });
     const entryAt = async (i: number): Promise<{ name: string; st: BigIntStats } | undefined> => {
       const name = l.names[i]!;
-      const path = name === '.' ? d.path : name === '..' ? (d.st.ino === d.exp.tree.rootIno ? d.path : dirname(d.path)) : join(d.path, name);
+      const path = i === 0 ? d.path : i === 1 ? (d.st.ino === d.exp.tree.rootIno ? d.path : parentPath(d.path)) : childPath(d.path, name);
       try {
         const st = await fsp.lstat(path, { bigint: true });
         if (i >= 2) d.exp.tree.record(d.st.ino, name, st.ino);
@@ -770,7 +780,7 @@ export class NfsServer {
     for (; i < l.names.length; i++) {
       const e = await l.entryAt(i);
       if (!e) continue;
-      const entry = { fileid: e.st.ino, name: Buffer.from(e.name), cookie: BigInt(i + 1) };
+      const entry = { fileid: e.st.ino, name: keyBytes(e.name), cookie: BigInt(i + 1) };
       const n = 4 + entry3.encodingLength(entry);
       if (size + n > count) break;
       size += n;
@@ -792,7 +802,7 @@ export class NfsServer {
       if (!e) continue;
       const entry = {
         fileid: e.st.ino,
-        name: Buffer.from(e.name),
+        name: keyBytes(e.name),
         cookie: BigInt(i + 1),
         attributes: this.attr(l.d, e.st),
         handle: this.handleOf(l.d.exp, e.st),
@@ -865,4 +875,15 @@ export class NfsServer {
 
 function owner(st: BigIntStats): { mode: number; uid: number; gid: number } {
   return { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) };
+}
+
+/** 1 for `.`, 2 for `..`, else 0. */
+function isDots(n: Buffer): 0 | 1 | 2 {
+  if (n.length === 1 && n[0] === 0x2e) return 1;
+  if (n.length === 2 && n[0] === 0x2e && n[1] === 0x2e) return 2;
+  return 0;
+}
+
+function timeChange(h: Sattr['atime']): TimeChange {
+  return h.how === TimeHow.SET_TO_CLIENT_TIME ? { at: h.time } : h.how === TimeHow.SET_TO_SERVER_TIME ? { now: true } : { keep: true };
 }

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { showBytes } from './byte-path.js';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
@@ -39,7 +40,7 @@ export class OpenFiles {
    * A descriptor opened read-only (the server could not open it for writing)
    * is reopened when a write needs it.
    */
-  async use<T>(key: string, path: string, ino: bigint, fn: (fh: FileHandle) => Promise<T>, write = false): Promise<T> {
+  async use<T>(key: string, path: Buffer, ino: bigint, fn: (fh: FileHandle) => Promise<T>, write = false): Promise<T> {
     let e = this.entries.get(key);
     if (e && write && !(await e.fh.then((o) => o.writable, () => true))) {
       this.drop(key);
@@ -63,7 +64,7 @@ export class OpenFiles {
     try {
       const opened = await e.fh;
       if (write && !opened.writable) {
-        const err = new Error(`${path} cannot be opened for writing`) as NodeJS.ErrnoException;
+        const err = new Error(`${showBytes(path)} cannot be opened for writing`) as NodeJS.ErrnoException;
         err.code = 'EACCES';
         throw err;
       }
@@ -100,7 +101,7 @@ export class OpenFiles {
   }
 }
 
-async function openChecked(path: string, ino: bigint): Promise<Opened> {
+async function openChecked(path: Buffer, ino: bigint): Promise<Opened> {
   let fh: FileHandle;
   let writable = true;
   try {
@@ -114,7 +115,7 @@ async function openChecked(path: string, ino: bigint): Promise<Opened> {
   const st = await fh.stat({ bigint: true });
   if (st.ino !== ino) {
     await fh.close();
-    throw new NfsError(NfsStat.STALE, `${path} changed under its handle`);
+    throw new NfsError(NfsStat.STALE, `${showBytes(path)} changed under its handle`);
   }
   return { fh, writable };
 }

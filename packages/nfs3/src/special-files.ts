@@ -1,59 +1,73 @@
-import { execFile } from 'node:child_process';
-import { link, unlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { link, open, unlink } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { childPath, parentPath } from './byte-path.js';
 
 /**
  * Node has no mknod(2). Device nodes and FIFOs are made by coreutils'
- * `mknod` (an argv array, never a shell); a socket by binding a Unix socket
- * under a temporary name and hard-linking the inode to its real name,
- * because closing the listener unlinks the temporary name.
+ * `mknod` (an argv array, never a shell); a socket by binding a Unix socket.
+ * A name may be any bytes, which neither an argv string nor a socket path
+ * string can carry, and a long directory path does not fit a socket address:
+ * the node is made under a temporary ASCII name reached through a descriptor
+ * of its directory (/proc/self/fd/N/...), then hard-linked to its real name
+ * (which fails with EEXIST as mknod would) and the temporary name removed.
  */
-export async function makeNode(path: string, kind: 'chr' | 'blk' | 'fifo' | 'sock', major = 0, minor = 0): Promise<void> {
-  if (kind === 'sock') return makeSocket(path);
-  const args = kind === 'fifo' ? ['-m', '0600', '--', path, 'p'] : ['-m', '0600', '--', path, kind === 'chr' ? 'c' : 'b', String(major), String(minor)];
+export async function makeNode(path: Buffer, kind: 'chr' | 'blk' | 'fifo' | 'sock', major = 0, minor = 0): Promise<void> {
+  const dirPath = parentPath(path);
+  const tmp = `.nfs-node-${randomBytes(6).toString('hex')}`;
+  const made = childPath(dirPath, tmp);
+  const dir = await open(dirPath, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   try {
-    await run('mknod', args, { timeout: 10_000 });
-  } catch (err) {
-    const text = String((err as { stderr?: string }).stderr ?? '');
-    const e = new Error(text || String(err)) as NodeJS.ErrnoException;
-    e.code = /File exists/.test(text)
-      ? 'EEXIST'
-      : /Permission denied/.test(text)
-        ? 'EACCES'
-        : /Operation not permitted/.test(text)
-          ? 'EPERM'
-          : /Read-only/.test(text)
-            ? 'EROFS'
-            : /No space/.test(text)
-              ? 'ENOSPC'
-              : /No such file/.test(text)
-                ? 'ENOENT'
-                : 'EIO';
-    throw e;
+    // Closing a listener unlinks the name it bound: the socket gets its real name while it still listens.
+    const server = kind === 'sock' ? await listenAt(`/proc/self/fd/${dir.fd}/${tmp}`) : undefined;
+    if (kind !== 'sock') await runMknod(dir.fd, tmp, kind, major, minor);
+    try {
+      await link(made, path);
+    } finally {
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await unlink(made).catch(() => {});
+    }
+  } finally {
+    await dir.close();
   }
 }
 
-async function makeSocket(path: string): Promise<void> {
-  const tmp = join(dirname(path), `.nfs-sock-${randomBytes(6).toString('hex')}`);
-  if (Buffer.byteLength(tmp) > 100 || basename(path).length === 0) {
-    const e = new Error('socket path too long for bind') as NodeJS.ErrnoException;
-    e.code = 'ENOTSUP';
-    throw e;
-  }
+/** `mknod` with the directory as the child's descriptor 3. */
+async function runMknod(dirFd: number, name: string, kind: 'chr' | 'blk' | 'fifo', major: number, minor: number): Promise<void> {
+  const at = `/proc/self/fd/3/${name}`;
+  const args = kind === 'fifo' ? ['-m', '0600', '--', at, 'p'] : ['-m', '0600', '--', at, kind === 'chr' ? 'c' : 'b', String(major), String(minor)];
+  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn('mknod', args, { stdio: ['ignore', 'ignore', 'pipe', dirFd], timeout: 10_000 });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d.slice(0, 4096)));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+  if (code === 0) return;
+  const e = new Error(stderr || `mknod exited with ${code}`) as NodeJS.ErrnoException;
+  e.code = /File exists/.test(stderr)
+    ? 'EEXIST'
+    : /Permission denied/.test(stderr)
+      ? 'EACCES'
+      : /Operation not permitted/.test(stderr)
+        ? 'EPERM'
+        : /Read-only/.test(stderr)
+          ? 'EROFS'
+          : /No space/.test(stderr)
+            ? 'ENOSPC'
+            : /No such file/.test(stderr)
+              ? 'ENOENT'
+              : 'EIO';
+  throw e;
+}
+
+async function listenAt(at: string): Promise<Server> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(tmp, resolve);
+    server.listen(at, resolve);
   });
-  try {
-    await link(tmp, path);
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await unlink(tmp).catch(() => {});
-  }
+  return server;
 }
