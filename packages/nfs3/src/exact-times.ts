@@ -54,7 +54,8 @@ export class ExactTimes {
     if (!child) return this.approximate(path, atime, mtime);
     const line = `${path.toString('hex')} ${spec(atime)} ${spec(mtime)}\n`;
     const reply = await new Promise<string | Error>((resolve) => {
-      this.waiting.push(resolve);
+      // Idle, the helper keeps nobody's event loop alive; a call in flight does.
+      if (this.waiting.push(resolve) === 1) pipe(child.stdout).ref();
       child.stdin.write(line);
     });
     // perl turned out to be missing: this call, and every later one, the approximate way.
@@ -82,7 +83,7 @@ export class ExactTimes {
     const child = spawn('perl', ['-e', PROGRAM], { env: { NR: String(nr), PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: 'pipe' });
     this.child = child;
     child.unref();
-    for (const s of [child.stdin, child.stdout, child.stderr] as unknown as { unref?: () => void }[]) s.unref?.();
+    for (const s of [child.stdin, child.stdout, child.stderr]) pipe(s).unref();
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       this.buffered += d;
       for (let i = this.buffered.indexOf('\n'); i >= 0; i = this.buffered.indexOf('\n')) {
@@ -90,6 +91,7 @@ export class ExactTimes {
         this.buffered = this.buffered.slice(i + 1);
         this.waiting.shift()?.(reply);
       }
+      if (this.waiting.length === 0) pipe(child.stdout).unref();
     });
     child.stderr.resume();
     child.stdin.on('error', () => {});
@@ -123,6 +125,8 @@ export class ExactTimes {
     await fsp.lutimes(path, seconds(atime, st?.atimeNs), seconds(mtime, st?.mtimeNs));
   }
 }
+
+const pipe = (s: unknown) => s as { ref(): void; unref(): void };
 
 function spec(c: TimeChange): string {
   if ('at' in c) return `${c.at.seconds} ${c.at.nseconds}`;
