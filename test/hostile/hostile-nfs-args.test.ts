@@ -8,7 +8,7 @@ import { NfsClient, NfsServer, NfsStat, type AccessOptions } from '@netboot/nfs3
 
 // Arguments no real client sends: counts of 4 GiB, offsets at the end of the
 // 64-bit range, a WRITE whose count disagrees with its data, names with '/'
-// or over 255 bytes, a SETATTR to an 8 EiB size, READs of a FIFO. Each gets a status, the
+// or over 255 bytes, an overlong UTF-8 '/', a symlink target with NUL, a time of 2^32-1 nanoseconds, a SETATTR to an 8 EiB size, READs of a FIFO. Each gets a status, the
 // server allocates nothing sized by them, and it keeps serving.
 
 const rw: AccessOptions = { rw: true, rootSquash: false, allSquash: false, anonuid: 65534, anongid: 65534, secure: false };
@@ -60,6 +60,15 @@ t.test('hostile NFS arguments', async (t) => {
     t.equal(long.status, NfsStat.NAMETOOLONG, `${transport}: CREATE of a 256-byte name: NFS3ERR_NAMETOOLONG`);
     const nul = await c.create(rootFh, Buffer.from('a\0b'));
     t.ok(nul.status !== 0, `${transport}: CREATE of a name with NUL: status ${nul.status}`);
+    // Names are bytes: an overlong UTF-8 "/" (c0 af) is just two bytes of one name, never a separator.
+    const overlong = await c.lookup(rootFh, Buffer.from([0x2e, 0x2e, 0xc0, 0xaf, 0x65, 0x74, 0x63]));
+    t.equal(overlong.status, NfsStat.NOENT, `${transport}: LOOKUP "..<c0 af>etc": NFS3ERR_NOENT`);
+    const dotsNul = await c.lookup(rootFh, Buffer.from('..\0'));
+    t.ok(dotsNul.status !== 0 && dotsNul.status !== NfsStat.SERVERFAULT, `${transport}: LOOKUP "..\\0": status ${dotsNul.status}`);
+    const nulTarget = await c.symlink(rootFh, `nul-${transport}`, Buffer.from('a\0/etc/passwd'));
+    t.equal(nulTarget.status, NfsStat.INVAL, `${transport}: SYMLINK to a target holding NUL: NFS3ERR_INVAL`);
+    const nsec = await c.setattr(fh, { mtime: { how: 2, time: { seconds: MAX32, nseconds: MAX32 } } });
+    t.ok(nsec.status !== 0 && nsec.status !== NfsStat.SERVERFAULT, `${transport}: SETATTR mtime with 2^32-1 nseconds: refused with status ${nsec.status}`);
     const pipe = await c.lookup(rootFh, 'pipe');
     if (pipe.status !== 0) throw new Error('lookup of the FIFO failed');
     const pipeReads = await Promise.all([1, 2, 3, 4, 5, 6].map(() => c.read(pipe.object, 0n, 10)));
