@@ -229,7 +229,7 @@ export const tftpTargets = [
 // ---- DHCP ----------------------------------------------------------------
 
 const guide = text('packages/dhcp-wire/test/fixtures/gentoo-dhcpd.conf');
-const dhcpFixtures = ['dhclient-discover', 'ipxe-discover', 'perfdhcp-discover', 'udhcpc-discover']
+const dhcpFixtures = ['dhclient-discover', 'ipxe-discover', 'perfdhcp-discover', 'udhcpc-discover', 'uefi-http-discover']
   .map((n) => `packages/dhcp-wire/test/fixtures/${n}.hex`)
   .filter((p) => {
     try {
@@ -244,6 +244,9 @@ const spaces = dhcp.builtinSpaces();
 const ip = (s) => dhcp.parseIpv4(s);
 const eth0 = { name: 'eth0', address: ip('198.18.21.1'), network: ip('198.18.21.0'), mask: ip('255.255.255.0') };
 const policy = new dhcp.LeasePolicy(dhcp.parseConfig(guide, 'gentoo-dhcpd.conf'));
+// The same datagrams through if/elsif/else and match-if expressions on a second link.
+const lab0 = { name: 'lab0', address: ip('198.18.0.1'), network: ip('198.18.0.0'), mask: ip('255.255.255.0') };
+const conditionalPolicy = new dhcp.LeasePolicy(dhcp.parseConfig(text('fuzz/golden/dhcpd-conditional.conf'), 'dhcpd-conditional.conf'));
 let policyClock = 1_000_000;
 
 function decodeEveryOption(msg) {
@@ -282,12 +285,19 @@ export const dhcpTargets = [
       policyClock += 1000;
       const out = policy.handle({ msg, via: eth0, from: { address: b[0] & 1 ? 0 : ip('198.18.21.77'), port: 68 }, localPort: 67 }, policyClock);
       if (out.reply) dhcp.encode(out.reply.msg);
+      const lab = conditionalPolicy.handle({ msg, via: lab0, from: { address: 0, port: 68 }, localPort: 67 }, policyClock);
+      if (lab.reply) dhcp.encode(lab.reply.msg);
     },
     typed: () => false,
   },
   {
     name: 'dhcp-config-parser',
-    golden: [Buffer.from(guide), Buffer.from(text('fuzz/golden/dhcpd-pxe.conf'))],
+    golden: [
+      Buffer.from(guide),
+      Buffer.from(text('fuzz/golden/dhcpd-pxe.conf')),
+      Buffer.from(text('fuzz/golden/dhcpd-conditional.conf')),
+      Buffer.from(text('packages/dhcp-wire/test/fixtures/mixed-boot-dhcpd.conf')),
+    ],
     maxInput: 8192,
     run: (b) => dhcp.parseConfig(b.toString('latin1'), 'dhcpd.conf'),
     typed: (e) => e instanceof dhcp.ConfigError,

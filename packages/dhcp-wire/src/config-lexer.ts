@@ -75,6 +75,11 @@ export function tokenize(text: string, file: string): Token[] {
       out.push({ kind: 'string', text: s, pos });
       continue;
     }
+    if (c === '!' && text[i + 1] === '=') {
+      out.push({ kind: 'punct', text: '!=', pos });
+      advance(2);
+      continue;
+    }
     if (PUNCT.has(c)) {
       out.push({ kind: 'punct', text: c, pos });
       advance(1);

@@ -1,5 +1,6 @@
 import type { OptionSpace } from './option-space.js';
 import type { Position } from './config-lexer.js';
+import type { BoolExpr } from './config-expression.js';
 
 /** An option value set in some scope, already encoded to its wire bytes. */
 export interface SetOption {
@@ -9,7 +10,7 @@ export interface SetOption {
   data: Buffer;
 }
 
-/** The parameters one scope may set; undefined means "inherit". */
+/** What the statements of the scopes that apply to a client add up to; undefined means "not set". */
 export interface Params {
   /** Keyed by `space.code`. */
   options: Map<string, SetOption>;
@@ -25,6 +26,19 @@ export interface Params {
   useHostDeclNames?: boolean;
 }
 
+/** A parameter other than an option: `filename`, `next-server`, ... */
+export type ParamName = Exclude<keyof Params, 'options'>;
+
+/**
+ * One statement of a scope, kept in file order: dhcpd executes a scope's
+ * statements in order, so a later one overrides an earlier one and an `if`
+ * overrides what came before it only when its branch runs.
+ */
+export type Statement =
+  | { kind: 'param'; name: ParamName; value: Params[ParamName] }
+  | { kind: 'option'; option: SetOption }
+  | { kind: 'if'; pos: Position; branches: { test: BoolExpr; body: Statement[] }[]; otherwise: Statement[] };
+
 export type ScopeKind = 'global' | 'shared-network' | 'subnet' | 'group' | 'class' | 'host';
 
 /** One block of dhcpd.conf: its parameters and the block it sits in. */
@@ -32,20 +46,16 @@ export interface Scope {
   kind: ScopeKind;
   name: string;
   parent?: Scope;
-  params: Params;
+  statements: Statement[];
   pos: Position;
 }
-
-/** How a class recognises its clients. */
-export type ClassMatch =
-  | { kind: 'substring'; code: number; start: number; length: number; equals: Buffer }
-  | { kind: 'equals'; code: number; equals: Buffer };
 
 export interface ClassDecl {
   index: number;
   name: string;
   scope: Scope;
-  match?: ClassMatch;
+  /** `match if EXPR;`: the client is in the class when it is true. */
+  match?: BoolExpr;
 }
 
 export interface Range {
@@ -82,8 +92,6 @@ export interface DhcpConfig {
   hosts: Host[];
   classes: ClassDecl[];
   hostsByMac: Map<string, Host[]>;
-}
-
-export function emptyParams(): Params {
-  return { options: new Map() };
+  /** Whether any scope holds an `if`, so what a client gets depends on its packet beyond the classes it is in. */
+  conditional: boolean;
 }

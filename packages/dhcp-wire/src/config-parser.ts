@@ -1,10 +1,13 @@
-import { ConfigError, tokenize, type Position, type Token } from './config-lexer.js';
+import { tokenize, type Position, type Token } from './config-lexer.js';
+import { TokenCursor } from './config-token-cursor.js';
+import { parseBooleanExpression } from './config-expression-parser.js';
 import {
-  emptyParams,
   type ClassDecl,
-  type ClassMatch,
   type DhcpConfig,
   type Host,
+  type ParamName,
+  type Params,
+  type Statement,
   type Scope,
   type ScopeKind,
   type Subnet,
@@ -14,29 +17,36 @@ import { formatIpv4, inSubnet, parseIpv4, parseMac } from './ipv4.js';
 import { builtinSpaces, OptionSpace, type OptionDef } from './option-space.js';
 import { encodeOptionValue, fixedSize, typeName, type OptionType, type OptionValue } from './option-value.js';
 
+/** Statements that declare (read once with the file) rather than execute per packet. */
+const DECLARATIONS = new Set([
+  'ddns-update-style', 'authoritative', 'not', 'shared-network', 'subnet', 'range', 'group', 'host', 'hardware', 'fixed-address', 'class', 'match',
+]);
+
 const SUPPORTED =
   'ddns-update-style, option, option space, option X.y code N = type, next-server, filename, server-name, ' +
   'default-lease-time, max-lease-time, authoritative, vendor-option-space, allow/deny unknown-clients|bootp|booting, ' +
-  'use-host-decl-names, shared-network, subnet, range, group, host, hardware ethernet, fixed-address, class, match if';
+  'use-host-decl-names, shared-network, subnet, range, group, host, hardware ethernet, fixed-address, class, match if, ' +
+  'if/elsif/else';
 
 /** Parses the subset of ISC dhcpd.conf that diskless setups use; anything else is a ConfigError with file:line:column. */
 export function parseConfig(text: string, file = 'dhcpd.conf'): DhcpConfig {
   return new Parser(tokenize(text, file), file).parse();
 }
 
-class Parser {
-  private i = 0;
+class Parser extends TokenCursor {
   private readonly spaces = builtinSpaces();
   private readonly subnets: Subnet[] = [];
   private readonly hosts: Host[] = [];
   private readonly classes: ClassDecl[] = [];
   private readonly global: Scope;
+  private conditional = false;
 
   constructor(
-    private readonly tokens: Token[],
+    tokens: Token[],
     private readonly file: string,
   ) {
-    this.global = { kind: 'global', name: 'global', params: emptyParams(), pos: { file, line: 1, column: 1 } };
+    super(tokens);
+    this.global = { kind: 'global', name: 'global', statements: [], pos: { file, line: 1, column: 1 } };
   }
 
   parse(): DhcpConfig {
@@ -56,57 +66,11 @@ class Parser {
       hosts: this.hosts,
       classes: this.classes,
       hostsByMac,
+      conditional: this.conditional,
     };
   }
 
   // ------------------------------------------------------------ tokens
-
-  private peek(): Token {
-    return this.tokens[this.i];
-  }
-
-  private next(): Token {
-    const t = this.tokens[this.i];
-    if (t.kind !== 'eof') this.i++;
-    return t;
-  }
-
-  private fail(at: Token | Position, why: string): never {
-    throw new ConfigError('pos' in at ? at.pos : at, why);
-  }
-
-  private describe(t: Token): string {
-    return t.kind === 'eof' ? 'end of file' : t.kind === 'string' ? `"${t.text}"` : `"${t.text}"`;
-  }
-
-  private expect(punct: string): Token {
-    const t = this.next();
-    if (t.kind !== 'punct' || t.text !== punct) this.fail(t, `expected "${punct}" but found ${this.describe(t)}`);
-    return t;
-  }
-
-  private accept(punct: string): boolean {
-    const t = this.peek();
-    if (t.kind === 'punct' && t.text === punct) {
-      this.i++;
-      return true;
-    }
-    return false;
-  }
-
-  private word(what: string): Token {
-    const t = this.next();
-    if (t.kind !== 'word') this.fail(t, `expected ${what} but found ${this.describe(t)}`);
-    return t;
-  }
-
-  private keyword(...allowed: string[]): Token {
-    const t = this.next();
-    if (t.kind !== 'word' || !allowed.includes(t.text.toLowerCase())) {
-      this.fail(t, `expected ${allowed.map((a) => `"${a}"`).join(' or ')} but found ${this.describe(t)}`);
-    }
-    return t;
-  }
 
   private name(what: string): Token {
     const t = this.next();
@@ -124,13 +88,6 @@ class Parser {
     const t = this.next();
     const n = t.kind === 'word' ? parseIpv4(t.text) : undefined;
     if (n === undefined) this.fail(t, `expected ${what} as an IPv4 address (a.b.c.d) but found ${this.describe(t)}; host names are not resolved`);
-    return n;
-  }
-
-  private integer(what: string, min: number, max: number): number {
-    const t = this.next();
-    const n = t.kind === 'word' && /^\d+$/.test(t.text) ? Number(t.text) : NaN;
-    if (!(n >= min && n <= max)) this.fail(t, `expected ${what}, a whole number from ${min} to ${max}, but found ${this.describe(t)}`);
     return n;
   }
 
@@ -157,7 +114,7 @@ class Parser {
   }
 
   private child(kind: ScopeKind, name: string, parent: Scope, pos: Position): Scope {
-    return { kind, name, parent, params: emptyParams(), pos };
+    return { kind, name, parent, statements: [], pos };
   }
 
   private only(t: Token, scope: Scope, kinds: ScopeKind[]): void {
@@ -166,11 +123,19 @@ class Parser {
     }
   }
 
-  private statement(scope: Scope): void {
+  /**
+   * One statement of `scope`, appended to `into` (the scope's own list, or the
+   * body of an `if` in it). Inside an `if` only what dhcpd executes per packet
+   * is allowed; declarations are fixed when the file is read.
+   */
+  private statement(scope: Scope, into: Statement[] = scope.statements, inIf = false): void {
     const t = this.next();
     if (t.kind !== 'word') this.fail(t, `expected a statement but found ${this.describe(t)}`);
-    const p = scope.params;
     const kw = t.text.toLowerCase();
+    const set = <N extends ParamName>(name: N, value: Params[N]) => into.push({ kind: 'param', name, value });
+    if (inIf && DECLARATIONS.has(kw)) {
+      this.fail(t, `"${t.text}" cannot be inside an if block: dhcpd reads it once, when the file is read, not per client; move it out of the if (inside one: option, filename, next-server, server-name, lease times, allow/deny, if)`);
+    }
     switch (kw) {
       case 'ddns-update-style': {
         const v = this.word('none, interim or ad-hoc');
@@ -178,35 +143,40 @@ class Parser {
         return this.end();
       }
       case 'option':
-        return this.option(scope);
+        return this.option(into, inIf);
       case 'next-server':
-        p.nextServer = this.ip('the TFTP server address');
+        set('nextServer', this.ip('the TFTP server address'));
         return this.end();
-      case 'filename':
-        p.filename = this.string('the boot file name');
-        if (Buffer.byteLength(p.filename, 'latin1') > 127) this.fail(t, 'filename is longer than the 128-byte BOOTP file field allows');
+      case 'filename': {
+        const name = this.string('the boot file name');
+        // Up to 127 bytes go in the BOOTP file field; longer names (URLs) in option 67 alone, which holds 255.
+        if (Buffer.byteLength(name, 'latin1') > 255) this.fail(t, 'filename is longer than the 255 bytes option 67 can carry');
+        set('filename', name);
         return this.end();
-      case 'server-name':
-        p.serverName = this.string('the server name');
-        if (Buffer.byteLength(p.serverName, 'latin1') > 63) this.fail(t, 'server-name is longer than the 64-byte BOOTP sname field allows');
+      }
+      case 'server-name': {
+        const name = this.string('the server name');
+        if (Buffer.byteLength(name, 'latin1') > 63) this.fail(t, 'server-name is longer than the 64-byte BOOTP sname field allows');
+        set('serverName', name);
         return this.end();
+      }
       case 'default-lease-time':
-        p.defaultLeaseTime = this.integer('a lease time in seconds', 1, 0xfffffffe);
+        set('defaultLeaseTime', this.integer('a lease time in seconds', 1, 0xfffffffe));
         return this.end();
       case 'max-lease-time':
-        p.maxLeaseTime = this.integer('a lease time in seconds', 1, 0xfffffffe);
+        set('maxLeaseTime', this.integer('a lease time in seconds', 1, 0xfffffffe));
         return this.end();
       case 'authoritative':
-        p.authoritative = true;
+        set('authoritative', true);
         return this.end();
       case 'not':
         this.keyword('authoritative');
-        p.authoritative = false;
+        set('authoritative', false);
         return this.end();
       case 'vendor-option-space': {
         const n = this.word('an option space name');
         if (!this.spaces.has(n.text)) this.fail(n, `option space "${n.text}" is not declared; add "option space ${n.text};" before it`);
-        p.vendorOptionSpace = n.text;
+        set('vendorOptionSpace', n.text);
         return this.end();
       }
       case 'allow':
@@ -214,16 +184,21 @@ class Parser {
         const what = this.keyword('unknown-clients', 'bootp', 'booting');
         const on = kw === 'allow';
         const w = what.text.toLowerCase();
-        if (w === 'unknown-clients') p.allowUnknownClients = on;
-        else if (w === 'bootp') p.allowBootp = on;
+        if (w === 'unknown-clients') set('allowUnknownClients', on);
+        else if (w === 'bootp') set('allowBootp', on);
         else if (!on) this.fail(what, '"deny booting" is not supported; remove the host declaration instead');
         return this.end();
       }
       case 'use-host-decl-names': {
         const v = this.keyword('on', 'off', 'true', 'false');
-        p.useHostDeclNames = v.text === 'on' || v.text === 'true';
+        set('useHostDeclNames', v.text === 'on' || v.text === 'true');
         return this.end();
       }
+      case 'if':
+        return this.ifStatement(t, scope, into);
+      case 'elsif':
+      case 'else':
+        return this.fail(t, `"${t.text}" without an if before it: it must follow the "}" of an if block`);
       case 'shared-network': {
         this.only(t, scope, ['global']);
         const n = this.name('a shared-network name');
@@ -252,6 +227,45 @@ class Parser {
         return this.fail(t, '"match" belongs inside a class block');
       default:
         this.fail(t, `"${t.text}" is not in the dhcpd.conf subset netboot reads (${SUPPORTED}); remove it or move that setting elsewhere`);
+    }
+  }
+
+  /** `if EXPR { ... } [elsif EXPR { ... }]... [else { ... }]`, with `else if` read as `elsif`. */
+  private ifStatement(t: Token, scope: Scope, into: Statement[]): void {
+    this.conditional = true;
+    const stmt: Statement = { kind: 'if', pos: t.pos, branches: [], otherwise: [] };
+    for (;;) {
+      const test = parseBooleanExpression(this, (n) => this.lookup(n));
+      const body: Statement[] = [];
+      this.ifBody(scope, body, t);
+      stmt.branches.push({ test, body });
+      if (this.isWord('elsif')) {
+        this.next();
+        continue;
+      }
+      if (this.isWord('else')) {
+        this.next();
+        if (this.isWord('if')) {
+          this.next();
+          continue;
+        }
+        this.ifBody(scope, stmt.otherwise, t);
+      }
+      break;
+    }
+    into.push(stmt);
+  }
+
+  private ifBody(scope: Scope, into: Statement[], opened: Token): void {
+    this.expect('{');
+    for (;;) {
+      const k = this.peek();
+      if (k.kind === 'punct' && k.text === '}') {
+        this.next();
+        return;
+      }
+      if (k.kind === 'eof') this.fail(k, `the if block opened at line ${opened.pos.line} is not closed: add "}"`);
+      this.statement(scope, into, true);
     }
   }
 
@@ -348,7 +362,10 @@ class Parser {
       if (k.kind === 'word' && k.text.toLowerCase() === 'match') {
         this.next();
         if (decl.match) this.fail(k, `class "${n.text}" already has a match statement`);
-        decl.match = this.matchExpr();
+        if (!this.isWord('if')) this.fail(this.peek(), `expected "match if EXPRESSION;" (spawning subclasses with "match EXPRESSION;" is not supported) but found ${this.describe(this.peek())}`);
+        this.next();
+        decl.match = parseBooleanExpression(this, (o) => this.lookup(o));
+        this.end();
       } else if (k.kind === 'word' && ['host', 'group', 'subnet', 'shared-network', 'class', 'range'].includes(k.text.toLowerCase())) {
         this.fail(k, `"${k.text}" is not allowed inside a class block`);
       } else {
@@ -357,51 +374,6 @@ class Parser {
     }
     if (!decl.match) this.fail(t, `class "${n.text}" has no "match if ...;" statement, so no client would ever be in it`);
     this.classes.push(decl);
-  }
-
-  /** `if substring(option NAME, START, LEN) = "text";` or `if option NAME = value;` */
-  private matchExpr(): ClassMatch {
-    this.keyword('if');
-    const t = this.word('substring(...) or option');
-    if (t.text.toLowerCase() === 'substring') {
-      this.expect('(');
-      this.keyword('option');
-      const def = this.optionRef();
-      this.expect(',');
-      const start = this.integer('the substring start', 0, 65535);
-      this.expect(',');
-      const length = this.integer('the substring length', 0, 65535);
-      this.expect(')');
-      this.expect('=');
-      const v = this.next();
-      let equals: Buffer;
-      if (v.kind === 'string') equals = Buffer.from(v.text, 'latin1');
-      else if (v.kind === 'word' && /^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$/.test(v.text)) equals = Buffer.from(v.text.split(':').map((h) => parseInt(h, 16)));
-      else this.fail(v, `expected a quoted string or hex bytes (aa:bb) to compare with, found ${this.describe(v)}`);
-      this.end();
-      return { kind: 'substring', code: def.def.code, start, length, equals };
-    }
-    if (t.text.toLowerCase() === 'option') {
-      const def = this.optionRef();
-      this.expect('=');
-      const v = this.peek();
-      let equals: Buffer;
-      if (v.kind === 'word' && v.text.includes(':') && /^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})+$/.test(v.text)) {
-        this.next();
-        equals = Buffer.from(v.text.split(':').map((h) => parseInt(h, 16)));
-      } else equals = this.optionData(def.def, def.space);
-      this.end();
-      return { kind: 'equals', code: def.def.code, equals };
-    }
-    this.fail(t, `"match if ${t.text}" is not supported; use "match if substring(option NAME, START, LENGTH) = \\"text\\";" or "match if option NAME = VALUE;"`);
-  }
-
-  /** An option name in the dhcp space (or `dhcp.name`), for match expressions. */
-  private optionRef(): { def: OptionDef; space: string } {
-    const n = this.word('an option name');
-    const r = this.lookup(n);
-    if (r.space !== 'dhcp') this.fail(n, `only options of the DHCP message itself can be matched, not ${r.space}.${r.def.name}`);
-    return r;
   }
 
   private lookup(n: Token): { def: OptionDef; space: string } {
@@ -419,8 +391,11 @@ class Parser {
 
   // ------------------------------------------------------------ options
 
-  private option(scope: Scope): void {
+  private option(into: Statement[], inIf: boolean): void {
     const n = this.word('an option name');
+    const after = this.peek();
+    const defining = n.text.toLowerCase() === 'space' || (after.kind === 'word' && after.text.toLowerCase() === 'code');
+    if (defining && inIf) this.fail(n, 'option spaces and option definitions cannot be inside an if block: declare them at the top of the file');
     if (n.text.toLowerCase() === 'space') {
       const s = this.word('an option space name');
       if (!this.spaces.has(s.text)) this.spaces.set(s.text, new OptionSpace(s.text));
@@ -428,8 +403,7 @@ class Parser {
       if (extra.kind === 'word') this.fail(extra, `"option space ${s.text} ${extra.text}": code width and length width settings are not supported`);
       return this.end();
     }
-    const after = this.peek();
-    if (after.kind === 'word' && after.text.toLowerCase() === 'code') {
+    if (defining) {
       this.next();
       return this.define(n);
     }
@@ -437,7 +411,7 @@ class Parser {
     if (def.type.kind === 'encapsulate') this.fail(n, `option ${n.text} is built from the options of space "${def.type.space}"; set those instead`);
     const data = this.optionData(def, space);
     this.end();
-    scope.params.options.set(`${space}.${def.code}`, { space, code: def.code, name: def.name, data });
+    into.push({ kind: 'option', option: { space, code: def.code, name: def.name, data } });
   }
 
   private define(n: Token): void {

@@ -1,5 +1,5 @@
 import type { DhcpConfig, Host, Subnet } from './config-model.js';
-import { linkSubnets, matchingClasses, resolve, subnetFor, type Effective } from './config-resolve.js';
+import { branchKey, linkSubnets, matchingClasses, resolve, subnetFor, type Effective } from './config-resolve.js';
 import { formatIpv4, formatMac, inSubnet } from './ipv4.js';
 import type { Lease } from './lease.js';
 import {
@@ -83,6 +83,9 @@ export interface PolicyOptions {
 
 const BROADCAST = 0xffffffff;
 const PXE_CLIENT = Buffer.from('PXEClient');
+const HTTP_CLIENT = Buffer.from('HTTPClient');
+/** Size of the BOOTP file field, the terminating NUL included. */
+const FILE_FIELD = 128;
 
 interface Offer {
   ip: number;
@@ -209,10 +212,11 @@ export class LeasePolicy {
 
   private effective(subnet: Subnet | undefined, host: Host | undefined, m: DhcpMessage): Effective {
     const classes = matchingClasses(this.config, subnet, host, m);
-    const key = `${subnet?.index ?? -1}|${host?.index ?? -1}|${classes.map((c) => c.index).join(',')}`;
+    const branches = branchKey(this.config, subnet, host, classes, m);
+    const key = `${subnet?.index ?? -1}|${host?.index ?? -1}|${classes.map((c) => c.index).join(',')}|${branches}`;
     let e = this.resolved.get(key);
     if (!e) {
-      e = resolve(this.config, subnet, host, classes);
+      e = resolve(this.config, subnet, host, classes, m);
       this.resolved.set(key, e);
     }
     return e;
@@ -321,7 +325,15 @@ export class LeasePolicy {
       };
       if (prl) for (const code of prl) add(eff.options.find((x) => x.code === code));
       for (const o of eff.options) add(o);
-      if (eff.filename !== undefined) file = Buffer.from(eff.filename, 'latin1');
+      if (eff.filename !== undefined) {
+        const name = Buffer.from(eff.filename, 'latin1');
+        // The file field holds 127 bytes and its NUL; a longer name (a URL) travels in option 67 alone (RFC 2132 9.5).
+        if (name.length < FILE_FIELD) file = name;
+        else add({ code: Opt.BOOTFILE_NAME, data: name });
+        // UEFI HTTP Boot (UEFI 2.5+, "HTTP Boot"): the firmware takes an offer as a boot offer only when it carries
+        // vendor class HTTPClient; its URL is the boot file.
+        if (startsWith(getOption(m, Opt.VENDOR_CLASS), HTTP_CLIENT)) add({ code: Opt.VENDOR_CLASS, data: HTTP_CLIENT });
+      }
       if (eff.serverName !== undefined) sname = Buffer.from(eff.serverName, 'latin1');
       siaddr = eff.nextServer ?? 0;
     }
@@ -551,7 +563,7 @@ export class LeasePolicy {
   private proxyDhcp(req: Incoming, t: number, mac: string, via: string, log: string[]): Outcome {
     const m = req.msg;
     const vc = getOption(m, Opt.VENDOR_CLASS);
-    if (!vc || Buffer.compare(vc.subarray(0, PXE_CLIENT.length), PXE_CLIENT) !== 0) return { log };
+    if (!startsWith(vc, PXE_CLIENT)) return { log };
     const onBinl = req.localPort !== this.serverPort;
     if (!((t === MessageType.DISCOVER && !onBinl) || (t === MessageType.REQUEST && onBinl))) return { log };
     log.push(`${MESSAGE_TYPE_NAMES[t]} from ${mac} via ${via} (proxy)`);
@@ -594,6 +606,10 @@ function u32(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(v >>> 0);
   return b;
+}
+
+function startsWith(d: Uint8Array | undefined, prefix: Buffer): boolean {
+  return d !== undefined && d.length >= prefix.length && Buffer.compare(d.subarray(0, prefix.length), prefix) === 0;
 }
 
 function ip4(d: Uint8Array | undefined): number | undefined {

@@ -15,6 +15,8 @@ export interface OptionDef {
 export class OptionSpace {
   private readonly byCode = new Map<number, OptionDef>();
   private readonly byName = new Map<string, OptionDef>();
+  /** Other names of a code: the ones a later definition took over, and built-in synonyms. */
+  private readonly aliases = new Map<string, number>();
 
   constructor(
     readonly name: string,
@@ -23,14 +25,27 @@ export class OptionSpace {
     for (const d of defs) this.define(d);
   }
 
-  /** Adds or replaces a definition (a later `option X.y code N` overrides an earlier one). */
+  /**
+   * Adds or replaces a definition. A later `option X.y code N` takes over code
+   * N; as in dhcpd, the code's earlier name still names it
+   * (`option arch code 93 = unsigned integer 16;` leaves pxe-system-type working).
+   */
   define(def: OptionDef): void {
     const old = this.byCode.get(def.code);
-    if (old) this.byName.delete(old.name);
+    if (old && old.name !== def.name) {
+      this.byName.delete(old.name);
+      this.aliases.set(old.name, old.code);
+    }
     const sameName = this.byName.get(def.name);
-    if (sameName) this.byCode.delete(sameName.code);
+    if (sameName && sameName.code !== def.code) this.byCode.delete(sameName.code);
+    this.aliases.delete(def.name);
     this.byCode.set(def.code, def);
     this.byName.set(def.name, def);
+  }
+
+  /** Another name for a defined code. */
+  alias(name: string, code: number): void {
+    this.aliases.set(name, code);
   }
 
   code(code: number): OptionDef | undefined {
@@ -38,7 +53,10 @@ export class OptionSpace {
   }
 
   named(name: string): OptionDef | undefined {
-    return this.byName.get(name);
+    const def = this.byName.get(name);
+    if (def) return def;
+    const code = this.aliases.get(name);
+    return code === undefined ? undefined : this.byCode.get(code);
   }
 
   defs(): IterableIterator<OptionDef> {
@@ -46,7 +64,9 @@ export class OptionSpace {
   }
 
   clone(): OptionSpace {
-    return new OptionSpace(this.name, [...this.byCode.values()]);
+    const copy = new OptionSpace(this.name, [...this.byCode.values()]);
+    for (const [name, code] of this.aliases) copy.alias(name, code);
+    return copy;
   }
 }
 
@@ -193,8 +213,11 @@ const AGENT: OptionDef[] = [
 
 /** A fresh set of the built-in spaces: dhcp, PXE, agent. A configuration adds its own. */
 export function builtinSpaces(): Map<string, OptionSpace> {
+  const dhcp = new OptionSpace('dhcp', STANDARD);
+  // RFC 4578 calls option 93 "Client System Architecture Type".
+  dhcp.alias('client-architecture', Opt.PXE_SYSTEM_TYPE);
   return new Map([
-    ['dhcp', new OptionSpace('dhcp', STANDARD)],
+    ['dhcp', dhcp],
     ['PXE', new OptionSpace('PXE', PXE)],
     ['agent', new OptionSpace('agent', AGENT)],
   ]);

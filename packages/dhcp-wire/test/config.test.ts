@@ -58,7 +58,7 @@ t.test("the Gentoo guide's dhcpd.conf parses and resolves per class and host", (
   t.end();
 });
 
-t.test('scoping: host > class > group > subnet > shared-network > global', (t) => {
+t.test('scoping: host (and its groups) > class > subnet > shared-network > global', (t) => {
   const c = parseConfig(`
     option domain-name "global";
     filename "g";
@@ -74,7 +74,7 @@ t.test('scoping: host > class > group > subnet > shared-network > global', (t) =
           filename "ipxe.efi";
         }
         class "bios" {
-          match if option pxe-system-type = 0;
+          match if option pxe-system-type = 00:00;
           filename "undionly.kpxe";
         }
         group {

@@ -1,0 +1,197 @@
+import type { DhcpMessage } from './message.js';
+import { getOption } from './message.js';
+import { decodeSubOptions } from './option-value.js';
+
+/**
+ * dhcp-eval(5) expressions: what `if`, `elsif` and `match if` test. Three kinds,
+ * as in ISC dhcpd: boolean, data (bytes) and numeric. Any of them may be
+ * null (ISC's "status 0"): an option the packet does not carry is null, and
+ * nulls spread through the operators exactly as dhcpd spreads them.
+ */
+export type Expr = BoolExpr | DataExpr | NumExpr;
+
+/** Where an option lives: a DHCP option, or a relay agent sub-option inside option 82. */
+export interface OptionRef {
+  space: 'dhcp' | 'agent';
+  code: number;
+  name: string;
+}
+
+export type BoolExpr =
+  | { op: 'exists'; option: OptionRef }
+  | { op: 'equal' | 'not-equal'; left: Expr; right: Expr }
+  | { op: 'and' | 'or'; left: BoolExpr; right: BoolExpr }
+  | { op: 'not'; of: BoolExpr }
+  | { op: 'known' };
+
+export type DataExpr =
+  | { op: 'const'; data: Buffer }
+  | { op: 'option'; option: OptionRef }
+  | { op: 'hardware' }
+  | { op: 'substring'; of: DataExpr; offset: NumExpr; length: NumExpr }
+  | { op: 'suffix'; of: DataExpr; length: NumExpr }
+  | { op: 'concat'; left: DataExpr; right: DataExpr }
+  | { op: 'lcase' | 'ucase'; of: DataExpr }
+  | { op: 'pick-first-value'; of: DataExpr[] }
+  | { op: 'encode-int'; value: NumExpr; width: 8 | 16 | 32 };
+
+export type NumExpr = { op: 'int'; value: number } | { op: 'extract-int'; of: DataExpr; width: 8 | 16 | 32 };
+
+export type ExprKind = 'boolean' | 'data' | 'numeric';
+
+const BOOL_OPS = new Set(['exists', 'equal', 'not-equal', 'and', 'or', 'not', 'known']);
+const NUM_OPS = new Set(['int', 'extract-int']);
+
+export function kindOf(e: Expr): ExprKind {
+  return BOOL_OPS.has(e.op) ? 'boolean' : NUM_OPS.has(e.op) ? 'numeric' : 'data';
+}
+
+/** What an expression is evaluated against: the client's packet and whether a host declaration matched it. */
+export interface EvalContext {
+  msg: DhcpMessage;
+  known: boolean;
+}
+
+/** A boolean that may be null, as dhcpd's evaluate_boolean_expression returns it. */
+export type Truth = boolean | null;
+
+/**
+ * Evaluates a boolean expression. `and` evaluates its right side only when the
+ * left is true and is null otherwise unless both sides are known (so
+ * `false and x` is null, and `not` of it is null too); `or` is true if either
+ * side is; an `if` or `match if` treats null as false. This is dhcpd's logic
+ * (tree.c), kept so a config behaves here as it did there.
+ */
+export function evalBoolean(e: BoolExpr, ctx: EvalContext): Truth {
+  switch (e.op) {
+    case 'exists':
+      return optionData(e.option, ctx) !== null;
+    case 'known':
+      return ctx.known;
+    case 'not': {
+      const v = evalBoolean(e.of, ctx);
+      return v === null ? null : !v;
+    }
+    case 'and': {
+      const l = evalBoolean(e.left, ctx);
+      if (l !== true) return null;
+      return evalBoolean(e.right, ctx);
+    }
+    case 'or': {
+      const l = evalBoolean(e.left, ctx);
+      const r = l === true ? null : evalBoolean(e.right, ctx);
+      if (l === null && r === null) return null;
+      return l === true || r === true;
+    }
+    case 'equal':
+    case 'not-equal': {
+      const same = equalValues(evalAny(e.left, ctx), evalAny(e.right, ctx));
+      return e.op === 'equal' ? same : !same;
+    }
+  }
+}
+
+type Value = { kind: ExprKind; v: boolean | number | Buffer } | null;
+
+function evalAny(e: Expr, ctx: EvalContext): Value {
+  const kind = kindOf(e);
+  const v = kind === 'boolean' ? evalBoolean(e as BoolExpr, ctx) : kind === 'numeric' ? evalNumeric(e as NumExpr, ctx) : evalData(e as DataExpr, ctx);
+  return v === null ? null : { kind, v };
+}
+
+/** dhcpd: two nulls are equal, a null and a value are not, values of different kinds are not. */
+function equalValues(a: Value, b: Value): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'data') return Buffer.compare(a.v as Buffer, b.v as Buffer) === 0;
+  return a.v === b.v;
+}
+
+export function evalData(e: DataExpr, ctx: EvalContext): Buffer | null {
+  switch (e.op) {
+    case 'const':
+      return e.data;
+    case 'option':
+      return optionData(e.option, ctx);
+    case 'hardware': {
+      const m = ctx.msg;
+      const hlen = Math.min(m.hlen, 16, m.chaddr.length);
+      const out = Buffer.alloc(1 + hlen);
+      out[0] = m.htype;
+      out.set(m.chaddr.subarray(0, hlen), 1);
+      return out;
+    }
+    case 'substring': {
+      const d = evalData(e.of, ctx);
+      const off = evalNumeric(e.offset, ctx);
+      const len = evalNumeric(e.length, ctx);
+      if (d === null || off === null || len === null) return null;
+      if (off >= d.length) return Buffer.alloc(0);
+      return d.subarray(off, off + len);
+    }
+    case 'suffix': {
+      const d = evalData(e.of, ctx);
+      const len = evalNumeric(e.length, ctx);
+      if (d === null || len === null) return null;
+      return len >= d.length ? d : d.subarray(d.length - len);
+    }
+    case 'concat': {
+      const l = evalData(e.left, ctx);
+      const r = evalData(e.right, ctx);
+      if (l === null || r === null) return null;
+      return Buffer.concat([l, r]);
+    }
+    case 'lcase':
+    case 'ucase': {
+      const d = evalData(e.of, ctx);
+      if (d === null) return null;
+      const out = Buffer.from(d);
+      for (let i = 0; i < out.length; i++) {
+        const c = out[i];
+        if (e.op === 'lcase' && c >= 0x41 && c <= 0x5a) out[i] = c + 32;
+        else if (e.op === 'ucase' && c >= 0x61 && c <= 0x7a) out[i] = c - 32;
+      }
+      return out;
+    }
+    case 'pick-first-value': {
+      for (const x of e.of) {
+        const d = evalData(x, ctx);
+        if (d !== null) return d;
+      }
+      return null;
+    }
+    case 'encode-int': {
+      const n = evalNumeric(e.value, ctx);
+      if (n === null) return null;
+      const out = Buffer.alloc(e.width / 8);
+      out.writeUIntBE(n % 2 ** e.width, 0, e.width / 8);
+      return out;
+    }
+  }
+}
+
+export function evalNumeric(e: NumExpr, ctx: EvalContext): number | null {
+  if (e.op === 'int') return e.value;
+  const d = evalData(e.of, ctx);
+  const bytes = e.width / 8;
+  if (d === null || d.length < bytes) return null;
+  return d.readUIntBE(0, bytes);
+}
+
+function optionData(ref: OptionRef, ctx: EvalContext): Buffer | null {
+  if (ref.space === 'dhcp') {
+    const d = getOption(ctx.msg, ref.code);
+    return d ? Buffer.from(d.buffer, d.byteOffset, d.length) : null;
+  }
+  const agent = getOption(ctx.msg, 82);
+  if (!agent) return null;
+  let subs;
+  try {
+    subs = decodeSubOptions(agent, 'relay-agent-information', 0);
+  } catch {
+    // A malformed option 82 carries no sub-option the config could test.
+    return null;
+  }
+  const s = subs.find((o) => o.code === ref.code);
+  return s ? Buffer.from(s.data.buffer, s.data.byteOffset, s.data.length) : null;
+}
