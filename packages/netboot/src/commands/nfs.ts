@@ -5,9 +5,10 @@ import { startNfs } from '../serve/nfs-runner.js';
 const usage = `usage: netboot nfs --exports FILE [flags]
 
 Serves the directories of an exports(5) file over NFSv3 and MOUNT v1/v3 on
-UDP and TCP, registered with the portmapper on port 111 (netboot runs its own
-when none answers there). Logs every mount and unmount. SIGHUP re-reads the
-exports file; SIGINT/SIGTERM unregister and stop.
+UDP and TCP, with file locking (NLM v4 and NSM v1, what rpc.lockd and
+rpc.statd serve), registered with the portmapper on port 111 (netboot runs
+its own when none answers there). Logs every mount and unmount. SIGHUP
+re-reads the exports file; SIGINT/SIGTERM unregister and stop.
 
 flags:
   --exports FILE       the exports file (required), e.g. /etc/exports
@@ -15,12 +16,14 @@ flags:
   --nfs-port N         NFS port (default ${NFS_PORT})
   --mountd-port N      MOUNT port (default ${MOUNTD_PORT})
   --portmap-port N     portmapper port (default 111)
+  --nlm-port N         NLM and NSM port (default: one the kernel picks)
+  --no-lock            no NLM/NSM: clients must mount with -o nolock
   --state-dir DIR      keeps the handle key and the mount list, so clients
                        survive a restart (default /var/lib/netboot/nfs)`;
 
 export const nfs: Command = {
   name: 'nfs',
-  summary: 'serve exports over NFSv3 and MOUNT, registered with the portmapper',
+  summary: 'serve exports over NFSv3 and MOUNT with NLM/NSM locking, registered with the portmapper',
   usage,
   async run(argv) {
     const flags = parseFlags(argv, {
@@ -30,6 +33,8 @@ export const nfs: Command = {
       'mountd-port': { type: 'string' },
       'portmap-port': { type: 'string' },
       'state-dir': { type: 'string' },
+      'nlm-port': { type: 'string' },
+      'no-lock': { type: 'boolean' },
     });
     const exportsFile = stringFlag(flags, 'exports');
     if (!exportsFile) throw new UsageError('--exports FILE is required');
@@ -41,6 +46,8 @@ export const nfs: Command = {
         nfsPort: stringFlag(flags, 'nfs-port'),
         mountdPort: stringFlag(flags, 'mountd-port'),
         portmapPort: stringFlag(flags, 'portmap-port'),
+        nlmPort: stringFlag(flags, 'nlm-port'),
+        noLock: flags.values['no-lock'] === true,
         stateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot/nfs',
       },
       log,

@@ -34,6 +34,8 @@ NFS, MOUNT, portmap:
   --nfs-port N         NFS port (default 2049)
   --mountd-port N      MOUNT port (default 20048)
   --portmap-port N     portmapper port (default 111; one already there is used)
+  --nlm-port N         NLM/NSM locking port (default: one the kernel picks)
+  --no-lock            no NLM/NSM locking (clients must mount with nolock)
   --no-nfs             don't serve NFS, MOUNT or portmap
 TFTP:
   --tftp-root DIR      TFTP root (secure: nothing outside it is served)
@@ -95,6 +97,8 @@ async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
             nfsPort: str(s, 'nfs-port'),
             mountdPort: str(s, 'mountd-port'),
             portmapPort: str(s, 'portmap-port'),
+            nlmPort: str(s, 'nlm-port'),
+            noLock: on(s, 'no-lock'),
             stateDir: `${stateDir}/nfs`,
           },
           log,

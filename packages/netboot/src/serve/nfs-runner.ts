@@ -1,4 +1,5 @@
 import { createNfsService, MOUNTD_PORT, NFS_PORT } from '@netboot/nfs3';
+import { startLockDaemon, type LockDaemon } from '@netboot/nlm';
 import { portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
 
@@ -8,11 +9,16 @@ export interface NfsSettings {
   nfsPort?: string;
   mountdPort?: string;
   portmapPort?: string;
+  /** NLM and NSM port (default: one the kernel picks). */
+  nlmPort?: string;
+  /** Serve without NLM/NSM: clients must then mount with `nolock`. */
+  noLock?: boolean;
   stateDir: string;
 }
 
-/** portmap (unless one already answers), mountd and NFS, from an exports file. */
+/** portmap (unless one already answers), mountd, NFS and, unless turned off, NLM/NSM locking, from an exports file. */
 export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService> {
+  const nlmPort = portFlag(s.nlmPort, '--nlm-port', 0);
   const service = await createNfsService({
     exportsFile: s.exportsFile,
     listen: s.listen,
@@ -22,6 +28,16 @@ export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService
     stateDir: s.stateDir,
     log,
   });
+  let locks: LockDaemon | undefined;
+  if (!s.noLock) {
+    try {
+      locks = await startLockDaemon({ listen: s.listen, port: nlmPort, portmapPort: service.portmapPort, stateDir: s.stateDir, log });
+      log(`nlm: lock manager (NLM v4) and status monitor (NSM v1) on port ${locks.port}`);
+    } catch (e) {
+      // NFS without locking still serves every client that mounts with nolock.
+      log(`nlm: file locking is not served: ${(e as Error).message}; clients must mount with -o nolock`);
+    }
+  }
   const address = s.listen ?? '0.0.0.0';
   return {
     name: 'nfs',
@@ -29,8 +45,17 @@ export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService
       ...(service.ownPortmap ? [{ service: 'portmap (100000 v2-4)', proto: 'udp+tcp' as const, address, port: service.portmapPort }] : []),
       { service: 'mountd (100005 v1,v3)', proto: 'udp+tcp', address, port: service.mountdPort },
       { service: 'nfs (100003 v3)', proto: 'udp+tcp', address, port: service.nfsPort },
+      ...(locks
+        ? [
+            { service: 'nlockmgr (100021 v4)', proto: 'udp+tcp' as const, address, port: locks.port },
+            { service: 'status (100024 v1)', proto: 'udp+tcp' as const, address, port: locks.port },
+          ]
+        : []),
     ],
     reload: () => service.reload(),
-    close: () => service.close(),
+    close: async () => {
+      await locks?.close();
+      await service.close();
+    },
   };
 }

@@ -16,6 +16,8 @@ export const SERVE_OPTIONS = {
   'nfs-port': { type: 'string' },
   'mountd-port': { type: 'string' },
   'portmap-port': { type: 'string' },
+  'nlm-port': { type: 'string' },
+  'no-lock': { type: 'boolean' },
   'no-nfs': { type: 'boolean' },
   // TFTP
   'tftp-root': { type: 'string' },
