@@ -389,3 +389,35 @@ t.test('dhclient renews (unicast to ciaddr) and releases against a short lease',
   const leases = parseLeaseFile(readFileSync(join(dir, 'dhcpd.leases'), 'latin1')).leases;
   t.equal(leases.at(-1)?.state, 'released', 'the release is on disk');
 });
+
+t.test("udhcpc as each kind of boot client gets its branch of the README's mixed BIOS/UEFI/iPXE/HTTPClient dhcpd.conf", async (t) => {
+  const progs = requirePrograms(t, { udhcpc: 'udhcpc' });
+  if (!progs || !requireNetns(t)) return;
+  const link = createLink(t, { subnet: 0, label: 'dhm' });
+  const dir = tempDir(t);
+  const mixed = readFileSync(join(repoRoot, 'packages/dhcp-wire/test/fixtures/mixed-boot-dhcpd.conf'), 'utf8');
+  await startServer(t, link, dir, mixed);
+  const script = udhcpcScript(dir);
+  // -x with a numeric code sends hex bytes: 0x5d is option 93 (client architecture), 0x4d option 77 (user class).
+  const clients: [string, string, string[], string][] = [
+    ['BIOS PXE ROM', '02:00:00:00:00:21', ['-V', 'PXEClient:Arch:00000:UNDI:002001', '-x', '0x5d:0000'], 'undionly.kpxe'],
+    ['UEFI PXE x64', '02:00:00:00:00:22', ['-V', 'PXEClient:Arch:00007:UNDI:003016', '-x', '0x5d:0007'], 'ipxe.efi'],
+    ['iPXE', '02:00:00:00:00:23', ['-V', 'PXEClient:Arch:00000:UNDI:002001', '-x', '0x5d:0000', '-x', `0x4d:${Buffer.from('iPXE').toString('hex')}`], 'http://198.18.0.1/boot.ipxe'],
+    ['UEFI HTTP Boot', '52:54:00:00:00:0b', ['-V', 'HTTPClient:Arch:00016:UNDI:003001', '-x', '0x5d:0010'], 'http://198.18.0.1/ipxe.efi'],
+    ['a plain client', '02:00:00:00:00:25', [], 'undionly.kpxe'],
+  ];
+  for (const [who, mac, args, file] of clients) {
+    bareClient(link, mac);
+    rmSync(join(dir, 'udhcpc.bound'), { force: true });
+    const r = await run(progs.udhcpc, ['-i', link.clientIf, ...args, '-f', '-q', '-n', '-t', '5', '-T', '2', '-s', script, '-O', '60'], { ns: link.client, timeoutMs: 30_000 });
+    t.equal(r.code, 0, `${who}: udhcpc got a lease\n${r.stderr}`);
+    const env = envFile(join(dir, 'udhcpc.bound'));
+    t.equal(env.boot_file, file, `${who}: ${file}`);
+    t.equal(env.siaddr, '198.18.0.1', `${who}: next-server`);
+    if (who === 'UEFI HTTP Boot') {
+      t.equal(env.vendor, 'HTTPClient', 'vendor class HTTPClient echoed (udhcpc names option 60 "vendor")');
+      t.equal(env.ip, '198.18.0.11', 'the host declaration still applies');
+      t.equal(env.rootpath, '/diskless/198.18.0.11');
+    } else t.notOk(env.vendor, `${who}: no vendor class in the answer`);
+  }
+});
