@@ -120,6 +120,8 @@ export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** stdout as bytes (file names that are not UTF-8 survive here, not in `stdout`). */
+  stdoutBytes: Buffer;
   stderr: string;
   timedOut: boolean;
 }
@@ -157,7 +159,7 @@ export function run(
     }, opts.timeoutMs ?? 30_000);
     child.on('error', (e) => {
       clearTimeout(timer);
-      resolve({ code: null, signal: null, stdout: '', stderr: String(e), timedOut });
+      resolve({ code: null, signal: null, stdout: '', stdoutBytes: Buffer.alloc(0), stderr: String(e), timedOut });
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -170,6 +172,7 @@ export function run(
         code,
         signal,
         stdout: Buffer.concat(out).toString('utf8'),
+        stdoutBytes: Buffer.concat(out),
         stderr: Buffer.concat(err).toString('utf8'),
         timedOut,
       });

@@ -16,6 +16,7 @@ export {
   FHSIZE,
   FHSIZE3,
   dirpath,
+  dirpathBytes,
   mountResult3,
   fhStatus,
   mountList,
@@ -26,7 +27,7 @@ export {
   type ExportEntry,
 } from './mount-wire.js';
 export { MountTable } from './mount-table.js';
-export { decideMount, normalizeMountPath, exportsContaining, type MountDecision, type MountRequest } from './mount-policy.js';
+export { decideMount, normalizeMountPath, exportsContaining, subpathBytes, type MountDecision, type MountRequest } from './mount-policy.js';
 export { resolveClientNames } from './client-names.js';
 export { Mountd, type MountdOptions } from './mountd.js';
 export { MountClient } from './mount-client.js';

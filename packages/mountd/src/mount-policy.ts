@@ -23,6 +23,34 @@ export function normalizeMountPath(path: string): string | undefined {
   return posix.normalize(path).replace(/(.)\/$/, '$1');
 }
 
+/**
+ * The components of a directory below `exportPath` in a client's path as
+ * bytes, normalized as normalizeMountPath normalizes the text (empty and `.`
+ * components dropped, `..` taking the one before): decoding with
+ * replacement characters changes no `/` or `.`, so these are the same
+ * components, byte for byte, as the decided `subpath`.
+ */
+export function subpathBytes(raw: Uint8Array, exportPath: string): Buffer {
+  const components = (b: Uint8Array): Buffer[] => {
+    const out: Buffer[] = [];
+    const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    let start = 0;
+    for (let i = 0; i <= buf.length; i++) {
+      if (i < buf.length && buf[i] !== 0x2f) continue;
+      const c = buf.subarray(start, i);
+      start = i + 1;
+      if (c.length === 0 || (c.length === 1 && c[0] === 0x2e)) continue;
+      if (c.length === 2 && c[0] === 0x2e && c[1] === 0x2e) out.pop();
+      else out.push(c);
+    }
+    return out;
+  };
+  const below = components(raw).slice(components(Buffer.from(exportPath, 'utf8')).length);
+  return Buffer.concat(below.flatMap((c, i) => (i ? [SLASH, c] : [c])));
+}
+
+const SLASH = Buffer.from('/');
+
 /** The exports that contain `path` (itself or a directory above it), the deepest first. */
 export function exportsContaining(exports: readonly Export[], path: string): Export[] {
   return exports

@@ -47,6 +47,8 @@ export const FHSIZE = 32;
 const MAX_FLAVORS = 64;
 
 export const dirpath = string(MNTPATHLEN, 'dirpath');
+/** The same wire as dirpath, as the bytes that came: a directory below an export may have any bytes in its name. */
+export const dirpathBytes = opaque(MNTPATHLEN, 'dirpath');
 
 export type MountResult3 =
   | { status: typeof MountStat.OK; fhandle: Uint8Array; authFlavors: number[] }

@@ -5,10 +5,11 @@ import { AuthFlavor, encode, type RpcCall, type RpcResult, type RpcServer } from
 import { resolveClientNames } from './client-names.js';
 import type { Export } from './exports-parser.js';
 import { needsHostnames } from './match-client.js';
-import { decideMount, exportsContaining, normalizeMountPath, type MountDecision } from './mount-policy.js';
+import { decideMount, exportsContaining, normalizeMountPath, subpathBytes, type MountDecision } from './mount-policy.js';
 import { MountTable } from './mount-table.js';
 import {
   dirpath,
+  dirpathBytes,
   exportList,
   FHSIZE,
   fhStatus,
@@ -22,18 +23,18 @@ import {
   type ExportEntry,
   type MountEntry,
 } from './mount-wire.js';
-import { printable } from './log-text.js';
+import { bytesText, printable } from './log-text.js';
 
 export interface MountdOptions {
   exports: Export[];
   /**
    * The NFS file handle of a directory in an export, from packages/nfs3.
    * `subpath` is undefined for the export's own directory; with
-   * `subdirectoryMounts` it is a relative path inside the export (`a/b`,
-   * already normalized, never `..`). Undefined means there is no such
-   * directory (the client gets MNT3ERR_NOENT).
+   * `subdirectoryMounts` it is the bytes of a relative path inside the
+   * export (`a/b`, already normalized, never `..`; names need not be UTF-8).
+   * Undefined means there is no such directory (the client gets MNT3ERR_NOENT).
    */
-  rootHandle: (exp: Export, subpath?: string) => Promise<Buffer | undefined>;
+  rootHandle: (exp: Export, subpath?: Buffer) => Promise<Buffer | undefined>;
   /**
    * Allow MNT of a directory below an export, as nfs-utils does. Off unless
    * the rootHandle callback resolves `subpath`: a callback that ignored it
@@ -115,7 +116,7 @@ export class Mountd {
   }
 
   /** The MNT decision and handle for a client, as the MNT procedure computes it (without logging or recording). */
-  async decide(path: string, address: string, port: number): Promise<MountDecision & { fhandle?: Buffer }> {
+  async decide(path: string, address: string, port: number, raw: Buffer = Buffer.from(path, 'utf8')): Promise<MountDecision & { fhandle?: Buffer }> {
     const normalized = normalizeMountPath(path);
     const candidates = normalized === undefined ? [] : exportsContaining(this.exports, normalized);
     const hostnames = candidates.some(needsHostnames) ? await this.hostnamesOf(address) : [];
@@ -124,7 +125,7 @@ export class Mountd {
     if (d.subpath !== '' && !this.opts.subdirectoryMounts) {
       return { granted: false, status: MountStat.NOENT, why: `${d.path} is inside export ${d.export.path}, and mounting subdirectories is off` };
     }
-    const fhandle = await this.opts.rootHandle(d.export, d.subpath === '' ? undefined : d.subpath);
+    const fhandle = await this.opts.rootHandle(d.export, d.subpath === '' ? undefined : subpathBytes(raw, d.export.path));
     if (!fhandle) return { granted: false, status: MountStat.NOENT, why: `no directory ${d.path}` };
     return { ...d, fhandle };
   }
@@ -142,24 +143,26 @@ export class Mountd {
   }
 
   private async mnt(call: RpcCall): Promise<RpcResult> {
-    const path = dirpath.read(call.args);
+    const raw = dirpathBytes.read(call.args);
+    const path = raw.toString('utf8');
+    const shown = bytesText(raw);
     const { address, port } = call.remote;
     const from = `${address}:${port}`;
     let d: Awaited<ReturnType<Mountd['decide']>>;
     try {
-      d = await this.decide(path, address, port);
+      d = await this.decide(path, address, port, raw);
     } catch (e) {
-      this.log(`mount request from ${from} for ${path}: refused (handle lookup failed: ${(e as Error).message})`);
+      this.log(`mount request from ${from} for ${shown}: refused (handle lookup failed: ${(e as Error).message})`);
       return call.vers === MOUNT_V1 ? ok([encode(fhStatus, { status: MountStat.SERVERFAULT })]) : ok([encode(mountResult3, { status: MountStat.SERVERFAULT })]);
     }
     if (d.granted && call.vers === MOUNT_V1 && d.fhandle!.length > FHSIZE) {
       d = { granted: false, status: MountStat.NOTSUPP, why: `the file handle is ${d.fhandle!.length} bytes; MOUNT v1 carries ${FHSIZE} (mount with NFS version 3)` };
     }
     if (!d.granted) {
-      this.log(`mount request from ${from} for ${path}: refused (${d.why})`);
+      this.log(`mount request from ${from} for ${shown}: refused (${d.why})`);
       return call.vers === MOUNT_V1 ? ok([encode(fhStatus, { status: d.status })]) : ok([encode(mountResult3, { status: d.status })]);
     }
-    this.log(`mount request from ${from} for ${path}: granted (${d.options.rw ? 'rw' : 'ro'}, export ${d.export.path})`);
+    this.log(`mount request from ${from} for ${shown}: granted (${d.options.rw ? 'rw' : 'ro'}, export ${d.export.path})`);
     if (this.table.add(address, d.path)) this.save();
     if (call.vers === MOUNT_V1) {
       // A v1 handle is fixed at 32 bytes: shorter NFS handles are padded with zeros.

@@ -28,8 +28,8 @@ function fixture(t: Test) {
 }
 
 /** A stand-in for nfs3's handle lookup: a digest of the directory's path, 40 bytes for /long (too big for v1). */
-async function handleFor(exp: Export, subpath?: string): Promise<Buffer | undefined> {
-  const dir = subpath ? join(exp.path, subpath) : exp.path;
+async function handleFor(exp: Export, subpath?: Buffer): Promise<Buffer | undefined> {
+  const dir = subpath ? join(exp.path, subpath.toString('utf8')) : exp.path;
   try {
     if (!statSync(dir).isDirectory()) return undefined;
   } catch {

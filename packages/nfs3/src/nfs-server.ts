@@ -215,17 +215,17 @@ export class NfsServer {
    * subdirectory), walking `subpath` one component at a time with lstat:
    * undefined for `..`, a missing component, a symlink or a non-directory.
    */
-  async dirHandle(exportPath: string, subpath: string | undefined): Promise<Buffer | undefined> {
+  async dirHandle(exportPath: string, subpath: Uint8Array | string | undefined): Promise<Buffer | undefined> {
     const s = [...this.byId.values()].find((e) => e.def.path === exportPath);
     if (!s) return undefined;
-    if (!subpath) return this.rootHandle(exportPath);
+    if (!subpath?.length) return this.rootHandle(exportPath);
     let path = s.tree.rootBytes;
     let parent = s.tree.rootIno;
     let st: BigIntStats | undefined;
-    for (const part of subpath.split('/')) {
-      if (part === '' || part === '.') continue;
-      const name = Buffer.from(part, 'utf8');
-      if (part === '..' || name.length > NAME_MAX) return undefined;
+    const bytes = typeof subpath === 'string' ? Buffer.from(subpath, 'utf8') : Buffer.from(subpath.buffer, subpath.byteOffset, subpath.byteLength);
+    for (const name of splitBytes(bytes)) {
+      if (name.length === 0 || isDots(name) === 1) continue;
+      if (isDots(name) === 2 || name.length > NAME_MAX) return undefined;
       path = childPath(path, name);
       st = await fsp.lstat(path, { bigint: true }).catch(() => undefined);
       if (!st?.isDirectory()) return undefined;
@@ -886,4 +886,16 @@ function isDots(n: Buffer): 0 | 1 | 2 {
 
 function timeChange(h: Sattr['atime']): TimeChange {
   return h.how === TimeHow.SET_TO_CLIENT_TIME ? { at: h.time } : h.how === TimeHow.SET_TO_SERVER_TIME ? { now: true } : { keep: true };
+}
+
+/** The components of a relative path of bytes. */
+function splitBytes(path: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = path.indexOf(0x2f); i >= 0; i = path.indexOf(0x2f, start)) {
+    out.push(path.subarray(start, i));
+    start = i + 1;
+  }
+  out.push(path.subarray(start));
+  return out;
 }
