@@ -37,7 +37,7 @@ const CACHE = join(repoRoot, '.cache', 'e2e');
 /** The files this recipe is made of: editing any of them rebuilds the guest. */
 const RECIPE = ['guest.ts', 'cpio.ts', 'kmod.ts'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 
-async function must(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function must(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
   const r = await run(cmd, args, { timeoutMs: opts.timeoutMs ?? 120_000, cwd: opts.cwd, env: { ...process.env, LC_ALL: 'C' } });
   if (r.code !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} failed (${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`}):\n${r.stderr}${r.stdout}`);
@@ -53,7 +53,7 @@ async function kernelPackage(): Promise<string> {
   return m[1]!;
 }
 
-async function candidateVersion(pkg: string): Promise<string> {
+export async function candidateVersion(pkg: string): Promise<string> {
   const out = await must('apt-cache', ['show', '--no-all-versions', pkg]);
   const m = out.match(/^Version: (\S+)$/m);
   if (!m) throw new Error(`apt-cache show ${pkg} gives no version (run apt-get update?)`);

@@ -38,6 +38,8 @@ export interface NodeBoot {
   rootPath: string;
   /** NFS mount options after the path in nfsroot=, e.g. `vers=3,tcp`. */
   nfsOptions: string;
+  /** What `e2e.config=` says on the command line (default: the lookup). */
+  label?: string;
 }
 
 /**
@@ -56,7 +58,7 @@ export function writePxelinuxConfig(tftpRoot: string, boot: NodeBoot): string {
     'root=/dev/nfs',
     `nfsroot=${boot.server}:${boot.rootPath},${boot.nfsOptions}`,
     'rw',
-    `e2e.config=${boot.lookup}`,
+    `e2e.config=${boot.label ?? boot.lookup}`,
   ].join(' ');
   writeFileSync(
     join(cfgDir, name),

@@ -106,6 +106,8 @@ export interface VmOptions {
   mac: string;
   /** iPXE option ROM for virtio-net (Debian's ipxe-qemu). */
   rom: string;
+  /** UEFI firmware instead of SeaBIOS: OVMF's code (read-only) and this guest's own copy of its variable store. */
+  uefi?: { code: string; vars: string };
   qemu?: string;
 }
 
@@ -130,6 +132,9 @@ export function startVm(t: Teardown, opts: VmOptions): Vm {
     '-device', `virtio-net-pci,disable-legacy=on,netdev=net0,mac=${opts.mac},romfile=${opts.rom}`,
     '-boot', 'n',
     '-no-reboot',
+    ...(opts.uefi
+      ? ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${opts.uefi.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${opts.uefi.vars}`]
+      : []),
   ];
   const startedAt = performance.now();
   const running = start(t, opts.qemu ?? 'qemu-system-x86_64', args, { ns: opts.net.ns });

@@ -1,0 +1,230 @@
+/**
+ * BIOS, UEFI and iPXE-over-HTTP nodes booting from one `netboot serve`, in
+ * the namespace and bridge the diskless test uses. The dhcpd.conf gives each
+ * firmware its own boot file by client architecture (option 93,
+ * pxe-system-type): a BIOS node (SeaBIOS, iPXE's legacy ROM) gets
+ * pxelinux.0, a UEFI node (OVMF, iPXE's EFI driver) gets syslinux.efi, which
+ * reads the same pxelinux.cfg/ names and loads the same kernel and initrd
+ * over TFTP; a third node's host block hands iPXE an http:// URL to a script
+ * that fetches kernel and initrd over HTTP from the same process (after
+ * fetching them once over TFTP, so the two transports are timed by the same
+ * client in the same boot). Every node mounts its own root over NFSv3,
+ * reads the file the test wrote and writes its reply.
+ */
+import t, { type Test } from 'tap';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requirePrograms, requireNetns, requireThat } from '../support/programs.js';
+import { start } from '../support/processes.js';
+import { netbootCli } from '../support/paths.js';
+import { prepareGuest } from './guest.js';
+import { readReply, writeNodeRoot, type NodeRoot } from './node-root.js';
+import { IPXE_ROM, PARALLEL_BOOTS } from './scenario.js';
+import { writePxelinuxConfig, writeTftpRoot } from './tftp-root.js';
+import { IPXE_EFI_ROM, OVMF_CODE, OVMF_VARS, prepareUefiLoader } from './uefi-loader.js';
+import { createVmNetwork, startVm, StampedLog, waitForBoot, type VmNetwork } from './vm.js';
+
+// Three TCG boots, two at a time, plus fetching the guest and the loader on a cold cache.
+t.setTimeout(600_000);
+
+const HTTP_PORT = 8080;
+
+interface Node {
+  name: string;
+  firmware: 'bios' | 'uefi';
+  mac: string;
+  ip: string;
+  root: NodeRoot;
+  /** The first file its DHCP answer points it at. */
+  bootFile: string;
+  /** What `e2e.config=` on its kernel command line says. */
+  label: string;
+}
+
+function dhcpdConf(net: VmNetwork, nodes: Node[]): string {
+  const host = (n: Node, extra = '') => `
+  host ${n.name} {
+    hardware ethernet ${n.mac};
+    fixed-address     ${n.ip};
+    option root-path  "${n.root.dir}";${extra}
+  }
+`;
+  return `# One network, three kinds of firmware: the boot file follows option 93 (RFC 4578).
+ddns-update-style none;
+option routers ${net.serverAddr};
+next-server ${net.serverAddr};
+
+subnet ${net.address(0)} netmask 255.255.255.0 {
+  class "pxe-bios" {
+    match if option pxe-system-type = 00:00;
+    filename "pxelinux.0";
+  }
+  class "pxe-uefi-x64" {
+    match if option pxe-system-type = 00:07;
+    filename "syslinux.efi";
+  }
+${nodes
+  .map((n) => (n.bootFile.startsWith('http://') ? host(n, `\n    # iPXE fetches its script, kernel and initrd over HTTP.\n    filename          "${n.bootFile}";`) : host(n)))
+  .join('')}}
+`;
+}
+
+/**
+ * The iPXE node's script: kernel and initrd over TFTP first (timed, then
+ * dropped), then over HTTP, which it boots. Markers on the serial console
+ * bracket each fetch.
+ */
+function ipxeScript(net: VmNetwork, n: Node): string {
+  const args = `console=ttyS0 ip=dhcp root=/dev/nfs nfsroot=${net.serverAddr}:${n.root.dir},vers=3,tcp rw e2e.config=${n.label}`;
+  const http = `http://${net.serverAddr}:${HTTP_PORT}`;
+  return `#!ipxe
+echo E2E-FETCH-TFTP
+imgfetch tftp://${net.serverAddr}/vmlinuz || goto failed
+imgfetch tftp://${net.serverAddr}/initrd.gz || goto failed
+echo E2E-FETCHED-TFTP
+imgfree
+echo E2E-FETCH-HTTP
+kernel ${http}/vmlinuz ${args} || goto failed
+initrd ${http}/initrd.gz || goto failed
+echo E2E-FETCHED-HTTP
+boot || goto failed
+:failed
+echo E2E-FAIL the iPXE script stopped
+`;
+}
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+t.test('BIOS, UEFI and iPXE-over-HTTP nodes boot from one netboot serve', { jobs: PARALLEL_BOOTS }, async (t) => {
+  if (!requireNetns(t)) return;
+  const progs = requirePrograms(t, { 'qemu-system-x86_64': 'qemu-system-x86', 'apt-get': 'apt', dpkg: 'dpkg' });
+  if (!progs) return;
+  for (const [file, pkg] of [[IPXE_ROM, 'ipxe-qemu'], [IPXE_EFI_ROM, 'ipxe-qemu'], [OVMF_CODE, 'ovmf'], [OVMF_VARS, 'ovmf']]) {
+    if (!requireThat(t, existsSync(file), `missing ${file} (Debian package ${pkg}): apt-get install it to run this test`)) return;
+  }
+  const guest = await prepareGuest((line) => t.comment(line));
+  const loader = await prepareUefiLoader((line) => t.comment(line));
+  t.comment(`guest: ${guest.packages.join(' ')}; UEFI loader: ${loader.packages.join(' ')}`);
+
+  const net = createVmNetwork(t, { subnet: 1, guests: PARALLEL_BOOTS });
+  const work = mkdtempSync(join(tmpdir(), 'nb-e2e-mixed-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const tftpRoot = join(work, 'tftpboot');
+  writeTftpRoot(tftpRoot, guest);
+  copyFileSync(loader.syslinuxEfi, join(tftpRoot, 'syslinux.efi'));
+  copyFileSync(loader.ldlinuxE64, join(tftpRoot, 'ldlinux.e64'));
+
+  const node = (i: number, name: string, firmware: Node['firmware'], bootFile: string, label: string): Node => {
+    const ip = net.address(20 + i);
+    const root = writeNodeRoot(join(work, 'diskless', ip), guest, randomBytes(8).toString('hex'));
+    return { name, firmware, mac: `52:54:00:e2:e1:${(i + 1).toString(16).padStart(2, '0')}`, ip, root, bootFile, label };
+  };
+  const nodes = [
+    node(0, 'bios1', 'bios', 'pxelinux.0', 'bios'),
+    node(1, 'uefi1', 'uefi', 'syslinux.efi', 'uefi'),
+    node(2, 'ipxe1', 'bios', `http://${net.serverAddr}:${HTTP_PORT}/boot.ipxe`, 'ipxe-http'),
+  ];
+  for (const n of nodes.filter((n) => !n.bootFile.startsWith('http://'))) {
+    writePxelinuxConfig(tftpRoot, { lookup: 'mac', mac: n.mac, ip: n.ip, server: net.serverAddr, rootPath: n.root.dir, nfsOptions: 'vers=3,tcp', label: n.label });
+  }
+  writeFileSync(join(tftpRoot, 'boot.ipxe'), ipxeScript(net, nodes[2]!));
+  const dhcpConf = join(work, 'dhcpd.conf');
+  const exports = join(work, 'exports');
+  writeFileSync(dhcpConf, dhcpdConf(net, nodes));
+  writeFileSync(exports, nodes.map((n) => `${n.root.dir}   ${n.ip}(sync,rw,no_root_squash,no_subtree_check)\n`).join(''));
+
+  const serve = start(
+    t,
+    process.execPath,
+    [
+      netbootCli, 'serve',
+      '--dhcp-conf', dhcpConf,
+      '--interface', net.iface,
+      '--tftp-root', tftpRoot,
+      '--http-port', String(HTTP_PORT),
+      '--exports', exports,
+      '--listen', net.serverAddr,
+      '--state-dir', join(work, 'state'),
+      '--verbose',
+    ],
+    { ns: net.ns },
+  );
+  const log = new StampedLog(serve);
+  try {
+    await serve.waitFor(/netboot serve: running/, 30_000);
+  } catch (e) {
+    t.fail(`netboot serve did not start: ${(e as Error).message}`);
+    return;
+  }
+
+  const free = [...net.taps];
+  await Promise.all(
+    nodes.map((n) =>
+      t.test(`${n.name}: ${n.firmware.toUpperCase()} firmware, boot file ${n.bootFile}`, async (t) => {
+        const tap = free.shift();
+        if (!tap) throw new Error(`more boots at once than the ${net.taps.length} tap devices`);
+        try {
+          await bootNode(t, net, tap, n, log, serve.output, work);
+        } finally {
+          free.push(tap);
+        }
+      }),
+    ),
+  );
+  t.equal(await serve.stop(10_000), 0, 'netboot serve exits 0 on SIGTERM');
+});
+
+async function bootNode(t: Test, net: VmNetwork, tap: string, n: Node, log: StampedLog, output: () => string, work: string): Promise<void> {
+  let uefi: { code: string; vars: string } | undefined;
+  if (n.firmware === 'uefi') {
+    // Each UEFI guest writes its own variable store (boot entries); the package's copy stays pristine.
+    uefi = { code: OVMF_CODE, vars: join(work, `${n.name}-OVMF_VARS.fd`) };
+    copyFileSync(OVMF_VARS, uefi.vars);
+  }
+  const vm = startVm(t, { net, tap, mac: n.mac, rom: n.firmware === 'uefi' ? IPXE_EFI_ROM : IPXE_ROM, uefi });
+  const result = await waitForBoot(vm, { timeoutMs: 180_000, serverLog: log, serverAck: new RegExp(`DHCPACK on ${esc(n.ip)}\\b`) });
+  const at = (l: { at: number } | undefined) => (l ? (l.at - vm.startedAt) / 1000 : undefined);
+  const server = (pattern: string) => at(log.first(new RegExp(pattern), vm.startedAt));
+  const serial = (pattern: RegExp) => at(vm.serial.first(pattern));
+  const ip = esc(n.ip);
+  const viaHttp = n.bootFile.startsWith('http://');
+  const bootFileAt = viaHttp ? server(`http: ${ip} .*"GET /boot\\.ipxe HTTP/1\\.1" 200 `) : server(`RRQ from ${ip} filename ${esc(n.bootFile)}: sent`);
+  const loadedAt = viaHttp ? serial(/E2E-FETCHED-HTTP/) : n.firmware === 'uefi' ? server(`RRQ from ${ip} filename initrd\\.gz: sent`) : result.seconds.kernelLoaded;
+  const f = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)} s`);
+  const s = result.seconds;
+  const line = `${n.name} (${n.firmware.toUpperCase()}, ${n.bootFile}): DHCP ACK ${f(s.dhcpAck)}, ${n.bootFile.replace(/^.*\//, '')} loaded ${f(bootFileAt)}, kernel+initrd loaded ${f(loadedAt)}, root mounted ${f(s.rootMounted)}, marker ${f(s.marker)}`;
+  t.comment(line);
+  process.stderr.write(`e2e ${line}\n`);
+  if (viaHttp) {
+    const span = (from: RegExp, to: RegExp) => {
+      const a = serial(from);
+      const b = serial(to);
+      return a !== undefined && b !== undefined ? b - a : undefined;
+    };
+    const tftp = span(/E2E-FETCH-TFTP/, /E2E-FETCHED-TFTP/);
+    const http = span(/E2E-FETCH-HTTP/, /E2E-FETCHED-HTTP/);
+    const cmp = `${n.name}: kernel+initrd fetched by iPXE over TFTP ${f(tftp)}, over HTTP ${f(http)}${tftp && http ? ` (HTTP ${(tftp / http).toFixed(1)}x faster)` : ''}`;
+    t.comment(cmp);
+    process.stderr.write(`e2e ${cmp}\n`);
+  }
+  if (result.outcome !== 'done' || process.env.E2E_TIMELINE) {
+    const dump = join(tmpdir(), `nb-e2e-${n.name}-${n.ip}.log`);
+    writeFileSync(dump, `${result.timeline}\nserver output:\n${output()}\n`);
+    const failed = result.serial.match(/E2E-FAIL.*|Kernel panic.*|PXE-E.*|No more network devices|Failed to load.*/);
+    t.comment(`boot ${result.outcome}${failed ? `: ${failed[0]}` : ''}; serial console and server log in ${dump}`);
+  }
+  t.equal(result.outcome, 'done', 'the guest reached its marker and powered off');
+  t.match(result.serial, new RegExp(`E2E-DHCP ip=${ip} `), 'the second, plain DHCP got the fixed address');
+  t.match(result.serial, `e2e.config=${n.label}`, `booted the ${n.label} command line`);
+  t.ok(bootFileAt !== undefined, `the server sent it ${n.bootFile}`);
+  if (viaHttp) {
+    t.match(output(), new RegExp(`http: ${ip} .*"GET /vmlinuz HTTP/1\\.1" 200 \\d+`), 'kernel over HTTP');
+    t.match(output(), new RegExp(`http: ${ip} .*"GET /initrd\\.gz HTTP/1\\.1" 200 \\d+`), 'initrd over HTTP');
+  } else {
+    t.match(output(), new RegExp(`RRQ from ${ip} filename vmlinuz: sent`), 'kernel over TFTP');
+  }
+  t.match(result.serial, `E2E-READ ${n.root.request}`, 'the node read the file the test wrote');
+  t.equal(readReply(n.root), `reply:${n.root.request}\n`, 'the node wrote its reply into its root');
+}
