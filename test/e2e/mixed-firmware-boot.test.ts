@@ -5,7 +5,8 @@
  * pxe-system-type): a BIOS node (SeaBIOS, iPXE's legacy ROM) gets
  * pxelinux.0, a UEFI node (OVMF, iPXE's EFI driver) gets syslinux.efi, which
  * reads the same pxelinux.cfg/ names and loads the same kernel and initrd
- * over TFTP; a third node's host block hands iPXE an http:// URL to a script
+ * over TFTP; a third node's host block, with ISC's `if exists user-class and
+ * option user-class = "iPXE"` idiom, hands iPXE an http:// URL to a script
  * that fetches kernel and initrd over HTTP from the same process (after
  * fetching them once over TFTP, so the two transports are timed by the same
  * client in the same boot). Every node mounts its own root over NFSv3,
@@ -66,7 +67,21 @@ subnet ${net.address(0)} netmask 255.255.255.0 {
     filename "syslinux.efi";
   }
 ${nodes
-  .map((n) => (n.bootFile.startsWith('http://') ? host(n, `\n    # iPXE fetches its script, kernel and initrd over HTTP.\n    filename          "${n.bootFile}";`) : host(n)))
+  .map((n) =>
+    host(
+      n,
+      n.bootFile.startsWith('http://')
+        ? `
+    # ISC's chainloading idiom: iPXE (whatever ROM it came from) gets its script over
+    # HTTP; a plain PXE ROM would first get iPXE itself.
+    if exists user-class and option user-class = "iPXE" {
+      filename "${n.bootFile}";
+    } else {
+      filename "undionly.kpxe";
+    }`
+        : '',
+    ),
+  )
   .join('')}}
 `;
 }
