@@ -29,10 +29,16 @@ for (const w of all) {
     t.notOk(m.private, 'not private');
     t.equal(m.license, 'MIT', 'license');
     t.equal(readFileSync(join(repoRoot, w.dir, 'LICENSE'), 'utf8'), license, 'LICENSE is a copy of the root LICENSE');
-    t.ok(existsSync(join(repoRoot, w.dir, 'README.md')), 'has a README.md');
+    const readmePath = join(repoRoot, w.dir, 'README.md');
+    const readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
+    t.ok(readme, 'has a README.md');
+    const escaped = w.name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    t.match(readme, new RegExp(`npm install (-g )?${escaped}\\b`), 'the README says how to install it');
     t.equal(m.repository?.type, 'git', 'repository.type');
     t.ok(m.repository?.url, 'repository.url');
     t.equal(m.repository?.directory, w.dir, 'repository.directory');
+    const home = (m.repository?.url ?? '').replace(/^git\+/, '').replace(/\.git$/, '');
+    t.ok(home && readme.includes(`](${home}`), `the README links to the root README (${home})`);
     t.equal(m.engines?.node, '>=20', 'engines.node');
     t.ok((m.keywords ?? []).length > 0, 'keywords');
     t.equal(m.type, 'module', 'ESM');
