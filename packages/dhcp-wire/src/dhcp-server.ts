@@ -149,6 +149,7 @@ export class DhcpServer {
     const shared = this.shared!;
     for (let tries = 0; tries < MAX_CLAIM_TRIES; tries++) {
       const now = Date.now();
+      const started = now;
       let outcome: Outcome;
       try {
         outcome = this.policy.handle(req, now);
@@ -163,14 +164,14 @@ export class DhcpServer {
         } catch (e) {
           return this.storeDown(e as Error);
         }
-        this.storeUp();
+        this.storeUp(started);
       }
       if (claim.ok && tries === 0 && isNak(outcome)) {
         // A NAK decided from what this server knew: another server may have bound the address
         // to this client since. Asked once, from the store itself.
         try {
           const rows = await shared.lookup(req.msg.ciaddr || requestedAddress(req), clientKeyOf(req.msg));
-          this.storeUp();
+          this.storeUp(started);
           if (rows.length > 0) {
             this.policy.load(rows);
             continue;
@@ -184,6 +185,12 @@ export class DhcpServer {
         return this.send(socket, outcome);
       }
       this.policy.load(claim.holders);
+      const bound = outcome.commit && claim.holders.find((h) => h.client === outcome.commit!.client && h.ip !== outcome.commit!.ip && h.state === 'active');
+      if (bound) {
+        // A client keeps the lease it has (from this server or another) until it ends or is released.
+        this.log(`${outcome.log[0]}: the client holds ${formatIpv4(bound.ip)}, not answered`);
+        return;
+      }
     }
     this.log(`request from ${from} not answered: ${MAX_CLAIM_TRIES} claims in a row were refused by ${shared.name} (other servers took the addresses meanwhile)`);
   }
@@ -197,8 +204,9 @@ export class DhcpServer {
     this.log(`lease store ${this.shared!.name}: ${err.message}; answering nothing that cannot be recorded until it is back`);
   }
 
-  private storeUp(): void {
-    if (!this.outage) return;
+  /** A claim that started at `started` succeeded: the outage is over if the claim began after it did. */
+  private storeUp(started: number): void {
+    if (!this.outage || started < this.outage.since) return;
     const secs = ((Date.now() - this.outage.since) / 1000).toFixed(1);
     this.log(`lease store ${this.shared!.name} is back after ${secs} s; ${this.outage.unanswered} requests were left unanswered meanwhile`);
     this.outage = undefined;

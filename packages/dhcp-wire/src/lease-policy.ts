@@ -125,9 +125,17 @@ export class LeasePolicy {
     for (const h of config.hosts) for (const a of h.fixedAddresses) this.fixed.add(a);
   }
 
-  /** Restores leases read from the lease file (later records win). */
+  /**
+   * Restores leases read from the lease file (later records win), or learns
+   * rows another server wrote to a shared store: an offer this server made a
+   * client that now holds another address is forgotten.
+   */
   load(leases: Iterable<Lease>): void {
-    for (const l of leases) this.apply(l);
+    for (const l of leases) {
+      this.apply(l);
+      const o = this.offers.get(l.client);
+      if (o && o.ip !== l.ip && l.state === 'active') this.dropOffer(l.client);
+    }
   }
 
   /** Every lease the policy holds. */

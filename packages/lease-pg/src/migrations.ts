@@ -33,6 +33,16 @@ export const MIGRATIONS: readonly string[] = [
            server, client
     FROM netboot_lease4;
   `,
+  // 2: a client holds one bound lease at a time. Checked at commit, so the
+  // statement that binds a client's new address may drop its ended one
+  // first, and two servers binding one client to two addresses at the same
+  // moment cannot both commit.
+  `
+  DELETE FROM netboot_lease4 a USING netboot_lease4 b
+    WHERE a.client = b.client AND a.state = 'active' AND b.state = 'active' AND a.seq < b.seq;
+  ALTER TABLE netboot_lease4 ADD CONSTRAINT netboot_lease4_one_bound_lease
+    EXCLUDE USING btree (client WITH =) WHERE (state = 'active') DEFERRABLE INITIALLY DEFERRED;
+  `,
 ];
 
 /** Any number, the same in every netboot: the lock that lets one server at a time create or upgrade the schema. */

@@ -53,23 +53,35 @@ UNION ALL SELECT 'holder', ${COLUMNS} FROM netboot_lease4 WHERE ip = $1::inet AN
 /*
  * A lease is recorded with one statement: it takes the address if the row is
  * this client's (or, for a DECLINE, the declining client's), free again, or
- * absent; a bound lease also drops the client's other live rows (the address
- * it had before, the offers of other servers), as a client holds one lease.
+ * absent. A client keeps the bound lease it has: binding it elsewhere while
+ * that one lasts is refused (and it is told), which is what keeps an address
+ * ACKed by one server from being freed by the other; two such binds at the
+ * same moment meet the one-bound-lease constraint at commit. A bind drops
+ * the client's other rows that no longer count (offers, ended leases).
  */
 const RECORD = `
-WITH claimed AS (
+WITH own AS (
+  SELECT ${COLUMNS} FROM netboot_lease4
+  WHERE $6 = 'active' AND client = $2 AND ip <> $1::inet AND state = 'active' AND (end_ms IS NULL OR end_ms > $9)
+  LIMIT 1
+), claimed AS (
   INSERT INTO netboot_lease4 AS l (ip, client, mac, start_ms, end_ms, state, server)
-  VALUES ($1::inet, $2, $3, $4, $5, $6, $7)
+  SELECT $1::inet, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM own)
   ON CONFLICT (ip) DO UPDATE SET client = EXCLUDED.client, mac = EXCLUDED.mac, start_ms = EXCLUDED.start_ms,
     end_ms = EXCLUDED.end_ms, state = EXCLUDED.state, server = EXCLUDED.server, seq = nextval('netboot_lease4_seq')
   WHERE l.client = EXCLUDED.client OR l.client = $8 OR l.state = 'released' OR l.end_ms <= $9
   RETURNING 1
 ), moved AS (
   DELETE FROM netboot_lease4
-  WHERE $6 = 'active' AND client = $2 AND ip <> $1::inet AND state IN ('active', 'offered') AND EXISTS (SELECT 1 FROM claimed)
+  WHERE $6 = 'active' AND client = $2 AND ip <> $1::inet AND (state = 'offered' OR (state = 'active' AND end_ms <= $9))
+    AND EXISTS (SELECT 1 FROM claimed)
 )
 SELECT 'claimed' AS what, NULL AS ip, NULL AS client, NULL AS mac, NULL AS start_ms, NULL AS end_ms, NULL AS state, NULL AS seq FROM claimed
+UNION ALL SELECT 'own', * FROM own
 UNION ALL SELECT 'holder', ${COLUMNS} FROM netboot_lease4 WHERE ip = $1::inet AND NOT EXISTS (SELECT 1 FROM claimed)`;
+
+/** The constraint that refuses a second bound lease for one client (migration 2). */
+const ONE_BOUND_LEASE = 'netboot_lease4_one_bound_lease';
 
 /** Rows read again on every look for changes: writes that committed after a later one was already seen. */
 const CHANGES_OVERLAP = 1000;
@@ -129,7 +141,7 @@ export class PgLeaseStore implements SharedLeaseStore {
   async load(): Promise<Lease[]> {
     const r = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM netboot_lease4 ORDER BY seq`);
     for (const row of r.rows) this.lastSeq = Math.max(this.lastSeq, Number(row.seq));
-    return r.rows.map(toLease);
+    return toLeases(r.rows);
   }
 
   async reserve(o: Reservation, now: number, ownFirst: boolean): Promise<Claim> {
@@ -138,19 +150,26 @@ export class PgLeaseStore implements SharedLeaseStore {
     const holders = r.rows.filter((row) => row.what !== 'claimed');
     // The client's own bound lease on this very address: the offer is for what it has.
     const holder = holders.find((row) => row.what === 'holder');
-    if (holders.length === 1 && holder && holder.client === o.client && holder.state === 'active' && (holder.end_ms === null || Number(holder.end_ms) > now)) {
+    if (holder && holder.client === o.client && holder.state === 'active' && (holder.end_ms === null || Number(holder.end_ms) > now)) {
       return { ok: true };
     }
-    return { ok: false, holders: holders.map(toLease) };
+    return { ok: false, holders: toLeases(holders) };
   }
 
   async record(lease: Lease, now: number): Promise<Claim> {
     // A DECLINE's row names "declined-by-<client>"; the declining client may take over its own address.
     const owner = lease.client.startsWith('declined-by-') ? lease.client.slice('declined-by-'.length) : lease.client;
     const end = lease.end === Infinity ? null : lease.end;
-    const r = await this.pool.query<Row>(RECORD, [formatIpv4(lease.ip), lease.client, lease.mac, lease.start, end, lease.state, this.server, owner, now]);
+    let r: pg.QueryResult<Row>;
+    try {
+      r = await this.pool.query<Row>(RECORD, [formatIpv4(lease.ip), lease.client, lease.mac, lease.start, end, lease.state, this.server, owner, now]);
+    } catch (e) {
+      // Another server bound this client elsewhere in the same moment: its lease stands.
+      if ((e as { constraint?: string }).constraint === ONE_BOUND_LEASE) return { ok: false, holders: await this.lookup(lease.ip, lease.client) };
+      throw e;
+    }
     if (r.rows.some((row) => row.what === 'claimed')) return { ok: true };
-    return { ok: false, holders: r.rows.map(toLease) };
+    return { ok: false, holders: toLeases(r.rows) };
   }
 
   /**
@@ -164,18 +183,27 @@ export class PgLeaseStore implements SharedLeaseStore {
       Math.max(0, this.lastSeq - CHANGES_OVERLAP),
     ]);
     for (const row of r.rows) this.lastSeq = Math.max(this.lastSeq, Number(row.seq));
-    return r.rows.map(toLease);
+    return toLeases(r.rows);
   }
 
   /** Rows on an address or of a client, as the database has them now. */
   async lookup(ip: number, client: string): Promise<Lease[]> {
     const r = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM netboot_lease4 WHERE ip = $1::inet OR client = $2 ORDER BY seq`, [formatIpv4(ip), client]);
-    return r.rows.map(toLease);
+    return toLeases(r.rows);
   }
 
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * Rows as the policy learns them, offers first: the policy keeps one lease
+ * per client, the last it was told, and a client's bound lease must win over
+ * an offer another server made it meanwhile.
+ */
+function toLeases(rows: Row[]): Lease[] {
+  return [...rows.filter((r) => r.state === 'offered'), ...rows.filter((r) => r.state !== 'offered')].map(toLease);
 }
 
 /** A row as the policy sees it: a held offer is a short lease of its client. */

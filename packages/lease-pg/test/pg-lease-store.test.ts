@@ -93,14 +93,38 @@ t.test('PostgreSQL lease store', async (t) => {
     t.same(rows.find((r) => r.ip === ip('198.18.0.12'))?.end, Infinity);
   });
 
-  t.test('a client that moves to another address gives the old one (and other servers\' offers) up', async (t) => {
+  t.test('a client keeps its bound lease; once it ends, a new one drops the old row and the offers', async (t) => {
     const s = await open(t, await freshDb());
     const now = Date.now();
     t.same(await s.record(lease('198.18.0.20', '01aa', now, now + HOUR), now), { ok: true });
     t.same(await s.reserve({ ip: ip('198.18.0.22'), client: '01aa', mac: 'm', until: now + 60_000 }, now, false), { ok: true });
-    t.same(await s.record(lease('198.18.0.21', '01aa', now, now + HOUR), now), { ok: true });
-    t.same((await s.load()).map((r) => r.ip), [ip('198.18.0.21')]);
+    const moved = await s.record(lease('198.18.0.21', '01aa', now, now + HOUR), now);
+    t.same(!moved.ok && moved.holders.map((h) => h.ip), [ip('198.18.0.20')], 'binding it elsewhere is refused while its lease lasts');
+    t.same(await s.record(lease('198.18.0.20', '01aa', now, now + 1000), now), { ok: true }, 'a short renewal');
+    t.same(await s.record(lease('198.18.0.21', '01aa', now + 2000, now + HOUR), now + 2000), { ok: true }, 'after it ended');
+    t.same((await s.load()).map((r) => r.ip), [ip('198.18.0.21')], 'the ended lease and the offer are gone');
     t.same((await s.lookup(ip('198.18.0.20'), '01aa')).map((r) => r.ip), [ip('198.18.0.21')]);
+  });
+
+  t.test('two stores binding one client to two addresses at the same moment: one wins', async (t) => {
+    const url = await freshDb();
+    const [a, b] = [await open(t, url, 'a'), await open(t, url, 'b')];
+    const now = Date.now();
+    let both = 0;
+    let neither = 0;
+    for (let c = 0; c < 30; c++) {
+      const client = `02${c.toString(16).padStart(2, '0')}`;
+      const [ra, rb] = await Promise.all([
+        a.record(lease(`198.18.2.${c}`, client, now, now + HOUR), now),
+        b.record(lease(`198.18.3.${c}`, client, now, now + HOUR), now),
+      ]);
+      if (ra.ok && rb.ok) both++;
+      if (!ra.ok && !rb.ok) neither++;
+    }
+    t.equal(both, 0, 'never both');
+    t.equal(neither, 0, 'never neither');
+    const rows = await a.load();
+    t.equal(rows.length, 30, 'one bound row per client');
   });
 
   t.test('two stores racing for one pool never give an address to two clients', async (t) => {

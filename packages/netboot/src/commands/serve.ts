@@ -54,6 +54,8 @@ DHCP:
   --dhcp-conf FILE     ISC dhcpd.conf (the subset diskless setups use)
   --interface IF       the only interface DHCP answers on (required with --dhcp-conf)
   --leases FILE        lease file (default <state-dir>/dhcpd.leases)
+  --lease-store URL    leases in PostgreSQL instead (postgres://USER@HOST[:PORT]/DB),
+                       shared with other masters (see README "Two masters")
   --dhcp-port N        DHCP server port (default 67)
   --proxy              proxyDHCP: boot information only, next to another DHCP server
   --no-dhcp            don't serve DHCP`;
@@ -70,11 +72,13 @@ function dhcpSettings(s: Settings): DhcpSettings | undefined {
   const configFile = str(s, 'dhcp-conf');
   if (!configFile || on(s, 'no-dhcp')) return undefined;
   const iface = str(s, 'interface');
+  if (str(s, 'leases') && str(s, 'lease-store')) throw new UsageError('leases and lease-store are two places for the same leases: give one');
   if (!iface) throw new UsageError('--dhcp-conf needs --interface: DHCP answers only on the interface facing the nodes');
   return {
     configFile,
     iface,
     leasesFile: str(s, 'leases') ?? `${str(s, 'state-dir') ?? '/var/lib/netboot'}/dhcpd.leases`,
+    leaseStore: str(s, 'lease-store'),
     // Not --listen: DISCOVERs go to 255.255.255.255, which a socket bound to a
     // unicast address never receives; the socket is tied to --interface instead.
     port: str(s, 'dhcp-port'),

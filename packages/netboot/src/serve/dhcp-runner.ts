@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Socket } from 'node:dgram';
 import {
@@ -15,6 +17,7 @@ import {
   type DhcpConfig,
   type Link,
 } from '@netboot/dhcp-wire';
+import { PgLeaseStore } from '@netboot/lease-pg';
 import { UsageError, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
 
@@ -24,6 +27,8 @@ export interface DhcpSettings {
   configFile: string;
   iface: string;
   leasesFile: string;
+  /** postgres://... : leases in PostgreSQL, shared with other masters, instead of leasesFile. */
+  leaseStore?: string;
   listen?: string;
   port?: string;
   proxy: boolean;
@@ -56,6 +61,15 @@ async function loadConfig(s: DhcpSettings, link: Link): Promise<DhcpConfig> {
   return config;
 }
 
+/** The --lease-store URL, checked: a PostgreSQL URL, or undefined for the lease file. */
+export function leaseStoreOf(s: DhcpSettings): string | undefined {
+  if (s.leaseStore === undefined || s.proxy) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(s.leaseStore)) {
+    throw new UsageError(`--lease-store takes a PostgreSQL URL (postgres://USER@HOST[:PORT]/DB), not "${s.leaseStore}"; without it leases go to the lease file (--leases)`);
+  }
+  return s.leaseStore;
+}
+
 /**
  * Node's dgram can't bind a socket to one interface, so a process that serves
  * DHCP is run by a small perl launcher that opens device-bound sockets and
@@ -73,6 +87,7 @@ export function needsDeviceSockets(): boolean {
 export async function relaunchWithDeviceSockets(s: DhcpSettings, argv: string[]): Promise<number> {
   // Checked here so that a typo is reported before perl runs.
   interfaceLink(s.iface);
+  leaseStoreOf(s);
   const { command, args } = deviceSocketLauncher(s.iface, listenOf(s), portsOf(s), process.execPath, [
     ...process.execArgv,
     process.argv[1],
@@ -107,13 +122,23 @@ export async function startDhcp(s: DhcpSettings, log: Log): Promise<RunningServi
     if (fd === undefined) throw new Error(`no socket was opened for port ${p}`);
     sockets.set(p, await openSocket({ fd }));
   }
-  const leasesPath = s.proxy ? undefined : resolve(s.leasesFile);
-  if (leasesPath) await mkdir(dirname(leasesPath), { recursive: true });
-  const server = new DhcpServer({ config, link, sockets, serverPort: ports[0], leasesPath, proxy: s.proxy, log });
-  log(
-    `netboot dhcp: ${s.proxy ? 'proxyDHCP' : 'serving'} on ${s.iface} (${formatIpv4(link.address)}) port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` +
-      (leasesPath ? `, leases in ${leasesPath}` : ''),
-  );
+  const url = leaseStoreOf(s);
+  let server: DhcpServer;
+  let where = '';
+  if (url) {
+    // Names this master in the rows it writes, and spreads the masters' first picks over the ranges.
+    const name = `${hostname()}/${s.iface}`;
+    const sharedStore = await PgLeaseStore.open({ url, server: name });
+    const allocationStart = createHash('sha256').update(name).digest().readUInt16BE(0) / 65536;
+    server = await DhcpServer.open({ config, link, sockets, serverPort: ports[0], sharedStore, allocationStart, log });
+    where = `, leases in ${sharedStore.name} as ${name}`;
+  } else {
+    const leasesPath = s.proxy ? undefined : resolve(s.leasesFile);
+    if (leasesPath) await mkdir(dirname(leasesPath), { recursive: true });
+    server = new DhcpServer({ config, link, sockets, serverPort: ports[0], leasesPath, proxy: s.proxy, log });
+    if (leasesPath) where = `, leases in ${leasesPath}`;
+  }
+  log(`netboot dhcp: ${s.proxy ? 'proxyDHCP' : 'serving'} on ${s.iface} (${formatIpv4(link.address)}) port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}${where}`);
   return {
     name: 'dhcp',
     endpoints: ports.map((port) => ({ service: `dhcp on ${s.iface}`, proto: 'udp' as const, address: listenOf(s), port })),

@@ -35,6 +35,7 @@ export const SERVE_OPTIONS = {
   'dhcp-conf': { type: 'string' },
   interface: { type: 'string' },
   leases: { type: 'string' },
+  'lease-store': { type: 'string' },
   'dhcp-port': { type: 'string' },
   proxy: { type: 'boolean' },
   'no-dhcp': { type: 'boolean' },
