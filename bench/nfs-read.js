@@ -57,6 +57,7 @@ const { values } = parseArgs({
     cells: { type: 'string', default: Object.keys(CELLS).join(',') },
     client: { type: 'string', default: 'c,node' },
     profile: { type: 'string' },
+    baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
     measure: { type: 'string' },
   },
@@ -170,7 +171,7 @@ async function main() {
     !(seconds > 0 && seconds <= 60) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
     cellNames.some((c) => !CELLS[c]) ||
-    servers.some((s) => s !== 'netboot' && s !== 'ganesha')
+    servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline')
   ) {
     console.error(`usage: node bench/nfs-read.js [--size MiB] [--seconds S (0-60)] [--rounds R (1-10)] [--servers netboot,ganesha]
        [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--profile DIR] [--json]`);
@@ -188,7 +189,7 @@ async function main() {
   mkdirSync(dir);
   try {
     createFile(join(dir, FILE), size);
-    const { started, notes } = await startServers(servers, { dir, work, profileDir: values.profile, atExit });
+    const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, { dir, work, profileDir: values.profile, atExit, baseline: values.baseline });
     const cBuild = clients.includes('c') ? buildNfsBench() : undefined;
     if (cBuild?.why) notes['c client'] = `not run: ${cBuild.why}`;
     if (!values.json) {
@@ -240,6 +241,7 @@ async function main() {
         row.unit = unit;
         row.netbootRate = rate(row.netboot);
         row.ganeshaRate = rate(row.ganesha);
+        row.baselineRate = rate(row.baseline);
         row.ratioToLocal = unit === 'MB/s' && row.netbootRate ? Number((row.netbootRate / local).toFixed(3)) : undefined;
         row.ganeshaToLocal = unit === 'MB/s' && row.ganeshaRate ? Number((row.ganeshaRate / local).toFixed(3)) : undefined;
         row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
@@ -255,9 +257,9 @@ async function main() {
           key: `${r.cell}/${r.client}`,
           label: `${r.label} (${r.client} client)`,
           unit: r.unit,
-          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null },
+          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null, ...(values.baseline ? { baseline: r.baselineRate ?? null } : {}) },
           reference: 'ganesha',
-          detail: { netboot: r.netboot, ganesha: r.ganesha, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
+          detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
         }),
       );
       const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss } });
@@ -278,6 +280,12 @@ function cArgs(def, exportPath, size, seconds) {
     '--size', String(size), '--seconds', String(seconds), '--warm-ms', '300'];
 }
 
+/** With --baseline: the baseline's figure and netboot's ratio to it. */
+function base(r) {
+  if (!r.baseline) return '';
+  return `  baseline ${r.baselineRate ?? `(${r.baseline.error})`}${r.netbootRate && r.baselineRate ? ` new/base ${(r.netbootRate / r.baselineRate).toFixed(2)}` : ''}`;
+}
+
 function printRow(r) {
   const fmt = (x) => (x === undefined ? '-' : String(x));
   const err = (x) => (x?.error ? ` (${x.error})` : '');
@@ -287,6 +295,6 @@ function printRow(r) {
     `${r.label.padEnd(27)}${r.client.padStart(7)}${fmt(r.netbootRate).padStart(10)}${fmt(r.ganeshaRate).padStart(10)}  ${r.unit.padEnd(5)}` +
       `${(r.ratioToLocal === undefined ? '-' : r.ratioToLocal.toFixed(3)).padStart(7)}${fmt(r.ratioToGanesha).padStart(9)}` +
       `${fmt(cpu(r.netboot)).padStart(9)}${fmt(cpu(r.ganesha)).padStart(9)}  ${r.unit === 'MB/s' ? 's/GiB' : 'us/op'}` +
-      `${client(r.netboot).padStart(8)}${client(r.ganesha).padStart(8)}  load ${r.load[0]}${err(r.netboot)}${err(r.ganesha)}`,
+      `${client(r.netboot).padStart(8)}${client(r.ganesha).padStart(8)}  load ${r.load[0]}${base(r)}${err(r.netboot)}${err(r.ganesha)}`,
   );
 }

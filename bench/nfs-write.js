@@ -49,6 +49,7 @@ const { values } = parseArgs({
     cells: { type: 'string', default: Object.keys(CELLS).join(',') },
     client: { type: 'string', default: 'c,node' },
     profile: { type: 'string' },
+    baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
     measure: { type: 'string' },
   },
@@ -104,7 +105,7 @@ async function main() {
     !(seconds > 0 && seconds <= 60) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
     cellNames.some((c) => !CELLS[c]) ||
-    servers.some((s) => s !== 'netboot' && s !== 'ganesha')
+    servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline')
   ) {
     console.error(`usage: node bench/nfs-write.js [--size MiB (16-16384)] [--seconds S (0-60)] [--rounds R (1-10)]
        [--servers netboot,ganesha] [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--profile DIR] [--json]`);
@@ -120,7 +121,7 @@ async function main() {
   const dir = join(work, 'export');
   mkdirSync(dir);
   try {
-    const { started, notes } = await startServers(servers, { dir, work, profileDir: values.profile, atExit });
+    const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, { dir, work, profileDir: values.profile, atExit, baseline: values.baseline });
     const cBuild = clients.includes('c') ? buildNfsBench() : undefined;
     if (cBuild?.why) notes['c client'] = `not run: ${cBuild.why}`;
     const loadAtStart = load();
@@ -157,6 +158,7 @@ async function main() {
         const rate = (x) => (!x || x.error ? undefined : x.MBps);
         row.netbootRate = rate(row.netboot);
         row.ganeshaRate = rate(row.ganesha);
+        row.baselineRate = rate(row.baseline);
         row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
         row.load = load();
         rows.push(row);
@@ -170,9 +172,9 @@ async function main() {
           key: `${r.cell}/${r.client}`,
           label: `${r.label} (${r.client} client)`,
           unit: 'MB/s',
-          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null },
+          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null, ...(values.baseline ? { baseline: r.baselineRate ?? null } : {}) },
           reference: 'ganesha',
-          detail: { netboot: r.netboot, ganesha: r.ganesha },
+          detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline },
         }),
       );
       console.log(JSON.stringify(report({ benchmark: 'nfs-write', params: { sizeMiB, seconds, rounds, clients }, servers: notes, loadAtStart, cells, detail: { peakRssMB: peakRss } })));
@@ -206,12 +208,18 @@ function runC(binary, s, server, cellName, def, size, seconds) {
   }
 }
 
+/** With --baseline: the baseline's figure and netboot's ratio to it. */
+function base(r) {
+  if (!r.baseline) return '';
+  return `  baseline ${r.baselineRate ?? `(${r.baseline.error})`}${r.netbootRate && r.baselineRate ? ` new/base ${(r.netbootRate / r.baselineRate).toFixed(2)}` : ''}`;
+}
+
 function printRow(r) {
   const fmt = (x) => (x === undefined ? '-' : String(x));
   const err = (x) => (x?.error ? ` (${x.error})` : '');
   const cpu = (x) => (!x || x.error ? '-' : x.cpuPerGiB.toFixed(2));
   console.log(
     `${r.label.padEnd(35)}${r.client.padStart(7)}${fmt(r.netbootRate).padStart(9)}${fmt(r.ganeshaRate).padStart(9)}  MB/s${fmt(r.ratioToGanesha).padStart(9)}` +
-      `${cpu(r.netboot).padStart(8)}${cpu(r.ganesha).padStart(9)}  s/GiB  load ${r.load[0]}${err(r.netboot)}${err(r.ganesha)}`,
+      `${cpu(r.netboot).padStart(8)}${cpu(r.ganesha).padStart(9)}  s/GiB  load ${r.load[0]}${base(r)}${err(r.netboot)}${err(r.ganesha)}`,
   );
 }

@@ -280,8 +280,9 @@ int main(int argc, char **argv) {
       wait_for(nfs, &done);
     }
     double s = now() - t0;
-    printf("{\"opsPerSecond\":%.0f,\"MBps\":%.0f,\"bytes\":%llu,\"ops\":%lld,\"seconds\":%.3f,\"clientCpuSeconds\":%.2f}\n",
-           ops / s, bytes / 1e6 / s, (unsigned long long)bytes, ops, s, cpu_seconds());
+    printf("{\"opsPerSecond\":%.0f,\"MBps\":%.0f,\"bytes\":%llu,\"ops\":%lld,\"measuredBytes\":%llu,\"measuredOps\":%lld,"
+           "\"seconds\":%.3f,\"clientCpuSeconds\":%.2f}\n",
+           ops / s, bytes / 1e6 / s, (unsigned long long)bytes, ops, (unsigned long long)bytes, ops, s, cpu_seconds());
     rpc_destroy_context(nfs);
     return failed;
   }

@@ -5,15 +5,21 @@ import { cpuSeconds, peakRssMB, runMeasure } from './processes.js';
 import { startGanesha, startNetboot } from './nfs-servers.js';
 
 /**
- * Starts each named server ('netboot', 'ganesha') exporting `dir`. Returns
- * those running, by name, and a note for every name: its pid and namespace,
- * or why it is not measured (Ganesha not installed, say).
+ * Starts each named server ('netboot', 'ganesha', and 'baseline': netboot
+ * from the built checkout `baseline`, to measure a change against) exporting
+ * `dir`. Returns those running, by name, and a note for every name: its pid
+ * and namespace, or why it is not measured (Ganesha not installed, say).
  */
-export async function startServers(names, { dir, work, profileDir, atExit }) {
+export async function startServers(names, { dir, work, profileDir, atExit, baseline }) {
   const started = {};
   const notes = {};
   for (const name of names) {
-    const s = name === 'netboot' ? await startNetboot({ dir, work, profileDir, atExit }) : await startGanesha({ dir, work, atExit });
+    const s =
+      name === 'netboot'
+        ? await startNetboot({ dir, work, profileDir, atExit })
+        : name === 'baseline'
+          ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline' })
+          : await startGanesha({ dir, work, atExit });
     if (s.why) notes[name] = `not measured: ${s.why}`;
     else {
       started[name] = s;

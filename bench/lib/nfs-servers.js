@@ -16,20 +16,21 @@ export const ROOT_CRED = { flavor: 1, stamp: 0, machine: 'bench', uid: 0, gid: 0
 /**
  * `netboot nfs` (its own portmapper on 111 of its namespace), exporting `dir`.
  * With `profileDir` the server runs under `node --cpu-prof` and writes its
- * profile there when stopped.
+ * profile there when stopped. `checkout` runs another built copy of netboot
+ * (a baseline to compare a change with) instead of this one.
  */
-export async function startNetboot({ dir, work, profileDir, atExit }) {
+export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot' }) {
   const { ns, why } = createNetns('nbnfs', atExit);
   if (!ns) return { why };
-  const exportsFile = join(work, 'netboot.exports');
+  const exportsFile = join(work, `${tag}.exports`);
   writeFileSync(exportsFile, `${dir} 127.0.0.1(rw,no_root_squash,insecure,sync)\n`);
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const server = startServer(
     ns,
     process.execPath,
-    [...nodeArgs, cli, 'nfs', '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT),
-      '--mountd-port', String(MOUNTD_PORT), '--state-dir', join(work, 'netboot-state')],
-    join(work, 'netboot.log'),
+    [...nodeArgs, checkout ? join(checkout, 'packages/netboot/dist/cli.js') : cli, 'nfs', '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT),
+      '--mountd-port', String(MOUNTD_PORT), '--state-dir', join(work, `${tag}-state`)],
+    join(work, `${tag}.log`),
     atExit,
   );
   await waitFor(() => server.output().includes('nfs: serving') || server.exited, 'netboot nfs');

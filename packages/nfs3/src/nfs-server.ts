@@ -151,6 +151,8 @@ export class NfsServer {
   private readonly files = new OpenFiles();
   private readonly listings = new DirListings();
   private readonly pool: BufferPool;
+  /** READ calls between their start and their reply being built. */
+  private readsRunning = 0;
   /** Changes on every start, so a client knows UNSTABLE writes before it may be lost. */
   readonly writeVerifier = randomBytes(8);
   private readonly log: RateLimitedLog;
@@ -502,6 +504,7 @@ export class NfsServer {
   private async read(call: RpcCall): Promise<RpcResult> {
     const a = procedures.READ.args.read(call.args);
     let pooled: Buffer | undefined;
+    this.readsRunning++;
     try {
       const t = await this.target(call, a.file);
       const attributes = this.attr(t, t.st);
@@ -521,8 +524,10 @@ export class NfsServer {
           ? 0
           : await this.files.use(this.key(t, t.st.ino), t.path, t.st.ino, async (fh) => {
               // A small read of cached data takes microseconds synchronously, several times less than
-              // the thread-pool round trip; large reads stay asynchronous so the calls in flight overlap.
-              if (count <= SYNC_READ_MAX) return readSync(fh.fd, buf, 0, count, Number(a.offset));
+              // the thread-pool round trip. A large one is synchronous too when it is the only READ
+              // running (one call in flight: the hop would only add two wake-ups and a loop turn);
+              // beside others it goes to the thread pool so they overlap on the cores.
+              if (count <= SYNC_READ_MAX || this.readsRunning === 1) return readSync(fh.fd, buf, 0, count, Number(a.offset));
               return (await fh.read(buf, 0, count, Number(a.offset))).bytesRead;
             });
       const eof = a.offset + BigInt(n) >= t.st.size;
@@ -537,6 +542,8 @@ export class NfsServer {
     } catch (e) {
       if (pooled) this.pool.give(pooled);
       return { stat: 0, body: encodeReadRes(this.failure('READ', e) as never) };
+    } finally {
+      this.readsRunning--;
     }
   }
 

@@ -1,0 +1,285 @@
+// What one NFS operation costs each server: system calls per op (all
+// threads, and how many of them the event loop's thread and the others
+// make), event-loop turns (epoll_wait) per op, futex calls (thread hand-offs),
+// and CPU microseconds per op in user and kernel time (/proc/PID/stat), for
+// netboot beside NFS-Ganesha, under the same C client (bench/c/nfs-bench.c).
+//
+// Each cell: the client warms up, pauses, `perf stat --per-thread` is
+// attached to the server, the client makes exactly --ops calls (N in flight),
+// perf is stopped. Counting does not slow the server (tracepoint counters,
+// not strace), so the figures are the server's ordinary path.
+//
+//   node bench/nfs-cost.js [--cells seq1,random,getattr,lookup,write4,filesync4] [--servers netboot,ganesha]
+//                          [--scale 1] [--baseline DIR] [--json]
+//
+// --baseline DIR adds another built checkout of netboot as server "baseline",
+// to set a change beside what it changes.
+//
+// --scale multiplies every cell's number of calls. Needs root and perf
+// (linux-perf) with the syscalls tracepoints, gcc and libnfs-dev.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildNfsBench } from './lib/c-client.js';
+import { startServers } from './lib/nfs-comparison.js';
+import { cleanups, inNs, load, which } from './lib/processes.js';
+import { cell as jsonCell, report } from './lib/report.js';
+
+const MiB = 1024 * 1024;
+const FILE = 'bench.bin';
+const SIZE = 256 * MiB;
+const CLK_TCK = 100;
+
+const CELLS = {
+  seq1: { label: 'READ seq 1 MiB x1', op: 'read', io: MiB, inflight: 1, ops: 3000 },
+  random: { label: 'READ random 4 KiB x16', op: 'random', io: 4096, inflight: 16, ops: 60000 },
+  getattr: { label: 'GETATTR x16', op: 'getattr', io: 4096, inflight: 16, ops: 60000 },
+  lookup: { label: 'LOOKUP x16', op: 'lookup', io: 4096, inflight: 16, ops: 60000 },
+  write4: { label: 'WRITE 1 MiB UNSTABLE x4', op: 'write', io: MiB, inflight: 4, ops: 1500, stable: 0 },
+  filesync4: { label: 'WRITE 1 MiB FILE_SYNC x4', op: 'write', io: MiB, inflight: 4, ops: 600, stable: 2 },
+};
+
+// The calls named in the table; every other call is still in the total.
+const SYSCALLS = ['read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'sendmsg', 'recvmsg', 'sendto',
+  'recvfrom', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'futex', 'fsync', 'fdatasync', 'newfstat', 'newlstat', 'statx', 'openat',
+  'close', 'io_uring_enter', 'mmap', 'munmap', 'madvise', 'mprotect', 'getrusage', 'poll', 'ppoll'];
+
+const { values } = parseArgs({
+  options: {
+    cells: { type: 'string', default: Object.keys(CELLS).join(',') },
+    servers: { type: 'string', default: 'netboot,ganesha' },
+    scale: { type: 'string', default: '1' },
+    baseline: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+/** user and system CPU seconds of a process (all its threads). */
+function cpu(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+}
+
+/** The NFS server's own pid: for Ganesha the started pid is the unshare/sh wrapper. */
+function serverPid(started, name) {
+  const want = name === 'ganesha' ? /ganesha/ : /node/;
+  const queue = [started.server.pid];
+  while (queue.length) {
+    const p = queue.shift();
+    try {
+      const comm = readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+      if (want.test(comm)) return p;
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        const kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
+        if (kids) queue.push(...kids.split(' ').map(Number));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+function lineReader(stream) {
+  let buf = '';
+  const waiters = [];
+  stream.setEncoding('utf8');
+  stream.on('data', (c) => {
+    buf += c;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0 && waiters.length) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      waiters.shift()(line);
+    }
+  });
+  return () => new Promise((resolve) => {
+    const i = buf.indexOf('\n');
+    if (i >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      resolve(line);
+    } else waiters.push(resolve);
+  });
+}
+
+const exited = (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+
+/** One cell against one server: the client's figures and what perf counted on the server. */
+async function measureCell(binary, started, name, pid, def, ops) {
+  let file = FILE;
+  if (def.op === 'write') {
+    file = `cost-${name}-${def.stable}.bin`;
+    writeFileSync(join(started.exportPath, file), '');
+  }
+  const args = ['--export', started.exportPath, '--file', file, '--op', def.op, '--io', String(def.io), '--inflight', String(def.inflight),
+    '--size', String(def.op === 'write' ? 64 * MiB : SIZE), '--count', String(ops), '--seconds', '600', '--warm-ms', '300', '--pause',
+    ...(def.op === 'write' ? ['--stable', String(def.stable)] : [])];
+  // Writes have no warm-up pause in the client: count from the start.
+  const pausing = def.op !== 'write';
+  const [c, a] = inNs(started.ns, binary, pausing ? args : args.filter((x) => x !== '--pause'));
+  const client = spawn(c, a, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  client.stderr.on('data', (d) => (stderr += d));
+  const next = lineReader(client.stdout);
+  if (pausing) {
+    const ready = await Promise.race([next(), exited(client).then(() => null)]);
+    if (ready !== 'ready') return { error: `client: ${stderr.trim() || 'exited before warming up'}` };
+  }
+  const events = ['raw_syscalls:sys_enter', ...SYSCALLS.map((s) => `syscalls:sys_enter_${s}`)];
+  const perf = spawn('perf', ['stat', '--per-thread', '-x', ',', '-e', events.join(','), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let perfOut = '';
+  perf.stderr.on('data', (d) => (perfOut += d));
+  await new Promise((r) => setTimeout(r, 300)); // perf attached to every thread
+  const cpu0 = cpu(pid);
+  if (pausing) client.stdin.write('go\n');
+  const result = await next();
+  await exited(client);
+  const cpu1 = cpu(pid);
+  perf.kill('SIGINT');
+  await exited(perf);
+  if (def.op === 'write') rmSync(join(started.exportPath, file), { force: true });
+  let m;
+  try {
+    m = JSON.parse(result);
+  } catch {
+    return { error: `client: ${stderr.trim() || result}` };
+  }
+  const n = m.measuredOps;
+  // perf --per-thread -x,: "comm-tid,count,,event,..."
+  const perThread = new Map();
+  const total = {};
+  for (const line of perfOut.split('\n')) {
+    const f = line.split(',');
+    if (f.length < 4 || !f[3]) continue;
+    const count = Number(f[1]);
+    if (!Number.isFinite(count)) continue;
+    const ev = f[3].replace(/^raw_syscalls:sys_enter$/, 'all').replace(/^syscalls:sys_enter_/, '');
+    total[ev] = (total[ev] ?? 0) + count;
+    const t = perThread.get(f[0]) ?? {};
+    t[ev] = (t[ev] ?? 0) + count;
+    perThread.set(f[0], t);
+  }
+  if (!total.all) return { error: `perf counted nothing: ${perfOut.trim().split('\n').slice(-2).join(' | ')}` };
+  // The event loop's thread is the one named after the process (node's main thread; for Ganesha, the one with most epoll_wait).
+  let loopThread;
+  for (const [t, c] of perThread) if (!loopThread || (c.epoll_wait ?? 0) + (c.epoll_pwait ?? 0) > (perThread.get(loopThread).epoll_wait ?? 0) + (perThread.get(loopThread).epoll_pwait ?? 0)) loopThread = t;
+  const loop = perThread.get(loopThread) ?? {};
+  const per = (x) => Number(((x ?? 0) / n).toFixed(2));
+  const named = Object.fromEntries(
+    Object.entries(total)
+      .filter(([k, v]) => k !== 'all' && v / n >= 0.05)
+      .sort((x, y) => y[1] - x[1])
+      .map(([k, v]) => [k, per(v)]),
+  );
+  const threadsBusy = [...perThread.values()].filter((t) => (t.all ?? 0) / n >= 0.05).length;
+  return {
+    ops: n,
+    clientSeconds: m.seconds,
+    opsPerSecond: m.opsPerSecond,
+    syscallsPerOp: per(total.all),
+    loopThreadSyscallsPerOp: per(loop.all),
+    otherThreadsSyscallsPerOp: per(total.all - (loop.all ?? 0)),
+    loopTurnsPerOp: per((total.epoll_wait ?? 0) + (total.epoll_pwait ?? 0)),
+    futexPerOp: per(total.futex),
+    threadsBusy,
+    userUsPerOp: Number((((cpu1.user - cpu0.user) * 1e6) / n).toFixed(1)),
+    sysUsPerOp: Number((((cpu1.sys - cpu0.sys) * 1e6) / n).toFixed(1)),
+    syscalls: named,
+  };
+}
+
+async function main() {
+  const cellNames = values.cells.split(',');
+  const servers = values.servers.split(',');
+  const scale = Number(values.scale);
+  if (cellNames.some((c) => !CELLS[c]) || servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline') || !(scale > 0 && scale <= 20)) {
+    console.error(`usage: node bench/nfs-cost.js [--cells ${Object.keys(CELLS).join(',')}] [--servers netboot,ganesha] [--scale 0-20] [--json]`);
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('nfs-cost: needs root (network namespaces, perf attached to the servers)');
+    process.exit(1);
+  }
+  if (!which('perf')) {
+    console.error('nfs-cost: perf is not installed (apt-get install linux-perf)');
+    process.exit(1);
+  }
+  const build = buildNfsBench();
+  if (build.why) {
+    console.error(`nfs-cost: the C client: ${build.why}`);
+    process.exit(1);
+  }
+  const atExit = cleanups();
+  const work = mkdtempSync(join(tmpdir(), 'nb-nfs-cost-'));
+  atExit.add(() => rmSync(work, { recursive: true, force: true }));
+  const dir = join(work, 'export');
+  mkdirSync(dir);
+  try {
+    const fd = openSync(join(dir, FILE), 'w');
+    const chunk = randomBytes(MiB);
+    for (let at = 0; at < SIZE; at += MiB) writeSync(fd, chunk, 0, MiB, at);
+    closeSync(fd);
+    readFileSync(join(dir, FILE)); // page cache warm
+    const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, { dir, work, atExit, baseline: values.baseline });
+    const pids = Object.fromEntries(Object.keys(started).map((n) => [n, serverPid(started[n], n)]));
+    const loadAtStart = load();
+    if (!values.json) {
+      console.log(`per-op cost on the server, C client (bench/c/nfs-bench.c), perf stat --per-thread over a fixed number of calls; load ${loadAtStart.join(' ')}`);
+      for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}${pids[n] ? ` (server pid ${pids[n]})` : ''}`);
+      console.log(
+        `${'cell'.padEnd(26)}${'server'.padEnd(9)}${'ops/s'.padStart(8)}${'sys/op'.padStart(8)}${'loop'.padStart(7)}${'other'.padStart(7)}` +
+          `${'turns'.padStart(7)}${'futex'.padStart(7)}${'usr µs'.padStart(8)}${'sys µs'.padStart(8)}  calls per op`,
+      );
+    }
+    const rows = [];
+    for (const c of cellNames) {
+      const def = CELLS[c];
+      const row = { cell: c, label: def.label };
+      for (const name of Object.keys(started)) {
+        row[name] = pids[name] ? await measureCell(build.path, started[name], name, pids[name], def, Math.round(def.ops * scale)) : { error: 'server pid not found' };
+        if (!values.json) {
+          const r = row[name];
+          if (r.error) console.log(`${def.label.padEnd(26)}${name.padEnd(9)}${r.error}`);
+          else {
+            console.log(
+              `${def.label.padEnd(26)}${name.padEnd(9)}${String(r.opsPerSecond).padStart(8)}${r.syscallsPerOp.toFixed(1).padStart(8)}` +
+                `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
+                `${r.futexPerOp.toFixed(2).padStart(7)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
+                Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`).join(', '),
+            );
+          }
+        }
+      }
+      rows.push(row);
+    }
+    if (values.json) {
+      const cells = [];
+      for (const r of rows) {
+        for (const [metric, unit] of [['syscallsPerOp', 'syscalls/op'], ['userUsPerOp', 'user µs/op'], ['sysUsPerOp', 'sys µs/op']]) {
+          cells.push(
+            jsonCell({
+              key: `${r.cell}/${metric}`,
+              label: `${r.label}: ${unit}`,
+              unit,
+              higherIsBetter: false,
+              values: Object.fromEntries(Object.keys(started).map((n) => [n, r[n]?.[metric] ?? null])),
+              reference: 'ganesha',
+              detail: metric === 'syscallsPerOp' ? Object.fromEntries(Object.keys(started).map((n) => [n, r[n]])) : {},
+            }),
+          );
+        }
+      }
+      console.log(JSON.stringify(report({ benchmark: 'nfs-cost', params: { scale, cells: cellNames }, servers: notes, loadAtStart, cells })));
+    } else console.log(`load at end ${load().join(' ')}; loop = calls on the thread with most epoll_wait (the event loop), other = all other threads, turns = epoll_wait per op`);
+    for (const s of Object.values(started)) await s.server.stop();
+  } finally {
+    atExit.run();
+  }
+}
+
+await main();
