@@ -18,7 +18,7 @@
 // --scale multiplies every cell's number of calls. Needs root and perf
 // (linux-perf) with the syscalls tracepoints, gcc and libnfs-dev.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +107,9 @@ function lineReader(stream) {
   });
 }
 
+/** Whether this kernel has the syscall's tracepoint (not every architecture has every call). */
+const traceable = (name) => existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${name}`) || existsSync(`/sys/kernel/debug/tracing/events/syscalls/sys_enter_${name}`);
+
 const exited = (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 
 /** One cell against one server: the client's figures and what perf counted on the server. */
@@ -130,7 +133,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     const ready = await Promise.race([next(), exited(client).then(() => null)]);
     if (ready !== 'ready') return { error: `client: ${stderr.trim() || 'exited before warming up'}` };
   }
-  const events = ['raw_syscalls:sys_enter', ...SYSCALLS.map((s) => `syscalls:sys_enter_${s}`)];
+  const events = ['raw_syscalls:sys_enter', ...SYSCALLS.filter(traceable).map((s) => `syscalls:sys_enter_${s}`)];
   const perf = spawn('perf', ['stat', '--per-thread', '-x', ',', '-e', events.join(','), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let perfOut = '';
   perf.stderr.on('data', (d) => (perfOut += d));

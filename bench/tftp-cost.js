@@ -1,0 +1,246 @@
+// What one lock-step TFTP block costs each server: system calls per block
+// (all threads), event-loop turns (epoll waits), futex calls, context
+// switches, CPU microseconds per block in user and kernel time, netboot
+// (`netboot tftp`) beside in.tftpd (tftpd-hpa), one curl transfer (a C
+// client) at a time on loopback.
+//
+// perf stat --per-thread is attached to the process that serves the
+// transfer: netboot's server (its transfer threads included), and for
+// in.tftpd the child it forks for the request (attached once it appears, so
+// its first blocks are not counted: the figures are per block counted).
+//
+//   node bench/tftp-cost.js [--size MiB] [--blksize 1468] [--threads N] [--json]
+//
+// --threads is netboot's --threads (transfer threads; 0 = main thread only).
+// Needs root (perf), perf (linux-perf), curl and tftpd-hpa.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cleanups, load, sleep, which } from './lib/processes.js';
+import { cell as jsonCell, report } from './lib/report.js';
+
+const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
+const MiB = 1024 * 1024;
+const CLK_TCK = 100;
+const SYSCALLS = ['recvmsg', 'recvmmsg', 'recvfrom', 'sendmsg', 'sendmmsg', 'sendto', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'futex',
+  'read', 'write', 'pread64', 'preadv', 'poll', 'select', 'pselect6', 'alarm', 'setitimer', 'rt_sigaction', 'rt_sigprocmask', 'sigreturn',
+  'rt_sigreturn', 'timerfd_settime', 'mprotect', 'madvise'];
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: '32' },
+    blksize: { type: 'string', default: '1468' },
+    threads: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+async function freePort() {
+  const s = createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function cpu(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+  } catch {
+    return undefined;
+  }
+}
+
+function children(pid) {
+  const out = [];
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
+      if (kids) out.push(...kids.split(' ').map(Number));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/** Whether this kernel has the syscall's tracepoint (not every architecture has every call). */
+const traceable = (name) => existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${name}`) || existsSync(`/sys/kernel/debug/tracing/events/syscalls/sys_enter_${name}`);
+
+const exited = (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+
+/** One curl transfer with perf attached to the serving process (`servingPid()` may wait for a fork). */
+async function measure(port, file, blksize, size, servingPid) {
+  const curl = spawn('curl', ['-s', '-S', '-o', '/dev/null', '--tftp-blksize', String(blksize), '-w', '%{time_total}', `tftp://127.0.0.1:${port}/${file}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let errText = '';
+  curl.stdout.on('data', (d) => (out += d));
+  curl.stderr.on('data', (d) => (errText += d));
+  const pid = await servingPid();
+  if (!pid) {
+    await exited(curl);
+    return { error: 'the serving process was not found' };
+  }
+  const events = ['raw_syscalls:sys_enter', 'context-switches', ...SYSCALLS.filter(traceable).map((s) => `syscalls:sys_enter_${s}`)];
+  const perf = spawn('perf', ['stat', '--per-thread', '-x', ',', '-e', events.join(','), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let perfOut = '';
+  perf.stderr.on('data', (d) => (perfOut += d));
+  await sleep(200);
+  const cpu0 = cpu(pid);
+  const countFrom = Date.now();
+  // in.tftpd's child exits with the transfer: its CPU time is sampled while it lives, the last sample kept.
+  let cpu1 = cpu0;
+  const sampler = setInterval(() => (cpu1 = cpu(pid) ?? cpu1), 10);
+  await exited(curl);
+  clearInterval(sampler);
+  cpu1 = cpu(pid) ?? cpu1;
+  const countedMs = Date.now() - countFrom;
+  perf.kill('SIGINT');
+  await exited(perf);
+  const secs = Number(out.trim());
+  if (!(secs > 0)) return { error: `curl: ${errText.trim() || out}` };
+  // The counted part of the transfer is its tail: countedMs of secs at an even rate.
+  const blocks = Math.round((size / blksize) * Math.min(1, countedMs / 1000 / secs));
+  const total = {};
+  const threads = new Set();
+  for (const line of perfOut.split('\n')) {
+    const f = line.split(',');
+    if (f.length < 4 || !f[3]) continue;
+    const count = Number(f[1]);
+    if (!Number.isFinite(count)) continue;
+    const ev = f[3].replace(/^raw_syscalls:sys_enter$/, 'all').replace(/^syscalls:sys_enter_/, '');
+    total[ev] = (total[ev] ?? 0) + count;
+    if (ev === 'all' && count / blocks >= 0.05) threads.add(f[0]);
+  }
+  if (!total.all) return { error: `perf counted nothing: ${perfOut.trim().split('\n').slice(-2).join(' | ')}` };
+  const per = (x) => Number(((x ?? 0) / blocks).toFixed(2));
+  return {
+    MBps: Number((size / 1e6 / secs).toFixed(1)),
+    blocksCounted: blocks,
+    syscallsPerBlock: per(total.all),
+    loopTurnsPerBlock: per((total.epoll_wait ?? 0) + (total.epoll_pwait ?? 0) + (total.poll ?? 0) + (total.select ?? 0) + (total.pselect6 ?? 0)),
+    futexPerBlock: per(total.futex),
+    contextSwitchesPerBlock: per(total['context-switches']),
+    busyThreads: threads.size,
+    userUsPerBlock: cpu0 ? Number((((cpu1.user - cpu0.user) * 1e6) / blocks).toFixed(2)) : null,
+    sysUsPerBlock: cpu0 ? Number((((cpu1.sys - cpu0.sys) * 1e6) / blocks).toFixed(2)) : null,
+    syscalls: Object.fromEntries(
+      Object.entries(total)
+        .filter(([k, v]) => k !== 'all' && k !== 'context-switches' && v / blocks >= 0.05)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, per(v)]),
+    ),
+  };
+}
+
+async function main() {
+  const sizeMiB = Number(values.size);
+  const blksize = Number(values.blksize);
+  if (!(sizeMiB >= 1 && sizeMiB <= 1024) || !(Number.isInteger(blksize) && blksize >= 8 && blksize <= 65464)) {
+    console.error('usage: node bench/tftp-cost.js [--size MiB (1-1024)] [--blksize B] [--threads N] [--json]');
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('tftp-cost: needs root (perf attached to the servers)');
+    process.exit(1);
+  }
+  for (const [p, pkg] of [['perf', 'linux-perf'], ['curl', 'curl'], ['in.tftpd', 'tftpd-hpa']]) {
+    if (!which(p)) {
+      console.error(`tftp-cost: ${p} is not installed (apt-get install ${pkg})`);
+      process.exit(1);
+    }
+  }
+  const size = sizeMiB * MiB;
+  const atExit = cleanups();
+  const dir = mkdtempSync(join(tmpdir(), 'nb-tftp-cost-'));
+  atExit.add(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755); // in.tftpd serves as nobody
+  writeFileSync(join(dir, 'bench.bin'), randomBytes(size), { mode: 0o644 });
+  readFileSync(join(dir, 'bench.bin')); // page cache warm
+  const started = [];
+  const start = (cmd, args) => {
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    started.push(child);
+    atExit.add(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    });
+    return { child, output: () => text };
+  };
+  try {
+    const nbPort = await freePort();
+    const nb = start(process.execPath, [cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', String(nbPort), ...(values.threads !== undefined ? ['--threads', values.threads] : [])]);
+    for (let i = 0; i < 100 && !nb.output().includes('listening on'); i++) await sleep(100);
+    const hpaPort = await freePort();
+    const hpa = start('in.tftpd', ['-L', '-s', dir, '-a', `127.0.0.1:${hpaPort}`]);
+    await sleep(500);
+    const loadAtStart = load();
+    const rows = {};
+    // Warm both (JIT, page cache), then measure.
+    for (const port of [nbPort, hpaPort]) await measure(port, 'bench.bin', blksize, size, async () => (port === nbPort ? nb.child.pid : hpa.child.pid));
+    rows.netboot = await measure(nbPort, 'bench.bin', blksize, size, async () => nb.child.pid);
+    rows['in.tftpd'] = await measure(hpaPort, 'bench.bin', blksize, size, async () => {
+      for (let i = 0; i < 200; i++) {
+        const kids = children(hpa.child.pid);
+        if (kids.length) return kids[0];
+        await sleep(5);
+      }
+      return undefined;
+    });
+    if (values.json) {
+      const cells = ['syscallsPerBlock', 'loopTurnsPerBlock', 'contextSwitchesPerBlock', 'userUsPerBlock', 'sysUsPerBlock'].map((m) =>
+        jsonCell({
+          key: `b${blksize}/${m}`,
+          label: `lock-step blksize ${blksize}: ${m}`,
+          unit: m,
+          higherIsBetter: false,
+          values: { netboot: rows.netboot[m] ?? null, 'in.tftpd': rows['in.tftpd'][m] ?? null },
+          reference: 'in.tftpd',
+          detail: m === 'syscallsPerBlock' ? rows : {},
+        }),
+      );
+      console.log(JSON.stringify(report({ benchmark: 'tftp-cost', params: { sizeMiB, blksize, threads: values.threads ?? null }, loadAtStart, cells })));
+    } else {
+      console.log(`per-block cost of a lock-step RRQ (curl, blksize ${blksize}, ${sizeMiB} MiB), perf stat --per-thread on the serving process; load ${loadAtStart.join(' ')}`);
+      console.log(`${'server'.padEnd(10)}${'MB/s'.padStart(7)}${'sys/blk'.padStart(9)}${'turns'.padStart(7)}${'futex'.padStart(7)}${'cs'.padStart(6)}${'usr µs'.padStart(8)}${'sys µs'.padStart(8)}  calls per block`);
+      for (const [name, r] of Object.entries(rows)) {
+        if (r.error) {
+          console.log(`${name.padEnd(10)}${r.error}`);
+          continue;
+        }
+        console.log(
+          `${name.padEnd(10)}${r.MBps.toFixed(1).padStart(7)}${r.syscallsPerBlock.toFixed(2).padStart(9)}${r.loopTurnsPerBlock.toFixed(2).padStart(7)}` +
+            `${r.futexPerBlock.toFixed(2).padStart(7)}${r.contextSwitchesPerBlock.toFixed(2).padStart(6)}${(r.userUsPerBlock ?? NaN).toFixed(1).padStart(8)}` +
+            `${(r.sysUsPerBlock ?? NaN).toFixed(1).padStart(8)}  ${Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        );
+      }
+      console.log(`load at end ${load().join(' ')}; turns = epoll/poll/select waits per block, cs = context switches per block`);
+    }
+  } finally {
+    for (const c of started) {
+      try {
+        process.kill(-c.pid, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    atExit.run();
+  }
+}
+
+await main();
