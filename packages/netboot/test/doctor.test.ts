@@ -206,3 +206,65 @@ t.test('a dhcpd.conf mistake is reported with file, line and column', async (t) 
   t.not(r.code, 0);
   t.match(r.stderr, /dhcpd\.conf:2:3/);
 });
+
+t.test('per kind of client: the guide config gives UEFI nodes the BIOS pxelinux.0 and HTTP Boot nodes nothing (noted, not failed)', async (t) => {
+  if (!requireThat(t, isRoot(), 'needs root to create dev/console')) return;
+  const s = await guideSetup(t);
+  const r = await doctor(s.flags);
+  t.equal(r.code, 0, r.stdout + r.stderr);
+  t.match(r.stdout, /ok {4}BIOS PXE node \(option 93 = 0\): boot file pxelinux\.0 is under the TFTP root/);
+  t.match(r.stdout, /note {2}UEFI PXE node \(option 93 = 7\): the same boot file as a BIOS node, pxelinux\.0, a BIOS program UEFI firmware cannot run\n {8}fix: .*option arch = 00:07/);
+  t.match(r.stdout, /note {2}iPXE node \(user-class iPXE\): the same boot file as a BIOS node, pxelinux\.0\n/);
+  t.match(r.stdout, /note {2}UEFI HTTP Boot node \(vendor class HTTPClient\): dhcpd\.conf gives it no boot file/);
+});
+
+/** The guide's node on a network of BIOS, UEFI, iPXE and HTTP Boot clients, told apart with if/elsif. */
+const MIXED_DHCPD = `
+option arch code 93 = unsigned integer 16;
+subnet 198.18.1.0 netmask 255.255.255.0 {
+  next-server 198.18.1.1;
+  if exists user-class and option user-class = "iPXE" {
+    filename "http://198.18.1.1/boot.ipxe";
+  } elsif substring(option vendor-class-identifier, 0, 10) = "HTTPClient" {
+    filename "http://198.18.1.1/efi/ipxe%2Eefi";
+  } elsif option arch = 00:07 {
+    filename "efi/syslinux.efi";
+  } else {
+    filename "pxelinux.0";
+  }
+}
+host slave21 { hardware ethernet 52:54:00:12:34:21; fixed-address 198.18.1.21; }
+`;
+
+t.test('per kind of client with if/elsif: each file checked under the TFTP root, URLs under the HTTP root', async (t) => {
+  if (!requireThat(t, isRoot(), 'needs root to create dev/console')) return;
+  const s = await guideSetup(t);
+  await writeFile(join(s.dir, 'dhcpd.conf'), MIXED_DHCPD);
+  await writeFile(join(s.tftp, 'boot.ipxe'), '#!ipxe\n');
+  await mkdir(join(s.tftp, 'efi'));
+  await writeFile(join(s.tftp, 'efi', 'ipxe.efi'), 'MZ');
+  const missing = await doctor(s.flags);
+  t.equal(missing.code, 1, 'a file given only to UEFI nodes is missing: that node cannot boot');
+  t.match(missing.stdout, /FAIL {2}UEFI PXE node \(option 93 = 7\): boot file efi\/syslinux\.efi is not under the TFTP root .*\n {8}fix: copy it to .*efi\/syslinux\.efi/);
+  t.match(missing.stdout, /ok {4}iPXE node \(user-class iPXE\): boot file http:\/\/198\.18\.1\.1\/boot\.ipxe is boot\.ipxe under the HTTP root/);
+  t.match(missing.stdout, /ok {4}UEFI HTTP Boot node \(vendor class HTTPClient\): boot file http:\/\/198\.18\.1\.1\/efi\/ipxe%2Eefi is efi\/ipxe\.efi under the HTTP root/);
+  await writeFile(join(s.tftp, 'efi', 'syslinux.efi'), 'MZ');
+  const fine = await doctor(s.flags);
+  t.equal(fine.code, 0, fine.stdout);
+  t.match(fine.stdout, /ok {4}UEFI PXE node \(option 93 = 7\): boot file efi\/syslinux\.efi is under the TFTP root/);
+
+  const httpRoot = join(s.dir, 'www');
+  await mkdir(httpRoot);
+  const prefixed = await doctor([...s.flags, '--http-root', httpRoot, '--http-url-prefix', 'http://198.18.1.1/']);
+  t.equal(prefixed.code, 1);
+  t.match(prefixed.stdout, /FAIL {2}iPXE node \(user-class iPXE\): boot file http:\/\/198\.18\.1\.1\/boot\.ipxe is not under the HTTP root .*www \(looked for boot\.ipxe\)/);
+  await writeFile(join(httpRoot, 'boot.ipxe'), '#!ipxe\n');
+  await mkdir(join(httpRoot, 'efi'));
+  await writeFile(join(httpRoot, 'efi', 'ipxe.efi'), 'MZ');
+  const served = await doctor([...s.flags, '--http-root', httpRoot, '--http-url-prefix', 'http://198.18.1.1/']);
+  t.equal(served.code, 0, served.stdout);
+
+  const otherPort = await doctor([...s.flags, '--http-port', '8080']);
+  t.equal(otherPort.code, 1);
+  t.match(otherPort.stdout, /the URL's port is 80 and netboot serves HTTP on 8080\)\n {8}fix: use port 8080 in the URL/);
+});

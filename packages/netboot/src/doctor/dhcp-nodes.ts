@@ -8,21 +8,35 @@ import {
 } from '@netboot/dhcp-wire';
 import type { NodeDecl } from './node-checks.js';
 
-/** What a PXE ROM says about itself in its DISCOVER, so classes match as they will at boot. */
-const PXE_VENDOR_CLASS = Buffer.from('PXEClient:Arch:00000:UNDI:002001', 'latin1');
+/** The kinds of boot client a node may be, each as its firmware describes itself in a DISCOVER. */
+export const BOOT_CLIENTS: readonly BootClient[] = [
+  { kind: 'bios', label: 'BIOS PXE node (option 93 = 0)', arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001' },
+  { kind: 'uefi', label: 'UEFI PXE node (option 93 = 7)', arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003016' },
+  { kind: 'ipxe', label: 'iPXE node (user-class iPXE)', arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', userClass: 'iPXE' },
+  { kind: 'http', label: 'UEFI HTTP Boot node (vendor class HTTPClient)', arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' },
+];
 
-function pxeDiscover(mac: string): DhcpMessage {
+export interface BootClient {
+  kind: 'bios' | 'uefi' | 'ipxe' | 'http';
+  label: string;
+  arch: number;
+  vendorClass: string;
+  userClass?: string;
+}
+
+function discover(mac: string, client: BootClient): DhcpMessage {
   const chaddr = new Uint8Array(16);
   mac.split(':').forEach((b, i) => (chaddr[i] = parseInt(b, 16)));
+  const options = [
+    { code: 53, data: Uint8Array.of(1) },
+    { code: 60, data: Buffer.from(client.vendorClass, 'latin1') },
+    { code: 93, data: Uint8Array.of(client.arch >> 8, client.arch & 0xff) },
+  ];
+  if (client.userClass) options.push({ code: 77, data: Buffer.from(client.userClass, 'latin1') });
   return {
     op: 1, htype: 1, hlen: 6, hops: 0, xid: 0, secs: 0, flags: 0,
     ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0,
-    chaddr, sname: new Uint8Array(0), file: new Uint8Array(0), cookie: true,
-    options: [
-      { code: 53, data: Uint8Array.of(1) },
-      { code: 60, data: PXE_VENDOR_CLASS },
-      { code: 93, data: Uint8Array.of(0, 0) },
-    ],
+    chaddr, sname: new Uint8Array(0), file: new Uint8Array(0), cookie: true, options,
   };
 }
 
@@ -35,7 +49,9 @@ export interface HostProblem {
 
 /**
  * The nodes dhcpd.conf declares (hosts with a MAC and a fixed address), each
- * with what a PXE ROM would be told: boot file, next-server, root-path.
+ * with what it would be told booting as each kind of client (the config's
+ * classes and if/else run on a DISCOVER such a client sends): boot file,
+ * next-server, root-path.
  */
 export function nodesOf(config: DhcpConfig): { nodes: NodeDecl[]; problems: HostProblem[] } {
   const nodes: NodeDecl[] = [];
@@ -55,15 +71,21 @@ export function nodesOf(config: DhcpConfig): { nodes: NodeDecl[]; problems: Host
       problems.push({ name: host.name, what: `host ${host.name}'s fixed-address ${formatIpv4(addr)} is in no declared subnet: dhcpd would never hand it out`, fix: `declare the subnet that holds ${formatIpv4(addr)}` });
       continue;
     }
-    const eff = resolve(config, subnet, host, matchingClasses(config, subnet, host, pxeDiscover(host.mac)));
-    const rootPath = eff.options.find((o) => o.code === 17);
+    const mac = host.mac;
+    const answers = BOOT_CLIENTS.map((client) => {
+      const msg = discover(mac, client);
+      return { client, eff: resolve(config, subnet, host, matchingClasses(config, subnet, host, msg), msg) };
+    });
+    const bios = answers[0].eff;
+    const rootPath = bios.options.find((o) => o.code === 17);
     nodes.push({
       name: host.name,
-      mac: host.mac,
+      mac,
       ip: formatIpv4(addr),
-      bootFile: eff.filename,
-      nextServer: eff.nextServer !== undefined ? formatIpv4(eff.nextServer) : undefined,
+      bootFile: bios.filename,
+      nextServer: bios.nextServer !== undefined ? formatIpv4(bios.nextServer) : undefined,
       rootPath: rootPath ? Buffer.from(rootPath.data).toString('latin1') : undefined,
+      bootFiles: answers.map(({ client, eff }) => ({ client, file: eff.filename })),
     });
   }
   return { nodes, problems };

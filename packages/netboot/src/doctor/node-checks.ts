@@ -1,7 +1,9 @@
 import { lstat, readFile, stat } from 'node:fs/promises';
 import { join, dirname, posix } from 'node:path';
-import { findPxelinuxConfig, resolveUnderRoot } from '@netboot/tftp-wire';
+import { findPxelinuxConfig } from '@netboot/tftp-wire';
 import { matchClient, type Export } from '@netboot/mountd';
+import { checkBootFiles, fileUnderRoot, type Finding, type HttpRoot } from './boot-files.js';
+import type { BootClient } from './dhcp-nodes.js';
 import { parsePxelinuxConfig, nfsRootOf } from './pxelinux-config.js';
 
 /** One diskless node as dhcpd.conf describes it to a PXE ROM. */
@@ -9,38 +11,25 @@ export interface NodeDecl {
   name: string;
   mac: string;
   ip: string;
-  /** The boot file a PXE ROM gets (filename), if any. */
+  /** The boot file a BIOS PXE ROM gets (filename), if any: the start of the pxelinux chain checked below it. */
   bootFile?: string;
+  /** What each kind of boot client (BIOS, UEFI, iPXE, UEFI HTTP Boot) gets. */
+  bootFiles: { client: BootClient; file?: string }[];
   /** next-server (siaddr), if any. */
   nextServer?: string;
   /** DHCP option root-path, if any. */
   rootPath?: string;
 }
 
-export interface Finding {
-  ok: boolean;
-  what: string;
-  /** For a problem: what to do about it. */
-  fix?: string;
-}
-
 export interface DoctorContext {
   tftpRoot: string;
   exports: Export[];
   exportsFile: string;
+  http: HttpRoot;
 }
 
 /** The directories the diskless guide gives every node root. */
 const ROOT_DIRS = ['dev', 'etc', 'home', 'mnt', 'proc', 'root', 'sys', 'tmp', 'var', 'usr', 'opt'];
-
-async function fileUnderRoot(root: string, name: string): Promise<boolean> {
-  const r = await resolveUnderRoot(root, name);
-  if (!r.ok) return false;
-  return stat(r.path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
 
 /** The export that holds `path` (the longest exported prefix), as mountd would choose it. */
 function exportFor(exports: Export[], path: string): Export | undefined {
@@ -56,7 +45,8 @@ function exportFor(exports: Export[], path: string): Export | undefined {
 }
 
 /**
- * Everything one node needs to boot, checked in boot order: boot file,
+ * Everything one node needs to boot, checked in boot order: the boot file of
+ * each kind of client (BIOS, UEFI, iPXE, UEFI HTTP Boot), then from the BIOS one:
  * pxelinux config, kernel and initrd, the NFS root export and its options,
  * the root's skeleton and console, and the fstab's mounts.
  */
@@ -65,18 +55,7 @@ export async function checkNode(ctx: DoctorContext, node: NodeDecl): Promise<Fin
   const ok = (what: string) => out.push({ ok: true, what });
   const bad = (what: string, fix: string) => out.push({ ok: false, what, fix });
 
-  if (!node.bootFile) {
-    bad('dhcpd.conf gives this node no boot file', 'add filename "pxelinux.0"; to its host, group or PXE class');
-  } else if (await fileUnderRoot(ctx.tftpRoot, node.bootFile)) {
-    ok(`boot file ${node.bootFile} is under the TFTP root ${ctx.tftpRoot}`);
-    if (/pxelinux\.0$/.test(node.bootFile)) {
-      const ldlinux = posix.join(posix.dirname(node.bootFile.replace(/^\/+/, '')), 'ldlinux.c32');
-      if (await fileUnderRoot(ctx.tftpRoot, ldlinux)) ok(`${ldlinux} is beside it`);
-      else bad(`${ldlinux} is missing: pxelinux 5 and later stop without it`, `copy ldlinux.c32 (Debian: /usr/lib/syslinux/modules/bios/ldlinux.c32) to ${join(ctx.tftpRoot, ldlinux)}`);
-    }
-  } else {
-    bad(`boot file ${node.bootFile} is not under the TFTP root ${ctx.tftpRoot}`, `copy it there (Debian: /usr/lib/PXELINUX/pxelinux.0 for pxelinux.0)`);
-  }
+  out.push(...(await checkBootFiles(ctx.tftpRoot, ctx.http, node.bootFiles)));
 
   let cmdline = '';
   const cfgName = await findPxelinuxConfig(ctx.tftpRoot, node.mac, node.ip).catch(() => undefined);
