@@ -201,6 +201,12 @@ export async function prepareGuest(log: (line: string) => void = () => {}): Prom
         (/^(work|build)-/.test(old) && path !== work && path !== out && Date.now() - statSync(path).mtimeMs > 3_600_000);
       if (stale) rmSync(path, { recursive: true, force: true });
     }
+    // Another test file built the same guest meanwhile (tap runs files in parallel): use its build,
+    // whose files that test may be copying right now.
+    if (existsSync(manifestPath)) {
+      rmSync(out, { recursive: true, force: true });
+      return JSON.parse(readFileSync(manifestPath, 'utf8')) as Guest;
+    }
     rmSync(dir, { recursive: true, force: true });
     chmodSync(out, 0o755);
     renameSync(out, dir);

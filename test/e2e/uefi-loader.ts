@@ -43,6 +43,8 @@ export async function prepareUefiLoader(log: (line: string) => void = () => {}):
     copyFileSync(join(tree, 'usr', 'lib', 'syslinux', 'modules', 'efi64', 'ldlinux.e64'), join(out, 'ldlinux.e64'));
     const loader: UefiLoader = { packages, syslinuxEfi: join(dir, 'syslinux.efi'), ldlinuxE64: join(dir, 'ldlinux.e64') };
     writeFileSync(join(out, 'loader.json'), JSON.stringify(loader, null, 2));
+    // Built meanwhile by another test file running in parallel: keep that one, which it may be reading.
+    if (existsSync(manifest)) return JSON.parse(readFileSync(manifest, 'utf8')) as UefiLoader;
     rmSync(dir, { recursive: true, force: true });
     renameSync(out, dir);
     return loader;
