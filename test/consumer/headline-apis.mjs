@@ -3,11 +3,12 @@
 // from a fresh project that installed the packed tarballs; it prints one
 // "ok <package>" line per package and exits non-zero on the first failure.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Opt, MessageType, decode, encode, getOption } from '@netboot/dhcp-wire';
 import { TftpServer, tftpGet } from '@netboot/tftp-wire';
+import { HttpBootServer } from '@netboot/http-boot';
 import { RpcClient, RpcServer } from '@netboot/oncrpc-xdr';
 import { PortmapClient, PortmapServer } from '@netboot/portmap';
 import { MountClient, loadExports, matchClient } from '@netboot/mountd';
@@ -52,6 +53,22 @@ try {
     await tftp.close();
   }
   console.log('ok @netboot/tftp-wire');
+
+  // HTTP boot files: the same root over HTTP, one range of the file, a symlink out of the root refused.
+  await symlink('/etc', join(tftpRoot, 'etc-link'));
+  const http = new HttpBootServer({ root: tftpRoot, address: '127.0.0.1', port: 0 });
+  const { port: httpPort } = await http.listen();
+  try {
+    const part = await fetch(`http://127.0.0.1:${httpPort}/pxelinux.0`, { headers: { Range: 'bytes=1000-1999' } });
+    assert.equal(part.status, 206);
+    assert.ok(Buffer.from(await part.arrayBuffer()).equals(payload.subarray(1000, 2000)), 'the range is byte-identical');
+    const escape = await fetch(`http://127.0.0.1:${httpPort}/etc-link/passwd`);
+    assert.equal(escape.status, 403);
+    await escape.arrayBuffer();
+  } finally {
+    await http.close();
+  }
+  console.log('ok @netboot/http-boot');
 
   // ONC RPC: NULL over UDP and TCP.
   const rpc = new RpcServer();

@@ -12,8 +12,9 @@ const usage = `usage: netboot serve [flags]      (no flags: the embedded demo on
 
 Serves the whole diskless boot path from one process: DHCP/BOOTP, TFTP, the
 portmapper, mountd and NFSv3, from the admin's own dhcpd.conf, TFTP root and
-exports file. A service runs when its input is given (DHCP: --dhcp-conf and
---interface; TFTP: --tftp-root; NFS: --exports) unless switched off with its
+exports file, and the TFTP root over HTTP for iPXE and UEFI HTTP Boot. A
+service runs when its input is given (DHCP: --dhcp-conf and --interface; TFTP:
+--tftp-root; HTTP: --http-port; NFS: --exports) unless switched off with its
 --no-* flag. SIGHUP re-reads dhcpd.conf, exports and remap rules without
 dropping transfers, connections or leases (a bad file is reported and the old
 one stays in force); SIGTERM stops cleanly.
