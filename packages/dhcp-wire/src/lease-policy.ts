@@ -84,6 +84,8 @@ export interface PolicyOptions {
 const BROADCAST = 0xffffffff;
 const PXE_CLIENT = Buffer.from('PXEClient');
 const HTTP_CLIENT = Buffer.from('HTTPClient');
+/** A boot file name that is a URL (http://, https://, tftp://, ...). */
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 /** Size of the BOOTP file field, the terminating NUL included. */
 const FILE_FIELD = 128;
 
@@ -339,8 +341,8 @@ export class LeasePolicy {
         if (name.length < FILE_FIELD) file = name;
         else add({ code: Opt.BOOTFILE_NAME, data: name });
         // UEFI HTTP Boot (UEFI 2.5+, "HTTP Boot"): the firmware takes an offer as a boot offer only when it carries
-        // vendor class HTTPClient; its URL is the boot file.
-        if (startsWith(getOption(m, Opt.VENDOR_CLASS), HTTP_CLIENT)) add({ code: Opt.VENDOR_CLASS, data: HTTP_CLIENT });
+        // vendor class HTTPClient, and then its boot file must be a URL.
+        if (isHttpBootClient(m) && URL_SCHEME.test(eff.filename)) add({ code: Opt.VENDOR_CLASS, data: HTTP_CLIENT });
       }
       if (eff.serverName !== undefined) sname = Buffer.from(eff.serverName, 'latin1');
       siaddr = eff.nextServer ?? 0;
@@ -570,10 +572,11 @@ export class LeasePolicy {
   /** proxyDHCP (PXE spec 2.1): boot file and PXE options for PXE clients, no address; DISCOVER on 67, REQUEST on 4011. */
   private proxyDhcp(req: Incoming, t: number, mac: string, via: string, log: string[]): Outcome {
     const m = req.msg;
-    const vc = getOption(m, Opt.VENDOR_CLASS);
-    if (!startsWith(vc, PXE_CLIENT)) return { log };
+    const http = isHttpBootClient(m);
+    if (!http && !startsWith(getOption(m, Opt.VENDOR_CLASS), PXE_CLIENT)) return { log };
     const onBinl = req.localPort !== this.serverPort;
-    if (!((t === MessageType.DISCOVER && !onBinl) || (t === MessageType.REQUEST && onBinl))) return { log };
+    // UEFI HTTP Boot takes its URL from the proxy's answer to the DISCOVER; only PXE asks again on port 4011.
+    if (!((t === MessageType.DISCOVER && !onBinl) || (t === MessageType.REQUEST && onBinl && !http))) return { log };
     log.push(`${MESSAGE_TYPE_NAMES[t]} from ${mac} via ${via} (proxy)`);
     const subnet = this.subnetOf(req);
     const host = this.hostFor(mac, subnet);
@@ -582,12 +585,16 @@ export class LeasePolicy {
       log.push(`${MESSAGE_TYPE_NAMES[t]} from ${mac} via ${via}: no filename for this client, no proxy offer`);
       return { log };
     }
+    if (http && !URL_SCHEME.test(eff.filename)) {
+      log.push(`${MESSAGE_TYPE_NAMES[t]} from ${mac} via ${via}: an HTTP Boot client needs a URL, and its filename "${eff.filename}" is not one; no proxy offer`);
+      return { log };
+    }
     const type = t === MessageType.DISCOVER ? MessageType.OFFER : MessageType.ACK;
     const r = this.reply(req, type, 0, eff, undefined);
     r.msg.ciaddr = 0;
     r.msg.options = r.msg.options.filter((o) => o.code !== Opt.SUBNET_MASK && o.code !== Opt.ROUTERS && o.code !== Opt.DOMAIN_NAME_SERVERS);
-    r.msg.options.push({ code: Opt.VENDOR_CLASS, data: PXE_CLIENT });
-    if (!r.msg.options.some((o) => o.code === Opt.VENDOR_ENCAPSULATED)) {
+    if (!http) r.msg.options.push({ code: Opt.VENDOR_CLASS, data: PXE_CLIENT });
+    if (!http && !r.msg.options.some((o) => o.code === Opt.VENDOR_ENCAPSULATED)) {
       // PXE discovery control: bit 3, boot straight from the file in this reply (no boot server discovery).
       r.msg.options.push({ code: Opt.VENDOR_ENCAPSULATED, data: Buffer.from([6, 1, 8, 255]) });
     }
@@ -614,6 +621,10 @@ function u32(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(v >>> 0);
   return b;
+}
+
+function isHttpBootClient(m: DhcpMessage): boolean {
+  return startsWith(getOption(m, Opt.VENDOR_CLASS), HTTP_CLIENT);
 }
 
 function startsWith(d: Uint8Array | undefined, prefix: Buffer): boolean {

@@ -281,6 +281,35 @@ t.test('PXE clients keep PXEClient semantics: no HTTPClient in their answer', (t
   t.end();
 });
 
+t.test('an HTTP Boot client given a TFTP file name gets no HTTPClient: the firmware would try it as a URL', (t) => {
+  const c = parseConfig(`subnet 198.18.30.0 netmask 255.255.255.0 { range 198.18.30.100 198.18.30.120; filename "undionly.kpxe"; }`);
+  const offer = new LeasePolicy(c).handle(incoming(packet(HTTP)), 1000).reply!.msg;
+  t.equal(getOption(offer, 60), undefined);
+  t.end();
+});
+
+t.test('proxyDHCP answers UEFI HTTP Boot DISCOVERs with HTTPClient and the URL, no address, no PXE options', (t) => {
+  const p = new LeasePolicy(parseConfig(httpConf), { proxy: true });
+  const o = p.handle(incoming(decode(fixture('uefi-http-discover'))), 1000);
+  const offer = o.reply!.msg;
+  t.equal(getOption(offer, 53)?.[0], 2);
+  t.equal(offer.yiaddr, 0);
+  t.equal(text(getOption(offer, 60)), 'HTTPClient');
+  t.equal(getOption(offer, 43), undefined, 'no PXE discovery control');
+  t.equal(Buffer.from(offer.file).toString('latin1').replace(/\0+$/, ''), 'http://198.18.30.1/efi/ipxe.efi');
+  const onBinl: Incoming = { ...incoming(packet({ ...HTTP })), localPort: 4011 };
+  onBinl.msg.options[0] = { code: 53, data: Buffer.from([3]) };
+  t.notOk(p.handle(onBinl, 1001).reply, 'no port 4011 step for HTTP Boot');
+  const tftpOnly = new LeasePolicy(parseConfig('subnet 198.18.30.0 netmask 255.255.255.0 { filename "undionly.kpxe"; }'), { proxy: true });
+  const none = tftpOnly.handle(incoming(packet(HTTP)), 1000);
+  t.notOk(none.reply);
+  t.match(none.log.join('\n'), /an HTTP Boot client needs a URL, and its filename "undionly\.kpxe" is not one/);
+  const pxe = new LeasePolicy(parseConfig(httpConf), { proxy: true }).handle(incoming(packet(BIOS)), 1000).reply!.msg;
+  t.equal(text(getOption(pxe, 60)), 'PXEClient', 'PXE clients as before');
+  t.ok(getOption(pxe, 43));
+  t.end();
+});
+
 t.test('a boot file URL longer than the file field goes in option 67 alone', (t) => {
   const url = `http://198.18.30.1/${'x'.repeat(140)}/ipxe.efi`;
   const c = parseConfig(`subnet 198.18.30.0 netmask 255.255.255.0 { range 198.18.30.100 198.18.30.120; filename "${url}"; }`);
