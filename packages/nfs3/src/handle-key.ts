@@ -24,3 +24,23 @@ export async function loadHandleKey(stateDir: string | undefined): Promise<Buffe
   });
   return readFile(file);
 }
+
+/**
+ * A handle key the admin keeps in a file of its own (--handle-key), so two
+ * servers over the same tree sign handles alike and each accepts the
+ * other's. It must exist and hold 32 bytes: a server that made up a key of
+ * its own would silently disagree with its peer.
+ */
+export async function readHandleKeyFile(file: string): Promise<Buffer> {
+  let key: Buffer;
+  try {
+    key = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(
+      `cannot read the handle key ${file} (${code ?? (err as Error).message}); make one with "head -c 32 /dev/urandom > ${file}; chmod 600 ${file}" and give the same file to every server of the tree`,
+    );
+  }
+  if (key.length !== 32) throw new Error(`${file} holds ${key.length} bytes; a handle key is 32 bytes (head -c 32 /dev/urandom > ${file})`);
+  return key;
+}

@@ -2,7 +2,7 @@ export * from './nfs3-constants.js';
 export * from './nfs3-types.js';
 export * from './nfs3-procedures.js';
 export { HandleCodec, HANDLE_SIZE, type HandleId } from './file-handle.js';
-export { loadHandleKey } from './handle-key.js';
+export { loadHandleKey, readHandleKeyFile } from './handle-key.js';
 export { NfsError, statusOf } from './errno-status.js';
 export { squash, permitted, accessBits, type AccessOptions, type Caller } from './credentials.js';
 export { fattr, devMajor, devMinor } from './attributes.js';

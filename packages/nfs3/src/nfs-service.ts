@@ -13,7 +13,7 @@ import {
   resolveClientNames,
 } from '@netboot/mountd';
 import { PortmapClient, PortmapServer } from '@netboot/portmap';
-import { loadHandleKey } from './handle-key.js';
+import { loadHandleKey, readHandleKeyFile } from './handle-key.js';
 import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
 import { type NfsExport, NfsServer } from './nfs-server.js';
 
@@ -30,6 +30,8 @@ export interface NfsServiceOptions {
   portmapPort?: number;
   /** Where the handle key and the mount list live; without it handles do not survive a restart. */
   stateDir?: string;
+  /** A 32-byte handle key file shared with other servers of the same tree (instead of the state directory's key). */
+  handleKeyFile?: string;
   log?: (line: string) => void;
 }
 
@@ -122,7 +124,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   const host = opts.listen ?? '0.0.0.0';
   const warn = (w: Parameters<typeof formatWarning>[0]) => log(formatWarning(w));
   let exports = await servable(await loadExports(opts.exportsFile, { warn }), log);
-  const key = await loadHandleKey(opts.stateDir);
+  const key = opts.handleKeyFile ? await readHandleKeyFile(opts.handleKeyFile) : await loadHandleKey(opts.stateDir);
   const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log });
   const mountd = new Mountd({
     exports,

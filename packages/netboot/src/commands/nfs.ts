@@ -19,7 +19,10 @@ flags:
   --nlm-port N         NLM and NSM port (default: one the kernel picks)
   --no-lock            no NLM/NSM: clients must mount with -o nolock
   --state-dir DIR      keeps the handle key and the mount list, so clients
-                       survive a restart (default /var/lib/netboot/nfs)`;
+                       survive a restart (default /var/lib/netboot/nfs)
+  --handle-key FILE    sign file handles with this 32-byte key instead of the
+                       state directory's: two servers of the same tree given
+                       the same file accept each other's handles`;
 
 export const nfs: Command = {
   name: 'nfs',
@@ -33,6 +36,7 @@ export const nfs: Command = {
       'mountd-port': { type: 'string' },
       'portmap-port': { type: 'string' },
       'state-dir': { type: 'string' },
+      'handle-key': { type: 'string' },
       'nlm-port': { type: 'string' },
       'no-lock': { type: 'boolean' },
     });
@@ -49,6 +53,7 @@ export const nfs: Command = {
         nlmPort: stringFlag(flags, 'nlm-port'),
         noLock: flags.values['no-lock'] === true,
         stateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot/nfs',
+        handleKey: stringFlag(flags, 'handle-key'),
       },
       log,
     );

@@ -37,6 +37,8 @@ NFS, MOUNT, portmap:
   --portmap-port N     portmapper port (default 111; one already there is used)
   --nlm-port N         NLM/NSM locking port (default: one the kernel picks)
   --no-lock            no NLM/NSM locking (clients must mount with nolock)
+  --handle-key FILE    32-byte file handle key shared with another server of the
+                       same tree (default: the key in <state-dir>/nfs)
   --no-nfs             don't serve NFS, MOUNT or portmap
 TFTP:
   --tftp-root DIR      TFTP root (secure: nothing outside it is served)
@@ -105,6 +107,7 @@ async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
             nlmPort: str(s, 'nlm-port'),
             noLock: on(s, 'no-lock'),
             stateDir: `${stateDir}/nfs`,
+            handleKey: str(s, 'handle-key'),
           },
           log,
         ),

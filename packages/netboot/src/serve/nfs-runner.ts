@@ -14,6 +14,8 @@ export interface NfsSettings {
   /** Serve without NLM/NSM: clients must then mount with `nolock`. */
   noLock?: boolean;
   stateDir: string;
+  /** --handle-key: a handle key shared with other servers of the same tree. */
+  handleKey?: string;
 }
 
 /** portmap (unless one already answers), mountd, NFS and, unless turned off, NLM/NSM locking, from an exports file. */
@@ -26,6 +28,7 @@ export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService
     mountdPort: portFlag(s.mountdPort, '--mountd-port', MOUNTD_PORT),
     portmapPort: portFlag(s.portmapPort, '--portmap-port', 111),
     stateDir: s.stateDir,
+    handleKeyFile: s.handleKey,
     log,
   });
   let locks: LockDaemon | undefined;

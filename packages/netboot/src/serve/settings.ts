@@ -18,6 +18,7 @@ export const SERVE_OPTIONS = {
   'portmap-port': { type: 'string' },
   'nlm-port': { type: 'string' },
   'no-lock': { type: 'boolean' },
+  'handle-key': { type: 'string' },
   'no-nfs': { type: 'boolean' },
   // TFTP
   'tftp-root': { type: 'string' },
