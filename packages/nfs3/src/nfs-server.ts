@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, fstatSync, readSync, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { BufferPool, RateLimitedLog, encode, type ProcedureHandler, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
+import { BufferPool, REPLY_HEADROOM, RateLimitedLog, XdrError, type ProcedureHandler, type XdrCodec, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import { AttributeCache } from './attribute-cache.js';
 import { fattr, nfsTime, wccAttr } from './attributes.js';
 import { childPath, keyBytes, nameKey, parentPath, printable } from './byte-path.js';
@@ -30,6 +30,8 @@ import {
   type DirEntryPlus,
   type ResOf,
   encodeReadRes,
+  encodeReadResAround,
+  READ_HEAD_MAX,
   entry3,
   entryplus3,
   procedures,
@@ -128,6 +130,9 @@ const IDEMPOTENT = [
 /** Procedures after which cached attributes may be wrong: every change but WRITE, which stores what it produced. */
 const CHANGES = new Set<ProcName>(['SETATTR', 'CREATE', 'MKDIR', 'SYMLINK', 'MKNOD', 'REMOVE', 'RMDIR', 'RENAME', 'LINK']);
 
+/** Room in front of READ data for the reply's headers: the TCP record mark, the RPC reply header, READ3resok's. */
+const READ_ROOM = REPLY_HEADROOM + READ_HEAD_MAX;
+
 /** READs up to this size are served with a synchronous pread (see read()). */
 const SYNC_READ_MAX = 64 * 1024;
 
@@ -173,7 +178,7 @@ export class NfsServer {
     this.times = new ExactTimes((l) => this.log.log('nfs times', l));
     this.maxIoTcp = opts.maxIoTcp ?? 1024 * 1024;
     this.maxIoUdp = opts.maxIoUdp ?? 32 * 1024;
-    this.pool = new BufferPool(this.maxIoTcp);
+    this.pool = new BufferPool(READ_ROOM + this.maxIoTcp + 3);
   }
 
   static async create(opts: NfsServerOptions): Promise<NfsServer> {
@@ -290,7 +295,13 @@ export class NfsServer {
       const args = codec.args.read(call.args) as ArgsOf<P>;
       const res = await impl(call, args).catch((e: unknown) => this.failure(name, e));
       if (changes) this.attrs.clear();
-      return { stat: 0, body: [encode(codec.res as never, res)] };
+      // Encoded after room for the reply's headers, so the reply leaves as one buffer.
+      const c = codec.res as XdrCodec<ResOf<P>>;
+      const length = c.encodingLength(res);
+      const buf = Buffer.allocUnsafe(REPLY_HEADROOM + length);
+      const n = c.encodeInto(res, buf, REPLY_HEADROOM);
+      if (n !== length) throw new XdrError('UNREPRESENTABLE', c.name, n, `wrote ${n} bytes, expected ${length}`);
+      return { stat: 0, body: [buf.subarray(REPLY_HEADROOM)], headroom: REPLY_HEADROOM };
     };
   }
 
@@ -517,8 +528,11 @@ export class NfsServer {
       }
       const max = call.transport === 'tcp' ? this.maxIoTcp : this.maxIoUdp;
       const count = Math.min(a.count, max);
-      pooled = count > 64 * 1024 ? this.pool.take() : undefined;
-      const buf = pooled ?? Buffer.allocUnsafe(count);
+      // The data is read after room for the whole reply's headers and followed by room for its
+      // padding, so the reply leaves as one buffer (see encodeReadResAround, REPLY_HEADROOM).
+      const size = READ_ROOM + count + 3;
+      pooled = count > 64 * 1024 ? this.pool.take(size) : undefined;
+      const buf = pooled ?? Buffer.allocUnsafe(size);
       const n =
         count === 0 || a.offset >= t.st.size
           ? 0
@@ -527,18 +541,14 @@ export class NfsServer {
               // the thread-pool round trip. A large one is synchronous too when it is the only READ
               // running (one call in flight: the hop would only add two wake-ups and a loop turn);
               // beside others it goes to the thread pool so they overlap on the cores.
-              if (count <= SYNC_READ_MAX || this.readsRunning === 1) return readSync(fh.fd, buf, 0, count, Number(a.offset));
-              return (await fh.read(buf, 0, count, Number(a.offset))).bytesRead;
+              if (count <= SYNC_READ_MAX || this.readsRunning === 1) return readSync(fh.fd, buf, READ_ROOM, count, Number(a.offset));
+              return (await fh.read(buf, READ_ROOM, count, Number(a.offset))).bytesRead;
             });
       const eof = a.offset + BigInt(n) >= t.st.size;
-      const data = buf.subarray(0, n);
+      const { body, headroom } = encodeReadResAround({ attributes, count: n, eof }, buf, READ_ROOM, n);
       const give = pooled;
       pooled = undefined;
-      return {
-        stat: 0,
-        body: encodeReadRes({ status: 0, attributes, count: n, eof, data }),
-        onSent: give ? () => this.pool.give(give) : undefined,
-      };
+      return { stat: 0, body: [body], headroom, onSent: give ? () => this.pool.give(give) : undefined };
     } catch (e) {
       if (pooled) this.pool.give(pooled);
       return { stat: 0, body: encodeReadRes(this.failure('READ', e) as never) };

@@ -444,6 +444,30 @@ export function encodeReadRes(res: ReadRes, scratch?: Buffer): Uint8Array[] {
   return pad ? [head, res.data, ZEROS.subarray(0, pad)] : [head, res.data];
 }
 
+/** Bytes of the READ3resok header: status, attributes (present), count, eof, data length. */
+export const READ_HEAD_MAX = 4 + 4 + 84 + 12;
+
+/**
+ * A successful READ result encoded around data already in place: `buf`
+ * holds the data at `[at, at + count)` with at least READ_HEAD_MAX bytes in
+ * front and 3 spare bytes after (for the XDR padding). Writes the header
+ * right before the data and the padding right after; returns the whole
+ * result as one view, and how many bytes remain free in front of it.
+ */
+export function encodeReadResAround(res: Omit<ReadOk, 'data'>, buf: Buffer, at: number, count: number): { body: Buffer; headroom: number } {
+  const headLen = 4 + postOpAttr.encodingLength(res.attributes) + 12;
+  const start = at - headLen;
+  const w = new XdrWriter(buf.subarray(start, at));
+  w.u32(0, 'READ3res.status');
+  postOpAttr.write(w, res.attributes, 'READ3resok.attributes');
+  w.u32(res.count, 'READ3resok.count');
+  w.bool(res.eof, 'READ3resok.eof');
+  w.u32(count, 'READ3resok.data');
+  const pad = padding(count);
+  buf.fill(0, at + count, at + count + pad);
+  return { body: buf.subarray(start, at + count + pad), headroom: start };
+}
+
 /** WRITE arguments as a vector, so a client sends file data without copying it. */
 export function encodeWriteArgs(args: WriteArgs): Uint8Array[] {
   const headLen = fh3.encodingLength(args.file) + 8 + 4 + 4 + 4;

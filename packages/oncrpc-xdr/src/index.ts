@@ -67,6 +67,7 @@ export { argsChecksum, drcKey, DuplicateRequestCache, type DrcDecision } from '.
 export { BufferPool } from './buffer-pool.js';
 export { RateLimitedLog } from './rate-limited-log.js';
 export {
+  REPLY_HEADROOM,
   RpcDispatcher,
   UNSUPPORTED_FLAVOR_AUTH_STAT,
   type CallDecision,

@@ -30,20 +30,29 @@ export interface RpcCall {
  * What a handler returns. SUCCESS carries the encoded results as chunks that
  * the server writes as one vector after the reply header; `onSent` (if
  * given) runs once the chunks are no longer needed, so a handler can lend
- * pooled buffers.
+ * pooled buffers. `headroom` (see REPLY_HEADROOM) says that many bytes right
+ * before body[0] in its buffer are the handler's and free: the reply header
+ * and the TCP record mark are written there, and the reply leaves as one
+ * buffer instead of a vector.
  */
 export type RpcResult =
-  | { stat: 0; body: Uint8Array[]; onSent?: () => void }
+  | { stat: 0; body: Uint8Array[]; onSent?: () => void; headroom?: number }
   | { stat: 1 | 3 | 4 | 5 }
   | { stat: 'auth'; why: number };
 
 export type ProcedureHandler = (call: RpcCall) => RpcResult | Promise<RpcResult>;
 
-/** A reply ready to be framed and sent. */
+/** A reply ready to be framed and sent; `headroom` free bytes precede chunks[0] in its buffer (room for the record mark). */
 export interface RpcReplyOut {
   chunks: Uint8Array[];
   onSent?: () => void;
+  headroom?: number;
 }
+
+/** Bytes of the accepted-SUCCESS reply header (xid, REPLY, MSG_ACCEPTED, AUTH_NONE verifier, SUCCESS). */
+const SUCCESS_HEADER = 24;
+/** Headroom a handler leaves in front of its body for the whole reply to go out as one buffer: header and TCP record mark. */
+export const REPLY_HEADROOM = SUCCESS_HEADER + 4;
 
 /** What to do with one received record. */
 export type CallDecision =
@@ -81,12 +90,24 @@ function deniedReply(xid: number, rejected: RejectedReply): RpcReplyOut {
 }
 
 /** xid | REPLY | MSG_ACCEPTED | verf AUTH_NONE, empty | SUCCESS: the header of every successful reply. */
-function successHeader(xid: number): Buffer {
-  const h = Buffer.allocUnsafe(24);
+function successHeader(xid: number, h: Buffer = Buffer.allocUnsafe(SUCCESS_HEADER)): Buffer {
   h.writeUInt32BE(xid, 0);
   h.writeUInt32BE(MsgType.REPLY, 4);
-  h.fill(0, 8, 24);
+  h.fill(0, 8, SUCCESS_HEADER);
   return h;
+}
+
+/** The SUCCESS reply: its header written into the body's headroom when there is room, else a vector [header, ...body]. */
+function successReply(xid: number, res: Extract<RpcResult, { stat: 0 }>): RpcReplyOut {
+  const first = res.body[0];
+  const room = res.headroom ?? 0;
+  if (first && room >= SUCCESS_HEADER && first.byteOffset >= room) {
+    const whole = Buffer.from(first.buffer, first.byteOffset - SUCCESS_HEADER, SUCCESS_HEADER + first.length);
+    successHeader(xid, whole.subarray(0, SUCCESS_HEADER));
+    const chunks = res.body.length === 1 ? [whole] : [whole, ...res.body.slice(1)];
+    return { chunks, onSent: res.onSent, headroom: room - SUCCESS_HEADER };
+  }
+  return { chunks: [successHeader(xid), ...res.body], onSent: res.onSent };
 }
 
 /**
@@ -204,7 +225,7 @@ export class RpcDispatcher {
         if (!Array.isArray(res.body) || !res.body.every((c) => c instanceof Uint8Array)) {
           return this.failed(call, new Error('handler returned a SUCCESS body that is not an array of Uint8Array'));
         }
-        return { chunks: [successHeader(call.xid), ...res.body], onSent: res.onSent };
+        return successReply(call.xid, res);
       case AcceptStat.PROG_UNAVAIL:
       case AcceptStat.PROC_UNAVAIL:
       case AcceptStat.GARBAGE_ARGS:

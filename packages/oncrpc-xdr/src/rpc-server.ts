@@ -524,8 +524,9 @@ class TcpConnection {
       onSent?.();
       return;
     }
+    const chunks = reply.chunks;
     let size = 0;
-    for (const c of reply.chunks) size += c.length;
+    for (const c of chunks) size += c.length;
     let mark: Buffer;
     try {
       mark = recordMark(size);
@@ -547,11 +548,28 @@ class TcpConnection {
         s.uncork();
       });
     }
-    s.write(mark);
-    const last = reply.chunks.length - 1;
-    for (let i = 0; i < last; i++) s.write(reply.chunks[i]);
+    let first = 0;
+    const head = chunks[0];
+    if ((reply.headroom ?? 0) >= 4 && head.byteOffset >= 4) {
+      // The mark goes into the room in front of the reply: one buffer, one write.
+      const framed = Buffer.from(head.buffer, head.byteOffset - 4, 4 + head.length);
+      mark.copy(framed, 0);
+      if (chunks.length === 1) {
+        this.finishWrite(s.write(framed, onSent && (() => onSent())));
+        return;
+      }
+      s.write(framed);
+      first = 1;
+    } else s.write(mark);
+    const last = chunks.length - 1;
+    for (let i = first; i < last; i++) s.write(chunks[i]);
     // write() reports whether the buffered bytes, corked ones included, are under the high-water mark.
-    const ok = s.write(reply.chunks[last], onSent && (() => onSent()));
+    this.finishWrite(s.write(chunks[last], onSent && (() => onSent())));
+  }
+
+  /** After a reply's last write: the batch limit, the idle timer, and back-pressure (`ok` is write()'s answer). */
+  private finishWrite(ok: boolean): void {
+    const s = this.socket;
     if (++this.batched >= REPLIES_PER_WRITE) {
       this.corked = false;
       this.batched = 0;
