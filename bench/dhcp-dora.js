@@ -7,8 +7,14 @@
 // and stopped by PID (its process group) by this script.
 //
 //   node bench/dhcp-dora.js [--json] [--seconds N] [--servers netboot,kea,dhcpd]
+//   node bench/dhcp-dora.js --store postgres     (= --servers netboot,netboot-pg,kea-pg)
 //
-// Needs root (namespaces), perfdhcp, kea-dhcp4 and dhcpd.
+// netboot-pg is netboot dhcp with --lease-store on PostgreSQL, kea-pg is Kea
+// with its PostgreSQL lease backend (schema by kea-admin db-init), both on a
+// cluster this script makes (initdb, unix socket, durable commits as shipped)
+// and stops by PID.
+//
+// Needs root (namespaces), perfdhcp, kea-dhcp4 and dhcpd (and PostgreSQL for -pg).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +22,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { load } from './lib/processes.js';
+import { startBenchPostgres } from './lib/postgres.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
 const args = process.argv.slice(2);
@@ -25,7 +32,14 @@ const flag = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const seconds = Number(flag('--seconds', '4'));
-const servers = flag('--servers', 'netboot,kea,dhcpd').split(',');
+const store = flag('--store', 'file');
+if (store !== 'file' && store !== 'postgres') {
+  console.error('dhcp-dora: --store is file or postgres');
+  process.exit(2);
+}
+const servers = flag('--servers', store === 'postgres' ? 'netboot,netboot-pg,kea-pg' : 'netboot,kea,dhcpd').split(',');
+/** The PostgreSQL cluster of this run, when a -pg server is measured. */
+let postgres;
 const RATES = [25, 50, 100, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 6000, 8000];
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
 const say = (s) => {
@@ -76,11 +90,11 @@ subnet 198.19.0.0 netmask 255.255.0.0 {
 }
 `;
 
-function keaConf(dir, ifname) {
+function keaConf(dir, ifname, leaseDatabase) {
   return JSON.stringify({
     Dhcp4: {
       'interfaces-config': { interfaces: [ifname], 'dhcp-socket-type': 'udp' },
-      'lease-database': { type: 'memfile', persist: true, name: join(dir, 'kea-leases4.csv'), 'lfc-interval': 0 },
+      'lease-database': leaseDatabase ?? { type: 'memfile', persist: true, name: join(dir, 'kea-leases4.csv'), 'lfc-interval': 0 },
       'valid-lifetime': 3600,
       'renew-timer': 1800,
       'rebind-timer': 3150,
@@ -106,6 +120,20 @@ function serverCommand(name, dir, link) {
   if (name === 'netboot') {
     writeFileSync(join(dir, 'dhcpd.conf'), DHCPD_CONF);
     return { cmd: process.execPath, args: [cli, 'dhcp', '--config', join(dir, 'dhcpd.conf'), '--interface', link.serverIf, '--leases', join(dir, 'netboot.leases')], ready: /serving on/ };
+  }
+  if (name === 'netboot-pg') {
+    writeFileSync(join(dir, 'dhcpd.conf'), DHCPD_CONF);
+    const db = `netboot_${randomBytes(3).toString('hex')}`;
+    postgres.createDb(db);
+    return { cmd: process.execPath, args: [cli, 'dhcp', '--config', join(dir, 'dhcpd.conf'), '--interface', link.serverIf, '--lease-store', postgres.url(db)], ready: /serving on/ };
+  }
+  if (name === 'kea-pg') {
+    const db = `kea_${randomBytes(3).toString('hex')}`;
+    postgres.createDb(db);
+    execFileSync(sbin('kea-admin'), ['db-init', 'pgsql', '-u', 'netboot', '-n', db, '-h', postgres.socketDir, '-P', String(postgres.port)], { stdio: 'pipe' });
+    const leaseDatabase = { type: 'postgresql', name: db, user: 'netboot', host: postgres.socketDir, port: postgres.port };
+    writeFileSync(join(dir, 'kea.json'), keaConf(dir, link.serverIf, leaseDatabase));
+    return { cmd: sbin('kea-dhcp4'), args: ['-c', join(dir, 'kea.json')], ready: null, env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } };
   }
   if (name === 'kea') {
     writeFileSync(join(dir, 'kea.json'), keaConf(dir, link.serverIf));
@@ -203,7 +231,7 @@ async function measure(name) {
     for (const offered of RATES) {
       const r = parse(perfdhcp(link, offered));
       steps.push({ offered, achieved: Math.round(r.rate), dropPercent: +(r.drop * 100).toFixed(2) });
-      say(`  ${name.padEnd(8)} offered ${String(offered).padStart(5)}/s: ${Math.round(r.rate)} DORA/s, ${(r.drop * 100).toFixed(2)}% without an ACK`);
+      say(`  ${name.padEnd(10)} offered ${String(offered).padStart(5)}/s: ${Math.round(r.rate)} DORA/s, ${(r.drop * 100).toFixed(2)}% without an ACK`);
       if (r.drop >= 0.01) break;
       best = { rate: Math.round(r.rate), offered, drop: r.drop };
     }
@@ -219,30 +247,42 @@ if (process.getuid?.() !== 0) {
   console.error('dhcp-dora: needs root for network namespaces');
   process.exit(2);
 }
-for (const p of ['perfdhcp', ...(servers.includes('kea') ? ['kea-dhcp4'] : []), ...(servers.includes('dhcpd') ? ['dhcpd'] : [])]) {
+const keaToo = servers.includes('kea') || servers.includes('kea-pg');
+for (const p of ['perfdhcp', ...(keaToo ? ['kea-dhcp4'] : []), ...(servers.includes('kea-pg') ? ['kea-admin', 'psql'] : []), ...(servers.includes('dhcpd') ? ['dhcpd'] : [])]) {
   if (!sbin(p)) {
-    console.error(`dhcp-dora: ${p} is missing (Debian packages kea-admin, kea-dhcp4-server, isc-dhcp-server)`);
+    console.error(`dhcp-dora: ${p} is missing (Debian packages kea-admin, kea-dhcp4-server, isc-dhcp-server, postgresql)`);
     process.exit(2);
   }
 }
 say(`DORA/s sustained with <1% drops, perfdhcp relayed traffic, ${seconds} s per step`);
 const loadAtStart = load();
 const results = [];
-for (const name of servers) results.push(await measure(name));
-const ours = results.find((r) => r.server === 'netboot');
+if (servers.some((n) => n.endsWith('-pg'))) postgres = await startBenchPostgres();
+try {
+  for (const name of servers) results.push(await measure(name));
+} finally {
+  await postgres?.stop();
+}
+// With --store postgres the figure of interest is netboot on PostgreSQL: beside its own file store and beside Kea on PostgreSQL.
+const oursName = store === 'postgres' ? 'netboot-pg' : 'netboot';
+const ours = results.find((r) => r.server === oursName);
 const summary = {
   seconds,
   results,
-  ratios: Object.fromEntries(results.filter((r) => r !== ours && ours).map((r) => [`netboot/${r.server}`, r.doraPerSecond ? +(ours.doraPerSecond / r.doraPerSecond).toFixed(2) : null])),
+  ratios: Object.fromEntries(results.filter((r) => r !== ours && ours).map((r) => [`${oursName}/${r.server}`, r.doraPerSecond ? +(ours.doraPerSecond / r.doraPerSecond).toFixed(2) : null])),
 };
 if (json) {
-  const values = Object.fromEntries(results.map((r) => [r.server, r.doraPerSecond ?? null]));
+  // The cells' "netboot" is the netboot measured (on PostgreSQL with --store postgres; its file store is then "netboot-file").
+  const column = (name) => (name === oursName ? 'netboot' : name === 'netboot' ? 'netboot-file' : name);
+  const values = Object.fromEntries(results.map((r) => [column(r.server), r.doraPerSecond ?? null]));
   const cells = results
-    .filter((r) => r.server !== 'netboot')
-    .map((r) => jsonCell({ key: `dora-vs-${r.server}`, label: `DORA/s with <1% unanswered, netboot beside ${r.server}`, unit: 'DORA/s', values, reference: r.server }));
-  console.log(JSON.stringify(report({ benchmark: 'dhcp-dora', params: { seconds, servers }, loadAtStart, cells, detail: { results } })));
+    .filter((r) => r.server !== oursName)
+    .map((r) =>
+      jsonCell({ key: `dora-vs-${column(r.server)}`, label: `DORA/s with <1% unanswered, ${oursName} beside ${r.server}`, unit: 'DORA/s', values, reference: column(r.server) }),
+    );
+  console.log(JSON.stringify(report({ benchmark: 'dhcp-dora', params: { seconds, servers, store }, loadAtStart, cells, detail: { results } })));
 }
 else {
-  for (const r of results) console.log(`${r.server.padEnd(8)} ${String(r.doraPerSecond).padStart(6)} DORA/s (offered ${r.atOfferedRate}/s)`);
+  for (const r of results) console.log(`${r.server.padEnd(10)} ${String(r.doraPerSecond).padStart(6)} DORA/s (offered ${r.atOfferedRate}/s)`);
   for (const [k, v] of Object.entries(summary.ratios)) console.log(`${k}: ${v}`);
 }

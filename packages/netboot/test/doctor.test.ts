@@ -268,3 +268,25 @@ t.test('per kind of client with if/elsif: each file checked under the TFTP root,
   t.equal(otherPort.code, 1);
   t.match(otherPort.stdout, /the URL's port is 80 and netboot serves HTTP on 8080\)\n {8}fix: use port 8080 in the URL/);
 });
+
+t.test('--peer-dhcp-conf: two masters\' dhcpd.conf files agree, or each difference is named', async (t) => {
+  if (!requireThat(t, isRoot(), 'needs root to create dev/console')) return;
+  const s = await guideSetup(t);
+  const peer = join(s.dir, 'peer-dhcpd.conf');
+  await writeFile(peer, GUIDE_DHCPD.replace('option routers 198.18.1.1;', 'option routers 198.18.1.2;'));
+  const same = await doctor([...s.flags, '--peer-dhcp-conf', peer]);
+  t.equal(same.code, 0, same.stdout + same.stderr);
+  t.match(same.stdout, /agree on subnets, ranges and fixed hosts/, 'other options may differ (each master names itself)');
+  await writeFile(
+    peer,
+    GUIDE_DHCPD.replace('range 198.18.1.100 198.18.1.200;', 'range 198.18.1.100 198.18.1.150;').replace('fixed-address 198.18.1.21;', 'fixed-address 198.18.1.22;') +
+      'subnet 198.18.2.0 netmask 255.255.255.0 { }\nhost extra { hardware ethernet 52:54:00:12:34:99; fixed-address 198.18.1.99; }\n',
+  );
+  const differ = await doctor([...s.flags, '--peer-dhcp-conf', peer]);
+  t.equal(differ.code, 1);
+  t.match(differ.stdout, /subnet 198\.18\.1\.0\/255\.255\.255\.0: ranges 198\.18\.1\.100-198\.18\.1\.200 in .*dhcpd\.conf, 198\.18\.1\.100-198\.18\.1\.150 in .*peer-dhcpd\.conf/);
+  t.match(differ.stdout, /subnet 198\.18\.2\.0\/255\.255\.255\.0 is in .*peer-dhcpd\.conf only/);
+  t.match(differ.stdout, /host 52:54:00:12:34:21: 198\.18\.1\.21 in .*, 198\.18\.1\.22 in /);
+  t.match(differ.stdout, /host 52:54:00:12:34:99 \(198\.18\.1\.99\) is in .*peer-dhcpd\.conf only/);
+  t.match(differ.stdout, /4 differences between/);
+});

@@ -5,6 +5,7 @@ import { realRoot } from '@netboot/tftp-wire';
 import { type Command, UsageError, parseFlags, stringFlag } from '../command.js';
 import { checkNode } from '../doctor/node-checks.js';
 import { nodesOf } from '../doctor/dhcp-nodes.js';
+import { peerDifferences } from '../doctor/peer-config.js';
 
 const usage = `usage: netboot doctor --dhcp-conf FILE --tftp-root DIR --exports FILE [--http-root DIR] [--http-url-prefix URL]
 
@@ -26,6 +27,9 @@ flags:
   --http-root DIR    where http:// boot file URLs are served from (default: the TFTP root, as netboot serve --http-port serves it)
   --http-url-prefix URL
                      the URL that maps to the HTTP root, e.g. http://198.18.0.1/ (default: a URL's path is looked up under the HTTP root)
+  --peer-dhcp-conf FILE
+                     the other master's dhcpd.conf, when two share one --lease-store:
+                     checks both declare the same subnets, ranges and fixed hosts
   (other netboot serve flags are accepted and ignored, so the same line works for both)`;
 
 export const doctor: Command = {
@@ -46,6 +50,8 @@ export const doctor: Command = {
       'http-port': { type: 'string' },
       'http-root': { type: 'string' },
       'http-url-prefix': { type: 'string' },
+      'peer-dhcp-conf': { type: 'string' },
+      'lease-store': { type: 'string' },
     });
     if (stringFlag(flags, 'config')) throw new UsageError('doctor reads --dhcp-conf, --tftp-root and --exports directly; --config is not supported here yet');
     const dhcpFile = stringFlag(flags, 'dhcp-conf') ?? '/etc/dhcp/dhcpd.conf';
@@ -85,6 +91,15 @@ export const doctor: Command = {
       }
     }
     console.log(broken === 0 ? `all ${nodes.length} nodes can boot` : `${broken} of ${nodes.length + problems.length} nodes can't boot`);
-    return broken === 0 ? 0 : 1;
+    const peerFile = stringFlag(flags, 'peer-dhcp-conf');
+    let disagree = 0;
+    if (peerFile) {
+      const peer = parseConfig(await readFile(peerFile, 'utf8'), peerFile);
+      const diffs = peerDifferences(config, peer);
+      disagree = diffs.length;
+      for (const d of diffs) console.log(`peer  FAIL  ${d}\n        fix: make both files say the same: two masters on one lease database must hand out the same pool`);
+      console.log(diffs.length === 0 ? `${dhcpFile} and ${peerFile} agree on subnets, ranges and fixed hosts` : `${diffs.length} difference${diffs.length > 1 ? 's' : ''} between ${dhcpFile} and ${peerFile}`);
+    }
+    return broken === 0 && disagree === 0 ? 0 : 1;
   },
 };
