@@ -1,5 +1,5 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
-import { pathKey } from './byte-path.js';
+import { keyBytes, pathKey } from './byte-path.js';
 
 interface Entry {
   st: BigIntStats;
@@ -27,12 +27,16 @@ export class AttributeCache {
 
   /** lstat(path), from the cache while fresh; throws as lstatSync does. */
   lstat(path: Buffer): BigIntStats {
+    return this.lstatKey(pathKey(path), path);
+  }
+
+  /** lstat of the path whose bytes are `key` (pathKey): a hit builds no Buffer. */
+  lstatKey(key: string, path?: Buffer): BigIntStats {
     const now = performance.now();
-    const key = pathKey(path);
     const e = this.entries.get(key);
     if (e && e.until > now) return e.st;
     // Synchronous: a cached inode takes microseconds, several times less than the thread-pool round trip.
-    const st = lstatSync(path, { bigint: true });
+    const st = lstatSync(path ?? keyBytes(key), { bigint: true });
     this.store(key, st, now);
     return st;
   }

@@ -30,13 +30,6 @@ export function childPath(dir: Buffer, name: Uint8Array | string): Buffer {
   return out;
 }
 
-/** A path of names (map strings) below `root`. */
-export function pathBelow(root: Buffer, names: readonly string[]): Buffer {
-  if (names.length === 0) return root;
-  const sep = root[root.length - 1] === SLASH ? '' : '/';
-  return Buffer.concat([root, keyBytes(sep + names.join('/'))]);
-}
-
 /** The directory holding `path` (`/` for a name at the top). */
 export function parentPath(path: Buffer): Buffer {
   const i = path.lastIndexOf(SLASH);

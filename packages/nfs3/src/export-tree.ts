@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { AttributeCache } from './attribute-cache.js';
-import { childPath, nameKey, pathBelow, rootPath } from './byte-path.js';
+import { childPath, keyBytes, nameKey, pathKey, rootPath } from './byte-path.js';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
@@ -35,6 +35,9 @@ export class ExportTree {
 
   /** The root as bytes, what every path of this export starts with. */
   readonly rootBytes: Buffer;
+  /** The root's bytes as a string (pathKey), what the keys of every path of this export start with. */
+  private readonly rootKey: string;
+  private readonly sep: string;
 
   private constructor(
     readonly root: string,
@@ -45,6 +48,8 @@ export class ExportTree {
     private readonly attrs: AttributeCache,
   ) {
     this.rootBytes = rootPath(root);
+    this.rootKey = pathKey(this.rootBytes);
+    this.sep = this.rootKey.endsWith('/') ? '' : '/';
   }
 
   /** `attrs` answers the lstat that checks a handle's path (shared with the server, which keeps it right). */
@@ -70,7 +75,8 @@ export class ExportTree {
     return ino === this.rootIno ? this.rootIno : this.links.get(ino)?.parent;
   }
 
-  private pathFromLinks(ino: bigint): Buffer | undefined {
+  /** The path's bytes as a string (pathKey): the attribute cache's key, a Buffer only when it misses. */
+  private pathFromLinks(ino: bigint): string | undefined {
     const names: string[] = [];
     let at = ino;
     for (let depth = 0; at !== this.rootIno; depth++) {
@@ -79,13 +85,13 @@ export class ExportTree {
       names.push(l.name);
       at = l.parent;
     }
-    return pathBelow(this.rootBytes, names.reverse());
+    return names.length ? this.rootKey + this.sep + names.reverse().join('/') : this.rootKey;
   }
 
-  private async check(path: Buffer | undefined, ino: bigint, birth: bigint): Promise<BigIntStats | undefined> {
+  private async check(path: string | undefined, ino: bigint, birth: bigint): Promise<BigIntStats | undefined> {
     if (path === undefined) return undefined;
     try {
-      const st = this.attrs.lstat(path);
+      const st = this.attrs.lstatKey(path);
       return st.ino === ino && st.birthtimeNs === birth ? st : undefined;
     } catch {
       return undefined;
@@ -108,7 +114,7 @@ export class ExportTree {
     }
     if (!st || path === undefined) throw new NfsError(NfsStat.STALE, `inode ${ino} is gone from ${this.root}`);
     this.gone.delete(key);
-    return { path, st };
+    return { path: keyBytes(path), st };
   }
 
   /** One breadth-first walk at a time; concurrent misses wait for it. */
