@@ -1,6 +1,6 @@
 // The packages as a user gets them: every workspace packed with npm, the
-// tarballs installed into a fresh project outside the repository (offline:
-// npm's cache only, no registry), and used from there by a plain JavaScript
+// tarballs installed into a fresh project outside the repository (offline,
+// with an empty npm cache: nothing from a registry), and used from there by a plain JavaScript
 // script, by the README examples compiled with strict tsc against the shipped
 // types, and through the installed `netboot` command.
 import t from 'tap';

@@ -4,7 +4,8 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot, workspaces } from './support/workspaces.js';
+import { repoRoot } from './support/paths.js';
+import { workspaces } from './support/workspaces.js';
 
 const license = readFileSync(join(repoRoot, 'LICENSE'), 'utf8');
 const all = workspaces();

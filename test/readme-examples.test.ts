@@ -9,7 +9,8 @@ import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { commands } from 'netboot';
-import { repoRoot, workspaces } from './support/workspaces.js';
+import { repoRoot } from './support/paths.js';
+import { workspaces } from './support/workspaces.js';
 
 const readmes = ['README.md', ...workspaces().map((w) => `${w.dir}/README.md`)];
 const checkedLanguages = new Set(['ts', 'typescript', 'js', 'javascript', 'mjs']);

@@ -1,9 +1,6 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The repository's root directory. */
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+import { repoRoot } from './paths.js';
 
 export interface Workspace {
   /** Directory relative to the repository root, e.g. `packages/nfs3`. */
