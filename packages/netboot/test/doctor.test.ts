@@ -290,3 +290,22 @@ t.test('--peer-dhcp-conf: two masters\' dhcpd.conf files agree, or each differen
   t.match(differ.stdout, /host 52:54:00:12:34:99 \(198\.18\.1\.99\) is in .*peer-dhcpd\.conf only/);
   t.match(differ.stdout, /4 differences between/);
 });
+
+t.test("an iPXE script boot file: the kernel, initrd and chained images it names are looked for too", async (t) => {
+  if (!requireThat(t, isRoot(), 'needs root to create dev/console')) return;
+  const s = await guideSetup(t);
+  await writeFile(join(s.dir, 'dhcpd.conf'), MIXED_DHCPD);
+  await mkdir(join(s.tftp, 'efi'));
+  await writeFile(join(s.tftp, 'efi', 'ipxe.efi'), 'MZ');
+  await writeFile(join(s.tftp, 'efi', 'syslinux.efi'), 'MZ');
+  await writeFile(join(s.tftp, 'boot.ipxe'), '#!ipxe\nkernel http://198.18.1.1/vmlinuz ip=dhcp\ninitrd initrd.img\nimgfetch ${next-server}/x\nboot\n');
+  const ok = await doctor(s.flags);
+  t.equal(ok.code, 0, ok.stdout);
+  t.match(ok.stdout, /ok {4}iPXE node \(user-class iPXE\): kernel from boot\.ipxe: http:\/\/198\.18\.1\.1\/vmlinuz is vmlinuz under the HTTP root/);
+  t.match(ok.stdout, /ok {4}iPXE node \(user-class iPXE\): initrd from boot\.ipxe: http:\/\/198\.18\.1\.1\/initrd\.img is initrd\.img under the HTTP root/, 'a relative name is resolved against the script URL');
+  t.match(ok.stdout, /note {2}iPXE node \(user-class iPXE\): imgfetch \$\{next-server\}\/x \(boot\.ipxe line 4\) depends on iPXE settings; not checked/);
+  await rm(join(s.tftp, 'initrd.img'));
+  const missing = await doctor(s.flags);
+  t.equal(missing.code, 1);
+  t.match(missing.stdout, /FAIL {2}iPXE node \(user-class iPXE\): initrd from boot\.ipxe: http:\/\/198\.18\.1\.1\/initrd\.img is not under the HTTP root/);
+});
