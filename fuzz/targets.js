@@ -21,6 +21,7 @@ import * as mountd from '@netboot/mountd';
 import * as nfs3 from '@netboot/nfs3';
 import * as nlm from '@netboot/nlm';
 import * as tftp from '@netboot/tftp-wire';
+import * as httpBoot from '@netboot/http-boot';
 import * as dhcp from '@netboot/dhcp-wire';
 import { prng } from './engine.js';
 
@@ -358,5 +359,27 @@ export const exportsTargets = [
   },
 ];
 
+// ---- HTTP boot files ------------------------------------------------------
+
+export const httpTargets = [
+  {
+    // A request's Range header and target, as node:http hands them over (latin1 text).
+    name: 'http-range-and-target',
+    golden: [Buffer.from('bytes=0-499'), Buffer.from('bytes=-500'), Buffer.from('/pxelinux.cfg/01-52-54-00-e2-e0-01?x=%2e%2e')],
+    maxInput: 8192,
+    run(b) {
+      const s = b.toString('latin1');
+      for (const size of [0, 1, 500, 2 ** 40]) {
+        const r = httpBoot.parseRange(s, size);
+        if (r.kind === 'partial' && !(r.start >= 0 && r.start <= r.end && r.end < size)) throw new Error(`range ${r.start}-${r.end} outside ${size} bytes`);
+      }
+      const n = httpBoot.requestedName(s);
+      if (n.ok && (n.name.split('/').includes('..') || n.name.includes('\0'))) throw new Error(`accepted ${JSON.stringify(n.name)}`);
+      httpBoot.combinedLogLine({ client: '198.18.1.21', at: new Date(0), method: 'GET', target: s, httpVersion: '1.1', status: 200, bytes: 0, userAgent: s });
+    },
+    typed: () => false,
+  },
+];
+
 /** Every target, by name. */
-export const targets = [...rpcTargets, ...portmapTargets, ...mountTargets, ...nfsTargets, ...nlmTargets, ...tftpTargets, ...dhcpTargets, ...exportsTargets];
+export const targets = [...rpcTargets, ...portmapTargets, ...mountTargets, ...nfsTargets, ...nlmTargets, ...tftpTargets, ...httpTargets, ...dhcpTargets, ...exportsTargets];

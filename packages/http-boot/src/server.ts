@@ -60,14 +60,19 @@ export class HttpBootServer {
 
   constructor(private readonly opts: HttpBootServerOptions) {
     this.remap = opts.remap;
-    this.server = createServer({ keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000, headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    // Headers must arrive within 10 s, checked every 2 s (Node's default check is every 30 s), so a
+    // client that trickles a request (slowloris) holds its socket for seconds, not a minute.
+    const limits = { keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2000 };
+    this.server = createServer(limits, (req, res) => {
       void this.handle(req, res);
     });
     this.server.maxConnections = opts.maxConnections ?? 1024;
     this.server.setTimeout(opts.idleTimeoutMs ?? 60_000, (socket) => socket.destroy());
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       this.log('debug', `bad request from ${clientAddress(socket)}: ${err.code ?? err.message}`);
-      if (socket.writable && err.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable && err.code !== 'ECONNRESET') socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
   }
