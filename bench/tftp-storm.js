@@ -10,8 +10,9 @@
 // in.tftpd forks a process per transfer).
 //
 //   node bench/tftp-storm.js [--clients N] [--size MiB] [--blksize B] [--rounds R]
-//                            [--servers netboot,tftpd-hpa,dnsmasq] [--profile DIR] [--json]
-// With --profile DIR the netboot server runs under `node --cpu-prof`.
+//                            [--servers netboot,tftpd-hpa,dnsmasq] [--netboot-threads N] [--profile DIR] [--json]
+// With --profile DIR the netboot server runs under `node --cpu-prof`;
+// --netboot-threads is netboot's --threads (its transfer threads).
 //
 // Needs root (network namespaces) and curl; tftpd-hpa and dnsmasq(-base) are
 // skipped with the reason printed when not installed.
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     servers: { type: 'string', default: 'netboot,tftpd-hpa,dnsmasq' },
     profile: { type: 'string' },
+    'netboot-threads': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -114,7 +116,7 @@ async function startTftp(name, dir, work, atExit) {
   let server;
   if (name === 'netboot') {
     const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-    server = startServer(ns, process.execPath, [...prof, cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', '69'], join(work, `${name}.log`), atExit);
+    server = startServer(ns, process.execPath, [...prof, cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', '69', ...(values['netboot-threads'] ? ['--threads', values['netboot-threads']] : [])], join(work, `${name}.log`), atExit);
   } else if (name === 'tftpd-hpa') {
     const bin = which('in.tftpd');
     if (!bin) return { why: 'not installed (apt-get install tftpd-hpa)' };
@@ -214,7 +216,7 @@ async function main() {
         jsonCell({ key: 'slowest', label: 'slowest client', unit: 's', higherIsBetter: false, values: values3((r) => r.slowest), reference: 'in.tftpd' }),
         jsonCell({ key: 'peak-rss', label: 'server peak RSS (process group)', unit: 'MB', higherIsBetter: false, values: values3((r) => r.peakRssMB), reference: 'in.tftpd' }),
       ];
-      console.log(JSON.stringify(report({ benchmark: 'tftp-storm', params: { clients, sizeMiB, blksize, rounds, client: 'curl' }, cells, detail: { rows } })));
+      console.log(JSON.stringify(report({ benchmark: 'tftp-storm', params: { clients, sizeMiB, blksize, rounds, client: 'curl', netbootThreads: values['netboot-threads'] ?? null }, cells, detail: { rows } })));
     }
   } finally {
     atExit.run();
