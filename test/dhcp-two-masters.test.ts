@@ -12,7 +12,8 @@ import { requireNetns, requirePrograms } from './support/programs.js';
 import { startTestPostgres, type TestPostgres } from './support/postgres.js';
 
 /*
- * Two `netboot dhcp` masters on one network sharing one PostgreSQL: each in a
+ * Two masters on one network sharing one PostgreSQL (`netboot dhcp
+ * --lease-store URL` and `netboot serve` with `lease-store` in its config file): each in a
  * namespace of its own, plugged into one test bridge (198.18.40.0/24) with
  * two client namespaces that act as relays (the relay client below, or
  * perfdhcp), so a test chooses which master a request reaches. The cluster
@@ -93,7 +94,14 @@ async function setup(t: Test, server: TestPostgres, admin: pg.Client): Promise<S
     conf,
     async startMaster(i) {
       const m = net.masters[i];
-      const p = start(t, process.execPath, [netbootCli, 'dhcp', '--config', conf, '--interface', m.dev, '--lease-store', url], { ns: m.ns });
+      // Master A is `netboot dhcp` with the flag, master B `netboot serve` with the key in its --config file.
+      let args = [netbootCli, 'dhcp', '--config', conf, '--interface', m.dev, '--lease-store', url];
+      if (i === 1) {
+        const settings = join(dir, 'netboot-b.conf');
+        writeFileSync(settings, `dhcp-conf ${conf}\ninterface ${m.dev}\nlease-store "${url}"\n`);
+        args = [netbootCli, 'serve', '--config', settings];
+      }
+      const p = start(t, process.execPath, args, { ns: m.ns });
       await p.waitFor(/netboot dhcp: serving on/, 20_000);
       return p;
     },
