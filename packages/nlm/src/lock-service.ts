@@ -218,6 +218,9 @@ export class LockService {
       // On disk before the client hears GRANTED: after a crash it must be told to reclaim.
       await this.monitorClient(a.alock.callerName, c.remote.address);
     }
+    if (a.reclaim && out.stat === Nlm4Stat.GRANTED) {
+      this.log(`nlm: ${a.alock.callerName} (${c.remote.address}) reclaimed its lock on bytes ${a.alock.offset}+${a.alock.length === 0n ? 'EOF' : a.alock.length}`);
+    }
     this.sendGrants();
     return { cookie: a.cookie, stat: out.stat };
   }
