@@ -133,7 +133,7 @@ t.test('plain JavaScript uses each package for real', async (t) => {
   await copyFile(join(repoRoot, 'test/consumer/headline-apis.mjs'), join(project, 'headline-apis.mjs'));
   const r = await run(process.execPath, ['headline-apis.mjs'], { cwd: project, env: userEnv(), timeoutMs: 60_000 });
   t.equal(r.code, 0, 'exits 0', { stderr: r.stderr });
-  const expected = ['@netboot/dhcp-wire', '@netboot/tftp-wire', '@netboot/http-boot', '@netboot/oncrpc-xdr', '@netboot/portmap', '@netboot/mountd', '@netboot/nfs3', 'netboot'];
+  const expected = ['@netboot/dhcp-wire', '@netboot/tftp-wire', '@netboot/http-boot', '@netboot/oncrpc-xdr', '@netboot/portmap', '@netboot/mountd', '@netboot/nfs3', '@netboot/nlm', 'netboot'];
   t.same(r.stdout.trim().split('\n'), expected.map((p) => `ok ${p}`));
 });
 

@@ -13,6 +13,7 @@ import { RpcClient, RpcServer } from '@netboot/oncrpc-xdr';
 import { PortmapClient, PortmapServer } from '@netboot/portmap';
 import { MountClient, loadExports, matchClient } from '@netboot/mountd';
 import { NfsClient, createNfsService } from '@netboot/nfs3';
+import { LockTable, Nlm4Stat, nlm4Res } from '@netboot/nlm';
 import { commands } from 'netboot';
 
 const dir = await mkdtemp(join(tmpdir(), 'netboot-consumer-js-'));
@@ -143,6 +144,17 @@ try {
     await service.close();
   }
   console.log('ok @netboot/nfs3');
+
+  // NLM: the lock table refuses a conflicting lock and names its holder; an NLM result round-trips.
+  const locks = new LockTable();
+  const fh = Buffer.from('handle');
+  const owner = (host) => ({ host, svid: 1, oh: Buffer.from(host) });
+  assert.equal(locks.lock({ fh, owner: owner('node1'), exclusive: true, offset: 0n, length: 0n }, { block: false, reclaim: false, context: undefined }).stat, Nlm4Stat.GRANTED);
+  const denied = locks.test({ fh, owner: owner('node2'), exclusive: false, offset: 10n, length: 1n });
+  assert.equal(denied.stat, Nlm4Stat.DENIED);
+  assert.equal(denied.holder.svid, 1);
+  assert.deepEqual(nlm4Res.decode(nlm4Res.encode({ cookie: Buffer.from('c'), stat: Nlm4Stat.BLOCKED })).value.stat, Nlm4Stat.BLOCKED);
+  console.log('ok @netboot/nlm');
 
   assert.ok(commands.some((c) => c.name === 'serve'), 'the netboot library lists its commands');
   console.log('ok netboot');
