@@ -147,7 +147,7 @@ export const portmapTargets = [
   },
 ];
 
-const mountCodecs = ['dirpath', 'mountResult3', 'fhStatus', 'mountList', 'exportList'];
+const mountCodecs = ['dirpath', 'dirpathBytes', 'mountResult3', 'fhStatus', 'mountList', 'exportList'];
 export const mountTargets = mountCodecs.map((n) =>
   xdrCodecTarget(`mount-${n}`, (b) => mountd[n].decode(b).value, (v) => xdrEncode(mountd[n], v)),
 );
