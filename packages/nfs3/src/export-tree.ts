@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { AttributeCache } from './attribute-cache.js';
-import { childPath, keyBytes, nameKey, pathKey, rootPath } from './byte-path.js';
+import { childPath, keyBytes, pathKey, rootPath } from './byte-path.js';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
@@ -128,9 +128,10 @@ export class ExportTree {
     let seen = 0;
     while (queue.length && seen < this.maxScan) {
       const [dirIno, dir] = queue.shift()!;
-      let names: Buffer[];
+      let names: string[];
       try {
-        names = await readdir(dir, { encoding: 'buffer' });
+        // The names' bytes one character a byte (nameKey's form), without a Buffer per name.
+        names = await readdir(dir, { encoding: 'latin1' });
       } catch {
         continue;
       }
@@ -146,7 +147,7 @@ export class ExportTree {
           // the directory went away or changed under the walk
         }
         if (!st) continue;
-        this.record(dirIno, nameKey(names[i]!), st.ino);
+        this.record(dirIno, names[i]!, st.ino);
         if (st.isDirectory()) queue.push([st.ino, path]);
       }
     }
