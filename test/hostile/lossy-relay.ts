@@ -14,6 +14,8 @@ export interface Impairment {
   reorder?: number;
   /** Each datagram is delayed by a uniform 0..delayMs. */
   delayMs?: number;
+  /** The first this many datagrams (both directions together) pass untouched, drawing no random numbers. */
+  spareFirst?: number;
 }
 
 export interface RelayStats {
@@ -116,6 +118,11 @@ export class LossyRelay {
   private impair(sock: dgram.Socket, msg: Buffer, port: number, host: string): void {
     if (this.closed) return;
     const im = this.impairment;
+    if (this.stats.received <= (im.spareFirst ?? 0)) {
+      this.stats.forwarded++;
+      sock.send(msg, port, host);
+      return;
+    }
     const r = this.random;
     if (r() < (im.drop ?? 0)) {
       this.stats.dropped++;
