@@ -1,4 +1,4 @@
-import { RpcServer } from '@netboot/oncrpc-xdr';
+import { RpcClient, RpcServer } from '@netboot/oncrpc-xdr';
 import { PortmapClient } from '@netboot/portmap';
 import { LockService, type LockServiceOptions } from './lock-service.js';
 import { NLM_PROGRAM, NLM_V4 } from './nlm-wire.js';
@@ -25,8 +25,27 @@ export interface LockDaemon {
  * portmapper. When another lock manager or status monitor is registered
  * there already (the kernel's lockd and rpc.statd run on any host that has
  * NFS mounts or serves NFS itself) this refuses to start rather than take
- * their registrations over and break that host's own locking.
+ * their registrations over and break that host's own locking. A
+ * registration nothing answers at (one of ours, killed) is taken over.
  */
+/** Whether something answers NULL of prog/vers on this host's `port` (TCP, then UDP). */
+async function answers(prog: number, vers: number, port: number): Promise<boolean> {
+  for (const transport of ['tcp', 'udp'] as const) {
+    try {
+      const c = await RpcClient.connect({ host: '127.0.0.1', port, transport, timeoutMs: 1500, retransmitMs: 300 });
+      try {
+        await c.call(prog, vers, 0);
+        return true;
+      } finally {
+        c.close();
+      }
+    } catch {
+      // refused, or silent: try the other transport
+    }
+  }
+  return false;
+}
+
 export async function startLockDaemon(opts: LockDaemonOptions = {}): Promise<LockDaemon> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const host = opts.listen ?? '0.0.0.0';
@@ -42,7 +61,10 @@ export async function startLockDaemon(opts: LockDaemonOptions = {}): Promise<Loc
       [NSM_PROGRAM, NSM_V1, 'status monitor (rpc.statd)'],
     ] as const) {
       const there = (await pmap.getport(prog, vers, 'udp')) || (await pmap.getport(prog, vers, 'tcp'));
-      if (there !== 0) {
+      if (there !== 0 && !(await answers(prog, vers, there))) {
+        // Left by a run of ours killed before it could unregister: replaced below.
+        log(`nlm: program ${prog} is registered on port ${there}, where nothing answers: taking the registration over`);
+      } else if (there !== 0) {
         throw new Error(
           `another ${what} is registered with the portmapper (program ${prog}, port ${there}); ` +
             'stop it (systemctl stop rpc-statd nfs-server; umount NFS mounts) or serve without locking (--no-lock)',

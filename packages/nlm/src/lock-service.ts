@@ -53,6 +53,11 @@ function ok(body: Buffer): RpcResult {
 
 const VOID: RpcResult = { stat: 0, body: [] };
 
+/** Client hosts monitored at once; a new one beyond gets NLM4_DENIED_NOLOCKS (each is a file in the state directory). */
+const MAX_PEERS = 4096;
+/** Callbacks, answers and notices in flight at once; beyond, they are dropped (clients ask again) rather than queued without bound. */
+const MAX_OUTGOING = 256;
+
 const isLoopback = (a: string) => a.startsWith('127.') || a === '::1' || a.startsWith('::ffff:127.');
 
 function lockRequest(l: Nlm4Lock, exclusive: boolean): LockRequest {
@@ -209,6 +214,7 @@ export class LockService {
 
   private async lock(c: RpcCall, monitored: boolean): Promise<{ cookie: Buffer; stat: Nlm4Stat }> {
     const a = nlm4LockArgs.read(c.args);
+    if (monitored && !this.canMonitor(a.alock.callerName)) return { cookie: a.cookie, stat: Nlm4Stat.DENIED_NOLOCKS };
     const req = lockRequest(a.alock, a.exclusive);
     this.seen(a.alock.callerName, c.remote.address);
     const waiting: Waiting = { address: c.remote.address, transport: c.transport, cookie: Buffer.from(a.cookie), alock: copyLock(a.alock) };
@@ -242,6 +248,7 @@ export class LockService {
   private async share(c: RpcCall): Promise<{ cookie: Buffer; stat: Nlm4Stat; sequence: number }> {
     const a = nlm4ShareArgs.read(c.args);
     const s = a.share;
+    if (!this.canMonitor(s.callerName)) return { cookie: a.cookie, stat: Nlm4Stat.DENIED_NOLOCKS, sequence: 0 };
     this.seen(s.callerName, c.remote.address);
     const stat = this.table.share(Buffer.from(s.fh), { host: s.callerName, oh: Buffer.from(s.oh) }, s.mode, s.access, a.reclaim);
     if (stat === Nlm4Stat.GRANTED) await this.monitorClient(s.callerName, c.remote.address);
@@ -257,6 +264,7 @@ export class LockService {
   /** A _MSG call: answered with an empty reply now and its result as the matching _RES call to the client's lock manager. */
   private message<T>(c: RpcCall, resProc: number, codec: XdrCodec<T>, result: T): RpcResult {
     const body = codec.encode(result);
+    if (!this.roomToSend(`the answer (procedure ${resProc}) to ${c.remote.address}`)) return VOID;
     this.track(
       this.callPeer(c.remote.address, NLM_PROGRAM, c.vers, resProc, body, 'udp').catch((e: unknown) =>
         this.log(`nlm: could not send the answer (procedure ${resProc}) to ${c.remote.address}: ${(e as Error).message}`),
@@ -273,7 +281,9 @@ export class LockService {
   }
 
   private sendGrants(): void {
-    for (const g of this.table.takeGrants()) this.track(this.sendGranted(g));
+    for (const g of this.table.takeGrants()) {
+      if (this.roomToSend(`the GRANTED callback to ${g.context.address}`)) this.track(this.sendGranted(g));
+    }
   }
 
   /**
@@ -318,6 +328,12 @@ export class LockService {
   }
 
   // ---- NSM ---------------------------------------------------------------
+
+  private canMonitor(name: string): boolean {
+    if (this.peers.size < MAX_PEERS || this.peers.has(name.toLowerCase())) return true;
+    this.log(`nlm: refused a lock for ${name}: ${MAX_PEERS} client hosts are monitored already`);
+    return false;
+  }
 
   private async monitorClient(name: string, address: string): Promise<void> {
     const key = name.toLowerCase();
@@ -386,17 +402,20 @@ export class LockService {
 
   /**
    * A peer's reboot notice: its locks here are gone (its processes are), and
-   * the local programs that asked to hear of it are told. The peer is
-   * matched by name, or by address when the notice names one.
+   * the local programs that asked to hear of it are told. A client's locks
+   * go only when the notice comes from the address the client locks from
+   * and names it (by name, or by that address), as statd matches the
+   * sender's address: anyone else's notice would free others' locks.
    */
   private peerRestarted(monName: string, state: number, from: string): void {
     const n = monName.toLowerCase();
-    const hosts = [...this.table.hosts()].filter((h) => h.toLowerCase() === n || (isIP(monName) !== 0 && this.addresses.get(h) === monName));
+    const hosts = [...this.table.hosts()].filter((h) => this.addresses.get(h) === from && (h.toLowerCase() === n || monName === from));
     for (const h of hosts) this.free(h, `reboot notice, state ${state}, from ${from}`);
     const p = this.peers.get(n);
     for (const m of p?.monitors ?? []) {
       const body = smStatus.encode({ monName, state, priv: m.priv });
       const host = isIP(m.myId.myName) !== 0 ? m.myId.myName : '127.0.0.1';
+      if (!this.roomToSend(`the restart of ${monName} to program ${m.myId.myProg}`)) continue;
       this.track(
         this.callPeer(host, m.myId.myProg, m.myId.myVers, m.myId.myProc, body, 'udp').catch((e: unknown) =>
           this.log(`nsm: could not tell program ${m.myId.myProg} that ${monName} restarted: ${(e as Error).message}`),
@@ -428,6 +447,12 @@ export class LockService {
   }
 
   // ---- timers and work in flight -------------------------------------------
+
+  private roomToSend(what: string): boolean {
+    if (this.running.size < MAX_OUTGOING) return true;
+    this.log(`nlm: ${MAX_OUTGOING} callbacks in flight: not sending ${what}`);
+    return false;
+  }
 
   private track(p: Promise<unknown>): void {
     const q = p.catch((e: unknown) => this.log(`nlm: ${(e as Error).message}`)).finally(() => this.running.delete(q));
