@@ -84,8 +84,8 @@ export interface PolicyOptions {
 const BROADCAST = 0xffffffff;
 const PXE_CLIENT = Buffer.from('PXEClient');
 const HTTP_CLIENT = Buffer.from('HTTPClient');
-/** A boot file name that is a URL (http://, https://, tftp://, ...). */
-const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+/** A boot file name UEFI HTTP Boot can fetch: an http:// or https:// URL. */
+const URL_SCHEME = /^https?:\/\//i;
 /** Size of the BOOTP file field, the terminating NUL included. */
 const FILE_FIELD = 128;
 

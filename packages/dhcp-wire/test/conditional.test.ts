@@ -285,6 +285,8 @@ t.test('an HTTP Boot client given a TFTP file name gets no HTTPClient: the firmw
   const c = parseConfig(`subnet 198.18.30.0 netmask 255.255.255.0 { range 198.18.30.100 198.18.30.120; filename "undionly.kpxe"; }`);
   const offer = new LeasePolicy(c).handle(incoming(packet(HTTP)), 1000).reply!.msg;
   t.equal(getOption(offer, 60), undefined);
+  const tftpUrl = parseConfig(`subnet 198.18.30.0 netmask 255.255.255.0 { range 198.18.30.100 198.18.30.120; filename "tftp://198.18.30.1/ipxe.efi"; }`);
+  t.equal(getOption(new LeasePolicy(tftpUrl).handle(incoming(packet(HTTP)), 1000).reply!.msg, 60), undefined, 'nor with a tftp:// URL');
   t.end();
 });
 
