@@ -25,7 +25,8 @@ import { readReply, writeNodeRoot, type NodeRoot } from './node-root.js';
 import { IPXE_ROM, PARALLEL_BOOTS } from './scenario.js';
 import { writePxelinuxConfig, writeTftpRoot } from './tftp-root.js';
 import { IPXE_EFI_ROM, OVMF_CODE, OVMF_VARS, prepareUefiLoader } from './uefi-loader.js';
-import { createVmNetwork, startVm, StampedLog, waitForBoot, type VmNetwork } from './vm.js';
+import { createVmNetwork, startVm, StampedLog, waitForBoot, type BootResult, type Vm, type VmNetwork } from './vm.js';
+import { takeVmSlot } from './vm-slots.js';
 
 // Three TCG boots, two at a time, plus fetching the guest and the loader on a cold cache.
 t.setTimeout(600_000);
@@ -198,8 +199,15 @@ async function bootNode(t: Test, net: VmNetwork, tap: string, n: Node, log: Stam
     uefi = { code: OVMF_CODE, vars: join(work, `${n.name}-OVMF_VARS.fd`) };
     copyFileSync(OVMF_VARS, uefi.vars);
   }
-  const vm = startVm(t, { net, tap, mac: n.mac, rom: n.firmware === 'uefi' ? IPXE_EFI_ROM : IPXE_ROM, uefi });
-  const result = await waitForBoot(vm, { timeoutMs: 180_000, serverLog: log, serverAck: new RegExp(`DHCPACK on ${esc(n.ip)}\\b`) });
+  const release = await takeVmSlot({ onWait: () => t.comment('waiting for a guest slot (another test file is booting guests)') });
+  let vm: Vm;
+  let result: BootResult;
+  try {
+    vm = startVm(t, { net, tap, mac: n.mac, rom: n.firmware === 'uefi' ? IPXE_EFI_ROM : IPXE_ROM, uefi });
+    result = await waitForBoot(vm, { timeoutMs: 180_000, serverLog: log, serverAck: new RegExp(`DHCPACK on ${esc(n.ip)}\\b`) });
+  } finally {
+    release();
+  }
   const at = (l: { at: number } | undefined) => (l ? (l.at - vm.startedAt) / 1000 : undefined);
   const server = (pattern: string) => at(log.first(new RegExp(pattern), vm.startedAt));
   const serial = (pattern: RegExp) => at(vm.serial.first(pattern));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Guest } from './guest.js';
 import { readReply, writeNodeRoot, type NodeRoot } from './node-root.js';
 import { writePxelinuxConfig, writeTftpRoot, type ConfigLookup } from './tftp-root.js';
+import { takeVmSlot } from './vm-slots.js';
 import { formatTimes, startVm, waitForBoot, type BootResult, type StampedLog, type VmNetwork } from './vm.js';
 
 /**
@@ -79,8 +80,14 @@ export async function bootAndCheck(
   server: { log: StampedLog; ack?: (ip: string) => RegExp; output(): string },
   timeoutMs = 150_000,
 ): Promise<BootResult> {
-  const vm = startVm(t, { net, tap, mac: c.mac, rom: IPXE_ROM });
-  const result = await waitForBoot(vm, { timeoutMs, serverLog: server.log, serverAck: server.ack?.(c.ip) });
+  const release = await takeVmSlot({ onWait: () => t.comment('waiting for a guest slot (another test file is booting guests)') });
+  let result: BootResult;
+  try {
+    const vm = startVm(t, { net, tap, mac: c.mac, rom: IPXE_ROM });
+    result = await waitForBoot(vm, { timeoutMs, serverLog: server.log, serverAck: server.ack?.(c.ip) });
+  } finally {
+    release();
+  }
   const times = formatTimes(`${c.name} (${c.config}, ${c.nfsOptions})`, result.seconds);
   t.comment(times);
   // The timings are the point of the run: on stderr they show with any reporter.
@@ -100,8 +107,7 @@ export async function bootAndCheck(
   return result;
 }
 
-/** How many guests boot at once: TCG is one busy thread per guest, and CI has two CPUs. */
-export const PARALLEL_BOOTS = Math.max(1, Number(process.env.E2E_JOBS ?? 2));
+export { PARALLEL_BOOTS } from './vm-slots.js';
 
 /**
  * Boots every case as a subtest of `t`, which must run `net.taps.length`
