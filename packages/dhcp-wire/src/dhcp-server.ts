@@ -149,7 +149,6 @@ export class DhcpServer {
     const shared = this.shared!;
     for (let tries = 0; tries < MAX_CLAIM_TRIES; tries++) {
       const now = Date.now();
-      const started = now;
       let outcome: Outcome;
       try {
         outcome = this.policy.handle(req, now);
@@ -162,16 +161,17 @@ export class DhcpServer {
         try {
           claim = outcome.commit ? await shared.record(outcome.commit, now) : await shared.reserve(outcome.reserve!, now, tries === 0);
         } catch (e) {
+          if (outcome.reserve) this.policy.withdrawOffer(outcome.reserve.client);
           return this.storeDown(e as Error);
         }
-        this.storeUp(started);
+        this.storeUp(now);
       }
       if (claim.ok && tries === 0 && isNak(outcome)) {
         // A NAK decided from what this server knew: another server may have bound the address
         // to this client since. Asked once, from the store itself.
         try {
           const rows = await shared.lookup(req.msg.ciaddr || requestedAddress(req), clientKeyOf(req.msg));
-          this.storeUp(started);
+          this.storeUp(now);
           if (rows.length > 0) {
             this.policy.load(rows);
             continue;
@@ -192,6 +192,7 @@ export class DhcpServer {
         return;
       }
     }
+    this.policy.withdrawOffer(clientKeyOf(req.msg));
     this.log(`request from ${from} not answered: ${MAX_CLAIM_TRIES} claims in a row were refused by ${shared.name} (other servers took the addresses meanwhile)`);
   }
 

@@ -140,6 +140,11 @@ export class LeasePolicy {
     }
   }
 
+  /** Forgets the offer made to a client that was never sent (a shared store could not hold its address), so it holds no address. */
+  withdrawOffer(client: string): void {
+    this.dropOffer(client);
+  }
+
   /** Every lease the policy holds. */
   leases(): IterableIterator<Lease> {
     return this.byIp.values();
