@@ -25,7 +25,8 @@ import { run, start } from '../support/processes.js';
 import { netbootCli, repoRoot } from '../support/paths.js';
 import { prepareGuest } from './guest.js';
 import { IPXE_ROM, writeScenario } from './scenario.js';
-import { createVmNetwork, startVm, StampedLog, waitForBoot } from './vm.js';
+import { createVmNetwork, startVm, StampedLog, waitForBoot, type BootResult } from './vm.js';
+import { takeVmSlot } from './vm-slots.js';
 
 t.setTimeout(600_000);
 
@@ -187,13 +188,19 @@ subnet ${net.address(0)} netmask 255.255.255.0 {
     probe = r.stdout + r.stderr;
   };
   let restarting: Promise<void> | undefined;
-  const vm = startVm(t, { net, tap: net.taps[0]!, mac: c.mac, rom: IPXE_ROM });
-  const off = vm.serial.onLine(() => {
-    if (vm.serial.first(/E2E-LOCK-TRY/) && !existsSync(release)) writeFileSync(release, '');
-    if (vm.serial.first(/E2E-LOCK-TAKEN/) && !restarting) restarting = restart();
-  });
-  const result = await waitForBoot(vm, { timeoutMs: 360_000, serverLog: serveLog });
-  off();
+  const freeSlot = await takeVmSlot({ onWait: () => t.comment('waiting for a guest slot (another test file is booting guests)') });
+  let result: BootResult;
+  try {
+    const vm = startVm(t, { net, tap: net.taps[0]!, mac: c.mac, rom: IPXE_ROM });
+    const off = vm.serial.onLine(() => {
+      if (vm.serial.first(/E2E-LOCK-TRY/) && !existsSync(release)) writeFileSync(release, '');
+      if (vm.serial.first(/E2E-LOCK-TAKEN/) && !restarting) restarting = restart();
+    });
+    result = await waitForBoot(vm, { timeoutMs: 360_000, serverLog: serveLog });
+    off();
+  } finally {
+    freeSlot();
+  }
   const restartError = await restarting?.then(() => undefined, (e: unknown) => e as Error);
   if (result.outcome !== 'done' || restartError || !/PROBE-LOCK 4/.test(probe) || process.env.E2E_TIMELINE) {
     const dump = join(tmpdir(), 'nb-e2e-nlm.log');
