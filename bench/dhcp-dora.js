@@ -40,7 +40,7 @@ if (store !== 'file' && store !== 'postgres') {
 const servers = flag('--servers', store === 'postgres' ? 'netboot,netboot-pg,kea-pg' : 'netboot,kea,dhcpd').split(',');
 /** The PostgreSQL cluster of this run, when a -pg server is measured. */
 let postgres;
-const RATES = [25, 50, 100, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 6000, 8000];
+const RATES = [25, 50, 100, 150, 200, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 6000, 8000];
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
 const say = (s) => {
   if (!json) console.log(s);
