@@ -1,16 +1,19 @@
 /**
- * BIOS, UEFI and iPXE-over-HTTP nodes booting from one `netboot serve`, in
- * the namespace and bridge the diskless test uses. The dhcpd.conf gives each
- * firmware its own boot file by client architecture (option 93,
- * pxe-system-type): a BIOS node (SeaBIOS, iPXE's legacy ROM) gets
- * pxelinux.0, a UEFI node (OVMF, iPXE's EFI driver) gets syslinux.efi, which
- * reads the same pxelinux.cfg/ names and loads the same kernel and initrd
- * over TFTP; a third node's host block, with ISC's `if exists user-class and
- * option user-class = "iPXE"` idiom, hands iPXE an http:// URL to a script
- * that fetches kernel and initrd over HTTP from the same process (after
- * fetching them once over TFTP, so the two transports are timed by the same
- * client in the same boot). Every node mounts its own root over NFSv3,
- * reads the file the test wrote and writes its reply.
+ * BIOS, UEFI PXE, iPXE-over-HTTP and UEFI HTTP Boot nodes booting from one
+ * `netboot serve`, in the namespace and bridge the diskless test uses. The
+ * dhcpd.conf gives each firmware its own boot file by client architecture
+ * (option 93, pxe-system-type): a BIOS node (SeaBIOS, iPXE's legacy ROM)
+ * gets pxelinux.0, a UEFI node (OVMF, iPXE's EFI driver) gets syslinux.efi,
+ * which reads the same pxelinux.cfg/ names and loads the same kernel and
+ * initrd over TFTP. A third node's host block, with ISC's `if exists
+ * user-class and option user-class = "iPXE"` idiom, hands iPXE an http://
+ * URL to a script that fetches kernel and initrd over HTTP from the same
+ * process (after fetching them once over TFTP, so the two transports are
+ * timed by the same client in the same boot). A fourth, OVMF with no option
+ * ROM, does UEFI HTTP Boot with the firmware's own network stack: vendor
+ * class HTTPClient gets iPXE's snponly.efi as a URL, and that iPXE gets its
+ * script. Every node mounts its own root over NFSv3, reads the file the test
+ * wrote and writes its reply.
  */
 import t, { type Test } from 'tap';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,14 +31,22 @@ import { IPXE_EFI_ROM, OVMF_CODE, OVMF_VARS, prepareUefiLoader } from './uefi-lo
 import { createVmNetwork, startVm, StampedLog, waitForBoot, type BootResult, type Vm, type VmNetwork } from './vm.js';
 import { takeVmSlot } from './vm-slots.js';
 
-// Three TCG boots, two at a time, plus fetching the guest and the loader on a cold cache.
-t.setTimeout(600_000);
+// Four TCG boots, two at a time (each allowed 300 s: a loaded machine slows TCG several times over),
+// plus fetching the guest and the loaders on a cold cache.
+t.setTimeout(1_200_000);
 
 const HTTP_PORT = 8080;
 
+/**
+ * bios: SeaBIOS + iPXE's legacy ROM, PXE. uefi: OVMF + iPXE's EFI driver, PXE.
+ * ipxe-http: like bios, but iPXE is sent to a script over HTTP. uefi-http:
+ * OVMF's own network stack (no option ROM), UEFI HTTP Boot.
+ */
+type Kind = 'bios' | 'uefi' | 'ipxe-http' | 'uefi-http';
+
 interface Node {
   name: string;
-  firmware: 'bios' | 'uefi';
+  kind: Kind;
   mac: string;
   ip: string;
   root: NodeRoot;
@@ -43,6 +54,8 @@ interface Node {
   bootFile: string;
   /** What `e2e.config=` on its kernel command line says. */
   label: string;
+  /** The iPXE script's URL, for the nodes that run one. */
+  script?: string;
 }
 
 function dhcpdConf(net: VmNetwork, nodes: Node[]): string {
@@ -53,7 +66,8 @@ function dhcpdConf(net: VmNetwork, nodes: Node[]): string {
     option root-path  "${n.root.dir}";${extra}
   }
 `;
-  return `# One network, three kinds of firmware: the boot file follows option 93 (RFC 4578).
+  return `# One network, four kinds of boot client: the boot file follows option 93 (RFC 4578),
+# and for two hosts the user class (iPXE) and vendor class (HTTPClient).
 ddns-update-style none;
 option routers ${net.serverAddr};
 next-server ${net.serverAddr};
@@ -67,24 +81,32 @@ subnet ${net.address(0)} netmask 255.255.255.0 {
     match if option pxe-system-type = 00:07;
     filename "syslinux.efi";
   }
-${nodes
-  .map((n) =>
-    host(
-      n,
-      n.bootFile.startsWith('http://')
-        ? `
+${nodes.map((n) => host(n, hostBoot(n))).join('')}}
+`;
+}
+
+/** The host-scoped boot statements of the HTTP nodes, in ISC's idioms. */
+function hostBoot(n: Node): string {
+  if (n.kind === 'ipxe-http') {
+    return `
     # ISC's chainloading idiom: iPXE (whatever ROM it came from) gets its script over
     # HTTP; a plain PXE ROM would first get iPXE itself.
     if exists user-class and option user-class = "iPXE" {
       filename "${n.bootFile}";
     } else {
       filename "undionly.kpxe";
-    }`
-        : '',
-    ),
-  )
-  .join('')}}
-`;
+    }`;
+  }
+  if (n.kind === 'uefi-http') {
+    return `
+    # UEFI HTTP Boot firmware gets iPXE as a URL; iPXE then gets its script.
+    if exists user-class and option user-class = "iPXE" {
+      filename "${n.script}";
+    } elsif substring(option vendor-class-identifier, 0, 10) = "HTTPClient" {
+      filename "${n.bootFile}";
+    }`;
+  }
+  return '';
 }
 
 /**
@@ -111,9 +133,21 @@ echo E2E-FAIL the iPXE script stopped
 `;
 }
 
+/** The UEFI HTTP node's script: kernel and initrd over HTTP (the EFI stub takes the initrd by name). */
+function uefiHttpScript(net: VmNetwork, n: Node): string {
+  const http = `http://${net.serverAddr}:${HTTP_PORT}`;
+  return `#!ipxe
+kernel ${http}/vmlinuz initrd=initrd.gz console=ttyS0 ip=dhcp root=/dev/nfs nfsroot=${net.serverAddr}:${n.root.dir},vers=3,tcp rw e2e.config=${n.label} || goto failed
+initrd ${http}/initrd.gz || goto failed
+boot || goto failed
+:failed
+echo E2E-FAIL the iPXE script stopped
+`;
+}
+
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-t.test('BIOS, UEFI and iPXE-over-HTTP nodes boot from one netboot serve', { jobs: PARALLEL_BOOTS }, async (t) => {
+t.test('BIOS, UEFI PXE, iPXE-over-HTTP and UEFI HTTP Boot nodes boot from one netboot serve', { jobs: PARALLEL_BOOTS }, async (t) => {
   if (!requireNetns(t)) return;
   const progs = requirePrograms(t, { 'qemu-system-x86_64': 'qemu-system-x86', 'apt-get': 'apt', dpkg: 'dpkg' });
   if (!progs) return;
@@ -131,21 +165,25 @@ t.test('BIOS, UEFI and iPXE-over-HTTP nodes boot from one netboot serve', { jobs
   writeTftpRoot(tftpRoot, guest);
   copyFileSync(loader.syslinuxEfi, join(tftpRoot, 'syslinux.efi'));
   copyFileSync(loader.ldlinuxE64, join(tftpRoot, 'ldlinux.e64'));
+  copyFileSync(loader.snponlyEfi, join(tftpRoot, 'snponly.efi'));
 
-  const node = (i: number, name: string, firmware: Node['firmware'], bootFile: string, label: string): Node => {
+  const url = (file: string) => `http://${net.serverAddr}:${HTTP_PORT}/${file}`;
+  const node = (i: number, name: string, kind: Kind, bootFile: string, script?: string): Node => {
     const ip = net.address(20 + i);
     const root = writeNodeRoot(join(work, 'diskless', ip), guest, randomBytes(8).toString('hex'));
-    return { name, firmware, mac: `52:54:00:e2:e1:${(i + 1).toString(16).padStart(2, '0')}`, ip, root, bootFile, label };
+    return { name, kind, mac: `52:54:00:e2:e1:${(i + 1).toString(16).padStart(2, '0')}`, ip, root, bootFile, label: kind, script };
   };
   const nodes = [
-    node(0, 'bios1', 'bios', 'pxelinux.0', 'bios'),
-    node(1, 'uefi1', 'uefi', 'syslinux.efi', 'uefi'),
-    node(2, 'ipxe1', 'bios', `http://${net.serverAddr}:${HTTP_PORT}/boot.ipxe`, 'ipxe-http'),
+    node(0, 'bios1', 'bios', 'pxelinux.0'),
+    node(1, 'uefi1', 'uefi', 'syslinux.efi'),
+    node(2, 'ipxe1', 'ipxe-http', url('boot.ipxe')),
+    node(3, 'uefihttp1', 'uefi-http', url('snponly.efi'), url('uefi-http.ipxe')),
   ];
-  for (const n of nodes.filter((n) => !n.bootFile.startsWith('http://'))) {
+  for (const n of nodes.filter((n) => n.kind === 'bios' || n.kind === 'uefi')) {
     writePxelinuxConfig(tftpRoot, { lookup: 'mac', mac: n.mac, ip: n.ip, server: net.serverAddr, rootPath: n.root.dir, nfsOptions: 'vers=3,tcp', label: n.label });
   }
   writeFileSync(join(tftpRoot, 'boot.ipxe'), ipxeScript(net, nodes[2]!));
+  writeFileSync(join(tftpRoot, 'uefi-http.ipxe'), uefiHttpScript(net, nodes[3]!));
   const dhcpConf = join(work, 'dhcpd.conf');
   const exports = join(work, 'exports');
   writeFileSync(dhcpConf, dhcpdConf(net, nodes));
@@ -178,7 +216,7 @@ t.test('BIOS, UEFI and iPXE-over-HTTP nodes boot from one netboot serve', { jobs
   const free = [...net.taps];
   await Promise.all(
     nodes.map((n) =>
-      t.test(`${n.name}: ${n.firmware.toUpperCase()} firmware, boot file ${n.bootFile}`, async (t) => {
+      t.test(`${n.name} (${n.kind}): boot file ${n.bootFile}`, async (t) => {
         const tap = free.shift();
         if (!tap) throw new Error(`more boots at once than the ${net.taps.length} tap devices`);
         try {
@@ -193,18 +231,20 @@ t.test('BIOS, UEFI and iPXE-over-HTTP nodes boot from one netboot serve', { jobs
 });
 
 async function bootNode(t: Test, net: VmNetwork, tap: string, n: Node, log: StampedLog, output: () => string, work: string): Promise<void> {
-  let uefi: { code: string; vars: string } | undefined;
-  if (n.firmware === 'uefi') {
+  let uefi: { code: string; vars: string; httpBootOnly: boolean } | undefined;
+  if (n.kind === 'uefi' || n.kind === 'uefi-http') {
     // Each UEFI guest writes its own variable store (boot entries); the package's copy stays pristine.
-    uefi = { code: OVMF_CODE, vars: join(work, `${n.name}-OVMF_VARS.fd`) };
+    uefi = { code: OVMF_CODE, vars: join(work, `${n.name}-OVMF_VARS.fd`), httpBootOnly: n.kind === 'uefi-http' };
     copyFileSync(OVMF_VARS, uefi.vars);
   }
+  // No ROM for UEFI HTTP Boot: OVMF's own virtio-net driver and network stack do it.
+  const rom = n.kind === 'uefi' ? IPXE_EFI_ROM : n.kind === 'uefi-http' ? '' : IPXE_ROM;
   const release = await takeVmSlot({ onWait: () => t.comment('waiting for a guest slot (another test file is booting guests)') });
   let vm: Vm;
   let result: BootResult;
   try {
-    vm = startVm(t, { net, tap, mac: n.mac, rom: n.firmware === 'uefi' ? IPXE_EFI_ROM : IPXE_ROM, uefi });
-    result = await waitForBoot(vm, { timeoutMs: 180_000, serverLog: log, serverAck: new RegExp(`DHCPACK on ${esc(n.ip)}\\b`) });
+    vm = startVm(t, { net, tap, mac: n.mac, rom, uefi });
+    result = await waitForBoot(vm, { timeoutMs: 300_000, serverLog: log, serverAck: new RegExp(`DHCPACK on ${esc(n.ip)}\\b`) });
   } finally {
     release();
   }
@@ -212,15 +252,27 @@ async function bootNode(t: Test, net: VmNetwork, tap: string, n: Node, log: Stam
   const server = (pattern: string) => at(log.first(new RegExp(pattern), vm.startedAt));
   const serial = (pattern: RegExp) => at(vm.serial.first(pattern));
   const ip = esc(n.ip);
-  const viaHttp = n.bootFile.startsWith('http://');
-  const bootFileAt = viaHttp ? server(`http: ${ip} .*"GET /boot\\.ipxe HTTP/1\\.1" 200 `) : server(`RRQ from ${ip} filename ${esc(n.bootFile)}: sent`);
-  const loadedAt = viaHttp ? serial(/E2E-FETCHED-HTTP/) : n.firmware === 'uefi' ? server(`RRQ from ${ip} filename initrd\\.gz: sent`) : result.seconds.kernelLoaded;
+  const viaHttp = n.kind === 'ipxe-http' || n.kind === 'uefi-http';
+  const httpGot = (file: string, agent = '') => server(`http: ${ip} .*"GET /${esc(file)} HTTP/1\\.1" 200 \\d+ "-" "${agent}`);
+  const bootFileAt = {
+    bios: () => server(`RRQ from ${ip} filename pxelinux\\.0: sent`),
+    uefi: () => server(`RRQ from ${ip} filename syslinux\\.efi: sent`),
+    'ipxe-http': () => httpGot('boot.ipxe', 'iPXE'),
+    // Fetched by the firmware itself: its user agent says so.
+    'uefi-http': () => httpGot('snponly.efi', 'UefiHttpBoot'),
+  }[n.kind]();
+  const loadedAt = {
+    bios: () => result.seconds.kernelLoaded,
+    uefi: () => server(`RRQ from ${ip} filename initrd\\.gz: sent`),
+    'ipxe-http': () => serial(/E2E-FETCHED-HTTP/),
+    'uefi-http': () => httpGot('initrd.gz'),
+  }[n.kind]();
   const f = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)} s`);
   const s = result.seconds;
-  const line = `${n.name} (${n.firmware.toUpperCase()}, ${n.bootFile}): DHCP ACK ${f(s.dhcpAck)}, ${n.bootFile.replace(/^.*\//, '')} loaded ${f(bootFileAt)}, kernel+initrd loaded ${f(loadedAt)}, root mounted ${f(s.rootMounted)}, marker ${f(s.marker)}`;
+  const line = `${n.name} (${n.kind}, ${n.bootFile}): DHCP ACK ${f(s.dhcpAck)}, ${n.bootFile.replace(/^.*\//, '')} loaded ${f(bootFileAt)}, kernel+initrd loaded ${f(loadedAt)}, root mounted ${f(s.rootMounted)}, marker ${f(s.marker)}`;
   t.comment(line);
   process.stderr.write(`e2e ${line}\n`);
-  if (viaHttp) {
+  if (n.kind === 'ipxe-http') {
     const span = (from: RegExp, to: RegExp) => {
       const a = serial(from);
       const b = serial(to);

@@ -104,10 +104,14 @@ export interface VmOptions {
   /** One of net.taps, used by no other running guest. */
   tap: string;
   mac: string;
-  /** iPXE option ROM for virtio-net (Debian's ipxe-qemu). */
+  /** iPXE option ROM for virtio-net (Debian's ipxe-qemu); empty: none (UEFI uses its own driver). */
   rom: string;
-  /** UEFI firmware instead of SeaBIOS: OVMF's code (read-only) and this guest's own copy of its variable store. */
-  uefi?: { code: string; vars: string };
+  /**
+   * UEFI firmware instead of SeaBIOS: OVMF's code (read-only) and this guest's own copy of its
+   * variable store; `httpBootOnly` switches OVMF's PXE off (its fw_cfg knobs) so it goes straight
+   * to UEFI HTTP Boot instead of first waiting out PXE over IPv4 and IPv6.
+   */
+  uefi?: { code: string; vars: string; httpBootOnly?: boolean };
   qemu?: string;
 }
 
@@ -134,6 +138,9 @@ export function startVm(t: Teardown, opts: VmOptions): Vm {
     '-no-reboot',
     ...(opts.uefi
       ? ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${opts.uefi.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${opts.uefi.vars}`]
+      : []),
+    ...(opts.uefi?.httpBootOnly
+      ? ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n']
       : []),
   ];
   const startedAt = performance.now();
