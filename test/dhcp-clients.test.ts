@@ -380,6 +380,9 @@ t.test('dhclient renews (unicast to ciaddr) and releases against a short lease',
   // T1 is half the 8 s lease: dhclient unicasts a REQUEST with ciaddr set, the ACK comes back to ciaddr.
   await client.waitFor(new RegExp(`DHCPREQUEST for ${addr.replace(/\./g, '\\.')} on \\S+ to 198\\.18\\.27\\.1 port 67`), 30_000);
   await client.waitFor(/bound to [^\n]*\n[^]*bound to /, 30_000);
+  // The server logs "DHCPACK on" after sending it, so dhclient may say "bound" before that line is read here.
+  const ack = `DHCPACK on ${addr.replace(/\./g, '\\.')} to 02:00:00:00:27:02`;
+  await server.waitFor(new RegExp(`${ack}[^]*${ack}`), 10_000).catch(() => undefined);
   const acks = server.output().split(`DHCPACK on ${addr} to 02:00:00:00:27:02`).length - 1;
   t.ok(acks >= 2, `${acks} ACKs: the first and the renewal`);
   await client.stop();
