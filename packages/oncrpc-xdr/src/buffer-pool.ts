@@ -11,6 +11,7 @@ export class BufferPool {
   private readonly free: Buffer[] = [];
   // Weak: a buffer never given back (its connection reset mid-reply) is simply collected.
   private readonly lent = new WeakSet<ArrayBufferLike>();
+  private lentNow = 0;
 
   constructor(
     readonly size: number,
@@ -21,7 +22,13 @@ export class BufferPool {
   take(length = this.size): Buffer {
     const b = this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
     this.lent.add(b.buffer);
+    this.lentNow++;
     return length === this.size ? b : b.subarray(0, length);
+  }
+
+  /** Buffers lent and not given back (one never given back stays counted). */
+  get lentCount(): number {
+    return this.lentNow;
   }
 
   /** Whether `b` is (a view of) a buffer this pool lent and has not got back. */
@@ -32,6 +39,7 @@ export class BufferPool {
   /** Gives back what take() returned (or any view of it). */
   give(b: Buffer): void {
     if (!this.lent.delete(b.buffer)) return;
+    this.lentNow--;
     if (this.free.length < this.keep) this.free.push(Buffer.from(b.buffer, 0, this.size));
   }
 }

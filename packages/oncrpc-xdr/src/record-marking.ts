@@ -39,9 +39,11 @@ export function frameRecord(chunks: readonly Uint8Array[]): Uint8Array[] {
  * A reader that lends its own reusable buffer instead (net.Socket's
  * `onread`, see target/wrote) gets records in buffers of their own: each
  * fragment is given one buffer of its announced length (at most the
- * maximum record size: for a peer that is trusted that far, such as a
- * client's server) and the rest of a fragment is read straight into it, so
- * a large reply costs no copy in JavaScript.
+ * maximum record size) and the rest of a fragment is read straight into it,
+ * so a large record costs no copy in JavaScript. Where the peer is not
+ * trusted with buffers of the size it announces, `allocate` may decline
+ * (undefined): that fragment's bytes are then kept as copies of what
+ * arrived, and joined once it is complete.
  */
 export class RecordDecoder {
   private readonly header = Buffer.alloc(4);
@@ -57,11 +59,28 @@ export class RecordDecoder {
   /** Stream position of the next byte, for error offsets. */
   private position = 0;
 
-  /** `allocate` gives the buffers records are joined in (and, with target/wrote, fragments read into). */
+  /**
+   * `allocate` gives the buffers records are joined in (and, with
+   * target/wrote, fragments read into; it may decline those); `release`
+   * gets back the fragment buffers a record of several was joined from, and
+   * what discard() drops.
+   */
   constructor(
     readonly maxRecordSize: number,
-    private readonly allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+    private readonly allocate: (size: number, fragment: boolean) => Buffer | undefined = Buffer.allocUnsafe,
+    private readonly release: (b: Buffer) => void = () => {},
   ) {}
+
+  /** Drops a record in progress (the stream was closed), giving its fragment buffers to `release`. */
+  discard(): void {
+    if (this.body) this.release(this.body);
+    for (const p of this.parts) this.release(p);
+    this.body = undefined;
+    this.parts = [];
+    this.inFragment = false;
+    this.headerHave = 0;
+    this.recordSize = 0;
+  }
 
   /** Feeds the next bytes of the stream, kept as views; returns the records they complete. Throws XdrError TOO_LONG. */
   push(chunk: Buffer): Buffer[] {
@@ -127,7 +146,7 @@ export class RecordDecoder {
         this.fragmentLeft = length;
         this.lastFragment = word >= LAST_FRAGMENT;
         if (copy) {
-          this.body = this.allocate(length);
+          this.body = this.allocate(length, true);
           this.bodyFilled = 0;
         }
       }
@@ -137,7 +156,8 @@ export class RecordDecoder {
           chunk.copy(this.body, this.bodyFilled, pos, pos + take);
           this.bodyFilled += take;
         } else {
-          this.parts.push(chunk.subarray(pos, pos + take));
+          // From a reusable buffer (copy) with no buffer of the fragment's own: keep a copy of just what came.
+          this.parts.push(copy ? Buffer.from(chunk.subarray(pos, pos + take)) : chunk.subarray(pos, pos + take));
         }
         this.recordSize += take;
         this.fragmentLeft -= take;
@@ -169,9 +189,11 @@ export class RecordDecoder {
     if (parts.length === 1) {
       record = parts[0]!;
     } else {
-      record = this.allocate(this.recordSize);
+      // Every byte of it has arrived, so its size is no longer only announced.
+      record = this.allocate(this.recordSize, false) ?? Buffer.allocUnsafe(this.recordSize);
       let at = 0;
       for (const p of parts) at += p.copy(record, at);
+      for (const p of parts) this.release(p);
     }
     this.parts = [];
     this.recordSize = 0;

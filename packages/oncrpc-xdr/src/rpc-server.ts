@@ -62,8 +62,18 @@ const PORT_PICK_ATTEMPTS = 8;
  * flight gained 7 to 33% over one block per tick).
  */
 const REPLIES_PER_WRITE = 4;
-/** TCP records larger than this that arrive in pieces are joined in pooled buffers (an NFS WRITE of 1 MiB). */
+/** TCP records larger than this are read (or joined) into pooled buffers (an NFS WRITE of 1 MiB). */
 const POOLED_RECORD_MIN = 64 * 1024;
+/**
+ * Pooled record buffers lent at once, over all connections. A fragment
+ * header only announces a size, so beyond this many a large fragment is
+ * kept as copies of the bytes that actually arrived: a client that
+ * announces megabytes on many connections and sends nothing more holds
+ * only what it sent.
+ */
+const POOLED_RECORDS_MAX = 64;
+/** Where a socket reads bytes that belong to no record buffer yet; shared, as each read is decoded at once. */
+const SCRATCH_SIZE = 64 * 1024;
 
 /** `::ffff:a.b.c.d` is an IPv4 peer on a dual-stack socket; report it as IPv4 so loopback checks are simple. */
 function endpoint(address: string | undefined, port: number | undefined, family: string | undefined): RpcEndpoint {
@@ -110,8 +120,10 @@ export class RpcServer {
   private readonly maxConnections: number;
   private readonly maxInFlightUdp: number;
   private readonly drc: DuplicateRequestCache;
-  /** @internal Where TCP connections join large records; a record goes back once its reply is written. */
+  /** @internal Where TCP connections read large records; a record goes back once its reply is written. */
   readonly records: BufferPool;
+  /** @internal See SCRATCH_SIZE. */
+  readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
   private readonly tcpServers: net.Server[] = [];
   private readonly udpSockets: dgram.Socket[] = [];
   private readonly connections = new Set<TcpConnection>();
@@ -199,7 +211,8 @@ export class RpcServer {
   private listenTcp(host: string, port: number): Promise<net.Server> {
     return new Promise((resolve, reject) => {
       // Half-open: a client may shut down its sending side after its last call and still wait for the replies.
-      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+      // Paused: a connection starts reading once it has chosen how (see readIntoRecords).
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
       server.once('error', reject);
       server.listen({ host, port, exclusive: true }, () => {
         server.off('error', reject);
@@ -387,6 +400,34 @@ export class RpcServer {
 }
 
 /**
+ * Makes an accepted socket read into the buffers `buffer` names, as
+ * net.Socket's `onread` option does for a socket that connects (a
+ * net.Server makes its sockets without one): a 1 MiB call is read from the
+ * kernel straight into its record's buffer instead of arriving as 16 or more
+ * 64 KiB buffers Node allocates per read (whose garbage collection took a
+ * third of the server's time under WRITEs) and being joined. It fills the
+ * same slots of the socket that option fills, found by their names; where a
+ * Node version has none of them it returns false and the socket emits
+ * 'data' as usual. The socket must not have started reading.
+ */
+function readIntoRecords(socket: net.Socket, buffer: () => Buffer, callback: (n: number, into: Buffer) => boolean): boolean {
+  const slots = Object.getOwnPropertySymbols(socket);
+  const slot = (name: string) => slots.find((k) => k.description === name);
+  const kBuffer = slot('kBuffer');
+  const kBufferGen = slot('kBufferGen');
+  const kBufferCb = slot('kBufferCb');
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; useUserBuffer?: (b: Uint8Array) => void } })._handle;
+  if (!kBuffer || !kBufferGen || !kBufferCb || typeof handle?.useUserBuffer !== 'function' || handle.reading) return false;
+  const first = buffer();
+  const s = socket as unknown as Record<symbol, unknown>;
+  s[kBufferGen] = buffer;
+  s[kBufferCb] = callback;
+  s[kBuffer] = first;
+  handle.useUserBuffer(first);
+  return true;
+}
+
+/**
  * One TCP connection: record reassembly, a bound on calls in flight (reading
  * stops at the bound and resumes below it, and while the kernel's send
  * buffer is full), replies written in completion order, and an idle timer.
@@ -411,10 +452,21 @@ class TcpConnection {
   ) {
     const { maxRecordSize, idleTimeoutMs } = server.limits;
     const records = server.records;
-    this.decoder = new RecordDecoder(maxRecordSize, (n) => (n > POOLED_RECORD_MIN ? records.take(n) : Buffer.allocUnsafe(n)));
+    this.decoder = new RecordDecoder(
+      maxRecordSize,
+      (n, fragment) =>
+        n <= POOLED_RECORD_MIN ? Buffer.allocUnsafe(n) : !fragment || records.lentCount < POOLED_RECORDS_MAX ? records.take(n) : undefined,
+      (b) => records.give(b),
+    );
     this.idle = setTimeout(() => this.onIdle(), idleTimeoutMs);
     this.idle.unref();
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const scratch = server.scratch;
+    const inPlace = readIntoRecords(socket, () => this.decoder.target(scratch), (n, into) => {
+      this.onData(into, n);
+      return true;
+    });
+    if (!inPlace) socket.on('data', (chunk: Buffer) => this.onData(chunk, -1));
+    socket.resume();
     socket.on('drain', () => {
       this.draining = false;
       this.updateFlow();
@@ -429,6 +481,9 @@ class TcpConnection {
     socket.once('close', () => {
       this.closed = true;
       clearTimeout(this.idle);
+      // Records no call will run: their pooled buffers go back.
+      this.decoder.discard();
+      for (const r of this.waiting.splice(0)) records.give(r);
     });
   }
 
@@ -456,13 +511,14 @@ class TcpConnection {
     this.destroy();
   }
 
-  private onData(chunk: Buffer): void {
+  /** `n` bytes read into `chunk` (what the decoder's target() named), or with n < 0 a chunk of the socket's own. */
+  private onData(chunk: Buffer, n: number): void {
     if (this.closed) return;
     this.idle.refresh();
     this.lastActive = Date.now();
     let records: Buffer[];
     try {
-      records = this.decoder.push(chunk);
+      records = n < 0 ? this.decoder.push(chunk) : this.decoder.wrote(chunk, n);
     } catch (e) {
       const why = e instanceof XdrError ? e.message : String(e);
       this.server.log(`record ${this.ctx.remote.address}`, `rpc: closing TCP connection from ${this.ctx.remote.address}:${this.ctx.remote.port}: ${why}`);

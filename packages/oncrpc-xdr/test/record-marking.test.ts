@@ -156,3 +156,49 @@ t.test('joined records come from the allocator the decoder was given', (t) => {
   t.same(sizes, [6]);
   t.end();
 });
+
+t.test('read through target/wrote: a declined fragment buffer keeps copies of what arrived', (t) => {
+  const body = Buffer.alloc(1000, 9);
+  const bytes = stream([[body], [Buffer.from('ab'), Buffer.from('cd')]]);
+  const asked: Array<[number, boolean]> = [];
+  const given: Buffer[] = [];
+  const released: Buffer[] = [];
+  const d = new RecordDecoder(
+    1 << 20,
+    (n, fragment) => {
+      asked.push([n, fragment]);
+      if (fragment && n > 100) return undefined;
+      const b = Buffer.alloc(n);
+      if (fragment) given.push(b);
+      return b;
+    },
+    (b) => released.push(b),
+  );
+  const got = readThrough(d, bytes, [30, 200, 7], Buffer.alloc(64));
+  t.same(got.map((b) => b.toString('hex')), [body.toString('hex'), Buffer.from('abcd').toString('hex')], 'records intact although scratch was reused');
+  t.same(asked[0], [1000, true], 'the announced 1000 bytes were asked for, and declined');
+  t.equal(given.length, 2);
+  t.ok(given.every((b) => released.includes(b)), 'the two fragment buffers of the second record went back once joined');
+  t.end();
+});
+
+t.test('discard() gives back the buffers of a record in progress', (t) => {
+  const released: Buffer[] = [];
+  const d = new RecordDecoder(1 << 20, (n) => Buffer.alloc(n), (b) => released.push(b));
+  const bytes = stream([[Buffer.from('first'), Buffer.alloc(50, 1)]]);
+  const scratch = Buffer.alloc(16);
+  // The first fragment and part of the second arrive, then the stream closes.
+  let at = 0;
+  while (at < 30) {
+    const into = d.target(scratch);
+    const n = Math.min(into.length, 30 - at);
+    bytes.copy(into, 0, at, at + n);
+    at += n;
+    t.same(d.wrote(into, n), []);
+  }
+  t.ok(d.partial);
+  d.discard();
+  t.same(released.map((b) => b.length), [50, 5], 'the body being read and the complete first fragment');
+  t.notOk(d.partial, 'nothing left');
+  t.end();
+});

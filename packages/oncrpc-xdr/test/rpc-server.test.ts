@@ -204,6 +204,28 @@ t.test('tcp: 100 calls in flight, answered in completion order and matched by xi
   t.not(order[0], 0, 'replies did not come back in call order');
 });
 
+t.test('tcp: a large call is read into a pooled record buffer, given back once answered', async (t) => {
+  const { server, listen } = await serve(t);
+  const seen: Array<{ pooled: boolean; sum: number }> = [];
+  server.register(PROG, 1, {
+    1: (call) => {
+      const data = call.args.opaque(1 << 20, 'data');
+      let sum = 0;
+      for (const b of data) sum += b;
+      seen.push({ pooled: server.records.isLent(data), sum });
+      return { stat: 0, body: [u32(data.length)] };
+    },
+  });
+  const port = await listen();
+  const c = await connect(t, port, 'tcp');
+  const data = Buffer.alloc(1 << 20, 1);
+  const head = u32(data.length);
+  const lengths = await Promise.all([1, 2, 3].map(() => c.call(PROG, 1, 1, [head, data]).then((r) => r.u32('n'))));
+  t.same(lengths, [1 << 20, 1 << 20, 1 << 20]);
+  t.same(seen, [1, 2, 3].map(() => ({ pooled: true, sum: 1 << 20 })), 'each call saw its whole body in a pooled buffer');
+  await until(() => server.records.lentCount === 0, 'every record buffer given back');
+});
+
 t.test('udp: a retransmission runs the handler once (duplicate request cache)', async (t) => {
   const { server, listen } = await serve(t);
   let runs = 0;
