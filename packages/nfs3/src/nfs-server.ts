@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, fstatSync, readSync, type BigIntStats } from 'node:fs';
+import { constants, fstatSync, readSync, writeSync, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { BufferPool, REPLY_HEADROOM, RateLimitedLog, XdrError, type ProcedureHandler, type XdrCodec, type RpcCall, type RpcResult } from '@netboot/oncrpc-xdr';
 import { AttributeCache } from './attribute-cache.js';
@@ -135,6 +135,16 @@ const READ_ROOM = REPLY_HEADROOM + READ_HEAD_MAX;
 
 /** READs up to this size are served with a synchronous pread (see read()). */
 const SYNC_READ_MAX = 64 * 1024;
+/**
+ * An UNSTABLE write copies into the page cache in well under a millisecond
+ * a megabyte, unless the kernel holds the writer back because too much is
+ * dirty (balance_dirty_pages sleeps tens of milliseconds and more). A
+ * synchronous write that took longer than this sends the writes of the
+ * next POOL_WRITES_MS to the thread pool, so the event loop does not sleep
+ * with the kernel.
+ */
+const SYNC_WRITE_STALL_MS = 10;
+const POOL_WRITES_MS = 1000;
 
 const S_ISVTX = 0o1000;
 const S_ISGID = 0o2000;
@@ -158,6 +168,8 @@ export class NfsServer {
   private readonly pool: BufferPool;
   /** READ calls between their start and their reply being built. */
   private readsRunning = 0;
+  /** Until when (performance.now()) UNSTABLE writes go to the thread pool (see SYNC_WRITE_STALL_MS). */
+  private poolWritesUntil = 0;
   /** Changes on every start, so a client knows UNSTABLE writes before it may be lost. */
   readonly writeVerifier = randomBytes(8);
   private readonly log: RateLimitedLog;
@@ -566,23 +578,35 @@ export class NfsServer {
     if (!may.write(t.caller, owner(t.st)) && BigInt(t.caller.uid) !== t.st.uid) throw err(NfsStat.ACCES, undefined, { wcc });
     const count = Math.min(a.count, a.data.length);
     if (a.offset + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER)) throw err(NfsStat.FBIG, undefined, { wcc });
-    // An async export replies before the data is on disk, as exports(5) describes; sync honours `stable`.
-    const sync = t.opts.sync !== false;
+    // An async export replies before the data is on disk, as exports(5) describes; sync honours `stable`:
+    // a stable write goes through an O_SYNC (FILE_SYNC) or O_DSYNC (DATA_SYNC) descriptor, durable when it returns.
+    const how = t.opts.sync === false || a.stable === StableHow.UNSTABLE ? 'write' : a.stable === StableHow.FILE_SYNC ? 'sync' : 'dsync';
     try {
       const after = await this.files.use(this.key(t, t.st.ino), t.path, t.st.ino, async (fh) => {
         let done = 0;
-        while (done < count) {
-          const { bytesWritten } = await fh.write(a.data, done, count - done, Number(a.offset) + done);
-          if (bytesWritten === 0) break;
-          done += bytesWritten;
+        const start = performance.now();
+        if (how === 'write' && start >= this.poolWritesUntil) {
+          // Into the page cache, synchronously: measured 1.4 to 1.7x the throughput of the thread-pool
+          // hop at 4 and 16 calls in flight (the hop's wake-ups, and pool threads contending for the
+          // file's lock, cost more than the loop gains by reading the next call meanwhile).
+          while (done < count) {
+            const n = writeSync(fh.fd, a.data, done, count - done, Number(a.offset) + done);
+            if (n === 0) break;
+            done += n;
+          }
+          if (performance.now() - start > SYNC_WRITE_STALL_MS) this.poolWritesUntil = performance.now() + POOL_WRITES_MS;
+        } else {
+          while (done < count) {
+            const { bytesWritten } = await fh.write(a.data, done, count - done, Number(a.offset) + done);
+            if (bytesWritten === 0) break;
+            done += bytesWritten;
+          }
         }
-        if (sync && a.stable === StableHow.FILE_SYNC) await fh.sync();
-        else if (sync && a.stable === StableHow.DATA_SYNC) await fh.datasync();
         // Synchronous: an asynchronous stat queues behind the writes in flight on the same file.
         const st = fstatSync(fh.fd, { bigint: true });
         this.attrs.set(t.path, st);
         return st;
-      }, true);
+      }, how);
       return {
         status: 0,
         wcc: { before: wccAttr(t.st), after: this.attr(t, after) },
