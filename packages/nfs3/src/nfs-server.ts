@@ -136,7 +136,7 @@ const READ_ROOM = REPLY_HEADROOM + READ_HEAD_MAX;
 /** READs up to this size are served with a synchronous pread (see read()). */
 const SYNC_READ_MAX = 64 * 1024;
 /**
- * An UNSTABLE write copies into the page cache in well under a millisecond
+ * A write copies into the page cache in well under a millisecond
  * a megabyte, unless the kernel holds the writer back because too much is
  * dirty (balance_dirty_pages sleeps tens of milliseconds and more). A
  * synchronous write that took longer than this sends the writes of the
@@ -168,7 +168,7 @@ export class NfsServer {
   private readonly pool: BufferPool;
   /** READ calls between their start and their reply being built. */
   private readsRunning = 0;
-  /** Until when (performance.now()) UNSTABLE writes go to the thread pool (see SYNC_WRITE_STALL_MS). */
+  /** Until when (performance.now()) WRITE data goes to the thread pool (see SYNC_WRITE_STALL_MS). */
   private poolWritesUntil = 0;
   /** Changes on every start, so a client knows UNSTABLE writes before it may be lost. */
   readonly writeVerifier = randomBytes(8);
@@ -578,14 +578,13 @@ export class NfsServer {
     if (!may.write(t.caller, owner(t.st)) && BigInt(t.caller.uid) !== t.st.uid) throw err(NfsStat.ACCES, undefined, { wcc });
     const count = Math.min(a.count, a.data.length);
     if (a.offset + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER)) throw err(NfsStat.FBIG, undefined, { wcc });
-    // An async export replies before the data is on disk, as exports(5) describes; sync honours `stable`:
-    // a stable write goes through an O_SYNC (FILE_SYNC) or O_DSYNC (DATA_SYNC) descriptor, durable when it returns.
-    const how = t.opts.sync === false || a.stable === StableHow.UNSTABLE ? 'write' : a.stable === StableHow.FILE_SYNC ? 'sync' : 'dsync';
+    // An async export replies before the data is on disk, as exports(5) describes; sync honours `stable`.
+    const sync = t.opts.sync !== false;
     try {
       const after = await this.files.use(this.key(t, t.st.ino), t.path, t.st.ino, async (fh) => {
         let done = 0;
         const start = performance.now();
-        if (how === 'write' && start >= this.poolWritesUntil) {
+        if (start >= this.poolWritesUntil) {
           // Into the page cache, synchronously: measured 1.4 to 1.7x the throughput of the thread-pool
           // hop at 4 and 16 calls in flight (the hop's wake-ups, and pool threads contending for the
           // file's lock, cost more than the loop gains by reading the next call meanwhile).
@@ -602,11 +601,16 @@ export class NfsServer {
             done += bytesWritten;
           }
         }
+        // The disk wait in the pool. fsync of the whole file, not only this range (knfsd's RWF_SYNC):
+        // with several stable writes in flight the first flushes them all and the others find their
+        // pages clean (measured 1.07 to 1.16x the throughput of range-only O_SYNC writes at 4 in flight).
+        if (sync && a.stable === StableHow.FILE_SYNC) await fh.sync();
+        else if (sync && a.stable === StableHow.DATA_SYNC) await fh.datasync();
         // Synchronous: an asynchronous stat queues behind the writes in flight on the same file.
         const st = fstatSync(fh.fd, { bigint: true });
         this.attrs.set(t.path, st);
         return st;
-      }, how);
+      }, true);
       return {
         status: 0,
         wcc: { before: wccAttr(t.st), after: this.attr(t, after) },

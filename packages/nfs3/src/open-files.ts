@@ -4,22 +4,9 @@ import { showBytes } from './byte-path.js';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
-/**
- * What a caller does with the descriptor: `sync` and `dsync` are writes
- * that must be stable when the call returns, through a second descriptor
- * opened with O_SYNC or O_DSYNC, so one pwrite makes just its own range
- * stable (as knfsd's RWF_SYNC/RWF_DSYNC writes) where an fsync after it
- * would flush every dirty page of the file, other calls' UNSTABLE writes
- * included, in a second hop to the thread pool.
- */
-export type Use = 'read' | 'write' | 'sync' | 'dsync';
-
 interface Opened {
   fh: FileHandle;
   writable: boolean;
-  /** The O_SYNC and O_DSYNC descriptors, opened when first needed. */
-  sync?: Promise<FileHandle>;
-  dsync?: Promise<FileHandle>;
 }
 
 interface Entry {
@@ -53,8 +40,7 @@ export class OpenFiles {
    * A descriptor opened read-only (the server could not open it for writing)
    * is reopened when a write needs it.
    */
-  async use<T>(key: string, path: Buffer, ino: bigint, fn: (fh: FileHandle) => Promise<T>, how: Use = 'read'): Promise<T> {
-    const write = how !== 'read';
+  async use<T>(key: string, path: Buffer, ino: bigint, fn: (fh: FileHandle) => Promise<T>, write = false): Promise<T> {
     let e = this.entries.get(key);
     if (e && write && !(await e.fh.then((o) => o.writable, () => true))) {
       this.drop(key);
@@ -82,23 +68,11 @@ export class OpenFiles {
         err.code = 'EACCES';
         throw err;
       }
-      if (how === 'sync' || how === 'dsync') return await fn(await this.stable(opened, how, path, ino));
       return await fn(opened.fh);
     } finally {
       e.refs--;
       if (e.doomed && e.refs === 0) void closeQuietly(e);
     }
-  }
-
-  private stable(opened: Opened, how: 'sync' | 'dsync', path: Buffer, ino: bigint): Promise<FileHandle> {
-    let p = opened[how];
-    if (!p) {
-      const flag = how === 'sync' ? constants.O_SYNC : constants.O_DSYNC;
-      p = opened[how] = openChecked(path, ino, constants.O_WRONLY | flag).then((o) => o.fh);
-      // A failed open is not kept: the next stable write tries again.
-      p.catch(() => opened[how] === p && (opened[how] = undefined));
-    }
-    return p;
   }
 
   /** Closes the descriptor of `key` when nobody uses it any more. */
@@ -127,15 +101,14 @@ export class OpenFiles {
   }
 }
 
-/** Opens `path` (read-write, else read-only; or exactly `flags`) and checks it is inode `ino`. */
-async function openChecked(path: Buffer, ino: bigint, flags?: number): Promise<Opened> {
+async function openChecked(path: Buffer, ino: bigint): Promise<Opened> {
   let fh: FileHandle;
   let writable = true;
   try {
-    fh = await open(path, (flags ?? constants.O_RDWR) | constants.O_NOFOLLOW);
+    fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (flags !== undefined || (code !== 'EACCES' && code !== 'EROFS' && code !== 'ETXTBSY' && code !== 'EPERM')) throw err;
+    if (code !== 'EACCES' && code !== 'EROFS' && code !== 'ETXTBSY' && code !== 'EPERM') throw err;
     fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     writable = false;
   }
@@ -148,20 +121,9 @@ async function openChecked(path: Buffer, ino: bigint, flags?: number): Promise<O
 }
 
 async function closeQuietly(e: Entry): Promise<void> {
-  let opened: Opened;
   try {
-    opened = await e.fh;
+    await (await e.fh).fh.close();
   } catch {
-    return; // it never opened
+    // it never opened, or is already closed
   }
-  // All at once: a caller that unmounts right after the server closed must not find one still open.
-  await Promise.all(
-    [opened.fh, opened.sync, opened.dsync].map(async (fh) => {
-      try {
-        await (await fh)?.close();
-      } catch {
-        // it never opened, or is already closed
-      }
-    }),
-  );
 }
