@@ -377,8 +377,11 @@ export class TftpServer {
       return;
     }
     let socket: Socket;
+    // Another TID's packet is logged by the transfer it strayed into, once that exists.
+    let logStray: TransferDriver['stray'] | undefined;
+    const onStray = (address: string, port: number) => logStray?.(address, port);
     try {
-      socket = await openTransferSocket(family, local, sendBufferBytes);
+      socket = await openTransferSocket(family, local, sendBufferBytes, { address: t.who, port: t.port, onStray });
     } catch (err) {
       t.source?.close();
       throw err;
@@ -391,7 +394,9 @@ export class TftpServer {
       onLog,
       dallyMs: t.dallyMs,
       settle: t.settle,
+      connected: true,
     });
+    logStray = driver.stray;
     entry.abort = (code, message, tell) => driver.abort(code, message, tell);
     if (t.sink) t.sink.onFailure = (err) => driver.abort(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (${err.message})`);
     this.active.add(entry);

@@ -25,12 +25,11 @@ export class FileSource implements DataSource {
     this.chunk = blksize * Math.max(windowsize, Math.ceil(READ_AHEAD / blksize));
   }
 
-  view(start: number, end: number, busy: boolean): Buffer | Promise<Buffer> {
+  view(start: number, end: number): Buffer | Promise<Buffer> {
     if (this.buf && start >= this.bufStart && end <= this.bufEnd) {
       return this.buf.subarray(start - this.bufStart, end - this.bufStart);
     }
-    // A buffer whose packets may still be queued in the kernel is left to the GC, not refilled.
-    if (!this.buf || busy) this.buf = this.pool.take(this.chunk);
+    this.buf ??= this.pool.take(this.chunk);
     return this.fill(start, end);
   }
 

@@ -7,11 +7,15 @@ import type { LogLimiter } from './log-limiter.js';
 import type { TftpPacket } from './packet.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import type { TransferAction, TransferMachine } from './transfer.js';
+import { answerUnknownTid } from './udp.js';
 
-/** Where a sender's bytes come from: a view of [start, end), synchronously when already loaded. */
+/**
+ * Where a sender's bytes come from: a view of [start, end), synchronously
+ * when already loaded. The driver copies from the view before it asks for
+ * another, so a source may reuse its memory at the next call.
+ */
 export interface DataSource {
-  /** `busy` means earlier views may still be queued in the kernel, so their memory must not be reused. */
-  view(start: number, end: number, busy: boolean): Buffer | Promise<Buffer>;
+  view(start: number, end: number): Buffer | Promise<Buffer>;
   close(): void;
 }
 
@@ -48,9 +52,15 @@ export interface DriverHooks {
    * carried out. A returned message fails the transfer with ERROR 3 instead.
    */
   settle?: () => Promise<string | undefined>;
+  /**
+   * The socket is connected to the peer (openTransferSocket): sends name no
+   * address, and only the peer's datagrams arrive.
+   */
+  connected?: boolean;
 }
 
 export const now = (): number => performance.now();
+
 
 /**
  * Runs one transfer machine over its own UDP socket (its TID). Packets from
@@ -63,9 +73,14 @@ export class TransferDriver {
   private timerAt = Infinity;
   private blocked = false;
   private readonly backlog: TransferAction[][] = [];
-  /** Sends (or bursts of sends) handed to dgram whose completion has not been reported. */
+  /** Control packets (OACK, ACK, ERROR) handed to dgram whose completion has not been reported. */
   private pending = 0;
-  private headers: Buffer = Buffer.alloc(0);
+  /**
+   * The window's DATA packets, header and data side by side: a block is
+   * copied behind its header and sent as one buffer, and the same memory
+   * serves every window while the kernel has taken each send at once.
+   */
+  private packets: Buffer = Buffer.alloc(0);
   private ended = false;
   private closed = false;
 
@@ -119,25 +134,21 @@ export class TransferDriver {
     if (--this.pending === 0 && this.closed) this.release();
   };
 
-  /** Sends on this socket complete in order, so only the last of a burst needs to report back. */
-  private send(bytes: Buffer | Buffer[], last = true): void {
-    const port = this.peer.port || this.hooks.requestPort || 69;
-    if (!last) return this.socket.send(bytes, port, this.peer.address);
+  /**
+   * A control packet reports its completion, so closing waits for it (an
+   * ERROR or the final ACK must leave). DATA needs no report: the transfer
+   * closes only after its last block was acknowledged, or when it is aborted
+   * with an ERROR sent behind the data.
+   */
+  private send(bytes: Buffer): void {
     this.pending++;
-    this.socket.send(bytes, port, this.peer.address, this.sent);
+    if (this.hooks.connected) this.socket.send(bytes, this.sent);
+    else this.socket.send(bytes, this.peer.port || this.hooks.requestPort || 69, this.peer.address, this.sent);
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {
     if (this.closed) return;
-    if (this.peer.port === 0 && address === this.peer.address) {
-      this.peer = { address, port }; // the server's TID, learned from its first reply
-    }
-    if (address !== this.peer.address || port !== this.peer.port) {
-      this.hooks.limiter.write('tid', 'debug', `packet from ${address}:${port} on the transfer with ${this.peer.address}:${this.peer.port}: answered ERROR 5`, now());
-      const err = encode({ op: Opcode.ERROR, code: ErrorCode.UNKNOWN_TID, message: 'Unknown transfer ID' });
-      this.socket.send(err, port, address);
-      return;
-    }
+    if (!this.hooks.connected && !this.fromPeer(address, port)) return;
     let p: TftpPacket;
     try {
       p = decode(msg);
@@ -148,6 +159,22 @@ export class TransferDriver {
     }
     this.run(this.machine.receive(p, now()));
   }
+
+  /** Whether a packet on an unconnected socket is the peer's; any other TID is answered ERROR 5. */
+  private fromPeer(address: string, port: number): boolean {
+    if (this.peer.port === 0 && address === this.peer.address) {
+      this.peer = { address, port }; // the server's TID, learned from its first reply
+    }
+    if (address === this.peer.address && port === this.peer.port) return true;
+    answerUnknownTid(this.socket, address, port);
+    this.stray(address, port);
+    return false;
+  }
+
+  /** Logs a packet from another TID (answered ERROR 5 by the socket that got it). */
+  readonly stray = (address: string, port: number): void => {
+    this.hooks.limiter.write('tid', 'debug', `packet from ${address}:${port} on the transfer with ${this.peer.address}:${this.peer.port}: answered ERROR 5`, now());
+  };
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
@@ -194,7 +221,7 @@ export class TransferDriver {
           const run = actions.slice(i, j) as Extract<TransferAction, { type: 'sendData' }>[];
           const start = run[0].offset;
           const last = run[run.length - 1];
-          const view = this.hooks.source!.view(start, last.offset + last.length, this.pending > 0);
+          const view = this.hooks.source!.view(start, last.offset + last.length);
           if (view instanceof Promise) {
             this.blocked = true;
             view.then(
@@ -246,17 +273,25 @@ export class TransferDriver {
     if (!this.closed) this.send(encode(p));
   }
 
-  /** Sends a window as header + view pairs: the data is never copied behind its header. */
+  /** Sends a window, each block copied behind its header into the transfer's packet buffer. */
   private sendRun(run: Extract<TransferAction, { type: 'sendData' }>[], view: Buffer, start: number): void {
     if (this.closed) return;
-    const need = run.length * 4;
-    // Headers of packets still waiting in libuv must not be overwritten.
-    if (this.pending > 0 || this.headers.length < need) this.headers = Buffer.allocUnsafe(Math.max(need, 64));
+    let need = 0;
+    for (let k = 0; k < run.length; k++) need += 4 + run[k].length;
+    // Packets libuv still queues (the kernel's buffer was full) keep their memory: it is left to them.
+    if (this.packets.length < need || this.socket.getSendQueueCount() > 0) this.packets = Buffer.allocUnsafe(Math.max(need, this.packets.length));
+    const connected = this.hooks.connected;
+    const port = this.peer.port;
+    const address = this.peer.address;
+    let at = 0;
     for (let k = 0; k < run.length; k++) {
       const a = run[k];
-      const header = this.headers.subarray(k * 4, k * 4 + 4);
-      encodeDataHeader(a.block, header);
-      this.send([header, view.subarray(a.offset - start, a.offset - start + a.length)], k === run.length - 1);
+      const packet = this.packets.subarray(at, at + 4 + a.length);
+      encodeDataHeader(a.block, packet);
+      view.copy(packet, 4, a.offset - start, a.offset - start + a.length);
+      if (connected) this.socket.send(packet);
+      else this.socket.send(packet, port, address);
+      at += packet.length;
     }
   }
 }

@@ -45,8 +45,11 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
   const done = (outcome: 'failed', reason: string) =>
     report({ type: 'done', id, done: { type: 'done', outcome, bytes: 0, reason, level: 'warning' } });
   let socket: Socket;
+  // Another TID's packet is logged by the transfer it strayed into, once that exists.
+  let logStray: TransferDriver['stray'] | undefined;
+  const onStray = (address: string, port: number) => logStray?.(address, port);
   try {
-    socket = await openTransferSocket(job.family, job.local, job.sendBufferBytes);
+    socket = await openTransferSocket(job.family, job.local, job.sendBufferBytes, { address: job.address, port: job.port, onStray });
   } catch (err) {
     return done('failed', `cannot open a transfer socket: ${(err as Error).message}`);
   }
@@ -57,7 +60,7 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
     file = await cache.acquire(job.path, job.identity);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'cannot open';
-    socket.send(encode({ op: Opcode.ERROR, code: ErrorCode.ACCESS_VIOLATION, message: `Access violation: ${code}` }), job.port, job.address, () => socket.close());
+    socket.send(encode({ op: Opcode.ERROR, code: ErrorCode.ACCESS_VIOLATION, message: `Access violation: ${code}` }), () => socket.close());
     return done('failed', `Access violation: ${code}`);
   }
   const source = new FileSource(file, cache, pool, job.serve.settings.blksize, job.serve.settings.windowsize);
@@ -65,12 +68,14 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
   const driver = new TransferDriver(socket, { address: job.address, port: job.port }, machine, {
     source,
     limiter,
+    connected: true,
     onDone: (d) => {
       drivers.delete(id);
       report({ type: 'done', id, done: d });
     },
     onLog: (level, message) => report({ type: 'log', id, level, message }),
   });
+  logStray = driver.stray;
   drivers.set(id, driver);
   driver.start();
 }
