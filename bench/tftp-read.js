@@ -2,8 +2,10 @@
 // own `netboot tftp` child process) against Debian's in.tftpd (tftpd-hpa, run
 // by this script in the foreground on a loopback port and stopped after),
 // both measured with the same clients:
-//   c     curl (C, lock-step: curl has no windowsize), timed by curl itself
-//         (%{time_total}); a Node client's own round trip would cap both servers;
+//   c     curl (C) for lock-step, timed by curl itself (%{time_total}); a Node
+//         client's own round trip would cap both servers; for windowsize > 1
+//         (curl has none) bench/c/tftp-get.c, a C client compiled here with
+//         gcc (atftp's windowed read is slower than the server it measures);
 //   node  @netboot/tftp-wire's tftpGet, lock-step and with RFC 7440 windows.
 //   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,node] [--runs N] [--json]
 // With --runs N each cell is the best of N, alternating which server goes
@@ -20,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { tftpGet } from '@netboot/tftp-wire';
+import { buildC } from './lib/c-client.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
 const args = process.argv.slice(2);
@@ -44,6 +47,11 @@ if (clients.some((c) => c !== 'c' && c !== 'node')) {
 }
 const blksizes = list('--blksize', [512, 1468, 8192, 65464]);
 const windows = list('--windowsize', [1, 8, 16]);
+const tftpGetC = clients.includes('c') && windows.some((w) => w > 1) ? buildC('tftp-get') : undefined;
+if (tftpGetC?.why) {
+  console.error(`tftp-read: the windowed C client cannot be built: ${tftpGetC.why}`);
+  process.exit(1);
+}
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
 
 async function freePort() {
@@ -107,6 +115,14 @@ function curlOnce(port, blksize, name = 'bench.bin', expect = size) {
   if (got !== expect) throw new Error(`curl got ${got} of ${expect} bytes`);
   return { mbps: expect / 1e6 / secs, window: 1 };
 }
+/** One windowed read by bench/c/tftp-get.c, timed by itself from the RRQ to the last block. */
+function cWindowedOnce(port, blksize, windowsize) {
+  const r = spawnSync(tftpGetC.path, ['127.0.0.1', String(port), 'bench.bin', String(blksize), String(windowsize)], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`tftp-get: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+  const m = JSON.parse(r.stdout.trim());
+  if (m.bytes !== size) throw new Error(`tftp-get got ${m.bytes} of ${size} bytes`);
+  return { mbps: size / 1e6 / m.seconds, window: m.windowsize };
+}
 async function measureOnce(port, blksize, windowsize, name = 'bench.bin', expect = size) {
   let bytes = 0;
   const r = await tftpGet(name, {
@@ -155,13 +171,14 @@ try {
   const rows = [];
   for (const client of clients) {
     for (const blksize of blksizes) {
-      for (const windowsize of client === 'c' ? [1] : windows) {
+      for (const windowsize of windows) {
         const row = { client, blksize, windowsize };
         // Best of `runs`, alternating which server goes first.
         for (let run = 0; run < runs; run++) {
           for (const [name, port] of run % 2 === 0 ? servers : [...servers].reverse()) {
             try {
-              const m = client === 'c' ? curlOnce(port, blksize) : await measureOnce(port, blksize, windowsize);
+              const m =
+                client === 'node' ? await measureOnce(port, blksize, windowsize) : windowsize === 1 ? curlOnce(port, blksize) : cWindowedOnce(port, blksize, windowsize);
               if (!(row[name] >= m.mbps)) {
                 row[name] = Number(m.mbps.toFixed(1));
                 row[`${name}Window`] = m.window;
@@ -178,7 +195,7 @@ try {
           const hpa = row['in.tftpd'] === null ? `failed: ${row['in.tftpdError']}` : `${row['in.tftpd']}`;
           const note = row['in.tftpdWindow'] !== undefined && row['in.tftpdWindow'] !== windowsize ? ` (w=${row['in.tftpdWindow']}*)` : '';
           console.log(
-            `${client === 'c' ? 'curl' : 'node'}  blksize ${String(blksize).padStart(5)}  windowsize ${String(windowsize).padStart(2)}  ` +
+            `${client === 'node' ? 'node' : windowsize === 1 ? 'curl' : 'cget'}  blksize ${String(blksize).padStart(5)}  windowsize ${String(windowsize).padStart(2)}  ` +
               `netboot ${String(row.netboot ?? `failed: ${row.netbootError}`).padStart(7)} MB/s  ` +
               `in.tftpd ${hpa.padStart(7)} MB/s${note}  ratio ${row.ratio ?? '-'}  load ${loadavg()[0].toFixed(2)}`,
           );
@@ -189,19 +206,19 @@ try {
   // netboot's windowed transfer against in.tftpd lock-step read by curl (a C client).
   const windowed = [];
   for (const r of rows) {
-    if (r.client !== 'node' || r.windowsize === 1 || !r.netboot) continue;
+    if (r.windowsize === 1 || !r.netboot) continue;
     const lock = rows.find((x) => x.client === 'c' && x.blksize === r.blksize);
     if (!lock?.['in.tftpd']) continue;
-    const w = { blksize: r.blksize, windowsize: r.windowsize, netboot: r.netboot, inTftpdLockStep: lock['in.tftpd'], ratio: Number((r.netboot / lock['in.tftpd']).toFixed(2)) };
+    const w = { client: r.client, blksize: r.blksize, windowsize: r.windowsize, netboot: r.netboot, inTftpdLockStep: lock['in.tftpd'], ratio: Number((r.netboot / lock['in.tftpd']).toFixed(2)) };
     windowed.push(w);
-    if (!json) console.log(`blksize ${String(w.blksize).padStart(5)}  netboot w${w.windowsize} (node) ${w.netboot} MB/s vs in.tftpd lock-step (curl) ${w.inTftpdLockStep} MB/s: ${w.ratio}x`);
+    if (!json) console.log(`blksize ${String(w.blksize).padStart(5)}  netboot w${w.windowsize} (${w.client === 'c' ? 'C tftp-get' : 'node'}) ${w.netboot} MB/s vs in.tftpd lock-step (curl) ${w.inTftpdLockStep} MB/s: ${w.ratio}x`);
   }
   if (json) {
     const cells = [
       ...rows.map((r) =>
         jsonCell({
           key: `b${r.blksize}-w${r.windowsize}/${r.client}`,
-          label: `RRQ blksize ${r.blksize} windowsize ${r.windowsize} (${r.client === 'c' ? 'curl' : 'node tftpGet'})`,
+          label: `RRQ blksize ${r.blksize} windowsize ${r.windowsize} (${r.client === 'node' ? 'node tftpGet' : r.windowsize === 1 ? 'curl' : 'C tftp-get'})`,
           unit: 'MB/s',
           values: { netboot: r.netboot ?? null, 'in.tftpd': r['in.tftpd'] ?? null },
           reference: 'in.tftpd',
@@ -210,8 +227,8 @@ try {
       ),
       ...windowed.map((w) =>
         jsonCell({
-          key: `b${w.blksize}-w${w.windowsize}-vs-lockstep`,
-          label: `netboot blksize ${w.blksize} windowsize ${w.windowsize} (node) vs in.tftpd lock-step (curl)`,
+          key: `b${w.blksize}-w${w.windowsize}-vs-lockstep${w.client === 'c' ? '/c' : ''}`,
+          label: `netboot blksize ${w.blksize} windowsize ${w.windowsize} (${w.client === 'c' ? 'C tftp-get' : 'node'}) vs in.tftpd lock-step (curl)`,
           unit: 'MB/s',
           values: { netboot: w.netboot, 'in.tftpd': w.inTftpdLockStep },
           reference: 'in.tftpd',

@@ -1,0 +1,142 @@
+/*
+ * A TFTP read client for the benchmarks (bench/tftp-read.js): RRQ with
+ * blksize, windowsize (RFC 7440) and tsize, the data counted and dropped,
+ * so the client costs a recv per block and a send per window. curl and
+ * atftp are the other C clients: curl has no windowsize, and atftp's
+ * windowed read is slower than the server it measures.
+ *
+ *   tftp-get HOST PORT FILE BLKSIZE WINDOWSIZE
+ *
+ * Prints one JSON line: {"bytes":N,"seconds":S,"blksize":B,"windowsize":W}
+ * with the options the server agreed to (a server that ignores windowsize
+ * is read lock-step). Exits non-zero with a message on an ERROR packet or
+ * after 5 timeouts of 1 s in a row.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void fail(const char *what) {
+  fprintf(stderr, "tftp-get: %s\n", what);
+  exit(1);
+}
+
+static void ack(int s, uint16_t block) {
+  unsigned char a[4] = {0, 4, block >> 8, block & 0xff};
+  if (send(s, a, 4, 0) != 4) fail("send ACK failed");
+}
+
+/* The value of option `name` in an OACK of `n` bytes, or NULL. */
+static const char *option(const unsigned char *p, ssize_t n, const char *name) {
+  ssize_t i = 2;
+  while (i < n) {
+    const char *k = (const char *)p + i;
+    size_t kl = strnlen(k, n - i);
+    if (i + (ssize_t)kl + 1 >= n) return NULL;
+    const char *v = k + kl + 1;
+    size_t vl = strnlen(v, n - i - kl - 1);
+    if (strcasecmp(k, name) == 0) return v;
+    i += kl + 1 + vl + 1;
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 6) fail("usage: tftp-get HOST PORT FILE BLKSIZE WINDOWSIZE");
+  const char *file = argv[3];
+  long blksize = atol(argv[4]), windowsize = atol(argv[5]);
+  if (blksize < 8 || blksize > 65464 || windowsize < 1 || windowsize > 65535) fail("blksize 8-65464, windowsize 1-65535");
+  struct sockaddr_in server = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[2]))};
+  if (inet_pton(AF_INET, argv[1], &server.sin_addr) != 1) fail("HOST must be an IPv4 address");
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  if (s < 0) fail("socket failed");
+  int rcvbuf = 4 << 20;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+
+  unsigned char req[600];
+  int n = snprintf((char *)req + 2, sizeof req - 2, "%s%coctet%cblksize%c%ld%ctsize%c0%c", file, 0, 0, 0, blksize, 0, 0, 0);
+  n += 2;
+  if (windowsize > 1) n += snprintf((char *)req + n, sizeof req - n, "windowsize%c%ld%c", 0, windowsize, 0);
+  req[0] = 0;
+  req[1] = 1;
+
+  unsigned char *buf = malloc(65536 + 4);
+  if (!buf) fail("out of memory");
+  double started = now();
+  if (sendto(s, req, n, 0, (struct sockaddr *)&server, sizeof server) != n) fail("send RRQ failed");
+  long agreedBlk = 512, agreedWin = 1;
+  uint64_t bytes = 0;
+  uint16_t last = 0;   /* last block received in order */
+  long inWindow = 0;   /* blocks received since the last ACK */
+  int connected = 0, timeouts = 0;
+  for (;;) {
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    int r = poll(&p, 1, 1000);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) {
+      if (++timeouts > 5) fail("timed out");
+      if (connected) ack(s, last);
+      else sendto(s, req, n, 0, (struct sockaddr *)&server, sizeof server);
+      continue;
+    }
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ssize_t got = recvfrom(s, buf, 65536 + 4, 0, (struct sockaddr *)&from, &fl);
+    if (got < 4) continue;
+    if (!connected) {
+      /* the server's TID: later datagrams from anywhere else are not ours */
+      if (connect(s, (struct sockaddr *)&from, fl) != 0) fail("connect failed");
+      connected = 1;
+    }
+    timeouts = 0;
+    int op = buf[1];
+    if (op == 5) {
+      buf[got - 1] = 0;
+      fprintf(stderr, "tftp-get: server sent ERROR %d: %s\n", (buf[2] << 8) | buf[3], (char *)buf + 4);
+      return 1;
+    }
+    if (op == 6) {
+      const char *v;
+      if ((v = option(buf, got, "blksize"))) agreedBlk = atol(v);
+      if ((v = option(buf, got, "windowsize"))) agreedWin = atol(v);
+      ack(s, 0);
+      continue;
+    }
+    if (op != 3) continue;
+    uint16_t block = (buf[2] << 8) | buf[3];
+    if (block != (uint16_t)(last + 1)) {
+      /* a block lost or out of order: ACK the last good one (RFC 7440), once per window */
+      if (inWindow > 0) {
+        ack(s, last);
+        inWindow = 0;
+      }
+      continue;
+    }
+    last = block;
+    bytes += got - 4;
+    if (got - 4 < agreedBlk) {
+      ack(s, last);
+      break;
+    }
+    if (++inWindow >= agreedWin) {
+      ack(s, last);
+      inWindow = 0;
+    }
+  }
+  printf("{\"bytes\":%llu,\"seconds\":%.6f,\"blksize\":%ld,\"windowsize\":%ld}\n", (unsigned long long)bytes, now() - started, agreedBlk, agreedWin);
+  return 0;
+}
