@@ -87,7 +87,8 @@ export function start(
     exited,
     stop,
     kill,
-    waitFor(pattern, timeoutMs = 10_000) {
+    // A bound, not an expectation: a starting server on a busy CI machine can take seconds to print.
+    waitFor(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = text.match(pattern);
