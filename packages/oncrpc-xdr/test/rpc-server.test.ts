@@ -226,6 +226,30 @@ t.test('tcp: a large call is read into a pooled record buffer, given back once a
   await until(() => server.records.lentCount === 0, 'every record buffer given back');
 });
 
+t.test('tcp: record buffers of a connection closed mid-record go back to the pool', async (t) => {
+  const { server, listen } = await serve(t);
+  const g = gate();
+  server.register(PROG, 1, {
+    1: async () => {
+      await g.opened;
+      return { stat: 0, body: [] };
+    },
+  });
+  const port = await listen();
+  const first = rawCall(1, { proc: 1 }, Buffer.alloc(200_000, 5));
+  const second = rawCall(2, { proc: 1 }, Buffer.alloc(200_000, 6));
+  const s = net.connect(port, HOST);
+  s.on('error', () => {});
+  await new Promise((r) => s.once('connect', r));
+  // A call running, and half of the next read into its own buffer, when the client goes away.
+  s.write(Buffer.concat([recordMark(first.length), first, recordMark(second.length), second.subarray(0, 100_000)]));
+  await until(() => server.records.lentCount === 2, 'the running call and the one half read hold pooled buffers');
+  s.destroy();
+  await new Promise((r) => setTimeout(r, 50));
+  g.open();
+  await until(() => server.records.lentCount === 0, 'both given back');
+});
+
 t.test('udp: a retransmission runs the handler once (duplicate request cache)', async (t) => {
   const { server, listen } = await serve(t);
   let runs = 0;
