@@ -47,10 +47,12 @@ async function run(argv: string[]): Promise<number> {
   if (needsDeviceSockets()) return relaunchWithDeviceSockets(settings, ['dhcp', ...argv]);
 
   const log = (line: string) => console.log(line);
+  // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
+  const signalled = untilSignalled();
   const service = await startDhcp(settings, log);
   const onHup = () => void service.reload().catch((e: unknown) => log(`dhcp: reload failed, the running dhcpd.conf stays in force: ${(e as Error).message}`));
   process.on('SIGHUP', onHup);
-  await untilSignalled();
+  await signalled;
   process.off('SIGHUP', onHup);
   await service.close();
   return 0;

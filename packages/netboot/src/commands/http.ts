@@ -33,13 +33,15 @@ export const http: Command = {
     const root = stringFlag(flags, 'root');
     if (!root) throw new UsageError('--root DIR is required');
     const log = (line: string) => (line.startsWith('http: warning:') ? console.error(line) : console.log(line));
+    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
+    const signalled = untilSignalled();
     const service = await startHttp(
       { root, listen: stringFlag(flags, 'listen'), port: stringFlag(flags, 'port'), remapFile: stringFlag(flags, 'remap'), verbose: boolFlag(flags, 'verbose') },
       log,
     );
     const onHup = () => void service.reload().catch((e: unknown) => log(`http: reload failed, the running remap rules stay in force: ${(e as Error).message}`));
     process.on('SIGHUP', onHup);
-    const sig = await untilSignalled();
+    const sig = await signalled;
     process.off('SIGHUP', onHup);
     log(`http: ${sig}: stopping`);
     await service.close();

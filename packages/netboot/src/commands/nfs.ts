@@ -43,6 +43,8 @@ export const nfs: Command = {
     const exportsFile = stringFlag(flags, 'exports');
     if (!exportsFile) throw new UsageError('--exports FILE is required');
     const log = (line: string) => console.log(line);
+    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
+    const signalled = untilSignalled();
     const service = await startNfs(
       {
         exportsFile,
@@ -59,7 +61,7 @@ export const nfs: Command = {
     );
     const onHup = () => void service.reload().catch((e: unknown) => log(`nfs: reload failed, keeping the running exports: ${String(e)}`));
     process.on('SIGHUP', onHup);
-    const sig = await untilSignalled();
+    const sig = await signalled;
     process.off('SIGHUP', onHup);
     log(`nfs: ${sig}: stopping`);
     await service.close();

@@ -38,6 +38,8 @@ export const portmap: Command = {
     const port = portFlag(stringFlag(flags, 'port'), '--port', PMAP_PORT);
     const log = (line: string) => console.log(line);
     const server = new PortmapServer({ log });
+    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
+    const signalled = untilSignalled();
     let bound: number;
     try {
       bound = await server.listen({ host, port });
@@ -46,7 +48,7 @@ export const portmap: Command = {
       throw explain(e as NodeJS.ErrnoException, host, port);
     }
     log(`portmap: listening on ${host} port ${bound} (UDP and TCP)`);
-    const sig = await untilSignalled();
+    const sig = await signalled;
     log(`portmap: ${sig}: stopping`);
     await server.close();
     return 0;

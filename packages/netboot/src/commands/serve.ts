@@ -186,6 +186,8 @@ export const serve: Command = {
     }
     const dhcp = dhcpSettings(settings);
     if (dhcp && needsDeviceSockets()) return relaunchWithDeviceSockets(dhcp, ['serve', ...argv]);
+    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
+    const signalled = untilSignalled();
     const services = await startAll(settings, log);
     if (services.length === 0) {
       throw new UsageError('nothing to serve: give --exports, --tftp-root and/or --dhcp-conf with --interface (or no flags at all for the demo)');
@@ -200,7 +202,7 @@ export const serve: Command = {
       }
     };
     process.on('SIGHUP', onHup);
-    const sig = await untilSignalled();
+    const sig = await signalled;
     process.off('SIGHUP', onHup);
     log(`netboot serve: ${sig}: stopping`);
     for (const svc of [...services].reverse()) {

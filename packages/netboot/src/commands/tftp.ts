@@ -50,6 +50,8 @@ export const tftp: Command = {
     const root = stringFlag(flags, 'root');
     if (!root) throw new UsageError('--root DIR is required');
     const log = (line: string) => (line.startsWith('tftp: warning:') ? console.error(line) : console.log(line));
+    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
+    const signalled = untilSignalled();
     const service = await startTftp(
       {
         root,
@@ -67,7 +69,7 @@ export const tftp: Command = {
     );
     const onHup = () => void service.reload().catch((e: unknown) => log(`tftp: reload failed, the running remap rules stay in force: ${(e as Error).message}`));
     process.on('SIGHUP', onHup);
-    const sig = await untilSignalled();
+    const sig = await signalled;
     process.off('SIGHUP', onHup);
     log(`tftp: ${sig}: stopping`);
     await service.close();
