@@ -61,7 +61,6 @@ export interface DriverHooks {
 
 export const now = (): number => performance.now();
 
-
 /**
  * Runs one transfer machine over its own UDP socket (its TID). Packets from
  * any other address or port get ERROR 5 and do not touch the transfer. One

@@ -1,6 +1,6 @@
+import { createSocket, type Socket } from 'node:dgram';
 import { ErrorCode, Opcode } from './constants.js';
 import { encode } from './encode.js';
-import { createSocket, type Socket } from 'node:dgram';
 
 /**
  * Every address a transfer socket sends to is already a literal, so the
@@ -40,7 +40,7 @@ export async function openTransferSocket(
     // the kernel's limit stands
   }
   if (!peer) return socket;
-  let strays: Socket;
+  let strays: Socket | undefined;
   try {
     strays = await bindUdp(family, local, socket.address().port, v6only, true);
     await new Promise<void>((resolve, reject) => {
@@ -51,6 +51,7 @@ export async function openTransferSocket(
       });
     });
   } catch (err) {
+    strays?.close();
     socket.close();
     throw err;
   }
