@@ -76,10 +76,13 @@ t.test('two netboot nfs over one tree with one --handle-key accept each other\'s
       ns: link.server,
       cwd: repoRoot,
     });
+  // The first starts the namespace's portmapper; the other two, started together, register with it
+  // (both NFS on port 2049, so whichever registers second finds the same mapping there).
   const a = serve(link.serverAddr, 'state-a', ['--handle-key', key]);
+  await a.waitFor(/NFS v3 port 2049.*\(our own\)/, 20_000);
   const b = serve(second, 'state-b', ['--handle-key', key]);
   const c = serve(third, 'state-c', []);
-  for (const s of [a, b, c]) await s.waitFor(/NFS v3 port 2049/, 20_000);
+  for (const s of [b, c]) await s.waitFor(/NFS v3 port 2049/, 20_000);
 
   const node = (script: string, arg: object) =>
     run(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(arg)], { ns: link.client, cwd: repoRoot, timeoutMs: 30_000 });
@@ -100,8 +103,7 @@ t.test('two netboot nfs over one tree with one --handle-key accept each other\'s
   t.ok(out.sameHandle, 'LOOKUP on the second server gives the same handle bytes (export id, inode, birth time, key)');
   t.equal(readFileSync(join(exp, 'new.txt'), 'utf8'), out.back, 'on disk as read');
 
-  // Ports in the URL: the three servers share one namespace, and which of them runs the portmapper the
-  // others register with depends on who starts first (on two hosts each has its own).
+  // Ports in the URL: the portmapper the three servers shared went with the first (on two hosts each has its own).
   const cat = await run(progs['nfs-cat'], [`nfs://${second}${exp}/new.txt?version=3&nfsport=2049&mountport=20048`], { ns: link.client, timeoutMs: 30_000 });
   t.equal(cat.stdout, out.back, `libnfs nfs-cat through the second server reads it (${cat.stderr.trim() || 'ok'})`);
 

@@ -97,18 +97,26 @@ export class PortmapClient {
 
   /**
    * Registers a service's versions on its protocols, replacing whatever an
-   * earlier run left behind; throws PortmapError when the portmapper says no.
+   * earlier run left behind. A mapping that is already there with the same
+   * port counts as done: a version 2 mapping names only a port, so a second
+   * instance of the service on another address of this host (registering
+   * between our UNSET and SET) means the same to a client. Throws
+   * PortmapError, saying which case it is, when the portmapper says no.
    */
   async registerService(prog: number, versions: number[], port: number, protocols: Protocol[] = ['tcp', 'udp']): Promise<void> {
     for (const vers of versions) {
       await this.unregister(prog, vers);
       for (const p of protocols) {
-        if (!(await this.register(prog, vers, p, port))) {
-          throw new PortmapError(
-            `the portmapper refused to register program ${prog} version ${vers} on ${p} port ${port}; ` +
-              'registrations are only accepted from the same host (loopback)',
-          );
-        }
+        if (await this.register(prog, vers, p, port)) continue;
+        const held = await this.getport(prog, vers, p);
+        if (held === port) continue;
+        throw new PortmapError(
+          held !== 0
+            ? `program ${prog} version ${vers} on ${p} is registered at port ${held} by another server on this host, ` +
+                `and the portmapper keeps the first registration; stop that server, or drop its entry with \`rpcinfo -d ${prog} ${vers}\``
+            : `the portmapper refused to register program ${prog} version ${vers} on ${p} port ${port}; ` +
+                'registrations are only accepted from the same host (loopback)',
+        );
       }
     }
   }

@@ -67,6 +67,21 @@ t.test('registerService says what is wrong when the portmapper refuses', async (
   await t.rejects(c.registerService(100003, [3], 70000), PortmapError);
 });
 
+t.test('registerService takes a mapping already there at its port, and names the port when it is another', async (t) => {
+  const { server, port } = await startServer(t);
+  // Held by root, so an unprivileged caller's UNSET can't drop it: as when another instance registered in between.
+  server.registry.set({ prog: 100003, vers: 3, netid: 'tcp', addr: '0.0.0.0.8.1', owner: 'superuser' });
+  server.registry.set({ prog: 100003, vers: 3, netid: 'udp', addr: '0.0.0.0.8.1', owner: 'superuser' });
+  const c = await PortmapClient.connect({ port, transport: 'tcp', reservedPort: false, timeoutMs: 5000 });
+  t.teardown(() => c.close());
+  await c.registerService(100003, [3], 2049);
+  t.equal(await c.getport(100003, 3, 'udp'), 2049);
+  await t.rejects(c.registerService(100003, [3], 2050), {
+    name: 'PortmapError',
+    message: /registered at port 2049 by another server on this host.*rpcinfo -d 100003 3/,
+  });
+});
+
 t.test('over IPv6 loopback: rpcbind lookups answer tcp6 addresses, SET from ::1 is accepted', async (t) => {
   const server = new PortmapServer({ log: () => {} });
   let port: number;
