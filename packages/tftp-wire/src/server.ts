@@ -21,7 +21,7 @@ import { TftpSender } from './sender.js';
 import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import { TransferThreads, type ThreadJob } from './transfer-threads.js';
-import { bindUdp, openTransferSocket } from './udp.js';
+import { bindUdp, openTransferSocket, type TransferSockets } from './udp.js';
 import { defaultRetry, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
 
@@ -376,17 +376,14 @@ export class TftpServer {
       this.active.add(entry);
       return;
     }
-    let socket: Socket;
-    // Another TID's packet is logged by the transfer it strayed into, once that exists.
-    let logStray: TransferDriver['stray'] | undefined;
-    const onStray = (address: string, port: number) => logStray?.(address, port);
+    let sockets: TransferSockets;
     try {
-      socket = await openTransferSocket(family, local, sendBufferBytes, { address: t.who, port: t.port, onStray });
+      sockets = await openTransferSocket(family, local, sendBufferBytes, { address: t.who, port: t.port });
     } catch (err) {
       t.source?.close();
       throw err;
     }
-    const driver = new TransferDriver(socket, { address: t.who, port: t.port }, t.machine!, {
+    const driver = new TransferDriver(sockets.socket, { address: t.who, port: t.port }, t.machine!, {
       source: t.source,
       sink: t.sink,
       limiter: this.limiter,
@@ -394,9 +391,8 @@ export class TftpServer {
       onLog,
       dallyMs: t.dallyMs,
       settle: t.settle,
-      connected: true,
+      strays: sockets.strays,
     });
-    logStray = driver.stray;
     entry.abort = (code, message, tell) => driver.abort(code, message, tell);
     if (t.sink) t.sink.onFailure = (err) => driver.abort(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (${err.message})`);
     this.active.add(entry);

@@ -53,10 +53,11 @@ export interface DriverHooks {
    */
   settle?: () => Promise<string | undefined>;
   /**
-   * The socket is connected to the peer (openTransferSocket): sends name no
-   * address, and only the peer's datagrams arrive.
+   * Given when the socket is connected to the peer (openTransferSocket):
+   * sends name no address, only the peer's datagrams arrive, and other
+   * TIDs' packets reach this socket instead (which answers them), to be logged.
    */
-  connected?: boolean;
+  strays?: Socket;
 }
 
 export const now = (): number => performance.now();
@@ -82,6 +83,7 @@ export class TransferDriver {
   private packets: Buffer = Buffer.alloc(0);
   private ended = false;
   private closed = false;
+  private readonly connected: boolean;
 
   constructor(
     readonly socket: Socket,
@@ -91,6 +93,8 @@ export class TransferDriver {
     private readonly hooks: DriverHooks,
   ) {
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
+    this.connected = hooks.strays !== undefined;
+    hooks.strays?.on('message', (_msg, rinfo) => this.stray(rinfo.address, rinfo.port));
     socket.on('error', (err) => {
       this.hooks.limiter.write('socket', 'warning', `socket error: ${err.message}`, now());
       this.abort(ErrorCode.NOT_DEFINED, `socket error: ${err.message}`, false);
@@ -141,13 +145,13 @@ export class TransferDriver {
    */
   private send(bytes: Buffer): void {
     this.pending++;
-    if (this.hooks.connected) this.socket.send(bytes, this.sent);
+    if (this.connected) this.socket.send(bytes, this.sent);
     else this.socket.send(bytes, this.peer.port || this.hooks.requestPort || 69, this.peer.address, this.sent);
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {
     if (this.closed) return;
-    if (!this.hooks.connected && !this.fromPeer(address, port)) return;
+    if (!this.connected && !this.fromPeer(address, port)) return;
     let p: TftpPacket;
     try {
       p = decode(msg);
@@ -171,9 +175,9 @@ export class TransferDriver {
   }
 
   /** Logs a packet from another TID (answered ERROR 5 by the socket that got it). */
-  readonly stray = (address: string, port: number): void => {
+  private stray(address: string, port: number): void {
     this.hooks.limiter.write('tid', 'debug', `packet from ${address}:${port} on the transfer with ${this.peer.address}:${this.peer.port}: answered ERROR 5`, now());
-  };
+  }
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
@@ -279,7 +283,7 @@ export class TransferDriver {
     for (let k = 0; k < run.length; k++) need += 4 + run[k].length;
     // Packets libuv still queues (the kernel's buffer was full) keep their memory: it is left to them.
     if (this.packets.length < need || this.socket.getSendQueueCount() > 0) this.packets = Buffer.allocUnsafe(Math.max(need, this.packets.length));
-    const connected = this.hooks.connected;
+    const connected = this.connected;
     const port = this.peer.port;
     const address = this.peer.address;
     let at = 0;

@@ -8,7 +8,7 @@ import { TftpSender } from './sender.js';
 import { FileSource } from './sources.js';
 import { TransferDriver } from './transfer-driver.js';
 import type { ThreadMessage, ThreadReport } from './transfer-threads.js';
-import { openTransferSocket } from './udp.js';
+import { openTransferSocket, type TransferSockets } from './udp.js';
 
 /*
  * A worker thread of TransferThreads: runs the read transfers the server
@@ -44,15 +44,13 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
   const { id } = job;
   const done = (outcome: 'failed', reason: string) =>
     report({ type: 'done', id, done: { type: 'done', outcome, bytes: 0, reason, level: 'warning' } });
-  let socket: Socket;
-  // Another TID's packet is logged by the transfer it strayed into, once that exists.
-  let logStray: TransferDriver['stray'] | undefined;
-  const onStray = (address: string, port: number) => logStray?.(address, port);
+  let opened: TransferSockets;
   try {
-    socket = await openTransferSocket(job.family, job.local, job.sendBufferBytes, { address: job.address, port: job.port, onStray });
+    opened = await openTransferSocket(job.family, job.local, job.sendBufferBytes, { address: job.address, port: job.port });
   } catch (err) {
     return done('failed', `cannot open a transfer socket: ${(err as Error).message}`);
   }
+  const { socket, strays } = opened;
   sockets.add(socket);
   socket.once('close', () => sockets.delete(socket));
   let file;
@@ -68,14 +66,13 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
   const driver = new TransferDriver(socket, { address: job.address, port: job.port }, machine, {
     source,
     limiter,
-    connected: true,
+    strays,
     onDone: (d) => {
       drivers.delete(id);
       report({ type: 'done', id, done: d });
     },
     onLog: (level, message) => report({ type: 'log', id, level, message }),
   });
-  logStray = driver.stray;
   drivers.set(id, driver);
   driver.start();
 }

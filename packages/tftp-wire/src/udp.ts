@@ -15,31 +15,35 @@ export function answerUnknownTid(socket: Socket, address: string, port: number):
   socket.send(encode({ op: Opcode.ERROR, code: ErrorCode.UNKNOWN_TID, message: 'Unknown transfer ID' }), port, address);
 }
 
+/** A transfer's socket, connected to its peer, and the socket beside it that gets every other TID's packets. */
+export interface TransferSockets {
+  socket: Socket;
+  strays: Socket;
+}
+
 /**
  * A transfer's own socket (its TID) on a free port of `local`, with a send
- * buffer of `sendBufferBytes` when the kernel allows (room for a window).
- *
- * Given the peer, the socket is connected to it: a send then names no
- * address (dgram skips its address checks and the kernel its route lookup
- * per datagram) and only the peer's datagrams reach it. Another TID's
- * packets go to an unconnected socket bound beside it on the same port
- * (the kernel prefers the connected one for the peer's), which answers
- * them ERROR 5 and tells `onStray`; it closes with the transfer's socket.
+ * buffer of `sendBufferBytes` when the kernel allows (room for a window),
+ * connected to the peer: a send then names no address (dgram skips its
+ * address checks and the kernel its route lookup per datagram) and only
+ * the peer's datagrams reach it. Another TID's packets go to `strays`, an
+ * unconnected socket bound beside it on the same port (the kernel prefers
+ * the connected one for the peer's), which answers them ERROR 5 and closes
+ * with the transfer's socket.
  */
 export async function openTransferSocket(
   family: 'udp4' | 'udp6',
   local: string,
   sendBufferBytes: number,
-  peer?: { address: string; port: number; onStray(address: string, port: number): void },
-): Promise<Socket> {
+  peer: { address: string; port: number },
+): Promise<TransferSockets> {
   const v6only = family === 'udp6' && local !== '::';
-  const socket = await bindUdp(family, local, 0, v6only, peer !== undefined);
+  const socket = await bindUdp(family, local, 0, v6only, true);
   try {
     socket.setSendBufferSize(sendBufferBytes);
   } catch {
     // the kernel's limit stands
   }
-  if (!peer) return socket;
   let strays: Socket | undefined;
   try {
     strays = await bindUdp(family, local, socket.address().port, v6only, true);
@@ -55,13 +59,10 @@ export async function openTransferSocket(
     socket.close();
     throw err;
   }
-  strays.on('message', (_msg, rinfo) => {
-    answerUnknownTid(strays, rinfo.address, rinfo.port);
-    peer.onStray(rinfo.address, rinfo.port);
-  });
+  strays.on('message', (_msg, rinfo) => answerUnknownTid(strays, rinfo.address, rinfo.port));
   strays.on('error', () => {});
   socket.once('close', () => strays.close());
-  return socket;
+  return { socket, strays };
 }
 
 /** A bound UDP socket; `address` must be an IP literal. */

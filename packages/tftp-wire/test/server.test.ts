@@ -159,7 +159,7 @@ t.test('options: OACK only with what was asked; blksize clamped; plain RRQ gets 
 });
 
 t.test('a packet from a wrong TID gets ERROR 5 and the transfer goes on', async (t) => {
-  const { port, root } = await setup(t);
+  const { port, root, logs } = await setup(t);
   await writeFile(join(root, 'f'), Buffer.alloc(2000, 3));
   const a = await rawSocket(t);
   const b = await rawSocket(t);
@@ -168,6 +168,8 @@ t.test('a packet from a wrong TID gets ERROR 5 and the transfer goes on', async 
   t.match(d1.p, { op: Opcode.DATA, block: 1 });
   b.s.send(encode({ op: Opcode.ACK, block: 1 }), d1.port, '127.0.0.1');
   t.match((await b.next()).p, { op: Opcode.ERROR, code: ErrorCode.UNKNOWN_TID });
+  const stray = new RegExp(`packet from 127\\.0\\.0\\.1:${b.s.address().port} on the transfer with 127\\.0\\.0\\.1:${a.s.address().port}: answered ERROR 5`);
+  t.ok(await eventually(() => logs.some((l) => stray.test(l))), 'the transfer logs the stray');
   a.s.send(encode({ op: Opcode.ACK, block: 1 }), d1.port, '127.0.0.1');
   const d2 = await a.next();
   t.match(d2.p, { op: Opcode.DATA, block: 2 });
