@@ -80,6 +80,9 @@ export function intFlag(value: string | undefined, flag: string, fallback: numbe
  * command can close its sockets and return 0. Later stop signals are ignored
  * while it shuts down: a service manager or a process-group kill may deliver
  * the same request twice, and the second must not cut the clean stop short.
+ * Call it before starting the service: a signal that arrives while the
+ * service starts then stops it once it is up, instead of killing the
+ * process half-way (exit 143) with its registrations left behind.
  */
 export function untilSignalled(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {

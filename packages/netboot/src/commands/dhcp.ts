@@ -47,7 +47,6 @@ async function run(argv: string[]): Promise<number> {
   if (needsDeviceSockets()) return relaunchWithDeviceSockets(settings, ['dhcp', ...argv]);
 
   const log = (line: string) => console.log(line);
-  // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
   const signalled = untilSignalled();
   const service = await startDhcp(settings, log);
   const onHup = () => void service.reload().catch((e: unknown) => log(`dhcp: reload failed, the running dhcpd.conf stays in force: ${(e as Error).message}`));

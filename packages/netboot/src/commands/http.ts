@@ -33,7 +33,6 @@ export const http: Command = {
     const root = stringFlag(flags, 'root');
     if (!root) throw new UsageError('--root DIR is required');
     const log = (line: string) => (line.startsWith('http: warning:') ? console.error(line) : console.log(line));
-    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
     const signalled = untilSignalled();
     const service = await startHttp(
       { root, listen: stringFlag(flags, 'listen'), port: stringFlag(flags, 'port'), remapFile: stringFlag(flags, 'remap'), verbose: boolFlag(flags, 'verbose') },

@@ -43,7 +43,6 @@ export const nfs: Command = {
     const exportsFile = stringFlag(flags, 'exports');
     if (!exportsFile) throw new UsageError('--exports FILE is required');
     const log = (line: string) => console.log(line);
-    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
     const signalled = untilSignalled();
     const service = await startNfs(
       {

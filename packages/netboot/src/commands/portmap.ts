@@ -38,7 +38,6 @@ export const portmap: Command = {
     const port = portFlag(stringFlag(flags, 'port'), '--port', PMAP_PORT);
     const log = (line: string) => console.log(line);
     const server = new PortmapServer({ log });
-    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
     const signalled = untilSignalled();
     let bound: number;
     try {

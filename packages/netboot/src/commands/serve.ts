@@ -186,7 +186,6 @@ export const serve: Command = {
     }
     const dhcp = dhcpSettings(settings);
     if (dhcp && needsDeviceSockets()) return relaunchWithDeviceSockets(dhcp, ['serve', ...argv]);
-    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
     const signalled = untilSignalled();
     const services = await startAll(settings, log);
     if (services.length === 0) {

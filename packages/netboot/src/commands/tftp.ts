@@ -50,7 +50,6 @@ export const tftp: Command = {
     const root = stringFlag(flags, 'root');
     if (!root) throw new UsageError('--root DIR is required');
     const log = (line: string) => (line.startsWith('tftp: warning:') ? console.error(line) : console.log(line));
-    // Listening from before the start: a signal while it runs stops the service once it is up, not the process half-way.
     const signalled = untilSignalled();
     const service = await startTftp(
       {
