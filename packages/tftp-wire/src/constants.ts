@@ -52,5 +52,3 @@ export const MAX_WINDOWSIZE = 65535;
  * requests; decoders accept whatever arrived, since some clients exceed it.
  */
 export const MAX_REQUEST_LENGTH = 512;
-/** Largest DATA packet: 4-byte header + MAX_BLKSIZE. */
-export const MAX_DATA_PACKET = 4 + MAX_BLKSIZE;

@@ -1,7 +1,7 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { resolveUnderRoot } from '@netboot/tftp-wire';
-import type { BootClient } from './dhcp-nodes.js';
+import type { BootClient } from './node-decl.js';
 import { ipxeImages, isIpxeScript } from './ipxe-script.js';
 
 /** One line of a node's report: a check that passed or failed, or a note that does not stop the boot. */

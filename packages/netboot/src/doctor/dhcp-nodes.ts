@@ -6,7 +6,7 @@ import {
   type DhcpConfig,
   type DhcpMessage,
 } from '@netboot/dhcp-wire';
-import type { NodeDecl } from './node-checks.js';
+import type { BootClient, NodeDecl } from './node-decl.js';
 
 /** The kinds of boot client a node may be, each as its firmware describes itself in a DISCOVER. */
 export const BOOT_CLIENTS: readonly BootClient[] = [
@@ -15,14 +15,6 @@ export const BOOT_CLIENTS: readonly BootClient[] = [
   { kind: 'ipxe', label: 'iPXE node (user-class iPXE)', arch: 0, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', userClass: 'iPXE' },
   { kind: 'http', label: 'UEFI HTTP Boot node (vendor class HTTPClient)', arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' },
 ];
-
-export interface BootClient {
-  kind: 'bios' | 'uefi' | 'ipxe' | 'http';
-  label: string;
-  arch: number;
-  vendorClass: string;
-  userClass?: string;
-}
 
 function discover(mac: string, client: BootClient): DhcpMessage {
   const chaddr = new Uint8Array(16);

@@ -3,23 +3,8 @@ import { join, dirname, posix } from 'node:path';
 import { findPxelinuxConfig } from '@netboot/tftp-wire';
 import { matchClient, type Export } from '@netboot/mountd';
 import { checkBootFiles, fileUnderRoot, type Finding, type HttpRoot } from './boot-files.js';
-import type { BootClient } from './dhcp-nodes.js';
+import type { NodeDecl } from './node-decl.js';
 import { parsePxelinuxConfig, nfsRootOf } from './pxelinux-config.js';
-
-/** One diskless node as dhcpd.conf describes it to a PXE ROM. */
-export interface NodeDecl {
-  name: string;
-  mac: string;
-  ip: string;
-  /** The boot file a BIOS PXE ROM gets (filename), if any: the start of the pxelinux chain checked below it. */
-  bootFile?: string;
-  /** What each kind of boot client (BIOS, UEFI, iPXE, UEFI HTTP Boot) gets. */
-  bootFiles: { client: BootClient; file?: string }[];
-  /** next-server (siaddr), if any. */
-  nextServer?: string;
-  /** DHCP option root-path, if any. */
-  rootPath?: string;
-}
 
 export interface DoctorContext {
   tftpRoot: string;
