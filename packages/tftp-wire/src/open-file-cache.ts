@@ -16,15 +16,25 @@ interface Entry extends OpenFile {
   evicted: boolean;
 }
 
+/** An open() under way, shared by every transfer that asks for the same file meanwhile. */
+interface Opening {
+  done: Promise<Entry>;
+  waiters: number;
+}
+
 /**
  * Keeps recently served files open (bounded, least recently used first out),
  * so the hundred nodes that boot together fetch the kernel through one open
  * fd instead of an open() each. An entry is reused only while the file's
  * identity (device, inode, size, mtime) is unchanged, so a replaced kernel is
- * seen at once.
+ * seen at once. Requests that arrive while a file is being opened wait for
+ * that one open: two opens of one key would leave the first handle out of the
+ * cache, closed by nobody but the garbage collector.
  */
 export class OpenFileCache {
   private readonly entries = new Map<string, Entry>();
+  private readonly opening = new Map<string, Opening>();
+  private closed = false;
 
   constructor(private readonly capacity = 64) {}
 
@@ -38,8 +48,32 @@ export class OpenFileCache {
       hit.refs++;
       return hit;
     }
-    const handle = await open(path, 'r');
-    const entry: Entry = { key, handle, size: st.size, refs: 1, evicted: false };
+    const pending = this.opening.get(key) ?? this.startOpening(key, path, st.size);
+    pending.waiters++;
+    return pending.done;
+  }
+
+  private startOpening(key: string, path: string, size: number): Opening {
+    const opening = { waiters: 0 } as Opening;
+    opening.done = this.open(key, path, size, opening);
+    this.opening.set(key, opening);
+    return opening;
+  }
+
+  /** Opens one file for all its waiters: their references are counted when the handle exists, before any of them resumes. */
+  private async open(key: string, path: string, size: number, opening: Opening): Promise<Entry> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } finally {
+      this.opening.delete(key);
+    }
+    const entry: Entry = { key, handle, size, refs: opening.waiters, evicted: false };
+    if (this.closed) {
+      // Closed while opening: the waiters still read it, and the last release closes it.
+      entry.evicted = true;
+      return entry;
+    }
     this.entries.set(key, entry);
     for (const [k, e] of this.entries) {
       if (this.entries.size <= this.capacity) break;
@@ -56,6 +90,7 @@ export class OpenFileCache {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const all = [...this.entries.values()];
     this.entries.clear();
     for (const e of all) {

@@ -37,6 +37,8 @@ async function close(code: number, message: string): Promise<void> {
   for (const d of [...drivers.values()]) d.abort(code, message);
   const closed = [...sockets].map((s) => new Promise((resolve) => s.once('close', resolve)));
   await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS))]);
+  // The files are closed here, not by the thread's teardown or the collector.
+  await cache.close();
   report({ type: 'closed' });
 }
 
