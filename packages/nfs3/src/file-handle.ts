@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * from the object the handle was made for (on a file system without birth
  * times it is 0 and only the inode number is checked).
  *
- * Layout (46 bytes): version u8 | reserved u8 | export id u32 | ino u64 |
+ * Layout (38 bytes): version u8 | reserved u8 | export id u32 | ino u64 |
  * birth time ns u64 | HMAC-SHA256 of the preceding 22 bytes, first 16 bytes.
  * The MAC, keyed by a secret kept in the state directory, makes a forged or
  * altered handle BADHANDLE instead of a guess at some other file.
