@@ -1,5 +1,5 @@
 // Sets two runs of a benchmark side by side, cell by cell: the JSON each
-// bench prints with --json (schema netboot-bench/1, see README "Benchmark
+// bench prints with --json (schema netboot-bench/1, see bench/README.md "Benchmark
 // JSON").
 //
 //   node bench/compare.js OLD.json NEW.json

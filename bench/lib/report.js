@@ -1,5 +1,5 @@
 // The one JSON shape every benchmark prints with --json (schema
-// "netboot-bench/1", described in README "Benchmark JSON"), so that
+// "netboot-bench/1", described in bench/README.md "Benchmark JSON"), so that
 // bench/compare.js can set any two runs side by side cell by cell.
 import { load } from './processes.js';
 
