@@ -38,10 +38,10 @@ export async function startNetboot({ dir, work, profileDir, atExit, checkout, ta
   return { ns, server, exportPath: dir };
 }
 
-function ganeshaConfig(dir, maxIo) {
+function ganeshaConfig(dir, maxIo, bindAddress, clients) {
   return `NFS_CORE_PARAM {
   Protocols = 3;
-  Bind_addr = 127.0.0.1;
+  Bind_addr = ${bindAddress};
   NFS_Port = ${NFS_PORT};
   MNT_Port = ${MOUNTD_PORT};
   Enable_NLM = false;
@@ -63,16 +63,19 @@ EXPORT {
   MaxWrite = ${maxIo};
   PrefRead = ${maxIo};
   PrefWrite = ${maxIo};
-  FSAL { Name = VFS; }
+  FSAL { Name = VFS; }${clients ? `\n  CLIENT { Clients = ${clients}; Access_Type = RW; Squash = No_Root_Squash; }` : ''}
 }
 `;
 }
 
 /**
  * NFS-Ganesha (VFS FSAL, NFSv3 only) with Debian's rpcbind, both under a
- * private /run (rpcbind's socket and Ganesha's pid file live there).
+ * private /run (rpcbind's socket and Ganesha's pid file live there). In a
+ * namespace of its own on 127.0.0.1, or in `ns` (which has an address besides
+ * loopback already) on `bindAddress`; `clients` (e.g. "198.18.0.0/15") adds a
+ * CLIENT block for them.
  */
-export async function startGanesha({ dir, work, atExit, maxIo = 1024 * 1024 }) {
+export async function startGanesha({ dir, work, atExit, maxIo = 1024 * 1024, ns: given, bindAddress = '127.0.0.1', clients }) {
   const ganesha = which('ganesha.nfsd');
   const rpcbind = which('rpcbind');
   if (!ganesha) return { why: 'not installed (apt-get install nfs-ganesha nfs-ganesha-vfs)' };
@@ -80,13 +83,17 @@ export async function startGanesha({ dir, work, atExit, maxIo = 1024 * 1024 }) {
   if (sh('test', ['-e', '/usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so']).status !== 0 && sh('sh', ['-c', 'ls /usr/lib/*/ganesha/libfsalvfs.so']).status !== 0) {
     return { why: 'the VFS FSAL is not installed (apt-get install nfs-ganesha-vfs)' };
   }
-  const { ns, why } = createNetns('nbgan', atExit);
-  if (!ns) return { why };
-  // Ganesha resolves Bind_addr with AI_ADDRCONFIG: it needs an address besides loopback.
-  const vethError = addVeth(ns);
-  if (vethError) return { why: vethError };
+  let ns = given;
+  if (!ns) {
+    const made = createNetns('nbgan', atExit);
+    if (!made.ns) return { why: made.why };
+    ns = made.ns;
+    // Ganesha resolves Bind_addr with AI_ADDRCONFIG: it needs an address besides loopback.
+    const vethError = addVeth(ns);
+    if (vethError) return { why: vethError };
+  }
   const conf = join(work, 'ganesha.conf');
-  writeFileSync(conf, ganeshaConfig(dir, maxIo));
+  writeFileSync(conf, ganeshaConfig(dir, maxIo, bindAddress, clients));
   const script = [
     'set -e',
     'mount -t tmpfs tmpfs /run',

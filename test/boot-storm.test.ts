@@ -1,0 +1,48 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from './support/paths.js';
+import { run } from './support/processes.js';
+import { requireNetns, requirePrograms } from './support/programs.js';
+
+/*
+ * bench/boot-storm.js end to end at the smallest size, against netboot serve
+ * only: three nodes (one over HTTP) get their leases, boot files and roots,
+ * the replayed NFS calls all come back as the files are, and the run leaves
+ * no namespace behind. What it proves is that the benchmark works, not a speed.
+ */
+
+const stormNamespaces = (): string[] =>
+  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter((n) => /^nbb[sc]-/.test(n));
+
+t.test('boot-storm boots 3 nodes through netboot serve, none failed', async (t) => {
+  if (!requireNetns(t)) return;
+  if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
+  const dir = mkdtempSync(join(tmpdir(), 'boot-storm-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const before = new Set(stormNamespaces());
+  const json = join(dir, 'storm.json');
+  const r = await run(
+    process.execPath,
+    [join(repoRoot, 'bench/boot-storm.js'), '--nodes', '3', '--rounds', '1', '--servers', 'netboot', '--http-share', '0.34', '--kernel-mib', '1', '--initrd-mib', '1', '--timeout-s', '120', '--json', json],
+    { timeoutMs: 240_000 },
+  );
+  t.equal(r.code, 0, `the bench exits 0 (stderr: ${r.stderr.slice(-500)})`);
+  const report = JSON.parse(readFileSync(json, 'utf8'));
+  t.equal(report.schema, 'netboot-bench/1');
+  t.equal(report.benchmark, 'boot-storm');
+  const best = report.detail.best.netboot;
+  t.notOk(best.error, 'netboot was measured');
+  t.equal(best.up, 3, '3 nodes up');
+  t.equal(best.failed, 0, '0 failed');
+  t.same(best.failures, {}, 'no failure reasons');
+  t.ok(best.nfsCalls >= 3 * report.params.replayCalls, 'every node replayed the whole boot');
+  t.equal(report.cells.find((c: { key: string }) => c.key === 'up').values.netboot, 3);
+  t.ok(typeof report.cells.find((c: { key: string }) => c.key === 'all-up').values.netboot === 'number', 'a time until all were up');
+  t.same(stormNamespaces().filter((n) => !before.has(n)), [], 'no namespace left behind');
+});
