@@ -27,6 +27,7 @@ import {
 import { createNetns } from '../../../test/support/netns.js';
 import { run } from '../../../test/support/processes.js';
 import { requireNetns } from '../../../test/support/programs.js';
+import { until } from '../../../test/support/until.js';
 
 const HOST = '127.0.0.1';
 const PROG = 0x20000099;
@@ -53,13 +54,14 @@ function u32(v: number): Buffer {
   return b;
 }
 
-/** Resolves once `cond` holds; fails after 5 s (a hang, not a speed limit). */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+
+/**
+ * Bytes already in one of the server's sockets have been read once a call on another connection is
+ * answered: the server has polled its sockets since (server and test share one event loop).
+ */
+async function serverPolled(t: T, port: number): Promise<void> {
+  const other = await connect(t, port, 'tcp');
+  await t.rejects(other.call(PROG, 1, 9), RpcAcceptError, 'another connection is served meanwhile');
 }
 
 function gate() {
@@ -180,16 +182,14 @@ t.test('faults answered before dispatch, on hand-made datagrams', async (t) => {
 
 t.test('tcp: 100 calls in flight, answered in completion order and matched by xid', async (t) => {
   const { server, listen } = await serve(t, { maxInFlightPerConnection: 128 });
-  const g = gate();
+  const gates = Array.from({ length: 100 }, () => gate());
   let started = 0;
   const order: number[] = [];
   server.register(PROG, 1, {
     1: async (call) => {
       const n = call.args.u32('n');
       started++;
-      await g.opened;
-      // Finish in reverse order of arrival.
-      await new Promise((r) => setTimeout(r, (100 - n) / 4));
+      await gates[n]!.opened;
       order.push(n);
       return { stat: 0, body: [u32(n * 3)] };
     },
@@ -198,7 +198,8 @@ t.test('tcp: 100 calls in flight, answered in completion order and matched by xi
   const c = await connect(t, port, 'tcp');
   const calls = Array.from({ length: 100 }, (_, n) => c.call(PROG, 1, 1, u32(n)).then((r) => r.u32('x')));
   await until(() => started === 100, 'all 100 calls running at once');
-  g.open();
+  // Finish in reverse order of arrival.
+  for (let n = 99; n >= 0; n--) gates[n]!.open();
   const results = await Promise.all(calls);
   t.same(results, Array.from({ length: 100 }, (_, n) => n * 3), 'each reply matched its call');
   t.not(order[0], 0, 'replies did not come back in call order');
@@ -245,7 +246,7 @@ t.test('tcp: record buffers of a connection closed mid-record go back to the poo
   s.write(Buffer.concat([recordMark(first.length), first, recordMark(second.length), second.subarray(0, 100_000)]));
   await until(() => server.records.lentCount === 2, 'the running call and the one half read hold pooled buffers');
   s.destroy();
-  await new Promise((r) => setTimeout(r, 50));
+  await serverPolled(t, port); // it has seen the client go
   g.open();
   await until(() => server.records.lentCount === 0, 'both given back');
 });
@@ -266,15 +267,16 @@ t.test('udp: a retransmission runs the handler once (duplicate request cache)', 
   const call = rawCall(0xabcd, { proc: 1 }, Buffer.concat([u32(5), u32(6)]));
   u.send(call);
   await until(() => runs === 1, 'the call to start');
-  // A copy that arrives while the original runs is dropped. Server and test share one event loop, so give
-  // the server a moment to read the copy before letting the original finish.
-  await new Promise<void>((r) => u.send(call, () => setTimeout(r, 20)));
+  // A copy that arrives while the original runs is dropped. The server reads a socket's datagrams in
+  // order, so once a NULL call sent after the copy is answered, the copy has been read.
+  u.send(call);
+  await u.exchange(rawCall(0xabce));
   g.open();
-  await until(() => u.replies.length >= 1, 'the reply');
+  await until(() => u.replies.length >= 2, 'the reply');
   const again = await u.exchange(call); // after it finished: the cached reply
   t.equal(runs, 1, 'the handler ran once');
-  t.equal(again.toString('hex'), u.replies[0].toString('hex'), 'the retransmission got the same reply');
-  t.equal(u.replies.length, 2, 'the in-progress duplicate was dropped');
+  t.equal(again.toString('hex'), u.replies[1].toString('hex'), 'the retransmission got the same reply');
+  t.equal(u.replies.length, 3, 'the in-progress duplicate was dropped');
   const other = await u.exchange(rawCall(0xabcd, { proc: 1 }, Buffer.concat([u32(1), u32(1)])));
   t.equal(runs, 2, 'same xid, different arguments: a new call');
   t.equal(other.readUInt32BE(24), 2);
@@ -322,13 +324,14 @@ t.test('tcp: reading stops at the in-flight bound and resumes below it', async (
   let answered = 0;
   const calls = Array.from({ length: 10 }, () => c.call(PROG, 1, 0).then(() => answered++));
   await until(() => running === 4, 'four calls running');
-  await new Promise((r) => setTimeout(r, 50));
+  await serverPolled(t, port); // it would have read a fifth call by now had it not stopped reading
   t.equal(running, 4, 'no fifth call started while four run');
   gates.shift()!();
   await until(() => answered === 1 && running === 4, 'a fifth call to start once one finished');
-  while (answered < 10) {
-    gates.shift()?.();
-    await new Promise((r) => setTimeout(r, 1));
+  for (let n = 2; n <= 10; n++) {
+    await until(() => gates.length > 0, `call ${n} to be running`);
+    gates.shift()!();
+    await until(() => answered === n, `reply ${n}`);
   }
   await Promise.all(calls);
   t.equal(peak, 4, 'never more than four at once');
@@ -336,17 +339,29 @@ t.test('tcp: reading stops at the in-flight bound and resumes below it', async (
 
 t.test('tcp: an idle connection is closed; one with a call running is not', async (t) => {
   const { server, listen } = await serve(t, { idleTimeoutMs: 100 });
-  server.register(PROG, 1, { 0: () => new Promise((r) => setTimeout(() => r({ stat: 0, body: [] }), 300)) });
+  const g = gate();
+  let started = 0;
+  server.register(PROG, 1, { 0: async () => (started++, await g.opened, { stat: 0, body: [] }) });
   const port = await listen();
-  const c = await connect(t, port, 'tcp');
-  await c.call(PROG, 1, 0);
-  t.pass('a call three idle periods long completed');
+  const busy = net.connect(port, HOST);
+  const records = new RecordDecoder(4096);
+  const replies: Buffer[] = [];
+  busy.on('data', (d: Buffer) => replies.push(...records.push(d)));
+  const busyClosed = new Promise((r) => busy.once('close', r));
+  await new Promise((r) => busy.once('connect', r));
+  const call = rawCall(7);
+  busy.write(Buffer.concat([recordMark(call.length), call]));
+  await until(() => started === 1, 'the call to start');
+  // The silent connection opened after the call was sent, so the busy one has been quiet longer when it closes.
   const s = net.connect(port, HOST).resume();
   await new Promise((r) => s.once('connect', r));
   await new Promise((r) => s.once('close', r));
   t.pass('the silent connection was closed by the server');
-  await new Promise((r) => setTimeout(r, 150));
-  await t.rejects(c.call(PROG, 1, 0), RpcConnectionError, 'and the client, idle too, was disconnected');
+  g.open();
+  await until(() => replies.length === 1, 'the reply');
+  t.equal(replies[0]!.readUInt32BE(0), 7, 'a call running longer than an idle period completed');
+  await busyClosed;
+  t.pass('and its connection, idle once answered, was closed too');
 });
 
 t.test('tcp: an oversize fragment header closes only that connection', async (t) => {
@@ -469,7 +484,9 @@ t.test('tcp: at maxConnections the connection idle longest is closed for a newco
   const { server, logs, listen } = await serve(t, { maxConnections: 2 });
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  let slowStarted = 0;
   const slow = async () => {
+    slowStarted++;
     await gate;
     return { stat: 0 as const, body: [] };
   };
@@ -479,13 +496,13 @@ t.test('tcp: at maxConnections the connection idle longest is closed for a newco
   t.equal((await idle.call(PROG, 1, 1, [u32(2), u32(2)])).u32('sum'), 4);
   const busy = await connect(t, port, 'tcp');
   const running = busy.call(PROG, 1, 2, []);
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => slowStarted === 1, 'the call on the busy connection to start');
   const newcomer = await connect(t, port, 'tcp');
   t.equal((await newcomer.call(PROG, 1, 1, [u32(3), u32(3)])).u32('sum'), 6, 'the newcomer is served');
   await t.rejects(idle.call(PROG, 1, 1, [u32(1), u32(1)]), 'the connection idle longest was closed for it');
   t.match(logs.join('\n'), /2 TCP connections \(maxConnections\) are open; closed the one idle longest/);
   const alsoRunning = newcomer.call(PROG, 1, 2, []);
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => slowStarted === 2, 'the call of the newcomer to start');
   const refused = net.connect(port, HOST);
   refused.on('error', () => {});
   await new Promise((r) => refused.once('close', r));
@@ -532,7 +549,9 @@ t.test('random bytes over UDP and TCP never stop the server', async (t) => {
 
 t.test('tcp: a client that shuts down its sending side still gets its replies', async (t) => {
   const { server, listen } = await serve(t);
-  server.register(PROG, 1, { 1: async (call) => (await new Promise((r) => setTimeout(r, 50)), sum(call)) });
+  const g = gate();
+  let started = 0;
+  server.register(PROG, 1, { 1: async (call) => (started++, await g.opened, sum(call)) });
   const port = await listen();
   const sock = net.connect(port, HOST);
   const records = new RecordDecoder(4096);
@@ -540,8 +559,13 @@ t.test('tcp: a client that shuts down its sending side still gets its replies', 
   sock.on('data', (d: Buffer) => replies.push(...records.push(d)));
   await new Promise((r) => sock.once('connect', r));
   const calls = [1, 2, 3].map((xid) => rawCall(xid, { proc: 1 }, Buffer.concat([u32(xid), u32(10)])));
+  const closed = new Promise((r) => sock.once('close', r));
   sock.end(Buffer.concat(calls.flatMap((c) => [recordMark(c.length), c])));
-  await new Promise((r) => sock.once('close', r));
+  await new Promise((r) => sock.once('finish', r));
+  await until(() => started === 3, 'the three calls to start');
+  await serverPolled(t, port); // it has seen the end of the stream: the replies go out after the shutdown
+  g.open();
+  await closed;
   t.same(replies.map((r) => [r.readUInt32BE(0), r.readUInt32BE(24)]).sort(), [[1, 11], [2, 12], [3, 13]], 'all three replies, then the server closed');
 });
 

@@ -28,11 +28,12 @@ t.test('RpcClient talks to rpcbind: results, every status it sends, reserved por
   if (!requireNetns(t)) return;
   const ns = createNetns(t, 'rpcb');
   start(t, programs.unshare, ['-m', 'sh', '-c', `mount -t tmpfs tmpfs /run && exec ${programs.rpcbind} -f -w`], { ns });
+  // Bounded retries until rpcbind listens: while it starts, the probe's calls are refused
+  // (port unreachable, connection refused on the namespace's loopback) and it exits at once.
   let result;
   for (let attempt = 0; attempt < 50; attempt++) {
     result = await run(process.execPath, [probe], { ns, timeoutMs: 30_000 });
     if (result.code === 0) break;
-    await new Promise((r) => setTimeout(r, 100)); // rpcbind still starting
   }
   t.equal(result?.code, 0, `probe ran: ${result?.stderr}`);
   const out = JSON.parse(result!.stdout) as { client: Record<'udp' | 'tcp', Record<string, Outcome> & { localPort: number }>; raw: Record<string, string | null> };
