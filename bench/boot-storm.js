@@ -18,7 +18,7 @@
 // of one template tree, made once per run.
 //
 //   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq]
-//        [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--json FILE]
+//        [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
 //
 // Reported per stack (the best of its rounds: fewest failed nodes, then the
 // soonest all up): seconds until every node is up, per-node p50/p99, each
@@ -50,7 +50,10 @@ const PREFIX = 15;
 const STACKS = ['netboot', 'isc', 'dnsmasq'];
 const STAGES = ['dhcp', 'pxelinux', 'kernel', 'mount', 'nfs'];
 
+// `--json` alone prints the report on stdout, as the other benches do; `--json FILE` writes it to FILE.
+const argv = process.argv.slice(2).flatMap((a, i, all) => (a === '--json' && (i === all.length - 1 || all[i + 1].startsWith('--')) ? [a, '-'] : [a]));
 const { values } = parseArgs({
+  args: argv,
   options: {
     nodes: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '1' },
@@ -387,7 +390,7 @@ function printRow(name, r, rounds) {
   const f = (v) => (v === null ? '-' : String(v));
   console.log(
     `${name.padEnd(9)}${(r.allUpS !== null ? String(r.allUpS) : r.lastUpS !== null ? `(${r.lastUpS})` : '-').padStart(9)}${f(r.p50).padStart(7)}${f(r.p99).padStart(7)}` +
-      STAGES.map((s) => `${f(r.stages[s].p50)}/${f(r.stages[s].p99)}`.padStart(12)).join('') +
+      STAGES.map((s) => `${f(r.stages[s].p50)}/${f(r.stages[s].p99)}`.padStart(16)).join('') +
       `${String(r.up).padStart(6)}${String(r.failed).padStart(7)}${`${r.retries.dhcp}/${r.retries.tftp}/${r.retries.http}/${r.retries.nfs}`.padStart(12)}` +
       `${String(r.serverCpuS).padStart(9)}${String(r.serverPeakRssMB).padStart(8)}${String(r.clientCpuS).padStart(9)}  ${rounds}`,
   );
@@ -415,7 +418,7 @@ async function main() {
   ) {
     console.error(
       'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq] [--kernel-mib M] [--initrd-mib M]\n' +
-        '                                [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json FILE]',
+        '                                [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]',
     );
     process.exit(2);
   }
@@ -445,17 +448,20 @@ async function main() {
       mac: `02:b5:${[index >> 24, index >> 16, index >> 8, index].map((b) => (b & 255).toString(16).padStart(2, '0')).join(':')}`,
       http: Math.floor((index + 1) * httpShare) > Math.floor(index * httpShare),
     }));
+    const rootsStart = performance.now();
     makeRoots(templateDir, rootsDir, list.map((n) => n.mac));
+    const rootsSeconds = ((performance.now() - rootsStart) / 1000).toFixed(1);
     const relays = Array.from({ length: clientProcs }, (_, i) => `198.18.0.${2 + i}`);
     const ctx = { work, bootDir, templateDir, rootsDir, nodes: list, relays, timeoutMs, atExit };
     const header =
       `${nodes} nodes at once (${list.filter((n) => n.http).length} over HTTP), kernel ${kernelMiB} MiB + initrd ${initrdMiB} MiB, ` +
-      `${replay.calls} NFS calls replayed per node, ${clientProcs} client process${clientProcs > 1 ? 'es' : ''}, ${rounds > 1 ? `best of ${rounds} rounds` : '1 round'}`;
+      `${replay.calls} NFS calls replayed per node (roots: ${nodes} x cp -al in ${rootsSeconds} s), ${clientProcs} client process${clientProcs > 1 ? 'es' : ''}, ` +
+      `${rounds > 1 ? `best of ${rounds} rounds` : '1 round'}`;
     if (values.json !== '-') {
       console.log(header);
       console.log(
         `${'stack'.padEnd(9)}${'all up s'.padStart(9)}${'p50 s'.padStart(7)}${'p99 s'.padStart(7)}` +
-          STAGES.map((s) => `${s} p50/99`.padStart(12)).join('') +
+          STAGES.map((s) => `${s} p50/99`.padStart(16)).join('') +
           `${'up'.padStart(6)}${'failed'.padStart(7)}${'retries'.padStart(12)}${'srv cpu'.padStart(9)}${'srv MB'.padStart(8)}${'cli cpu'.padStart(9)}  rounds`,
       );
     }
@@ -488,6 +494,7 @@ async function main() {
       const out = report({
         benchmark: 'boot-storm',
         params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source },
+        servers: Object.fromEntries(servers.map((n) => [n, best[n]?.error ?? `started fresh each round in a network namespace of its own at ${SERVER}`])),
         loadAtStart,
         cells,
         detail: { best, rounds: all },

@@ -38,10 +38,10 @@ export async function startNetboot({ dir, work, profileDir, atExit, checkout, ta
   return { ns, server, exportPath: dir };
 }
 
-function ganeshaConfig(dir, maxIo, bindAddress, clients) {
+function ganeshaConfig(dir, maxIo, bindAddress, clients, maxConnections) {
   return `NFS_CORE_PARAM {
   Protocols = 3;
-  Bind_addr = ${bindAddress};
+  Bind_addr = ${bindAddress};${maxConnections ? `\n  RPC_Max_Connections = ${maxConnections};` : ''}
   NFS_Port = ${NFS_PORT};
   MNT_Port = ${MOUNTD_PORT};
   Enable_NLM = false;
@@ -73,9 +73,10 @@ EXPORT {
  * private /run (rpcbind's socket and Ganesha's pid file live there). In a
  * namespace of its own on 127.0.0.1, or in `ns` (which has an address besides
  * loopback already) on `bindAddress`; `clients` (e.g. "198.18.0.0/15") adds a
- * CLIENT block for them.
+ * CLIENT block for them; `maxConnections` raises Ganesha's TCP connection cap
+ * (1024 by default).
  */
-export async function startGanesha({ dir, work, atExit, maxIo = 1024 * 1024, ns: given, bindAddress = '127.0.0.1', clients }) {
+export async function startGanesha({ dir, work, atExit, maxIo = 1024 * 1024, ns: given, bindAddress = '127.0.0.1', clients, maxConnections }) {
   const ganesha = which('ganesha.nfsd');
   const rpcbind = which('rpcbind');
   if (!ganesha) return { why: 'not installed (apt-get install nfs-ganesha nfs-ganesha-vfs)' };
@@ -93,7 +94,7 @@ export async function startGanesha({ dir, work, atExit, maxIo = 1024 * 1024, ns:
     if (vethError) return { why: vethError };
   }
   const conf = join(work, 'ganesha.conf');
-  writeFileSync(conf, ganeshaConfig(dir, maxIo, bindAddress, clients));
+  writeFileSync(conf, ganeshaConfig(dir, maxIo, bindAddress, clients, maxConnections));
   const script = [
     'set -e',
     'mount -t tmpfs tmpfs /run',
