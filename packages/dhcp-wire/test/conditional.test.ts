@@ -415,7 +415,7 @@ t.test("the README's mixed BIOS/UEFI/iPXE/HTTPClient dhcpd.conf gives each kind 
   t.equal(answer(c, { ...node, ...UEFI, userClass: 'iPXE' }).filename, 'http://198.18.0.1/boot.ipxe', 'iPXE loaded by UEFI');
   t.equal(answer(c, { ...node, ...HTTP }).filename, 'http://198.18.0.1/ipxe.efi', 'UEFI HTTP Boot');
   t.equal(opt(answer(c, { ...node, ...HTTP }), 17), '/diskless/198.18.0.11', 'the host still applies');
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  t.ok(readme.includes(readFileSync(new URL('./fixtures/mixed-boot-dhcpd.conf', import.meta.url), 'utf8').trimEnd()), 'the README shows this very file');
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  t.ok(readme.includes(readFileSync(new URL('./fixtures/mixed-boot-dhcpd.conf', import.meta.url), 'utf8').trimEnd()), 'the package README shows this very file');
   t.end();
 });
