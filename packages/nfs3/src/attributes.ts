@@ -1,4 +1,4 @@
-import type { BigIntStats } from 'node:fs';
+import type { FsAttrs } from './export-fs.js';
 import { Ftype, type FileType } from './nfs3-constants.js';
 import type { Fattr, NfsTime, WccAttr } from './nfs3-types.js';
 
@@ -13,7 +13,7 @@ const types: Record<number, FileType> = {
   0o010000: Ftype.FIFO,
 };
 
-export function fileType(st: BigIntStats): FileType {
+export function fileType(st: FsAttrs): FileType {
   return types[Number(st.mode) & S_IFMT] ?? Ftype.REG;
 }
 
@@ -32,7 +32,7 @@ export function devMinor(dev: bigint): number {
 }
 
 /** fattr3 of an object; fsid is the export's id so that every export looks like its own file system. */
-export function fattr(st: BigIntStats, fsid: number): Fattr {
+export function fattr(st: FsAttrs, fsid: number): Fattr {
   const type = fileType(st);
   const special = type === Ftype.CHR || type === Ftype.BLK;
   return {
@@ -52,6 +52,6 @@ export function fattr(st: BigIntStats, fsid: number): Fattr {
   };
 }
 
-export function wccAttr(st: BigIntStats): WccAttr {
+export function wccAttr(st: FsAttrs): WccAttr {
   return { size: st.size, mtime: nfsTime(st.mtimeNs), ctime: nfsTime(st.ctimeNs) };
 }

@@ -1,4 +1,7 @@
-import { Access } from './nfs3-constants.js';
+import { NfsError } from './errno-status.js';
+import { type AttrChange, type FsAttrs, type TimeChange, isDir, isFile, isSymlink } from './export-fs.js';
+import { Access, NfsStat, type NfsErrorStatus, TimeHow } from './nfs3-constants.js';
+import type { Sattr } from './nfs3-types.js';
 
 /** The export options that decide who a caller is and what it may do. */
 export interface AccessOptions {
@@ -95,4 +98,89 @@ export function mayLink(caller: Caller, obj: Owner): boolean {
   if ((obj.mode & S_IFMT) !== S_IFREG) return false;
   if (obj.mode & S_ISUID || (obj.mode & S_ISGID && obj.mode & 0o010)) return false;
   return may.read(caller, obj) && may.write(caller, obj);
+}
+
+const S_ISVTX = 0o1000;
+
+/** The owner and mode of an object, as the permission checks take them. */
+export function owner(a: FsAttrs): Owner {
+  return { mode: Number(a.mode), uid: Number(a.uid), gid: Number(a.gid) };
+}
+
+const inGroup = (c: Caller, gid: number) => c.gid === gid || c.gids.includes(gid);
+
+/** The owner of an object a caller makes in `dir`: the caller, with the directory's group when it is setgid, as the kernel does. */
+export function newOwner(c: Caller, dir: FsAttrs): { uid: number; gid: number } {
+  return { uid: c.uid, gid: Number(dir.mode) & S_ISGID ? Number(dir.gid) : c.gid };
+}
+
+/** Checks a directory for LOOKUP-like use (search) or for a change of its entries (search and write). */
+export function checkDir(t: { caller: Caller; opts: AccessOptions; obj: { attrs: FsAttrs } }, modify: boolean, fail: object): void {
+  const st = t.obj.attrs;
+  if (!isDir(st)) throw new NfsError(NfsStat.NOTDIR, undefined, fail);
+  if (modify && !t.opts.rw) throw new NfsError(NfsStat.ROFS, undefined, fail);
+  if (!may.exec(t.caller, owner(st), true)) throw new NfsError(NfsStat.ACCES, undefined, fail);
+  if (modify && !may.write(t.caller, owner(st), true)) throw new NfsError(NfsStat.ACCES, undefined, fail);
+}
+
+/** Sticky directories: only the owner of the entry or of the directory (or root) may remove or replace it. */
+export function checkSticky(c: Caller, dir: FsAttrs, child: FsAttrs): void {
+  if (!(Number(dir.mode) & S_ISVTX) || c.uid === 0) return;
+  if (BigInt(c.uid) !== child.uid && BigInt(c.uid) !== dir.uid) throw new NfsError(NfsStat.ACCES);
+}
+
+/**
+ * What a sattr3 may change, by the rules the kernel applies to a local
+ * caller (the server acts as root, so it checks them itself); `created`
+ * is an object just made for the caller. Refusals an admin should see go
+ * through `refuse`.
+ */
+export function sattrChange(c: Caller, st: FsAttrs, s: Sattr, created: boolean, refuse: (status: NfsErrorStatus, detail: string) => NfsError): AttrChange {
+  const change: AttrChange = {};
+  const isOwner = c.uid === 0 || BigInt(c.uid) === st.uid;
+  // As knfsd: what a caller makes is its own; only root may name another owner or group at once
+  // (a non-root caller's uid and gid in CREATE's attributes are ignored, never a way to give a file away).
+  const owners = !created || c.uid === 0;
+  if (owners && (s.uid !== undefined || s.gid !== undefined)) {
+    const uid = s.uid ?? Number(st.uid);
+    const gid = s.gid ?? Number(st.gid);
+    if (c.uid !== 0 && !created) {
+      if (uid !== Number(st.uid)) throw refuse(NfsStat.PERM, 'only root may change the owner');
+      if (gid !== Number(st.gid) && !(isOwner && inGroup(c, gid))) {
+        throw refuse(NfsStat.PERM, `only root, or the owner to one of its own groups, may change the group (to ${gid})`);
+      }
+    }
+    if (uid !== Number(st.uid) || gid !== Number(st.gid)) {
+      change.uid = uid;
+      change.gid = gid;
+    }
+  }
+  if (s.mode !== undefined && !isSymlink(st)) {
+    if (!isOwner && !created) throw refuse(NfsStat.PERM, 'only the owner may change the mode');
+    let mode = s.mode & 0o7777;
+    const gid = (owners ? s.gid : undefined) ?? Number(st.gid);
+    if (c.uid !== 0 && !inGroup(c, gid)) mode &= ~S_ISGID;
+    // A directory made in a setgid directory is setgid itself (the kernel set it), whatever mode the client sent.
+    if (created && isDir(st)) mode |= Number(st.mode) & S_ISGID;
+    change.mode = mode;
+  }
+  if (s.size !== undefined) {
+    if (isDir(st)) throw new NfsError(NfsStat.ISDIR);
+    if (!isFile(st)) throw new NfsError(NfsStat.INVAL);
+    if (!created && !isOwner && !may.write(c, owner(st))) throw new NfsError(NfsStat.ACCES);
+    // A size past 2^53 cannot be passed on exactly; no file system holds one.
+    if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new NfsError(NfsStat.FBIG, `size ${s.size} is too large`);
+    change.size = s.size;
+  }
+  if (s.atime.how !== TimeHow.DONT_CHANGE || s.mtime.how !== TimeHow.DONT_CHANGE) {
+    const clientTime = s.atime.how === TimeHow.SET_TO_CLIENT_TIME || s.mtime.how === TimeHow.SET_TO_CLIENT_TIME;
+    if (!created && !isOwner && (clientTime || !may.write(c, owner(st)))) throw new NfsError(clientTime ? NfsStat.PERM : NfsStat.ACCES);
+    change.atime = timeChange(s.atime);
+    change.mtime = timeChange(s.mtime);
+  }
+  return change;
+}
+
+function timeChange(h: Sattr['atime']): TimeChange {
+  return h.how === TimeHow.SET_TO_CLIENT_TIME ? { at: h.time } : h.how === TimeHow.SET_TO_SERVER_TIME ? { now: true } : { keep: true };
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 
 interface Listing {
   dir: bigint;
@@ -39,7 +38,7 @@ export class DirListings {
     private readonly maxNames = 2_000_000,
   ) {}
 
-  async get(dir: bigint, mtime: bigint, path: Buffer, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
+  async get(dir: bigint, mtime: bigint, load: () => Promise<string[]>, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
     let key = cookie !== 0n ? verf.toString('hex') : this.latest.get(dir);
     let known = key !== undefined ? this.byVerf.get(key) : undefined;
     if (known && (known.dir !== dir || (cookie === 0n && (known.mtime !== mtime || !known.settled)))) known = undefined;
@@ -48,9 +47,9 @@ export class DirListings {
       this.byVerf.set(key, known);
       return { verf: Buffer.from(key, 'hex'), names: known.names };
     }
-    // Latin-1 decoding is the names' bytes one character a byte (nameKey's form), about as cheap as UTF-8
+    // `load` gives the names' bytes one character a byte (nameKey's form), about as cheap as UTF-8
     // strings and much cheaper than a Buffer per name.
-    const names = ['.', '..', ...(await readdir(path, { encoding: 'latin1' }))];
+    const names = ['.', '..', ...(await load())];
     const v = Buffer.alloc(8);
     this.prefix.copy(v, 0);
     v.writeUInt32BE((++this.counter >>> 0) || 1, 4);

@@ -1,7 +1,3 @@
-import { lstat, readdir } from 'node:fs/promises';
-import { lstatSync, type BigIntStats } from 'node:fs';
-import { AttributeCache } from './attribute-cache.js';
-import { childPath, keyBytes, pathKey, rootPath } from './byte-path.js';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
@@ -15,6 +11,14 @@ interface Link {
   name: string;
 }
 
+/** What the tree needs from the file system, by path from the export root ('' is the root, names joined by '/'). */
+export interface TreeIo<S> {
+  /** The attributes of the object at `rel` when it is inode `ino` born at `birth`, else undefined. */
+  check(rel: string, ino: bigint, birth: bigint): Promise<S | undefined>;
+  /** The entries of the directory at `rel`: name (nameKey form), inode, whether a directory. Never follows a symlink. */
+  list(rel: string): Promise<[string, bigint, boolean][]>;
+}
+
 /**
  * Finds the path of an object of one export from its inode number, which is
  * what a file handle carries. Every name the server sees (LOOKUP, READDIR,
@@ -22,42 +26,23 @@ interface Link {
  * directory moves its whole subtree by changing one entry. After a restart
  * the map is empty: a miss walks the export breadth-first (bounded by
  * `maxScan` entries) and records everything it passes. A found path is
- * always checked with lstat against the inode and birth time, so a stale map
- * entry can only cost a rescan, never name another file. Nothing outside the
- * export root can be reached: paths are built from names under the root,
- * symlinks are never followed, and `..` at the root is the root.
+ * always checked against the inode and birth time, so a stale map entry can
+ * only cost a rescan, never name another file. Paths are relative to the
+ * export root, made of names only: the backend resolves them beneath the
+ * root without following symlinks.
  */
-export class ExportTree {
+export class ExportTree<S> {
   private readonly links = new Map<bigint, Link>();
   private scanning: Promise<void> | undefined;
   /** Objects a full walk did not find, until when: a client retrying a deleted file's handle costs no new walk. */
   private readonly gone = new Map<string, number>();
 
-  /** The root as bytes, what every path of this export starts with. */
-  readonly rootBytes: Buffer;
-  /** The root's bytes as a string (pathKey), what the keys of every path of this export start with. */
-  private readonly rootKey: string;
-  private readonly sep: string;
-
-  private constructor(
-    readonly root: string,
-    readonly id: number,
+  constructor(
     readonly rootIno: bigint,
-    readonly rootBirth: bigint,
-    private readonly maxScan: number,
-    private readonly attrs: AttributeCache,
-  ) {
-    this.rootBytes = rootPath(root);
-    this.rootKey = pathKey(this.rootBytes);
-    this.sep = this.rootKey.endsWith('/') ? '' : '/';
-  }
-
-  /** `attrs` answers the lstat that checks a handle's path (shared with the server, which keeps it right). */
-  static async open(root: string, id: number, maxScan = 2_000_000, attrs = new AttributeCache(0)): Promise<ExportTree> {
-    const st = await lstat(root, { bigint: true });
-    if (!st.isDirectory()) throw new Error(`export ${root} is not a directory`);
-    return new ExportTree(root, id, st.ino, st.birthtimeNs, maxScan, attrs);
-  }
+    private readonly io: TreeIo<S>,
+    private readonly what: string,
+    private readonly maxScan = 2_000_000,
+  ) {}
 
   /** `name` is the name's bytes as a string (nameKey). */
   record(parent: bigint, name: string, ino: bigint): void {
@@ -75,46 +60,45 @@ export class ExportTree {
     return ino === this.rootIno ? this.rootIno : this.links.get(ino)?.parent;
   }
 
-  /** The path's bytes as a string (pathKey): the attribute cache's key, a Buffer only when it misses. */
-  private pathFromLinks(ino: bigint): string | undefined {
+  /** The path from the root as the map knows it (the attribute cache's key too). */
+  pathOf(ino: bigint): string | undefined {
     const names: string[] = [];
     let at = ino;
     for (let depth = 0; at !== this.rootIno; depth++) {
       const l = this.links.get(at);
-      if (!l || depth > 4096) return undefined;
+      if (!l || depth > 65536) return undefined;
       names.push(l.name);
       at = l.parent;
     }
-    return names.length ? this.rootKey + this.sep + names.reverse().join('/') : this.rootKey;
+    return names.reverse().join('/');
   }
 
-  private async check(path: string | undefined, ino: bigint, birth: bigint): Promise<BigIntStats | undefined> {
-    if (path === undefined) return undefined;
+  private async check(rel: string | undefined, ino: bigint, birth: bigint): Promise<S | undefined> {
+    if (rel === undefined) return undefined;
     try {
-      const st = this.attrs.lstatKey(path);
-      return st.ino === ino && st.birthtimeNs === birth ? st : undefined;
+      return await this.io.check(rel, ino, birth);
     } catch {
       return undefined;
     }
   }
 
   /** The path and attributes of the object, or NFS3ERR_STALE when it no longer exists in this export. */
-  async resolve(ino: bigint, birth: bigint): Promise<{ path: Buffer; st: BigIntStats }> {
-    let path = this.pathFromLinks(ino);
-    let st = await this.check(path, ino, birth);
+  async resolve(ino: bigint, birth: bigint): Promise<{ rel: string; st: S }> {
+    let rel = this.pathOf(ino);
+    let st = await this.check(rel, ino, birth);
     const key = `${ino}:${birth}`;
     if (!st && (this.gone.get(key) ?? 0) < Date.now()) {
       await this.scan();
-      path = this.pathFromLinks(ino);
-      st = await this.check(path, ino, birth);
+      rel = this.pathOf(ino);
+      st = await this.check(rel, ino, birth);
       if (!st) {
         this.gone.set(key, Date.now() + GONE_MS);
         if (this.gone.size > 10_000) this.gone.delete(this.gone.keys().next().value!);
       }
     }
-    if (!st || path === undefined) throw new NfsError(NfsStat.STALE, `inode ${ino} is gone from ${this.root}`);
+    if (!st || rel === undefined) throw new NfsError(NfsStat.STALE, `inode ${ino} is gone from ${this.what}`);
     this.gone.delete(key);
-    return { path: keyBytes(path), st };
+    return { rel, st };
   }
 
   /** One breadth-first walk at a time; concurrent misses wait for it. */
@@ -124,31 +108,22 @@ export class ExportTree {
   }
 
   private async walk(): Promise<void> {
-    const queue: [bigint, Buffer][] = [[this.rootIno, this.rootBytes]];
+    const queue: [bigint, string][] = [[this.rootIno, '']];
     let seen = 0;
     while (queue.length && seen < this.maxScan) {
       const [dirIno, dir] = queue.shift()!;
-      let names: string[];
+      let entries: [string, bigint, boolean][];
       try {
-        // The names' bytes one character a byte (nameKey's form), without a Buffer per name.
-        names = await readdir(dir, { encoding: 'latin1' });
+        entries = await this.io.list(dir);
       } catch {
-        continue;
+        continue; // the directory went away or changed under the walk
       }
-      // Synchronous lstat in short slices, yielding between them: several times faster than
-      // the promise API for a walk of the whole export, and the server keeps answering meanwhile.
-      for (let i = 0; i < names.length && seen < this.maxScan; i++, seen++) {
+      for (let i = 0; i < entries.length && seen < this.maxScan; i++, seen++) {
+        // Yield between slices so the server keeps answering meanwhile.
         if (i % SCAN_SLICE === SCAN_SLICE - 1) await new Promise((r) => setImmediate(r));
-        const path = childPath(dir, names[i]!);
-        let st: BigIntStats | undefined;
-        try {
-          st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
-        } catch {
-          // the directory went away or changed under the walk
-        }
-        if (!st) continue;
-        this.record(dirIno, names[i]!, st.ino);
-        if (st.isDirectory()) queue.push([st.ino, path]);
+        const [name, ino, directory] = entries[i]!;
+        this.record(dirIno, name, ino);
+        if (directory) queue.push([ino, dir === '' ? name : `${dir}/${name}`]);
       }
     }
   }

@@ -7,5 +7,6 @@ export { NfsError, statusOf } from './errno-status.js';
 export { squash, permitted, accessBits, type AccessOptions, type Caller } from './credentials.js';
 export { fattr, devMajor, devMinor } from './attributes.js';
 export { NfsServer, type NfsExport, type NfsServerOptions } from './nfs-server.js';
+export type { ExportFs, FsObject, FsAttrs, AttrChange, TimeChange, NewOwner, NodeKind, Stability, FsStat } from './export-fs.js';
 export { NfsClient } from './nfs-client.js';
 export { createNfsService, exportId, MOUNTD_PORT, NFS_PORT, type NfsService, type NfsServiceOptions } from './nfs-service.js';

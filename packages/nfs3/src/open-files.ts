@@ -1,16 +1,13 @@
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { showBytes } from './byte-path.js';
-import { NfsError } from './errno-status.js';
-import { NfsStat } from './nfs3-constants.js';
+import { close } from 'node:fs';
 
-interface Opened {
-  fh: FileHandle;
+/** An open descriptor of a regular file, and whether it was opened for writing. */
+export interface Opened {
+  fd: number;
   writable: boolean;
 }
 
 interface Entry {
-  fh: Promise<Opened>;
+  fd: Promise<Opened>;
   ino: bigint;
   refs: number;
   lastUsed: number;
@@ -19,9 +16,9 @@ interface Entry {
 
 /**
  * A bounded LRU of open file descriptors, so READ and WRITE don't open the
- * file per request. Files are opened with O_NOFOLLOW and checked against the
- * inode the handle names; entries idle for `idleMs` are closed, and REMOVE or
- * RENAME closes the entry (once no request still uses it).
+ * file per request. The backend opens them (checked against the inode the
+ * handle names); entries idle for `idleMs` are closed, and REMOVE or RENAME
+ * closes the entry (once no request still uses it).
  */
 export class OpenFiles {
   private readonly entries = new Map<string, Entry>();
@@ -36,13 +33,13 @@ export class OpenFiles {
   }
 
   /**
-   * Runs `fn` with an open descriptor of `path` (which must be inode `ino`).
+   * Runs `fn` with an open descriptor of inode `ino`, opened by `open` when none is.
    * A descriptor opened read-only (the server could not open it for writing)
    * is reopened when a write needs it.
    */
-  async use<T>(key: string, path: Buffer, ino: bigint, fn: (fh: FileHandle) => Promise<T>, write = false): Promise<T> {
+  async use<T>(key: string, ino: bigint, open: () => Promise<Opened>, fn: (fd: number) => Promise<T>, write = false): Promise<T> {
     let e = this.entries.get(key);
-    if (e && write && !(await e.fh.then((o) => o.writable, () => true))) {
+    if (e && write && !(await e.fd.then((o) => o.writable, () => true))) {
       this.drop(key);
       e = undefined;
     }
@@ -51,8 +48,8 @@ export class OpenFiles {
       e = undefined;
     }
     if (!e) {
-      e = { fh: openChecked(path, ino), ino, refs: 0, lastUsed: Date.now(), doomed: false };
-      e.fh.catch(() => this.entries.get(key) === e && this.entries.delete(key));
+      e = { fd: open(), ino, refs: 0, lastUsed: Date.now(), doomed: false };
+      e.fd.catch(() => this.entries.get(key) === e && this.entries.delete(key));
       this.entries.set(key, e);
       this.evict();
     } else {
@@ -62,13 +59,13 @@ export class OpenFiles {
     e.refs++;
     e.lastUsed = Date.now();
     try {
-      const opened = await e.fh;
+      const opened = await e.fd;
       if (write && !opened.writable) {
-        const err = new Error(`${showBytes(path)} cannot be opened for writing`) as NodeJS.ErrnoException;
+        const err = new Error(`inode ${ino} cannot be opened for writing`) as NodeJS.ErrnoException;
         err.code = 'EACCES';
         throw err;
       }
-      return await fn(opened.fh);
+      return await fn(opened.fd);
     } finally {
       e.refs--;
       if (e.doomed && e.refs === 0) void closeQuietly(e);
@@ -101,29 +98,11 @@ export class OpenFiles {
   }
 }
 
-async function openChecked(path: Buffer, ino: bigint): Promise<Opened> {
-  let fh: FileHandle;
-  let writable = true;
-  try {
-    fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EROFS' && code !== 'ETXTBSY' && code !== 'EPERM') throw err;
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    writable = false;
-  }
-  const st = await fh.stat({ bigint: true });
-  if (st.ino !== ino) {
-    await fh.close();
-    throw new NfsError(NfsStat.STALE, `${showBytes(path)} changed under its handle`);
-  }
-  return { fh, writable };
-}
-
 async function closeQuietly(e: Entry): Promise<void> {
   try {
-    await (await e.fh).fh.close();
+    const { fd } = await e.fd;
+    close(fd, () => {});
   } catch {
-    // it never opened, or is already closed
+    // it never opened
   }
 }

@@ -1,0 +1,65 @@
+import { wccAttr } from './attributes.js';
+import { may, owner } from './credentials.js';
+import { statusOf } from './errno-status.js';
+import { isDir, isFile } from './export-fs.js';
+import { NfsStat, StableHow } from './nfs3-constants.js';
+import type { ArgsOf, ResOf } from './nfs3-procedures.js';
+import type { Fattr } from './nfs3-types.js';
+import { type Call, attr, err, wcc } from './procedure-context.js';
+
+// READ, WRITE, COMMIT.
+
+/**
+ * READ into a buffer the RPC adapter provides (`alloc(count)` gives the
+ * buffer and where the data goes in it), so the reply leaves as one buffer.
+ */
+export async function read(
+  a: ArgsOf<'READ'>,
+  call: Call,
+  alloc: (count: number) => { buf: Buffer; at: number },
+): Promise<{ attributes: Fattr; count: number; eof: boolean; buf: Buffer }> {
+  const t = await call.target(a.file);
+  const st = t.obj.attrs;
+  const attributes = attr(t, st);
+  if (isDir(st)) throw err(NfsStat.ISDIR, undefined, { attributes });
+  if (!isFile(st)) throw err(NfsStat.INVAL, undefined, { attributes });
+  const o = owner(st);
+  // As nfsd: the owner may read regardless of the mode, and execute permission allows reading (to run it).
+  if (!may.read(t.caller, o) && !may.exec(t.caller, o) && BigInt(t.caller.uid) !== st.uid) {
+    throw err(NfsStat.ACCES, undefined, { attributes });
+  }
+  const count = Math.min(a.count, call.maxIo);
+  const { buf, at } = alloc(count);
+  const n = count === 0 || a.offset >= st.size ? 0 : await t.fs.read(t.obj, buf, at, count, Number(a.offset));
+  return { attributes, count: n, eof: a.offset + BigInt(n) >= st.size, buf };
+}
+
+export async function write(a: ArgsOf<'WRITE'>, call: Call): Promise<ResOf<'WRITE'>> {
+  const t = await call.target(a.file);
+  const st = t.obj.attrs;
+  const fail = { wcc: { before: wccAttr(st), after: attr(t, st) } };
+  if (!t.opts.rw) throw err(NfsStat.ROFS, undefined, fail);
+  if (isDir(st)) throw err(NfsStat.ISDIR, undefined, fail);
+  if (!isFile(st)) throw err(NfsStat.INVAL, undefined, fail);
+  if (!may.write(t.caller, owner(st)) && BigInt(t.caller.uid) !== st.uid) throw err(NfsStat.ACCES, undefined, fail);
+  const count = Math.min(a.count, a.data.length);
+  if (a.offset + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER)) throw err(NfsStat.FBIG, undefined, fail);
+  // An async export replies before the data is on disk, as exports(5) describes; sync honours `stable`.
+  const stable = t.opts.sync === false || a.stable === StableHow.UNSTABLE ? 'unstable' : a.stable === StableHow.FILE_SYNC ? 'file' : 'data';
+  try {
+    const after = await t.fs.write(t.obj, a.data.subarray(0, count), Number(a.offset), stable);
+    return { status: 0, wcc: { before: wccAttr(st), after: attr(t, after) }, count, committed: a.stable, verf: call.writeVerifier };
+  } catch (e) {
+    throw err(statusOf(e), String(e), { wcc: await wcc(t) });
+  }
+}
+
+export async function commit(a: ArgsOf<'COMMIT'>, call: Call): Promise<ResOf<'COMMIT'>> {
+  const t = await call.target(a.file);
+  const st = t.obj.attrs;
+  const w = { before: wccAttr(st), after: attr(t, st) };
+  if (isDir(st)) throw err(NfsStat.ISDIR, undefined, { wcc: w });
+  if (!isFile(st)) throw err(NfsStat.INVAL, undefined, { wcc: w });
+  await t.fs.commit(t.obj);
+  return { status: 0, wcc: w, verf: call.writeVerifier };
+}

@@ -1,0 +1,123 @@
+/**
+ * The seam between the NFS procedures and what an export is stored on. The
+ * procedures decide what a caller may do (see credentials.ts) and what the
+ * protocol answers; an `ExportFs` only carries the operations out, each on
+ * objects it handed out itself, never on a path built from client input.
+ *
+ * Two backends are meant to plug in: the local directory (local-fs.ts) and a
+ * copy-on-write image (a shared read-only lower tree under a per-node upper
+ * layer). The README's "ExportFs for backend authors" says what each
+ * operation must guarantee.
+ */
+
+/** Attributes of an object, as fattr3 needs them; all bigint, as Node's BigIntStats (which satisfies it). */
+export interface FsAttrs {
+  /** The object's fileid: must equal the `fileid` of the FsObject these attributes belong to. */
+  ino: bigint;
+  /** st_mode: type and permission bits. */
+  mode: bigint;
+  nlink: bigint;
+  uid: bigint;
+  gid: bigint;
+  rdev: bigint;
+  size: bigint;
+  /** 512-byte blocks in use. */
+  blocks: bigint;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * An object of one export as a backend hands it out. `fileid` and
+ * `generation` are what a file handle carries: together they must name the
+ * same object for as long as it exists (across renames, restarts and, for an
+ * image backend, copy-up), and never another object afterwards.
+ */
+export interface FsObject {
+  readonly fileid: bigint;
+  readonly generation: bigint;
+  readonly attrs: FsAttrs;
+}
+
+/** What to do with one of an object's times. */
+export type TimeChange = { keep: true } | { now: true } | { at: { seconds: number; nseconds: number } };
+
+/** A SETATTR already authorised by the procedures: every field present is applied, in this order. */
+export interface AttrChange {
+  /** Owner and group together (one chown); undefined leaves one alone. */
+  uid?: number;
+  gid?: number;
+  /** Permission bits (07777); ignored for symlinks, whose mode Linux cannot change. */
+  mode?: number;
+  size?: bigint;
+  atime?: TimeChange;
+  mtime?: TimeChange;
+}
+
+/** Who a new object belongs to (the procedures decide: caller, setgid directory). */
+export interface NewOwner {
+  uid: number;
+  gid: number;
+}
+
+export type NodeKind = 'chr' | 'blk' | 'fifo' | 'sock';
+
+export type Stability = 'unstable' | 'data' | 'file';
+
+export interface FsStat {
+  tbytes: bigint;
+  fbytes: bigint;
+  abytes: bigint;
+  tfiles: bigint;
+  ffiles: bigint;
+  afiles: bigint;
+}
+
+/**
+ * A name is one component, checked by the procedures: 1 to 255 bytes, no `/`
+ * or NUL, never `.` or `..` (except for `lookup`, which takes both).
+ * Operations throw Node-style errors (`code: 'ENOENT'`...) or NfsError;
+ * an object that is gone or no longer the one handed out is NfsError STALE.
+ */
+export interface ExportFs {
+  /** The export's root directory. */
+  root(): Promise<FsObject>;
+  /** The object a handle names, with fresh attributes; STALE when it is gone. */
+  resolve(fileid: bigint, generation: bigint): Promise<FsObject>;
+  /** A name in a directory; `.` is the directory, `..` its parent (the root's is the root). Never follows a symlink. */
+  lookup(dir: FsObject, name: Buffer): Promise<FsObject>;
+  /** Fresh attributes of an object. */
+  getattr(obj: FsObject): Promise<FsAttrs>;
+  setattr(obj: FsObject, change: AttrChange): Promise<void>;
+  /** Reads up to `count` bytes at `position` into `buf` at `at`; returns the bytes read. */
+  read(obj: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number>;
+  /** Writes `data` at `position`, stable as asked; returns the attributes after the write. */
+  write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs>;
+  /** Makes earlier unstable writes of the object stable. */
+  commit(obj: FsObject): Promise<void>;
+  /** A new empty regular file (mode 0600 until SETATTR), failing with EEXIST when the name is taken. */
+  create(dir: FsObject, name: Buffer, owner: NewOwner, exclusiveTimes?: { atime: number; mtime: number }): Promise<FsObject>;
+  mkdir(dir: FsObject, name: Buffer, owner: NewOwner): Promise<FsObject>;
+  symlink(dir: FsObject, name: Buffer, target: Buffer, owner: NewOwner): Promise<FsObject>;
+  mknod(dir: FsObject, name: Buffer, kind: NodeKind, major: number, minor: number, owner: NewOwner): Promise<FsObject>;
+  link(obj: FsObject, dir: FsObject, name: Buffer): Promise<void>;
+  rename(fromDir: FsObject, fromName: Buffer, toDir: FsObject, toName: Buffer): Promise<void>;
+  /** Removes a name: a directory (rmdir) when `dir`, else anything but a directory. */
+  remove(dir: FsObject, name: Buffer, isDir: boolean): Promise<void>;
+  /**
+   * The names of a directory (`.` and `..` first) as Latin-1 strings of their bytes, from the snapshot
+   * `verf` names when `cookie` is not 0 and the snapshot is still known (see dir-listings.ts).
+   */
+  readdir(dir: FsObject, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }>;
+  readlink(obj: FsObject): Promise<Buffer>;
+  statfs(obj: FsObject): Promise<FsStat>;
+  /** Drops cached attributes: a call found the tree not as the cache said (changed beside the server). */
+  forgetCached(): void;
+  close(): void;
+}
+
+const S_IFMT = 0o170000n;
+export const isDir = (a: FsAttrs): boolean => (a.mode & S_IFMT) === 0o040000n;
+export const isFile = (a: FsAttrs): boolean => (a.mode & S_IFMT) === 0o100000n;
+export const isSymlink = (a: FsAttrs): boolean => (a.mode & S_IFMT) === 0o120000n;

@@ -1,0 +1,49 @@
+import type { BigIntStats } from 'node:fs';
+import type { FsStat, NodeKind, TimeChange } from './export-fs.js';
+import type { Opened } from './open-files.js';
+
+/** Attributes as the local backend reads them: Node's BigIntStats (birth time included: it is the handle's generation). */
+export type LocalAttrs = Pick<
+  BigIntStats,
+  'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'blocks' | 'atimeNs' | 'mtimeNs' | 'ctimeNs' | 'birthtimeNs'
+>;
+
+/**
+ * How the local backend reaches objects beneath its export root: `R` is a
+ * reference to one object (an O_PATH descriptor natively, a path in portable
+ * mode). `rel` is a path from the root made of names the server has checked
+ * ('' for the root); a `name` is one such component. Nothing here follows a
+ * symlink. A reference from `at` or `child` is given back with `release`.
+ */
+export interface LocalIo<R> {
+  readonly mode: 'native' | 'portable';
+  /** The object at `rel`; when `ino` is given, ESTALE unless it is that inode (a swap between calls). */
+  at(rel: string, ino?: bigint): R;
+  /** The object `name` in the directory `dir` (a symlink itself, never what it points to). */
+  child(dir: R, name: Buffer): R;
+  release(r: R): void;
+  /** Attributes of the object itself (lstat). Synchronous: inode metadata, microseconds (see README). */
+  stat(r: R): LocalAttrs;
+  /** Entries of a directory for the inode search: name (Latin-1 form), inode, whether a directory. */
+  list(dir: R): Promise<[string, bigint, boolean][]>;
+  /** Names of a directory, Latin-1 form, without `.` and `..`. */
+  names(dir: R): Promise<string[]>;
+  chown(r: R, uid: number, gid: number): Promise<void>;
+  /** Permission bits of a regular file, directory or special file (never a symlink). */
+  chmod(r: R, mode: number, st: LocalAttrs): Promise<void>;
+  truncate(r: R, size: number): Promise<void>;
+  utimes(r: R, atime: TimeChange, mtime: TimeChange): Promise<void>;
+  /** A new empty regular file, mode 0600, O_EXCL. */
+  createFile(dir: R, name: Buffer): Promise<void>;
+  mkdir(dir: R, name: Buffer): Promise<void>;
+  symlink(dir: R, name: Buffer, target: Buffer): Promise<void>;
+  mknod(dir: R, name: Buffer, kind: NodeKind, major: number, minor: number): Promise<void>;
+  link(r: R, dir: R, name: Buffer): Promise<void>;
+  rename(fromDir: R, fromName: Buffer, toDir: R, toName: Buffer): Promise<void>;
+  unlink(dir: R, name: Buffer, isDir: boolean): Promise<void>;
+  readlink(r: R): Promise<Buffer>;
+  statfs(r: R): Promise<FsStat>;
+  /** A read-write (else read-only) descriptor of the regular file `r`, which is inode `ino`, for READ and WRITE. */
+  openFile(r: R, ino: bigint): Promise<Opened>;
+  close(): void;
+}

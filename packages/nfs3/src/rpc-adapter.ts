@@ -1,0 +1,171 @@
+import type { BufferPool, ProcedureHandler, RateLimitedLog, RpcCall, RpcResult, XdrCodec } from '@netboot/oncrpc-xdr';
+import { REPLY_HEADROOM, XdrError } from '@netboot/oncrpc-xdr';
+import { access, getattr, setattr } from './attribute-procs.js';
+import { commit, read, write } from './data-procs.js';
+import { NfsError, statusOf } from './errno-status.js';
+import type { ExportTable, Refuse } from './export-table.js';
+import { fsinfo, fsstat, pathconf } from './fsinfo-procs.js';
+import { lookup, readdir, readdirplus, readlink } from './lookup-procs.js';
+import { create, link, mkdir, mknod, remove, rename, symlink } from './namespace-procs.js';
+import { NfsStat, Proc, type ProcName, nfsStatusName } from './nfs3-constants.js';
+import { type ArgsOf, type ResOf, READ_HEAD_MAX, encodeReadRes, encodeReadResAround, procedures } from './nfs3-procedures.js';
+import { type Call, EMPTY_WCC, err } from './procedure-context.js';
+
+type Impl<P extends ProcName> = (args: ArgsOf<P>, call: Call) => Promise<ResOf<P>>;
+
+const FAIL_BODY: Record<ProcName, object> = {
+  NULL: {},
+  GETATTR: {},
+  SETATTR: { wcc: EMPTY_WCC },
+  LOOKUP: { dirAttributes: undefined },
+  ACCESS: { attributes: undefined },
+  READLINK: { attributes: undefined },
+  READ: { attributes: undefined },
+  WRITE: { wcc: EMPTY_WCC },
+  CREATE: { dirWcc: EMPTY_WCC },
+  MKDIR: { dirWcc: EMPTY_WCC },
+  SYMLINK: { dirWcc: EMPTY_WCC },
+  MKNOD: { dirWcc: EMPTY_WCC },
+  REMOVE: { dirWcc: EMPTY_WCC },
+  RMDIR: { dirWcc: EMPTY_WCC },
+  RENAME: { fromWcc: EMPTY_WCC, toWcc: EMPTY_WCC },
+  LINK: { attributes: undefined, dirWcc: EMPTY_WCC },
+  READDIR: { attributes: undefined },
+  READDIRPLUS: { attributes: undefined },
+  FSSTAT: { attributes: undefined },
+  FSINFO: { attributes: undefined },
+  PATHCONF: { attributes: undefined },
+  COMMIT: { wcc: EMPTY_WCC },
+};
+
+/** Procedures a UDP retransmission may simply run again (nfsd's RC_NOCACHE): the duplicate request cache never copies their replies. */
+export const IDEMPOTENT = [
+  Proc.NULL,
+  Proc.GETATTR,
+  Proc.LOOKUP,
+  Proc.ACCESS,
+  Proc.READLINK,
+  Proc.READ,
+  Proc.READDIR,
+  Proc.READDIRPLUS,
+  Proc.FSSTAT,
+  Proc.FSINFO,
+  Proc.PATHCONF,
+  Proc.COMMIT,
+];
+
+/** Room in front of READ data for the reply's headers: the TCP record mark, the RPC reply header, READ3resok's. */
+export const READ_ROOM = REPLY_HEADROOM + READ_HEAD_MAX;
+
+const PROC_NAMES = new Map<number, string>(Object.entries(Proc).map(([n, v]) => [v, n]));
+
+export interface AdapterDeps {
+  table: ExportTable;
+  log: RateLimitedLog;
+  maxIoTcp: number;
+  maxIoUdp: number;
+  /** Buffers for large READ replies (READ_ROOM + maxIoTcp + 3 bytes). */
+  pool: BufferPool;
+  writeVerifier: Buffer;
+}
+
+/**
+ * The RPC side of the NFS program: decodes arguments, builds the `Call` a
+ * procedure sees, turns thrown errors into each procedure's failure arm and
+ * encodes the reply after room for its headers, so it leaves as one buffer.
+ */
+export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler> {
+  const callOf = (rpc: RpcCall): Call => {
+    const refused: Refuse = (status, detail, body) => {
+      const proc = PROC_NAMES.get(rpc.proc) ?? `procedure ${rpc.proc}`;
+      const name = `NFS3ERR_${nfsStatusName(status)}`;
+      // A refusal an admin should see (a client beyond its rights, or probing), as opposed to ordinary errors
+      // such as NOENT: logged, rate-limited per client and status so a flood of forged handles costs a few lines.
+      deps.log.log(`nfs: refusals of ${rpc.remote.address} (${name})`, `nfs: ${proc} from ${rpc.remote.address}:${rpc.remote.port} refused (${name}): ${detail}`);
+      return err(status, detail, body);
+    };
+    const maxIo = rpc.transport === 'tcp' ? deps.maxIoTcp : deps.maxIoUdp;
+    return {
+      rpc,
+      refused,
+      target: (fh) => deps.table.target(rpc, fh, refused),
+      handleOf: (t, obj) => deps.table.handleOf(t.exp.def.id, obj),
+      maxIo,
+      maxReply: rpc.transport === 'tcp' ? deps.maxIoTcp + 4096 : deps.maxIoUdp,
+      writeVerifier: deps.writeVerifier,
+    };
+  };
+
+  const failure = <P extends ProcName>(name: P, e: unknown): ResOf<P> => {
+    const status = statusOf(e);
+    // Outside LOOKUP (where a missing name is routine), NOENT means an object the cache vouched for was renamed
+    // or removed beside the server: the next call looks again instead of waiting for the entries to expire.
+    if (status === NfsStat.NOENT && name !== 'LOOKUP') deps.table.forgetCached();
+    if (status === NfsStat.SERVERFAULT) deps.log.log(`nfs ${name}`, `nfs: ${name} failed (NFS3ERR_SERVERFAULT): ${String(e)}`);
+    return { ...FAIL_BODY[name], ...(e instanceof NfsError ? e.body : {}), status } as ResOf<P>;
+  };
+
+  const wrap = <P extends ProcName>(name: P, impl: Impl<P>): ProcedureHandler => {
+    const codec = procedures[name];
+    return async (rpc) => {
+      const args = codec.args.read(rpc.args) as ArgsOf<P>;
+      const res = await impl(args, callOf(rpc)).catch((e: unknown) => failure(name, e));
+      const c = codec.res as XdrCodec<ResOf<P>>;
+      const length = c.encodingLength(res);
+      const buf = Buffer.allocUnsafe(REPLY_HEADROOM + length);
+      const n = c.encodeInto(res, buf, REPLY_HEADROOM);
+      if (n !== length) throw new XdrError('UNREPRESENTABLE', c.name, n, `wrote ${n} bytes, expected ${length}`);
+      return { stat: 0, body: [buf.subarray(REPLY_HEADROOM)], headroom: REPLY_HEADROOM };
+    };
+  };
+
+  const readHandler = async (rpc: RpcCall): Promise<RpcResult> => {
+    const a = procedures.READ.args.read(rpc.args);
+    let pooled: Buffer | undefined;
+    try {
+      // The data is read after room for the whole reply's headers and followed by room for its
+      // padding, so the reply leaves as one buffer (see encodeReadResAround, REPLY_HEADROOM).
+      const r = await read(a, callOf(rpc), (count) => {
+        const size = READ_ROOM + count + 3;
+        pooled = count > 64 * 1024 ? deps.pool.take(size) : undefined;
+        return { buf: pooled ?? Buffer.allocUnsafe(size), at: READ_ROOM };
+      });
+      const { body, headroom } = encodeReadResAround({ attributes: r.attributes, count: r.count, eof: r.eof }, r.buf, READ_ROOM, r.count);
+      const give: Buffer | undefined = pooled;
+      pooled = undefined;
+      return { stat: 0, body: [body], headroom, onSent: give ? () => deps.pool.give(give) : undefined };
+    } catch (e) {
+      if (pooled) deps.pool.give(pooled);
+      return { stat: 0, body: encodeReadRes(failure('READ', e) as never) };
+    }
+  };
+
+  const impls: { [P in ProcName]?: Impl<P> } = {
+    GETATTR: getattr,
+    SETATTR: setattr,
+    LOOKUP: lookup,
+    ACCESS: access,
+    READLINK: readlink,
+    WRITE: write,
+    CREATE: create,
+    MKDIR: mkdir,
+    SYMLINK: symlink,
+    MKNOD: mknod,
+    REMOVE: (a, c) => remove(a, c, false),
+    RMDIR: (a, c) => remove(a, c, true),
+    RENAME: rename,
+    LINK: link,
+    READDIR: readdir,
+    READDIRPLUS: readdirplus,
+    FSSTAT: fsstat,
+    FSINFO: fsinfo,
+    PATHCONF: pathconf,
+    COMMIT: commit,
+  };
+  const h: Record<number, ProcedureHandler> = {
+    [Proc.NULL]: () => ({ stat: 0, body: [] }),
+    [Proc.READ]: readHandler,
+  };
+  for (const [name, impl] of Object.entries(impls)) h[Proc[name as ProcName]] = wrap(name as ProcName, impl as Impl<ProcName>);
+  return h;
+}
