@@ -141,19 +141,19 @@ export function sattrChange(c: Caller, st: FsAttrs, s: Sattr, created: boolean, 
   // As knfsd: what a caller makes is its own; only root may name another owner or group at once
   // (a non-root caller's uid and gid in CREATE's attributes are ignored, never a way to give a file away).
   const owners = !created || c.uid === 0;
-  if (owners && (s.uid !== undefined || s.gid !== undefined)) {
-    const uid = s.uid ?? Number(st.uid);
-    const gid = s.gid ?? Number(st.gid);
+  const chown = owners && (s.uid !== undefined || s.gid !== undefined);
+  if (chown) {
+    // As chown(2) (the kernel's chown_ok/chgrp_ok): only root changes the owner, and a non-owner may not even
+    // "change" it to the current owner; the owner may set the group to its current one or one of its own groups.
     if (c.uid !== 0 && !created) {
-      if (uid !== Number(st.uid)) throw refuse(NfsStat.PERM, 'only root may change the owner');
-      if (gid !== Number(st.gid) && !(isOwner && inGroup(c, gid))) {
-        throw refuse(NfsStat.PERM, `only root, or the owner to one of its own groups, may change the group (to ${gid})`);
+      if (s.uid !== undefined && !(isOwner && BigInt(s.uid) === st.uid)) throw refuse(NfsStat.PERM, 'only root may change the owner');
+      if (s.gid !== undefined && !(isOwner && (BigInt(s.gid) === st.gid || inGroup(c, s.gid)))) {
+        throw refuse(NfsStat.PERM, `only root, or the owner to one of its own groups, may change the group (to ${s.gid})`);
       }
     }
-    if (uid !== Number(st.uid) || gid !== Number(st.gid)) {
-      change.uid = uid;
-      change.gid = gid;
-    }
+    // Applied even when nothing changes: a chown clears setuid (and setgid with group execute) as the kernel does.
+    change.uid = s.uid;
+    change.gid = s.gid;
   }
   if (s.mode !== undefined && !isSymlink(st)) {
     if (!isOwner && !created) throw refuse(NfsStat.PERM, 'only the owner may change the mode');
@@ -162,6 +162,8 @@ export function sattrChange(c: Caller, st: FsAttrs, s: Sattr, created: boolean, 
     if (c.uid !== 0 && !inGroup(c, gid)) mode &= ~S_ISGID;
     // A directory made in a setgid directory is setgid itself (the kernel set it), whatever mode the client sent.
     if (created && isDir(st)) mode |= Number(st.mode) & S_ISGID;
+    // With a chown in the same SETATTR, the chown's clearing wins over the mode sent (as knfsd).
+    if (chown && !isDir(st)) mode &= ~(S_ISUID | (mode & 0o010 ? S_ISGID : 0));
     change.mode = mode;
   }
   if (s.size !== undefined) {
@@ -171,6 +173,9 @@ export function sattrChange(c: Caller, st: FsAttrs, s: Sattr, created: boolean, 
     // A size past 2^53 cannot be passed on exactly; no file system holds one.
     if (s.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new NfsError(NfsStat.FBIG, `size ${s.size} is too large`);
     change.size = s.size;
+    // A truncate by a caller without CAP_FSETID clears setuid/setgid as a write does.
+    const kept = s.mode === undefined ? keptAfterWrite(c, st) : undefined;
+    if (kept !== undefined) change.mode = kept;
   }
   if (s.atime.how !== TimeHow.DONT_CHANGE || s.mtime.how !== TimeHow.DONT_CHANGE) {
     const clientTime = s.atime.how === TimeHow.SET_TO_CLIENT_TIME || s.mtime.how === TimeHow.SET_TO_CLIENT_TIME;
@@ -183,4 +188,19 @@ export function sattrChange(c: Caller, st: FsAttrs, s: Sattr, created: boolean, 
 
 function timeChange(h: Sattr['atime']): TimeChange {
   return h.how === TimeHow.SET_TO_CLIENT_TIME ? { at: h.time } : h.how === TimeHow.SET_TO_SERVER_TIME ? { now: true } : { keep: true };
+}
+
+/**
+ * The mode a regular file keeps after `caller` changes its contents (WRITE,
+ * truncate), or undefined when nothing is cleared. As the kernel
+ * (setattr_should_drop_suidgid): a caller without CAP_FSETID (here: not
+ * root) clears setuid always, and setgid when group execute is set or the
+ * caller is not in the file's group; the owner too.
+ */
+export function keptAfterWrite(c: Caller, st: FsAttrs): number | undefined {
+  if (c.uid === 0 || !isFile(st)) return undefined;
+  const mode = Number(st.mode) & 0o7777;
+  let kill = mode & S_ISUID;
+  if (mode & S_ISGID && (mode & 0o010 || !inGroup(c, Number(st.gid)))) kill |= S_ISGID;
+  return kill ? mode & ~kill : undefined;
 }

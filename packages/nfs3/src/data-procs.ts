@@ -1,5 +1,5 @@
 import { wccAttr } from './attributes.js';
-import { may, owner } from './credentials.js';
+import { keptAfterWrite, may, owner } from './credentials.js';
 import { statusOf } from './errno-status.js';
 import { isDir, isFile } from './export-fs.js';
 import { NfsStat, StableHow } from './nfs3-constants.js';
@@ -47,6 +47,9 @@ export async function write(a: ArgsOf<'WRITE'>, call: Call): Promise<ResOf<'WRIT
   // An async export replies before the data is on disk, as exports(5) describes; sync honours `stable`.
   const stable = t.opts.sync === false || a.stable === StableHow.UNSTABLE ? 'unstable' : a.stable === StableHow.FILE_SYNC ? 'file' : 'data';
   try {
+    // Before the data goes in, as the kernel clears them (the server writes as root, which would keep them).
+    const kept = count > 0 ? keptAfterWrite(t.caller, st) : undefined;
+    if (kept !== undefined) await t.fs.setattr(t.obj, { mode: kept });
     const after = await t.fs.write(t.obj, a.data.subarray(0, count), Number(a.offset), stable);
     return { status: 0, wcc: { before: wccAttr(st), after: attr(t, after) }, count, committed: a.stable, verf: call.writeVerifier };
   } catch (e) {
