@@ -24,7 +24,6 @@ const DHCP_TIMEOUTS = [4000, 8000, 16000, 32000];
 const TRANSFER_TRIES = 3;
 const NFS3ERR_JUKEBOX = 10008;
 const PXE_VENDOR_CLASS = Buffer.from('PXEClient:Arch:00000:UNDI:002001');
-const HTTP_VENDOR_CLASS = Buffer.from('HTTPClient:Arch:00016:UNDI:003001');
 
 class NodeFailure extends Error {}
 
@@ -99,9 +98,9 @@ function dhcpMessage(node, type, xid, giaddr, extra) {
       { code: 57, data: Buffer.from([0x04, 0xec]) },
       { code: 55, data: Buffer.from([1, 2, 3, 5, 6, 11, 12, 13, 15, 16, 17, 18, 43, 54, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135]) },
       { code: 97, data: uuid },
-      { code: 94, data: Buffer.from([1, node.http ? 3 : 2, 1]) },
-      { code: 93, data: Buffer.from([0, node.http ? 16 : 0]) },
-      { code: 60, data: node.http ? HTTP_VENDOR_CLASS : PXE_VENDOR_CLASS },
+      { code: 94, data: Buffer.from([1, 2, 1]) },
+      { code: 93, data: Buffer.from([0, 0]) },
+      { code: 60, data: PXE_VENDOR_CLASS },
     ],
   };
 }
