@@ -17,7 +17,7 @@
 // syslogd, dropbear, getty and login, plus a service manager reading a unit
 // directory of a few hundred files (as systemd does at boot).
 //
-//   node bench/make-boot-replay.js        (rewrites bench/boot-replay.json)
+//   node bench/make-boot-replay.js [--out FILE]   (default: rewrites bench/boot-replay.json)
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -273,6 +273,7 @@ const out = {
   tree,
   steps,
 };
-const path = fileURLToPath(new URL('boot-replay.json', import.meta.url));
+const outAt = process.argv.indexOf('--out');
+const path = outAt > 0 ? process.argv[outAt + 1] : fileURLToPath(new URL('boot-replay.json', import.meta.url));
 writeFileSync(path, `${JSON.stringify(out)}\n`);
 console.log(`${path}: ${tree.length} tree entries, ${steps.length} steps, ${calls} calls, ${(readBytes / 1024 / 1024).toFixed(1)} MiB read`);

@@ -20,6 +20,15 @@ const stormNamespaces = (): string[] =>
     .map((l) => l.split(' ')[0])
     .filter((n) => /^nbb[sc]-/.test(n));
 
+t.test('bench/boot-replay.json is what bench/make-boot-replay.js writes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'boot-replay-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'replay.json');
+  const r = await run(process.execPath, [join(repoRoot, 'bench/make-boot-replay.js'), '--out', out], { timeoutMs: 60_000 });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(readFileSync(out, 'utf8'), readFileSync(join(repoRoot, 'bench/boot-replay.json'), 'utf8'), 'regenerate it with node bench/make-boot-replay.js after changing the script');
+});
+
 t.test('boot-storm boots 3 nodes through netboot serve, none failed', async (t) => {
   if (!requireNetns(t)) return;
   if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
