@@ -1,0 +1,20 @@
+{
+  "targets": [
+    {
+      "target_name": "netboot_platform",
+      "sources": [
+        "native/module.c",
+        "native/napi-util.c",
+        "native/fs-calls.c",
+        "native/ofd-locks.c",
+        "native/sockets.c",
+        "native/icmp-echo.c"
+      ],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }]
+      ]
+    }
+  ]
+}

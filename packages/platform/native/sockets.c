@@ -1,0 +1,48 @@
+/* Socket calls Node lacks: SO_BINDTODEVICE on a bound node:dgram socket's fd,
+ * and sendfile for HTTP bodies. Both act on fds Node owns; neither blocks
+ * (the sockets are non-blocking, so a full socket is EAGAIN, thrown). */
+#define _GNU_SOURCE
+#include "sockets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+napi_value js_bind_to_device(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  int fd;
+  char ifname[IFNAMSIZ];
+  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || !arg_fd(&ctx, 0, "fd", false, &fd) ||
+      !arg_string(&ctx, 1, "ifname", ifname, sizeof ifname))
+    return NULL;
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0)
+    return throw_errno(env, errno, "setsockopt");
+  return make_undefined(env);
+}
+
+/* The kernel moves at most 0x7ffff000 bytes a call. */
+#define SENDFILE_MAX 0x7ffff000
+
+napi_value js_sendfile(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  int out_fd, in_fd;
+  int64_t offset, count;
+  if (!ctx_init(&ctx, env, info, "sendfile", 4) || !arg_fd(&ctx, 0, "outFd", false, &out_fd) ||
+      !arg_fd(&ctx, 1, "inFd", false, &in_fd) || !arg_bigint64(&ctx, 2, "offset", 0, INT64_MAX, &offset) ||
+      !arg_int64(&ctx, 3, "count", 0, SENDFILE_MAX, &count))
+    return NULL;
+  /* A blocking socket or pipe would stall the event loop until it drains. */
+  int fl = fcntl(out_fd, F_GETFL);
+  struct stat st;
+  if (fl < 0 || fstat(out_fd, &st) < 0) return throw_errno(env, errno, "sendfile");
+  if ((S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) && (fl & O_NONBLOCK) == 0)
+    return throw_arg_error(env, false, "ERR_INVALID_ARG_VALUE", "sendfile", "outFd", "a non-blocking socket or pipe");
+  off_t off = (off_t)offset;
+  ssize_t n = sendfile(out_fd, in_fd, &off, (size_t)count);
+  if (n < 0) return throw_errno(env, errno, "sendfile");
+  return make_int(env, n);
+}

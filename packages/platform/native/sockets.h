@@ -1,0 +1,6 @@
+#ifndef NETBOOT_SOCKETS_H
+#define NETBOOT_SOCKETS_H
+#include "napi-util.h"
+napi_value js_bind_to_device(napi_env env, napi_callback_info info);
+napi_value js_sendfile(napi_env env, napi_callback_info info);
+#endif

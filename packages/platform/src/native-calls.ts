@@ -1,0 +1,134 @@
+/** A name the kernel takes as bytes: a Buffer passes through unchanged (NFS
+ * names need not be UTF-8), a string is encoded as UTF-8. */
+export type Name = string | Buffer;
+
+/** fstatat/fstat: 64-bit quantities as bigint, times as nanoseconds since the epoch. */
+export interface StatResult {
+  dev: bigint;
+  ino: bigint;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: bigint;
+  size: bigint;
+  blocks: bigint;
+  blksize: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** The holder of a conflicting lock, as F_OFD_GETLK reports it (pid -1 for an OFD lock). */
+export interface LockHolder {
+  type: number;
+  start: bigint;
+  len: bigint;
+  pid: number;
+}
+
+/** The kernel's numbers for the flags these calls take, read from this machine's headers. */
+export interface PlatformConstants {
+  O_PATH: number;
+  O_NOFOLLOW: number;
+  O_DIRECTORY: number;
+  O_CLOEXEC: number;
+  O_RDONLY: number;
+  O_WRONLY: number;
+  O_RDWR: number;
+  O_CREAT: number;
+  O_EXCL: number;
+  O_TRUNC: number;
+  O_NONBLOCK: number;
+  O_APPEND: number;
+  RESOLVE_BENEATH: number;
+  RESOLVE_NO_SYMLINKS: number;
+  RESOLVE_NO_MAGICLINKS: number;
+  RESOLVE_NO_XDEV: number;
+  RESOLVE_IN_ROOT: number;
+  AT_FDCWD: number;
+  AT_SYMLINK_NOFOLLOW: number;
+  AT_EMPTY_PATH: number;
+  AT_REMOVEDIR: number;
+  AT_SYMLINK_FOLLOW: number;
+  UTIME_NOW: number;
+  UTIME_OMIT: number;
+  RENAME_NOREPLACE: number;
+  RENAME_EXCHANGE: number;
+  RENAME_WHITEOUT: number;
+  F_RDLCK: number;
+  F_WRLCK: number;
+  F_UNLCK: number;
+  S_IFMT: number;
+  S_IFREG: number;
+  S_IFDIR: number;
+  S_IFLNK: number;
+  S_IFCHR: number;
+  S_IFBLK: number;
+  S_IFIFO: number;
+  S_IFSOCK: number;
+}
+
+/**
+ * The addon's calls. Each is one syscall (openat2 may walk, see below);
+ * each throws an Error with `code` ('ENOENT'), `errno` (negative) and
+ * `syscall` as node:fs does, and checks every fd, length and name before
+ * the kernel sees it. Synchronous calls are the ones that do not wait on
+ * I/O beyond metadata; the waits (`ofdSetLockWait`, `icmpEcho`) run off the event loop.
+ */
+export interface NativeCalls {
+  /** openat2(dirfd, path, flags, mode, resolve). O_CLOEXEC is always added. Where the
+   * kernel lacks openat2 (before 5.6) the path is walked one component at a time with
+   * O_NOFOLLOW from dirfd, refusing '..', absolute paths (EXDEV) and symlinks (ELOOP). */
+  openat2(dirfd: number, path: Name, flags: number, mode: number, resolve: number): number;
+  /** The component walk alone, whatever the kernel: for tests and for comparison. */
+  openBeneathWalk(dirfd: number, path: Name, flags: number, mode: number, resolve: number): number;
+  fstatat(dirfd: number, name: Name, flags: number): StatResult;
+  fstat(fd: number): StatResult;
+  /** uid or gid -1 leaves that one unchanged. */
+  fchownat(dirfd: number, name: Name, uid: number, gid: number, flags: number): void;
+  fchmod(fd: number, mode: number): void;
+  fchmodat(dirfd: number, name: Name, mode: number, flags: number): void;
+  /** Times to the nanosecond; a nsec of UTIME_NOW or UTIME_OMIT as the kernel reads it.
+   * name '' with AT_EMPTY_PATH acts on dirfd itself (O_PATH fds included). */
+  utimensat(
+    dirfd: number,
+    name: Name,
+    atimeSec: number,
+    atimeNsec: number,
+    mtimeSec: number,
+    mtimeNsec: number,
+    flags: number,
+  ): void;
+  mkdirat(dirfd: number, name: Name, mode: number): void;
+  /** mode carries the type: S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK or S_IFREG. */
+  mknodat(dirfd: number, name: Name, mode: number, major: number, minor: number): void;
+  mkfifoat(dirfd: number, name: Name, mode: number): void;
+  linkat(olddirfd: number, oldname: Name, newdirfd: number, newname: Name, flags: number): void;
+  symlinkat(target: Name, dirfd: number, name: Name): void;
+  readlinkat(dirfd: number, name: Name): Buffer;
+  /** flags: RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT. */
+  renameat2(olddirfd: number, oldname: Name, newdirfd: number, newname: Name, flags: number): void;
+  unlinkat(dirfd: number, name: Name, flags: number): void;
+  /** getdents64 from the directory fd's offset: up to `max` entries as [name, ino, d_type],
+   * without '.' and '..'; [] at the end. The offset continues after the last one returned. */
+  readdir(dirfd: number, max: number): Array<[Buffer, bigint, number]>;
+  ftruncate(fd: number, length: bigint | number): void;
+
+  /** F_OFD_SETLK: true when set, false when another holder conflicts. len 0 = to EOF. */
+  ofdSetLock(fd: number, type: number, start: bigint | number, len: bigint | number): boolean;
+  /** F_OFD_GETLK for a would-be F_RDLCK/F_WRLCK: the first conflicting holder, or null. */
+  ofdGetLock(fd: number, type: number, start: bigint | number, len: bigint | number): LockHolder | null;
+  /** F_OFD_SETLKW on a thread of its own; resolves when the lock is held. */
+  ofdSetLockWait(fd: number, type: number, start: bigint | number, len: bigint | number): Promise<void>;
+
+  /** SO_BINDTODEVICE on a socket fd (a bound node:dgram socket's). */
+  bindToDevice(fd: number, ifname: string): void;
+  /** sendfile to a non-blocking socket or pipe: bytes sent; a full socket throws code 'EAGAIN'. */
+  sendfile(outFd: number, inFd: number, offset: bigint | number, count: number): number;
+  /** One ICMP echo to an IPv4 address: true if it answered within timeoutMs (1..60000).
+   * A ping socket where net.ipv4.ping_group_range allows, else a raw socket (root). */
+  icmpEcho(address: string, timeoutMs: number): Promise<boolean>;
+
+  constants: PlatformConstants;
+}

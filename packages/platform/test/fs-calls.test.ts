@@ -1,0 +1,212 @@
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { expectErrno, requireNative } from './require-native.js';
+
+const n = requireNative(t);
+if (n) {
+  const c = n.constants;
+  const root = mkdtempSync(join(tmpdir(), 'platform-fs-'));
+  const outside = mkdtempSync(join(tmpdir(), 'platform-outside-'));
+  writeFileSync(join(outside, 'secret'), 'outside');
+  mkdirSync(join(root, 'export'));
+  mkdirSync(join(root, 'export', 'sub'));
+  writeFileSync(join(root, 'export', 'sub', 'file'), 'inside');
+  symlinkSync(outside, join(root, 'export', 'out-abs'));
+  symlinkSync('../..', join(root, 'export', 'sub', 'up'));
+  symlinkSync('file', join(root, 'export', 'sub', 'same-dir'));
+  const exportFd = openSync(join(root, 'export'), c.O_RDONLY | c.O_DIRECTORY);
+  t.teardown(() => {
+    closeSync(exportFd);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+  const beneath = c.RESOLVE_BENEATH | c.RESOLVE_NO_MAGICLINKS;
+
+  for (const [label, open] of [
+    ['openat2', n.openat2],
+    ['the component walk', n.openBeneathWalk],
+  ] as const) {
+    t.test(`${label}: opens beneath the directory fd, refuses every way out`, async (t) => {
+      const fd = open(exportFd, 'sub/file', c.O_RDONLY, 0, beneath);
+      t.equal(readFileSync(fd, 'utf8'), 'inside');
+      closeSync(fd);
+      expectErrno(t, () => open(exportFd, '../x', c.O_RDONLY, 0, beneath), 'EXDEV', 'openat2', '.. out is refused');
+      expectErrno(t, () => open(exportFd, 'sub/../../x', c.O_RDONLY, 0, beneath), 'EXDEV', 'openat2', 'a deeper .. out is refused');
+      expectErrno(t, () => open(exportFd, join(outside, 'secret'), c.O_RDONLY, 0, beneath), 'EXDEV', 'openat2', 'an absolute path is refused');
+      // A symlink to an absolute path, and one climbing with '..': neither leads out.
+      t.throws(() => open(exportFd, 'out-abs/secret', c.O_RDONLY, 0, beneath), { code: /^(EXDEV|ELOOP)$/ });
+      t.throws(() => open(exportFd, 'sub/up/x', c.O_RDONLY, 0, beneath), { code: /^(EXDEV|ELOOP)$/ });
+      expectErrno(t, () => open(exportFd, 'sub/same-dir', c.O_RDONLY, 0, beneath | c.RESOLVE_NO_SYMLINKS), 'ELOOP', 'openat2', 'no symlinks at all with RESOLVE_NO_SYMLINKS');
+      expectErrno(t, () => open(exportFd, 'sub/missing', c.O_RDONLY, 0, beneath), 'ENOENT', 'openat2');
+      expectErrno(t, () => open(exportFd, '', c.O_RDONLY, 0, beneath), 'ENOENT', 'openat2', 'an empty path names nothing');
+      const created = open(exportFd, 'sub/created', c.O_CREAT | c.O_EXCL | c.O_WRONLY, 0o640, beneath);
+      closeSync(created);
+      t.equal(statSync(join(root, 'export', 'sub', 'created')).mode & 0o777, 0o640 & ~process.umask());
+      expectErrno(t, () => open(exportFd, 'sub/created', c.O_CREAT | c.O_EXCL | c.O_WRONLY, 0o640, beneath), 'EEXIST', 'openat2');
+      n.unlinkat(exportFd, 'sub/created', 0);
+      // O_PATH|O_NOFOLLOW names the symlink itself.
+      const link = open(exportFd, 'out-abs', c.O_PATH | c.O_NOFOLLOW, 0, beneath | c.RESOLVE_NO_SYMLINKS);
+      t.equal(n.fstat(link).mode & c.S_IFMT, c.S_IFLNK);
+      closeSync(link);
+    });
+  }
+
+  t.test('names as Buffers keep non-UTF-8 bytes', async (t) => {
+    const name = Buffer.from([0x66, 0xff, 0xfe, 0x80, 0x2e, 0x62]);
+    const dir = n.openat2(exportFd, 'sub', c.O_RDONLY | c.O_DIRECTORY, 0, beneath);
+    t.teardown(() => closeSync(dir));
+    const fd = n.openat2(dir, name, c.O_CREAT | c.O_WRONLY, 0o600, beneath);
+    closeSync(fd);
+    const names = n.readdir(dir, 100).map(([nm]) => nm.toString('hex'));
+    t.ok(names.includes(name.toString('hex')), 'readdir gives the same bytes back');
+    t.equal(n.fstatat(dir, name, 0).mode & c.S_IFMT, c.S_IFREG);
+    n.symlinkat(name, dir, Buffer.from([0x6c, 0xc3, 0x28]));
+    t.same(n.readlinkat(dir, Buffer.from([0x6c, 0xc3, 0x28])), name, 'symlink target bytes as given');
+    n.unlinkat(dir, Buffer.from([0x6c, 0xc3, 0x28]), 0);
+    n.unlinkat(dir, name, 0);
+    expectErrno(t, () => n.fstatat(dir, name, 0), 'ENOENT', 'fstatat');
+  });
+
+  t.test('fstatat, fstat, fchownat, fchmod, fchmodat', async (t) => {
+    const st = n.fstatat(exportFd, 'sub/file', c.AT_SYMLINK_NOFOLLOW);
+    const ref = statSync(join(root, 'export', 'sub', 'file'), { bigint: true });
+    t.equal(st.ino, ref.ino);
+    t.equal(st.size, 6n);
+    t.equal(st.mtimeNs, ref.mtimeNs);
+    t.equal(n.fstatat(exportFd, 'out-abs', c.AT_SYMLINK_NOFOLLOW).mode & c.S_IFMT, c.S_IFLNK);
+    const fd = n.openat2(exportFd, 'sub/file', c.O_RDWR, 0, beneath);
+    t.teardown(() => closeSync(fd));
+    t.equal(n.fstatat(fd, '', c.AT_EMPTY_PATH).ino, ref.ino, 'AT_EMPTY_PATH stats the fd');
+    n.fchmod(fd, 0o604);
+    t.equal(n.fstat(fd).mode & 0o7777, 0o604);
+    n.fchmodat(exportFd, 'sub/file', 0o640, 0);
+    t.equal(n.fstat(fd).mode & 0o7777, 0o640);
+    n.fchownat(exportFd, 'sub/file', -1, -1, 0);
+    if (process.getuid?.() === 0) {
+      n.fchownat(fd, '', 1234, 5678, c.AT_EMPTY_PATH);
+      t.equal(n.fstat(fd).uid, 1234);
+      t.equal(n.fstat(fd).gid, 5678);
+      n.fchownat(exportFd, 'sub/file', -1, 42, 0);
+      t.equal(n.fstat(fd).uid, 1234, 'uid -1 leaves the owner');
+      t.equal(n.fstat(fd).gid, 42);
+    }
+    expectErrno(t, () => n.fchmodat(exportFd, 'nope', 0o600, 0), 'ENOENT', 'fchmodat');
+    expectErrno(t, () => n.fchownat(exportFd, 'nope', 0, 0, 0), 'ENOENT', 'fchownat');
+    expectErrno(t, () => n.fstat(1 << 30), 'EBADF', 'fstat');
+    expectErrno(t, () => n.fchmod(-1, 0o600), 'EBADF', 'fchmod');
+  });
+
+  t.test('utimensat: exact to the nanosecond, UTIME_OMIT and UTIME_NOW', async (t) => {
+    n.utimensat(exportFd, 'sub/file', 1_000_000_001, 123_456_789, 2_000_000_002, 987_654_321, 0);
+    let st = n.fstatat(exportFd, 'sub/file', 0);
+    t.equal(st.atimeNs, 1_000_000_001_123_456_789n);
+    t.equal(st.mtimeNs, 2_000_000_002_987_654_321n);
+    n.utimensat(exportFd, 'sub/file', 0, c.UTIME_OMIT, 3, 1, 0);
+    st = n.fstatat(exportFd, 'sub/file', 0);
+    t.equal(st.atimeNs, 1_000_000_001_123_456_789n, 'UTIME_OMIT leaves atime');
+    t.equal(st.mtimeNs, 3_000_000_001n);
+    const before = BigInt(Date.now() - 5000) * 1_000_000n;
+    n.utimensat(exportFd, 'sub/file', 0, c.UTIME_NOW, 0, c.UTIME_OMIT, 0);
+    t.ok(n.fstatat(exportFd, 'sub/file', 0).atimeNs > before, 'UTIME_NOW sets atime to now');
+    // On a symlink itself, and through an O_PATH fd with AT_EMPTY_PATH.
+    n.utimensat(exportFd, 'out-abs', 7, 7, 8, 8, c.AT_SYMLINK_NOFOLLOW);
+    t.equal(n.fstatat(exportFd, 'out-abs', c.AT_SYMLINK_NOFOLLOW).mtimeNs, 8_000_000_008n);
+    t.not(statSync(outside, { bigint: true }).mtimeNs, 8_000_000_008n, 'the target outside is untouched');
+    const pathFd = n.openat2(exportFd, 'sub/file', c.O_PATH, 0, beneath);
+    t.teardown(() => closeSync(pathFd));
+    n.utimensat(pathFd, '', 9, 999_999_999, 10, 1, c.AT_EMPTY_PATH);
+    t.equal(n.fstat(pathFd).mtimeNs, 10_000_000_001n, 'AT_EMPTY_PATH on an O_PATH fd');
+    t.equal(n.fstat(pathFd).atimeNs, 9_999_999_999n);
+    t.throws(() => n.utimensat(exportFd, 'sub/file', 0, 1_000_000_000, 0, 0, 0), { code: 'ERR_OUT_OF_RANGE' });
+    expectErrno(t, () => n.utimensat(exportFd, 'nope', 0, 0, 0, 0, 0), 'ENOENT', 'utimensat');
+  });
+
+  t.test('mkdirat, mknodat, mkfifoat, linkat, symlinkat, readlinkat, renameat2, unlinkat', async (t) => {
+    n.mkdirat(exportFd, 'd', 0o750);
+    t.equal(n.fstatat(exportFd, 'd', 0).mode & c.S_IFMT, c.S_IFDIR);
+    expectErrno(t, () => n.mkdirat(exportFd, 'd', 0o750), 'EEXIST', 'mkdirat');
+    n.mkfifoat(exportFd, 'd/fifo', 0o600);
+    t.equal(n.fstatat(exportFd, 'd/fifo', 0).mode & c.S_IFMT, c.S_IFIFO);
+    n.mknodat(exportFd, 'd/fifo2', c.S_IFIFO | 0o600, 0, 0);
+    t.equal(n.fstatat(exportFd, 'd/fifo2', 0).mode & c.S_IFMT, c.S_IFIFO);
+    n.mknodat(exportFd, 'd/sock', c.S_IFSOCK | 0o600, 0, 0);
+    t.equal(n.fstatat(exportFd, 'd/sock', 0).mode & c.S_IFMT, c.S_IFSOCK);
+    if (process.getuid?.() === 0) {
+      n.mknodat(exportFd, 'd/chr', c.S_IFCHR | 0o600, 1, 3);
+      const chr = n.fstatat(exportFd, 'd/chr', 0);
+      t.equal(chr.mode & c.S_IFMT, c.S_IFCHR);
+      t.equal(chr.rdev, statSync('/dev/null', { bigint: true }).rdev, 'char 1,3 is /dev/null');
+      n.mknodat(exportFd, 'd/blk', c.S_IFBLK | 0o600, 259, 70000);
+      const blk = n.fstatat(exportFd, 'd/blk', 0);
+      t.equal(blk.mode & c.S_IFMT, c.S_IFBLK);
+      t.equal(blk.rdev, (259n << 8n) | (70000n & 0xffn) | ((70000n & ~0xffn) << 12n), 'major 259 minor 70000');
+    }
+    expectErrno(t, () => n.mknodat(exportFd, 'd/fifo', c.S_IFIFO | 0o600, 0, 0), 'EEXIST', 'mknodat');
+    n.linkat(exportFd, 'sub/file', exportFd, 'd/hard', 0);
+    t.equal(n.fstatat(exportFd, 'd/hard', 0).nlink, 2);
+    expectErrno(t, () => n.linkat(exportFd, 'nope', exportFd, 'd/x', 0), 'ENOENT', 'linkat');
+    n.symlinkat('../sub/file', exportFd, 'd/soft');
+    t.equal(n.readlinkat(exportFd, 'd/soft').toString(), '../sub/file');
+    expectErrno(t, () => n.readlinkat(exportFd, 'd/hard'), 'EINVAL', 'readlinkat');
+    expectErrno(t, () => n.symlinkat('x', exportFd, 'd/soft'), 'EEXIST', 'symlinkat');
+    n.renameat2(exportFd, 'd/hard', exportFd, 'd/moved', 0);
+    expectErrno(t, () => n.renameat2(exportFd, 'd/moved', exportFd, 'd/soft', c.RENAME_NOREPLACE), 'EEXIST', 'renameat2');
+    n.renameat2(exportFd, 'd/moved', exportFd, 'd/soft', c.RENAME_EXCHANGE);
+    t.equal(n.fstatat(exportFd, 'd/moved', c.AT_SYMLINK_NOFOLLOW).mode & c.S_IFMT, c.S_IFLNK, 'exchanged');
+    expectErrno(t, () => n.unlinkat(exportFd, 'd', 0), 'EISDIR', 'unlinkat');
+    expectErrno(t, () => n.unlinkat(exportFd, 'd', c.AT_REMOVEDIR), 'ENOTEMPTY', 'unlinkat');
+    for (const name of ['fifo', 'fifo2', 'sock', 'soft', 'moved', 'chr', 'blk']) {
+      try {
+        n.unlinkat(exportFd, `d/${name}`, 0);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    n.unlinkat(exportFd, 'd', c.AT_REMOVEDIR);
+    expectErrno(t, () => n.fstatat(exportFd, 'd', 0), 'ENOENT', 'fstatat');
+  });
+
+  t.test('readdir: every entry once across calls of `max`, without . and ..', async (t) => {
+    n.mkdirat(exportFd, 'many', 0o755);
+    const dir = n.openat2(exportFd, 'many', c.O_RDONLY | c.O_DIRECTORY, 0, beneath);
+    t.teardown(() => closeSync(dir));
+    const want = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const name = `entry-${i}-${'x'.repeat(i % 50)}`;
+      want.add(name);
+      closeSync(n.openat2(dir, name, c.O_CREAT | c.O_WRONLY, 0o600, beneath));
+    }
+    const seen: string[] = [];
+    for (let calls = 0; calls < 1000; calls++) {
+      const batch = n.readdir(dir, 7);
+      t.ok(batch.length <= 7);
+      if (batch.length === 0) break;
+      for (const [name, ino, type] of batch) {
+        seen.push(name.toString());
+        t.equal(typeof ino, 'bigint');
+        t.equal(type, 8, 'DT_REG');
+      }
+    }
+    t.equal(seen.length, 300, 'no entry lost or repeated');
+    t.same(new Set(seen), want);
+    expectErrno(t, () => n.readdir(exportFd + 1000, 10), 'EBADF', 'getdents64');
+    const file = n.openat2(exportFd, 'sub/file', c.O_RDONLY, 0, beneath);
+    expectErrno(t, () => n.readdir(file, 10), 'ENOTDIR', 'getdents64');
+    closeSync(file);
+  });
+
+  t.test('ftruncate', async (t) => {
+    const fd = n.openat2(exportFd, 'sub/file', c.O_RDWR, 0, beneath);
+    t.teardown(() => closeSync(fd));
+    n.ftruncate(fd, 3n);
+    t.equal(n.fstat(fd).size, 3n);
+    n.ftruncate(fd, 1 << 20);
+    t.equal(n.fstat(fd).size, 1n << 20n);
+    t.throws(() => n.ftruncate(fd, -1), { code: 'ERR_OUT_OF_RANGE' });
+    const ro = n.openat2(exportFd, 'sub/file', c.O_RDONLY, 0, beneath);
+    t.throws(() => n.ftruncate(ro, 0), { code: /^(EINVAL|EBADF)$/, syscall: 'ftruncate' });
+    closeSync(ro);
+  });
+}

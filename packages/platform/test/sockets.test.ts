@@ -1,0 +1,90 @@
+import { createSocket } from 'node:dgram';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import t from 'tap';
+import { socketFd } from '@netboot/platform';
+import { expectErrno, requireNative } from './require-native.js';
+
+const n = requireNative(t);
+if (n) {
+  t.test('bindToDevice on a bound dgram socket', async (t) => {
+    const socket = createSocket('udp4');
+    t.teardown(() => socket.close());
+    socket.bind(0, '127.0.0.1');
+    await once(socket, 'listening');
+    const fd = socketFd(socket);
+    n.bindToDevice(fd, 'lo');
+    // Bound to lo, it still hears loopback.
+    const sender = createSocket('udp4');
+    t.teardown(() => sender.close());
+    const got = once(socket, 'message');
+    sender.send('ping', socket.address().port, '127.0.0.1');
+    t.equal(String((await got)[0]), 'ping');
+    expectErrno(t, () => n.bindToDevice(fd, 'no-such-if0'), 'ENODEV', 'setsockopt');
+    t.throws(() => n.bindToDevice(fd, 'x'.repeat(16)), { code: 'ERR_OUT_OF_RANGE' }, 'longer than IFNAMSIZ');
+    const file = openSync('/dev/null', 'r');
+    expectErrno(t, () => n.bindToDevice(file, 'lo'), 'ENOTSOCK', 'setsockopt');
+    closeSync(file);
+  });
+
+  t.test('sendfile to a non-blocking socket', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'platform-sendfile-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const body = Buffer.alloc(4 << 20, 'abcdefgh');
+    writeFileSync(join(dir, 'body'), body);
+    const inFd = openSync(join(dir, 'body'), 'r');
+    t.teardown(() => closeSync(inFd));
+    const received: Buffer[] = [];
+    let serverSide: Socket | undefined;
+    const server = createServer((s) => {
+      serverSide = s;
+      s.pause();
+    });
+    t.teardown(() => server.close());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const client = connect(port, '127.0.0.1');
+    t.teardown(() => client.destroy());
+    await once(client, 'connect');
+    const outFd = socketFd(client);
+    // Nobody reads yet: the socket fills, and sendfile says EAGAIN instead of blocking the loop.
+    let offset = 0;
+    let sawAgain = false;
+    for (let calls = 0; calls < 10_000 && offset < body.length; calls++) {
+      try {
+        offset += n.sendfile(outFd, inFd, offset, body.length - offset);
+      } catch (error) {
+        t.equal((error as NodeJS.ErrnoException).code, 'EAGAIN');
+        t.equal((error as NodeJS.ErrnoException).syscall, 'sendfile');
+        sawAgain = true;
+        break;
+      }
+    }
+    t.ok(sawAgain, 'a full socket is EAGAIN, not a wait');
+    t.ok(offset > 0, 'some bytes went');
+    while (!serverSide) await once(server, 'connection');
+    serverSide.on('data', (chunk: Buffer) => received.push(chunk));
+    serverSide.resume();
+    const sent = offset;
+    const done = once(serverSide, 'data');
+    await done;
+    t.ok(Buffer.concat(received).length <= sent);
+    t.same(Buffer.concat(received).subarray(0, 8), body.subarray(0, 8), 'the file bytes arrive');
+    expectErrno(t, () => n.sendfile(outFd, 1 << 28, 0, 10), 'EBADF', 'sendfile');
+    t.throws(() => n.sendfile(outFd, inFd, -1, 10), { code: 'ERR_OUT_OF_RANGE' });
+    t.throws(() => n.sendfile(outFd, inFd, 0, 2 ** 31), { code: 'ERR_OUT_OF_RANGE' });
+  });
+
+  t.test('icmpEcho: loopback answers, a silent address does not', async (t) => {
+    t.equal(await n.icmpEcho('127.0.0.1', 2000), true, '127.0.0.1 answers');
+    // 198.18.0.0/15 is for benchmarks: nothing routes it here, so nobody answers within the timeout.
+    t.equal(await n.icmpEcho('198.18.254.254', 200), false);
+    t.throws(() => n.icmpEcho('not-an-address', 100), { code: 'ERR_INVALID_ARG_VALUE' });
+    t.throws(() => n.icmpEcho('127.0.0.1', 0), { code: 'ERR_OUT_OF_RANGE' });
+    t.throws(() => n.icmpEcho('127.0.0.1', 600_000), { code: 'ERR_OUT_OF_RANGE' });
+  });
+}
