@@ -14,8 +14,9 @@ import { requireNetns } from './support/programs.js';
 import { repoRoot } from './support/paths.js';
 import { workspaces } from './support/workspaces.js';
 
-/** What a package may ship: what a user needs, nothing from test/, no maps, no build state. */
-const SHIPPED = /^(README\.md|LICENSE|package\.json|bin\/[\w.-]+\.js|dist\/.+\.(js|d\.ts))$/;
+/** What a package may ship: what a user needs, nothing from test/, no maps, no build state; for
+ * @netboot/platform also its C sources and binding.gyp, built at install when no prebuild matches. */
+const SHIPPED = /^(README\.md|LICENSE|package\.json|bin\/[\w.-]+\.js|dist\/.+\.(js|d\.ts)|binding\.gyp|native\/[\w-]+\.[ch]|prebuilds\/linux-x64\/[\w.@-]+\.node)$/;
 
 interface Packed {
   name: string;
@@ -105,7 +106,7 @@ t.test('npm pack: every workspace, shipping only what a user needs', async (t) =
   t.same(packed.map((p) => p.name).sort(), all.map((w) => w.name).sort(), 'one tarball per workspace');
   for (const p of packed) {
     const paths = p.files.map((f) => f.path);
-    t.same(paths.filter((f) => !SHIPPED.test(f)), [], `${p.name}: nothing but README, LICENSE, package.json and dist .js/.d.ts`);
+    t.same(paths.filter((f) => !SHIPPED.test(f)), [], `${p.name}: nothing but README, LICENSE, package.json, dist .js/.d.ts (and native sources)`);
     t.ok(paths.includes('README.md') && paths.includes('LICENSE') && paths.includes('dist/index.js') && paths.includes('dist/index.d.ts'), `${p.name}: README, LICENSE, index.js, index.d.ts`);
     t.comment(`${p.filename}: ${p.size} bytes packed, ${p.unpackedSize} unpacked, ${p.files.length} files`);
   }
