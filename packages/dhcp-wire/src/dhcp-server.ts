@@ -5,7 +5,7 @@ import { formatIpv4, inSubnet, parseIpv4 } from './ipv4.js';
 import type { Lease } from './lease.js';
 import { LeasePolicy, clientKeyOf, type Incoming, type Link, type Outcome } from './lease-policy.js';
 import { LeaseStore } from './lease-store.js';
-import { decode, encodeInto, encodingLength, getOption } from './message.js';
+import { decode, encodeInto, encodingLength, getOption, type DhcpMessage } from './message.js';
 import { MessageType, Opt } from './option-space.js';
 import type { Claim, SharedLeaseStore } from './shared-lease-store.js';
 
@@ -22,6 +22,12 @@ export interface DhcpServerOptions {
   allocationStart?: number;
   proxy?: boolean;
   log?: (line: string) => void;
+  /**
+   * Told of each request the policy decided, with the reply that goes out
+   * (undefined when none does), for boot monitoring. Called on the receive
+   * path: it must not keep `request` (its byte fields view the datagram).
+   */
+  onExchange?: (request: DhcpMessage, reply: DhcpMessage | undefined) => void;
 }
 
 const MALFORMED_LOG_INTERVAL_MS = 10_000;
@@ -112,6 +118,7 @@ export class DhcpServer {
       if (e instanceof DhcpWireError) return this.malformed(`${address}:${port}`, e);
       throw e;
     }
+    this.opts.onExchange?.(msg, outcome.reply?.msg);
     if (outcome.commit && this.store) {
       // The reply's own line ("DHCPACK on ...") is printed only once the lease is durable and the reply goes out.
       const sentLine = outcome.reply ? outcome.log.pop() : undefined;
@@ -181,6 +188,7 @@ export class DhcpServer {
         }
       }
       if (claim.ok) {
+        this.opts.onExchange?.(req.msg, outcome.reply?.msg);
         for (const line of outcome.log) this.log(line);
         return this.send(socket, outcome);
       }

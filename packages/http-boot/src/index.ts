@@ -1,4 +1,4 @@
-export { HttpBootServer, type HttpBootServerOptions, type LogLevel } from './server.js';
+export { HttpBootServer, type HttpBootServerOptions, type HttpExchange, type LogLevel } from './server.js';
 export { parseRange, type RangeRequest } from './range.js';
 export { requestedName, type RequestedName } from './request-path.js';
 export { combinedLogLine, logTime, type AccessEntry } from './access-log.js';

@@ -25,7 +25,25 @@ export interface HttpBootServerOptions {
   /** A connection that neither sends nor takes data for this long is dropped (ms). */
   idleTimeoutMs?: number;
   maxConnections?: number;
+  /** Told of each request as it starts and as its response ends (boot monitoring). */
+  onExchange?: (e: HttpExchange) => void;
 }
+
+/** One request as boot monitoring sees it: at its start, and at its end with what was sent. */
+export type HttpExchange =
+  | { phase: 'request'; client: string; method: string; target: string }
+  | {
+      phase: 'done';
+      client: string;
+      method: string;
+      target: string;
+      status: number;
+      /** Body bytes sent. */
+      bytes: number;
+      seconds: number;
+      /** False when the client went away before the body was sent in full. */
+      complete: boolean;
+    };
 
 /**
  * Bytes read from the file per chunk handed to the socket: a kernel or an
@@ -112,6 +130,7 @@ export class HttpBootServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const who = clientAddress(req.socket);
     const at = new Date();
+    this.opts.onExchange?.({ phase: 'request', client: who, method: req.method ?? '-', target: req.url ?? '-' });
     const closed = new Promise<boolean>((resolve) => res.on('close', () => resolve(res.writableFinished)));
     let outcome: Outcome;
     try {
@@ -125,7 +144,18 @@ export class HttpBootServer {
         outcome = this.refuse(res, 500, 'Internal Server Error');
       }
     }
-    if (!(await closed)) this.log('debug', `${who} went away before ${req.url} was sent in full`);
+    const complete = await closed;
+    if (!complete) this.log('debug', `${who} went away before ${req.url} was sent in full`);
+    this.opts.onExchange?.({
+      phase: 'done',
+      client: who,
+      method: req.method ?? '-',
+      target: req.url ?? '-',
+      status: outcome.status,
+      bytes: outcome.bytes,
+      seconds: (Date.now() - at.getTime()) / 1000,
+      complete,
+    });
     this.opts.accessLog?.(
       combinedLogLine({
         client: who,

@@ -29,5 +29,5 @@ export {
 export { MountTable } from './mount-table.js';
 export { decideMount, normalizeMountPath, exportsContaining, subpathBytes, type MountDecision, type MountRequest } from './mount-policy.js';
 export { resolveClientNames } from './client-names.js';
-export { Mountd, type MountdOptions } from './mountd.js';
+export { Mountd, type MountdEvent, type MountdOptions } from './mountd.js';
 export { MountClient } from './mount-client.js';

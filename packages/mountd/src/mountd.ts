@@ -47,6 +47,22 @@ export interface MountdOptions {
   log?: (line: string) => void;
   /** The client's verified host names, for named-host and wildcard specs (default: DNS/hosts lookups, 2 s each). */
   hostnames?: (address: string, exports: readonly Export[]) => Promise<string[]>;
+  /** Told of each MNT decided and each UMNT (boot monitoring). */
+  onMount?: (e: MountdEvent) => void;
+}
+
+/** One MNT or UMNT as boot monitoring sees it. */
+export interface MountdEvent {
+  op: 'MNT' | 'UMNT';
+  address: string;
+  path: string;
+  /** MOUNT version: 1 is what an NFSv2 client speaks. */
+  version: number;
+  granted: boolean;
+  /** Why a MNT was refused. */
+  why?: string;
+  /** The exports line that served or refused it (`file:line`), when an export contains the path. */
+  exportsLine?: string;
 }
 
 const RMTAB = 'rmtab';
@@ -160,10 +176,17 @@ export class Mountd {
     }
     if (!d.granted) {
       this.log(`mount request from ${from} for ${shown}: refused (${d.why})`);
+      if (this.opts.onMount) {
+        const normalized = normalizeMountPath(path);
+        const exp = normalized === undefined ? undefined : exportsContaining(this.exports, normalized)[0];
+        const exportsLine = exp ? `${exp.source.file}:${exp.source.line}` : undefined;
+        this.opts.onMount({ op: 'MNT', address, path, version: call.vers, granted: false, why: d.why, exportsLine });
+      }
       return call.vers === MOUNT_V1 ? ok([encode(fhStatus, { status: d.status })]) : ok([encode(mountResult3, { status: d.status })]);
     }
     this.log(`mount request from ${from} for ${shown}: granted (${d.options.rw ? 'rw' : 'ro'}, export ${d.export.path})`);
     if (this.table.add(address, d.path)) this.save();
+    this.opts.onMount?.({ op: 'MNT', address, path, version: call.vers, granted: true, exportsLine: `${d.export.source.file}:${d.export.source.line}` });
     if (call.vers === MOUNT_V1) {
       // A v1 handle is fixed at 32 bytes: shorter NFS handles are padded with zeros.
       const fixed = Buffer.alloc(FHSIZE);
@@ -179,6 +202,7 @@ export class Mountd {
     const removed = this.table.remove(address, normalizeMountPath(path) ?? path);
     this.log(`unmount request from ${address}:${port} for ${path}: ${removed ? 'removed' : 'was not mounted'}`);
     if (removed) this.save();
+    this.opts.onMount?.({ op: 'UMNT', address, path, version: call.vers, granted: true });
     return ok();
   }
 

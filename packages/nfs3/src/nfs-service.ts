@@ -4,6 +4,7 @@ import { RpcServer } from '@netboot/oncrpc-xdr';
 import {
   type Export,
   type ExportOptions,
+  type MountdEvent,
   MOUNT_PROGRAM,
   Mountd,
   formatWarning,
@@ -16,6 +17,7 @@ import { PortmapClient, PortmapServer } from '@netboot/portmap';
 import { loadHandleKey, readHandleKeyFile } from './handle-key.js';
 import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
 import { type NfsExport, NfsServer } from './nfs-server.js';
+import { observeCalls, type NfsCallObserver } from './call-observer.js';
 
 export interface NfsServiceOptions {
   /** An exports(5) file. */
@@ -33,6 +35,10 @@ export interface NfsServiceOptions {
   /** A 32-byte handle key file shared with other servers of the same tree (instead of the state directory's key). */
   handleKeyFile?: string;
   log?: (line: string) => void;
+  /** Watches every NFS call (boot monitoring); without one the procedures are registered unwrapped. */
+  observer?: NfsCallObserver;
+  /** Told of each MNT decided and each UMNT. */
+  onMount?: (e: MountdEvent) => void;
 }
 
 export interface NfsService {
@@ -132,6 +138,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
     subdirectoryMounts: true,
     stateDir: opts.stateDir,
     log,
+    onMount: opts.onMount,
   });
   const closers: (() => Promise<unknown> | unknown)[] = [];
   const closeAll = async () => {
@@ -141,7 +148,9 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   try {
     closers.push(() => nfs.close());
     const nfsRpc = new RpcServer({ log, maxRecordSize: 1024 * 1024 + 64 * 1024 });
-    nfs.register(nfsRpc);
+    const observer = opts.observer;
+    if (observer) nfs.register({ register: (prog, vers, procs, o) => nfsRpc.register(prog, vers, observeCalls(procs, observer), o) });
+    else nfs.register(nfsRpc);
     const nfsPort = await listen(nfsRpc, host, opts.nfsPort ?? NFS_PORT, 'NFS', '--nfs-port', 'another NFS server (nfs-kernel-server, NFS-Ganesha)');
     closers.push(() => nfsRpc.close());
     const mountRpc = new RpcServer({ log });

@@ -37,6 +37,8 @@ export interface LockServiceOptions {
   callbackTimeoutMs?: number;
   /** Attempts at each reboot notice before leaving the peer for the next start (default 5, 1 s apart doubling). */
   notifyAttempts?: number;
+  /** Told of each SM_NOTIFY received: the peer `name` at `address` restarted (what boot monitoring counts). */
+  onPeerRestarted?: (name: string, address: string) => void;
 }
 
 /** What a blocked request needs for its GRANTED callback. */
@@ -81,6 +83,7 @@ export class LockService {
   private readonly name: string;
   private readonly callbackTimeoutMs: number;
   private readonly notifyAttempts: number;
+  private readonly onPeerRestarted: LockServiceOptions['onPeerRestarted'];
   /** By lower-case name. */
   private readonly peers = new Map<string, Peer>();
   /** The address each client host name was last seen calling from. */
@@ -102,6 +105,7 @@ export class LockService {
     this.name = opts.name ?? hostname();
     this.callbackTimeoutMs = opts.callbackTimeoutMs ?? 5000;
     this.notifyAttempts = opts.notifyAttempts ?? 5;
+    this.onPeerRestarted = opts.onPeerRestarted;
     this.table = new LockTable<Waiting>({ grace });
   }
 
@@ -186,6 +190,7 @@ export class LockService {
       [NsmProc.NOTIFY]: (c) => {
         const a = statChge.read(c.args);
         this.peerRestarted(a.monName, a.state, c.remote.address);
+        this.onPeerRestarted?.(a.monName, c.remote.address);
         return VOID;
       },
     });

@@ -36,6 +36,6 @@ export { TftpReceiver, type ReceiverConfig } from './receiver.js';
 export { pxelinuxConfigNames, findPxelinuxConfig } from './pxelinux.js';
 export { resolveUnderRoot, realRoot, type Resolved } from './secure-path.js';
 export { parseRemap, Remap, RemapSyntaxError, type RemapRequest, type RemapResult } from './remap.js';
-export { TftpServer, type TftpServerOptions } from './server.js';
+export { TftpServer, type TftpServerOptions, type TftpTransferEvent } from './server.js';
 export { tftpGet, tftpPut, TftpClientError, type ClientOptions, type TransferResult } from './client.js';
 export { type Logger } from './log-limiter.js';

@@ -22,7 +22,7 @@ import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import { TransferThreads, type ThreadJob } from './transfer-threads.js';
 import { bindUdp, openTransferSocket, type TransferSockets } from './udp.js';
-import { defaultRetry, type RetryPolicy } from './transfer.js';
+import { defaultRetry, type Outcome, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
 
 export interface TftpServerOptions {
@@ -53,7 +53,29 @@ export interface TftpServerOptions {
    */
   threads?: number;
   log?: Logger;
+  /**
+   * Told of each request once it is taken up (after duplicates and the
+   * transfer cap), and of how it ended: refused, or done (boot monitoring).
+   * Never per block.
+   */
+  onTransfer?: (e: TftpTransferEvent) => void;
 }
+
+/** A request and its end, as boot monitoring sees them. `filename` is as the client sent it. */
+export type TftpTransferEvent =
+  | { phase: 'request'; kind: 'RRQ' | 'WRQ'; client: string; filename: string; options: readonly TftpOption[] }
+  | {
+      phase: 'done';
+      kind: 'RRQ' | 'WRQ';
+      client: string;
+      filename: string;
+      /** `refused`: answered with an ERROR before any data (not found, access). */
+      outcome: Outcome | 'refused';
+      reason: string;
+      bytes: number;
+      seconds: number;
+      blksize: number;
+    };
 
 interface Active {
   key: string;
@@ -189,6 +211,7 @@ export class TftpServer {
     } catch (err) {
       this.log('warning', `${kind} from ${who} filename ${p.filename}: ${(err as Error).message}`);
       this.reply(address, port, ErrorCode.NOT_DEFINED, 'Internal error');
+      this.opts.onTransfer?.({ phase: 'done', kind, client: who, filename: p.filename, outcome: 'failed', reason: 'Internal error', bytes: 0, seconds: 0, blksize: 512 });
     } finally {
       this.starting.delete(key);
     }
@@ -197,9 +220,11 @@ export class TftpServer {
   private async setup(p: RequestPacket, address: string, port: number, key: string, kind: 'RRQ' | 'WRQ', who: string): Promise<void> {
     const mode = transferMode(p.mode);
     let name = p.filename;
+    this.opts.onTransfer?.({ phase: 'request', kind, client: who, filename: p.filename, options: p.options });
     const refuse = (code: number, message: string, level: 'info' | 'warning' = 'warning') => {
       this.log(level, `${kind} from ${who} filename ${p.filename}: ${message}`);
       this.reply(address, port, code, message);
+      this.opts.onTransfer?.({ phase: 'done', kind, client: who, filename: p.filename, outcome: 'refused', reason: message, bytes: 0, seconds: 0, blksize: 512 });
     };
     if (this.remap) {
       const r = this.remap.apply(name, { op: kind === 'RRQ' ? 'get' : 'put', address: who });
@@ -367,6 +392,17 @@ export class TftpServer {
         this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${reason}, ${bytes} bytes in ${seconds} s`);
       if (d.outcome !== 'complete') t.discard?.();
       line(d.outcome === 'complete' ? verb : d.reason, d.level, d.bytes);
+      this.opts.onTransfer?.({
+        phase: 'done',
+        kind: t.kind,
+        client: t.who,
+        filename: t.filename,
+        outcome: d.outcome,
+        reason: d.reason,
+        bytes: d.bytes,
+        seconds: (now() - started) / 1000,
+        blksize: t.settings.blksize,
+      });
     };
     const onLog = (level: 'debug' | 'info' | 'warning', message: string) => this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${message}`);
     onLog('debug', oack ? `OACK ${oack}` : `no options, ${first} directly`);

@@ -6,6 +6,7 @@ import { type Command, UsageError, parseFlags, stringFlag } from '../command.js'
 import { checkNode } from '../doctor/node-checks.js';
 import { nodesOf } from '../doctor/dhcp-nodes.js';
 import { peerDifferences } from '../doctor/peer-config.js';
+import { doctorLive, doctorLiveUsage } from './doctor-live.js';
 
 const usage = `usage: netboot doctor --dhcp-conf FILE --tftp-root DIR --exports FILE [--http-root DIR] [--http-url-prefix URL]
 
@@ -30,13 +31,16 @@ flags:
   --peer-dhcp-conf FILE
                      the other master's dhcpd.conf, when two share one --lease-store:
                      checks both declare the same subnets, ranges and fixed hosts
-  (other netboot serve flags are accepted and ignored, so the same line works for both)`;
+  (other netboot serve flags are accepted and ignored, so the same line works for both)
+
+${doctorLiveUsage}`;
 
 export const doctor: Command = {
   name: 'doctor',
   summary: 'check that every node in dhcpd.conf can boot, and say how to fix what stops it',
   usage,
   async run(argv) {
+    if (argv.includes('--live')) return doctorLive(argv);
     const flags = parseFlags(argv, {
       'dhcp-conf': { type: 'string' },
       'tftp-root': { type: 'string' },

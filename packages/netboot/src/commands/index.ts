@@ -8,10 +8,12 @@ import { portmap } from './portmap.js';
 import { tftp } from './tftp.js';
 import { http } from './http.js';
 import { dhcp } from './dhcp.js';
+import { status } from './status.js';
 
 /** Every subcommand, in the order `netboot --help` lists them. */
 export const commands: Command[] = [
   serve,
+  status,
   dhcp,
   tftp,
   http,

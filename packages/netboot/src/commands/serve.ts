@@ -7,6 +7,8 @@ import { startHttp } from '../serve/http-runner.js';
 import { needsDeviceSockets, relaunchWithDeviceSockets, startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
 import type { Log, RunningService } from '../serve/running-service.js';
 import { untilSignalled } from '../command.js';
+import type { ServiceHooks } from '../observe/boot-monitor.js';
+import { openMonitor, startStatus, statusSettings } from '../observe/status-runner.js';
 
 const usage = `usage: netboot serve [flags]      (no flags: the embedded demo on loopback)
 
@@ -61,7 +63,13 @@ DHCP:
                        shared with other masters (see README "Two masters")
   --dhcp-port N        DHCP server port (default 67)
   --proxy              proxyDHCP: boot information only, next to another DHCP server
-  --no-dhcp            don't serve DHCP`;
+  --no-dhcp            don't serve DHCP
+status (see netboot status):
+  --status-port N      serve the dashboard at /, /metrics (Prometheus), /api/nodes
+                       and /api/events on port N: every node's boot, stage by stage
+  --status-address A   address of the status port (default 127.0.0.1; any other
+                       needs --status-token)
+  --status-token T     required from clients (Authorization: Bearer T, or ?token=T)`;
 
 function table(services: RunningService[]): string {
   const rows = services.flatMap((s) => s.endpoints.map((e) => [e.service, e.proto, `${e.address}:${e.port}`]));
@@ -89,7 +97,7 @@ function dhcpSettings(s: Settings): DhcpSettings | undefined {
   };
 }
 
-async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
+async function startAll(s: Settings, log: Log, hooks?: ServiceHooks): Promise<RunningService[]> {
   const started: RunningService[] = [];
   const listen = str(s, 'listen');
   const stateDir = str(s, 'state-dir') ?? '/var/lib/netboot';
@@ -110,6 +118,7 @@ async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
             handleKey: str(s, 'handle-key'),
           },
           log,
+          hooks && { observer: hooks.nfs, onMount: hooks.mount, onPeerRestarted: hooks.reboot },
         ),
       );
     }
@@ -130,16 +139,17 @@ async function startAll(s: Settings, log: Log): Promise<RunningService[]> {
             verbose: on(s, 'verbose'),
           },
           log,
+          hooks?.tftp,
         ),
       );
     }
     const httpPort = str(s, 'http-port');
     if (httpPort !== undefined) {
       if (!tftpRoot) throw new UsageError('--http-port serves the TFTP root: give --tftp-root too');
-      started.push(await startHttp({ root: tftpRoot, listen, port: httpPort, remapFile: str(s, 'tftp-remap'), verbose: on(s, 'verbose') }, log));
+      started.push(await startHttp({ root: tftpRoot, listen, port: httpPort, remapFile: str(s, 'tftp-remap'), verbose: on(s, 'verbose') }, log, hooks?.http));
     }
     const dhcp = dhcpSettings(s);
-    if (dhcp) started.push(await startDhcp(dhcp, log));
+    if (dhcp) started.push(await startDhcp(dhcp, log, hooks?.dhcp));
   } catch (err) {
     for (const svc of started.reverse()) await svc.close().catch(() => {});
     throw err;
@@ -186,10 +196,26 @@ export const serve: Command = {
     }
     const dhcp = dhcpSettings(settings);
     if (dhcp && needsDeviceSockets()) return relaunchWithDeviceSockets(dhcp, ['serve', ...argv]);
+    const status = statusSettings({
+      port: str(settings, 'status-port'),
+      address: str(settings, 'status-address'),
+      token: str(settings, 'status-token'),
+      stateDir: str(settings, 'state-dir') ?? '/var/lib/netboot',
+      tftpRoot: str(settings, 'tftp-root'),
+    });
     const signalled = untilSignalled();
-    const services = await startAll(settings, log);
-    if (services.length === 0) {
-      throw new UsageError('nothing to serve: give --exports, --tftp-root and/or --dhcp-conf with --interface (or no flags at all for the demo)');
+    const monitor = status ? await openMonitor(status, log) : undefined;
+    let services: RunningService[] = [];
+    try {
+      services = await startAll(settings, log, monitor?.hooks);
+      if (services.length === 0) {
+        throw new UsageError('nothing to serve: give --exports, --tftp-root and/or --dhcp-conf with --interface (or no flags at all for the demo)');
+      }
+      if (status && monitor) services.push(await startStatus(status, monitor, [...services], log));
+    } catch (e) {
+      for (const svc of services.reverse()) await svc.close().catch(() => {});
+      await monitor?.close();
+      throw e;
     }
     console.log(`\nnetboot serve: running\n${table(services)}`);
     if (demo) console.log(demoHelp(demo));

@@ -20,6 +20,7 @@ import {
 import { PgLeaseStore } from '@netboot/lease-pg';
 import { UsageError, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
+import type { DhcpServerOptions } from '@netboot/dhcp-wire';
 
 const PROXY_PORT = 4011;
 
@@ -110,7 +111,7 @@ export async function relaunchWithDeviceSockets(s: DhcpSettings, argv: string[])
 }
 
 /** The DHCP/BOOTP server on the device-bound sockets this process was given. */
-export async function startDhcp(s: DhcpSettings, log: Log): Promise<RunningService> {
+export async function startDhcp(s: DhcpSettings, log: Log, onExchange?: DhcpServerOptions['onExchange']): Promise<RunningService> {
   const link = interfaceLink(s.iface);
   let config = await loadConfig(s, link);
   const fds = inheritedSockets();
@@ -130,12 +131,12 @@ export async function startDhcp(s: DhcpSettings, log: Log): Promise<RunningServi
     const name = `${hostname()}/${s.iface}`;
     const sharedStore = await PgLeaseStore.open({ url, server: name });
     const allocationStart = createHash('sha256').update(name).digest().readUInt16BE(0) / 65536;
-    server = await DhcpServer.open({ config, link, sockets, serverPort: ports[0], sharedStore, allocationStart, log });
+    server = await DhcpServer.open({ config, link, sockets, serverPort: ports[0], sharedStore, allocationStart, log, onExchange });
     where = `, leases in ${sharedStore.name} as ${name}`;
   } else {
     const leasesPath = s.proxy ? undefined : resolve(s.leasesFile);
     if (leasesPath) await mkdir(dirname(leasesPath), { recursive: true });
-    server = new DhcpServer({ config, link, sockets, serverPort: ports[0], leasesPath, proxy: s.proxy, log });
+    server = new DhcpServer({ config, link, sockets, serverPort: ports[0], leasesPath, proxy: s.proxy, log, onExchange });
     if (leasesPath) where = `, leases in ${leasesPath}`;
   }
   log(`netboot dhcp: ${s.proxy ? 'proxyDHCP' : 'serving'} on ${s.iface} (${formatIpv4(link.address)}) port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}${where}`);
@@ -148,5 +149,6 @@ export async function startDhcp(s: DhcpSettings, log: Log): Promise<RunningServi
       log(`dhcp: reloaded ${s.configFile}`);
     },
     close: () => server.close(),
+    counts: () => ({ leases: server.leases().length }),
   };
 }

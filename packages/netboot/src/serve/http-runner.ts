@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { HttpBootServer } from '@netboot/http-boot';
+import { HttpBootServer, type HttpBootServerOptions } from '@netboot/http-boot';
 import { parseRemap, type Remap } from '@netboot/tftp-wire';
 import { UsageError, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
@@ -33,7 +33,7 @@ function explain(err: NodeJS.ErrnoException, host: string, port: number): Error 
 }
 
 /** The boot-file root over HTTP: what iPXE scripts and UEFI HTTP Boot fetch. */
-export async function startHttp(s: HttpSettings, log: Log): Promise<RunningService> {
+export async function startHttp(s: HttpSettings, log: Log, onExchange?: HttpBootServerOptions['onExchange']): Promise<RunningService> {
   if (s.listen !== undefined && isIP(s.listen) === 0) throw new UsageError(`--listen must be an IP address, not "${s.listen}"`);
   const port = portFlag(s.port, '--http-port', 80);
   let remap = s.remapFile !== undefined ? await loadRemap(s.remapFile) : undefined;
@@ -42,6 +42,7 @@ export async function startHttp(s: HttpSettings, log: Log): Promise<RunningServi
     address: s.listen,
     port,
     remap,
+    onExchange,
     accessLog: (line) => log(`http: ${line}`),
     log: (level, message) => {
       if (level === 'debug' && !s.verbose) return;

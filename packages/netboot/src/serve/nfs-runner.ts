@@ -1,4 +1,4 @@
-import { createNfsService, MOUNTD_PORT, NFS_PORT } from '@netboot/nfs3';
+import { createNfsService, MOUNTD_PORT, NFS_PORT, type NfsServiceOptions } from '@netboot/nfs3';
 import { startLockDaemon, type LockDaemon } from '@netboot/nlm';
 import { portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
@@ -18,8 +18,15 @@ export interface NfsSettings {
   handleKey?: string;
 }
 
+/** Boot monitoring's callbacks (netboot serve --status-port). */
+export interface NfsHooks {
+  observer: NfsServiceOptions['observer'];
+  onMount: NfsServiceOptions['onMount'];
+  onPeerRestarted?: (name: string, address: string) => void;
+}
+
 /** portmap (unless one already answers), mountd, NFS and, unless turned off, NLM/NSM locking, from an exports file. */
-export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService> {
+export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Promise<RunningService> {
   const nlmPort = portFlag(s.nlmPort, '--nlm-port', 0);
   const service = await createNfsService({
     exportsFile: s.exportsFile,
@@ -30,11 +37,13 @@ export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService
     stateDir: s.stateDir,
     handleKeyFile: s.handleKey,
     log,
+    observer: hooks?.observer,
+    onMount: hooks?.onMount,
   });
   let locks: LockDaemon | undefined;
   if (!s.noLock) {
     try {
-      locks = await startLockDaemon({ listen: s.listen, port: nlmPort, portmapPort: service.portmapPort, stateDir: s.stateDir, log });
+      locks = await startLockDaemon({ listen: s.listen, port: nlmPort, portmapPort: service.portmapPort, stateDir: s.stateDir, log, onPeerRestarted: hooks?.onPeerRestarted });
       log(`nlm: lock manager (NLM v4) and status monitor (NSM v1) on port ${locks.port}`);
     } catch (e) {
       // NFS without locking still serves every client that mounts with nolock.
@@ -56,6 +65,7 @@ export async function startNfs(s: NfsSettings, log: Log): Promise<RunningService
         : []),
     ],
     reload: () => service.reload(),
+    counts: () => ({ mounts: service.mountd.mountList().length }),
     close: async () => {
       await locks?.close();
       await service.close();

@@ -14,6 +14,8 @@ export interface RunningService {
   reload(): Promise<void>;
   /** Stops accepting, ends what is in flight and releases its sockets. */
   close(): Promise<void>;
+  /** What the status port's gauges read: leases held (DHCP), mounts listed (NFS). */
+  counts?(): { leases?: number; mounts?: number };
 }
 
 export type Log = (line: string) => void;

@@ -40,6 +40,9 @@ export const SERVE_OPTIONS = {
   'dhcp-port': { type: 'string' },
   proxy: { type: 'boolean' },
   'no-dhcp': { type: 'boolean' },
+  'status-port': { type: 'string' },
+  'status-address': { type: 'string' },
+  'status-token': { type: 'string' },
 } as const;
 
 type Key = keyof typeof SERVE_OPTIONS;

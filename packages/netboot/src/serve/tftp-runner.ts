@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { MAX_BLKSIZE, parseRemap, TftpServer, type Remap } from '@netboot/tftp-wire';
+import { MAX_BLKSIZE, parseRemap, TftpServer, type Remap, type TftpServerOptions } from '@netboot/tftp-wire';
 import { UsageError, intFlag, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
 
@@ -39,7 +39,7 @@ function explain(err: NodeJS.ErrnoException, host: string, port: number): Error 
 }
 
 /** A TFTP server on a secure root, as `in.tftpd -l -v -s ROOT`. */
-export async function startTftp(s: TftpSettings, log: Log): Promise<RunningService> {
+export async function startTftp(s: TftpSettings, log: Log, onTransfer?: TftpServerOptions['onTransfer']): Promise<RunningService> {
   if (s.listen !== undefined && isIP(s.listen) === 0) throw new UsageError(`--listen must be an IP address, not "${s.listen}"`);
   const port = portFlag(s.port, '--port', 69);
   let remap = s.remapFile !== undefined ? await loadRemap(s.remapFile) : undefined;
@@ -53,6 +53,7 @@ export async function startTftp(s: TftpSettings, log: Log): Promise<RunningServi
     create: s.create,
     maxTransfers: intFlag(s.maxTransfers, '--max-transfers', 256, 1, 100_000),
     threads: intFlag(s.threads, '--threads', Math.min(4, availableParallelism()), 0, 64),
+    onTransfer,
     log: (level, message) => {
       if (level === 'debug' && !s.verbose) return;
       log(level === 'warning' ? `tftp: warning: ${message}` : `tftp: ${message}`);
