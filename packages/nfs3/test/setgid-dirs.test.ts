@@ -2,14 +2,14 @@ import t from 'tap';
 import { chmodSync, chownSync, lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateMode, Ftype, noSattr } from '@netboot/nfs3';
+import { isRoot, requireThat } from '../../../test/support/programs.js';
 import { asUser, harness, ok } from './harness.js';
 
 // As Linux and knfsd: in a setgid directory, new objects take the directory's group and new
 // directories stay setgid (`mkdir d; chmod 2775 d; mkdir d/s` gives d/s 2755), whoever makes them.
 
-const isRoot = process.getuid?.() === 0;
-
-t.test('objects made in a setgid directory', { skip: !isRoot && 'the server gives objects to their maker only when it runs as root' }, async (t) => {
+t.test('objects made in a setgid directory', async (t) => {
+  if (!requireThat(t, isRoot(), 'needs root: the server gives objects to their maker only when it runs as root')) return;
   const h = await harness(t);
   chmodSync(h.dir, 0o777);
   const shared = join(h.dir, 'shared');
@@ -52,7 +52,8 @@ t.test('objects made in a setgid directory', { skip: !isRoot && 'the server give
   t.same([plain.uid, plain.gid, plain.mode], [1000, 1000, 0o755], "outside a setgid directory: the caller's group, no setgid");
 });
 
-t.test('CREATE attributes cannot give an object away', { skip: !isRoot && 'needs a root server' }, async (t) => {
+t.test('CREATE attributes cannot give an object away', async (t) => {
+  if (!requireThat(t, isRoot(), 'needs root: only a server running as root could give an object away')) return;
   const h = await harness(t);
   chmodSync(h.dir, 0o777);
   const user = await h.client(asUser(1000, 1000));
