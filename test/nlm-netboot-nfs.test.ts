@@ -26,17 +26,23 @@ const pmap = new PortmapServer({ log: () => {} });
 await pmap.listen({ host: '0.0.0.0', port: 111 });
 const granted = [];
 const notices = [];
+// Settled by the handlers; the test's waitFor on this script's output bounds how long they may take.
+let onGranted, onNotice;
+const firstGrant = new Promise((r) => (onGranted = r));
+const firstNotice = new Promise((r) => (onNotice = r));
 const rpc = new RpcServer({ log: (l) => console.error(l) });
 rpc.register(nlm.NLM_PROGRAM, nlm.NLM_V4, {
   [nlm.NlmProc.GRANTED]: (c) => {
     const a = nlm.nlm4TestArgs.read(c.args);
     granted.push(a.alock.callerName + '/' + a.alock.svid);
+    onGranted();
     return { stat: 0, body: [nlm.nlm4Res.encode({ cookie: a.cookie, stat: nlm.Nlm4Stat.GRANTED })] };
   },
 });
 rpc.register(nlm.NSM_PROGRAM, nlm.NSM_V1, {
   [nlm.NsmProc.NOTIFY]: (c) => {
     notices.push(nlm.statChge.read(c.args));
+    onNotice();
     return { stat: 0, body: [] };
   },
 });
@@ -46,10 +52,6 @@ await reg.registerService(nlm.NLM_PROGRAM, [4], port);
 await reg.registerService(nlm.NSM_PROGRAM, [1], port);
 reg.close();
 
-const until = async (f, what) => {
-  for (let i = 0; i < 400 && !f(); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!f()) throw new Error('timed out waiting for ' + what);
-};
 async function connect() {
   const pm = await PortmapClient.connect({ host: server, transport: 'udp', timeoutMs: 5000 });
   const p = await pm.getport(nlm.NLM_PROGRAM, 4, 'tcp');
@@ -70,12 +72,12 @@ const r = {};
 r.lockA = await lock(c, 'node-a', 1);
 r.blockedB = await lock(c, 'node-b', 2, { block: true });
 r.unlockA = await unlock(c, 'node-a', 1);
-await until(() => granted.length > 0, 'the GRANTED callback');
+await firstGrant;
 r.granted = granted.slice();
 c.close();
 out({ stage: 'held', ...r });
 
-await until(() => notices.length > 0, 'the reboot notice');
+await firstNotice;
 r.notice = notices[0];
 c = await connect();
 r.newInGrace = await lock(c, 'node-c', 3);

@@ -90,6 +90,7 @@ export async function startLockDaemon(opts: LockDaemonOptions = {}): Promise<Loc
       await pmap.unregisterService(NSM_PROGRAM, [NSM_V1]);
       await pmap.unregisterService(NLM_PROGRAM, [NLM_V4]);
     });
+    service.announceRestart();
     return { port, service, close: closeAll };
   } catch (e) {
     await closeAll();

@@ -86,6 +86,8 @@ export class LockService {
   private readonly onPeerRestarted: LockServiceOptions['onPeerRestarted'];
   /** By lower-case name. */
   private readonly peers = new Map<string, Peer>();
+  /** Peers monitored before this start, until announceRestart() tells them. */
+  private readonly restartedPeers: Peer[] = [];
   /** The address each client host name was last seen calling from. */
   private readonly addresses = new Map<string, string>();
   private readonly running = new Set<Promise<unknown>>();
@@ -111,8 +113,8 @@ export class LockService {
 
   /**
    * Takes the next state number, and when peers held locks before the
-   * restart opens the grace period for them to reclaim; sends them the
-   * reboot notice in the background.
+   * restart opens the grace period for them to reclaim. The reboot notice
+   * waits for `announceRestart()`.
    */
   static async start(opts: LockServiceOptions = {}): Promise<LockService> {
     const store = await NsmStore.open(opts.stateDir);
@@ -125,8 +127,18 @@ export class LockService {
       `nlm: NSM state ${state}; ` +
         (grace ? `grace period of ${Math.round((opts.graceMs ?? 90_000) / 1000)} s for ${earlier.filter((p) => p.lockd).length} client(s) to reclaim their locks` : 'no grace period (no client held locks)'),
     );
-    for (const p of earlier) s.track(s.notifyRestart(p));
+    s.restartedPeers.push(...earlier);
     return s;
+  }
+
+  /**
+   * Sends the peers monitored before the restart the reboot notice, in the
+   * background. Call it once the service can be reached (listening and
+   * registered with the portmapper): a peer told of the restart reclaims its
+   * locks at once, asking our portmapper for the lock manager.
+   */
+  announceRestart(): void {
+    for (const p of this.restartedPeers.splice(0)) this.track(this.notifyRestart(p));
   }
 
   /** The NSM state number: odd while up, one step further at each start. */

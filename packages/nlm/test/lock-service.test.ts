@@ -111,6 +111,7 @@ async function startServer(t: Test, stateDir: string, pmapPort: number, lines: s
   const rpc = new RpcServer({ log: (l) => lines.push(l) });
   service.register(rpc);
   const port = await rpc.listen({ host: '127.0.0.1', port: 0 });
+  service.announceRestart();
   const stop = async () => {
     await rpc.close();
     await service.close();
