@@ -11,3 +11,12 @@ export async function until(check: () => boolean, what: string, timeoutMs = 10_0
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** `until` for a check that must ask another process (a query over HTTP): one ask at a time, `everyMs` between. */
+export async function untilAsync(check: () => Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let tries = Math.ceil(timeoutMs / everyMs); !(await check()); tries--) {
+    if (tries <= 0 || Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -239,7 +239,10 @@ export class BootModel {
       c.mountRefused = { path: e.path, reason, exportsLine: e.exportsLine };
       node.lastError = { at: t, text: `MOUNT ${e.path} refused: ${reason}${e.exportsLine ? ` (${e.exportsLine})` : ''}` };
     }
-    this.addEntry(node, { what: 'mount', label: `${e.op} ${e.path}`, start: t, end: t, outcome: e.ok ? 'granted' : 'refused' });
+    const label = `${e.op} ${e.path}`;
+    // A running node mounting its root again (a client tool, autofs) is not a new bar each time.
+    const again = e.ok && STAGE_RANK[node.stage] >= STAGE_RANK.init && node.boot!.timeline.some((x) => x.what === 'mount' && x.label === label);
+    if (!again) this.addEntry(node, { what: 'mount', label, start: t, end: t, outcome: e.ok ? 'granted' : 'refused' });
   }
 
   private nfs(node: NodeState, e: NfsEvent, t: number, change: Change): void {

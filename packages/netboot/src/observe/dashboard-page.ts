@@ -20,7 +20,7 @@ export const dashboardPage = `<!doctype html>
   #conn { color: var(--muted); }
   main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); height: calc(100vh - 3rem); }
   #table { display: flex; flex-direction: column; min-height: 0; border-right: 1px solid var(--line); }
-  .row { display: grid; grid-template-columns: 9.5rem 7.5rem 6rem 5.5rem 5rem minmax(9rem, 1fr) 3rem minmax(8rem, 1.4fr); gap: .4rem; align-items: center; height: 24px; padding: 0 .6rem; white-space: nowrap; overflow: hidden; border-bottom: 1px solid var(--line); box-sizing: border-box; cursor: pointer; }
+  .row { display: grid; grid-template-columns: 9.5rem 7.5rem 6rem 5rem 6.5rem minmax(14rem, 2fr) 2.5rem minmax(8rem, 1.2fr); gap: .4rem; align-items: center; height: 24px; padding: 0 .6rem; white-space: nowrap; overflow: hidden; border-bottom: 1px solid var(--line); box-sizing: border-box; cursor: pointer; }
   .row > span { overflow: hidden; text-overflow: ellipsis; }
   .head { font-weight: 600; background: #f9fafb; cursor: default; }
   .row.selected { background: var(--sel); }
