@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { BufferPool, RateLimitedLog, type ProcedureHandler } from '@netboot/oncrpc-xdr';
+import { native, platformStatus } from '@netboot/platform';
 import { printable } from './byte-path.js';
-import { ExactTimes } from './exact-times.js';
 import { ExportTable, type NfsExport } from './export-table.js';
 import { LocalFs, LocalShared } from './local-fs.js';
 import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
+import { NativeIo } from './native-io.js';
 import { PortableIo } from './portable-io.js';
 import { IDEMPOTENT, READ_ROOM, nfsHandlers } from './rpc-adapter.js';
 
@@ -27,6 +28,11 @@ export interface NfsServerOptions {
    * server are seen at once; changes made beside it, after at most this long.
    */
   attributeCacheMs?: number;
+  /**
+   * Serve through Node's path-based calls even where the platform module
+   * loaded: what a server without it does (see "Portable mode").
+   */
+  portable?: boolean;
 }
 
 /**
@@ -46,7 +52,7 @@ export class NfsServer {
   private readonly maxIoTcp: number;
   private readonly maxIoUdp: number;
   private readonly local: LocalShared;
-  private readonly times: ExactTimes;
+  private readonly native: typeof native;
   private readonly pool: BufferPool;
   private maxScan: number | undefined;
 
@@ -59,7 +65,17 @@ export class NfsServer {
     const sink = opts.log ?? ((l) => console.error(l));
     // Error texts carry paths, which are any bytes a client chose.
     this.log = new RateLimitedLog((l) => sink(printable(l)));
-    this.times = new ExactTimes((l) => this.log.log('nfs times', l));
+    this.native = opts.portable ? undefined : native;
+    if (!this.native) {
+      const status = platformStatus();
+      const why = opts.portable ? 'asked for' : status.mode === 'portable' ? status.why : 'native';
+      sink(
+        `nfs: portable mode (${why}): files are reached by path, not from descriptors beneath each export root, so on rw exports ` +
+          'a client or local user who can rename inside an export can swap a directory for a symlink between a check and ' +
+          'the call and redirect a change outside the export; SETATTR times are set to the microsecond, MKNOD makes only ' +
+          'sockets (no devices or FIFOs), and a path including the export prefix is limited to 4096 bytes',
+      );
+    }
     this.local = new LocalShared(opts.attributeCacheMs ?? 1000);
     this.maxScan = opts.maxScan;
     this.pool = new BufferPool(READ_ROOM + this.maxIoTcp + 3);
@@ -73,8 +89,9 @@ export class NfsServer {
     return server;
   }
 
-  private openExport(def: NfsExport): LocalFs<Buffer> {
-    return LocalFs.open(def.id, def.path, new PortableIo(def.path, this.times), this.local, this.maxScan);
+  private openExport(def: NfsExport): LocalFs<number> | LocalFs<Buffer> {
+    if (this.native) return LocalFs.open(def.id, def.path, new NativeIo(this.native, def.path), this.local, this.maxScan);
+    return LocalFs.open(def.id, def.path, new PortableIo(def.path), this.local, this.maxScan);
   }
 
   /**
@@ -121,6 +138,5 @@ export class NfsServer {
   close(): void {
     this.table.close();
     this.local.close();
-    this.times.close();
   }
 }

@@ -4,11 +4,10 @@ import { promisify } from 'node:util';
 import { childPath, rootPath } from './byte-path.js';
 import { NfsError } from './errno-status.js';
 import type { NodeKind, TimeChange } from './export-fs.js';
-import { ExactTimes } from './exact-times.js';
 import type { LocalAttrs, LocalIo } from './local-io.js';
 import { NfsStat } from './nfs3-constants.js';
 import type { Opened } from './open-files.js';
-import { makeNode } from './special-files.js';
+import { makeSocket } from './special-files.js';
 
 const openFd = promisify(open);
 const fstatFd = promisify(fstat) as (fd: number, o: { bigint: true }) => Promise<BigIntStats>;
@@ -21,17 +20,15 @@ const SLICE = 512;
  * checked names and never follows a final symlink, but a directory above the
  * final name can be swapped for a symlink between the server's check and its
  * call: on an rw export a client (or a local user) who can rename in the
- * export can race a change outside it. Paths are limited to PATH_MAX in
- * all (export prefix included).
+ * export can race a change outside it. Approximate: SETATTR times are set
+ * to the microsecond (lutimes), MKNOD makes sockets only, and a path
+ * (export prefix included) is limited to PATH_MAX.
  */
 export class PortableIo implements LocalIo<Buffer> {
   readonly mode = 'portable';
   private readonly root: Buffer;
 
-  constructor(
-    root: string,
-    private readonly times: ExactTimes,
-  ) {
+  constructor(root: string) {
     this.root = rootPath(root);
   }
 
@@ -83,8 +80,12 @@ export class PortableIo implements LocalIo<Buffer> {
     }
   }
 
-  utimes(r: Buffer, atime: TimeChange, mtime: TimeChange): Promise<void> {
-    return this.times.set(r, atime, mtime);
+  /** lutimes takes seconds as a double, which libuv cuts to microseconds: times are exact to the microsecond only. */
+  async utimes(r: Buffer, atime: TimeChange, mtime: TimeChange): Promise<void> {
+    const st = 'keep' in atime || 'keep' in mtime ? await fsp.lstat(r, { bigint: true }) : undefined;
+    const now = Date.now() / 1000;
+    const seconds = (c: TimeChange, keep: bigint | undefined) => ('at' in c ? c.at.seconds + c.at.nseconds / 1e9 : 'now' in c ? now : Number(keep) / 1e9);
+    await fsp.lutimes(r, seconds(atime, st?.atimeNs), seconds(mtime, st?.mtimeNs));
   }
 
   async createFile(dir: Buffer, name: Buffer): Promise<void> {
@@ -99,8 +100,10 @@ export class PortableIo implements LocalIo<Buffer> {
     return fsp.symlink(target, childPath(dir, name));
   }
 
-  mknod(dir: Buffer, name: Buffer, kind: NodeKind, major: number, minor: number): Promise<void> {
-    return makeNode(childPath(dir, name), kind, major, minor);
+  /** Node has no mknod(2): a socket is made by binding one; devices and FIFOs cannot be made (NFS3ERR_NOTSUPP). */
+  async mknod(dir: Buffer, name: Buffer, kind: NodeKind): Promise<void> {
+    if (kind !== 'sock') throw Object.assign(new Error(`MKNOD of a ${kind} needs the platform module (mknodat)`), { code: 'ENOTSUP' });
+    await makeSocket(childPath(dir, name));
   }
 
   link(r: Buffer, dir: Buffer, name: Buffer): Promise<void> {

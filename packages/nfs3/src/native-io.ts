@@ -1,0 +1,232 @@
+import { close, closeSync, fstatSync, ftruncate, open } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type { NativeCalls } from '@netboot/platform';
+import { keyBytes } from './byte-path.js';
+import { NfsError } from './errno-status.js';
+import type { NodeKind, TimeChange } from './export-fs.js';
+import type { LocalAttrs, LocalIo } from './local-io.js';
+import { NfsStat } from './nfs3-constants.js';
+import type { Opened } from './open-files.js';
+
+const openFd = promisify(open);
+const closeFd = promisify(close);
+const ftruncateFd = promisify(ftruncate);
+
+/** Bytes of a path handed to one openat2 (PATH_MAX is 4096); deeper paths are walked in parts. */
+const WALK_MAX = 4000;
+/** Directory entries read per getdents64 call; the loop yields between batches. */
+const DIRENT_BATCH = 1024;
+const DT_DIR = 4;
+const DT_UNKNOWN = 0;
+
+/** An O_PATH descriptor as a path that only the kernel's magic link resolves: the very inode it was opened on. */
+const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
+
+/**
+ * The local backend on the platform module: every object is reached from
+ * the export root's descriptor with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), as an O_PATH|O_NOFOLLOW descriptor checked against
+ * the inode the handle names, and every call acts on that descriptor (or on
+ * a name in a directory descriptor): a directory renamed or swapped for a
+ * symlink between the server's check and its call cannot redirect it, and
+ * nothing outside the export is ever reached. Paths from the root have no
+ * length limit beyond the client's (they are walked in parts under PATH_MAX).
+ */
+export class NativeIo implements LocalIo<number> {
+  readonly mode = 'native';
+  private readonly rootFd: number;
+  private readonly resolve: number;
+  private readonly pathFlags: number;
+
+  constructor(
+    private readonly n: NativeCalls,
+    root: string,
+  ) {
+    const c = n.constants;
+    this.resolve = c.RESOLVE_BENEATH | c.RESOLVE_NO_SYMLINKS | c.RESOLVE_NO_MAGICLINKS;
+    this.pathFlags = c.O_PATH | c.O_NOFOLLOW | c.O_CLOEXEC;
+    // The root itself comes from the exports file (the admin's), and must be a directory, not a symlink to one.
+    try {
+      this.rootFd = n.openat2(c.AT_FDCWD, root, c.O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW | c.O_CLOEXEC, 0, 0);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR') throw new Error(`export ${root} is not a directory`);
+      throw e;
+    }
+  }
+
+  at(rel: string, ino?: bigint): number {
+    const fd = rel === '' ? this.rootFd : this.walk(keyBytes(rel));
+    if (ino !== undefined && fstatSync(fd, { bigint: true }).ino !== ino) {
+      this.release(fd);
+      throw new NfsError(NfsStat.STALE, `inode ${ino} was replaced under its handle`);
+    }
+    return fd;
+  }
+
+  /** Opens `path` (names from the root) beneath the root, in parts of at most WALK_MAX bytes. */
+  private walk(path: Buffer): number {
+    const c = this.n.constants;
+    let dir = this.rootFd;
+    let start = 0;
+    try {
+      while (path.length - start > WALK_MAX) {
+        const cut = path.lastIndexOf(0x2f, start + WALK_MAX);
+        const next = this.n.openat2(dir, path.subarray(start, cut), this.pathFlags | c.O_DIRECTORY, 0, this.resolve);
+        this.release(dir);
+        dir = next;
+        start = cut + 1;
+      }
+      return this.n.openat2(dir, path.subarray(start), this.pathFlags, 0, this.resolve);
+    } finally {
+      this.release(dir);
+    }
+  }
+
+  child(dir: number, name: Buffer): number {
+    return this.n.openat2(dir, name, this.pathFlags, 0, this.resolve);
+  }
+
+  release(r: number): void {
+    if (r !== this.rootFd) closeSync(r);
+  }
+
+  stat(r: number): LocalAttrs {
+    // statx(AT_EMPTY_PATH) on the descriptor: the inode is in memory, no I/O; gives the birth time too.
+    return fstatSync(r, { bigint: true });
+  }
+
+  /** Entries of a directory by getdents64 on a descriptor opened from `dir`, in batches with a yield between. */
+  private async entries(dir: number): Promise<[Buffer, bigint, number][]> {
+    const c = this.n.constants;
+    const fd = this.n.openat2(dir, '.', c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC, 0, this.resolve);
+    try {
+      const out: [Buffer, bigint, number][] = [];
+      for (;;) {
+        const batch = this.n.readdir(fd, DIRENT_BATCH);
+        if (batch.length === 0) return out;
+        for (const e of batch) {
+          // Some file systems leave the type unknown in the entry: ask the inode.
+          if (e[2] === DT_UNKNOWN) e[2] = (this.n.fstatat(fd, e[0], c.AT_SYMLINK_NOFOLLOW).mode & c.S_IFMT) === c.S_IFDIR ? DT_DIR : 8;
+          out.push(e);
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async list(dir: number): Promise<[string, bigint, boolean][]> {
+    return (await this.entries(dir)).map(([name, ino, type]) => [name.toString('latin1'), ino, type === DT_DIR]);
+  }
+
+  async names(dir: number): Promise<string[]> {
+    return (await this.entries(dir)).map(([name]) => name.toString('latin1'));
+  }
+
+  async chown(r: number, uid: number, gid: number): Promise<void> {
+    this.n.fchownat(r, '', uid, gid, this.n.constants.AT_EMPTY_PATH);
+  }
+
+  async chmod(r: number, mode: number, st: LocalAttrs): Promise<void> {
+    const c = this.n.constants;
+    const type = Number(st.mode) & c.S_IFMT;
+    if (type === c.S_IFLNK) return; // Linux cannot change a symlink's mode
+    if (type === c.S_IFREG || type === c.S_IFDIR) {
+      // fchmod needs a real descriptor: reopened from the O_PATH one, so it is the same inode.
+      const fd = await openFd(fdPath(r), c.O_RDONLY | c.O_NONBLOCK | c.O_CLOEXEC);
+      try {
+        this.n.fchmod(fd, mode);
+      } finally {
+        await closeFd(fd);
+      }
+      return;
+    }
+    // A device, FIFO or socket is never opened (opening a device can act on it): chmod through the magic link.
+    this.n.fchmodat(c.AT_FDCWD, fdPath(r), mode, 0);
+  }
+
+  async truncate(r: number, size: number): Promise<void> {
+    const c = this.n.constants;
+    const fd = await openFd(fdPath(r), c.O_WRONLY | c.O_NONBLOCK | c.O_CLOEXEC);
+    try {
+      // In the thread pool: freeing the blocks of a large file takes time.
+      await ftruncateFd(fd, size);
+    } finally {
+      await closeFd(fd);
+    }
+  }
+
+  async utimes(r: number, atime: TimeChange, mtime: TimeChange): Promise<void> {
+    const c = this.n.constants;
+    const spec = (t: TimeChange): [number, number] => ('at' in t ? [t.at.seconds, t.at.nseconds] : [0, 'now' in t ? c.UTIME_NOW : c.UTIME_OMIT]);
+    const [as, an] = spec(atime);
+    const [ms, mn] = spec(mtime);
+    this.n.utimensat(r, '', as, an, ms, mn, c.AT_EMPTY_PATH);
+  }
+
+  async createFile(dir: number, name: Buffer): Promise<void> {
+    const c = this.n.constants;
+    closeSync(this.n.openat2(dir, name, c.O_CREAT | c.O_EXCL | c.O_WRONLY | c.O_NOFOLLOW | c.O_CLOEXEC, 0o600, this.resolve));
+  }
+
+  async mkdir(dir: number, name: Buffer): Promise<void> {
+    this.n.mkdirat(dir, name, 0o700);
+  }
+
+  async symlink(dir: number, name: Buffer, target: Buffer): Promise<void> {
+    this.n.symlinkat(target, dir, name);
+  }
+
+  async mknod(dir: number, name: Buffer, kind: NodeKind, major: number, minor: number): Promise<void> {
+    const c = this.n.constants;
+    const type = { chr: c.S_IFCHR, blk: c.S_IFBLK, fifo: c.S_IFIFO, sock: c.S_IFSOCK }[kind];
+    this.n.mknodat(dir, name, type | 0o600, major, minor);
+  }
+
+  async link(r: number, dir: number, name: Buffer): Promise<void> {
+    const c = this.n.constants;
+    try {
+      this.n.linkat(r, '', dir, name, c.AT_EMPTY_PATH);
+    } catch (e) {
+      // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without it): the magic link names the same inode.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.n.linkat(c.AT_FDCWD, fdPath(r), dir, name, c.AT_SYMLINK_FOLLOW);
+    }
+  }
+
+  async rename(fromDir: number, fromName: Buffer, toDir: number, toName: Buffer): Promise<void> {
+    this.n.renameat2(fromDir, fromName, toDir, toName, 0);
+  }
+
+  async unlink(dir: number, name: Buffer, isDir: boolean): Promise<void> {
+    this.n.unlinkat(dir, name, isDir ? this.n.constants.AT_REMOVEDIR : 0);
+  }
+
+  async readlink(r: number): Promise<Buffer> {
+    return this.n.readlinkat(r, '');
+  }
+
+  async statfs(r: number) {
+    const s = await fsp.statfs(fdPath(r), { bigint: true });
+    return { tbytes: s.blocks * s.bsize, fbytes: s.bfree * s.bsize, abytes: s.bavail * s.bsize, tfiles: s.files, ffiles: s.ffree, afiles: s.ffree };
+  }
+
+  async openFile(r: number): Promise<Opened> {
+    const c = this.n.constants;
+    // Reopened through the magic link: the very inode `at` checked, whatever its name is now.
+    try {
+      return { fd: await openFd(fdPath(r), c.O_RDWR | c.O_CLOEXEC), writable: true };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EROFS' && code !== 'ETXTBSY' && code !== 'EPERM') throw err;
+      return { fd: await openFd(fdPath(r), c.O_RDONLY | c.O_CLOEXEC), writable: false };
+    }
+  }
+
+  close(): void {
+    closeSync(this.rootFd);
+  }
+}
