@@ -180,6 +180,8 @@ export function sattrChange(c: Caller, st: FsAttrs, s: Sattr, created: boolean, 
   if (s.atime.how !== TimeHow.DONT_CHANGE || s.mtime.how !== TimeHow.DONT_CHANGE) {
     const clientTime = s.atime.how === TimeHow.SET_TO_CLIENT_TIME || s.mtime.how === TimeHow.SET_TO_CLIENT_TIME;
     if (!created && !isOwner && (clientTime || !may.write(c, owner(st)))) throw new NfsError(clientTime ? NfsStat.PERM : NfsStat.ACCES);
+    // As utimensat(2): nanoseconds past a second are EINVAL.
+    for (const h of [s.atime, s.mtime]) if (h.how === TimeHow.SET_TO_CLIENT_TIME && h.time.nseconds > 999_999_999) throw new NfsError(NfsStat.INVAL);
     change.atime = timeChange(s.atime);
     change.mtime = timeChange(s.mtime);
   }

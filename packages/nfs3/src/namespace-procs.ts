@@ -89,6 +89,8 @@ export function mknod(a: ArgsOf<'MKNOD'>, call: Call): Promise<ResOf<'MKNOD'>> {
     // Device nodes need CAP_MKNOD, which the server has and a non-root caller does not.
     if ('spec' in w && d.caller.uid !== 0) throw call.refused(NfsStat.PERM, 'only root may make device nodes');
     const spec = 'spec' in w ? w.spec : { specdata1: 0, specdata2: 0 };
+    // As knfsd: a device number Linux cannot hold (12-bit major, 20-bit minor) is NFS3ERR_INVAL.
+    if (spec.specdata1 > 0xfff || spec.specdata2 > 0xfffff) throw err(NfsStat.INVAL, `device ${spec.specdata1},${spec.specdata2} is out of range`);
     return { obj: await d.fs.mknod(d.obj, name, kind, spec.specdata1, spec.specdata2, owner), made: true };
   });
 }
