@@ -8,6 +8,7 @@ import { createLink } from './support/netns.js';
 import { netbootCli, repoRoot } from './support/paths.js';
 import { run, start } from './support/processes.js';
 import { requirePrograms, requireNetns } from './support/programs.js';
+import { startRpcbind } from './support/rpcbind.js';
 
 /*
  * Debian's clients against `netboot nfs`: the command runs portmap on 111,
@@ -159,13 +160,8 @@ t.test('netboot nfs registers with a portmapper already running (Debian rpcbind)
   writeFileSync(join(exp, 'f'), 'via rpcbind\n');
   const exportsFile = join(dir, 'exports');
   writeFileSync(exportsFile, `${exp} ${link.clientAddr}(ro,insecure)\n`);
-  // rpcbind keeps its socket and state under /run, which is not per namespace: give it a private one.
-  const rpcbind = start(t, progs.unshare, ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /run && exec ${progs.rpcbind} -f -w`], { ns: link.server });
+  const rpcbind = await startRpcbind(t, link.server, progs);
   const host = link.serverAddr;
-  for (let i = 0; i < 50; i++) {
-    if ((await run(progs.rpcinfo, ['-p', '127.0.0.1'], { ns: link.server, timeoutMs: 5000 })).code === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
   const server = start(t, process.execPath, [netbootCli, 'nfs', '--exports', exportsFile, '--listen', host, '--state-dir', join(dir, 'state')], {
     ns: link.server,
     cwd: repoRoot,

@@ -3,6 +3,7 @@ import { createLink, createNetns } from './support/netns.js';
 import { netbootCli, repoRoot } from './support/paths.js';
 import { run, start, type RunResult } from './support/processes.js';
 import { requirePrograms, requireNetns } from './support/programs.js';
+import { startRpcbind } from './support/rpcbind.js';
 
 /**
  * Debian's rpcinfo (libtirpc) against `netboot portmap`, and our
@@ -155,15 +156,8 @@ if (programs && requireNetns(t)) {
 
   t.test('our PortmapClient against Debian rpcbind', async (t) => {
     const ns = createNetns(t, 'pmrb');
-    // rpcbind keeps its socket and lock under /run: give it a private one.
-    const rpcbind = start(t, 'unshare', ['-m', 'sh', '-c', `mount -t tmpfs tmpfs /run && exec ${programs.rpcbind} -f`], { ns });
-    let ready: RunResult | undefined;
-    for (let i = 0; i < 50; i++) {
-      ready = await rpcinfo(ns, '-p', '127.0.0.1');
-      if (ready.code === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    t.equal(ready?.code, 0, `rpcbind answers: ${ready?.stderr} ${rpcbind.output()}`);
+    await startRpcbind(t, ns, programs);
+    t.pass('rpcbind answers');
 
     for (const transport of ['tcp', 'udp'] as const) {
       t.same(await client(ns, '127.0.0.1', transport, 'register'), { set4: true }, `register over ${transport}`);

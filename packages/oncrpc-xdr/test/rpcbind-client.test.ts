@@ -1,8 +1,9 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { createNetns } from '../../../test/support/netns.js';
-import { run, start } from '../../../test/support/processes.js';
+import { run } from '../../../test/support/processes.js';
 import { requirePrograms, requireNetns } from '../../../test/support/programs.js';
+import { startRpcbind } from '../../../test/support/rpcbind.js';
 
 /*
  * RpcClient against Debian's rpcbind (libtirpc), over UDP and TCP. rpcbind
@@ -23,20 +24,14 @@ interface Outcome {
 }
 
 t.test('RpcClient talks to rpcbind: results, every status it sends, reserved ports', async (t) => {
-  const programs = requirePrograms(t, { rpcbind: 'rpcbind', unshare: 'util-linux' });
+  const programs = requirePrograms(t, { rpcbind: 'rpcbind', rpcinfo: 'rpcbind', unshare: 'util-linux' });
   if (!programs) return;
   if (!requireNetns(t)) return;
   const ns = createNetns(t, 'rpcb');
-  start(t, programs.unshare, ['-m', 'sh', '-c', `mount -t tmpfs tmpfs /run && exec ${programs.rpcbind} -f -w`], { ns });
-  // Bounded retries until rpcbind listens: while it starts, the probe's calls are refused
-  // (port unreachable, connection refused on the namespace's loopback) and it exits at once.
-  let result;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    result = await run(process.execPath, [probe], { ns, timeoutMs: 30_000 });
-    if (result.code === 0) break;
-  }
-  t.equal(result?.code, 0, `probe ran: ${result?.stderr}`);
-  const out = JSON.parse(result!.stdout) as { client: Record<'udp' | 'tcp', Record<string, Outcome> & { localPort: number }>; raw: Record<string, string | null> };
+  await startRpcbind(t, ns, programs);
+  const result = await run(process.execPath, [probe], { ns, timeoutMs: 30_000 });
+  t.equal(result.code, 0, `probe ran: ${result.stderr}`);
+  const out = JSON.parse(result.stdout) as { client: Record<'udp' | 'tcp', Record<string, Outcome> & { localPort: number }>; raw: Record<string, string | null> };
   for (const transport of ['udp', 'tcp'] as const) {
     const c = out.client[transport];
     t.match(c.null, { ok: true, remaining: 0 }, `${transport}: NULL with AUTH_SYS`);
