@@ -131,16 +131,14 @@ export function parseRemap(text: string, file = 'remap'): Remap {
     }
     if (!regexField) throw new RemapSyntaxError(file, line, opsCol + ops.length, 'a rule needs a regular expression after the operation');
     if (rule.invert && rule.rewrite) throw new RemapSyntaxError(file, line, opsCol, '"~" cannot be combined with "r"');
-    if (rule.rewrite && !replField) {
-      throw new RemapSyntaxError(file, line, regexField[1] + regexField[0].length, 'an "r" rule needs a replacement pattern');
-    }
     if (extra) throw new RemapSyntaxError(file, line, extra[1], 'unexpected text after the replacement (escape spaces as "\\ ")');
     try {
       rule.regex = new RegExp(ereToJs(regexField[0]), insensitive ? 'i' : '');
     } catch (err) {
       throw new RemapSyntaxError(file, line, regexField[1], `bad regular expression: ${(err as Error).message}`);
     }
-    rule.replacement = replField?.[0];
+    // tftp-hpa reads a missing replacement as the empty one: "ri ^[a-z]:" in its sample.rules deletes a drive letter.
+    rule.replacement = replField?.[0] ?? (rule.rewrite ? '' : undefined);
     rules.push(rule);
   });
   return new Remap(rules);

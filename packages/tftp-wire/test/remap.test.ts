@@ -45,11 +45,29 @@ t.test('POSIX bracket classes', async (t) => {
   t.match(parseRemap('rg [[:upper:]] _').apply('AbC', get), { name: '_b_' });
 });
 
+t.test("a rule without a replacement rewrites to nothing, as in tftp-hpa's sample rules", async (t) => {
+  // Written in the layout of tftp-hpa's sample.rules: tab-separated columns, trailing comments, \# escapes.
+  const map = parseRemap(
+    [
+      '# operation\tregex\t\treplacement',
+      'ri\t^[a-z]:\t\t\t\t# no replacement: the drive letter goes',
+      'rg\t\\\\\t\t/\t\t# backslashes to slashes',
+      'rg\t\\#\t\t@\t\t# hash marks to @',
+      'e\t^ok/\t\t\t\t# always fine',
+      'r\t^[^/]\t\t/\\0\t\t# make relative names absolute',
+      'a\t\\.pvt$\t\t\t\t# never hand these out',
+    ].join('\n'),
+    'sample.rules',
+  );
+  t.match(map.apply('C:\\boot\\pxelinux.0', get), { refused: false, name: '/boot/pxelinux.0' });
+  t.match(map.apply('ok/x#1', get), { refused: false, name: 'ok/x@1' });
+  t.match(map.apply('keys.pvt', get), { refused: true });
+});
+
 t.test('syntax errors name file:line:column', async (t) => {
   const cases: [string, RegExp][] = [
     ['r ^a$ b\nrx ^a b', /^m:2:2: unknown operation "x"/],
     ['\n\nr', /^m:3:2: a rule needs a regular expression/],
-    ['r ^a$', /^m:1:6: an "r" rule needs a replacement/],
     ['r (a b', /^m:1:3: bad regular expression/],
     ['~r a b', /^m:1:1: "~" cannot be combined with "r"/],
     ['r a b c', /^m:1:7: unexpected text/],
