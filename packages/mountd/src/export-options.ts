@@ -180,6 +180,12 @@ export function applyOption(opts: ExportOptions, word: string): OptionProblem | 
     const flavors = value.split(':');
     const other = flavors.find((f) => f !== 'sys' && f !== 'unix');
     if (other === undefined && value !== '') return undefined;
+    if (other !== undefined && /^krb5[ip]?$/.test(other)) {
+      return {
+        problem: `sec=${value}: netboot does not offer Kerberos security (${other}); it serves AUTH_SYS only`,
+        fix: 'write sec=sys, or serve this export from the kernel NFS server with rpc.svcgssd',
+      };
+    }
     return { problem: `sec=${value}: netboot serves AUTH_SYS only`, fix: 'write sec=sys or remove sec=' };
   }
   const unsupported = UNSUPPORTED.get(key);
