@@ -8,8 +8,9 @@ import type { OptionDef } from './option-space.js';
 export type OptionLookup = (name: Token) => { def: OptionDef; space: string };
 
 const FUNCTIONS =
-  'exists, known, not, and, or, =, !=, option NAME, substring(), suffix(), concat(), lcase(), ucase(), ' +
-  'pick-first-value(), extract-int(), encode-int(), hardware, "text", hex bytes (00:07), numbers, parentheses';
+  'exists, known, static, defined(), not, and, or, =, !=, ~=, ~~, option NAME, config-option NAME, substring(), suffix(), ' +
+  'concat(), lcase(), ucase(), reverse(), binary-to-ascii(), pick-first-value(), extract-int(), encode-int(), packet(), ' +
+  'hardware, leased-address, lease-time, host-decl-name, null, variables, "text", hex bytes (00:07), numbers, parentheses';
 
 const HEX_LIST = /^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$/;
 
@@ -23,11 +24,29 @@ export function parseBooleanExpression(cur: TokenCursor, lookup: OptionLookup): 
   return new ExpressionParser(cur, lookup).boolean();
 }
 
+/** Parses a dhcp-eval(5) data expression: the value of `option X = ...;`, `filename = ...;`, execute's arguments. */
+export function parseDataExpression(cur: TokenCursor, lookup: OptionLookup): DataExpr {
+  return new ExpressionParser(cur, lookup).dataValue();
+}
+
+/** Parses an expression of any kind (what `set NAME = ...;` stores). */
+export function parseAnyExpression(cur: TokenCursor, lookup: OptionLookup): Expr {
+  return new ExpressionParser(cur, lookup).any();
+}
+
 class ExpressionParser {
   constructor(
     private readonly cur: TokenCursor,
     private readonly lookup: OptionLookup,
   ) {}
+
+  dataValue(): DataExpr {
+    return this.data();
+  }
+
+  any(): Expr {
+    return this.or();
+  }
 
   boolean(): BoolExpr {
     const start = this.cur.peek();
@@ -75,6 +94,19 @@ class ExpressionParser {
     const leftTok = this.cur.peek();
     const left = this.operand('any');
     const t = this.cur.peek();
+    if (t.kind === 'punct' && (t.text === '~=' || t.text === '~~')) {
+      this.cur.next();
+      if (kindOf(left) !== 'data') this.cur.fail(t, `"${t.text}" matches text against a regular expression; its left side must be a data expression`);
+      const re = this.cur.next();
+      if (re.kind !== 'string') this.cur.fail(re, `expected a regular expression in double quotes after "${t.text}" but found ${this.cur.describe(re)}`);
+      let compiled: RegExp;
+      try {
+        compiled = new RegExp(re.text, t.text === '~~' ? 'i' : '');
+      } catch (e) {
+        this.cur.fail(re, `not a regular expression: ${(e as Error).message}`);
+      }
+      return { op: 'regex', of: left as DataExpr, re: compiled };
+    }
     if (t.kind !== 'punct' || (t.text !== '=' && t.text !== '!=')) return left;
     this.cur.next();
     const kind = kindOf(left);
@@ -136,6 +168,56 @@ class ExpressionParser {
         return { op: 'exists', option: this.optionRef() };
       case 'known':
         return { op: 'known' };
+      case 'static':
+        return { op: 'static' };
+      case 'defined': {
+        this.cur.expect('(');
+        const v = this.cur.word('a variable name');
+        this.cur.expect(')');
+        return { op: 'defined', variable: v.text };
+      }
+      case 'config-option':
+        return { op: 'config-option', option: this.optionRef(true) };
+      case 'leased-address':
+        return { op: 'leased-address' };
+      case 'host-decl-name':
+        return { op: 'host-decl-name' };
+      case 'lease-time':
+        return { op: 'lease-time' };
+      case 'null':
+        return { op: 'null' };
+      case 'filename':
+        return { op: 'config-param', name: 'filename' };
+      case 'server-name':
+        return { op: 'config-param', name: 'serverName' };
+      case 'binary-to-ascii': {
+        this.cur.expect('(');
+        const base = this.numeric();
+        this.cur.expect(',');
+        const width = this.numeric();
+        this.cur.expect(',');
+        const separator = this.data();
+        this.cur.expect(',');
+        const of = this.data();
+        this.cur.expect(')');
+        return { op: 'binary-to-ascii', base, width, separator, of };
+      }
+      case 'reverse': {
+        this.cur.expect('(');
+        const width = this.numeric();
+        this.cur.expect(',');
+        const of = this.data();
+        this.cur.expect(')');
+        return { op: 'reverse', width, of };
+      }
+      case 'packet': {
+        this.cur.expect('(');
+        const offset = this.numeric();
+        this.cur.expect(',');
+        const length = this.numeric();
+        this.cur.expect(')');
+        return { op: 'packet', offset, length };
+      }
       case 'not': {
         const of = this.operand('boolean');
         return { op: 'not', of: this.asBoolean(of, t) };
@@ -195,8 +277,12 @@ class ExpressionParser {
     }
     if (/^\d+$/.test(w)) this.cur.fail(t, `${t.text} is read as hex bytes here and is too long for that: write bytes as 00:07, or compare with a number through extract-int(DATA, 8|16|32)`);
     const call = this.cur.peek();
-    const what = call.kind === 'punct' && call.text === '(' ? `the function "${t.text}"` : `"${t.text}"`;
-    this.cur.fail(t, `${what} is not an expression netboot reads (it reads: ${FUNCTIONS})`);
+    if (call.kind === 'punct' && call.text === '(') {
+      this.cur.fail(t, `the function "${t.text}" is not one netboot reads (user-defined functions are not supported; it reads: ${FUNCTIONS})`);
+    }
+    if (!/^[a-z_][a-z0-9_-]*$/i.test(t.text)) this.cur.fail(t, `"${t.text}" is not an expression netboot reads (it reads: ${FUNCTIONS})`);
+    // dhcpd reads any other name as a variable that `set` may have given a value (null when it has none).
+    return { op: 'variable', name: t.text };
   }
 
   private data(): DataExpr {
@@ -233,11 +319,11 @@ class ExpressionParser {
     return Number(t.text) as 8 | 16 | 32;
   }
 
-  private optionRef(): OptionRef {
+  private optionRef(configured = false): OptionRef {
     const n = this.cur.word('an option name');
     const { def, space } = this.lookup(n);
-    if (space !== 'dhcp' && space !== 'agent') {
-      this.cur.fail(n, `${space}.${def.name} is not in the client's packet: expressions read DHCP options and relay agent (agent.*) sub-options`);
+    if (!configured && space !== 'dhcp' && space !== 'agent') {
+      this.cur.fail(n, `${space}.${def.name} is not in the client's packet: "option" reads DHCP options and relay agent (agent.*) sub-options; "config-option ${n.text}" reads what the configuration sets`);
     }
     this.refTypes.set(`${space}.${def.code}`, def.type);
     return { space, code: def.code, name: n.text };

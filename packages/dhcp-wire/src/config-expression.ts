@@ -12,13 +12,17 @@ export type Expr = BoolExpr | DataExpr | NumExpr;
 
 /** Where an option lives: a DHCP option, or a relay agent sub-option inside option 82. */
 export interface OptionRef {
-  space: 'dhcp' | 'agent';
+  space: string;
   code: number;
   name: string;
 }
 
 export type BoolExpr =
   | { op: 'exists'; option: OptionRef }
+  | { op: 'static' }
+  | { op: 'defined'; variable: string }
+  /** `~=` and `~~` (case-insensitive): a POSIX extended regular expression, read as a JavaScript one. */
+  | { op: 'regex'; of: DataExpr; re: RegExp }
   | { op: 'equal' | 'not-equal'; left: Expr; right: Expr }
   | { op: 'and' | 'or'; left: BoolExpr; right: BoolExpr }
   | { op: 'not'; of: BoolExpr }
@@ -33,23 +37,53 @@ export type DataExpr =
   | { op: 'concat'; left: DataExpr; right: DataExpr }
   | { op: 'lcase' | 'ucase'; of: DataExpr }
   | { op: 'pick-first-value'; of: DataExpr[] }
-  | { op: 'encode-int'; value: NumExpr; width: 8 | 16 | 32 };
+  | { op: 'encode-int'; value: NumExpr; width: 8 | 16 | 32 }
+  | { op: 'binary-to-ascii'; base: NumExpr; width: NumExpr; separator: DataExpr; of: DataExpr }
+  | { op: 'reverse'; width: NumExpr; of: DataExpr }
+  | { op: 'packet'; offset: NumExpr; length: NumExpr }
+  | { op: 'leased-address' }
+  | { op: 'host-decl-name' }
+  | { op: 'config-option'; option: OptionRef }
+  | { op: 'variable'; name: string }
+  /** `filename`, `server-name` in an expression: what the configuration set so far. */
+  | { op: 'config-param'; name: 'filename' | 'serverName' }
+  | { op: 'null' };
 
-export type NumExpr = { op: 'int'; value: number } | { op: 'extract-int'; of: DataExpr; width: 8 | 16 | 32 };
+export type NumExpr =
+  | { op: 'int'; value: number }
+  | { op: 'extract-int'; of: DataExpr; width: 8 | 16 | 32 }
+  | { op: 'lease-time' };
 
 export type ExprKind = 'boolean' | 'data' | 'numeric';
 
-const BOOL_OPS = new Set(['exists', 'equal', 'not-equal', 'and', 'or', 'not', 'known']);
-const NUM_OPS = new Set(['int', 'extract-int']);
+const BOOL_OPS = new Set(['exists', 'equal', 'not-equal', 'and', 'or', 'not', 'known', 'static', 'defined', 'regex']);
+const NUM_OPS = new Set(['int', 'extract-int', 'lease-time']);
 
 export function kindOf(e: Expr): ExprKind {
   return BOOL_OPS.has(e.op) ? 'boolean' : NUM_OPS.has(e.op) ? 'numeric' : 'data';
 }
 
+/** What `set` stores in a variable. */
+export type VariableValue = boolean | number | Buffer;
+
 /** What an expression is evaluated against: the client's packet and whether a host declaration matched it. */
 export interface EvalContext {
   msg: DhcpMessage;
   known: boolean;
+  /** The address being offered or leased, once chosen. */
+  leased?: number;
+  /** The lease's length in seconds, once decided. */
+  leaseTime?: number;
+  /** The host declaration's name, when one matched. */
+  hostName?: string;
+  /** Whether the address is a host's fixed address. */
+  fixed?: boolean;
+  /** Variables `set` so far for this client. */
+  variables?: Map<string, VariableValue>;
+  /** The filename or server-name the configuration set so far for this client. */
+  configParam?: (name: 'filename' | 'serverName') => string | undefined;
+  /** An option's value as the configuration set it so far for this client (config-option). */
+  configOption?: (space: string, code: number) => Buffer | undefined;
 }
 
 /** A boolean that may be null, as dhcpd's evaluate_boolean_expression returns it. */
@@ -68,6 +102,14 @@ export function evalBoolean(e: BoolExpr, ctx: EvalContext): Truth {
       return optionData(e.option, ctx) !== null;
     case 'known':
       return ctx.known;
+    case 'static':
+      return ctx.fixed ?? false;
+    case 'defined':
+      return ctx.variables?.has(e.variable) ?? false;
+    case 'regex': {
+      const d = evalData(e.of, ctx);
+      return d === null ? null : e.re.test(d.toString('latin1'));
+    }
     case 'not': {
       const v = evalBoolean(e.of, ctx);
       return v === null ? null : !v;
@@ -167,15 +209,71 @@ export function evalData(e: DataExpr, ctx: EvalContext): Buffer | null {
       out.writeUIntBE(n % 2 ** e.width, 0, e.width / 8);
       return out;
     }
+    case 'binary-to-ascii': {
+      const base = evalNumeric(e.base, ctx);
+      const width = evalNumeric(e.width, ctx);
+      const sep = evalData(e.separator, ctx);
+      const d = evalData(e.of, ctx);
+      if (base === null || width === null || sep === null || d === null) return null;
+      if (base < 2 || base > 16 || (width !== 8 && width !== 16 && width !== 32)) return null;
+      // As dhcpd: no zero padding (16, 8 gives "1:a:2b", not "01:0a:2b"), lower-case digits.
+      const bytes = width / 8;
+      const parts: string[] = [];
+      for (let at = 0; at + bytes <= d.length; at += bytes) parts.push(d.readUIntBE(at, bytes).toString(base));
+      return Buffer.from(parts.join(sep.toString('latin1')), 'latin1');
+    }
+    case 'reverse': {
+      const width = evalNumeric(e.width, ctx);
+      const d = evalData(e.of, ctx);
+      if (width === null || d === null || width === 0 || d.length % width !== 0) return null;
+      const out = Buffer.alloc(d.length);
+      for (let k = 0; k < d.length; k += width) d.copy(out, d.length - k - width, k, k + width);
+      return out;
+    }
+    case 'packet': {
+      const off = evalNumeric(e.offset, ctx);
+      const len = evalNumeric(e.length, ctx);
+      const raw = ctx.msg.raw;
+      if (off === null || len === null || !raw) return null;
+      if (off >= raw.length) return Buffer.alloc(0);
+      return Buffer.from(raw.buffer, raw.byteOffset + off, Math.min(len, raw.length - off));
+    }
+    case 'leased-address': {
+      if (ctx.leased === undefined) return null;
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(ctx.leased >>> 0);
+      return out;
+    }
+    case 'host-decl-name':
+      return ctx.hostName === undefined ? null : Buffer.from(ctx.hostName, 'latin1');
+    case 'config-option':
+      return ctx.configOption?.(e.option.space, e.option.code) ?? null;
+    case 'variable': {
+      const v = ctx.variables?.get(e.name);
+      return Buffer.isBuffer(v) ? v : null;
+    }
+    case 'config-param': {
+      const v = ctx.configParam?.(e.name);
+      return v === undefined ? null : Buffer.from(v, 'latin1');
+    }
+    case 'null':
+      return null;
   }
 }
 
 export function evalNumeric(e: NumExpr, ctx: EvalContext): number | null {
   if (e.op === 'int') return e.value;
+  if (e.op === 'lease-time') return ctx.leaseTime ?? null;
   const d = evalData(e.of, ctx);
   const bytes = e.width / 8;
   if (d === null || d.length < bytes) return null;
   return d.readUIntBE(0, bytes);
+}
+
+/** Evaluates any expression to what `set` stores, or null. */
+export function evalValue(e: Expr, ctx: EvalContext): VariableValue | null {
+  const kind = kindOf(e);
+  return kind === 'boolean' ? evalBoolean(e as BoolExpr, ctx) : kind === 'numeric' ? evalNumeric(e as NumExpr, ctx) : evalData(e as DataExpr, ctx);
 }
 
 function optionData(ref: OptionRef, ctx: EvalContext): Buffer | null {

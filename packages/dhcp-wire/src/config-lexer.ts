@@ -75,8 +75,9 @@ export function tokenize(text: string, file: string): Token[] {
       out.push({ kind: 'string', text: s, pos });
       continue;
     }
-    if (c === '!' && text[i + 1] === '=') {
-      out.push({ kind: 'punct', text: '!=', pos });
+    const two = text.slice(i, i + 2);
+    if (two === '!=' || two === '~=' || two === '~~') {
+      out.push({ kind: 'punct', text: two, pos });
       advance(2);
       continue;
     }

@@ -1,6 +1,7 @@
 import type { OptionSpace } from './option-space.js';
 import type { Position } from './config-lexer.js';
-import type { BoolExpr } from './config-expression.js';
+import type { BoolExpr, DataExpr, Expr } from './config-expression.js';
+import type { OptionType } from './option-value.js';
 
 /** An option value set in some scope, already encoded to its wire bytes. */
 export interface SetOption {
@@ -24,6 +25,11 @@ export interface Params {
   allowUnknownClients?: boolean;
   allowBootp?: boolean;
   useHostDeclNames?: boolean;
+  minLeaseTime?: number;
+  siteOptionSpace?: string;
+  pingCheck?: boolean;
+  pingTimeout?: number;
+  ignoreClientUids?: boolean;
 }
 
 /** A parameter other than an option: `filename`, `next-server`, ... */
@@ -37,9 +43,20 @@ export type ParamName = Exclude<keyof Params, 'options'>;
 export type Statement =
   | { kind: 'param'; name: ParamName; value: Params[ParamName] }
   | { kind: 'option'; option: SetOption }
+  /** `option X = EXPR;`: evaluated per client, encoded as the option's type. */
+  | { kind: 'option-expr'; space: string; code: number; name: string; type: OptionType; expr: DataExpr; pos: Position }
+  /** `filename = EXPR;` and the other server parameters written as expressions. */
+  | { kind: 'param-expr'; name: 'filename' | 'serverName' | 'nextServer'; expr: DataExpr; pos: Position }
+  | { kind: 'set'; variable: string; expr: Expr }
+  | { kind: 'unset'; variable: string }
+  | { kind: 'on'; events: HookEvent[]; body: Statement[]; pos: Position }
+  | { kind: 'execute'; program: string; args: DataExpr[]; pos: Position }
+  | { kind: 'log'; expr: DataExpr }
   | { kind: 'if'; pos: Position; branches: { test: BoolExpr; body: Statement[] }[]; otherwise: Statement[] };
 
-export type ScopeKind = 'global' | 'shared-network' | 'subnet' | 'group' | 'class' | 'host';
+export type HookEvent = 'commit' | 'release' | 'expiry';
+
+export type ScopeKind = 'global' | 'shared-network' | 'subnet' | 'pool' | 'group' | 'class' | 'host';
 
 /** One block of dhcpd.conf: its parameters and the block it sits in. */
 export interface Scope {
@@ -62,6 +79,37 @@ export interface Range {
   start: number;
   end: number;
   dynamicBootp: boolean;
+  /** The `pool { }` the range is declared in: who may have its addresses, and statements for them. */
+  pool?: Pool;
+}
+
+/** Who a pool's `allow`/`deny` names (dhcpd.conf(5), "permit lists"). */
+export type PoolMember =
+  | { kind: 'known-clients' | 'unknown-clients' | 'dynamic-bootp' | 'all-clients' | 'authenticated' | 'unauthenticated' }
+  | { kind: 'class'; name: string };
+
+export interface Pool {
+  index: number;
+  /** When not empty, only clients matching one of these may have an address from the pool. */
+  permit: PoolMember[];
+  /** Clients matching one of these may not. */
+  prohibit: PoolMember[];
+  scope: Scope;
+}
+
+/** A statement read that changes nothing for netboot, listed once at start-up with why. */
+export interface IgnoredStatement {
+  statement: string;
+  pos: Position;
+  why: string;
+}
+
+/** A host name written where an address goes: dhcpd resolves it when it reads the file, and so does loadConfigFile. */
+export interface PendingName {
+  name: string;
+  pos: Position;
+  /** Puts the resolved address where the name was written. */
+  assign(address: number): void;
 }
 
 export interface Subnet {
@@ -94,4 +142,13 @@ export interface DhcpConfig {
   hostsByMac: Map<string, Host[]>;
   /** Whether any scope holds an `if`, so what a client gets depends on its packet beyond the classes it is in. */
   conditional: boolean;
+  /** Whether some value is an expression or a variable, so each reply is computed for its own packet. */
+  dynamic: boolean;
+  pools: Pool[];
+  /** Statements read that have no effect here, in file order. */
+  ignored: IgnoredStatement[];
+  /** Host names still to be resolved (see resolveConfigNames); empty once resolved. */
+  names: PendingName[];
+  /** Every file read: the main file and its includes. */
+  files: string[];
 }

@@ -4,7 +4,7 @@ import { ConfigError, type Position, type Token } from './config-lexer.js';
 export class TokenCursor {
   protected i = 0;
 
-  constructor(protected readonly tokens: Token[]) {}
+  constructor(protected tokens: Token[]) {}
 
   peek(): Token {
     return this.tokens[this.i];

@@ -8,6 +8,13 @@ import { LeaseStore } from './lease-store.js';
 import { decode, encodeInto, encodingLength, getOption, type DhcpMessage } from './message.js';
 import { MessageType, Opt } from './option-space.js';
 import type { Claim, SharedLeaseStore } from './shared-lease-store.js';
+import { HookRunner } from './hook-runner.js';
+import type { Scope, Statement } from './config-model.js';
+
+/** Sends an ICMP echo to an address and says whether it was answered within the time (ping-check). */
+export interface Pinger {
+  ping(address: string, timeoutMs: number): Promise<boolean>;
+}
 
 export interface DhcpServerOptions {
   config: DhcpConfig;
@@ -21,6 +28,8 @@ export interface DhcpServerOptions {
   /** Where this server's search for free addresses starts in each range, 0 to 1 (see PolicyOptions). */
   allocationStart?: number;
   proxy?: boolean;
+  /** For ping-check; without one, addresses are offered unchecked (said once when the file asks for ping-check). */
+  pinger?: Pinger;
   log?: (line: string) => void;
   /**
    * Told of each request the policy decided, with the reply that goes out
@@ -37,6 +46,12 @@ const MAX_CLAIM_TRIES = 4;
 const MAX_WAITING = 512;
 /** How often rows written by the other servers are read into the policy. */
 const SYNC_INTERVAL_MS = 1000;
+/** Addresses pinged for one request before it is left unanswered (the client retransmits). */
+const MAX_PROBES = 4;
+/** Requests waiting on a ping at once; beyond this they are dropped. */
+const MAX_PROBING = 256;
+/** How often leases are checked for ending, for `on expiry` hooks. */
+const EXPIRY_INTERVAL_MS = 10_000;
 
 /**
  * The adapter: datagrams from the sockets into the policy, leases to the
@@ -52,6 +67,9 @@ export class DhcpServer {
   private syncing = false;
   private lastMalformedLog = 0;
   private suppressed = 0;
+  private probing = 0;
+  private expiryTimer?: NodeJS.Timeout;
+  private readonly hooks: HookRunner;
   private readonly log: (line: string) => void;
 
   /**
@@ -74,7 +92,9 @@ export class DhcpServer {
   constructor(private readonly opts: DhcpServerOptions) {
     this.log = opts.log ?? ((l) => process.stdout.write(`${l}\n`));
     if (opts.sharedStore) throw new Error('a server with a shared lease store is made by DhcpServer.open');
+    this.hooks = new HookRunner({ log: this.log });
     this.policy = this.policyFor(opts.config);
+    this.configured(opts.config);
     if (opts.leasesPath && !opts.proxy) {
       const { store, leases, bad } = LeaseStore.open(opts.leasesPath, { snapshot: () => this.policy.leases() });
       this.store = store;
@@ -118,7 +138,13 @@ export class DhcpServer {
       if (e instanceof DhcpWireError) return this.malformed(`${address}:${port}`, e);
       throw e;
     }
+    if (outcome.probe && this.opts.pinger) return this.probeThenAnswer(socket, req, outcome);
     this.opts.onExchange?.(msg, outcome.reply?.msg);
+    this.answer(socket, outcome);
+  }
+
+  /** Makes the lease durable, then sends the reply and runs the event's hooks. */
+  private answer(socket: Socket, outcome: Outcome): void {
     if (outcome.commit && this.store) {
       // The reply's own line ("DHCPACK on ...") is printed only once the lease is durable and the reply goes out.
       const sentLine = outcome.reply ? outcome.log.pop() : undefined;
@@ -127,13 +153,50 @@ export class DhcpServer {
         () => {
           if (sentLine) this.log(sentLine);
           this.send(socket, outcome);
+          if (outcome.hooks) this.hooks.run(outcome.hooks);
         },
         (err: Error) => this.log(`lease file ${this.opts.leasesPath}: ${err.message}; not answering until it can be written`),
       );
     } else {
       for (const line of outcome.log) this.log(line);
       this.send(socket, outcome);
+      if (outcome.hooks) this.hooks.run(outcome.hooks);
     }
+  }
+
+  /**
+   * ping-check, as dhcpd: an address newly taken from a pool is pinged before
+   * it is offered; if something answers, the address is abandoned and the
+   * request handled again, for another address.
+   */
+  private probeThenAnswer(socket: Socket, req: Incoming, first: Outcome): void {
+    if (this.probing >= MAX_PROBING) return;
+    this.probing++;
+    const pinger = this.opts.pinger!;
+    const go = async () => {
+      let outcome = first;
+      for (let n = 0; n < MAX_PROBES && outcome.probe; n++) {
+        const ip = formatIpv4(outcome.probe.ip);
+        let alive = false;
+        try {
+          alive = await pinger.ping(ip, outcome.probe.timeoutMs);
+        } catch (e) {
+          this.log(`ping-check of ${ip} failed (${(e as Error).message}); offering it unchecked`);
+        }
+        if (!alive) {
+          this.opts.onExchange?.(req.msg, outcome.reply?.msg);
+          return this.answer(socket, outcome);
+        }
+        const abandoned = this.policy.abandon(outcome.probe.ip, Date.now());
+        this.log(`ICMP Echo reply while lease ${ip} valid: abandoning it`);
+        if (this.store) await this.store.commit(abandoned).catch((err: Error) => this.log(`lease file ${this.opts.leasesPath}: ${err.message}`));
+        outcome = this.policy.handle(req, Date.now());
+      }
+      if (outcome.probe) return this.log(`${outcome.log[0] ?? 'request'}: ${MAX_PROBES} addresses in a row answered ping-check; not answered`);
+      this.opts.onExchange?.(req.msg, outcome.reply?.msg);
+      this.answer(socket, outcome);
+    };
+    void go().finally(() => this.probing--);
   }
 
   /**
@@ -190,7 +253,9 @@ export class DhcpServer {
       if (claim.ok) {
         this.opts.onExchange?.(req.msg, outcome.reply?.msg);
         for (const line of outcome.log) this.log(line);
-        return this.send(socket, outcome);
+        this.send(socket, outcome);
+        if (outcome.hooks) this.hooks.run(outcome.hooks);
+        return;
       }
       this.policy.load(claim.holders);
       const bound = outcome.commit && claim.holders.find((h) => h.client === outcome.commit!.client && h.ip !== outcome.commit!.ip && h.state === 'active');
@@ -252,6 +317,19 @@ export class DhcpServer {
     socket.send(bytes, r.port, formatIpv4(r.to));
   }
 
+  /** Says once what the file asks that this server cannot do, and starts the expiry check when a hook needs it. */
+  private configured(config: DhcpConfig): void {
+    if (!this.opts.pinger && !this.opts.proxy && statementsOf(config).some((s) => s.kind === 'param' && s.name === 'pingCheck' && s.value === true)) {
+      this.log(`${config.file}: ping-check is on, but this server has no ICMP echo (the @netboot/platform module with icmpEcho); addresses are offered without the check`);
+    }
+    clearInterval(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (statementsOf(config).some((s) => s.kind === 'on' && s.events.includes('expiry'))) {
+      this.expiryTimer = setInterval(() => this.hooks.run(this.policy.expire(Date.now())), EXPIRY_INTERVAL_MS);
+      this.expiryTimer.unref();
+    }
+  }
+
   private policyFor(config: DhcpConfig): LeasePolicy {
     return new LeasePolicy(config, {
       proxy: this.opts.proxy,
@@ -270,6 +348,7 @@ export class DhcpServer {
     const next = this.policyFor(config);
     next.load(this.policy.leases());
     this.policy = next;
+    this.configured(config);
   }
 
   /** Leases currently held (for tests and tools). */
@@ -277,8 +356,14 @@ export class DhcpServer {
     return [...this.policy.leases()];
   }
 
+  /** Resolves once no hook program runs or waits (for tests). */
+  hooksSettled(): Promise<void> {
+    return this.hooks.settled();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.syncTimer);
+    clearInterval(this.expiryTimer);
     for (const s of this.opts.sockets.values()) await new Promise<void>((res) => s.close(() => res()));
     await this.store?.close();
     // Claims still in flight finish (or fail) before the store goes.
@@ -296,3 +381,23 @@ function requestedAddress(req: Incoming): number {
   return d && d.length === 4 ? ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0 : 0;
 }
 
+
+/** Every statement of the file, in every scope and branch (to ask what it uses). */
+function statementsOf(config: DhcpConfig): Statement[] {
+  const out: Statement[] = [];
+  const walk = (list: readonly Statement[]) => {
+    for (const s of list) {
+      out.push(s);
+      if (s.kind === 'if') {
+        for (const b of s.branches) walk(b.body);
+        walk(s.otherwise);
+      }
+    }
+  };
+  const scopes = new Set<Scope>([config.global]);
+  for (const leaf of [...config.subnets, ...config.pools, ...config.classes, ...config.hosts]) {
+    for (let s: Scope | undefined = leaf.scope; s; s = s.parent) scopes.add(s);
+  }
+  for (const s of scopes) walk(s.statements);
+  return out;
+}

@@ -1,5 +1,6 @@
-import type { DhcpConfig, Host, Subnet } from './config-model.js';
-import { branchKey, linkSubnets, matchingClasses, resolve, subnetFor, type Effective } from './config-resolve.js';
+import type { ClassDecl, DhcpConfig, HookEvent, Host, Pool, PoolMember, Range, Statement, Subnet } from './config-model.js';
+import type { VariableValue } from './config-expression.js';
+import { branchKey, linkSubnets, matchingClasses, resolve, runHook, subnetFor, type Effective, type HookAction } from './config-resolve.js';
 import { formatIpv4, formatMac, inSubnet } from './ipv4.js';
 import type { Lease } from './lease.js';
 import {
@@ -53,6 +54,14 @@ export interface Outcome {
    * not offer one address to two clients; a server's own store need not.
    */
   reserve?: Reservation;
+  /**
+   * ping-check: before the OFFER goes out, ask whether something already
+   * answers at this address; if it does, call `abandon` and handle the
+   * request again (dhcpd's ICMP echo before offering a new address).
+   */
+  probe?: { ip: number; timeoutMs: number };
+  /** What the lease event's `on commit|release|expiry` hook asks for, after the reply went out. */
+  hooks?: HookAction[];
   log: string[];
 }
 
@@ -94,6 +103,22 @@ interface Offer {
   expires: number;
 }
 
+/** The release and expiry hooks in force when a lease was committed, run when that lease is released or ends. */
+interface LeaseHooks {
+  ip: number;
+  hooks: Map<HookEvent, Statement[]>;
+  variables: Map<string, VariableValue>;
+  known: boolean;
+  hostName?: string;
+}
+
+/** Who a request is from, as pools' permit lists ask. */
+interface Asker {
+  host: Host | undefined;
+  classes: readonly ClassDecl[];
+  bootp: boolean;
+}
+
 /**
  * RFC 2131 server behaviour as a pure machine: a request and the time in,
  * a reply, a lease to commit and log lines out. Holds the lease table.
@@ -106,7 +131,11 @@ export class LeasePolicy {
   private readonly fixed = new Set<number>();
   private readonly cursors = new Map<string, number>();
   private readonly resolved = new Map<string, Effective>();
+  private readonly leaseHooks = new Map<string, LeaseHooks>();
+  private readonly ignoreClientUids: boolean;
   private sweepAt = 0;
+  /** The time of the request being handled. */
+  private now = 0;
   private readonly offerTimeoutMs: number;
   private readonly abandonMs: number;
   private readonly proxy: boolean;
@@ -124,7 +153,13 @@ export class LeasePolicy {
     this.serverPort = opts.serverPort ?? 67;
     this.clientPort = opts.clientPort ?? 68;
     this.allocationStart = Math.min(Math.max(opts.allocationStart ?? 0, 0), 1);
+    if (config.names.length > 0) {
+      const n = config.names[0];
+      throw new Error(`${n.pos.file}:${n.pos.line}:${n.pos.column}: the host name "${n.name}" is not resolved yet; load the file with loadConfigFile, or call resolveConfigNames first`);
+    }
     for (const h of config.hosts) for (const a of h.fixedAddresses) this.fixed.add(a);
+    // dhcpd reads it as a global switch: leases are keyed by hardware address, whatever client identifier is sent.
+    this.ignoreClientUids = resolve(config, undefined, undefined, []).ignoreClientUids;
   }
 
   /**
@@ -166,6 +201,7 @@ export class LeasePolicy {
   }
 
   handle(req: Incoming, now: number): Outcome {
+    this.now = now;
     if (now >= this.sweepAt) this.sweepOffers(now);
     const log: string[] = [];
     const m = req.msg;
@@ -201,7 +237,7 @@ export class LeasePolicy {
   // ------------------------------------------------------------ context
 
   private clientKey(m: DhcpMessage): string {
-    return clientKeyOf(m);
+    return clientKeyOf(m, this.ignoreClientUids);
   }
 
   /** The subnet the client is on: the relay's (giaddr), else the interface's. */
@@ -225,16 +261,46 @@ export class LeasePolicy {
     return host.fixedAddresses.find((a) => link.some((s) => inSubnet(a, s.network, s.mask)));
   }
 
-  private effective(subnet: Subnet | undefined, host: Host | undefined, m: DhcpMessage): Effective {
+  /**
+   * What the client gets: before an address is chosen (`ip` undefined) from
+   * its subnet, classes and host; once chosen, with the pool of that address
+   * and, for expressions, the address itself.
+   */
+  private effective(subnet: Subnet | undefined, host: Host | undefined, m: DhcpMessage, ip?: number): Effective {
     const classes = matchingClasses(this.config, subnet, host, m);
+    const pool = ip === undefined ? undefined : this.rangeOf(ip)?.pool;
+    const fixed = ip !== undefined && this.fixed.has(ip);
+    if (this.config.dynamic) return resolve(this.config, subnet, host, classes, m, { leased: ip, pool, fixed });
     const branches = branchKey(this.config, subnet, host, classes, m);
-    const key = `${subnet?.index ?? -1}|${host?.index ?? -1}|${classes.map((c) => c.index).join(',')}|${branches}`;
+    const key = `${subnet?.index ?? -1}|${host?.index ?? -1}|${pool?.index ?? -1}|${classes.map((c) => c.index).join(',')}|${branches}`;
     let e = this.resolved.get(key);
     if (!e) {
-      e = resolve(this.config, subnet, host, classes, m);
+      e = resolve(this.config, subnet, host, classes, m, { pool, fixed });
       this.resolved.set(key, e);
     }
     return e;
+  }
+
+  private asker(subnet: Subnet | undefined, host: Host | undefined, m: DhcpMessage, bootp: boolean): Asker {
+    return { host, classes: matchingClasses(this.config, subnet, host, m), bootp };
+  }
+
+  private rangeOf(ip: number): Range | undefined {
+    for (const s of this.config.subnets) {
+      if (!inSubnet(ip, s.network, s.mask)) continue;
+      for (const r of s.ranges) if (ip >= r.start && ip <= r.end) return r;
+    }
+    return undefined;
+  }
+
+  /** Whether a pool's permit lists let this client have its addresses (dhcpd's permitted()). */
+  private permitted(r: Range, who: Asker): boolean {
+    const pool = r.pool;
+    if (!pool) return !who.bootp || r.dynamicBootp;
+    const matches = (p: PoolMember) => memberMatches(p, who);
+    if (who.bootp && !r.dynamicBootp && !pool.permit.some((p) => p.kind === 'dynamic-bootp')) return false;
+    if (pool.permit.length > 0 && !pool.permit.some(matches)) return false;
+    return !pool.prohibit.some(matches);
   }
 
   // ------------------------------------------------------------ addresses
@@ -252,17 +318,17 @@ export class LeasePolicy {
     return l.end <= now;
   }
 
-  private inRanges(ip: number, subnets: readonly Subnet[], bootp: boolean): boolean {
-    for (const s of subnets) for (const r of s.ranges) if (ip >= r.start && ip <= r.end && (!bootp || r.dynamicBootp)) return true;
+  private inRanges(ip: number, subnets: readonly Subnet[], who: Asker): boolean {
+    for (const s of subnets) for (const r of s.ranges) if (ip >= r.start && ip <= r.end && this.permitted(r, who)) return true;
     return false;
   }
 
   /** A free address from the link's ranges, scanning from where the last search stopped. */
-  private allocate(subnets: readonly Subnet[], client: string, now: number, bootp: boolean): number | undefined {
+  private allocate(subnets: readonly Subnet[], client: string, now: number, who: Asker): number | undefined {
     for (const s of subnets) {
       for (let k = 0; k < s.ranges.length; k++) {
         const r = s.ranges[k];
-        if (bootp && !r.dynamicBootp) continue;
+        if (!this.permitted(r, who)) continue;
         const key = `${s.index}:${k}`;
         const size = r.end - r.start + 1;
         let at = this.cursors.get(key) ?? Math.floor(this.allocationStart * size) % size;
@@ -279,84 +345,139 @@ export class LeasePolicy {
     return undefined;
   }
 
-  /** The address a client would get on this link, or undefined when the pool is empty. */
-  private choose(m: DhcpMessage, client: string, subnet: Subnet, host: Host | undefined, eff: Effective, now: number): number | undefined {
+  /**
+   * The address a client would get on this link, or undefined when the pool
+   * is empty; `fresh` when it is newly taken from a pool (what ping-check probes).
+   */
+  private choose(m: DhcpMessage, client: string, subnet: Subnet, host: Host | undefined, eff: Effective, now: number): { ip: number; fresh: boolean } | undefined {
     const fixed = this.fixedAddress(host, subnet);
-    if (fixed !== undefined) return fixed;
+    if (fixed !== undefined) return { ip: fixed, fresh: false };
     if (!host && !eff.allowUnknownClients) return undefined;
+    const who = this.asker(subnet, host, m, false);
     const link = linkSubnets(this.config, subnet);
     const onLink = (ip: number) => link.some((s) => inSubnet(ip, s.network, s.mask));
     const offer = this.offers.get(client);
-    if (offer && offer.expires > now && onLink(offer.ip) && this.available(offer.ip, client, now)) return offer.ip;
+    if (offer && offer.expires > now && onLink(offer.ip) && this.inRanges(offer.ip, link, who) && this.available(offer.ip, client, now)) return { ip: offer.ip, fresh: false };
     const lease = this.byClient.get(client);
-    if (lease && onLink(lease.ip) && this.inRanges(lease.ip, link, false) && this.available(lease.ip, client, now)) return lease.ip;
+    if (lease && onLink(lease.ip) && this.inRanges(lease.ip, link, who) && this.available(lease.ip, client, now)) return { ip: lease.ip, fresh: false };
     const wanted = getOption(m, Opt.REQUESTED_ADDRESS);
     if (wanted && wanted.length === 4) {
       const ip = ((wanted[0] << 24) | (wanted[1] << 16) | (wanted[2] << 8) | wanted[3]) >>> 0;
-      if (this.inRanges(ip, link, false) && this.available(ip, client, now)) return ip;
+      if (this.inRanges(ip, link, who) && this.available(ip, client, now)) return { ip, fresh: true };
     }
-    return this.allocate(link, client, now, false);
+    const ip = this.allocate(link, client, now, who);
+    return ip === undefined ? undefined : { ip, fresh: true };
+  }
+
+  /**
+   * ping-check found something answering at `ip`: the address is abandoned
+   * (out of use for the abandon time) and the offer made for it forgotten, as
+   * dhcpd does; the request is then handled again for another address.
+   */
+  abandon(ip: number, now: number): Lease {
+    const offeredTo = this.offeredIp.get(ip);
+    if (offeredTo !== undefined) this.dropOffer(offeredTo);
+    const bad: Lease = { ip, client: `abandoned-${formatIpv4(ip)}`, mac: '', start: now, end: now + this.abandonMs, state: 'abandoned' };
+    this.apply(bad);
+    return bad;
+  }
+
+  /**
+   * Leases whose time is up and that had an `on expiry` hook when committed:
+   * runs each hook once (the adapter calls this now and then).
+   */
+  expire(now: number): HookAction[] {
+    const out: HookAction[] = [];
+    for (const [client, h] of this.leaseHooks) {
+      const l = this.byClient.get(client);
+      if (l && l.ip === h.ip && l.state === 'active' && l.end > now) continue;
+      this.leaseHooks.delete(client);
+      const body = h.hooks.get('expiry');
+      if (body && l && l.ip === h.ip && l.state === 'active') out.push(...this.hookActions(body, h, l.ip));
+    }
+    return out;
+  }
+
+  private hookActions(body: readonly Statement[], h: Omit<LeaseHooks, 'ip' | 'hooks'>, ip: number, msg?: DhcpMessage, leaseTime?: number): HookAction[] {
+    return runHook(body, { msg: msg ?? NO_MESSAGE, known: h.known, hostName: h.hostName, leased: ip, leaseTime, variables: new Map(h.variables) });
+  }
+
+  /** Runs the commit hook for a lease just committed and keeps its release/expiry hooks for later. */
+  private committed(client: string, ip: number, eff: Effective, host: Host | undefined, m: DhcpMessage, secs: number): HookAction[] | undefined {
+    if (eff.hooks.size === 0) {
+      this.leaseHooks.delete(client);
+      return undefined;
+    }
+    const h: LeaseHooks = { ip, hooks: eff.hooks, variables: eff.variables, known: host !== undefined, hostName: host?.name };
+    if (eff.hooks.has('release') || eff.hooks.has('expiry')) this.leaseHooks.set(client, h);
+    else this.leaseHooks.delete(client);
+    const body = eff.hooks.get('commit');
+    return body ? this.hookActions(body, h, ip, m, secs) : undefined;
   }
 
   // ------------------------------------------------------------ replies
 
+  /** dhcpd's choice: what the client asks for, else default-lease-time; then at least min-lease-time, at most max-lease-time. */
   private leaseTime(m: DhcpMessage, eff: Effective): number {
     const asked = getOption(m, Opt.LEASE_TIME);
-    if (asked && asked.length === 4) {
-      const v = ((asked[0] << 24) | (asked[1] << 16) | (asked[2] << 8) | asked[3]) >>> 0;
-      return Math.min(v, eff.maxLeaseTime);
-    }
-    return Math.min(eff.defaultLeaseTime, eff.maxLeaseTime);
+    let v = eff.defaultLeaseTime;
+    if (asked && asked.length === 4) v = ((asked[0] << 24) | (asked[1] << 16) | (asked[2] << 8) | asked[3]) >>> 0;
+    if (v < eff.minLeaseTime) v = eff.minLeaseTime;
+    return Math.min(v, eff.maxLeaseTime);
   }
 
   private reply(req: Incoming, type: number, yiaddr: number, eff: Effective | undefined, subnet: Subnet | undefined, leaseSecs?: number): Reply {
     const m = req.msg;
-    const options: DhcpOption[] = [
-      { code: Opt.MESSAGE_TYPE, data: Buffer.from([type]) },
-      { code: Opt.SERVER_ID, data: u32(req.via.address) },
-    ];
+    // The server's own values; configured ones fill the rest. dhcpd sends renewal and rebinding times only when configured.
+    const own = new Map<number, DhcpOption>([
+      [Opt.MESSAGE_TYPE, { code: Opt.MESSAGE_TYPE, data: Buffer.from([type]) }],
+      [Opt.SERVER_ID, { code: Opt.SERVER_ID, data: u32(req.via.address) }],
+    ]);
     if (leaseSecs !== undefined) {
-      options.push({ code: Opt.LEASE_TIME, data: u32(leaseSecs) });
-      if (leaseSecs !== 0xffffffff) {
-        options.push({ code: Opt.RENEWAL_TIME, data: u32(Math.floor(leaseSecs / 2)) });
-        options.push({ code: Opt.REBINDING_TIME, data: u32(Math.floor((leaseSecs * 7) / 8)) });
-      }
+      // dhcpd tells a lease without end as lasting until the end of its time (2038-01-19, 2^31 - 1 s).
+      const told = leaseSecs === 0xffffffff ? Math.max(0, END_OF_TIME - Math.floor(this.now / 1000)) : leaseSecs;
+      own.set(Opt.LEASE_TIME, { code: Opt.LEASE_TIME, data: u32(told) });
     }
     let file: Uint8Array = EMPTY;
     let sname: Uint8Array = EMPTY;
     let siaddr = 0;
+    const configured = new Map<number, DhcpOption>();
     if (eff) {
-      if (subnet && !eff.options.some((o) => o.code === Opt.SUBNET_MASK)) options.push({ code: Opt.SUBNET_MASK, data: u32(subnet.mask) });
-      const prl = getOption(m, Opt.PARAMETER_REQUEST_LIST);
-      // One instance per code (a repeated code would be joined by the client, RFC 3396); the server's own
-      // 53/54/51/58/59 win over configured ones. Requested options come first, in the client's order:
-      // when space runs out, the encoder drops from the end.
-      const have = new Set(options.map((o) => o.code));
-      const add = (o: DhcpOption | undefined) => {
-        if (o && !have.has(o.code)) {
-          have.add(o.code);
-          options.push(o);
-        }
-      };
-      if (prl) for (const code of prl) add(eff.options.find((x) => x.code === code));
-      for (const o of eff.options) add(o);
+      for (const o of eff.options) if (!own.has(o.code)) configured.set(o.code, o);
+      if (subnet && !configured.has(Opt.SUBNET_MASK)) configured.set(Opt.SUBNET_MASK, { code: Opt.SUBNET_MASK, data: u32(subnet.mask) });
       if (eff.filename !== undefined) {
         const name = Buffer.from(eff.filename, 'latin1');
         // The file field holds 127 bytes and its NUL; a longer name (a URL) travels in option 67 alone (RFC 2132 9.5).
         if (name.length < FILE_FIELD) file = name;
-        else add({ code: Opt.BOOTFILE_NAME, data: name });
-        // UEFI HTTP Boot (UEFI 2.5+, "HTTP Boot"): the firmware takes an offer as a boot offer only when it carries
-        // vendor class HTTPClient, and then its boot file must be a URL.
-        if (isHttpBootClient(m) && URL_SCHEME.test(eff.filename)) add({ code: Opt.VENDOR_CLASS, data: HTTP_CLIENT });
+        else if (!configured.has(Opt.BOOTFILE_NAME)) configured.set(Opt.BOOTFILE_NAME, { code: Opt.BOOTFILE_NAME, data: name });
       }
       if (eff.serverName !== undefined) sname = Buffer.from(eff.serverName, 'latin1');
       siaddr = eff.nextServer ?? 0;
     }
+    const options: DhcpOption[] = [];
+    for (const code of sendOrder(m, configured)) {
+      const o = own.get(code) ?? configured.get(code);
+      if (o) options.push(o);
+    }
+    // RFC 2132 3.3: the subnet mask goes before the routers; dhcpd swaps the two when a request list put them the other way.
+    const mask = options.findIndex((o) => o.code === Opt.SUBNET_MASK);
+    const routers = options.findIndex((o) => o.code === Opt.ROUTERS);
+    if (mask > routers && routers >= 0) [options[mask], options[routers]] = [options[routers], options[mask]];
+    // UEFI HTTP Boot (UEFI 2.5+, "HTTP Boot"): the firmware takes an offer as a boot offer only when it carries
+    // vendor class HTTPClient, and then its boot file must be a URL. Added when the file does not set option 60.
+    if (eff?.filename !== undefined && isHttpBootClient(m) && URL_SCHEME.test(eff.filename) && !options.some((o) => o.code === Opt.VENDOR_CLASS)) {
+      options.push({ code: Opt.VENDOR_CLASS, data: HTTP_CLIENT });
+    }
     const agent = getOption(m, Opt.RELAY_AGENT_INFO);
     if (agent && m.giaddr) options.push({ code: Opt.RELAY_AGENT_INFO, data: agent }); // RFC 3046: echoed, last
-    const maxSize = getOption(m, Opt.MAX_MESSAGE_SIZE);
-    let maxLength = DEFAULT_MAX_LENGTH;
-    if (maxSize && maxSize.length === 2) maxLength = Math.min(1500, Math.max(DEFAULT_MAX_LENGTH, (maxSize[0] << 8) | maxSize[1]));
+    // dhcpd's room: the configured dhcp-max-message-size or the client's, whichever is smaller (576 to 1500),
+    // less the IP and UDP headers it counts.
+    const size = (d: Uint8Array | undefined) => (d && d.length === 2 ? (d[0] << 8) | d[1] : undefined);
+    let mms = size(configured.get(Opt.MAX_MESSAGE_SIZE)?.data);
+    const asked = size(getOption(m, Opt.MAX_MESSAGE_SIZE));
+    if (asked !== undefined && (mms === undefined || asked < mms)) mms = asked;
+    mms = Math.min(MAX_MTU, Math.max(DEFAULT_MAX_LENGTH, mms ?? DEFAULT_MAX_LENGTH));
+    const maxLength = mms - IP_UDP_HEADERS;
     const nak = type === MessageType.NAK;
     const msg: DhcpMessage = {
       op: BOOTREPLY,
@@ -426,13 +547,16 @@ export class LeasePolicy {
     }
     const client = this.clientKey(req.msg);
     const host = this.hostFor(mac, subnet);
-    const eff = this.effective(subnet, host, req.msg);
-    const ip = this.choose(req.msg, client, subnet, host, eff, now);
-    if (ip === undefined) {
+    const first = this.effective(subnet, host, req.msg);
+    const chosen = this.choose(req.msg, client, subnet, host, first, now);
+    if (chosen === undefined) {
       log.push(`DHCPDISCOVER from ${mac} via ${via}: network ${subnet.label}: no free leases`);
       log.push(`no free leases on subnet ${subnet.label}`);
       return { log };
     }
+    const ip = chosen.ip;
+    const eff = this.effective(subnet, host, req.msg, ip);
+    log.push(...eff.logs);
     this.dropOffer(client);
     const until = now + this.offerTimeoutMs;
     this.offers.set(client, { ip, expires: until });
@@ -440,7 +564,8 @@ export class LeasePolicy {
     const secs = this.fixedAddress(host, subnet) === ip ? Math.min(eff.defaultLeaseTime, eff.maxLeaseTime) : this.leaseTime(req.msg, eff);
     const reply = this.reply(req, MessageType.OFFER, ip, eff, subnetFor(this.config, ip), secs);
     log.push(`DHCPOFFER on ${formatIpv4(ip)} to ${mac} via ${via}`);
-    return { reply, reserve: { ip, client, mac, until }, log };
+    const probe = chosen.fresh && eff.pingCheck ? { ip, timeoutMs: eff.pingTimeoutMs } : undefined;
+    return { reply, reserve: { ip, client, mac, until }, probe, log };
   }
 
   private request(req: Incoming, mac: string, via: string, now: number, log: string[]): Outcome {
@@ -462,8 +587,9 @@ export class LeasePolicy {
       return { log };
     }
     const host = this.hostFor(mac, subnet);
-    const eff = this.effective(subnet, host, m);
+    let eff = this.effective(subnet, host, m);
     const link = linkSubnets(this.config, subnet);
+    const who = this.asker(subnet, host, m, false);
     const nak = (why: string): Outcome => {
       log.push(`DHCPREQUEST for ${formatIpv4(ip)} from ${mac} via ${via}: ${why}`);
       // Only an authoritative server corrects clients (RFC 2131 4.3.2); otherwise it stays silent.
@@ -482,16 +608,18 @@ export class LeasePolicy {
       const mine = lease !== undefined && lease.client === client && lease.state !== 'abandoned';
       const offered = this.offers.get(client);
       ok =
-        (mine || (offered !== undefined && offered.ip === ip) || this.inRanges(ip, link, false)) &&
+        (mine || (offered !== undefined && offered.ip === ip) || this.inRanges(ip, link, who)) &&
         this.available(ip, client, now) &&
         (host !== undefined || eff.allowUnknownClients);
     }
     if (!ok) return nak(fixed !== undefined ? `the address of ${mac} is ${formatIpv4(fixed)}` : 'address not available');
+    eff = this.effective(subnet, host, m, ip);
+    log.push(...eff.logs);
     const secs = fixed !== undefined ? Math.min(eff.defaultLeaseTime, eff.maxLeaseTime) : this.leaseTime(m, eff);
     const lease = this.commit(ip, client, mac, now, secs);
     const reply = this.reply(req, MessageType.ACK, ip, eff, subnetFor(this.config, ip), secs);
     log.push(`DHCPACK on ${formatIpv4(ip)} to ${mac} via ${via}`);
-    return { reply, commit: lease, log };
+    return { reply, commit: lease, hooks: this.committed(client, ip, eff, host, m, secs), log };
   }
 
   private decline(req: Incoming, mac: string, via: string, now: number, log: string[]): Outcome {
@@ -524,7 +652,10 @@ export class LeasePolicy {
     const released: Lease = { ...lease, end: now, state: 'released' };
     this.apply(released);
     log.push(`DHCPRELEASE of ${formatIpv4(ip)} from ${mac} via ${via} (found)`);
-    return { commit: released, log };
+    const h = this.leaseHooks.get(client);
+    this.leaseHooks.delete(client);
+    const body = h && h.ip === ip ? h.hooks.get('release') : undefined;
+    return { commit: released, hooks: body ? this.hookActions(body, h!, ip, req.msg) : undefined, log };
   }
 
   private inform(req: Incoming, mac: string, via: string, log: string[]): Outcome {
@@ -548,7 +679,7 @@ export class LeasePolicy {
       return { log };
     }
     const host = this.hostFor(mac, subnet);
-    const eff = this.effective(subnet, host, req.msg);
+    let eff = this.effective(subnet, host, req.msg);
     if (!eff.allowBootp) {
       log.push(`BOOTREQUEST from ${mac} via ${via}: BOOTP from dynamic client and no dynamic leases`);
       return { log };
@@ -558,13 +689,15 @@ export class LeasePolicy {
     if (ip === undefined) {
       const lease = this.byClient.get(client);
       const link = linkSubnets(this.config, subnet);
-      if (lease && lease.end === Infinity && this.inRanges(lease.ip, link, true)) ip = lease.ip;
-      else ip = this.allocate(link, client, now, true);
+      const who = this.asker(subnet, host, req.msg, true);
+      if (lease && lease.end === Infinity && this.inRanges(lease.ip, link, who)) ip = lease.ip;
+      else ip = this.allocate(link, client, now, who);
     }
     if (ip === undefined) {
       log.push(`BOOTREQUEST from ${mac} via ${via}: no available leases`);
       return { log };
     }
+    eff = this.effective(subnet, host, req.msg, ip);
     const lease = this.commit(ip, client, mac, now, 0xffffffff);
     const r = this.reply(req, 0, ip, eff, subnetFor(this.config, ip));
     // A BOOTREPLY carries no DHCP message type, server identifier or lease times.
@@ -614,10 +747,74 @@ export class LeasePolicy {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The largest message dhcpd sends, and the IP + UDP header bytes a client's maximum message size counts. */
+const MAX_MTU = 1500;
+const END_OF_TIME = 0x7fffffff;
+const IP_UDP_HEADERS = 28;
 
-/** The key leases are held under: hex of option 61 when the client sent one, else "01" + hardware address hex. */
-export function clientKeyOf(m: DhcpMessage): string {
-  const id = getOption(m, Opt.CLIENT_ID);
+/** Options a reply carries first whatever the client asks (dhcpd's protocol-mandatory list), when they have a value. */
+const MANDATORY = [Opt.MESSAGE_TYPE, Opt.SERVER_ID, Opt.LEASE_TIME, Opt.RENEWAL_TIME, Opt.REBINDING_TIME, Opt.MESSAGE, Opt.REQUESTED_ADDRESS, 92];
+const SUBNET_SELECTION = 118;
+const FQDN = 81;
+
+/**
+ * The codes a reply carries and their order, as dhcpd decides (cons_options):
+ * the mandatory ones; then the parameter request list (the configured
+ * dhcp-parameter-request-list over the client's), FQDN when the client sent
+ * one, and the subnet mask to a DISCOVER or REQUEST even unasked; a client
+ * without a list gets every configured option, mask, routers, name servers
+ * and host name first, option 43 last. Relay agent information is never
+ * moved by a list: it is echoed at the end.
+ */
+function sendOrder(m: DhcpMessage, configured: ReadonlyMap<number, DhcpOption>): number[] {
+  const order: number[] = [...MANDATORY];
+  const prl = configured.get(Opt.PARAMETER_REQUEST_LIST)?.data ?? getOption(m, Opt.PARAMETER_REQUEST_LIST);
+  if (prl && prl.length > 0) {
+    if (configured.has(SUBNET_SELECTION)) order.push(SUBNET_SELECTION);
+    for (const code of prl) if (code !== Opt.RELAY_AGENT_INFO) order.push(code);
+    if (getOption(m, FQDN)) order.push(FQDN);
+    const t = getOption(m, Opt.MESSAGE_TYPE)?.[0];
+    if (t === MessageType.DISCOVER || t === MessageType.REQUEST) order.push(Opt.SUBNET_MASK);
+  } else {
+    order.push(Opt.SUBNET_MASK, Opt.ROUTERS, Opt.DOMAIN_NAME_SERVERS, Opt.HOST_NAME, FQDN);
+    // dhcpd walks its option table newest first: the reverse of the order in which the file first set them.
+    for (const code of [...configured.keys()].reverse()) if (code !== Opt.RELAY_AGENT_INFO) order.push(code);
+    order.push(Opt.VENDOR_ENCAPSULATED);
+  }
+  const seen = new Set<number>();
+  return order.filter((c) => !seen.has(c) && seen.add(c));
+}
+
+/** A packet with no options, for hooks run with no request (expiry). */
+const NO_MESSAGE: DhcpMessage = {
+  op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: 0, secs: 0, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0,
+  chaddr: new Uint8Array(16), sname: EMPTY, file: EMPTY, cookie: true, options: [],
+};
+
+function memberMatches(p: PoolMember, who: Asker): boolean {
+  switch (p.kind) {
+    case 'known-clients':
+      return who.host !== undefined;
+    case 'unknown-clients':
+      return who.host === undefined;
+    case 'class':
+      return who.classes.some((c) => c.name === p.name);
+    case 'dynamic-bootp':
+      return who.bootp;
+    case 'all-clients':
+    case 'unauthenticated':
+      return true;
+    case 'authenticated':
+      return false;
+  }
+}
+
+/**
+ * The key leases are held under: hex of option 61 when the client sent one
+ * (and ignore-client-uids is off), else "01" + hardware address hex.
+ */
+export function clientKeyOf(m: DhcpMessage, ignoreClientUids = false): string {
+  const id = ignoreClientUids ? undefined : getOption(m, Opt.CLIENT_ID);
   if (id && id.length > 0) return Buffer.from(id.buffer, id.byteOffset, id.length).toString('hex');
   return `01${Buffer.from(hardwareAddress(m)).toString('hex')}`;
 }

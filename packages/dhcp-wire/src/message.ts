@@ -82,6 +82,8 @@ export interface DhcpMessage {
   padTo?: number;
   /** Encode at most this many bytes: overload file/sname, then drop options, never exceed it. */
   maxLength?: number;
+  /** The whole datagram (a view), set by decode; dhcp-eval's packet(offset, length) reads it. */
+  raw?: Uint8Array;
 }
 
 /** Options the encoder keeps when it must drop some to fit (RFC 2131 requires them in replies). */
@@ -170,6 +172,7 @@ export function decode(buf: Uint8Array, offset = 0, end = buf.length): DhcpMessa
     file: buf.subarray(b + OFF.file, b + OFF.file + FILE_LENGTH),
     cookie: false,
     options: [],
+    raw: buf.subarray(b, end),
   };
   if (n < OFF.options) throw new DhcpWireError('TRUNCATED', 'magic cookie', n);
   if (u32(buf, b + OFF.cookie) !== MAGIC_COOKIE) {

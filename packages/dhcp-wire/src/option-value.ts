@@ -296,3 +296,31 @@ export function typeName(type: OptionType): string {
   }
 }
 
+
+/**
+ * A domain search list (option 119, RFC 3397): the names in DNS wire form,
+ * a suffix already written replaced by a pointer to it (RFC 1035 4.1.4), as
+ * dhcpd writes it.
+ */
+export function encodeDomainList(names: readonly string[], field = 'domain-search'): Buffer {
+  const parts: number[] = [];
+  const written = new Map<string, number>();
+  for (const name of names) {
+    const labels = name.replace(/\.$/, '').split('.').filter((l) => l.length > 0);
+    let k = 0;
+    for (; k < labels.length; k++) {
+      const suffix = labels.slice(k).join('.').toLowerCase();
+      const at = written.get(suffix);
+      if (at !== undefined) break;
+      if (parts.length < 0x3fff) written.set(suffix, parts.length);
+      const label = Buffer.from(labels[k], 'latin1');
+      if (label.length > 63) bad(field, `label "${labels[k]}" is longer than 63 bytes`);
+      parts.push(label.length, ...label);
+    }
+    if (k < labels.length) {
+      const at = written.get(labels.slice(k).join('.').toLowerCase())!;
+      parts.push(0xc0 | (at >> 8), at & 0xff);
+    } else parts.push(0);
+  }
+  return Buffer.from(parts);
+}

@@ -45,7 +45,7 @@ t.test("the Gentoo guide's dhcpd.conf parses and resolves per class and host", (
   t.same([...opt(eff, 6)!], [198, 18, 21, 1], 'domain-name-servers');
   t.equal(Buffer.from(opt(eff, 15)!).toString(), 'mydomain.com');
   t.equal(Buffer.from(opt(eff, 17)!).toString(), '/diskless/198.18.21.21', 'root-path from the host');
-  t.same([...opt(eff, 43)!], [1, 4, 0, 0, 0, 0, 255], 'option 43 from the PXE vendor space, END-terminated');
+  t.same([...opt(eff, 43)!], [1, 4, 0, 0, 0, 0], 'option 43 from the PXE vendor space, without an END, as dhcpd builds it');
   t.same(decodeSubOptions(opt(eff, 43)!, '43', 0).map((o) => o.code), [1]);
 
   const eb = resolve(c, subnet, host, matchingClasses(c, subnet, host, request('Etherboot-5.4')));
@@ -125,26 +125,31 @@ t.test('user-defined spaces and types', (t) => {
   t.same(Buffer.from(opt(e, 200)!).toString('hex'), '000100020003');
   t.same(
     Buffer.from(opt(e, 43)!).toString('hex'),
-    ['0104c6120001', '020107', '03020201', '040400010000', '05026869', '060301' + '02ff', '070101', '0808c6120001c6120002', 'ff'].join(''),
+    ['0104c6120001', '020107', '03020201', '040400010000', '05026869', '060301' + '02ff', '070101', '0808c6120001c6120002'].join(''),
   );
   t.end();
 });
 
 t.test('errors name file:line:column and what to do', (t) => {
   const cases: [string, RegExp][] = [
-    ['ddns-update-style interim;', /^x\.conf:1:19: ddns-update-style interim: .*none/],
     ['option routers 198.18.0.1\nfilename "a";', /^x\.conf:2:1: expected ";"/],
-    ['log-facility local7;', /^x\.conf:1:1: "log-facility" is not in the dhcpd.conf subset/],
+    ['frobnicate 1;', /^x\.conf:1:1: "frobnicate" is not a dhcpd.conf statement netboot knows/],
+    ['option domain-name prolo.example;', /^x\.conf:1:20: write prolo\.example in double quotes/],
+    ['host a { hardware token-ring 00:11:22:33:44:55; }', /^x\.conf:1:19: hardware token-ring: netboot serves Ethernet clients only/],
+    ['switch (option user-class) { }', /^x\.conf:1:1: "switch": switch\/case is not supported: write the same with if \/ elsif \/ else/],
+    ['option space foo code width 2;', /^x\.conf:1:18: option space foo: code width 2 is not supported/],
+    ['subnet 198.18.1.0 netmask 255.255.255.0 { pool { range 198.18.1.5 198.18.1.9; allow members of "nope"; } }', /^x\.conf:1:96: no class "nope" is declared before this pool/],
+    ['on commit { execute("hook.sh"); }', /^x\.conf:1:13: execute\("hook\.sh", \.\.\.\): give the program's absolute path/],
     ['subnet 198.18.1.0 netmask 255.255.255.0 {\n  range 198.18.2.1 198.18.2.9;\n}', /^x\.conf:2:3: range address 198\.18\.2\.1 is outside subnet/],
     ['option foo 1;', /^x\.conf:1:8: unknown option "foo"; define it first/],
     ['option PXE2.x code 1 = ip-address;', /^x\.conf:1:8: option space "PXE2" is not declared/],
     ['subnet 198.18.1.0 netmask 255.255.255.0 {', /^x\.conf:1:42: the subnet block opened at line 1 is not closed: add "}"/],
     ['host a { hardware ethernet 00:11; }', /^x\.conf:1:28: expected a MAC address/],
     ['class "x" { filename "a"; }', /^x\.conf:1:1: class "x" has no "match if/],
-    ['option routers host.example;', /^x\.conf:1:16: expected an IPv4 address/],
+    ['option routers 1.2.3;', /^x\.conf:1:16: expected an IPv4 address or a host name/],
     ['option domain-name "unterminated;', /^x\.conf:1:20: string is not closed/],
     ['option subnet-mask 255.255.255.0 extra;', /^x\.conf:1:34: expected ";"/],
-    ['pool { range 198.18.1.1; }', /^x\.conf:1:1: "pool" is not in the dhcpd.conf subset/],
+    ['pool { range 198.18.1.1; }', /^x\.conf:1:1: "pool" is not allowed inside a global scope; it belongs in subnet or shared-network/],
   ];
   for (const [text, re] of cases) {
     let err: unknown;

@@ -9,7 +9,7 @@ reply leaves through IF with IF's address as the server identifier. SIGHUP
 re-reads dhcpd.conf (a file with a mistake is reported and the old one stays in
 force); leases are kept.
 
-  --config FILE     dhcpd.conf (the subset diskless setups use; anything else is an error)
+  --config FILE     ISC dhcpd.conf, read as dhcpd reads it (what netboot cannot do is an error saying what to write instead)
   --interface IF    the interface facing the diskless nodes (required)
   --leases FILE     lease file (default /var/lib/netboot/dhcpd.leases); every ACK is on disk first
   --lease-store URL leases in PostgreSQL instead, postgres://USER@HOST[:PORT]/DB, shared

@@ -56,7 +56,7 @@ HTTP:
   --http-port N        also serve the TFTP root read-only over HTTP on port N
                        (GET/HEAD, ranges, keep-alive; same remap and root rules)
 DHCP:
-  --dhcp-conf FILE     ISC dhcpd.conf (the subset diskless setups use)
+  --dhcp-conf FILE     ISC dhcpd.conf, read as dhcpd reads it
   --interface IF       the only interface DHCP answers on (required with --dhcp-conf)
   --leases FILE        lease file (default <state-dir>/dhcpd.leases)
   --lease-store URL    leases in PostgreSQL instead (postgres://USER@HOST[:PORT]/DB),

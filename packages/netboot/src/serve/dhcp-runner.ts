@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Socket } from 'node:dgram';
@@ -11,7 +11,6 @@ import {
   inheritedSockets,
   interfaceLink,
   openSocket,
-  parseConfig,
   parseIpv4,
   subnetFor,
   type DhcpConfig,
@@ -21,6 +20,7 @@ import { PgLeaseStore } from '@netboot/lease-pg';
 import { UsageError, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
 import type { DhcpServerOptions } from '@netboot/dhcp-wire';
+import { loadDhcpConfig, platformPinger } from './dhcp-config.js';
 
 const PROXY_PORT = 4011;
 
@@ -46,14 +46,8 @@ function listenOf(s: DhcpSettings): string {
   return listen;
 }
 
-async function loadConfig(s: DhcpSettings, link: Link): Promise<DhcpConfig> {
-  let text: string;
-  try {
-    text = await readFile(s.configFile, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${s.configFile}: ${(e as Error).message}`);
-  }
-  const config = parseConfig(text, s.configFile); // a ConfigError names file:line:column
+async function loadConfig(s: DhcpSettings, link: Link, log: Log, atStart: boolean): Promise<DhcpConfig> {
+  const config = await loadDhcpConfig(s.configFile, log, atStart);
   if (!s.proxy && !subnetFor(config, link.address)) {
     throw new Error(
       `${s.configFile} has no subnet declaration for ${s.iface}'s network ${formatIpv4(link.network)} netmask ${formatIpv4(link.mask)}; add "subnet ${formatIpv4(link.network)} netmask ${formatIpv4(link.mask)} { }"`,
@@ -113,7 +107,7 @@ export async function relaunchWithDeviceSockets(s: DhcpSettings, argv: string[])
 /** The DHCP/BOOTP server on the device-bound sockets this process was given. */
 export async function startDhcp(s: DhcpSettings, log: Log, onExchange?: DhcpServerOptions['onExchange']): Promise<RunningService> {
   const link = interfaceLink(s.iface);
-  let config = await loadConfig(s, link);
+  let config = await loadConfig(s, link, log, true);
   const fds = inheritedSockets();
   if (!fds) throw new Error('DHCP sockets were not opened for this process (run it through netboot dhcp or netboot serve)');
   const ports = portsOf(s);
@@ -136,7 +130,7 @@ export async function startDhcp(s: DhcpSettings, log: Log, onExchange?: DhcpServ
   } else {
     const leasesPath = s.proxy ? undefined : resolve(s.leasesFile);
     if (leasesPath) await mkdir(dirname(leasesPath), { recursive: true });
-    server = new DhcpServer({ config, link, sockets, serverPort: ports[0], leasesPath, proxy: s.proxy, log, onExchange });
+    server = new DhcpServer({ config, link, sockets, serverPort: ports[0], leasesPath, proxy: s.proxy, pinger: await platformPinger(), log, onExchange });
     if (leasesPath) where = `, leases in ${leasesPath}`;
   }
   log(`netboot dhcp: ${s.proxy ? 'proxyDHCP' : 'serving'} on ${s.iface} (${formatIpv4(link.address)}) port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}${where}`);
@@ -144,7 +138,7 @@ export async function startDhcp(s: DhcpSettings, log: Log, onExchange?: DhcpServ
     name: 'dhcp',
     endpoints: ports.map((port) => ({ service: `dhcp on ${s.iface}`, proto: 'udp' as const, address: listenOf(s), port })),
     async reload() {
-      config = await loadConfig(s, link);
+      config = await loadConfig(s, link, log, false);
       server.reload(config);
       log(`dhcp: reloaded ${s.configFile}`);
     },

@@ -1,0 +1,173 @@
+// A DHCP client that plays several kinds of boot client against one server,
+// as a relay would (giaddr set, replies come back to port 67 here), so two
+// servers can be asked exactly the same thing. Run in a namespace whose
+// address is the relay address:
+//
+//   node dhcp-probe.mjs SERVER RELAY '[{"mac":"02:..","kind":"bios","request":"198.18.10.40"}, ...]'
+//
+// For each client: DISCOVER, then REQUEST of the offered address; clients of
+// one MAC one after the other, different MACs at once; at the end every
+// address acked is released. Prints one JSON line: per client { offer, ack },
+// each null or
+// { type, yiaddr, siaddr, sname, file, options: [[code, hex], ...] } with the
+// options in the order the server sent them.
+import dgram from 'node:dgram';
+import { decode, encode, formatIpv4, getOption, parseIpv4 } from '@netboot/dhcp-wire';
+
+const [server, relay, clientsJson] = process.argv.slice(2);
+const clients = JSON.parse(clientsJson);
+const giaddr = parseIpv4(relay);
+const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+await new Promise((r) => socket.bind(67, relay, r));
+const waiting = new Map();
+socket.on('message', (m) => {
+  let d;
+  try {
+    d = decode(m);
+  } catch {
+    return;
+  }
+  const w = waiting.get(d.xid);
+  if (w) {
+    waiting.delete(d.xid);
+    w(d);
+  }
+});
+
+const hex = (s) => Buffer.from(s.replace(/:/g, ''), 'hex');
+const PXE_PRL = [1, 2, 3, 5, 6, 11, 12, 13, 15, 16, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135];
+const uuid = Buffer.concat([Buffer.from([0]), hex('4c4c4544003510538032b8c04f4e3732')]);
+
+/** What each kind of client sends besides its message type, as the real firmware does. */
+const KINDS = {
+  bios: [
+    [57, Buffer.from([0x04, 0xec])],
+    [55, Buffer.from(PXE_PRL)],
+    [97, uuid],
+    [93, Buffer.from([0, 0])],
+    [94, Buffer.from([1, 2, 1])],
+    [60, Buffer.from('PXEClient:Arch:00000:UNDI:002001')],
+  ],
+  uefi: [
+    [57, Buffer.from([0x05, 0xc0])],
+    [55, Buffer.from([1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135])],
+    [97, uuid],
+    [94, Buffer.from([1, 3, 16])],
+    [93, Buffer.from([0, 7])],
+    [60, Buffer.from('PXEClient:Arch:00007:UNDI:003016')],
+  ],
+  ipxe: [
+    [57, Buffer.from([0x05, 0xc0])],
+    [93, Buffer.from([0, 0])],
+    [94, Buffer.from([1, 2, 1])],
+    [60, Buffer.from('PXEClient:Arch:00000:UNDI:002001')],
+    [77, Buffer.from('iPXE')],
+    [55, Buffer.from([1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203])],
+    [175, hex('b1050113010101eb0300012212010101')],
+    [61, Buffer.concat([Buffer.from([1]), Buffer.alloc(6)])],
+  ],
+  http: [
+    [57, Buffer.from([0x05, 0xc0])],
+    [55, Buffer.from([1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135])],
+    [97, uuid],
+    [94, Buffer.from([1, 3, 16])],
+    [93, Buffer.from([0, 16])],
+    [60, Buffer.from('HTTPClient:Arch:00016:UNDI:003001')],
+  ],
+  plain: [
+    [61, Buffer.concat([Buffer.from([1]), Buffer.alloc(6)])],
+    [55, Buffer.from([1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42])],
+    [12, Buffer.from('probe')],
+  ],
+  // A client asking for two options only (not the subnet mask), and one with no request list at all.
+  minimal: [[55, Buffer.from([3, 6])]],
+  nolist: [],
+};
+
+let xid = (process.pid * 7919) >>> 0;
+function message(type, client, extra) {
+  const mac = hex(client.mac);
+  const chaddr = Buffer.alloc(16);
+  mac.copy(chaddr);
+  const options = [{ code: 53, data: Buffer.from([type]) }];
+  for (const [code, data] of KINDS[client.kind]) {
+    // A client identifier is the client's own: type 1 and its MAC.
+    options.push({ code, data: code === 61 ? Buffer.concat([Buffer.from([1]), mac]) : data });
+  }
+  for (const o of extra) options.push(o);
+  return {
+    op: 1, htype: 1, hlen: 6, hops: 1, xid: 0, secs: 4, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr,
+    chaddr, sname: Buffer.alloc(0), file: Buffer.alloc(0), cookie: true, options,
+  };
+}
+const u32 = (n) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+};
+
+/** Sends and waits for the reply with the same xid: two tries, 1.5 s each (dhcpd's ping-check takes a second). */
+async function exchange(msg) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    msg.xid = xid = (xid + 1) >>> 0;
+    const reply = new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        waiting.delete(msg.xid);
+        resolve(undefined);
+      }, 1500);
+      waiting.set(msg.xid, (d) => {
+        clearTimeout(timer);
+        resolve(d);
+      });
+    });
+    socket.send(encode(msg), 67, server);
+    const d = await reply;
+    if (d) return d;
+  }
+  return undefined;
+}
+
+const text = (b) => {
+  const end = b.indexOf(0);
+  return Buffer.from(b.subarray(0, end < 0 ? b.length : end)).toString('latin1');
+};
+function describe(d) {
+  if (!d) return null;
+  return {
+    type: getOption(d, 53)?.[0] ?? 0,
+    yiaddr: formatIpv4(d.yiaddr),
+    siaddr: formatIpv4(d.siaddr),
+    sname: text(d.sname),
+    file: text(d.file),
+    options: d.options.map((o) => [o.code, Buffer.from(o.data).toString('hex')]),
+  };
+}
+
+async function dora(client) {
+  const wanted = client.request ? [{ code: 50, data: u32(parseIpv4(client.request)) }] : [];
+  const offer = await exchange(message(1, client, wanted));
+  if (!offer || getOption(offer, 53)?.[0] !== 2) return { offer: describe(offer), ack: null, raw: undefined };
+  const sid = getOption(offer, 54);
+  const ack = await exchange(message(3, client, [{ code: 50, data: u32(offer.yiaddr) }, ...(sid ? [{ code: 54, data: Buffer.from(sid) }] : [])]));
+  return { offer: describe(offer), ack: describe(ack), raw: ack };
+}
+
+const results = new Array(clients.length);
+const byMac = new Map();
+clients.forEach((c, k) => byMac.set(c.mac, [...(byMac.get(c.mac) ?? []), k]));
+await Promise.all(
+  [...byMac.values()].map(async (indexes) => {
+    for (const k of indexes) results[k] = await dora(clients[k]);
+  }),
+);
+// Give back what was leased, so a server asked again later has these addresses free.
+for (const [k, r] of results.entries()) {
+  if (!r.raw || getOption(r.raw, 53)?.[0] !== 5) continue;
+  const sid = getOption(r.raw, 54);
+  const release = message(7, clients[k], sid ? [{ code: 54, data: Buffer.from(sid) }] : []);
+  release.ciaddr = r.raw.yiaddr;
+  release.xid = xid = (xid + 1) >>> 0;
+  await new Promise((done) => socket.send(encode(release), 67, server, done));
+}
+console.log(JSON.stringify(results.map(({ offer, ack }) => ({ offer, ack }))));
+socket.close();
