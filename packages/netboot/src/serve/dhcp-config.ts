@@ -15,8 +15,8 @@ export async function loadDhcpConfig(file: string, log: Log, listIgnored: boolea
 type IcmpEcho = (address: string, timeoutMs: number) => Promise<boolean>;
 
 /**
- * ping-check's ICMP echo, from @netboot/platform's icmpEcho when the platform
- * module is there and has it; undefined otherwise (the server then says once
+ * ping-check's ICMP echo, from @netboot/platform's native icmpEcho when the
+ * platform module is there and built; undefined otherwise (the server then says once
  * that it offers addresses unchecked).
  */
 export async function platformPinger(): Promise<Pinger | undefined> {
@@ -24,8 +24,10 @@ export async function platformPinger(): Promise<Pinger | undefined> {
   const name = '@netboot/platform';
   let icmpEcho: IcmpEcho | undefined;
   try {
-    const mod = (await import(name)) as { icmpEcho?: IcmpEcho };
-    icmpEcho = typeof mod.icmpEcho === 'function' ? mod.icmpEcho : undefined;
+    const mod = (await import(name)) as { native?: { icmpEcho?: IcmpEcho } };
+    const calls = mod.native;
+    // undefined when the module could not be built here (portable mode).
+    icmpEcho = typeof calls?.icmpEcho === 'function' ? calls.icmpEcho.bind(calls) : undefined;
   } catch {
     return undefined;
   }
