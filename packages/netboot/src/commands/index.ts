@@ -9,6 +9,7 @@ import { tftp } from './tftp.js';
 import { http } from './http.js';
 import { dhcp } from './dhcp.js';
 import { status } from './status.js';
+import { image } from './image.js';
 
 /** Every subcommand, in the order `netboot --help` lists them. */
 export const commands: Command[] = [
@@ -21,5 +22,6 @@ export const commands: Command[] = [
   portmap,
   doctor,
   addNode,
+  image,
   pxelinux,
 ];
