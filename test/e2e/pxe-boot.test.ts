@@ -13,11 +13,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePrograms, requireNetns, requireThat } from '../support/programs.js';
-import { start } from '../support/processes.js';
+import { run, start } from '../support/processes.js';
+import type { StatusNode } from '../support/boot-lab.js';
 import { netbootCli } from '../support/paths.js';
 import { prepareGuest } from './guest.js';
 import { bootAll, IPXE_ROM, PARALLEL_BOOTS, writeScenario, type BootCase } from './scenario.js';
 import { createVmNetwork, StampedLog, type VmNetwork } from './vm.js';
+
+const STATUS_PORT = 19469;
 
 // Four TCG boots of 40-90 s each, two at a time, plus building the guest on a cold cache.
 t.setTimeout(660_000);
@@ -104,6 +107,7 @@ t.test('a diskless QEMU guest boots from netboot serve alone', { jobs: PARALLEL_
       '--exports', exports,
       '--listen', net.serverAddr,
       '--state-dir', join(work, 'state'),
+      '--status-port', String(STATUS_PORT),
       '--verbose',
     ],
     { ns: net.ns },
@@ -118,5 +122,32 @@ t.test('a diskless QEMU guest boots from netboot serve alone', { jobs: PARALLEL_
 
   const server = { log: serveLog, ack: (ip: string) => new RegExp(`DHCPACK on ${ip.replace(/\./g, '\\.')}\\b`), output: serve.output };
   await bootAll(t, net, scenario.cases, server);
+
+  // Each guest's whole timeline, in order, as `netboot status --json` gives it.
+  const status = await run(process.execPath, [netbootCli, 'status', '--json', '--url', `http://127.0.0.1:${STATUS_PORT}`], { ns: net.ns, timeoutMs: 20_000 });
+  t.equal(status.code, 0, `netboot status --json: ${status.stderr}`);
+  const nodes = (JSON.parse(status.stdout) as { nodes: StatusNode[] }).nodes;
+  for (const c of scenario.cases) {
+    const node = nodes.find((n) => n.mac === c.mac.toLowerCase());
+    t.ok(node, `${c.name}: ${c.mac} is in the status`);
+    if (!node) continue;
+    t.equal(node.ip, c.ip, `${c.name}: its leased address`);
+    t.equal(node.bootCount, 1, `${c.name}: one boot (the kernel's own DHCP is part of it)`);
+    t.equal(node.firmware, 'iPXE', `${c.name}: QEMU's iPXE ROM (option 77)`);
+    // The init reads and writes for well under the 2 s of NFS activity that make a node up, then powers off.
+    t.same(
+      node.stages.map((s) => s.name).slice(0, 5),
+      ['dhcp', 'loader', 'kernel', 'mounted', 'init'],
+      `${c.name}: DHCP, loader, kernel and initrd, root mounted, init read`,
+    );
+    for (let i = 1; i < node.stages.length; i++) t.ok(node.stages[i].start >= node.stages[i - 1].start, `${c.name}: ${node.stages[i].name} after ${node.stages[i - 1].name}`);
+    const files = node.boot!.timeline.filter((x) => x.what === 'tftp' && x.outcome === 'complete').map((x) => x.label);
+    t.match(files, ['pxelinux.0', 'ldlinux.c32'], `${c.name}: the loader's files first (${files.join(', ')})`);
+    t.ok(files.includes('vmlinuz') && files.some((f) => /initrd/.test(f)), `${c.name}: kernel and initrd over TFTP`);
+    t.ok(node.boot!.timeline.some((x) => x.what === 'init' && x.label === 'READ /sbin/init'), `${c.name}: the first READ of /sbin/init`);
+    const plausible = node.stages.every((s) => s.end === null || s.end - s.start < 300_000);
+    t.ok(plausible, `${c.name}: no stage over 5 minutes (${node.stages.map((s) => `${s.name} ${s.end === null ? '-' : ((s.end - s.start) / 1000).toFixed(1)}`).join(', ')})`);
+    t.equal(node.lastError, null, `${c.name}: no error`);
+  }
   t.equal(await serve.stop(10_000), 0, 'netboot serve exits 0 on SIGTERM');
 });
