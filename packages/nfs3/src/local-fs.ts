@@ -1,4 +1,4 @@
-import { fdatasync, fstatSync, fsync, read, readSync, write, writeSync } from 'node:fs';
+import { fdatasync, fstatSync, fsync, read, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { AttributeCache } from './attribute-cache.js';
 import { nameKey } from './byte-path.js';
@@ -13,28 +13,11 @@ const writeFd = promisify(write);
 const fsyncFd = promisify(fsync);
 const fdatasyncFd = promisify(fdatasync);
 
-/** READs up to this size are served with a synchronous pread (see read()). */
-const SYNC_READ_MAX = 64 * 1024;
-/**
- * A write copies into the page cache in well under a millisecond
- * a megabyte, unless the kernel holds the writer back because too much is
- * dirty (balance_dirty_pages sleeps tens of milliseconds and more). A
- * synchronous write that took longer than this sends the writes of the
- * next POOL_WRITES_MS to the thread pool, so the event loop does not sleep
- * with the kernel.
- */
-const SYNC_WRITE_STALL_MS = 10;
-const POOL_WRITES_MS = 1000;
-
-/** What the local exports of one server share: attributes, open files, directory snapshots, I/O scheduling. */
+/** What the local exports of one server share: attributes, open files, directory snapshots. */
 export class LocalShared {
   readonly cache: AttributeCache<LocalAttrs>;
   readonly files = new OpenFiles();
   readonly listings = new DirListings();
-  /** READ calls running. */
-  readsRunning = 0;
-  /** Until when (performance.now()) WRITE data goes to the thread pool (see SYNC_WRITE_STALL_MS). */
-  poolWritesUntil = 0;
 
   constructor(attributeCacheMs: number) {
     this.cache = new AttributeCache(attributeCacheMs);
@@ -182,57 +165,41 @@ export class LocalFs<R> implements ExportFs {
     return this.shared.files.use(this.fileKey(obj.fileid), obj.fileid, () => this.with(obj.rel, obj.fileid, (r) => this.io.openFile(r, obj.fileid)), fn, write);
   }
 
-  async read(o: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
-    const s = this.shared;
-    s.readsRunning++;
-    try {
-      return await this.useFile(this.obj(o), async (fd) => {
-        // A small read of cached data takes microseconds synchronously, several times less than
-        // the thread-pool round trip. A large one is synchronous too when it is the only READ
-        // running (one call in flight: the hop would only add two wake-ups and a loop turn);
-        // beside others it goes to the thread pool so they overlap on the cores.
-        if (count <= SYNC_READ_MAX || s.readsRunning === 1) return readSync(fd, buf, at, count, position);
-        return (await readFd(fd, buf, at, count, position)).bytesRead;
-      });
-    } finally {
-      s.readsRunning--;
-    }
+  /**
+   * Data moves in the thread pool, never on the event loop that DHCP, TFTP
+   * and HTTP share in `netboot serve`: a read that misses the page cache
+   * waits for the disk, and a write can be held back by the kernel's dirty
+   * page throttling for tens of milliseconds (bench/serve-loop-delay.js).
+   */
+  read(o: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
+    return this.useFile(this.obj(o), async (fd) => (await readFd(fd, buf, at, count, position)).bytesRead);
   }
 
   async write(o: FsObject, data: Buffer, position: number, stable: Stability): Promise<LocalAttrs> {
     const obj = this.obj(o);
-    const s = this.shared;
     try {
       return await this.useFile(
         obj,
         async (fd) => {
-          // Into the page cache synchronously, unless a recent write stalled (SYNC_WRITE_STALL_MS): measured 1.4 to 1.7x the throughput of the thread-pool
-          // hop at 4 and 16 calls in flight (the hop's wake-ups, and pool threads contending for the
-          // file's lock, cost more than the loop gains by reading the next call meanwhile).
-          const start = performance.now();
-          const direct = start >= s.poolWritesUntil;
-          let done = 0;
-          while (done < data.length) {
-            const at = position + done;
-            const n = direct ? writeSync(fd, data, done, data.length - done, at) : (await writeFd(fd, data, done, data.length - done, at)).bytesWritten;
+          for (let done = 0; done < data.length; ) {
+            const n = (await writeFd(fd, data, done, data.length - done, position + done)).bytesWritten;
             if (n === 0) break;
             done += n;
           }
-          if (direct && performance.now() - start > SYNC_WRITE_STALL_MS) s.poolWritesUntil = performance.now() + POOL_WRITES_MS;
-          // The disk wait in the pool. fsync of the whole file, not only this range (knfsd's RWF_SYNC):
-          // with several stable writes in flight the first flushes them all and the others find their
-          // pages clean (measured 1.07 to 1.16x the throughput of range-only O_SYNC writes at 4 in flight).
+          // fsync of the whole file, not only this range (knfsd's RWF_SYNC): with several stable writes in
+          // flight the first flushes them all and the others find their pages clean.
           if (stable === 'file') await fsyncFd(fd);
           else if (stable === 'data') await fdatasyncFd(fd);
-          // Synchronous: an asynchronous stat queues behind the writes in flight on the same file.
+          // Synchronous: the inode is in memory (microseconds), and an asynchronous stat would queue behind
+          // the writes in flight in the pool.
           const st = fstatSync(fd, { bigint: true });
-          s.cache.set(this.key(obj.rel), st);
+          this.shared.cache.set(this.key(obj.rel), st);
           return st;
         },
         true,
       );
     } catch (e) {
-      s.cache.forget(this.key(obj.rel));
+      this.shared.cache.forget(this.key(obj.rel));
       throw e;
     }
   }
