@@ -183,7 +183,8 @@ t.test('the installed netboot command', async (t) => {
   const bin = join(project, 'node_modules/.bin/netboot');
   const version = all.find((w) => w.name === 'netboot')!.version;
   const v = await run(bin, ['--version'], { env: userEnv(), timeoutMs: 30_000 });
-  t.equal(v.stdout.trim(), version, 'netboot --version prints the package version');
+  t.equal(v.stdout.split('\n')[0], version, 'netboot --version prints the package version');
+  t.match(v.stdout.split('\n')[1], /^platform: (native|portable) \(/, 'and whether the platform module loaded');
   const help = await run(bin, ['--help'], { env: userEnv(), timeoutMs: 30_000 });
   t.equal(help.code, 0, 'netboot --help exits 0');
   t.match(help.stdout, /usage: netboot <command>/, 'and shows the usage');
@@ -193,7 +194,7 @@ t.test('the installed netboot command', async (t) => {
     const g = await run(npm, ['install', '-g', '--prefix', prefix, '--offline', '--cache', cache, '--no-audit', '--no-fund', ...tarballs], { cwd: dir, env: userEnv(), timeoutMs: 120_000 });
     t.equal(g.code, 0, 'npm install -g exits 0', { output: g.stdout + g.stderr });
     const r = await run('netboot', ['--version'], { env: userEnv({ PATH: [join(prefix, 'bin'), dirname(process.execPath), '/usr/bin:/bin'].join(delimiter) }), timeoutMs: 30_000 });
-    t.equal(r.stdout.trim(), version, 'netboot --version from the global install');
+    t.equal(r.stdout.split('\n')[0], version, 'netboot --version from the global install');
   });
 
   t.test('netboot serve runs the demo; a TFTP fetch from it succeeds', async (t) => {

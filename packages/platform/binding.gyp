@@ -8,7 +8,8 @@
         "native/fs-calls.c",
         "native/ofd-locks.c",
         "native/sockets.c",
-        "native/icmp-echo.c"
+        "native/icmp-echo.c",
+        "native/interfaces.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],

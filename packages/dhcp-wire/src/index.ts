@@ -19,5 +19,5 @@ export * from './lease-file.js';
 export * from './lease-store.js';
 export * from './shared-lease-store.js';
 export * from './interface-link.js';
-export * from './device-socket.js';
+export * from './dhcp-socket.js';
 export * from './dhcp-server.js';

@@ -1,44 +1,34 @@
-import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
-import { parseIpv4, prefixToMask } from './ipv4.js';
+import { parseIpv4 } from './ipv4.js';
 import type { Link } from './lease-policy.js';
 
-interface IpAddrJson {
-  ifname: string;
-  addr_info?: { family: string; local: string; prefixlen: number }[];
-}
+/** Interfaces by name with their IPv4 addresses: the shape of os.networkInterfaces() that matters here. */
+export type InterfaceTable = Record<string, ReadonlyArray<{ address: string; netmask: string }>>;
 
 /**
- * The interface's first IPv4 address and subnet, or an error saying what is
- * missing. Asks iproute2 first: Node's networkInterfaces() leaves out an
- * interface without carrier (a cable not yet plugged, a tap whose VM has not
- * started), and a DHCP server must start before its clients do.
+ * The IPv4 addresses of the interfaces Node sees. os.networkInterfaces()
+ * (getifaddrs through libuv) leaves out interfaces that are not running: a
+ * cable not yet plugged, a tap whose VM has not started. A server that must
+ * start before its clients passes a fuller table (@netboot/platform's
+ * interfaceAddresses()).
  */
-export function interfaceLink(name: string): Link {
-  let fromIp: IpAddrJson[] | undefined;
-  try {
-    fromIp = JSON.parse(execFileSync('ip', ['-4', '-j', 'addr', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
-  } catch {
-    fromIp = undefined;
+export function nodeInterfaceTable(): InterfaceTable {
+  const table: Record<string, Array<{ address: string; netmask: string }>> = {};
+  for (const [name, infos] of Object.entries(networkInterfaces())) {
+    table[name] = (infos ?? []).filter((a) => a.family === 'IPv4').map((a) => ({ address: a.address, netmask: a.netmask }));
   }
-  let address: number | undefined;
-  let mask: number | undefined;
-  if (fromIp) {
-    const info = fromIp[0]?.addr_info?.find((a) => a.family === 'inet');
-    if (info) {
-      address = parseIpv4(info.local);
-      mask = prefixToMask(info.prefixlen);
-    }
-  } else {
-    const all = networkInterfaces();
-    const v4 = all[name]?.find((a) => a.family === 'IPv4');
-    if (v4) {
-      address = parseIpv4(v4.address);
-      mask = parseIpv4(v4.netmask);
-    } else if (!all[name]) {
-      throw new Error(`no network interface "${name}" (interfaces here: ${Object.keys(all).join(', ') || 'none'})`);
-    }
+  return table;
+}
+
+/** The interface's first IPv4 address and subnet, or an error saying what is missing. */
+export function interfaceLink(name: string, interfaces: InterfaceTable = nodeInterfaceTable()): Link {
+  const addresses = interfaces[name];
+  if (addresses === undefined) {
+    throw new Error(`no network interface "${name}" (interfaces here: ${Object.keys(interfaces).join(', ') || 'none'})`);
   }
+  const first = addresses[0];
+  const address = first && parseIpv4(first.address);
+  const mask = first && parseIpv4(first.netmask);
   if (address === undefined || mask === undefined) {
     throw new Error(`interface "${name}" has no IPv4 address; give it the master's address first (ip addr add ADDR/PREFIX dev ${name})`);
   }

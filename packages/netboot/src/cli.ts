@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { commands } from './commands/index.js';
 import { UsageError } from './command.js';
+import { platformLines } from './platform-line.js';
 
 function overview(): string {
   const width = Math.max(0, ...commands.map((c) => c.name.length));
@@ -13,7 +14,8 @@ function overview(): string {
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run "netboot <command> --help" for the flags of each command, "netboot --version" for the version.',
+    'Run "netboot <command> --help" for the flags of each command, "netboot --version" for the version',
+    'and whether the native platform module is in use.',
   ].join('\n');
 }
 
@@ -31,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === '--version' || name === '-V') {
     console.log(version());
+    console.log(platformLines()[0]);
     return 0;
   }
   const command = commands.find((c) => c.name === name);

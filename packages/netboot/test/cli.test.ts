@@ -37,11 +37,15 @@ t.test('netboot pxelinux lists the names in pxelinux order and marks the one fou
   t.match(lines[3], /^pxelinux\.cfg\/C61201 {2}<- found/);
 });
 
-t.test('netboot --version prints the version of the package', async (t) => {
+t.test('netboot --version prints the version of the package, then the platform mode', async (t) => {
   const { readFile } = await import('node:fs/promises');
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   const { stdout } = await run(process.execPath, [cli, '--version']);
-  t.equal(stdout.trim(), pkg.version);
+  const lines = stdout.trim().split('\n');
+  t.equal(lines[0], pkg.version);
+  t.match(lines[1], /^platform: (native \(linux-x64, .+\)|portable \(.+\))$/);
+  const portable = await run(process.execPath, [cli, '--version'], { env: { ...process.env, NETBOOT_PLATFORM: 'portable' } });
+  t.equal(portable.stdout.trim().split('\n')[1], 'platform: portable (NETBOOT_PLATFORM=portable in the environment)');
 });
 
 t.test('the committed bin entry runs the built command', async (t) => {

@@ -8,6 +8,7 @@
 
 #include "fs-calls.h"
 #include "icmp-echo.h"
+#include "interfaces.h"
 #include "napi-util.h"
 #include "ofd-locks.h"
 #include "sockets.h"
@@ -48,6 +49,7 @@ static const export_fn functions[] = {
     {"bindToDevice", js_bind_to_device},
     {"sendfile", js_sendfile},
     {"icmpEcho", js_icmp_echo},
+    {"interfaceAddresses", js_interface_addresses},
 };
 
 #define C(name) {#name, name}

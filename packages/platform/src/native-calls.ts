@@ -27,6 +27,14 @@ export interface LockHolder {
   pid: number;
 }
 
+/** One IPv4 address of an interface. */
+export interface InterfaceAddress {
+  address: string;
+  netmask: string;
+  /** IFF_UP: administratively up (carrier or not). */
+  up: boolean;
+}
+
 /** The kernel's numbers for the flags these calls take, read from this machine's headers. */
 export interface PlatformConstants {
   O_PATH: number;
@@ -129,6 +137,10 @@ export interface NativeCalls {
   /** One ICMP echo to an IPv4 address: true if it answered within timeoutMs (1..60000).
    * A ping socket where net.ipv4.ping_group_range allows, else a raw socket (root). */
   icmpEcho(address: string, timeoutMs: number): Promise<boolean>;
+
+  /** Every interface by name with its IPv4 addresses, from getifaddrs: unlike
+   * os.networkInterfaces(), interfaces that are down or without carrier are listed too. */
+  interfaceAddresses(): Record<string, InterfaceAddress[]>;
 
   constants: PlatformConstants;
 }

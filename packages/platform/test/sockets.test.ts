@@ -88,3 +88,11 @@ if (n) {
     t.throws(() => n.icmpEcho('127.0.0.1', 600_000), { code: 'ERR_OUT_OF_RANGE' });
   });
 }
+
+if (n) {
+  t.test('interfaceAddresses lists loopback with its address', async (t) => {
+    const table = n.interfaceAddresses();
+    t.match(table.lo, [{ address: '127.0.0.1', netmask: '255.0.0.0', up: true }]);
+    for (const addresses of Object.values(table)) t.ok(Array.isArray(addresses));
+  });
+}

@@ -54,6 +54,7 @@ if (n) {
     ['bindToDevice', [-1, 'lo']],
     ['sendfile', [-1, fileFd, 0, 10]],
     ['icmpEcho', ['127.0.0.1', 50]],
+    ['interfaceAddresses', []],
   ];
 
   const bad: unknown[] = [

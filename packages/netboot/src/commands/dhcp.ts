@@ -1,5 +1,5 @@
 import { type Command, UsageError, boolFlag, parseFlags, stringFlag, untilSignalled } from '../command.js';
-import { needsDeviceSockets, relaunchWithDeviceSockets, startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
+import { startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
 
 const usage = `usage: netboot dhcp --config dhcpd.conf --interface IF [--leases FILE | --lease-store URL] [--listen ADDR] [--port 67] [--proxy]
 
@@ -44,8 +44,6 @@ async function run(argv: string[]): Promise<number> {
     port: stringFlag(flags, 'port'),
     proxy: boolFlag(flags, 'proxy'),
   };
-  if (needsDeviceSockets()) return relaunchWithDeviceSockets(settings, ['dhcp', ...argv]);
-
   const log = (line: string) => console.log(line);
   const signalled = untilSignalled();
   const service = await startDhcp(settings, log);

@@ -7,6 +7,7 @@ import { checkNode } from '../doctor/node-checks.js';
 import { nodesOf } from '../doctor/dhcp-nodes.js';
 import { peerDifferences } from '../doctor/peer-config.js';
 import { doctorLive, doctorLiveUsage } from './doctor-live.js';
+import { platformLines } from '../platform-line.js';
 
 const usage = `usage: netboot doctor --dhcp-conf FILE --tftp-root DIR --exports FILE [--http-root DIR] [--http-url-prefix URL]
 
@@ -19,7 +20,8 @@ URL, under the HTTP root), the pxelinux config it gets, the kernel and initrd th
 that its nfsroot is exported to its fixed address read-write with
 no_root_squash, that its root has the guide's directories and dev/console,
 and that its etc/fstab mounts only paths exported to it. Each problem comes
-with its fix; the exit status is 1 when a node can't boot.
+with its fix; the exit status is 1 when a node can't boot. It says first
+whether the native platform module is in use, and if not, what that costs.
 
 flags:
   --dhcp-conf FILE   the ISC dhcpd.conf (default /etc/dhcp/dhcpd.conf)
@@ -78,6 +80,7 @@ export const doctor: Command = {
     if (urlPrefix !== undefined && !/^https?:\/\/[^/]+\//.test(urlPrefix)) throw new UsageError(`--http-url-prefix must be a URL ending in a path, e.g. http://198.18.0.1/, not "${urlPrefix}"`);
     const http = { root: httpRoot, urlPrefix, port: httpPort };
     const { nodes, problems } = nodesOf(config);
+    for (const line of platformLines()) console.log(line);
     let broken = problems.length;
     for (const p of problems) console.log(`host ${p.name}\n  FAIL  ${p.what}\n        fix: ${p.fix}`);
     if (nodes.length === 0 && problems.length === 0) {

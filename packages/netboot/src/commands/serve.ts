@@ -4,7 +4,7 @@ import { DEMO_PORTS, defaultDemoDir, writeDemo } from '../serve/demo.js';
 import { startNfs } from '../serve/nfs-runner.js';
 import { startTftp } from '../serve/tftp-runner.js';
 import { startHttp } from '../serve/http-runner.js';
-import { needsDeviceSockets, relaunchWithDeviceSockets, startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
+import { startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
 import type { Log, RunningService } from '../serve/running-service.js';
 import { untilSignalled } from '../command.js';
 import type { ServiceHooks } from '../observe/boot-monitor.js';
@@ -194,8 +194,6 @@ export const serve: Command = {
         'http-port': String(DEMO_PORTS.http),
       };
     }
-    const dhcp = dhcpSettings(settings);
-    if (dhcp && needsDeviceSockets()) return relaunchWithDeviceSockets(dhcp, ['serve', ...argv]);
     const status = statusSettings({
       port: str(settings, 'status-port'),
       address: str(settings, 'status-address'),

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -6,16 +5,17 @@ import { dirname, resolve } from 'node:path';
 import type { Socket } from 'node:dgram';
 import {
   DhcpServer,
-  deviceSocketLauncher,
   formatIpv4,
-  inheritedSockets,
   interfaceLink,
+  nodeInterfaceTable,
   openSocket,
   parseIpv4,
   subnetFor,
   type DhcpConfig,
+  type InterfaceTable,
   type Link,
 } from '@netboot/dhcp-wire';
+import { native, platformStatus, socketFd } from '@netboot/platform';
 import { PgLeaseStore } from '@netboot/lease-pg';
 import { UsageError, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
@@ -65,59 +65,57 @@ export function leaseStoreOf(s: DhcpSettings): string | undefined {
   return s.leaseStore;
 }
 
-/**
- * Node's dgram can't bind a socket to one interface, so a process that serves
- * DHCP is run by a small perl launcher that opens device-bound sockets and
- * execs it again with them (see @netboot/dhcp-wire's device-socket.ts). This
- * says whether this process still has to be relaunched that way.
- */
-export function needsDeviceSockets(): boolean {
-  return inheritedSockets() === undefined;
+/** Every interface with its IPv4 addresses: the platform module lists those without carrier too. */
+function interfaceTable(): InterfaceTable {
+  return native ? native.interfaceAddresses() : nodeInterfaceTable();
 }
 
 /**
- * Runs this same command again under the launcher, forwarding signals
- * (SIGHUP included, for reloads), and resolves with its exit status.
+ * Binds each socket to the interface (SO_BINDTODEVICE), so that the kernel
+ * hands it only datagrams that came in there and every reply, the limited
+ * broadcast included, leaves through it. Without the platform module that
+ * cannot be done: with no other interface carrying IPv4 the sockets answer
+ * the same requests anyway (said once in the log); with others, answering
+ * DHCP on a network not meant for it is refused.
  */
-export async function relaunchWithDeviceSockets(s: DhcpSettings, argv: string[]): Promise<number> {
-  // Checked here so that a typo is reported before perl runs.
-  interfaceLink(s.iface);
-  leaseStoreOf(s);
-  const { command, args } = deviceSocketLauncher(s.iface, listenOf(s), portsOf(s), process.execPath, [
-    ...process.execArgv,
-    process.argv[1],
-    ...argv,
-  ]);
-  const child = spawn(command, args, { stdio: 'inherit' });
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const forward = (sig: NodeJS.Signals) => child.kill(sig);
-  for (const sig of signals) process.on(sig, forward);
-  return new Promise((done) => {
-    child.on('error', (e) => {
-      console.error(`netboot: cannot run perl to bind DHCP to ${s.iface}: ${e.message}`);
-      done(1);
-    });
-    child.on('exit', (code, signal) => {
-      for (const sig of signals) process.off(sig, forward);
-      done(code ?? (signal ? 1 : 0));
-    });
-  });
+function bindToInterface(s: DhcpSettings, sockets: Iterable<Socket>, table: InterfaceTable, log: Log): void {
+  if (native) {
+    for (const socket of sockets) native.bindToDevice(socketFd(socket), s.iface);
+    return;
+  }
+  const status = platformStatus();
+  const why = status.mode === 'portable' ? status.why : '';
+  const others = Object.entries(table)
+    .filter(([name, addresses]) => name !== s.iface && name !== 'lo' && addresses.length > 0)
+    .map(([name]) => name);
+  if (others.length > 0) {
+    throw new Error(
+      `cannot keep DHCP to ${s.iface}: binding a socket to one interface (SO_BINDTODEVICE) needs the native platform module, which is missing: ${why}. ` +
+        `Without it requests from ${others.join(', ')} would be answered too. Rebuild it (npm rebuild @netboot/platform, with a C compiler, make and python3), or run DHCP where ${s.iface} is the only interface with an IPv4 address.`,
+    );
+  }
+  log(`dhcp: platform portable (${why}): sockets not bound to ${s.iface}; no other interface has IPv4, so only ${s.iface}'s requests arrive`);
 }
 
-/** The DHCP/BOOTP server on the device-bound sockets this process was given. */
+/** The DHCP/BOOTP server, on sockets bound to the interface. */
 export async function startDhcp(s: DhcpSettings, log: Log, onExchange?: DhcpServerOptions['onExchange']): Promise<RunningService> {
-  const link = interfaceLink(s.iface);
+  const table = interfaceTable();
+  const link = interfaceLink(s.iface, table);
+  const url = leaseStoreOf(s);
   let config = await loadConfig(s, link, log, true);
-  const fds = inheritedSockets();
-  if (!fds) throw new Error('DHCP sockets were not opened for this process (run it through netboot dhcp or netboot serve)');
   const ports = portsOf(s);
   const sockets = new Map<number, Socket>();
-  for (const p of ports) {
-    const fd = fds.get(p);
-    if (fd === undefined) throw new Error(`no socket was opened for port ${p}`);
-    sockets.set(p, await openSocket({ fd }));
+  try {
+    for (const p of ports) sockets.set(p, await openSocket({ address: listenOf(s), port: p }));
+    bindToInterface(s, sockets.values(), table, log);
+  } catch (e) {
+    for (const socket of sockets.values()) socket.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw new Error(`cannot bind UDP ${listenOf(s)} port ${ports.join(', ')} for DHCP on ${s.iface}: ${(e as Error).message}`);
+    }
+    throw e;
   }
-  const url = leaseStoreOf(s);
   let server: DhcpServer;
   let where = '';
   if (url) {
