@@ -55,6 +55,8 @@ export interface FileDoneEvent {
   seconds: number;
   /** The block size agreed (TFTP). */
   blksize?: number;
+  /** Times data was sent again after a timeout (TFTP). */
+  retransmits?: number;
   /** Why it did not complete (the TFTP error text, the HTTP status). */
   detail?: string;
 }

@@ -216,6 +216,7 @@ export class BootModel {
     entry.end = t;
     entry.outcome = e.outcome;
     entry.bytes = e.bytes;
+    if (e.retransmits) entry.retransmits = e.retransmits;
     if (e.outcome === 'timeout') {
       const k = String(e.blksize ?? 512);
       boot.counters.tftpTimeouts[k] = (boot.counters.tftpTimeouts[k] ?? 0) + 1;

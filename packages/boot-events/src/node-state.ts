@@ -29,6 +29,8 @@ export interface TimelineEntry {
   /** complete, probe, timeout, error, refused, granted... */
   outcome?: string;
   bytes?: number;
+  /** TFTP data sent again after timeouts. */
+  retransmits?: number;
 }
 
 /** What the live doctor needs from one boot's traffic. */

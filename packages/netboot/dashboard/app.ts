@@ -30,6 +30,7 @@ interface Entry {
   end: number | null;
   outcome?: string;
   bytes?: number;
+  retransmits?: number;
 }
 interface NodeDetail extends Row {
   boot: { number: number; start: number; stages: Span[]; timeline: Entry[]; duration: number | null } | null;
@@ -152,7 +153,7 @@ function waterfall(d: NodeDetail, now: number): HTMLElement {
     line.dataset.what = x.what;
     const took = (x.end ?? now) - x.start;
     const label = el('span', 'wf-label', `${x.what.toUpperCase()} ${x.label}`);
-    label.title = `${x.label}: ${x.outcome ?? 'under way'}${x.bytes ? `, ${x.bytes} bytes` : ''}, ${secs(took)} s, at +${secs(x.start - start)} s`;
+    label.title = `${x.label}: ${x.outcome ?? 'under way'}${x.bytes ? `, ${x.bytes} bytes` : ''}${x.retransmits ? `, ${x.retransmits} retransmits` : ''}, ${secs(took)} s, at +${secs(x.start - start)} s`;
     const track = el('div', 'wf-track');
     const bar = el('div', `wf-bar w-${x.what}${x.outcome ? ` o-${x.outcome}` : ''}`);
     bar.style.left = `${((x.start - start) / end) * 100}%`;

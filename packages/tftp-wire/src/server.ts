@@ -75,6 +75,8 @@ export type TftpTransferEvent =
       bytes: number;
       seconds: number;
       blksize: number;
+      /** Times the data was sent again after a timeout. */
+      retransmits: number;
     };
 
 interface Active {
@@ -211,7 +213,7 @@ export class TftpServer {
     } catch (err) {
       this.log('warning', `${kind} from ${who} filename ${p.filename}: ${(err as Error).message}`);
       this.reply(address, port, ErrorCode.NOT_DEFINED, 'Internal error');
-      this.opts.onTransfer?.({ phase: 'done', kind, client: who, filename: p.filename, outcome: 'failed', reason: 'Internal error', bytes: 0, seconds: 0, blksize: 512 });
+      this.opts.onTransfer?.({ phase: 'done', kind, client: who, filename: p.filename, outcome: 'failed', reason: 'Internal error', bytes: 0, seconds: 0, blksize: 512, retransmits: 0 });
     } finally {
       this.starting.delete(key);
     }
@@ -224,7 +226,7 @@ export class TftpServer {
     const refuse = (code: number, message: string, level: 'info' | 'warning' = 'warning') => {
       this.log(level, `${kind} from ${who} filename ${p.filename}: ${message}`);
       this.reply(address, port, code, message);
-      this.opts.onTransfer?.({ phase: 'done', kind, client: who, filename: p.filename, outcome: 'refused', reason: message, bytes: 0, seconds: 0, blksize: 512 });
+      this.opts.onTransfer?.({ phase: 'done', kind, client: who, filename: p.filename, outcome: 'refused', reason: message, bytes: 0, seconds: 0, blksize: 512, retransmits: 0 });
     };
     if (this.remap) {
       const r = this.remap.apply(name, { op: kind === 'RRQ' ? 'get' : 'put', address: who });
@@ -402,9 +404,15 @@ export class TftpServer {
         bytes: d.bytes,
         seconds: (now() - started) / 1000,
         blksize: t.settings.blksize,
+        retransmits,
       });
     };
-    const onLog = (level: 'debug' | 'info' | 'warning', message: string) => this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${message}`);
+    // Counted from the sender's own line, which comes only on a timeout: nothing per block.
+    let retransmits = 0;
+    const onLog = (level: 'debug' | 'info' | 'warning', message: string) => {
+      if (message.startsWith('timeout, resending')) retransmits++;
+      this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${message}`);
+    };
     onLog('debug', oack ? `OACK ${oack}` : `no options, ${first} directly`);
     if (t.thread && this.threads) {
       const abort = this.threads.start({ ...t.thread, family, local, address: t.who, port: t.port, sendBufferBytes }, { onDone, onLog });

@@ -67,7 +67,7 @@ export class FileEvents {
     }
     this.active.tftp = Math.max(0, this.active.tftp - 1);
     const outcome = tftpOutcome(e);
-    this.emit({ kind: 'file-done', at, protocol: 'tftp', ip: e.client, file: e.filename, outcome, bytes: e.bytes, seconds: e.seconds, blksize: e.blksize, detail: outcome === 'complete' ? undefined : e.reason });
+    this.emit({ kind: 'file-done', at, protocol: 'tftp', ip: e.client, file: e.filename, outcome, bytes: e.bytes, seconds: e.seconds, blksize: e.blksize, retransmits: e.retransmits || undefined, detail: outcome === 'complete' ? undefined : e.reason });
     if (outcome === 'complete') this.learnInit(e.client, e.filename);
   };
 
