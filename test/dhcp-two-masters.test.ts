@@ -203,7 +203,7 @@ t.test('two netboot dhcp masters on one PostgreSQL', async (t) => {
     const b = await s.startMaster(1);
     const loadA = perfdhcp(t, s, progs.perfdhcp, 0, 0, ['-r', '150', '-p', '6']);
     const loadB = perfdhcp(t, s, progs.perfdhcp, 1, 1, ['-r', '150', '-p', '6']);
-    for (let waited = 0; acks(a.output()).length < 150 && waited < 15_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    await a.waitForOutput((out) => acks(out).length >= 150, '150 DHCPACK lines');
     await a.kill(); // kill -9 of master A in the middle of the run
     await Promise.all([loadA.exited, loadB.exited]);
     const ackedByA = acks(a.output());
@@ -242,7 +242,7 @@ t.test('two netboot dhcp masters on one PostgreSQL', async (t) => {
     t.same(doubles(a.output(), b.output(), a2.output(), b2.output()), [], 'still no address ACKed to two MACs');
   });
 
-  t.test('PostgreSQL stopped for 10 s under load: no ACK without a row, logged once, service resumes', async (t) => {
+  t.test('PostgreSQL stopped under load: no ACK without a row, logged once, service resumes', async (t) => {
     const progs = requirePrograms(t, { perfdhcp: 'kea-admin' });
     if (!progs) return;
     const s = await setup(t, server, admin);
@@ -250,15 +250,18 @@ t.test('two netboot dhcp masters on one PostgreSQL', async (t) => {
     const b = await s.startMaster(1);
     const loadA = perfdhcp(t, s, progs.perfdhcp, 0, 0, ['-r', '60', '-p', '16']);
     const loadB = perfdhcp(t, s, progs.perfdhcp, 1, 1, ['-r', '60', '-p', '16']);
-    await new Promise((r) => setTimeout(r, 2500));
+    for (const m of [a, b]) await m.waitForOutput((out) => acks(out).length >= 20, '20 DHCPACK lines');
     await server.stop();
     const stoppedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 10_000));
+    // Down until both masters have met the outage; requests go on arriving until the restart below.
+    for (const m of [a, b]) await m.waitFor(/answering nothing that cannot be recorded/);
     await server.start();
     t.comment(`PostgreSQL was down ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`);
     await Promise.all([loadA.exited, loadB.exited]);
     for (const [name, m] of [['A', a], ['B', b]] as const) {
       const out = m.output();
+      const unanswered = Number(/(\d+) requests were left unanswered/.exec(out)?.[1]);
+      t.ok(unanswered > 1, `${name} left ${unanswered} requests unanswered during the outage`);
       t.equal(out.split('answering nothing that cannot be recorded').length - 1, 1, `${name} logged the outage once`);
       const backAt = out.indexOf(' is back after ');
       t.ok(backAt > 0, `${name} logged that the store is back`);

@@ -8,6 +8,8 @@ export interface Running {
   output(): string;
   /** Resolves with the first output match of `pattern`, or rejects after `timeoutMs`. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves once `check` holds of the output so far (e.g. a count of lines), or rejects after `timeoutMs` naming `what`. */
+  waitForOutput(check: (output: string) => boolean, what: string, timeoutMs?: number): Promise<void>;
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves with the exit code or signal. */
   stop(graceMs?: number): Promise<number | NodeJS.Signals | null>;
   /** SIGKILL to the group at once (a crash). */
@@ -80,6 +82,30 @@ export function start(
     signalGroup('SIGKILL');
     return exited;
   };
+  // A bound, not an expectation: a starting server on a busy CI machine can take seconds to print.
+  const waitOn = <T>(test: () => T | undefined, what: string, timeoutMs = 30_000) =>
+    new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const found = test();
+        if (found !== undefined) {
+          cleanup();
+          resolve(found);
+        } else if (done) {
+          cleanup();
+          reject(new Error(`${command} exited before printing ${what}; output:\n${text}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${command} did not print ${what} within ${timeoutMs} ms; output:\n${text}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
   const running: Running = {
     child,
     pid: child.pid ?? -1,
@@ -87,31 +113,8 @@ export function start(
     exited,
     stop,
     kill,
-    // A bound, not an expectation: a starting server on a busy CI machine can take seconds to print.
-    waitFor(pattern, timeoutMs = 30_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = text.match(pattern);
-          if (m) {
-            cleanup();
-            resolve(m);
-          } else if (done) {
-            cleanup();
-            reject(new Error(`${command} exited before printing ${pattern}; output:\n${text}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`${command} did not print ${pattern} within ${timeoutMs} ms; output:\n${text}`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    waitFor: (pattern, timeoutMs) => waitOn(() => text.match(pattern) ?? undefined, String(pattern), timeoutMs),
+    waitForOutput: (check, what, timeoutMs) => waitOn(() => check(text) || undefined, what, timeoutMs).then(() => {}),
   };
   t.teardown(() => stop());
   return running;
