@@ -50,8 +50,7 @@ if (requireNetns(t)) {
     ];
     writeFileSync(exportsFile, [...lines, `${dirs.gone} ${client}(rw,no_root_squash,insecure)`].join('\n') + '\n');
     const server = start(t, process.execPath, [netbootCli, 'nfs', '--exports', exportsFile, '--state-dir', join(base, 'state')], { ns: link.server });
-    await server.waitFor(/mountd|listening|registered/i, 15_000);
-    await new Promise((r) => setTimeout(r, 500));
+    await server.waitFor(/nlm: lock manager .* on port \d+/); // the last service it starts
 
     type Results = Record<string, unknown> & { goneHandle: string };
     const r = await nodeIn<Results>(

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RpcServer, credentialToOpaqueAuth, decodeRpcMessage, encode, encodeRpcMessage } from '@netboot/oncrpc-xdr';
 import { NfsClient, NfsServer, NfsStat, NFS_PROGRAM, NFS_V3, Proc, procedures, type AccessOptions } from '@netboot/nfs3';
+import { until } from '../support/until.js';
 import { LossyRelay } from './lossy-relay.js';
 
 // RPC over UDP through a link that drops, duplicates and reorders: the
@@ -47,14 +48,12 @@ t.test('a datagram sent twice runs once; both copies get the same answer', async
     const { bodyOffset } = decodeRpcMessage(reply);
     return reply.readUInt32BE(bodyOffset); // nfsstat3, the first word of every result
   };
-  const until = async (n: number) => {
-    for (let i = 0; i < 200 && replies.length < n; i++) await new Promise((r) => setTimeout(r, 10));
-  };
+  const replied = (n: number) => until(() => replies.length >= n, `reply ${n}`);
   const remove = call(Proc.REMOVE, encode(procedures.REMOVE.args, { dir: rootFh, name: Buffer.from('victim') }), 0x5eed0001);
   sock.send(remove, port, '127.0.0.1');
-  await until(1);
+  await replied(1);
   sock.send(remove, port, '127.0.0.1');
-  await until(2);
+  await replied(2);
   t.equal(replies.length, 2, 'both copies answered');
   t.equal(statusOf(replies[0]), NfsStat.OK, 'REMOVE: NFS3_OK');
   t.equal(statusOf(replies[1]), NfsStat.OK, 'the retransmission: NFS3_OK again, not NOENT');
@@ -64,14 +63,14 @@ t.test('a datagram sent twice runs once; both copies get the same answer', async
   const create = call(Proc.CREATE, encode(procedures.CREATE.args, { where: { dir: rootFh, name: Buffer.from('made') }, how: { mode: 1, attributes: { mode: 0o644, uid: undefined, gid: undefined, size: undefined, atime: { how: 0 }, mtime: { how: 0 } } } }), 0x5eed0002);
   replies.length = 0;
   sock.send(create, port, '127.0.0.1');
-  await until(1);
+  await replied(1);
   sock.send(create, port, '127.0.0.1');
-  await until(2);
+  await replied(2);
   t.same(replies.map(statusOf), [NfsStat.OK, NfsStat.OK], 'a GUARDED CREATE sent twice: NFS3_OK twice, not EXIST');
   const other = call(Proc.CREATE, encode(procedures.CREATE.args, { where: { dir: rootFh, name: Buffer.from('made') }, how: { mode: 1, attributes: { mode: 0o644, uid: undefined, gid: undefined, size: undefined, atime: { how: 0 }, mtime: { how: 0 } } } }), 0x5eed0003);
   replies.length = 0;
   sock.send(other, port, '127.0.0.1');
-  await until(1);
+  await replied(1);
   t.same(replies.map(statusOf), [NfsStat.EXIST], 'control: the same CREATE under a new xid is a new call: EXIST');
 });
 
