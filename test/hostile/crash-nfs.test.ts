@@ -108,17 +108,15 @@ if (requireNetns(t)) {
     writeFileSync(exportsFile, `${exp} ${link.clientAddr}(rw,sync,no_root_squash)\n`);
     const serverArgs = [netbootCli, 'nfs', '--exports', exportsFile, '--state-dir', join(base, 'state')];
     const server = start(t, process.execPath, serverArgs, { ns: link.server });
-    await server.waitFor(/nfs: serving|registered|listening/i, 15_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await server.waitFor(/nlm: lock manager .* on port \d+/); // the last service it starts
 
     const writer = start(t, process.execPath, ['--input-type=module', '-e', WRITER, JSON.stringify({ server: link.serverAddr, path: exp, chunk: CHUNK })], {
       ns: link.client,
       cwd: repoRoot,
     });
-    const acks = () => writer.output().split('"ack"').length - 1;
-    for (let waited = 0; acks() < 120 && waited < 20_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    await writer.waitForOutput((out) => out.split('"ack"').length > 120, '120 acknowledged writes');
     await server.kill();
-    await Promise.race([writer.exited, new Promise((r) => setTimeout(r, 8000))]);
+    await writer.waitFor(/"end"/).catch(() => undefined); // asserted below, with what the writer saw
     await writer.stop();
 
     const lines = writer
@@ -134,8 +132,7 @@ if (requireNetns(t)) {
     const verfBefore = new Set(acked.map((l) => l.verf));
 
     const again = start(t, process.execPath, serverArgs, { ns: link.server });
-    await again.waitFor(/nfs: serving|registered|listening/i, 15_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await again.waitFor(/nlm: lock manager .* on port \d+/);
     const r = await nodeIn<{ handles: number[]; mismatches: unknown[]; checked: number; verfAfter: string; createAfter: number }>(
       link.client,
       CHECKER,
