@@ -3,4 +3,6 @@ export { TarParser, readTar, type TarEntry, type TarEvent, type EntryType, type 
 export { UnsafeEntryError } from './entry-path.js';
 export { GenerationBuilder, type BuildStats } from './generation-builder.js';
 export { walkDirectory } from './directory-source.js';
+export { OverlayFs } from './overlay-fs.js';
+export { NodeRoots, type NodeRecord } from './node-roots.js';
 export { ImageStore, type ImageInfo, type ImportSource, type ImageState, type StoreState } from './image-store.js';

@@ -3,6 +3,7 @@ import { BufferPool, RateLimitedLog, type ProcedureHandler } from '@netboot/oncr
 import { native, platformStatus } from '@netboot/platform';
 import { printable } from './byte-path.js';
 import { ExportTable, type NfsExport } from './export-table.js';
+import type { ExportFs } from './export-fs.js';
 import { LocalFs, LocalShared } from './local-fs.js';
 import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
 import { NativeIo } from './native-io.js';
@@ -33,6 +34,8 @@ export interface NfsServerOptions {
    * loaded: what a server without it does (see "Portable mode").
    */
   portable?: boolean;
+  /** Another backend for some exports (an image-backed node root); undefined leaves the export to the local backend. */
+  backend?: (def: NfsExport) => Promise<ExportFs | undefined>;
 }
 
 /**
@@ -55,6 +58,7 @@ export class NfsServer {
   private readonly native: typeof native;
   private readonly pool: BufferPool;
   private maxScan: number | undefined;
+  private readonly backend: NfsServerOptions['backend'];
 
   private constructor(
     opts: NfsServerOptions,
@@ -78,6 +82,7 @@ export class NfsServer {
     }
     this.local = new LocalShared(opts.attributeCacheMs ?? 1000);
     this.maxScan = opts.maxScan;
+    this.backend = opts.backend;
     this.pool = new BufferPool(READ_ROOM + this.maxIoTcp + 3);
   }
 
@@ -89,7 +94,9 @@ export class NfsServer {
     return server;
   }
 
-  private openExport(def: NfsExport): LocalFs<number> | LocalFs<Buffer> {
+  private async openExport(def: NfsExport): Promise<ExportFs> {
+    const other = await this.backend?.(def);
+    if (other) return other;
     if (this.native) return LocalFs.open(def.id, def.path, new NativeIo(this.native, def.path), this.local, this.maxScan);
     return LocalFs.open(def.id, def.path, new PortableIo(def.path), this.local, this.maxScan);
   }

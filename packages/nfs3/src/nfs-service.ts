@@ -16,12 +16,14 @@ import {
 import { PortmapClient, PortmapServer } from '@netboot/portmap';
 import { loadHandleKey, readHandleKeyFile } from './handle-key.js';
 import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
-import { type NfsExport, NfsServer } from './nfs-server.js';
+import { type NfsExport, NfsServer, type NfsServerOptions } from './nfs-server.js';
 import { observeCalls, type NfsCallObserver } from './call-observer.js';
 
 export interface NfsServiceOptions {
   /** An exports(5) file. */
   exportsFile: string;
+  /** A second backend for some exports (see NfsServerOptions.backend). */
+  backend?: NfsServerOptions['backend'];
   /** Address to serve on (default 0.0.0.0). */
   listen?: string;
   /** NFS port for UDP and TCP (default 2049). */
@@ -131,7 +133,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   const warn = (w: Parameters<typeof formatWarning>[0]) => log(formatWarning(w));
   let exports = await servable(await loadExports(opts.exportsFile, { warn }), log);
   const key = opts.handleKeyFile ? await readHandleKeyFile(opts.handleKeyFile) : await loadHandleKey(opts.stateDir);
-  const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log });
+  const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log, backend: opts.backend });
   const mountd = new Mountd({
     exports,
     rootHandle: (exp, subpath) => nfs.dirHandle(exp.path, subpath),

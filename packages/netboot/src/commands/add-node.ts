@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { isIPv4 } from 'node:net';
+import { NodeRoots } from '@netboot/image-store';
 import { type Command, UsageError, parseFlags, stringFlag, boolFlag } from '../command.js';
 
 const exec = promisify(execFile);
@@ -24,6 +25,11 @@ flags:
   --tftp-root DIR        the TFTP root holding pxelinux.cfg (default /diskless)
   --kernel NAME          the kernel file under the TFTP root (default vmlinuz)
   --initrd NAME          the initrd under the TFTP root (default initrd.img; "none" for none)
+  --image NAME           the node's root is image NAME (see netboot image) under
+                         its own writable layer, instead of a copied skeleton;
+                         etc/hostname and etc/fstab go into that layer
+  --state-dir DIR        where images and image-backed nodes live (default /var/lib/netboot);
+                         give netboot nfs/serve the same
   --force                overwrite or add even where the node already appears`;
 
 /** The directories the guide creates in every node root. */
@@ -73,6 +79,8 @@ export const addNode: Command = {
         kernel: { type: 'string' },
         initrd: { type: 'string' },
         force: { type: 'boolean' },
+        image: { type: 'string' },
+        'state-dir': { type: 'string' },
       },
       true,
     );
@@ -120,34 +128,44 @@ export const addNode: Command = {
     }
 
     const changed: string[] = [];
-    for (const dir of SKELETON) await mkdir(join(nodeRoot, dir), { recursive: true });
-    await chmod(join(nodeRoot, 'tmp'), 0o1777);
-    await chmod(join(nodeRoot, 'var/tmp'), 0o1777);
-    if (fromRoot) {
-      await cp(join(fromRoot, 'etc'), join(nodeRoot, 'etc'), { recursive: true, force, verbatimSymlinks: true });
+    const image = stringFlag(flags, 'image');
+    const fstab = [
+      '# <fs>                              <mountpoint> <type> <opts>',
+      `${server}:${nodeRoot}  /  nfs  vers=3,tcp,rw,nolock  0 0`,
+      'proc  /proc  proc  defaults  0 0',
+      'sysfs  /sys  sysfs  defaults  0 0',
+      '',
+    ].join('\n');
+    if (image) {
+      const roots = new NodeRoots(stringFlag(flags, 'state-dir') ?? '/var/lib/netboot');
+      await roots.add({ ip, image, root: nodeRoot });
+      // The exported directory stays empty: the NFS server serves the merged root in its place.
+      await mkdir(nodeRoot, { recursive: true });
+      const fs = (await roots.open(nodeRoot))!;
+      await fs.writeFile('etc/hostname', Buffer.from(`${hostname}\n`));
+      await fs.writeFile('etc/fstab', Buffer.from(fstab));
+      changed.push(`made ${nodeRoot} image-backed: image ${image} under the layer ${roots.nodesDir}/${ip}/upper (etc/hostname ${hostname}; etc/fstab)`);
     } else {
-      await copyFile('/etc/passwd', join(nodeRoot, 'etc/passwd')).catch(() => {});
-      await copyFile('/etc/group', join(nodeRoot, 'etc/group')).catch(() => {});
-    }
-    await writeFile(join(nodeRoot, 'etc/hostname'), `${hostname}\n`);
-    await writeFile(
-      join(nodeRoot, 'etc/fstab'),
-      [
-        '# <fs>                              <mountpoint> <type> <opts>',
-        `${server}:${nodeRoot}  /  nfs  vers=3,tcp,rw,nolock  0 0`,
-        'proc  /proc  proc  defaults  0 0',
-        'sysfs  /sys  sysfs  defaults  0 0',
-        '',
-      ].join('\n'),
-    );
-    changed.push(`created ${nodeRoot} (${SKELETON.join(' ')}; tmp world-writable; etc/hostname ${hostname}; etc/fstab)`);
-    const consolePath = join(nodeRoot, 'dev/console');
-    if (!(await exists(consolePath))) {
-      try {
-        await exec('mknod', ['-m', '600', consolePath, 'c', '5', '1']);
-        changed.push(`created ${consolePath} (character device 5,1)`);
-      } catch (err) {
-        console.error(`netboot add-node: could not create ${consolePath} (${(err as Error).message.trim()}); as root run: mknod -m 600 ${consolePath} c 5 1`);
+      for (const dir of SKELETON) await mkdir(join(nodeRoot, dir), { recursive: true });
+      await chmod(join(nodeRoot, 'tmp'), 0o1777);
+      await chmod(join(nodeRoot, 'var/tmp'), 0o1777);
+      if (fromRoot) {
+        await cp(join(fromRoot, 'etc'), join(nodeRoot, 'etc'), { recursive: true, force, verbatimSymlinks: true });
+      } else {
+        await copyFile('/etc/passwd', join(nodeRoot, 'etc/passwd')).catch(() => {});
+        await copyFile('/etc/group', join(nodeRoot, 'etc/group')).catch(() => {});
+      }
+      await writeFile(join(nodeRoot, 'etc/hostname'), `${hostname}\n`);
+      await writeFile(join(nodeRoot, 'etc/fstab'), fstab);
+      changed.push(`created ${nodeRoot} (${SKELETON.join(' ')}; tmp world-writable; etc/hostname ${hostname}; etc/fstab)`);
+      const consolePath = join(nodeRoot, 'dev/console');
+      if (!(await exists(consolePath))) {
+        try {
+          await exec('mknod', ['-m', '600', consolePath, 'c', '5', '1']);
+          changed.push(`created ${consolePath} (character device 5,1)`);
+        } catch (err) {
+          console.error(`netboot add-node: could not create ${consolePath} (${(err as Error).message.trim()}); as root run: mknod -m 600 ${consolePath} c 5 1`);
+        }
       }
     }
 

@@ -19,7 +19,9 @@ flags:
   --nlm-port N         NLM and NSM port (default: one the kernel picks)
   --no-lock            no NLM/NSM: clients must mount with -o nolock
   --state-dir DIR      keeps the handle key and the mount list, so clients
-                       survive a restart (default /var/lib/netboot/nfs)
+                       survive a restart (default /var/lib/netboot/nfs); a
+                       node made with add-node --image and this --state-dir
+                       is served as its image under its own writable layer
   --handle-key FILE    sign file handles with this 32-byte key instead of the
                        state directory's: two servers of the same tree given
                        the same file accept each other's handles`;
@@ -54,6 +56,7 @@ export const nfs: Command = {
         nlmPort: stringFlag(flags, 'nlm-port'),
         noLock: flags.values['no-lock'] === true,
         stateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot/nfs',
+        imageStateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot',
         handleKey: stringFlag(flags, 'handle-key'),
       },
       log,

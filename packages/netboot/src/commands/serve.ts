@@ -115,6 +115,7 @@ async function startAll(s: Settings, log: Log, hooks?: ServiceHooks): Promise<Ru
             nlmPort: str(s, 'nlm-port'),
             noLock: on(s, 'no-lock'),
             stateDir: `${stateDir}/nfs`,
+            imageStateDir: stateDir,
             handleKey: str(s, 'handle-key'),
           },
           log,

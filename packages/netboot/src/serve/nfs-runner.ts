@@ -1,5 +1,6 @@
 import { createNfsService, MOUNTD_PORT, NFS_PORT, type NfsServiceOptions } from '@netboot/nfs3';
 import { startLockDaemon, type LockDaemon } from '@netboot/nlm';
+import { NodeRoots } from '@netboot/image-store';
 import { portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
 
@@ -16,6 +17,8 @@ export interface NfsSettings {
   stateDir: string;
   /** --handle-key: a handle key shared with other servers of the same tree. */
   handleKey?: string;
+  /** Where images and image-backed nodes live (add-node --image): their exports are served as merged roots. */
+  imageStateDir?: string;
 }
 
 /** Boot monitoring's callbacks (netboot serve --status-port). */
@@ -28,6 +31,7 @@ export interface NfsHooks {
 /** portmap (unless one already answers), mountd, NFS and, unless turned off, NLM/NSM locking, from an exports file. */
 export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Promise<RunningService> {
   const nlmPort = portFlag(s.nlmPort, '--nlm-port', 0);
+  const roots = s.imageStateDir ? new NodeRoots(s.imageStateDir) : undefined;
   const service = await createNfsService({
     exportsFile: s.exportsFile,
     listen: s.listen,
@@ -39,6 +43,13 @@ export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Prom
     log,
     observer: hooks?.observer,
     onMount: hooks?.onMount,
+    backend: roots
+      ? async (def) => {
+          const fs = await roots.open(def.path);
+          if (fs) log(`nfs: ${def.path} is an image-backed node root (${fs.describe()})`);
+          return fs;
+        }
+      : undefined,
   });
   let locks: LockDaemon | undefined;
   if (!s.noLock) {

@@ -1,0 +1,160 @@
+import t from 'tap';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RpcServer } from '@netboot/oncrpc-xdr';
+import { NfsClient, NfsServer, NfsStat, StableHow, type AccessOptions } from '@netboot/nfs3';
+import { ImageStore, OverlayFs } from '@netboot/image-store';
+import { tar, type Member } from './tar-writer.js';
+
+const rw: AccessOptions = { rw: true, rootSquash: false, allSquash: false, anonuid: 65534, anongid: 65534, secure: false };
+
+async function* once(b: Buffer): AsyncGenerator<Uint8Array> {
+  yield b;
+}
+
+const IMAGE: Member[] = [
+  { name: 'etc/', type: '5', mode: 0o755 },
+  { name: 'etc/hostname', data: 'image\n', mode: 0o644 },
+  { name: 'etc/motd', data: 'welcome\n' },
+  { name: 'etc/ssh/', type: '5' },
+  { name: 'etc/ssh/sshd_config', data: 'Port 22\n' },
+  { name: 'usr/bin/tool', data: 'ELF', mode: 0o755 },
+  { name: 'var/lib/', type: '5' },
+  { name: 'var/lib/old', data: 'old\n' },
+];
+
+/** Two nodes' roots over one image generation, served by one NfsServer through the OverlayFs backend. */
+async function setup(t: { teardown(f: () => unknown): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'state'));
+  await store.import('deb', { kind: 'tar', stream: once(tar(IMAGE)) });
+  const lower = store.generationPath('deb', 1);
+  const node = (ip: string) => ({ upper: join(dir, 'state/nodes', ip, 'upper'), origins: join(dir, 'state/nodes', ip, 'origins.json') });
+  const exports = ['198.18.0.21', '198.18.0.22'].map((ip, i) => ({ id: i + 1, path: `/diskless/${ip}`, optionsFor: (a: string) => (a === '127.0.0.1' && i === 0 ? rw : undefined) }));
+  const start = async () => {
+    const server = await NfsServer.create({
+      exports,
+      handleKey: Buffer.alloc(32, 3),
+      log: () => {},
+      backend: async (def) => {
+        const n = node(def.path.split('/').pop()!);
+        return OverlayFs.open(lower, n.upper, n.origins);
+      },
+    });
+    const rpc = new RpcServer({ log: () => {} });
+    server.register(rpc);
+    const port = await rpc.listen({ host: '127.0.0.1', port: 0 });
+    const c = await NfsClient.connect({ host: '127.0.0.1', port, transport: 'tcp', cred: { flavor: 1, stamp: 1, machine: 't', uid: 0, gid: 0, gids: [] }, timeoutMs: 60_000 });
+    const stop = async () => {
+      c.close();
+      server.close();
+      await rpc.close();
+    };
+    t.teardown(stop);
+    return { server, c, root: server.rootHandle('/diskless/198.18.0.21')!, other: server.rootHandle('/diskless/198.18.0.22')!, stop };
+  };
+  return { dir, lower, node, start };
+}
+
+function okv<T extends { status: number }>(r: T): Extract<T, { status: 0 }> {
+  if (r.status !== 0) throw new Error(`status ${r.status}`);
+  return r as Extract<T, { status: 0 }>;
+}
+
+const names = async (c: NfsClient, dir: Buffer) =>
+  okv(await c.readdirplus(dir))
+    .entries.map((e) => e.name.toString())
+    .filter((n) => n !== '.' && n !== '..')
+    .sort();
+
+t.test('reads fall through to the image; the first write copies up and keeps the handle', async (t) => {
+  const s = await setup(t);
+  const { c, root } = await s.start();
+  const etc = okv(await c.lookup(root, 'etc')).object;
+  const host = okv(await c.lookup(etc, 'hostname')).object;
+  t.equal(okv(await c.read(host, 0n, 100)).data.toString(), 'image\n', 'read through');
+  const before = okv(await c.getattr(host)).attributes.fileid;
+  okv(await c.write(host, 0n, Buffer.from('node21\n'), StableHow.FILE_SYNC));
+  t.equal(okv(await c.read(host, 0n, 100)).data.toString(), 'node21\n', 'the same handle reads the copy');
+  t.equal(okv(await c.getattr(host)).attributes.fileid, before, 'fileid kept across copy-up');
+  t.same(okv(await c.lookup(etc, 'hostname')).object, host, 'lookup gives the same handle after copy-up');
+  t.equal(readFileSync(join(s.lower, 'etc/hostname'), 'utf8'), 'image\n', 'the image is unchanged');
+  t.equal(readFileSync(join(s.node('198.18.0.21').upper, 'etc/hostname'), 'utf8'), 'node21\n', 'the change is in the node layer');
+  t.notOk(readdirSync(s.node('198.18.0.21').upper + '/etc').includes('motd'), 'only what changed is copied');
+  const tool = okv(await c.lookup(okv(await c.lookup(okv(await c.lookup(root, 'usr')).object, 'bin')).object, 'tool')).object;
+  okv(await c.setattr(tool, { mode: 0o700 }));
+  t.equal(okv(await c.getattr(tool)).attributes.mode & 0o7777, 0o700, 'setattr copies up');
+  t.equal(lstatSync(join(s.lower, 'usr/bin/tool')).mode & 0o7777, 0o755);
+});
+
+t.test('handles survive a server restart', async (t) => {
+  const s = await setup(t);
+  const first = await s.start();
+  const etc = okv(await first.c.lookup(first.root, 'etc')).object;
+  const host = okv(await first.c.lookup(etc, 'hostname')).object;
+  okv(await first.c.write(host, 0n, Buffer.from('x'), StableHow.FILE_SYNC));
+  await first.stop();
+  const second = await s.start();
+  t.equal(okv(await second.c.read(host, 0n, 100)).data.toString(), 'xmage\n', 'the copied-up file by its old handle');
+});
+
+t.test('deletes leave whiteouts, directories merge, rmdir + mkdir is opaque', async (t) => {
+  const s = await setup(t);
+  const { c, root } = await s.start();
+  const etc = okv(await c.lookup(root, 'etc')).object;
+  okv(await c.remove(etc, 'motd'));
+  t.equal((await c.lookup(etc, 'motd')).status, NfsStat.NOENT, 'gone from the merged view');
+  t.ok(lstatSync(join(s.lower, 'etc/motd')).isFile(), 'still in the image');
+  const wh = lstatSync(join(s.node('198.18.0.21').upper, 'etc/motd'));
+  t.ok(wh.isCharacterDevice() && wh.rdev === 0, 'a 0/0 whiteout in the layer');
+  okv(await c.create(etc, 'local.conf'));
+  t.same(await names(c, etc), ['hostname', 'local.conf', 'ssh'], 'upper and image names merged, the whiteout hidden');
+  const created = okv(await c.create(etc, 'motd')).object!;
+  okv(await c.write(created, 0n, Buffer.from('new'), StableHow.FILE_SYNC));
+  t.equal(okv(await c.read(okv(await c.lookup(etc, 'motd')).object, 0n, 10)).data.toString(), 'new', 'a name re-created over its whiteout');
+  const ssh = okv(await c.lookup(etc, 'ssh')).object;
+  okv(await c.remove(ssh, 'sshd_config'));
+  okv(await c.rmdir(etc, 'ssh'));
+  okv(await c.mkdir(etc, 'ssh'));
+  t.same(await names(c, okv(await c.lookup(etc, 'ssh')).object), [], 'the re-made directory does not show the image contents');
+  t.equal((await c.rmdir(root, 'var')).status, NfsStat.NOTEMPTY, 'rmdir of a directory whose entries are only in the image');
+});
+
+t.test('rename across layers and hard links behave as on a local disk', async (t) => {
+  const s = await setup(t);
+  const { c, root } = await s.start();
+  const etc = okv(await c.lookup(root, 'etc')).object;
+  const motd = okv(await c.lookup(etc, 'motd')).object;
+  const id = okv(await c.getattr(motd)).attributes.fileid;
+  okv(await c.rename(etc, 'motd', root, 'motd.moved'));
+  t.equal((await c.lookup(etc, 'motd')).status, NfsStat.NOENT, 'the old name is gone');
+  t.equal(okv(await c.read(motd, 0n, 100)).data.toString(), 'welcome\n', 'the handle follows the rename');
+  t.equal(okv(await c.getattr(okv(await c.lookup(root, 'motd.moved')).object)).attributes.fileid, id);
+  const varDir = okv(await c.lookup(root, 'var')).object;
+  okv(await c.rename(varDir, 'lib', root, 'lib2'));
+  const lib2 = okv(await c.lookup(root, 'lib2')).object;
+  t.same(await names(c, lib2), ['old'], 'a renamed image directory keeps its contents');
+  t.same(await names(c, varDir), [], 'and leaves nothing at its old name');
+  const hostname = okv(await c.lookup(etc, 'hostname')).object;
+  okv(await c.link(hostname, root, 'hostname.link'));
+  const linked = okv(await c.lookup(root, 'hostname.link')).object;
+  okv(await c.write(linked, 0n, Buffer.from('HARD'), StableHow.FILE_SYNC));
+  t.equal(okv(await c.read(hostname, 0n, 4)).data.toString(), 'HARD', 'a write through one name shows through the other');
+  t.equal(okv(await c.getattr(hostname)).attributes.nlink, 2);
+});
+
+t.test('a node can neither read another node\'s layer nor change the image', async (t) => {
+  const s = await setup(t);
+  const { c, root, other } = await s.start();
+  t.equal((await c.getattr(other)).status, NfsStat.ACCES, 'the other node\'s root refuses this address');
+  const etc = okv(await c.lookup(root, 'etc')).object;
+  t.equal((await c.lookup(etc, '..')).status, 0);
+  t.same(okv(await c.lookup(root, '..')).object, root, '".." of the root is the root');
+  okv(await c.symlink(root, 'escape', '../../../../../../etc'));
+  t.equal((await c.lookup(okv(await c.lookup(root, 'escape')).object, 'passwd')).status, NfsStat.NOTDIR, 'a symlink is never followed');
+  for (const f of ['etc/hostname', 'etc/motd', 'usr/bin/tool']) t.equal(readFileSync(join(s.lower, f)).length > 0, true);
+  okv(await c.remove(etc, 'hostname'));
+  t.ok(lstatSync(join(s.lower, 'etc/hostname')).isFile(), 'the image keeps its file');
+});
