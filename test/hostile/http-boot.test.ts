@@ -21,7 +21,8 @@ writeFileSync(join(root, 'initrd.gz'), randomBytes(32 * 1024 * 1024));
 symlinkSync('/etc', join(root, 'etc-link'));
 symlinkSync('/etc/passwd', join(root, 'passwd-link'));
 
-const proc = start(t, process.execPath, [netbootCli, 'http', '--root', root, '--listen', '127.0.0.1', '--port', '0']);
+// --verbose: it also logs a client that leaves mid-file, which the test waits for.
+const proc = start(t, process.execPath, [netbootCli, 'http', '--root', root, '--listen', '127.0.0.1', '--port', '0', '--verbose']);
 const port = Number((await proc.waitFor(/listening on \S+ port (\d+)/))[1]);
 
 /** Sends raw bytes on a fresh connection; resolves with all it got back when the server closes or `ms` pass. */
@@ -120,16 +121,18 @@ t.test('a thousand idle connections and a reader that never reads do not block o
     })),
   );
   const stalled = connect(port, '127.0.0.1');
-  stalled.pause();
+  // It takes the first bytes of the 32 MiB body, so the server is sending, then never reads again.
+  const sending = new Promise((r) => stalled.once('data', r));
   stalled.write('GET /initrd.gz HTTP/1.1\r\nHost: x\r\n\r\n');
-  await new Promise((r) => setTimeout(r, 500));
+  await sending;
+  stalled.pause();
   try {
     await stillServes(t);
   } finally {
     for (const s of idle) s.destroy();
     stalled.destroy();
   }
-  await new Promise((r) => setTimeout(r, 300));
+  await proc.waitFor(/went away before \/initrd\.gz was sent in full/);
   await stillServes(t);
 });
 
