@@ -83,6 +83,12 @@ export interface FsStat {
 export interface ExportFs {
   /** The export's root directory. */
   root(): Promise<FsObject>;
+  /**
+   * A new open file description of the object (read-write where allowed),
+   * for byte-range locks held on the real file; only backends on local files
+   * have one. The caller closes it.
+   */
+  openForLock?(o: FsObject): Promise<number>;
   /** The object a handle names, with fresh attributes; STALE when it is gone. */
   resolve(fileid: bigint, generation: bigint): Promise<FsObject>;
   /** A name in a directory; `.` is the directory, `..` its parent (the root's is the root). Never follows a symlink. */

@@ -92,6 +92,18 @@ export class ExportTable {
     return { exp, fs: exp.fs, opts, caller, obj };
   }
 
+  /**
+   * The object a handle names and its export's backend, with no caller to
+   * authorise (the lock manager's use: the client was authorised when it got
+   * the handle); undefined for a handle not of this server or export.
+   */
+  async objectOf(fh: Buffer): Promise<{ fs: ExportFs; obj: FsObject } | undefined> {
+    const id = this.handles.decode(fh);
+    const exp = id && this.byId.get(id.exportId);
+    if (!id || !exp) return undefined;
+    return { fs: exp.fs, obj: await exp.fs.resolve(id.ino, id.birth) };
+  }
+
   /** The handle of an export's root directory (what MOUNT returns), or undefined for a path not exported. */
   rootHandle(path: string): Buffer | undefined {
     for (const e of this.byId.values()) if (e.def.path === path) return e.rootHandle;

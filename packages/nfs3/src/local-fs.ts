@@ -124,6 +124,11 @@ export class LocalFs<R> implements ExportFs {
     return o as LocalObject;
   }
 
+  async openForLock(o: FsObject): Promise<number> {
+    const obj = this.obj(o);
+    return (await this.with(obj.rel, obj.fileid, (r) => this.io.openFile(r, obj.fileid))).fd;
+  }
+
   async root(): Promise<FsObject> {
     return new LocalObject('', this.statRel(''));
   }

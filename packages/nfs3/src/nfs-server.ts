@@ -124,6 +124,18 @@ export class NfsServer {
     return this.table.dirHandle(exportPath, subpath);
   }
 
+  /**
+   * Opens the file a handle names as a new open file description (read-write
+   * where it can be), for the lock manager to hold a client's byte-range
+   * locks on (OFD locks: one description per lock owner). Undefined for a
+   * handle that names nothing here or a backend without local files.
+   */
+  async openForLock(fh: Buffer): Promise<number | undefined> {
+    const found = await this.table.objectOf(fh).catch(() => undefined);
+    if (!found?.fs.openForLock) return undefined;
+    return found.fs.openForLock(found.obj);
+  }
+
   /** Registers NFS v3 with an RPC server. */
   register(rpc: {
     register(prog: number, vers: number, procs: Record<number, ProcedureHandler>, opts?: { idempotent?: readonly number[] }): void;

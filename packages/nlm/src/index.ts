@@ -4,3 +4,4 @@ export { LockTable, TO_EOF, type Grant, type HeldLock, type LockOutcome, type Lo
 export { NsmStore, type Monitor, type Peer } from './nsm-store.js';
 export { LockService, type LockServiceOptions } from './lock-service.js';
 export { startLockDaemon, type LockDaemon, type LockDaemonOptions } from './lock-daemon.js';
+export { HostLocks, type OfdCalls, type OpenForLock } from './host-locks.js';

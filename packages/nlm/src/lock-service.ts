@@ -2,7 +2,9 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { RpcClient, type RpcCall, type RpcResult, type RpcServer, type XdrCodec } from '@netboot/oncrpc-xdr';
 import { PortmapClient } from '@netboot/portmap';
-import { LockTable, type Grant, type LockRequest } from './lock-table.js';
+import { native, platformSummary } from '@netboot/platform';
+import { HostLocks, type OfdCalls, type OpenForLock } from './host-locks.js';
+import { LockTable, type Grant, type LockOwner, type LockRequest } from './lock-table.js';
 import {
   NLM_PROGRAM,
   NLM_V4,
@@ -39,6 +41,15 @@ export interface LockServiceOptions {
   notifyAttempts?: number;
   /** Told of each SM_NOTIFY received: the peer `name` at `address` restarted (what boot monitoring counts). */
   onPeerRestarted?: (name: string, address: string) => void;
+  /**
+   * Opens the file a handle names (the NFS server provides it). With it, and
+   * the platform module, every granted lock is also an OFD lock on that file:
+   * processes on this host see clients' locks, and clients wait for theirs.
+   * Without either, locks live in the table only.
+   */
+  openForLock?: OpenForLock;
+  /** The OFD lock calls (default: @netboot/platform's; null: none, the table alone). */
+  ofd?: OfdCalls | null;
 }
 
 /** What a blocked request needs for its GRANTED callback. */
@@ -95,6 +106,13 @@ export class LockService {
   /** Pauses between notice attempts; close() ends them early. */
   private readonly sleepers = new Set<() => void>();
   private closed = false;
+  /** The locks on the served files, when they can be had. */
+  private readonly host: HostLocks | undefined;
+  private readonly ofd: OfdCalls | undefined;
+  /** Why locks live in the table alone, when they do. */
+  private readonly tableOnly: string | undefined;
+  /** Requests waiting for a process on this host to let go, by request key; true once cancelled. */
+  private readonly hostWaits = new Map<string, { cancelled: boolean }>();
 
   private constructor(
     private readonly store: NsmStore,
@@ -109,6 +127,10 @@ export class LockService {
     this.notifyAttempts = opts.notifyAttempts ?? 5;
     this.onPeerRestarted = opts.onPeerRestarted;
     this.table = new LockTable<Waiting>({ grace });
+    const ofd = opts.ofd === undefined ? native : (opts.ofd ?? undefined);
+    this.ofd = ofd;
+    this.host = ofd && opts.openForLock ? new HostLocks(opts.openForLock, ofd, this.log) : undefined;
+    this.tableOnly = this.host ? undefined : !ofd ? `platform: ${platformSummary()}` : 'no way to open the served files was given';
   }
 
   /**
@@ -126,6 +148,11 @@ export class LockService {
     s.log(
       `nlm: NSM state ${state}; ` +
         (grace ? `grace period of ${Math.round((opts.graceMs ?? 90_000) / 1000)} s for ${earlier.filter((p) => p.lockd).length} client(s) to reclaim their locks` : 'no grace period (no client held locks)'),
+    );
+    s.log(
+      s.tableOnly
+        ? `nlm: locks are kept in netboot's table only (${s.tableOnly}): processes on this host do not see clients' locks, nor clients theirs`
+        : "nlm: each lock is also an OFD lock on the served file: processes on this host see clients' locks, and clients wait for theirs",
     );
     s.restartedPeers.push(...earlier);
     return s;
@@ -160,13 +187,13 @@ export class LockService {
       NLM_V4,
       Object.fromEntries([
         nlm(NlmProc.NULL, () => VOID),
-        nlm(NlmProc.TEST, (c) => ok(nlm4TestRes.encode(this.test(c)))),
+        nlm(NlmProc.TEST, async (c) => ok(nlm4TestRes.encode(await this.test(c)))),
         nlm(NlmProc.LOCK, async (c) => ok(nlm4Res.encode(await this.lock(c, true)))),
         nlm(NlmProc.CANCEL, (c) => ok(nlm4Res.encode(this.cancel(c)))),
         nlm(NlmProc.UNLOCK, (c) => ok(nlm4Res.encode(this.unlock(c)))),
         // We are nobody's client: a GRANTED sent here matches no blocked request.
         nlm(NlmProc.GRANTED, (c) => ok(nlm4Res.encode({ cookie: nlm4TestArgs.read(c.args).cookie, stat: Nlm4Stat.DENIED }))),
-        nlm(NlmProc.TEST_MSG, (c) => this.message(c, NlmProc.TEST_RES, nlm4TestRes, this.test(c))),
+        nlm(NlmProc.TEST_MSG, async (c) => this.message(c, NlmProc.TEST_RES, nlm4TestRes, await this.test(c))),
         nlm(NlmProc.LOCK_MSG, async (c) => this.message(c, NlmProc.LOCK_RES, nlm4Res, await this.lock(c, true))),
         nlm(NlmProc.CANCEL_MSG, (c) => this.message(c, NlmProc.CANCEL_RES, nlm4Res, this.cancel(c))),
         nlm(NlmProc.UNLOCK_MSG, (c) => this.message(c, NlmProc.UNLOCK_RES, nlm4Res, this.unlock(c))),
@@ -214,7 +241,9 @@ export class LockService {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const wake of [...this.sleepers]) wake();
+    for (const w of this.hostWaits.values()) w.cancelled = true;
     await Promise.allSettled([...this.running]);
+    await this.host?.close();
   }
 
   // ---- NLM ---------------------------------------------------------------
@@ -223,10 +252,87 @@ export class LockService {
     this.addresses.set(callerName, address);
   }
 
-  private test(c: RpcCall): { cookie: Buffer; stat: Nlm4TestReply } {
+  private async test(c: RpcCall): Promise<{ cookie: Buffer; stat: Nlm4TestReply }> {
     const a = nlm4TestArgs.read(c.args);
-    const out = this.table.test(lockRequest(a.alock, a.exclusive));
-    return { cookie: a.cookie, stat: out };
+    const req = lockRequest(a.alock, a.exclusive);
+    const out = this.table.test(req);
+    if (out.stat !== Nlm4Stat.GRANTED || !this.host) return { cookie: a.cookie, stat: out };
+    // Free among clients: a process on this host may still hold it.
+    const holder = await this.host.conflict(req);
+    await this.settle(req.fh, req.owner);
+    if (!holder) return { cookie: a.cookie, stat: out };
+    return {
+      cookie: a.cookie,
+      stat: {
+        stat: Nlm4Stat.DENIED,
+        holder: { exclusive: holder.type === this.ofdWrite(), svid: holder.pid, oh: Buffer.alloc(0), offset: holder.start, length: holder.len },
+      },
+    };
+  }
+
+  private ofdWrite(): number {
+    return this.ofd?.constants.F_WRLCK ?? -1;
+  }
+
+  /** Closes the owner's file on this host once the table says it holds nothing there and waits for nothing. */
+  private async settle(fh: Buffer, owner: LockOwner): Promise<void> {
+    if (!this.host) return;
+    const key = ownerKeyOf(owner);
+    const holds = this.table.locksOf(fh).some((l) => ownerKeyOf(l.owner) === key);
+    const waits = this.table.waitersOf(fh).some((w) => ownerKeyOf(w.owner) === key);
+    const fhKey = fh.toString('hex');
+    const hostWait = [...this.hostWaits.keys()].some((k) => k.startsWith(`${fhKey}\0${key}\0`));
+    if (!holds && !waits && !hostWait) await this.host.forget(fh, owner);
+  }
+
+  /**
+   * A request the table granted, taken on the served file too. When a
+   * process on this host holds the range, the table's grant is undone: a
+   * blocking request waits on this host (off the event loop) and is granted
+   * by callback; another is DENIED.
+   */
+  private async takeOnHost(req: LockRequest, block: boolean, waiting: Waiting, reclaim: boolean): Promise<Nlm4Stat> {
+    if (!this.host || (await this.host.take(req))) return Nlm4Stat.GRANTED;
+    if (reclaim) {
+      // The client held it before our restart: the table's word stands, the master's process keeps its own.
+      this.log(`nlm: ${req.owner.host} reclaimed a lock a process on this host holds too; it is kept in netboot's table only`);
+      return Nlm4Stat.GRANTED;
+    }
+    this.table.unlock(req);
+    this.sendGrants();
+    if (!block) {
+      await this.settle(req.fh, req.owner);
+      return Nlm4Stat.DENIED;
+    }
+    this.waitOnHost(req, waiting);
+    return Nlm4Stat.BLOCKED;
+  }
+
+  /** Waits for a process on this host to let go; then the table decides again, and a grant is called back. */
+  private waitOnHost(req: LockRequest, waiting: Waiting): void {
+    const key = requestKey(req);
+    if (this.hostWaits.has(key)) return;
+    const state = { cancelled: false };
+    this.hostWaits.set(key, state);
+    // Not tracked with the callbacks: it may wait as long as the process holds the lock, and close() must not.
+    void (async () => {
+      try {
+        await this.host!.wait(req);
+        if (state.cancelled || this.closed) {
+          await this.host!.release(req);
+          return;
+        }
+        const again = this.table.lock(req, { block: true, reclaim: false, context: waiting });
+        // Blocked again behind another client: the table grants it in turn, and takes the range then.
+        if (again.stat !== Nlm4Stat.GRANTED) await this.host!.release(req);
+        else if (this.roomToSend(`the GRANTED callback to ${waiting.address}`)) this.track(this.sendGranted({ request: req, context: waiting }));
+      } catch (e) {
+        this.log(`nlm: waiting for a lock held on this host failed: ${(e as Error).message}`);
+      } finally {
+        this.hostWaits.delete(key);
+        await this.settle(req.fh, req.owner).catch(() => undefined);
+      }
+    })();
   }
 
   private async lock(c: RpcCall, monitored: boolean): Promise<{ cookie: Buffer; stat: Nlm4Stat }> {
@@ -236,7 +342,10 @@ export class LockService {
     this.seen(a.alock.callerName, c.remote.address);
     const waiting: Waiting = { address: c.remote.address, transport: c.transport, cookie: Buffer.from(a.cookie), alock: copyLock(a.alock) };
     // NM_LOCK comes from hosts without a status monitor: never blocks, never monitored.
-    const out = this.table.lock(req, { block: monitored && a.block, reclaim: a.reclaim, context: waiting });
+    const block = monitored && a.block;
+    const tabled = this.table.lock(req, { block, reclaim: a.reclaim, context: waiting });
+    const out = { stat: tabled.stat === Nlm4Stat.GRANTED ? await this.takeOnHost(req, block, waiting, a.reclaim) : tabled.stat };
+    if (out.stat === Nlm4Stat.DENIED) await this.settle(req.fh, req.owner);
     if (monitored && (out.stat === Nlm4Stat.GRANTED || out.stat === Nlm4Stat.BLOCKED)) {
       // On disk before the client hears GRANTED: after a crash it must be told to reclaim.
       await this.monitorClient(a.alock.callerName, c.remote.address);
@@ -250,14 +359,20 @@ export class LockService {
 
   private cancel(c: RpcCall): { cookie: Buffer; stat: Nlm4Stat } {
     const a = nlm4CancArgs.read(c.args);
-    this.table.cancel(lockRequest(a.alock, a.exclusive));
+    const req = lockRequest(a.alock, a.exclusive);
+    this.table.cancel(req);
+    const hostWait = this.hostWaits.get(requestKey(req));
+    if (hostWait) hostWait.cancelled = true;
+    else this.track(this.settle(req.fh, req.owner));
     // As Linux lockd: GRANTED whether or not a blocked request was there (it may have been granted meanwhile).
     return { cookie: a.cookie, stat: Nlm4Stat.GRANTED };
   }
 
   private unlock(c: RpcCall): { cookie: Buffer; stat: Nlm4Stat } {
     const a = nlm4UnlockArgs.read(c.args);
-    this.table.unlock(lockRequest(a.alock, false));
+    const req = lockRequest(a.alock, false);
+    this.table.unlock(req);
+    if (this.host) this.track(this.host.release(req).then(() => this.settle(req.fh, req.owner)));
     this.sendGrants();
     return { cookie: a.cookie, stat: Nlm4Stat.GRANTED };
   }
@@ -293,14 +408,32 @@ export class LockService {
   private free(host: string, why: string): void {
     if (!this.table.hosts().has(host)) return;
     this.table.freeHost(host);
+    for (const [key, w] of this.hostWaits) if (key.includes(`\0${host}\0`)) w.cancelled = true;
+    if (this.host) this.track(this.host.forgetHost(host));
     this.log(`nlm: released the locks of ${host} (${why})`);
     this.sendGrants();
   }
 
   private sendGrants(): void {
-    for (const g of this.table.takeGrants()) {
-      if (this.roomToSend(`the GRANTED callback to ${g.context.address}`)) this.track(this.sendGranted(g));
+    for (const g of this.table.takeGrants()) void this.deliverGrant(g);
+  }
+
+  /**
+   * A blocked request the table now grants: taken on the served file too
+   * (waiting, off the event loop and untracked, while a process on this
+   * host holds it), then called back.
+   */
+  private async deliverGrant(g: Grant<Waiting>): Promise<void> {
+    if (this.host && !(await this.host.take(g.request))) {
+      try {
+        await this.host.wait(g.request);
+      } catch (e) {
+        this.log(`nlm: waiting for a lock held on this host failed: ${(e as Error).message}`);
+        return;
+      }
+      if (this.closed) return;
     }
+    if (this.roomToSend(`the GRANTED callback to ${g.context.address}`)) this.track(this.sendGranted(g));
   }
 
   /**
@@ -311,6 +444,7 @@ export class LockService {
    */
   private async sendGranted(g: Grant<Waiting>): Promise<void> {
     const w = g.context;
+
     const args = nlm4TestArgs.encode({ cookie: w.cookie, exclusive: g.request.exclusive, alock: w.alock });
     try {
       const r = await this.callPeer(w.address, NLM_PROGRAM, NLM_V4, NlmProc.GRANTED, args, w.transport);
@@ -318,6 +452,7 @@ export class LockService {
       if (res.stat !== Nlm4Stat.GRANTED) {
         this.log(`nlm: ${w.alock.callerName} (${w.address}) refused the GRANTED callback (status ${res.stat}); the lock is released`);
         this.table.unlock(g.request);
+        if (this.host) await this.host.release(g.request).then(() => this.settle(g.request.fh, g.request.owner));
         this.sendGrants();
       }
     } catch (e) {
@@ -497,6 +632,11 @@ export class LockService {
     });
   }
 }
+
+const ownerKeyOf = (o: LockOwner) => `${o.host}\0${o.svid}\0${o.oh.toString('hex')}`;
+
+/** A request's file, owner and range, as one key. */
+const requestKey = (r: LockRequest) => `${r.fh.toString('hex')}\0${ownerKeyOf(r.owner)}\0${r.exclusive}\0${r.offset}\0${r.length}`;
 
 /** The request's lock, copied out of the receive buffer it was decoded from (a blocked request outlives it). */
 function copyLock(l: Nlm4Lock): Nlm4Lock {

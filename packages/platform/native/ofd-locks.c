@@ -110,6 +110,17 @@ napi_value js_ofd_set_lock_wait(napi_env env, napi_callback_info info) {
   int fd;
   struct flock fl;
   if (!ctx_init(&ctx, env, info, "fcntl", 4) || !lock_args(&ctx, &fd, &fl)) return NULL;
+  /* keepAlive (default true): whether the wait holds the process open, as pending I/O does.
+   * A server passes false, so that stopping it is not held up by a lock someone else keeps. */
+  bool keep_alive = true;
+  napi_valuetype keep_type = napi_undefined;
+  if (ctx.argc > 4 && napi_typeof(env, ctx.argv[4], &keep_type) == napi_ok && keep_type != napi_undefined) {
+    if (keep_type != napi_boolean) {
+      throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", "fcntl", "keepAlive", "of type boolean");
+      return NULL;
+    }
+    napi_get_value_bool(env, ctx.argv[4], &keep_alive);
+  }
   /* The thread works on a duplicate: the same open file description (so the
    * same lock owner), yet safe if the caller closes its fd meanwhile. */
   int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -130,6 +141,7 @@ napi_value js_ofd_set_lock_wait(napi_env env, napi_callback_info info) {
     free(w);
     return NULL;
   }
+  if (!keep_alive) napi_unref_threadsafe_function(env, w->done);
   pthread_attr_t attr;
   pthread_t thread;
   pthread_attr_init(&attr);

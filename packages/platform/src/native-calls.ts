@@ -127,8 +127,10 @@ export interface NativeCalls {
   ofdSetLock(fd: number, type: number, start: bigint | number, len: bigint | number): boolean;
   /** F_OFD_GETLK for a would-be F_RDLCK/F_WRLCK: the first conflicting holder, or null. */
   ofdGetLock(fd: number, type: number, start: bigint | number, len: bigint | number): LockHolder | null;
-  /** F_OFD_SETLKW on a thread of its own; resolves when the lock is held. */
-  ofdSetLockWait(fd: number, type: number, start: bigint | number, len: bigint | number): Promise<void>;
+  /** F_OFD_SETLKW on a thread of its own; resolves when the lock is held. It cannot be
+   * cancelled. keepAlive false: the wait alone does not keep the process running (a server
+   * stopping is not held up by a lock another process keeps). */
+  ofdSetLockWait(fd: number, type: number, start: bigint | number, len: bigint | number, keepAlive?: boolean): Promise<void>;
 
   /** SO_BINDTODEVICE on a socket fd (a bound node:dgram socket's). */
   bindToDevice(fd: number, ifname: string): void;

@@ -102,6 +102,7 @@ if (n) {
     t.throws(() => n.ofdSetLock(a, 7, 0n, 0n), { code: 'ERR_OUT_OF_RANGE' });
     t.throws(() => n.ofdSetLock(a, c.F_WRLCK, -1n, 0n), { code: 'ERR_OUT_OF_RANGE' });
     t.throws(() => n.ofdGetLock(a, c.F_UNLCK, 0n, 0n), { code: 'ERR_OUT_OF_RANGE' });
+    t.throws(() => n.ofdSetLockWait(a, c.F_WRLCK, 0n, 0n, 'yes' as unknown as boolean), { code: 'ERR_INVALID_ARG_TYPE' }, 'keepAlive is a boolean');
     expectErrno(t, () => n.ofdSetLock(a, c.F_WRLCK, (1n << 63n) - 2n, 10n), 'EOVERFLOW', 'fcntl');
     expectErrno(t, () => n.ofdSetLock(-3, c.F_WRLCK, 0n, 0n), 'EBADF', 'fcntl');
     expectErrno(t, () => n.ofdSetLockWait(1 << 29, c.F_WRLCK, 0n, 0n), 'EBADF', 'fcntl');

@@ -54,7 +54,16 @@ export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Prom
   let locks: LockDaemon | undefined;
   if (!s.noLock) {
     try {
-      locks = await startLockDaemon({ listen: s.listen, port: nlmPort, portmapPort: service.portmapPort, stateDir: s.stateDir, log, onPeerRestarted: hooks?.onPeerRestarted });
+      locks = await startLockDaemon({
+        listen: s.listen,
+        port: nlmPort,
+        portmapPort: service.portmapPort,
+        stateDir: s.stateDir,
+        log,
+        onPeerRestarted: hooks?.onPeerRestarted,
+        // Each granted lock is also an OFD lock on the file the handle names.
+        openForLock: (fh) => service.nfs.openForLock(fh),
+      });
       log(`nlm: lock manager (NLM v4) and status monitor (NSM v1) on port ${locks.port}`);
     } catch (e) {
       // NFS without locking still serves every client that mounts with nolock.
