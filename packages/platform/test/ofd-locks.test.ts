@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,8 +85,10 @@ if (n) {
       ['-c', 'import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR)\nfcntl.lockf(fd,fcntl.LOCK_EX,0,0)\nprint("locked",flush=True)\nsys.stdin.read()\n', file],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
+    // Listened for from the start: the child may be gone before the lock wait resolves.
+    const exited = once(child, 'exit');
     t.teardown(() => {
-      if (child.exitCode === null) child.kill();
+      if (child.exitCode === null && child.signalCode === null) child.kill();
     });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     t.equal(n.ofdSetLock(b, c.F_RDLCK, 0n, 1n), false, 'the process lock conflicts with an OFD lock');
@@ -93,7 +96,7 @@ if (n) {
     child.stdin.end();
     await waiting;
     t.pass('granted once the process let go');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await exited;
   });
 
   t.test('bad arguments', async (t) => {
