@@ -18,7 +18,7 @@ import { rssMiB } from './proc-rss.js';
 const MACS = Number(process.env.HOSTILE_DHCP_MACS ?? 50_000);
 const SUBNET = 86;
 
-/** The pids of processes running `netboot dhcp` in namespace `ns` (the launcher and the server it re-executes). */
+/** The pids of processes running `netboot dhcp` in namespace `ns` (one: it binds its device sockets itself). */
 function dhcpPids(ns: string): number[] {
   return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' })
     .split(/\s+/)
