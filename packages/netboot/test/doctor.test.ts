@@ -107,6 +107,7 @@ t.test('the guide setup passes', async (t) => {
   t.match(r.stdout, /host slave21 \(52:54:00:12:34:21, 198\.18\.1\.21\): can boot/);
   t.match(r.stdout, /pxelinux will use pxelinux\.cfg\/default/);
   t.match(r.stdout, /all 1 nodes can boot/);
+  t.match(r.stdout, /^platform: (native|portable) \(/m, 'says whether the platform module is in use');
 });
 
 const BROKEN: { name: string; breakIt: (s: Setup) => Promise<unknown>; says: RegExp; fix: RegExp }[] = [
