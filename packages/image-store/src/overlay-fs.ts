@@ -6,7 +6,7 @@ import { NfsError, NfsStat, type AttrChange, type ExportFs, type FsAttrs, type F
 import { writeFileAtomic } from './durable-files.js';
 
 /** Marks an upper directory whose lower namesake is hidden (after rmdir + mkdir, or a rename over it). */
-const OPAQUE = '.wh..wh..opq';
+export const OPAQUE = '.wh..wh..opq';
 /** Upper-only objects get their own fileid space, apart from the image's inode numbers. */
 const UPPER_TAG = 1n << 63n;
 const MAX_SCAN = 500_000;

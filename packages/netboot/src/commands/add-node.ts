@@ -138,7 +138,7 @@ export const addNode: Command = {
     ].join('\n');
     if (image) {
       const roots = new NodeRoots(stringFlag(flags, 'state-dir') ?? '/var/lib/netboot');
-      await roots.add({ ip, image, root: nodeRoot });
+      await roots.add({ ip, image, root: nodeRoot, seed: { 'etc/hostname': `${hostname}\n`, 'etc/fstab': fstab } });
       // The exported directory stays empty: the NFS server serves the merged root in its place.
       await mkdir(nodeRoot, { recursive: true });
       const fs = (await roots.open(nodeRoot))!;

@@ -10,6 +10,7 @@ import { http } from './http.js';
 import { dhcp } from './dhcp.js';
 import { status } from './status.js';
 import { image } from './image.js';
+import { node } from './node.js';
 
 /** Every subcommand, in the order `netboot --help` lists them. */
 export const commands: Command[] = [
@@ -23,5 +24,6 @@ export const commands: Command[] = [
   doctor,
   addNode,
   image,
+  node,
   pxelinux,
 ];
