@@ -64,7 +64,9 @@ subnet 198.18.${SUBNET}.0 netmask 255.255.255.0 {
     if (read) reloaded = Number(read[1]);
     // 200 clients from perfdhcp's fixed base MAC: each run brings back the clients of the earlier ones.
     const load = start(t, progs.perfdhcp, ['-4', '-r', '300', '-R', '200', '-p', '10', link.serverAddr], { ns: link.client });
-    await new Promise((r) => setTimeout(r, 150 + random() * 1200));
+    // Killed at a random point of the run: after a random number of ACKs (none to a few hundred).
+    const killAt = Math.floor(random() * 300);
+    await server.waitForOutput((out) => out.split('DHCPACK on ').length > killAt, `${killAt} DHCPACK lines`);
     await server.kill();
     await load.stop(500);
     for (const m of server.output().matchAll(/DHCPACK on (\S+) to (\S+) via/g)) {
