@@ -105,28 +105,41 @@ function dhcpMessage(node, type, xid, giaddr, extra) {
   };
 }
 
+/** DORA attempts: a DHCPNAK sends the node back to DISCOVER (RFC 2131 4.4.1), as a PXE ROM does. */
+const DORA_TRIES = 4;
+
 async function dhcp(node, channel, xidBase) {
-  const xid = (xidBase + node.index * 2) >>> 0;
-  const offer = await channel.exchange(dhcpMessage(node, 1, xid, channel.giaddr, []), [2]);
-  const sid = getOption(offer.reply, 54);
-  if (!sid) throw new NodeFailure('OFFER without a server identifier');
-  const request = dhcpMessage(node, 3, xid, channel.giaddr, [
-    { code: 50, data: u32(offer.reply.yiaddr) },
-    { code: 54, data: Buffer.from(sid) },
-  ]);
-  const ack = await channel.exchange(request, [5, 6]);
-  if (getOption(ack.reply, 53)[0] !== 5) throw new NodeFailure('DHCPNAK');
+  let retries = 0;
+  for (let attempt = 0; ; attempt++) {
+    const xid = (xidBase + node.index * DORA_TRIES + attempt) >>> 0;
+    const offer = await channel.exchange(dhcpMessage(node, 1, xid, channel.giaddr, []), [2]);
+    const sid = getOption(offer.reply, 54);
+    if (!sid) throw new NodeFailure('OFFER without a server identifier');
+    const request = dhcpMessage(node, 3, xid, channel.giaddr, [
+      { code: 50, data: u32(offer.reply.yiaddr) },
+      { code: 54, data: Buffer.from(sid) },
+    ]);
+    const ack = await channel.exchange(request, [5, 6]);
+    retries += offer.retries + ack.retries;
+    if (getOption(ack.reply, 53)[0] === 5) return lease(ack.reply, sid, retries);
+    // RFC 2131 4.4.1: after a DHCPNAK the client starts over with DISCOVER (seen from dnsmasq in a storm of 200).
+    if (attempt + 1 >= DORA_TRIES) throw new NodeFailure(`DHCPNAK ${DORA_TRIES} times`);
+    retries++;
+  }
+}
+
+function lease(ack, sid, retries) {
   const text = (code) => {
-    const o = getOption(ack.reply, code);
+    const o = getOption(ack, code);
     return o ? Buffer.from(o).toString().replace(/\0+$/, '') : undefined;
   };
   // A PXE ROM takes the boot file and TFTP server from the header or, where a server sends them so (dnsmasq), options 67 and 66.
   return {
-    ip: formatIpv4(ack.reply.yiaddr),
-    nextServer: ack.reply.siaddr ? formatIpv4(ack.reply.siaddr) : (text(66) ?? formatIpv4(Buffer.from(sid).readUInt32BE())),
-    file: fieldText(ack.reply.file) || text(67) || '',
+    ip: formatIpv4(ack.yiaddr),
+    nextServer: ack.siaddr ? formatIpv4(ack.siaddr) : (text(66) ?? formatIpv4(Buffer.from(sid).readUInt32BE())),
+    file: fieldText(ack.file) || text(67) || '',
     rootPath: text(17),
-    retries: offer.retries + ack.retries,
+    retries,
   };
 }
 
