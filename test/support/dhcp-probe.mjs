@@ -64,7 +64,6 @@ const KINDS = {
     [77, Buffer.from('iPXE')],
     [55, Buffer.from([1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203])],
     [175, hex('b1050113010101eb0300012212010101')],
-    [61, Buffer.concat([Buffer.from([1]), Buffer.alloc(6)])],
   ],
   http: [
     [57, Buffer.from([0x05, 0xc0])],
@@ -74,8 +73,9 @@ const KINDS = {
     [93, Buffer.from([0, 16])],
     [60, Buffer.from('HTTPClient:Arch:00016:UNDI:003001')],
   ],
+  // No client identifier from any kind: dhcpd keys leases by it and by hardware address in ways netboot's one key
+  // (option 61, else the MAC) does not follow when one MAC comes with and without it.
   plain: [
-    [61, Buffer.concat([Buffer.from([1]), Buffer.alloc(6)])],
     [55, Buffer.from([1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42])],
     [12, Buffer.from('probe')],
   ],
@@ -90,10 +90,7 @@ function message(type, client, extra) {
   const chaddr = Buffer.alloc(16);
   mac.copy(chaddr);
   const options = [{ code: 53, data: Buffer.from([type]) }];
-  for (const [code, data] of KINDS[client.kind]) {
-    // A client identifier is the client's own: type 1 and its MAC.
-    options.push({ code, data: code === 61 ? Buffer.concat([Buffer.from([1]), mac]) : data });
-  }
+  for (const [code, data] of KINDS[client.kind]) options.push({ code, data });
   for (const o of extra) options.push(o);
   return {
     op: 1, htype: 1, hlen: 6, hops: 1, xid: 0, secs: 4, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr,
@@ -106,15 +103,15 @@ const u32 = (n) => {
   return b;
 };
 
-/** Sends and waits for the reply with the same xid: two tries, 1.5 s each (dhcpd's ping-check takes a second). */
+/** Sends and waits for the reply with the same xid: one try of 2 s (the link is a veth pair; dhcpd's ping-check takes a second). */
 async function exchange(msg) {
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 1; attempt++) {
     msg.xid = xid = (xid + 1) >>> 0;
     const reply = new Promise((resolve) => {
       const timer = setTimeout(() => {
         waiting.delete(msg.xid);
         resolve(undefined);
-      }, 1500);
+      }, 2000);
       waiting.set(msg.xid, (d) => {
         clearTimeout(timer);
         resolve(d);

@@ -5,7 +5,7 @@ import { fixedSize, type OptionType } from './option-value.js';
 import type { OptionDef } from './option-space.js';
 
 /** Finds an option by its dhcpd.conf name (`NAME` or `SPACE.NAME`), or fails at the token. */
-export type OptionLookup = (name: Token) => { def: OptionDef; space: string };
+export type OptionLookup = (name: Token) => { def: OptionDef; space: string; container?: number };
 
 const FUNCTIONS =
   'exists, known, static, defined(), not, and, or, =, !=, ~=, ~~, option NAME, config-option NAME, substring(), suffix(), ' +
@@ -321,11 +321,11 @@ class ExpressionParser {
 
   private optionRef(configured = false): OptionRef {
     const n = this.cur.word('an option name');
-    const { def, space } = this.lookup(n);
-    if (!configured && space !== 'dhcp' && space !== 'agent') {
+    const { def, space, container } = this.lookup(n);
+    if (!configured && space !== 'dhcp' && space !== 'agent' && container === undefined) {
       this.cur.fail(n, `${space}.${def.name} is not in the client's packet: "option" reads DHCP options and relay agent (agent.*) sub-options; "config-option ${n.text}" reads what the configuration sets`);
     }
     this.refTypes.set(`${space}.${def.code}`, def.type);
-    return { space, code: def.code, name: n.text };
+    return { space, code: def.code, name: n.text, container };
   }
 }

@@ -13,6 +13,8 @@ export type Expr = BoolExpr | DataExpr | NumExpr;
 /** Where an option lives: a DHCP option, or a relay agent sub-option inside option 82. */
 export interface OptionRef {
   space: string;
+  /** For a sub-option: the DHCP option that carries its space in the packet (82 for agent.*, 175 for iPXE's, ...). */
+  container?: number;
   code: number;
   name: string;
 }
@@ -281,13 +283,14 @@ function optionData(ref: OptionRef, ctx: EvalContext): Buffer | null {
     const d = getOption(ctx.msg, ref.code);
     return d ? Buffer.from(d.buffer, d.byteOffset, d.length) : null;
   }
-  const agent = getOption(ctx.msg, 82);
-  if (!agent) return null;
+  const container = ref.container ?? 82;
+  const outer = getOption(ctx.msg, container);
+  if (!outer) return null;
   let subs;
   try {
-    subs = decodeSubOptions(agent, 'relay-agent-information', 0);
+    subs = decodeSubOptions(outer, `option ${container}`, 0);
   } catch {
-    // A malformed option 82 carries no sub-option the config could test.
+    // A malformed encapsulated option carries no sub-option the config could test.
     return null;
   }
   const s = subs.find((o) => o.code === ref.code);

@@ -28,7 +28,10 @@ export interface Params {
   minLeaseTime?: number;
   siteOptionSpace?: string;
   pingCheck?: boolean;
+  /** ping-timeout, in ms. */
   pingTimeout?: number;
+  /** ping-timeout-ms: when above zero it wins over ping-timeout, wherever each is written. */
+  pingTimeoutMs?: number;
   ignoreClientUids?: boolean;
 }
 

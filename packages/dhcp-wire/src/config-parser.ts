@@ -341,7 +341,7 @@ class Parser extends TokenCursor {
         set('pingTimeout', this.integer('a ping timeout in seconds', 0, 3600) * 1000);
         return this.end();
       case 'ping-timeout-ms':
-        set('pingTimeout', this.integer('a ping timeout in milliseconds', 0, 3_600_000));
+        set('pingTimeoutMs', this.integer('a ping timeout in milliseconds', 0, 3_600_000));
         return this.end();
       case 'ignore-client-uids':
         set('ignoreClientUids', this.flag());
@@ -728,7 +728,7 @@ class Parser extends TokenCursor {
     this.classes.push(decl);
   }
 
-  private lookup(n: Token): { def: OptionDef; space: string } {
+  private lookup(n: Token): { def: OptionDef; space: string; container?: number } {
     const dot = n.text.indexOf('.');
     const spaceName = dot > 0 ? n.text.slice(0, dot) : 'dhcp';
     const optName = dot > 0 ? n.text.slice(dot + 1) : n.text;
@@ -738,7 +738,12 @@ class Parser extends TokenCursor {
     if (!def) {
       this.fail(n, `unknown option "${n.text}"; define it first with "option ${n.text} code N = TYPE;"`);
     }
-    return { def, space: spaceName };
+    // A space some DHCP option encapsulates (iPXE's 175, ...): its sub-options are read from that option in the packet.
+    let container: number | undefined;
+    if (spaceName !== 'dhcp') {
+      for (const d of this.spaces.get('dhcp')!.defs()) if (d.type.kind === 'encapsulate' && d.type.space === spaceName) container = d.code;
+    }
+    return { def, space: spaceName, container };
   }
 
   // ------------------------------------------------------------ options

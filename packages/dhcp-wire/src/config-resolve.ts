@@ -258,7 +258,7 @@ export function resolve(
     allowBootp: merged.allowBootp ?? true,
     minLeaseTime: merged.minLeaseTime ?? 0,
     pingCheck: merged.pingCheck ?? false,
-    pingTimeoutMs: merged.pingTimeout ?? DEFAULT_PING_TIMEOUT_MS,
+    pingTimeoutMs: merged.pingTimeoutMs || merged.pingTimeout || DEFAULT_PING_TIMEOUT_MS,
     ignoreClientUids: merged.ignoreClientUids ?? false,
     hooks,
     variables,

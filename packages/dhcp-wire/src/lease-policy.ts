@@ -266,10 +266,13 @@ export class LeasePolicy {
    * its subnet, classes and host; once chosen, with the pool of that address
    * and, for expressions, the address itself.
    */
-  private effective(subnet: Subnet | undefined, host: Host | undefined, m: DhcpMessage, ip?: number): Effective {
+  private effective(linkSubnet: Subnet | undefined, host: Host | undefined, m: DhcpMessage, ip?: number): Effective {
+    // Once an address is chosen, its own subnet's statements apply (dhcpd runs the lease's subnet scope), and a
+    // host's fixed address belongs to no pool even inside a pool's range.
+    const subnet = (ip !== undefined ? subnetFor(this.config, ip) : undefined) ?? linkSubnet;
     const classes = matchingClasses(this.config, subnet, host, m);
-    const pool = ip === undefined ? undefined : this.rangeOf(ip)?.pool;
     const fixed = ip !== undefined && this.fixed.has(ip);
+    const pool = ip === undefined || fixed ? undefined : this.rangeOf(ip)?.pool;
     if (this.config.dynamic) return resolve(this.config, subnet, host, classes, m, { leased: ip, pool, fixed });
     const branches = branchKey(this.config, subnet, host, classes, m);
     const key = `${subnet?.index ?? -1}|${host?.index ?? -1}|${pool?.index ?? -1}|${classes.map((c) => c.index).join(',')}|${branches}`;
