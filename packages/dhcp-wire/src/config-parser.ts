@@ -76,6 +76,8 @@ class Parser extends TokenCursor {
   private readonly global: Scope;
   private conditional = false;
   private dynamic = false;
+  /** How many `on` blocks the parser is inside: `execute` is read only there. */
+  private hookDepth = 0;
 
   constructor(
     tokens: Token[],
@@ -371,6 +373,10 @@ class Parser extends TokenCursor {
       case 'on':
         return this.on(t, scope, into);
       case 'execute':
+        if (this.hookDepth > 0) {
+          into.push(this.execute(t));
+          return;
+        }
         return this.fail(t, 'execute runs a program on a lease event: put it inside "on commit { ... }", "on release { ... }" or "on expiry { ... }"');
       case 'log': {
         this.expect('(');
@@ -467,19 +473,19 @@ class Parser extends TokenCursor {
     } while (this.isWord('or') && this.next());
     const body: Statement[] = [];
     this.expect('{');
-    for (;;) {
-      const k = this.peek();
-      if (k.kind === 'punct' && k.text === '}') {
-        this.next();
-        break;
+    this.hookDepth++;
+    try {
+      for (;;) {
+        const k = this.peek();
+        if (k.kind === 'punct' && k.text === '}') {
+          this.next();
+          break;
+        }
+        if (k.kind === 'eof') this.fail(k, `the on block opened at line ${t.pos.line} is not closed: add "}"`);
+        this.statement(scope, body, true);
       }
-      if (k.kind === 'eof') this.fail(k, `the on block opened at line ${t.pos.line} is not closed: add "}"`);
-      if (k.kind === 'word' && k.text.toLowerCase() === 'execute') {
-        this.next();
-        body.push(this.execute(k));
-        continue;
-      }
-      this.statement(scope, body, true);
+    } finally {
+      this.hookDepth--;
     }
     into.push({ kind: 'on', events, body, pos: t.pos });
   }

@@ -226,7 +226,7 @@ t.test('set and on commit/release: hooks become actions with their arguments eva
         execute("/bin/echo", "commit", clip, vc);
         log(info, concat("committed ", clip));
       }
-      on release or expiry { execute("/bin/echo", "gone", binary-to-ascii(10, 8, ".", leased-address)); }
+      on release or expiry { if known { execute("/bin/false"); } else { execute("/bin/echo", "gone", binary-to-ascii(10, 8, ".", leased-address)); } }
     }`);
   const p = new LeasePolicy(c);
   const { ack } = dora(p, OTHER, [{ code: 60, data: Buffer.from('PXEClient') }]);
@@ -238,7 +238,7 @@ t.test('set and on commit/release: hooks become actions with their arguments eva
   const rel = msg(7, OTHER);
   rel.ciaddr = ack!.reply!.msg.yiaddr;
   const r = p.handle(inc(rel), 5000);
-  t.same(r.hooks, [{ kind: 'execute', program: '/bin/echo', args: ['gone', yi], where: 'dhcpd.conf:10:30' }]);
+  t.same(r.hooks, [{ kind: 'execute', program: '/bin/echo', args: ['gone', yi], where: 'dhcpd.conf:10:73' }]);
   t.end();
 });
 
