@@ -92,6 +92,7 @@ t.test('every corpus file ISC dhcpd accepts, netboot reads, and both answer alik
   includeOf(files[0]);
   const nb = start(t, process.execPath, [netbootCli, 'dhcp', '--config', nbConf, '--interface', nbLink.serverIf, '--leases', join(dir, 'netboot.leases')], { ns: nbLink.server });
   await nb.waitFor(/netboot dhcp: serving on/);
+  t.match(nb.output(), /dhcp: \S*01-warewulf3-static\.conf:2: ddns-update-style: read, has no effect here, because netboot makes no dynamic DNS updates/, 'at start-up netboot lists what it read that has no effect, with file:line');
   let reloads = 0;
 
   /** The clients asked about a file: a host of it (when it has one) and an unknown MAC, as each kind of client. */
