@@ -24,6 +24,13 @@ function udpReceiveBufferErrors(): number {
 
 const CLIENTS = Number(process.env.HOSTILE_TFTP_CLIENTS ?? 1000);
 const CAP = 100;
+// A real client's retransmit timer (a PXE ROM waits about 1 s for the first
+// answer, then a few seconds per retry): how long an unanswered client waits
+// before it sends its RRQ again. The crowd stops waiting as soon as every
+// client has its answer.
+const CLIENT_FIRST_TIMEOUT_MS = 1000;
+const CLIENT_RETRY_TIMEOUT_MS = 2000;
+const CLIENT_RETRIES = 3;
 
 t.test(`${CLIENTS} concurrent RRQs against --max-transfers ${CAP}`, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'hostile-tftp-flood-'));
@@ -40,6 +47,19 @@ t.test(`${CLIENTS} concurrent RRQs against --max-transfers ${CAP}`, async (t) =>
   const sockets: dgram.Socket[] = [];
   t.teardown(() => sockets.forEach((s) => s.close()));
   let peak = before;
+  let allAnswered = () => {};
+  /** Resolves when every client has its answer, or when an unanswered client's retransmit timer of `ms` fires. */
+  const clientTimer = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        allAnswered = () => {};
+        resolve();
+      }
+      allAnswered = done;
+      if (outcome.size === CLIENTS) done();
+    });
   for (let i = 0; i < CLIENTS; i++) {
     const s = dgram.createSocket('udp4');
     sockets.push(s);
@@ -57,23 +77,24 @@ t.test(`${CLIENTS} concurrent RRQs against --max-transfers ${CAP}`, async (t) =>
       } catch {
         outcome.set(i, 'error');
       }
+      if (outcome.size === CLIENTS) allAnswered();
     });
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
   }
   const dropsBefore = udpReceiveBufferErrors();
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid))), 100);
+  t.teardown(() => clearInterval(sampler));
   for (const s of sockets) s.send(rrq, port, '127.0.0.1');
-  await new Promise((r) => setTimeout(r, 1000));
-  peak = Math.max(peak, rssMiB(server.pid));
+  await clientTimer(CLIENT_FIRST_TIMEOUT_MS);
   const silentFirst = CLIENTS - outcome.size;
   const kernelDrops = udpReceiveBufferErrors() - dropsBefore;
-  // As real clients do, those that heard nothing send their request again (three times, 2 s apart).
-  for (let round = 0; round < 3 && outcome.size < CLIENTS; round++) {
+  // As real clients do, those that heard nothing send their request again.
+  for (let round = 0; round < CLIENT_RETRIES && outcome.size < CLIENTS; round++) {
     sockets.forEach((s, i) => outcome.has(i) || s.send(rrq, port, '127.0.0.1'));
-    for (let waited = 0; outcome.size < CLIENTS && waited < 2000; waited += 100) {
-      await new Promise((r) => setTimeout(r, 100));
-      peak = Math.max(peak, rssMiB(server.pid));
-    }
+    await clientTimer(CLIENT_RETRY_TIMEOUT_MS);
   }
+  clearInterval(sampler);
+  peak = Math.max(peak, rssMiB(server.pid));
   const counts = { data: 0, busy: 0, error: 0 };
   for (const o of outcome.values()) counts[o]++;
   const silent = CLIENTS - outcome.size;
@@ -85,22 +106,18 @@ t.test(`${CLIENTS} concurrent RRQs against --max-transfers ${CAP}`, async (t) =>
   const busyLines = (server.output().match(/transfers in progress/g) ?? []).length;
   t.ok(busyLines < 50, `rate-limited: ${busyLines} log lines for ${counts.busy} refusals`);
   t.ok(peak - before < 256, `RSS ${before.toFixed(1)} -> peak ${peak.toFixed(1)} MiB`);
+  // The server logs each transfer it starts ("RRQ from A filename F") and each end ("..., N bytes in S s"):
+  // once the clients cancel, every started transfer has ended and the slots are free.
+  const started = (out: string) => (out.match(/RRQ from \S+ filename big\.img$/gm) ?? []).length;
+  const ended = (out: string) => (out.match(/RRQ from \S+ filename big\.img: .*, \d+ bytes in [\d.]+ s$/gm) ?? []).length;
   const cancel = encode({ op: 5, code: 0, message: 'cancelled' });
   for (const [i, tid] of tids) sockets[i].send(cancel, tid, '127.0.0.1');
-  await new Promise((r) => setTimeout(r, 300));
+  await server.waitForOutput((out) => ended(out) >= started(out), 'the end of every transfer after the clients cancelled');
   for (const s of sockets) s.close();
   sockets.length = 0;
 
   // The crowd is gone: a normal client is served.
-  let ok = false;
-  for (let attempt = 0; attempt < 40 && !ok; attempt++) {
-    try {
-      const r = await tftpGet('big.img', { host: '127.0.0.1', port, blksize: 65464, windowsize: 16 });
-      ok = r.data !== undefined && r.data.equals(file);
-    } catch {
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-  t.ok(ok, 'afterwards a normal client fetches the 4 MiB file byte-identical');
+  const r = await tftpGet('big.img', { host: '127.0.0.1', port, blksize: 65464, windowsize: 16 });
+  t.ok(r.data !== undefined && r.data.equals(file), 'afterwards a normal client fetches the 4 MiB file byte-identical');
   t.comment(`tftp flood: ${CLIENTS} RRQs: ${counts.data} transfers, ${counts.busy} "Server busy", ${counts.error} other errors, ${silent} silent (${silentFirst} after the first RRQ, ${kernelDrops} kernel receive-buffer drops); ${busyLines} busy log lines; server RSS ${before.toFixed(1)} -> peak ${peak.toFixed(1)} MiB, ${rssMiB(server.pid).toFixed(1)} MiB after`);
 });
