@@ -41,16 +41,39 @@ const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
 await new Promise((r) => sock.bind(68, r));
 sock.setBroadcast(true);
 sock.setRecvBufferSize(8 * 1024 * 1024);
+// A DISCOVER is answered at once or lost: a client that heard nothing sends again after its retransmit timer.
+const CLIENT_TIMEOUT_MS = 2000;
+const KNOWN_XID = 0x4b4e4f57; // the known host, in the middle of the flood
+const LAST_XID = 0x4c415354; // the known host again after the flood: its OFFER comes after every earlier DISCOVER's
+const knownMac = Buffer.from(known, 'hex');
 const offers = new Set();
 let knownOffer;
+let lastOffer;
+let knownReplies = 0; // OFFERs to the known host, each one a DHCPOFFER line in the server's log
+let heard = () => {};
 sock.on('message', (b) => {
   try {
     const m = decode(b);
     if (getOption(m, 53)?.[0] !== 2) return;
-    if (m.xid === 0x4b4e4f57) knownOffer = formatIpv4(m.yiaddr);
+    if (m.xid === KNOWN_XID) knownOffer = formatIpv4(m.yiaddr);
+    else if (m.xid === LAST_XID) lastOffer = formatIpv4(m.yiaddr);
     else offers.add(formatIpv4(m.yiaddr));
+    if (m.xid === KNOWN_XID || m.xid === LAST_XID) knownReplies++;
+    heard();
   } catch {}
 });
+/** Resolves once check() holds after an OFFER, or when the client's retransmit timer fires. */
+const offerOrTimer = (check) =>
+  new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      heard = () => {};
+      resolve();
+    };
+    const timer = setTimeout(done, CLIENT_TIMEOUT_MS);
+    heard = () => check() && done();
+    if (check()) done();
+  });
 const discover = (mac, xid) => {
   const chaddr = Buffer.alloc(16);
   mac.copy(chaddr);
@@ -65,17 +88,24 @@ for (let i = 0; i < macs; i++) {
   mac.writeUInt32BE(rand(), 0);
   mac.writeUInt16BE(rand() & 0xffff, 4);
   mac[0] = (mac[0] & 0xfe) | 0x02; // unicast, locally administered
-  sock.send(discover(mac, i + 1), 67, server);
-  if (i % 200 === 199) await new Promise((r) => setTimeout(r, 1));
-  if (i === (macs >> 1)) sock.send(discover(Buffer.from(known, 'hex'), 0x4b4e4f57), 67, server);
+  // Every 200 DISCOVERs the flood waits for the kernel to take the last one, letting OFFERs in.
+  if (i % 200 === 199) await new Promise((r) => sock.send(discover(mac, i + 1), 67, server, r));
+  else sock.send(discover(mac, i + 1), 67, server);
+  if (i === (macs >> 1)) sock.send(discover(knownMac, KNOWN_XID), 67, server);
 }
 const sentMs = Date.now() - started;
-for (let i = 0; i < 30 && !knownOffer; i++) await new Promise((r) => setTimeout(r, 100));
-// Once more after the flood, as a client whose first DISCOVER was lost would.
-if (!knownOffer) sock.send(discover(Buffer.from(known, 'hex'), 0x4b4e4f57), 67, server);
-await new Promise((r) => setTimeout(r, 1500));
+// The server answers in the order DISCOVERs reach it: once the last one's OFFER is here, so is every earlier OFFER.
+for (let tries = 0; tries < 5 && lastOffer === undefined; tries++) {
+  sock.send(discover(knownMac, LAST_XID), 67, server);
+  await offerOrTimer(() => lastOffer !== undefined);
+}
+// Once more, as a client whose first DISCOVER was lost would.
+if (!knownOffer) {
+  sock.send(discover(knownMac, KNOWN_XID), 67, server);
+  await offerOrTimer(() => knownOffer !== undefined);
+}
 sock.close();
-console.log(JSON.stringify({ offers: offers.size, knownOffer: knownOffer ?? null, sentMs }));
+console.log(JSON.stringify({ offers: offers.size, knownOffer: knownOffer ?? null, lastOffer: lastOffer ?? null, knownReplies, sentMs }));
 process.exit(0);
 `;
 
@@ -101,13 +131,16 @@ host node21 { hardware ethernet 52:54:00:00:86:21; fixed-address 198.18.${SUBNET
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
     t.teardown(() => clearInterval(sampler));
-    const r = await nodeIn<{ offers: number; knownOffer: string | null; sentMs: number }>(
+    const r = await nodeIn<{ offers: number; knownOffer: string | null; lastOffer: string | null; knownReplies: number; sentMs: number }>(
       link.client,
       FLOOD,
       { server: link.serverAddr, macs: MACS, known: '525400008621' },
       180_000,
     );
-    await new Promise((res) => setTimeout(res, 500));
+    t.equal(r.lastOffer, `198.18.${SUBNET}.21`, 'a DISCOVER after the flood is answered (so every earlier OFFER has arrived)');
+    // The server logs in the order it answers: the line of the known host's last OFFER closes the log of the flood.
+    const knownLines = (out: string) => (out.match(new RegExp(`^DHCPOFFER on 198\\.18\\.${SUBNET}\\.21 `, 'gm')) ?? []).length;
+    await server.waitForOutput((out) => knownLines(out) >= r.knownReplies, `the log lines of the ${r.knownReplies} OFFERs to the known host`);
     clearInterval(sampler);
     const after = rss();
     const out = server.output();
