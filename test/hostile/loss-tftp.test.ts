@@ -75,10 +75,18 @@ t.test('tftp-hpa through the lossy relay', async (t) => {
   const relay = await lossyServer(t, 31);
   const dir = mkdtempSync(join(tmpdir(), 'hostile-loss-hpa-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  // rexmt 1 s and a 120 s total budget instead of tftp-hpa's 5 s / 25 s, so a lossy link is survivable.
-  const script = `binary\nrexmt 1\ntimeout 120\nget initrd.bin ${join(dir, 'initrd.bin')}\nget odd.bin ${join(dir, 'odd.bin')}\nquit\n`;
-  const r = await run(progs.tftp, ['127.0.0.1', String(relay.port)], { input: script, timeoutMs: 150_000 });
-  t.equal(r.timedOut, false, 'tftp-hpa finished');
+  // One tftp-hpa session per file. In one session both requests leave from the same client port, and
+  // tftp-hpa takes the source port of any datagram it receives as its peer, even while waiting for the
+  // answer to its next RRQ: when initrd's final ACK was lost, the server's resends of the last DATA
+  // (rightly waiting for that ACK) turned tftp-hpa's odd.bin RRQ resends towards initrd's finished
+  // transfer port, where nothing answers them once that transfer times out. A fresh process per file
+  // asks from a new port, so late resends of the previous transfer reach only the old, closed one. `rexmt 1` resends each second instead of every 5 s;
+  // `timeout 60` is tftp-hpa's wait for each packet (it restarts with every block), not per transfer.
+  for (const name of ['initrd.bin', 'odd.bin']) {
+    const script = `binary\nrexmt 1\ntimeout 60\nget ${name} ${join(dir, name)}\nquit\n`;
+    const r = await run(progs.tftp, ['127.0.0.1', String(relay.port)], { input: script, timeoutMs: 90_000 });
+    t.equal(r.timedOut, false, `tftp-hpa finished ${name}`);
+  }
   for (const name of ['initrd.bin', 'odd.bin']) {
     let got = Buffer.alloc(0);
     try {
