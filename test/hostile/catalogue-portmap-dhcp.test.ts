@@ -74,7 +74,11 @@ host known { hardware ethernet 52:54:00:00:82:21; fixed-address 198.18.82.21; }
     await server.waitFor(/netboot dhcp: serving on/);
 
     // Each probe is one datagram, unicast to the server (an in-subnet client
-    // may do that), then whatever comes back within a second.
+    // may do that), then whatever comes back before the answer to a sentinel:
+    // a REQUEST from the known host for its own address. The server handles
+    // datagrams in order and sends an ACK only once its lease is on disk, in
+    // the order of the commits, so the sentinel's ACK comes after any reply
+    // to the probe, ACKs included.
     const probes = {
       otherServer: { mac: '525400008201', type: 3, requested: '198.18.82.101', serverId: '198.18.82.99', giaddr: '0.0.0.0' },
       offSubnet: { mac: '525400008202', type: 3, requested: '198.19.200.5', giaddr: '0.0.0.0' },
@@ -82,28 +86,32 @@ host known { hardware ethernet 52:54:00:00:82:21; fixed-address 198.18.82.21; }
       unknownRelayRequest: { mac: '525400008204', type: 3, requested: '198.19.77.50', giaddr: '198.19.77.1' },
       known: { mac: '525400008221', type: 1, giaddr: '0.0.0.0' },
     };
-    const replies = await nodeIn<Record<string, { type: number; yiaddr: string }[]>>(
+    type Replies = { got: Record<string, { type: number; yiaddr: string }[]>; sentinelAcks: number; unanswered: string[] };
+    const { got: replies, sentinelAcks, unanswered } = await nodeIn<Replies>(
       link.client,
       `
       import dgram from 'node:dgram';
       import { encode, decode, parseIpv4, formatIpv4, getOption } from '@netboot/dhcp-wire';
-      const { server, probes } = JSON.parse(process.argv[1]);
+      const { server, probes, known, knownAddress } = JSON.parse(process.argv[1]);
       const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
       await new Promise((r) => sock.bind(68, r));
       sock.setBroadcast(true);
       const got = {};
       const byXid = new Map();
+      let sentinelAcks = 0;
+      let heard = () => {};
       sock.on('message', (b) => {
         try {
           const m = decode(b);
           const name = byXid.get(m.xid);
-          if (name) got[name].push({ type: getOption(m, 53)?.[0] ?? 0, yiaddr: formatIpv4(m.yiaddr) });
+          if (name === 'sentinel') {
+            if (getOption(m, 53)?.[0] !== 5) return;
+            sentinelAcks++;
+            heard(m.xid);
+          } else if (name) got[name].push({ type: getOption(m, 53)?.[0] ?? 0, yiaddr: formatIpv4(m.yiaddr) });
         } catch {}
       });
-      let xid = 0x8200;
-      for (const [name, p] of Object.entries(probes)) {
-        got[name] = [];
-        byXid.set(++xid, name);
+      const send = (xid, p) => {
         const chaddr = Buffer.alloc(16);
         Buffer.from(p.mac, 'hex').copy(chaddr);
         const options = [{ code: 53, data: Buffer.from([p.type]) }];
@@ -112,13 +120,39 @@ host known { hardware ethernet 52:54:00:00:82:21; fixed-address 198.18.82.21; }
         const msg = { op: 1, htype: 1, hlen: 6, hops: p.giaddr === '0.0.0.0' ? 0 : 1, xid, secs: 0, flags: 0x8000, ciaddr: 0, yiaddr: 0, siaddr: 0,
           giaddr: parseIpv4(p.giaddr), chaddr, sname: Buffer.alloc(64), file: Buffer.alloc(128), cookie: true, options };
         sock.send(encode(msg), 67, server);
-        await new Promise((r) => setTimeout(r, 1000));
+      };
+      // A client that hears nothing sends again after its retransmit timer.
+      const CLIENT_TIMEOUT_MS = 2000;
+      /** Sends the sentinel REQUEST until it is ACKed (at most 3 times, a client's timer apart); resolves whether it was. */
+      const sentinel = async (xid) => {
+        byXid.set(xid, 'sentinel');
+        for (let tries = 0; tries < 3; tries++) {
+          send(xid, { mac: known, type: 3, requested: knownAddress, giaddr: '0.0.0.0' });
+          const answered = await new Promise((resolve) => {
+            const timer = setTimeout(() => resolve(false), CLIENT_TIMEOUT_MS);
+            heard = (x) => x === xid && (clearTimeout(timer), resolve(true));
+          });
+          if (answered) return true;
+        }
+        return false;
+      };
+      let xid = 0x8200;
+      const unanswered = [];
+      for (const [name, p] of Object.entries(probes)) {
+        got[name] = [];
+        byXid.set(++xid, name);
+        send(xid, p);
+        if (!(await sentinel(0x5e000000 + xid))) unanswered.push(name);
       }
       sock.close();
-      console.log(JSON.stringify(got));
+      console.log(JSON.stringify({ got, sentinelAcks, unanswered }));
       `,
-      { server: link.serverAddr, probes },
+      { server: link.serverAddr, probes, known: '525400008221', knownAddress: '198.18.82.21' },
     );
+    t.same(unanswered, [], 'the sentinel after each probe was ACKed');
+    // The server logs in the order it answers: once the sentinels' ACK lines are in, so is every line before them.
+    const sentinelLines = (out: string) => (out.match(/^DHCPACK on 198\.18\.82\.21 to 52:54:00:00:82:21 /gm) ?? []).length;
+    await server.waitForOutput((out) => sentinelLines(out) >= sentinelAcks, `the log lines of the ${sentinelAcks} ACKs to the sentinel`);
     t.same(replies.otherServer, [], 'a REQUEST naming another server (198.18.82.99) gets no ACK, no answer at all');
     t.match(server.output(), /DHCPREQUEST for 198\.18\.82\.101 from 52:54:00:00:82:01 via \S+: for server 198\.18\.82\.99, not us/, 'and is logged');
     t.same(replies.offSubnet.map((r) => r.type), [6], 'a REQUEST for 198.19.200.5 (off the subnet) gets a DHCPNAK');
@@ -128,6 +162,10 @@ host known { hardware ethernet 52:54:00:00:82:21; fixed-address 198.18.82.21; }
     t.same(replies.unknownRelayRequest, [], 'a REQUEST through the unknown relay gets nothing');
     t.match(server.output(), /DHCPREQUEST for 198\.19\.77\.50 from 52:54:00:00:82:04 via 198\.19\.77\.1: unknown network segment/, 'and is logged');
     t.same(replies.known.map((r) => [r.type, r.yiaddr]), [[2, '198.18.82.21']], 'control: the known host is offered its fixed address');
-    t.notMatch(server.output(), /DHCPACK on/, 'nothing was ACKed');
+    t.same(
+      server.output().match(/^DHCPACK on .*$/gm)?.filter((l) => !/^DHCPACK on 198\.18\.82\.21 to 52:54:00:00:82:21 /.test(l)) ?? [],
+      [],
+      'nothing but the sentinel was ACKed',
+    );
   });
 }
