@@ -4,6 +4,7 @@ import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpBootServer } from '@netboot/http-boot';
+import { platformStatus } from '@netboot/platform';
 import { startSwapRacer } from './swap-racer.js';
 import { differences, snapshot } from './tree-snapshot.js';
 
@@ -25,7 +26,12 @@ import { differences, snapshot } from './tree-snapshot.js';
 // its atime). Each case runs MAX_ROUNDS requests or BUDGET_MS, whichever
 // comes first, and stops at the first escape it sees; at least one request
 // must have been served, so a server refusing everything cannot pass.
+// Without the platform module (portable mode) the server opens by path and
+// says at start that this race is open: the test skips there, naming why,
+// except in CI, where the module must load and the race must run.
 
+const platform = platformStatus();
+const portable = platform.mode === 'portable' && !process.env.CI ? `portable mode (${platform.why}): without the platform module the server opens by path, and says the race is open` : false;
 const MAX_ROUNDS = 5000;
 const BUDGET_MS = 12_000;
 const LANES = 8;
@@ -76,7 +82,7 @@ const cases = [
 ] as const;
 
 for (const c of cases) {
-  t.test(`GETs while ${c.what} is swapped for a symlink out of the root: nothing outside is served`, async (t) => {
+  t.test(`GETs while ${c.what} is swapped for a symlink out of the root: nothing outside is served`, { skip: portable }, async (t) => {
     const s = await scene(t);
     snapshot(s.outside); // settles the directory's atime (see snapshot)
     const before = snapshot(s.outside);

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TftpClientError, TftpServer, tftpGet, tftpPut } from '@netboot/tftp-wire';
+import { platformStatus } from '@netboot/platform';
 import { startSwapRacer } from './swap-racer.js';
 import { differences, snapshot } from './tree-snapshot.js';
 
@@ -24,7 +25,12 @@ import { differences, snapshot } from './tree-snapshot.js';
 // its atime). Each case runs MAX_ROUNDS transfers or BUDGET_MS, whichever
 // comes first, and stops at the first escape it sees; at least one transfer
 // must have succeeded, so a server refusing everything cannot pass.
+// Without the platform module (portable mode) the server opens by path and
+// says at start that this race is open: the test skips there, naming why,
+// except in CI, where the module must load and the race must run.
 
+const platform = platformStatus();
+const portable = platform.mode === 'portable' && !process.env.CI ? `portable mode (${platform.why}): without the platform module the server opens by path, and says the race is open` : false;
 const MAX_ROUNDS = 3000;
 const BUDGET_MS = 12_000;
 const LANES = 8;
@@ -101,7 +107,7 @@ const cases = [
 ] as const;
 
 for (const c of cases) {
-  t.test(`RRQs while ${c.what} is swapped for a symlink out of the root: nothing outside is served`, async (t) => {
+  t.test(`RRQs while ${c.what} is swapped for a symlink out of the root: nothing outside is served`, { skip: portable }, async (t) => {
     const s = await scene(t, false);
     snapshot(s.outside); // settles the directory's atime (see snapshot)
     const before = snapshot(s.outside);
@@ -118,7 +124,7 @@ for (const c of cases) {
   });
 }
 
-t.test('WRQs (uploads enabled) while a directory on the path is swapped for a symlink out of the root: nothing outside is written', async (t) => {
+t.test('WRQs (uploads enabled) while a directory on the path is swapped for a symlink out of the root: nothing outside is written', { skip: portable }, async (t) => {
   const s = await scene(t, true);
   snapshot(s.outside);
   const before = snapshot(s.outside);

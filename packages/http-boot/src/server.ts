@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { open, type FileHandle } from 'node:fs/promises';
+import { close, createReadStream } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { realRoot, resolveUnderRoot, type Remap } from '@netboot/tftp-wire';
+import { ServedRoot, type Remap } from '@netboot/tftp-wire';
 import { combinedLogLine } from './access-log.js';
 import { parseRange } from './range.js';
 import { requestedName } from './request-path.js';
@@ -73,7 +73,7 @@ interface Outcome {
  */
 export class HttpBootServer {
   private readonly server: Server;
-  private root = '';
+  private root: ServedRoot | undefined;
   private remap: Remap | undefined;
 
   constructor(private readonly opts: HttpBootServerOptions) {
@@ -101,7 +101,7 @@ export class HttpBootServer {
   }
 
   async listen(): Promise<{ address: string; port: number }> {
-    this.root = await realRoot(this.opts.root);
+    this.root = await ServedRoot.start(this.opts.root, (message) => this.log('warning', message));
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.opts.port ?? 80, this.opts.address, () => {
@@ -121,6 +121,8 @@ export class HttpBootServer {
     const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
     await closed;
     clearTimeout(timer);
+    this.root?.close();
+    this.root = undefined;
   }
 
   private log(level: LogLevel, message: string): void {
@@ -199,27 +201,29 @@ export class HttpBootServer {
     }
     // The root itself: a directory, and this server lists none.
     if (name.replace(/^\/+/, '') === '') return this.refuse(res, 403, 'Forbidden (no directory listing)');
-    const resolved = await resolveUnderRoot(this.root, name);
-    if (!resolved.ok) {
-      this.log('info', `${req.method} ${req.url} from ${who} refused: ${resolved.detail}`);
-      return this.refuse(res, resolved.reason === 'escape' ? 403 : 400, resolved.reason === 'escape' ? 'Forbidden' : 'Bad Request');
+    if (!this.root) return this.refuse(res, 503, 'Service Unavailable (shutting down)');
+    // Opened beneath the root once: the stat, the headers and the bytes all come from this descriptor.
+    const opened = await this.root.openRead(name);
+    if (!opened.ok) {
+      switch (opened.reason) {
+        case 'not-found':
+          return this.refuse(res, 404, 'Not Found');
+        case 'not-file':
+          return opened.directory ? this.refuse(res, 403, 'Forbidden (no directory listing)') : this.refuse(res, 404, 'Not Found (not a regular file)');
+        case 'bad-name':
+          this.log('info', `${req.method} ${req.url} from ${who} refused: ${opened.detail}`);
+          return this.refuse(res, 400, 'Bad Request');
+        case 'escape':
+          this.log('info', `${req.method} ${req.url} from ${who} refused: ${opened.detail}`);
+          return this.refuse(res, 403, 'Forbidden');
+        default:
+          this.log('info', `${req.method} ${req.url} from ${who}: cannot open ${name}: ${opened.detail}`);
+          return this.refuse(res, 403, 'Forbidden');
+      }
     }
-    if (!resolved.exists) return this.refuse(res, 404, 'Not Found');
-    let handle: FileHandle;
-    try {
-      handle = await open(resolved.path, 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return this.refuse(res, 404, 'Not Found');
-      this.log('info', `${req.method} ${req.url} from ${who}: cannot open ${resolved.path}: ${code}`);
-      return this.refuse(res, 403, 'Forbidden');
-    }
+    const { fd, stats: st } = opened;
     let streaming = false;
     try {
-      // The opened file's own stat: what is sent is what was measured, even if the name is replaced meanwhile.
-      const st = await handle.stat();
-      if (st.isDirectory()) return this.refuse(res, 403, 'Forbidden (no directory listing)');
-      if (!st.isFile()) return this.refuse(res, 404, 'Not Found (not a regular file)');
       const headers: Record<string, string | number> = {
         'Content-Type': TEXT_TYPES.test(name) ? 'text/plain; charset=utf-8' : 'application/octet-stream',
         'Accept-Ranges': 'bytes',
@@ -239,21 +243,23 @@ export class HttpBootServer {
         return { status, bytes: 0 };
       }
       streaming = true;
-      const sent = await send(handle, res, start, end);
+      const sent = await send(fd, res, start, end);
       return { status, bytes: sent };
     } finally {
-      if (!streaming) await handle.close().catch(() => {});
+      if (!streaming) close(fd, () => {});
     }
   }
 }
 
 /**
- * Streams bytes start..end (inclusive) of the file to the response; the
- * read stream closes the file when it ends or fails. Returns the bytes that
- * reached the socket's buffer (fewer when the client went away).
+ * Streams bytes start..end (inclusive) of the open file `fd` to the
+ * response; the read stream closes the fd when it ends, fails or is
+ * destroyed (the client went away). Returns the bytes that reached the
+ * socket's buffer (fewer when the client went away).
  */
-async function send(handle: FileHandle, res: ServerResponse, start: number, end: number): Promise<number> {
-  const stream = handle.createReadStream({ start, end, highWaterMark: CHUNK });
+async function send(fd: number, res: ServerResponse, start: number, end: number): Promise<number> {
+  // The path argument is ignored when an fd is given: the bytes come from the descriptor opened beneath the root.
+  const stream = createReadStream('', { fd, start, end, highWaterMark: CHUNK, autoClose: true });
   try {
     await pipeline(stream, res);
   } catch (err) {

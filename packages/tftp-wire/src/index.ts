@@ -34,7 +34,8 @@ export {
 export { TftpSender, type SenderConfig } from './sender.js';
 export { TftpReceiver, type ReceiverConfig } from './receiver.js';
 export { pxelinuxConfigNames, findPxelinuxConfig } from './pxelinux.js';
-export { resolveUnderRoot, realRoot, type Resolved } from './secure-path.js';
+export { resolveUnderRoot, realRoot, nameUnderRoot, type Resolved, type NameUnderRoot } from './secure-path.js';
+export { ServedRoot, type OpenedFile, type Upload, type Refusal } from './served-root.js';
 export { parseRemap, Remap, RemapSyntaxError, type RemapRequest, type RemapResult } from './remap.js';
 export { TftpServer, type TftpServerOptions, type TftpTransferEvent } from './server.js';
 export { tftpGet, tftpPut, TftpClientError, type ClientOptions, type TransferResult } from './client.js';

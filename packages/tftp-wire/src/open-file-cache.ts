@@ -1,13 +1,21 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { close, read } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { promisify } from 'node:util';
+
+const readAsync = promisify(read);
 
 /** What tells one version of a file from another (a stat's fields; plain numbers, so it crosses to a worker thread). */
 export type FileIdentity = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>;
 
 /** An open file shared by the transfers reading it. */
 export interface OpenFile {
-  readonly handle: FileHandle;
+  readonly fd: number;
   readonly size: number;
+}
+
+/** Reads `length` bytes at `position` of an open file into `buf` at `offset`; resolves with how many arrived. */
+export async function readAt(file: OpenFile, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return (await readAsync(file.fd, buf, offset, length, position)).bytesRead;
 }
 
 interface Entry extends OpenFile {
@@ -16,61 +24,36 @@ interface Entry extends OpenFile {
   evicted: boolean;
 }
 
-/** An open() under way, shared by every transfer that asks for the same file meanwhile. */
-interface Opening {
-  done: Promise<Entry>;
-  waiters: number;
-}
-
 /**
  * Keeps recently served files open (bounded, least recently used first out),
- * so the hundred nodes that boot together fetch the kernel through one open
- * fd instead of an open() each. An entry is reused only while the file's
- * identity (device, inode, size, mtime) is unchanged, so a replaced kernel is
- * seen at once. Requests that arrive while a file is being opened wait for
- * that one open: two opens of one key would leave the first handle out of the
- * cache, closed by nobody but the garbage collector.
+ * so the hundred nodes that boot together read the kernel through one fd.
+ * The caller opens the file (beneath the root, see ServedRoot) and hands its
+ * descriptor over with the descriptor's own fstat; an entry is reused only
+ * while that identity (device, inode, size, mtime) is unchanged, so a
+ * replaced kernel is seen at once, and a descriptor already cached for the
+ * same file is closed at once. Descriptors are raw numbers, closed here
+ * explicitly, never left to the garbage collector.
  */
 export class OpenFileCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly opening = new Map<string, Opening>();
   private closed = false;
 
   constructor(private readonly capacity = 64) {}
 
-  /** Opens (or reuses) `path` whose current stat is `st`; pair with `release`. */
-  async acquire(path: string, st: FileIdentity): Promise<OpenFile> {
-    const key = `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  /** Takes over `fd`, whose fstat is `st`, or closes it in favour of the cached fd of the same file; pair with `release`. */
+  adopt(fd: number, st: FileIdentity): OpenFile {
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
     const hit = this.entries.get(key);
     if (hit) {
+      close(fd, () => {});
       this.entries.delete(key); // re-insert: most recently used last
       this.entries.set(key, hit);
       hit.refs++;
       return hit;
     }
-    const pending = this.opening.get(key) ?? this.startOpening(key, path, st.size);
-    pending.waiters++;
-    return pending.done;
-  }
-
-  private startOpening(key: string, path: string, size: number): Opening {
-    const opening = { waiters: 0 } as Opening;
-    opening.done = this.open(key, path, size, opening);
-    this.opening.set(key, opening);
-    return opening;
-  }
-
-  /** Opens one file for all its waiters: their references are counted when the handle exists, before any of them resumes. */
-  private async open(key: string, path: string, size: number, opening: Opening): Promise<Entry> {
-    let handle: FileHandle;
-    try {
-      handle = await open(path, 'r');
-    } finally {
-      this.opening.delete(key);
-    }
-    const entry: Entry = { key, handle, size, refs: opening.waiters, evicted: false };
+    const entry: Entry = { key, fd, size: st.size, refs: 1, evicted: false };
     if (this.closed) {
-      // Closed while opening: the waiters still read it, and the last release closes it.
+      // Closed meanwhile: the reader still reads it, and its release closes it.
       entry.evicted = true;
       return entry;
     }
@@ -79,14 +62,14 @@ export class OpenFileCache {
       if (this.entries.size <= this.capacity) break;
       this.entries.delete(k);
       e.evicted = true;
-      if (e.refs === 0) void e.handle.close().catch(() => {});
+      if (e.refs === 0) close(e.fd, () => {});
     }
     return entry;
   }
 
   release(file: OpenFile): void {
     const e = file as Entry;
-    if (--e.refs === 0 && e.evicted) void e.handle.close().catch(() => {});
+    if (--e.refs === 0 && e.evicted) close(e.fd, () => {});
   }
 
   async close(): Promise<void> {
@@ -95,7 +78,7 @@ export class OpenFileCache {
     this.entries.clear();
     for (const e of all) {
       e.evicted = true;
-      if (e.refs === 0) await e.handle.close().catch(() => {});
+      if (e.refs === 0) await new Promise<void>((resolve) => close(e.fd, () => resolve()));
     }
   }
 }

@@ -1,5 +1,5 @@
 import { realpath } from 'node:fs/promises';
-import { dirname, isAbsolute, join, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 
 export type Resolved =
   | { ok: true; path: string; exists: boolean }
@@ -25,20 +25,10 @@ function inside(root: string, path: string): boolean {
  * exist yet (a WRQ), the real path of its parent directory is checked.
  */
 export async function resolveUnderRoot(root: string, name: string): Promise<Resolved> {
-  if (name.length === 0) return { ok: false, reason: 'bad-name', detail: 'empty file name' };
-  if (name.includes('\0')) return { ok: false, reason: 'bad-name', detail: 'NUL in file name' };
-  const parts = name.split('/');
-  if (parts.includes('..')) return { ok: false, reason: 'escape', detail: `"${name}" contains ".."` };
-  let candidate: string;
-  let absoluteOutside = false;
-  if (isAbsolute(name) && inside(root, join('/', name))) {
-    candidate = join('/', name);
-  } else {
-    absoluteOutside = isAbsolute(name);
-    const rel = name.replace(/^\/+/, '');
-    if (rel.length === 0) return { ok: false, reason: 'bad-name', detail: 'the name is only slashes' };
-    candidate = join(root, rel);
-  }
+  const n = nameUnderRoot(root, name);
+  if (!n.ok) return n;
+  const candidate = n.rel === '' ? root : join(root, n.rel);
+  const absoluteOutside = n.absoluteOutside;
   let real: string;
   let exists = true;
   try {
@@ -57,6 +47,25 @@ export async function resolveUnderRoot(root: string, name: string): Promise<Reso
   }
   if (!inside(root, real)) return { ok: false, reason: 'escape', detail: `"${name}" leads to ${real}, outside the root` };
   return { ok: true, path: real, exists };
+}
+
+/** A requested name as a path relative to the root ('' for the root itself), or why it is refused; no file system access. */
+export type NameUnderRoot = { ok: true; rel: string; absoluteOutside: boolean } | { ok: false; reason: 'escape' | 'bad-name'; detail: string };
+
+/**
+ * The name-only part of `resolveUnderRoot`'s rules: `..` and NUL refused, an
+ * absolute name inside the root taken as it is, leading slashes stripped
+ * otherwise (`absoluteOutside` tells the caller to answer a missing file as
+ * an escape, not "not found").
+ */
+export function nameUnderRoot(root: string, name: string): NameUnderRoot {
+  if (name.length === 0) return { ok: false, reason: 'bad-name', detail: 'empty file name' };
+  if (name.includes('\0')) return { ok: false, reason: 'bad-name', detail: 'NUL in file name' };
+  if (name.split('/').includes('..')) return { ok: false, reason: 'escape', detail: `"${name}" contains ".."` };
+  if (isAbsolute(name) && inside(root, join('/', name))) return { ok: true, rel: relative(root, join('/', name)), absoluteOutside: false };
+  const rel = name.replace(/^\/+/, '');
+  if (rel.length === 0) return { ok: false, reason: 'bad-name', detail: 'the name is only slashes' };
+  return { ok: true, rel: normalize(rel), absoluteOutside: isAbsolute(name) };
 }
 
 /** The real path of a root directory, as `resolveUnderRoot` expects it. */

@@ -1,8 +1,6 @@
 import type { Socket } from 'node:dgram';
-import { constants, type Stats } from 'node:fs';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { close, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { ErrorCode, MAX_BLKSIZE, Opcode } from './constants.js';
@@ -11,12 +9,12 @@ import { encode } from './encode.js';
 import { LogLimiter, type Logger } from './log-limiter.js';
 import { printable } from './log-text.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
-import { BufferPool, OpenFileCache } from './open-file-cache.js';
+import { BufferPool, OpenFileCache, readAt } from './open-file-cache.js';
 import { negotiateOptions } from './options.js';
 import { transferMode, type RequestPacket, type TftpOption, type TftpPacket } from './packet.js';
 import { TftpReceiver } from './receiver.js';
 import type { Remap } from './remap.js';
-import { realRoot, resolveUnderRoot } from './secure-path.js';
+import { ServedRoot, type Refusal, type Upload } from './served-root.js';
 import { TftpSender } from './sender.js';
 import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
@@ -85,6 +83,9 @@ interface Active {
   abort(code: number, message: string, tell?: boolean): void;
 }
 
+const writeAsync = promisify(write);
+const closeAsync = promisify(close);
+
 /** Receive buffer of the request socket: room for a burst of a few thousand requests. */
 const REQUEST_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -96,7 +97,7 @@ function plainAddress(address: string): string {
 /** A TFTP server: a drop-in for `in.tftpd -l -v -s ROOT`, one socket per transfer. */
 export class TftpServer {
   private socket: Socket | undefined;
-  private root = '';
+  private root: ServedRoot | undefined;
   private readonly active = new Set<Active>();
   /** Requests being set up (stat, open, bind), by client and name. */
   private readonly starting = new Set<string>();
@@ -125,8 +126,7 @@ export class TftpServer {
 
   /** Binds the listening socket; resolves with the bound address and port. */
   async listen(): Promise<{ address: string; port: number; family: string }> {
-    this.root = await realRoot(this.opts.root);
-    if (!(await stat(this.root)).isDirectory()) throw new Error(`root ${this.opts.root} is not a directory`);
+    this.root = await ServedRoot.start(this.opts.root, (message) => this.log('warning', message));
     const port = this.opts.port ?? 69;
     const want = this.opts.address;
     if (want === undefined) {
@@ -168,6 +168,8 @@ export class TftpServer {
     this.socket = undefined;
     await this.threads?.close(ErrorCode.NOT_DEFINED, 'server shutting down');
     await this.cache.close();
+    this.root?.close();
+    this.root = undefined;
   }
 
   private reply(address: string, port: number, code: number, message: string): void {
@@ -250,31 +252,28 @@ export class TftpServer {
     // Names are bytes on the wire; the file system gets them as UTF-8 when they are.
     const utf8 = Buffer.from(name, 'latin1').toString('utf8');
     const fsName = Buffer.from(utf8, 'utf8').equals(Buffer.from(name, 'latin1')) ? utf8 : name;
-    const resolved = await resolveUnderRoot(this.root, fsName);
-    if (!resolved.ok) return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation: ${resolved.detail}`);
+    const root = this.root;
+    if (!root) return refuse(ErrorCode.NOT_DEFINED, 'server shutting down');
     const retry = this.opts.retry ?? defaultRetry;
     const limits = { blksizeMax: Math.min(this.opts.blksizeMax ?? MAX_BLKSIZE, MAX_BLKSIZE), windowMax: this.opts.windowMax ?? 64 };
+    const refusal = (r: Refusal) => {
+      if (r.reason === 'not-found') return refuse(ErrorCode.FILE_NOT_FOUND, kind === 'WRQ' ? 'File not found (no such directory)' : 'File not found', 'info');
+      if (r.reason === 'not-file') return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found (not a regular file)', 'info');
+      return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation: ${r.detail}`);
+    };
 
     if (kind === 'RRQ') {
-      let st: Stats;
-      try {
-        st = await stat(resolved.path);
-      } catch {
-        return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found', 'info');
-      }
-      if (!st.isFile()) return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found (not a regular file)', 'info');
+      // Opened beneath the root once; everything after acts on this descriptor, never on the name.
+      const opened = await root.openRead(fsName);
+      if (!opened.ok) return refusal(opened);
+      const st = opened.stats;
       if (this.threads && mode === 'octet') {
         const n = negotiateOptions(p.options, 'read', limits, st.size);
         const identity = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-        await this.begin({ kind, who, address, port, key, filename: p.filename, settings: n.settings, oack: n.oack, thread: { path: resolved.path, identity, serve: n, retry } });
+        await this.begin({ kind, who, address, port, key, filename: p.filename, settings: n.settings, oack: n.oack, thread: { fd: opened.fd, identity, serve: n, retry } });
         return;
       }
-      let file;
-      try {
-        file = await this.cache.acquire(resolved.path, st);
-      } catch (err) {
-        return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation: ${(err as NodeJS.ErrnoException).code ?? 'cannot open'}`);
-      }
+      const file = this.cache.adopt(opened.fd, st);
       let size = file.size;
       let source: DataSource;
       const n0 = negotiateOptions(p.options, 'read', limits, size);
@@ -287,7 +286,7 @@ export class TftpServer {
         const raw = Buffer.allocUnsafe(size);
         try {
           for (let got = 0; got < size; ) {
-            const { bytesRead } = await file.handle.read(raw, got, size - got, got);
+            const bytesRead = await readAt(file, raw, got, size - got, got);
             if (bytesRead === 0) throw new Error(`the file shrank to ${got} bytes while being read`);
             got += bytesRead;
           }
@@ -306,30 +305,19 @@ export class TftpServer {
       return;
     }
 
-    // WRQ: new files, or existing world-writable ones (tftp-hpa's rule), via a temporary file renamed at the end.
-    if (resolved.exists) {
-      const st = await stat(resolved.path);
-      if (!st.isFile() || (st.mode & constants.S_IWOTH) === 0) {
-        return refuse(ErrorCode.ACCESS_VIOLATION, 'Access violation: the file exists and is not world-writable');
-      }
-    }
-    const temp = join(dirname(resolved.path), `.${basename(resolved.path)}.tftp-${randomBytes(4).toString('hex')}`);
-    let handle: FileHandle;
-    try {
-      handle = await open(temp, 'wx', 0o644);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return refuse(ErrorCode.FILE_NOT_FOUND, 'File not found (no such directory)', 'info');
-      return refuse(ErrorCode.ACCESS_VIOLATION, `Access violation: ${code ?? 'cannot create'}`);
-    }
+    // WRQ: new files, or existing world-writable ones (tftp-hpa's rule), via a temporary file
+    // created beneath the target's directory and renamed over the name at the end.
+    const created = await root.createUpload(fsName);
+    if (!created.ok) return refusal(created);
+    const upload: Upload = created;
     const n = negotiateOptions(p.options, 'write', limits);
     const maxBytes = this.opts.maxUploadBytes ?? 4 * 1024 ** 3;
     if (n.settings.tsize !== undefined && n.settings.tsize > maxBytes) {
-      await handle.close();
-      await unlink(temp).catch(() => {});
+      await closeAsync(upload.fd).catch(() => {});
+      await upload.discard().catch(() => {});
       return refuse(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (limit ${maxBytes} bytes)`);
     }
-    const sink = new FileSink(handle, mode === 'netascii');
+    const sink = new FileSink(upload.fd, mode === 'netascii');
     const machine = new TftpReceiver({ serve: n, retry, maxBytes });
     await this.begin({
       kind,
@@ -345,14 +333,14 @@ export class TftpServer {
       settle: async () => {
         try {
           await sink.finish();
-          await rename(temp, resolved.path);
+          await upload.commit();
           return undefined;
         } catch (err) {
-          await unlink(temp).catch(() => {});
+          await upload.discard().catch(() => {});
           return `cannot store the file: ${(err as Error).message}`;
         }
       },
-      discard: () => void sink.finish().catch(() => {}).then(() => unlink(temp)).catch(() => {}),
+      discard: () => void sink.finish().catch(() => {}).then(() => upload.discard()).catch(() => {}),
       // A client that lost the final ACK resends its last block, backing off; staying for twice the
       // longest retransmission interval answers several such resends (one was too few at 30% loss).
       dallyMs: retry.maxMs * 2,
@@ -368,7 +356,7 @@ export class TftpServer {
     filename: string;
     machine?: TftpSender | TftpReceiver;
     /** A read to run on a transfer thread instead of `machine`. */
-    thread?: Pick<ThreadJob, 'path' | 'identity' | 'serve' | 'retry'>;
+    thread?: Pick<ThreadJob, 'fd' | 'identity' | 'serve' | 'retry'>;
     source?: DataSource;
     sink?: FileSink;
     settings: { blksize: number; windowsize: number };
@@ -425,6 +413,7 @@ export class TftpServer {
       sockets = await openTransferSocket(family, local, sendBufferBytes, { address: t.who, port: t.port });
     } catch (err) {
       t.source?.close();
+      t.discard?.();
       throw err;
     }
     const driver = new TransferDriver(sockets.socket, { address: t.who, port: t.port }, t.machine!, {
@@ -450,11 +439,12 @@ class FileSink implements DataSink {
   private readonly decoder: NetasciiDecoder | undefined;
   private position = 0;
   private failure: Error | undefined;
+  private finished: Promise<void> | undefined;
   /** Told of the first failed write, so the transfer can end with ERROR 3 at once. */
   onFailure: (err: Error) => void = () => {};
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     netascii: boolean,
   ) {
     this.decoder = netascii ? new NetasciiDecoder() : undefined;
@@ -473,7 +463,7 @@ class FileSink implements DataSink {
 
   private queue(data: Buffer, at: number): void {
     if (data.length === 0 || this.failure) return;
-    const w: Promise<unknown> = this.handle.write(data, 0, data.length, at).then(
+    const w: Promise<unknown> = writeAsync(this.fd, data, 0, data.length, at).then(
       () => this.pending.delete(w),
       (err: Error) => {
         this.pending.delete(w);
@@ -486,10 +476,16 @@ class FileSink implements DataSink {
     this.pending.add(w);
   }
 
-  async finish(): Promise<void> {
+  /** Waits for the writes and closes the file, once however often it is called (settle, then discard on a failure). */
+  finish(): Promise<void> {
+    this.finished ??= this.drain();
+    return this.finished;
+  }
+
+  private async drain(): Promise<void> {
     if (this.decoder) this.queue(this.decoder.end(), this.position);
     while (this.pending.size > 0) await Promise.all([...this.pending]);
-    await this.handle.close();
+    await closeAsync(this.fd);
     if (this.failure) throw this.failure;
   }
 }

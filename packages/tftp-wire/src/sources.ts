@@ -1,4 +1,4 @@
-import type { BufferPool, OpenFile, OpenFileCache } from './open-file-cache.js';
+import { readAt, type BufferPool, type OpenFile, type OpenFileCache } from './open-file-cache.js';
 import type { DataSource } from './transfer-driver.js';
 
 /** Reads ahead at least this much per file read, so a lock-step transfer with small blocks does not read per packet. */
@@ -38,7 +38,7 @@ export class FileSource implements DataSource {
     const want = Math.min(this.chunk, this.file.size - start);
     let got = 0;
     while (got < want) {
-      const { bytesRead } = await this.file.handle.read(buf, got, want - got, start + got);
+      const bytesRead = await readAt(this.file, buf, got, want - got, start + got);
       if (bytesRead === 0) throw new Error(`the file shrank to ${start + got} bytes during the transfer`);
       got += bytesRead;
     }

@@ -1,3 +1,4 @@
+import { close } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { FileIdentity } from './open-file-cache.js';
 import type { TransferSettings } from './options.js';
@@ -10,8 +11,12 @@ export type ThreadMessage =
   | {
       type: 'start';
       id: number;
-      /** The file, resolved under the root, and the stat the options were negotiated with. */
-      path: string;
+      /**
+       * The file, opened beneath the root by the server (descriptors are
+       * process-wide), and its fstat the options were negotiated with. The
+       * thread owns it from here: its cache keeps or closes it.
+       */
+      fd: number;
       identity: FileIdentity;
       serve: { settings: TransferSettings; oack: TftpOption[] };
       retry: RetryPolicy;
@@ -67,9 +72,10 @@ export class TransferThreads {
     while (this.threads.length < this.count) this.spawn();
   }
 
-  /** Starts a transfer; returns how to abort it. After close() the transfer fails at once (a request set up meanwhile). */
+  /** Starts a transfer; returns how to abort it. After close() the transfer fails at once (a request set up meanwhile) and its fd is closed. */
   start(job: ThreadJob, callbacks: ThreadCallbacks): (code: number, message: string, tell: boolean) => void {
     if (this.closed) {
+      close(job.fd, () => {});
       callbacks.onDone({ type: 'done', outcome: 'failed', bytes: 0, reason: 'server shutting down', level: 'warning' });
       return () => {};
     }

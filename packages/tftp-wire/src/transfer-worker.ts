@@ -1,7 +1,6 @@
 import type { Socket } from 'node:dgram';
+import { close as closeFd } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { ErrorCode, Opcode } from './constants.js';
-import { encode } from './encode.js';
 import { LogLimiter } from './log-limiter.js';
 import { BufferPool, OpenFileCache } from './open-file-cache.js';
 import { TftpSender } from './sender.js';
@@ -50,19 +49,13 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
   try {
     opened = await openTransferSocket(job.family, job.local, job.sendBufferBytes, { address: job.address, port: job.port });
   } catch (err) {
+    closeFd(job.fd, () => {});
     return done('failed', `cannot open a transfer socket: ${(err as Error).message}`);
   }
   const { socket, strays } = opened;
   sockets.add(socket);
   socket.once('close', () => sockets.delete(socket));
-  let file;
-  try {
-    file = await cache.acquire(job.path, job.identity);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'cannot open';
-    socket.send(encode({ op: Opcode.ERROR, code: ErrorCode.ACCESS_VIOLATION, message: `Access violation: ${code}` }), () => socket.close());
-    return done('failed', `Access violation: ${code}`);
-  }
+  const file = cache.adopt(job.fd, job.identity);
   const source = new FileSource(file, cache, pool, job.serve.settings.blksize, job.serve.settings.windowsize);
   const machine = new TftpSender({ size: file.size, serve: job.serve, retry: job.retry });
   const driver = new TransferDriver(socket, { address: job.address, port: job.port }, machine, {
