@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { parseRemap } from '@netboot/tftp-wire';
 import { HttpBootServer } from '@netboot/http-boot';
+import { until } from '../../../test/support/until.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'http-boot-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -119,8 +120,12 @@ t.test('only GET and HEAD', async (t) => {
 
 t.test('access log: one combined-format line per response', async (t) => {
   access.length = 0;
+  // A line is written once the server has seen its response end (the file closed), which can be
+  // after the client has read the last byte: each is waited for.
   await get('/vmlinuz', { Range: 'bytes=0-99', 'User-Agent': 'iPXE/1.0.0' });
+  await until(() => access.length === 1, 'the access line of the range request');
   await get('/missing');
+  await until(() => access.length === 2, 'the access line of the 404');
   t.match(access[0], /^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/vmlinuz HTTP\/1\.1" 206 100 "-" "iPXE\/1\.0\.0"$/);
   t.match(access[1], /"GET \/missing HTTP\/1\.1" 404 \d+ "-" "-"$/);
 });
