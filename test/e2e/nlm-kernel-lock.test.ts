@@ -90,7 +90,8 @@ $B umount /home
  * lock once and prints the status.
  */
 const HOLDER = `
-import { existsSync } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
+import { dirname } from 'node:path';
 import { RpcClient } from '@netboot/oncrpc-xdr';
 import { PortmapClient } from '@netboot/portmap';
 import { MountClient } from '@netboot/mountd';
@@ -117,7 +118,17 @@ if (mode === 'probe') {
   process.exit(0);
 }
 console.log('HOLDER-LOCK ' + await call(nlm.NlmProc.LOCK, nlm.nlm4LockArgs, { cookie: Buffer.from('h'), block: false, exclusive: true, alock, reclaim: false, state: 1 }));
-for (let i = 0; i < 3000 && !existsSync(release); i++) await new Promise((r) => setTimeout(r, 100));
+// Holds the lock until the test creates release (a file event in its directory), at most five minutes.
+await new Promise((resolve) => {
+  const done = () => {
+    clearTimeout(timer);
+    watcher.close();
+    resolve();
+  };
+  const watcher = watch(dirname(release), () => existsSync(release) && done());
+  const timer = setTimeout(done, 300_000);
+  if (existsSync(release)) done();
+});
 console.log('HOLDER-UNLOCK ' + await call(nlm.NlmProc.UNLOCK, nlm.nlm4UnlockArgs, { cookie: Buffer.from('u'), alock }));
 c.close();
 `;
