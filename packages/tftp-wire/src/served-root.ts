@@ -31,6 +31,9 @@ export interface Upload {
 /** Symlinks are followed while they stay beneath the root; `/proc` magic links never. */
 const BENEATH = native ? native.constants.RESOLVE_BENEATH | native.constants.RESOLVE_NO_MAGICLINKS : 0;
 
+/** The portable-mode warning is given once per process, by the first server to start. */
+let portableNoticeGiven = false;
+
 function errno(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? 'cannot open';
 }
@@ -54,11 +57,13 @@ export class ServedRoot {
     private fd: number,
   ) {}
 
-  /** Resolves and opens the root; tells `log` once when the path race is open (portable mode). */
+  /** Resolves and opens the root; in portable mode the first root of the process tells `log` that the path race is open. */
   static async start(root: string, log: (message: string) => void): Promise<ServedRoot> {
     const path = await realRoot(root);
     if (!native) {
       if (!(await stat(path)).isDirectory()) throw new Error(`root ${root} is not a directory`);
+      if (portableNoticeGiven) return new ServedRoot(path, -1);
+      portableNoticeGiven = true;
       const status = platformStatus();
       const why = status.mode === 'portable' ? status.why : 'no native module';
       log(`portable mode (${why}): files under ${path} are checked and then opened by path, so a local user who can replace a directory or file there with a symlink can race the check and have a file outside the root served or written; load @netboot/platform to close this`);

@@ -114,7 +114,9 @@ export class TransferThreads {
 
   private spawn(): Thread {
     // Plain compiled JavaScript: the parent's flags (a test runner's module loader, say) would only slow its start.
-    const worker = new Worker(new URL('./transfer-worker.js', import.meta.url), { execArgv: [] });
+    // The thread closes descriptors the server opened and handed over: Node's per-thread tracking of
+    // fds would warn at each such close (and close them behind the cache's back when the thread ends).
+    const worker = new Worker(new URL('./transfer-worker.js', import.meta.url), { execArgv: [], trackUnmanagedFds: false });
     const thread: Thread = { worker, transfers: 0 };
     worker.on('message', (r: ThreadReport) => this.onReport(r));
     worker.on('error', (err) => this.onNotice('warning', `transfer thread failed: ${err.message}`));
