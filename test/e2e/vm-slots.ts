@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../support/paths.js';
 
@@ -31,6 +31,27 @@ function stale(slot: string): boolean {
   }
 }
 
+/** How often a waiter looks for slots whose owner died holding them: no event tells of that. */
+const STALE_CHECK_MS = 5000;
+
+/**
+ * Resolves on the next change among the slots (an owner released its slot),
+ * or after `ms` at the latest; `cancel` stops the watch early.
+ */
+function slotChange(ms: number): { changed: Promise<void>; cancel: () => void } {
+  let cancel = () => {};
+  const changed = new Promise<void>((resolve) => {
+    const watcher = watch(SLOTS, () => cancel());
+    const timer = setTimeout(() => cancel(), ms);
+    cancel = () => {
+      clearTimeout(timer);
+      watcher.close();
+      resolve();
+    };
+  });
+  return { changed, cancel };
+}
+
 /**
  * Waits for one of PARALLEL_BOOTS guest slots shared by every test file of
  * this checkout (tap runs files in parallel, each booting its own guests),
@@ -43,6 +64,8 @@ export async function takeVmSlot(opts: { timeoutMs?: number; onWait?: () => void
   const deadline = Date.now() + (opts.timeoutMs ?? 20 * 60_000);
   let waited = false;
   for (;;) {
+    // Watched before the slots are tried, so a release between the two is not missed.
+    const next = slotChange(STALE_CHECK_MS);
     for (let i = 0; i < PARALLEL_BOOTS; i++) {
       const slot = join(SLOTS, `slot-${i}`);
       try {
@@ -51,12 +74,16 @@ export async function takeVmSlot(opts: { timeoutMs?: number; onWait?: () => void
         if (stale(slot)) rmSync(slot, { recursive: true, force: true });
         continue;
       }
+      next.cancel();
       writeFileSync(join(slot, 'pid'), String(process.pid));
       return () => rmSync(slot, { recursive: true, force: true });
     }
-    if (Date.now() > deadline) throw new Error(`no guest slot came free in ${SLOTS} (${PARALLEL_BOOTS} slots) before the deadline`);
+    if (Date.now() > deadline) {
+      next.cancel();
+      throw new Error(`no guest slot came free in ${SLOTS} (${PARALLEL_BOOTS} slots) before the deadline`);
+    }
     if (!waited) opts.onWait?.();
     waited = true;
-    await new Promise((r) => setTimeout(r, 500));
+    await next.changed;
   }
 }
