@@ -21,7 +21,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePrograms, requireNetns, requireThat } from '../support/programs.js';
-import { start } from '../support/processes.js';
+import { run, start } from '../support/processes.js';
+import type { StatusNode } from '../support/boot-lab.js';
 import { netbootCli } from '../support/paths.js';
 import { prepareGuest } from './guest.js';
 import { readReply, writeNodeRoot, type NodeRoot } from './node-root.js';
@@ -36,6 +37,8 @@ import { takeVmSlot } from './vm-slots.js';
 t.setTimeout(1_200_000);
 
 const HTTP_PORT = 8080;
+/** The status port, on the loopback of the test's own namespace. */
+const STATUS_PORT = 19470;
 
 /**
  * bios: SeaBIOS + iPXE's legacy ROM, PXE. uefi: OVMF + iPXE's EFI driver, PXE.
@@ -201,6 +204,7 @@ t.test('BIOS, UEFI PXE, iPXE-over-HTTP and UEFI HTTP Boot nodes boot from one ne
       '--exports', exports,
       '--listen', net.serverAddr,
       '--state-dir', join(work, 'state'),
+      '--status-port', String(STATUS_PORT),
       '--verbose',
     ],
     { ns: net.ns },
@@ -227,8 +231,64 @@ t.test('BIOS, UEFI PXE, iPXE-over-HTTP and UEFI HTTP Boot nodes boot from one ne
       }),
     ),
   );
+
+  // Each node's whole timeline, in order, as `netboot status --json` gives it.
+  const status = await run(process.execPath, [netbootCli, 'status', '--json', '--url', `http://127.0.0.1:${STATUS_PORT}`], { ns: net.ns, timeoutMs: 20_000 });
+  t.equal(status.code, 0, `netboot status --json: ${status.stderr}`);
+  const seen = status.code === 0 ? (JSON.parse(status.stdout) as { nodes: StatusNode[] }).nodes : [];
+  for (const n of nodes) checkTimeline(t, n, seen.find((s) => s.mac === n.mac));
   t.equal(await serve.stop(10_000), 0, 'netboot serve exits 0 on SIGTERM');
 });
+
+/**
+ * The firmware the model names for each kind: QEMU's iPXE ROMs (legacy and
+ * EFI) do the DHCP themselves and say so in option 77; with no ROM, OVMF's
+ * own stack asks as HTTPClient, and the iPXE it loads is part of that boot.
+ */
+const FIRMWARE: Record<Kind, string> = { bios: 'iPXE', uefi: 'iPXE', 'ipxe-http': 'iPXE', 'uefi-http': 'HTTP Boot' };
+
+/**
+ * The files each firmware fetches, in the order it fetches them, as
+ * `protocol file outcome` (others may come between). OVMF's HTTP Boot asks
+ * for the boot file's size first (a HEAD): a probe, which is normal.
+ */
+const FILES: Record<Kind, string[]> = {
+  bios: ['tftp pxelinux.0 complete', 'tftp ldlinux.c32 complete', 'tftp vmlinuz complete', 'tftp initrd.gz complete'],
+  uefi: ['tftp syslinux.efi complete', 'tftp ldlinux.e64 complete', 'tftp vmlinuz complete', 'tftp initrd.gz complete'],
+  'ipxe-http': ['http boot.ipxe complete', 'tftp vmlinuz complete', 'tftp initrd.gz complete', 'http vmlinuz complete', 'http initrd.gz complete'],
+  'uefi-http': ['http snponly.efi probe', 'http snponly.efi complete', 'http uefi-http.ipxe complete', 'http vmlinuz complete', 'http initrd.gz complete'],
+};
+
+/** Whether `want` appears in `got` in order, other entries allowed between. */
+function inOrder(got: string[], want: string[]): boolean {
+  let i = 0;
+  for (const g of got) if (i < want.length && g === want[i]) i++;
+  return i === want.length;
+}
+
+function checkTimeline(t: Test, n: Node, node: StatusNode | undefined): void {
+  t.ok(node, `${n.name}: ${n.mac} is in the status`);
+  if (!node) return;
+  const secs = (ms: number) => (ms / 1000).toFixed(1);
+  const origin = node.stages[0]?.start ?? 0;
+  const stages = node.stages.map((s) => `${s.name} ${secs(s.start - origin)}-${s.end === null ? 'now' : secs(s.end - origin)} s`).join(', ');
+  const files = (node.boot?.timeline ?? []).filter((x) => x.what === 'tftp' || x.what === 'http').map((x) => `${x.what} ${x.label.replace(/^\//, '')} ${x.outcome ?? 'open'}`);
+  const line = `${n.name} (${n.kind}): firmware ${node.firmware}, stages ${stages}; files ${files.join(', ')}`;
+  t.comment(line);
+  process.stderr.write(`e2e ${line}\n`);
+  t.equal(node.ip, n.ip, `${n.name}: its leased address`);
+  t.equal(node.bootCount, 1, `${n.name}: one boot (the loaders' and the kernel's own DHCP are part of it)`);
+  t.equal(node.firmware, FIRMWARE[n.kind], `${n.name}: firmware ${FIRMWARE[n.kind]}`);
+  t.same(node.stages.map((s) => s.name).slice(0, 5), ['dhcp', 'loader', 'kernel', 'mounted', 'init'], `${n.name}: DHCP, loader, kernel and initrd, root mounted, init read`);
+  for (const [i, s] of node.stages.entries()) {
+    t.ok(s.end === null ? i === node.stages.length - 1 : s.start <= s.end, `${n.name}: ${s.name} starts before it ends, and only the last stage is open`);
+    if (i > 0) t.equal(s.start, node.stages[i - 1]!.end, `${n.name}: ${s.name} starts where ${node.stages[i - 1]!.name} ends`);
+  }
+  t.ok(node.stages.every((s) => s.end === null || s.end - s.start < 300_000), `${n.name}: no stage over 5 minutes`);
+  t.ok(inOrder(files, FILES[n.kind]), `${n.name}: its files in the order its firmware fetches them (${FILES[n.kind].join(', ')})`);
+  t.ok(node.boot?.timeline.some((x) => x.what === 'init' && x.label === 'READ /sbin/init'), `${n.name}: the first READ of /sbin/init`);
+  t.equal(node.lastError, null, `${n.name}: no error`);
+}
 
 async function bootNode(t: Test, net: VmNetwork, tap: string, n: Node, log: StampedLog, output: () => string, work: string): Promise<void> {
   let uefi: { code: string; vars: string; httpBootOnly: boolean } | undefined;
