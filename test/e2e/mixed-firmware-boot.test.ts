@@ -272,7 +272,7 @@ function checkTimeline(t: Test, n: Node, node: StatusNode | undefined): void {
   const secs = (ms: number) => (ms / 1000).toFixed(1);
   const origin = node.stages[0]?.start ?? 0;
   const stages = node.stages.map((s) => `${s.name} ${secs(s.start - origin)}-${s.end === null ? 'now' : secs(s.end - origin)} s`).join(', ');
-  const files = (node.boot?.timeline ?? []).filter((x) => x.what === 'tftp' || x.what === 'http').map((x) => `${x.what} ${x.label.replace(/^\//, '')} ${x.outcome ?? 'open'}`);
+  const files = (node.boot?.timeline ?? []).filter((x) => x.what === 'tftp' || x.what === 'http').map((x) => `${x.what} ${x.label.replace(/^\//, '')} ${x.outcome === 'unconfirmed' ? 'complete' : (x.outcome ?? 'open')}`);
   const line = `${n.name} (${n.kind}): firmware ${node.firmware}, stages ${stages}; files ${files.join(', ')}`;
   t.comment(line);
   process.stderr.write(`e2e ${line}\n`);

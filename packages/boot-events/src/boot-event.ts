@@ -29,8 +29,12 @@ export interface DhcpEvent {
   bootFile?: string;
 }
 
-/** How a file transfer ended. `probe` is the size probe UEFI firmware aborts on purpose after the OACK: normal. */
-export type TransferOutcome = 'complete' | 'probe' | 'timeout' | 'error' | 'refused';
+/**
+ * How a file transfer ended. `probe` is the size probe UEFI firmware aborts on purpose after the OACK: normal.
+ * `unconfirmed`: every block went out but the final ACK never came; the client most likely has the file (a
+ * lost final ACK is ordinary in TFTP), so it is not an error.
+ */
+export type TransferOutcome = 'complete' | 'unconfirmed' | 'probe' | 'timeout' | 'error' | 'refused';
 
 /** A file asked for over TFTP or HTTP. */
 export interface FileRequestEvent {

@@ -221,7 +221,7 @@ export class BootModel {
       const k = String(e.blksize ?? 512);
       boot.counters.tftpTimeouts[k] = (boot.counters.tftpTimeouts[k] ?? 0) + 1;
     }
-    const normal = e.outcome === 'complete' || e.outcome === 'probe' || (e.outcome === 'refused' && CONFIG_PROBE.test(e.file));
+    const normal = e.outcome === 'complete' || e.outcome === 'unconfirmed' || e.outcome === 'probe' || (e.outcome === 'refused' && CONFIG_PROBE.test(e.file));
     if (!normal) node.lastError = { at: t, text: `${e.protocol.toUpperCase()} ${e.file}: ${e.outcome}${e.detail ? ` (${e.detail})` : ''}` };
   }
 

@@ -228,3 +228,13 @@ t.test('any order of events and ticks gives valid states with monotonic times, b
     { seed: 24, numRuns: 300 },
   );
 });
+
+t.test('a TFTP transfer whose final ACK never came is no error', async (t) => {
+  const m = new BootModel();
+  for (const e of biosBoot()) m.apply(e);
+  const at = m.node(IP)!.lastSeen + 1;
+  m.apply({ kind: 'file-done', at, protocol: 'tftp', ip: IP, file: 'extra.img', outcome: 'unconfirmed', bytes: 4096, seconds: 1, blksize: 1468 });
+  t.equal(m.node(IP)!.lastError, null);
+  m.apply({ kind: 'file-done', at: at + 1, protocol: 'tftp', ip: IP, file: 'extra.img', outcome: 'timeout', bytes: 0, seconds: 30, blksize: 1468 });
+  t.match(m.node(IP)!.lastError!.text, /TFTP extra\.img: timeout/, 'a plain timeout still is');
+});

@@ -115,7 +115,10 @@ export class TftpSender implements TransferMachine {
       return out;
     }
     if (!this.clock.backoff(now)) {
-      this.finish(out, 'failed', this.sentBytes(), `timed out after ${this.clock.retries - 1} retransmissions`, 'warning');
+      // Only the final block unacknowledged: the client most likely has the whole file and its last ACK was
+      // lost (RFC 1350 section 6), which the reason says so that a boot's timeline need not call it a failure.
+      const waited = this.state === 'sending' && this.base === this.lastIndex ? 'waiting for the final ACK ' : '';
+      this.finish(out, 'failed', this.sentBytes(), `timed out ${waited}after ${this.clock.retries - 1} retransmissions`, 'warning');
       return out;
     }
     if (this.state === 'requesting') {

@@ -221,6 +221,18 @@ t.test('duplicate ACKs are ignored (no Sorcerer\'s Apprentice)', async (t) => {
   t.same(s.receive({ op: Opcode.ACK, block: 9 }, 12), [], 'an ACK for a block never sent is ignored');
 });
 
+t.test('a timeout with only the final block unacknowledged says the final ACK is missing', async (t) => {
+  const reasonAfter = (acked: number) => {
+    const s = sender(1536);
+    s.start(0);
+    for (let b = 1; b <= acked; b++) s.receive({ op: Opcode.ACK, block: b }, b);
+    for (let now = 10_000; now < 100_000; now += 10_000) for (const a of s.timer(now)) if (a.type === 'done') return a.reason;
+    return undefined;
+  };
+  t.match(reasonAfter(3), /^timed out waiting for the final ACK after 3 retransmissions$/, 'blocks 1-3 acknowledged, 4 (empty, final) never');
+  t.match(reasonAfter(2), /^timed out after 3 retransmissions$/, 'block 3 never acknowledged: the client lacks data');
+});
+
 t.test('timeouts retransmit with exponential backoff, then give up', async (t) => {
   const s = sender(100);
   s.start(0);

@@ -23,6 +23,7 @@ function tftpOutcome(e: Extract<TftpTransferEvent, { phase: 'done' }>): Transfer
   if (e.outcome === 'complete') return 'complete';
   if (e.outcome === 'declined') return 'probe';
   if (e.outcome === 'refused') return 'refused';
+  if (/final ACK/.test(e.reason)) return 'unconfirmed';
   return /timed out/.test(e.reason) ? 'timeout' : 'error';
 }
 
