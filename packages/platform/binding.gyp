@@ -9,7 +9,8 @@
         "native/ofd-locks.c",
         "native/sockets.c",
         "native/icmp-echo.c",
-        "native/interfaces.c"
+        "native/interfaces.c",
+        "native/xattrs.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],

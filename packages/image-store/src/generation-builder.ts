@@ -2,6 +2,7 @@ import { constants, type BigIntStats } from 'node:fs';
 import { chmod, copyFile, lchown, link, lstat, mkdir, open, readlink, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { native } from '@netboot/platform';
 import { entryComponents, symlinkEscapes, UnsafeEntryError } from './entry-path.js';
 import type { TarEntry, TarEvent } from './tar-parser.js';
 import { applyFinalMetadata, type FinalMetadata } from './metadata-batch.js';
@@ -303,12 +304,25 @@ class FileSink {
   }
 }
 
-/** Node has no mknod(2): coreutils `mknod` (argv, never a shell) on a name in the private tree. */
+/**
+ * A device node or FIFO in the private tree: mknodat from the platform
+ * module; in portable mode (Node has no mknod(2)) coreutils `mknod`, argv
+ * and never a shell.
+ */
 function mknod(path: string, e: TarEntry): Promise<void> {
+  const fail = (why: string) => new UnsafeEntryError(e.path, `mknod failed: ${why} (device nodes need root)`);
+  if (native) {
+    const c = native.constants;
+    const type = e.type === 'fifo' ? c.S_IFIFO : e.type === 'char' ? c.S_IFCHR : c.S_IFBLK;
+    try {
+      native.mknodat(c.AT_FDCWD, path, type | 0o600, e.type === 'fifo' ? 0 : e.devmajor, e.type === 'fifo' ? 0 : e.devminor);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(fail((err as Error).message));
+    }
+  }
   const args = e.type === 'fifo' ? ['-m', '0600', '--', path, 'p'] : ['-m', '0600', '--', path, e.type === 'char' ? 'c' : 'b', String(e.devmajor), String(e.devminor)];
   return new Promise((resolve, reject) => {
-    execFile('mknod', args, { timeout: 10_000 }, (err, _out, stderr) =>
-      err ? reject(new UnsafeEntryError(e.path, `mknod failed: ${(stderr || err.message).trim()} (device nodes need root)`)) : resolve(),
-    );
+    execFile('mknod', args, { timeout: 10_000 }, (err, _out, stderr) => (err ? reject(fail((stderr || err.message).trim())) : resolve()));
   });
 }

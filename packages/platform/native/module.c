@@ -12,6 +12,8 @@
 #include "napi-util.h"
 #include "ofd-locks.h"
 #include "sockets.h"
+#include "xattrs.h"
+#include <sys/xattr.h>
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -43,6 +45,12 @@ static const export_fn functions[] = {
     {"unlinkat", js_unlinkat},
     {"readdir", js_readdir},
     {"ftruncate", js_ftruncate},
+    {"lsetxattr", js_lsetxattr},
+    {"fsetxattr", js_fsetxattr},
+    {"lgetxattr", js_lgetxattr},
+    {"fgetxattr", js_fgetxattr},
+    {"llistxattr", js_llistxattr},
+    {"flistxattr", js_flistxattr},
     {"ofdSetLock", js_ofd_set_lock},
     {"ofdGetLock", js_ofd_get_lock},
     {"ofdSetLockWait", js_ofd_set_lock_wait},
@@ -64,6 +72,7 @@ static const struct {
     C(UTIME_NOW), C(UTIME_OMIT),
     C(RENAME_NOREPLACE), C(RENAME_EXCHANGE), C(RENAME_WHITEOUT),
     C(F_RDLCK), C(F_WRLCK), C(F_UNLCK),
+    C(XATTR_CREATE), C(XATTR_REPLACE),
     C(S_IFMT), C(S_IFREG), C(S_IFDIR), C(S_IFLNK), C(S_IFCHR), C(S_IFBLK), C(S_IFIFO), C(S_IFSOCK),
 };
 #undef C

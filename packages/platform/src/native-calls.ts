@@ -67,6 +67,8 @@ export interface PlatformConstants {
   F_RDLCK: number;
   F_WRLCK: number;
   F_UNLCK: number;
+  XATTR_CREATE: number;
+  XATTR_REPLACE: number;
   S_IFMT: number;
   S_IFREG: number;
   S_IFDIR: number;
@@ -122,6 +124,18 @@ export interface NativeCalls {
    * without '.' and '..'; [] at the end. The offset continues after the last one returned. */
   readdir(dirfd: number, max: number): Array<[Buffer, bigint, number]>;
   ftruncate(fd: number, length: bigint | number): void;
+
+  /** Sets an extended attribute of `path` itself (a final symlink is not followed). name: 1 to
+   * 255 bytes (ERANGE otherwise), value: at most 64 KiB (E2BIG); flags 0, XATTR_CREATE or XATTR_REPLACE. */
+  lsetxattr(path: Name, name: Name, value: Uint8Array, flags: number): void;
+  /** The same on an open fd (not an O_PATH one: EBADF). */
+  fsetxattr(fd: number, name: Name, value: Uint8Array, flags: number): void;
+  /** The value of one attribute of `path` itself; ENODATA when it has none of that name. */
+  lgetxattr(path: Name, name: Name): Buffer;
+  fgetxattr(fd: number, name: Name): Buffer;
+  /** The names of the attributes of `path` itself, as bytes (those this process may see). */
+  llistxattr(path: Name): Buffer[];
+  flistxattr(fd: number): Buffer[];
 
   /** F_OFD_SETLK: true when set, false when another holder conflicts. len 0 = to EOF. */
   ofdSetLock(fd: number, type: number, start: bigint | number, len: bigint | number): boolean;
