@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { bytesText, printable } from '@netboot/log-text';
 import { AuthFlavor, encode, type RpcCall, type RpcResult, type RpcServer } from '@netboot/oncrpc-xdr';
 import { resolveClientNames } from './client-names.js';
 import type { Export } from './exports-parser.js';
@@ -23,7 +24,6 @@ import {
   type ExportEntry,
   type MountEntry,
 } from './mount-wire.js';
-import { bytesText, printable } from './log-text.js';
 
 export interface MountdOptions {
   exports: Export[];

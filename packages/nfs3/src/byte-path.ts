@@ -38,32 +38,3 @@ export function parentPath(path: Buffer): Buffer {
 
 /** The map key of a path (its bytes as a Latin-1 string). */
 export const pathKey = (path: Buffer): string => path.toString('latin1');
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * Bytes as they may go into a log line: valid UTF-8 as text, every other
- * byte and every control character (a newline that would forge a line,
- * terminal escapes) as \xNN.
- */
-export function showBytes(b: Uint8Array): string {
-  let text: string;
-  try {
-    text = utf8.decode(b);
-  } catch {
-    text = '';
-    for (let i = 0; i < b.length; i++) {
-      const c = b[i]!;
-      text += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : hex(c);
-    }
-    return text;
-  }
-  return printable(text);
-}
-
-const hex = (c: number) => `\\x${c.toString(16).padStart(2, '0')}`;
-
-/** A log line with its control characters as \xNN (paths in error texts come from clients). */
-export function printable(line: string): string {
-  return line.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => hex(c.charCodeAt(0)));
-}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { BufferPool, RateLimitedLog, type ProcedureHandler } from '@netboot/oncrpc-xdr';
+import { printable, RateLimitedLog } from '@netboot/log-text';
+import { BufferPool, type ProcedureHandler } from '@netboot/oncrpc-xdr';
 import { native, platformStatus } from '@netboot/platform';
-import { printable } from './byte-path.js';
 import { ExportTable, type NfsExport } from './export-table.js';
 import type { ExportFs } from './export-fs.js';
 import { LocalFs, LocalShared } from './local-fs.js';

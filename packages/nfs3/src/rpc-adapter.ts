@@ -1,4 +1,5 @@
-import type { BufferPool, ProcedureHandler, RateLimitedLog, RpcCall, RpcResult, XdrCodec } from '@netboot/oncrpc-xdr';
+import type { RateLimitedLog } from '@netboot/log-text';
+import type { BufferPool, ProcedureHandler, RpcCall, RpcResult, XdrCodec } from '@netboot/oncrpc-xdr';
 import { REPLY_HEADROOM, XdrError } from '@netboot/oncrpc-xdr';
 import { access, getattr, setattr } from './attribute-procs.js';
 import { commit, read, write } from './data-procs.js';

@@ -65,7 +65,6 @@ export {
 export { frameRecord, recordMark, RecordDecoder } from './record-marking.js';
 export { argsChecksum, drcKey, DuplicateRequestCache, type DrcDecision } from './duplicate-request-cache.js';
 export { BufferPool } from './buffer-pool.js';
-export { RateLimitedLog } from './rate-limited-log.js';
 export {
   REPLY_HEADROOM,
   RpcDispatcher,

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { BufferPool } from './buffer-pool.js';
 import { drcKey, DuplicateRequestCache } from './duplicate-request-cache.js';
 import { isWildcardAddress, localUnicastAddresses } from './local-addresses.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '@netboot/log-text';
 import { recordMark, RecordDecoder } from './record-marking.js';
 import {
   RpcDispatcher,

@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import {
   AuthStat,
   DuplicateRequestCache,
-  RateLimitedLog,
   RpcDispatcher,
   XdrReader,
   XidAllocator,
@@ -69,19 +68,6 @@ t.test('duplicate request cache: never above capacity, completed calls replay un
     { seed: 42, numRuns: 300 },
   );
   t.pass('matches a model LRU');
-  t.end();
-});
-
-t.test('rate-limited log: a burst per window, then one summary', (t) => {
-  let now = 0;
-  const lines: string[] = [];
-  const log = new RateLimitedLog((l) => lines.push(l), 1000, 3, () => now);
-  for (let i = 0; i < 10; i++) log.log('bad', `bad ${i}`);
-  log.log('other', 'other 0');
-  t.same(lines, ['bad 0', 'bad 1', 'bad 2', 'other 0']);
-  now = 1000;
-  log.log('bad', 'bad 10');
-  t.same(lines.slice(4), ['bad: 7 similar messages suppressed', 'bad 10']);
   t.end();
 });
 

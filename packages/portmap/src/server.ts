@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { isIPv6 } from 'node:net';
-import { RateLimitedLog, RpcServer, type RpcCall, type RpcServerOptions } from '@netboot/oncrpc-xdr';
+import { RateLimitedLog } from '@netboot/log-text';
+import { RpcServer, type RpcCall, type RpcServerOptions } from '@netboot/oncrpc-xdr';
 import { PMAP_PORT, PMAP_PROG, PMAP_VERS, RPCB_VERS, RPCB_VERS4 } from './constants.js';
 import { localAddressFor, type InterfaceAddress } from './local-address.js';
 import { portmapProcedures } from './procedures.js';

@@ -1,15 +1,15 @@
 import type { Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
+import { RateLimitedLog } from '@netboot/log-text';
 import { Opcode } from './constants.js';
-import { LogLimiter } from './log-limiter.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import type { TransferSettings } from './options.js';
 import type { RequestPacket, TftpOption, TransferMode } from './packet.js';
 import { TftpReceiver } from './receiver.js';
 import { TftpSender } from './sender.js';
 import { MemorySource } from './sources.js';
-import { defaultRetry, type RetryPolicy } from './transfer.js';
+import { defaultRetry, type LogLevel, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DoneAction } from './transfer-driver.js';
 import { bindUdp } from './udp.js';
 
@@ -114,7 +114,7 @@ async function drive(
     const driver = new TransferDriver(socket, { address: host, port: 0 }, machine, {
       ...io,
       requestPort: o.port ?? 69,
-      limiter: new LogLimiter(() => {}),
+      limiter: new RateLimitedLog<LogLevel>(() => {}),
       onLog: () => {},
       onDone: (d) => {
         if (d.outcome === 'complete') resolve({ bytes: d.bytes, ms: now() - started });

@@ -39,4 +39,4 @@ export { ServedRoot, type OpenedFile, type Upload, type Refusal } from './served
 export { parseRemap, Remap, RemapSyntaxError, type RemapRequest, type RemapResult } from './remap.js';
 export { TftpServer, type TftpServerOptions, type TftpTransferEvent } from './server.js';
 export { tftpGet, tftpPut, TftpClientError, type ClientOptions, type TransferResult } from './client.js';
-export { type Logger } from './log-limiter.js';
+export { type Logger } from './transfer.js';

@@ -3,11 +3,10 @@ import { close, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { printable, RateLimitedLog } from '@netboot/log-text';
 import { ErrorCode, MAX_BLKSIZE, Opcode } from './constants.js';
 import { decode } from './decode.js';
 import { encode } from './encode.js';
-import { LogLimiter, type Logger } from './log-limiter.js';
-import { printable } from './log-text.js';
 import { NetasciiDecoder, toNetascii } from './netascii.js';
 import { BufferPool, OpenFileCache, readAt } from './open-file-cache.js';
 import { negotiateOptions } from './options.js';
@@ -20,7 +19,7 @@ import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import { TransferThreads, type ThreadJob } from './transfer-threads.js';
 import { bindUdp, openTransferSocket, type TransferSockets } from './udp.js';
-import { defaultRetry, type Outcome, type RetryPolicy } from './transfer.js';
+import { defaultRetry, type Logger, type LogLevel, type Outcome, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
 
 export interface TftpServerOptions {
@@ -103,7 +102,7 @@ export class TftpServer {
   private readonly starting = new Set<string>();
   private readonly cache = new OpenFileCache();
   private readonly pool = new BufferPool();
-  private readonly limiter: LogLimiter;
+  private readonly limiter: RateLimitedLog<LogLevel>;
   private readonly log: Logger;
   private listenFamily: 'udp4' | 'udp6' = 'udp6';
   private bindAddress = '::';
@@ -113,7 +112,7 @@ export class TftpServer {
   constructor(private readonly opts: TftpServerOptions) {
     const sink = opts.log ?? (() => {});
     this.log = (level, message) => sink(level, printable(message));
-    this.limiter = new LogLimiter(this.log);
+    this.limiter = new RateLimitedLog((message, level) => this.log(level, message), { now });
     this.remap = opts.remap;
     const threads = opts.threads ?? Math.min(4, availableParallelism());
     this.threads = threads > 0 ? new TransferThreads(threads, this.log) : undefined;
@@ -152,7 +151,7 @@ export class TftpServer {
     }
     this.threads?.warm();
     this.socket.on('message', (msg, rinfo) => void this.onRequest(msg, rinfo.address, rinfo.port));
-    this.socket.on('error', (err) => this.limiter.write('listen', 'warning', `listening socket: ${err.message}`, now()));
+    this.socket.on('error', (err) => this.limiter.log('listen', `listening socket: ${err.message}`, 'warning'));
     const a = this.socket.address();
     return { address: a.address, port: a.port, family: a.family };
   }
@@ -183,12 +182,12 @@ export class TftpServer {
       p = decode(msg);
     } catch (err) {
       if (!(err instanceof TftpWireError)) throw err;
-      this.limiter.write('malformed', 'warning', `malformed request from ${who}:${port}: ${err.message}`, now());
+      this.limiter.log('malformed', `malformed request from ${who}:${port}: ${err.message}`, 'warning');
       this.reply(address, port, ErrorCode.ILLEGAL_OPERATION, 'Malformed request');
       return;
     }
     if (p.op !== Opcode.RRQ && p.op !== Opcode.WRQ) {
-      this.limiter.write('not-request', 'debug', `opcode ${p.op} from ${who}:${port} on the request port: answered ERROR 4`, now());
+      this.limiter.log('not-request', `opcode ${p.op} from ${who}:${port} on the request port: answered ERROR 4`, 'debug');
       this.reply(address, port, ErrorCode.ILLEGAL_OPERATION, 'Expected a read or write request');
       return;
     }
@@ -205,7 +204,7 @@ export class TftpServer {
     const kind = p.op === Opcode.RRQ ? 'RRQ' : 'WRQ';
     const max = this.opts.maxTransfers ?? 256;
     if (this.active.size + this.starting.size >= max) {
-      this.limiter.write('busy', 'warning', `${kind} from ${who} filename ${p.filename} refused: ${max} transfers in progress`, now());
+      this.limiter.log('busy', `${kind} from ${who} filename ${p.filename} refused: ${max} transfers in progress`, 'warning');
       this.reply(address, port, ErrorCode.NOT_DEFINED, `Server busy (${max} transfers), try again`);
       return;
     }

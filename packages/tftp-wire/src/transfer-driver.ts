@@ -1,12 +1,12 @@
 import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import type { RateLimitedLog } from '@netboot/log-text';
 import { ErrorCode, Opcode } from './constants.js';
 import { decode } from './decode.js';
 import { encode, encodeDataHeader } from './encode.js';
-import type { LogLimiter } from './log-limiter.js';
 import type { TftpPacket } from './packet.js';
 import { TftpWireError } from './tftp-wire-error.js';
-import type { TransferAction, TransferMachine } from './transfer.js';
+import type { LogLevel, TransferAction, TransferMachine } from './transfer.js';
 import { answerUnknownTid } from './udp.js';
 
 /**
@@ -34,7 +34,7 @@ export type DoneAction = Extract<TransferAction, { type: 'done' }>;
 export interface DriverHooks {
   source?: DataSource;
   sink?: DataSink;
-  limiter: LogLimiter;
+  limiter: RateLimitedLog<LogLevel>;
   /** Called once when the machine (or the driver itself) ends the transfer. */
   onDone(done: DoneAction): void;
   /** Forwards the machine's own log lines. */
@@ -96,7 +96,7 @@ export class TransferDriver {
     this.connected = hooks.strays !== undefined;
     hooks.strays?.on('message', (_msg, rinfo) => this.stray(rinfo.address, rinfo.port));
     socket.on('error', (err) => {
-      this.hooks.limiter.write('socket', 'warning', `socket error: ${err.message}`, now());
+      this.hooks.limiter.log('socket', `socket error: ${err.message}`, 'warning');
       this.abort(ErrorCode.NOT_DEFINED, `socket error: ${err.message}`, false);
     });
   }
@@ -157,7 +157,7 @@ export class TransferDriver {
       p = decode(msg);
     } catch (err) {
       if (!(err instanceof TftpWireError)) throw err;
-      this.hooks.limiter.write('malformed', 'warning', `malformed packet from ${address}:${port} dropped: ${err.message}`, now());
+      this.hooks.limiter.log('malformed', `malformed packet from ${address}:${port} dropped: ${err.message}`, 'warning');
       return;
     }
     this.run(this.machine.receive(p, now()));
@@ -176,7 +176,7 @@ export class TransferDriver {
 
   /** Logs a packet from another TID (answered ERROR 5 by the socket that got it). */
   private stray(address: string, port: number): void {
-    this.hooks.limiter.write('tid', 'debug', `packet from ${address}:${port} on the transfer with ${this.peer.address}:${this.peer.port}: answered ERROR 5`, now());
+    this.hooks.limiter.log('tid', `packet from ${address}:${port} on the transfer with ${this.peer.address}:${this.peer.port}: answered ERROR 5`, 'debug');
   }
 
   private readonly onTimer = (): void => {

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:dgram';
 import { close as closeFd } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { LogLimiter } from './log-limiter.js';
+import { RateLimitedLog } from '@netboot/log-text';
 import { BufferPool, OpenFileCache } from './open-file-cache.js';
 import { TftpSender } from './sender.js';
 import { FileSource } from './sources.js';
-import { TransferDriver } from './transfer-driver.js';
+import type { LogLevel } from './transfer.js';
+import { now, TransferDriver } from './transfer-driver.js';
 import type { ThreadMessage, ThreadReport } from './transfer-threads.js';
 import { openTransferSocket, type TransferSockets } from './udp.js';
 
@@ -24,7 +25,7 @@ const sockets = new Set<Socket>();
 /** How long closing waits for the last datagrams to leave. */
 const CLOSE_WAIT_MS = 1000;
 const report = (r: ThreadReport): void => port.postMessage(r);
-const limiter = new LogLimiter((level, message) => report({ type: 'log', level, message }));
+const limiter = new RateLimitedLog<LogLevel>((message, level) => report({ type: 'log', level, message }), { now });
 
 port.on('message', (m: ThreadMessage) => {
   if (m.type === 'abort') drivers.get(m.id)?.abort(m.code, m.message, m.tell);

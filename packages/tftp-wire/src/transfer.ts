@@ -2,6 +2,8 @@ import type { TftpPacket } from './packet.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning';
 
+export type Logger = (level: LogLevel, message: string) => void;
+
 /** How a transfer ended. `declined` is a peer walking away after the OACK (the UEFI tsize probe), not a failure. */
 export type Outcome = 'complete' | 'declined' | 'failed';
 
