@@ -437,7 +437,7 @@ class Parser extends TokenCursor {
     }
     const instead = UNSUPPORTED.get(kw);
     if (instead !== undefined) this.fail(t, `"${t.text}": ${instead}`);
-    this.fail(t, `"${t.text}" is not a dhcpd.conf statement netboot knows; see the supported grammar in @netboot/dhcp-wire's README (dhcpd.conf section)`);
+    this.fail(t, `"${t.text}" is not a dhcpd.conf statement netboot knows; see the grammar netboot reads in @netboot/dhcp-wire's README ("dhcpd.conf: the grammar read")`);
   }
 
   /** `filename = EXPR;` and the other parameters dhcpd also takes as expressions. */

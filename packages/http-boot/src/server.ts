@@ -48,8 +48,8 @@ export type HttpExchange =
 /**
  * Bytes read from the file per chunk handed to the socket: a kernel or an
  * initrd leaves in chunks of this size, each read straight into a buffer
- * that goes to the socket unchanged (Node has no sendfile for http).
- * bench/http-boot.js measured 64 KiB to 1 MiB; see the package README.
+ * that goes to the socket unchanged (Node has no sendfile for http; the
+ * package README's "What it does not do"). bench/http-read.js measures it.
  */
 const CHUNK = 1024 * 1024;
 

@@ -6,7 +6,7 @@
  *
  * Two backends are meant to plug in: the local directory (local-fs.ts) and a
  * copy-on-write image (a shared read-only lower tree under a per-node upper
- * layer). The README's "ExportFs for backend authors" says what each
+ * layer). The README's "ExportFs: writing a backend" says what each
  * operation must guarantee.
  */
 

@@ -22,7 +22,7 @@ export interface LocalIo<R> {
   /** The object `name` in the directory `dir` (a symlink itself, never what it points to). */
   child(dir: R, name: Buffer): R;
   release(r: R): void;
-  /** Attributes of the object itself (lstat). Synchronous: inode metadata, microseconds (see README). */
+  /** Attributes of the object itself (lstat). Synchronous: inode metadata, microseconds (the README's "Attribute cache" keeps it off most calls). */
   stat(r: R): LocalAttrs;
   /** Entries of a directory for the inode search: name (Latin-1 form), inode, whether a directory. */
   list(dir: R): Promise<[string, bigint, boolean][]>;

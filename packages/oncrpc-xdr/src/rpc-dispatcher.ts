@@ -76,7 +76,7 @@ function describe(e: unknown): string {
   return frame ? `${e.message} (${frame.trim()})` : e.message;
 }
 
-/** AUTH_ERROR status for a credential flavor this server does not implement (see README, "RPC"). */
+/** AUTH_ERROR status for a credential flavor this server does not implement (the README's "What the server answers by itself": as the Linux kernel's RPC server does). */
 export const UNSUPPORTED_FLAVOR_AUTH_STAT = AuthStat.AUTH_BADCRED;
 
 function acceptedReply(xid: number, accepted: AcceptedReply): RpcReplyOut {

@@ -83,9 +83,9 @@ export async function checkBootFiles(tftpRoot: string, http: HttpRoot, files: re
 
 const FIX_FOR: Record<BootClient['kind'], string> = {
   bios: '',
-  uefi: 'if the cluster has UEFI nodes, give them an EFI program: if option arch = 00:07 { filename "ipxe.efi"; } (README: Conditionals)',
-  ipxe: 'to chainload iPXE over HTTP: if exists user-class and option user-class = "iPXE" { filename "http://.../boot.ipxe"; } (README: Conditionals)',
-  http: 'for UEFI HTTP Boot nodes: if substring(option vendor-class-identifier, 0, 10) = "HTTPClient" { filename "http://.../ipxe.efi"; } (README: Conditionals)',
+  uefi: 'if the cluster has UEFI nodes, give them an EFI program: if option arch = 00:07 { filename "ipxe.efi"; } (@netboot/dhcp-wire README, "Conditionals")',
+  ipxe: 'to chainload iPXE over HTTP: if exists user-class and option user-class = "iPXE" { filename "http://.../boot.ipxe"; } (@netboot/dhcp-wire README, "Conditionals")',
+  http: 'for UEFI HTTP Boot nodes: if substring(option vendor-class-identifier, 0, 10) = "HTTPClient" { filename "http://.../ipxe.efi"; } (@netboot/dhcp-wire README, "Conditionals")',
 };
 
 /** Where a file was looked for: the finding, and the file itself when it is there. */
