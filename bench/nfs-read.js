@@ -16,12 +16,15 @@
 //
 //   node bench/nfs-read.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
 //                          [--cells seq1,seq4,seq16,udp,random,getattr,lookup] [--client c,node]
-//                          [--profile DIR] [--json]
+//                          [--profile DIR] [--status-port] [--json]
 //
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
 // when nfs-ganesha + nfs-ganesha-vfs (and rpcbind) are not installed, the C
 // client when gcc or libnfs-dev is missing. With --profile DIR the netboot
-// server and each Node client process run under `node --cpu-prof`.
+// server and each Node client process run under `node --cpu-prof`. With
+// --status-port netboot runs as `netboot serve --status-port` (boot events,
+// metrics and the dashboard on) instead of `netboot nfs`: a run with it and
+// one without, set side by side by bench/compare.js, show what events cost.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -59,6 +62,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
+    'status-port': { type: 'boolean', default: false },
     measure: { type: 'string' },
   },
 });
@@ -174,7 +178,7 @@ async function main() {
     servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline')
   ) {
     console.error(`usage: node bench/nfs-read.js [--size MiB] [--seconds S (0-60)] [--rounds R (1-10)] [--servers netboot,ganesha]
-       [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--profile DIR] [--json]`);
+       [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--profile DIR] [--status-port] [--json]`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -189,13 +193,20 @@ async function main() {
   mkdirSync(dir);
   try {
     createFile(join(dir, FILE), size);
-    const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, { dir, work, profileDir: values.profile, atExit, baseline: values.baseline });
+    const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, {
+      dir,
+      work,
+      profileDir: values.profile,
+      atExit,
+      baseline: values.baseline,
+      statusPort: values['status-port'],
+    });
     const cBuild = clients.includes('c') ? buildNfsBench() : undefined;
     if (cBuild?.why) notes['c client'] = `not run: ${cBuild.why}`;
     if (!values.json) {
       console.log(
         `${sizeMiB} MiB file (page cache warm), ${rounds > 1 ? `best of ${rounds} alternating rounds of ` : ''}${seconds} s per cell, ` +
-          `clients: ${clients.map((c) => (c === 'c' ? 'c = bench/c/nfs-bench.c (libnfs raw async)' : 'node = @netboot/nfs3 NfsClient')).join(', ')} (AUTH_SYS root)`,
+          `clients: ${clients.map((c) => (c === 'c' ? 'c = bench/c/nfs-bench.c (libnfs raw async)' : 'node = @netboot/nfs3 NfsClient')).join(', ')} (AUTH_SYS root)${values['status-port'] ? '; netboot with --status-port (boot events and metrics on)' : ''}`,
       );
       for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}`);
     }
@@ -262,7 +273,7 @@ async function main() {
           detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
         }),
       );
-      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss } });
+      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients, statusPort: values['status-port'] }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss } });
       console.log(JSON.stringify(out));
     } else {
       console.log(`server peak RSS: ${Object.entries(peakRss).map(([n, v]) => `${n} ${v} MB`).join(', ')}   (load average ${load().join(' ')})`);

@@ -7,15 +7,20 @@
 //         (curl has none) bench/c/tftp-get.c, a C client compiled here with
 //         gcc (atftp's windowed read is slower than the server it measures);
 //   node  @netboot/tftp-wire's tftpGet, lock-step and with RFC 7440 windows.
-//   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,node] [--runs N] [--json]
+//   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,node] [--runs N] [--status-port] [--json]
 // With --runs N each cell is the best of N, alternating which server goes
 // first (the machine may be busy with other work). in.tftpd does not
 // implement windowsize (RFC 7440): it leaves the option out of its OACK, so
 // its windowsize runs are lock-step (shown as "w=1*"); the "wN vs lock-step"
 // lines set netboot's windowed figure against in.tftpd's lock-step with curl.
+// With --status-port netboot runs as `netboot serve --status-port` (boot
+// events, metrics and the dashboard on) instead of `netboot tftp`: a run with
+// it and one without, set side by side by bench/compare.js, show what events
+// cost a transfer.
 import { spawn, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { chmod, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,10 +32,11 @@ import { cell as jsonCell, report } from './lib/report.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
+const statusPort = args.includes('--status-port');
 const sizeArg = args.indexOf('--size');
 const sizeMiB = sizeArg >= 0 ? Number(args[sizeArg + 1]) : 256;
 if (!(sizeMiB > 0)) {
-  console.error('usage: node bench/tftp-read.js [--size MiB] [--blksize LIST] [--windowsize LIST] [--runs N] [--json]');
+  console.error('usage: node bench/tftp-read.js [--size MiB] [--blksize LIST] [--windowsize LIST] [--runs N] [--status-port] [--json]');
   process.exit(2);
 }
 const size = Math.round(sizeMiB * 1024 * 1024);
@@ -57,6 +63,14 @@ const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta
 async function freePort() {
   const s = createSocket('udp4');
   await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function freeTcpPort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
   const { port } = s.address();
   await new Promise((r) => s.close(r));
   return port;
@@ -139,6 +153,7 @@ async function measureOnce(port, blksize, windowsize, name = 'bench.bin', expect
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'tftp-bench-'));
+const stateDir = await mkdtemp(join(tmpdir(), 'tftp-bench-state-'));
 const children = [];
 try {
   await chmod(dir, 0o755); // in.tftpd drops to "nobody"
@@ -153,11 +168,14 @@ try {
   await chmod(warm, 0o644);
 
   const oursPort = await freePort();
-  children.push(
-    await startServer(process.execPath, [cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', String(oursPort)], (t) =>
-      t.includes('listening on'),
-    ),
-  );
+  // The same TFTP server either way; serve adds boot events and metrics (its state beside the root, not in it).
+  const [argv, ready] = statusPort
+    ? [
+        ['serve', '--tftp-root', dir, '--listen', '127.0.0.1', '--tftp-port', String(oursPort), '--state-dir', stateDir, '--status-port', String(await freeTcpPort())],
+        'status: dashboard and /metrics on',
+      ]
+    : [['tftp', '--root', dir, '--listen', '127.0.0.1', '--port', String(oursPort)], 'listening on'];
+  children.push(await startServer(process.execPath, [cli, ...argv], (t) => t.includes(ready)));
   const hpaPort = await freePort();
   children.push(await startServer('in.tftpd', ['-L', '-s', dir, '-a', `127.0.0.1:${hpaPort}`], () => true));
   await waitForAnswer(hpaPort);
@@ -235,9 +253,10 @@ try {
         }),
       ),
     ];
-    console.log(JSON.stringify(report({ benchmark: 'tftp-read', params: { sizeBytes: size, runs, clients, blksizes, windows }, loadAtStart, cells })));
-  } else console.log(`${sizeMiB} MiB file, best of ${runs} alternating, loopback; * = in.tftpd ignored windowsize (no RFC 7440); load at start ${loadAtStart.join(' ')}`);
+    console.log(JSON.stringify(report({ benchmark: 'tftp-read', params: { sizeBytes: size, runs, clients, blksizes, windows, statusPort }, loadAtStart, cells })));
+  } else console.log(`${sizeMiB} MiB file, best of ${runs} alternating, loopback${statusPort ? ', netboot with --status-port (boot events and metrics on)' : ''}; * = in.tftpd ignored windowsize (no RFC 7440); load at start ${loadAtStart.join(' ')}`);
 } finally {
   for (const c of children) stop(c);
   await rm(dir, { recursive: true, force: true });
+  await rm(stateDir, { recursive: true, force: true });
 }

@@ -9,16 +9,17 @@ import { startGanesha, startNetboot } from './nfs-servers.js';
  * from the built checkout `baseline`, to measure a change against) exporting
  * `dir`. Returns those running, by name, and a note for every name: its pid
  * and namespace, or why it is not measured (Ganesha not installed, say).
+ * `statusPort` runs netboot (and the baseline) with boot events and metrics on.
  */
-export async function startServers(names, { dir, work, profileDir, atExit, baseline }) {
+export async function startServers(names, { dir, work, profileDir, atExit, baseline, statusPort = false }) {
   const started = {};
   const notes = {};
   for (const name of names) {
     const s =
       name === 'netboot'
-        ? await startNetboot({ dir, work, profileDir, atExit })
+        ? await startNetboot({ dir, work, profileDir, atExit, statusPort })
         : name === 'baseline'
-          ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline' })
+          ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline', statusPort })
           : await startGanesha({ dir, work, atExit });
     if (s.why) notes[name] = `not measured: ${s.why}`;
     else {

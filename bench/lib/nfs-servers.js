@@ -8,6 +8,8 @@ import { addVeth, createNetns, sh, startServer, waitFor, which } from './process
 
 export const NFS_PORT = 2049;
 export const MOUNTD_PORT = 20048;
+/** The status port of `netboot serve --status-port`, inside the server's own namespace. */
+const STATUS_PORT = 9469;
 const cli = fileURLToPath(new URL('../../packages/netboot/dist/cli.js', import.meta.url));
 
 /** AUTH_SYS root: both servers export with no_root_squash, so the same caller reads everything. */
@@ -17,9 +19,12 @@ export const ROOT_CRED = { flavor: 1, stamp: 0, machine: 'bench', uid: 0, gid: 0
  * `netboot nfs` (its own portmapper on 111 of its namespace), exporting `dir`.
  * With `profileDir` the server runs under `node --cpu-prof` and writes its
  * profile there when stopped. `checkout` runs another built copy of netboot
- * (a baseline to compare a change with) instead of this one.
+ * (a baseline to compare a change with) instead of this one. With
+ * `statusPort` the same NFS service runs under `netboot serve --status-port`
+ * instead: boot events and metrics on, what they cost the hot path measured
+ * by comparing a run with and one without (bench/compare.js).
  */
-export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot' }) {
+export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false }) {
   const { ns, why } = createNetns('nbnfs', atExit);
   if (!ns) return { why };
   const exportsFile = join(work, `${tag}.exports`);
@@ -28,13 +33,15 @@ export async function startNetboot({ dir, work, profileDir, atExit, checkout, ta
   const server = startServer(
     ns,
     process.execPath,
-    [...nodeArgs, checkout ? join(checkout, 'packages/netboot/dist/cli.js') : cli, 'nfs', '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT),
-      '--mountd-port', String(MOUNTD_PORT), '--state-dir', join(work, `${tag}-state`)],
+    [...nodeArgs, checkout ? join(checkout, 'packages/netboot/dist/cli.js') : cli, ...(statusPort ? ['serve', '--status-port', String(STATUS_PORT)] : ['nfs']),
+      '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT), '--mountd-port', String(MOUNTD_PORT), '--state-dir', join(work, `${tag}-state`)],
     join(work, `${tag}.log`),
     atExit,
   );
-  await waitFor(() => server.output().includes('nfs: serving') || server.exited, 'netboot nfs');
-  if (server.exited) return { why: `netboot nfs did not start: ${server.output().trim()}` };
+  const ready = statusPort ? 'status: dashboard and /metrics on' : 'nfs: serving';
+  const what = statusPort ? 'netboot serve --status-port' : 'netboot nfs';
+  await waitFor(() => server.output().includes(ready) || server.exited, what);
+  if (server.exited) return { why: `${what} did not start: ${server.output().trim()}` };
   return { ns, server, exportPath: dir };
 }
 
