@@ -9,7 +9,7 @@
 // perf is stopped. Counting does not slow the server (tracepoint counters,
 // not strace), so the figures are the server's ordinary path.
 //
-//   node bench/nfs-cost.js [--cells seq1,random,getattr,lookup,write4,filesync4] [--servers netboot,ganesha]
+//   node bench/nfs-cost.js [--cells seq1,read8k16,read64k8,random,getattr,lookup,write4,filesync4,walk] [--servers netboot,ganesha]
 //                          [--scale 1] [--baseline DIR] [--json]
 //
 // --baseline DIR adds another built checkout of netboot as server "baseline",
@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { buildNfsBench } from './lib/c-client.js';
 import { startServers } from './lib/nfs-comparison.js';
 import { cleanups, inNs, load, which } from './lib/processes.js';
+import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
 const MiB = 1024 * 1024;
@@ -35,12 +36,19 @@ const CLK_TCK = 100;
 
 const CELLS = {
   seq1: { label: 'READ seq 1 MiB x1', op: 'read', io: MiB, inflight: 1, ops: 3000 },
+  read8k16: { label: 'READ seq 8 KiB x16', op: 'read', io: 8192, inflight: 16, ops: 60000 },
+  read64k8: { label: 'READ seq 64 KiB x8', op: 'read', io: 65536, inflight: 8, ops: 20000 },
   random: { label: 'READ random 4 KiB x16', op: 'random', io: 4096, inflight: 16, ops: 60000 },
   getattr: { label: 'GETATTR x16', op: 'getattr', io: 4096, inflight: 16, ops: 60000 },
   lookup: { label: 'LOOKUP x16', op: 'lookup', io: 4096, inflight: 16, ops: 60000 },
   write4: { label: 'WRITE 1 MiB UNSTABLE x4', op: 'write', io: MiB, inflight: 4, ops: 1500, stable: 0 },
   filesync4: { label: 'WRITE 1 MiB FILE_SYNC x4', op: 'write', io: MiB, inflight: 4, ops: 600, stable: 2 },
+  // One cold walk of a copy of part of /usr/lib in the export (page cache dropped first; no server has
+  // seen the tree before): per call, READDIRPLUS and LOOKUP together. The count is the walk's, not --scale's.
+  walk: { label: 'cold walk (nfs-ls -R)', op: 'walk', io: 4096, inflight: 1, ops: 0 },
 };
+const TREE = 'usr-lib';
+const TREE_ENTRIES = 3000;
 
 // The calls named in the table; every other call is still in the total.
 const SYSCALLS = ['read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'sendmsg', 'recvmsg', 'sendto',
@@ -124,6 +132,10 @@ async function measureCell(binary, started, name, pid, def, ops) {
     ...(def.op === 'write' ? ['--stable', String(def.stable)] : [])];
   // Writes have no warm-up pause in the client: count from the start.
   const pausing = def.op !== 'write';
+  if (def.op === 'walk') {
+    args.splice(0, args.length, '--export', started.exportPath, '--op', 'walk', '--pause');
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+  }
   const [c, a] = inNs(started.ns, binary, pausing ? args : args.filter((x) => x !== '--pause'));
   const client = spawn(c, a, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -146,6 +158,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
   perf.kill('SIGINT');
   await exited(perf);
   if (def.op === 'write') rmSync(join(started.exportPath, file), { force: true });
+  if (def.op === 'walk') readFileSync(join(started.exportPath, FILE)); // the read cells after it find the file cached again
   let m;
   try {
     m = JSON.parse(result);
@@ -227,6 +240,7 @@ async function main() {
     const chunk = randomBytes(MiB);
     for (let at = 0; at < SIZE; at += MiB) writeSync(fd, chunk, 0, MiB, at);
     closeSync(fd);
+    if (cellNames.includes('walk')) copyRealTree('/usr/lib', join(dir, TREE), TREE_ENTRIES);
     readFileSync(join(dir, FILE)); // page cache warm
     const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, { dir, work, atExit, baseline: values.baseline });
     const pids = Object.fromEntries(Object.keys(started).map((n) => [n, serverPid(started[n], n)]));

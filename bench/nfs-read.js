@@ -8,15 +8,19 @@
 //         from 4 calls in flight it measures the two processes sharing two cores.
 // Cells:
 //   sequential READ over TCP at rsize 1 MiB with 1, 4 and 16 calls in flight,
+//   sequential READ over TCP at 8 KiB and 64 KiB with 8 and 16 in flight (C client),
 //   sequential READ over UDP at rsize 8 KiB (16 in flight, node client only),
-//   random 4 KiB READs (16 in flight), GETATTR and LOOKUP (16 in flight).
-// Columns: MB/s or ops/s, ratio to local pread, ratio to Ganesha, server CPU
-// seconds per GiB read (or microseconds per call), the client process's CPU
-// seconds in that cell (nb, gan), and peak RSS.
+//   random 4 KiB READs (16 in flight), GETATTR and LOOKUP (16 in flight),
+//   rsize8k: a 64 MiB file read whole once in 8 KiB READs, 16 in flight (C client),
+//   walk: a cold `nfs-ls -R` of a copy of part of /usr/lib (C client), each
+//     round against a freshly started server with the page cache dropped.
+// Columns: MB/s or ops/s (walk: milliseconds), ratio to local pread, ratio to
+// Ganesha, server CPU seconds per GiB read (or microseconds per call), the
+// client process's CPU seconds in that cell (nb, gan), and peak RSS.
 //
 //   node bench/nfs-read.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
-//                          [--cells seq1,seq4,seq16,udp,random,getattr,lookup] [--client c,node]
-//                          [--profile DIR] [--status-port] [--json]
+//                          [--cells seq1,seq4,seq16,read8k8,read8k16,read64k8,read64k16,udp,random,getattr,lookup,rsize8k,walk]
+//                          [--client c,node] [--tree-entries N] [--profile DIR] [--status-port] [--json]
 //
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
 // when nfs-ganesha + nfs-ganesha-vfs (and rpcbind) are not installed, the C
@@ -25,7 +29,7 @@
 // --status-port netboot runs as `netboot serve --status-port` (boot events,
 // metrics and the dashboard on) instead of `netboot nfs`: a run with it and
 // one without, set side by side by bench/compare.js, show what events cost.
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,22 +37,33 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildNfsBench, runNfsBench } from './lib/c-client.js';
 import { bestOfRounds, finish, startServers } from './lib/nfs-comparison.js';
-import { cleanups, load } from './lib/processes.js';
+import { cleanups, cpuSeconds, load } from './lib/processes.js';
+import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
-import { lookupFile, mountExport } from './lib/nfs-servers.js';
+import { lookupFile, mountExport, startGanesha, startNetboot } from './lib/nfs-servers.js';
 
 const self = fileURLToPath(import.meta.url);
 const MiB = 1024 * 1024;
 const FILE = 'bench.bin';
+/** The file of the rsize8k cell, read whole: about an initrd's size. */
+const WHOLE_FILE = 'whole.bin';
+const WHOLE_SIZE = 64 * MiB;
 
 const CELLS = {
   seq1: { label: 'READ seq 1 MiB TCP x1', kind: 'seq', transport: 'tcp', io: MiB, inflight: 1 },
   seq4: { label: 'READ seq 1 MiB TCP x4', kind: 'seq', transport: 'tcp', io: MiB, inflight: 4 },
   seq16: { label: 'READ seq 1 MiB TCP x16', kind: 'seq', transport: 'tcp', io: MiB, inflight: 16 },
+  read8k8: { label: 'READ seq 8 KiB TCP x8', kind: 'seq', transport: 'tcp', io: 8192, inflight: 8, clients: ['c'] },
+  read8k16: { label: 'READ seq 8 KiB TCP x16', kind: 'seq', transport: 'tcp', io: 8192, inflight: 16, clients: ['c'] },
+  read64k8: { label: 'READ seq 64 KiB TCP x8', kind: 'seq', transport: 'tcp', io: 65536, inflight: 8, clients: ['c'] },
+  read64k16: { label: 'READ seq 64 KiB TCP x16', kind: 'seq', transport: 'tcp', io: 65536, inflight: 16, clients: ['c'] },
   udp: { label: 'READ seq 8 KiB UDP x16', kind: 'seq', transport: 'udp', io: 8192, inflight: 16 },
   random: { label: 'READ random 4 KiB TCP x16', kind: 'random', transport: 'tcp', io: 4096, inflight: 16 },
   getattr: { label: 'GETATTR TCP x16', kind: 'getattr', transport: 'tcp', inflight: 16 },
   lookup: { label: 'LOOKUP TCP x16', kind: 'lookup', transport: 'tcp', inflight: 16 },
+  // The guide's fstab mounts with rsize=8192: the kernel reads ahead 16 such calls at once.
+  rsize8k: { label: 'READ 64 MiB whole 8 KiB x16', kind: 'whole', transport: 'tcp', io: 8192, inflight: 16, clients: ['c'] },
+  walk: { label: 'cold walk (nfs-ls -R)', kind: 'walk', transport: 'tcp', clients: ['c'] },
 };
 
 const { values } = parseArgs({
@@ -61,6 +76,7 @@ const { values } = parseArgs({
     client: { type: 'string', default: 'c,node' },
     profile: { type: 'string' },
     baseline: { type: 'string' },
+    'tree-entries': { type: 'string', default: '3000' },
     json: { type: 'boolean', default: false },
     'status-port': { type: 'boolean', default: false },
     measure: { type: 'string' },
@@ -151,11 +167,13 @@ function localPread(path, size, seconds) {
   return Math.round(bytes / 1e6 / s);
 }
 
-function createFile(path, size) {
-  const fd = openSync(path, 'w');
+function createFile(path, size, write = true) {
   const chunk = randomBytes(MiB);
-  for (let at = 0; at < size; at += MiB) writeSync(fd, chunk, 0, Math.min(MiB, size - at), at);
-  closeSync(fd);
+  if (write) {
+    const fd = openSync(path, 'w');
+    for (let at = 0; at < size; at += MiB) writeSync(fd, chunk, 0, Math.min(MiB, size - at), at);
+    closeSync(fd);
+  }
   // Warm the page cache: every figure below reads cached data.
   const rfd = openSync(path, 'r');
   for (let at = 0; at < size; at += MiB) readSync(rfd, chunk, 0, MiB, at);
@@ -175,10 +193,11 @@ async function main() {
     !(seconds > 0 && seconds <= 60) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
     cellNames.some((c) => !CELLS[c]) ||
+    !(Number(values['tree-entries']) >= 100 && Number(values['tree-entries']) <= 100_000) ||
     servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline')
   ) {
     console.error(`usage: node bench/nfs-read.js [--size MiB] [--seconds S (0-60)] [--rounds R (1-10)] [--servers netboot,ganesha]
-       [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--profile DIR] [--status-port] [--json]`);
+       [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--tree-entries N (100-100000)] [--profile DIR] [--status-port] [--json]`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -193,6 +212,9 @@ async function main() {
   mkdirSync(dir);
   try {
     createFile(join(dir, FILE), size);
+    if (cellNames.includes('rsize8k')) createFile(join(dir, WHOLE_FILE), WHOLE_SIZE);
+    const tree = cellNames.includes('walk') ? join(work, 'tree') : undefined;
+    const treeMade = tree ? copyRealTree('/usr/lib', tree, Number(values['tree-entries'])) : undefined;
     const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, {
       dir,
       work,
@@ -209,6 +231,7 @@ async function main() {
           `clients: ${clients.map((c) => (c === 'c' ? 'c = bench/c/nfs-bench.c (libnfs raw async)' : 'node = @netboot/nfs3 NfsClient')).join(', ')} (AUTH_SYS root)${values['status-port'] ? '; netboot with --status-port (boot events and metrics on)' : ''}`,
       );
       for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}`);
+      if (treeMade) console.log(`walk tree: ${treeMade.entries} entries of /usr/lib (${treeMade.dirs} directories, ${treeMade.files} files, ${treeMade.symlinks} symlinks)`);
     }
 
     let local = 0;
@@ -226,6 +249,16 @@ async function main() {
       for (const client of clients) {
         const def = CELLS[c];
         if (client === 'c' && (def.transport !== 'tcp' || !cBuild?.path)) continue;
+        if (def.clients && !def.clients.includes(client)) continue;
+        if (def.kind === 'walk') {
+          const row = await walkCell({ names: Object.keys(started), rounds, tree, work, cBuild, label: def.label });
+          // The walk dropped the page cache: the read cells after it read the files warm again.
+          createFile(join(dir, FILE), size, false);
+          if (cellNames.includes('rsize8k')) createFile(join(dir, WHOLE_FILE), WHOLE_SIZE, false);
+          rows.push(row);
+          if (!values.json) printWalk(row);
+          continue;
+        }
         const row = {
           cell: c,
           client,
@@ -242,12 +275,13 @@ async function main() {
             account: (m, cpu) => {
               // Per GiB for the sequential cells; per call for the small ones (random reads included).
               m.serverCpuSeconds = Number(cpu.toFixed(2));
-              m.cpuPerGiB = def.kind === 'seq' ? Number((cpu / (m.bytes / 2 ** 30)).toFixed(3)) : undefined;
-              m.cpuUsPerOp = def.kind === 'seq' ? undefined : Number(((cpu * 1e6) / m.ops).toFixed(1));
+              const bulk = def.kind === 'seq' || def.kind === 'whole';
+              m.cpuPerGiB = bulk ? Number((cpu / (m.bytes / 2 ** 30)).toFixed(3)) : undefined;
+              m.cpuUsPerOp = bulk ? undefined : Number(((cpu * 1e6) / m.ops).toFixed(1));
             },
           }),
         };
-        const unit = def.kind === 'seq' ? 'MB/s' : 'ops/s';
+        const unit = def.kind === 'seq' || def.kind === 'whole' ? 'MB/s' : 'ops/s';
         const rate = (x) => (!x || x.error ? undefined : unit === 'MB/s' ? x.MBps : x.opsPerSecond);
         row.unit = unit;
         row.netbootRate = rate(row.netboot);
@@ -264,7 +298,7 @@ async function main() {
     const peakRss = await finish(started, values.profile);
     if (values.json) {
       const cells = rows.map((r) =>
-        jsonCell({
+        r.cell === 'walk' ? r.json : jsonCell({
           key: `${r.cell}/${r.client}`,
           label: `${r.label} (${r.client} client)`,
           unit: r.unit,
@@ -273,7 +307,7 @@ async function main() {
           detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
         }),
       );
-      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients, statusPort: values['status-port'] }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss } });
+      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients, statusPort: values['status-port'], treeEntries: treeMade?.entries }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss, walkTree: treeMade } });
       console.log(JSON.stringify(out));
     } else {
       console.log(`server peak RSS: ${Object.entries(peakRss).map(([n, v]) => `${n} ${v} MB`).join(', ')}   (load average ${load().join(' ')})`);
@@ -286,9 +320,69 @@ async function main() {
 
 /** The C client's arguments for a cell (bench/c/nfs-bench.c). */
 function cArgs(def, exportPath, size, seconds) {
+  if (def.kind === 'whole') {
+    // Exactly the file, once, from its first byte: no warm-up.
+    return ['--export', exportPath, '--file', WHOLE_FILE, '--op', 'read', '--io', String(def.io), '--inflight', String(def.inflight),
+      '--size', String(WHOLE_SIZE), '--count', String(WHOLE_SIZE / def.io), '--seconds', '600', '--warm-ms', '0'];
+  }
   const op = { seq: 'read', random: 'random', getattr: 'getattr', lookup: 'lookup' }[def.kind];
   return ['--export', exportPath, '--file', FILE, '--op', op, '--io', String(def.io ?? 4096), '--inflight', String(def.inflight),
     '--size', String(size), '--seconds', String(seconds), '--warm-ms', '300'];
+}
+
+/**
+ * The cold walk: every round, for each server in turn (alternating which goes
+ * first), a fresh server process exporting the tree, the page cache dropped,
+ * then one `nfs-ls -R`-like walk by the C client. Keeps each server's fastest
+ * walk; the calls per walk, by procedure, are the client's count.
+ */
+async function walkCell({ names, rounds, tree, work, cBuild, label }) {
+  const best = {};
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
+      const at = mkdtempSync(join(work, `walk-${name}-`));
+      const atExit = cleanups();
+      let m;
+      try {
+        const s =
+          name === 'ganesha'
+            ? await startGanesha({ dir: tree, work: at, atExit })
+            : await startNetboot({ dir: tree, work: at, atExit, profileDir: name === 'netboot' ? values.profile : undefined, checkout: name === 'baseline' ? values.baseline : undefined, tag: name, statusPort: values['status-port'] });
+        if (s.why) m = { error: s.why };
+        else {
+          writeFileSync('/proc/sys/vm/drop_caches', '3');
+          const cpu0 = cpuSeconds(s.server.pid);
+          m = runNfsBench(s.ns, cBuild.path, ['--export', tree, '--op', 'walk'], 300_000);
+          if (!m.error) {
+            const cpu = cpuSeconds(s.server.pid) - cpu0;
+            m.serverCpuSeconds = Number(cpu.toFixed(2));
+            m.cpuUsPerCall = Number(((cpu * 1e6) / m.calls).toFixed(1));
+          }
+          await s.server.stop(10_000);
+        }
+      } finally {
+        atExit.run();
+      }
+      const prev = best[name];
+      if (!prev || prev.error || (!m.error && m.walkMs < prev.walkMs)) best[name] = m;
+    }
+  }
+  const ms = (x) => (!x || x.error ? undefined : x.walkMs);
+  const values_ = Object.fromEntries(names.map((n) => [n, ms(best[n]) ?? null]));
+  const json = jsonCell({ key: 'walk/c', label: `${label} (c client)`, unit: 'ms', higherIsBetter: false, values: values_, reference: 'ganesha', detail: best });
+  return { cell: 'walk', client: 'c', label, best, json, load: load() };
+}
+
+function printWalk(r) {
+  const one = (n) => {
+    const x = r.best[n];
+    if (!x) return undefined;
+    if (x.error) return `${n} (${x.error})`;
+    return `${n} ${x.walkMs.toFixed(0)} ms, ${x.readdirplus} READDIRPLUS + ${x.lookup} LOOKUP (${x.entries} entries, ${x.dirs} dirs), server ${x.cpuUsPerCall} us/call`;
+  };
+  console.log(`${r.label.padEnd(27)}      c  ${['netboot', 'ganesha', 'baseline'].map(one).filter(Boolean).join(';  ')}` +
+    `${r.json.ratio ? `;  netboot/ganesha ${r.json.ratio}` : ''}  load ${r.load[0]}`);
 }
 
 /** With --baseline: the baseline's figure and netboot's ratio to it. */

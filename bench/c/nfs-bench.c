@@ -8,7 +8,7 @@
  * Built by bench/lib/c-client.js with gcc against libnfs-dev when a bench
  * runs; never committed as a binary.
  *
- *   nfs-bench --export PATH --file NAME --op read|random|getattr|lookup|write
+ *   nfs-bench --export PATH --file NAME --op read|random|getattr|lookup|write|walk
  *             [--host 127.0.0.1] [--nfs-port 2049] [--mount-port 20048]
  *             [--io BYTES] [--inflight N] [--size BYTES] [--seconds S]
  *             [--warm-ms MS] [--count N] [--stable 0|1|2] [--pause]
@@ -20,6 +20,14 @@
  * first WRITE to the reply of the COMMIT that follows UNSTABLE writes. With
  * --pause it prints "ready" after the warm-up and waits for a line on stdin
  * (bench/nfs-cost.js attaches its counters to the server meanwhile).
+ *
+ * walk lists the whole export once as libnfs' `nfs-ls -R` does (its
+ * nfs_opendir per directory): the directory's path resolved from the root
+ * handle by one LOOKUP per component, READDIRPLUS pages with dircount and
+ * maxcount 8192 until eof, a LOOKUP for every entry that came without
+ * attributes, then each subdirectory in turn; one call in flight. --file is
+ * not used; --pause waits before the walk instead. It prints walkMs, the calls by procedure (readdirplus, lookup),
+ * the entries and directories seen, and clientCpuSeconds.
  */
 #include <errno.h>
 #include <poll.h>
@@ -35,7 +43,7 @@
 #include <nfsc/libnfs-raw-mount.h>
 #include <nfsc/libnfs-raw-nfs.h>
 
-enum op { OP_READ, OP_RANDOM, OP_GETATTR, OP_LOOKUP, OP_WRITE };
+enum op { OP_READ, OP_RANDOM, OP_GETATTR, OP_LOOKUP, OP_WRITE, OP_WALK };
 
 static const char *host = "127.0.0.1";
 static int nfs_port = 2049, mount_port = 20048;
@@ -199,6 +207,130 @@ static void issue(void) {
   outstanding++;
 }
 
+
+/* ---- walk: a cold `nfs-ls -R` ---- */
+
+#define WALK_MAX_DEPTH 64
+#define WALK_PATH_MAX 4096
+
+static long long walk_lookups, walk_readdirplus, walk_entries, walk_dirs;
+
+struct walk_entry {
+  char *name;
+  int has_attr;
+  ftype3 type;
+};
+
+struct walk_page {
+  int done;
+  struct walk_entry *entries;
+  size_t n, cap;
+  cookie3 last_cookie;
+  cookieverf3 verf;
+  int eof;
+};
+
+struct walk_lookup {
+  int done;
+  nfs_fh3 fh;
+  int has_attr;
+  ftype3 type;
+};
+
+static void walk_looked_up(struct rpc_context *rpc, int status, void *data, void *priv) {
+  struct walk_lookup *w = priv;
+  LOOKUP3res *r = data;
+  (void)rpc;
+  if (status != RPC_STATUS_SUCCESS) die("LOOKUP", status == RPC_STATUS_ERROR ? data : "cancelled or timed out");
+  if (r->status != NFS3_OK) die("LOOKUP", nfsstat3_to_str(r->status));
+  copy_fh(&w->fh, r->LOOKUP3res_u.resok.object.data.data_val, r->LOOKUP3res_u.resok.object.data.data_len);
+  w->has_attr = r->LOOKUP3res_u.resok.obj_attributes.attributes_follow;
+  w->type = w->has_attr ? r->LOOKUP3res_u.resok.obj_attributes.post_op_attr_u.attributes.type : 0;
+  w->done = 1;
+}
+
+/* One LOOKUP of `name` in `dir`, waited for. */
+static struct walk_lookup walk_lookup(nfs_fh3 dir, char *name) {
+  struct walk_lookup w = { 0 };
+  LOOKUP3args a = { .what = { .dir = dir, .name = name } };
+  if (rpc_nfs3_lookup_async(nfs, walk_looked_up, &a, &w) != 0) die("LOOKUP", rpc_get_error(nfs));
+  walk_lookups++;
+  wait_for(nfs, &w.done);
+  return w;
+}
+
+static void walk_listed(struct rpc_context *rpc, int status, void *data, void *priv) {
+  struct walk_page *p = priv;
+  READDIRPLUS3res *r = data;
+  (void)rpc;
+  if (status != RPC_STATUS_SUCCESS) die("READDIRPLUS", status == RPC_STATUS_ERROR ? data : "cancelled or timed out");
+  if (r->status != NFS3_OK) die("READDIRPLUS", nfsstat3_to_str(r->status));
+  for (entryplus3 *e = r->READDIRPLUS3res_u.resok.reply.entries; e; e = e->nextentry) {
+    p->last_cookie = e->cookie;
+    if (!strcmp(e->name, ".") || !strcmp(e->name, "..")) continue;
+    if (p->n == p->cap) {
+      p->cap = p->cap ? p->cap * 2 : 64;
+      p->entries = realloc(p->entries, p->cap * sizeof *p->entries);
+      if (!p->entries) die("READDIRPLUS", "out of memory");
+    }
+    struct walk_entry *w = &p->entries[p->n++];
+    w->name = strdup(e->name);
+    w->has_attr = e->name_attributes.attributes_follow;
+    w->type = w->has_attr ? e->name_attributes.post_op_attr_u.attributes.type : 0;
+  }
+  memcpy(p->verf, r->READDIRPLUS3res_u.resok.cookieverf, sizeof p->verf);
+  p->eof = r->READDIRPLUS3res_u.resok.reply.eof;
+  p->done = 1;
+}
+
+/* Lists the directory at `path` (components from the export root joined by '/') and then each subdirectory. */
+static void walk_dir(char *path, int depth) {
+  nfs_fh3 fh = root_fh;
+  char *comp = path;
+  walk_dirs++;
+  /* libnfs resolves every opendir's path from the root, one LOOKUP per component. */
+  while (*comp) {
+    char *slash = strchr(comp, '/');
+    if (slash) *slash = 0;
+    struct walk_lookup w = walk_lookup(fh, comp);
+    if (fh.data.data_val != root_fh.data.data_val) free(fh.data.data_val);
+    fh = w.fh;
+    if (!slash) break;
+    *slash = '/';
+    comp = slash + 1;
+  }
+  struct walk_page p = { 0 };
+  while (!p.eof) {
+    READDIRPLUS3args a = { .dir = fh, .cookie = p.last_cookie, .dircount = 8192, .maxcount = 8192 };
+    memcpy(a.cookieverf, p.verf, sizeof p.verf);
+    p.done = 0;
+    if (rpc_nfs3_readdirplus_async(nfs, walk_listed, &a, &p) != 0) die("READDIRPLUS", rpc_get_error(nfs));
+    walk_readdirplus++;
+    wait_for(nfs, &p.done);
+  }
+  walk_entries += p.n;
+  for (size_t i = 0; i < p.n; i++) {
+    if (p.entries[i].has_attr) continue;
+    struct walk_lookup w = walk_lookup(fh, p.entries[i].name);
+    p.entries[i].type = w.type;
+    free(w.fh.data.data_val);
+  }
+  size_t len = strlen(path);
+  for (size_t i = 0; i < p.n; i++) {
+    if (p.entries[i].type == NF3DIR) {
+      if (depth >= WALK_MAX_DEPTH) die("walk", "deeper than 64 directories");
+      char *sub = malloc(WALK_PATH_MAX);
+      if (!sub) die("walk", "out of memory");
+      if (snprintf(sub, WALK_PATH_MAX, len ? "%s/%s" : "%s%s", path, p.entries[i].name) >= WALK_PATH_MAX) die("walk", "path too long");
+      walk_dir(sub, depth + 1);
+      free(sub);
+    }
+    free(p.entries[i].name);
+  }
+  free(p.entries);
+  if (fh.data.data_val != root_fh.data.data_val) free(fh.data.data_val);
+}
+
 static void committed(struct rpc_context *rpc, int status, void *data, void *priv) {
   (void)rpc;
   if (status != RPC_STATUS_SUCCESS) die("COMMIT", data);
@@ -247,10 +379,11 @@ int main(int argc, char **argv) {
       else if (!strcmp(v, "getattr")) op = OP_GETATTR;
       else if (!strcmp(v, "lookup")) op = OP_LOOKUP;
       else if (!strcmp(v, "write")) op = OP_WRITE;
-      else die("--op", "expected read, random, getattr, lookup or write");
+      else if (!strcmp(v, "walk")) op = OP_WALK;
+      else die("--op", "expected read, random, getattr, lookup, write or walk");
     } else die(a, "unknown option");
   }
-  if (!export_path || !file_name) die("usage", "--export PATH and --file NAME are required");
+  if (!export_path || (!file_name && op != OP_WALK)) die("usage", "--export PATH and --file NAME are required");
   if (inflight < 1 || inflight > 1024 || io < 1 || io > 64 * 1024 * 1024) die("usage", "--inflight 1-1024, --io 1-64 MiB");
   if ((op == OP_READ || op == OP_RANDOM || op == OP_WRITE) && size < io) die("usage", "--size must be at least --io");
 
@@ -261,6 +394,24 @@ int main(int argc, char **argv) {
   rpc_destroy_context(mnt);
 
   nfs = connect_to(nfs_port);
+  if (op == OP_WALK) {
+    char top[1] = "";
+    if (pause_after_warm) {
+      char line[16];
+      printf("ready\n");
+      fflush(stdout);
+      if (!fgets(line, sizeof line, stdin)) die("--pause", "stdin closed");
+    }
+    double cpu0 = cpu_seconds(), t0 = now();
+    walk_dir(top, 0);
+    double s = now() - t0;
+    long long calls = walk_readdirplus + walk_lookups;
+    printf("{\"walkMs\":%.2f,\"readdirplus\":%lld,\"lookup\":%lld,\"calls\":%lld,\"entries\":%lld,\"dirs\":%lld,"
+           "\"measuredOps\":%lld,\"opsPerSecond\":%.0f,\"seconds\":%.3f,\"clientCpuSeconds\":%.3f}\n",
+           s * 1000, walk_readdirplus, walk_lookups, calls, walk_entries, walk_dirs, calls, calls / s, s, cpu_seconds() - cpu0);
+    rpc_destroy_context(nfs);
+    return 0;
+  }
   LOOKUP3args la = { .what = { .dir = root_fh, .name = (char *)file_name } };
   done = 0;
   if (rpc_nfs3_lookup_async(nfs, looked_up, &la, &done) != 0) die("LOOKUP", rpc_get_error(nfs));
