@@ -1,24 +1,56 @@
-import { constants, type BigIntStats } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, readdir, readFile, readlink, rename, rmdir, statfs, symlink, truncate, unlink } from 'node:fs/promises';
+import { close, fdatasync, fsync, read, write } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { NfsError, NfsStat, type AttrChange, type ExportFs, type FsAttrs, type FsObject, type FsStat, type NewOwner, type NodeKind, type Stability, type TimeChange } from '@netboot/nfs3';
+import { promisify } from 'node:util';
+import { native, platformStatus, type NativeCalls } from '@netboot/platform';
+import {
+  NativeIo,
+  NfsError,
+  NfsStat,
+  PortableIo,
+  type AttrChange,
+  type ExportFs,
+  type FsAttrs,
+  type FsObject,
+  type FsStat,
+  type LocalAttrs,
+  type LocalIo,
+  type NewOwner,
+  type NodeKind,
+  type Stability,
+  type TimeChange,
+} from '@netboot/nfs3';
 import { writeFileAtomic } from './durable-files.js';
+
+const readFd = promisify(read);
+const writeFd = promisify(write);
+const closeFd = promisify(close);
+const fsyncFd = promisify(fsync);
+const fdatasyncFd = promisify(fdatasync);
 
 /** Marks an upper directory whose lower namesake is hidden (after rmdir + mkdir, or a rename over it). */
 export const OPAQUE = '.wh..wh..opq';
+const OPAQUE_NAME = Buffer.from(OPAQUE);
 /** Upper-only objects get their own fileid space, apart from the image's inode numbers. */
 const UPPER_TAG = 1n << 63n;
 const MAX_SCAN = 500_000;
+const COPY_CHUNK = 1024 * 1024;
+const S_IFMT = 0o170000n;
+const KEEP: TimeChange = { keep: true };
+
+/** A reference to one object of a layer: an O_PATH descriptor natively, a path in portable mode. */
+type Ref = number | Buffer;
+type Layer = 'upper' | 'lower';
 
 function fsError(code: string, what: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${what}`), { code });
 }
 
-/** Where a merged name is: its layer's lstat, and whether the image also has it (so a delete must leave a whiteout). */
+/** Where a merged name is: its layer's attributes, and whether the image also has it (so a delete must leave a whiteout). */
 interface Located {
-  layer: 'upper' | 'lower';
-  st: BigIntStats;
+  layer: Layer;
+  st: LocalAttrs;
   lowerToo: boolean;
 }
 
@@ -31,8 +63,21 @@ class OverlayObject implements FsObject {
   ) {}
 }
 
-const isWhiteout = (st: BigIntStats) => st.isCharacterDevice() && st.rdev === 0n;
+const typeOf = (st: LocalAttrs) => st.mode & S_IFMT;
+const isDirSt = (st: LocalAttrs) => typeOf(st) === 0o040000n;
+const isFileSt = (st: LocalAttrs) => typeOf(st) === 0o100000n;
+const isLinkSt = (st: LocalAttrs) => typeOf(st) === 0o120000n;
+const isWhiteout = (st: LocalAttrs) => typeOf(st) === 0o020000n && st.rdev === 0n;
 const child = (dir: string, name: Buffer | string) => (dir === '' ? '' : `${dir}/`) + (typeof name === 'string' ? name : name.toString('latin1'));
+const parentOf = (rel: string) => rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
+const baseOf = (rel: string) => Buffer.from(rel.slice(rel.lastIndexOf('/') + 1), 'latin1');
+const timeAt = (ns: bigint): TimeChange => ({ at: { seconds: Number(ns / 1_000_000_000n), nseconds: Number(ns % 1_000_000_000n) } });
+const gone = (e: unknown) => {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+};
+
+let portableSaid = false;
 
 /**
  * A node's root as the merge of an image generation (lower, never written)
@@ -44,28 +89,64 @@ const child = (dir: string, name: Buffer | string) => (dir === '' ? '' : `${dir}
  * origin map, upper inode to image inode, in the node's directory), or the
  * upper inode with the top bit set for objects the node made.
  *
- * Names are handled as Latin-1 strings of their bytes; every component of
- * every path is checked with lstat on the way down and a symlink is never
- * followed. The upper layer is written by this server only.
+ * Both layers are reached as the local backend reaches an export (nfs3's
+ * `LocalIo`): natively each layer root is an O_PATH descriptor and every
+ * lookup, open, copy-up, whiteout, rename, link and setattr is a call
+ * relative to a descriptor opened beneath it (openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS, O_NOFOLLOW), on an inode checked against the one the
+ * merge found: a directory of the node's layer renamed or swapped for a
+ * symlink meanwhile (by the client or by a local user) cannot redirect a
+ * call out of the layer or into the image. The image is opened read-only,
+ * always. Names are handled as Latin-1 strings of their bytes.
  */
 export class OverlayFs implements ExportFs {
   private readonly index = new Map<bigint, string>();
   private readonly listings = new Map<string, string[]>();
+  private closed = false;
 
   private constructor(
-    private readonly lower: string,
-    private readonly upper: string,
+    private readonly lowerPath: string,
+    private readonly upperPath: string,
+    private readonly lower: LocalIo<Ref>,
+    private readonly upper: LocalIo<Ref>,
+    private readonly calls: NativeCalls | undefined,
     private readonly originsFile: string,
     private readonly origins: Map<bigint, bigint>,
   ) {}
 
-  /** `lower`: the generation's directory; `upper`: the node's layer (made if missing); `originsFile`: where copy-up identities are kept. */
-  static async open(lower: string, upper: string, originsFile: string): Promise<OverlayFs> {
+  /**
+   * `lower`: the generation's directory; `upper`: the node's layer (made if missing); `originsFile`: where
+   * copy-up identities are kept. `calls`: the platform module (undefined: portable mode, by path).
+   */
+  static async open(lower: string, upper: string, originsFile: string, calls: NativeCalls | undefined = native): Promise<OverlayFs> {
     await mkdir(upper, { recursive: true, mode: 0o755 });
     const text = await readFile(originsFile, 'utf8').catch(() => '{}');
     const origins = new Map(Object.entries(JSON.parse(text) as Record<string, string>).map(([k, v]) => [BigInt(k), BigInt(v)]));
-    const fs = new OverlayFs(lower, upper, originsFile, origins);
-    const [u, l] = [await lstat(upper, { bigint: true }), await lstat(lower, { bigint: true })];
+    let lowerIo: LocalIo<Ref>;
+    let upperIo: LocalIo<Ref>;
+    if (calls) {
+      lowerIo = new NativeIo(calls, lower, true);
+      try {
+        upperIo = new NativeIo(calls, upper);
+      } catch (e) {
+        lowerIo.close();
+        throw e;
+      }
+    } else {
+      if (!portableSaid) {
+        portableSaid = true;
+        const status = platformStatus();
+        console.error(
+          `image-backed roots: portable mode (${status.mode === 'portable' ? status.why : 'asked for'}): the image and node layers are reached by path, ` +
+            'not from descriptors beneath each layer root, so a client or local user who can rename in a node layer can swap a directory for a ' +
+            'symlink between a check and the call and redirect a change outside the layer; whiteouts and device nodes are made by coreutils mknod',
+        );
+      }
+      lowerIo = new PortableIo(lower, true);
+      upperIo = new PortableLayerIo(upper);
+    }
+    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, originsFile, origins);
+    const [u, l] = [fs.statAt('upper', ''), fs.statAt('lower', '')];
     if (!origins.has(u.ino)) {
       origins.set(u.ino, l.ino);
       await fs.saveOrigins();
@@ -73,43 +154,95 @@ export class OverlayFs implements ExportFs {
     return fs;
   }
 
-  private path(layer: 'upper' | 'lower', rel: string): Buffer {
-    const root = layer === 'upper' ? this.upper : this.lower;
-    return rel === '' ? Buffer.from(root) : Buffer.concat([Buffer.from(root), Buffer.from('/'), Buffer.from(rel, 'latin1')]);
+  private io(layer: Layer): LocalIo<Ref> {
+    return layer === 'upper' ? this.upper : this.lower;
   }
 
-  private async lst(layer: 'upper' | 'lower', rel: string): Promise<BigIntStats | undefined> {
-    return lstat(this.path(layer, rel), { bigint: true }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
+  private statAt(layer: Layer, rel: string): LocalAttrs {
+    return this.withRef(layer, rel, undefined, (r) => this.io(layer).stat(r));
+  }
+
+  /** `fn` on the object at `rel` of a layer; with `ino`, STALE unless it is still that inode. */
+  private withRef<T>(layer: Layer, rel: string, ino: bigint | undefined, fn: (r: Ref) => T): T {
+    const io = this.io(layer);
+    const r = io.at(rel, ino);
+    let result: T;
+    try {
+      result = fn(r);
+    } catch (e) {
+      io.release(r);
       throw e;
-    });
-  }
-
-  private async opaque(rel: string): Promise<boolean> {
-    return (await this.lst('upper', child(rel, OPAQUE))) !== undefined;
-  }
-
-  private async locate(rel: string): Promise<Located> {
-    let upperOn = true;
-    let lowerOn = true;
-    const comps = rel === '' ? [] : rel.split('/');
-    let prefix = '';
-    for (let i = 0; ; i++) {
-      const u = upperOn ? await this.lst('upper', prefix) : undefined;
-      if (u && isWhiteout(u)) throw fsError('ENOENT', rel);
-      const l = lowerOn ? await this.lst('lower', prefix) : undefined;
-      if (i === comps.length) {
-        if (u) return { layer: 'upper', st: u, lowerToo: l !== undefined };
-        if (l) return { layer: 'lower', st: l, lowerToo: true };
-        throw fsError('ENOENT', rel);
-      }
-      if (u && !u.isDirectory()) throw fsError('ENOTDIR', rel);
-      if (!u) upperOn = false;
-      else if (await this.opaque(prefix)) lowerOn = false;
-      if (!l || !l.isDirectory()) lowerOn = false;
-      if (!u && !lowerOn) throw fsError(l ? 'ENOTDIR' : 'ENOENT', rel);
-      prefix = child(prefix, comps[i]!);
     }
+    if (result instanceof Promise) return result.finally(() => io.release(r)) as T;
+    io.release(r);
+    return result;
+  }
+
+  /** The object `name` in the directory `dir` of a layer with its attributes, or undefined when there is none. */
+  private probe(io: LocalIo<Ref>, dir: Ref, name: Buffer): { r: Ref; st: LocalAttrs } | undefined {
+    let r: Ref;
+    try {
+      r = io.child(dir, name);
+    } catch (e) {
+      if (gone(e)) return undefined;
+      throw e;
+    }
+    try {
+      return { r, st: io.stat(r) };
+    } catch (e) {
+      io.release(r);
+      if (gone(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** The upper layer's attributes of `name` in the upper directory `dir`, or undefined. */
+  private upperChild(dir: Ref, name: Buffer): LocalAttrs | undefined {
+    const p = this.probe(this.upper, dir, name);
+    if (p) this.upper.release(p.r);
+    return p?.st;
+  }
+
+  /**
+   * Finds a merged name, walking both layers down from their roots one
+   * component at a time, each step from the directory reference of the
+   * step before (never a path resolved again).
+   */
+  private locate(rel: string): Located {
+    const comps = rel === '' ? [] : rel.split('/');
+    let u: Ref | undefined = this.upper.at('');
+    let l: Ref | undefined = this.lower.at('');
+    try {
+      let uSt: LocalAttrs | undefined = this.upper.stat(u);
+      let lSt: LocalAttrs | undefined = this.lower.stat(l);
+      for (let i = 0; ; i++) {
+        if (uSt && isWhiteout(uSt)) throw fsError('ENOENT', rel);
+        if (i === comps.length) {
+          if (uSt) return { layer: 'upper', st: uSt, lowerToo: lSt !== undefined };
+          if (lSt) return { layer: 'lower', st: lSt, lowerToo: true };
+          throw fsError('ENOENT', rel);
+        }
+        if (uSt && !isDirSt(uSt)) throw fsError('ENOTDIR', rel);
+        const lowerOn: boolean = lSt !== undefined && isDirSt(lSt) && !(u !== undefined && this.upperChild(u, OPAQUE_NAME));
+        if (!uSt && !lowerOn) throw fsError(lSt ? 'ENOTDIR' : 'ENOENT', rel);
+        const name = Buffer.from(comps[i]!, 'latin1');
+        const nu: { r: Ref; st: LocalAttrs } | undefined = u !== undefined ? this.probe(this.upper, u, name) : undefined;
+        const nl: { r: Ref; st: LocalAttrs } | undefined = lowerOn && l !== undefined ? this.probe(this.lower, l, name) : undefined;
+        if (u !== undefined) this.upper.release(u);
+        if (l !== undefined) this.lower.release(l);
+        [u, uSt, l, lSt] = [nu?.r, nu?.st, nl?.r, nl?.st];
+      }
+    } finally {
+      if (u !== undefined) this.upper.release(u);
+      if (l !== undefined) this.lower.release(l);
+    }
+  }
+
+  /** Locates what a handle's object names now: STALE when the name no longer holds that object. */
+  private locateObj(o: OverlayObject): Located {
+    const loc = this.locate(o.rel);
+    if (this.fileidOf(loc) !== o.fileid) throw new NfsError(NfsStat.STALE, `object ${o.fileid} was replaced under its handle`);
+    return loc;
   }
 
   private fileidOf(loc: Located): bigint {
@@ -129,140 +262,201 @@ export class OverlayFs implements ExportFs {
     await writeFileAtomic(this.originsFile, JSON.stringify(o));
   }
 
-  /** Brings `rel` (and its directories) into the upper layer, keeping its identity; returns its upper path. */
-  private async copyUp(rel: string): Promise<Buffer> {
-    const loc = await this.locate(rel);
-    if (loc.layer === 'upper') return this.path('upper', rel);
-    if (rel !== '') await this.copyUp(rel.slice(0, Math.max(0, rel.lastIndexOf('/'))));
-    const from = this.path('lower', rel);
-    const to = this.path('upper', rel);
+  /** Brings `rel` (and its directories) into the upper layer, keeping its identity; returns its upper attributes. */
+  private async copyUp(rel: string): Promise<LocalAttrs> {
+    const loc = this.locate(rel);
+    if (loc.layer === 'upper') return loc.st;
+    await this.copyUp(parentOf(rel));
     const st = loc.st;
-    if (st.isDirectory()) await mkdir(to, 0o700);
-    else if (st.isFile()) await copyFile(from, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-    else if (st.isSymbolicLink()) await symlink(await readlink(from, { encoding: 'buffer' }), to);
-    else await mknodAt(to, st.isFIFO() ? 'fifo' : st.isBlockDevice() ? 'blk' : 'chr', Number((st.rdev >> 8n) & 0xfffn), Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn)));
-    await lchown(to, Number(st.uid), Number(st.gid));
-    if (!st.isSymbolicLink()) await chmod(to, Number(st.mode & 0o7777n));
-    await lutimes(to, Number(st.atimeNs) / 1e9, Number(st.mtimeNs) / 1e9);
-    const up = (await this.lst('upper', rel))!;
-    this.origins.set(up.ino, st.ino);
+    const name = baseOf(rel);
+    const up = this.upper;
+    await this.withRef('upper', parentOf(rel), undefined, (pd) =>
+      this.withRef('lower', rel, st.ino, async (src) => {
+        if (isDirSt(st)) await up.mkdir(pd, name);
+        else if (isFileSt(st)) await up.createFile(pd, name);
+        else if (isLinkSt(st)) await up.symlink(pd, name, await this.lower.readlink(src));
+        else await up.mknod(pd, name, typeOf(st) === 0o010000n ? 'fifo' : typeOf(st) === 0o060000n ? 'blk' : typeOf(st) === 0o140000n ? 'sock' : 'chr', major(st.rdev), minor(st.rdev));
+        const dst = up.child(pd, name);
+        try {
+          if (isFileSt(st)) await this.copyFile(src, st.ino, dst);
+          await up.chown(dst, Number(st.uid), Number(st.gid));
+          if (!isLinkSt(st)) await up.chmod(dst, Number(st.mode & 0o7777n), up.stat(dst));
+          if (isFileSt(st)) await this.copyXattrs(src, st.ino, dst);
+          await up.utimes(dst, timeAt(st.atimeNs), timeAt(st.mtimeNs));
+          this.origins.set(up.stat(dst).ino, st.ino);
+        } finally {
+          up.release(dst);
+        }
+      }),
+    );
     await this.saveOrigins();
-    return to;
+    return this.statAt('upper', rel);
+  }
+
+  /** The bytes of the image's file `src` (inode `ino`) into the new upper file `dst`. */
+  private async copyFile(src: Ref, ino: bigint, dst: Ref): Promise<void> {
+    await this.withFiles(src, ino, dst, async (from, to) => {
+      const buf = Buffer.allocUnsafe(COPY_CHUNK);
+      for (let at = 0; ; ) {
+        const { bytesRead } = await readFd(from, buf, 0, buf.length, at);
+        if (bytesRead === 0) break;
+        for (let done = 0; done < bytesRead; ) done += (await writeFd(to, buf, done, bytesRead - done, at + done)).bytesWritten;
+        at += bytesRead;
+      }
+    });
+  }
+
+  /**
+   * The extended attributes of the image's file `src` onto the upper file `dst`, natively (portable mode
+   * has no xattr calls). After chown, which drops a security.capability attribute.
+   */
+  private async copyXattrs(src: Ref, ino: bigint, dst: Ref): Promise<void> {
+    const calls = this.calls;
+    if (!calls) return;
+    await this.withFiles(src, ino, dst, async (from, to) => {
+      for (const n of calls.flistxattr(from)) calls.fsetxattr(to, n, calls.fgetxattr(from, n), 0);
+    });
+  }
+
+  private async withFiles(src: Ref, ino: bigint, dst: Ref, fn: (from: number, to: number) => Promise<void>): Promise<void> {
+    const from = await this.lower.openFile(src, ino);
+    try {
+      const to = await this.upper.openFile(dst, this.upper.stat(dst).ino);
+      try {
+        await fn(from.fd, to.fd);
+      } finally {
+        await closeFd(to.fd);
+      }
+    } finally {
+      await closeFd(from.fd);
+    }
   }
 
   /** Copies up a directory and everything below it, then hides the image's namesake (for a rename). */
   private async copyUpTree(rel: string): Promise<void> {
-    await this.copyUp(rel);
-    const loc = await this.locate(rel);
-    if (!loc.st.isDirectory()) return;
+    const st = await this.copyUp(rel);
+    if (!isDirSt(st)) return;
     for (const n of await this.names(rel)) await this.copyUpTree(child(rel, n));
     await this.makeOpaque(rel);
   }
 
   private async makeOpaque(rel: string): Promise<void> {
-    const fh = await open(this.path('upper', child(rel, OPAQUE)), 'w', 0o600);
-    await fh.close();
+    await this.withRef('upper', rel, undefined, (d) =>
+      this.upper.createFile(d, OPAQUE_NAME).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      }),
+    );
   }
 
   /** The merged names of a directory (no whiteouts, no opaque marker). */
   private async names(rel: string): Promise<string[]> {
-    const loc = await this.locate(rel);
-    if (!loc.st.isDirectory()) throw fsError('ENOTDIR', rel);
-    const seen = new Set<string>();
+    const loc = this.locate(rel);
+    if (!isDirSt(loc.st)) throw fsError('ENOTDIR', rel);
     const out: string[] = [];
     const hidden = new Set<string>();
     let lowerOn = loc.lowerToo;
     if (loc.layer === 'upper') {
-      for (const n of await readdir(this.path('upper', rel), { encoding: 'buffer' })) {
-        const s = n.toString('latin1');
-        if (s === OPAQUE) {
-          lowerOn = false;
-          continue;
+      await this.withRef('upper', rel, loc.st.ino, async (d) => {
+        for (const s of await this.upper.names(d)) {
+          if (s === OPAQUE) {
+            lowerOn = false;
+            continue;
+          }
+          const st = this.upperChild(d, Buffer.from(s, 'latin1'));
+          if (!st) continue;
+          if (isWhiteout(st)) hidden.add(s);
+          else out.push(s);
         }
-        const st = await this.lst('upper', child(rel, s));
-        if (st && isWhiteout(st)) hidden.add(s);
-        else {
-          seen.add(s);
-          out.push(s);
-        }
-      }
+      });
     }
     if (lowerOn) {
-      const l = await this.lst('lower', rel);
-      if (l?.isDirectory()) {
-        for (const n of await readdir(this.path('lower', rel), { encoding: 'buffer' })) {
-          const s = n.toString('latin1');
-          if (!seen.has(s) && !hidden.has(s)) out.push(s);
+      const seen = new Set(out);
+      const lst = (() => {
+        try {
+          return this.statAt('lower', rel);
+        } catch {
+          return undefined;
         }
+      })();
+      if (lst && isDirSt(lst)) {
+        for (const s of await this.withRef('lower', rel, lst.ino, (d) => this.lower.names(d))) if (!seen.has(s) && !hidden.has(s)) out.push(s);
       }
     }
     return out;
   }
 
-  /** Clears a name in the upper layer before something new takes it: a whiteout there is removed. */
-  private async clearWhiteout(rel: string): Promise<void> {
-    const st = await this.lst('upper', rel);
-    if (st && isWhiteout(st)) await unlink(this.path('upper', rel));
+  /** Clears a name in the upper layer before something new takes it: a whiteout there is removed. Returns whether there was one. */
+  private async clearWhiteout(rel: string): Promise<boolean> {
+    const name = baseOf(rel);
+    return this.withRef('upper', parentOf(rel), undefined, async (d) => {
+      const st = this.upperChild(d, name);
+      if (!st || !isWhiteout(st)) return false;
+      await this.upper.unlink(d, name, false);
+      return true;
+    });
   }
 
-  private async mustNotExist(rel: string): Promise<void> {
-    const ok = await this.locate(rel).then(
-      () => false,
-      (e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return true;
-        throw e;
-      },
-    );
-    if (!ok) throw fsError('EEXIST', rel);
+  private mustNotExist(rel: string): void {
+    try {
+      this.locate(rel);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    throw fsError('EEXIST', rel);
   }
 
   /** After making a new name over an image name hidden by a whiteout: a directory hides the image's directory. */
   private async made(rel: string, owner: NewOwner | undefined, isDir: boolean, hadWhiteout: boolean): Promise<OverlayObject> {
-    const p = this.path('upper', rel);
-    if (owner) await lchown(p, owner.uid, owner.gid);
+    // An unprivileged server (the embedded demo) cannot give files away; they stay its own.
+    if (owner && process.getuid?.() === 0) await this.withRef('upper', rel, undefined, (r) => this.upper.chown(r, owner.uid, owner.gid));
     if (isDir && hadWhiteout) await this.makeOpaque(rel);
-    return this.object(rel, await this.locate(rel));
+    return this.object(rel, this.locate(rel));
   }
 
+  /** Checks `name` is free in the merged `dir`, brings `dir` up and clears a whiteout of that name. */
   private async prepareNew(dir: FsObject, name: Buffer): Promise<{ rel: string; hadWhiteout: boolean }> {
     const d = dir as OverlayObject;
+    this.locateObj(d);
     const rel = child(d.rel, name);
-    await this.mustNotExist(rel);
+    this.mustNotExist(rel);
     await this.copyUp(d.rel);
-    const st = await this.lst('upper', rel);
-    const hadWhiteout = st !== undefined && isWhiteout(st);
-    await this.clearWhiteout(rel);
-    return { rel, hadWhiteout };
+    return { rel, hadWhiteout: await this.clearWhiteout(rel) };
+  }
+
+  /** `fn` on the upper directory a new name `rel` goes in. */
+  private inParent<T>(rel: string, fn: (d: Ref, name: Buffer) => Promise<T>): Promise<T> {
+    return this.withRef('upper', parentOf(rel), undefined, (d) => fn(d, baseOf(rel)));
   }
 
   /** For logs: which image generation and layer this root merges. */
   describe(): string {
-    return `image ${this.lower}, node layer ${this.upper}`;
+    return `image ${this.lowerPath}, node layer ${this.upperPath}`;
   }
 
   /** Replaces the contents of a file of the merged root (made with `mode` if missing), for per-node files such as etc/hostname. */
   async writeFile(rel: string, data: Buffer, mode = 0o644): Promise<void> {
-    const dirRel = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-    const name = Buffer.from(rel.slice(rel.lastIndexOf('/') + 1), 'latin1');
-    const dir = await this.lookupPath(dirRel);
-    const exists = await this.locate(rel).then(() => true, () => false);
+    const dir = this.object(parentOf(rel), this.locate(parentOf(rel)));
+    const name = baseOf(rel);
+    let exists = true;
+    try {
+      this.locate(rel);
+    } catch {
+      exists = false;
+    }
     const obj = exists ? await this.lookup(dir, name) : await this.create(dir, name, { uid: 0, gid: 0 });
     await this.setattr(obj, exists ? { size: 0n } : { mode, size: 0n });
     await this.write(obj, data, 0, 'file');
   }
 
-  private async lookupPath(rel: string): Promise<FsObject> {
-    return this.object(rel, await this.locate(rel));
-  }
-
   async root(): Promise<FsObject> {
-    return this.object('', await this.locate(''));
+    return this.object('', this.locate(''));
   }
 
   async resolve(fileid: bigint, _generation: bigint): Promise<FsObject> {
     const rel = this.index.get(fileid);
     if (rel !== undefined) {
-      const loc = await this.locate(rel).catch(() => undefined);
+      const loc = this.tryLocate(rel);
       if (loc && this.fileidOf(loc) === fileid) return this.object(rel, loc);
     }
     // After a restart or a rename of a parent: search the merged tree, bounded.
@@ -270,164 +464,192 @@ export class OverlayFs implements ExportFs {
     let visited = 0;
     while (queue.length > 0 && visited < MAX_SCAN) {
       const d = queue.shift()!;
-      const loc = await this.locate(d).catch(() => undefined);
+      const loc = this.tryLocate(d);
       if (!loc) continue;
       visited++;
       if (this.fileidOf(loc) === fileid) return this.object(d, loc);
-      if (loc.st.isDirectory()) for (const n of await this.names(d)) queue.push(child(d, n));
+      if (isDirSt(loc.st)) for (const n of await this.names(d)) queue.push(child(d, n));
     }
     throw new NfsError(NfsStat.STALE, 'no such object in this node root');
+  }
+
+  private tryLocate(rel: string): Located | undefined {
+    try {
+      return this.locate(rel);
+    } catch {
+      return undefined;
+    }
   }
 
   async lookup(dir: FsObject, name: Buffer): Promise<FsObject> {
     const d = dir as OverlayObject;
     const s = name.toString('latin1');
-    const rel = s === '.' ? d.rel : s === '..' ? d.rel.slice(0, Math.max(0, d.rel.lastIndexOf('/'))) : child(d.rel, s);
-    return this.object(rel, await this.locate(rel));
+    const rel = s === '.' ? d.rel : s === '..' ? parentOf(d.rel) : child(d.rel, s);
+    return this.object(rel, this.locate(rel));
   }
 
   async getattr(obj: FsObject): Promise<FsAttrs> {
-    const o = obj as OverlayObject;
-    const loc = await this.locate(o.rel);
+    const loc = this.locateObj(obj as OverlayObject);
     return { ...attrsOf(loc.st), ino: this.fileidOf(loc) };
   }
 
   async setattr(obj: FsObject, change: AttrChange): Promise<void> {
     const o = obj as OverlayObject;
-    const p = await this.copyUp(o.rel);
-    const st = (await this.lst('upper', o.rel))!;
-    if (change.uid !== undefined || change.gid !== undefined) await lchown(p, change.uid ?? Number(st.uid), change.gid ?? Number(st.gid));
-    if (change.mode !== undefined && !st.isSymbolicLink()) await chmod(p, change.mode);
-    if (change.size !== undefined) await truncate(p, Number(change.size));
-    if (change.atime || change.mtime) {
-      const now = Date.now() / 1000;
-      const t = (c: TimeChange | undefined, keep: bigint) => (!c || 'keep' in c ? Number(keep) / 1e9 : 'now' in c ? now : c.at.seconds + c.at.nseconds / 1e9);
-      await lutimes(p, t(change.atime, st.atimeNs), t(change.mtime, st.mtimeNs));
-    }
+    this.locateObj(o);
+    const st = await this.copyUp(o.rel);
+    const up = this.upper;
+    await this.withRef('upper', o.rel, st.ino, async (r) => {
+      if (change.uid !== undefined || change.gid !== undefined) await up.chown(r, change.uid ?? -1, change.gid ?? -1);
+      if (change.mode !== undefined && !isLinkSt(st)) await up.chmod(r, change.mode, st);
+      if (change.size !== undefined) await up.truncate(r, Number(change.size));
+      if (change.atime || change.mtime) await up.utimes(r, change.atime ?? KEEP, change.mtime ?? KEEP);
+    });
   }
 
   async read(obj: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
-    const o = obj as OverlayObject;
-    const loc = await this.locate(o.rel);
-    const fh = await open(this.path(loc.layer, o.rel), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const loc = this.locateObj(obj as OverlayObject);
+    const io = this.io(loc.layer);
+    const f = await this.withRef(loc.layer, (obj as OverlayObject).rel, loc.st.ino, (r) => io.openFile(r, loc.st.ino));
     try {
-      return (await fh.read(buf, at, count, position)).bytesRead;
+      return (await readFd(f.fd, buf, at, count, position)).bytesRead;
     } finally {
-      await fh.close();
+      await closeFd(f.fd);
     }
   }
 
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
     const o = obj as OverlayObject;
-    const fh = await open(await this.copyUp(o.rel), constants.O_WRONLY | constants.O_NOFOLLOW);
+    this.locateObj(o);
+    const st = await this.copyUp(o.rel);
+    const f = await this.withRef('upper', o.rel, st.ino, (r) => this.upper.openFile(r, st.ino));
     try {
-      await fh.write(data, 0, data.length, position);
-      if (stable !== 'unstable') await fh.datasync();
+      if (!f.writable) throw fsError('EACCES', o.rel);
+      for (let done = 0; done < data.length; ) {
+        const n = (await writeFd(f.fd, data, done, data.length - done, position + done)).bytesWritten;
+        if (n === 0) break;
+        done += n;
+      }
+      if (stable === 'file') await fsyncFd(f.fd);
+      else if (stable === 'data') await fdatasyncFd(f.fd);
     } finally {
-      await fh.close();
+      await closeFd(f.fd);
     }
     return this.getattr(obj);
   }
 
   async commit(obj: FsObject): Promise<void> {
     const o = obj as OverlayObject;
-    const loc = await this.locate(o.rel);
-    if (loc.layer !== 'upper' || !loc.st.isFile()) return;
-    const fh = await open(this.path('upper', o.rel), constants.O_RDONLY | constants.O_NOFOLLOW);
-    await fh.sync().finally(() => fh.close());
+    const loc = this.locateObj(o);
+    if (loc.layer !== 'upper' || !isFileSt(loc.st)) return;
+    const f = await this.withRef('upper', o.rel, loc.st.ino, (r) => this.upper.openFile(r, loc.st.ino));
+    await fsyncFd(f.fd).finally(() => closeFd(f.fd));
   }
 
   async create(dir: FsObject, name: Buffer, owner: NewOwner, exclusiveTimes?: { atime: number; mtime: number }): Promise<FsObject> {
     const { rel, hadWhiteout } = await this.prepareNew(dir, name);
-    const fh = await open(this.path('upper', rel), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    await fh.close();
-    if (exclusiveTimes) await lutimes(this.path('upper', rel), exclusiveTimes.atime, exclusiveTimes.mtime);
+    await this.inParent(rel, (d, n) => this.upper.createFile(d, n));
+    if (exclusiveTimes) {
+      const t = (s: number): TimeChange => ({ at: { seconds: s, nseconds: 0 } });
+      await this.withRef('upper', rel, undefined, (r) => this.upper.utimes(r, t(exclusiveTimes.atime), t(exclusiveTimes.mtime)));
+    }
     return this.made(rel, owner, false, hadWhiteout);
   }
 
   async mkdir(dir: FsObject, name: Buffer, owner: NewOwner): Promise<FsObject> {
     const { rel, hadWhiteout } = await this.prepareNew(dir, name);
-    await mkdir(this.path('upper', rel), 0o755);
+    await this.inParent(rel, (d, n) => this.upper.mkdir(d, n));
     return this.made(rel, owner, true, hadWhiteout);
   }
 
   async symlink(dir: FsObject, name: Buffer, target: Buffer, owner: NewOwner): Promise<FsObject> {
     const { rel, hadWhiteout } = await this.prepareNew(dir, name);
-    await symlink(target, this.path('upper', rel));
+    await this.inParent(rel, (d, n) => this.upper.symlink(d, n, target));
     return this.made(rel, owner, false, hadWhiteout);
   }
 
   async mknod(dir: FsObject, name: Buffer, kind: NodeKind, major: number, minor: number, owner: NewOwner): Promise<FsObject> {
-    if (kind === 'sock') throw fsError('ENOTSUP', 'sockets in an image-backed root');
     const { rel, hadWhiteout } = await this.prepareNew(dir, name);
-    await mknodAt(this.path('upper', rel), kind, major, minor);
+    await this.inParent(rel, (d, n) => this.upper.mknod(d, n, kind, major, minor));
     return this.made(rel, owner, false, hadWhiteout);
   }
 
   async link(obj: FsObject, dir: FsObject, name: Buffer): Promise<void> {
     const o = obj as OverlayObject;
+    this.locateObj(o);
     const { rel } = await this.prepareNew(dir, name);
-    await link(await this.copyUp(o.rel), this.path('upper', rel));
+    const st = await this.copyUp(o.rel);
+    await this.withRef('upper', o.rel, st.ino, (r) => this.inParent(rel, (d, n) => this.upper.link(r, d, n)));
   }
 
   async rename(fromDir: FsObject, fromName: Buffer, toDir: FsObject, toName: Buffer): Promise<void> {
-    const from = child((fromDir as OverlayObject).rel, fromName);
-    const to = child((toDir as OverlayObject).rel, toName);
+    const fd = fromDir as OverlayObject;
+    const td = toDir as OverlayObject;
+    this.locateObj(fd);
+    this.locateObj(td);
+    const from = child(fd.rel, fromName);
+    const to = child(td.rel, toName);
     if (from === to) return;
-    const src = await this.locate(from);
-    const dst = await this.locate(to).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
-      throw e;
-    });
-    if (src.st.isDirectory() && (to + '/').startsWith(from + '/')) throw fsError('EINVAL', 'a directory into itself');
+    const src = this.locate(from);
+    let dst: Located | undefined;
+    try {
+      dst = this.locate(to);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const srcDir = isDirSt(src.st);
+    if (srcDir && (to + '/').startsWith(from + '/')) throw fsError('EINVAL', 'a directory into itself');
     if (dst) {
       if (this.fileidOf(dst) === this.fileidOf(src)) return;
-      if (src.st.isDirectory() && !dst.st.isDirectory()) throw fsError('ENOTDIR', to);
-      if (!src.st.isDirectory() && dst.st.isDirectory()) throw fsError('EISDIR', to);
-      if (dst.st.isDirectory() && (await this.names(to)).length > 0) throw fsError('ENOTEMPTY', to);
+      if (srcDir && !isDirSt(dst.st)) throw fsError('ENOTDIR', to);
+      if (!srcDir && isDirSt(dst.st)) throw fsError('EISDIR', to);
+      if (isDirSt(dst.st) && (await this.names(to)).length > 0) throw fsError('ENOTEMPTY', to);
     }
-    if (src.st.isDirectory() && src.lowerToo) await this.copyUpTree(from);
+    if (srcDir && src.lowerToo) await this.copyUpTree(from);
     else await this.copyUp(from);
-    await this.copyUp((toDir as OverlayObject).rel);
-    if (dst?.layer === 'upper' && dst.st.isDirectory()) await this.emptyUpperDir(to);
+    await this.copyUp(td.rel);
+    if (dst?.layer === 'upper' && isDirSt(dst.st)) await this.emptyUpperDir(to);
     await this.clearWhiteout(to);
-    await rename(this.path('upper', from), this.path('upper', to));
-    if (src.st.isDirectory() && dst?.lowerToo) await this.makeOpaque(to).catch(() => {});
+    await this.inParent(from, (f, fn) => this.inParent(to, (t, tn) => this.upper.rename(f, fn, t, tn)));
+    if (srcDir && dst?.lowerToo) await this.makeOpaque(to);
     if (src.lowerToo) await this.whiteout(from);
     for (const [id, rel] of this.index) if (rel === from || rel.startsWith(from + '/')) this.index.set(id, to + rel.slice(from.length));
   }
 
   async remove(dir: FsObject, name: Buffer, isDir: boolean): Promise<void> {
+    this.locateObj(dir as OverlayObject);
     const rel = child((dir as OverlayObject).rel, name);
-    const loc = await this.locate(rel);
-    if (isDir && !loc.st.isDirectory()) throw fsError('ENOTDIR', rel);
-    if (!isDir && loc.st.isDirectory()) throw fsError('EISDIR', rel);
+    const loc = this.locate(rel);
+    if (isDir && !isDirSt(loc.st)) throw fsError('ENOTDIR', rel);
+    if (!isDir && isDirSt(loc.st)) throw fsError('EISDIR', rel);
     if (isDir && (await this.names(rel)).length > 0) throw fsError('ENOTEMPTY', rel);
     if (loc.layer === 'upper') {
-      if (isDir) {
-        await this.emptyUpperDir(rel);
-        await rmdir(this.path('upper', rel));
-      } else {
-        await unlink(this.path('upper', rel));
-        if (loc.st.nlink === 1n && this.origins.delete(loc.st.ino)) await this.saveOrigins();
-      }
+      if (isDir) await this.emptyUpperDir(rel);
+      await this.inParent(rel, async (d, n) => {
+        // The name must still be the object checked above: unlinkat acts on a name, so check it once more from the same directory.
+        if (this.upperChild(d, n)?.ino !== loc.st.ino) throw new NfsError(NfsStat.STALE, `${rel} was replaced during the remove`);
+        await this.upper.unlink(d, n, isDir);
+      });
+      if (!isDir && loc.st.nlink === 1n && this.origins.delete(loc.st.ino)) await this.saveOrigins();
     }
     if (loc.lowerToo) await this.whiteout(rel);
   }
 
   private async whiteout(rel: string): Promise<void> {
-    await this.copyUp(rel.slice(0, Math.max(0, rel.lastIndexOf('/'))));
-    await mknodAt(this.path('upper', rel), 'chr', 0, 0);
+    await this.copyUp(parentOf(rel));
+    await this.inParent(rel, (d, n) => this.upper.mknod(d, n, 'chr', 0, 0));
   }
 
   /** Removes the whiteouts and opaque marker an upper directory holds once its merged view is empty. */
   private async emptyUpperDir(rel: string): Promise<void> {
-    for (const n of await readdir(this.path('upper', rel), { encoding: 'buffer' })) await unlink(this.path('upper', child(rel, n.toString('latin1'))));
+    await this.withRef('upper', rel, undefined, async (d) => {
+      for (const n of await this.upper.names(d)) await this.upper.unlink(d, Buffer.from(n, 'latin1'), false);
+    });
   }
 
   async readdir(dir: FsObject, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
     const known = cookie !== 0n ? this.listings.get(verf.toString('hex')) : undefined;
     if (known) return { verf, names: known };
+    this.locateObj(dir as OverlayObject);
     const names = ['.', '..', ...(await this.names((dir as OverlayObject).rel))];
     const v = randomBytes(8);
     this.listings.set(v.toString('hex'), names);
@@ -437,33 +659,50 @@ export class OverlayFs implements ExportFs {
 
   async readlink(obj: FsObject): Promise<Buffer> {
     const o = obj as OverlayObject;
-    const loc = await this.locate(o.rel);
-    return readlink(this.path(loc.layer, o.rel), { encoding: 'buffer' });
+    const loc = this.locateObj(o);
+    return this.withRef(loc.layer, o.rel, loc.st.ino, (r) => this.io(loc.layer).readlink(r));
   }
 
   async statfs(_obj: FsObject): Promise<FsStat> {
-    const s = await statfs(this.upper, { bigint: true });
-    return { tbytes: s.blocks * s.bsize, fbytes: s.bfree * s.bsize, abytes: s.bavail * s.bsize, tfiles: s.files, ffiles: s.ffree, afiles: s.ffree };
+    return this.withRef('upper', '', undefined, (r) => this.upper.statfs(r));
   }
 
   forgetCached(): void {
     this.listings.clear();
   }
 
-  close(): void {}
+  /** Gives back the layer roots' descriptors; a second call does nothing (a server may be stopped twice). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.upper.close();
+    this.lower.close();
+  }
 }
 
-function attrsOf(st: BigIntStats): FsAttrs {
+function attrsOf(st: LocalAttrs): FsAttrs {
   return { ino: st.ino, mode: st.mode, nlink: st.nlink, uid: st.uid, gid: st.gid, rdev: st.rdev, size: st.size, blocks: st.blocks, atimeNs: st.atimeNs, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
 }
 
-/** Node has no mknod(2): coreutils `mknod` (argv, never a shell) on a path of the node's layer. */
-function mknodAt(path: Buffer, kind: 'chr' | 'blk' | 'fifo', major: number, minor: number): Promise<void> {
-  // An argv string is UTF-8: a name with other bytes could not be passed exactly.
-  if (path.some((b) => b >= 0x80)) return Promise.reject(fsError('EINVAL', 'device and FIFO names of an image-backed root must be ASCII'));
-  const p = path.toString('latin1');
-  const args = kind === 'fifo' ? ['-m', '0600', '--', p, 'p'] : ['-m', '0600', '--', p, kind === 'chr' ? 'c' : 'b', String(major), String(minor)];
-  return new Promise((resolve, reject) =>
-    execFile('mknod', args, { timeout: 10_000, encoding: 'latin1' }, (err, _o, stderr) => (err ? reject(fsError(/File exists/.test(stderr) ? 'EEXIST' : 'EIO', stderr.trim())) : resolve())),
-  );
+/** Linux's dev_t encoding (glibc's gnu_dev_major/minor). */
+const major = (rdev: bigint) => Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+const minor = (rdev: bigint) => Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+
+/**
+ * The node layer in portable mode: the path backend, with whiteouts, device
+ * nodes and FIFOs made by coreutils `mknod` (argv, never a shell), since
+ * Node has no mknod(2).
+ */
+class PortableLayerIo extends PortableIo {
+  override async mknod(dir: Buffer, name: Buffer, kind: NodeKind, major = 0, minor = 0): Promise<void> {
+    if (kind === 'sock') return super.mknod(dir, name, kind);
+    const path = Buffer.concat([dir, Buffer.from('/'), name]);
+    // An argv string is UTF-8: a name with other bytes could not be passed exactly.
+    if (path.some((b) => b >= 0x80)) throw fsError('EINVAL', 'device and FIFO names of an image-backed root in portable mode must be ASCII');
+    const p = path.toString('latin1');
+    const args = kind === 'fifo' ? ['-m', '0600', '--', p, 'p'] : ['-m', '0600', '--', p, kind === 'chr' ? 'c' : 'b', String(major), String(minor)];
+    await new Promise<void>((resolve, reject) =>
+      execFile('mknod', args, { timeout: 10_000, encoding: 'latin1' }, (err, _o, stderr) => (err ? reject(fsError(/File exists/.test(stderr) ? 'EEXIST' : 'EIO', stderr.trim())) : resolve())),
+    );
+  }
 }

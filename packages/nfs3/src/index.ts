@@ -8,6 +8,10 @@ export { squash, permitted, accessBits, type AccessOptions, type Caller } from '
 export { fattr, devMajor, devMinor } from './attributes.js';
 export { NfsServer, type NfsExport, type NfsServerOptions } from './nfs-server.js';
 export type { ExportFs, FsObject, FsAttrs, AttrChange, TimeChange, NewOwner, NodeKind, Stability, FsStat } from './export-fs.js';
+export type { LocalIo, LocalAttrs } from './local-io.js';
+export { NativeIo } from './native-io.js';
+export { PortableIo } from './portable-io.js';
+export type { Opened } from './open-files.js';
 export { NfsClient } from './nfs-client.js';
 export { observeCalls, type NfsCallObserver } from './call-observer.js';
 export { createNfsService, exportId, MOUNTD_PORT, NFS_PORT, type NfsService, type NfsServiceOptions } from './nfs-service.js';

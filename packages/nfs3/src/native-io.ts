@@ -39,9 +39,11 @@ export class NativeIo implements LocalIo<number> {
   private readonly resolve: number;
   private readonly pathFlags: number;
 
+  /** `readOnly`: files are only ever opened for reading (an image generation under a node's layer). */
   constructor(
     private readonly n: NativeCalls,
     root: string,
+    private readonly readOnly = false,
   ) {
     const c = n.constants;
     this.resolve = c.RESOLVE_BENEATH | c.RESOLVE_NO_SYMLINKS | c.RESOLVE_NO_MAGICLINKS;
@@ -217,6 +219,7 @@ export class NativeIo implements LocalIo<number> {
   async openFile(r: number): Promise<Opened> {
     const c = this.n.constants;
     // Reopened through the magic link: the very inode `at` checked, whatever its name is now.
+    if (this.readOnly) return { fd: await openFd(fdPath(r), c.O_RDONLY | c.O_CLOEXEC), writable: false };
     try {
       return { fd: await openFd(fdPath(r), c.O_RDWR | c.O_CLOEXEC), writable: true };
     } catch (err) {

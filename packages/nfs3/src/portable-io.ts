@@ -28,7 +28,11 @@ export class PortableIo implements LocalIo<Buffer> {
   readonly mode = 'portable';
   private readonly root: Buffer;
 
-  constructor(root: string) {
+  /** `readOnly`: files are only ever opened for reading (an image generation under a node's layer). */
+  constructor(
+    root: string,
+    private readonly readOnly = false,
+  ) {
     this.root = rootPath(root);
   }
 
@@ -131,6 +135,7 @@ export class PortableIo implements LocalIo<Buffer> {
     let fd: number;
     let writable = true;
     try {
+      if (this.readOnly) throw Object.assign(new Error('read-only layer'), { code: 'EROFS' });
       fd = await openFd(r, constants.O_RDWR | constants.O_NOFOLLOW);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
