@@ -1,5 +1,5 @@
-import { close, fdatasync, fsync, read, write } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { close, constants, fdatasync, fsync, read, write } from 'node:fs';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -35,7 +35,6 @@ const OPAQUE_NAME = Buffer.from(OPAQUE);
 /** Upper-only objects get their own fileid space, apart from the image's inode numbers. */
 const UPPER_TAG = 1n << 63n;
 const MAX_SCAN = 500_000;
-const COPY_CHUNK = 1024 * 1024;
 const S_IFMT = 0o170000n;
 const KEEP: TimeChange = { keep: true };
 
@@ -278,7 +277,7 @@ export class OverlayFs implements ExportFs {
         else await up.mknod(pd, name, typeOf(st) === 0o010000n ? 'fifo' : typeOf(st) === 0o060000n ? 'blk' : typeOf(st) === 0o140000n ? 'sock' : 'chr', major(st.rdev), minor(st.rdev));
         const dst = up.child(pd, name);
         try {
-          if (isFileSt(st)) await this.copyFile(src, st.ino, dst);
+          if (isFileSt(st)) await this.copyFile(src, dst);
           await up.chown(dst, Number(st.uid), Number(st.gid));
           if (!isLinkSt(st)) await up.chmod(dst, Number(st.mode & 0o7777n), up.stat(dst));
           if (isFileSt(st)) await this.copyXattrs(src, st.ino, dst);
@@ -293,17 +292,14 @@ export class OverlayFs implements ExportFs {
     return this.statAt('upper', rel);
   }
 
-  /** The bytes of the image's file `src` (inode `ino`) into the new upper file `dst`. */
-  private async copyFile(src: Ref, ino: bigint, dst: Ref): Promise<void> {
-    await this.withFiles(src, ino, dst, async (from, to) => {
-      const buf = Buffer.allocUnsafe(COPY_CHUNK);
-      for (let at = 0; ; ) {
-        const { bytesRead } = await readFd(from, buf, 0, buf.length, at);
-        if (bytesRead === 0) break;
-        for (let done = 0; done < bytesRead; ) done += (await writeFd(to, buf, done, bytesRead - done, at + done)).bytesWritten;
-        at += bytesRead;
-      }
-    });
+  /**
+   * The bytes of the image's file `src` into the new upper file `dst`: a reflink where the file system has
+   * them, else copy_file_range. Natively both are named by their descriptors' magic links, so the copy
+   * reads and writes the very inodes checked, whatever their names are now.
+   */
+  private async copyFile(src: Ref, dst: Ref): Promise<void> {
+    const path = (r: Ref) => (typeof r === 'number' ? `/proc/self/fd/${r}` : r);
+    await copyFile(path(src), path(dst), constants.COPYFILE_FICLONE);
   }
 
   /**
