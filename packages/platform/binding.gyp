@@ -10,7 +10,8 @@
         "native/sockets.c",
         "native/icmp-echo.c",
         "native/interfaces.c",
-        "native/xattrs.c"
+        "native/xattrs.c",
+        "native/udp-batch.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],

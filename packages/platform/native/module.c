@@ -14,6 +14,7 @@
 #include "sockets.h"
 #include "xattrs.h"
 #include <sys/xattr.h>
+#include "udp-batch.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -89,6 +90,7 @@ static napi_value init(napi_env env, napi_value exports) {
   for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++)
     if (!set_named(env, table, constants[i].name, make_int(env, constants[i].value))) return NULL;
   if (!set_named(env, exports, "constants", table)) return NULL;
+  if (!udp_batch_register(env, exports)) return NULL;
   return exports;
 }
 

@@ -35,6 +35,33 @@ export interface InterfaceAddress {
   up: boolean;
 }
 
+/**
+ * A UDP socket owned by the addon (udpOpen). Before each `onBatch` the addon
+ * fills its arrays: datagram i is `slab[i * slotBytes, i * slotBytes + lengths[i])`
+ * (`lengths[i]` is -1 for a datagram longer than a slot, cut short: drop it)
+ * and its sender is record i of `addresses` (read it with `udpAddress`). The
+ * arrays are allocated once and overwritten by the next batch: copy what
+ * must outlive the call.
+ */
+export interface UdpSocketHandle {
+  readonly slab: Buffer;
+  readonly lengths: Int32Array;
+  readonly addresses: Buffer;
+}
+
+/** What a native UDP socket calls, with the listener as `this`, on its thread's event loop. */
+export interface UdpListener {
+  /** One call per recvmmsg batch of `count` (1..slots) datagrams. */
+  onBatch(count: number, slab: Buffer, lengths: Int32Array, addresses: Buffer): void;
+  /**
+   * A receive or send error the socket reported (ECONNREFUSED after a datagram
+   * reached a closed port, say), or what onBatch threw. Errors other than such
+   * one-off reports close the socket first. What onError throws goes to
+   * `process.on('uncaughtException')`.
+   */
+  onError(error: Error): void;
+}
+
 /** The kernel's numbers for the flags these calls take, read from this machine's headers. */
 export interface PlatformConstants {
   O_PATH: number;
@@ -77,6 +104,13 @@ export interface PlatformConstants {
   S_IFBLK: number;
   S_IFIFO: number;
   S_IFSOCK: number;
+  /** udpOpen flags: SO_REUSEADDR; IPV6_V6ONLY on an IPv6 socket (else it takes IPv4 too). */
+  UDP_REUSEADDR: number;
+  UDP_IPV6ONLY: number;
+  /** The most slots a udpOpen socket reads per batch (the kernel's UIO_MAXIOV). */
+  UDP_SLOTS_MAX: number;
+  /** Bytes per record in a UdpSocketHandle's `addresses`. */
+  UDP_ADDRESS_BYTES: number;
 }
 
 /**
@@ -153,6 +187,45 @@ export interface NativeCalls {
   /** One ICMP echo to an IPv4 address: true if it answered within timeoutMs (1..60000).
    * A ping socket where net.ipv4.ping_group_range allows, else a raw socket (root). */
   icmpEcho(address: string, timeoutMs: number): Promise<boolean>;
+
+  /**
+   * A UDP socket bound to `address` (an IPv4 or IPv6 literal; its family is the
+   * socket's) and `port` (0: any free one), optionally bound to `device`
+   * (SO_BINDTODEVICE; '' for none) and with a send buffer of `sendBufferBytes`
+   * (0 leaves the kernel's default; the kernel caps it at net.core.wmem_max).
+   * It is watched on the event loop of the calling thread (a worker's own)
+   * and read with recvmmsg, up to `slots` (1..UDP_SLOTS_MAX) datagrams of up to
+   * `slotBytes` (1..65536) a call, one `listener.onBatch` per batch. Open, it
+   * keeps its thread's loop alive and is never collected; `udpClose` ends it.
+   */
+  udpOpen(
+    address: string,
+    port: number,
+    flags: number,
+    device: string,
+    sendBufferBytes: number,
+    slots: number,
+    slotBytes: number,
+    listener: UdpListener,
+  ): UdpSocketHandle;
+  /** connect(2): only that peer's datagrams arrive, and sends may leave out the address. */
+  udpConnect(socket: UdpSocketHandle, address: string, port: number): void;
+  udpLocalPort(socket: UdpSocketHandle): number;
+  /**
+   * One datagram, `buffer[offset, offset + length)`, to `address`:`port` or, on a
+   * connected socket, without them. The kernel copies it before the call
+   * returns, or (its buffer full, EAGAIN) the addon keeps a copy that leaves
+   * when the socket is writable: the buffer may be reused at once. Other
+   * errors throw (code 'ECONNREFUSED' when an earlier datagram met a closed port).
+   */
+  udpSend(socket: UdpSocketHandle, buffer: Uint8Array, offset: number, length: number, address?: string, port?: number): void;
+  /**
+   * `count` datagrams laid end to end from the start of `buffer`, datagram i
+   * `lengths[i]` bytes, with sendmmsg (64 a system call). As udpSend otherwise.
+   */
+  udpSendBatch(socket: UdpSocketHandle, buffer: Uint8Array, lengths: Int32Array, count: number, address?: string, port?: number): void;
+  /** Stops watching, then closes; datagrams still held (EAGAIN) get one last try. Calls after it throw EBADF; closing again does nothing. */
+  udpClose(socket: UdpSocketHandle): void;
 
   /** Every interface by name with its IPv4 addresses, from getifaddrs: unlike
    * os.networkInterfaces(), interfaces that are down or without carrier are listed too. */

@@ -1,4 +1,5 @@
-// The stress test once more against the addon built with ASan+UBSan. Node is
+// The stress test and the native UDP socket's test (its libuv callbacks,
+// worker threads and collection) once more against the addon built with ASan+UBSan. Node is
 // not instrumented, so the ASan runtime is preloaded; leak checking is off
 // (V8's own allocations would drown it). Any sanitizer report aborts the
 // child (halt_on_error, -fno-sanitize-recover), which fails this test.
@@ -25,7 +26,7 @@ if (requireNative(t)) {
 
       const run = spawnSync(
         process.execPath,
-        [join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--reporter=tap', '--jobs=1', join(packageDir, 'test', 'stress.test.ts')],
+        [join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--reporter=tap', '--jobs=1', join(packageDir, 'test', 'stress.test.ts'), join(packageDir, 'test', 'udp-batch.test.ts')],
         {
           cwd: repoRoot,
           encoding: 'utf8',
@@ -44,7 +45,7 @@ if (requireNative(t)) {
       t.notMatch(output, /AddressSanitizer|runtime error:|UndefinedBehaviorSanitizer/, 'no sanitizer report');
       t.match(output, /build-sanitize/, 'the stress test ran against the sanitizer build');
       if (run.status !== 0) t.comment(output.slice(-8000));
-      t.equal(run.status, 0, 'the stress test passes under the sanitizers');
+      t.equal(run.status, 0, 'the stress and UDP tests pass under the sanitizers');
     });
   }
 }

@@ -27,6 +27,18 @@ if (n) {
   });
   const c = n.constants;
   t.comment(`platform: ${platformSummary()}`);
+  // Native UDP sockets: one the calls act on, one to close, and a port nobody listens on.
+  let udpErrors = 0;
+  const listener = { onBatch: () => {}, onError: () => void udpErrors++ };
+  const udp = n.udpOpen('127.0.0.1', 0, 0, '', 0, 4, 64, listener);
+  const udpToClose = n.udpOpen('127.0.0.1', 0, 0, '', 0, 4, 64, listener);
+  const closedPort = n.udpLocalPort(udpToClose);
+  const datagrams = Buffer.alloc(256, 0x61);
+  const lengths = Int32Array.of(10, 20, 30, 40);
+  t.teardown(() => {
+    n.udpClose(udp);
+    n.udpClose(udpToClose);
+  });
 
   // Valid calls; the stress replaces one argument at a time.
   const base: Array<[keyof NativeCalls, unknown[]]> = [
@@ -61,6 +73,12 @@ if (n) {
     ['sendfile', [-1, fileFd, 0, 10]],
     ['icmpEcho', ['127.0.0.1', 50]],
     ['interfaceAddresses', []],
+    ['udpOpen', ['127.0.0.1', 0, 0, '', 0, 4, 64, listener]],
+    ['udpLocalPort', [udp]],
+    ['udpSend', [udp, datagrams, 0, 16, '127.0.0.1', closedPort]],
+    ['udpSendBatch', [udp, datagrams, lengths, 4, '127.0.0.1', closedPort]],
+    ['udpConnect', [udp, '127.0.0.1', closedPort]],
+    ['udpClose', [udpToClose]],
   ];
 
   const bad: unknown[] = [
@@ -76,6 +94,8 @@ if (n) {
     const fn = n![name] as unknown as (...a: unknown[]) => unknown;
     try {
       const result = fn(...args);
+      // A socket a mutated udpOpen still opened is closed again.
+      if (name === 'udpOpen' && result !== null && typeof result === 'object') n!.udpClose(result as never);
       if (result instanceof Promise) {
         // A lock the call took is released so the next one can have it.
         await result.catch(() => undefined);
@@ -137,6 +157,46 @@ if (n) {
       await new Promise<void>((resolve) => socket.close(() => resolve()));
       await t.resolves(call(name, args(sfd)), `${name} on a closed socket`);
     }
+  });
+
+  t.test('native UDP sockets: closed, huge counts, closed ports, many at once', async (t) => {
+    const closed = n.udpOpen('127.0.0.1', 0, 0, '', 0, 4, 64, listener);
+    n.udpClose(closed);
+    for (const [name, args] of [
+      ['udpLocalPort', [closed]],
+      ['udpSend', [closed, datagrams, 0, 16, '127.0.0.1', closedPort]],
+      ['udpSendBatch', [closed, datagrams, lengths, 4, '127.0.0.1', closedPort]],
+      ['udpConnect', [closed, '127.0.0.1', closedPort]],
+      ['udpClose', [closed]],
+    ] as Array<[keyof NativeCalls, unknown[]]>) {
+      await t.resolves(call(name, args), `${name} on a closed socket`);
+    }
+    // Counts and lengths at and past every limit; many datagrams to a closed port.
+    const many = new Int32Array(70_000);
+    for (const count of [0, 1, 65_535, 65_536, 65_537, 70_000, 2 ** 31, -1]) {
+      await call('udpSendBatch', [udp, datagrams, many, count, '127.0.0.1', closedPort]);
+    }
+    for (const length of [0, 256, 257, 65_535, 65_536, 2 ** 31 - 1]) {
+      await call('udpSend', [udp, datagrams, 0, length, '127.0.0.1', closedPort]);
+      await call('udpSendBatch', [udp, datagrams, Int32Array.of(length, length), 2, '127.0.0.1', closedPort]);
+    }
+    await call('udpSend', [udp, datagrams, 255, 2, '127.0.0.1', closedPort]);
+    await call('udpSendBatch', [udp, datagrams, Int32Array.of(2 ** 31 - 1, 2 ** 31 - 1, 2), 3, '127.0.0.1', closedPort]);
+    // A connected socket whose peer is gone: ECONNREFUSED thrown or reported, never a crash.
+    const lonely = n.udpOpen('127.0.0.1', 0, 0, '', 0, 1, 16, listener);
+    n.udpConnect(lonely, '127.0.0.1', closedPort);
+    for (let i = 0; i < 200; i++) {
+      await call('udpSendBatch', [lonely, datagrams, lengths, 4]);
+      if (i % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    n.udpClose(lonely);
+    // Sockets opened and closed in numbers, some with a datagram on the way in.
+    for (let i = 0; i < 500; i++) {
+      const s = n.udpOpen(i % 2 ? '::1' : '127.0.0.1', 0, c.UDP_REUSEADDR, '', 1 << 16, 1 + (i % 64), 1 + i * 97, listener);
+      if (i % 3 === 0) n.udpSend(s, datagrams, 0, 8, i % 2 ? '::1' : '127.0.0.1', n.udpLocalPort(s));
+      n.udpClose(s);
+    }
+    t.pass(`returned or threw throughout (${udpErrors} socket errors reported)`);
   });
 
   t.test('many lock waits and echoes at once all settle', async (t) => {

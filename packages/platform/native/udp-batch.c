@@ -1,0 +1,782 @@
+/* A UDP socket owned by native code, for servers whose cost is the system
+ * calls per datagram (TFTP): readiness from a uv_poll on the event loop of
+ * the thread that opened it (a worker's own loop in a worker), datagrams in
+ * with recvmmsg into a slab allocated once, one JavaScript call per batch,
+ * and out with sendmmsg from one caller's buffer. Nothing here reads the
+ * datagrams' contents: lengths and addresses are reported, bytes are moved.
+ *
+ * Lifetime: while open, the handle object, its listener and its arrays are
+ * held by strong references (an active watcher must not be collected). Close
+ * stops the poll and closes the uv handle before the fd, then lets go of the
+ * references; the C state is freed once both the uv close callback has run
+ * and the handle object has been finalized, whichever comes last. An async
+ * cleanup hook closes a socket still open when its thread's environment
+ * ends (a worker terminated), so the loop is never closed with our handle. */
+#define _GNU_SOURCE
+#include "udp-batch.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define UDP_REUSEADDR 1
+#define UDP_IPV6ONLY 2
+#define SLOTS_MAX 1024            /* the kernel's UIO_MAXIOV: recvmmsg takes no more a call */
+#define SLOT_BYTES_MAX 65536      /* no UDP payload is larger */
+#define DATAGRAM_MAX 65535
+#define SEND_CHUNK 64             /* datagrams per sendmmsg; larger batches take several */
+#define SEND_COUNT_MAX 65536      /* datagrams per udpSendBatch call */
+#define READ_ROUNDS 8             /* full batches read per wakeup before the loop's other work */
+#define QUEUE_BYTES_MAX (4u << 20)
+#define ADDRESS_BYTES 24          /* per slot: family 4|6, 0, port (BE), 16 address bytes, scope id (LE) */
+#define MAGIC 0x75647062u
+
+/* A datagram the kernel could not take yet (EAGAIN): the header, then its bytes. */
+typedef struct {
+  uint32_t length;
+  uint32_t name_length;
+  struct sockaddr_in6 name;
+  uint32_t pad;
+} queued_header;
+
+/* Records stay 8-byte aligned: the header is read in place. */
+static size_t record_size(size_t length) {
+  return sizeof(queued_header) + ((length + 7) & ~(size_t)7);
+}
+
+typedef struct {
+  uint32_t magic;
+  napi_env env;
+  int fd;
+  int family;
+  bool closed;
+  bool released;
+  bool handle_closed;
+  bool finalized;
+  bool writable_wanted;
+  uv_poll_t poll;
+  napi_async_cleanup_hook_handle cleanup;
+  napi_async_context async;
+  napi_ref self, listener, slab_ref, lengths_ref, addresses_ref;
+  uint8_t *slab;
+  int32_t *lengths;
+  uint8_t *addresses;
+  uint32_t slots, slot_bytes;
+  struct mmsghdr *rmsgs;
+  struct iovec *riov;
+  struct sockaddr_in6 *rnames;
+  struct mmsghdr smsgs[SEND_CHUNK];
+  struct iovec siov[SEND_CHUNK];
+  uint8_t *queue;
+  size_t queue_len, queue_head, queue_cap;
+} udp_sock;
+
+static void free_sock(udp_sock *s) {
+  free(s->rmsgs);
+  free(s->riov);
+  free(s->rnames);
+  free(s->queue);
+  s->magic = 0;
+  free(s);
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  udp_sock *s = h->data;
+  s->handle_closed = true;
+  if (s->cleanup != NULL) {
+    napi_async_cleanup_hook_handle cleanup = s->cleanup;
+    s->cleanup = NULL;
+    napi_remove_async_cleanup_hook(cleanup);
+  }
+  if (s->finalized) free_sock(s);
+}
+
+static void drop_ref(napi_env env, napi_ref *ref) {
+  if (*ref != NULL) napi_delete_reference(env, *ref);
+  *ref = NULL;
+}
+
+static int flush_queue(udp_sock *s);
+
+/* Stops the poll, then closes the uv handle, then the fd (the poll must not
+ * watch a closed fd, nor a number the kernel may hand out again). */
+static void close_sock(udp_sock *s, bool with_env) {
+  if (!s->closed) {
+    s->closed = true;
+    if (s->queue_len > s->queue_head) flush_queue(s); /* one last try for what was already sent */
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+    close(s->fd);
+    s->fd = -1;
+    free(s->queue);
+    s->queue = NULL;
+    s->queue_len = s->queue_head = s->queue_cap = 0;
+  }
+  if (with_env && !s->released) {
+    s->released = true;
+    napi_env env = s->env;
+    drop_ref(env, &s->listener);
+    drop_ref(env, &s->slab_ref);
+    drop_ref(env, &s->lengths_ref);
+    drop_ref(env, &s->addresses_ref);
+    if (s->async != NULL) napi_async_destroy(env, s->async);
+    s->async = NULL;
+    /* The handle object may be collected from now on. */
+    drop_ref(env, &s->self);
+  }
+}
+
+static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  udp_sock *s = arg;
+  s->cleanup = handle;
+  /* on_poll_closed removes the hook once the uv handle is closed. */
+  close_sock(s, true);
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  udp_sock *s = data;
+  s->finalized = true;
+  /* Open here only when the environment is torn down without its cleanup hooks. */
+  if (!s->closed) close_sock(s, false);
+  if (s->handle_closed) free_sock(s);
+}
+
+/* Calls listener[method](argv...) with the listener as receiver. A JavaScript
+ * exception is taken off the environment (left pending, every later Node-API
+ * call would fail) and returned in *thrown. False when no call could be made
+ * (the environment is going away). */
+static bool call_listener(udp_sock *s, const char *method, size_t argc, napi_value *argv, napi_value *thrown) {
+  napi_env env = s->env;
+  napi_value listener, fn;
+  *thrown = NULL;
+  if (s->listener == NULL || napi_get_reference_value(env, s->listener, &listener) != napi_ok || listener == NULL ||
+      napi_get_named_property(env, listener, method, &fn) != napi_ok) {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, thrown);
+    return *thrown != NULL;
+  }
+  napi_valuetype type;
+  if (napi_typeof(env, fn, &type) != napi_ok || type != napi_function) return false;
+  napi_status status = napi_make_callback(env, s->async, listener, fn, argc, argv, NULL);
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_get_and_clear_last_exception(env, thrown);
+    return true;
+  }
+  return status == napi_ok;
+}
+
+/* Reports an error to listener.onError; if that throws too, the exception
+ * goes to the process ('uncaughtException'), never silently away. */
+static bool emit_error(udp_sock *s, napi_value error) {
+  napi_value thrown;
+  if (error == NULL) return false;
+  if (!call_listener(s, "onError", 1, &error, &thrown)) return false;
+  if (thrown != NULL) napi_fatal_exception(s->env, thrown);
+  return true;
+}
+
+static bool transient(int err) {
+  /* Errors a datagram socket reports once for an ICMP message and then clears. */
+  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN || err == ENETDOWN ||
+         err == EPROTO || err == ENOPROTOOPT || err == EMSGSIZE || err == ENOBUFS || err == ENOMEM;
+}
+
+static void write_address(uint8_t *out, const struct sockaddr_in6 *name, socklen_t length) {
+  memset(out, 0, ADDRESS_BYTES);
+  const struct sockaddr *sa = (const struct sockaddr *)name;
+  if (sa->sa_family == AF_INET && length >= (socklen_t)sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)name;
+    out[0] = 4;
+    memcpy(out + 2, &in->sin_port, 2);
+    memcpy(out + 4, &in->sin_addr, 4);
+  } else if (sa->sa_family == AF_INET6 && length >= (socklen_t)sizeof(struct sockaddr_in6)) {
+    out[0] = 6;
+    memcpy(out + 2, &name->sin6_port, 2);
+    memcpy(out + 4, &name->sin6_addr, 16);
+    uint32_t scope = name->sin6_scope_id;
+    out[20] = (uint8_t)scope;
+    out[21] = (uint8_t)(scope >> 8);
+    out[22] = (uint8_t)(scope >> 16);
+    out[23] = (uint8_t)(scope >> 24);
+  }
+}
+
+/* The arrays handed to JavaScript must still be the memory recvmmsg fills:
+ * an ArrayBuffer transferred away (postMessage) is detached. */
+static bool arrays_intact(udp_sock *s) {
+  napi_env env = s->env;
+  napi_value v;
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_reference_value(env, s->slab_ref, &v) != napi_ok || v == NULL ||
+      napi_get_buffer_info(env, v, &data, &length) != napi_ok || data != s->slab ||
+      length != (size_t)s->slots * s->slot_bytes)
+    return false;
+  if (napi_get_reference_value(env, s->addresses_ref, &v) != napi_ok || v == NULL ||
+      napi_get_buffer_info(env, v, &data, &length) != napi_ok || data != s->addresses ||
+      length != (size_t)s->slots * ADDRESS_BYTES)
+    return false;
+  napi_typedarray_type type;
+  if (napi_get_reference_value(env, s->lengths_ref, &v) != napi_ok || v == NULL ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      data != (void *)s->lengths || length != s->slots)
+    return false;
+  return true;
+}
+
+static void read_batches(udp_sock *s) {
+  napi_env env = s->env;
+  for (int round = 0; round < READ_ROUNDS && !s->closed; round++) {
+    if (!arrays_intact(s)) {
+      emit_error(s, errno_error(env, EFAULT, "recvmmsg"));
+      close_sock(s, true);
+      return;
+    }
+    for (uint32_t i = 0; i < s->slots; i++) {
+      s->riov[i].iov_base = s->slab + (size_t)i * s->slot_bytes;
+      s->riov[i].iov_len = s->slot_bytes;
+      memset(&s->rmsgs[i], 0, sizeof s->rmsgs[i]);
+      s->rmsgs[i].msg_hdr.msg_name = &s->rnames[i];
+      s->rmsgs[i].msg_hdr.msg_namelen = sizeof s->rnames[i];
+      s->rmsgs[i].msg_hdr.msg_iov = &s->riov[i];
+      s->rmsgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(s->fd, s->rmsgs, s->slots, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EINTR) continue;
+      /* A failure that is not a one-off report would repeat at every wakeup: the socket closes. */
+      if (!transient(err)) close_sock(s, false);
+      emit_error(s, errno_error(env, err, "recvmmsg"));
+      if (s->closed) close_sock(s, true);
+      return;
+    }
+    if (n == 0) return;
+    for (int i = 0; i < n; i++) {
+      const struct msghdr *h = &s->rmsgs[i].msg_hdr;
+      /* -1: longer than a slot (cut short by the kernel), for the caller to drop. */
+      s->lengths[i] = (h->msg_flags & MSG_TRUNC) || s->rmsgs[i].msg_len > s->slot_bytes ? -1 : (int32_t)s->rmsgs[i].msg_len;
+      socklen_t name_length = h->msg_namelen <= sizeof s->rnames[i] ? h->msg_namelen : 0;
+      write_address(s->addresses + (size_t)i * ADDRESS_BYTES, &s->rnames[i], name_length);
+    }
+    napi_value argv[4], thrown;
+    argv[0] = make_int(env, n);
+    if (napi_get_reference_value(env, s->slab_ref, &argv[1]) != napi_ok ||
+        napi_get_reference_value(env, s->lengths_ref, &argv[2]) != napi_ok ||
+        napi_get_reference_value(env, s->addresses_ref, &argv[3]) != napi_ok)
+      return;
+    if (!call_listener(s, "onBatch", 4, argv, &thrown)) {
+      /* No JavaScript can run here any more: stop watching rather than spin on a readable fd. */
+      if (!s->closed) uv_poll_stop(&s->poll);
+      return;
+    }
+    if (thrown != NULL && !emit_error(s, thrown)) return;
+    if ((uint32_t)n < s->slots) return;
+  }
+}
+
+static int want_events(udp_sock *s) {
+  return UV_READABLE | (s->queue_len > s->queue_head ? UV_WRITABLE : 0);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void rearm(udp_sock *s) {
+  if (s->closed) return;
+  bool want = s->queue_len > s->queue_head;
+  if (want == s->writable_wanted) return;
+  s->writable_wanted = want;
+  uv_poll_start(&s->poll, want_events(s), on_poll);
+}
+
+/* Sends queued datagrams: 0 when all left or the kernel is full again, else an errno (the queue is dropped). */
+static int flush_queue(udp_sock *s) {
+  while (s->queue_head < s->queue_len) {
+    unsigned k = 0;
+    size_t at = s->queue_head;
+    while (k < SEND_CHUNK && at < s->queue_len) {
+      queued_header *q = (queued_header *)(s->queue + at);
+      memset(&s->smsgs[k], 0, sizeof s->smsgs[k]);
+      s->siov[k].iov_base = s->queue + at + sizeof *q;
+      s->siov[k].iov_len = q->length;
+      s->smsgs[k].msg_hdr.msg_name = q->name_length ? &q->name : NULL;
+      s->smsgs[k].msg_hdr.msg_namelen = q->name_length;
+      s->smsgs[k].msg_hdr.msg_iov = &s->siov[k];
+      s->smsgs[k].msg_hdr.msg_iovlen = 1;
+      at += record_size(q->length);
+      k++;
+    }
+    int r = sendmmsg(s->fd, s->smsgs, k, MSG_DONTWAIT);
+    if (r < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return 0;
+      s->queue_head = s->queue_len = 0;
+      return err;
+    }
+    for (int j = 0; j < r; j++) s->queue_head += record_size(s->siov[j].iov_len);
+  }
+  s->queue_head = s->queue_len = 0;
+  return 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  udp_sock *s = h->data;
+  if (s->closed) return;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (status < 0) {
+    /* libuv could not watch the fd (it says so once): the socket cannot work on. */
+    close_sock(s, false);
+    emit_error(s, errno_error(env, -status, "uv_poll"));
+    close_sock(s, true);
+  } else {
+    if (events & UV_WRITABLE) {
+      int err = flush_queue(s);
+      rearm(s);
+      if (err != 0) emit_error(s, errno_error(env, err, "sendmmsg"));
+    }
+    if (!s->closed && (events & UV_READABLE)) read_batches(s);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/* Keeps datagrams the kernel refused with EAGAIN, in order, to leave when the socket is writable. */
+static int enqueue(udp_sock *s, const uint8_t *data, size_t length, const struct sockaddr *to, socklen_t to_length) {
+  size_t need = record_size(length);
+  if (s->queue_head > 0 && s->queue_head == s->queue_len) s->queue_head = s->queue_len = 0;
+  if (s->queue_len - s->queue_head + need > QUEUE_BYTES_MAX) return ENOBUFS;
+  if (s->queue_len + need > s->queue_cap) {
+    /* Move what is left to the front before growing. */
+    if (s->queue_head > 0) {
+      memmove(s->queue, s->queue + s->queue_head, s->queue_len - s->queue_head);
+      s->queue_len -= s->queue_head;
+      s->queue_head = 0;
+    }
+    if (s->queue_len + need > s->queue_cap) {
+      size_t cap = s->queue_cap ? s->queue_cap : 16384;
+      while (cap < s->queue_len + need) cap *= 2;
+      uint8_t *grown = realloc(s->queue, cap);
+      if (grown == NULL) return ENOMEM;
+      s->queue = grown;
+      s->queue_cap = cap;
+    }
+  }
+  queued_header q;
+  memset(&q, 0, sizeof q);
+  q.length = (uint32_t)length;
+  q.name_length = to != NULL ? (uint32_t)to_length : 0;
+  if (to != NULL) memcpy(&q.name, to, to_length);
+  memcpy(s->queue + s->queue_len, &q, sizeof q);
+  memcpy(s->queue + s->queue_len + sizeof q, data, length);
+  s->queue_len += need;
+  return 0;
+}
+
+/* Sends count datagrams laid end to end from data (lengths[i] bytes each,
+ * already checked against the buffer). What the kernel cannot take now is
+ * queued. 0 or an errno. */
+static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, int32_t single, size_t count,
+                    const struct sockaddr *to, socklen_t to_length) {
+  size_t sent = 0, at = 0;
+  bool queueing = s->queue_len > s->queue_head;
+  if (queueing) {
+    int err = flush_queue(s);
+    if (err != 0) return err;
+    queueing = s->queue_len > s->queue_head;
+  }
+  while (!queueing && sent < count) {
+    unsigned k = count - sent < SEND_CHUNK ? (unsigned)(count - sent) : SEND_CHUNK;
+    size_t off = at;
+    for (unsigned j = 0; j < k; j++) {
+      size_t length = lengths != NULL ? (size_t)lengths[sent + j] : (size_t)single;
+      memset(&s->smsgs[j], 0, sizeof s->smsgs[j]);
+      s->siov[j].iov_base = (void *)(data + off);
+      s->siov[j].iov_len = length;
+      s->smsgs[j].msg_hdr.msg_name = (void *)to;
+      s->smsgs[j].msg_hdr.msg_namelen = to != NULL ? to_length : 0;
+      s->smsgs[j].msg_hdr.msg_iov = &s->siov[j];
+      s->smsgs[j].msg_hdr.msg_iovlen = 1;
+      off += length;
+    }
+    int r = sendmmsg(s->fd, s->smsgs, k, MSG_DONTWAIT);
+    if (r < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        queueing = true;
+        break;
+      }
+      return err;
+    }
+    for (int j = 0; j < r; j++) at += s->siov[j].iov_len;
+    sent += (size_t)r;
+  }
+  for (; sent < count; sent++) {
+    size_t length = lengths != NULL ? (size_t)lengths[sent] : (size_t)single;
+    int err = enqueue(s, data + at, length, to, to_length);
+    if (err != 0) {
+      rearm(s);
+      return err;
+    }
+    at += length;
+  }
+  rearm(s);
+  return 0;
+}
+
+static udp_sock *arg_sock(call_ctx *ctx, size_t i) {
+  udp_sock *s = NULL;
+  napi_valuetype type;
+  if (i < ctx->argc && napi_typeof(ctx->env, ctx->argv[i], &type) == napi_ok && type == napi_object &&
+      napi_unwrap(ctx->env, ctx->argv[i], (void **)&s) == napi_ok && s != NULL && s->magic == MAGIC) {
+    if (s->closed) {
+      throw_errno(ctx->env, EBADF, ctx->syscall);
+      return NULL;
+    }
+    return s;
+  }
+  bool pending = false;
+  napi_value ignored;
+  if (napi_is_exception_pending(ctx->env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(ctx->env, &ignored);
+  throw_arg_error(ctx->env, false, "ERR_INVALID_ARG_TYPE", ctx->syscall, "socket", "a socket from udpOpen");
+  return NULL;
+}
+
+static bool arg_bytes(call_ctx *ctx, size_t i, const char *name, uint8_t **data, size_t *length) {
+  napi_valuetype type;
+  bool is_typed = false;
+  napi_typedarray_type ta_type = napi_int8_array;
+  if (i < ctx->argc && napi_typeof(ctx->env, ctx->argv[i], &type) == napi_ok && type == napi_object)
+    napi_is_typedarray(ctx->env, ctx->argv[i], &is_typed);
+  if (is_typed &&
+      napi_get_typedarray_info(ctx->env, ctx->argv[i], &ta_type, length, (void **)data, NULL, NULL) != napi_ok)
+    return false;
+  if (!is_typed || ta_type != napi_uint8_array) {
+    throw_arg_error(ctx->env, false, "ERR_INVALID_ARG_TYPE", ctx->syscall, name, "an instance of Buffer or Uint8Array");
+    return false;
+  }
+  if (*length > 0 && *data == NULL) {
+    throw_errno(ctx->env, EFAULT, ctx->syscall); /* detached */
+    return false;
+  }
+  return true;
+}
+
+/* An IP literal and port as the socket's family takes it: an IPv4 address on
+ * an IPv6 socket becomes ::ffff:a.b.c.d. */
+static bool arg_destination(call_ctx *ctx, size_t i, int family, struct sockaddr_in6 *out, socklen_t *length) {
+  char address[INET6_ADDRSTRLEN];
+  int64_t port;
+  if (!arg_string(ctx, i, "address", address, sizeof address) || !arg_int64(ctx, i + 1, "port", 1, 65535, &port))
+    return false;
+  memset(out, 0, sizeof *out);
+  struct in_addr v4;
+  if (inet_pton(AF_INET, address, &v4) == 1) {
+    if (family == AF_INET) {
+      struct sockaddr_in *in = (struct sockaddr_in *)out;
+      in->sin_family = AF_INET;
+      in->sin_port = htons((uint16_t)port);
+      in->sin_addr = v4;
+      *length = sizeof *in;
+      return true;
+    }
+    out->sin6_family = AF_INET6;
+    out->sin6_port = htons((uint16_t)port);
+    out->sin6_addr.s6_addr[10] = 0xff;
+    out->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&out->sin6_addr.s6_addr[12], &v4, 4);
+    *length = sizeof *out;
+    return true;
+  }
+  if (family == AF_INET6 && inet_pton(AF_INET6, address, &out->sin6_addr) == 1) {
+    out->sin6_family = AF_INET6;
+    out->sin6_port = htons((uint16_t)port);
+    *length = sizeof *out;
+    return true;
+  }
+  throw_arg_error(ctx->env, false, "ERR_INVALID_ARG_VALUE", ctx->syscall, "address",
+                  family == AF_INET ? "an IPv4 address" : "an IPv4 or IPv6 address");
+  return false;
+}
+
+static bool is_listener(call_ctx *ctx, size_t i) {
+  napi_valuetype type;
+  napi_value fn;
+  if (i >= ctx->argc || napi_typeof(ctx->env, ctx->argv[i], &type) != napi_ok || type != napi_object) goto bad;
+  const char *methods[] = {"onBatch", "onError"};
+  for (int m = 0; m < 2; m++) {
+    if (napi_get_named_property(ctx->env, ctx->argv[i], methods[m], &fn) != napi_ok ||
+        napi_typeof(ctx->env, fn, &type) != napi_ok || type != napi_function)
+      goto bad;
+  }
+  return true;
+bad:;
+  bool pending = false;
+  napi_value ignored;
+  if (napi_is_exception_pending(ctx->env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(ctx->env, &ignored);
+  throw_arg_error(ctx->env, false, "ERR_INVALID_ARG_TYPE", ctx->syscall, "listener",
+                  "an object with onBatch and onError methods");
+  return false;
+}
+
+/* udpOpen(address, port, flags, device, sendBufferBytes, slots, slotBytes, listener) */
+static napi_value js_udp_open(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  char address[INET6_ADDRSTRLEN], device[IFNAMSIZ];
+  int64_t port, flags, send_buffer, slots, slot_bytes;
+  if (!ctx_init(&ctx, env, info, "udpOpen", 8) || !arg_string(&ctx, 0, "address", address, sizeof address) ||
+      !arg_int64(&ctx, 1, "port", 0, 65535, &port) ||
+      !arg_int64(&ctx, 2, "flags", 0, UDP_REUSEADDR | UDP_IPV6ONLY, &flags) ||
+      !arg_string(&ctx, 3, "device", device, sizeof device) ||
+      !arg_int64(&ctx, 4, "sendBufferBytes", 0, INT32_MAX / 2, &send_buffer) ||
+      !arg_int64(&ctx, 5, "slots", 1, SLOTS_MAX, &slots) ||
+      !arg_int64(&ctx, 6, "slotBytes", 1, SLOT_BYTES_MAX, &slot_bytes) || !is_listener(&ctx, 7))
+    return NULL;
+  struct sockaddr_in6 local;
+  memset(&local, 0, sizeof local);
+  socklen_t local_length;
+  int family;
+  struct in_addr v4;
+  if (inet_pton(AF_INET, address, &v4) == 1) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&local;
+    family = in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    in->sin_addr = v4;
+    local_length = sizeof *in;
+  } else if (inet_pton(AF_INET6, address, &local.sin6_addr) == 1) {
+    family = local.sin6_family = AF_INET6;
+    local.sin6_port = htons((uint16_t)port);
+    local_length = sizeof local;
+  } else {
+    return throw_arg_error(env, false, "ERR_INVALID_ARG_VALUE", "udpOpen", "address", "an IPv4 or IPv6 address");
+  }
+
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  int one = 1, v6only = (flags & UDP_IPV6ONLY) ? 1 : 0, size = (int)send_buffer;
+  if (((flags & UDP_REUSEADDR) && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) ||
+      (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) ||
+      (device[0] != '\0' && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, (socklen_t)strlen(device)) < 0)) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "setsockopt");
+  }
+  /* The kernel caps it at net.core.wmem_max; a smaller buffer is still a working socket. */
+  if (size > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  if (bind(fd, (struct sockaddr *)&local, local_length) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind");
+  }
+
+  udp_sock *s = calloc(1, sizeof *s);
+  if (s != NULL) {
+    s->rmsgs = calloc((size_t)slots, sizeof *s->rmsgs);
+    s->riov = calloc((size_t)slots, sizeof *s->riov);
+    s->rnames = calloc((size_t)slots, sizeof *s->rnames);
+  }
+  if (s == NULL || s->rmsgs == NULL || s->riov == NULL || s->rnames == NULL) {
+    close(fd);
+    if (s != NULL) free_sock(s);
+    return throw_errno(env, ENOMEM, "udpOpen");
+  }
+  s->magic = MAGIC;
+  s->env = env;
+  s->fd = fd;
+  s->family = family;
+  s->slots = (uint32_t)slots;
+  s->slot_bytes = (uint32_t)slot_bytes;
+
+  napi_value handle, slab, lengths_ab, lengths, addresses, name;
+  void *lengths_data = NULL;
+  bool ok = napi_create_object(env, &handle) == napi_ok &&
+            napi_create_buffer(env, (size_t)slots * (size_t)slot_bytes, (void **)&s->slab, &slab) == napi_ok &&
+            napi_create_arraybuffer(env, (size_t)slots * sizeof(int32_t), &lengths_data, &lengths_ab) == napi_ok &&
+            napi_create_typedarray(env, napi_int32_array, (size_t)slots, lengths_ab, 0, &lengths) == napi_ok &&
+            napi_create_buffer(env, (size_t)slots * ADDRESS_BYTES, (void **)&s->addresses, &addresses) == napi_ok &&
+            set_named(env, handle, "slab", slab) && set_named(env, handle, "lengths", lengths) &&
+            set_named(env, handle, "addresses", addresses) &&
+            napi_create_string_utf8(env, "netboot.udp", NAPI_AUTO_LENGTH, &name) == napi_ok;
+  if (!ok) {
+    close(fd);
+    free_sock(s);
+    return NULL;
+  }
+  s->lengths = lengths_data;
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL || uv_poll_init(loop, &s->poll, fd) != 0) {
+    close(fd);
+    free_sock(s);
+    return throw_errno(env, EBADF, "uv_poll_init");
+  }
+  s->poll.data = s;
+  /* From here the uv handle exists: every way out goes through close_sock. */
+  if (napi_wrap(env, handle, s, finalize, NULL, NULL) != napi_ok) {
+    s->finalized = true; /* nothing will finalize it: free on the uv close */
+    close_sock(s, false);
+    return NULL;
+  }
+  if (napi_create_reference(env, handle, 1, &s->self) != napi_ok ||
+      napi_create_reference(env, ctx.argv[7], 1, &s->listener) != napi_ok ||
+      napi_create_reference(env, slab, 1, &s->slab_ref) != napi_ok ||
+      napi_create_reference(env, lengths, 1, &s->lengths_ref) != napi_ok ||
+      napi_create_reference(env, addresses, 1, &s->addresses_ref) != napi_ok ||
+      napi_async_init(env, handle, name, &s->async) != napi_ok ||
+      napi_add_async_cleanup_hook(env, on_cleanup, s, &s->cleanup) != napi_ok) {
+    close_sock(s, true);
+    return NULL;
+  }
+  int r = uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  if (r != 0) {
+    close_sock(s, true);
+    return throw_errno(env, -r, "uv_poll_start");
+  }
+  return handle;
+}
+
+/* udpConnect(socket, address, port): only that peer's datagrams arrive, and sends need no address. */
+static napi_value js_udp_connect(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  struct sockaddr_in6 to;
+  socklen_t to_length;
+  if (!ctx_init(&ctx, env, info, "connect", 3) || (s = arg_sock(&ctx, 0)) == NULL ||
+      !arg_destination(&ctx, 1, s->family, &to, &to_length))
+    return NULL;
+  if (connect(s->fd, (struct sockaddr *)&to, to_length) < 0) return throw_errno(env, errno, "connect");
+  return make_undefined(env);
+}
+
+static napi_value js_udp_local_port(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  if (!ctx_init(&ctx, env, info, "getsockname", 1) || (s = arg_sock(&ctx, 0)) == NULL) return NULL;
+  struct sockaddr_in6 local;
+  socklen_t length = sizeof local;
+  if (getsockname(s->fd, (struct sockaddr *)&local, &length) < 0) return throw_errno(env, errno, "getsockname");
+  uint16_t port = s->family == AF_INET ? ((struct sockaddr_in *)&local)->sin_port : local.sin6_port;
+  return make_int(env, ntohs(port));
+}
+
+/* An optional destination at argv[i], argv[i+1]: absent (or undefined) on a connected socket. */
+static bool optional_destination(call_ctx *ctx, size_t i, udp_sock *s, struct sockaddr_in6 *to, socklen_t *length,
+                                 bool *given) {
+  napi_valuetype type = napi_undefined;
+  if (i < ctx->argc && napi_typeof(ctx->env, ctx->argv[i], &type) != napi_ok) return false;
+  *given = type != napi_undefined;
+  return !*given || arg_destination(ctx, i, s->family, to, length);
+}
+
+/* udpSend(socket, buffer, offset, length, address?, port?): one datagram. */
+static napi_value js_udp_send(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  uint8_t *data;
+  size_t size;
+  int64_t offset, length;
+  struct sockaddr_in6 to;
+  socklen_t to_length = 0;
+  bool given;
+  if (!ctx_init(&ctx, env, info, "sendmmsg", 4) || (s = arg_sock(&ctx, 0)) == NULL ||
+      !arg_bytes(&ctx, 1, "buffer", &data, &size) || !arg_int64(&ctx, 2, "offset", 0, INT32_MAX, &offset) ||
+      !arg_int64(&ctx, 3, "length", 0, DATAGRAM_MAX, &length) ||
+      !optional_destination(&ctx, 4, s, &to, &to_length, &given))
+    return NULL;
+  if ((uint64_t)offset + (uint64_t)length > size)
+    return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "length", "within the buffer from offset");
+  int err = send_run(s, data + offset, NULL, (int32_t)length, 1, given ? (struct sockaddr *)&to : NULL, to_length);
+  if (err != 0) return throw_errno(env, err, "sendmmsg");
+  return make_undefined(env);
+}
+
+/* udpSendBatch(socket, buffer, lengths, count, address?, port?): count datagrams laid end to end
+ * from the start of buffer, datagram i lengths[i] bytes (an Int32Array). */
+static napi_value js_udp_send_batch(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  uint8_t *data;
+  size_t size, lengths_count = 0;
+  int64_t count;
+  struct sockaddr_in6 to;
+  socklen_t to_length = 0;
+  bool given, is_typed = false;
+  napi_typedarray_type type = napi_int8_array;
+  int32_t *lengths = NULL;
+  if (!ctx_init(&ctx, env, info, "sendmmsg", 4) || (s = arg_sock(&ctx, 0)) == NULL ||
+      !arg_bytes(&ctx, 1, "buffer", &data, &size))
+    return NULL;
+  napi_valuetype vt;
+  if (napi_typeof(env, ctx.argv[2], &vt) == napi_ok && vt == napi_object) napi_is_typedarray(env, ctx.argv[2], &is_typed);
+  if (is_typed && napi_get_typedarray_info(env, ctx.argv[2], &type, &lengths_count, (void **)&lengths, NULL, NULL) != napi_ok)
+    return NULL;
+  if (!is_typed || type != napi_int32_array)
+    return throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", "sendmmsg", "lengths", "an Int32Array");
+  if (!arg_int64(&ctx, 3, "count", 0, SEND_COUNT_MAX, &count) || !optional_destination(&ctx, 4, s, &to, &to_length, &given))
+    return NULL;
+  if ((size_t)count > lengths_count)
+    return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "count", "at most lengths.length");
+  if (count > 0 && lengths == NULL) return throw_errno(env, EFAULT, "sendmmsg");
+  uint64_t total = 0;
+  for (int64_t i = 0; i < count; i++) {
+    if (lengths[i] < 0 || lengths[i] > DATAGRAM_MAX)
+      return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "lengths", "0..65535 each");
+    total += (uint64_t)lengths[i];
+  }
+  if (total > size)
+    return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "lengths", "a sum within the buffer");
+  if (count == 0) return make_undefined(env);
+  int err = send_run(s, data, lengths, 0, (size_t)count, given ? (struct sockaddr *)&to : NULL, to_length);
+  if (err != 0) return throw_errno(env, err, "sendmmsg");
+  return make_undefined(env);
+}
+
+/* udpClose(socket): idempotent. Datagrams still queued get one last try. */
+static napi_value js_udp_close(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s = NULL;
+  napi_valuetype type;
+  if (!ctx_init(&ctx, env, info, "close", 1)) return NULL;
+  if (napi_typeof(env, ctx.argv[0], &type) != napi_ok || type != napi_object ||
+      napi_unwrap(env, ctx.argv[0], (void **)&s) != napi_ok || s == NULL || s->magic != MAGIC) {
+    bool pending = false;
+    napi_value ignored;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &ignored);
+    return throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", "close", "socket", "a socket from udpOpen");
+  }
+  close_sock(s, true);
+  return make_undefined(env);
+}
+
+bool udp_batch_register(napi_env env, napi_value exports) {
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } functions[] = {
+      {"udpOpen", js_udp_open},           {"udpConnect", js_udp_connect}, {"udpLocalPort", js_udp_local_port},
+      {"udpSend", js_udp_send},           {"udpSendBatch", js_udp_send_batch}, {"udpClose", js_udp_close},
+  };
+  for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+    napi_value fn;
+    if (napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn, NULL, &fn) != napi_ok ||
+        napi_set_named_property(env, exports, functions[i].name, fn) != napi_ok)
+      return false;
+  }
+  napi_value table;
+  if (napi_get_named_property(env, exports, "constants", &table) != napi_ok) return false;
+  return set_named(env, table, "UDP_REUSEADDR", make_int(env, UDP_REUSEADDR)) &&
+         set_named(env, table, "UDP_IPV6ONLY", make_int(env, UDP_IPV6ONLY)) &&
+         set_named(env, table, "UDP_SLOTS_MAX", make_int(env, SLOTS_MAX)) &&
+         set_named(env, table, "UDP_ADDRESS_BYTES", make_int(env, ADDRESS_BYTES));
+}

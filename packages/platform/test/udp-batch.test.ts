@@ -1,0 +1,331 @@
+// The native batched UDP socket: recvmmsg batches into the slab, sendmmsg
+// from one buffer, connect, IPv6, truncation, SO_BINDTODEVICE, an exception
+// in onBatch reported to onError (and the socket working on), a socket whose
+// only reference is its own watcher surviving garbage collection, a socket
+// open when its worker thread ends, and every call on a closed socket.
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
+import t, { type Test } from 'tap';
+import { udpAddress, type NativeCalls, type UdpListener, type UdpSocketHandle } from '@netboot/platform';
+import { expectErrno, requireNative } from './require-native.js';
+
+const n = requireNative(t);
+
+interface Got {
+  data: Buffer;
+  length: number;
+  address: string;
+  port: number;
+}
+
+/** A listener that collects datagrams (copied out of the slab) and errors, and wakes waiters. */
+class Collector implements UdpListener {
+  readonly got: Got[] = [];
+  readonly errors: Error[] = [];
+  batches = 0;
+  private wake: (() => void) | undefined;
+  onBatch(count: number, slab: Buffer, lengths: Int32Array, addresses: Buffer): void {
+    this.batches++;
+    const slot = slab.length / lengths.length;
+    for (let i = 0; i < count; i++) {
+      const length = lengths[i];
+      const { address, port } = udpAddress(addresses, i);
+      const data = length < 0 ? Buffer.alloc(0) : Buffer.from(slab.subarray(i * slot, i * slot + length));
+      this.got.push({ data, length, address, port });
+    }
+    this.wake?.();
+  }
+  onError(error: Error): void {
+    this.errors.push(error);
+    this.wake?.();
+  }
+  /** Resolves when `done()` holds, checked after each batch or error; fails after 5 s. */
+  until(done: () => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out with ${this.got.length} datagrams, ${this.errors.length} errors`)), 5000);
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = check;
+      check();
+    });
+  }
+}
+
+async function dgram(type: 'udp4' | 'udp6', address: string): Promise<Socket> {
+  const s = createSocket(type);
+  s.bind(0, address);
+  await once(s, 'listening');
+  return s;
+}
+
+function open(n: NativeCalls, t: Test, address: string, listener: UdpListener, slots = 16, slotBytes = 1500, device = ''): UdpSocketHandle {
+  const s = n.udpOpen(address, 0, 0, device, 0, slots, slotBytes, listener);
+  t.teardown(() => n.udpClose(s));
+  return s;
+}
+
+if (n) {
+  t.test('receives in batches into the slab, with each sender', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c, 8, 64);
+    t.equal(s.slab.length, 8 * 64);
+    t.equal(s.lengths.length, 8);
+    t.equal(s.addresses.length, 8 * n.constants.UDP_ADDRESS_BYTES);
+    const port = n.udpLocalPort(s);
+    t.ok(port > 0, 'bound to a free port');
+    const sender = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => sender.close());
+    for (let i = 0; i < 20; i++) sender.send(Buffer.from(`datagram ${i}`), port, '127.0.0.1');
+    await c.until(() => c.got.length >= 20);
+    t.same(c.got.map((g) => g.data.toString()), Array.from({ length: 20 }, (_, i) => `datagram ${i}`), 'every datagram, in order');
+    t.ok(c.got.every((g) => g.address === '127.0.0.1' && g.port === sender.address().port), 'each with its sender');
+    t.ok(c.batches <= 20, `${c.batches} batches`);
+  });
+
+  t.test('sendmmsg of many datagrams from one buffer, and one datagram', async (t) => {
+    const s = open(n, t, '127.0.0.1', new Collector());
+    const receiver = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => receiver.close());
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      receiver.on('message', (m) => {
+        got.push(m.toString());
+        if (got.length === 101) resolve();
+      }),
+    );
+    const parts = Array.from({ length: 100 }, (_, i) => `part ${i}`);
+    const buffer = Buffer.from(parts.join(''));
+    const lengths = Int32Array.from(parts.map((p) => p.length));
+    n.udpSendBatch(s, buffer, lengths, 100, '127.0.0.1', receiver.address().port);
+    n.udpSend(s, Buffer.from('xxlastxx'), 2, 4, '127.0.0.1', receiver.address().port);
+    await all;
+    t.same(got, [...parts, 'last'], 'in order, each its own datagram');
+  });
+
+  t.test('connected: sends need no address and only the peer is heard', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const peer = await dgram('udp4', '127.0.0.1');
+    const other = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => (peer.close(), other.close()));
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    const reply = once(peer, 'message');
+    n.udpSend(s, Buffer.from('hello'), 0, 5);
+    t.equal(String((await reply)[0]), 'hello');
+    other.send('stranger', n.udpLocalPort(s), '127.0.0.1');
+    peer.send('peer', n.udpLocalPort(s), '127.0.0.1');
+    await c.until(() => c.got.length >= 1);
+    t.same(c.got.map((g) => g.data.toString()), ['peer'], 'the other sender is not heard');
+  });
+
+  t.test('a connected socket whose peer port is closed reports ECONNREFUSED', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const gone = await dgram('udp4', '127.0.0.1');
+    const port = gone.address().port;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    n.udpConnect(s, '127.0.0.1', port);
+    let thrown: NodeJS.ErrnoException | undefined;
+    // The ICMP answer arrives as a socket error: on the next receive (onError) or the next send (thrown).
+    for (let i = 0; i < 50 && c.errors.length === 0 && !thrown; i++) {
+      try {
+        n.udpSend(s, Buffer.from('anyone?'), 0, 7);
+      } catch (error) {
+        thrown = error as NodeJS.ErrnoException;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const error = (thrown ?? c.errors[0]) as NodeJS.ErrnoException | undefined;
+    t.equal(error?.code, 'ECONNREFUSED');
+    t.ok(error?.syscall === 'sendmmsg' || error?.syscall === 'recvmmsg', `syscall ${error?.syscall}`);
+  });
+
+  t.test('IPv6, and IPv4 senders on a dual-stack socket', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '::1', c);
+    const sender = await dgram('udp6', '::1');
+    t.teardown(() => sender.close());
+    sender.send('six', n.udpLocalPort(s), '::1');
+    await c.until(() => c.got.length >= 1);
+    t.same([c.got[0].data.toString(), c.got[0].address, c.got[0].port], ['six', '::1', sender.address().port]);
+    const replied = once(sender, 'message');
+    n.udpSend(s, Buffer.from('back'), 0, 4, '::1', sender.address().port);
+    t.equal(String((await replied)[0]), 'back');
+
+    const dual = new Collector();
+    const d = n.udpOpen('::', 0, 0, '', 0, 4, 64, dual);
+    t.teardown(() => n.udpClose(d));
+    const four = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => four.close());
+    four.send('four', n.udpLocalPort(d), '127.0.0.1');
+    await dual.until(() => dual.got.length >= 1);
+    t.equal(dual.got[0].address, '::ffff:127.0.0.1', 'an IPv4 sender as node:dgram names it');
+    const only = n.udpOpen('::1', 0, n.constants.UDP_IPV6ONLY | n.constants.UDP_REUSEADDR, '', 0, 1, 64, new Collector());
+    n.udpClose(only);
+  });
+
+  t.test('a datagram longer than a slot is reported -1, the next is whole', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c, 4, 8);
+    const sender = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => sender.close());
+    sender.send(Buffer.alloc(20, 1), n.udpLocalPort(s), '127.0.0.1');
+    sender.send(Buffer.from('12345678'), n.udpLocalPort(s), '127.0.0.1');
+    await c.until(() => c.got.length >= 2);
+    t.same(c.got.map((g) => g.length), [-1, 8]);
+  });
+
+  t.test('SO_BINDTODEVICE at open', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c, 4, 64, 'lo');
+    const sender = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => sender.close());
+    sender.send('on lo', n.udpLocalPort(s), '127.0.0.1');
+    await c.until(() => c.got.length >= 1);
+    t.equal(c.got[0].data.toString(), 'on lo');
+    expectErrno(t, () => n.udpOpen('127.0.0.1', 0, 0, 'no-such-if0', 0, 4, 64, new Collector()), 'ENODEV', 'setsockopt');
+  });
+
+  t.test('what onBatch throws reaches onError, and the socket works on', async (t) => {
+    const errors: Error[] = [];
+    let seen = 0;
+    const listener: UdpListener = {
+      onBatch(count) {
+        seen += count;
+        if (seen === 1) throw new Error('thrown in onBatch');
+      },
+      onError(error) {
+        errors.push(error);
+      },
+    };
+    const s = open(n, t, '127.0.0.1', listener, 1, 64);
+    const sender = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => sender.close());
+    const port = n.udpLocalPort(s);
+    sender.send('one', port, '127.0.0.1');
+    for (let i = 0; i < 500 && errors.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+    t.equal(errors[0]?.message, 'thrown in onBatch', 'the exception is reported, not swallowed');
+    sender.send('two', port, '127.0.0.1');
+    for (let i = 0; i < 500 && seen < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+    t.equal(seen, 2, 'the next datagram still arrives');
+    // Node-API works on: the call after the exception does not fail.
+    n.udpSend(s, Buffer.from('x'), 0, 1, '127.0.0.1', sender.address().port);
+  });
+
+  t.test('what onError throws goes to uncaughtException', async (t) => {
+    const c = new Collector();
+    const listener: UdpListener = {
+      onBatch() {
+        throw new Error('first');
+      },
+      onError() {
+        throw new Error('second');
+      },
+    };
+    const s = open(n, t, '127.0.0.1', listener, 1, 64);
+    void c;
+    const saved = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const caught = new Promise<Error>((resolve) => process.once('uncaughtException', resolve));
+    t.teardown(() => {
+      process.removeAllListeners('uncaughtException');
+      for (const l of saved) process.on('uncaughtException', l);
+    });
+    const sender = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => sender.close());
+    sender.send('x', n.udpLocalPort(s), '127.0.0.1');
+    t.equal((await caught).message, 'second');
+  });
+
+  t.test('an open socket with no other reference survives garbage collection', async (t) => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const c = new Collector();
+    let port = 0;
+    (() => {
+      const s = n.udpOpen('127.0.0.1', 0, 0, '', 0, 4, 64, c);
+      port = n.udpLocalPort(s);
+      // Only the watcher holds it; the listener closes it once all arrived.
+      c.onBatch = function (this: Collector, ...args: Parameters<Collector['onBatch']>) {
+        Collector.prototype.onBatch.apply(this, args);
+        if (this.got.length >= 200) n.udpClose(s);
+      };
+    })();
+    const sender = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => sender.close());
+    for (let round = 0; round < 4; round++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      for (let i = 0; i < 50; i++) sender.send(`r${round}`, port, '127.0.0.1');
+      await c.until(() => c.got.length >= (round + 1) * 50);
+    }
+    t.equal(c.got.length, 200, 'every datagram arrived between collections');
+  });
+
+  t.test('a worker thread: receives on its own loop, and its end closes an open socket', async (t) => {
+    const addon = process.env.NETBOOT_PLATFORM_ADDON;
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}).then(({ native: n }) => {
+        const s = n.udpOpen('127.0.0.1', 0, 0, '', 0, 8, 64, {
+          onBatch(count, slab, lengths) { parentPort.postMessage({ got: slab.subarray(0, lengths[0]).toString() }); },
+          onError(e) { parentPort.postMessage({ error: e.message }); },
+        });
+        parentPort.postMessage({ port: n.udpLocalPort(s) });
+      });`;
+    const worker = new Worker(code, { eval: true, env: { ...process.env, ...(addon ? { NETBOOT_PLATFORM_ADDON: addon } : {}) } });
+    t.teardown(() => worker.terminate());
+    const [{ port }] = (await once(worker, 'message')) as [{ port: number }];
+    const sender = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => sender.close());
+    sender.send('to the worker', port, '127.0.0.1');
+    const [reply] = (await once(worker, 'message')) as [{ got: string }];
+    t.equal(reply.got, 'to the worker');
+    // Terminated with the socket open: its cleanup hook closes it, the thread's loop closes cleanly.
+    const exitCode = await worker.terminate();
+    t.equal(exitCode, 1, 'terminated');
+    const again = createSocket('udp4');
+    t.teardown(() => again.close());
+    again.bind(port, '127.0.0.1');
+    await once(again, 'listening');
+    t.pass('the worker socket port is free again');
+  });
+
+  t.test('calls on a closed socket throw EBADF; closing twice is fine', async (t) => {
+    const s = n.udpOpen('127.0.0.1', 0, 0, '', 0, 4, 64, new Collector());
+    n.udpClose(s);
+    n.udpClose(s);
+    expectErrno(t, () => n.udpLocalPort(s), 'EBADF', 'getsockname');
+    expectErrno(t, () => n.udpSend(s, Buffer.from('x'), 0, 1, '127.0.0.1', 9), 'EBADF', 'sendmmsg');
+    expectErrno(t, () => n.udpSendBatch(s, Buffer.from('x'), Int32Array.of(1), 1, '127.0.0.1', 9), 'EBADF', 'sendmmsg');
+    expectErrno(t, () => n.udpConnect(s, '127.0.0.1', 9), 'EBADF', 'connect');
+  });
+
+  t.test('arguments are checked before any syscall', async (t) => {
+    const s = open(n, t, '127.0.0.1', new Collector());
+    const b = Buffer.alloc(100);
+    t.throws(() => n.udpOpen('127.0.0.1', 0, 0, '', 0, 0, 64, new Collector()), { code: 'ERR_OUT_OF_RANGE' }, 'no slots');
+    t.throws(() => n.udpOpen('127.0.0.1', 0, 0, '', 0, 1025, 64, new Collector()), { code: 'ERR_OUT_OF_RANGE' }, 'slots over UIO_MAXIOV');
+    t.throws(() => n.udpOpen('127.0.0.1', 0, 0, '', 0, 4, 65537, new Collector()), { code: 'ERR_OUT_OF_RANGE' }, 'slot over 64 KiB');
+    t.throws(() => n.udpOpen('localhost', 0, 0, '', 0, 4, 64, new Collector()), { code: 'ERR_INVALID_ARG_VALUE' }, 'a literal address only');
+    t.throws(() => n.udpOpen('127.0.0.1', 0, 0, '', 0, 4, 64, {} as UdpListener), { code: 'ERR_INVALID_ARG_TYPE' }, 'a listener');
+    t.throws(() => n.udpSend(s, b, 90, 11, '127.0.0.1', 9), { code: 'ERR_OUT_OF_RANGE' }, 'past the buffer');
+    t.throws(() => n.udpSend(s, b, 0, 65536, '127.0.0.1', 9), { code: 'ERR_OUT_OF_RANGE' }, 'over a datagram');
+    t.throws(() => n.udpSendBatch(s, b, Int32Array.of(60, 41), 2, '127.0.0.1', 9), { code: 'ERR_OUT_OF_RANGE' }, 'lengths past the buffer');
+    t.throws(() => n.udpSendBatch(s, b, Int32Array.of(-1), 1, '127.0.0.1', 9), { code: 'ERR_OUT_OF_RANGE' }, 'a negative length');
+    t.throws(() => n.udpSendBatch(s, b, Int32Array.of(1), 2, '127.0.0.1', 9), { code: 'ERR_OUT_OF_RANGE' }, 'count past lengths');
+    t.throws(() => n.udpSendBatch(s, b, Uint32Array.of(1) as unknown as Int32Array, 1, '127.0.0.1', 9), { code: 'ERR_INVALID_ARG_TYPE' }, 'an Int32Array');
+    t.throws(() => n.udpSend(s, b, 0, 1, '::1', 9), { code: 'ERR_INVALID_ARG_VALUE' }, 'IPv6 to an IPv4 socket');
+    t.throws(() => n.udpSend(s, b, 0, 1, '127.0.0.1', 0), { code: 'ERR_OUT_OF_RANGE' }, 'port 0');
+    t.throws(() => n.udpSend({ slab: b } as unknown as UdpSocketHandle, b, 0, 1), { code: 'ERR_INVALID_ARG_TYPE' }, 'not a socket');
+    t.throws(() => n.udpClose(3 as unknown as UdpSocketHandle), { code: 'ERR_INVALID_ARG_TYPE' }, 'an fd is not a socket');
+    expectErrno(t, () => n.udpSend(s, b, 0, 1), 'EDESTADDRREQ', 'sendmmsg');
+  });
+}
