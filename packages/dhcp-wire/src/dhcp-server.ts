@@ -1,4 +1,5 @@
 import type { Socket } from 'node:dgram';
+import { printable, RateLimitedLog } from '@netboot/log-text';
 import type { DhcpConfig } from './config-model.js';
 import { DhcpWireError } from './dhcp-wire-error.js';
 import { formatIpv4, inSubnet, parseIpv4 } from './ipv4.js';
@@ -65,8 +66,8 @@ export class DhcpServer {
   private outage?: { since: number; unanswered: number };
   private syncTimer?: NodeJS.Timeout;
   private syncing = false;
-  private lastMalformedLog = 0;
-  private suppressed = 0;
+  /** One line about malformed datagrams per interval, then how many more there were. */
+  private readonly malformedLog: RateLimitedLog;
   private probing = 0;
   private expiryTimer?: NodeJS.Timeout;
   private readonly hooks: HookRunner;
@@ -90,7 +91,10 @@ export class DhcpServer {
   }
 
   constructor(private readonly opts: DhcpServerOptions) {
-    this.log = opts.log ?? ((l) => process.stdout.write(`${l}\n`));
+    const sink = opts.log ?? ((l) => process.stdout.write(`${l}\n`));
+    // Lines carry what clients sent (a host name through a config's log() statement, say): a newline must not forge a line.
+    this.log = (line) => sink(printable(line));
+    this.malformedLog = new RateLimitedLog(this.log, { burst: 1, windowMs: MALFORMED_LOG_INTERVAL_MS });
     if (opts.sharedStore) throw new Error('a server with a shared lease store is made by DhcpServer.open');
     this.hooks = new HookRunner({ log: this.log });
     this.policy = this.policyFor(opts.config);
@@ -106,15 +110,7 @@ export class DhcpServer {
   }
 
   private malformed(from: string, err: Error): void {
-    const now = Date.now();
-    if (now - this.lastMalformedLog < MALFORMED_LOG_INTERVAL_MS) {
-      this.suppressed++;
-      return;
-    }
-    const more = this.suppressed ? ` (${this.suppressed} more since the last report)` : '';
-    this.suppressed = 0;
-    this.lastMalformedLog = now;
-    this.log(`dropped a malformed datagram from ${from}: ${err.message}${more}`);
+    this.malformedLog.log('malformed datagrams', `dropped a malformed datagram from ${from}: ${err.message}`);
   }
 
   private receive(socket: Socket, localPort: number, data: Buffer, address: string, port: number): void {
