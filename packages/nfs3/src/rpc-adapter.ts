@@ -1,6 +1,6 @@
 import type { RateLimitedLog } from '@netboot/log-text';
-import type { BufferPool, ProcedureHandler, RpcCall, RpcResult, XdrCodec } from '@netboot/oncrpc-xdr';
-import { REPLY_HEADROOM, XdrError } from '@netboot/oncrpc-xdr';
+import type { ProcedureHandler, RpcCall, RpcResult, XdrCodec } from '@netboot/oncrpc-xdr';
+import { BufferPool, REPLY_HEADROOM, XdrError } from '@netboot/oncrpc-xdr';
 import { access, getattr, setattr } from './attribute-procs.js';
 import { commit, read, write } from './data-procs.js';
 import { NfsError, statusOf } from './errno-status.js';
@@ -58,6 +58,15 @@ export const IDEMPOTENT = [
 /** Room in front of READ data for the reply's headers: the TCP record mark, the RPC reply header, READ3resok's. */
 export const READ_ROOM = REPLY_HEADROOM + READ_HEAD_MAX;
 
+/**
+ * READ replies up to this many data bytes (the rsize of kernel mounts below 1 MiB) come from a pool of
+ * their own: a fresh buffer per call is an ArrayBuffer of its own outside Node's small-buffer slab, and
+ * at thousands of calls a second their external memory drives the garbage collector.
+ */
+const MID_IO = 64 * 1024;
+/** Below this the reply buffer comes from Node's slab (Buffer.allocUnsafe pools under 4 KiB). */
+const SLAB_MAX = 4096;
+
 const PROC_NAMES = new Map<number, string>(Object.entries(Proc).map(([n, v]) => [v, n]));
 
 export interface AdapterDeps {
@@ -76,6 +85,7 @@ export interface AdapterDeps {
  * encodes the reply after room for its headers, so it leaves as one buffer.
  */
 export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler> {
+  const midPool = new BufferPool(READ_ROOM + MID_IO + 3, 64);
   const callOf = (rpc: RpcCall): Call => {
     const refused: Refuse = (status, detail, body) => {
       const proc = PROC_NAMES.get(rpc.proc) ?? `procedure ${rpc.proc}`;
@@ -123,20 +133,23 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
   const readHandler = async (rpc: RpcCall): Promise<RpcResult> => {
     const a = procedures.READ.args.read(rpc.args);
     let pooled: Buffer | undefined;
+    let from: BufferPool | undefined;
     try {
       // The data is read after room for the whole reply's headers and followed by room for its
       // padding, so the reply leaves as one buffer (see encodeReadResAround, REPLY_HEADROOM).
       const r = await read(a, callOf(rpc), (count) => {
         const size = READ_ROOM + count + 3;
-        pooled = count > 64 * 1024 ? deps.pool.take(size) : undefined;
+        from = size <= SLAB_MAX ? undefined : count <= MID_IO ? midPool : deps.pool;
+        pooled = from?.take(size);
         return { buf: pooled ?? Buffer.allocUnsafe(size), at: READ_ROOM };
       });
       const { body, headroom } = encodeReadResAround({ attributes: r.attributes, count: r.count, eof: r.eof }, r.buf, READ_ROOM, r.count);
       const give: Buffer | undefined = pooled;
+      const pool = from;
       pooled = undefined;
-      return { stat: 0, body: [body], headroom, onSent: give ? () => deps.pool.give(give) : undefined };
+      return { stat: 0, body: [body], headroom, onSent: give && pool ? () => pool.give(give) : undefined };
     } catch (e) {
-      if (pooled) deps.pool.give(pooled);
+      if (pooled) from?.give(pooled);
       return { stat: 0, body: encodeReadRes(failure('READ', e) as never) };
     }
   };
