@@ -6,12 +6,13 @@
 // HTTP, portmap GETPORT and MOUNT of its own root, then the boot's NFS calls
 // replayed against that root. Every byte read is compared with the file it
 // should be; a node that fails any stage after its retries is a failed node.
-import dgram from 'node:dgram';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const { decode, encode, formatIpv4, getOption, fieldText } = await import('@netboot/dhcp-wire');
+const { formatIpv4, getOption, fieldText } = await import('@netboot/dhcp-wire');
+// The relay's socket and the client's BOOTREQUEST, shared with the tests' DHCP child scripts.
+const { clientMessage, relayChannel, u32 } = await import('../../test/support/dhcp-relay.mjs');
 const { tftpGet, TftpClientError } = await import('@netboot/tftp-wire');
 const { MountClient } = await import('@netboot/mountd');
 const { NfsClient, noSattr } = await import('@netboot/nfs3');
@@ -27,73 +28,27 @@ const PXE_VENDOR_CLASS = Buffer.from('PXEClient:Arch:00000:UNDI:002001');
 
 class NodeFailure extends Error {}
 
-const u32 = (n) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b;
-};
-
-/** One UDP socket at the relay address (port 67) for every node's DHCP: replies are matched by xid. */
+/** The relay's channel: every node's DHCP on one socket; a reply is waited for on PXE's schedule, or the node fails. */
 async function dhcpChannel(relay, server) {
-  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  await new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(67, relay, resolve);
-  });
-  const waiting = new Map();
-  socket.on('message', (m) => {
-    let d;
-    try {
-      d = decode(m);
-    } catch {
-      return;
-    }
-    const w = waiting.get(d.xid);
-    const type = getOption(d, 53)?.[0];
-    if (w && w.accepts.includes(type)) {
-      waiting.delete(d.xid);
-      w.resolve(d);
-    }
-  });
-  const giaddr = u32(relay.split('.').reduce((a, o) => a * 256 + Number(o), 0)).readUInt32BE();
+  const channel = await relayChannel(relay, server);
   return {
-    giaddr,
-    /** Sends `msg` and waits for a reply of one of `accepts` types on PXE's schedule; returns it and the retries it took. */
+    giaddr: channel.giaddr,
     async exchange(msg, accepts) {
-      for (const [attempt, timeout] of DHCP_TIMEOUTS.entries()) {
-        const reply = new Promise((resolve) => {
-          const timer = setTimeout(() => {
-            waiting.delete(msg.xid);
-            resolve(undefined);
-          }, timeout);
-          waiting.set(msg.xid, {
-            accepts,
-            resolve: (d) => {
-              clearTimeout(timer);
-              resolve(d);
-            },
-          });
-        });
-        msg.secs = attempt * 4;
-        socket.send(encode(msg), 67, server);
-        const d = await reply;
-        if (d) return { reply: d, retries: attempt };
-      }
-      throw new NodeFailure(`no DHCP ${accepts.includes(2) ? 'OFFER' : 'ACK'} after ${DHCP_TIMEOUTS.length} tries`);
+      const r = await channel.exchange(msg, DHCP_TIMEOUTS, { accepts, retry: (m, attempt) => (m.secs = attempt * 4) });
+      if (!r) throw new NodeFailure(`no DHCP ${accepts.includes(2) ? 'OFFER' : 'ACK'} after ${DHCP_TIMEOUTS.length} tries`);
+      return r;
     },
-    close: () => socket.close(),
+    close: channel.close,
   };
 }
 
 function dhcpMessage(node, type, xid, giaddr, extra) {
-  const chaddr = Buffer.alloc(16);
-  node.macBytes.copy(chaddr);
   const uuid = Buffer.concat([Buffer.from([0]), Buffer.alloc(10), node.macBytes]);
-  return {
-    op: 1, htype: 1, hlen: 6, hops: 1, xid, secs: 0, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr,
-    chaddr, sname: Buffer.alloc(0), file: Buffer.alloc(0), cookie: true,
-    options: [
-      { code: 53, data: Buffer.from([type]) },
+  return clientMessage(
+    type,
+    node.macBytes,
+    giaddr,
+    [
       ...extra,
       { code: 57, data: Buffer.from([0x04, 0xec]) },
       { code: 55, data: Buffer.from([1, 2, 3, 5, 6, 11, 12, 13, 15, 16, 17, 18, 43, 54, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135]) },
@@ -102,7 +57,8 @@ function dhcpMessage(node, type, xid, giaddr, extra) {
       { code: 93, data: Buffer.from([0, 0]) },
       { code: 60, data: PXE_VENDOR_CLASS },
     ],
-  };
+    { xid },
+  );
 }
 
 /** DORA attempts: a DHCPNAK sends the node back to DISCOVER (RFC 2131 4.4.1), as a PXE ROM does. */

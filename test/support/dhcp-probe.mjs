@@ -11,30 +11,12 @@
 // each null or
 // { type, yiaddr, siaddr, sname, file, options: [[code, hex], ...] } with the
 // options in the order the server sent them.
-import dgram from 'node:dgram';
-import { decode, encode, formatIpv4, getOption, parseIpv4 } from '@netboot/dhcp-wire';
+import { formatIpv4, getOption, parseIpv4 } from '@netboot/dhcp-wire';
+import { clientMessage, macBytes as hex, relayChannel, u32 } from './dhcp-relay.mjs';
 
 const [server, relay, clientsJson] = process.argv.slice(2);
 const clients = JSON.parse(clientsJson);
-const giaddr = parseIpv4(relay);
-const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-await new Promise((r) => socket.bind(67, relay, r));
-const waiting = new Map();
-socket.on('message', (m) => {
-  let d;
-  try {
-    d = decode(m);
-  } catch {
-    return;
-  }
-  const w = waiting.get(d.xid);
-  if (w) {
-    waiting.delete(d.xid);
-    w(d);
-  }
-});
-
-const hex = (s) => Buffer.from(s.replace(/:/g, ''), 'hex');
+const channel = await relayChannel(relay, server);
 const PXE_PRL = [1, 2, 3, 5, 6, 11, 12, 13, 15, 16, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135];
 const uuid = Buffer.concat([Buffer.from([0]), hex('4c4c4544003510538032b8c04f4e3732')]);
 
@@ -86,42 +68,14 @@ const KINDS = {
 
 let xid = (process.pid * 7919) >>> 0;
 function message(type, client, extra) {
-  const mac = hex(client.mac);
-  const chaddr = Buffer.alloc(16);
-  mac.copy(chaddr);
-  const options = [{ code: 53, data: Buffer.from([type]) }];
-  for (const [code, data] of KINDS[client.kind]) options.push({ code, data });
-  for (const o of extra) options.push(o);
-  return {
-    op: 1, htype: 1, hlen: 6, hops: 1, xid: 0, secs: 4, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr,
-    chaddr, sname: Buffer.alloc(0), file: Buffer.alloc(0), cookie: true, options,
-  };
+  const kind = KINDS[client.kind].map(([code, data]) => ({ code, data }));
+  return clientMessage(type, hex(client.mac), channel.giaddr, [...kind, ...extra], { secs: 4 });
 }
-const u32 = (n) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b;
-};
 
 /** Sends and waits for the reply with the same xid: one try of 2 s (the link is a veth pair; dhcpd's ping-check takes a second). */
 async function exchange(msg) {
-  for (let attempt = 0; attempt < 1; attempt++) {
-    msg.xid = xid = (xid + 1) >>> 0;
-    const reply = new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        waiting.delete(msg.xid);
-        resolve(undefined);
-      }, 2000);
-      waiting.set(msg.xid, (d) => {
-        clearTimeout(timer);
-        resolve(d);
-      });
-    });
-    socket.send(encode(msg), 67, server);
-    const d = await reply;
-    if (d) return d;
-  }
-  return undefined;
+  const r = await channel.exchange(msg, [2000], { retry: (m) => (m.xid = xid = (xid + 1) >>> 0) });
+  return r?.reply;
 }
 
 const text = (b) => {
@@ -164,7 +118,7 @@ for (const [k, r] of results.entries()) {
   const release = message(7, clients[k], sid ? [{ code: 54, data: Buffer.from(sid) }] : []);
   release.ciaddr = r.raw.yiaddr;
   release.xid = xid = (xid + 1) >>> 0;
-  await new Promise((done) => socket.send(encode(release), 67, server, done));
+  await channel.send(release);
 }
 console.log(JSON.stringify(results.map(({ offer, ack }) => ({ offer, ack }))));
-socket.close();
+channel.close();
