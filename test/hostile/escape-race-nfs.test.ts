@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { RpcServer } from '@netboot/oncrpc-xdr';
 import { platformStatus } from '@netboot/platform';
 import { type AccessOptions, Ftype, NfsClient, NfsServer, StableHow, TimeHow, noSattr } from '@netboot/nfs3';
+import { ImageStore, OverlayFs } from '@netboot/image-store';
 import { isRoot, requireThat } from '../support/programs.js';
 import { startSwapRacer } from './swap-racer.js';
-import { differences, snapshot } from './tree-snapshot.js';
+import { differences, snapshot, withoutAtimes, type TreeSnapshot } from './tree-snapshot.js';
 
 // What this guards against: an NFS server that checks a path and then acts
 // on the path again (chmod(path), lchown(path), utimensat on an absolute
@@ -35,6 +36,16 @@ import { differences, snapshot } from './tree-snapshot.js';
 // reply is awaited), in two lanes: the names lane 0 makes also exist outside
 // (so a chown, chmod or unlink redirected there shows), lane 1's do not (so
 // an object made there shows).
+//
+// Both NFS backends run it: the local directory backend, and an
+// image-backed node root (an image generation under the node's writable
+// layer, @netboot/image-store's OverlayFs). There u/ and the files come
+// from the image (imported twice, so the second generation, the one
+// served, shares its files with the first by hard link); the scene renames
+// u/src to u/d through NFS before the race, which copies them up, so u/d is
+// the node layer's own directory, and racer (a) flips it in the layer on
+// disk. Checked there too: the image's generations are unchanged (every
+// fact but atimes: copy-up reads image files).
 //
 // Checked: nothing outside changed (entries, content, mode, owner, group,
 // size, inode, link count, atime/mtime/ctime to the nanosecond), and no
@@ -72,22 +83,28 @@ const madeNames = (k: number) => ({
   rmDir: `rm-dir-${k}`,
 });
 
+type Backend = 'local directory' | 'image-backed node root';
+
 interface Scene {
   base: string;
   outside: string;
+  /** u on disk: in the export, or in the node's layer. */
   u: string;
   server: NfsServer;
   port: number;
   rootFh: Buffer;
+  /** Image backend: the generations' directory and its snapshot (without atimes) right after import. */
+  images?: { dir: string; before: TreeSnapshot };
 }
 
-async function scene(t: Test): Promise<Scene> {
+async function scene(t: Test, backend: Backend): Promise<Scene> {
   const base = mkdtempSync(join(tmpdir(), 'escape-race-nfs-'));
   t.teardown(() => rmSync(base, { recursive: true, force: true }));
   const outside = join(base, 'outside');
-  const exp = join(base, 'export');
+  // The image backend's source tree has u/src where the export has u/d (renamed through NFS below).
+  const exp = join(base, backend === 'local directory' ? 'export' : 'rootfs');
   const u = join(exp, 'u');
-  const d = join(u, 'd');
+  const d = join(u, backend === 'local directory' ? 'd' : 'src');
   mkdirSync(outside, { mode: 0o755 });
   mkdirSync(exp, { mode: 0o755 });
   mkdirSync(u, { mode: 0o755 });
@@ -108,7 +125,38 @@ async function scene(t: Test): Promise<Scene> {
       mkdirSync(join(outside, m.dir), { mode: 0o755 });
     }
   }
-  const server = await NfsServer.create({ exports: [{ id: 1, path: exp, optionsFor: () => options }], handleKey: Buffer.alloc(32, 9), log: () => {} });
+  if (backend === 'local directory') {
+    const { server, port } = await serve(t, exp);
+    return { base, outside, u, server, port, rootFh: server.rootHandle(exp)! };
+  }
+  const store = new ImageStore(join(base, 'state'));
+  await store.import('deb', { kind: 'directory', path: exp });
+  const { generation } = await store.import('deb', { kind: 'directory', path: exp });
+  const images = join(base, 'state', 'images');
+  const before = withoutAtimes(snapshot(images));
+  const layer = join(base, 'state', 'nodes', '198.18.0.21');
+  const root = '/diskless/198.18.0.21';
+  const { server, port } = await serve(t, root, () => OverlayFs.open(store.generationPath('deb', generation), join(layer, 'upper'), join(layer, 'origins.json')));
+  const rootFh = server.rootHandle(root)!;
+  const setup = await NfsClient.connect({ host: '127.0.0.1', port, transport: 'tcp', cred: user, timeoutMs: 60_000 });
+  try {
+    const uFh = await handle(setup, rootFh, 'u');
+    const r = await setup.rename(uFh, 'src', uFh, 'd');
+    if (r.status !== 0) throw new Error(`RENAME u/src u/d in the node root: status ${r.status}`);
+  } finally {
+    setup.close();
+  }
+  return { base, outside, u: join(layer, 'upper', 'u'), server, port, rootFh, images: { dir: images, before } };
+}
+
+/** An NfsServer on loopback exporting `path` rw with root_squash, through `backend` when given. */
+async function serve(t: Test, path: string, backend?: () => Promise<OverlayFs>): Promise<{ server: NfsServer; port: number }> {
+  const server = await NfsServer.create({
+    exports: [{ id: 1, path, optionsFor: () => options }],
+    handleKey: Buffer.alloc(32, 9),
+    log: () => {},
+    ...(backend ? { backend } : {}),
+  });
   const rpc = new RpcServer({ log: () => {} });
   server.register(rpc);
   const port = await rpc.listen({ host: '127.0.0.1', port: 0 });
@@ -116,7 +164,7 @@ async function scene(t: Test): Promise<Scene> {
     server.close();
     await rpc.close();
   });
-  return { base, outside, u, server, port, rootFh: server.rootHandle(exp)! };
+  return { server, port };
 }
 
 async function client(t: Test, s: Scene): Promise<NfsClient> {
@@ -239,10 +287,13 @@ async function nfsFlip(c: NfsClient, s: Scene): Promise<Flip & { flips(): number
   };
 }
 
-for (const racer of ['a local user on the master renaming on disk', 'the client itself through NFS RENAME and SYMLINK'] as const) {
-  t.test(`symlink swap race, ${racer}: nothing outside the export changes`, { skip: portable }, async (t) => {
+const cases = (['local directory', 'image-backed node root'] as const).flatMap((backend) =>
+  (['a local user on the master renaming on disk', 'the client itself through NFS RENAME and SYMLINK'] as const).map((racer) => [backend, racer] as const),
+);
+for (const [backend, racer] of cases) {
+  t.test(`${backend}: symlink swap race, ${racer}: nothing outside the export changes`, { skip: portable }, async (t) => {
     if (!requireThat(t, isRoot(), 'needs root: the server must act for uid 1000 and own root files')) return;
-    const s = await scene(t);
+    const s = await scene(t, backend);
     snapshot(s.outside); // settles the directories' atimes (see snapshot)
     const before = snapshot(s.outside);
     const race: Race = { rounds: 0, stop: false, escapes: [], tally: new Map() };
@@ -276,5 +327,6 @@ for (const racer of ['a local user on the master renaming on disk', 'the client 
     t.same(race.escapes, [], 'nothing outside the export was changed or read');
     t.same(diff, [], 'the outside tree is as it was: entries, content, mode, owner, size, times');
     for (const [proc, [ok]] of race.tally) t.ok(ok > 0, `${proc} succeeded ${ok} times (the race exercised it)`);
+    if (s.images) t.same(differences(s.images.before, withoutAtimes(snapshot(s.images.dir))), [], 'the image generations are as imported (hard links shared between them included)');
   });
 }

@@ -67,3 +67,12 @@ export function differences(before: TreeSnapshot, after: TreeSnapshot): string[]
   for (const [name, now] of after) if (!before.has(name)) lines.push(`${name}: new entry (${now})`);
   return lines;
 }
+
+/**
+ * A snapshot without atimes, for a tree that is read but must never be
+ * written (an image generation: copy-up reads its files, relatime may then
+ * update their atimes).
+ */
+export function withoutAtimes(s: TreeSnapshot): TreeSnapshot {
+  return new Map([...s].map(([name, facts]) => [name, facts.replace(/ atime=\d+/, '')]));
+}

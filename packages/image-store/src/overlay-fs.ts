@@ -1,4 +1,4 @@
-import { close, constants, fdatasync, fsync, read, write } from 'node:fs';
+import { close, constants, fdatasync, fstatSync, fsync, read, write } from 'node:fs';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -527,10 +527,11 @@ export class OverlayFs implements ExportFs {
       }
       if (stable === 'file') await fsyncFd(f.fd);
       else if (stable === 'data') await fdatasyncFd(f.fd);
+      // From the descriptor written, not the name again: a rename meanwhile does not turn a done write into an error.
+      return { ...attrsOf(fstatSync(f.fd, { bigint: true })), ino: o.fileid };
     } finally {
       await closeFd(f.fd);
     }
-    return this.getattr(obj);
   }
 
   async commit(obj: FsObject): Promise<void> {

@@ -22,6 +22,8 @@ export interface RpcClientOptions {
   retries?: number;
   /** Bind a source port in 600..1023 when running as root, as servers with `secure` exports require. */
   reservedPort?: boolean;
+  /** Source address to bind (a loopback alias such as 127.0.0.2: servers tell clients apart by address). */
+  localAddress?: string;
   /** Credential of every call unless a call gives its own (default AUTH_NONE). */
   cred?: Credential;
   /** Largest TCP reply record accepted (default 1 MiB + 64 KiB). */
@@ -237,7 +239,7 @@ async function openUdp(opts: RpcClientOptions, reserved: boolean): Promise<dgram
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
-        socket.bind(reserved ? reservedPortCandidate() : 0, () => {
+        socket.bind({ port: reserved ? reservedPortCandidate() : 0, ...(opts.localAddress ? { address: opts.localAddress } : {}) }, () => {
           socket.connect(opts.port, opts.host, () => {
             socket.off('error', reject);
             resolve();
@@ -295,6 +297,7 @@ async function openTcp(opts: RpcClientOptions, reserved: boolean, reader: TcpRec
       noDelay: true,
       onread: reader.onread,
       ...(reserved ? { localPort: reservedPortCandidate() } : {}),
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     });
     try {
       await new Promise<void>((resolve, reject) => {
