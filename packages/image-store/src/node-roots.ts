@@ -1,10 +1,12 @@
-import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { writeFileAtomic } from './durable-files.js';
 import { ImageStore } from './image-store.js';
 import { OverlayFs, OPAQUE } from './overlay-fs.js';
+import { NodeRootFs, type BootedRoot } from './node-root-fs.js';
 
 /** A node whose root is an image generation under its own writable layer. */
 export interface NodeRecord {
@@ -12,13 +14,46 @@ export interface NodeRecord {
   image: string;
   /** The exported path that is this node's root (DISKLESS_ROOT/IP). */
   root: string;
-  /** A generation pinned for this node; otherwise the image's promoted one when the root is opened. */
+  /** A generation pinned for this node (a canary); otherwise its boots get the image's promoted one. */
   generation?: number;
+  /** The generation the node runs: the one its last boot (its MOUNT of the root) got. */
+  booted?: number;
+  /** When that boot was, in ms since the epoch. */
+  bootedAt?: number;
   /** Files the node's layer starts with (etc/hostname, etc/fstab), written again after a reset. */
   seed?: Record<string, string>;
-  /** Set by `node reset`: the layer is dropped when the root is next opened (the server's next start). */
+  /** Set by `node reset`: the layer is dropped at the node's next boot. */
   resetPending?: boolean;
+  /** Set by `node rebase`: at the node's next boot, these layer entries (conflicts resolved for the image) are dropped. */
+  rebase?: { from: number; to: number; take: string[] };
 }
+
+/** What `node rebase` found: the node's layer entries whose image file also changed between the two generations. */
+export interface RebasePlan {
+  from: number;
+  to: number;
+  conflicts: string[];
+  /** False when conflicts stopped it (no resolution given): nothing was changed. */
+  applied: boolean;
+}
+
+/** How `node rebase` settles conflicts: the node's version stays over the new generation, or the generation's replaces it. */
+export type RebaseResolution = 'keep-node' | 'take-image';
+
+/** A node's generations, as status and image list show them. */
+export interface NodeGeneration {
+  ip: string;
+  image: string;
+  /** What it runs: the generation its last boot got (or, never booted, the one its first boot will get). */
+  generation: number;
+  /** What its next boot gets: its pin, or the promoted generation. */
+  next: number;
+  promoted: number;
+  pinned: boolean;
+  bootedAt?: number;
+}
+
+const MAX_COMPARE = 200_000;
 
 /** One difference of a node's layer against its image, as `node diff` prints it. */
 export interface LayerChange {
@@ -60,7 +95,7 @@ export class NodeRoots {
     await writeFileAtomic(join(this.nodesDir, rec.ip, 'node.json'), `${JSON.stringify(rec, null, 2)}\n`);
   }
 
-  /** Pins the node to a generation of its image (a canary), or unpins it with undefined; it takes effect when the root is next opened. */
+  /** Pins the node to a generation of its image (a canary), or unpins it with undefined; its next boot gets it. */
   async pin(ip: string, generation: number | undefined): Promise<void> {
     const rec = await this.get(ip);
     if (generation !== undefined && !(await this.store.generations(rec.image)).includes(generation)) {
@@ -69,16 +104,51 @@ export class NodeRoots {
     await this.save({ ...rec, generation });
   }
 
-  /** Marks the node's layer to be dropped when its root is next opened. */
+  /** Marks the node's layer to be dropped at its next boot. */
   async reset(ip: string): Promise<void> {
     await this.save({ ...(await this.get(ip)), resetPending: true });
   }
 
-  /** What the node's layer changes against its image, sorted by path. */
+  /** The generation the node's next boot gets: its pin, or the image's promoted one. */
+  async target(rec: NodeRecord): Promise<number> {
+    const gen = rec.generation ?? (await this.store.promoted(rec.image));
+    if (gen === undefined) throw new Error(`node ${rec.ip}: image "${rec.image}" has no promoted generation`);
+    return gen;
+  }
+
+  /** The generation the node runs: the one it booted, or (never booted since it was added) the one it will boot. */
+  async running(rec: NodeRecord): Promise<number> {
+    return rec.booted ?? (await this.target(rec));
+  }
+
+  /**
+   * Checks the node's layer against generation `to` (default: the promoted
+   * one) and, unless conflicts stop it, makes the node's next boot get `to`
+   * with its layer over it: pinned to `to` when given, else following the
+   * promoted generation. A conflict is an entry of the layer (a file the
+   * node made, changed or deleted) whose image file differs between the
+   * generation the node runs and `to`. With conflicts and no resolution,
+   * nothing changes.
+   */
+  async rebase(ip: string, to: number | undefined, resolution?: RebaseResolution): Promise<RebasePlan> {
+    const rec = await this.get(ip);
+    const from = await this.running(rec);
+    const target = to ?? (await this.store.promoted(rec.image))!;
+    if (!(await this.store.generations(rec.image)).includes(target)) throw new Error(`image "${rec.image}" has no generation ${target} (see "netboot image list")`);
+    const a = this.store.generationPath(rec.image, from);
+    const b = this.store.generationPath(rec.image, target);
+    const budget = { left: MAX_COMPARE };
+    const conflicts: string[] = [];
+    if (from !== target) for (const c of await this.diff(ip)) if (!(await sameEntry(a, b, c.path, c.kind === 'R', budget))) conflicts.push(c.path);
+    if (conflicts.length > 0 && !resolution) return { from, to: target, conflicts, applied: false };
+    await this.save({ ...rec, generation: to, rebase: { from, to: target, take: resolution === 'take-image' ? conflicts : [] } });
+    return { from, to: target, conflicts, applied: true };
+  }
+
+  /** What the node's layer changes against the generation it runs, sorted by path. */
   async diff(ip: string): Promise<LayerChange[]> {
     const rec = await this.get(ip);
-    const gen = rec.generation ?? (await this.store.promoted(rec.image));
-    const lower = this.store.generationPath(rec.image, gen!);
+    const lower = this.store.generationPath(rec.image, await this.running(rec));
     const upper = join(this.nodesDir, ip, 'upper');
     const out: LayerChange[] = [];
     const walk = async (rel: string): Promise<void> => {
@@ -110,25 +180,114 @@ export class NodeRoots {
     return out;
   }
 
-  /** The merged root of the node whose root is `exportPath`, or undefined when no image-backed node has it. */
-  async open(exportPath: string): Promise<OverlayFs | undefined> {
+  /**
+   * Which generation each node runs and which its next boot gets: a
+   * generation listed here (as either) is in use and must be kept.
+   */
+  async generationsInUse(): Promise<NodeGeneration[]> {
+    const out: NodeGeneration[] = [];
+    for (const rec of await this.list()) {
+      const promoted = await this.store.promoted(rec.image);
+      if (promoted === undefined) continue;
+      const next = rec.generation ?? promoted;
+      out.push({ ip: rec.ip, image: rec.image, generation: rec.booted ?? next, next, promoted, pinned: rec.generation !== undefined, bootedAt: rec.bootedAt });
+    }
+    return out.sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
+  }
+
+  /** Writes the files the node's layer starts with (add-node's hostname and fstab) over the generation its next boot gets. */
+  async seed(ip: string): Promise<void> {
+    const rec = await this.get(ip);
+    const dir = join(this.nodesDir, ip);
+    const fs = await OverlayFs.open(this.store.generationPath(rec.image, await this.running(rec)), join(dir, 'upper'), join(dir, 'origins.json'));
+    for (const [path, text] of Object.entries(rec.seed ?? {})) await fs.writeFile(path, Buffer.from(text));
+    fs.close();
+  }
+
+  /**
+   * The root of the node whose root is `exportPath`, or undefined when no
+   * image-backed node has it: the generation the node runs, until its next
+   * MOUNT of the root (its next boot) switches it (see NodeRootFs).
+   */
+  async open(exportPath: string): Promise<NodeRootFs | undefined> {
     const rec = (await this.list()).find((r) => r.root === exportPath);
     if (!rec) return undefined;
-    const gen = rec.generation ?? (await this.store.promoted(rec.image));
-    if (gen === undefined) throw new Error(`node ${rec.ip}: image "${rec.image}" has no promoted generation`);
+    const generation = await this.running(rec);
+    const fs = await this.overlay(rec, generation);
+    return new NodeRootFs(rec.ip, { generation, fs }, (cur) => this.boot(rec.ip, cur));
+  }
+
+  private overlay(rec: NodeRecord, generation: number): Promise<OverlayFs> {
     const dir = join(this.nodesDir, rec.ip);
+    return OverlayFs.open(this.store.generationPath(rec.image, generation), join(dir, 'upper'), join(dir, 'origins.json'));
+  }
+
+  /**
+   * A boot of the node (its MOUNT of its root): records it, and when the
+   * boot gets another generation than the node ran, or a reset or rebase
+   * waits, returns the root to serve from now on. The old root is not
+   * used again: its handles go STALE.
+   */
+  private async boot(ip: string, cur: BootedRoot): Promise<BootedRoot | undefined> {
+    const rec = await this.get(ip);
+    const generation = await this.target(rec);
+    const at = Date.now();
+    if (generation === cur.generation && !rec.resetPending && !rec.rebase) {
+      await this.save({ ...rec, booted: generation, bootedAt: at });
+      return undefined;
+    }
+    const dir = join(this.nodesDir, ip);
     if (rec.resetPending) {
       // Renamed first so a crash mid-removal leaves no half layer in use.
       const trash = join(dir, `.dropped-${randomBytes(4).toString('hex')}`);
       await rename(join(dir, 'upper'), trash).catch(() => {});
       await rm(join(dir, 'origins.json'), { force: true });
       await rm(trash, { recursive: true, force: true });
-    }
-    const fs = await OverlayFs.open(this.store.generationPath(rec.image, gen), join(dir, 'upper'), join(dir, 'origins.json'));
-    if (rec.resetPending) {
-      for (const [path, text] of Object.entries(rec.seed ?? {})) await fs.writeFile(path, Buffer.from(text));
-      await this.save({ ...rec, resetPending: undefined });
-    }
-    return fs;
+    } else for (const path of rec.rebase?.take ?? []) await removeBeneath(join(dir, 'upper'), path);
+    const fs = await this.overlay(rec, generation);
+    if (rec.resetPending) for (const [path, text] of Object.entries(rec.seed ?? {})) await fs.writeFile(path, Buffer.from(text));
+    await this.save({ ...rec, booted: generation, bootedAt: at, resetPending: undefined, rebase: undefined });
+    return { generation, fs };
   }
+}
+
+/**
+ * Removes `rel` from the layer `root`, every parent checked with lstat to
+ * be a real directory: the node may have made a parent a symlink since
+ * the path was listed, and it must not lead the removal out of the layer.
+ */
+async function removeBeneath(root: string, rel: string): Promise<void> {
+  const parts = rel.split('/');
+  let at = root;
+  for (const p of parts.slice(0, -1)) {
+    if (p === '' || p === '.' || p === '..') return;
+    at = join(at, p);
+    const st = await lstat(at).catch(() => undefined);
+    if (!st?.isDirectory()) return;
+  }
+  const last = parts.at(-1)!;
+  if (last === '' || last === '.' || last === '..') return;
+  await rm(join(at, last), { recursive: true, force: true });
+}
+
+/** Whether generations `a` and `b` hold the same entry at `rel` (for a directory replaced whole, `deep`: the same tree). */
+async function sameEntry(a: string, b: string, rel: string, deep: boolean, budget: { left: number }): Promise<boolean> {
+  if (--budget.left < 0) throw new Error(`the generations differ in more than ${MAX_COMPARE} entries under the node's changes: compare them with "netboot node diff" instead`);
+  const [x, y] = [await lstat(join(a, rel)).catch(() => undefined), await lstat(join(b, rel)).catch(() => undefined)];
+  if (!x || !y) return !x && !y;
+  // Unchanged files are hard links shared between generations.
+  if (x.ino === y.ino && x.dev === y.dev) return true;
+  if (!sameMeta(x, y)) return false;
+  if (x.isSymbolicLink()) return (await readlink(join(a, rel))) === (await readlink(join(b, rel)));
+  if (x.isFile()) return (await readFile(join(a, rel))).equals(await readFile(join(b, rel)));
+  if (x.isDirectory() && deep) {
+    const [ln, rn] = [(await readdir(join(a, rel))).sort(), (await readdir(join(b, rel))).sort()];
+    if (ln.join('/') !== rn.join('/')) return false;
+    for (const n of ln) if (!(await sameEntry(a, b, `${rel}/${n}`, true, budget))) return false;
+  }
+  return true;
+}
+
+function sameMeta(x: Stats, y: Stats): boolean {
+  return x.mode === y.mode && x.uid === y.uid && x.gid === y.gid && x.rdev === y.rdev && (x.isDirectory() || x.size === y.size);
 }

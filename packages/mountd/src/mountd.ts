@@ -33,8 +33,10 @@ export interface MountdOptions {
    * `subdirectoryMounts` it is the bytes of a relative path inside the
    * export (`a/b`, already normalized, never `..`; names need not be UTF-8).
    * Undefined means there is no such directory (the client gets MNT3ERR_NOENT).
+   * `client`: the address being granted the mount (a node's boot, for an
+   * export whose root follows it).
    */
-  rootHandle: (exp: Export, subpath?: Buffer) => Promise<Buffer | undefined>;
+  rootHandle: (exp: Export, subpath: Buffer | undefined, client: string) => Promise<Buffer | undefined>;
   /**
    * Allow MNT of a directory below an export, as nfs-utils does. Off unless
    * the rootHandle callback resolves `subpath`: a callback that ignored it
@@ -141,7 +143,7 @@ export class Mountd {
     if (d.subpath !== '' && !this.opts.subdirectoryMounts) {
       return { granted: false, status: MountStat.NOENT, why: `${d.path} is inside export ${d.export.path}, and mounting subdirectories is off` };
     }
-    const fhandle = await this.opts.rootHandle(d.export, d.subpath === '' ? undefined : subpathBytes(raw, d.export.path));
+    const fhandle = await this.opts.rootHandle(d.export, d.subpath === '' ? undefined : subpathBytes(raw, d.export.path), address);
     if (!fhandle) return { granted: false, status: MountStat.NOENT, why: `no directory ${d.path}` };
     return { ...d, fhandle };
   }

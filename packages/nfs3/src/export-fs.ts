@@ -118,6 +118,13 @@ export interface ExportFs {
   readdir(dir: FsObject, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }>;
   readlink(obj: FsObject): Promise<Buffer>;
   statfs(obj: FsObject): Promise<FsStat>;
+  /**
+   * A client was granted MOUNT of this export (before its handle is
+   * made). A backend whose root depends on the client's boot (an image
+   * node's generation) switches here; true when `root()` now names another
+   * object, so the export's root handle is made again.
+   */
+  mounted?(client: string): Promise<boolean>;
   /** Drops cached attributes: a call found the tree not as the cache said (changed beside the server). */
   forgetCached(): void;
   close(): void;

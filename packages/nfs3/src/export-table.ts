@@ -19,7 +19,7 @@ export interface ExportEntry {
   readonly def: NfsExport;
   readonly fs: ExportFs;
   /** The root's handle (what MOUNT returns). */
-  readonly rootHandle: Buffer;
+  rootHandle: Buffer;
 }
 
 /** The object a handle names, the export it is in and who is asking: what every procedure starts from. */
@@ -115,9 +115,10 @@ export class ExportTable {
    * subdirectory), looked up one component at a time: undefined for `..`,
    * a missing component, a symlink or a non-directory.
    */
-  async dirHandle(exportPath: string, subpath: Uint8Array | string | undefined): Promise<Buffer | undefined> {
+  async dirHandle(exportPath: string, subpath: Uint8Array | string | undefined, client?: string): Promise<Buffer | undefined> {
     const e = [...this.byId.values()].find((x) => x.def.path === exportPath);
     if (!e) return undefined;
+    if (client !== undefined && e.fs.mounted && (await e.fs.mounted(client))) e.rootHandle = this.handleOf(e.def.id, await e.fs.root());
     if (!subpath?.length) return e.rootHandle;
     const bytes = typeof subpath === 'string' ? Buffer.from(subpath, 'utf8') : Buffer.from(subpath.buffer, subpath.byteOffset, subpath.byteLength);
     let at = await e.fs.root();

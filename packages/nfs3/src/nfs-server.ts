@@ -118,10 +118,11 @@ export class NfsServer {
   /**
    * The handle of a directory below an export root (MOUNT of a
    * subdirectory), one component at a time: undefined for `..`, a missing
-   * component, a symlink or a non-directory.
+   * component, a symlink or a non-directory. `client`: the address granted
+   * MOUNT, told to the export's backend first (ExportFs.mounted).
    */
-  dirHandle(exportPath: string, subpath: Uint8Array | string | undefined): Promise<Buffer | undefined> {
-    return this.table.dirHandle(exportPath, subpath);
+  dirHandle(exportPath: string, subpath: Uint8Array | string | undefined, client?: string): Promise<Buffer | undefined> {
+    return this.table.dirHandle(exportPath, subpath, client);
   }
 
   /**

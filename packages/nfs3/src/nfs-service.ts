@@ -136,7 +136,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log, backend: opts.backend });
   const mountd = new Mountd({
     exports,
-    rootHandle: (exp, subpath) => nfs.dirHandle(exp.path, subpath),
+    rootHandle: (exp, subpath, client) => nfs.dirHandle(exp.path, subpath, client),
     subdirectoryMounts: true,
     stateDir: opts.stateDir,
     log,

@@ -141,9 +141,7 @@ export const addNode: Command = {
       await roots.add({ ip, image, root: nodeRoot, seed: { 'etc/hostname': `${hostname}\n`, 'etc/fstab': fstab } });
       // The exported directory stays empty: the NFS server serves the merged root in its place.
       await mkdir(nodeRoot, { recursive: true });
-      const fs = (await roots.open(nodeRoot))!;
-      await fs.writeFile('etc/hostname', Buffer.from(`${hostname}\n`));
-      await fs.writeFile('etc/fstab', Buffer.from(fstab));
+      await roots.seed(ip);
       changed.push(`made ${nodeRoot} image-backed: image ${image} under the layer ${roots.nodesDir}/${ip}/upper (etc/hostname ${hostname}; etc/fstab)`);
     } else {
       for (const dir of SKELETON) await mkdir(join(nodeRoot, dir), { recursive: true });

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { ImageStore, type ImportSource } from '@netboot/image-store';
+import { ImageStore, NodeRoots, type ImportSource } from '@netboot/image-store';
 import { type Command, UsageError, parseFlags, stringFlag } from '../command.js';
 
 const usage = `usage: netboot image <import|list|promote|rollback> ... [--state-dir DIR]
@@ -16,7 +16,10 @@ unchanged since the previous generation are shared with it, not copied).
                               "-" for a tar on stdin, plain or gzip (as
                               "docker export", "podman export" or a debootstrap
                               tarball give). The first generation is promoted.
-  image list                  images, their generations, the promoted one (*)
+  image list                  images, their generations, the promoted one (*),
+                              and under each image a line per generation in use:
+                              the nodes running it (IP->N: its next boot gets N;
+                              "pinned": a pin holds it there)
   image promote NAME GEN      new boots of nodes on NAME get generation GEN
   image rollback NAME         promote again the generation promoted before
 
@@ -88,7 +91,14 @@ export const image: Command = {
         want(0, '');
         const images = await store.list();
         if (images.length === 0) console.error(`no images under ${store.imagesDir} (add one with "netboot image import NAME SOURCE")`);
-        for (const i of images) console.log(`${i.name}\t${i.generations.map((g) => (g === i.promoted ? `${g}*` : String(g))).join(' ')}`);
+        const nodes = await new NodeRoots(store.stateDir).generationsInUse();
+        for (const i of images) {
+          console.log(`${i.name}\t${i.generations.map((g) => (g === i.promoted ? `${g}*` : String(g))).join(' ')}`);
+          for (const g of i.generations) {
+            const on = nodes.filter((n) => n.image === i.name && n.generation === g);
+            if (on.length > 0) console.log(`  ${g}\t${on.map((n) => `${n.ip}${n.next !== g ? `->${n.next}` : ''}${n.pinned ? ' (pinned)' : ''}`).join(', ')}`);
+          }
+        }
         return 0;
       }
       case 'promote':
