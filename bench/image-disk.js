@@ -24,7 +24,7 @@ import { chmodSync, closeSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { NodeRoots } from '@netboot/image-store';
+import { NodeRoots, OverlayFs } from '@netboot/image-store';
 import { cell, report } from './lib/report.js';
 import { load } from './lib/processes.js';
 
@@ -123,7 +123,8 @@ for (let i = 0; i < nodes; i++) {
   const ip = `198.18.${Math.floor(i / 250)}.${(i % 250) + 2}`;
   const root = join(base, 'diskless', ip);
   await roots.add({ ip, image: 'img', root, seed: { 'etc/hostname': `node${i}\n` } });
-  const fs = await roots.open(root);
+  const layer = join(roots.nodesDir, ip);
+  const fs = await OverlayFs.open(roots.store.generationPath('img', generation), join(layer, 'upper'), join(layer, 'origins.json'));
   await fs.writeFile('etc/hostname', Buffer.from(`node${i}\n`));
   const boot = await fs.lookup(await fs.lookup(await fs.lookup(await fs.root(), Buffer.from('var')), Buffer.from('log')), Buffer.from('boot.log'));
   await fs.write(boot, Buffer.from(`node${i} booted\n`), Number(boot.attrs.size), 'file');
