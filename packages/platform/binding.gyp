@@ -8,6 +8,7 @@
         "native/fs-calls.c",
         "native/ofd-locks.c",
         "native/sockets.c",
+        "native/socket-handoff.c",
         "native/icmp-echo.c",
         "native/interfaces.c",
         "native/xattrs.c",

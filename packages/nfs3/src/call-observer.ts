@@ -8,6 +8,12 @@ import type { ProcedureHandler, RpcCall, RpcResult } from '@netboot/oncrpc-xdr';
  */
 export interface NfsCallObserver {
   /**
+   * The procedures whose argument or result bytes `start` and `done` read.
+   * Calls served on worker threads reach the observer on the main thread
+   * with those bytes copied for these procedures only (for all when absent).
+   */
+  readonly readsBytesOf?: readonly number[];
+  /**
    * Before the procedure runs: `call.args` is positioned at its arguments
    * and valid only now (the record's buffer is reused after the reply).
    * What it returns is handed back to `done`.

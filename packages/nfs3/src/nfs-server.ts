@@ -34,6 +34,11 @@ export interface NfsServerOptions {
    * loaded: what a server without it does (see "Portable mode").
    */
   portable?: boolean;
+  /**
+   * The WRITE/COMMIT verifier (8 bytes): one per server instance, shared by
+   * its worker threads, new on every start (default: random).
+   */
+  writeVerifier?: Buffer;
   /** Another backend for some exports (an image-backed node root); undefined leaves the export to the local backend. */
   backend?: (def: NfsExport) => Promise<ExportFs | undefined>;
 }
@@ -50,7 +55,7 @@ export interface NfsServerOptions {
  */
 export class NfsServer {
   /** Changes on every start, so a client knows UNSTABLE writes before it may be lost. */
-  readonly writeVerifier = randomBytes(8);
+  readonly writeVerifier: Buffer;
   private readonly log: RateLimitedLog;
   private readonly maxIoTcp: number;
   private readonly maxIoUdp: number;
@@ -64,6 +69,8 @@ export class NfsServer {
     opts: NfsServerOptions,
     private readonly table: ExportTable,
   ) {
+    this.writeVerifier = opts.writeVerifier ?? randomBytes(8);
+    if (this.writeVerifier.length !== 8) throw new RangeError(`writeVerifier: 8 bytes, not ${this.writeVerifier.length}`);
     this.maxIoTcp = opts.maxIoTcp ?? 1024 * 1024;
     this.maxIoUdp = opts.maxIoUdp ?? 32 * 1024;
     const sink = opts.log ?? ((l) => console.error(l));

@@ -1,23 +1,22 @@
-import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { RpcServer } from '@netboot/oncrpc-xdr';
+import { platformStatus, platformSummary } from '@netboot/platform';
 import {
   type Export,
-  type ExportOptions,
   type MountdEvent,
   MOUNT_PROGRAM,
   Mountd,
   formatWarning,
   loadExports,
-  matchClient,
-  needsHostnames,
-  resolveClientNames,
 } from '@netboot/mountd';
 import { PortmapClient, PortmapServer } from '@netboot/portmap';
 import { loadHandleKey, readHandleKeyFile } from './handle-key.js';
 import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
-import { type NfsExport, NfsServer, type NfsServerOptions } from './nfs-server.js';
+import { NfsServer, type NfsServerOptions } from './nfs-server.js';
+import { nfsExports } from './mountd-exports.js';
 import { observeCalls, type NfsCallObserver } from './call-observer.js';
+import { NfsWorkers } from './nfs-workers.js';
 
 export interface NfsServiceOptions {
   /** An exports(5) file. */
@@ -41,6 +40,20 @@ export interface NfsServiceOptions {
   observer?: NfsCallObserver;
   /** Told of each MNT decided and each UMNT. */
   onMount?: (e: MountdEvent) => void;
+  /**
+   * Threads serving NFS over TCP (default 1: the main thread, as without
+   * workers). Above 1, the main thread accepts and hands each connection to
+   * the worker serving fewest (nfs-workers.ts); UDP, MOUNT and the
+   * portmapper stay on the main thread.
+   */
+  workers?: number;
+  /** Which export paths `backend` serves: they keep NFS on the main thread (an image-backed root's layer has one writer). */
+  isBackendExport?: (path: string) => Promise<boolean>;
+  /**
+   * The worker threads kept exiting and were stopped; the main thread now
+   * serves every connection. Default: log it. `netboot nfs` exits instead.
+   */
+  onWorkersFailed?: (error: Error) => void;
 }
 
 export interface NfsService {
@@ -52,26 +65,18 @@ export interface NfsService {
   readonly ownPortmap: boolean;
   readonly nfs: NfsServer;
   readonly mountd: Mountd;
+  /** The worker threads serving NFS over TCP, when there are more than one. */
+  readonly workers: NfsWorkers | undefined;
   /** Re-reads the exports file; a file with errors leaves the running exports in place and rejects. */
   reload(): Promise<void>;
   /** Unregisters from the portmapper and closes every socket. */
   close(): Promise<void>;
 }
 
+export { exportId } from './mountd-exports.js';
+
 export const MOUNTD_PORT = 20048;
 export const NFS_PORT = 2049;
-
-/**
- * The export id carried in handles: `fsid=` when it is a number, else a hash
- * of the fsid UUID or of the path, so it stays the same across restarts.
- */
-export function exportId(exp: Export, options: ExportOptions | undefined): number {
-  const fsid = options?.fsid;
-  if (typeof fsid === 'number') return fsid >>> 0;
-  return createHash('sha256').update(fsid ?? exp.path).digest().readUInt32BE(0);
-}
-
-const NAME_TTL_MS = 60_000;
 
 /**
  * The exports whose directory exists. As exportfs, a missing directory is a
@@ -92,25 +97,12 @@ async function servable(exports: Export[], log: (line: string) => void): Promise
   return out;
 }
 
-/** Adapts mountd's exports to the NFS server, resolving client host names when an export names hosts. */
-function nfsExports(exports: Export[]): NfsExport[] {
-  const names = new Map<string, { at: number; names: Promise<string[]> }>();
-  const namesOf = (address: string) => {
-    const hit = names.get(address);
-    if (hit && Date.now() - hit.at < NAME_TTL_MS) return hit.names;
-    const n = resolveClientNames(address, exports);
-    names.set(address, { at: Date.now(), names: n });
-    if (names.size > 4096) names.delete(names.keys().next().value!);
-    return n;
-  };
-  return exports.map((exp) => ({
-    id: exportId(exp, exp.clients[0]?.options),
-    path: exp.path,
-    optionsFor: (address: string) =>
-      needsHostnames(exp)
-        ? namesOf(address).then((n) => matchClient(exp, address, n))
-        : matchClient(exp, address),
-  }));
+/** The exports `isBackendExport` claims: served on the main thread alone. */
+async function backendExports(exports: Export[], isBackendExport: NfsServiceOptions['isBackendExport']): Promise<string[]> {
+  if (!isBackendExport) return [];
+  const out: string[] = [];
+  for (const e of exports) if (await isBackendExport(e.path)) out.push(e.path);
+  return out;
 }
 
 /** Binds a service's UDP and TCP port, saying what to do when it is taken. */
@@ -133,7 +125,8 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   const warn = (w: Parameters<typeof formatWarning>[0]) => log(formatWarning(w));
   let exports = await servable(await loadExports(opts.exportsFile, { warn }), log);
   const key = opts.handleKeyFile ? await readHandleKeyFile(opts.handleKeyFile) : await loadHandleKey(opts.stateDir);
-  const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log, backend: opts.backend });
+  const writeVerifier = randomBytes(8);
+  const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log, backend: opts.backend, writeVerifier });
   const mountd = new Mountd({
     exports,
     rootHandle: (exp, subpath, client) => nfs.dirHandle(exp.path, subpath, client),
@@ -149,10 +142,35 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   };
   try {
     closers.push(() => nfs.close());
-    const nfsRpc = new RpcServer({ log, maxRecordSize: 1024 * 1024 + 64 * 1024 });
+    const maxRecordSize = 1024 * 1024 + 64 * 1024;
+    const nfsRpc = new RpcServer({ log, maxRecordSize });
     const observer = opts.observer;
     if (observer) nfs.register({ register: (prog, vers, procs, o) => nfsRpc.register(prog, vers, observeCalls(procs, observer), o) });
     else nfs.register(nfsRpc);
+    let workers: NfsWorkers | undefined;
+    if ((opts.workers ?? 1) > 1) {
+      const claimed = await backendExports(exports, opts.isBackendExport);
+      if (claimed.length) {
+        log(`nfs: ${claimed.join(', ')}: image-backed, so NFS is served on the main thread alone (a node's copy-on-write layer has one writer)`);
+      } else if (platformStatus().mode !== 'native') {
+        log(`nfs: NFS is served on the main thread alone: worker threads need the platform module (${platformSummary()})`);
+      } else {
+        const pool = await NfsWorkers.start({
+          count: opts.workers!,
+          exports,
+          handleKey: key,
+          writeVerifier,
+          maxRecordSize,
+          log,
+          observer,
+          onFailed: opts.onWorkersFailed ?? ((e) => log(e.message)),
+        });
+        workers = pool;
+        closers.push(() => pool.close());
+        nfsRpc.handTcpTo((socket) => pool.take(socket));
+        log(`nfs: NFS over TCP on ${pool.count} worker threads; UDP, MOUNT and the portmapper on the main thread`);
+      }
+    }
     const nfsPort = await listen(nfsRpc, host, opts.nfsPort ?? NFS_PORT, 'NFS', '--nfs-port', 'another NFS server (nfs-kernel-server, NFS-Ganesha)');
     closers.push(() => nfsRpc.close());
     const mountRpc = new RpcServer({ log });
@@ -200,9 +218,15 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
       ownPortmap,
       nfs,
       mountd,
+      workers,
       async reload() {
         const next = await servable(await loadExports(opts.exportsFile, { warn }), log);
+        const claimed = workers ? await backendExports(next, opts.isBackendExport) : [];
+        if (claimed.length) {
+          throw new Error(`${claimed.join(', ')} would be image-backed, which NFS worker threads cannot serve: restart with one NFS thread (--nfs-workers 1) to export it`);
+        }
         await nfs.setExports(nfsExports(next));
+        await workers?.setExports(next);
         mountd.setExports(next);
         exports = next;
         log(`nfs: reloaded ${opts.exportsFile}: ${exports.length} exports`);

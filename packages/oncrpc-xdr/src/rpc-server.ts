@@ -128,6 +128,8 @@ export class RpcServer {
   private readonly udpSockets: dgram.Socket[] = [];
   private readonly connections = new Set<TcpConnection>();
   private udpInFlight = 0;
+  /** See handTcpTo. */
+  private tcpHandoff: ((socket: net.Socket) => boolean) | undefined;
   /** prog -> vers -> procedures the duplicate request cache skips. */
   private readonly idempotent = new Map<number, Map<number, ReadonlySet<number>>>();
 
@@ -196,6 +198,26 @@ export class RpcServer {
     }
   }
 
+  /**
+   * Offers each TCP connection this server accepts to `handoff` (an NFS
+   * worker pool that serves it on another thread, see adopt), which returns
+   * true when it took the socket; a socket it declines (no worker running)
+   * is served here as before. Undefined serves every connection here.
+   */
+  handTcpTo(handoff: ((socket: net.Socket) => boolean) | undefined): void {
+    this.tcpHandoff = handoff;
+  }
+
+  /**
+   * Serves a TCP connection accepted elsewhere (by another thread's server,
+   * its fd handed over) as if this server had accepted it. The socket must
+   * be paused and not have started reading (net.Socket's pauseOnCreate),
+   * so that its records are read into pooled buffers from the first byte.
+   */
+  adopt(socket: net.Socket): void {
+    this.accept(socket);
+  }
+
   /** Stops listening, closes every connection and socket. Replies still being computed are dropped. */
   async close(): Promise<void> {
     const tcp = this.tcpServers.splice(0);
@@ -212,7 +234,9 @@ export class RpcServer {
     return new Promise((resolve, reject) => {
       // Half-open: a client may shut down its sending side after its last call and still wait for the replies.
       // Paused: a connection starts reading once it has chosen how (see readIntoRecords).
-      const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+        if (!this.tcpHandoff?.(socket)) this.accept(socket);
+      });
       server.once('error', reject);
       server.listen({ host, port, exclusive: true }, () => {
         server.off('error', reject);

@@ -15,6 +15,7 @@
 #include "xattrs.h"
 #include <sys/xattr.h>
 #include "udp-batch.h"
+#include "socket-handoff.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -57,6 +58,7 @@ static const export_fn functions[] = {
     {"ofdSetLockWait", js_ofd_set_lock_wait},
     {"bindToDevice", js_bind_to_device},
     {"sendfile", js_sendfile},
+    {"dupSocket", js_dup_socket},
     {"icmpEcho", js_icmp_echo},
     {"interfaceAddresses", js_interface_addresses},
 };

@@ -184,6 +184,9 @@ export interface NativeCalls {
   bindToDevice(fd: number, ifname: string): void;
   /** sendfile to a non-blocking socket or pipe: bytes sent; a full socket throws code 'EAGAIN'. */
   sendfile(outFd: number, inFd: number, offset: bigint | number, count: number): number;
+  /** fcntl(F_DUPFD_CLOEXEC) of a socket fd (ENOTSOCK for anything else): a connection
+   * accepted on one thread, for another thread to wrap in its own net.Socket. */
+  dupSocket(fd: number): number;
   /** One ICMP echo to an IPv4 address: true if it answered within timeoutMs (1..60000).
    * A ping socket where net.ipv4.ping_group_range allows, else a raw socket (root). */
   icmpEcho(address: string, timeoutMs: number): Promise<boolean>;

@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
+import { createServer, connect, Socket as NetSocket, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -77,6 +77,27 @@ if (n) {
     expectErrno(t, () => n.sendfile(outFd, 1 << 28, 0, 10), 'EBADF', 'sendfile');
     t.throws(() => n.sendfile(outFd, inFd, -1, 10), { code: 'ERR_OUT_OF_RANGE' });
     t.throws(() => n.sendfile(outFd, inFd, 0, 2 ** 31), { code: 'ERR_OUT_OF_RANGE' });
+  });
+
+  t.test('dupSocket: the connection lives on under the duplicate after the original handle closes', async (t) => {
+    const server = createServer({ pauseOnConnect: true }, (accepted) => {
+      const fd = n.dupSocket(socketFd(accepted));
+      accepted.destroy();
+      const adopted = new NetSocket({ fd, readable: true, writable: true });
+      adopted.on('data', (d: Buffer) => adopted.write(`echo ${d}`));
+    });
+    t.teardown(() => server.close());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    t.teardown(() => client.destroy());
+    await once(client, 'connect');
+    client.write('hello');
+    t.equal(String((await once(client, 'data'))[0]), 'echo hello', 'served through the duplicate');
+    const file = openSync('/dev/null', 'r');
+    expectErrno(t, () => n.dupSocket(file), 'ENOTSOCK', 'fcntl');
+    closeSync(file);
+    expectErrno(t, () => n.dupSocket(file), 'EBADF', 'fstat');
   });
 
   t.test('icmpEcho: loopback answers, a silent address does not', async (t) => {

@@ -71,6 +71,8 @@ if (n) {
     ['ofdSetLockWait', [fileFd, c.F_WRLCK, 0n, 1n]],
     ['bindToDevice', [-1, 'lo']],
     ['sendfile', [-1, fileFd, 0, 10]],
+    // A file, not a socket: ENOTSOCK, so no argument the stress leaves valid makes a duplicate.
+    ['dupSocket', [fileFd]],
     ['icmpEcho', ['127.0.0.1', 50]],
     ['interfaceAddresses', []],
     ['udpOpen', ['127.0.0.1', 0, 0, '', 0, 4, 64, listener]],
@@ -145,6 +147,7 @@ if (n) {
       ['bindToDevice', (fd) => [fd, 'lo']],
       ['sendfile', (fd) => [fd, fileFd, 0, 10]],
       ['sendfile', (fd) => [fileFd, fd, 0, 10]],
+      ['dupSocket', (fd) => [fd]],
     ];
     for (const [name, args] of fdCalls) {
       const fd = openSync(join(dir, 'closing'), 'w+');

@@ -1,0 +1,73 @@
+import net from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { RpcServer } from '@netboot/oncrpc-xdr';
+import { native } from '@netboot/platform';
+import { CallRecorder } from './call-relay.js';
+import { observeCalls } from './call-observer.js';
+import { nfsExports } from './mountd-exports.js';
+import { NfsServer } from './nfs-server.js';
+import type { ToWorker, FromWorker, WorkerSetup } from './nfs-workers.js';
+
+/*
+ * One NFS worker thread (see nfs-workers.ts): its own NfsServer (attribute
+ * and open-file caches, inode map) and RpcServer over the same exports,
+ * handle key and write verifier as the main thread's, serving the TCP
+ * connections the main thread accepts and hands over by fd.
+ */
+
+const port = parentPort!;
+const setup = workerData as WorkerSetup;
+const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+const log = (line: string) => post({ kind: 'log', line });
+
+const recorder = setup.observe ? new CallRecorder(setup.observe.bytesOf, (batch) => post({ kind: 'calls', batch }, [batch])) : undefined;
+const nfs = await NfsServer.create({
+  exports: nfsExports(setup.exports),
+  handleKey: Buffer.from(setup.handleKey),
+  writeVerifier: Buffer.from(setup.writeVerifier),
+  log,
+});
+const rpc = new RpcServer({ log, maxRecordSize: setup.maxRecordSize });
+if (recorder) nfs.register({ register: (prog, vers, procs, o) => rpc.register(prog, vers, observeCalls(procs, recorder), o) });
+else nfs.register(rpc);
+
+/**
+ * Takes over a connection: `handed` stays the main thread's until it hears
+ * `adopted` (then it closes it), so a worker that dies at any point never
+ * leaves an fd closed twice or open forever; the socket lives on a
+ * duplicate the worker owns.
+ */
+function adopt(handed: number): void {
+  let socket: net.Socket;
+  try {
+    const fd = native!.dupSocket(handed);
+    // Paused as a net.Server's accepted socket is, so the RPC server reads records into its own buffers.
+    socket = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true, pauseOnCreate: true } as net.SocketConstructorOpts);
+  } catch (e) {
+    log(`nfs: a worker could not take over a connection: ${(e as Error).message}`);
+    post({ kind: 'adopted', fd: handed });
+    post({ kind: 'closed' });
+    return;
+  }
+  post({ kind: 'adopted', fd: handed });
+  socket.setNoDelay(true);
+  socket.once('close', () => post({ kind: 'closed' }));
+  rpc.adopt(socket);
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.kind === 'connection') adopt(m.fd);
+  else if (m.kind === 'exports') {
+    nfs.setExports(nfsExports(m.exports)).then(
+      () => post({ kind: 'exports-done', seq: m.seq }),
+      (e: unknown) => post({ kind: 'exports-done', seq: m.seq, error: (e as Error).message ?? String(e) }),
+    );
+  } else if (m.kind === 'stop') {
+    recorder?.flush();
+    void rpc.close().then(() => {
+      nfs.close();
+      post({ kind: 'stopped' });
+    });
+  }
+});
+post({ kind: 'ready' });

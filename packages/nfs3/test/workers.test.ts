@@ -1,0 +1,212 @@
+import t from 'tap';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MountClient } from '@netboot/mountd';
+import { RpcConnectionError } from '@netboot/oncrpc-xdr';
+import { native } from '@netboot/platform';
+import { NfsClient, NfsStat, Proc, StableHow, createNfsService, type NfsCallObserver, type NfsService } from '@netboot/nfs3';
+import { ok, root } from './harness.js';
+
+/*
+ * NFS over TCP on two worker threads (createNfsService's `workers`), with
+ * the repo's NfsClient: where connections land, handles and the write
+ * verifier across workers, reloads, the boot observer on the main thread,
+ * and a worker that dies.
+ */
+
+/** Log lines, with a wait for one that matches (the pool says what it does). */
+function logSink() {
+  const lines: string[] = [];
+  const waiters: { re: RegExp; from: number; resolve(line: string): void }[] = [];
+  return {
+    lines,
+    log(line: string) {
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.re.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    },
+    /** The next line matching `re` logged after this call. */
+    next(re: RegExp): Promise<string> {
+      return new Promise((resolve) => waiters.push({ re, from: lines.length, resolve }));
+    },
+  };
+}
+
+/** Calls as the main thread's observer sees them, with a wait for one. */
+function callWatch() {
+  const seen: { proc: number; address: string; status: number; args: number }[] = [];
+  const waiters: { match(c: (typeof seen)[0]): boolean; resolve(): void }[] = [];
+  const observer: NfsCallObserver = {
+    readsBytesOf: [Proc.LOOKUP],
+    start: (call) => call.args.end - call.args.offset,
+    done(call, status, _body, _ms, started) {
+      const c = { proc: call.proc, address: call.remote.address, status, args: (started as number | undefined) ?? 0 };
+      seen.push(c);
+      for (const w of [...waiters]) {
+        if (w.match(c)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    },
+  };
+  return {
+    seen,
+    observer,
+    until(match: (c: (typeof seen)[0]) => boolean): Promise<void> {
+      if (seen.some(match)) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ match, resolve }));
+    },
+  };
+}
+
+async function mnt(port: number, path: string): Promise<Buffer> {
+  const mount = await MountClient.connect({ host: '127.0.0.1', port, transport: 'udp' });
+  try {
+    const m = await mount.mnt(path);
+    if (m.status !== 0) throw new Error(`MNT ${path}: status ${m.status}`);
+    return Buffer.from(m.fhandle);
+  } finally {
+    mount.close();
+  }
+}
+
+t.test('NFS on two worker threads', { skip: native ? false : 'worker threads need the platform module' }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-workers-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const exp = join(dir, 'export');
+  const other = join(dir, 'other');
+  await mkdir(join(exp, 'a', 'b', 'c'), { recursive: true });
+  await mkdir(other);
+  await writeFile(join(exp, 'a', 'b', 'c', 'file'), 'deep\n');
+  await writeFile(join(other, 'o'), 'other\n');
+  const exportsFile = join(dir, 'exports');
+  await writeFile(exportsFile, `${exp} 127.0.0.1(rw,no_root_squash,insecure)\n`);
+  const sink = logSink();
+  const watch = callWatch();
+  const start = () =>
+    createNfsService({
+      exportsFile,
+      listen: '127.0.0.1',
+      nfsPort: 0,
+      mountdPort: 0,
+      portmapPort: 0,
+      stateDir: join(dir, 'state'),
+      log: sink.log,
+      observer: watch.observer,
+      workers: 2,
+    });
+  let svc: NfsService = await start();
+  t.teardown(() => svc.close());
+  t.equal(svc.workers?.count, 2, 'two workers');
+  t.match(sink.lines.join('\n'), /NFS over TCP on 2 worker threads/);
+  const rootFh = await mnt(svc.mountdPort, exp);
+  const connect = async () => {
+    const c = await NfsClient.connect({ host: '127.0.0.1', port: svc.nfsPort, transport: 'tcp', cred: root });
+    // One round trip: the connection has been accepted, handed over and taken over by now.
+    await c.null();
+    return c;
+  };
+  const clients: NfsClient[] = [];
+  t.teardown(() => clients.forEach((c) => c.close()));
+  const c1 = await connect();
+  const c2 = await connect();
+  clients.push(c1, c2);
+  t.same(svc.workers!.connections(), [1, 1], 'two connections, one on each worker');
+
+  // A handle learned on one worker, used on the other (whose inode map has never seen it).
+  let at = rootFh;
+  for (const name of ['a', 'b', 'c', 'file']) at = ok(t, await c1.lookup(at, name)).object;
+  const file = at;
+  t.equal(ok(t, await c2.read(file, 0n, 100)).data.toString(), 'deep\n', "worker 2 reads worker 1's handle");
+
+  // One write verifier for the whole server.
+  const w1 = ok(t, await c1.write(file, 0n, Buffer.from('DEEP\n'), StableHow.UNSTABLE));
+  const k2 = ok(t, await c2.commit(file));
+  const k1 = ok(t, await c1.commit(file));
+  t.same(k2.verf, w1.verf, "COMMIT on worker 2 gives worker 1's WRITE verifier");
+  t.same(k1.verf, k2.verf, 'COMMIT verifiers agree across connections');
+  t.equal(ok(t, await c2.read(file, 0n, 100)).data.toString(), 'DEEP\n', "worker 2 reads worker 1's write");
+
+  // Calls served on the workers reach the observer on the main thread, with the bytes it asked for.
+  await watch.until((c) => c.proc === Proc.COMMIT);
+  t.ok(watch.seen.some((c) => c.proc === Proc.LOOKUP && c.address === '127.0.0.1' && c.args > 0), 'LOOKUPs observed with their arguments');
+  t.ok(watch.seen.some((c) => c.proc === Proc.READ && c.args === 0), 'READ arguments not carried (not asked for)');
+
+  // A reload reaches both workers.
+  await writeFile(exportsFile, `${exp} 127.0.0.1(rw,no_root_squash,insecure)\n${other} 127.0.0.1(ro,insecure)\n`);
+  await svc.reload();
+  const otherFh = await mnt(svc.mountdPort, other);
+  for (const [i, c] of [c1, c2].entries()) t.equal(ok(t, await c.lookup(otherFh, 'o')).object.length > 0, true, `worker ${i + 1} serves the added export`);
+  await writeFile(exportsFile, `${other} 127.0.0.1(ro,insecure)\n`);
+  await svc.reload();
+  for (const [i, c] of [c1, c2].entries()) t.equal((await c.getattr(file)).status, NfsStat.STALE, `worker ${i + 1}: the removed export's handle is STALE`);
+  await writeFile(exportsFile, `${exp} 127.0.0.1(rw,no_root_squash,insecure)\n`);
+  await svc.reload();
+
+  // A worker that dies is restarted, loudly; its connections close, the other's live on.
+  const exited = sink.next(/worker 0 exited unexpectedly/);
+  const serving = sink.next(/worker 0 is serving again/);
+  await svc.workers!.crash(0);
+  t.match(await exited, /its 1 connections were closed/, 'the exit is logged with what it cost');
+  await serving;
+  await t.rejects(c1.getattr(file), RpcConnectionError, "the dead worker's connection is closed");
+  t.equal(ok(t, await c2.getattr(file)).attributes.size, 5n, "the other worker's connection lives on");
+  const c3 = await connect();
+  clients.push(c3);
+  t.same(svc.workers!.connections(), [1, 1], 'a new connection goes to the restarted worker');
+  t.equal(ok(t, await c3.read(file, 0n, 100)).data.toString(), 'DEEP\n', 'and is served there');
+
+  // A new server instance: handles still good, a new write verifier.
+  c2.close();
+  c3.close();
+  await svc.close();
+  svc = await start();
+  const c4 = await connect();
+  const c5 = await connect();
+  clients.push(c4, c5);
+  const after = ok(t, await c5.commit(file));
+  t.notSame(after.verf, k1.verf, 'the verifier changed with the restart');
+  t.same(ok(t, await c4.commit(file)).verf, after.verf, 'and is again one for both workers');
+});
+
+t.test('a worker that keeps dying stops the pool loudly', { skip: native ? false : 'worker threads need the platform module' }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-workers-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const exp = join(dir, 'export');
+  await mkdir(exp);
+  await writeFile(join(exp, 'f'), 'f\n');
+  const exportsFile = join(dir, 'exports');
+  await writeFile(exportsFile, `${exp} 127.0.0.1(ro,insecure)\n`);
+  const sink = logSink();
+  let failed: (e: Error) => void = () => {};
+  const failure = new Promise<Error>((resolve) => (failed = resolve));
+  const svc = await createNfsService({
+    exportsFile,
+    listen: '127.0.0.1',
+    nfsPort: 0,
+    mountdPort: 0,
+    portmapPort: 0,
+    log: sink.log,
+    workers: 2,
+    onWorkersFailed: (e) => failed(e),
+  });
+  t.teardown(() => svc.close());
+  let gaveUp: Error | undefined;
+  void failure.then((e) => (gaveUp = e));
+  for (let i = 0; i < 10 && !gaveUp; i++) {
+    const back = sink.next(/worker 0 is serving again/);
+    await svc.workers!.crash(0);
+    await Promise.race([back, failure]);
+  }
+  t.match(gaveUp?.message, /worker 0 exited 6 times within 60 s .*the main thread serves every connection/, 'onWorkersFailed says why');
+  const fh = await mnt(svc.mountdPort, exp);
+  const c = await NfsClient.connect({ host: '127.0.0.1', port: svc.nfsPort, transport: 'tcp', cred: root });
+  t.teardown(() => c.close());
+  t.equal(ok(t, await c.lookup(fh, 'f')).object.length > 0, true, 'the main thread serves on');
+});
