@@ -3,43 +3,9 @@
 // event log. Plain DOM, no framework; the table renders only the rows in view,
 // so a thousand nodes scroll like ten.
 
-interface Span {
-  name: string;
-  start: number;
-  end: number | null;
-}
-interface Row {
-  key: string;
-  mac: string | null;
-  ip: string | null;
-  name: string | null;
-  firmware: string;
-  stage: string;
-  stageSince: number;
-  lostFrom: string | null;
-  lastSeen: number;
-  bootCount: number;
-  lastError: { at: number; text: string } | null;
-  stages: Span[];
-  diagnosis: { code: string; text: string }[];
-}
-interface Entry {
-  what: string;
-  label: string;
-  start: number;
-  end: number | null;
-  outcome?: string;
-  bytes?: number;
-  retransmits?: number;
-}
-interface NodeDetail extends Row {
-  boot: { number: number; start: number; stages: Span[]; timeline: Entry[]; duration: number | null } | null;
-}
-interface BootEvent {
-  kind: string;
-  at: number;
-  [field: string]: unknown;
-}
+import type { BootEvent } from '@netboot/boot-events';
+// The server's own types (through this project's reference to the netboot package), so the page cannot drift from what it is sent.
+import type { NodeRow as Row, NodeView as NodeDetail } from '../src/observe/node-row.js';
 
 const STAGES = ['off', 'dhcp', 'loader', 'kernel', 'mounted', 'init', 'up', 'lost'];
 const ROW_HEIGHT = 24;

@@ -1,5 +1,5 @@
 import { parseFlags, stringFlag } from '../command.js';
-import type { NodeView } from '../observe/boot-monitor.js';
+import type { NodeView } from '../observe/node-row.js';
 import { DEFAULT_STATUS_URL, getJson } from '../observe/status-client.js';
 
 export const doctorLiveUsage = `usage: netboot doctor --live [--url URL] [--token T]

@@ -1,5 +1,5 @@
 import { type Command, parseFlags, stringFlag, boolFlag } from '../command.js';
-import type { NodeRow, NodeView } from '../observe/boot-monitor.js';
+import type { NodeRow, NodeView } from '../observe/node-row.js';
 import { DEFAULT_STATUS_URL, getJson, statusTable, watchEvents, type StatusClientOptions } from '../observe/status-client.js';
 import { untilSignalled } from '../command.js';
 

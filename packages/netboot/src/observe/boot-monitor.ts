@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BootModel, EventHistory, diagnose, type BootEvent, type BootModelOptions, type Diagnosis, type NodeState, type StageSpan } from '@netboot/boot-events';
+import { BootModel, EventHistory, diagnose, type BootEvent, type BootModelOptions, type NodeState } from '@netboot/boot-events';
 import type { DhcpServerOptions } from '@netboot/dhcp-wire';
 import type { HttpBootServerOptions } from '@netboot/http-boot';
 import type { MountdEvent } from '@netboot/mountd';
@@ -11,6 +11,7 @@ import { dhcpEvents } from './dhcp-events.js';
 import { FileEvents } from './file-events.js';
 import { NfsEvents } from './nfs-events.js';
 import { NfsOpStats } from './nfs-op-stats.js';
+import type { NodeRow, NodeView } from './node-row.js';
 
 /** The optional callbacks each service takes; a service started without them pays nothing for monitoring. */
 export interface ServiceHooks {
@@ -22,28 +23,6 @@ export interface ServiceHooks {
   reboot: (name: string, address: string) => void;
 }
 
-/** A node as /api/nodes and `netboot status --json` give it: its state, its last boot's stages at the top, the doctor's findings. */
-export interface NodeView extends NodeState {
-  stages: StageSpan[];
-  diagnosis: Diagnosis[];
-}
-
-/** One row of the live nodes table. */
-export interface NodeRow {
-  key: string;
-  mac: string | null;
-  ip: string | null;
-  name: string | null;
-  firmware: string;
-  stage: string;
-  stageSince: number;
-  lostFrom: string | null;
-  lastSeen: number;
-  bootCount: number;
-  lastError: { at: number; text: string } | null;
-  stages: { name: string; start: number; end: number | null }[];
-  diagnosis: Diagnosis[];
-}
 
 export interface BootMonitorOptions {
   /** Where boot-events.jsonl is kept; the history survives restarts there. */

@@ -1,4 +1,4 @@
-import type { NodeRow } from './boot-monitor.js';
+import type { NodeRow } from './node-row.js';
 
 /** Where `netboot status` looks when no --url is given: a `netboot serve --status-port 9469` on this host. */
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:9469';
