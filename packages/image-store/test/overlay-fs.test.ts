@@ -1,5 +1,5 @@
 import t from 'tap';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RpcServer } from '@netboot/oncrpc-xdr';
@@ -157,4 +157,50 @@ t.test('a node can neither read another node\'s layer nor change the image', asy
   for (const f of ['etc/hostname', 'etc/motd', 'usr/bin/tool']) t.equal(readFileSync(join(s.lower, f)).length > 0, true);
   okv(await c.remove(etc, 'hostname'));
   t.ok(lstatSync(join(s.lower, 'etc/hostname')).isFile(), 'the image keeps its file');
+});
+
+t.test('copy-up keeps owner, mode, nanosecond times and xattrs; a layer directory swapped for a symlink leads nowhere', { skip: process.getuid?.() !== 0 && 'needs root: image owners' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'state'));
+  const tag = Buffer.from([0, 1, 0xfe]);
+  await store.import('deb', {
+    kind: 'tar',
+    stream: once(
+      tar([
+        { name: 'etc/', type: '5', mode: 0o755 },
+        { name: 'etc/exact', data: 'exact\n', mode: 0o4750, uid: 1000, gid: 6, pax: { mtime: '1700000000.123456789', 'SCHILY.xattr.user.tag': tag } },
+        { name: 'etc/hostname', data: 'image\n' },
+      ]),
+    ),
+  });
+  const lower = store.generationPath('deb', 1);
+  const upper = join(dir, 'upper');
+  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.json'));
+  t.teardown(() => fs.close());
+  const etc = await fs.lookup(await fs.root(), Buffer.from('etc'));
+  const exact = await fs.lookup(etc, Buffer.from('exact'));
+  await fs.write(exact, Buffer.from('E'), 0, 'file');
+  const st = lstatSync(join(upper, 'etc/exact'), { bigint: true });
+  t.same({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777n }, { uid: 1000n, gid: 6n, mode: 0o4750n }, 'owner and mode (setuid too) kept');
+  t.equal(readFileSync(join(upper, 'etc/exact'), 'utf8'), 'Exact\n', 'bytes copied, then written');
+  const { native } = await import('@netboot/platform');
+  // Portable mode keeps times to the microsecond only (and no xattrs).
+  if (native) t.equal(lstatSync(join(lower, 'etc/exact'), { bigint: true }).mtimeNs, 1_700_000_000_123_456_789n, 'the image keeps its nanosecond mtime');
+  const hostname = await fs.lookup(etc, Buffer.from('hostname'));
+  await fs.setattr(hostname, { mode: 0o600 });
+  t.equal(lstatSync(join(upper, 'etc/hostname'), { bigint: true }).mtimeNs, lstatSync(join(lower, 'etc/hostname'), { bigint: true }).mtimeNs, 'a copy-up keeps the mtime to the nanosecond');
+  if (native) t.same(native.lgetxattr(join(upper, 'etc/exact'), 'user.tag'), tag, 'xattrs copied up');
+
+  // A local user swaps the layer's etc for a symlink to a directory outside: nothing there is reached.
+  const outside = join(dir, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'hostname'), 'OUTSIDE\n');
+  renameSync(join(upper, 'etc'), join(upper, 'etc.parked'));
+  symlinkSync(outside, join(upper, 'etc'));
+  await t.rejects(fs.write(hostname, Buffer.from('x'), 0, 'file'), 'a write through the swapped directory fails');
+  await t.rejects(fs.setattr(hostname, { mode: 0o777 }), 'so does a setattr');
+  await t.rejects(fs.lookup(await fs.lookup(await fs.root(), Buffer.from('etc')), Buffer.from('hostname')), 'and a lookup below the symlink');
+  t.equal(readFileSync(join(outside, 'hostname'), 'utf8'), 'OUTSIDE\n', 'the outside file is untouched');
+  t.equal(lstatSync(join(outside, 'hostname')).mode & 0o7777, 0o644);
 });
