@@ -22,6 +22,11 @@ flags:
                        survive a restart (default /var/lib/netboot/nfs); a
                        node made with add-node --image and this --state-dir
                        is served as its image under its own writable layer
+  --nfs-workers N      threads serving NFS over TCP (default: the number of
+                       cores); the main thread accepts connections and hands
+                       each to the thread serving fewest, and keeps UDP, MOUNT,
+                       the portmapper and locking; 1 serves everything on the
+                       main thread
   --handle-key FILE    sign file handles with this 32-byte key instead of the
                        state directory's: two servers of the same tree given
                        the same file accept each other's handles`;
@@ -41,6 +46,7 @@ export const nfs: Command = {
       'handle-key': { type: 'string' },
       'nlm-port': { type: 'string' },
       'no-lock': { type: 'boolean' },
+      'nfs-workers': { type: 'string' },
     });
     const exportsFile = stringFlag(flags, 'exports');
     if (!exportsFile) throw new UsageError('--exports FILE is required');
@@ -58,6 +64,7 @@ export const nfs: Command = {
         stateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot/nfs',
         imageStateDir: stringFlag(flags, 'state-dir') ?? '/var/lib/netboot',
         handleKey: stringFlag(flags, 'handle-key'),
+        nfsWorkers: stringFlag(flags, 'nfs-workers'),
       },
       log,
     );

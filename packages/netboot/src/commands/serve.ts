@@ -41,6 +41,8 @@ NFS, MOUNT, portmap:
   --no-lock            no NLM/NSM locking (clients must mount with nolock)
   --handle-key FILE    32-byte file handle key shared with another server of the
                        same tree (default: the key in <state-dir>/nfs)
+  --nfs-workers N      threads serving NFS over TCP (default: the number of cores;
+                       1: NFS on the main thread with DHCP, TFTP and HTTP)
   --no-nfs             don't serve NFS, MOUNT or portmap
 TFTP:
   --tftp-root DIR      TFTP root (secure: nothing outside it is served)
@@ -117,6 +119,7 @@ async function startAll(s: Settings, log: Log, hooks?: ServiceHooks): Promise<Ru
             stateDir: `${stateDir}/nfs`,
             imageStateDir: stateDir,
             handleKey: str(s, 'handle-key'),
+            nfsWorkers: str(s, 'nfs-workers'),
           },
           log,
           hooks && { observer: hooks.nfs, onMount: hooks.mount, onPeerRestarted: hooks.reboot },

@@ -80,6 +80,8 @@ function resolveLinks(path: string, links: Map<string, string>): string {
  * still active, and its errors. Every call is counted in `stats`.
  */
 export class NfsEvents implements NfsCallObserver {
+  /** What start and follow read: handles and names, replies that name handles and link targets. */
+  readonly readsBytesOf = [Proc.LOOKUP, Proc.READ, Proc.READLINK];
   private readonly clients = new Map<string, Client>();
   private now = Date.now();
   private readonly clock: NodeJS.Timeout;

@@ -1,7 +1,8 @@
 import { createNfsService, MOUNTD_PORT, NFS_PORT, type NfsServiceOptions } from '@netboot/nfs3';
 import { startLockDaemon, type LockDaemon } from '@netboot/nlm';
 import { NodeRoots } from '@netboot/image-store';
-import { portFlag } from '../command.js';
+import { availableParallelism } from 'node:os';
+import { intFlag, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
 
 export interface NfsSettings {
@@ -19,6 +20,8 @@ export interface NfsSettings {
   handleKey?: string;
   /** Where images and image-backed nodes live (add-node --image): their exports are served as merged roots. */
   imageStateDir?: string;
+  /** --nfs-workers: threads serving NFS over TCP (default: the number of cores; 1 serves on the main thread). */
+  nfsWorkers?: string;
 }
 
 /** Boot monitoring's callbacks (netboot serve --status-port). */
@@ -32,6 +35,7 @@ export interface NfsHooks {
 export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Promise<RunningService> {
   const nlmPort = portFlag(s.nlmPort, '--nlm-port', 0);
   const roots = s.imageStateDir ? new NodeRoots(s.imageStateDir) : undefined;
+  const workers = intFlag(s.nfsWorkers, '--nfs-workers', availableParallelism(), 1, 64);
   const service = await createNfsService({
     exportsFile: s.exportsFile,
     listen: s.listen,
@@ -50,6 +54,13 @@ export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Prom
           return fs;
         }
       : undefined,
+    isBackendExport: roots ? async (path) => (await roots.list()).some((r) => r.root === path) : undefined,
+    workers,
+    onWorkersFailed: (e) => {
+      // Serving on fewer threads than asked, unnoticed, is worse than stopping where a service manager sees it.
+      log(`${e.message}; netboot stops (exit 1) rather than serve on fewer threads than --nfs-workers asks`);
+      process.exit(1);
+    },
   });
   let locks: LockDaemon | undefined;
   if (!s.noLock) {

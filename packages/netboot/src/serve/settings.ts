@@ -19,6 +19,7 @@ export const SERVE_OPTIONS = {
   'nlm-port': { type: 'string' },
   'no-lock': { type: 'boolean' },
   'handle-key': { type: 'string' },
+  'nfs-workers': { type: 'string' },
   'no-nfs': { type: 'boolean' },
   // TFTP
   'tftp-root': { type: 'string' },
