@@ -9,6 +9,9 @@
 // Cells:
 //   sequential READ over TCP at rsize 1 MiB with 1, 4 and 16 calls in flight,
 //   sequential READ over TCP at 8 KiB and 64 KiB with 8 and 16 in flight (C client),
+//   the same at 16 in flight over 4 connections (C client; a server with NFS
+//     worker threads serves each connection on one of them, so one connection
+//     measures one thread),
 //   sequential READ over UDP at rsize 8 KiB (16 in flight, node client only),
 //   random 4 KiB READs (16 in flight), GETATTR and LOOKUP (16 in flight),
 //   rsize8k: a 64 MiB file read whole once in 8 KiB READs, 16 in flight (C client),
@@ -21,6 +24,7 @@
 //   node bench/nfs-read.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
 //                          [--cells seq1,seq4,seq16,read8k8,read8k16,read64k8,read64k16,udp,random,getattr,lookup,rsize8k,walk]
 //                          [--client c,node] [--tree-entries N] [--profile DIR] [--status-port] [--json]
+//                          [--nfs-workers N] [--baseline DIR --baseline-nfs-workers N]
 //
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
 // when nfs-ganesha + nfs-ganesha-vfs (and rpcbind) are not installed, the C
@@ -29,6 +33,9 @@
 // --status-port netboot runs as `netboot serve --status-port` (boot events,
 // metrics and the dashboard on) instead of `netboot nfs`: a run with it and
 // one without, set side by side by bench/compare.js, show what events cost.
+// --nfs-workers N starts netboot with that many NFS threads (default: its
+// own, the number of cores); with --baseline set to this checkout and
+// --baseline-nfs-workers 1, one run compares 1 thread with N.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -57,6 +64,9 @@ const CELLS = {
   read8k16: { label: 'READ seq 8 KiB TCP x16', kind: 'seq', transport: 'tcp', io: 8192, inflight: 16, clients: ['c'] },
   read64k8: { label: 'READ seq 64 KiB TCP x8', kind: 'seq', transport: 'tcp', io: 65536, inflight: 8, clients: ['c'] },
   read64k16: { label: 'READ seq 64 KiB TCP x16', kind: 'seq', transport: 'tcp', io: 65536, inflight: 16, clients: ['c'] },
+  read8k16c4: { label: 'READ seq 8 KiB 4 conns x16', kind: 'seq', transport: 'tcp', io: 8192, inflight: 16, connections: 4, clients: ['c'] },
+  read64k16c4: { label: 'READ seq 64 KiB 4 conns x16', kind: 'seq', transport: 'tcp', io: 65536, inflight: 16, connections: 4, clients: ['c'] },
+  getattr16c4: { label: 'GETATTR 4 conns x16', kind: 'getattr', transport: 'tcp', inflight: 16, connections: 4, clients: ['c'] },
   udp: { label: 'READ seq 8 KiB UDP x16', kind: 'seq', transport: 'udp', io: 8192, inflight: 16 },
   random: { label: 'READ random 4 KiB TCP x16', kind: 'random', transport: 'tcp', io: 4096, inflight: 16 },
   getattr: { label: 'GETATTR TCP x16', kind: 'getattr', transport: 'tcp', inflight: 16 },
@@ -80,6 +90,8 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     'status-port': { type: 'boolean', default: false },
     measure: { type: 'string' },
+    'nfs-workers': { type: 'string' },
+    'baseline-nfs-workers': { type: 'string' },
   },
 });
 
@@ -222,6 +234,8 @@ async function main() {
       atExit,
       baseline: values.baseline,
       statusPort: values['status-port'],
+      netbootArgs: values['nfs-workers'] ? ['--nfs-workers', values['nfs-workers']] : [],
+      baselineArgs: values['baseline-nfs-workers'] ? ['--nfs-workers', values['baseline-nfs-workers']] : [],
     });
     const cBuild = clients.includes('c') ? buildNfsBench() : undefined;
     if (cBuild?.why) notes['c client'] = `not run: ${cBuild.why}`;
@@ -307,7 +321,7 @@ async function main() {
           detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
         }),
       );
-      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients, statusPort: values['status-port'], treeEntries: treeMade?.entries }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss, walkTree: treeMade } });
+      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients, statusPort: values['status-port'], treeEntries: treeMade?.entries, nfsWorkers: values['nfs-workers'], baselineNfsWorkers: values['baseline-nfs-workers'] }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss, walkTree: treeMade } });
       console.log(JSON.stringify(out));
     } else {
       console.log(`server peak RSS: ${Object.entries(peakRss).map(([n, v]) => `${n} ${v} MB`).join(', ')}   (load average ${load().join(' ')})`);
@@ -327,7 +341,7 @@ function cArgs(def, exportPath, size, seconds) {
   }
   const op = { seq: 'read', random: 'random', getattr: 'getattr', lookup: 'lookup' }[def.kind];
   return ['--export', exportPath, '--file', FILE, '--op', op, '--io', String(def.io ?? 4096), '--inflight', String(def.inflight),
-    '--size', String(size), '--seconds', String(seconds), '--warm-ms', '300'];
+    '--size', String(size), '--seconds', String(seconds), '--warm-ms', '300', ...(def.connections ? ['--connections', String(def.connections)] : [])];
 }
 
 /**

@@ -4,14 +4,16 @@
  * needs about as much CPU as the server and shares the same cores).
  *
  * One TCP connection to MOUNT (to get the export's root handle) and one to
- * NFS, AUTH_SYS as the calling user, N calls kept in flight from a poll loop.
+ * NFS (or --connections C, the calls in flight spread over them: a server
+ * with worker threads serves each connection on one thread), AUTH_SYS as the
+ * calling user, N calls kept in flight from a poll loop.
  * Built by bench/lib/c-client.js with gcc against libnfs-dev when a bench
  * runs; never committed as a binary.
  *
  *   nfs-bench --export PATH --file NAME --op read|random|getattr|lookup|write|walk
  *             [--host 127.0.0.1] [--nfs-port 2049] [--mount-port 20048]
  *             [--io BYTES] [--inflight N] [--size BYTES] [--seconds S]
- *             [--warm-ms MS] [--count N] [--stable 0|1|2] [--pause]
+ *             [--warm-ms MS] [--count N] [--stable 0|1|2] [--connections C] [--pause]
  *
  * Prints one JSON line: opsPerSecond, MBps (of the timed part), bytes and ops
  * (all, warm-up included, as the server's CPU time is), measuredBytes,
@@ -57,6 +59,10 @@ static long long count;
 static int stable = 0, pause_after_warm;
 
 static struct rpc_context *nfs;
+/* The NFS connections calls go out on (conns[0] is nfs); a reply's next call goes on its connection. */
+#define MAX_CONNECTIONS 64
+static struct rpc_context *conns[MAX_CONNECTIONS];
+static int nconns = 1;
 static nfs_fh3 root_fh, file_fh;
 static char *write_buf;
 static uint64_t next_offset;
@@ -125,7 +131,7 @@ static void looked_up(struct rpc_context *rpc, int status, void *data, void *pri
   *(int *)priv = 1;
 }
 
-static void issue(void);
+static void issue(struct rpc_context *on);
 
 /* One reply: count it, then keep the number in flight unless time is up. */
 static void replied(struct rpc_context *rpc, int status, void *data, void *priv) {
@@ -151,7 +157,6 @@ static void replied(struct rpc_context *rpc, int status, void *data, void *priv)
     if (nfsstatus == NFS3_OK && n != io) die("WRITE", "short write");
   }
   }
-  (void)rpc;
   if (nfsstatus != NFS3_OK) {
     fprintf(stderr, "nfs-bench: call failed: %s\n", nfsstat3_to_str(nfsstatus));
     failed = 1;
@@ -165,10 +170,10 @@ static void replied(struct rpc_context *rpc, int status, void *data, void *priv)
     bytes += n;
     if (count > 0 ? ops + outstanding >= count : now() >= t_end) stopping = 1;
   }
-  if (!stopping) issue();
+  if (!stopping) issue(rpc);
 }
 
-static void issue(void) {
+static void issue(struct rpc_context *on) {
   int rc;
   uint64_t offset = 0;
   if (op == OP_READ || op == OP_WRITE) {
@@ -183,27 +188,27 @@ static void issue(void) {
   case OP_READ:
   case OP_RANDOM: {
     READ3args a = { .file = file_fh, .offset = offset, .count = io };
-    rc = rpc_nfs3_read_async(nfs, replied, &a, NULL);
+    rc = rpc_nfs3_read_async(on, replied, &a, NULL);
     break;
   }
   case OP_GETATTR: {
     GETATTR3args a = { .object = file_fh };
-    rc = rpc_nfs3_getattr_async(nfs, replied, &a, NULL);
+    rc = rpc_nfs3_getattr_async(on, replied, &a, NULL);
     break;
   }
   case OP_LOOKUP: {
     LOOKUP3args a = { .what = { .dir = root_fh, .name = (char *)file_name } };
-    rc = rpc_nfs3_lookup_async(nfs, replied, &a, NULL);
+    rc = rpc_nfs3_lookup_async(on, replied, &a, NULL);
     break;
   }
   default: {
     WRITE3args a = { .file = file_fh, .offset = offset, .count = io, .stable = stable };
     a.data.data_len = io;
     a.data.data_val = write_buf;
-    rc = rpc_nfs3_write_async(nfs, replied, &a, NULL);
+    rc = rpc_nfs3_write_async(on, replied, &a, NULL);
   }
   }
-  if (rc != 0) die("queue call", rpc_get_error(nfs));
+  if (rc != 0) die("queue call", rpc_get_error(on));
   outstanding++;
 }
 
@@ -338,15 +343,20 @@ static void committed(struct rpc_context *rpc, int status, void *data, void *pri
   *(int *)priv = 1;
 }
 
+/* One poll over every NFS connection, then each serviced. */
+static void service_all(void) {
+  struct pollfd pfd[MAX_CONNECTIONS];
+  for (int i = 0; i < nconns; i++) pfd[i] = (struct pollfd){ .fd = rpc_get_fd(conns[i]), .events = rpc_which_events(conns[i]) };
+  if (poll(pfd, nconns, 1000) < 0 && errno != EINTR) die("poll", strerror(errno));
+  for (int i = 0; i < nconns; i++)
+    if (rpc_service(conns[i], pfd[i].revents) < 0) die("rpc_service", rpc_get_error(conns[i]));
+}
+
 /* Keeps `inflight` calls going until stopping is set and all have replied. */
 static void run_until_stopped(void) {
   stopping = 0;
-  for (int i = 0; i < inflight; i++) issue();
-  while (outstanding > 0) {
-    struct pollfd pfd = { .fd = rpc_get_fd(nfs), .events = rpc_which_events(nfs) };
-    if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) die("poll", strerror(errno));
-    if (rpc_service(nfs, pfd.revents) < 0) die("rpc_service", rpc_get_error(nfs));
-  }
+  for (int i = 0; i < inflight; i++) issue(conns[i % nconns]);
+  while (outstanding > 0) service_all();
 }
 
 static double cpu_seconds(void) {
@@ -373,6 +383,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--warm-ms")) warm_ms = atof(v);
     else if (!strcmp(a, "--count")) count = atoll(v);
     else if (!strcmp(a, "--stable")) stable = atoi(v);
+    else if (!strcmp(a, "--connections")) nconns = atoi(v);
     else if (!strcmp(a, "--op")) {
       if (!strcmp(v, "read")) op = OP_READ;
       else if (!strcmp(v, "random")) op = OP_RANDOM;
@@ -386,6 +397,7 @@ int main(int argc, char **argv) {
   if (!export_path || (!file_name && op != OP_WALK)) die("usage", "--export PATH and --file NAME are required");
   if (inflight < 1 || inflight > 1024 || io < 1 || io > 64 * 1024 * 1024) die("usage", "--inflight 1-1024, --io 1-64 MiB");
   if ((op == OP_READ || op == OP_RANDOM || op == OP_WRITE) && size < io) die("usage", "--size must be at least --io");
+  if (nconns < 1 || nconns > MAX_CONNECTIONS) die("usage", "--connections 1-64");
 
   struct rpc_context *mnt = connect_to(mount_port);
   int done = 0;
@@ -394,6 +406,8 @@ int main(int argc, char **argv) {
   rpc_destroy_context(mnt);
 
   nfs = connect_to(nfs_port);
+  conns[0] = nfs;
+  for (int i = 1; i < nconns; i++) conns[i] = connect_to(nfs_port);
   if (op == OP_WALK) {
     char top[1] = "";
     if (pause_after_warm) {
@@ -443,11 +457,9 @@ int main(int argc, char **argv) {
     counting = 0;
     /* warm-up: count nothing, stop at t_end */
     stopping = 0;
-    for (int i = 0; i < inflight; i++) issue();
+    for (int i = 0; i < inflight; i++) issue(conns[i % nconns]);
     while (outstanding > 0) {
-      struct pollfd pfd = { .fd = rpc_get_fd(nfs), .events = rpc_which_events(nfs) };
-      if (poll(&pfd, 1, 1000) < 0 && errno != EINTR) die("poll", strerror(errno));
-      if (rpc_service(nfs, pfd.revents) < 0) die("rpc_service", rpc_get_error(nfs));
+      service_all();
       if (now() >= t_end) stopping = 1;
     }
   }

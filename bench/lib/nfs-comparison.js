@@ -10,16 +10,17 @@ import { startGanesha, startNetboot } from './nfs-servers.js';
  * `dir`. Returns those running, by name, and a note for every name: its pid
  * and namespace, or why it is not measured (Ganesha not installed, say).
  * `statusPort` runs netboot (and the baseline) with boot events and metrics on.
+ * `netbootArgs` and `baselineArgs` are more flags for each (`--nfs-workers N`).
  */
-export async function startServers(names, { dir, work, profileDir, atExit, baseline, statusPort = false }) {
+export async function startServers(names, { dir, work, profileDir, atExit, baseline, statusPort = false, netbootArgs = [], baselineArgs = [] }) {
   const started = {};
   const notes = {};
   for (const name of names) {
     const s =
       name === 'netboot'
-        ? await startNetboot({ dir, work, profileDir, atExit, statusPort })
+        ? await startNetboot({ dir, work, profileDir, atExit, statusPort, args: netbootArgs })
         : name === 'baseline'
-          ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline', statusPort })
+          ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline', statusPort, args: baselineArgs })
           : await startGanesha({ dir, work, atExit });
     if (s.why) notes[name] = `not measured: ${s.why}`;
     else {

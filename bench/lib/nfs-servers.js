@@ -22,9 +22,10 @@ export const ROOT_CRED = { flavor: 1, stamp: 0, machine: 'bench', uid: 0, gid: 0
  * (a baseline to compare a change with) instead of this one. With
  * `statusPort` the same NFS service runs under `netboot serve --status-port`
  * instead: boot events and metrics on, what they cost the hot path measured
- * by comparing a run with and one without (bench/compare.js).
+ * by comparing a run with and one without (bench/compare.js). `args` are
+ * more flags for the command (`--nfs-workers N`).
  */
-export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false }) {
+export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false, args = [] }) {
   const { ns, why } = createNetns('nbnfs', atExit);
   if (!ns) return { why };
   const exportsFile = join(work, `${tag}.exports`);
@@ -34,7 +35,7 @@ export async function startNetboot({ dir, work, profileDir, atExit, checkout, ta
     ns,
     process.execPath,
     [...nodeArgs, checkout ? join(checkout, 'packages/netboot/dist/cli.js') : cli, ...(statusPort ? ['serve', '--status-port', String(STATUS_PORT)] : ['nfs']),
-      '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT), '--mountd-port', String(MOUNTD_PORT), '--state-dir', join(work, `${tag}-state`)],
+      '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT), '--mountd-port', String(MOUNTD_PORT), '--state-dir', join(work, `${tag}-state`), ...args],
     join(work, `${tag}.log`),
     atExit,
   );
