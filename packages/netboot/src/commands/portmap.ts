@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { PMAP_PORT, PortmapServer } from '@netboot/portmap';
 import { type Command, UsageError, parseFlags, portFlag, stringFlag, untilSignalled } from '../command.js';
+import { listenError } from '../serve/listen-error.js';
 
 const usage = `usage: netboot portmap [--listen ADDR] [--port N]
 
@@ -14,18 +15,6 @@ SIGINT/SIGTERM stop it.
 flags:
   --listen ADDR   address to listen on (default 0.0.0.0)
   --port N        UDP and TCP port (default ${PMAP_PORT})`;
-
-function explain(err: NodeJS.ErrnoException, host: string, port: number): Error {
-  if (err.code === 'EADDRINUSE') {
-    return new Error(
-      `${host} port ${port} is already in use, probably by rpcbind; stop it ` +
-        '(systemctl stop rpcbind.socket rpcbind) or choose another --port',
-    );
-  }
-  if (err.code === 'EACCES') return new Error(`binding port ${port} needs root (or CAP_NET_BIND_SERVICE); run as root or use --port above 1023`);
-  if (err.code === 'EADDRNOTAVAIL') return new Error(`${host} is not an address of this host; check --listen`);
-  return err;
-}
 
 export const portmap: Command = {
   name: 'portmap',
@@ -44,7 +33,7 @@ export const portmap: Command = {
       bound = await server.listen({ host, port });
     } catch (e) {
       await server.close();
-      throw explain(e as NodeJS.ErrnoException, host, port);
+      throw listenError(e as NodeJS.ErrnoException, host, port, { inUse: ', probably by rpcbind; stop it (systemctl stop rpcbind.socket rpcbind) or choose another --port' });
     }
     log(`portmap: listening on ${host} port ${bound} (UDP and TCP)`);
     const sig = await signalled;

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { HttpBootServer, type HttpBootServerOptions } from '@netboot/http-boot';
-import { parseRemap, type Remap } from '@netboot/tftp-wire';
 import { UsageError, portFlag } from '../command.js';
-import type { Log, RunningService } from './running-service.js';
+import { listenError } from './listen-error.js';
+import { loadRemap } from './remap-file.js';
+import { serviceLog, type Log, type RunningService } from './running-service.js';
 
 export interface HttpSettings {
   root: string;
@@ -12,24 +12,6 @@ export interface HttpSettings {
   /** The TFTP remap rules: the same names reach the same files over both. */
   remapFile?: string;
   verbose: boolean;
-}
-
-async function loadRemap(file: string): Promise<Remap> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read the remap file ${file}: ${(e as Error).message}`);
-  }
-  return parseRemap(text, file);
-}
-
-function explain(err: NodeJS.ErrnoException, host: string, port: number): Error {
-  if (err.code === 'EADDRINUSE') return new Error(`${host} port ${port} is already in use (another web server?); stop it or choose another --http-port`);
-  if (err.code === 'EACCES') return new Error(`binding port ${port} needs root (or CAP_NET_BIND_SERVICE); run as root or use a port above 1023`);
-  if (err.code === 'EADDRNOTAVAIL') return new Error(`${host} is not an address of this host; check --listen`);
-  if (err.code === 'ENOENT') return new Error(`${err.path ?? 'the root'} does not exist; check the root directory`);
-  return err;
 }
 
 /** The boot-file root over HTTP: what iPXE scripts and UEFI HTTP Boot fetch. */
@@ -44,17 +26,14 @@ export async function startHttp(s: HttpSettings, log: Log, onExchange?: HttpBoot
     remap,
     onExchange,
     accessLog: (line) => log(`http: ${line}`),
-    log: (level, message) => {
-      if (level === 'debug' && !s.verbose) return;
-      log(level === 'warning' ? `http: warning: ${message}` : `http: ${message}`);
-    },
+    log: serviceLog('http', s.verbose, log),
   });
   let bound;
   try {
     bound = await server.listen();
   } catch (e) {
     await server.close();
-    throw explain(e as NodeJS.ErrnoException, s.listen ?? '::', port);
+    throw listenError(e as NodeJS.ErrnoException, s.listen ?? '::', port, { inUse: ' (another web server?); stop it or choose another --http-port', root: 'the root directory' });
   }
   log(`http: listening on ${bound.address} port ${bound.port}, root ${s.root} (read-only)${remap ? `, ${remap.size} remap rules` : ''}`);
   return {

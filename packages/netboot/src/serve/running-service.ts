@@ -19,3 +19,11 @@ export interface RunningService {
 }
 
 export type Log = (line: string) => void;
+
+/** A server's levelled log as `name:` lines: warnings marked, debug lines only when verbose. */
+export function serviceLog(name: string, verbose: boolean, log: Log): (level: 'debug' | 'info' | 'warning', message: string) => void {
+  return (level, message) => {
+    if (level === 'debug' && !verbose) return;
+    log(level === 'warning' ? `${name}: warning: ${message}` : `${name}: ${message}`);
+  };
+}
