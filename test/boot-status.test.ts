@@ -53,8 +53,8 @@ t.test('a node boots stage by stage; status, metrics and the live doctor say so'
   t.match(doctor.stdout, /00:40:63:c2:ca:c9 198\.18\.21\.21: up, boot 1\n {2}mount-refused: MOUNT of \/not\/exported/);
 
   const table = await run(process.execPath, [netbootCli, 'status', '--url', lab.statusUrl], { ns: lab.link.server, timeoutMs: 20_000 });
-  t.match(table.stdout, /^MAC\s+IP\s+NAME\s+FIRMWARE\s+STAGE/);
-  t.match(table.stdout, /00:40:63:c2:ca:c9\s+198\.18\.21\.21\s+-\s+BIOS\s+up\s+dhcp [\d.]+ loader [\d.]+ kernel [\d.]+ mounted [\d.]+ init [\d.]+ up [\d.]+\s+1\s+MOUNT of/);
+  t.match(table.stdout, /^MAC\s+IP\s+NAME\s+FIRMWARE\s+IMAGE\s+STAGE/);
+  t.match(table.stdout, /00:40:63:c2:ca:c9\s+198\.18\.21\.21\s+-\s+BIOS\s+-\s+up\s+dhcp [\d.]+ loader [\d.]+ kernel [\d.]+ mounted [\d.]+ init [\d.]+ up [\d.]+\s+1\s+MOUNT of/);
 
 });
 

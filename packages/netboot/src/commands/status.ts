@@ -6,7 +6,9 @@ import { untilSignalled } from '../command.js';
 const usage = `usage: netboot status [--json] [--watch] [--url URL] [--token T]
 
 Every node the running server has seen boot, one row each: MAC, IP, name,
-firmware (BIOS, UEFI, iPXE, HTTP Boot), stage (off, dhcp, loader, kernel,
+firmware (BIOS, UEFI, iPXE, HTTP Boot), image (for a node added with
+--image: IMAGE:GEN, the generation it runs; "old (next boot N)" when it still
+runs an old one; "pinned" for a canary), stage (off, dhcp, loader, kernel,
 mounted, init, up, lost), seconds in each stage of its last boot, boot count,
 and its last error or what the live doctor reads from its traffic. Asks the
 status port of netboot serve --status-port N.
@@ -15,7 +17,9 @@ flags:
   --url URL     the status port (default ${DEFAULT_STATUS_URL})
   --token T     its --status-token (default: $NETBOOT_STATUS_TOKEN)
   --json        {"nodes":[{"mac","ip","stage","stages":[{"name","start","end"}],...}]}
-                (times in ms since the epoch; end null for the stage under way)
+                (times in ms since the epoch; end null for the stage under way);
+                "image": {"name","generation","next","promoted","pinned","old"}
+                or null
   --watch       keep the table up to date as nodes change (Ctrl-C ends it);
                 with --json, one {"node":...} line per change`;
 

@@ -12,6 +12,7 @@ import { FileEvents } from './file-events.js';
 import { NfsEvents } from './nfs-events.js';
 import { NfsOpStats } from './nfs-op-stats.js';
 import type { NodeRow, NodeView } from './node-row.js';
+import { NodeImages } from './node-images.js';
 
 /** The optional callbacks each service takes; a service started without them pays nothing for monitoring. */
 export interface ServiceHooks {
@@ -55,6 +56,8 @@ export class BootMonitor {
   readonly metrics: BootMetrics;
   readonly hooks: ServiceHooks;
   readonly stats: ServiceStats = {};
+  /** The image generations of image-backed nodes, from the state directory. */
+  readonly images: NodeImages;
   private readonly listeners = new Set<Listener>();
   private readonly files: FileEvents;
   private readonly nfs: NfsEvents;
@@ -65,6 +68,7 @@ export class BootMonitor {
     opts: BootMonitorOptions,
   ) {
     this.model = new BootModel(opts.model);
+    this.images = new NodeImages(opts.stateDir);
     const nfsStats = new NfsOpStats();
     this.files = new FileEvents((e) => this.emit(e), opts.tftpRoot);
     this.nfs = new NfsEvents((e) => this.emit(e), nfsStats, (ip) => this.files.initPathOf(ip));
@@ -89,6 +93,8 @@ export class BootMonitor {
         this.emit({ kind: 'mount', at: Date.now(), ip, op: m.op, path: m.path, version: m.version, ok: m.granted, reason: m.why, exportsLine: m.exportsLine });
         // A MNT that (re)starts a boot's root: its init is looked for anew. A running node mounting more leaves it be.
         if (m.op === 'MNT' && m.granted && this.model.node(ip)?.stage === 'mounted') this.nfs.mounted(ip);
+        // A MOUNT is an image-backed node's boot: it may run another generation now.
+        if (m.op === 'MNT' && m.granted) void this.images.refresh();
       },
       reboot: (name, address) => this.emit({ kind: 'reboot', at: Date.now(), ip: address.startsWith('::ffff:') ? address.slice(7) : address, name }),
     };
@@ -103,6 +109,7 @@ export class BootMonitor {
     const { history, events, skipped } = await EventHistory.open(file, { maxEvents: opts.maxEvents });
     const monitor = new BootMonitor(history, opts);
     for (const e of events) monitor.model.apply(e);
+    await monitor.images.refresh();
     monitor.model.tick(Date.now());
     if (skipped > 0) opts.log(`status: skipped ${skipped} unreadable lines of ${file}`);
     opts.log(`status: ${events.length} boot events read back from ${file}, ${monitor.model.size} nodes`);
@@ -133,7 +140,7 @@ export class BootMonitor {
   }
 
   view(node: NodeState, now = Date.now()): NodeView {
-    return { ...node, stages: node.boot?.stages ?? [], diagnosis: diagnose(node, now) };
+    return { ...node, stages: node.boot?.stages ?? [], diagnosis: diagnose(node, now), image: this.images.of(node.ip) };
   }
 
   nodes(now = Date.now()): NodeView[] {
@@ -156,6 +163,7 @@ export class BootMonitor {
       lastError: node.lastError,
       stages: node.boot?.stages ?? [],
       diagnosis: diagnose(node, now),
+      image: this.images.of(node.ip),
     };
   }
 

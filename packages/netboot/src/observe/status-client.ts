@@ -73,9 +73,15 @@ export function stageSeconds(stages: NodeRow['stages'], now: number): string {
     .join(' ');
 }
 
+/** `deb:2`; `deb:1 old (next boot 2)` for a node still on an old generation; `pinned` for a canary. */
+export function imageCell(i: NodeRow['image']): string {
+  if (!i) return '-';
+  return `${i.name}:${i.generation}${i.old ? ` old (next boot ${i.next})` : ''}${i.pinned ? ' pinned' : ''}`;
+}
+
 /** The nodes as a table, one row each, sorted by MAC (then IP). */
 export function statusTable(rows: NodeRow[], now: number): string {
-  const head = ['MAC', 'IP', 'NAME', 'FIRMWARE', 'STAGE', 'SECONDS PER STAGE (LAST BOOT)', 'BOOTS', 'LAST ERROR / DOCTOR'];
+  const head = ['MAC', 'IP', 'NAME', 'FIRMWARE', 'IMAGE', 'STAGE', 'SECONDS PER STAGE (LAST BOOT)', 'BOOTS', 'LAST ERROR / DOCTOR'];
   const body = [...rows]
     .sort((a, b) => a.key.localeCompare(b.key))
     .map((r) => [
@@ -83,6 +89,7 @@ export function statusTable(rows: NodeRow[], now: number): string {
       r.ip ?? '-',
       r.name ?? '-',
       r.firmware,
+      imageCell(r.image),
       r.stage === 'lost' && r.lostFrom ? `lost(${r.lostFrom})` : r.stage,
       stageSeconds(r.stages, now) || '-',
       String(r.bootCount),

@@ -104,6 +104,7 @@ export class StatusServer {
     const m = this.opts.monitor;
     const path = url.pathname;
     if (path === '/metrics') return this.send(res, 200, m.metrics.contentType, await m.metrics.text());
+    if (path.startsWith('/api/nodes')) await m.images.refresh();
     if (path === '/api/nodes') {
       const now = Date.now();
       if (url.searchParams.get('view') === 'rows') return this.json(res, { now, nodes: [...m.model.nodes()].map((n) => m.row(n, now)) });
