@@ -32,6 +32,12 @@ export class AttributeCache<T> {
     return st;
   }
 
+  /** The attributes stored for `key` while fresh, else undefined. */
+  fresh(key: string): T | undefined {
+    const e = this.entries.get(key);
+    return e && e.until > performance.now() ? e.st : undefined;
+  }
+
   /** Attributes the backend just read or produced for `key`. */
   set(key: string, st: T): void {
     this.store(key, st, performance.now());

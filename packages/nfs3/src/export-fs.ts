@@ -93,6 +93,12 @@ export interface ExportFs {
   resolve(fileid: bigint, generation: bigint): Promise<FsObject>;
   /** A name in a directory; `.` is the directory, `..` its parent (the root's is the root). Never follows a symlink. */
   lookup(dir: FsObject, name: Buffer): Promise<FsObject>;
+  /**
+   * The objects of several names of one directory (names as readdir gives them: Latin-1 strings of
+   * their bytes, never `.` or `..`), undefined for a name that is gone: READDIRPLUS's entries at the
+   * cost of one lookup of the directory. Optional: without it each name is looked up alone.
+   */
+  lookupNames?(dir: FsObject, names: readonly string[]): Promise<(FsObject | undefined)[]>;
   /** Fresh attributes of an object. */
   getattr(obj: FsObject): Promise<FsAttrs>;
   setattr(obj: FsObject, change: AttrChange): Promise<void>;

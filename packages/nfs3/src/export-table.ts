@@ -77,6 +77,11 @@ export class ExportTable {
     return this.handles.encode({ exportId, ino: obj.fileid, birth: obj.generation });
   }
 
+  /** The handles of several objects of one export, signed together (READDIRPLUS). */
+  handlesOf(exportId: number, objs: readonly FsObject[]): Buffer[] {
+    return this.handles.encodeMany(objs.map((o) => ({ exportId, ino: o.fileid, birth: o.generation })));
+  }
+
   /** Resolves a handle for a call: BADHANDLE, STALE, or a refusal for a client the export does not list. */
   async target(call: RpcCall, fh: Buffer, refuse: Refuse): Promise<Target> {
     const id = this.handles.decode(fh);

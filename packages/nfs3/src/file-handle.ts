@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type Cipher, createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * What an NFS file handle names: an object of one export, by inode number
@@ -7,10 +7,19 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * from the object the handle was made for (on a file system without birth
  * times it is 0 and only the inode number is checked).
  *
- * Layout (38 bytes): version u8 | reserved u8 | export id u32 | ino u64 |
- * birth time ns u64 | HMAC-SHA256 of the preceding 22 bytes, first 16 bytes.
- * The MAC, keyed by a secret kept in the state directory, makes a forged or
- * altered handle BADHANDLE instead of a guess at some other file.
+ * Layout (32 bytes): version 2 u8 | reserved u8 | export id u32 | ino u64 |
+ * birth time ns u64 | MAC, 10 bytes. The MAC is AES-128 of the block
+ * ino | birth under a key of the export's own (derived from the secret kept
+ * in the state directory and the export id), which makes a forged or altered
+ * handle BADHANDLE instead of a guess at some other file. One AES block per
+ * handle lets a READDIRPLUS reply sign all its entries in one cipher call
+ * (about 0.1 µs a handle, against several µs for an HMAC each); the handle
+ * is 6 bytes shorter than version 1's, so a reply holds more entries.
+ *
+ * Version 1 handles (38 bytes: the same fields, then the first 16 bytes of
+ * HMAC-SHA256 of the preceding 22, under the secret itself), which servers
+ * before version 2 gave out, are still accepted: a client that held one
+ * across the upgrade keeps using it.
  */
 export interface HandleId {
   exportId: number;
@@ -18,51 +27,113 @@ export interface HandleId {
   birth: bigint;
 }
 
-const VERSION = 1;
+const VERSION = 2;
 const BODY = 22;
-const MAC = 16;
+const MAC = 10;
 export const HANDLE_SIZE = BODY + MAC;
 
-/** Verified handles remembered, so the calls of a busy client skip the HMAC (a few microseconds each). */
+const V1 = 1;
+const V1_MAC = 16;
+const V1_SIZE = BODY + V1_MAC;
+
+/** Verified handles remembered, so the calls of a busy client skip the MAC check. */
 const VERIFIED_MAX = 4096;
+/** Handles made, so LOOKUP and READDIRPLUS of known objects skip the MAC too. */
+const ENCODED_MAX = 16384;
 
 export class HandleCodec {
   private readonly verified = new Map<string, HandleId>();
-  /** Handles made, so LOOKUP and READDIRPLUS of known objects skip the HMAC too. */
   private readonly encoded = new Map<string, Buffer>();
+  /** AES-128-ECB per export id: ECB without padding keeps no state between blocks, so one cipher serves every call. */
+  private readonly ciphers = new Map<number, Cipher>();
 
   constructor(private readonly key: Buffer) {}
 
   /** The handle of an object; the same buffer for the same object while it is remembered: do not modify it. */
   encode(id: HandleId): Buffer {
-    const key = `${id.exportId >>> 0}:${id.ino}:${id.birth}`;
-    const hit = this.encoded.get(key);
-    if (hit) return hit;
-    const h = Buffer.alloc(HANDLE_SIZE);
-    h[0] = VERSION;
-    h.writeUInt32BE(id.exportId >>> 0, 2);
-    h.writeBigUInt64BE(id.ino, 6);
-    h.writeBigUInt64BE(id.birth, 14);
-    this.mac(h.subarray(0, BODY)).copy(h, BODY);
-    if (this.encoded.size >= VERIFIED_MAX) this.encoded.delete(this.encoded.keys().next().value!);
-    this.encoded.set(key, h);
-    return h;
+    return this.encodeMany([id])[0]!;
+  }
+
+  /** The handles of objects of one or more exports, the MACs of those not remembered computed together. */
+  encodeMany(ids: readonly HandleId[]): Buffer[] {
+    const out: Buffer[] = new Array(ids.length);
+    let missing: number[] | undefined;
+    for (let i = 0; i < ids.length; i++) {
+      const hit = this.encoded.get(keyOf(ids[i]!));
+      if (hit) out[i] = hit;
+      else (missing ??= []).push(i);
+    }
+    if (!missing) return out;
+    // One cipher call per export among the missing (a READDIRPLUS reply is all one export).
+    const byExport = new Map<number, number[]>();
+    for (const i of missing) {
+      const e = ids[i]!.exportId >>> 0;
+      const list = byExport.get(e);
+      if (list) list.push(i);
+      else byExport.set(e, [i]);
+    }
+    for (const [exportId, list] of byExport) {
+      const blocks = Buffer.allocUnsafe(16 * list.length);
+      list.forEach((i, k) => {
+        blocks.writeBigUInt64BE(ids[i]!.ino, 16 * k);
+        blocks.writeBigUInt64BE(ids[i]!.birth, 16 * k + 8);
+      });
+      const macs = this.cipher(exportId).update(blocks);
+      list.forEach((i, k) => {
+        const h = Buffer.allocUnsafe(HANDLE_SIZE);
+        h[0] = VERSION;
+        h[1] = 0;
+        h.writeUInt32BE(exportId, 2);
+        blocks.copy(h, 6, 16 * k, 16 * k + 16);
+        macs.copy(h, BODY, 16 * k, 16 * k + MAC);
+        this.remember(keyOf(ids[i]!), h);
+        out[i] = h;
+      });
+    }
+    return out;
   }
 
   /** The object a handle names, or undefined when it is not one of ours (BADHANDLE). */
   decode(h: Buffer): HandleId | undefined {
-    if (h.length !== HANDLE_SIZE || h[0] !== VERSION || h[1] !== 0) return undefined;
+    const v2 = h.length === HANDLE_SIZE && h[0] === VERSION;
+    if (!(v2 || (h.length === V1_SIZE && h[0] === V1)) || h[1] !== 0) return undefined;
     const key = h.toString('latin1');
     const hit = this.verified.get(key);
     if (hit) return hit;
-    if (!timingSafeEqual(this.mac(h.subarray(0, BODY)), h.subarray(BODY))) return undefined;
-    const id = Object.freeze({ exportId: h.readUInt32BE(2), ino: h.readBigUInt64BE(6), birth: h.readBigUInt64BE(14) });
+    const exportId = h.readUInt32BE(2);
+    const expected = v2 ? this.cipher(exportId).update(h.subarray(6, BODY)).subarray(0, MAC) : this.v1Mac(h.subarray(0, BODY));
+    if (!timingSafeEqual(expected, h.subarray(BODY))) return undefined;
+    const id = Object.freeze({ exportId, ino: h.readBigUInt64BE(6), birth: h.readBigUInt64BE(14) });
     if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(key, id);
     return id;
   }
 
-  private mac(body: Buffer): Buffer {
-    return createHmac('sha256', this.key).update(body).digest().subarray(0, MAC);
+  private remember(key: string, h: Buffer): void {
+    if (this.encoded.size >= ENCODED_MAX) this.encoded.delete(this.encoded.keys().next().value!);
+    this.encoded.set(key, h);
+  }
+
+  private cipher(exportId: number): Cipher {
+    let c = this.ciphers.get(exportId);
+    if (!c) {
+      // The export's key: HMAC of the export id under the secret, so no two exports share a key and the secret is never an AES key itself.
+      const label = Buffer.alloc(4 + 16);
+      label.writeUInt32BE(exportId >>> 0, 0);
+      label.write('nfs handle v2', 4, 'latin1');
+      const k = createHmac('sha256', this.key).update(label).digest().subarray(0, 16);
+      c = createCipheriv('aes-128-ecb', k, null);
+      c.setAutoPadding(false);
+      // Exports are few (each a line of the exports file); a forged handle naming many export ids adds a cipher each: bounded.
+      if (this.ciphers.size >= 1024) this.ciphers.clear();
+      this.ciphers.set(exportId, c);
+    }
+    return c;
+  }
+
+  private v1Mac(body: Buffer): Buffer {
+    return createHmac('sha256', this.key).update(body).digest().subarray(0, V1_MAC);
   }
 }
+
+const keyOf = (id: HandleId) => `${id.exportId >>> 0}:${id.ino}:${id.birth}`;

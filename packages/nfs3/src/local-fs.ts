@@ -1,7 +1,7 @@
 import { fdatasync, fstatSync, fsync, read, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { AttributeCache } from './attribute-cache.js';
-import { nameKey } from './byte-path.js';
+import { keyBytes, nameKey } from './byte-path.js';
 import { DirListings } from './dir-listings.js';
 import type { AttrChange, ExportFs, FsObject, NewOwner, NodeKind, Stability, TimeChange } from './export-fs.js';
 import { ExportTree } from './export-tree.js';
@@ -146,6 +146,36 @@ export class LocalFs<R> implements ExportFs {
     const st = this.statRel(rel);
     if (!dots) this.tree.record(dir.fileid, key, st.ino);
     return new LocalObject(rel, st);
+  }
+
+  async lookupNames(dirObj: FsObject, names: readonly string[]): Promise<(LocalObject | undefined)[]> {
+    const dir = this.obj(dirObj);
+    const out: (LocalObject | undefined)[] = new Array(names.length);
+    let d: R | undefined;
+    try {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!;
+        const rel = childRel(dir.rel, name);
+        const key = this.key(rel);
+        let st = this.shared.cache.fresh(key);
+        if (!st) {
+          // The directory is opened (and checked to be the handle's inode) once for all its names.
+          d ??= this.io.at(dir.rel, dir.fileid);
+          try {
+            st = this.io.statChild(d, keyBytes(name));
+          } catch {
+            st = undefined; // changed meanwhile: the entry is left out, as a failed lookup's is
+          }
+          if (!st) continue;
+          this.shared.cache.set(key, st);
+        }
+        this.tree.record(dir.fileid, name, st.ino);
+        out[i] = new LocalObject(rel, st);
+      }
+    } finally {
+      if (d !== undefined) this.io.release(d);
+    }
+    return out;
   }
 
   async getattr(o: FsObject): Promise<LocalAttrs> {

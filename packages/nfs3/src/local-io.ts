@@ -24,6 +24,11 @@ export interface LocalIo<R> {
   release(r: R): void;
   /** Attributes of the object itself (lstat). Synchronous: inode metadata, microseconds (the README's "Attribute cache" keeps it off most calls). */
   stat(r: R): LocalAttrs;
+  /**
+   * Attributes of `name` (one checked component, never followed when a symlink) in the directory `dir`,
+   * in one system call, or undefined when there is no such name: READDIRPLUS's per-entry attributes.
+   */
+  statChild(dir: R, name: Buffer): LocalAttrs | undefined;
   /** Entries of a directory for the inode search: name (Latin-1 form), inode, whether a directory. */
   list(dir: R): Promise<[string, bigint, boolean][]>;
   /** Names of a directory, Latin-1 form, without `.` and `..`. */

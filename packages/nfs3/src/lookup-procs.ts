@@ -3,9 +3,10 @@ import { statusOf } from './errno-status.js';
 import type { FsObject } from './export-fs.js';
 import { isDir, isSymlink } from './export-fs.js';
 import { keyBytes } from './byte-path.js';
+import { HANDLE_SIZE } from './file-handle.js';
 import { NfsStat } from './nfs3-constants.js';
 import { type ArgsOf, type DirEntry, type DirEntryPlus, type ResOf, entry3, entryplus3 } from './nfs3-procedures.js';
-import { postOpAttr } from './nfs3-types.js';
+import { FATTR3_SIZE, postOpAttr } from './nfs3-types.js';
 import { type Call, attr, checkName, dirTarget, err, isDots } from './procedure-context.js';
 
 // LOOKUP, READLINK, READDIR, READDIRPLUS.
@@ -67,30 +68,66 @@ export async function readdir(a: ArgsOf<'READDIR'>, call: Call): Promise<ResOf<'
   return { status: 0, attributes: l.attributes, cookieverf: l.verf, entries, eof: i >= l.names.length };
 }
 
+/** Stands in for an entry's handle while the reply is sized: every handle of this server is this long. */
+const HANDLE_SPACE = Buffer.alloc(HANDLE_SIZE);
+const pad4 = (n: number) => (4 - (n & 3)) & 3;
+
 export async function readdirplus(a: ArgsOf<'READDIRPLUS'>, call: Call): Promise<ResOf<'READDIRPLUS'>> {
   const l = await listing(call, a.dir, a.cookie, a.cookieverf);
   const maxcount = Math.min(a.maxcount, call.maxReply);
   let size = 4 + postOpAttr.encodingLength(l.attributes) + 8 + 4 + 4;
   let dirSize = 0;
   const entries: DirEntryPlus[] = [];
+  const objs: FsObject[] = [];
+  // An entry's size depends on its name alone (attributes and handle are fixed-size), so the names that
+  // fit are known before any is looked up; they are then looked up together, and a name gone meanwhile
+  // leaves room for the next ones. Bounded: each pass takes at least one name.
   let i = l.start;
-  for (; i < l.names.length; i++) {
-    const e = await l.entryAt(i);
-    if (!e) continue;
-    const entry = {
-      fileid: e.obj.fileid,
-      name: keyBytes(e.name),
-      cookie: BigInt(i + 1),
-      attributes: attr(l.d, e.obj.attrs),
-      handle: call.handleOf(l.d, e.obj),
-    };
-    const n = 4 + entryplus3.encodingLength(entry);
-    const dn = 8 + 4 + entry.name.length + ((4 - (entry.name.length & 3)) & 3) + 8;
-    if (size + n > maxcount || (entries.length > 0 && dirSize + dn > a.dircount)) break;
-    size += n;
-    dirSize += dn;
-    entries.push(entry);
+  let full = false;
+  while (!full && i < l.names.length) {
+    let room = size;
+    let dirRoom = dirSize;
+    let j = i;
+    for (; j < l.names.length; j++) {
+      const len = l.names[j]!.length;
+      const n = 4 + entrySize(len);
+      const dn = 8 + 4 + len + pad4(len) + 8;
+      if (room + n > maxcount || (entries.length + (j - i) > 0 && dirRoom + dn > a.dircount)) break;
+      room += n;
+      dirRoom += dn;
+    }
+    if (j === i) break;
+    const found = await lookupSlice(l, i, j);
+    for (let k = i; k < j; k++) {
+      const obj = found[k - i];
+      if (!obj) continue;
+      const entry = { fileid: obj.fileid, name: keyBytes(l.names[k]!), cookie: BigInt(k + 1), attributes: attr(l.d, obj.attrs), handle: HANDLE_SPACE };
+      size += 4 + entryplus3.encodingLength(entry);
+      dirSize += 8 + 4 + entry.name.length + pad4(entry.name.length) + 8;
+      entries.push(entry);
+      objs.push(obj);
+    }
+    i = j;
+    full = found.every((o) => o !== undefined);
   }
   if (entries.length === 0 && i < l.names.length) throw err(NfsStat.TOOSMALL, undefined, { attributes: l.attributes });
+  const handles = call.handlesOf(l.d, objs);
+  for (let k = 0; k < entries.length; k++) entries[k]!.handle = handles[k]!;
   return { status: 0, attributes: l.attributes, cookieverf: l.verf, entries, eof: i >= l.names.length };
+}
+
+/** XDR size of an entryplus3 with attributes and a handle, for a name of `len` bytes (without the list's value-follows word). */
+const entrySize = (len: number) => 8 + 4 + len + pad4(len) + 8 + 4 + FATTR3_SIZE + 4 + 4 + HANDLE_SIZE + pad4(HANDLE_SIZE);
+
+/** The objects of names [from, to) of a listing: `.` and `..` alone, the rest in one batch when the backend can. */
+async function lookupSlice(l: Awaited<ReturnType<typeof listing>>, from: number, to: number): Promise<(FsObject | undefined)[]> {
+  const out: (FsObject | undefined)[] = [];
+  let k = from;
+  for (; k < to && k < 2; k++) out.push((await l.entryAt(k))?.obj);
+  if (k >= to) return out;
+  if (!l.d.fs.lookupNames) {
+    for (; k < to; k++) out.push((await l.entryAt(k))?.obj);
+    return out;
+  }
+  return out.concat(await l.d.fs.lookupNames(l.d.obj, l.names.slice(k, to)));
 }

@@ -1,4 +1,4 @@
-import { close, closeSync, fstatSync, ftruncate, open } from 'node:fs';
+import { close, closeSync, fstatSync, ftruncate, lstatSync, open } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { NativeCalls } from '@netboot/platform';
@@ -20,8 +20,9 @@ const DIRENT_BATCH = 1024;
 const DT_DIR = 4;
 const DT_UNKNOWN = 0;
 
+const PROC_FD = '/proc/self/fd/';
 /** An O_PATH descriptor as a path that only the kernel's magic link resolves: the very inode it was opened on. */
-const fdPath = (fd: number) => `/proc/self/fd/${fd}`;
+const fdPath = (fd: number) => `${PROC_FD}${fd}`;
 
 /**
  * The local backend on the platform module: every object is reached from
@@ -97,6 +98,17 @@ export class NativeIo implements LocalIo<number> {
   stat(r: number): LocalAttrs {
     // statx(AT_EMPTY_PATH) on the descriptor: the inode is in memory, no I/O; gives the birth time too.
     return fstatSync(r, { bigint: true });
+  }
+
+  statChild(dir: number, name: Buffer): LocalAttrs | undefined {
+    // The magic link is the very directory `dir` was opened and checked on, and a single name with
+    // lstat neither leaves it nor follows a symlink; statx through Node gives the birth time the
+    // platform's fstatat does not, in one call instead of openat2 + statx + close from the root.
+    const path = Buffer.allocUnsafe(PROC_FD.length + 12 + name.length);
+    let n = path.write(PROC_FD, 0, 'latin1');
+    n += path.write(`${dir}/`, n, 'latin1');
+    n += name.copy(path, n);
+    return lstatSync(path.subarray(0, n), { bigint: true, throwIfNoEntry: false });
   }
 
   /** Entries of a directory by getdents64 on a descriptor opened from `dir`, in batches with a yield between. */

@@ -65,7 +65,7 @@ const fattr3Members = struct<Fattr>('fattr3', {
   ctime: nfstime3,
 });
 /** The fixed size of fattr3 on the wire. */
-const FATTR3_SIZE = 84;
+export const FATTR3_SIZE = 84;
 /**
  * fattr3 written member by member: the attributes are in nearly every reply
  * (twice in LOOKUP), and the general struct encoder takes about 2 µs for

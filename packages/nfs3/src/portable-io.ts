@@ -63,6 +63,10 @@ export class PortableIo implements LocalIo<Buffer> {
     return out;
   }
 
+  statChild(dir: Buffer, name: Buffer): LocalAttrs | undefined {
+    return lstatSync(childPath(dir, name), { bigint: true, throwIfNoEntry: false });
+  }
+
   names(dir: Buffer): Promise<string[]> {
     return fsp.readdir(dir, { encoding: 'latin1' });
   }

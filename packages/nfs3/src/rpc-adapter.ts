@@ -101,6 +101,7 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
       refused,
       target: (fh) => deps.table.target(rpc, fh, refused),
       handleOf: (t, obj) => deps.table.handleOf(t.exp.def.id, obj),
+      handlesOf: (t, objs) => deps.table.handlesOf(t.exp.def.id, objs),
       maxIo,
       maxReply: rpc.transport === 'tcp' ? deps.maxIoTcp + 4096 : deps.maxIoUdp,
       writeVerifier: deps.writeVerifier,

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { HANDLE_SIZE, HandleCodec } from '@netboot/nfs3';
 
@@ -42,4 +43,31 @@ t.test('random bytes, truncations and single-bit changes are never a handle', as
     ),
   );
   t.equal(new HandleCodec(Buffer.alloc(32, 2)).decode(codec.encode({ exportId: 1, ino: 2n, birth: 3n })), undefined, 'another key');
+});
+
+t.test('version 1 handles (38 bytes, HMAC-SHA256), given out before version 2, still decode; altered ones do not', async (t) => {
+  const key = Buffer.alloc(32, 1);
+  const v1 = Buffer.alloc(38);
+  v1[0] = 1;
+  v1.writeUInt32BE(7, 2);
+  v1.writeBigUInt64BE(123456789n, 6);
+  v1.writeBigUInt64BE(1_700_000_000_123_456_789n, 14);
+  createHmac('sha256', key).update(v1.subarray(0, 22)).digest().copy(v1, 22, 0, 16);
+  t.same(codec.decode(v1), { exportId: 7, ino: 123456789n, birth: 1_700_000_000_123_456_789n });
+  const bad = Buffer.from(v1);
+  bad[30]! ^= 0x80;
+  t.equal(codec.decode(bad), undefined, 'a flipped MAC bit');
+  t.not(codec.encode({ exportId: 7, ino: 123456789n, birth: 1_700_000_000_123_456_789n }).length, v1.length, 'new handles are version 2');
+});
+
+t.test('handles signed together are the handles signed one by one, across exports', async (t) => {
+  const ids = [
+    { exportId: 1, ino: 10n, birth: 1n },
+    { exportId: 2, ino: 10n, birth: 1n },
+    { exportId: 1, ino: 11n, birth: 0n },
+  ];
+  const many = new HandleCodec(Buffer.alloc(32, 3)).encodeMany(ids);
+  const one = new HandleCodec(Buffer.alloc(32, 3));
+  t.same(many, ids.map((id) => one.encode(id)));
+  t.not(many[0]!.subarray(22).toString('hex'), many[1]!.subarray(22).toString('hex'), 'each export signs with its own key');
 });
