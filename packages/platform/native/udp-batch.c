@@ -337,10 +337,19 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   if (status < 0) {
-    /* libuv could not watch the fd (it says so once): the socket cannot work on. */
-    close_sock(s, false);
-    emit_error(s, errno_error(env, -status, "uv_poll"));
-    close_sock(s, true);
+    /* libuv stops a poll at POLLERR and calls it EBADF; for a socket that is
+     * mostly a pending error (an ICMP port unreachable: ECONNREFUSED), which
+     * SO_ERROR reads and clears. Then the socket works on, watched again. */
+    int pending = 0;
+    socklen_t length = sizeof pending;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &pending, &length) == 0 &&
+        uv_poll_start(&s->poll, want_events(s), on_poll) == 0) {
+      if (pending != 0) emit_error(s, errno_error(env, pending, "recvmmsg"));
+    } else {
+      close_sock(s, false);
+      emit_error(s, errno_error(env, -status, "uv_poll"));
+      close_sock(s, true);
+    }
   } else {
     if (events & UV_WRITABLE) {
       int err = flush_queue(s);

@@ -147,6 +147,25 @@ if (n) {
     t.ok(error?.syscall === 'sendmmsg' || error?.syscall === 'recvmmsg', `syscall ${error?.syscall}`);
   });
 
+  t.test('the ICMP error arrives as onError (libuv calls POLLERR EBADF), and the socket works on', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const gone = await dgram('udp4', '127.0.0.1');
+    const port = gone.address().port;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    n.udpConnect(s, '127.0.0.1', port);
+    n.udpSend(s, Buffer.from('anyone?'), 0, 7);
+    await c.until(() => c.errors.length >= 1);
+    t.match(c.errors[0], { code: 'ECONNREFUSED', syscall: 'recvmmsg' });
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    peer.send('still here', n.udpLocalPort(s), '127.0.0.1');
+    await c.until(() => c.got.length >= 1);
+    t.equal(c.got[0].data.toString(), 'still here');
+    t.equal(c.errors.length, 1, 'one report, no spinning');
+  });
+
   t.test('IPv6, and IPv4 senders on a dual-stack socket', async (t) => {
     const c = new Collector();
     const s = open(n, t, '::1', c);

@@ -12,6 +12,7 @@ import { MemorySource } from './sources.js';
 import { defaultRetry, type LogLevel, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DoneAction } from './transfer-driver.js';
 import { bindUdp } from './udp.js';
+import { DgramTransport } from './transport.js';
 
 export interface ClientOptions {
   host: string;
@@ -111,7 +112,7 @@ async function drive(
   const socket = await openSocket(o, host);
   const started = now();
   return new Promise((resolve, reject) => {
-    const driver = new TransferDriver(socket, { address: host, port: 0 }, machine, {
+    const driver = new TransferDriver(new DgramTransport(socket), { address: host, port: 0 }, machine, {
       ...io,
       requestPort: o.port ?? 69,
       limiter: new RateLimitedLog<LogLevel>(() => {}),

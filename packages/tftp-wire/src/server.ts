@@ -18,7 +18,8 @@ import { TftpSender } from './sender.js';
 import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import { TransferThreads, type ThreadJob } from './transfer-threads.js';
-import { bindUdp, openTransferSocket, type TransferSockets } from './udp.js';
+import { bindUdp } from './udp.js';
+import { defaultTransportKind, openTransfer, type TransferTransport, type TransportKind } from './transport.js';
 import { defaultRetry, type Logger, type LogLevel, type Outcome, type RetryPolicy } from './transfer.js';
 import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
 
@@ -49,6 +50,13 @@ export interface TftpServerOptions {
    * main thread. Uploads and netascii reads always run there.
    */
   threads?: number;
+  /**
+   * How read transfers move datagrams: 'native' (the platform module's
+   * socket, recvmmsg/sendmmsg batches; the default where it loaded) or
+   * 'dgram' (node:dgram, one system call a datagram; the default in
+   * portable mode). Uploads always use dgram.
+   */
+  transport?: TransportKind;
   log?: Logger;
   /**
    * Told of each request once it is taken up (after duplicates and the
@@ -108,12 +116,14 @@ export class TftpServer {
   private bindAddress = '::';
   private remap: Remap | undefined;
   private readonly threads: TransferThreads | undefined;
+  private readonly transportKind: TransportKind;
 
   constructor(private readonly opts: TftpServerOptions) {
     const sink = opts.log ?? (() => {});
     this.log = (level, message) => sink(level, printable(message));
     this.limiter = new RateLimitedLog((message, level) => this.log(level, message), { now });
     this.remap = opts.remap;
+    this.transportKind = opts.transport ?? defaultTransportKind();
     const threads = opts.threads ?? Math.min(4, availableParallelism());
     this.threads = threads > 0 ? new TransferThreads(threads, this.log) : undefined;
   }
@@ -402,20 +412,22 @@ export class TftpServer {
     };
     onLog('debug', oack ? `OACK ${oack}` : `no options, ${first} directly`);
     if (t.thread && this.threads) {
-      const abort = this.threads.start({ ...t.thread, family, local, address: t.who, port: t.port, sendBufferBytes }, { onDone, onLog });
+      const abort = this.threads.start({ ...t.thread, family, local, address: t.who, port: t.port, sendBufferBytes, transport: this.transportKind }, { onDone, onLog });
       entry.abort = (code, message, tell = true) => abort(code, message, tell);
       this.active.add(entry);
       return;
     }
-    let sockets: TransferSockets;
+    let transport: TransferTransport;
     try {
-      sockets = await openTransferSocket(family, local, sendBufferBytes, { address: t.who, port: t.port });
+      // A receiver's DATA views would outlive the native slab, which each batch rewrites.
+      const kind = t.sink ? 'dgram' : this.transportKind;
+      transport = await openTransfer(kind, family, local, sendBufferBytes, { address: t.who, port: t.port });
     } catch (err) {
       t.source?.close();
       t.discard?.();
       throw err;
     }
-    const driver = new TransferDriver(sockets.socket, { address: t.who, port: t.port }, t.machine!, {
+    const driver = new TransferDriver(transport, { address: t.who, port: t.port }, t.machine!, {
       source: t.source,
       sink: t.sink,
       limiter: this.limiter,
@@ -423,7 +435,6 @@ export class TftpServer {
       onLog,
       dallyMs: t.dallyMs,
       settle: t.settle,
-      strays: sockets.strays,
     });
     entry.abort = (code, message, tell) => driver.abort(code, message, tell);
     if (t.sink) t.sink.onFailure = (err) => driver.abort(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (${err.message})`);

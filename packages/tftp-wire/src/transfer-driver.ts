@@ -1,4 +1,3 @@
-import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { RateLimitedLog } from '@netboot/log-text';
 import { ErrorCode, Opcode } from './constants.js';
@@ -7,7 +6,9 @@ import { encode, encodeDataHeader } from './encode.js';
 import type { TftpPacket } from './packet.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import type { LogLevel, TransferAction, TransferMachine } from './transfer.js';
-import { answerUnknownTid } from './udp.js';
+import type { Peer, ReceivedBatch, TransferTransport } from './transport.js';
+
+export type { Peer } from './transport.js';
 
 /**
  * Where a sender's bytes come from: a view of [start, end), synchronously
@@ -22,11 +23,6 @@ export interface DataSource {
 /** Where a receiver's bytes go. Writes may complete later; `finish` waits for them. */
 export interface DataSink {
   write(offset: number, data: Buffer): void;
-}
-
-export interface Peer {
-  address: string;
-  port: number;
 }
 
 export type DoneAction = Extract<TransferAction, { type: 'done' }>;
@@ -52,18 +48,14 @@ export interface DriverHooks {
    * carried out. A returned message fails the transfer with ERROR 3 instead.
    */
   settle?: () => Promise<string | undefined>;
-  /**
-   * Given when the socket is connected to the peer (openTransferSocket):
-   * sends name no address, only the peer's datagrams arrive, and other
-   * TIDs' packets reach this socket instead (which answers them), to be logged.
-   */
-  strays?: Socket;
 }
 
 export const now = (): number => performance.now();
 
+const unknownTid = encode({ op: Opcode.ERROR, code: ErrorCode.UNKNOWN_TID, message: 'Unknown transfer ID' });
+
 /**
- * Runs one transfer machine over its own UDP socket (its TID). Packets from
+ * Runs one transfer machine over its own transport (its TID). Packets from
  * any other address or port get ERROR 5 and do not touch the transfer. One
  * timer per transfer: the machine's deadline only moves a field, and the
  * timer re-arms itself when it fires early.
@@ -73,31 +65,33 @@ export class TransferDriver {
   private timerAt = Infinity;
   private blocked = false;
   private readonly backlog: TransferAction[][] = [];
-  /** Control packets (OACK, ACK, ERROR) handed to dgram whose completion has not been reported. */
-  private pending = 0;
   /**
-   * The window's DATA packets, header and data side by side: a block is
-   * copied behind its header and sent as one buffer, and the same memory
-   * serves every window while the kernel has taken each send at once.
+   * The window's DATA packets, header and data side by side, and their
+   * lengths: a block is copied behind its header, the window goes to the
+   * transport as one batch, and the same memory serves every window while
+   * the transport has let go of it.
    */
   private packets: Buffer = Buffer.alloc(0);
+  private lengths = new Int32Array(0);
   private ended = false;
   private closed = false;
   private readonly connected: boolean;
 
   constructor(
-    readonly socket: Socket,
+    readonly transport: TransferTransport,
     /** The peer's TID; a client passes `port: 0` and `hooks.requestPort`. */
     private peer: Peer,
     private readonly machine: TransferMachine,
     private readonly hooks: DriverHooks,
   ) {
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
-    this.connected = hooks.strays !== undefined;
-    hooks.strays?.on('message', (_msg, rinfo) => this.stray(rinfo.address, rinfo.port));
-    socket.on('error', (err) => {
-      this.hooks.limiter.log('socket', `socket error: ${err.message}`, 'warning');
-      this.abort(ErrorCode.NOT_DEFINED, `socket error: ${err.message}`, false);
+    this.connected = transport.connected;
+    transport.receive({
+      batch: (b) => this.onBatch(b),
+      error: (err) => {
+        this.hooks.limiter.log('socket', `socket error: ${err.message}`, 'warning');
+        this.abort(ErrorCode.NOT_DEFINED, `socket error: ${err.message}`, false);
+      },
+      stray: (address, port) => this.stray(address, port),
     });
   }
 
@@ -117,41 +111,38 @@ export class TransferDriver {
     this.close();
   }
 
+  /** Stops the transfer; the transport closes once an ERROR or final ACK already sent has left. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    // A send the kernel could not take at once waits in libuv, holding views
-    // of the source's buffers; closing now would drop it, and it may be the
-    // final ACK or an ERROR.
-    if (this.pending === 0) this.release();
-  }
-
-  private release(): void {
     this.hooks.source?.close();
-    this.socket.close();
+    this.transport.close();
   }
 
-  private readonly sent = (): void => {
-    if (--this.pending === 0 && this.closed) this.release();
-  };
+  private destination(): Peer | undefined {
+    return this.connected ? undefined : { address: this.peer.address, port: this.peer.port || this.hooks.requestPort || 69 };
+  }
 
-  /**
-   * A control packet reports its completion, so closing waits for it (an
-   * ERROR or the final ACK must leave). DATA needs no report: the transfer
-   * closes only after its last block was acknowledged, or when it is aborted
-   * with an ERROR sent behind the data.
-   */
   private send(bytes: Buffer): void {
-    this.pending++;
-    if (this.connected) this.socket.send(bytes, this.sent);
-    else this.socket.send(bytes, this.peer.port || this.hooks.requestPort || 69, this.peer.address, this.sent);
+    this.transport.send(bytes, this.destination());
+  }
+
+  private onBatch(b: ReceivedBatch): void {
+    for (let i = 0; i < b.count && !this.closed; i++) {
+      const from = this.connected ? this.peer : b.from(i);
+      const msg = b.data(i);
+      if (!this.connected && !this.fromPeer(from.address, from.port)) continue;
+      if (msg === undefined) {
+        this.hooks.limiter.log('malformed', `oversized packet from ${from.address}:${from.port} dropped`, 'warning');
+        continue;
+      }
+      this.onMessage(msg, from.address, from.port);
+    }
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {
-    if (this.closed) return;
-    if (!this.connected && !this.fromPeer(address, port)) return;
     let p: TftpPacket;
     try {
       p = decode(msg);
@@ -169,7 +160,7 @@ export class TransferDriver {
       this.peer = { address, port }; // the server's TID, learned from its first reply
     }
     if (address === this.peer.address && port === this.peer.port) return true;
-    answerUnknownTid(this.socket, address, port);
+    this.transport.send(unknownTid, { address, port });
     this.stray(address, port);
     return false;
   }
@@ -276,25 +267,22 @@ export class TransferDriver {
     if (!this.closed) this.send(encode(p));
   }
 
-  /** Sends a window, each block copied behind its header into the transfer's packet buffer. */
+  /** Sends a window as one batch, each block copied behind its header into the transfer's packet buffer. */
   private sendRun(run: Extract<TransferAction, { type: 'sendData' }>[], view: Buffer, start: number): void {
     if (this.closed) return;
     let need = 0;
     for (let k = 0; k < run.length; k++) need += 4 + run[k].length;
-    // Packets libuv still queues (the kernel's buffer was full) keep their memory: it is left to them.
-    if (this.packets.length < need || this.socket.getSendQueueCount() > 0) this.packets = Buffer.allocUnsafe(Math.max(need, this.packets.length));
-    const connected = this.connected;
-    const port = this.peer.port;
-    const address = this.peer.address;
+    // Memory a transport still holds (dgram's queue, the kernel's buffer being full) is left to it.
+    if (this.packets.length < need || this.transport.holdsBuffers()) this.packets = Buffer.allocUnsafe(Math.max(need, this.packets.length));
+    if (this.lengths.length < run.length) this.lengths = new Int32Array(run.length);
     let at = 0;
     for (let k = 0; k < run.length; k++) {
       const a = run[k];
-      const packet = this.packets.subarray(at, at + 4 + a.length);
-      encodeDataHeader(a.block, packet);
-      view.copy(packet, 4, a.offset - start, a.offset - start + a.length);
-      if (connected) this.socket.send(packet);
-      else this.socket.send(packet, port, address);
-      at += packet.length;
+      encodeDataHeader(a.block, this.packets, at);
+      view.copy(this.packets, at + 4, a.offset - start, a.offset - start + a.length);
+      this.lengths[k] = 4 + a.length;
+      at += 4 + a.length;
     }
+    this.transport.sendBatch(this.packets, this.lengths, run.length, this.destination());
   }
 }

@@ -5,6 +5,7 @@ import type { TransferSettings } from './options.js';
 import type { TftpOption } from './packet.js';
 import type { LogLevel, RetryPolicy } from './transfer.js';
 import type { DoneAction } from './transfer-driver.js';
+import type { TransportKind } from './transport.js';
 
 /** What the server sends a transfer thread. */
 export type ThreadMessage =
@@ -25,6 +26,7 @@ export type ThreadMessage =
       address: string;
       port: number;
       sendBufferBytes: number;
+      transport: TransportKind;
     }
   | { type: 'abort'; id: number; code: number; message: string; tell: boolean }
   /** Abort every transfer with this ERROR, wait for the datagrams to leave, report `closed`. */

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:dgram';
 import { close as closeFd } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { RateLimitedLog } from '@netboot/log-text';
@@ -8,7 +7,7 @@ import { FileSource } from './sources.js';
 import type { LogLevel } from './transfer.js';
 import { now, TransferDriver } from './transfer-driver.js';
 import type { ThreadMessage, ThreadReport } from './transfer-threads.js';
-import { openTransferSocket, type TransferSockets } from './udp.js';
+import { openTransfer, type TransferTransport } from './transport.js';
 
 /*
  * A worker thread of TransferThreads: runs the read transfers the server
@@ -20,8 +19,8 @@ const port = parentPort!;
 const cache = new OpenFileCache();
 const pool = new BufferPool();
 const drivers = new Map<number, TransferDriver>();
-/** Transfer sockets not closed yet: a socket closes once its last datagram (an ERROR, say) has left. */
-const sockets = new Set<Socket>();
+/** Transports not closed yet: a transport closes once its last datagram (an ERROR, say) has left. */
+const transports = new Set<TransferTransport>();
 /** How long closing waits for the last datagrams to leave. */
 const CLOSE_WAIT_MS = 1000;
 const report = (r: ThreadReport): void => port.postMessage(r);
@@ -35,7 +34,7 @@ port.on('message', (m: ThreadMessage) => {
 
 async function close(code: number, message: string): Promise<void> {
   for (const d of [...drivers.values()]) d.abort(code, message);
-  const closed = [...sockets].map((s) => new Promise((resolve) => s.once('close', resolve)));
+  const closed = [...transports].map((t) => t.closed);
   await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS))]);
   // The files are closed here, not by the thread's teardown or the collector.
   await cache.close();
@@ -46,23 +45,21 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
   const { id } = job;
   const done = (outcome: 'failed', reason: string) =>
     report({ type: 'done', id, done: { type: 'done', outcome, bytes: 0, reason, level: 'warning' } });
-  let opened: TransferSockets;
+  let transport: TransferTransport;
   try {
-    opened = await openTransferSocket(job.family, job.local, job.sendBufferBytes, { address: job.address, port: job.port });
+    transport = await openTransfer(job.transport, job.family, job.local, job.sendBufferBytes, { address: job.address, port: job.port });
   } catch (err) {
     closeFd(job.fd, () => {});
     return done('failed', `cannot open a transfer socket: ${(err as Error).message}`);
   }
-  const { socket, strays } = opened;
-  sockets.add(socket);
-  socket.once('close', () => sockets.delete(socket));
+  transports.add(transport);
+  void transport.closed.then(() => transports.delete(transport));
   const file = cache.adopt(job.fd, job.identity);
   const source = new FileSource(file, cache, pool, job.serve.settings.blksize, job.serve.settings.windowsize);
   const machine = new TftpSender({ size: file.size, serve: job.serve, retry: job.retry });
-  const driver = new TransferDriver(socket, { address: job.address, port: job.port }, machine, {
+  const driver = new TransferDriver(transport, { address: job.address, port: job.port }, machine, {
     source,
     limiter,
-    strays,
     onDone: (d) => {
       drivers.delete(id);
       report({ type: 'done', id, done: d });

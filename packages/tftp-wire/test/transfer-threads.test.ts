@@ -20,6 +20,7 @@ t.test('a transfer handed over after close() fails at once instead of starting a
       address: '127.0.0.1',
       port: 9,
       sendBufferBytes: 65536,
+      transport: 'dgram',
     },
     { onDone: (d) => ends.push(`${d.outcome}: ${d.reason}`), onLog: () => {} },
   );
