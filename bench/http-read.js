@@ -1,15 +1,19 @@
-// Read throughput of one large file over HTTP on loopback: `netboot http`
-// (its own child process) beside busybox httpd (Debian's busybox, which sends
-// files with sendfile(2)), both fetched by curl to /dev/null, with curl
-// reading a local copy through file:// as the ceiling. Server CPU seconds per
-// GiB sent come from /proc (busybox forks a child per connection: they are
-// sampled while they run).
-//   node bench/http-read.js [--size MiB] [--runs N] [--parallel N] [--json]
-// Each figure is the best of N runs, alternating which server goes first.
+// Read throughput of one large file over HTTP on loopback, one fetch and
+// several at once: `netboot http` (its own child process, bodies by sendfile
+// through @netboot/platform), the same server in portable mode
+// (NETBOOT_PLATFORM=portable: bodies by reads into reused 1 MiB buffers),
+// Debian's nginx with `sendfile on` and busybox httpd (which also sends with
+// sendfile), all fetched by curl to /dev/null, with curl reading a local copy
+// through file:// as the ceiling. Server CPU seconds per GiB sent come from
+// /proc (threads' schedstat), children included (nginx's workers, busybox's
+// child per connection).
+//   node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--servers netboot,netboot-reads,nginx,busybox] [--json]
+// Each figure is the best of N rounds; a round measures every server on every
+// cell, alternating which server goes first.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,17 +25,19 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const opt = (flag, fallback) => {
   const i = args.indexOf(flag);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
+  return i >= 0 ? args[i + 1] : fallback;
 };
-const sizeMiB = opt('--size', 512);
-const runs = opt('--runs', 3);
-const parallel = opt('--parallel', 1);
-if (!(sizeMiB > 0 && runs > 0 && parallel > 0)) {
-  console.error('usage: node bench/http-read.js [--size MiB] [--runs N] [--parallel N] [--json]');
+const sizeMiB = Number(opt('--size', '512'));
+const runs = Number(opt('--runs', '3'));
+const parallels = String(opt('--parallel', '1,8')).split(',').map(Number);
+const wanted = String(opt('--servers', 'netboot,netboot-reads,nginx,busybox')).split(',');
+if (!(sizeMiB > 0 && runs > 0 && parallels.every((p) => Number.isInteger(p) && p > 0))) {
+  console.error('usage: node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--servers netboot,netboot-reads,nginx,busybox] [--json]');
   process.exit(2);
 }
 const size = Math.round(sizeMiB * 1024 * 1024);
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
+const NAMES = { netboot: 'netboot', 'netboot-reads': 'netboot reads', nginx: 'nginx', busybox: 'busybox httpd' };
 
 async function freePort() {
   const s = createServer();
@@ -41,46 +47,63 @@ async function freePort() {
   return port;
 }
 
-/** user+system seconds of a process so far. */
+/**
+ * CPU seconds of a process so far: the sum of its threads' run time from
+ * /proc/PID/task/TID/schedstat (nanoseconds, where /proc/PID/stat counts
+ * 10 ms ticks: a 512 MiB sendfile costs the sender a few ticks in all).
+ * Falls back to stat's user+system ticks where schedstat is missing.
+ */
 function cpu(pid) {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e9;
   } catch {
-    return 0;
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      return 0;
+    }
+  }
+}
+
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
   }
 }
 
 /**
- * CPU seconds of a server and the children it forks while `work` runs:
- * busybox httpd ignores SIGCHLD, so its children's time never reaches its
- * own cutime; they are sampled every 20 ms instead (the last few ms of each
- * child may be missed).
+ * CPU seconds of a server and its children while `work` runs. Neither
+ * busybox httpd (it ignores SIGCHLD) nor nginx (its workers live on) lets
+ * children's time reach its own cutime, so children are sampled every 20 ms:
+ * a child's time counts from its first sample, from 0 for one born during the
+ * run (the last few ms of a short-lived child may be missed).
  */
 async function serverCpu(pid, work) {
   const start = cpu(pid);
-  const children = new Map();
+  const before = new Map(childrenOf(pid).map((k) => [k, cpu(k)]));
+  const latest = new Map();
   const sample = () => {
-    let kids = [];
-    try {
-      kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    } catch {
-      // no children file: only the server's own time counts
-    }
-    for (const k of kids) children.set(k, Math.max(children.get(k) ?? 0, cpu(k)));
+    for (const k of childrenOf(pid)) latest.set(k, Math.max(latest.get(k) ?? 0, cpu(k)));
   };
   const timer = setInterval(sample, 20);
   try {
     const result = await work();
     sample();
-    return { result, secs: cpu(pid) - start + [...children.values()].reduce((a, b) => a + b, 0) };
+    let kids = 0;
+    for (const [k, secs] of latest) kids += secs - (before.get(k) ?? 0);
+    return { result, secs: cpu(pid) - start + kids };
   } finally {
     clearInterval(timer);
   }
 }
 
-function startServer(cmd, argv) {
-  const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+function startServer(cmd, argv, env = process.env) {
+  const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env });
   let err = '';
   child.stderr.on('data', (c) => (err += c));
   return { child, err: () => err };
@@ -96,7 +119,7 @@ async function waitForHttp(url) {
 }
 
 /** `parallel` curls at once; MB/s of all bytes over the slowest curl's time. */
-async function fetchAll(url) {
+async function fetchAll(url, parallel) {
   const one = () =>
     new Promise((resolve, reject) => {
       const c = spawn('curl', ['-s', '-S', '-o', '/dev/null', '-w', '%{time_total} %{size_download}', url], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -116,59 +139,130 @@ async function fetchAll(url) {
 
 const dir = await mkdtemp(join(tmpdir(), 'http-bench-'));
 const children = [];
+const skipped = {};
 try {
-  const file = join(dir, 'initrd.img');
+  const root = join(dir, 'root');
+  await mkdir(root);
+  const file = join(root, 'initrd.img');
   const fh = await open(file, 'w');
   const chunk = randomBytes(1024 * 1024);
   for (let at = 0; at < size; at += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, size - at), at);
   await fh.close();
 
   const servers = {};
-  const nbPort = await freePort();
-  const nb = startServer(process.execPath, [cli, 'http', '--root', dir, '--listen', '127.0.0.1', '--port', String(nbPort)]);
-  children.push(nb.child);
-  servers.netboot = { pid: nb.child.pid, url: `http://127.0.0.1:${nbPort}/initrd.img` };
-  if (which('busybox')) {
-    const bbPort = await freePort();
-    const bb = startServer('busybox', ['httpd', '-f', '-p', `127.0.0.1:${bbPort}`, '-h', dir]);
-    children.push(bb.child);
-    servers['busybox httpd'] = { pid: bb.child.pid, url: `http://127.0.0.1:${bbPort}/initrd.img` };
+  const serve = async (key, cmd, argv, env) => {
+    const port = await freePort();
+    const s = startServer(cmd, await argv(port), env);
+    children.push(s.child);
+    servers[NAMES[key]] = { pid: s.child.pid, url: `http://127.0.0.1:${port}/initrd.img`, err: s.err };
+  };
+  const netbootArgs = (port) => [cli, 'http', '--root', root, '--listen', '127.0.0.1', '--port', String(port)];
+  if (wanted.includes('netboot')) await serve('netboot', process.execPath, netbootArgs, process.env);
+  if (wanted.includes('netboot-reads')) await serve('netboot-reads', process.execPath, netbootArgs, { ...process.env, NETBOOT_PLATFORM: 'portable' });
+  if (wanted.includes('nginx')) {
+    const nginx = which('nginx');
+    if (!nginx) skipped.nginx = 'not installed (apt-get install nginx-light)';
+    else {
+      // Debian's nginx.conf as far as a static file goes: sendfile and tcp_nopush on, one worker per core.
+      const conf = join(dir, 'nginx.conf');
+      await serve('nginx', nginx, async (port) => {
+        const text =
+          `daemon off;\n${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes auto;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\n` +
+          `events { worker_connections 1024; }\n` +
+          `http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n` +
+          `  client_body_temp_path ${dir}/nginx-body;\n  proxy_temp_path ${dir}/nginx-proxy;\n  fastcgi_temp_path ${dir}/nginx-fastcgi;\n` +
+          `  uwsgi_temp_path ${dir}/nginx-uwsgi;\n  scgi_temp_path ${dir}/nginx-scgi;\n` +
+          `  server { listen 127.0.0.1:${port}; root ${root}; }\n}\n`;
+        await writeFile(conf, text);
+        return ['-c', conf, '-e', join(dir, 'nginx-error.log')];
+      });
+    }
   }
-  for (const s of Object.values(servers)) await waitForHttp(s.url);
+  if (wanted.includes('busybox')) {
+    if (!which('busybox')) skipped['busybox httpd'] = 'not installed (apt-get install busybox)';
+    else await serve('busybox', 'busybox', (port) => ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', root]);
+  }
+  for (const [name, s] of Object.entries(servers)) {
+    await waitForHttp(s.url).catch((e) => {
+      throw new Error(`${name}: ${e.message} ${s.err().trim()}`);
+    });
+  }
   const loadAtStart = load();
 
   const best = {};
   const cpuPerGiB = {};
-  for (const s of Object.values(servers)) await fetchAll(s.url).catch(() => {}); // warm: JIT, page cache
+  const keep = (table, p, name, value, higher) => {
+    table[p] ??= {};
+    const old = table[p][name];
+    if (old === undefined || (higher ? value > old : value < old)) table[p][name] = value;
+  };
+  for (const p of parallels) for (const s of Object.values(servers)) await fetchAll(s.url, p).catch(() => {}); // warm: JIT, page cache
   for (let run = 0; run < runs; run++) {
-    const order = run % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse();
-    for (const [name, s] of order) {
-      const { result: mbps, secs } = await serverCpu(s.pid, () => fetchAll(s.url));
-      if (!(best[name] >= mbps)) best[name] = Number(mbps.toFixed(0));
-      const perGiB = secs / ((size * parallel) / 2 ** 30);
-      if (!(cpuPerGiB[name] <= perGiB)) cpuPerGiB[name] = Number(perGiB.toFixed(3));
+    for (const p of parallels) {
+      const order = run % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse();
+      for (const [name, s] of order) {
+        const { result: mbps, secs } = await serverCpu(s.pid, () => fetchAll(s.url, p));
+        keep(best, p, name, Number(mbps.toFixed(0)), true);
+        keep(cpuPerGiB, p, name, Number((secs / ((size * p) / 2 ** 30)).toFixed(4)), false);
+      }
+      let local = 0;
+      for (let i = 0; i < p; i++) {
+        const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', `file://${file}`], { encoding: 'utf8' });
+        local = Math.max(local, Number(r.stdout) / 1e6);
+      }
+      keep(best, p, 'curl file://', Number(local.toFixed(0)), true);
     }
-    let local = 0;
-    for (let i = 0; i < parallel; i++) {
-      const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{speed_download}', `file://${file}`], { encoding: 'utf8' });
-      local = Math.max(local, Number(r.stdout) / 1e6);
-    }
-    if (!(best['curl file://'] >= local)) best['curl file://'] = Number(local.toFixed(0));
   }
 
-  const cells = [
-    cell({ key: `read/p${parallel}`, label: `${sizeMiB} MiB x ${parallel} over HTTP`, unit: 'MB/s', values: { netboot: best.netboot ?? null, 'busybox httpd': best['busybox httpd'] ?? null, 'curl file://': best['curl file://'] }, reference: 'busybox httpd' }),
-    cell({ key: `cpu/p${parallel}`, label: 'server CPU seconds per GiB sent', unit: 's/GiB', higherIsBetter: false, values: { netboot: cpuPerGiB.netboot ?? null, 'busybox httpd': cpuPerGiB['busybox httpd'] ?? null }, reference: 'busybox httpd' }),
-  ];
+  const names = Object.keys(servers);
+  const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && a > 0 && b > 0 ? Number((a / b).toFixed(3)) : null);
+  const cells = [];
+  for (const p of parallels) {
+    const mbps = Object.fromEntries(names.map((n) => [n, best[p][n] ?? null]));
+    const cpus = Object.fromEntries(names.map((n) => [n, cpuPerGiB[p][n] ?? null]));
+    cells.push(
+      cell({
+        key: `read/p${p}`,
+        label: `${sizeMiB} MiB x ${p} over HTTP`,
+        unit: 'MB/s',
+        values: { ...mbps, 'curl file://': best[p]['curl file://'] },
+        reference: 'nginx',
+        detail: {
+          'netboot / busybox httpd': ratio(mbps.netboot, mbps['busybox httpd']),
+          'netboot reads / nginx': ratio(mbps['netboot reads'], mbps.nginx),
+          'netboot / netboot reads': ratio(mbps.netboot, mbps['netboot reads']),
+        },
+      }),
+      cell({
+        key: `cpu/p${p}`,
+        label: `server CPU seconds per GiB sent, ${p} at once`,
+        unit: 's/GiB',
+        higherIsBetter: false,
+        values: cpus,
+        reference: 'nginx',
+        detail: {
+          'busybox httpd / netboot': ratio(cpus['busybox httpd'], cpus.netboot),
+          'nginx / netboot reads': ratio(cpus.nginx, cpus['netboot reads']),
+        },
+      }),
+    );
+  }
+  const serverInfo = Object.fromEntries([...Object.entries(servers).map(([n, s]) => [n, { pid: s.pid }]), ...Object.entries(skipped).map(([n, why]) => [n, { why }])]);
   if (json) {
-    console.log(JSON.stringify(report({ benchmark: 'http-read', params: { sizeMiB, runs, parallel }, loadAtStart, cells })));
+    console.log(JSON.stringify(report({ benchmark: 'http-read', params: { sizeMiB, runs, parallel: parallels }, servers: serverInfo, loadAtStart, cells })));
   } else {
-    console.log(`${sizeMiB} MiB file, ${parallel} curl at once, best of ${runs} (load at start ${loadAtStart.join(' ')})`);
-    for (const name of Object.keys(servers)) {
-      console.log(`  ${name.padEnd(14)} ${String(best[name]).padStart(6)} MB/s   server CPU ${cpuPerGiB[name]} s per GiB sent`);
+    console.log(`${sizeMiB} MiB file, best of ${runs} alternating rounds (load at start ${loadAtStart.join(' ')}, at end ${load().join(' ')})`);
+    for (const [n, why] of Object.entries(skipped)) console.log(`  ${n}: skipped, ${why}`);
+    for (const p of parallels) {
+      console.log(`  ${p} curl at once`);
+      for (const n of names) console.log(`    ${n.padEnd(14)} ${String(best[p][n]).padStart(6)} MB/s   server CPU ${cpuPerGiB[p][n]} s per GiB sent`);
+      console.log(`    ${'curl file://'.padEnd(14)} ${String(best[p]['curl file://']).padStart(6)} MB/s   (a local copy read by curl: the ceiling)`);
+      for (const ref of ['nginx', 'busybox httpd']) {
+        if (best[p][ref] && best[p].netboot) {
+          console.log(`    netboot / ${ref}: ${ratio(best[p].netboot, best[p][ref])}x throughput, ${ratio(cpuPerGiB[p][ref], cpuPerGiB[p].netboot)}x CPU efficiency`);
+        }
+      }
     }
-    console.log(`  ${'curl file://'.padEnd(14)} ${String(best['curl file://']).padStart(6)} MB/s   (a local copy read by curl: the ceiling)`);
-    if (best['busybox httpd']) console.log(`  netboot / busybox httpd: ${(best.netboot / best['busybox httpd']).toFixed(2)}x throughput, ${(cpuPerGiB['busybox httpd'] / cpuPerGiB.netboot).toFixed(2)}x CPU efficiency`);
   }
 } finally {
   for (const c of children) {

@@ -9,6 +9,7 @@
         "native/ofd-locks.c",
         "native/sockets.c",
         "native/socket-handoff.c",
+        "native/sendfile-all.c",
         "native/icmp-echo.c",
         "native/interfaces.c",
         "native/xattrs.c",

@@ -1,4 +1,5 @@
 export { HttpBootServer, type HttpBootServerOptions, type HttpExchange, type LogLevel } from './server.js';
+export type { BodyMode } from './body.js';
 export { parseRange, type RangeRequest } from './range.js';
 export { requestedName, type RequestedName } from './request-path.js';
 export { combinedLogLine, logTime, type AccessEntry } from './access-log.js';

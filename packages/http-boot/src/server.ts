@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { close, createReadStream } from 'node:fs';
+import { close } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import { ServedRoot, type Remap } from '@netboot/tftp-wire';
 import { combinedLogLine } from './access-log.js';
+import { bodyMode, sendBody, sendfileProgressed, sendfileUnderWay, type BodyMode } from './body.js';
 import { parseRange } from './range.js';
 import { requestedName } from './request-path.js';
 
@@ -27,6 +27,12 @@ export interface HttpBootServerOptions {
   maxConnections?: number;
   /** Told of each request as it starts and as its response ends (boot monitoring). */
   onExchange?: (e: HttpExchange) => void;
+  /**
+   * How file bodies are sent: 'sendfile' (the default with @netboot/platform
+   * loaded) or 'reads' into reused 1 MiB buffers (the default without it;
+   * 'sendfile' then falls back to it).
+   */
+  bodies?: BodyMode;
 }
 
 /** One request as boot monitoring sees it: at its start, and at its end with what was sent. */
@@ -44,14 +50,6 @@ export type HttpExchange =
       /** False when the client went away before the body was sent in full. */
       complete: boolean;
     };
-
-/**
- * Bytes read from the file per chunk handed to the socket: a kernel or an
- * initrd leaves in chunks of this size, each read straight into a buffer
- * that goes to the socket unchanged (Node has no sendfile for http; the
- * package README's "What it does not do"). bench/http-read.js measures it.
- */
-const CHUNK = 1024 * 1024;
 
 const TEXT_TYPES = /\.(cfg|conf|ipxe|txt|menu)$|(^|\/)(pxelinux\.cfg|grub)\//;
 
@@ -75,9 +73,13 @@ export class HttpBootServer {
   private readonly server: Server;
   private root: ServedRoot | undefined;
   private remap: Remap | undefined;
+  /** How file bodies are sent: sendfile with @netboot/platform, pooled reads without. */
+  readonly bodies: BodyMode;
 
   constructor(private readonly opts: HttpBootServerOptions) {
     this.remap = opts.remap;
+    this.bodies = opts.bodies === 'reads' ? 'reads' : bodyMode();
+    const idleMs = opts.idleTimeoutMs ?? 60_000;
     // Headers must arrive within 10 s, checked every 2 s (Node's default check is every 30 s), so a
     // client that trickles a request (slowloris) holds its socket for seconds, not a minute.
     const limits = { keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2000 };
@@ -85,12 +87,17 @@ export class HttpBootServer {
       void this.handle(req, res);
     });
     this.server.maxConnections = opts.maxConnections ?? 1024;
-    this.server.setTimeout(opts.idleTimeoutMs ?? 60_000, (socket) => socket.destroy());
+    this.server.setTimeout(idleMs, (socket: Socket) => {
+      // A sendfile body's bytes bypass Node, whose idle timer cannot see them: a body still moving re-arms it.
+      if (sendfileProgressed(socket)) socket.setTimeout(idleMs);
+      else socket.destroy();
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       this.log('debug', `bad request from ${clientAddress(socket)}: ${err.code ?? err.message}`);
       const status =
         err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      if (socket.writable && err.code !== 'ECONNRESET') socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      // A bad pipelined request while a sendfile body is under way: an answer now would land inside the body.
+      if (socket.writable && err.code !== 'ECONNRESET' && !sendfileUnderWay(socket)) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
   }
@@ -222,7 +229,6 @@ export class HttpBootServer {
       }
     }
     const { fd, stats: st } = opened;
-    let streaming = false;
     try {
       const headers: Record<string, string | number> = {
         'Content-Type': TEXT_TYPES.test(name) ? 'text/plain; charset=utf-8' : 'application/octet-stream',
@@ -242,29 +248,14 @@ export class HttpBootServer {
         res.end();
         return { status, bytes: 0 };
       }
-      streaming = true;
-      const sent = await send(fd, res, start, end);
-      return { status, bytes: sent };
+      const body = await sendBody(req, res, fd, start, length, this.bodies);
+      // Complete: the response ends with no more bytes and the connection serves the next request.
+      if (body.complete) res.end();
+      else res.destroy();
+      return { status, bytes: body.sent };
     } finally {
-      if (!streaming) close(fd, () => {});
+      // Every body has settled here: nothing reads the descriptor any more.
+      close(fd, () => {});
     }
   }
-}
-
-/**
- * Streams bytes start..end (inclusive) of the open file `fd` to the
- * response; the read stream closes the fd when it ends, fails or is
- * destroyed (the client went away). Returns the bytes that reached the
- * socket's buffer (fewer when the client went away).
- */
-async function send(fd: number, res: ServerResponse, start: number, end: number): Promise<number> {
-  // The path argument is ignored when an fd is given: the bytes come from the descriptor opened beneath the root.
-  const stream = createReadStream('', { fd, start, end, highWaterMark: CHUNK, autoClose: true });
-  try {
-    await pipeline(stream, res);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ERR_STREAM_PREMATURE_CLOSE' && code !== 'EPIPE' && code !== 'ECONNRESET') throw err;
-  }
-  return stream.bytesRead;
 }

@@ -11,6 +11,7 @@
 #include "interfaces.h"
 #include "napi-util.h"
 #include "ofd-locks.h"
+#include "sendfile-all.h"
 #include "sockets.h"
 #include "xattrs.h"
 #include <sys/xattr.h>
@@ -59,6 +60,7 @@ static const export_fn functions[] = {
     {"bindToDevice", js_bind_to_device},
     {"sendfile", js_sendfile},
     {"dupSocket", js_dup_socket},
+    {"sendfileAll", js_sendfile_all},
     {"icmpEcho", js_icmp_echo},
     {"interfaceAddresses", js_interface_addresses},
 };

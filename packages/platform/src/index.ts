@@ -1,4 +1,4 @@
-export type { InterfaceAddress, LockHolder, Name, NativeCalls, PlatformConstants, StatResult, UdpListener, UdpSocketHandle } from './native-calls.js';
+export type { InterfaceAddress, LockHolder, Name, NativeCalls, PlatformConstants, SendfileTransfer, StatResult, UdpListener, UdpSocketHandle } from './native-calls.js';
 export { native, platformStatus, platformSummary, type PlatformStatus } from './load.js';
 export { socketFd } from './socket-fd.js';
 export { udpAddress, type UdpAddress } from './udp-address.js';

@@ -113,6 +113,16 @@ export interface PlatformConstants {
   UDP_ADDRESS_BYTES: number;
 }
 
+/** A sendfileAll under way. */
+export interface SendfileTransfer {
+  /** Bytes handed to the socket so far. */
+  sent(): number;
+  /** Bytes in the socket's send queue not yet acknowledged by the peer (SIOCOUTQ; 0 once ended). */
+  queued(): number;
+  /** Stops it; `done` is then called with ECANCELED (unless it had ended). */
+  cancel(): void;
+}
+
 /**
  * The addon's calls. Each is one syscall (openat2 may walk, see below);
  * each throws an Error with `code` ('ENOENT'), `errno` (negative) and
@@ -187,6 +197,18 @@ export interface NativeCalls {
   /** fcntl(F_DUPFD_CLOEXEC) of a socket fd (ENOTSOCK for anything else): a connection
    * accepted on one thread, for another thread to wrap in its own net.Socket. */
   dupSocket(fd: number): number;
+  /** `count` bytes of inFd from `offset` to a non-blocking socket with sendfile, driven by the
+   * event loop (a poll on a dup of the socket's fd) until all are sent, the socket fails or the
+   * transfer is cancelled; then `done` is called once: error null, or ECANCELED, EPIPE, ECONNRESET...,
+   * or code 'EOF' when the file ended before `count` bytes. inFd must stay open until then; the
+   * dup holds the connection open until then, so cancel when the socket closes. */
+  sendfileAll(
+    outFd: number,
+    inFd: number,
+    offset: bigint | number,
+    count: number,
+    done: (error: NodeJS.ErrnoException | null, sent: number) => void,
+  ): SendfileTransfer;
   /** One ICMP echo to an IPv4 address: true if it answered within timeoutMs (1..60000).
    * A ping socket where net.ipv4.ping_group_range allows, else a raw socket (root). */
   icmpEcho(address: string, timeoutMs: number): Promise<boolean>;

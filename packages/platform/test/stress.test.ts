@@ -73,6 +73,7 @@ if (n) {
     ['sendfile', [-1, fileFd, 0, 10]],
     // A file, not a socket: ENOTSOCK, so no argument the stress leaves valid makes a duplicate.
     ['dupSocket', [fileFd]],
+    ['sendfileAll', [-1, fileFd, 0, 10, () => {}]],
     ['icmpEcho', ['127.0.0.1', 50]],
     ['interfaceAddresses', []],
     ['udpOpen', ['127.0.0.1', 0, 0, '', 0, 4, 64, listener]],
@@ -148,6 +149,7 @@ if (n) {
       ['sendfile', (fd) => [fd, fileFd, 0, 10]],
       ['sendfile', (fd) => [fileFd, fd, 0, 10]],
       ['dupSocket', (fd) => [fd]],
+      ['sendfileAll', (fd) => [fd, fileFd, 0, 10, () => {}]],
     ];
     for (const [name, args] of fdCalls) {
       const fd = openSync(join(dir, 'closing'), 'w+');

@@ -1,0 +1,188 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { read } from 'node:fs';
+import { native, socketFd, type SendfileTransfer } from '@netboot/platform';
+
+/**
+ * How file bodies leave: `sendfile` from the open file to the connection's
+ * socket (the page cache straight to the socket, no JavaScript per chunk;
+ * needs @netboot/platform), or `reads` into reused 1 MiB buffers, each
+ * written to the socket (portable mode, and sockets whose fd Node hides).
+ */
+export type BodyMode = 'sendfile' | 'reads';
+
+/** What the body sent: the bytes that reached the socket, and whether that was all of them. */
+export interface BodyResult {
+  sent: number;
+  complete: boolean;
+}
+
+/** The file ended before the range the headers promised (it was truncated meanwhile). */
+export class ShortFileError extends Error {
+  readonly code = 'EOF';
+}
+
+/**
+ * Bytes read per buffer in `reads` mode: bench/http-read.js measured
+ * 64 KiB to 1 MiB, and 1 MiB cost least per byte.
+ */
+const CHUNK = 1024 * 1024;
+/** Free buffers kept for the next bodies (two per body in flight); more are left to the collector. */
+const POOL_MAX = 16;
+const pool: Buffer[] = [];
+
+/** Sendfile transfers under way, by connection: an idle check asks them for progress. */
+const transfers = new WeakMap<Socket, { transfer: SendfileTransfer; seen: number }>();
+
+export function bodyMode(): BodyMode {
+  return native ? 'sendfile' : 'reads';
+}
+
+/**
+ * True when the client of a sendfile body on this connection acknowledged
+ * bytes since the last time this was asked: Node sees none of the body's
+ * writes, so its idle timer runs out on a transfer that is going well. The
+ * bytes the peer took (sent less those still queued in the kernel) count,
+ * not those handed to the socket: a slow client may take minutes to drain a
+ * full send buffer, and is still reading.
+ */
+export function sendfileProgressed(socket: Socket): boolean {
+  const t = transfers.get(socket);
+  if (!t) return false;
+  const taken = t.transfer.sent() - t.transfer.queued();
+  const moved = taken !== t.seen;
+  t.seen = taken;
+  return moved;
+}
+
+/** True while a sendfile body owns the connection's socket: nothing else may write to it then. */
+export function sendfileUnderWay(socket: Socket): boolean {
+  return transfers.has(socket);
+}
+
+/**
+ * Sends `length` bytes of the open file `fd` from `start` as the body of
+ * `res`, whose headers are set (writeHead) but may not be sent yet. The
+ * caller owns `fd` and closes it once this settles; the caller ends or
+ * destroys `res`. Resolves with what was sent; rejects on a read error or
+ * a file shorter than promised (the connection must then be dropped).
+ */
+export async function sendBody(req: IncomingMessage, res: ServerResponse, fd: number, start: number, length: number, mode: BodyMode): Promise<BodyResult> {
+  // A pipelined response waits for the ones before it to leave the connection.
+  const socket = await ownConnection(req, res);
+  if (!socket) return { sent: 0, complete: false };
+  if (mode === 'sendfile' && native) {
+    let sockFd: number | undefined;
+    try {
+      sockFd = socketFd(socket);
+    } catch {
+      // A socket without a visible fd (another runtime): the portable way.
+    }
+    if (sockFd !== undefined) return sendByFile(socket, res, sockFd, fd, start, length);
+  }
+  return sendByReads(socket, res, fd, start, length);
+}
+
+/** The connection once `res` is the response it is sending, or undefined if it closed first. */
+function ownConnection(req: IncomingMessage, res: ServerResponse): Promise<Socket | undefined> {
+  const conn = req.socket;
+  if (res.socket) return Promise.resolve(res.socket.destroyed ? undefined : res.socket);
+  if (conn.destroyed) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onSocket = (s: Socket) => {
+      conn.off('close', onClose);
+      resolve(s.destroyed ? undefined : s);
+    };
+    const onClose = () => {
+      res.off('socket', onSocket);
+      resolve(undefined);
+    };
+    res.once('socket', onSocket);
+    conn.once('close', onClose);
+  });
+}
+
+async function sendByFile(socket: Socket, res: ServerResponse, sockFd: number, fd: number, start: number, length: number): Promise<BodyResult> {
+  // The headers go through Node; the body must not pass them in the kernel's queue.
+  res.flushHeaders();
+  if (socket.writableLength > 0) {
+    const flushed = await new Promise<boolean>((resolve) => socket.write('', (err) => resolve(!err)));
+    if (!flushed) return { sent: 0, complete: false };
+  }
+  if (socket.destroyed) return { sent: 0, complete: false };
+  return new Promise((resolve, reject) => {
+    const onClose = () => transfer.cancel();
+    const transfer = native!.sendfileAll(sockFd, fd, start, length, (err, sent) => {
+      socket.off('close', onClose);
+      transfers.delete(socket);
+      if (!err) resolve({ sent, complete: true });
+      else if (err.code === 'EOF') reject(new ShortFileError(`the file ended ${length - sent} bytes before the range sent`));
+      // ECANCELED (the connection closed), EPIPE, ECONNRESET: the client went away.
+      else resolve({ sent, complete: false });
+    });
+    transfers.set(socket, { transfer, seen: 0 });
+    socket.once('close', onClose);
+  });
+}
+
+function takeBuffer(): Buffer {
+  return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+}
+
+function readInto(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/**
+ * Two buffers in turn: the next read runs while the last one's bytes go
+ * out, and a buffer is read into again only once the socket has taken all
+ * of it (its write callback), so no bytes are overwritten under the kernel.
+ * Buffers go back to the pool only when no write holds them; one whose write
+ * never reported (the connection died) is left to the collector.
+ */
+async function sendByReads(socket: Socket, res: ServerResponse, fd: number, start: number, length: number): Promise<BodyResult> {
+  let onClose = () => {};
+  const closed = new Promise<false>((resolve) => {
+    onClose = () => resolve(false);
+    if (socket.destroyed) resolve(false);
+    else socket.once('close', onClose);
+  });
+  const buffers = [takeBuffer(), takeBuffer()];
+  const writes: Array<Promise<boolean> | undefined> = [undefined, undefined];
+  const settled = [true, true];
+  let sent = 0;
+  let position = start;
+  const end = start + length;
+  let ok = true;
+  try {
+    for (let turn = 0; position < end; turn ^= 1) {
+      const prior = writes[turn];
+      if (prior && !(await Promise.race([prior, closed]))) {
+        ok = false;
+        break;
+      }
+      const n = await readInto(fd, buffers[turn], Math.min(CHUNK, end - position), position);
+      if (n === 0) throw new ShortFileError(`the file ended ${end - position} bytes before the range sent`);
+      if (socket.destroyed) {
+        ok = false;
+        break;
+      }
+      const chunk = buffers[turn].subarray(0, n);
+      settled[turn] = false;
+      const slot = turn;
+      writes[turn] = new Promise<boolean>((resolve) =>
+        res.write(chunk, (err) => {
+          settled[slot] = true;
+          if (!err) sent += n;
+          resolve(!err);
+        }),
+      );
+      position += n;
+    }
+    for (const w of writes) if (w && !(await Promise.race([w, closed]))) ok = false;
+  } finally {
+    socket.off('close', onClose);
+    for (let i = 0; i < buffers.length; i++) if (settled[i] && pool.length < POOL_MAX) pool.push(buffers[i]);
+  }
+  return { sent, complete: ok && position === end };
+}
