@@ -1,89 +1,96 @@
-import { mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { connect, createServer, type Socket } from 'node:net';
 import { repoRoot } from '../support/paths.js';
 
 /** How many guests boot at once: TCG is one busy thread per guest, and CI has two CPUs. */
 export const PARALLEL_BOOTS = Math.max(1, Number(process.env.E2E_JOBS ?? 2));
 
-const SLOTS = join(repoRoot, '.cache', 'e2e-vm-slots');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** A slot whose owner died (a killed test run) without releasing it. */
-function stale(slot: string): boolean {
-  try {
-    const pid = Number(readFileSync(join(slot, 'pid'), 'utf8'));
-    return Number.isInteger(pid) && pid > 0 && !alive(pid);
-  } catch {
-    // Taken but its pid not written yet, or gone meanwhile: stale only if left like that for long.
-    try {
-      return Date.now() - statSync(slot).mtimeMs > 30_000;
-    } catch {
-      return false;
-    }
-  }
-}
-
-/** How often a waiter looks for slots whose owner died holding them: no event tells of that. */
-const STALE_CHECK_MS = 5000;
-
-/**
- * Resolves on the next change among the slots (an owner released its slot),
- * or after `ms` at the latest; `cancel` stops the watch early.
+/*
+ * A slot is a Unix socket in Linux's abstract namespace that its owner
+ * listens on, one name per slot and checkout. Binding is atomic (a second
+ * bind fails with EADDRINUSE), so whoever binds has the slot; an abstract
+ * socket has no file, so it is gone the moment its owner closes it or dies
+ * (a killed test run leaves nothing behind). A waiter connects to every
+ * taken slot and waits for one of those connections to close: the owner
+ * closes them when it releases its slot, and the kernel closes them when
+ * the owner dies, so both are events and no one polls.
  */
-function slotChange(ms: number): { changed: Promise<void>; cancel: () => void } {
-  let cancel = () => {};
-  const changed = new Promise<void>((resolve) => {
-    const watcher = watch(SLOTS, () => cancel());
-    const timer = setTimeout(() => cancel(), ms);
-    cancel = () => {
-      clearTimeout(timer);
-      watcher.close();
-      resolve();
-    };
+const checkout = createHash('sha256').update(repoRoot).digest('hex').slice(0, 16);
+const slotName = (i: number) => `\0netboot-e2e-vm-slot-${checkout}-${i}`;
+
+/** Binds slot `i`: the function that releases it, or undefined when another process holds it. */
+function bind(i: number): Promise<(() => void) | undefined> {
+  return new Promise((resolve, reject) => {
+    const waiters = new Set<Socket>();
+    const server = createServer((s) => {
+      // A waiter's connection: closed on release, so it wakes; it never keeps this process alive.
+      s.unref();
+      s.on('error', () => {});
+      waiters.add(s);
+      s.on('close', () => waiters.delete(s));
+    });
+    server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(undefined) : reject(e)));
+    server.listen(slotName(i), () => {
+      server.unref();
+      resolve(() => {
+        server.close();
+        for (const s of waiters) s.destroy();
+      });
+    });
   });
-  return { changed, cancel };
+}
+
+/** A connection to the owner of slot `i`, closed when it releases the slot or dies; undefined when it is free now. */
+function watchOwner(i: number, onClose: () => void): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(slotName(i));
+    socket.once('connect', () => {
+      socket.on('close', onClose);
+      resolve(socket);
+    });
+    socket.once('error', () => resolve(undefined)); // ECONNREFUSED: released meanwhile
+  });
 }
 
 /**
  * Waits for one of PARALLEL_BOOTS guest slots shared by every test file of
  * this checkout (tap runs files in parallel, each booting its own guests),
  * so no more guests run at once than there are CPUs for, whichever files
- * overlap. A slot is a directory made with mkdir (atomic) holding its
- * owner's pid; call the returned function when the guest has stopped.
+ * overlap. Call the returned function when the guest has stopped.
  */
 export async function takeVmSlot(opts: { timeoutMs?: number; onWait?: () => void } = {}): Promise<() => void> {
-  mkdirSync(SLOTS, { recursive: true });
   const deadline = Date.now() + (opts.timeoutMs ?? 20 * 60_000);
   let waited = false;
   for (;;) {
-    // Watched before the slots are tried, so a release between the two is not missed.
-    const next = slotChange(STALE_CHECK_MS);
-    for (let i = 0; i < PARALLEL_BOOTS; i++) {
-      const slot = join(SLOTS, `slot-${i}`);
-      try {
-        mkdirSync(slot);
-      } catch {
-        if (stale(slot)) rmSync(slot, { recursive: true, force: true });
-        continue;
+    let wake = () => {};
+    const changed = new Promise<void>((resolve) => (wake = resolve));
+    const owners: Socket[] = [];
+    const unwatch = () => owners.forEach((s) => s.destroy());
+    let freed = false;
+    for (let i = 0; i < PARALLEL_BOOTS && !freed; i++) {
+      const release = await bind(i);
+      if (release) {
+        unwatch();
+        return release;
       }
-      next.cancel();
-      writeFileSync(join(slot, 'pid'), String(process.pid));
-      return () => rmSync(slot, { recursive: true, force: true });
+      const owner = await watchOwner(i, wake);
+      if (owner) owners.push(owner);
+      else freed = true; // released between the bind and the connect: try the slots again at once
     }
-    if (Date.now() > deadline) {
-      next.cancel();
-      throw new Error(`no guest slot came free in ${SLOTS} (${PARALLEL_BOOTS} slots) before the deadline`);
+    if (freed) {
+      unwatch();
+      continue;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      unwatch();
+      throw new Error(`no guest slot came free (${PARALLEL_BOOTS} slots) before the deadline`);
     }
     if (!waited) opts.onWait?.();
     waited = true;
-    await next.changed;
+    const timer = setTimeout(wake, left);
+    await changed;
+    clearTimeout(timer);
+    unwatch();
   }
 }

@@ -58,12 +58,17 @@ export class StampedLog {
   readonly lines: StampedLine[] = [];
   private readonly partial = new Map<NodeJS.ReadableStream, string>();
   private readonly listeners = new Set<() => void>();
+  /** Resolves once every stream has been read to its end (the process gone and its pipes drained). */
+  readonly drained: Promise<void>;
 
   constructor(running: Running) {
+    const ends: Promise<unknown>[] = [];
     for (const stream of [running.child.stdout, running.child.stderr]) {
       if (!stream) continue;
       stream.on('data', (chunk: Buffer) => this.take(stream, chunk.toString('latin1')));
+      ends.push(new Promise((resolve) => stream.once('close', resolve)));
     }
+    this.drained = Promise.all(ends).then(() => {});
   }
 
   private take(stream: NodeJS.ReadableStream, text: string): void {
@@ -184,6 +189,20 @@ const IPXE_CONFIGURED = /net0: \d+\.\d+\.\d+\.\d+\/|Configuring \(net0.*ok/;
 /** pxelinux reports each file as it finishes loading it; the initrd comes last. */
 const INITRD_LOADED = /Loading \S*initrd\S*\s*\.\.\.\s*ok/;
 const ROOT_MOUNTED = /E2E-ROOT-MOUNTED/;
+/** The last line of a kernel panic's report: without panic= on its command line the kernel then halts, silent. */
+const PANIC_END = /---\[ end Kernel panic/;
+/**
+ * After a failure line, how long the console must stay quiet before the
+ * guest has said all it will about it. The guest's own failures end in an
+ * event (E2E-FAIL powers off: QEMU exits; a panic ends its report with
+ * PANIC_END), but firmware that fails (PXE-E.., "No more network devices",
+ * "Failed to load") prints its error and then waits or tries its next
+ * device, and no line says it is done: its silence is the event, and this
+ * is how long silence takes. Restarted by every new line.
+ */
+const FAILURE_QUIET_MS = 1500;
+/** How long the console pipe may take to drain once QEMU is gone (no other process holds it). */
+const DRAIN_MS = 5000;
 
 /**
  * Waits until the guest prints the marker (then for it to power off),
@@ -194,20 +213,26 @@ export async function waitForBoot(vm: Vm, opts: WaitOptions): Promise<BootResult
   let outcome: BootOutcome = 'timeout';
   await new Promise<void>((resolve) => {
     const timer = setTimeout(finish, opts.timeoutMs);
+    let quiet: NodeJS.Timeout | undefined;
     const off = vm.serial.onLine(check);
     vm.running.exited.then(() => {
       if (outcome === 'timeout') outcome = vm.serial.first(MARKER) ? 'done' : 'exited';
       finish();
     });
     function check() {
-      if (vm.serial.first(FAILURE)) {
+      if (outcome !== 'failed') {
+        if (!vm.serial.first(FAILURE)) return;
         outcome = 'failed';
-        // Let the guest's last lines (the failing step) reach the log.
-        setTimeout(finish, 1500);
       }
+      // Let the guest's last lines (the failing step) reach the log: the end of a panic's report, QEMU's
+      // exit (the guest powered off), or the console going quiet, whichever comes first.
+      if (vm.serial.first(PANIC_END)) return finish();
+      clearTimeout(quiet);
+      quiet = setTimeout(finish, FAILURE_QUIET_MS);
     }
     function finish() {
       clearTimeout(timer);
+      clearTimeout(quiet);
       off();
       resolve();
     }
@@ -217,6 +242,8 @@ export async function waitForBoot(vm: Vm, opts: WaitOptions): Promise<BootResult
   // The guest powers off right after the marker; give QEMU a moment to exit on its own.
   else await Promise.race([vm.running.exited, new Promise((r) => setTimeout(r, 10_000))]);
   await vm.running.stop(2000);
+  // QEMU is gone: read its console to the end, so the lines it wrote last are in the timeline.
+  await Promise.race([vm.serial.drained, new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
 
   const since = (l: StampedLine | undefined) => (l ? Math.round((l.at - vm.startedAt) / 100) / 10 : undefined);
   const serverAck = opts.serverLog && opts.serverAck ? opts.serverLog.first(opts.serverAck, vm.startedAt) : undefined;
