@@ -218,12 +218,22 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
       ownPortmap,
       nfs,
       mountd,
-      workers,
+      get workers() {
+        return workers;
+      },
       async reload() {
         const next = await servable(await loadExports(opts.exportsFile, { warn }), log);
         const claimed = workers ? await backendExports(next, opts.isBackendExport) : [];
-        if (claimed.length) {
-          throw new Error(`${claimed.join(', ')} would be image-backed, which NFS worker threads cannot serve: restart with one NFS thread (--nfs-workers 1) to export it`);
+        if (workers && claimed.length) {
+          // An image-backed root's layer has one writer: from now on the main thread serves every connection.
+          const pool = workers;
+          workers = undefined;
+          nfsRpc.handTcpTo(undefined);
+          await pool.close();
+          log(
+            `nfs: ${claimed.join(', ')}: image-backed, so NFS is now served on the main thread alone (a node's copy-on-write ` +
+              `layer has one writer); the ${pool.count} worker threads are stopped and their clients reconnect`,
+          );
         }
         await nfs.setExports(nfsExports(next));
         await workers?.setExports(next);

@@ -210,3 +210,40 @@ t.test('a worker that keeps dying stops the pool loudly', { skip: native ? false
   t.teardown(() => c.close());
   t.equal(ok(t, await c.lookup(fh, 'f')).object.length > 0, true, 'the main thread serves on');
 });
+
+t.test('a reload that adds an export of another backend moves NFS back to the main thread', { skip: native ? false : 'worker threads need the platform module' }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-workers-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const exp = join(dir, 'export');
+  const image = join(dir, 'image-backed');
+  await mkdir(exp);
+  await mkdir(image);
+  await writeFile(join(exp, 'f'), 'f\n');
+  const exportsFile = join(dir, 'exports');
+  await writeFile(exportsFile, `${exp} 127.0.0.1(ro,insecure)\n`);
+  const sink = logSink();
+  const svc = await createNfsService({
+    exportsFile,
+    listen: '127.0.0.1',
+    nfsPort: 0,
+    mountdPort: 0,
+    portmapPort: 0,
+    log: sink.log,
+    workers: 2,
+    isBackendExport: async (path) => path === image,
+  });
+  t.teardown(() => svc.close());
+  const fh = await mnt(svc.mountdPort, exp);
+  const before = await NfsClient.connect({ host: '127.0.0.1', port: svc.nfsPort, transport: 'tcp', cred: root });
+  t.teardown(() => before.close());
+  ok(t, await before.lookup(fh, 'f'));
+  await writeFile(exportsFile, `${exp} 127.0.0.1(ro,insecure)\n${image} 127.0.0.1(ro,insecure)\n`);
+  await svc.reload();
+  t.equal(svc.workers, undefined, 'no workers any more');
+  t.match(sink.lines.join('\n'), /image-backed, so NFS is now served on the main thread alone .*2 worker threads are stopped/);
+  await t.rejects(before.getattr(fh), RpcConnectionError, "a worker's connection was closed");
+  const after = await NfsClient.connect({ host: '127.0.0.1', port: svc.nfsPort, transport: 'tcp', cred: root });
+  t.teardown(() => after.close());
+  t.equal(ok(t, await after.lookup(fh, 'f')).object.length > 0, true, 'a new connection is served on the main thread');
+  t.equal(ok(t, await after.getattr(await mnt(svc.mountdPort, image))).attributes.type, 2, 'and so is the new export');
+});
