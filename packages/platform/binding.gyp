@@ -13,7 +13,8 @@
         "native/icmp-echo.c",
         "native/interfaces.c",
         "native/xattrs.c",
-        "native/udp-batch.c"
+        "native/udp-batch.c",
+        "native/sync-fs.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],

@@ -4,6 +4,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore, TarError, UnsafeEntryError } from '@netboot/image-store';
+import { native } from '@netboot/platform';
 import { requirePrograms } from '../../../test/support/programs.js';
 import { tar, type Member } from './tar-writer.js';
 
@@ -68,6 +69,22 @@ t.test('an import keeps owners, modes, devices, fifos, symlinks, hard links and 
     t.match(out, /user\.tag=0x0001fe/, 'SCHILY.xattr kept as an xattr');
   }
   t.same(await store.list(), [{ name: 'deb', generations: [1], promoted: 1 }], 'the first generation is promoted');
+});
+
+t.test('an import starts no helper program: with no PATH it still makes devices and keeps xattrs and nanosecond times', { skip: (!root && 'needs root (device nodes)') || (!native && 'portable mode: devices and the flush need coreutils') }, async (t) => {
+  const { store } = fresh(t);
+  const path = process.env.PATH;
+  process.env.PATH = '/nonexistent';
+  t.teardown(() => {
+    process.env.PATH = path;
+  });
+  await store.import('deb', fromTar(BASE));
+  process.env.PATH = path;
+  const g = store.generationPath('deb', 1);
+  t.ok(lstatSync(join(g, 'dev/null')).isCharacterDevice(), 'char device made by mknodat');
+  t.ok(lstatSync(join(g, 'run/initctl')).isFIFO(), 'fifo');
+  t.equal(lstatSync(join(g, 'etc/exact'), { bigint: true }).mtimeNs, 1_700_000_000_123_456_789n, 'utimensat to the nanosecond');
+  t.same(native!.lgetxattr(join(g, 'etc/secret'), 'user.tag'), Buffer.from([0, 1, 0xfe]), 'lsetxattr');
 });
 
 t.test('a new generation shares unchanged files and writes only what changed', async (t) => {

@@ -13,6 +13,7 @@
 #include "ofd-locks.h"
 #include "sendfile-all.h"
 #include "sockets.h"
+#include "sync-fs.h"
 #include "xattrs.h"
 #include <sys/xattr.h>
 #include "udp-batch.h"
@@ -54,6 +55,7 @@ static const export_fn functions[] = {
     {"fgetxattr", js_fgetxattr},
     {"llistxattr", js_llistxattr},
     {"flistxattr", js_flistxattr},
+    {"syncfs", js_syncfs},
     {"ofdSetLock", js_ofd_set_lock},
     {"ofdGetLock", js_ofd_get_lock},
     {"ofdSetLockWait", js_ofd_set_lock_wait},

@@ -180,6 +180,8 @@ export interface NativeCalls {
   /** The names of the attributes of `path` itself, as bytes (those this process may see). */
   llistxattr(path: Name): Buffer[];
   flistxattr(fd: number): Buffer[];
+  /** syncfs(2) on libuv's pool: flushes the whole file system holding `fd` (kept open until it settles). */
+  syncfs(fd: number): Promise<void>;
 
   /** F_OFD_SETLK: true when set, false when another holder conflicts. len 0 = to EOF. */
   ofdSetLock(fd: number, type: number, start: bigint | number, len: bigint | number): boolean;
