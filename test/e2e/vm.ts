@@ -118,6 +118,8 @@ export interface VmOptions {
    */
   uefi?: { code: string; vars: string; httpBootOnly?: boolean };
   qemu?: string;
+  /** Keep QEMU's stdin open: what the test writes to running.child.stdin reaches the guest's serial console. */
+  consoleInput?: boolean;
 }
 
 export interface Vm {
@@ -149,7 +151,7 @@ export function startVm(t: Teardown, opts: VmOptions): Vm {
       : []),
   ];
   const startedAt = performance.now();
-  const running = start(t, opts.qemu ?? 'qemu-system-x86_64', args, { ns: opts.net.ns });
+  const running = start(t, opts.qemu ?? 'qemu-system-x86_64', args, { ns: opts.net.ns, stdin: opts.consoleInput });
   return { running, serial: new StampedLog(running), startedAt };
 }
 

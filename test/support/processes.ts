@@ -35,12 +35,12 @@ export function start(
   t: Teardown,
   command: string,
   args: string[],
-  opts: { ns?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: { ns?: string; env?: NodeJS.ProcessEnv; cwd?: string; /** Keep stdin open for the test to write to (child.stdin). */ stdin?: boolean } = {},
 ): Running {
   const [cmd, argv] = inNetns(opts.ns, command, args);
   const child = spawn(cmd, argv, {
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
     cwd: opts.cwd,
   });
