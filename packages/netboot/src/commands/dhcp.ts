@@ -1,4 +1,5 @@
 import { type Command, UsageError, boolFlag, parseFlags, stringFlag, untilSignalled } from '../command.js';
+import { serveUntilSignalled } from '../serve/until-signalled.js';
 import { startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
 
 const usage = `usage: netboot dhcp --config dhcpd.conf --interface IF [--leases FILE | --lease-store URL] [--listen ADDR] [--port 67] [--proxy]
@@ -47,12 +48,7 @@ async function run(argv: string[]): Promise<number> {
   const log = (line: string) => console.log(line);
   const signalled = untilSignalled();
   const service = await startDhcp(settings, log);
-  const onHup = () => void service.reload().catch((e: unknown) => log(`dhcp: reload failed, the running dhcpd.conf stays in force: ${(e as Error).message}`));
-  process.on('SIGHUP', onHup);
-  await signalled;
-  process.off('SIGHUP', onHup);
-  await service.close();
-  return 0;
+  return serveUntilSignalled(service, signalled, log, 'the running dhcpd.conf stays in force');
 }
 
 export const dhcp: Command = {

@@ -1,4 +1,5 @@
 import { type Command, UsageError, boolFlag, parseFlags, stringFlag, untilSignalled } from '../command.js';
+import { serveUntilSignalled } from '../serve/until-signalled.js';
 import { startHttp } from '../serve/http-runner.js';
 
 const usage = `usage: netboot http --root DIR [--listen ADDR] [--port 80] [--remap FILE] [--verbose]
@@ -38,12 +39,6 @@ export const http: Command = {
       { root, listen: stringFlag(flags, 'listen'), port: stringFlag(flags, 'port'), remapFile: stringFlag(flags, 'remap'), verbose: boolFlag(flags, 'verbose') },
       log,
     );
-    const onHup = () => void service.reload().catch((e: unknown) => log(`http: reload failed, the running remap rules stay in force: ${(e as Error).message}`));
-    process.on('SIGHUP', onHup);
-    const sig = await signalled;
-    process.off('SIGHUP', onHup);
-    log(`http: ${sig}: stopping`);
-    await service.close();
-    return 0;
+    return serveUntilSignalled(service, signalled, log, 'the running remap rules stay in force');
   },
 };

@@ -1,5 +1,6 @@
 import { MOUNTD_PORT, NFS_PORT } from '@netboot/nfs3';
 import { type Command, UsageError, parseFlags, stringFlag, untilSignalled } from '../command.js';
+import { serveUntilSignalled } from '../serve/until-signalled.js';
 import { startNfs } from '../serve/nfs-runner.js';
 
 const usage = `usage: netboot nfs --exports FILE [flags]
@@ -68,12 +69,6 @@ export const nfs: Command = {
       },
       log,
     );
-    const onHup = () => void service.reload().catch((e: unknown) => log(`nfs: reload failed, keeping the running exports: ${String(e)}`));
-    process.on('SIGHUP', onHup);
-    const sig = await signalled;
-    process.off('SIGHUP', onHup);
-    log(`nfs: ${sig}: stopping`);
-    await service.close();
-    return 0;
+    return serveUntilSignalled(service, signalled, log, 'keeping the running exports');
   },
 };

@@ -1,5 +1,6 @@
 import { MAX_BLKSIZE } from '@netboot/tftp-wire';
 import { type Command, UsageError, boolFlag, parseFlags, stringFlag, untilSignalled } from '../command.js';
+import { serveUntilSignalled } from '../serve/until-signalled.js';
 import { startTftp } from '../serve/tftp-runner.js';
 
 const usage = `usage: netboot tftp --root DIR [--listen ADDR] [--port 69] [--blksize-max N] [--window-max N]
@@ -66,12 +67,6 @@ export const tftp: Command = {
       },
       log,
     );
-    const onHup = () => void service.reload().catch((e: unknown) => log(`tftp: reload failed, the running remap rules stay in force: ${(e as Error).message}`));
-    process.on('SIGHUP', onHup);
-    const sig = await signalled;
-    process.off('SIGHUP', onHup);
-    log(`tftp: ${sig}: stopping`);
-    await service.close();
-    return 0;
+    return serveUntilSignalled(service, signalled, log, 'the running remap rules stay in force');
   },
 };
