@@ -13,7 +13,7 @@
  *   nfs-bench --export PATH --file NAME --op read|random|getattr|lookup|write|walk
  *             [--host 127.0.0.1] [--nfs-port 2049] [--mount-port 20048]
  *             [--io BYTES] [--inflight N] [--size BYTES] [--seconds S]
- *             [--warm-ms MS] [--count N] [--stable 0|1|2] [--connections C] [--pause]
+ *             [--warm-ms MS] [--count N] [--stable 0|1|2] [--connections C] [--pause] [--dir PATH]
  *
  * Prints one JSON line: opsPerSecond, MBps (of the timed part), bytes and ops
  * (all, warm-up included, as the server's CPU time is), measuredBytes,
@@ -27,8 +27,9 @@
  * nfs_opendir per directory): the directory's path resolved from the root
  * handle by one LOOKUP per component, READDIRPLUS pages with dircount and
  * maxcount 8192 until eof, a LOOKUP for every entry that came without
- * attributes, then each subdirectory in turn; one call in flight. --file is
- * not used; --pause waits before the walk instead. It prints walkMs, the calls by procedure (readdirplus, lookup),
+ * attributes, then each subdirectory in turn; one call in flight. It starts
+ * at --dir (a path from the export root, which its own LOOKUPs resolve too) or
+ * at the root; --file is not used; --pause waits before the walk instead. It prints walkMs, the calls by procedure (readdirplus, lookup),
  * the entries and directories seen, and clientCpuSeconds.
  */
 #include <errno.h>
@@ -49,7 +50,7 @@ enum op { OP_READ, OP_RANDOM, OP_GETATTR, OP_LOOKUP, OP_WRITE, OP_WALK };
 
 static const char *host = "127.0.0.1";
 static int nfs_port = 2049, mount_port = 20048;
-static const char *export_path, *file_name;
+static const char *export_path, *file_name, *walk_from;
 static enum op op = OP_READ;
 static uint32_t io = 1024 * 1024;
 static int inflight = 1;
@@ -376,6 +377,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--mount-port")) mount_port = atoi(v);
     else if (!strcmp(a, "--export")) export_path = v;
     else if (!strcmp(a, "--file")) file_name = v;
+    else if (!strcmp(a, "--dir")) walk_from = v;
     else if (!strcmp(a, "--io")) io = (uint32_t)strtoul(v, NULL, 10);
     else if (!strcmp(a, "--inflight")) inflight = atoi(v);
     else if (!strcmp(a, "--size")) size = strtoull(v, NULL, 10);
@@ -409,7 +411,7 @@ int main(int argc, char **argv) {
   conns[0] = nfs;
   for (int i = 1; i < nconns; i++) conns[i] = connect_to(nfs_port);
   if (op == OP_WALK) {
-    char top[1] = "";
+    char *top = strdup(walk_from ? walk_from : "");
     if (pause_after_warm) {
       char line[16];
       printf("ready\n");
@@ -418,6 +420,7 @@ int main(int argc, char **argv) {
     }
     double cpu0 = cpu_seconds(), t0 = now();
     walk_dir(top, 0);
+    free(top);
     double s = now() - t0;
     long long calls = walk_readdirplus + walk_lookups;
     printf("{\"walkMs\":%.2f,\"readdirplus\":%lld,\"lookup\":%lld,\"calls\":%lld,\"entries\":%lld,\"dirs\":%lld,"
