@@ -12,8 +12,12 @@
  * timed by the same client in the same boot). A fourth, OVMF with no option
  * ROM, does UEFI HTTP Boot with the firmware's own network stack: vendor
  * class HTTPClient gets iPXE's snponly.efi as a URL, and that iPXE gets its
- * script. Every node mounts its own root over NFSv3, reads the file the test
- * wrote and writes its reply.
+ * script. A fifth, OVMF with no option ROM and its PXE left on, boots by
+ * the firmware's own PXE: syslinux.efi over TFTP, after the tsize probe
+ * EDK2's TFTP client sends and aborts on purpose. Every node mounts its own
+ * root over NFSv3, reads the file the test wrote and writes its reply, then
+ * keeps writing for a few seconds, so its row in `netboot status` reaches
+ * `up`.
  */
 import t, { type Test } from 'tap';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,9 +36,9 @@ import { IPXE_EFI_ROM, OVMF_CODE, OVMF_VARS, prepareUefiLoader } from './uefi-lo
 import { createVmNetwork, startVm, StampedLog, waitForBoot, type BootResult, type Vm, type VmNetwork } from './vm.js';
 import { takeVmSlot } from './vm-slots.js';
 
-// Four TCG boots, two at a time (each allowed 300 s: a loaded machine slows TCG several times over),
+// Five TCG boots, two at a time (each allowed 300 s: a loaded machine slows TCG several times over),
 // plus fetching the guest and the loaders on a cold cache.
-t.setTimeout(1_200_000);
+t.setTimeout(1_500_000);
 
 const HTTP_PORT = 8080;
 /** The status port, on the loopback of the test's own namespace. */
@@ -43,9 +47,10 @@ const STATUS_PORT = 19470;
 /**
  * bios: SeaBIOS + iPXE's legacy ROM, PXE. uefi: OVMF + iPXE's EFI driver, PXE.
  * ipxe-http: like bios, but iPXE is sent to a script over HTTP. uefi-http:
- * OVMF's own network stack (no option ROM), UEFI HTTP Boot.
+ * OVMF's own network stack (no option ROM), UEFI HTTP Boot. uefi-pxe: OVMF's
+ * own network stack, PXE.
  */
-type Kind = 'bios' | 'uefi' | 'ipxe-http' | 'uefi-http';
+type Kind = 'bios' | 'uefi' | 'ipxe-http' | 'uefi-http' | 'uefi-pxe';
 
 interface Node {
   name: string;
@@ -69,7 +74,7 @@ function dhcpdConf(net: VmNetwork, nodes: Node[]): string {
     option root-path  "${n.root.dir}";${extra}
   }
 `;
-  return `# One network, four kinds of boot client: the boot file follows option 93 (RFC 4578),
+  return `# One network, five kinds of boot client: the boot file follows option 93 (RFC 4578),
 # and for two hosts the user class (iPXE) and vendor class (HTTPClient).
 ddns-update-style none;
 option routers ${net.serverAddr};
@@ -150,7 +155,7 @@ echo E2E-FAIL the iPXE script stopped
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-t.test('BIOS, UEFI PXE, iPXE-over-HTTP and UEFI HTTP Boot nodes boot from one netboot serve', { jobs: PARALLEL_BOOTS }, async (t) => {
+t.test('BIOS, UEFI PXE (iPXE and OVMF), iPXE-over-HTTP and UEFI HTTP Boot nodes boot from one netboot serve', { jobs: PARALLEL_BOOTS }, async (t) => {
   if (!requireNetns(t)) return;
   const progs = requirePrograms(t, { 'qemu-system-x86_64': 'qemu-system-x86', 'apt-get': 'apt', dpkg: 'dpkg' });
   if (!progs) return;
@@ -181,8 +186,9 @@ t.test('BIOS, UEFI PXE, iPXE-over-HTTP and UEFI HTTP Boot nodes boot from one ne
     node(1, 'uefi1', 'uefi', 'syslinux.efi'),
     node(2, 'ipxe1', 'ipxe-http', url('boot.ipxe')),
     node(3, 'uefihttp1', 'uefi-http', url('snponly.efi'), url('uefi-http.ipxe')),
+    node(4, 'uefipxe1', 'uefi-pxe', 'syslinux.efi'),
   ];
-  for (const n of nodes.filter((n) => n.kind === 'bios' || n.kind === 'uefi')) {
+  for (const n of nodes.filter((n) => n.kind === 'bios' || n.kind === 'uefi' || n.kind === 'uefi-pxe')) {
     writePxelinuxConfig(tftpRoot, { lookup: 'mac', mac: n.mac, ip: n.ip, server: net.serverAddr, rootPath: n.root.dir, nfsOptions: 'vers=3,tcp', label: n.label });
   }
   writeFileSync(join(tftpRoot, 'boot.ipxe'), ipxeScript(net, nodes[2]!));
@@ -243,20 +249,23 @@ t.test('BIOS, UEFI PXE, iPXE-over-HTTP and UEFI HTTP Boot nodes boot from one ne
 /**
  * The firmware the model names for each kind: QEMU's iPXE ROMs (legacy and
  * EFI) do the DHCP themselves and say so in option 77; with no ROM, OVMF's
- * own stack asks as HTTPClient, and the iPXE it loads is part of that boot.
+ * own stack asks as HTTPClient, and the iPXE it loads is part of that boot,
+ * or as PXEClient with architecture 7: UEFI.
  */
-const FIRMWARE: Record<Kind, string> = { bios: 'iPXE', uefi: 'iPXE', 'ipxe-http': 'iPXE', 'uefi-http': 'HTTP Boot' };
+const FIRMWARE: Record<Kind, string> = { bios: 'iPXE', uefi: 'iPXE', 'ipxe-http': 'iPXE', 'uefi-http': 'HTTP Boot', 'uefi-pxe': 'UEFI' };
 
 /**
  * The files each firmware fetches, in the order it fetches them, as
- * `protocol file outcome` (others may come between). OVMF's HTTP Boot asks
- * for the boot file's size first (a HEAD): a probe, which is normal.
+ * `protocol file outcome` (others may come between). OVMF asks for the boot
+ * file's size first, a probe, which is normal: HTTP Boot with a HEAD, its
+ * PXE with an RRQ for tsize that it aborts (ERROR 8) once the OACK says it.
  */
 const FILES: Record<Kind, string[]> = {
   bios: ['tftp pxelinux.0 complete', 'tftp ldlinux.c32 complete', 'tftp vmlinuz complete', 'tftp initrd.gz complete'],
   uefi: ['tftp syslinux.efi complete', 'tftp ldlinux.e64 complete', 'tftp vmlinuz complete', 'tftp initrd.gz complete'],
   'ipxe-http': ['http boot.ipxe complete', 'tftp vmlinuz complete', 'tftp initrd.gz complete', 'http vmlinuz complete', 'http initrd.gz complete'],
   'uefi-http': ['http snponly.efi probe', 'http snponly.efi complete', 'http uefi-http.ipxe complete', 'http vmlinuz complete', 'http initrd.gz complete'],
+  'uefi-pxe': ['tftp syslinux.efi probe', 'tftp syslinux.efi complete', 'tftp ldlinux.e64 complete', 'tftp vmlinuz complete', 'tftp initrd.gz complete'],
 };
 
 /** Whether `want` appears in `got` in order, other entries allowed between. */
@@ -279,7 +288,7 @@ function checkTimeline(t: Test, n: Node, node: StatusNode | undefined): void {
   t.equal(node.ip, n.ip, `${n.name}: its leased address`);
   t.equal(node.bootCount, 1, `${n.name}: one boot (the loaders' and the kernel's own DHCP are part of it)`);
   t.equal(node.firmware, FIRMWARE[n.kind], `${n.name}: firmware ${FIRMWARE[n.kind]}`);
-  t.same(node.stages.map((s) => s.name).slice(0, 5), ['dhcp', 'loader', 'kernel', 'mounted', 'init'], `${n.name}: DHCP, loader, kernel and initrd, root mounted, init read`);
+  t.same(node.stages.map((s) => s.name), ['dhcp', 'loader', 'kernel', 'mounted', 'init', 'up'], `${n.name}: DHCP, loader, kernel and initrd, root mounted, init read, up (NFS activity)`);
   for (const [i, s] of node.stages.entries()) {
     t.ok(s.end === null ? i === node.stages.length - 1 : s.start <= s.end, `${n.name}: ${s.name} starts before it ends, and only the last stage is open`);
     if (i > 0) t.equal(s.start, node.stages[i - 1]!.end, `${n.name}: ${s.name} starts where ${node.stages[i - 1]!.name} ends`);
@@ -292,13 +301,13 @@ function checkTimeline(t: Test, n: Node, node: StatusNode | undefined): void {
 
 async function bootNode(t: Test, net: VmNetwork, tap: string, n: Node, log: StampedLog, output: () => string, work: string): Promise<void> {
   let uefi: { code: string; vars: string; httpBootOnly: boolean } | undefined;
-  if (n.kind === 'uefi' || n.kind === 'uefi-http') {
+  if (n.kind === 'uefi' || n.kind === 'uefi-http' || n.kind === 'uefi-pxe') {
     // Each UEFI guest writes its own variable store (boot entries); the package's copy stays pristine.
     uefi = { code: OVMF_CODE, vars: join(work, `${n.name}-OVMF_VARS.fd`), httpBootOnly: n.kind === 'uefi-http' };
     copyFileSync(OVMF_VARS, uefi.vars);
   }
-  // No ROM for UEFI HTTP Boot: OVMF's own virtio-net driver and network stack do it.
-  const rom = n.kind === 'uefi' ? IPXE_EFI_ROM : n.kind === 'uefi-http' ? '' : IPXE_ROM;
+  // No ROM for OVMF's own HTTP Boot and PXE: its own virtio-net driver and network stack do them.
+  const rom = n.kind === 'uefi' ? IPXE_EFI_ROM : n.kind === 'uefi-http' || n.kind === 'uefi-pxe' ? '' : IPXE_ROM;
   const release = await takeVmSlot({ onWait: () => t.comment('waiting for a guest slot (another test file is booting guests)') });
   let vm: Vm;
   let result: BootResult;
@@ -320,12 +329,14 @@ async function bootNode(t: Test, net: VmNetwork, tap: string, n: Node, log: Stam
     'ipxe-http': () => httpGot('boot.ipxe', 'iPXE'),
     // Fetched by the firmware itself: its user agent says so.
     'uefi-http': () => httpGot('snponly.efi', 'UefiHttpBoot'),
+    'uefi-pxe': () => server(`RRQ from ${ip} filename syslinux\\.efi: sent`),
   }[n.kind]();
   const loadedAt = {
     bios: () => result.seconds.kernelLoaded,
     uefi: () => server(`RRQ from ${ip} filename initrd\\.gz: sent`),
     'ipxe-http': () => serial(/E2E-FETCHED-HTTP/),
     'uefi-http': () => httpGot('initrd.gz'),
+    'uefi-pxe': () => server(`RRQ from ${ip} filename initrd\\.gz: sent`),
   }[n.kind]();
   const f = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(1)} s`);
   const s = result.seconds;

@@ -7,7 +7,10 @@ import type { Guest } from './guest.js';
  * The node's root in the guide's shape (`/diskless/<ip>`: etc home dev proc
  * tmp mnt root sys var usr opt, tmp world-writable, dev/console c 5 1) with
  * busybox as its userland, served over NFS. Its /sbin/init reads the
- * request the test wrote, writes a reply, prints markers and powers off.
+ * request the test wrote, writes a reply, keeps writing over NFS for about
+ * three seconds (a running node's activity: boot events count a node `up`
+ * after 2 s of NFS calls past the first READ of its init), prints markers
+ * and powers off.
  */
 const ROOT_INIT = `#!/bin/sh
 export PATH=/bin:/sbin
@@ -22,6 +25,11 @@ echo "E2E-READ $request"
 echo "reply:$request" > /e2e/reply || fail "write /e2e/reply"
 sync
 echo "E2E-WROTE"
+for i in 1 2 3; do
+  echo "$i" > /e2e/activity || fail "write /e2e/activity"
+  sync
+  sleep 1
+done
 echo "E2E-DONE"
 poweroff -f
 sleep 5
