@@ -24,10 +24,10 @@ flags:
                        node made with add-node --image and this --state-dir
                        is served as its image under its own writable layer
   --nfs-workers N      threads serving NFS over TCP (default: the number of
-                       cores); the main thread accepts connections and hands
-                       each to the thread serving fewest, and keeps UDP, MOUNT,
-                       the portmapper and locking; 1 serves everything on the
-                       main thread
+                       cores, at most 16); the main thread accepts connections,
+                       hands each to the thread serving fewest, and keeps UDP,
+                       MOUNT, the portmapper and locking; 1 serves everything
+                       on the main thread
   --handle-key FILE    sign file handles with this 32-byte key instead of the
                        state directory's: two servers of the same tree given
                        the same file accept each other's handles`;

@@ -41,8 +41,8 @@ NFS, MOUNT, portmap:
   --no-lock            no NLM/NSM locking (clients must mount with nolock)
   --handle-key FILE    32-byte file handle key shared with another server of the
                        same tree (default: the key in <state-dir>/nfs)
-  --nfs-workers N      threads serving NFS over TCP (default: the number of cores;
-                       1: NFS on the main thread with DHCP, TFTP and HTTP)
+  --nfs-workers N      threads serving NFS over TCP (default: the number of cores,
+                       at most 16; 1: NFS on the main thread with DHCP, TFTP, HTTP)
   --no-nfs             don't serve NFS, MOUNT or portmap
 TFTP:
   --tftp-root DIR      TFTP root (secure: nothing outside it is served)

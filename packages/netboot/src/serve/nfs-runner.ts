@@ -20,9 +20,16 @@ export interface NfsSettings {
   handleKey?: string;
   /** Where images and image-backed nodes live (add-node --image): their exports are served as merged roots. */
   imageStateDir?: string;
-  /** --nfs-workers: threads serving NFS over TCP (default: the number of cores; 1 serves on the main thread). */
+  /** --nfs-workers: threads serving NFS over TCP (default: the number of cores, at most 16; 1 serves on the main thread). */
   nfsWorkers?: string;
 }
+
+/**
+ * The default NFS thread count is one per core up to this many: each thread
+ * holds its own heap, caches and read buffers (tens of MB), so a large
+ * machine does not take a thread per core unasked.
+ */
+const DEFAULT_NFS_WORKERS_MAX = 16;
 
 /** Boot monitoring's callbacks (netboot serve --status-port). */
 export interface NfsHooks {
@@ -35,7 +42,7 @@ export interface NfsHooks {
 export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Promise<RunningService> {
   const nlmPort = portFlag(s.nlmPort, '--nlm-port', 0);
   const roots = s.imageStateDir ? new NodeRoots(s.imageStateDir) : undefined;
-  const workers = intFlag(s.nfsWorkers, '--nfs-workers', availableParallelism(), 1, 64);
+  const workers = intFlag(s.nfsWorkers, '--nfs-workers', Math.min(DEFAULT_NFS_WORKERS_MAX, availableParallelism()), 1, 64);
   const service = await createNfsService({
     exportsFile: s.exportsFile,
     listen: s.listen,
