@@ -38,6 +38,13 @@ export interface DhcpServerOptions {
    * path: it must not keep `request` (its byte fields view the datagram).
    */
   onExchange?: (request: DhcpMessage, reply: DhcpMessage | undefined) => void;
+  /**
+   * Milliseconds to hold each OFFER before it goes out (0: at once), asked
+   * per OFFER: a server whose boot files are saturated paces new boots by
+   * answering later within the client's retry window, instead of letting
+   * them time out further down the boot. ACKs and NAKs are never held.
+   */
+  offerDelay?: () => number;
 }
 
 const MALFORMED_LOG_INTERVAL_MS = 10_000;
@@ -51,6 +58,10 @@ const SYNC_INTERVAL_MS = 1000;
 const MAX_PROBES = 4;
 /** Requests waiting on a ping at once; beyond this they are dropped. */
 const MAX_PROBING = 256;
+/** OFFERs held back by offerDelay at once; beyond this they go out at once. */
+const MAX_HELD_OFFERS = 4096;
+/** The longest an OFFER is held, whatever offerDelay says (PXE ROMs first retransmit after 4 s). */
+const MAX_OFFER_DELAY_MS = 3500;
 /** How often leases are checked for ending, for `on expiry` hooks. */
 const EXPIRY_INTERVAL_MS = 10_000;
 
@@ -72,6 +83,7 @@ export class DhcpServer {
   private expiryTimer?: NodeJS.Timeout;
   private readonly hooks: HookRunner;
   private readonly log: (line: string) => void;
+  private readonly heldOffers = new Set<NodeJS.Timeout>();
 
   /**
    * A server with its leases loaded: from the shared store when there is one
@@ -310,6 +322,15 @@ export class DhcpServer {
       if (e instanceof DhcpWireError) return this.log(`cannot encode reply to ${formatIpv4(r.to)}: ${e.message}`);
       throw e;
     }
+    const delay = this.opts.offerDelay && getOption(r.msg, Opt.MESSAGE_TYPE)?.[0] === MessageType.OFFER ? Math.min(MAX_OFFER_DELAY_MS, this.opts.offerDelay()) : 0;
+    if (delay > 0 && this.heldOffers.size < MAX_HELD_OFFERS) {
+      const timer = setTimeout(() => {
+        this.heldOffers.delete(timer);
+        socket.send(bytes, r.port, formatIpv4(r.to));
+      }, delay);
+      this.heldOffers.add(timer);
+      return;
+    }
     socket.send(bytes, r.port, formatIpv4(r.to));
   }
 
@@ -359,6 +380,8 @@ export class DhcpServer {
 
   async close(): Promise<void> {
     clearInterval(this.syncTimer);
+    for (const timer of this.heldOffers) clearTimeout(timer);
+    this.heldOffers.clear();
     clearInterval(this.expiryTimer);
     for (const s of this.opts.sockets.values()) await new Promise<void>((res) => s.close(() => res()));
     await this.store?.close();

@@ -40,3 +40,4 @@ export { parseRemap, Remap, RemapSyntaxError, type RemapRequest, type RemapResul
 export { TftpServer, type TftpServerOptions, type TftpTransferEvent } from './server.js';
 export { tftpGet, tftpPut, TftpClientError, type ClientOptions, type TransferResult } from './client.js';
 export { type Logger } from './transfer.js';
+export { TransferPacing, type PacingOptions, type Admission, type SlotLoad } from './transfer-pacing.js';

@@ -21,6 +21,7 @@ import { TransferThreads, type ThreadJob } from './transfer-threads.js';
 import { bindUdp } from './udp.js';
 import { defaultTransportKind, openTransfer, type TransferTransport, type TransportKind } from './transport.js';
 import { defaultRetry, type Logger, type LogLevel, type Outcome, type RetryPolicy } from './transfer.js';
+import { TransferPacing, type SlotLoad } from './transfer-pacing.js';
 import { now, TransferDriver, type DataSink, type DataSource, type DoneAction } from './transfer-driver.js';
 
 export interface TftpServerOptions {
@@ -37,8 +38,17 @@ export interface TftpServerOptions {
   remap?: Remap;
   /** Accept WRQ: create new files, overwrite existing ones only if world-writable (tftp-hpa's -c). */
   create?: boolean;
-  /** Concurrent transfers; requests over the cap are answered with an ERROR (default 256). */
+  /** Concurrent transfers; requests over the cap are answered with an ERROR (default 256), or wait with `pacing`. */
   maxTransfers?: number;
+  /**
+   * Pace a boot storm instead of refusing it: a request over `maxTransfers`
+   * waits for a slot (its client's retransmits only keep its place), a freed
+   * slot goes to the node running fewest transfers, and only a full queue
+   * (`queueMax`, default 4 x maxTransfers) is answered "Server busy". A
+   * waiting request its client stopped repeating for `waitMs` (default 10 s)
+   * is forgotten. See TransferPacing.
+   */
+  pacing?: { queueMax?: number; waitMs?: number };
   retry?: RetryPolicy;
   /** Netascii files are converted in memory; larger ones are refused (default 16 MiB). */
   maxNetasciiBytes?: number;
@@ -101,6 +111,16 @@ function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
+/** A request taken up but not yet set up: what a paced one waits with. */
+interface PendingRequest {
+  p: RequestPacket;
+  address: string;
+  port: number;
+  key: string;
+  kind: 'RRQ' | 'WRQ';
+  who: string;
+}
+
 /** A TFTP server: a drop-in for `in.tftpd -l -v -s ROOT`, one socket per transfer. */
 export class TftpServer {
   private socket: Socket | undefined;
@@ -117,8 +137,12 @@ export class TftpServer {
   private remap: Remap | undefined;
   private readonly threads: TransferThreads | undefined;
   private readonly transportKind: TransportKind;
+  private readonly pacing: TransferPacing<PendingRequest> | undefined;
+  /** Keys of the requests holding a pacing slot, from their start to their transfer's end. */
+  private readonly slotHolders = new Set<string>();
 
   constructor(private readonly opts: TftpServerOptions) {
+    if (opts.pacing) this.pacing = new TransferPacing({ slots: opts.maxTransfers ?? 256, ...opts.pacing });
     const sink = opts.log ?? (() => {});
     this.log = (level, message) => sink(level, printable(message));
     this.limiter = new RateLimitedLog((message, level) => this.log(level, message), { now });
@@ -126,6 +150,12 @@ export class TftpServer {
     this.transportKind = opts.transport ?? defaultTransportKind();
     const threads = opts.threads ?? Math.min(4, availableParallelism());
     this.threads = threads > 0 ? new TransferThreads(threads, this.log) : undefined;
+  }
+
+  /** Transfers running and waiting against the slots (with `pacing`; without, nothing waits). */
+  transferLoad(): SlotLoad {
+    if (this.pacing) return this.pacing.load();
+    return { active: this.active.size + this.starting.size, waiting: 0, slots: this.opts.maxTransfers ?? 256 };
   }
 
   /** New remap rules (SIGHUP) for requests from now on; transfers under way keep their file. */
@@ -213,11 +243,30 @@ export class TftpServer {
     }
     const kind = p.op === Opcode.RRQ ? 'RRQ' : 'WRQ';
     const max = this.opts.maxTransfers ?? 256;
-    if (this.active.size + this.starting.size >= max) {
-      this.limiter.log('busy', `${kind} from ${who} filename ${p.filename} refused: ${max} transfers in progress`, 'warning');
+    const request: PendingRequest = { p, address, port, key, kind, who };
+    if (this.pacing) {
+      const admission = this.pacing.admit(key, who, request, now());
+      if (admission === 'waiting') return;
+      if (admission === 'wait') {
+        this.limiter.log('waiting', `${kind} from ${who} filename ${p.filename} waits for a transfer slot (${max} in progress)`, 'info');
+        return;
+      }
+      if (admission === 'start') {
+        this.slotHolders.add(key);
+        return this.run(request);
+      }
+    }
+    if (this.pacing || this.active.size + this.starting.size >= max) {
+      const waiting = this.pacing ? ` and ${this.pacing.load().waiting} waiting` : '';
+      this.limiter.log('busy', `${kind} from ${who} filename ${p.filename} refused: ${max} transfers in progress${waiting}`, 'warning');
       this.reply(address, port, ErrorCode.NOT_DEFINED, `Server busy (${max} transfers), try again`);
       return;
     }
+    return this.run(request);
+  }
+
+  private async run(r: PendingRequest): Promise<void> {
+    const { p, address, port, key, kind, who } = r;
     this.starting.add(key);
     try {
       await this.setup(p, address, port, key, kind, who);
@@ -227,6 +276,17 @@ export class TftpServer {
       this.opts.onTransfer?.({ phase: 'done', kind, client: who, filename: p.filename, outcome: 'failed', reason: 'Internal error', bytes: 0, seconds: 0, blksize: 512, retransmits: 0 });
     } finally {
       this.starting.delete(key);
+      // Refused or failed before a transfer began: its slot is free now (a transfer frees it when it ends).
+      if (![...this.active].some((a) => a.key === key)) this.freeSlot(key, who);
+    }
+  }
+
+  /** A paced request's transfer ended (or never began): its slot goes to the fairest waiting request. */
+  private freeSlot(key: string, who: string): void {
+    if (!this.pacing || !this.slotHolders.delete(key)) return;
+    for (const next of this.pacing.release(who, now())) {
+      this.slotHolders.add(next.key);
+      void this.run(next);
     }
   }
 
@@ -386,6 +446,7 @@ export class TftpServer {
     const entry: Active = { key: t.key, abort: () => {} };
     const onDone = (d: DoneAction) => {
       this.active.delete(entry);
+      this.freeSlot(t.key, t.who);
       const seconds = ((now() - started) / 1000).toFixed(3);
       const line = (reason: string, level: 'debug' | 'info' | 'warning', bytes: number) =>
         this.log(level, `${t.kind} from ${t.who} filename ${t.filename}: ${reason}, ${bytes} bytes in ${seconds} s`);

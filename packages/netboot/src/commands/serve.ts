@@ -2,7 +2,8 @@ import { type Command, UsageError } from '../command.js';
 import { loadSettings, on, str, type Settings } from '../serve/settings.js';
 import { DEMO_PORTS, defaultDemoDir, writeDemo } from '../serve/demo.js';
 import { startNfs } from '../serve/nfs-runner.js';
-import { startTftp } from '../serve/tftp-runner.js';
+import { startTftp, type RunningTftp } from '../serve/tftp-runner.js';
+import { offerDelayMs } from '../serve/boot-pacing.js';
 import { startHttp } from '../serve/http-runner.js';
 import { startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
 import type { Log, RunningService } from '../serve/running-service.js';
@@ -50,7 +51,11 @@ TFTP:
   --tftp-port N        TFTP port (default 69)
   --blksize-max N      largest blksize agreed to (default 65464)
   --window-max N       largest windowsize agreed to (default 64)
-  --max-transfers N    concurrent transfers (default 256)
+  --max-transfers N    concurrent transfers (default 256); more requests wait for a
+                       slot, fairly between nodes, and new nodes' DHCP OFFERs are
+                       held (up to 3 s, within PXE's retry window) while they wait
+  --no-pacing          answer "Server busy" over --max-transfers and never hold
+                       an OFFER
   --threads N          TFTP threads for binary reads (default: cores, at most 4; 0: none)
   --create             accept uploads (WRQ)
   --no-tftp            don't serve TFTP
@@ -127,9 +132,10 @@ async function startAll(s: Settings, log: Log, hooks?: ServiceHooks): Promise<Ru
       );
     }
     const tftpRoot = str(s, 'tftp-root');
+    let tftp: RunningTftp | undefined;
     if (tftpRoot && !on(s, 'no-tftp')) {
       started.push(
-        await startTftp(
+        (tftp = await startTftp(
           {
             root: tftpRoot,
             listen,
@@ -140,11 +146,12 @@ async function startAll(s: Settings, log: Log, hooks?: ServiceHooks): Promise<Ru
             create: on(s, 'create'),
             maxTransfers: str(s, 'max-transfers'),
             threads: str(s, 'threads'),
+            pacing: !on(s, 'no-pacing'),
             verbose: on(s, 'verbose'),
           },
           log,
           hooks?.tftp,
-        ),
+        )),
       );
     }
     const httpPort = str(s, 'http-port');
@@ -153,7 +160,9 @@ async function startAll(s: Settings, log: Log, hooks?: ServiceHooks): Promise<Ru
       started.push(await startHttp({ root: tftpRoot, listen, port: httpPort, remapFile: str(s, 'tftp-remap'), verbose: on(s, 'verbose') }, log, hooks?.http));
     }
     const dhcp = dhcpSettings(s);
-    if (dhcp) started.push(await startDhcp(dhcp, log, hooks?.dhcp));
+    // A boot storm beyond the TFTP slots: new nodes' OFFERs are held within their retry window.
+    const load = tftp && !on(s, 'no-pacing') ? tftp.transferLoad : undefined;
+    if (dhcp) started.push(await startDhcp(dhcp, log, hooks?.dhcp, load && (() => offerDelayMs(load()))));
   } catch (err) {
     for (const svc of started.reverse()) await svc.close().catch(() => {});
     throw err;

@@ -98,7 +98,7 @@ function bindToInterface(s: DhcpSettings, sockets: Iterable<Socket>, table: Inte
 }
 
 /** The DHCP/BOOTP server, on sockets bound to the interface. */
-export async function startDhcp(s: DhcpSettings, log: Log, onExchange?: DhcpServerOptions['onExchange']): Promise<RunningService> {
+export async function startDhcp(s: DhcpSettings, log: Log, onExchange?: DhcpServerOptions['onExchange'], offerDelay?: DhcpServerOptions['offerDelay']): Promise<RunningService> {
   const table = interfaceTable();
   const link = interfaceLink(s.iface, table);
   const url = leaseStoreOf(s);
@@ -123,12 +123,12 @@ export async function startDhcp(s: DhcpSettings, log: Log, onExchange?: DhcpServ
     const name = `${hostname()}/${s.iface}`;
     const sharedStore = await PgLeaseStore.open({ url, server: name });
     const allocationStart = createHash('sha256').update(name).digest().readUInt16BE(0) / 65536;
-    server = await DhcpServer.open({ config, link, sockets, serverPort: ports[0], sharedStore, allocationStart, log, onExchange });
+    server = await DhcpServer.open({ config, link, sockets, serverPort: ports[0], sharedStore, allocationStart, log, onExchange, offerDelay });
     where = `, leases in ${sharedStore.name} as ${name}`;
   } else {
     const leasesPath = s.proxy ? undefined : resolve(s.leasesFile);
     if (leasesPath) await mkdir(dirname(leasesPath), { recursive: true });
-    server = new DhcpServer({ config, link, sockets, serverPort: ports[0], leasesPath, proxy: s.proxy, pinger: await platformPinger(), log, onExchange });
+    server = new DhcpServer({ config, link, sockets, serverPort: ports[0], leasesPath, proxy: s.proxy, pinger: await platformPinger(), log, onExchange, offerDelay });
     if (leasesPath) where = `, leases in ${leasesPath}`;
   }
   log(`netboot dhcp: ${s.proxy ? 'proxyDHCP' : 'serving'} on ${s.iface} (${formatIpv4(link.address)}) port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}${where}`);

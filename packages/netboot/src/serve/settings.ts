@@ -31,6 +31,7 @@ export const SERVE_OPTIONS = {
   threads: { type: 'string' },
   create: { type: 'boolean' },
   'no-tftp': { type: 'boolean' },
+  'no-pacing': { type: 'boolean' },
   // HTTP (the TFTP root, read-only)
   'http-port': { type: 'string' },
   // DHCP

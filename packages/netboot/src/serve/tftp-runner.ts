@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { MAX_BLKSIZE, TftpServer, type TftpServerOptions } from '@netboot/tftp-wire';
+import { MAX_BLKSIZE, TftpServer, type SlotLoad, type TftpServerOptions } from '@netboot/tftp-wire';
 import { UsageError, intFlag, portFlag } from '../command.js';
 import { listenError } from './listen-error.js';
 import { loadRemap } from './remap-file.js';
@@ -16,11 +16,18 @@ export interface TftpSettings {
   create: boolean;
   maxTransfers?: string;
   threads?: string;
+  /** Requests over --max-transfers wait for a slot, fairly between nodes, instead of "Server busy" (netboot serve). */
+  pacing?: boolean;
   verbose: boolean;
 }
 
+/** A running TFTP server, with how loaded its transfer slots are (what DHCP pacing reads). */
+export interface RunningTftp extends RunningService {
+  transferLoad(): SlotLoad;
+}
+
 /** A TFTP server on a secure root, as `in.tftpd -l -v -s ROOT`. */
-export async function startTftp(s: TftpSettings, log: Log, onTransfer?: TftpServerOptions['onTransfer']): Promise<RunningService> {
+export async function startTftp(s: TftpSettings, log: Log, onTransfer?: TftpServerOptions['onTransfer']): Promise<RunningTftp> {
   if (s.listen !== undefined && isIP(s.listen) === 0) throw new UsageError(`--listen must be an IP address, not "${s.listen}"`);
   const port = portFlag(s.port, '--port', 69);
   let remap = s.remapFile !== undefined ? await loadRemap(s.remapFile) : undefined;
@@ -34,6 +41,7 @@ export async function startTftp(s: TftpSettings, log: Log, onTransfer?: TftpServ
     create: s.create,
     maxTransfers: intFlag(s.maxTransfers, '--max-transfers', 256, 1, 100_000),
     threads: intFlag(s.threads, '--threads', Math.min(4, availableParallelism()), 0, 64),
+    pacing: s.pacing ? {} : undefined,
     onTransfer,
     log: serviceLog('tftp', s.verbose, log),
   });
@@ -55,5 +63,6 @@ export async function startTftp(s: TftpSettings, log: Log, onTransfer?: TftpServ
       log(`tftp: reloaded ${remap.size} remap rules from ${s.remapFile}`);
     },
     close: () => server.close(),
+    transferLoad: () => server.transferLoad(),
   };
 }
