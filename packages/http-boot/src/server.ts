@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { close } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
+import { printable } from '@netboot/log-text';
 import { ServedRoot, type Remap } from '@netboot/tftp-wire';
 import { combinedLogLine } from './access-log.js';
 import { bodyMode, sendBody, sendfileProgressed, sendfileUnderWay, type BodyMode } from './body.js';
@@ -132,8 +133,9 @@ export class HttpBootServer {
     this.root = undefined;
   }
 
+  /** Messages carry request targets, which are bytes a client chose (Node reads them as Latin-1: 0x9b is a C1 CSI). */
   private log(level: LogLevel, message: string): void {
-    this.opts.log?.(level, message);
+    this.opts.log?.(level, printable(message));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -143,3 +143,23 @@ t.test('a client that goes away mid-file leaves the server serving', async (t) =
   const r = await get('/pxelinux.cfg/default');
   t.equal(r.status, 200);
 });
+
+t.test('log lines show the control characters of a requested name escaped', async (t) => {
+  const lines: string[] = [];
+  const logged = new HttpBootServer({ root, address: '127.0.0.1', port: 0, remap: parseRemap('r ^boot/(.*) \\1'), log: (level, message) => lines.push(`${level} ${message}`) });
+  const { port: p } = await logged.listen();
+  t.teardown(() => logged.close());
+  // The target is percent-encoded; the name it decodes to (here remapped) holds ESC [ 2 J, a terminal's "clear screen".
+  const r = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: p, path: '/boot/a%1b%5b2Jb' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(r, 404);
+  await until(() => lines.some((l) => l.includes('remapped to')), 'the remapped name is logged');
+  t.ok(lines.some((l) => l.includes('remapped to a\\x1b[2Jb')), `the name escaped: ${JSON.stringify(lines)}`);
+  t.notOk(lines.some((l) => /[\u0000-\u001f\u007f-\u009f]/.test(l)), 'no control character in any line');
+});
