@@ -246,7 +246,16 @@ export class NodeRoots {
     } else for (const path of rec.rebase?.take ?? []) await removeBeneath(join(dir, 'upper'), path);
     const fs = await this.overlay(rec, generation);
     if (rec.resetPending) for (const [path, text] of Object.entries(rec.seed ?? {})) await fs.writeFile(path, Buffer.from(text));
-    await this.save({ ...rec, booted: generation, bootedAt: at, resetPending: undefined, rebase: undefined });
+    // Read again: a pin, reset or rebase given while the layer was changed waits for the boot after this one.
+    const latest = await this.get(ip);
+    const sameRebase = JSON.stringify(latest.rebase) === JSON.stringify(rec.rebase);
+    await this.save({
+      ...latest,
+      booted: generation,
+      bootedAt: at,
+      resetPending: rec.resetPending ? undefined : latest.resetPending,
+      rebase: sameRebase ? undefined : latest.rebase,
+    });
     return { generation, fs };
   }
 }
