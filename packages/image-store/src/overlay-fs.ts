@@ -102,6 +102,7 @@ export class OverlayFs implements ExportFs {
   private readonly index = new Map<bigint, string>();
   private readonly listings = new Map<string, string[]>();
   private closed = false;
+  private readonly copying = new Map<string, Promise<LocalAttrs>>();
 
   private constructor(
     private readonly lowerPath: string,
@@ -237,8 +238,12 @@ export class OverlayFs implements ExportFs {
     }
   }
 
-  /** Locates what a handle's object names now: STALE when the name no longer holds that object. */
-  private locateObj(o: OverlayObject): Located {
+  /**
+   * Locates what a handle's object names now, after a copy-up of it in flight is done: STALE when the
+   * name no longer holds that object.
+   */
+  private async locateObj(o: OverlayObject): Promise<Located> {
+    await this.copying.get(o.rel)?.catch(() => undefined);
     const loc = this.locate(o.rel);
     if (this.fileidOf(loc) !== o.fileid) throw new NfsError(NfsStat.STALE, `object ${o.fileid} was replaced under its handle`);
     return loc;
@@ -261,10 +266,27 @@ export class OverlayFs implements ExportFs {
     await writeFileAtomic(this.originsFile, JSON.stringify(o));
   }
 
-  /** Brings `rel` (and its directories) into the upper layer, keeping its identity; returns its upper attributes. */
-  private async copyUp(rel: string): Promise<LocalAttrs> {
-    const loc = this.locate(rel);
-    if (loc.layer === 'upper') return loc.st;
+  /**
+   * Brings `rel` (and its directories) into the upper layer, keeping its identity; returns its upper
+   * attributes. One copy of a name at a time: calls in flight together (a client's pipelined WRITEs to
+   * an image file) wait for the copy the first one started instead of racing it.
+   */
+  private copyUp(rel: string): Promise<LocalAttrs> {
+    const pending = this.copying.get(rel);
+    if (pending) return pending;
+    let loc: Located;
+    try {
+      loc = this.locate(rel);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (loc.layer === 'upper') return Promise.resolve(loc.st);
+    const copy = this.copyUpNow(rel, loc).finally(() => this.copying.delete(rel));
+    this.copying.set(rel, copy);
+    return copy;
+  }
+
+  private async copyUpNow(rel: string, loc: Located): Promise<LocalAttrs> {
     await this.copyUp(parentOf(rel));
     const st = loc.st;
     const name = baseOf(rel);
@@ -413,7 +435,7 @@ export class OverlayFs implements ExportFs {
   /** Checks `name` is free in the merged `dir`, brings `dir` up and clears a whiteout of that name. */
   private async prepareNew(dir: FsObject, name: Buffer): Promise<{ rel: string; hadWhiteout: boolean }> {
     const d = dir as OverlayObject;
-    this.locateObj(d);
+    await this.locateObj(d);
     const rel = child(d.rel, name);
     this.mustNotExist(rel);
     await this.copyUp(d.rel);
@@ -485,13 +507,13 @@ export class OverlayFs implements ExportFs {
   }
 
   async getattr(obj: FsObject): Promise<FsAttrs> {
-    const loc = this.locateObj(obj as OverlayObject);
+    const loc = await this.locateObj(obj as OverlayObject);
     return { ...attrsOf(loc.st), ino: this.fileidOf(loc) };
   }
 
   async setattr(obj: FsObject, change: AttrChange): Promise<void> {
     const o = obj as OverlayObject;
-    this.locateObj(o);
+    await this.locateObj(o);
     const st = await this.copyUp(o.rel);
     const up = this.upper;
     await this.withRef('upper', o.rel, st.ino, async (r) => {
@@ -503,7 +525,7 @@ export class OverlayFs implements ExportFs {
   }
 
   async read(obj: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
-    const loc = this.locateObj(obj as OverlayObject);
+    const loc = await this.locateObj(obj as OverlayObject);
     const io = this.io(loc.layer);
     const f = await this.withRef(loc.layer, (obj as OverlayObject).rel, loc.st.ino, (r) => io.openFile(r, loc.st.ino));
     try {
@@ -515,7 +537,7 @@ export class OverlayFs implements ExportFs {
 
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
     const o = obj as OverlayObject;
-    this.locateObj(o);
+    await this.locateObj(o);
     const st = await this.copyUp(o.rel);
     const f = await this.withRef('upper', o.rel, st.ino, (r) => this.upper.openFile(r, st.ino));
     try {
@@ -536,7 +558,7 @@ export class OverlayFs implements ExportFs {
 
   async commit(obj: FsObject): Promise<void> {
     const o = obj as OverlayObject;
-    const loc = this.locateObj(o);
+    const loc = await this.locateObj(o);
     if (loc.layer !== 'upper' || !isFileSt(loc.st)) return;
     const f = await this.withRef('upper', o.rel, loc.st.ino, (r) => this.upper.openFile(r, loc.st.ino));
     await fsyncFd(f.fd).finally(() => closeFd(f.fd));
@@ -572,7 +594,7 @@ export class OverlayFs implements ExportFs {
 
   async link(obj: FsObject, dir: FsObject, name: Buffer): Promise<void> {
     const o = obj as OverlayObject;
-    this.locateObj(o);
+    await this.locateObj(o);
     const { rel } = await this.prepareNew(dir, name);
     const st = await this.copyUp(o.rel);
     await this.withRef('upper', o.rel, st.ino, (r) => this.inParent(rel, (d, n) => this.upper.link(r, d, n)));
@@ -581,8 +603,8 @@ export class OverlayFs implements ExportFs {
   async rename(fromDir: FsObject, fromName: Buffer, toDir: FsObject, toName: Buffer): Promise<void> {
     const fd = fromDir as OverlayObject;
     const td = toDir as OverlayObject;
-    this.locateObj(fd);
-    this.locateObj(td);
+    await this.locateObj(fd);
+    await this.locateObj(td);
     const from = child(fd.rel, fromName);
     const to = child(td.rel, toName);
     if (from === to) return;
@@ -613,7 +635,7 @@ export class OverlayFs implements ExportFs {
   }
 
   async remove(dir: FsObject, name: Buffer, isDir: boolean): Promise<void> {
-    this.locateObj(dir as OverlayObject);
+    await this.locateObj(dir as OverlayObject);
     const rel = child((dir as OverlayObject).rel, name);
     const loc = this.locate(rel);
     if (isDir && !isDirSt(loc.st)) throw fsError('ENOTDIR', rel);
@@ -646,7 +668,7 @@ export class OverlayFs implements ExportFs {
   async readdir(dir: FsObject, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
     const known = cookie !== 0n ? this.listings.get(verf.toString('hex')) : undefined;
     if (known) return { verf, names: known };
-    this.locateObj(dir as OverlayObject);
+    await this.locateObj(dir as OverlayObject);
     const names = ['.', '..', ...(await this.names((dir as OverlayObject).rel))];
     const v = randomBytes(8);
     this.listings.set(v.toString('hex'), names);
@@ -656,7 +678,7 @@ export class OverlayFs implements ExportFs {
 
   async readlink(obj: FsObject): Promise<Buffer> {
     const o = obj as OverlayObject;
-    const loc = this.locateObj(o);
+    const loc = await this.locateObj(o);
     return this.withRef(loc.layer, o.rel, loc.st.ino, (r) => this.io(loc.layer).readlink(r));
   }
 

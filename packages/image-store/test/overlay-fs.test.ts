@@ -204,3 +204,20 @@ t.test('copy-up keeps owner, mode, nanosecond times and xattrs; a layer director
   t.equal(readFileSync(join(outside, 'hostname'), 'utf8'), 'OUTSIDE\n', 'the outside file is untouched');
   t.equal(lstatSync(join(outside, 'hostname')).mode & 0o7777, 0o644);
 });
+
+t.test('calls in flight together on image objects wait for one copy-up', async (t) => {
+  const s = await setup(t);
+  const { c, root } = await s.start();
+  const etc = okv(await c.lookup(root, 'etc')).object;
+  const motd = okv(await c.lookup(etc, 'motd')).object;
+  // 16 pipelined WRITEs to an image file: the first copies it up, the others wait for that copy.
+  const parts = Array.from({ length: 16 }, (_, i) => Buffer.from(`${i}`.padStart(4, '-')));
+  const writes = await Promise.all(parts.map((p, i) => c.write(motd, BigInt(i * 4), p, StableHow.UNSTABLE)));
+  t.same(writes.map((w) => w.status), parts.map(() => 0), 'every WRITE succeeded');
+  t.equal(okv(await c.read(motd, 0n, 100)).data.toString(), Buffer.concat(parts).toString(), 'no write lost to a copy racing it');
+  // CREATEs in an image directory at once: one copy-up of the directory.
+  const varLib = okv(await c.lookup(okv(await c.lookup(root, 'var')).object, 'lib')).object;
+  const made = await Promise.all(Array.from({ length: 8 }, (_, i) => c.create(varLib, `new-${i}`)));
+  t.same(made.map((m) => m.status), made.map(() => 0), 'every CREATE succeeded');
+  t.same(await names(c, varLib), ['new-0', 'new-1', 'new-2', 'new-3', 'new-4', 'new-5', 'new-6', 'new-7', 'old'].sort());
+});
