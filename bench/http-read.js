@@ -14,10 +14,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/free-port.js';
 import { load, which } from './lib/processes.js';
 import { cell, report } from './lib/report.js';
 
@@ -38,14 +38,6 @@ if (!(sizeMiB > 0 && runs > 0 && parallels.every((p) => Number.isInteger(p) && p
 const size = Math.round(sizeMiB * 1024 * 1024);
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
 const NAMES = { netboot: 'netboot', 'netboot-reads': 'netboot reads', nginx: 'nginx', busybox: 'busybox httpd' };
-
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /**
  * CPU seconds of a process so far: the sum of its threads' run time from
@@ -127,7 +119,8 @@ async function fetchAll(url, parallel) {
       let err = '';
       c.stdout.on('data', (d) => (out += d));
       c.stderr.on('data', (d) => (err += d));
-      c.on('exit', (code) => {
+      // 'close', not 'exit': curl's output may still be in the pipe when it exits.
+      c.on('close', (code) => {
         const [secs, got] = out.trim().split(' ').map(Number);
         if (code !== 0 || got !== size) reject(new Error(`curl ${url}: exit ${code}, ${got} of ${size} bytes ${err.trim()}`));
         else resolve(secs);
@@ -151,7 +144,7 @@ try {
 
   const servers = {};
   const serve = async (key, cmd, argv, env) => {
-    const port = await freePort();
+    const port = await freePort('tcp');
     const s = startServer(cmd, await argv(port), env);
     children.push(s.child);
     servers[NAMES[key]] = { pid: s.child.pid, url: `http://127.0.0.1:${port}/initrd.img`, err: s.err };

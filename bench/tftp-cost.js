@@ -16,12 +16,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cleanups, load, sleep, which } from './lib/processes.js';
+import { freePort } from './lib/free-port.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
@@ -39,14 +39,6 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-
-async function freePort() {
-  const s = createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function cpu(pid) {
   try {
@@ -183,10 +175,10 @@ async function main() {
     return { child, output: () => text };
   };
   try {
-    const nbPort = await freePort();
+    const nbPort = await freePort('udp');
     const nb = start(process.execPath, [cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', String(nbPort), ...(values.threads !== undefined ? ['--threads', values.threads] : [])]);
     for (let i = 0; i < 100 && !nb.output().includes('listening on'); i++) await sleep(100);
-    const hpaPort = await freePort();
+    const hpaPort = await freePort('udp');
     const hpa = start('in.tftpd', ['-L', '-s', dir, '-a', `127.0.0.1:${hpaPort}`]);
     await sleep(500);
     const loadAtStart = load();

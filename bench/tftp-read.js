@@ -19,8 +19,6 @@
 // cost a transfer.
 import { spawn, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { chmod, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { tftpGet } from '@netboot/tftp-wire';
 import { buildC } from './lib/c-client.js';
+import { freePort } from './lib/free-port.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
 const args = process.argv.slice(2);
@@ -59,22 +58,6 @@ if (tftpGetC?.why) {
   process.exit(1);
 }
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
-
-async function freePort() {
-  const s = createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function freeTcpPort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Starts a server in its own process group and resolves once `ready` says it listens. */
 function startServer(cmd, argv, ready) {
@@ -167,16 +150,16 @@ try {
   await writeFile(warm, chunk.subarray(0, 1024 * 1024));
   await chmod(warm, 0o644);
 
-  const oursPort = await freePort();
+  const oursPort = await freePort('udp');
   // The same TFTP server either way; serve adds boot events and metrics (its state beside the root, not in it).
   const [argv, ready] = statusPort
     ? [
-        ['serve', '--tftp-root', dir, '--listen', '127.0.0.1', '--tftp-port', String(oursPort), '--state-dir', stateDir, '--status-port', String(await freeTcpPort())],
+        ['serve', '--tftp-root', dir, '--listen', '127.0.0.1', '--tftp-port', String(oursPort), '--state-dir', stateDir, '--status-port', String(await freePort('tcp'))],
         'status: dashboard and /metrics on',
       ]
     : [['tftp', '--root', dir, '--listen', '127.0.0.1', '--port', String(oursPort)], 'listening on'];
   children.push(await startServer(process.execPath, [cli, ...argv], (t) => t.includes(ready)));
-  const hpaPort = await freePort();
+  const hpaPort = await freePort('udp');
   children.push(await startServer('in.tftpd', ['-L', '-s', dir, '-a', `127.0.0.1:${hpaPort}`], () => true));
   await waitForAnswer(hpaPort);
   // Warm both servers and the client (JIT, page cache) before measuring.
