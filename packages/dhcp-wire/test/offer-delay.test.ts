@@ -1,8 +1,7 @@
 import t from 'tap';
-import { once } from 'node:events';
-import { createSocket, type Socket } from 'node:dgram';
-import { DhcpServer, decode, encode, parseConfig, parseIpv4, type DhcpMessage, type Link } from '@netboot/dhcp-wire';
+import { DhcpServer, decode, encode, parseConfig } from '@netboot/dhcp-wire';
 import { until } from '../../../test/support/until.js';
+import { bind, discover, link } from './loopback.js';
 
 /*
  * offerDelay: an OFFER is held for what the server's pacing asks (capped),
@@ -10,25 +9,7 @@ import { until } from '../../../test/support/until.js';
  * listens on 127.0.0.1; DISCOVERs come as from a relay on 127.0.0.2.
  */
 
-const ip = (s: string) => parseIpv4(s)!;
 const conf = parseConfig('authoritative;\nsubnet 127.0.0.0 netmask 255.0.0.0 {\n  range 127.0.0.10 127.0.0.12;\n}\n', 'test.conf');
-const link: Link = { name: 'lo', address: ip('127.0.0.1'), network: ip('127.0.0.0'), mask: ip('255.0.0.0') };
-
-async function bind(address: string): Promise<Socket> {
-  const s = createSocket({ type: 'udp4', reuseAddr: true });
-  s.bind({ address, port: 0 });
-  await once(s, 'listening');
-  return s;
-}
-
-function discover(xid: number, mac: string): DhcpMessage {
-  const chaddr = Buffer.alloc(16);
-  Buffer.from(mac, 'hex').copy(chaddr);
-  return {
-    op: 1, htype: 1, hlen: 6, hops: 1, xid, secs: 0, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: ip('127.0.0.2'),
-    chaddr, sname: Buffer.alloc(0), file: Buffer.alloc(0), cookie: true, options: [{ code: 53, data: Buffer.from([1]) }],
-  };
-}
 
 t.test('an OFFER waits as long as offerDelay says; closing drops a held one', async (t) => {
   const socket = await bind('127.0.0.1');
