@@ -9,9 +9,13 @@
 // in.tftpd the child it forks for the request (attached once it appears, so
 // its first blocks are not counted: the figures are per block counted).
 //
-//   node bench/tftp-cost.js [--size MiB] [--blksize 1468] [--threads N] [--json]
+//   node bench/tftp-cost.js [--size MiB] [--blksize 1468] [--windowsize N] [--threads N] [--json]
 //
 // --threads is netboot's --threads (transfer threads; 0 = main thread only).
+// --windowsize N > 1 reads with bench/c/tftp-get.c (RFC 7440 windows; curl
+// has none) instead of curl: per block is then per datagram sent. in.tftpd
+// ignores windowsize, so its figures stay lock-step.
+// NETBOOT_PLATFORM=portable in the environment runs netboot on node:dgram.
 // Needs root (perf), perf (linux-perf), curl and tftpd-hpa.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { cleanups, load, sleep, which } from './lib/processes.js';
 import { freePort } from './lib/free-port.js';
 import { cell as jsonCell, report } from './lib/report.js';
+import { buildC } from './lib/c-client.js';
 
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
 const MiB = 1024 * 1024;
@@ -35,6 +40,7 @@ const { values } = parseArgs({
   options: {
     size: { type: 'string', default: '32' },
     blksize: { type: 'string', default: '1468' },
+    windowsize: { type: 'string', default: '1' },
     threads: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -70,9 +76,11 @@ const exited = (child) => new Promise((resolve) => (child.exitCode !== null || c
 
 /** One curl transfer with perf attached to the serving process (`servingPid()` may wait for a fork). */
 async function measure(port, file, blksize, size, servingPid) {
-  const curl = spawn('curl', ['-s', '-S', '-o', '/dev/null', '--tftp-blksize', String(blksize), '-w', '%{time_total}', `tftp://127.0.0.1:${port}/${file}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const curl = windowed
+    ? spawn(windowed.path, ['127.0.0.1', String(port), file, String(blksize), values.windowsize], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('curl', ['-s', '-S', '-o', '/dev/null', '--tftp-blksize', String(blksize), '-w', '%{time_total}', `tftp://127.0.0.1:${port}/${file}`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
   let out = '';
   let errText = '';
   curl.stdout.on('data', (d) => (out += d));
@@ -98,7 +106,8 @@ async function measure(port, file, blksize, size, servingPid) {
   const countedMs = Date.now() - countFrom;
   perf.kill('SIGINT');
   await exited(perf);
-  const secs = Number(out.trim());
+  // tftp-get prints {"seconds": ..., "bytes": ...}; curl its time_total.
+  const secs = windowed ? (JSON.parse(out.trim() || '{}').seconds ?? NaN) : Number(out.trim());
   if (!(secs > 0)) return { error: `curl: ${errText.trim() || out}` };
   // The counted part of the transfer is its tail: countedMs of secs at an even rate.
   const blocks = Math.round((size / blksize) * Math.min(1, countedMs / 1000 / secs));
@@ -134,7 +143,13 @@ async function measure(port, file, blksize, size, servingPid) {
   };
 }
 
+const windowed = Number(values.windowsize) > 1 ? buildC('tftp-get') : undefined;
+
 async function main() {
+  if (windowed?.why) {
+    console.error(`tftp-cost: ${windowed.why}`);
+    process.exit(1);
+  }
   const sizeMiB = Number(values.size);
   const blksize = Number(values.blksize);
   if (!(sizeMiB >= 1 && sizeMiB <= 1024) || !(Number.isInteger(blksize) && blksize >= 8 && blksize <= 65464)) {
@@ -197,8 +212,8 @@ async function main() {
     if (values.json) {
       const cells = ['syscallsPerBlock', 'loopTurnsPerBlock', 'contextSwitchesPerBlock', 'userUsPerBlock', 'sysUsPerBlock'].map((m) =>
         jsonCell({
-          key: `b${blksize}/${m}`,
-          label: `lock-step blksize ${blksize}: ${m}`,
+          key: windowed ? `b${blksize}w${values.windowsize}/${m}` : `b${blksize}/${m}`,
+          label: `${windowed ? `windowsize ${values.windowsize}` : 'lock-step'} blksize ${blksize}: ${m}`,
           unit: m,
           higherIsBetter: false,
           values: { netboot: rows.netboot[m] ?? null, 'in.tftpd': rows['in.tftpd'][m] ?? null },
@@ -206,9 +221,10 @@ async function main() {
           detail: m === 'syscallsPerBlock' ? rows : {},
         }),
       );
-      console.log(JSON.stringify(report({ benchmark: 'tftp-cost', params: { sizeMiB, blksize, threads: values.threads ?? null }, loadAtStart, cells })));
+      console.log(JSON.stringify(report({ benchmark: 'tftp-cost', params: { sizeMiB, blksize, windowsize: Number(values.windowsize), threads: values.threads ?? null }, loadAtStart, cells })));
     } else {
-      console.log(`per-block cost of a lock-step RRQ (curl, blksize ${blksize}, ${sizeMiB} MiB), perf stat --per-thread on the serving process; load ${loadAtStart.join(' ')}`);
+      const how = windowed ? `an RRQ at windowsize ${values.windowsize} (C tftp-get; in.tftpd ignores it: lock-step)` : 'a lock-step RRQ (curl)';
+      console.log(`per-block cost of ${how}, blksize ${blksize}, ${sizeMiB} MiB, perf stat --per-thread on the serving process; load ${loadAtStart.join(' ')}`);
       console.log(`${'server'.padEnd(10)}${'MB/s'.padStart(7)}${'sys/blk'.padStart(9)}${'turns'.padStart(7)}${'futex'.padStart(7)}${'cs'.padStart(6)}${'usr µs'.padStart(8)}${'sys µs'.padStart(8)}  calls per block`);
       for (const [name, r] of Object.entries(rows)) {
         if (r.error) {
