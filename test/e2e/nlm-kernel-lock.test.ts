@@ -16,66 +16,26 @@
  * this machine into the node's root.
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { requirePrograms, requireNetns, requireThat } from '../support/programs.js';
 import { run, start } from '../support/processes.js';
 import { netbootCli, repoRoot } from '../support/paths.js';
 import { prepareGuest } from './guest.js';
+import { addLockingUserland, START_LOCK_DAEMONS } from './guest-userland.js';
 import { IPXE_ROM, writeScenario } from './scenario.js';
 import { createVmNetwork, startVm, StampedLog, waitForBoot, type BootResult } from './vm.js';
 import { takeVmSlot } from './vm-slots.js';
 
 t.setTimeout(600_000);
 
-/** Copies a program and every shared library ldd names (and the loader) to the same paths under `root`. */
-function copyWithLibraries(root: string, program: string, into: string): void {
-  const target = join(root, into);
-  mkdirSync(dirname(target), { recursive: true });
-  copyFileSync(realpathSync(program), target);
-  chmodSync(target, 0o755);
-  const ldd = execFileSync('ldd', [program], { encoding: 'utf8' });
-  for (const m of ldd.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)) {
-    const lib = m[1]!;
-    const dest = join(root, lib);
-    if (existsSync(dest)) continue;
-    mkdirSync(dirname(dest), { recursive: true });
-    copyFileSync(realpathSync(lib), dest);
-  }
-}
-
-/** What the guest's lockd and statd need besides their binaries. */
-function addLockingUserland(root: string, server: string, ip: string): void {
-  copyWithLibraries(root, '/usr/sbin/rpcbind', 'sbin/rpcbind');
-  copyWithLibraries(root, '/usr/sbin/rpc.statd', 'sbin/rpc.statd');
-  copyWithLibraries(root, '/usr/bin/flock', 'bin/flock');
-  for (const f of ['netconfig', 'protocols', 'services']) copyFileSync(join('/etc', f), join(root, 'etc', f));
-  writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n_rpc:x:100:65534::/run/rpcbind:/bin/false\nstatd:x:101:65534::/var/lib/nfs:/bin/false\n');
-  writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
-  writeFileSync(join(root, 'etc', 'nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files\n');
-  writeFileSync(join(root, 'etc', 'hosts'), `127.0.0.1 localhost\n${ip} node1\n${server} master\n`);
-  for (const d of ['run/rpcbind', 'var/lib/nfs/sm', 'var/lib/nfs/sm.bak']) mkdirSync(join(root, d), { recursive: true });
-  // The kernel asks rpcbind at /var/run/rpcbind.sock.
-  rmSync(join(root, 'var', 'run'), { recursive: true, force: true });
-  execFileSync('ln', ['-s', '../run', join(root, 'var', 'run')]);
-}
-
 /** Run by the node after its root is mounted; markers start with E2E-LOCK. */
 function workload(server: string, home: string): string {
   return String.raw`B=/bin/busybox
 $B hostname node1
 $B mkdir -p /home
-# /dev/null (the shell gives it to background jobs) and /dev/urandom; the daemons' sockets and pid files on a tmpfs, as on a real system.
-$B mount -t devtmpfs devtmpfs /dev
-$B mount -t tmpfs tmpfs /run && $B mkdir -p /run/rpcbind
-# Loading the libraries over NFS under TCG takes seconds: wait for each daemon to be up.
-/sbin/rpcbind -f -w &
-for i in $($B seq 1 30); do [ -S /run/rpcbind.sock ] && break; $B sleep 1; done
-/sbin/rpc.statd -F --no-notify &
-for i in $($B seq 1 30); do [ -e /run/rpc.statd.pid ] && break; $B sleep 1; done
-echo "E2E-LOCK-DAEMONS $($B ls /run | $B tr '\n' ' ')"
+${START_LOCK_DAEMONS}echo "E2E-LOCK-DAEMONS $($B ls /run | $B tr '\n' ' ')"
 $B mount -t nfs -o vers=3,tcp,addr=${server} ${server}:${home} /home && echo "E2E-LOCK-MOUNTED"
 /bin/flock -n -E 75 /home/lockfile -c true; echo "E2E-LOCK-TRY rc=$?"
 # Held for 45 s: meanwhile the master is killed and restarted, and this node must reclaim the lock.

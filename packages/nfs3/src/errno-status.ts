@@ -22,7 +22,9 @@ const byCode: Record<string, NfsErrorStatus> = {
   ESTALE: NfsStat.STALE,
   ENOTSUP: NfsStat.NOTSUPP,
   EOPNOTSUPP: NfsStat.NOTSUPP,
-  // O_NOFOLLOW met a symlink: the operation does not apply to that type.
+  // Opening a symlink's handle as a file (READ, WRITE): knfsd's nfsd_mode_check answers nfserr_symlink for a
+  // symlink where a regular file is wanted, which NFSv3 maps to INVAL. A symlink on a handle's path is STALE
+  // (NativeIo.at).
   ELOOP: NfsStat.INVAL,
 };
 

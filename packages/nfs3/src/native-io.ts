@@ -60,7 +60,16 @@ export class NativeIo implements LocalIo<number> {
   }
 
   at(rel: string, ino?: bigint): number {
-    const fd = rel === '' ? this.rootFd : this.walk(keyBytes(rel));
+    let fd: number;
+    try {
+      fd = rel === '' ? this.rootFd : this.walk(keyBytes(rel));
+    } catch (e) {
+      // A directory on the handle's path was swapped for a symlink (RESOLVE_NO_SYMLINKS refuses it): the path no
+      // longer leads to the object. knfsd reaches objects by inode, never by path, and answers nfserr_stale for a
+      // handle it cannot follow (fh_verify); its nfserrno has no ELOOP at all. The client's next call rescans.
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new NfsError(NfsStat.STALE, `a directory on the path of ${rel} is now a symlink`);
+      throw e;
+    }
     if (ino !== undefined && fstatSync(fd, { bigint: true }).ino !== ino) {
       this.release(fd);
       throw new NfsError(NfsStat.STALE, `inode ${ino} was replaced under its handle`);
