@@ -302,6 +302,16 @@ export class LocalFs<R> implements ExportFs {
 
   /** Attributes of `name` in `d`, or undefined when there is none. */
   private childStat(d: R, name: Buffer): LocalAttrs | undefined {
+    const held = this.childHeld(d, name);
+    if (held) this.io.release(held.r);
+    return held?.st;
+  }
+
+  /**
+   * `name` in `d` and its attributes, or undefined when there is none. The reference is held for the caller,
+   * who gives it back with `letGo`.
+   */
+  private childHeld(d: R, name: Buffer): { r: R; st: LocalAttrs } | undefined {
     let r: R;
     try {
       r = this.io.child(d, name);
@@ -309,12 +319,23 @@ export class LocalFs<R> implements ExportFs {
       return undefined;
     }
     try {
-      return this.io.stat(r);
+      return { r, st: this.io.stat(r) };
     } catch {
-      return undefined;
-    } finally {
       this.io.release(r);
+      return undefined;
     }
+  }
+
+  /**
+   * Gives back a reference held across an unlink or a rename over it. When that dropped the last name of a
+   * regular file, this reference keeps its inode alive through the call, so the call only removes a name and
+   * the blocks are freed when the reference is let go, in the thread pool: freeing a large file takes
+   * unlinkat or renameat2 long, and they run on the event loop that DHCP, TFTP and HTTP share.
+   */
+  private async letGo(held: { r: R; st: LocalAttrs } | undefined): Promise<void> {
+    if (!held) return;
+    if ((held.st.mode & 0o170000n) === 0o100000n && held.st.nlink <= 1n) await this.io.releaseLater(held.r);
+    else this.io.release(held.r);
   }
 
   async rename(fromObj: FsObject, fromName: Buffer, toObj: FsObject, toName: Buffer): Promise<void> {
@@ -324,14 +345,19 @@ export class LocalFs<R> implements ExportFs {
       await this.with(from.rel, from.fileid, (f) =>
         this.with(to.rel, to.fileid, async (t) => {
           const src = this.childStat(f, fromName);
-          const dst = this.childStat(t, toName);
-          await this.io.rename(f, fromName, t, toName);
-          if (src) this.tree.forget(from.fileid, nameKey(fromName), src.ino);
-          if (dst && dst.ino !== src?.ino) {
-            this.tree.forget(to.fileid, nameKey(toName), dst.ino);
-            if (dst.nlink <= 1n) this.shared.files.drop(this.fileKey(dst.ino));
+          const held = this.childHeld(t, toName);
+          try {
+            const dst = held?.st;
+            await this.io.rename(f, fromName, t, toName);
+            if (src) this.tree.forget(from.fileid, nameKey(fromName), src.ino);
+            if (dst && dst.ino !== src?.ino) {
+              this.tree.forget(to.fileid, nameKey(toName), dst.ino);
+              if (dst.nlink <= 1n) this.shared.files.drop(this.fileKey(dst.ino));
+            }
+            if (src) this.tree.record(to.fileid, nameKey(toName), src.ino);
+          } finally {
+            await this.letGo(held);
           }
-          if (src) this.tree.record(to.fileid, nameKey(toName), src.ino);
         }),
       );
     } finally {
@@ -343,11 +369,15 @@ export class LocalFs<R> implements ExportFs {
     const dir = this.obj(dirObj);
     try {
       await this.with(dir.rel, dir.fileid, async (d) => {
-        const st = this.childStat(d, name);
-        await this.io.unlink(d, name, isDir);
-        if (!st) return;
-        this.tree.forget(dir.fileid, nameKey(name), st.ino);
-        if (st.nlink <= 1n) this.shared.files.drop(this.fileKey(st.ino));
+        const held = this.childHeld(d, name);
+        try {
+          await this.io.unlink(d, name, isDir);
+          if (!held) return;
+          this.tree.forget(dir.fileid, nameKey(name), held.st.ino);
+          if (held.st.nlink <= 1n) this.shared.files.drop(this.fileKey(held.st.ino));
+        } finally {
+          await this.letGo(held);
+        }
       });
     } finally {
       this.shared.cache.clear();

@@ -22,6 +22,11 @@ export interface LocalIo<R> {
   /** The object `name` in the directory `dir` (a symlink itself, never what it points to). */
   child(dir: R, name: Buffer): R;
   release(r: R): void;
+  /**
+   * Gives `r` back in the thread pool: when it holds the last reference to an unlinked inode, the file system
+   * frees the file's blocks there, not on the event loop.
+   */
+  releaseLater(r: R): Promise<void>;
   /** Attributes of the object itself (lstat). Synchronous: inode metadata, microseconds (the README's "Attribute cache" keeps it off most calls). */
   stat(r: R): LocalAttrs;
   /**

@@ -104,6 +104,10 @@ export class NativeIo implements LocalIo<number> {
     if (r !== this.rootFd) closeSync(r);
   }
 
+  async releaseLater(r: number): Promise<void> {
+    if (r !== this.rootFd) await closeFd(r);
+  }
+
   stat(r: number): LocalAttrs {
     // statx(AT_EMPTY_PATH) on the descriptor: the inode is in memory, no I/O; gives the birth time too.
     return fstatSync(r, { bigint: true });

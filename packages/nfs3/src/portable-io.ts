@@ -46,6 +46,9 @@ export class PortableIo implements LocalIo<Buffer> {
 
   release(): void {}
 
+  /** A path holds no inode: in portable mode the last unlink frees the blocks inside the call. */
+  async releaseLater(): Promise<void> {}
+
   stat(r: Buffer): LocalAttrs {
     return lstatSync(r, { bigint: true });
   }
