@@ -30,17 +30,6 @@ import { createVmNetwork } from './vm.js';
 
 t.setTimeout(1_200_000);
 
-/**
- * Checks that fail now and then on one kind of root, not understood yet:
- * they run and their outcome is shown, but not asserted there.
- */
-export const OPEN_ON: Record<string, Record<string, string>> = {
-  'an image-backed copy-on-write root': {
-    'rename-05':
-      'in some runs, after the refused rename of ren.d3 over a non-empty directory (rename-04), mkdir of ren.d3/sub gets ENOENT, so the rename into it gets ENOENT, not EINVAL; not yet reproduced outside the guest',
-  },
-};
-
 if (requireNetns(t)) {
   const progs = requirePrograms(t, {
     'qemu-system-x86_64': 'qemu-system-x86',
@@ -121,11 +110,9 @@ if (requireNetns(t)) {
               t.match(result.serial, /FSCHECK-END ok=\d+ fail=\d+/, 'the checker ran to its end');
               const { passed, failed } = checkResults(result.serial);
               for (const id of CHECK_IDS) {
-                const open = OPEN_ON[name]?.[id];
-                if (NFS3_CANNOT[id] || open) {
+                if (NFS3_CANNOT[id]) {
                   t.ok(passed.has(id) || failed.has(id), `${id} ran`);
-                  const why = NFS3_CANNOT[id] ? `no NFSv3 server can pass it: ${NFS3_CANNOT[id]}` : `open: ${open}`;
-                  t.comment(`${id}: ${passed.has(id) ? 'passes' : `fails (${failed.get(id)})`}; ${why}`);
+                  t.comment(`${id}: ${passed.has(id) ? 'passes' : `fails (${failed.get(id)})`}; no NFSv3 server can pass it: ${NFS3_CANNOT[id]}`);
                 } else {
                   t.ok(passed.has(id), `${id}${failed.has(id) ? `: ${failed.get(id)}` : ''}`);
                 }

@@ -34,6 +34,8 @@ export const OPAQUE = '.wh..wh..opq';
 const OPAQUE_NAME = Buffer.from(OPAQUE);
 /** Upper-only objects get their own fileid space, apart from the image's inode numbers. */
 const UPPER_TAG = 1n << 63n;
+/** Upper-only fileids made of an inode number and birth time (fileidOf). */
+const BORN_TAG = 1n << 62n;
 const MAX_SCAN = 500_000;
 const S_IFMT = 0o170000n;
 const KEEP: TimeChange = { keep: true };
@@ -249,9 +251,16 @@ export class OverlayFs implements ExportFs {
     return loc;
   }
 
+  /**
+   * An object only the node's layer has: its inode number with the low 30 bits of its birth time. The file
+   * system gives a deleted inode's number to the next new file; by number alone, the handle of a directory
+   * removed or renamed over would name the next directory made, and a client that knew the old one takes the
+   * new one for it (dead: a mkdir in it fails with ENOENT). Numbers of 32 bits or more keep the number alone.
+   */
   private fileidOf(loc: Located): bigint {
     if (loc.layer === 'lower') return loc.st.ino;
-    return this.origins.get(loc.st.ino) ?? loc.st.ino | UPPER_TAG;
+    const ino = loc.st.ino;
+    return this.origins.get(ino) ?? (ino < 1n << 32n ? UPPER_TAG | BORN_TAG | (ino << 30n) | (loc.st.birthtimeNs & 0x3fffffffn) : ino | UPPER_TAG);
   }
 
   private object(rel: string, loc: Located): OverlayObject {

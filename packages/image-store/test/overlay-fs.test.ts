@@ -221,3 +221,19 @@ t.test('calls in flight together on image objects wait for one copy-up', async (
   t.same(made.map((m) => m.status), made.map(() => 0), 'every CREATE succeeded');
   t.same(await names(c, varLib), ['new-0', 'new-1', 'new-2', 'new-3', 'new-4', 'new-5', 'new-6', 'new-7', 'old'].sort());
 });
+
+t.test('a new directory on a reused inode number gets a handle of its own', async (t) => {
+  const s = await setup(t);
+  const { c, root } = await s.start();
+  okv(await c.mkdir(root, 'd1'));
+  const old = okv(await c.mkdir(root, 'd2')).object!;
+  const oldIno = lstatSync(join(s.node('198.18.0.21').upper, 'd2')).ino;
+  okv(await c.rename(root, 'd1', root, 'd2'));
+  const made = okv(await c.mkdir(root, 'd3')).object!;
+  // ext4 gives the freed inode number to the next new directory (the case the guest met).
+  t.equal(lstatSync(join(s.node('198.18.0.21').upper, 'd3')).ino, oldIno, 'd3 is on the inode number d2 had');
+  t.not(made.toString('hex'), old.toString('hex'), 'its handle is not the handle of the directory renamed over');
+  t.equal((await c.getattr(old)).status, NfsStat.STALE, "the replaced directory's handle is STALE");
+  okv(await c.mkdir(made, 'sub'));
+  t.same(await names(c, made), ['sub']);
+});
