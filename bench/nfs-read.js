@@ -24,7 +24,7 @@
 //   node bench/nfs-read.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
 //                          [--cells seq1,seq4,seq16,read8k8,read8k16,read64k8,read64k16,udp,random,getattr,lookup,rsize8k,walk]
 //                          [--client c,node] [--tree-entries N] [--profile DIR] [--status-port] [--json]
-//                          [--nfs-workers N] [--baseline DIR --baseline-nfs-workers N]
+//                          [--nfs-workers N] [--baseline DIR --baseline-nfs-workers N] [--image-root]
 //
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
 // when nfs-ganesha + nfs-ganesha-vfs (and rpcbind) are not installed, the C
@@ -36,6 +36,10 @@
 // --nfs-workers N starts netboot with that many NFS threads (default: its
 // own, the number of cores); with --baseline set to this checkout and
 // --baseline-nfs-workers 1, one run compares 1 thread with N.
+// --image-root adds server `image`: this netboot serving the same files as
+// an image-backed node root (`netboot image import`, then `netboot add-node
+// 127.0.0.1 --image`), measured in the same rounds as the plain export, so
+// one run shows what the copy-on-write merge costs the read path.
 import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -96,6 +100,7 @@ const { values } = parseArgs({
     measure: { type: 'string' },
     'nfs-workers': { type: 'string' },
     'baseline-nfs-workers': { type: 'string' },
+    'image-root': { type: 'boolean', default: false },
   },
 });
 
@@ -201,6 +206,7 @@ async function main() {
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
   const servers = values.servers.split(',');
+  if (values['image-root'] && !servers.includes('image')) servers.push('image');
   const cellNames = values.cells.split(',');
   const clients = values.client.split(',');
   if (
@@ -210,10 +216,11 @@ async function main() {
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
     cellNames.some((c) => !CELLS[c]) ||
     !(Number(values['tree-entries']) >= 100 && Number(values['tree-entries']) <= 100_000) ||
-    servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline')
+    servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline' && s !== 'image')
   ) {
     console.error(`usage: node bench/nfs-read.js [--size MiB] [--seconds S (0-60)] [--rounds R (1-10)] [--servers netboot,ganesha]
-       [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--tree-entries N (100-100000)] [--profile DIR] [--status-port] [--json]`);
+       [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--tree-entries N (100-100000)] [--profile DIR] [--status-port] [--json]
+       [--nfs-workers N] [--baseline DIR --baseline-nfs-workers N] [--image-root]`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -228,6 +235,8 @@ async function main() {
   mkdirSync(dir);
   try {
     createFile(join(dir, FILE), size);
+    // add-node writes the node's etc/hostname and etc/fstab into its layer: a root has an etc.
+    if (servers.includes('image')) mkdirSync(join(dir, 'etc'));
     if (cellNames.includes('rsize8k')) createFile(join(dir, WHOLE_FILE), WHOLE_SIZE);
     let treeMade;
     if (cellNames.includes('walk')) {
@@ -244,6 +253,14 @@ async function main() {
       netbootArgs: values['nfs-workers'] ? ['--nfs-workers', values['nfs-workers']] : [],
       baselineArgs: values['baseline-nfs-workers'] ? ['--nfs-workers', values['baseline-nfs-workers']] : [],
     });
+    // The image-backed root reads the image's copy of the files: warm it as well.
+    const warmImage = () => {
+      const data = started.image?.dataDir;
+      if (!data) return;
+      createFile(join(data, FILE), size, false);
+      if (cellNames.includes('rsize8k')) createFile(join(data, WHOLE_FILE), WHOLE_SIZE, false);
+    };
+    warmImage();
     const cBuild = clients.includes('c') ? buildNfsBench() : undefined;
     if (cBuild?.why) notes['c client'] = `not run: ${cBuild.why}`;
     if (!values.json) {
@@ -276,6 +293,7 @@ async function main() {
           // The walk dropped the page cache: the read cells after it read the files warm again.
           createFile(join(dir, FILE), size, false);
           if (cellNames.includes('rsize8k')) createFile(join(dir, WHOLE_FILE), WHOLE_SIZE, false);
+          warmImage();
           rows.push(row);
           if (!values.json) printWalk(row);
           continue;
@@ -308,6 +326,7 @@ async function main() {
         row.netbootRate = rate(row.netboot);
         row.ganeshaRate = rate(row.ganesha);
         row.baselineRate = rate(row.baseline);
+        row.imageRate = rate(row.image);
         row.ratioToLocal = unit === 'MB/s' && row.netbootRate ? Number((row.netbootRate / local).toFixed(3)) : undefined;
         row.ganeshaToLocal = unit === 'MB/s' && row.ganeshaRate ? Number((row.ganeshaRate / local).toFixed(3)) : undefined;
         row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
@@ -323,12 +342,12 @@ async function main() {
           key: `${r.cell}/${r.client}`,
           label: `${r.label} (${r.client} client)`,
           unit: r.unit,
-          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null, ...(values.baseline ? { baseline: r.baselineRate ?? null } : {}) },
+          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null, ...(values.baseline ? { baseline: r.baselineRate ?? null } : {}), ...(servers.includes('image') ? { image: r.imageRate ?? null } : {}) },
           reference: 'ganesha',
-          detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
+          detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, image: r.image, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
         }),
       );
-      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients, statusPort: values['status-port'], treeEntries: treeMade?.entries, nfsWorkers: values['nfs-workers'], baselineNfsWorkers: values['baseline-nfs-workers'] }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss, walkTree: treeMade } });
+      const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients, statusPort: values['status-port'], treeEntries: treeMade?.entries, nfsWorkers: values['nfs-workers'], baselineNfsWorkers: values['baseline-nfs-workers'], imageRoot: servers.includes('image') }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss, walkTree: treeMade } });
       console.log(JSON.stringify(out));
     } else {
       console.log(`server peak RSS: ${Object.entries(peakRss).map(([n, v]) => `${n} ${v} MB`).join(', ')}   (load average ${load().join(' ')})`);
@@ -397,14 +416,19 @@ function printWalk(r) {
     if (x.error) return `${n} (${x.error})`;
     return `${n} ${x.walkMs.toFixed(0)} ms, ${x.readdirplus} READDIRPLUS + ${x.lookup} LOOKUP (${x.entries} entries, ${x.dirs} dirs), server ${x.cpuUsPerCall} us/call`;
   };
-  console.log(`${r.label.padEnd(27)}      c  ${['netboot', 'ganesha', 'baseline'].map(one).filter(Boolean).join(';  ')}` +
+  console.log(`${r.label.padEnd(27)}      c  ${['netboot', 'ganesha', 'baseline', 'image'].map(one).filter(Boolean).join(';  ')}` +
     `${r.json.ratio ? `;  netboot/ganesha ${r.json.ratio}` : ''}  load ${r.load[0]}`);
 }
 
-/** With --baseline: the baseline's figure and netboot's ratio to it. */
+/** With --baseline: the baseline's figure and netboot's ratio to it; with --image-root the image-backed root's and its ratio to the plain export. */
 function base(r) {
-  if (!r.baseline) return '';
-  return `  baseline ${r.baselineRate ?? `(${r.baseline.error})`}${r.netbootRate && r.baselineRate ? ` new/base ${(r.netbootRate / r.baselineRate).toFixed(2)}` : ''}`;
+  let out = '';
+  if (r.baseline) out += `  baseline ${r.baselineRate ?? `(${r.baseline.error})`}${r.netbootRate && r.baselineRate ? ` new/base ${(r.netbootRate / r.baselineRate).toFixed(2)}` : ''}`;
+  if (r.image) {
+    const cpu = r.image.error ? '' : ` ${r.unit === 'MB/s' ? `${r.image.cpuPerGiB?.toFixed(2)} s/GiB` : `${r.image.cpuUsPerOp?.toFixed(0)} us/op`}`;
+    out += `  image ${r.imageRate ?? `(${r.image.error})`}${cpu}${r.netbootRate && r.imageRate ? ` image/plain ${(r.imageRate / r.netbootRate).toFixed(2)}` : ''}`;
+  }
+  return out;
 }
 
 function printRow(r) {

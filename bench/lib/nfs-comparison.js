@@ -7,8 +7,9 @@ import { startGanesha, startNetboot } from './nfs-servers.js';
 /**
  * Starts each named server ('netboot', 'ganesha', and 'baseline': netboot
  * from the built checkout `baseline`, to measure a change against) exporting
- * `dir`. Returns those running, by name, and a note for every name: its pid
- * and namespace, or why it is not measured (Ganesha not installed, say).
+ * `dir`, and 'image': this netboot serving the same files as an image-backed
+ * node root (profiled too with `profileDir`). Returns those running, by
+ * name, and a note for every name: its pid and namespace, or why it is not measured (Ganesha not installed, say).
  * `statusPort` runs netboot (and the baseline) with boot events and metrics on.
  * `netbootArgs` and `baselineArgs` are more flags for each (`--nfs-workers N`).
  */
@@ -21,7 +22,9 @@ export async function startServers(names, { dir, work, profileDir, atExit, basel
         ? await startNetboot({ dir, work, profileDir, atExit, statusPort, args: netbootArgs })
         : name === 'baseline'
           ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline', statusPort, args: baselineArgs })
-          : await startGanesha({ dir, work, atExit });
+          : name === 'image'
+            ? await startNetboot({ dir, work, profileDir, atExit, tag: 'image', statusPort, args: netbootArgs, image: true })
+            : await startGanesha({ dir, work, atExit });
     if (s.why) notes[name] = `not measured: ${s.why}`;
     else {
       started[name] = s;
@@ -61,5 +64,6 @@ export async function finish(started, profileDir) {
   const peakRss = {};
   for (const [name, s] of Object.entries(started)) peakRss[name] = peakRssMB(s.server.pid);
   if (profileDir && started.netboot) await started.netboot.server.stop(10_000);
+  if (profileDir && started.image) await started.image.server.stop(10_000);
   return peakRss;
 }

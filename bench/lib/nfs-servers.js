@@ -1,6 +1,7 @@
 // The NFS servers the NFS benchmarks compare, each started in a network
 // namespace of its own on 127.0.0.1 (NFS 2049, MOUNT 20048 there, so nothing
 // on the host clashes), and the client side: mount an export, find a file.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,19 +24,25 @@ export const ROOT_CRED = { flavor: 1, stamp: 0, machine: 'bench', uid: 0, gid: 0
  * `statusPort` the same NFS service runs under `netboot serve --status-port`
  * instead: boot events and metrics on, what they cost the hot path measured
  * by comparing a run with and one without (bench/compare.js). `args` are
- * more flags for the command (`--nfs-workers N`).
+ * more flags for the command (`--nfs-workers N`). With `image` the export
+ * is an image-backed node root made from the same files (see imageRoot).
+ * Returns, besides the server, the export's path and `dataDir`, where its
+ * files lie on disk (for warming the page cache).
  */
-export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false, args = [] }) {
+export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false, args = [], image = false }) {
   const { ns, why } = createNetns('nbnfs', atExit);
   if (!ns) return { why };
   const exportsFile = join(work, `${tag}.exports`);
-  writeFileSync(exportsFile, `${dir} 127.0.0.1(rw,no_root_squash,insecure,sync)\n`);
+  const stateDir = join(work, `${tag}-state`);
+  const root = image ? imageRoot({ dir, work, tag, stateDir, exportsFile, checkout }) : { exportPath: dir, dataDir: dir };
+  if (root.why) return { why: root.why };
+  writeFileSync(exportsFile, `${root.exportPath} 127.0.0.1(rw,no_root_squash,insecure,sync)\n`);
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const server = startServer(
     ns,
     process.execPath,
     [...nodeArgs, checkout ? join(checkout, 'packages/netboot/dist/cli.js') : cli, ...(statusPort ? ['serve', '--status-port', String(STATUS_PORT)] : ['nfs']),
-      '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT), '--mountd-port', String(MOUNTD_PORT), '--state-dir', join(work, `${tag}-state`), ...args],
+      '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT), '--mountd-port', String(MOUNTD_PORT), '--state-dir', stateDir, ...args],
     join(work, `${tag}.log`),
     atExit,
   );
@@ -43,7 +50,34 @@ export async function startNetboot({ dir, work, profileDir, atExit, checkout, ta
   const what = statusPort ? 'netboot serve --status-port' : 'netboot nfs';
   await waitFor(() => server.output().includes(ready) || server.exited, what);
   if (server.exited) return { why: `${what} did not start: ${server.output().trim()}` };
-  return { ns, server, exportPath: dir };
+  if (image && !server.output().includes('is an image-backed node root')) return { why: `${what} did not take ${root.exportPath} as an image-backed root: ${server.output().trim()}` };
+  return { ns, server, exportPath: root.exportPath, dataDir: root.dataDir };
+}
+
+/**
+ * `dir` as an image-backed node root, as a user makes one: `netboot image
+ * import bench DIR`, then `netboot add-node 127.0.0.1 --image bench` (the
+ * bench's client address), whose root is then the export. add-node's exports
+ * line is replaced by the bench's own (insecure: the clients do not bind a
+ * reserved port). The node's reads fall through to the image's copy of the
+ * files, `dataDir`.
+ */
+function imageRoot({ dir, work, tag, stateDir, exportsFile, checkout }) {
+  const netboot = checkout ? join(checkout, 'packages/netboot/dist/cli.js') : cli;
+  const step = (args) => {
+    const r = spawnSync(process.execPath, [netboot, ...args], { encoding: 'utf8', timeout: 600_000 });
+    return r.status === 0 ? { out: r.stdout } : { why: `netboot ${args.slice(0, 2).join(' ')} failed: ${(r.stderr || r.error?.message || '').trim()}` };
+  };
+  const imported = step(['image', 'import', 'bench', dir, '--state-dir', stateDir]);
+  if (imported.why) return imported;
+  const generation = imported.out.trim();
+  const diskless = join(work, `${tag}-diskless`);
+  writeFileSync(exportsFile, '');
+  writeFileSync(join(work, `${tag}.dhcpd.conf`), 'next-server 127.0.0.1;\n');
+  const added = step(['add-node', '127.0.0.1', '--mac', '52:54:00:00:00:01', '--image', 'bench', '--state-dir', stateDir, '--diskless-root', diskless,
+    '--exports', exportsFile, '--dhcp-conf', join(work, `${tag}.dhcpd.conf`), '--tftp-root', join(work, `${tag}-tftp`)]);
+  if (added.why) return added;
+  return { exportPath: join(diskless, '127.0.0.1'), dataDir: join(stateDir, 'images', 'bench', generation) };
 }
 
 function ganeshaConfig(dir, maxIo, bindAddress, clients, maxConnections) {
