@@ -8,6 +8,7 @@ import {
   NativeIo,
   NfsError,
   NfsStat,
+  OpenFiles,
   PortableIo,
   type AttrChange,
   type ExportFs,
@@ -105,6 +106,14 @@ export class OverlayFs implements ExportFs {
   private readonly listings = new Map<string, string[]>();
   private closed = false;
   private readonly copying = new Map<string, Promise<LocalAttrs>>();
+  /**
+   * Open descriptors of the image's files, by inode, so a READ that falls through to the image does not
+   * open and close the file each call (a boot reads its root from the image). The image never changes,
+   * so a descriptor stays right for its inode; once a name is copied up or whited out, locate no longer
+   * leads to it and the entry ages out. Few per root: a server holds one root per node, and a node reads
+   * only a handful of files at once.
+   */
+  private readonly lowerFiles = new OpenFiles(32);
 
   private constructor(
     private readonly lowerPath: string,
@@ -534,11 +543,14 @@ export class OverlayFs implements ExportFs {
   }
 
   async read(obj: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
-    const loc = await this.locateObj(obj as OverlayObject);
-    const io = this.io(loc.layer);
-    const f = await this.withRef(loc.layer, (obj as OverlayObject).rel, loc.st.ino, (r) => io.openFile(r, loc.st.ino));
+    const o = obj as OverlayObject;
+    const loc = await this.locateObj(o);
+    const ino = loc.st.ino;
+    const readAt = async (fd: number) => (await readFd(fd, buf, at, count, position)).bytesRead;
+    if (loc.layer === 'lower') return this.lowerFiles.use(String(ino), ino, () => this.withRef('lower', o.rel, ino, (r) => this.lower.openFile(r, ino)), readAt);
+    const f = await this.withRef('upper', o.rel, ino, (r) => this.upper.openFile(r, ino));
     try {
-      return (await readFd(f.fd, buf, at, count, position)).bytesRead;
+      return await readAt(f.fd);
     } finally {
       await closeFd(f.fd);
     }
@@ -703,6 +715,7 @@ export class OverlayFs implements ExportFs {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.lowerFiles.close();
     this.upper.close();
     this.lower.close();
   }

@@ -11,7 +11,7 @@ export type { ExportFs, FsObject, FsAttrs, AttrChange, TimeChange, NewOwner, Nod
 export type { LocalIo, LocalAttrs } from './local-io.js';
 export { NativeIo } from './native-io.js';
 export { PortableIo } from './portable-io.js';
-export type { Opened } from './open-files.js';
+export { OpenFiles, type Opened } from './open-files.js';
 export { NfsClient } from './nfs-client.js';
 export { observeCalls, type NfsCallObserver } from './call-observer.js';
 export { createNfsService, exportId, MOUNTD_PORT, NFS_PORT, type NfsService, type NfsServiceOptions } from './nfs-service.js';
