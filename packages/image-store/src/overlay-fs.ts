@@ -665,9 +665,21 @@ export class OverlayFs implements ExportFs {
     if (loc.layer === 'upper') {
       if (isDir) await this.emptyUpperDir(rel);
       await this.inParent(rel, async (d, n) => {
-        // The name must still be the object checked above: unlinkat acts on a name, so check it once more from the same directory.
-        if (this.upperChild(d, n)?.ino !== loc.st.ino) throw new NfsError(NfsStat.STALE, `${rel} was replaced during the remove`);
-        await this.upper.unlink(d, n, isDir);
+        // The name must still be the object checked above: unlinkat acts on a name, so check it once more from the same
+        // directory. The reference stays held across the unlink: when that drops a file's last name, the blocks are freed
+        // when it is let go, in the thread pool, not inside unlinkat on the event loop.
+        let held: Ref;
+        try {
+          held = this.upper.child(d, n);
+        } catch {
+          throw new NfsError(NfsStat.STALE, `${rel} was replaced during the remove`);
+        }
+        try {
+          if (this.upper.stat(held).ino !== loc.st.ino) throw new NfsError(NfsStat.STALE, `${rel} was replaced during the remove`);
+          await this.upper.unlink(d, n, isDir);
+        } finally {
+          await this.upper.releaseLater(held);
+        }
       });
       if (!isDir && loc.st.nlink === 1n && this.origins.delete(loc.st.ino)) await this.saveOrigins();
     }

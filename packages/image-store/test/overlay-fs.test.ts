@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { RpcServer } from '@netboot/oncrpc-xdr';
 import { NfsClient, NfsServer, NfsStat, StableHow, type AccessOptions } from '@netboot/nfs3';
 import { ImageStore, OverlayFs } from '@netboot/image-store';
+import { native } from '@netboot/platform';
 import { tar, type Member } from './tar-writer.js';
 
 const rw: AccessOptions = { rw: true, rootSquash: false, allSquash: false, anonuid: 65534, anongid: 65534, secure: false };
@@ -265,4 +266,33 @@ t.test('a new directory on a reused inode number gets a handle of its own', asyn
   t.equal((await c.getattr(old)).status, NfsStat.STALE, "the replaced directory's handle is STALE");
   okv(await c.mkdir(made, 'sub'));
   t.same(await names(c, made), ['sub']);
+});
+
+t.test("REMOVE of a file's last name in the node layer holds it across unlinkat and lets go after", { skip: native ? false : 'the platform module is not built' }, async (t) => {
+  const n = native!;
+  const s = await setup(t);
+  const { c, root } = await s.start();
+  const big = okv(await c.create(root, 'big')).object!;
+  okv(await c.write(big, 0n, Buffer.alloc(1 << 20, 1), StableHow.FILE_SYNC));
+  const path = join(s.node('198.18.0.21').upper, 'big');
+  const descriptorsOf = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '') === path;
+      } catch {
+        return false;
+      }
+    }).length;
+  let during = -1;
+  const unlinkat = n.unlinkat;
+  t.teardown(() => Object.assign(n, { unlinkat }));
+  Object.assign(n, {
+    unlinkat: (...a: Parameters<typeof unlinkat>) => {
+      if (Buffer.from(a[1]).toString() === 'big') during = descriptorsOf();
+      return unlinkat(...a);
+    },
+  });
+  okv(await c.remove(root, 'big'));
+  t.ok(during >= 1, 'during unlinkat the server held the file open, so its blocks are not freed inside the call');
+  t.equal(descriptorsOf(), 0, 'and let go of it after');
 });
