@@ -261,7 +261,11 @@ t.test('a new directory on a reused inode number gets a handle of its own', asyn
     if (lstatSync(join(s.node('198.18.0.21').upper, 'd3')).ino === oldIno) made = d;
     else okv(await c.rmdir(root, 'd3'));
   }
-  if (!made) throw new Error(`no new directory got inode ${oldIno} back`);
+  if (!made) {
+    // tmpfs never reuses inode numbers, and a busy ext4 may hand this one elsewhere: the case cannot be staged.
+    t.plan(0, `no new directory got inode ${oldIno} back in 200 tries (the file system did not reuse it)`);
+    return;
+  }
   t.not(made.toString('hex'), old.toString('hex'), 'its handle is not the handle of the directory renamed over');
   t.equal((await c.getattr(old)).status, NfsStat.STALE, "the replaced directory's handle is STALE");
   okv(await c.mkdir(made, 'sub'));
