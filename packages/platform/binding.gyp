@@ -14,7 +14,8 @@
         "native/interfaces.c",
         "native/xattrs.c",
         "native/udp-batch.c",
-        "native/sync-fs.c"
+        "native/sync-fs.c",
+        "native/pread-nowait.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],

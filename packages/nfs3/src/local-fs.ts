@@ -9,6 +9,8 @@ import type { LocalAttrs, LocalIo } from './local-io.js';
 import { OpenFiles } from './open-files.js';
 
 const readFd = promisify(read);
+/** The largest READ taken on the event loop when its data is cached (NFS clients' rsize ranges up to 1 MiB). */
+export const DIRECT_READ_MAX = 64 * 1024;
 const writeFd = promisify(write);
 const fsyncFd = promisify(fsync);
 const fdatasyncFd = promisify(fdatasync);
@@ -201,13 +203,25 @@ export class LocalFs<R> implements ExportFs {
   }
 
   /**
-   * Data moves in the thread pool, never on the event loop that DHCP, TFTP
-   * and HTTP share in `netboot serve`: a read that misses the page cache
-   * waits for the disk, and a write can be held back by the kernel's dirty
-   * page throttling for tens of milliseconds (bench/serve-loop-delay.js).
+   * Data that may wait for the disk moves in the thread pool, never on the
+   * event loop that DHCP, TFTP and HTTP share in `netboot serve`: a read that
+   * misses the page cache waits for the disk, and a write can be held back by
+   * the kernel's dirty page throttling for tens of milliseconds
+   * (bench/serve-loop-delay.js). A small read whose data is cached is taken
+   * on the loop itself (RWF_NOWAIT): handing it to the pool and back costs
+   * more than the copy. What the cache does not hold, from the first byte
+   * not read, goes to the pool; larger reads always do, so the loop never
+   * copies megabytes.
    */
   read(o: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
-    return this.useFile(this.obj(o), async (fd) => (await readFd(fd, buf, at, count, position)).bytesRead);
+    const obj = this.obj(o);
+    return this.useFile(obj, async (fd) => {
+      const direct = count <= DIRECT_READ_MAX ? this.io.readCached(fd, buf, at, count, position) : -1;
+      // Short at the end of the file as the server last saw it: that is the whole answer.
+      if (direct === count || (direct >= 0 && position + direct >= Number(obj.attrs.size))) return direct;
+      const done = Math.max(direct, 0);
+      return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
+    });
   }
 
   async write(o: FsObject, data: Buffer, position: number, stable: Stability): Promise<LocalAttrs> {

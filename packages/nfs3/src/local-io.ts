@@ -55,5 +55,11 @@ export interface LocalIo<R> {
   statfs(r: R): Promise<FsStat>;
   /** A read-write (else read-only) descriptor of the regular file `r`, which is inode `ino`, for READ and WRITE. */
   openFile(r: R, ino: bigint): Promise<Opened>;
+  /**
+   * Reads from the page cache only, never waiting for the disk, so the event loop may call it: the bytes read
+   * into `buf` at `at` (0 at end of file, fewer than `count` when only the first part is cached), or -1 when
+   * none of it is cached or the backend cannot read without blocking (read it in the thread pool then).
+   */
+  readCached(fd: number, buf: Buffer, at: number, count: number, position: number): number;
   close(): void;
 }

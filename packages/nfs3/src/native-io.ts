@@ -39,6 +39,8 @@ export class NativeIo implements LocalIo<number> {
   private readonly rootFd: number;
   private readonly resolve: number;
   private readonly pathFlags: number;
+  /** Whether the export's file system reads with RWF_NOWAIT (cleared on its first EOPNOTSUPP). */
+  private nowait = true;
 
   /** `readOnly`: files are only ever opened for reading (an image generation under a node's layer). */
   constructor(
@@ -251,6 +253,18 @@ export class NativeIo implements LocalIo<number> {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EACCES' && code !== 'EROFS' && code !== 'ETXTBSY' && code !== 'EPERM') throw err;
       return { fd: await openFd(fdPath(r), c.O_RDONLY | c.O_CLOEXEC), writable: false };
+    }
+  }
+
+  readCached(fd: number, buf: Buffer, at: number, count: number, position: number): number {
+    if (!this.nowait) return -1;
+    try {
+      return this.n.preadNowait(fd, buf, at, count, position);
+    } catch (e) {
+      // A file system without non-blocking reads says so for every file: stop asking. Any other error the
+      // thread pool's read meets again and reports.
+      if ((e as NodeJS.ErrnoException).code === 'ENOTSUP' || (e as NodeJS.ErrnoException).code === 'EOPNOTSUPP') this.nowait = false;
+      return -1;
     }
   }
 

@@ -158,5 +158,10 @@ export class PortableIo implements LocalIo<Buffer> {
     return { fd, writable };
   }
 
+  /** Node has no non-blocking file read: every read goes to the thread pool. */
+  readCached(): number {
+    return -1;
+  }
+
   close(): void {}
 }

@@ -11,6 +11,7 @@
 #include "interfaces.h"
 #include "napi-util.h"
 #include "ofd-locks.h"
+#include "pread-nowait.h"
 #include "sendfile-all.h"
 #include "sockets.h"
 #include "sync-fs.h"
@@ -49,6 +50,7 @@ static const export_fn functions[] = {
     {"unlinkat", js_unlinkat},
     {"readdir", js_readdir},
     {"ftruncate", js_ftruncate},
+    {"preadNowait", js_pread_nowait},
     {"lsetxattr", js_lsetxattr},
     {"fsetxattr", js_fsetxattr},
     {"lgetxattr", js_lgetxattr},

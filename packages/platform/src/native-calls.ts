@@ -168,6 +168,14 @@ export interface NativeCalls {
    * without '.' and '..'; [] at the end. The offset continues after the last one returned. */
   readdir(dirfd: number, max: number): Array<[Buffer, bigint, number]>;
   ftruncate(fd: number, length: bigint | number): void;
+  /**
+   * preadv2 with RWF_NOWAIT: up to `length` bytes of `fd` from `position` into `buffer` at `offset`,
+   * only from the page cache. Returns the bytes read (0 at end of file; fewer than `length` when only
+   * the first part is cached), or -1 when the first byte is not cached (EAGAIN: read it in a thread
+   * pool). A file system without non-blocking reads throws EOPNOTSUPP. Never waits for the disk, so
+   * an event loop may call it.
+   */
+  preadNowait(fd: number, buffer: Uint8Array, offset: number, length: number, position: bigint | number): number;
 
   /** Sets an extended attribute of `path` itself (a final symlink is not followed). name: 1 to
    * 255 bytes (ERANGE otherwise), value: at most 64 KiB (E2BIG); flags 0, XATTR_CREATE or XATTR_REPLACE. */

@@ -1,6 +1,8 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { expectErrno, requireNative } from './require-native.js';
 
@@ -208,5 +210,58 @@ if (n) {
     const ro = n.openat2(exportFd, 'sub/file', c.O_RDONLY, 0, beneath);
     t.throws(() => n.ftruncate(ro, 0), { code: /^(EINVAL|EBADF)$/, syscall: 'ftruncate' });
     closeSync(ro);
+  });
+
+  t.test('preadNowait: cached bytes into the buffer at an offset, 0 at the end, ranges checked', async (t) => {
+    const data = Buffer.alloc(100_000);
+    for (let i = 0; i < data.length; i++) data[i] = i % 251;
+    writeFileSync(join(root, 'export', 'data'), data);
+    const fd = n.openat2(exportFd, 'data', c.O_RDONLY, 0, beneath);
+    t.teardown(() => closeSync(fd));
+    readFileSync(fd); // just written, and read once more: in the page cache
+    const buf = Buffer.alloc(70_000, 0xee);
+    t.equal(n.preadNowait(fd, buf, 16, 65_536, 1000), 65_536, 'a cached range is read whole');
+    t.same(buf.subarray(16, 16 + 65_536), data.subarray(1000, 1000 + 65_536));
+    t.equal(buf[15], 0xee, 'nothing written before the offset');
+    t.equal(buf[16 + 65_536], 0xee, 'nothing written past the length');
+    t.equal(n.preadNowait(fd, buf, 0, 8192, 99_000n), 1000, 'short at the end of the file');
+    t.equal(n.preadNowait(fd, buf, 0, 8192, 100_000), 0, '0 at the end');
+    t.equal(n.preadNowait(fd, buf, 0, 0, 0), 0, 'an empty range');
+    t.throws(() => n.preadNowait(fd, buf, 0, 70_001, 0), { code: 'ERR_OUT_OF_RANGE' }, 'length past the buffer');
+    t.throws(() => n.preadNowait(fd, buf, 70_000, 1, 0), { code: 'ERR_OUT_OF_RANGE' }, 'offset + length past the buffer');
+    t.throws(() => n.preadNowait(fd, buf, 70_001, 0, 0), { code: 'ERR_OUT_OF_RANGE' }, 'offset past the buffer');
+    t.throws(() => n.preadNowait(fd, buf, 0, 1, -1), { code: 'ERR_OUT_OF_RANGE' }, 'negative position');
+    t.throws(() => n.preadNowait(fd, buf, 0, 1, 2n ** 63n - 1n), { code: 'ERR_OUT_OF_RANGE' }, 'position + length past off_t');
+    t.throws(() => n.preadNowait(fd, new Uint16Array(4) as never, 0, 1, 0), { code: 'ERR_INVALID_ARG_TYPE' });
+    // No non-blocking reads on a directory: the caller falls back to a blocking read, which says EISDIR.
+    t.throws(() => n.preadNowait(exportFd, buf, 0, 1, 0), { code: /^(ENOTSUP|EOPNOTSUPP|EISDIR)$/, syscall: 'preadv2' });
+    expectErrno(t, () => n.preadNowait(fd + 1000, buf, 0, 1, 0), 'EBADF', 'preadv2');
+    const wo = n.openat2(exportFd, 'data', c.O_WRONLY, 0, beneath);
+    expectErrno(t, () => n.preadNowait(wo, buf, 0, 1, 0), 'EBADF', 'preadv2');
+    closeSync(wo);
+  });
+
+  t.test('preadNowait on a worker thread', async (t) => {
+    const addon = process.env.NETBOOT_PLATFORM_ADDON;
+    writeFileSync(join(root, 'export', 'worker-data'), 'read on a worker');
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { openSync, closeSync, readFileSync } = require('node:fs');
+      import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}).then(({ native: n }) => {
+        const fd = openSync(workerData, 'r');
+        readFileSync(fd);
+        const buf = Buffer.alloc(64);
+        const got = n.preadNowait(fd, buf, 2, 62, 0);
+        closeSync(fd);
+        parentPort.postMessage(buf.subarray(2, 2 + got).toString());
+      });`;
+    const worker = new Worker(code, {
+      eval: true,
+      workerData: join(root, 'export', 'worker-data'),
+      env: { ...process.env, ...(addon ? { NETBOOT_PLATFORM_ADDON: addon } : {}) },
+    });
+    t.teardown(() => worker.terminate());
+    const [got] = (await once(worker, 'message')) as [string];
+    t.equal(got, 'read on a worker');
   });
 }

@@ -1,0 +1,80 @@
+import t from 'tap';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { native } from '@netboot/platform';
+import { DIRECT_READ_MAX } from '../src/local-fs.js';
+import { harness, ok } from './harness.js';
+
+/*
+ * READ of cached data on the event loop (preadNowait), the rest in the
+ * thread pool: each call to preadNowait is recorded, and the tests force its
+ * answers (not cached, only part cached) to take each path. Whatever the path,
+ * the reply holds the file's bytes and the right end-of-file flag.
+ */
+const SIZE = 200_000;
+const content = Buffer.alloc(SIZE);
+for (let i = 0; i < SIZE; i++) content[i] = (i * 7 + (i >> 8)) & 0xff;
+
+t.test('READ takes cached data on the loop and the rest in the pool', { skip: native ? false : 'the platform module is not built' }, async (t) => {
+  const n = native!;
+  const h = await harness(t);
+  writeFileSync(join(h.dir, 'f'), content);
+  readFileSync(join(h.dir, 'f')); // in the page cache
+  const c = await h.client();
+  const f = ok(t, await c.lookup(h.root, 'f')).object;
+
+  const real = n.preadNowait;
+  t.teardown(() => Object.assign(n, { preadNowait: real }));
+  let calls: Array<{ count: number; got: number }> = [];
+  let force: 'none' | 'uncached' | 'half' = 'none';
+  Object.assign(n, {
+    preadNowait: (fd: number, buf: Uint8Array, at: number, count: number, position: bigint | number) => {
+      const got =
+        force === 'uncached' ? -1 : force === 'half' ? real(fd, buf, at, Math.floor(count / 2), position) : real(fd, buf, at, count, position);
+      calls.push({ count, got });
+      return got;
+    },
+  });
+  const read = async (offset: number, count: number) => {
+    calls = [];
+    const r = ok(t, await c.read(f, BigInt(offset), count), `READ ${count} at ${offset}`);
+    const want = content.subarray(offset, offset + count);
+    t.equal(r.count, want.length, 'count');
+    t.ok(Buffer.from(r.data).equals(want), 'the file bytes');
+    t.equal(r.eof, offset + want.length >= SIZE, 'eof flag');
+    return calls;
+  };
+
+  t.test('cached: read on the loop, whole', async (t) => {
+    force = 'none';
+    t.same(await read(0, 8192), [{ count: 8192, got: 8192 }], '8 KiB: one direct read');
+    t.same(await read(4096, DIRECT_READ_MAX), [{ count: DIRECT_READ_MAX, got: DIRECT_READ_MAX }], 'the largest direct read');
+    t.same(await read(100_000, DIRECT_READ_MAX + 1), [], 'larger reads go to the pool only');
+    t.same(await read(SIZE - 1000, 8192), [{ count: 8192, got: 1000 }], 'short at the end: eof, no pool read');
+    t.same(await read(SIZE - 8192, 8192), [{ count: 8192, got: 8192 }], 'ending exactly at the end: eof');
+  });
+
+  t.test('not cached (EAGAIN): the pool reads it all', async (t) => {
+    force = 'uncached';
+    t.same(await read(8192, 8192), [{ count: 8192, got: -1 }]);
+    t.same(await read(SIZE - 100, 8192), [{ count: 8192, got: -1 }], 'at the end too');
+  });
+
+  t.test('partly cached (a short read): the pool reads the rest', async (t) => {
+    force = 'half';
+    t.same(await read(12_345, 8192), [{ count: 8192, got: 4096 }]);
+    t.same(await read(SIZE - 3000, 8192), [{ count: 8192, got: 3000 }], 'a short read reaching the end needs no pool');
+    t.same(await read(SIZE - 6000, 8192), [{ count: 8192, got: 4096 }], 'the pool reads up to the end');
+  });
+
+  t.test('an error from the direct read leaves the read to the pool', async (t) => {
+    force = 'none';
+    Object.assign(n, {
+      preadNowait: () => {
+        calls.push({ count: -1, got: -1 });
+        throw Object.assign(new Error('EIO: i/o error, preadv2'), { code: 'EIO' });
+      },
+    });
+    t.same(await read(0, 8192), [{ count: -1, got: -1 }]);
+  });
+});
