@@ -58,6 +58,11 @@ interface Located {
 
 class OverlayObject implements FsObject {
   readonly generation = 0n;
+  /**
+   * Where resolve or lookup found the object, and the root's change count then: the call that resolved the
+   * handle uses it instead of walking the path a second time, once, if nothing changed the root meanwhile.
+   */
+  found: { loc: Located; changes: number } | undefined;
   constructor(
     readonly rel: string,
     readonly fileid: bigint,
@@ -74,6 +79,8 @@ const child = (dir: string, name: Buffer | string) => (dir === '' ? '' : `${dir}
 const parentOf = (rel: string) => rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
 const baseOf = (rel: string) => Buffer.from(rel.slice(rel.lastIndexOf('/') + 1), 'latin1');
 const timeAt = (ns: bigint): TimeChange => ({ at: { seconds: Number(ns / 1_000_000_000n), nseconds: Number(ns % 1_000_000_000n) } });
+/** A name statChild may take: one component that stays in its directory (the caller never splits on anything but '/'). */
+const plainName = (name: Buffer) => name.length > 0 && !(name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e))) && !name.includes(0x2f) && !name.includes(0);
 const gone = (e: unknown) => {
   const code = (e as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
@@ -105,6 +112,10 @@ export class OverlayFs implements ExportFs {
   private readonly index = new Map<bigint, string>();
   private readonly listings = new Map<string, string[]>();
   private closed = false;
+  /** Bumped when a change of this root starts and when it ends: a location found before is stale once it moved. */
+  private changes = 0;
+  /** Changes of this root in flight: a location found while one runs is not kept. */
+  private changing = 0;
   private readonly copying = new Map<string, Promise<LocalAttrs>>();
   /**
    * Open descriptors of the image's files, by inode, so a READ that falls through to the image does not
@@ -189,6 +200,36 @@ export class OverlayFs implements ExportFs {
     return result;
   }
 
+  /**
+   * The attributes of `name` in the directory `dir` of a layer, or undefined when there is none: one lstat
+   * of that single name from the directory's reference, no descriptor opened, and a missing name (most
+   * probes of the node's layer) is an undefined, not an exception.
+   */
+  private peek(io: LocalIo<Ref>, dir: Ref, name: Buffer): LocalAttrs | undefined {
+    if (!plainName(name)) {
+      const p = this.probe(io, dir, name);
+      if (p) io.release(p.r);
+      return p?.st;
+    }
+    try {
+      return io.statChild(dir, name);
+    } catch (e) {
+      if (gone(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * The directory `name` in the directory `dir` of a layer, opened, with its attributes, or undefined when
+   * there is no such name; a name that is there but not a directory comes with no reference.
+   */
+  private probeDir(io: LocalIo<Ref>, dir: Ref, name: Buffer): { r: Ref | undefined; st: LocalAttrs } | undefined {
+    const seen = this.peek(io, dir, name);
+    if (!seen || !isDirSt(seen)) return seen && { r: undefined, st: seen };
+    // Opened and checked anew: the name may have been swapped since the lstat; what the walk goes on from is what was opened.
+    return this.probe(io, dir, name);
+  }
+
   /** The object `name` in the directory `dir` of a layer with its attributes, or undefined when there is none. */
   private probe(io: LocalIo<Ref>, dir: Ref, name: Buffer): { r: Ref; st: LocalAttrs } | undefined {
     let r: Ref;
@@ -209,15 +250,15 @@ export class OverlayFs implements ExportFs {
 
   /** The upper layer's attributes of `name` in the upper directory `dir`, or undefined. */
   private upperChild(dir: Ref, name: Buffer): LocalAttrs | undefined {
-    const p = this.probe(this.upper, dir, name);
-    if (p) this.upper.release(p.r);
-    return p?.st;
+    return this.peek(this.upper, dir, name);
   }
 
   /**
    * Finds a merged name, walking both layers down from their roots one
    * component at a time, each step from the directory reference of the
-   * step before (never a path resolved again).
+   * step before (never a path resolved again). Only directories to walk on
+   * are opened; the last name and the opaque markers are looked at with one
+   * lstat from their directory's reference.
    */
   private locate(rel: string): Located {
     const comps = rel === '' ? [] : rel.split('/');
@@ -237,8 +278,20 @@ export class OverlayFs implements ExportFs {
         const lowerOn: boolean = lSt !== undefined && isDirSt(lSt) && !(u !== undefined && this.upperChild(u, OPAQUE_NAME));
         if (!uSt && !lowerOn) throw fsError(lSt ? 'ENOTDIR' : 'ENOENT', rel);
         const name = Buffer.from(comps[i]!, 'latin1');
-        const nu: { r: Ref; st: LocalAttrs } | undefined = u !== undefined ? this.probe(this.upper, u, name) : undefined;
-        const nl: { r: Ref; st: LocalAttrs } | undefined = lowerOn && l !== undefined ? this.probe(this.lower, l, name) : undefined;
+        const last = i === comps.length - 1;
+        const step = (io: LocalIo<Ref>, dir: Ref): { r: Ref | undefined; st: LocalAttrs } | undefined => {
+          if (!last) return this.probeDir(io, dir, name);
+          const st = this.peek(io, dir, name);
+          return st && { r: undefined, st };
+        };
+        const nu: { r: Ref | undefined; st: LocalAttrs } | undefined = u !== undefined ? step(this.upper, u) : undefined;
+        let nl: { r: Ref | undefined; st: LocalAttrs } | undefined;
+        try {
+          nl = lowerOn && l !== undefined ? step(this.lower, l) : undefined;
+        } catch (e) {
+          if (nu?.r !== undefined) this.upper.release(nu.r);
+          throw e;
+        }
         if (u !== undefined) this.upper.release(u);
         if (l !== undefined) this.lower.release(l);
         [u, uSt, l, lSt] = [nu?.r, nu?.st, nl?.r, nl?.st];
@@ -254,6 +307,9 @@ export class OverlayFs implements ExportFs {
    * name no longer holds that object.
    */
   private async locateObj(o: OverlayObject): Promise<Located> {
+    const found = o.found;
+    o.found = undefined;
+    if (found && found.changes === this.changes && this.changing === 0) return found.loc;
     await this.copying.get(o.rel)?.catch(() => undefined);
     const loc = this.locate(o.rel);
     if (this.fileidOf(loc) !== o.fileid) throw new NfsError(NfsStat.STALE, `object ${o.fileid} was replaced under its handle`);
@@ -275,7 +331,21 @@ export class OverlayFs implements ExportFs {
   private object(rel: string, loc: Located): OverlayObject {
     const fileid = this.fileidOf(loc);
     this.index.set(fileid, rel);
-    return new OverlayObject(rel, fileid, { ...attrsOf(loc.st), ino: fileid });
+    const o = new OverlayObject(rel, fileid, { ...attrsOf(loc.st), ino: fileid });
+    if (this.changing === 0) o.found = { loc, changes: this.changes };
+    return o;
+  }
+
+  /** Runs a change of this root, so that no location found before it or during it is taken as current after. */
+  private async change<T>(fn: () => Promise<T>): Promise<T> {
+    this.changes++;
+    this.changing++;
+    try {
+      return await fn();
+    } finally {
+      this.changing--;
+      this.changes++;
+    }
   }
 
   private async saveOrigins(): Promise<void> {
@@ -530,15 +600,17 @@ export class OverlayFs implements ExportFs {
   }
 
   async setattr(obj: FsObject, change: AttrChange): Promise<void> {
-    const o = obj as OverlayObject;
-    await this.locateObj(o);
-    const st = await this.copyUp(o.rel);
-    const up = this.upper;
-    await this.withRef('upper', o.rel, st.ino, async (r) => {
-      if (change.uid !== undefined || change.gid !== undefined) await up.chown(r, change.uid ?? -1, change.gid ?? -1);
-      if (change.mode !== undefined && !isLinkSt(st)) await up.chmod(r, change.mode, st);
-      if (change.size !== undefined) await up.truncate(r, Number(change.size));
-      if (change.atime || change.mtime) await up.utimes(r, change.atime ?? KEEP, change.mtime ?? KEEP);
+    return this.change(async () => {
+      const o = obj as OverlayObject;
+      await this.locateObj(o);
+      const st = await this.copyUp(o.rel);
+      const up = this.upper;
+      await this.withRef('upper', o.rel, st.ino, async (r) => {
+        if (change.uid !== undefined || change.gid !== undefined) await up.chown(r, change.uid ?? -1, change.gid ?? -1);
+        if (change.mode !== undefined && !isLinkSt(st)) await up.chmod(r, change.mode, st);
+        if (change.size !== undefined) await up.truncate(r, Number(change.size));
+        if (change.atime || change.mtime) await up.utimes(r, change.atime ?? KEEP, change.mtime ?? KEEP);
+      });
     });
   }
 
@@ -557,24 +629,26 @@ export class OverlayFs implements ExportFs {
   }
 
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
-    const o = obj as OverlayObject;
-    await this.locateObj(o);
-    const st = await this.copyUp(o.rel);
-    const f = await this.withRef('upper', o.rel, st.ino, (r) => this.upper.openFile(r, st.ino));
-    try {
-      if (!f.writable) throw fsError('EACCES', o.rel);
-      for (let done = 0; done < data.length; ) {
-        const n = (await writeFd(f.fd, data, done, data.length - done, position + done)).bytesWritten;
-        if (n === 0) break;
-        done += n;
+    return this.change(async () => {
+      const o = obj as OverlayObject;
+      await this.locateObj(o);
+      const st = await this.copyUp(o.rel);
+      const f = await this.withRef('upper', o.rel, st.ino, (r) => this.upper.openFile(r, st.ino));
+      try {
+        if (!f.writable) throw fsError('EACCES', o.rel);
+        for (let done = 0; done < data.length; ) {
+          const n = (await writeFd(f.fd, data, done, data.length - done, position + done)).bytesWritten;
+          if (n === 0) break;
+          done += n;
+        }
+        if (stable === 'file') await fsyncFd(f.fd);
+        else if (stable === 'data') await fdatasyncFd(f.fd);
+        // From the descriptor written, not the name again: a rename meanwhile does not turn a done write into an error.
+        return { ...attrsOf(fstatSync(f.fd, { bigint: true })), ino: o.fileid };
+      } finally {
+        await closeFd(f.fd);
       }
-      if (stable === 'file') await fsyncFd(f.fd);
-      else if (stable === 'data') await fdatasyncFd(f.fd);
-      // From the descriptor written, not the name again: a rename meanwhile does not turn a done write into an error.
-      return { ...attrsOf(fstatSync(f.fd, { bigint: true })), ino: o.fileid };
-    } finally {
-      await closeFd(f.fd);
-    }
+    });
   }
 
   async commit(obj: FsObject): Promise<void> {
@@ -586,104 +660,118 @@ export class OverlayFs implements ExportFs {
   }
 
   async create(dir: FsObject, name: Buffer, owner: NewOwner, exclusiveTimes?: { atime: number; mtime: number }): Promise<FsObject> {
-    const { rel, hadWhiteout } = await this.prepareNew(dir, name);
-    await this.inParent(rel, (d, n) => this.upper.createFile(d, n));
-    if (exclusiveTimes) {
-      const t = (s: number): TimeChange => ({ at: { seconds: s, nseconds: 0 } });
-      await this.withRef('upper', rel, undefined, (r) => this.upper.utimes(r, t(exclusiveTimes.atime), t(exclusiveTimes.mtime)));
-    }
-    return this.made(rel, owner, false, hadWhiteout);
+    return this.change(async () => {
+      const { rel, hadWhiteout } = await this.prepareNew(dir, name);
+      await this.inParent(rel, (d, n) => this.upper.createFile(d, n));
+      if (exclusiveTimes) {
+        const t = (s: number): TimeChange => ({ at: { seconds: s, nseconds: 0 } });
+        await this.withRef('upper', rel, undefined, (r) => this.upper.utimes(r, t(exclusiveTimes.atime), t(exclusiveTimes.mtime)));
+      }
+      return this.made(rel, owner, false, hadWhiteout);
+    });
   }
 
   async mkdir(dir: FsObject, name: Buffer, owner: NewOwner): Promise<FsObject> {
-    const { rel, hadWhiteout } = await this.prepareNew(dir, name);
-    await this.inParent(rel, (d, n) => this.upper.mkdir(d, n));
-    return this.made(rel, owner, true, hadWhiteout);
+    return this.change(async () => {
+      const { rel, hadWhiteout } = await this.prepareNew(dir, name);
+      await this.inParent(rel, (d, n) => this.upper.mkdir(d, n));
+      return this.made(rel, owner, true, hadWhiteout);
+    });
   }
 
   async symlink(dir: FsObject, name: Buffer, target: Buffer, owner: NewOwner): Promise<FsObject> {
-    const { rel, hadWhiteout } = await this.prepareNew(dir, name);
-    await this.inParent(rel, (d, n) => this.upper.symlink(d, n, target));
-    return this.made(rel, owner, false, hadWhiteout);
+    return this.change(async () => {
+      const { rel, hadWhiteout } = await this.prepareNew(dir, name);
+      await this.inParent(rel, (d, n) => this.upper.symlink(d, n, target));
+      return this.made(rel, owner, false, hadWhiteout);
+    });
   }
 
   async mknod(dir: FsObject, name: Buffer, kind: NodeKind, major: number, minor: number, owner: NewOwner): Promise<FsObject> {
-    const { rel, hadWhiteout } = await this.prepareNew(dir, name);
-    await this.inParent(rel, (d, n) => this.upper.mknod(d, n, kind, major, minor));
-    return this.made(rel, owner, false, hadWhiteout);
+    return this.change(async () => {
+      const { rel, hadWhiteout } = await this.prepareNew(dir, name);
+      await this.inParent(rel, (d, n) => this.upper.mknod(d, n, kind, major, minor));
+      return this.made(rel, owner, false, hadWhiteout);
+    });
   }
 
   async link(obj: FsObject, dir: FsObject, name: Buffer): Promise<void> {
-    const o = obj as OverlayObject;
-    await this.locateObj(o);
-    const { rel } = await this.prepareNew(dir, name);
-    const st = await this.copyUp(o.rel);
-    await this.withRef('upper', o.rel, st.ino, (r) => this.inParent(rel, (d, n) => this.upper.link(r, d, n)));
+    return this.change(async () => {
+      const o = obj as OverlayObject;
+      await this.locateObj(o);
+      const { rel } = await this.prepareNew(dir, name);
+      const st = await this.copyUp(o.rel);
+      await this.withRef('upper', o.rel, st.ino, (r) => this.inParent(rel, (d, n) => this.upper.link(r, d, n)));
+    });
   }
 
   async rename(fromDir: FsObject, fromName: Buffer, toDir: FsObject, toName: Buffer): Promise<void> {
-    const fd = fromDir as OverlayObject;
-    const td = toDir as OverlayObject;
-    await this.locateObj(fd);
-    await this.locateObj(td);
-    const from = child(fd.rel, fromName);
-    const to = child(td.rel, toName);
-    if (from === to) return;
-    const src = this.locate(from);
-    let dst: Located | undefined;
-    try {
-      dst = this.locate(to);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    const srcDir = isDirSt(src.st);
-    if (srcDir && (to + '/').startsWith(from + '/')) throw fsError('EINVAL', 'a directory into itself');
-    if (dst) {
-      if (this.fileidOf(dst) === this.fileidOf(src)) return;
-      if (srcDir && !isDirSt(dst.st)) throw fsError('ENOTDIR', to);
-      if (!srcDir && isDirSt(dst.st)) throw fsError('EISDIR', to);
-      if (isDirSt(dst.st) && (await this.names(to)).length > 0) throw fsError('ENOTEMPTY', to);
-    }
-    if (srcDir && src.lowerToo) await this.copyUpTree(from);
-    else await this.copyUp(from);
-    await this.copyUp(td.rel);
-    if (dst?.layer === 'upper' && isDirSt(dst.st)) await this.emptyUpperDir(to);
-    await this.clearWhiteout(to);
-    await this.inParent(from, (f, fn) => this.inParent(to, (t, tn) => this.upper.rename(f, fn, t, tn)));
-    if (srcDir && dst?.lowerToo) await this.makeOpaque(to);
-    if (src.lowerToo) await this.whiteout(from);
-    for (const [id, rel] of this.index) if (rel === from || rel.startsWith(from + '/')) this.index.set(id, to + rel.slice(from.length));
+    return this.change(async () => {
+      const fd = fromDir as OverlayObject;
+      const td = toDir as OverlayObject;
+      await this.locateObj(fd);
+      await this.locateObj(td);
+      const from = child(fd.rel, fromName);
+      const to = child(td.rel, toName);
+      if (from === to) return;
+      const src = this.locate(from);
+      let dst: Located | undefined;
+      try {
+        dst = this.locate(to);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      const srcDir = isDirSt(src.st);
+      if (srcDir && (to + '/').startsWith(from + '/')) throw fsError('EINVAL', 'a directory into itself');
+      if (dst) {
+        if (this.fileidOf(dst) === this.fileidOf(src)) return;
+        if (srcDir && !isDirSt(dst.st)) throw fsError('ENOTDIR', to);
+        if (!srcDir && isDirSt(dst.st)) throw fsError('EISDIR', to);
+        if (isDirSt(dst.st) && (await this.names(to)).length > 0) throw fsError('ENOTEMPTY', to);
+      }
+      if (srcDir && src.lowerToo) await this.copyUpTree(from);
+      else await this.copyUp(from);
+      await this.copyUp(td.rel);
+      if (dst?.layer === 'upper' && isDirSt(dst.st)) await this.emptyUpperDir(to);
+      await this.clearWhiteout(to);
+      await this.inParent(from, (f, fn) => this.inParent(to, (t, tn) => this.upper.rename(f, fn, t, tn)));
+      if (srcDir && dst?.lowerToo) await this.makeOpaque(to);
+      if (src.lowerToo) await this.whiteout(from);
+      for (const [id, rel] of this.index) if (rel === from || rel.startsWith(from + '/')) this.index.set(id, to + rel.slice(from.length));
+    });
   }
 
   async remove(dir: FsObject, name: Buffer, isDir: boolean): Promise<void> {
-    await this.locateObj(dir as OverlayObject);
-    const rel = child((dir as OverlayObject).rel, name);
-    const loc = this.locate(rel);
-    if (isDir && !isDirSt(loc.st)) throw fsError('ENOTDIR', rel);
-    if (!isDir && isDirSt(loc.st)) throw fsError('EISDIR', rel);
-    if (isDir && (await this.names(rel)).length > 0) throw fsError('ENOTEMPTY', rel);
-    if (loc.layer === 'upper') {
-      if (isDir) await this.emptyUpperDir(rel);
-      await this.inParent(rel, async (d, n) => {
-        // The name must still be the object checked above: unlinkat acts on a name, so check it once more from the same
-        // directory. The reference stays held across the unlink: when that drops a file's last name, the blocks are freed
-        // when it is let go, in the thread pool, not inside unlinkat on the event loop.
-        let held: Ref;
-        try {
-          held = this.upper.child(d, n);
-        } catch {
-          throw new NfsError(NfsStat.STALE, `${rel} was replaced during the remove`);
-        }
-        try {
-          if (this.upper.stat(held).ino !== loc.st.ino) throw new NfsError(NfsStat.STALE, `${rel} was replaced during the remove`);
-          await this.upper.unlink(d, n, isDir);
-        } finally {
-          await this.upper.releaseLater(held);
-        }
-      });
-      if (!isDir && loc.st.nlink === 1n && this.origins.delete(loc.st.ino)) await this.saveOrigins();
-    }
-    if (loc.lowerToo) await this.whiteout(rel);
+    return this.change(async () => {
+      await this.locateObj(dir as OverlayObject);
+      const rel = child((dir as OverlayObject).rel, name);
+      const loc = this.locate(rel);
+      if (isDir && !isDirSt(loc.st)) throw fsError('ENOTDIR', rel);
+      if (!isDir && isDirSt(loc.st)) throw fsError('EISDIR', rel);
+      if (isDir && (await this.names(rel)).length > 0) throw fsError('ENOTEMPTY', rel);
+      if (loc.layer === 'upper') {
+        if (isDir) await this.emptyUpperDir(rel);
+        await this.inParent(rel, async (d, n) => {
+          // The name must still be the object checked above: unlinkat acts on a name, so check it once more from the same
+          // directory. The reference stays held across the unlink: when that drops a file's last name, the blocks are freed
+          // when it is let go, in the thread pool, not inside unlinkat on the event loop.
+          let held: Ref;
+          try {
+            held = this.upper.child(d, n);
+          } catch {
+            throw new NfsError(NfsStat.STALE, `${rel} was replaced during the remove`);
+          }
+          try {
+            if (this.upper.stat(held).ino !== loc.st.ino) throw new NfsError(NfsStat.STALE, `${rel} was replaced during the remove`);
+            await this.upper.unlink(d, n, isDir);
+          } finally {
+            await this.upper.releaseLater(held);
+          }
+        });
+        if (!isDir && loc.st.nlink === 1n && this.origins.delete(loc.st.ino)) await this.saveOrigins();
+      }
+      if (loc.lowerToo) await this.whiteout(rel);
+    });
   }
 
   private async whiteout(rel: string): Promise<void> {
