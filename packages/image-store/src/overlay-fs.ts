@@ -125,6 +125,11 @@ export class OverlayFs implements ExportFs {
    * only a handful of files at once.
    */
   private readonly lowerFiles = new OpenFiles(32);
+  /**
+   * The layer roots' attributes as opened: a walk below a root reads only their type (a directory, which
+   * an opened directory stays), so it need not stat them again each call.
+   */
+  private rootSt: { upper: LocalAttrs; lower: LocalAttrs } | undefined;
 
   private constructor(
     private readonly lowerPath: string,
@@ -169,6 +174,7 @@ export class OverlayFs implements ExportFs {
     }
     const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, originsFile, origins);
     const [u, l] = [fs.statAt('upper', ''), fs.statAt('lower', '')];
+    fs.rootSt = { upper: u, lower: l };
     if (!origins.has(u.ino)) {
       origins.set(u.ino, l.ino);
       await fs.saveOrigins();
@@ -265,8 +271,9 @@ export class OverlayFs implements ExportFs {
     let u: Ref | undefined = this.upper.at('');
     let l: Ref | undefined = this.lower.at('');
     try {
-      let uSt: LocalAttrs | undefined = this.upper.stat(u);
-      let lSt: LocalAttrs | undefined = this.lower.stat(l);
+      const roots = comps.length > 0 ? this.rootSt : undefined;
+      let uSt: LocalAttrs | undefined = roots?.upper ?? this.upper.stat(u);
+      let lSt: LocalAttrs | undefined = roots?.lower ?? this.lower.stat(l);
       for (let i = 0; ; i++) {
         if (uSt && isWhiteout(uSt)) throw fsError('ENOENT', rel);
         if (i === comps.length) {
