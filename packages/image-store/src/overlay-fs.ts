@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { native, platformStatus, type NativeCalls } from '@netboot/platform';
 import {
+  DIRECT_READ_MAX,
   NativeIo,
   NfsError,
   NfsStat,
@@ -625,7 +626,14 @@ export class OverlayFs implements ExportFs {
     const o = obj as OverlayObject;
     const loc = await this.locateObj(o);
     const ino = loc.st.ino;
-    const readAt = async (fd: number) => (await readFd(fd, buf, at, count, position)).bytesRead;
+    const io = this.io(loc.layer);
+    // As nfs3's local backend: a small read the page cache holds is copied on the loop, the rest in the thread pool.
+    const readAt = async (fd: number) => {
+      const direct = count <= DIRECT_READ_MAX ? io.readCached(fd, buf, at, count, position) : -1;
+      if (direct === count || (direct >= 0 && position + direct >= Number(loc.st.size))) return direct;
+      const done = Math.max(direct, 0);
+      return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
+    };
     if (loc.layer === 'lower') return this.lowerFiles.use(String(ino), ino, () => this.withRef('lower', o.rel, ino, (r) => this.lower.openFile(r, ino)), readAt);
     const f = await this.withRef('upper', o.rel, ino, (r) => this.upper.openFile(r, ino));
     try {

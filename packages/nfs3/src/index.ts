@@ -10,6 +10,7 @@ export { NfsServer, type NfsExport, type NfsServerOptions } from './nfs-server.j
 export type { ExportFs, FsObject, FsAttrs, AttrChange, TimeChange, NewOwner, NodeKind, Stability, FsStat } from './export-fs.js';
 export type { LocalIo, LocalAttrs } from './local-io.js';
 export { NativeIo } from './native-io.js';
+export { DIRECT_READ_MAX } from './local-fs.js';
 export { PortableIo } from './portable-io.js';
 export { OpenFiles, type Opened } from './open-files.js';
 export { NfsClient } from './nfs-client.js';
