@@ -75,6 +75,8 @@ export class DhcpServer {
   private shared?: SharedLeaseStore;
   private waiting = 0;
   private outage?: { since: number; unanswered: number };
+  /** When the store last came back after an outage (ms since the epoch; 0: never). */
+  private recoveredAt = 0;
   private syncTimer?: NodeJS.Timeout;
   private syncing = false;
   /** One line about malformed datagrams per interval, then how many more there were. */
@@ -240,7 +242,7 @@ export class DhcpServer {
           claim = outcome.commit ? await shared.record(outcome.commit, now) : await shared.reserve(outcome.reserve!, now, tries === 0);
         } catch (e) {
           if (outcome.reserve) this.policy.withdrawOffer(outcome.reserve.client);
-          return this.storeDown(e as Error);
+          return this.storeDown(e as Error, now);
         }
         this.storeUp(now);
       }
@@ -255,7 +257,7 @@ export class DhcpServer {
             continue;
           }
         } catch (e) {
-          return this.storeDown(e as Error);
+          return this.storeDown(e as Error, now);
         }
       }
       if (claim.ok) {
@@ -277,11 +279,15 @@ export class DhcpServer {
     this.log(`request from ${from} not answered: ${MAX_CLAIM_TRIES} claims in a row were refused by ${shared.name} (other servers took the addresses meanwhile)`);
   }
 
-  private storeDown(err: Error): void {
+  /** A claim that started at `started` failed. */
+  private storeDown(err: Error, started: number): void {
     if (this.outage) {
       this.outage.unanswered++;
       return;
     }
+    // A claim begun before the store came back (queued for, or on, a connection the outage broke)
+    // says nothing of the store now: the claims begun since decide, so one outage is not logged twice.
+    if (started <= this.recoveredAt) return;
     this.outage = { since: Date.now(), unanswered: 1 };
     this.log(`lease store ${this.shared!.name}: ${err.message}; answering nothing that cannot be recorded until it is back`);
   }
@@ -292,6 +298,7 @@ export class DhcpServer {
     const secs = ((Date.now() - this.outage.since) / 1000).toFixed(1);
     this.log(`lease store ${this.shared!.name} is back after ${secs} s; ${this.outage.unanswered} requests were left unanswered meanwhile`);
     this.outage = undefined;
+    this.recoveredAt = Date.now();
   }
 
   /** Reads what the other servers wrote, so this one offers what is free and knows the clients they serve. */

@@ -38,6 +38,8 @@ class MemoryStore implements SharedLeaseStore {
   rows = new Map<number, Lease>();
   down = false;
   calls = 0;
+  /** The next claim waits here (after saying so through `entered`) and then fails with what it is given, if anything. */
+  stall?: { entered: () => void; outcome: Promise<Error | undefined> };
   private free(l: Lease | undefined, client: string, now: number) {
     return !l || l.client === client || l.state === 'released' || l.end <= now;
   }
@@ -52,6 +54,13 @@ class MemoryStore implements SharedLeaseStore {
   }
   private async claim(l: Lease, now: number): Promise<Claim> {
     this.calls++;
+    const stall = this.stall;
+    if (stall) {
+      this.stall = undefined;
+      stall.entered();
+      const err = await stall.outcome;
+      if (err) throw err;
+    }
     if (this.down) throw new Error('connection refused');
     const held = this.rows.get(l.ip);
     if (!this.free(held, l.client, now)) return { ok: false, holders: [held!] };
@@ -152,4 +161,26 @@ t.test('a store that cannot be reached: no answer at all, one log line, and a li
   const offer = await ask(1, '020000000020');
   t.equal(type(offer), 2, 'answers again (the unsent offers of the outage hold no address)');
   t.match(lines.join('\n'), /lease store memory is back after [\d.]+ s; 5 requests were left unanswered meanwhile/);
+});
+
+t.test('a claim begun during the outage that fails after the store is back does not log a second outage', async (t) => {
+  const { store, lines, ask } = await setup(t);
+  store.down = true;
+  t.equal(await ask(1, '020000000030'), undefined, 'no answer while the store is down');
+  // One claim begins during the outage and stays in the store (as on a connection the outage broke) ...
+  let entered!: () => void;
+  const inStore = new Promise<void>((resolve) => (entered = resolve));
+  let fail!: (e: Error) => void;
+  store.stall = { entered, outcome: new Promise<Error | undefined>((resolve) => (fail = resolve)) };
+  const stalled = ask(1, '020000000031');
+  await inStore;
+  // ... the store comes back and a later claim succeeds ...
+  store.down = false;
+  t.equal(type(await ask(1, '020000000032')), 2, 'answered once the store is back');
+  t.match(lines.join('\n'), /lease store memory is back after/);
+  // ... then the old claim fails.
+  fail(new Error('Connection terminated unexpectedly'));
+  t.equal(await stalled, undefined, 'the failed claim is not answered');
+  t.equal(type(await ask(1, '020000000033')), 2, 'and the server goes on answering');
+  t.equal(lines.filter((l) => /answering nothing that cannot be recorded/.test(l)).length, 1, 'one outage, logged once');
 });
