@@ -749,11 +749,36 @@ export class OverlayFs implements ExportFs {
       await this.copyUp(td.rel);
       if (dst?.layer === 'upper' && isDirSt(dst.st)) await this.emptyUpperDir(to);
       await this.clearWhiteout(to);
-      await this.inParent(from, (f, fn) => this.inParent(to, (t, tn) => this.upper.rename(f, fn, t, tn)));
+      const over = dst?.layer === 'upper' && isFileSt(dst.st) ? dst.st : undefined;
+      await this.inParent(from, (f, fn) => this.inParent(to, (t, tn) => this.renameHolding(f, fn, t, tn, over)));
+      // The file renamed over is gone with its last name: its inode number may come back as a new file's, which must not take its origin.
+      if (over && over.nlink === 1n && this.origins.delete(over.ino)) await this.saveOrigins();
       if (srcDir && dst?.lowerToo) await this.makeOpaque(to);
       if (src.lowerToo) await this.whiteout(from);
       for (const [id, rel] of this.index) if (rel === from || rel.startsWith(from + '/')) this.index.set(id, to + rel.slice(from.length));
     });
+  }
+
+  /**
+   * renameat2 in the node layer. When it goes over `over`, the layer's file at the destination, that file is
+   * held open across the call, as REMOVE holds the file it unlinks: if the rename drops its last name, the
+   * blocks are freed when it is let go, in the thread pool, not inside renameat2 on the event loop.
+   */
+  private async renameHolding(f: Ref, fn: Buffer, t: Ref, tn: Buffer, over: LocalAttrs | undefined): Promise<void> {
+    if (!over) return this.upper.rename(f, fn, t, tn);
+    const replaced = () => new NfsError(NfsStat.STALE, `${tn.toString('latin1')} was replaced during the rename`);
+    let held: Ref;
+    try {
+      held = this.upper.child(t, tn);
+    } catch {
+      throw replaced();
+    }
+    try {
+      if (this.upper.stat(held).ino !== over.ino) throw replaced();
+      await this.upper.rename(f, fn, t, tn);
+    } finally {
+      await this.upper.releaseLater(held);
+    }
   }
 
   async remove(dir: FsObject, name: Buffer, isDir: boolean): Promise<void> {

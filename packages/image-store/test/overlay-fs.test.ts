@@ -300,3 +300,36 @@ t.test("REMOVE of a file's last name in the node layer holds it across unlinkat 
   t.ok(during >= 1, 'during unlinkat the server held the file open, so its blocks are not freed inside the call');
   t.equal(descriptorsOf(), 0, 'and let go of it after');
 });
+
+t.test("RENAME over a file's last name in the node layer holds it across renameat2 and lets go after", { skip: native ? false : 'the platform module is not built' }, async (t) => {
+  const n = native!;
+  const s = await setup(t);
+  const { c, root } = await s.start();
+  const big = okv(await c.create(root, 'big')).object!;
+  okv(await c.write(big, 0n, Buffer.alloc(1 << 20, 1), StableHow.FILE_SYNC));
+  okv(await c.create(root, 'small'));
+  const path = join(s.node('198.18.0.21').upper, 'big');
+  const bigIno = lstatSync(path).ino;
+  const descriptorsOf = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '') === path;
+      } catch {
+        return false;
+      }
+    }).length;
+  let during = -1;
+  const renameat2 = n.renameat2;
+  t.teardown(() => Object.assign(n, { renameat2 }));
+  Object.assign(n, {
+    renameat2: (...a: Parameters<typeof renameat2>) => {
+      if (Buffer.from(a[3]).toString() === 'big') during = descriptorsOf();
+      return renameat2(...a);
+    },
+  });
+  okv(await c.rename(root, 'small', root, 'big'));
+  t.ok(during >= 1, 'during renameat2 the server held the file renamed over open, so its blocks are not freed inside the call');
+  t.equal(descriptorsOf(), 0, 'and let go of it after');
+  t.not(lstatSync(path).ino, bigIno, 'the name is the renamed file now');
+  t.equal(okv(await c.getattr(okv(await c.lookup(root, 'big')).object)).attributes.size, 0n, 'served as the renamed file');
+});
