@@ -399,6 +399,7 @@ export class OverlayFs implements ExportFs {
           await up.chown(dst, Number(st.uid), Number(st.gid));
           if (!isLinkSt(st)) await up.chmod(dst, Number(st.mode & 0o7777n), up.stat(dst));
           if (isFileSt(st)) await this.copyXattrs(src, st.ino, dst);
+          else this.copyXattrsByName(rel, st.ino, pd, up.stat(dst).ino);
           await up.utimes(dst, timeAt(st.atimeNs), timeAt(st.mtimeNs));
           this.origins.set(up.stat(dst).ino, st.ino);
         } finally {
@@ -429,6 +430,25 @@ export class OverlayFs implements ExportFs {
     if (!calls) return;
     await this.withFiles(src, ino, dst, async (from, to) => {
       for (const n of calls.flistxattr(from)) calls.fsetxattr(to, n, calls.fgetxattr(from, n), 0);
+    });
+  }
+
+  /**
+   * The extended attributes of the image's directory, symlink, device, FIFO or socket `rel` onto its new
+   * upper namesake in the upper directory `upperDir`, natively. These are not opened (opening a device
+   * is not harmless; a symlink or socket cannot be): each is named as its directory's descriptor's magic
+   * link plus its own name, which the l* calls do not follow, and checked to be the inode meant.
+   */
+  private copyXattrsByName(rel: string, ino: bigint, upperDir: Ref, upperIno: bigint): void {
+    const calls = this.calls;
+    if (!calls) return;
+    const name = baseOf(rel);
+    this.withRef('lower', parentOf(rel), undefined, (lowerDir) => {
+      if (this.lower.statChild(lowerDir, name)?.ino !== ino) throw new NfsError(NfsStat.STALE, `${rel} is not the image object copied up`);
+      if (this.upper.statChild(upperDir, name)?.ino !== upperIno) throw new NfsError(NfsStat.STALE, `${rel} was replaced during its copy-up`);
+      const from = byName(lowerDir, name);
+      const to = byName(upperDir, name);
+      for (const n of calls.llistxattr(from)) calls.lsetxattr(to, n, calls.lgetxattr(from, n), 0);
     });
   }
 
@@ -859,6 +879,11 @@ export class OverlayFs implements ExportFs {
     this.upper.close();
     this.lower.close();
   }
+}
+
+/** `name` in the directory `dir` (a descriptor) as a path the l* calls take: the magic link is followed, the name is not. */
+function byName(dir: Ref, name: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`/proc/self/fd/${dir as number}/`), name]);
 }
 
 function attrsOf(st: LocalAttrs): FsAttrs {

@@ -229,6 +229,46 @@ t.test('copy-up keeps owner, mode, nanosecond times and xattrs; a layer director
   t.equal(lstatSync(join(outside, 'hostname')).mode & 0o7777, 0o644);
 });
 
+t.test('copy-up keeps the xattrs of directories, symlinks, FIFOs and devices too', { skip: (process.getuid?.() !== 0 && 'needs root: device nodes and trusted.* xattrs') || (!native && 'portable mode has no xattr calls') }, async (t) => {
+  const n = native!;
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'state'));
+  // Linux takes user.* xattrs on files and directories only; symlinks and special files hold trusted.* ones (root).
+  const x = (name: string, value: string) => ({ [`SCHILY.xattr.${name}`]: Buffer.from(value) });
+  await store.import('deb', {
+    kind: 'tar',
+    stream: once(
+      tar([
+        { name: 'opt/', type: '5', mode: 0o755, pax: x('user.dir', 'd') },
+        { name: 'opt/link', type: '2', linkname: 'target', pax: x('trusted.link', 'l') },
+        { name: 'opt/pipe', type: '6', mode: 0o600, pax: x('trusted.pipe', 'p') },
+        { name: 'opt/null', type: '3', devmajor: 1, devminor: 3, mode: 0o666, pax: x('trusted.dev', 'c') },
+        { name: 'opt/plain/', type: '5', mode: 0o755 },
+      ]),
+    ),
+  });
+  const lower = store.generationPath('deb', 1);
+  t.same(n.lgetxattr(join(lower, 'opt/link'), 'trusted.link'), Buffer.from('l'), 'the image has them');
+  const upper = join(dir, 'upper');
+  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.json'));
+  t.teardown(() => fs.close());
+  const opt = await fs.lookup(await fs.root(), Buffer.from('opt'));
+  // A new file in opt copies the directory up; a chown or chmod copies the others up.
+  await fs.create(opt, Buffer.from('new'), { uid: 0, gid: 0 });
+  await fs.setattr(await fs.lookup(opt, Buffer.from('link')), { uid: 7 });
+  await fs.setattr(await fs.lookup(opt, Buffer.from('pipe')), { mode: 0o640 });
+  await fs.setattr(await fs.lookup(opt, Buffer.from('null')), { mode: 0o660 });
+  await fs.setattr(await fs.lookup(opt, Buffer.from('plain')), { mode: 0o700 });
+  t.ok(lstatSync(join(upper, 'opt/link')).isSymbolicLink() && lstatSync(join(upper, 'opt/pipe')).isFIFO() && lstatSync(join(upper, 'opt/null')).isCharacterDevice(), 'all copied up');
+  t.same(n.lgetxattr(join(upper, 'opt'), 'user.dir'), Buffer.from('d'), 'a directory keeps its xattrs');
+  t.same(n.lgetxattr(join(upper, 'opt/link'), 'trusted.link'), Buffer.from('l'), 'a symlink keeps its own (not its target\'s)');
+  t.same(n.lgetxattr(join(upper, 'opt/pipe'), 'trusted.pipe'), Buffer.from('p'), 'a FIFO keeps its xattrs');
+  t.same(n.lgetxattr(join(upper, 'opt/null'), 'trusted.dev'), Buffer.from('c'), 'a device keeps its xattrs');
+  t.same(n.llistxattr(join(upper, 'opt/plain')).filter((b) => !b.toString().startsWith('security.')), [], 'a directory without xattrs gets none');
+  t.equal(lstatSync(join(upper, 'opt/pipe')).mode & 0o7777, 0o640, 'the change itself applied');
+});
+
 t.test('calls in flight together on image objects wait for one copy-up', async (t) => {
   const s = await setup(t);
   const { c, root } = await s.start();
