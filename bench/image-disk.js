@@ -20,13 +20,14 @@
 // Needs root (the image keeps owners; a copy-up chowns). Writes about three
 // times --mib to a temporary directory, removed at the end.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, appendFileSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, appendFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NodeRoots, OverlayFs } from '@netboot/image-store';
 import { cell, report } from './lib/report.js';
 import { load } from './lib/processes.js';
+import { copyRealTree } from './lib/real-tree.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,48 +43,6 @@ if (!(nodes >= 1 && nodes <= 1000) || !(budget > 0)) throw new Error('--nodes mu
 if (process.getuid?.() !== 0) {
   console.error('image-disk.js needs root: the image keeps owners and copy-up gives files back to them');
   process.exit(1);
-}
-
-/** Copies regular files (with their bytes), directories and symlinks of `from` into `to`, depth first in name order, until `budget` bytes. */
-function copyTree(from, to, budget) {
-  const made = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
-  const walk = (src, dst) => {
-    mkdirSync(dst);
-    made.dirs++;
-    let names;
-    try {
-      names = readdirSync(src).sort();
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      if (made.bytes >= budget) return;
-      const s = join(src, name);
-      const d = join(dst, name);
-      let st;
-      try {
-        st = lstatSync(s);
-      } catch {
-        continue;
-      }
-      if (st.isDirectory()) walk(s, d);
-      else if (st.isSymbolicLink()) {
-        symlinkSync(readlinkSync(s), d);
-        made.symlinks++;
-      } else if (st.isFile() && made.bytes + st.size <= budget) {
-        try {
-          copyFileSync(s, d);
-          chmodSync(d, st.mode & 0o7777);
-          made.files++;
-          made.bytes += st.size;
-        } catch {
-          // unreadable: left out
-        }
-      }
-    }
-  };
-  walk(from, to);
-  return made;
 }
 
 /** Sum of st_blocks * 512 over the inodes under `roots`, each (dev, ino) once. */
@@ -109,7 +68,7 @@ const loadAtStart = load();
 const src = join(base, 'rootfs');
 mkdirSync(src);
 mkdirSync(join(src, 'usr'));
-const tree = copyTree(values.from, join(src, 'usr', 'lib'), budget);
+const tree = copyRealTree(values.from, join(src, 'usr', 'lib'), { maxBytes: budget });
 mkdirSync(join(src, 'etc'));
 mkdirSync(join(src, 'var', 'log'), { recursive: true });
 writeFileSync(join(src, 'etc', 'hostname'), 'image\n');

@@ -246,8 +246,8 @@ async function main() {
     for (let at = 0; at < SIZE; at += MiB) writeSync(fd, chunk, 0, MiB, at);
     closeSync(fd);
     if (cellNames.includes('walk')) {
-      copyRealTree('/usr/lib', join(dir, TREE), TREE_ENTRIES);
-      copyRealTree('/usr/lib', join(dir, TREE_WARM), 500);
+      copyRealTree('/usr/lib', join(dir, TREE), { maxEntries: TREE_ENTRIES });
+      copyRealTree('/usr/lib', join(dir, TREE_WARM), { maxEntries: 500 });
     }
     readFileSync(join(dir, FILE)); // page cache warm
     const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, { dir, work, atExit, baseline: values.baseline });

@@ -240,8 +240,8 @@ async function main() {
     if (cellNames.includes('rsize8k')) createFile(join(dir, WHOLE_FILE), WHOLE_SIZE);
     let treeMade;
     if (cellNames.includes('walk')) {
-      copyRealTree('/usr/lib', join(dir, WALK_WARM), WARM_ENTRIES);
-      for (let r = 0; r < rounds; r++) treeMade = copyRealTree('/usr/lib', join(dir, `${WALK_TREE}${r}`), Number(values['tree-entries']));
+      copyRealTree('/usr/lib', join(dir, WALK_WARM), { maxEntries: WARM_ENTRIES });
+      for (let r = 0; r < rounds; r++) treeMade = copyRealTree('/usr/lib', join(dir, `${WALK_TREE}${r}`), { maxEntries: Number(values['tree-entries']) });
     }
     const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, {
       dir,

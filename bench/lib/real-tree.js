@@ -1,19 +1,42 @@
-// A real directory tree to walk over NFS: a copy of the first entries of a
-// system directory (/usr/lib by default), depth first in name order, with its
-// directories, symlinks and regular files as they are (names, modes, sizes,
-// symlink targets). Files up to 1 MiB keep their bytes; larger ones are
-// sparse files of the same size, since a walk reads attributes, not data.
-import { closeSync, copyFileSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+// A real directory tree to work on: a copy of a system directory (/usr/lib
+// by default), depth first in name order, with its directories, symlinks and
+// regular files as they are (names, modes, sizes, symlink targets), up to a
+// number of entries (a walk over NFS) or of bytes (an image's disk cost).
+import { chmodSync, closeSync, copyFileSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
-const COPY_MAX = 1024 * 1024;
-
 /**
- * Copies up to `maxEntries` entries of `from` into `to` (which must not
- * exist). Returns what it made: entries, directories, files, symlinks.
+ * Copies entries of `from` into `to` (which must not exist) until one of
+ * the bounds is reached:
+ * - `maxEntries`: entries copied (directories, files and symlinks);
+ * - `maxBytes`: bytes of the regular files copied; a file that would pass
+ *   it is left out, so every file copied keeps its bytes.
+ * Without `maxBytes` a file over `sparseOver` bytes (1 MiB unless given)
+ * becomes a sparse file of its size, since a walk reads attributes, not
+ * data. Returns what it made: entries, directories, files, symlinks, bytes.
  */
-export function copyRealTree(from, to, maxEntries) {
-  const made = { entries: 0, dirs: 0, files: 0, symlinks: 0 };
+export function copyRealTree(from, to, { maxEntries = Infinity, maxBytes = Infinity, sparseOver = 1024 * 1024 } = {}) {
+  const made = { entries: 0, dirs: 0, files: 0, symlinks: 0, bytes: 0 };
+  const full = () => made.entries >= maxEntries || made.bytes >= maxBytes;
+  const copyFile = (s, d, st) => {
+    const whole = maxBytes !== Infinity || st.size <= sparseOver;
+    if (whole) {
+      if (made.bytes + st.size > maxBytes) return false;
+      try {
+        copyFileSync(s, d);
+        chmodSync(d, st.mode & 0o7777);
+        made.bytes += st.size;
+        return true;
+      } catch {
+        if (maxBytes !== Infinity) return false; // unreadable: left out, the bytes are the point
+        // unreadable: an empty file of its size below
+      }
+    }
+    const fd = openSync(d, 'w', st.mode & 0o777);
+    ftruncateSync(fd, st.size);
+    closeSync(fd);
+    return true;
+  };
   const copyDir = (src, dst) => {
     mkdirSync(dst);
     made.dirs++;
@@ -24,7 +47,7 @@ export function copyRealTree(from, to, maxEntries) {
       return; // unreadable: left empty
     }
     for (const name of names) {
-      if (made.entries >= maxEntries) return;
+      if (full()) return;
       const s = join(src, name);
       const d = join(dst, name);
       let st;
@@ -40,20 +63,9 @@ export function copyRealTree(from, to, maxEntries) {
         made.entries++;
         made.symlinks++;
         symlinkSync(readlinkSync(s), d);
-      } else if (st.isFile()) {
+      } else if (st.isFile() && copyFile(s, d, st)) {
         made.entries++;
         made.files++;
-        if (st.size <= COPY_MAX) {
-          try {
-            copyFileSync(s, d);
-            continue;
-          } catch {
-            // unreadable: an empty file of its size below
-          }
-        }
-        const fd = openSync(d, 'w', st.mode & 0o777);
-        ftruncateSync(fd, st.size);
-        closeSync(fd);
       }
     }
   };

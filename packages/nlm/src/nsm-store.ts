@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MyId } from './nsm-wire.js';
 
 /** A local program that asked (SM_MON) to hear when a peer restarts. */
@@ -112,6 +112,14 @@ export class NsmStore {
       await fh.close();
     }
     await rename(tmp, path);
+    // The rename is durable only once its directory is: a crash after a
+    // reply that counted on the record must not bring back the old one.
+    const dir = await open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 }
 
