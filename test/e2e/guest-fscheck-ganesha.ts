@@ -9,14 +9,14 @@
  *   TS_NODE_PROJECT=tsconfig.test.json npx tap --timeout=900 test/e2e/guest-fscheck-ganesha.ts
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePrograms } from '../support/programs.js';
-import { run, start } from '../support/processes.js';
 import { prepareGuest } from './guest.js';
 import { checkResults, CHECK_IDS, compileChecker, installChecker, NFS3_CANNOT } from './fs-checks/suite.js';
 import { startReferenceDnsmasq } from './reference-dnsmasq.js';
+import { startReferenceGanesha } from './reference-ganesha.js';
 import { bootAndCheck, writeScenario } from './scenario.js';
 import { createVmNetwork } from './vm.js';
 
@@ -47,33 +47,7 @@ if (progs) {
     installChecker(node.root.dir, checker);
 
     const { running: dnsmasq, log: dnsmasqLog } = await startReferenceDnsmasq(t, progs.dnsmasq, net, scenario, work);
-    const conf = join(work, 'ganesha.conf');
-    writeFileSync(
-      conf,
-      `NFS_CORE_PARAM { Protocols = 3; Bind_addr = ${net.serverAddr}; NFS_Port = 2049; MNT_Port = 20048; Enable_NLM = false; Enable_RQUOTA = false; }
-NFSV4 { Graceless = true; }
-NFS_KRB5 { Active_krb5 = false; }
-LOG { Default_Log_Level = EVENT; }
-EXPORT {
-  Export_Id = 1; Path = ${node.root.dir}; Pseudo = ${node.root.dir}; Protocols = 3; Transports = TCP, UDP;
-  Access_Type = NONE; Squash = No_Root_Squash; SecType = sys; FSAL { Name = VFS; }
-  CLIENT { Clients = ${node.ip}; Access_Type = RW; }
-}
-`,
-    );
-    // Ganesha registers with rpcbind through its socket under /run, which is not per namespace: both get a private /run.
-    const script = [
-      'set -e',
-      'mount -t tmpfs tmpfs /run',
-      'mkdir -p /run/ganesha',
-      `${progs.rpcbind} -f -d > /dev/null &`,
-      'for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.1; done',
-      `exec ${progs['ganesha.nfsd']} -F -L STDERR -f ${conf} -p /run/ganesha/ganesha.pid -N NIV_EVENT`,
-    ].join('\n');
-    const ganesha = start(t, progs.unshare, ['-m', '--propagation', 'private', 'sh', '-c', script], { ns: net.ns });
-    await ganesha.waitFor(/NFS SERVER INITIALIZED/, 60_000);
-    const registered = await run(progs.rpcinfo, ['-p', net.serverAddr], { ns: net.ns, timeoutMs: 10_000 });
-    t.match(registered.stdout, /100003\s+3\s+tcp\s+2049\s+nfs/, 'Ganesha registered NFS v3 with rpcbind');
+    const ganesha = await startReferenceGanesha(t, progs, net, [{ dir: node.root.dir, ip: node.ip }], work);
 
     const server = {
       log: dnsmasqLog,

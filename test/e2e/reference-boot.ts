@@ -10,47 +10,17 @@
  * E2E_BOOTS=N runs only the first N boots; E2E_JOBS=N boots N guests at once (default 2).
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePrograms } from '../support/programs.js';
-import { run, start } from '../support/processes.js';
 import { prepareGuest } from './guest.js';
-import { bootAll, PARALLEL_BOOTS, writeScenario, type BootCase } from './scenario.js';
+import { bootAll, PARALLEL_BOOTS, writeScenario } from './scenario.js';
 import { startReferenceDnsmasq } from './reference-dnsmasq.js';
-import { createVmNetwork, type VmNetwork } from './vm.js';
+import { startReferenceGanesha } from './reference-ganesha.js';
+import { createVmNetwork } from './vm.js';
 
 t.setTimeout(900_000);
-
-function ganeshaConfig(net: VmNetwork, cases: BootCase[]): string {
-  const exports = cases.map(
-    (c, i) => `EXPORT {
-  Export_Id = ${i + 1};
-  Path = ${c.root.dir};
-  Pseudo = ${c.root.dir};
-  Protocols = 3;
-  Transports = TCP, UDP;
-  Access_Type = NONE;
-  Squash = No_Root_Squash;
-  SecType = sys;
-  FSAL { Name = VFS; }
-  CLIENT { Clients = ${c.ip}; Access_Type = RW; }
-}
-`,
-  );
-  return `NFS_CORE_PARAM {
-  Protocols = 3;
-  Bind_addr = ${net.serverAddr};
-  NFS_Port = 2049;
-  MNT_Port = 20048;
-  Enable_NLM = false;
-  Enable_RQUOTA = false;
-}
-NFSV4 { Graceless = true; }
-NFS_KRB5 { Active_krb5 = false; }
-LOG { Default_Log_Level = EVENT; }
-${exports.join('')}`;
-}
 
 const progs = requirePrograms(t, {
   'qemu-system-x86_64': 'qemu-system-x86',
@@ -73,27 +43,7 @@ if (progs) {
 
   const { running: dnsmasq, log: dnsmasqLog } = await startReferenceDnsmasq(t, progs.dnsmasq, net, scenario, work);
 
-  // Ganesha registers MOUNT and NFS with rpcbind through rpcbind's socket
-  // under /run, which is not per namespace: both get a private /run.
-  const ganeshaConf = join(work, 'ganesha.conf');
-  writeFileSync(ganeshaConf, ganeshaConfig(net, scenario.cases));
-  const script = [
-    'set -e',
-    'mount -t tmpfs tmpfs /run',
-    'mkdir -p /run/ganesha',
-    // -d keeps rpcbind's complaints on stderr rather than in a syslog nobody reads.
-    `${progs.rpcbind} -f -d > /dev/null &`,
-    'for i in $(seq 50); do [ -S /run/rpcbind.sock ] && break; sleep 0.1; done',
-    '[ -S /run/rpcbind.sock ] || { echo "rpcbind did not start" >&2; exit 1; }',
-    'echo "rpcbind is up"',
-    `exec ${progs['ganesha.nfsd']} -F -L STDERR -f ${ganeshaConf} -p /run/ganesha/ganesha.pid -N NIV_EVENT`,
-  ].join('\n');
-  const ganesha = start(t, progs.unshare, ['-m', '--propagation', 'private', 'sh', '-c', script], { ns: net.ns });
-  await ganesha.waitFor(/NFS SERVER INITIALIZED/, 30_000);
-  // Ganesha carries on when it can't register; a boot would then fail at the portmapper.
-  const registered = await run(progs.rpcinfo, ['-p', net.serverAddr], { ns: net.ns, timeoutMs: 10_000 });
-  t.match(registered.stdout, /100005\s+3\s+tcp\s+20048\s+mountd/, 'Ganesha registered MOUNT v3 with rpcbind');
-  t.match(registered.stdout, /100003\s+3\s+tcp\s+2049\s+nfs/, 'Ganesha registered NFS v3 with rpcbind');
+  const ganesha = await startReferenceGanesha(t, progs, net, scenario.cases.map((c) => ({ dir: c.root.dir, ip: c.ip })), work);
 
   const server = {
     log: dnsmasqLog,
