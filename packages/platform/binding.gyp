@@ -15,7 +15,8 @@
         "native/xattrs.c",
         "native/udp-batch.c",
         "native/sync-fs.c",
-        "native/pread-nowait.c"
+        "native/pread-nowait.c",
+        "native/page-cache.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],

@@ -15,6 +15,8 @@ export type BodyMode = 'sendfile' | 'reads';
 export interface BodyResult {
   sent: number;
   complete: boolean;
+  /** Bytes of the file the page cache lacked, read into it on libuv's pool before they were sent (sendfile only). */
+  uncached: number;
 }
 
 /** The file ended before the range the headers promised (it was truncated meanwhile). */
@@ -70,7 +72,7 @@ export function sendfileUnderWay(socket: Socket): boolean {
 export async function sendBody(req: IncomingMessage, res: ServerResponse, fd: number, start: number, length: number, mode: BodyMode): Promise<BodyResult> {
   // A pipelined response waits for the ones before it to leave the connection.
   const socket = await ownConnection(req, res);
-  if (!socket) return { sent: 0, complete: false };
+  if (!socket) return { sent: 0, complete: false, uncached: 0 };
   if (mode === 'sendfile' && native) {
     let sockFd: number | undefined;
     try {
@@ -107,18 +109,19 @@ async function sendByFile(socket: Socket, res: ServerResponse, sockFd: number, f
   res.flushHeaders();
   if (socket.writableLength > 0) {
     const flushed = await new Promise<boolean>((resolve) => socket.write('', (err) => resolve(!err)));
-    if (!flushed) return { sent: 0, complete: false };
+    if (!flushed) return { sent: 0, complete: false, uncached: 0 };
   }
-  if (socket.destroyed) return { sent: 0, complete: false };
+  if (socket.destroyed) return { sent: 0, complete: false, uncached: 0 };
   return new Promise((resolve, reject) => {
     const onClose = () => transfer.cancel();
     const transfer = native!.sendfileAll(sockFd, fd, start, length, (err, sent) => {
       socket.off('close', onClose);
       transfers.delete(socket);
-      if (!err) resolve({ sent, complete: true });
+      const uncached = transfer.warmed();
+      if (!err) resolve({ sent, complete: true, uncached });
       else if (err.code === 'EOF') reject(new ShortFileError(`the file ended ${length - sent} bytes before the range sent`));
       // ECANCELED (the connection closed), EPIPE, ECONNRESET: the client went away.
-      else resolve({ sent, complete: false });
+      else resolve({ sent, complete: false, uncached });
     });
     transfers.set(socket, { transfer, seen: 0 });
     socket.once('close', onClose);
@@ -184,5 +187,5 @@ async function sendByReads(socket: Socket, res: ServerResponse, fd: number, star
     socket.off('close', onClose);
     for (let i = 0; i < buffers.length; i++) if (settled[i] && pool.length < POOL_MAX) pool.push(buffers[i]);
   }
-  return { sent, complete: ok && position === end };
+  return { sent, complete: ok && position === end, uncached: 0 };
 }

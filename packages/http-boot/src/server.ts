@@ -50,6 +50,12 @@ export type HttpExchange =
       seconds: number;
       /** False when the client went away before the body was sent in full. */
       complete: boolean;
+      /**
+       * Body bytes the page cache lacked, read into it on libuv's pool before
+       * they were sent, so the event loop never waited for the disk (sendfile
+       * bodies; 0 for bodies sent by reads, which all read on the pool).
+       */
+      uncached: number;
     };
 
 const TEXT_TYPES = /\.(cfg|conf|ipxe|txt|menu)$|(^|\/)(pxelinux\.cfg|grub)\//;
@@ -62,6 +68,7 @@ function clientAddress(socket: Socket): string {
 interface Outcome {
   status: number;
   bytes: number;
+  uncached?: number;
 }
 
 /**
@@ -166,6 +173,7 @@ export class HttpBootServer {
       bytes: outcome.bytes,
       seconds: (Date.now() - at.getTime()) / 1000,
       complete,
+      uncached: outcome.uncached ?? 0,
     });
     this.opts.accessLog?.(
       combinedLogLine({
@@ -254,7 +262,7 @@ export class HttpBootServer {
       // Complete: the response ends with no more bytes and the connection serves the next request.
       if (body.complete) res.end();
       else res.destroy();
-      return { status, bytes: body.sent };
+      return { status, bytes: body.sent, uncached: body.uncached };
     } finally {
       // Every body has settled here: nothing reads the descriptor any more.
       close(fd, () => {});

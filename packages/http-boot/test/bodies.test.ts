@@ -1,7 +1,8 @@
 // File bodies both ways they leave: sendfile (with @netboot/platform) and
 // pooled reads. Ranges (a 64-bit offset too), keep-alive after a body, a
 // client that leaves mid-body (no descriptor left open), a client that stops
-// reading (dropped when idle) and one that reads slowly (kept).
+// reading (dropped when idle) and one that reads slowly (kept); a file the
+// page cache lacks, read into it off the event loop.
 import t from 'tap';
 import { request, Agent, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -14,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { native } from '@netboot/platform';
 import { HttpBootServer, type BodyMode, type HttpExchange } from '@netboot/http-boot';
 import { until } from '../../../test/support/until.js';
+import { evictableDir } from '../../../test/support/evictable-dir.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'http-bodies-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -176,5 +178,49 @@ for (const mode of modes) {
       await until(() => done(target).length === 1, 'the end of the slow response');
       t.equal(done(target)[0].complete, true);
     });
+  });
+}
+
+if (native) {
+  const n = native;
+  t.test('a kernel the page cache lacks is read into it off the loop while another connection is served', async (t) => {
+    const cold = evictableDir('http-cold-');
+    t.teardown(() => rm(cold, { recursive: true, force: true }));
+    const kernel = randomBytes(20 * 1024 * 1024 + 5);
+    await writeFile(join(cold, 'vmlinuz'), kernel);
+    await writeFile(join(cold, 'cfg'), 'DEFAULT linux\n');
+    const fh = await open(join(cold, 'vmlinuz'), 'r');
+    await fh.sync(); // DONTNEED lets go of clean pages only
+    n.fadvise(fh.fd, 0, 0, n.constants.POSIX_FADV_DONTNEED);
+    t.equal(n.cachedPages(fh.fd, 0, kernel.length).cached, 0, 'the kernel is not in the page cache');
+    await fh.close();
+
+    const exchanges: HttpExchange[] = [];
+    const server = new HttpBootServer({ root: cold, address: '127.0.0.1', port: 0, onExchange: (e) => exchanges.push(e) });
+    const { port } = await server.listen();
+    t.teardown(() => server.close());
+    const done = (target: string) => exchanges.filter((e): e is Extract<HttpExchange, { phase: 'done' }> => e.phase === 'done' && e.target === target);
+
+    // A node fetches the cold kernel and reads none of it yet: its body stays under way.
+    const s: Socket = connect(port, '127.0.0.1');
+    t.teardown(() => s.destroy());
+    s.pause();
+    s.write('GET /vmlinuz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await until(() => exchanges.some((e) => e.phase === 'request' && e.target === '/vmlinuz'), 'the kernel request');
+    const other = await get(port, '/cfg');
+    t.equal(other.body.toString(), 'DEFAULT linux\n', 'another connection is answered');
+    t.equal(done('/vmlinuz').length, 0, 'while the kernel is still being sent');
+
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.resume();
+    await once(s, 'end');
+    const reply = Buffer.concat(chunks);
+    t.ok(reply.subarray(reply.indexOf('\r\n\r\n') + 4).equals(kernel), 'the kernel, every byte');
+    await until(() => done('/vmlinuz').length === 1, 'the end of the kernel response');
+    const sent = done('/vmlinuz')[0];
+    t.equal(sent.complete, true);
+    t.ok(sent.uncached > 0 && sent.uncached <= kernel.length, `read into the page cache on the pool (${sent.uncached} bytes), not on the loop`);
+    t.equal(done('/cfg')[0].uncached, 0, 'a file the cache held never left the loop');
   });
 }

@@ -11,6 +11,7 @@
 #include "interfaces.h"
 #include "napi-util.h"
 #include "ofd-locks.h"
+#include "page-cache.h"
 #include "pread-nowait.h"
 #include "sendfile-all.h"
 #include "sockets.h"
@@ -51,6 +52,8 @@ static const export_fn functions[] = {
     {"readdir", js_readdir},
     {"ftruncate", js_ftruncate},
     {"preadNowait", js_pread_nowait},
+    {"cachedPages", js_cached_pages},
+    {"fadvise", js_fadvise},
     {"lsetxattr", js_lsetxattr},
     {"fsetxattr", js_fsetxattr},
     {"lgetxattr", js_lgetxattr},
@@ -81,6 +84,7 @@ static const struct {
     C(UTIME_NOW), C(UTIME_OMIT),
     C(RENAME_NOREPLACE), C(RENAME_EXCHANGE), C(RENAME_WHITEOUT),
     C(F_RDLCK), C(F_WRLCK), C(F_UNLCK),
+    C(POSIX_FADV_NORMAL), C(POSIX_FADV_RANDOM), C(POSIX_FADV_SEQUENTIAL), C(POSIX_FADV_WILLNEED), C(POSIX_FADV_DONTNEED), C(POSIX_FADV_NOREUSE),
     C(XATTR_CREATE), C(XATTR_REPLACE),
     C(S_IFMT), C(S_IFREG), C(S_IFDIR), C(S_IFLNK), C(S_IFCHR), C(S_IFBLK), C(S_IFIFO), C(S_IFSOCK),
 };

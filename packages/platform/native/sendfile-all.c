@@ -11,6 +11,14 @@
  * reader cannot hold the loop while others wait, and a socket still writable
  * after its budget is called again on the next turn.
  *
+ * A send of bytes the page cache lacks would wait on the loop for the disk,
+ * and every other connection (and the DHCP and TFTP services beside) with it.
+ * So before sending past what it has seen cached, the transfer asks the page
+ * cache about the next window (mincore, a few microseconds); when some of it
+ * is missing, the poll stops and a thread of libuv's pool reads the window
+ * into the cache (sendfile to /dev/null: no copy), and the loop sends it once
+ * that is done. Cached files never leave the loop.
+ *
  * The transfer's memory belongs to no JavaScript object: the uv_poll_t lives
  * in it until its close callback, whatever the garbage collector does; the
  * object returned to JavaScript only points at it, and the two sides free it
@@ -20,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
 #include <linux/sockios.h>
@@ -29,11 +38,16 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "page-cache.h"
+
 /* The kernel moves at most 0x7ffff000 bytes a call. */
 #define SENDFILE_MAX 0x7ffff000
 #define TURN_BUDGET (2 << 20)
 /* EINTR retries within one turn; a signal storm ends the turn, not the transfer. */
 #define EINTR_RETRIES 8
+/* Bytes asked about (and read into the cache when missing) at a time: one
+ * mincore per window on a cached file, one pool job per window on a cold one. */
+#define WINDOW (8 << 20)
 
 typedef struct {
   napi_env env;
@@ -43,9 +57,18 @@ typedef struct {
   int64_t offset;
   int64_t left;
   int64_t sent;
+  int64_t cached_end; /* the offset up to which the page cache was seen to hold the file */
+  int64_t warm_from;  /* the window a pool thread reads into the cache */
+  int64_t warm_len;
+  int64_t warm_got;   /* what the pool job read (written only off the loop, while `warming`) */
+  int64_t warmed;     /* bytes read into the cache in the pool, all jobs (a test seam, and what a cold file cost) */
+  int warm_err;
+  uv_work_t work;
   int err;       /* why it ended: 0 done, ECANCELED, an errno, or -UV_EOF when the file was short */
   int owners;    /* the poll handle until its close callback, and the JavaScript object until collected */
-  bool ending;   /* the poll is closing */
+  bool ending;   /* the poll is closing (or will once the pool job is back) */
+  bool warming;  /* a pool job reads the file: the poll is stopped, `file` in use off the loop */
+  bool unprobed; /* the page cache cannot be asked about this file: send as if cached */
   bool teardown; /* the environment is going away: no JavaScript is called */
   bool has_callback;
   bool hooked;
@@ -105,7 +128,91 @@ static void end_transfer(transfer *t, int err) {
   t->ending = true;
   t->err = err;
   uv_poll_stop(&t->poll);
-  uv_close((uv_handle_t *)&t->poll, on_closed);
+  /* A pool job still reads the caller's file: `done` (after which the caller closes it) waits for it. */
+  if (t->warming)
+    uv_cancel((uv_req_t *)&t->work);
+  else
+    uv_close((uv_handle_t *)&t->poll, on_closed);
+}
+
+/* Opened once per process, for the pool's reads into the cache; -1 when it cannot be. */
+static int dev_null = -1;
+static pthread_once_t dev_null_once = PTHREAD_ONCE_INIT;
+static void open_dev_null(void) {
+  dev_null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+}
+
+/* On a pool thread: the window read into the page cache. The socket is not touched off the loop. */
+static void warm_window(uv_work_t *work) {
+  transfer *t = work->data;
+  int64_t at = t->warm_from, end = t->warm_from + t->warm_len;
+  unsigned char scratch[16384];
+  int interrupted = 0;
+  t->warm_err = 0;
+  t->warm_got = 0;
+  while (at < end) {
+    size_t want = (size_t)(end - at < SENDFILE_MAX ? end - at : SENDFILE_MAX);
+    off_t off = (off_t)at;
+    ssize_t n = dev_null >= 0 ? sendfile(dev_null, t->file, &off, want)
+                              : pread(t->file, scratch, want < sizeof scratch ? want : sizeof scratch, off);
+    if (n < 0 && errno == EINTR && ++interrupted < EINTR_RETRIES) continue;
+    if (n < 0) {
+      t->warm_err = errno;
+      return;
+    }
+    if (n == 0) return; /* a short file: the send on the loop says so */
+    at += n;
+    t->warm_got += n;
+  }
+}
+
+static void on_writable(uv_poll_t *poll, int status, int events);
+
+/* Back on the loop: send the window, or end as asked meanwhile. */
+static void warmed_window(uv_work_t *work, int status) {
+  transfer *t = work->data;
+  t->warming = false;
+  t->warmed += t->warm_got;
+  if (t->ending) {
+    uv_close((uv_handle_t *)&t->poll, on_closed);
+    return;
+  }
+  if (status < 0) {
+    end_transfer(t, -status);
+    return;
+  }
+  if (t->warm_err != 0) {
+    end_transfer(t, t->warm_err);
+    return;
+  }
+  t->cached_end = t->warm_from + t->warm_len;
+  int r = uv_poll_start(&t->poll, UV_WRITABLE, on_writable);
+  if (r < 0) end_transfer(t, -r);
+}
+
+/* Whether the next window is in the page cache; if not, a pool job reads it and the poll waits. */
+static bool window_cached(transfer *t) {
+  int64_t len = t->left < WINDOW ? t->left : WINDOW;
+  int64_t pages = 0, cached = 0;
+  const char *syscall;
+  if (!t->unprobed && page_cache_count(t->file, t->offset, len, &pages, &cached, &syscall) != 0) t->unprobed = true;
+  if (t->unprobed || cached == pages) {
+    t->cached_end = t->offset + len;
+    return true;
+  }
+  pthread_once(&dev_null_once, open_dev_null);
+  t->warm_from = t->offset;
+  t->warm_len = len;
+  uv_loop_t *loop = uv_handle_get_loop((uv_handle_t *)&t->poll);
+  t->work.data = t;
+  int r = uv_queue_work(loop, &t->work, warm_window, warmed_window);
+  if (r < 0) {
+    end_transfer(t, -r);
+    return false;
+  }
+  t->warming = true;
+  uv_poll_stop(&t->poll);
+  return false;
 }
 
 static void on_writable(uv_poll_t *poll, int status, int events) {
@@ -128,7 +235,9 @@ static void on_writable(uv_poll_t *poll, int status, int events) {
   int64_t budget = TURN_BUDGET;
   int interrupted = 0;
   while (t->left > 0 && budget > 0) {
-    size_t want = (size_t)(t->left < budget ? t->left : budget);
+    if (t->offset >= t->cached_end && !window_cached(t)) return;
+    int64_t most = t->cached_end - t->offset < budget ? t->cached_end - t->offset : budget;
+    size_t want = (size_t)(t->left < most ? t->left : most);
     off_t off = (off_t)t->offset;
     ssize_t n = sendfile(t->sock, t->file, &off, want);
     if (n < 0) {
@@ -159,7 +268,10 @@ static void on_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
   if (t->ending) return;
   t->ending = true;
   uv_poll_stop(&t->poll);
-  uv_close((uv_handle_t *)&t->poll, on_closed);
+  if (t->warming)
+    uv_cancel((uv_req_t *)&t->work);
+  else
+    uv_close((uv_handle_t *)&t->poll, on_closed);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -184,6 +296,12 @@ static napi_value js_sent(napi_env env, napi_callback_info info) {
 }
 
 /* Bytes sent but not yet acknowledged by the peer (SIOCOUTQ): with `sent`, how far the peer has read. */
+/* Bytes a pool thread read into the page cache for this transfer: 0 for a file that was cached. */
+static napi_value js_warmed(napi_env env, napi_callback_info info) {
+  transfer *t = this_transfer(env, info);
+  return t == NULL ? NULL : make_int(env, t->warmed);
+}
+
 static napi_value js_queued(napi_env env, napi_callback_info info) {
   transfer *t = this_transfer(env, info);
   if (t == NULL) return NULL;
@@ -235,9 +353,10 @@ napi_value js_sendfile_all(napi_env env, napi_callback_info info) {
       {"sent", NULL, js_sent, NULL, NULL, NULL, napi_default, NULL},
       {"queued", NULL, js_queued, NULL, NULL, NULL, napi_default, NULL},
       {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
+      {"warmed", NULL, js_warmed, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_object(env, &self) != napi_ok ||
-      napi_define_properties(env, self, 3, methods) != napi_ok ||
+      napi_define_properties(env, self, 4, methods) != napi_ok ||
       napi_create_string_utf8(env, "sendfileAll", NAPI_AUTO_LENGTH, &name) != napi_ok)
     return NULL;
   transfer *t = calloc(1, sizeof *t);

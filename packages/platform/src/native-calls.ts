@@ -94,6 +94,12 @@ export interface PlatformConstants {
   F_RDLCK: number;
   F_WRLCK: number;
   F_UNLCK: number;
+  POSIX_FADV_NORMAL: number;
+  POSIX_FADV_RANDOM: number;
+  POSIX_FADV_SEQUENTIAL: number;
+  POSIX_FADV_WILLNEED: number;
+  POSIX_FADV_DONTNEED: number;
+  POSIX_FADV_NOREUSE: number;
   XATTR_CREATE: number;
   XATTR_REPLACE: number;
   S_IFMT: number;
@@ -119,8 +125,10 @@ export interface SendfileTransfer {
   sent(): number;
   /** Bytes in the socket's send queue not yet acknowledged by the peer (SIOCOUTQ; 0 once ended). */
   queued(): number;
-  /** Stops it; `done` is then called with ECANCELED (unless it had ended). */
+  /** Stops it; `done` is then called with ECANCELED (unless it had ended), once no pool thread reads the file. */
   cancel(): void;
+  /** Bytes a pool thread read into the page cache because they were not there (0 for a cached file). */
+  warmed(): number;
 }
 
 /**
@@ -176,6 +184,15 @@ export interface NativeCalls {
    * an event loop may call it.
    */
   preadNowait(fd: number, buffer: Uint8Array, offset: number, length: number, position: bigint | number): number;
+  /**
+   * mincore over a transient mapping of the range: how many pages `[offset, offset + length)` of the
+   * regular file `fd` spans (clipped at its end) and how many of them the page cache holds up to date
+   * (pages still being read in count as missing). Never waits for the disk. The kernel tells the
+   * truth only to the file's owner, a writer or root; to others every page looks cached.
+   */
+  cachedPages(fd: number, offset: bigint | number, length: bigint | number): { pages: number; cached: number };
+  /** posix_fadvise(fd, offset, length, advice): advice one of the POSIX_FADV_* constants; length 0 = to the end. */
+  fadvise(fd: number, offset: bigint | number, length: bigint | number, advice: number): void;
 
   /** Sets an extended attribute of `path` itself (a final symlink is not followed). name: 1 to
    * 255 bytes (ERANGE otherwise), value: at most 64 KiB (E2BIG); flags 0, XATTR_CREATE or XATTR_REPLACE. */
@@ -211,7 +228,8 @@ export interface NativeCalls {
    * event loop (a poll on a dup of the socket's fd) until all are sent, the socket fails or the
    * transfer is cancelled; then `done` is called once: error null, or ECANCELED, EPIPE, ECONNRESET...,
    * or code 'EOF' when the file ended before `count` bytes. inFd must stay open until then; the
-   * dup holds the connection open until then, so cancel when the socket closes. */
+   * dup holds the connection open until then, so cancel when the socket closes. A window of the
+   * file the page cache lacks is read into it on libuv's pool first, so the loop never waits for the disk. */
   sendfileAll(
     outFd: number,
     inFd: number,

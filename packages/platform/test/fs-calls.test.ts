@@ -1,10 +1,11 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { expectErrno, requireNative } from './require-native.js';
+import { evictableDir } from '../../../test/support/evictable-dir.js';
 
 const n = requireNative(t);
 if (n) {
@@ -238,6 +239,41 @@ if (n) {
     expectErrno(t, () => n.preadNowait(fd + 1000, buf, 0, 1, 0), 'EBADF', 'preadv2');
     const wo = n.openat2(exportFd, 'data', c.O_WRONLY, 0, beneath);
     expectErrno(t, () => n.preadNowait(wo, buf, 0, 1, 0), 'EBADF', 'preadv2');
+    closeSync(wo);
+  });
+
+  t.test('cachedPages and fadvise: a file read is cached, one let go of is not (unless the file system keeps it)', async (t) => {
+    const disk = evictableDir('platform-paged-');
+    const data = Buffer.alloc(256 * 1024 + 100, 7);
+    writeFileSync(join(disk, 'paged'), data);
+    const fd = openSync(join(disk, 'paged'), 'r');
+    t.teardown(() => {
+      closeSync(fd);
+      rmSync(disk, { recursive: true, force: true });
+    });
+    fsyncSync(fd); // clean pages: DONTNEED lets go of those only
+    readFileSync(fd);
+    const whole = n.cachedPages(fd, 0, data.length);
+    t.ok(whole.pages > 1, `the pages the file spans (${whole.pages})`);
+    t.equal(whole.cached, whole.pages, 'all of a file just read');
+    t.same(n.cachedPages(fd, 0, 2n ** 40n), whole, 'a range past the end is clipped at it');
+    t.same(n.cachedPages(fd, data.length, 100), { pages: 0, cached: 0 }, 'nothing at the end');
+    t.same(n.cachedPages(fd, 10, 0), { pages: 0, cached: 0 }, 'an empty range');
+    t.equal(n.cachedPages(fd, 1, 1).pages, 1, 'one byte is one page');
+    n.fadvise(fd, 0, 0, c.POSIX_FADV_DONTNEED);
+    t.same(n.cachedPages(fd, 0, data.length), { pages: whole.pages, cached: 0 }, 'let go of');
+    n.fadvise(fd, 0, 0, c.POSIX_FADV_WILLNEED);
+    n.fadvise(fd, 0, 0, c.POSIX_FADV_SEQUENTIAL);
+    t.throws(() => n.fadvise(fd, 0, 0, 99), { code: 'ERR_OUT_OF_RANGE' }, 'advice not a POSIX_FADV_* constant');
+    t.throws(() => n.fadvise(fd, -1, 0, c.POSIX_FADV_NORMAL), { code: 'ERR_OUT_OF_RANGE' });
+    t.throws(() => n.fadvise(fd, 2n ** 63n - 1n, 2, c.POSIX_FADV_NORMAL), { code: 'ERR_OUT_OF_RANGE' }, 'offset + length past off_t');
+    t.throws(() => n.cachedPages(fd, 2n ** 63n - 1n, 2), { code: 'ERR_OUT_OF_RANGE' }, 'offset + length past off_t');
+    t.throws(() => n.cachedPages(fd, 0, -1), { code: 'ERR_OUT_OF_RANGE' });
+    expectErrno(t, () => n.cachedPages(fd + 1000, 0, 1), 'EBADF', 'fstat');
+    expectErrno(t, () => n.fadvise(fd + 1000, 0, 0, c.POSIX_FADV_NORMAL), 'EBADF', 'posix_fadvise');
+    expectErrno(t, () => n.cachedPages(exportFd, 0, 1), 'EINVAL', 'fstat', 'a directory is not a regular file');
+    const wo = openSync(join(disk, 'paged'), 'a');
+    expectErrno(t, () => n.cachedPages(wo, 0, 1), 'EACCES', 'mmap', 'a descriptor that cannot read cannot map');
     closeSync(wo);
   });
 

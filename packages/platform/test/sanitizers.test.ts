@@ -1,6 +1,6 @@
 // The stress test, the native UDP socket's test (its libuv callbacks,
 // worker threads and collection) and sendfileAll's (a libuv handle freed from
-// its close callback) once more against the addon built with ASan+UBSan. Node is
+// its close callback, pool jobs reading a cold file, a cancel during one) once more against the addon built with ASan+UBSan. Node is
 // not instrumented, so the ASan runtime is preloaded; leak checking is off
 // (V8's own allocations would drown it). Any sanitizer report aborts the
 // child (halt_on_error, -fno-sanitize-recover), which fails this test.

@@ -2,7 +2,7 @@
 // for room), cancel, a peer that resets, a file shorter than the range, a
 // throwing callback, and no descriptor left behind by any of them.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import t, { type Test } from 'tap';
 import { socketFd } from '@netboot/platform';
 import { requireNative } from './require-native.js';
 import { until } from '../../../test/support/until.js';
+import { evictableDir } from '../../../test/support/evictable-dir.js';
 
 function openTargets(): Set<string> {
   const targets = new Set<string>();
@@ -74,12 +75,74 @@ if (n) {
     const [err, sent] = await done;
     t.equal(err, null);
     t.equal(sent, count);
+    t.equal(transfer!.warmed(), 0, 'a cached file is sent from the loop alone');
     while (got < count) await once(peer, 'data');
     t.ok(Buffer.concat(received).equals(body.subarray(start, start + count)), 'the bytes of the range, in order');
     out.destroy();
     peer.destroy();
     await once(peer, 'close');
     t.same([...openTargets()].filter((x) => !before.has(x)), [], 'the dup is closed');
+  });
+
+  /** A file of `body`'s bytes whose pages the page cache has let go of (the caller closes the fd). */
+  function coldFile(t: Test): number {
+    const disk = evictableDir('platform-sendfile-cold-');
+    writeFileSync(join(disk, 'cold'), body);
+    const fd = openSync(join(disk, 'cold'), 'r');
+    t.teardown(() => {
+      closeSync(fd);
+      rmSync(disk, { recursive: true, force: true });
+    });
+    fsyncSync(fd); // DONTNEED lets go of clean pages only
+    n!.fadvise(fd, 0, 0, n!.constants.POSIX_FADV_DONTNEED);
+    t.same(n!.cachedPages(fd, 0, body.length).cached, 0, 'the file is not in the page cache');
+    return fd;
+  }
+
+  t.test('a file not in the page cache: read into it on the pool, a window at a time, then sent whole', async (t) => {
+    const before = openTargets();
+    const { out, peer } = await pair(t);
+    const cold = coldFile(t);
+    const received: Buffer[] = [];
+    let got = 0;
+    peer.on('data', (c: Buffer) => {
+      received.push(c);
+      got += c.length;
+    });
+    peer.resume();
+    let transfer: ReturnType<typeof n.sendfileAll> | undefined;
+    const [err, sent] = await new Promise<[NodeJS.ErrnoException | null, number]>((resolve) => {
+      transfer = n.sendfileAll(socketFd(out), cold, 0, body.length, (e, s) => resolve([e, s]));
+    });
+    t.equal(err, null);
+    t.equal(sent, body.length);
+    const warmed = transfer!.warmed();
+    t.ok(warmed > 0 && warmed <= body.length, `read in on the pool, not on the loop (${warmed} bytes)`);
+    const cached = n.cachedPages(cold, 0, body.length);
+    t.equal(cached.cached, cached.pages, 'in the page cache now');
+    while (got < body.length) await once(peer, 'data');
+    t.ok(Buffer.concat(received).equals(body), 'the bytes of the file, in order');
+    out.destroy();
+    peer.destroy();
+    await once(peer, 'close');
+    t.same([...openTargets()].filter((x) => !before.has(x) && x.startsWith('socket:')), [], 'the dup is closed');
+  });
+
+  t.test('cancel while the pool reads: called back once, after the read', async (t) => {
+    const { out, peer } = await pair(t);
+    const cold = coldFile(t);
+    const results: Array<[NodeJS.ErrnoException | null, number]> = [];
+    const transfer = n.sendfileAll(socketFd(out), cold, 0, body.length, (err, sent) => results.push([err, sent]));
+    // The first writable event (the poll phase) finds the window cold and starts the pool's read; this runs after it.
+    await new Promise((resolve) => setImmediate(resolve));
+    transfer.cancel();
+    await until(() => results.length > 0, 'the callback');
+    t.equal(results.length, 1, 'called back once');
+    t.equal(results[0][0]?.code, 'ECANCELED');
+    t.equal(results[0][1], 0, 'nothing sent: the window was still being read');
+    out.destroy();
+    peer.resume();
+    await once(peer, 'end');
   });
 
   t.test('cancel: called back with ECANCELED, the dup closed, the connection closable', async (t) => {
