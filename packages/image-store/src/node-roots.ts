@@ -7,6 +7,7 @@ import { writeFileAtomic } from './durable-files.js';
 import { ImageStore } from './image-store.js';
 import { OverlayFs, OPAQUE } from './overlay-fs.js';
 import { NodeRootFs, type BootedRoot } from './node-root-fs.js';
+import { withRecordLock } from './record-lock.js';
 
 /** A node whose root is an image generation under its own writable layer. */
 export interface NodeRecord {
@@ -64,9 +65,13 @@ export interface LayerChange {
 
 /**
  * Image-backed node roots under `STATE_DIR/nodes/IP/`: `node.json` (the
- * record), `upper/` (the node's layer) and `origins.json` (identities kept
- * across copy-up). Read afresh on every open, so a server reloading its
- * exports (SIGHUP) serves nodes added since it started.
+ * record), `upper/` (the node's layer), `origins.json` (identities kept
+ * across copy-up) and `node.lock`. Read afresh on every open, so a server
+ * reloading its exports (SIGHUP) serves nodes added since it started.
+ * Every change of a record (add, pin, reset, rebase, and the server
+ * recording a boot) reads and writes it back under `node.lock`
+ * (record-lock.ts), so changes from the CLI and from the server, which
+ * are other processes, never undo each other.
  */
 export class NodeRoots {
   readonly store: ImageStore;
@@ -82,13 +87,28 @@ export class NodeRoots {
     if ((await this.store.promoted(rec.image)) === undefined) throw new Error(`image "${rec.image}" has no promoted generation; import it first with "netboot image import ${rec.image} SOURCE"`);
     const dir = join(this.nodesDir, rec.ip);
     await mkdir(join(dir, 'upper'), { recursive: true, mode: 0o755 });
-    await writeFileAtomic(join(dir, 'node.json'), `${JSON.stringify(rec, null, 2)}\n`);
+    await this.locked(rec.ip, () => this.save(rec));
   }
 
+  /** The node's record: its own file only (a boot reads it twice; a server may hold thousands of nodes). */
   async get(ip: string): Promise<NodeRecord> {
-    const rec = (await this.list()).find((r) => r.ip === ip);
-    if (!rec) throw new Error(`${ip} is not an image-backed node under ${this.nodesDir} (add it with "netboot add-node ${ip} --mac MAC --image NAME")`);
-    return rec;
+    const notANode = () => new Error(`${ip} is not an image-backed node under ${this.nodesDir} (add it with "netboot add-node ${ip} --mac MAC --image NAME")`);
+    if (!isIPv4(ip)) throw notANode();
+    const text = await readFile(join(this.nodesDir, ip, 'node.json'), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw notANode();
+      throw err;
+    });
+    return JSON.parse(text) as NodeRecord;
+  }
+
+  /** `fn` holding the node's record lock; the node must exist. */
+  private async locked<T>(ip: string, fn: () => Promise<T>): Promise<T> {
+    if (!isIPv4(ip)) await this.get(ip);
+    return withRecordLock(join(this.nodesDir, ip, 'node.lock'), `a change of node ${ip}'s record`, fn).catch(async (err: NodeJS.ErrnoException) => {
+      // No node directory to hold the lock in: say which node is missing.
+      if (err.code === 'ENOENT') await this.get(ip);
+      throw err;
+    });
   }
 
   private async save(rec: NodeRecord): Promise<void> {
@@ -97,16 +117,18 @@ export class NodeRoots {
 
   /** Pins the node to a generation of its image (a canary), or unpins it with undefined; its next boot gets it. */
   async pin(ip: string, generation: number | undefined): Promise<void> {
-    const rec = await this.get(ip);
-    if (generation !== undefined && !(await this.store.generations(rec.image)).includes(generation)) {
-      throw new Error(`image "${rec.image}" has no generation ${generation} (see "netboot image list")`);
-    }
-    await this.save({ ...rec, generation });
+    await this.locked(ip, async () => {
+      const rec = await this.get(ip);
+      if (generation !== undefined && !(await this.store.generations(rec.image)).includes(generation)) {
+        throw new Error(`image "${rec.image}" has no generation ${generation} (see "netboot image list")`);
+      }
+      await this.save({ ...rec, generation });
+    });
   }
 
   /** Marks the node's layer to be dropped at its next boot. */
   async reset(ip: string): Promise<void> {
-    await this.save({ ...(await this.get(ip)), resetPending: true });
+    await this.locked(ip, async () => this.save({ ...(await this.get(ip)), resetPending: true }));
   }
 
   /** The generation the node's next boot gets: its pin, or the image's promoted one. */
@@ -141,7 +163,12 @@ export class NodeRoots {
     const conflicts: string[] = [];
     if (from !== target) for (const c of await this.diff(ip)) if (!(await sameEntry(a, b, c.path, c.kind === 'R', budget))) conflicts.push(c.path);
     if (conflicts.length > 0 && !resolution) return { from, to: target, conflicts, applied: false };
-    await this.save({ ...rec, generation: to, rebase: { from, to: target, take: resolution === 'take-image' ? conflicts : [] } });
+    await this.locked(ip, async () => {
+      // Checked against the generation the node ran when the compare began: a boot since then makes the plan stale.
+      const latest = await this.get(ip);
+      if ((await this.running(latest)) !== from) throw new Error(`node ${ip} booted generation ${latest.booted} while its changes were compared: run "netboot node rebase" again`);
+      await this.save({ ...latest, generation: to, rebase: { from, to: target, take: resolution === 'take-image' ? conflicts : [] } });
+    });
     return { from, to: target, conflicts, applied: true };
   }
 
@@ -229,13 +256,16 @@ export class NodeRoots {
    * used again: its handles go STALE.
    */
   private async boot(ip: string, cur: BootedRoot): Promise<BootedRoot | undefined> {
-    const rec = await this.get(ip);
-    const generation = await this.target(rec);
     const at = Date.now();
-    if (generation === cur.generation && !rec.resetPending && !rec.rebase) {
-      await this.save({ ...rec, booted: generation, bootedAt: at });
+    // Most boots change only the record of the boot: read, decided and written back under the lock at once.
+    const rec = await this.locked(ip, async () => {
+      const r = await this.get(ip);
+      if ((await this.target(r)) !== cur.generation || r.resetPending || r.rebase) return r;
+      await this.save({ ...r, booted: cur.generation, bootedAt: at });
       return undefined;
-    }
+    });
+    if (!rec) return undefined;
+    const generation = await this.target(rec);
     const dir = join(this.nodesDir, ip);
     if (rec.resetPending) {
       // Renamed first so a crash mid-removal leaves no half layer in use.
@@ -246,15 +276,17 @@ export class NodeRoots {
     } else for (const path of rec.rebase?.take ?? []) await removeBeneath(join(dir, 'upper'), path);
     const fs = await this.overlay(rec, generation);
     if (rec.resetPending) for (const [path, text] of Object.entries(rec.seed ?? {})) await fs.writeFile(path, Buffer.from(text));
-    // Read again: a pin, reset or rebase given while the layer was changed waits for the boot after this one.
-    const latest = await this.get(ip);
-    const sameRebase = JSON.stringify(latest.rebase) === JSON.stringify(rec.rebase);
-    await this.save({
-      ...latest,
-      booted: generation,
-      bootedAt: at,
-      resetPending: rec.resetPending ? undefined : latest.resetPending,
-      rebase: sameRebase ? undefined : latest.rebase,
+    // The layer is changed outside the lock (a reset may remove many files); a pin, reset or rebase given meanwhile waits for the boot after this one.
+    await this.locked(ip, async () => {
+      const latest = await this.get(ip);
+      const sameRebase = JSON.stringify(latest.rebase) === JSON.stringify(rec.rebase);
+      await this.save({
+        ...latest,
+        booted: generation,
+        bootedAt: at,
+        resetPending: rec.resetPending ? undefined : latest.resetPending,
+        rebase: sameRebase ? undefined : latest.rebase,
+      });
     });
     return { generation, fs };
   }
