@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { native, platformStatus, type NativeCalls } from '@netboot/platform';
 import {
+  AttributeCache,
   DIRECT_READ_MAX,
   NativeIo,
   NfsError,
@@ -59,11 +60,6 @@ interface Located {
 
 class OverlayObject implements FsObject {
   readonly generation = 0n;
-  /**
-   * Where resolve or lookup found the object, and the root's change count then: the call that resolved the
-   * handle uses it instead of walking the path a second time, once, if nothing changed the root meanwhile.
-   */
-  found: { loc: Located; changes: number } | undefined;
   constructor(
     readonly rel: string,
     readonly fileid: bigint,
@@ -119,13 +115,35 @@ export class OverlayFs implements ExportFs {
   private changing = 0;
   private readonly copying = new Map<string, Promise<LocalAttrs>>();
   /**
-   * Open descriptors of the image's files, by inode, so a READ that falls through to the image does not
-   * open and close the file each call (a boot reads its root from the image). The image never changes,
-   * so a descriptor stays right for its inode; once a name is copied up or whited out, locate no longer
-   * leads to it and the entry ages out. Few per root: a server holds one root per node, and a node reads
-   * only a handful of files at once.
+   * Open descriptors of files, by layer and inode (`l` + image inode, `u` + layer inode), so READ and WRITE
+   * do not open and close the file each call (a boot reads its root from the image). Each is opened
+   * beneath its layer root and checked to be the inode the merge found. The image never changes, so an
+   * image descriptor stays right for its inode; once a name is copied up or whited out, locate no longer
+   * leads to it and the entry ages out. A layer file's descriptor is dropped when this root removes or
+   * renames over its last name. Few per root: a server holds one root per node, and a node uses only a
+   * handful of files at once.
    */
-  private readonly lowerFiles = new OpenFiles(32);
+  private readonly files = new OpenFiles(64);
+  /**
+   * Where merged names were found lately (the layer that holds each, its inode and attributes), by path:
+   * the handle check every call makes, and a LOOKUP of a name looked up lately, cost a map lookup instead
+   * of a walk down both layers (an lstat or two per layer per component), as the local backend's
+   * attribute cache makes them cost one.
+   *
+   * Why a stale entry can do no harm beyond staleness: an entry is a location, never a descriptor of a
+   * directory. Every call that acts on an object still reaches it from its layer root's descriptor
+   * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and checks it is the inode the location names,
+   * answering STALE otherwise; the image is opened read-only. So an entry that no longer holds leads
+   * either to the very inode it named, if that inode still has the name, or to STALE; never to another
+   * object, and never outside the layers. This root's own changes (copy-up, whiteout, create, rename,
+   * remove, setattr) clear the cache when they start and when they end, and no location found while one
+   * runs is kept (change()); a WRITE to a file already in the layer moves no name and updates the
+   * written file's entry only. A change made on disk beside the server (a local user in the node's
+   * layer) shows after at most the cache's lifetime, as on a plain export: until then a call may get the
+   * attributes seen before, or read the image's file where a local user has just put a layer file of
+   * that name: bytes the name held a moment ago, of the inode that was checked.
+   */
+  private readonly located: AttributeCache<Located>;
   /**
    * The layer roots' attributes as opened: a walk below a root reads only their type (a directory, which
    * an opened directory stays), so it need not stat them again each call.
@@ -140,13 +158,17 @@ export class OverlayFs implements ExportFs {
     private readonly calls: NativeCalls | undefined,
     private readonly originsFile: string,
     private readonly origins: Map<bigint, bigint>,
-  ) {}
+    attributeCacheMs: number,
+  ) {
+    this.located = new AttributeCache(attributeCacheMs);
+  }
 
   /**
    * `lower`: the generation's directory; `upper`: the node's layer (made if missing); `originsFile`: where
    * copy-up identities are kept. `calls`: the platform module (undefined: portable mode, by path).
+   * `attributeCacheMs`: how long a location is reused (see `located`; 0 walks the layers every call).
    */
-  static async open(lower: string, upper: string, originsFile: string, calls: NativeCalls | undefined = native): Promise<OverlayFs> {
+  static async open(lower: string, upper: string, originsFile: string, calls: NativeCalls | undefined = native, attributeCacheMs = 1000): Promise<OverlayFs> {
     await mkdir(upper, { recursive: true, mode: 0o755 });
     const text = await readFile(originsFile, 'utf8').catch(() => '{}');
     const origins = new Map(Object.entries(JSON.parse(text) as Record<string, string>).map(([k, v]) => [BigInt(k), BigInt(v)]));
@@ -173,7 +195,7 @@ export class OverlayFs implements ExportFs {
       lowerIo = new PortableIo(lower, true);
       upperIo = new PortableLayerIo(upper);
     }
-    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, originsFile, origins);
+    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, originsFile, origins, attributeCacheMs);
     const [u, l] = [fs.statAt('upper', ''), fs.statAt('lower', '')];
     fs.rootSt = { upper: u, lower: l };
     if (!origins.has(u.ino)) {
@@ -310,16 +332,18 @@ export class OverlayFs implements ExportFs {
     }
   }
 
+  /** `locate` through the cache of locations (see `located`): while a change runs, the layers are walked and nothing is kept. */
+  private locateCached(rel: string): Located {
+    return this.changing === 0 ? this.located.get(rel, () => this.locate(rel)) : this.locate(rel);
+  }
+
   /**
    * Locates what a handle's object names now, after a copy-up of it in flight is done: STALE when the
    * name no longer holds that object.
    */
   private async locateObj(o: OverlayObject): Promise<Located> {
-    const found = o.found;
-    o.found = undefined;
-    if (found && found.changes === this.changes && this.changing === 0) return found.loc;
     await this.copying.get(o.rel)?.catch(() => undefined);
-    const loc = this.locate(o.rel);
+    const loc = this.locateCached(o.rel);
     if (this.fileidOf(loc) !== o.fileid) throw new NfsError(NfsStat.STALE, `object ${o.fileid} was replaced under its handle`);
     return loc;
   }
@@ -339,20 +363,20 @@ export class OverlayFs implements ExportFs {
   private object(rel: string, loc: Located): OverlayObject {
     const fileid = this.fileidOf(loc);
     this.index.set(fileid, rel);
-    const o = new OverlayObject(rel, fileid, { ...attrsOf(loc.st), ino: fileid });
-    if (this.changing === 0) o.found = { loc, changes: this.changes };
-    return o;
+    return new OverlayObject(rel, fileid, { ...attrsOf(loc.st), ino: fileid });
   }
 
   /** Runs a change of this root, so that no location found before it or during it is taken as current after. */
   private async change<T>(fn: () => Promise<T>): Promise<T> {
     this.changes++;
     this.changing++;
+    this.located.clear();
     try {
       return await fn();
     } finally {
       this.changing--;
       this.changes++;
+      this.located.clear();
     }
   }
 
@@ -590,7 +614,7 @@ export class OverlayFs implements ExportFs {
   async resolve(fileid: bigint, _generation: bigint): Promise<FsObject> {
     const rel = this.index.get(fileid);
     if (rel !== undefined) {
-      const loc = this.tryLocate(rel);
+      const loc = this.tryLocate(rel, true);
       if (loc && this.fileidOf(loc) === fileid) return this.object(rel, loc);
     }
     // After a restart or a rename of a parent: search the merged tree, bounded.
@@ -607,9 +631,9 @@ export class OverlayFs implements ExportFs {
     throw new NfsError(NfsStat.STALE, 'no such object in this node root');
   }
 
-  private tryLocate(rel: string): Located | undefined {
+  private tryLocate(rel: string, cached = false): Located | undefined {
     try {
-      return this.locate(rel);
+      return cached ? this.locateCached(rel) : this.locate(rel);
     } catch {
       return undefined;
     }
@@ -619,7 +643,7 @@ export class OverlayFs implements ExportFs {
     const d = dir as OverlayObject;
     const s = name.toString('latin1');
     const rel = s === '.' ? d.rel : s === '..' ? parentOf(d.rel) : child(d.rel, s);
-    return this.object(rel, this.locate(rel));
+    return this.object(rel, this.locateCached(rel));
   }
 
   async getattr(obj: FsObject): Promise<FsAttrs> {
@@ -654,44 +678,61 @@ export class OverlayFs implements ExportFs {
       const done = Math.max(direct, 0);
       return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
     };
-    if (loc.layer === 'lower') return this.lowerFiles.use(String(ino), ino, () => this.withRef('lower', o.rel, ino, (r) => this.lower.openFile(r, ino)), readAt);
-    const f = await this.withRef('upper', o.rel, ino, (r) => this.upper.openFile(r, ino));
-    try {
-      return await readAt(f.fd);
-    } finally {
-      await closeFd(f.fd);
-    }
+    return this.useFile(loc.layer, o.rel, ino, readAt);
+  }
+
+  /** `fn` with an open descriptor of the file `rel` of a layer, which is inode `ino` (see `files`). */
+  private useFile<T>(layer: Layer, rel: string, ino: bigint, fn: (fd: number) => Promise<T>, write = false): Promise<T> {
+    const key = (layer === 'upper' ? 'u' : 'l') + ino;
+    return this.files.use(key, ino, () => this.withRef(layer, rel, ino, (r) => this.io(layer).openFile(r, ino)), fn, write);
   }
 
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
+    const o = obj as OverlayObject;
+    const loc = await this.locateObj(o);
+    // A file already in the node's layer moves no name when written: no change of the root, and the locations found stay.
+    if (loc.layer === 'upper') return this.writeUpper(o, loc, data, position, stable);
     return this.change(async () => {
-      const o = obj as OverlayObject;
       await this.locateObj(o);
-      const st = await this.copyUp(o.rel);
-      const f = await this.withRef('upper', o.rel, st.ino, (r) => this.upper.openFile(r, st.ino));
-      try {
-        if (!f.writable) throw fsError('EACCES', o.rel);
-        for (let done = 0; done < data.length; ) {
-          const n = (await writeFd(f.fd, data, done, data.length - done, position + done)).bytesWritten;
-          if (n === 0) break;
-          done += n;
-        }
-        if (stable === 'file') await fsyncFd(f.fd);
-        else if (stable === 'data') await fdatasyncFd(f.fd);
-        // From the descriptor written, not the name again: a rename meanwhile does not turn a done write into an error.
-        return { ...attrsOf(fstatSync(f.fd, { bigint: true })), ino: o.fileid };
-      } finally {
-        await closeFd(f.fd);
-      }
+      await this.copyUp(o.rel);
+      return this.writeUpper(o, this.locate(o.rel), data, position, stable);
     });
+  }
+
+  private async writeUpper(o: OverlayObject, loc: Located, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
+    const changes = this.changes;
+    let after: LocalAttrs | undefined;
+    try {
+      after = await this.useFile(
+        'upper',
+        o.rel,
+        loc.st.ino,
+        async (fd) => {
+          for (let done = 0; done < data.length; ) {
+            const n = (await writeFd(fd, data, done, data.length - done, position + done)).bytesWritten;
+            if (n === 0) break;
+            done += n;
+          }
+          if (stable === 'file') await fsyncFd(fd);
+          else if (stable === 'data') await fdatasyncFd(fd);
+          // From the descriptor written, not the name again: a rename meanwhile does not turn a done write into an error.
+          return fstatSync(fd, { bigint: true });
+        },
+        true,
+      );
+      return { ...attrsOf(after), ino: o.fileid };
+    } finally {
+      // The written file's location with its new attributes, unless a change of the root ran meanwhile (the name may have moved).
+      if (after && changes === this.changes && this.changing === 0) this.located.set(o.rel, { ...loc, st: after });
+      else this.located.forget(o.rel);
+    }
   }
 
   async commit(obj: FsObject): Promise<void> {
     const o = obj as OverlayObject;
     const loc = await this.locateObj(o);
     if (loc.layer !== 'upper' || !isFileSt(loc.st)) return;
-    const f = await this.withRef('upper', o.rel, loc.st.ino, (r) => this.upper.openFile(r, loc.st.ino));
-    await fsyncFd(f.fd).finally(() => closeFd(f.fd));
+    await this.useFile('upper', o.rel, loc.st.ino, (fd) => fsyncFd(fd));
   }
 
   async create(dir: FsObject, name: Buffer, owner: NewOwner, exclusiveTimes?: { atime: number; mtime: number }): Promise<FsObject> {
@@ -768,6 +809,7 @@ export class OverlayFs implements ExportFs {
       else await this.copyUp(from);
       await this.copyUp(td.rel);
       if (dst?.layer === 'upper' && isDirSt(dst.st)) await this.emptyUpperDir(to);
+      if (dst?.layer === 'upper' && isFileSt(dst.st) && dst.st.nlink === 1n) this.files.drop(`u${dst.st.ino}`);
       await this.clearWhiteout(to);
       const over = dst?.layer === 'upper' && isFileSt(dst.st) ? dst.st : undefined;
       await this.inParent(from, (f, fn) => this.inParent(to, (t, tn) => this.renameHolding(f, fn, t, tn, over)));
@@ -828,7 +870,10 @@ export class OverlayFs implements ExportFs {
             await this.upper.releaseLater(held);
           }
         });
-        if (!isDir && loc.st.nlink === 1n && this.origins.delete(loc.st.ino)) await this.saveOrigins();
+        if (!isDir && loc.st.nlink === 1n) {
+          this.files.drop(`u${loc.st.ino}`);
+          if (this.origins.delete(loc.st.ino)) await this.saveOrigins();
+        }
       }
       if (loc.lowerToo) await this.whiteout(rel);
     });
@@ -869,13 +914,14 @@ export class OverlayFs implements ExportFs {
 
   forgetCached(): void {
     this.listings.clear();
+    this.located.clear();
   }
 
   /** Gives back the layer roots' descriptors; a second call does nothing (a server may be stopped twice). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.lowerFiles.close();
+    this.files.close();
     this.upper.close();
     this.lower.close();
   }

@@ -269,6 +269,51 @@ t.test('copy-up keeps the xattrs of directories, symlinks, FIFOs and devices too
   t.equal(lstatSync(join(upper, 'opt/pipe')).mode & 0o7777, 0o640, 'the change itself applied');
 });
 
+t.test('a local rename in the node layer behind cached locations and descriptors: stale at most, never outside the layers', { skip: native ? false : 'the platform module is not built' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'state'));
+  await store.import('deb', { kind: 'tar', stream: once(tar(IMAGE)) });
+  const lower = store.generationPath('deb', 1);
+  const upper = join(dir, 'upper');
+  // Locations kept a minute: every call below, made after the swap, meets what was cached before it.
+  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.json'), native, 60_000);
+  t.teardown(() => fs.close());
+  const etc = await fs.lookup(await fs.root(), Buffer.from('etc'));
+  const hostname = await fs.lookup(etc, Buffer.from('hostname'));
+  const motd = await fs.lookup(etc, Buffer.from('motd'));
+  await fs.write(hostname, Buffer.from('IMAGE'), 0, 'file');
+  const buf = Buffer.alloc(64);
+  const readAll = async (o: typeof motd) => buf.subarray(0, await fs.read(o, buf, 0, 64, 0)).toString();
+  t.equal(await readAll(hostname), 'IMAGE\n', 'the copy-up is read (its location and descriptor now cached)');
+  t.equal(await readAll(motd), 'welcome\n', 'the image file is read (its location and descriptor now cached)');
+  await fs.getattr(await fs.resolve(hostname.fileid, 0n));
+
+  // A local user parks the layer's etc and puts a symlink to a directory outside in its place.
+  const outside = join(dir, 'outside');
+  mkdirSync(outside);
+  for (const n of ['hostname', 'motd']) writeFileSync(join(outside, n), 'OUTSIDE\n');
+  renameSync(join(upper, 'etc'), join(upper, 'etc.parked'));
+  symlinkSync(outside, join(upper, 'etc'));
+  const allowed = ['IMAGE\n', 'welcome\n', 'image\n'];
+  const settle = async <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: Error) => e);
+  for (const [what, o] of [['hostname', hostname], ['motd', motd]] as const) {
+    const got = await settle(readAll(o));
+    t.ok(got instanceof Error || allowed.includes(got), `READ of ${what} after the swap: the inode checked before or an error, not outside (${String(got)})`);
+    const again = await settle(fs.lookup(await fs.lookup(await fs.root(), Buffer.from('etc')), Buffer.from(what)).then(readAll));
+    t.ok(again instanceof Error || allowed.includes(again), `LOOKUP and READ of etc/${what} after the swap: not outside (${String(again)})`);
+  }
+  await settle(fs.write(hostname, Buffer.from('X'), 0, 'file'));
+  await settle(fs.create(etc, Buffer.from('planted'), { uid: 0, gid: 0 }));
+  await settle(fs.setattr(motd, { mode: 0o777 }));
+  t.same(readdirSync(outside).sort(), ['hostname', 'motd'], 'nothing made outside');
+  for (const n of ['hostname', 'motd']) {
+    t.equal(readFileSync(join(outside, n), 'utf8'), 'OUTSIDE\n', `outside ${n} unchanged`);
+    t.equal(lstatSync(join(outside, n)).mode & 0o7777, 0o644, `outside ${n} mode unchanged`);
+  }
+  t.equal(readFileSync(join(lower, 'etc/motd'), 'utf8'), 'welcome\n', 'the image unchanged');
+});
+
 t.test('calls in flight together on image objects wait for one copy-up', async (t) => {
   const s = await setup(t);
   const { c, root } = await s.start();

@@ -13,6 +13,7 @@ export { NativeIo } from './native-io.js';
 export { DIRECT_READ_MAX } from './local-fs.js';
 export { PortableIo } from './portable-io.js';
 export { OpenFiles, type Opened } from './open-files.js';
+export { AttributeCache } from './attribute-cache.js';
 export { NfsClient } from './nfs-client.js';
 export { observeCalls, type NfsCallObserver } from './call-observer.js';
 export { createNfsService, exportId, MOUNTD_PORT, NFS_PORT, type NfsService, type NfsServiceOptions } from './nfs-service.js';
