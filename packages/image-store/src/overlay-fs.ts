@@ -809,12 +809,14 @@ export class OverlayFs implements ExportFs {
       else await this.copyUp(from);
       await this.copyUp(td.rel);
       if (dst?.layer === 'upper' && isDirSt(dst.st)) await this.emptyUpperDir(to);
-      if (dst?.layer === 'upper' && isFileSt(dst.st) && dst.st.nlink === 1n) this.files.drop(`u${dst.st.ino}`);
       await this.clearWhiteout(to);
       const over = dst?.layer === 'upper' && isFileSt(dst.st) ? dst.st : undefined;
       await this.inParent(from, (f, fn) => this.inParent(to, (t, tn) => this.renameHolding(f, fn, t, tn, over)));
       // The file renamed over is gone with its last name: its inode number may come back as a new file's, which must not take its origin.
-      if (over && over.nlink === 1n && this.origins.delete(over.ino)) await this.saveOrigins();
+      if (over && over.nlink === 1n) {
+        this.files.drop(`u${over.ino}`);
+        if (this.origins.delete(over.ino)) await this.saveOrigins();
+      }
       if (srcDir && dst?.lowerToo) await this.makeOpaque(to);
       if (src.lowerToo) await this.whiteout(from);
       for (const [id, rel] of this.index) if (rel === from || rel.startsWith(from + '/')) this.index.set(id, to + rel.slice(from.length));
