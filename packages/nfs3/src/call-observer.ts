@@ -1,54 +1,45 @@
-import { performance } from 'node:perf_hooks';
-import type { ProcedureHandler, RpcCall, RpcResult } from '@netboot/oncrpc-xdr';
+import type { NfsCallStats } from './call-stats.js';
+
+/**
+ * What the threads serving NFS tell an observer about a client (by its
+ * address, IPv4-mapped IPv6 addresses as plain IPv4): its first call (since
+ * the service started, or since `follow` named it), a call that failed with
+ * a status that is not routine, that it is active, and its first READ of the
+ * path `follow` asked for.
+ */
+export type CallFact =
+  | { what: 'first-call'; address: string; proc: number }
+  | { what: 'error'; address: string; proc: number; status: number }
+  | { what: 'active'; address: string }
+  | { what: 'path-read'; address: string; path: string };
 
 /**
  * Watches NFS calls at the dispatch seam, outside the procedures (boot
- * monitoring). Handlers are wrapped only when an observer is given, so a
- * server without one runs the procedures exactly as registered.
+ * monitoring). Each thread serving NFS (the main thread, every worker)
+ * counts each call in its own `NfsCallStats` and keeps a small record per
+ * client, and tells the observer, on the main thread, only the facts above:
+ * a handful per client and second at most, whatever the call rate. A
+ * server without an observer runs the procedures exactly as registered.
  */
 export interface NfsCallObserver {
-  /**
-   * The procedures whose argument or result bytes `start` and `done` read.
-   * Calls served on worker threads reach the observer on the main thread
-   * with those bytes copied for these procedures only (for all when absent).
-   */
-  readonly readsBytesOf?: readonly number[];
-  /**
-   * Before the procedure runs: `call.args` is positioned at its arguments
-   * and valid only now (the record's buffer is reused after the reply).
-   * What it returns is handed back to `done`.
-   */
-  start?(call: RpcCall): unknown;
-  /**
-   * After the reply was built: the NFS status (0 for NFS3_OK, -1 when the
-   * call failed at the RPC level), the first chunk of the encoded result
-   * (its status first; valid only during this call), and the time taken.
-   */
-  done(call: RpcCall, status: number, body: Uint8Array | undefined, ms: number, started: unknown): void;
+  /** Statuses that are part of normal work (a LOOKUP probing a missing name): counted, not reported. */
+  readonly routineStatuses: readonly number[];
+  /** A client's `active`, and its `error`, are reported at most this often each by every thread serving it. */
+  readonly intervalMs: number;
+  /** A fact, on the main thread; the calls it came from may have been served on a worker. */
+  seen(fact: CallFact): void;
+  /** The service's side: given once, before the first call is served. */
+  attach(calls: ObservedCalls): void;
 }
 
-function statusOf(r: RpcResult): { status: number; body: Uint8Array | undefined } {
-  if (r.stat !== 0) return { status: -1, body: undefined };
-  const b = r.body[0];
-  if (!b || b.length < 4) return { status: 0, body: b };
-  return { status: ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0, body: b };
-}
-
-/** The same procedures, each reporting to `observer`. */
-export function observeCalls(procs: Record<number, ProcedureHandler>, observer: NfsCallObserver): Record<number, ProcedureHandler> {
-  const out: Record<number, ProcedureHandler> = {};
-  for (const [proc, handler] of Object.entries(procs)) {
-    out[Number(proc)] = (call) => {
-      const t0 = performance.now();
-      const token = observer.start?.(call);
-      const report = (r: RpcResult) => {
-        const { status, body } = statusOf(r);
-        observer.done(call, status, body, performance.now() - t0, token);
-        return r;
-      };
-      const r = handler(call);
-      return r instanceof Promise ? r.then(report) : report(r);
-    };
-  }
-  return out;
+export interface ObservedCalls {
+  /** Every call served since the service started, counted on every thread (asked of the workers now). */
+  stats(): Promise<NfsCallStats>;
+  /**
+   * From the client's next call on, report its first READ of `path`
+   * (absolute in the export; symlinks resolved as its own LOOKUP and
+   * READLINK replies show them), once. Starts the client's record afresh
+   * (a new boot): its next call is a first call again.
+   */
+  follow(address: string, path: string): void;
 }

@@ -15,5 +15,6 @@ export { PortableIo } from './portable-io.js';
 export { OpenFiles, type Opened } from './open-files.js';
 export { AttributeCache } from './attribute-cache.js';
 export { NfsClient } from './nfs-client.js';
-export { observeCalls, type NfsCallObserver } from './call-observer.js';
+export type { NfsCallObserver, ObservedCalls, CallFact } from './call-observer.js';
+export { NfsCallStats, CALL_LATENCY_BUCKETS } from './call-stats.js';
 export { createNfsService, exportId, MOUNTD_PORT, NFS_PORT, type NfsService, type NfsServiceOptions } from './nfs-service.js';

@@ -15,7 +15,9 @@ import { loadHandleKey, readHandleKeyFile } from './handle-key.js';
 import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
 import { NfsServer, type NfsServerOptions } from './nfs-server.js';
 import { nfsExports } from './mountd-exports.js';
-import { observeCalls, type NfsCallObserver } from './call-observer.js';
+import type { NfsCallObserver } from './call-observer.js';
+import { CallWatch } from './call-watch.js';
+import { NfsCallStats } from './call-stats.js';
 import { NfsWorkers } from './nfs-workers.js';
 
 export interface NfsServiceOptions {
@@ -36,7 +38,7 @@ export interface NfsServiceOptions {
   /** A 32-byte handle key file shared with other servers of the same tree (instead of the state directory's key). */
   handleKeyFile?: string;
   log?: (line: string) => void;
-  /** Watches every NFS call (boot monitoring); without one the procedures are registered unwrapped. */
+  /** Watches every NFS call, on every thread serving NFS (boot monitoring); without one the procedures are registered unwrapped. */
   observer?: NfsCallObserver;
   /** Told of each MNT decided and each UMNT. */
   onMount?: (e: MountdEvent) => void;
@@ -145,7 +147,8 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
     const maxRecordSize = 1024 * 1024 + 64 * 1024;
     const nfsRpc = new RpcServer({ log, maxRecordSize });
     const observer = opts.observer;
-    if (observer) nfs.register({ register: (prog, vers, procs, o) => nfsRpc.register(prog, vers, observeCalls(procs, observer), o) });
+    const watch = observer && new CallWatch({ routineStatuses: observer.routineStatuses, intervalMs: observer.intervalMs, report: (f) => observer.seen(f) });
+    if (watch) nfs.register({ register: (prog, vers, procs, o) => nfsRpc.register(prog, vers, watch.wrap(procs), o) });
     else nfs.register(nfsRpc);
     let workers: NfsWorkers | undefined;
     if ((opts.workers ?? 1) > 1) {
@@ -162,7 +165,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
           writeVerifier,
           maxRecordSize,
           log,
-          observer,
+          observe: observer && { routineStatuses: observer.routineStatuses, intervalMs: observer.intervalMs, report: (f) => observer.seen(f) },
           onFailed: opts.onWorkersFailed ?? ((e) => log(e.message)),
         });
         workers = pool;
@@ -170,6 +173,21 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
         nfsRpc.handTcpTo((socket) => pool.take(socket));
         log(`nfs: NFS over TCP on ${pool.count} worker threads; UDP, MOUNT and the portmapper on the main thread`);
       }
+    }
+    if (observer && watch) {
+      const pool = workers;
+      observer.attach({
+        async stats() {
+          const sum = new NfsCallStats();
+          sum.add(watch.stats.counts);
+          if (pool) sum.add((await pool.stats()).counts);
+          return sum;
+        },
+        follow(address, path) {
+          watch.follow(address, path);
+          pool?.follow(address, path);
+        },
+      });
     }
     const nfsPort = await listen(nfsRpc, host, opts.nfsPort ?? NFS_PORT, 'NFS', '--nfs-port', 'another NFS server (nfs-kernel-server, NFS-Ganesha)');
     closers.push(() => nfsRpc.close());

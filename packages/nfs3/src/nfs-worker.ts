@@ -2,8 +2,8 @@ import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { RpcServer } from '@netboot/oncrpc-xdr';
 import { native } from '@netboot/platform';
-import { CallRecorder } from './call-relay.js';
-import { observeCalls } from './call-observer.js';
+import type { CallFact } from './call-observer.js';
+import { CallWatch } from './call-watch.js';
 import { nfsExports } from './mountd-exports.js';
 import { NfsServer } from './nfs-server.js';
 import type { ToWorker, FromWorker, WorkerSetup } from './nfs-workers.js';
@@ -20,7 +20,22 @@ const setup = workerData as WorkerSetup;
 const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 const log = (line: string) => post({ kind: 'log', line });
 
-const recorder = setup.observe ? new CallRecorder(setup.observe.bytesOf, (batch) => post({ kind: 'calls', batch }, [batch])) : undefined;
+/** Facts leave at the end of the loop turn they were seen in: a busy worker sends one message for many. */
+let facts: CallFact[] = [];
+const flushFacts = () => {
+  if (facts.length) post({ kind: 'facts', facts });
+  facts = [];
+};
+const watch = setup.observe
+  ? new CallWatch({
+      routineStatuses: setup.observe.routineStatuses,
+      intervalMs: setup.observe.intervalMs,
+      report: (f) => {
+        if (facts.push(f) === 1) setImmediate(flushFacts);
+      },
+    })
+  : undefined;
+for (const [address, path] of setup.observe?.follow ?? []) watch!.follow(address, path);
 const nfs = await NfsServer.create({
   exports: nfsExports(setup.exports),
   handleKey: Buffer.from(setup.handleKey),
@@ -28,7 +43,7 @@ const nfs = await NfsServer.create({
   log,
 });
 const rpc = new RpcServer({ log, maxRecordSize: setup.maxRecordSize });
-if (recorder) nfs.register({ register: (prog, vers, procs, o) => rpc.register(prog, vers, observeCalls(procs, recorder), o) });
+if (watch) nfs.register({ register: (prog, vers, procs, o) => rpc.register(prog, vers, watch.wrap(procs), o) });
 else nfs.register(rpc);
 
 /**
@@ -62,8 +77,15 @@ port.on('message', (m: ToWorker) => {
       () => post({ kind: 'exports-done', seq: m.seq }),
       (e: unknown) => post({ kind: 'exports-done', seq: m.seq, error: (e as Error).message ?? String(e) }),
     );
+  } else if (m.kind === 'follow') watch?.follow(m.address, m.path);
+  else if (m.kind === 'stats') {
+    // A copy: the worker keeps counting into its own.
+    const counts = watch ? watch.stats.counts.slice() : undefined;
+    post({ kind: 'stats', seq: m.seq, counts }, counts && [counts.buffer]);
   } else if (m.kind === 'stop') {
-    recorder?.flush();
+    flushFacts();
+    // The last counts, kept by the pool past this worker's exit.
+    if (watch) post({ kind: 'stats', seq: -1, counts: watch.stats.counts });
     void rpc.close().then(() => {
       nfs.close();
       post({ kind: 'stopped' });

@@ -3,8 +3,8 @@ import type net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Export } from '@netboot/mountd';
 import { native, socketFd } from '@netboot/platform';
-import { replayCalls } from './call-relay.js';
-import type { NfsCallObserver } from './call-observer.js';
+import type { CallFact } from './call-observer.js';
+import { NfsCallStats } from './call-stats.js';
 
 /** What a worker starts from (structured-cloned into it). */
 export interface WorkerSetup {
@@ -12,16 +12,23 @@ export interface WorkerSetup {
   handleKey: Uint8Array;
   writeVerifier: Uint8Array;
   maxRecordSize: number;
-  /** Present when the main thread observes calls. */
-  observe?: { bytesOf: readonly number[] | undefined };
+  /** Present when the main thread observes calls: the observer's policy and the clients followed now. */
+  observe?: { routineStatuses: readonly number[]; intervalMs: number; follow: [string, string][] };
 }
 
-export type ToWorker = { kind: 'connection'; fd: number } | { kind: 'exports'; seq: number; exports: Export[] } | { kind: 'stop' };
+export type ToWorker =
+  | { kind: 'connection'; fd: number }
+  | { kind: 'exports'; seq: number; exports: Export[] }
+  | { kind: 'follow'; address: string; path: string }
+  | { kind: 'stats'; seq: number }
+  | { kind: 'stop' };
 
 export type FromWorker =
   | { kind: 'ready' }
   | { kind: 'log'; line: string }
-  | { kind: 'calls'; batch: ArrayBuffer }
+  | { kind: 'facts'; facts: CallFact[] }
+  /** The worker's call counts (seq -1: its last, sent as it stops). */
+  | { kind: 'stats'; seq: number; counts: Float64Array | undefined }
   | { kind: 'adopted'; fd: number }
   | { kind: 'closed' }
   | { kind: 'exports-done'; seq: number; error?: string }
@@ -35,7 +42,8 @@ export interface NfsWorkersOptions {
   writeVerifier: Buffer;
   maxRecordSize: number;
   log: (line: string) => void;
-  observer?: NfsCallObserver;
+  /** Calls are watched on every worker (see CallWatch); the facts reach `report` on the main thread. */
+  observe?: { routineStatuses: readonly number[]; intervalMs: number; report(fact: CallFact): void };
   /** The workers kept exiting (see RESTARTS): the pool has stopped and the main thread serves every connection. */
   onFailed: (error: Error) => void;
 }
@@ -43,6 +51,10 @@ export interface NfsWorkersOptions {
 /** Unexpected exits of one worker within RESTART_WINDOW_MS that are restarted; one more gives up. */
 const RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
+/** A worker that does not give its counts within this long is counted with the last it gave. */
+const STATS_WAIT_MS = 1000;
+/** Clients followed (ObservedCalls.follow) remembered for a worker that starts again. */
+const MAX_FOLLOWED = 4096;
 
 interface Slot {
   readonly index: number;
@@ -60,6 +72,9 @@ interface Slot {
   /** Times of its unexpected exits, for the restart budget. */
   exits: number[];
   lastError: Error | undefined;
+  /** Its call counts when it last gave them, and who waits for the ones asked for. */
+  counts: Float64Array | undefined;
+  readonly statsWaiting: Map<number, () => void>;
 }
 
 /**
@@ -70,8 +85,9 @@ interface Slot {
  * worker wraps in its own net.Socket. Each worker runs its own NfsServer
  * over the same exports, handle key and write verifier, so a handle or a
  * verifier from one worker is as good on another; attribute, open-file and
- * inode-map caches are per worker. Calls observed on a worker are batched
- * to the observer on the main thread. A worker that exits unasked is
+ * inode-map caches are per worker. Calls observed on a worker are counted
+ * there and its rare facts batched to the main thread (CallWatch); counts
+ * are asked for on `stats()`. A worker that exits unasked is
  * restarted, loudly; one that keeps exiting ends the pool (onFailed).
  */
 export class NfsWorkers {
@@ -81,6 +97,10 @@ export class NfsWorkers {
   private next = 0;
   private closing = false;
   private failed = false;
+  private statsSeq = 0;
+  /** The counts of workers that exited: a restart does not make a counter go back. */
+  private readonly retired = new NfsCallStats();
+  private readonly followed = new Map<string, string>();
 
   private constructor(private readonly opts: NfsWorkersOptions) {
     this.exports = opts.exports;
@@ -91,7 +111,7 @@ export class NfsWorkers {
     if (!native) throw new Error('NFS worker threads need the platform module (to hand a connection to a thread): it did not load');
     const pool = new NfsWorkers(opts);
     const count = Math.max(1, Math.floor(opts.count));
-    for (let i = 0; i < count; i++) pool.slots.push({ index: i, worker: undefined, ready: false, connections: 0, handed: 0, owned: new Set(), exportsSeq: 0, waiting: new Map(), exits: [], lastError: undefined });
+    for (let i = 0; i < count; i++) pool.slots.push({ index: i, worker: undefined, ready: false, connections: 0, handed: 0, owned: new Set(), exportsSeq: 0, waiting: new Map(), exits: [], lastError: undefined, counts: undefined, statsWaiting: new Map() });
     try {
       await Promise.all(pool.slots.map((s) => pool.spawn(s)));
     } catch (e) {
@@ -127,7 +147,7 @@ export class NfsWorkers {
       handleKey: o.handleKey,
       writeVerifier: o.writeVerifier,
       maxRecordSize: o.maxRecordSize,
-      observe: o.observer ? { bytesOf: o.observer.readsBytesOf } : undefined,
+      observe: o.observe && { routineStatuses: o.observe.routineStatuses, intervalMs: o.observe.intervalMs, follow: [...this.followed] },
     };
   }
 
@@ -166,8 +186,13 @@ export class NfsWorkers {
       case 'log':
         this.opts.log(m.line);
         break;
-      case 'calls':
-        if (this.opts.observer) replayCalls(m.batch, this.opts.observer, this.opts.log);
+      case 'facts':
+        if (this.opts.observe) for (const f of m.facts) this.opts.observe.report(f);
+        break;
+      case 'stats':
+        if (m.counts) slot.counts = m.counts;
+        slot.statsWaiting.get(m.seq)?.();
+        slot.statsWaiting.delete(m.seq);
         break;
       case 'adopted':
         if (slot.owned.delete(m.fd)) closeSync(m.fd);
@@ -194,6 +219,10 @@ export class NfsWorkers {
     // Fds it had not taken over yet are still ours; those it had, its exit closed.
     for (const fd of slot.owned) closeSync(fd);
     slot.owned.clear();
+    if (slot.counts) this.retired.add(slot.counts);
+    slot.counts = undefined;
+    for (const done of slot.statsWaiting.values()) done();
+    slot.statsWaiting.clear();
     // A restarted worker starts from the current exports.
     for (const w of slot.waiting.values()) w.resolve();
     slot.waiting.clear();
@@ -259,6 +288,40 @@ export class NfsWorkers {
     this.exports = exports;
     this.exportsSeq++;
     await Promise.all(this.slots.filter((s) => s.ready && s.worker).map((s) => this.sendExports(s)));
+  }
+
+  /** Every worker's call counts, asked now, with those of workers that exited. */
+  async stats(): Promise<NfsCallStats> {
+    const seq = this.statsSeq++;
+    await Promise.all(
+      this.slots.map((s) => {
+        if (!s.ready || !s.worker) return undefined;
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            s.statsWaiting.delete(seq);
+            resolve();
+          }, STATS_WAIT_MS);
+          s.statsWaiting.set(seq, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          s.worker!.postMessage({ kind: 'stats', seq } satisfies ToWorker);
+        });
+      }),
+    );
+    const sum = new NfsCallStats();
+    sum.add(this.retired.counts);
+    for (const s of this.slots) if (s.counts) sum.add(s.counts);
+    return sum;
+  }
+
+  /** See ObservedCalls.follow: told to every worker, and to one that starts again. */
+  follow(address: string, path: string): void {
+    this.followed.delete(address);
+    this.followed.set(address, path);
+    if (this.followed.size > MAX_FOLLOWED) this.followed.delete(this.followed.keys().next().value!);
+    // One starting takes it once it listens (a port keeps messages until then).
+    for (const s of this.slots) s.worker?.postMessage({ kind: 'follow', address, path } satisfies ToWorker);
   }
 
   /** Stops one worker as a crash would (for drills and tests): the pool restarts it. */

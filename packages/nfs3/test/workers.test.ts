@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MountClient } from '@netboot/mountd';
 import { RpcConnectionError } from '@netboot/oncrpc-xdr';
 import { native } from '@netboot/platform';
-import { NfsClient, NfsStat, Proc, StableHow, createNfsService, type NfsCallObserver, type NfsService } from '@netboot/nfs3';
+import { NfsClient, NfsStat, Proc, StableHow, createNfsService, type CallFact, type NfsCallObserver, type NfsService, type ObservedCalls } from '@netboot/nfs3';
 import { ok, root } from './harness.js';
 
 /*
@@ -37,18 +37,19 @@ function logSink() {
   };
 }
 
-/** Calls as the main thread's observer sees them, with a wait for one. */
-function callWatch() {
-  const seen: { proc: number; address: string; status: number; args: number }[] = [];
-  const waiters: { match(c: (typeof seen)[0]): boolean; resolve(): void }[] = [];
+/** What the main thread's observer is told, with a wait for a fact; `calls` is the service's side. */
+function factWatch() {
+  const seen: CallFact[] = [];
+  const waiters: { match(f: CallFact): boolean; resolve(): void }[] = [];
+  let calls: ObservedCalls | undefined;
   const observer: NfsCallObserver = {
-    readsBytesOf: [Proc.LOOKUP],
-    start: (call) => call.args.end - call.args.offset,
-    done(call, status, _body, _ms, started) {
-      const c = { proc: call.proc, address: call.remote.address, status, args: (started as number | undefined) ?? 0 };
-      seen.push(c);
+    routineStatuses: [NfsStat.OK],
+    intervalMs: 60_000,
+    attach: (c) => (calls = c),
+    seen(f) {
+      seen.push(f);
       for (const w of [...waiters]) {
-        if (w.match(c)) {
+        if (w.match(f)) {
           waiters.splice(waiters.indexOf(w), 1);
           w.resolve();
         }
@@ -58,7 +59,10 @@ function callWatch() {
   return {
     seen,
     observer,
-    until(match: (c: (typeof seen)[0]) => boolean): Promise<void> {
+    get calls() {
+      return calls!;
+    },
+    until(match: (f: CallFact) => boolean): Promise<void> {
       if (seen.some(match)) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ match, resolve }));
     },
@@ -88,7 +92,7 @@ t.test('NFS on two worker threads', { skip: native ? false : 'worker threads nee
   const exportsFile = join(dir, 'exports');
   await writeFile(exportsFile, `${exp} 127.0.0.1(rw,no_root_squash,insecure)\n`);
   const sink = logSink();
-  const watch = callWatch();
+  const watch = factWatch();
   const start = () =>
     createNfsService({
       exportsFile,
@@ -133,10 +137,22 @@ t.test('NFS on two worker threads', { skip: native ? false : 'worker threads nee
   t.same(k1.verf, k2.verf, 'COMMIT verifiers agree across connections');
   t.equal(ok(t, await c2.read(file, 0n, 100)).data.toString(), 'DEEP\n', "worker 2 reads worker 1's write");
 
-  // Calls served on the workers reach the observer on the main thread, with the bytes it asked for.
-  await watch.until((c) => c.proc === Proc.COMMIT);
-  t.ok(watch.seen.some((c) => c.proc === Proc.LOOKUP && c.address === '127.0.0.1' && c.args > 0), 'LOOKUPs observed with their arguments');
-  t.ok(watch.seen.some((c) => c.proc === Proc.READ && c.args === 0), 'READ arguments not carried (not asked for)');
+  // Calls served on the workers are counted there and gathered on asking; the observer hears of the client once per worker.
+  await watch.until((f) => f.what === 'first-call');
+  let stats = await watch.calls.stats();
+  t.equal(stats.total(Proc.LOOKUP), 4, 'the LOOKUPs of worker 1');
+  t.equal(stats.total(Proc.READ), 2, 'the READs of worker 2');
+  t.equal(stats.total(Proc.COMMIT), 2, 'a COMMIT on each');
+  t.ok(watch.seen.every((f) => f.address === '127.0.0.1' && (f.what === 'first-call' || f.what === 'active')), 'nothing else was told');
+  t.ok(watch.seen.filter((f) => f.what === 'first-call').length <= 2, 'a first call per worker at most');
+
+  // A followed client (its MOUNT): the READ of the path is found on the worker that serves it.
+  watch.calls.follow('127.0.0.1', '/a/b/c/file');
+  let walked = rootFh;
+  for (const name of ['a', 'b', 'c', 'file']) walked = ok(t, await c2.lookup(walked, name)).object;
+  ok(t, await c2.read(walked, 0n, 100));
+  await watch.until((f) => f.what === 'path-read');
+  t.match(watch.seen.filter((f) => f.what === 'path-read'), [{ address: '127.0.0.1', path: '/a/b/c/file' }], 'the READ of the followed path, once');
 
   // A reload reaches both workers.
   await writeFile(exportsFile, `${exp} 127.0.0.1(rw,no_root_squash,insecure)\n${other} 127.0.0.1(ro,insecure)\n`);
@@ -161,6 +177,10 @@ t.test('NFS on two worker threads', { skip: native ? false : 'worker threads nee
   clients.push(c3);
   t.same(svc.workers!.connections(), [1, 1], 'a new connection goes to the restarted worker');
   t.equal(ok(t, await c3.read(file, 0n, 100)).data.toString(), 'DEEP\n', 'and is served there');
+  stats = await watch.calls.stats();
+  // Worker 0's 4 LOOKUPs as last asked for (its LOOKUP since is lost with it), worker 1's 5.
+  t.equal(stats.total(Proc.LOOKUP), 9, "the dead worker's counts are kept as of when they were last asked for");
+  t.equal(stats.total(Proc.READ), 4, 'and the restarted worker counts anew');
 
   // A new server instance: handles still good, a new write verifier.
   c2.close();

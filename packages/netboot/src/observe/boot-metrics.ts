@@ -44,7 +44,10 @@ export class BootMetrics {
   private readonly transfer: Histogram<'protocol'>;
   private readonly loop: IntervalHistogram;
 
-  constructor(sources: MetricSources, nfs: NfsOpStats) {
+  constructor(
+    sources: MetricSources,
+    private readonly nfs: NfsOpStats,
+  ) {
     const registers = [this.registry];
     this.registry.registerMetric(
       computed('netboot_requests_total', 'Requests handled, by protocol (dhcp, tftp, http, mount, nfs, nsm), operation and status.', 'counter', () => [
@@ -161,7 +164,9 @@ export class BootMetrics {
     if (change.bootDuration !== undefined) this.bootDuration.observe(change.bootDuration / 1000);
   }
 
-  text(): Promise<string> {
+  async text(): Promise<string> {
+    // The NFS counts live on the threads serving NFS: gathered once per scrape.
+    await this.nfs.refresh();
     return this.registry.metrics();
   }
 

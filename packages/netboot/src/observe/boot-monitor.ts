@@ -182,7 +182,6 @@ export class BootMonitor {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    this.nfs.close();
     this.metrics.close();
     this.listeners.clear();
     await this.history.close();

@@ -1,24 +1,14 @@
-import { NfsStat, Proc } from '@netboot/nfs3';
-
-/** Latency bucket bounds, seconds: 100 µs to 5 s. */
-export const NFS_LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+import { CALL_LATENCY_BUCKETS, NfsCallStats, NfsStat, Proc } from '@netboot/nfs3';
 
 const PROC_NAMES: string[] = [];
 for (const [name, n] of Object.entries(Proc)) PROC_NAMES[n] = name;
-const STATUS_INDEX = new Map<number, number>();
-const STATUS_NAMES: string[] = [];
-for (const [name, n] of Object.entries(NfsStat)) {
-  STATUS_INDEX.set(n, STATUS_NAMES.length);
-  STATUS_NAMES.push(n === 0 ? 'OK' : `NFS3ERR_${name}`);
-}
-const RPC_FAILED = STATUS_NAMES.length;
-STATUS_NAMES.push('RPC_ERROR');
-const OTHER = STATUS_NAMES.length;
-STATUS_NAMES.push('OTHER');
+const STATUS_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(NfsStat)) STATUS_NAMES.set(n, n === 0 ? 'OK' : `NFS3ERR_${name}`);
+STATUS_NAMES.set(-1, 'RPC_ERROR');
 
-/** The name of an NFS3 status, as the metrics and events spell it. */
-export function nfsStatusName(status: number): string {
-  return status === -1 ? STATUS_NAMES[RPC_FAILED] : STATUS_NAMES[STATUS_INDEX.get(status) ?? OTHER];
+/** The name of an NFS3 status, as the metrics and events spell it (-1: the call failed at the RPC level). */
+export function nfsStatusName(status: number | undefined): string {
+  return (status !== undefined && STATUS_NAMES.get(status)) || 'OTHER';
 }
 
 export function nfsProcName(proc: number): string {
@@ -33,37 +23,32 @@ interface Sample {
 }
 
 /**
- * NFS calls counted by procedure and status, and their latency, in typed
- * arrays: recording a call is two array increments and a bucket search, no
- * label hashing or allocation (prom-client's own counters hash their labels
- * on every increment). Exposed to a prom-client registry as two metrics.
+ * NFS calls by procedure and status, and their latency, as two metrics for
+ * a prom-client registry. The counting is done by the threads serving NFS
+ * (each in its own NfsCallStats, see @netboot/nfs3's NfsCallObserver);
+ * `refresh` gathers them, once per scrape.
  */
 export class NfsOpStats {
-  private readonly procs = PROC_NAMES.length;
-  private readonly calls = new Float64Array(this.procs * STATUS_NAMES.length);
-  private readonly buckets = new Float64Array(this.procs * (NFS_LATENCY_BUCKETS.length + 1));
-  private readonly sums = new Float64Array(this.procs);
-  private readonly counts = new Float64Array(this.procs);
+  private current = new NfsCallStats();
+  private source: (() => Promise<NfsCallStats>) | undefined;
 
-  record(proc: number, status: number, ms: number): void {
-    if (proc < 0 || proc >= this.procs) return;
-    const s = status === -1 ? RPC_FAILED : (STATUS_INDEX.get(status) ?? OTHER);
-    this.calls[proc * STATUS_NAMES.length + s]++;
-    const secs = ms / 1000;
-    let b = 0;
-    while (b < NFS_LATENCY_BUCKETS.length && secs > NFS_LATENCY_BUCKETS[b]) b++;
-    this.buckets[proc * (NFS_LATENCY_BUCKETS.length + 1) + b]++;
-    this.sums[proc] += secs;
-    this.counts[proc]++;
+  /** Where the counts come from: the NFS service, once it runs. */
+  from(source: () => Promise<NfsCallStats>): void {
+    this.source = source;
+  }
+
+  async refresh(): Promise<void> {
+    if (this.source) this.current = await this.source();
   }
 
   /** Calls by procedure and status, as `netboot_requests_total` samples of protocol nfs. */
   callSamples(): Sample[] {
     const out: Sample[] = [];
-    for (let p = 0; p < this.procs; p++) {
-      for (let s = 0; s < STATUS_NAMES.length; s++) {
-        const v = this.calls[p * STATUS_NAMES.length + s];
-        if (v > 0) out.push({ labels: { protocol: 'nfs', operation: PROC_NAMES[p], status: STATUS_NAMES[s] }, value: v });
+    const s = this.current;
+    for (let p = 0; p < NfsCallStats.procs; p++) {
+      for (let col = 0; col < NfsCallStats.statusColumns; col++) {
+        const v = s.calls(p, col);
+        if (v > 0) out.push({ labels: { protocol: 'nfs', operation: nfsProcName(p), status: nfsStatusName(NfsCallStats.statusAt(col)) }, value: v });
       }
     }
     return out;
@@ -72,17 +57,18 @@ export class NfsOpStats {
   /** The latency histogram's samples (buckets cumulative, sum, count) for the procedures called. */
   latencySamples(name: string): Sample[] {
     const out: Sample[] = [];
-    const nb = NFS_LATENCY_BUCKETS.length + 1;
-    for (let p = 0; p < this.procs; p++) {
-      if (this.counts[p] === 0) continue;
-      const op = PROC_NAMES[p];
+    const s = this.current;
+    for (let p = 0; p < NfsCallStats.procs; p++) {
+      const count = s.total(p);
+      if (count === 0) continue;
+      const op = nfsProcName(p);
       let acc = 0;
-      for (let b = 0; b < nb; b++) {
-        acc += this.buckets[p * nb + b];
-        out.push({ labels: { op, le: b < NFS_LATENCY_BUCKETS.length ? NFS_LATENCY_BUCKETS[b] : '+Inf' }, value: acc, metricName: `${name}_bucket` });
+      for (let b = 0; b <= CALL_LATENCY_BUCKETS.length; b++) {
+        acc += s.bucket(p, b);
+        out.push({ labels: { op, le: b < CALL_LATENCY_BUCKETS.length ? CALL_LATENCY_BUCKETS[b] : '+Inf' }, value: acc, metricName: `${name}_bucket` });
       }
-      out.push({ labels: { op }, value: this.sums[p], metricName: `${name}_sum` });
-      out.push({ labels: { op }, value: this.counts[p], metricName: `${name}_count` });
+      out.push({ labels: { op }, value: s.seconds(p), metricName: `${name}_sum` });
+      out.push({ labels: { op }, value: count, metricName: `${name}_count` });
     }
     return out;
   }
