@@ -9,7 +9,7 @@
 // perf is stopped. Counting does not slow the server (tracepoint counters,
 // not strace), so the figures are the server's ordinary path.
 //
-//   node bench/nfs-cost.js [--cells seq1,read8k16,read64k8,random,getattr,lookup,write4,filesync4,walk] [--servers netboot,ganesha]
+//   node bench/nfs-cost.js [--cells seq1,read8k16,read64k8,random,getattr,lookup,lookup1,write4,filesync4,walk] [--servers netboot,ganesha]
 //                          [--scale 1] [--baseline DIR] [--json]
 //
 // --baseline DIR adds another built checkout of netboot as server "baseline",
@@ -23,8 +23,9 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildNfsBench, runNfsBench } from './lib/c-client.js';
+import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { startServers } from './lib/nfs-comparison.js';
+import { nfsThreads } from './lib/nfs-servers.js';
 import { cleanups, inNs, load, which } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
@@ -41,6 +42,8 @@ const CELLS = {
   random: { label: 'READ random 4 KiB x16', op: 'random', io: 4096, inflight: 16, ops: 60000 },
   getattr: { label: 'GETATTR x16', op: 'getattr', io: 4096, inflight: 16, ops: 60000 },
   lookup: { label: 'LOOKUP x16', op: 'lookup', io: 4096, inflight: 16, ops: 60000 },
+  // One call in flight, as a walk makes them: every call pays a whole event-loop turn (poll, read, write).
+  lookup1: { label: 'LOOKUP x1', op: 'lookup', io: 4096, inflight: 1, ops: 20000 },
   write4: { label: 'WRITE 1 MiB UNSTABLE x4', op: 'write', io: MiB, inflight: 4, ops: 1500, stable: 0 },
   filesync4: { label: 'WRITE 1 MiB FILE_SYNC x4', op: 'write', io: MiB, inflight: 4, ops: 600, stable: 2 },
   // One cold walk of a copy of part of /usr/lib in the export (page cache dropped first; no server has
@@ -135,8 +138,8 @@ async function measureCell(binary, started, name, pid, def, ops) {
   // Writes have no warm-up pause in the client: count from the start.
   const pausing = def.op !== 'write';
   if (def.op === 'walk') {
-    // A running server meeting a tree it has not seen: warmed up on another tree first (its JIT, not its caches).
-    const warm = runNfsBench(started.ns, binary, ['--export', started.exportPath, '--op', 'walk', '--dir', TREE_WARM], 300_000);
+    // A running server meeting a tree it has not seen: warmed up on another tree first (its JIT, not its caches), on every NFS thread.
+    const warm = warmUpWalks(started.ns, binary, started.exportPath, TREE_WARM, nfsThreads());
     if (warm.error) return { error: `warm-up walk: ${warm.error}` };
     args.splice(0, args.length, '--export', started.exportPath, '--op', 'walk', '--dir', TREE, '--pause');
     writeFileSync('/proc/sys/vm/drop_caches', '3');

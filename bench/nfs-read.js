@@ -46,12 +46,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildNfsBench, runNfsBench } from './lib/c-client.js';
+import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { bestOfRounds, finish, startServers } from './lib/nfs-comparison.js';
 import { cleanups, cpuSeconds, load } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
-import { lookupFile, mountExport } from './lib/nfs-servers.js';
+import { lookupFile, mountExport, nfsThreads } from './lib/nfs-servers.js';
 
 const self = fileURLToPath(import.meta.url);
 const MiB = 1024 * 1024;
@@ -374,7 +374,8 @@ function cArgs(def, exportPath, size, seconds) {
  * The cold walk: a tree neither server has seen, every round: copy `r` of the
  * tree, walked once by each server in turn (alternating which goes first), the
  * page cache dropped before each walk. Before the first round each server
- * walks a small tree of its own kind once, so what is measured is a running
+ * walks a small tree of its own kind a few times on every NFS thread
+ * (warmUpWalks), so what is measured is a running
  * server meeting a new tree (as on a boot storm's first wave), not the start
  * of a process (its JIT warming up). Keeps each server's fastest walk; the
  * calls per walk, by procedure, are the client's count.
@@ -382,8 +383,10 @@ function cArgs(def, exportPath, size, seconds) {
 function walkCell({ started, rounds, cBuild, label }) {
   const best = {};
   const walk = (s, from) => runNfsBench(s.ns, cBuild.path, ['--export', s.exportPath, '--op', 'walk', '--dir', from], 300_000);
+  // Every server gets as many warm-up walks as the one with most NFS threads needs (see warmUpWalks).
+  const threads = Math.max(nfsThreads(values['nfs-workers']), values.baseline ? nfsThreads(values['baseline-nfs-workers']) : 1);
   for (const [name, s] of Object.entries(started)) {
-    const w = walk(s, WALK_WARM);
+    const w = warmUpWalks(s.ns, cBuild.path, s.exportPath, WALK_WARM, threads);
     if (w.error) best[name] = { error: `warm-up walk: ${w.error}` };
   }
   for (let round = 0; round < rounds; round++) {

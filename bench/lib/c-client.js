@@ -56,3 +56,21 @@ export function runNfsBench(ns, binary, args, timeoutMs) {
     return { error: `unreadable output: ${r.stdout.slice(-200)}` };
   }
 }
+
+/** Warm-up walks per NFS thread of a server before a cold walk is measured (a thread's first walks still compile its code). */
+const WARM_WALKS_PER_THREAD = 3;
+
+/**
+ * Walks `dir` of the export (see --op walk) WARM_WALKS_PER_THREAD times for
+ * each of `threads` NFS threads, each walk on a connection of its own:
+ * netboot hands connections to its threads in turn, and each thread has a
+ * JIT of its own, so warming one thread would leave the measured walk on a
+ * cold one. Returns { error } when a walk fails.
+ */
+export function warmUpWalks(ns, binary, exportPath, dir, threads) {
+  for (let i = 0; i < WARM_WALKS_PER_THREAD * threads; i++) {
+    const w = runNfsBench(ns, binary, ['--export', exportPath, '--op', 'walk', '--dir', dir], 300_000);
+    if (w.error) return w;
+  }
+  return {};
+}

@@ -3,6 +3,7 @@
 // on the host clashes), and the client side: mount an export, find a file.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addVeth, createNetns, sh, startServer, waitFor, which } from './processes.js';
@@ -12,6 +13,9 @@ export const MOUNTD_PORT = 20048;
 /** The status port of `netboot serve --status-port`, inside the server's own namespace. */
 const STATUS_PORT = 9469;
 const cli = fileURLToPath(new URL('../../packages/netboot/dist/cli.js', import.meta.url));
+
+/** The NFS threads of a netboot started with `--nfs-workers flag` (undefined: its default, one per core, at most 16). */
+export const nfsThreads = (flag) => (flag ? Number(flag) : Math.min(16, availableParallelism()));
 
 /** AUTH_SYS root: both servers export with no_root_squash, so the same caller reads everything. */
 export const ROOT_CRED = { flavor: 1, stamp: 0, machine: 'bench', uid: 0, gid: 0, gids: [] };

@@ -126,7 +126,7 @@ export class NativeIo implements LocalIo<number> {
     return lstatSync(path.subarray(0, n), { bigint: true, throwIfNoEntry: false });
   }
 
-  /** Entries of a directory by getdents64 on a descriptor opened from `dir`, in batches with a yield between. */
+  /** Entries of a directory by getdents64 on a descriptor opened from `dir`, in batches with a yield between (a large directory's). */
   private async entries(dir: number): Promise<[Buffer, bigint, number][]> {
     const c = this.n.constants;
     const fd = this.n.openat2(dir, '.', c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC, 0, this.resolve);
@@ -134,12 +134,14 @@ export class NativeIo implements LocalIo<number> {
       const out: [Buffer, bigint, number][] = [];
       for (;;) {
         const batch = this.n.readdir(fd, DIRENT_BATCH);
-        if (batch.length === 0) return out;
         for (const e of batch) {
           // Some file systems leave the type unknown in the entry: ask the inode.
           if (e[2] === DT_UNKNOWN) e[2] = (this.n.fstatat(fd, e[0], c.AT_SYMLINK_NOFOLLOW).mode & c.S_IFMT) === c.S_IFDIR ? DT_DIR : 8;
           out.push(e);
         }
+        // readdir stops at `max` entries or at the end: a shorter batch was the rest of the directory, so most
+        // directories are read in one call, without a second getdents64 or a turn of the loop to learn the end.
+        if (batch.length < DIRENT_BATCH) return out;
         await new Promise((r) => setImmediate(r));
       }
     } finally {

@@ -182,9 +182,12 @@ if (n) {
       closeSync(n.openat2(dir, name, c.O_CREAT | c.O_WRONLY, 0o600, beneath));
     }
     const seen: string[] = [];
+    let short = 0;
     for (let calls = 0; calls < 1000; calls++) {
       const batch = n.readdir(dir, 7);
       t.ok(batch.length <= 7);
+      // Fewer than `max` only at the end: a caller stops there without another call.
+      if (batch.length < 7) short++;
       if (batch.length === 0) break;
       for (const [name, ino, type] of batch) {
         seen.push(name.toString());
@@ -193,6 +196,7 @@ if (n) {
       }
     }
     t.equal(seen.length, 300, 'no entry lost or repeated');
+    t.equal(short, 2, 'a short batch (300 = 42 x 7 + 6) and then the empty one, nothing short before');
     t.same(new Set(seen), want);
     expectErrno(t, () => n.readdir(exportFd + 1000, 10), 'EBADF', 'getdents64');
     const file = n.openat2(exportFd, 'sub/file', c.O_RDONLY, 0, beneath);
