@@ -11,7 +11,15 @@
  * references; the C state is freed once both the uv close callback has run
  * and the handle object has been finalized, whichever comes last. An async
  * cleanup hook closes a socket still open when its thread's environment
- * ends (a worker terminated), so the loop is never closed with our handle. */
+ * ends (a worker terminated), so the loop is never closed with our handle.
+ *
+ * Scripted replies (udpScriptArm): the caller may hand over what it will send
+ * when the datagrams it expects arrive in order, as byte strings to compare
+ * and datagrams laid out in advance. A datagram equal to the next step's
+ * trigger is answered here, in the same wakeup, without a JavaScript call;
+ * the first that differs pauses the script and goes to onBatch with what
+ * follows it. The bytes are compared whole, never parsed: the protocol stays
+ * with the caller, which learns how many steps were taken (udpScriptStop). */
 #define _GNU_SOURCE
 #include "udp-batch.h"
 
@@ -50,6 +58,21 @@ static size_t record_size(size_t length) {
   return sizeof(queued_header) + ((length + 7) & ~(size_t)7);
 }
 
+/* Scripted replies: step k answers a datagram equal to bytes[k * trigger_bytes, +trigger_bytes)
+ * with plan[k] datagrams taken in order after the triggers, of plan[steps + j] bytes each. */
+typedef struct {
+  bool armed;        /* matching datagrams; cleared by the first that differs */
+  napi_ref bytes_ref, plan_ref;
+  const uint8_t *bytes;
+  const int32_t *plan;
+  size_t bytes_length, plan_length;
+  uint32_t trigger_bytes, steps, step;
+  size_t datagram;   /* the next step's first datagram (index into the lengths) */
+  size_t offset;     /* and its first byte */
+  uint32_t taken;    /* steps taken since armed */
+  uint64_t last_ns;  /* uv_hrtime of the last step taken */
+} reply_script;
+
 typedef struct {
   uint32_t magic;
   napi_env env;
@@ -75,6 +98,7 @@ typedef struct {
   struct iovec siov[SEND_CHUNK];
   uint8_t *queue;
   size_t queue_len, queue_head, queue_cap;
+  reply_script script;
 } udp_sock;
 
 static void free_sock(udp_sock *s) {
@@ -125,6 +149,9 @@ static void close_sock(udp_sock *s, bool with_env) {
     drop_ref(env, &s->slab_ref);
     drop_ref(env, &s->lengths_ref);
     drop_ref(env, &s->addresses_ref);
+    drop_ref(env, &s->script.bytes_ref);
+    drop_ref(env, &s->script.plan_ref);
+    s->script.armed = false;
     if (s->async != NULL) napi_async_destroy(env, s->async);
     s->async = NULL;
     /* The handle object may be collected from now on. */
@@ -233,6 +260,62 @@ static bool arrays_intact(udp_sock *s) {
   return true;
 }
 
+static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, int32_t single, size_t count,
+                    const struct sockaddr *to, socklen_t to_length);
+
+/* The script's arrays must still be the memory it was armed with (not detached). */
+static bool script_intact(udp_sock *s) {
+  napi_env env = s->env;
+  napi_value v;
+  void *data = NULL;
+  size_t length = 0;
+  napi_typedarray_type type;
+  if (napi_get_reference_value(env, s->script.bytes_ref, &v) != napi_ok || v == NULL ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || data != (void *)s->script.bytes ||
+      length != s->script.bytes_length)
+    return false;
+  if (napi_get_reference_value(env, s->script.plan_ref, &v) != napi_ok || v == NULL ||
+      napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || data != (void *)s->script.plan ||
+      length != s->script.plan_length)
+    return false;
+  return true;
+}
+
+/* Answers datagrams 0.. of the batch that match the script's next steps, in
+ * order; returns how many it took. The first that differs (or any, once the
+ * steps are used up) pauses the script and, with the rest, is the caller's. */
+static int run_script(udp_sock *s, int n) {
+  reply_script *r = &s->script;
+  if (!r->armed) return 0;
+  if (!script_intact(s)) {
+    r->armed = false;
+    return 0;
+  }
+  int i = 0;
+  for (; i < n && r->step < r->steps; i++) {
+    if (s->lengths[i] != (int32_t)r->trigger_bytes ||
+        memcmp(s->slab + (size_t)i * s->slot_bytes, r->bytes + (size_t)r->step * r->trigger_bytes, r->trigger_bytes) != 0)
+      break;
+    size_t count = (size_t)r->plan[r->step];
+    const int32_t *lengths = r->plan + r->steps + r->datagram;
+    size_t total = 0;
+    for (size_t j = 0; j < count; j++) total += (size_t)lengths[j];
+    int err = count > 0 ? send_run(s, r->bytes + r->offset, lengths, 0, count, NULL, 0) : 0;
+    r->step++;
+    r->taken++;
+    r->datagram += count;
+    r->offset += total;
+    r->last_ns = uv_hrtime();
+    if (err != 0) {
+      r->armed = false;
+      emit_error(s, errno_error(s->env, err, "sendmmsg"));
+      return i + 1;
+    }
+  }
+  if (i < n) r->armed = false;
+  return i;
+}
+
 static void read_batches(udp_sock *s) {
   napi_env env = s->env;
   for (int round = 0; round < READ_ROUNDS && !s->closed; round++) {
@@ -269,13 +352,20 @@ static void read_batches(udp_sock *s) {
       socklen_t name_length = h->msg_namelen <= sizeof s->rnames[i] ? h->msg_namelen : 0;
       write_address(s->addresses + (size_t)i * ADDRESS_BYTES, &s->rnames[i], name_length);
     }
-    napi_value argv[4], thrown;
+    int first = run_script(s, n);
+    if (s->closed) return;
+    if (first == n) {
+      if ((uint32_t)n < s->slots) return;
+      continue;
+    }
+    napi_value argv[5], thrown;
     argv[0] = make_int(env, n);
+    argv[4] = make_int(env, first);
     if (napi_get_reference_value(env, s->slab_ref, &argv[1]) != napi_ok ||
         napi_get_reference_value(env, s->lengths_ref, &argv[2]) != napi_ok ||
         napi_get_reference_value(env, s->addresses_ref, &argv[3]) != napi_ok)
       return;
-    if (!call_listener(s, "onBatch", 4, argv, &thrown)) {
+    if (!call_listener(s, "onBatch", 5, argv, &thrown)) {
       /* No JavaScript can run here any more: stop watching rather than spin on a readable fd. */
       if (!s->closed) uv_poll_stop(&s->poll);
       return;
@@ -751,6 +841,117 @@ static napi_value js_udp_send_batch(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
+static bool arg_int32_array(call_ctx *ctx, size_t i, const char *name, int32_t **data, size_t *length) {
+  napi_valuetype vt;
+  bool is_typed = false;
+  napi_typedarray_type type = napi_int8_array;
+  if (i < ctx->argc && napi_typeof(ctx->env, ctx->argv[i], &vt) == napi_ok && vt == napi_object)
+    napi_is_typedarray(ctx->env, ctx->argv[i], &is_typed);
+  if (is_typed && napi_get_typedarray_info(ctx->env, ctx->argv[i], &type, length, (void **)data, NULL, NULL) != napi_ok)
+    return false;
+  if (!is_typed || type != napi_int32_array) {
+    throw_arg_error(ctx->env, false, "ERR_INVALID_ARG_TYPE", ctx->syscall, name, "an Int32Array");
+    return false;
+  }
+  if (*length > 0 && *data == NULL) {
+    throw_errno(ctx->env, EFAULT, ctx->syscall); /* detached */
+    return false;
+  }
+  return true;
+}
+
+static void script_release(udp_sock *s) {
+  s->script.armed = false;
+  drop_ref(s->env, &s->script.bytes_ref);
+  drop_ref(s->env, &s->script.plan_ref);
+  s->script.bytes = NULL;
+  s->script.plan = NULL;
+}
+
+/* udpScriptArm(socket, bytes, plan, triggerBytes, steps, from): on a connected
+ * socket, answers the datagrams equal to steps from..steps-1's triggers, in
+ * order, with their datagrams (see reply_script), until one differs. The
+ * arrays are held, unchanged, until udpScriptStop, udpClose or the next arm. */
+static napi_value js_udp_script_arm(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  uint8_t *bytes;
+  size_t bytes_length, plan_length;
+  int32_t *plan = NULL;
+  int64_t trigger_bytes, steps, from;
+  if (!ctx_init(&ctx, env, info, "sendmmsg", 6) || (s = arg_sock(&ctx, 0)) == NULL ||
+      !arg_bytes(&ctx, 1, "bytes", &bytes, &bytes_length) || !arg_int32_array(&ctx, 2, "plan", &plan, &plan_length) ||
+      !arg_int64(&ctx, 3, "triggerBytes", 1, SLOT_BYTES_MAX, &trigger_bytes) ||
+      !arg_int64(&ctx, 4, "steps", 0, SEND_COUNT_MAX, &steps) || !arg_int64(&ctx, 5, "from", 0, steps, &from))
+    return NULL;
+  if ((size_t)steps > plan_length || (uint64_t)steps * (uint64_t)trigger_bytes > bytes_length)
+    return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "steps", "triggers and counts within bytes and plan");
+  /* Every count and length is checked once here: a step taken later only adds them up. */
+  uint64_t datagrams = 0;
+  for (int64_t k = 0; k < steps; k++) {
+    if (plan[k] < 0 || plan[k] > SEND_COUNT_MAX)
+      return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "plan", "counts of 0..65536 datagrams");
+    datagrams += (uint64_t)plan[k];
+  }
+  if (datagrams > plan_length - (size_t)steps)
+    return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "plan", "a length for every datagram");
+  uint64_t total = (uint64_t)steps * (uint64_t)trigger_bytes, skip_datagrams = 0, skip_bytes = 0;
+  for (int64_t k = 0, j = 0; k < steps; k++) {
+    for (int32_t c = 0; c < plan[k]; c++, j++) {
+      int32_t length = plan[steps + j];
+      if (length < 0 || length > DATAGRAM_MAX)
+        return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "plan", "datagram lengths of 0..65535");
+      total += (uint64_t)length;
+      if (k < from) skip_bytes += (uint64_t)length;
+    }
+    if (k < from) skip_datagrams += (uint64_t)plan[k];
+  }
+  if (total > bytes_length)
+    return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "plan", "datagrams within bytes");
+  script_release(s);
+  if (napi_create_reference(env, ctx.argv[1], 1, &s->script.bytes_ref) != napi_ok ||
+      napi_create_reference(env, ctx.argv[2], 1, &s->script.plan_ref) != napi_ok) {
+    script_release(s);
+    return NULL;
+  }
+  reply_script *r = &s->script;
+  r->bytes = bytes;
+  r->bytes_length = bytes_length;
+  r->plan = plan;
+  r->plan_length = plan_length;
+  r->trigger_bytes = (uint32_t)trigger_bytes;
+  r->steps = (uint32_t)steps;
+  r->step = (uint32_t)from;
+  r->datagram = (size_t)skip_datagrams;
+  r->offset = (size_t)((uint64_t)steps * (uint64_t)trigger_bytes + skip_bytes);
+  r->taken = 0;
+  r->last_ns = 0;
+  r->armed = true;
+  return make_undefined(env);
+}
+
+/* udpScriptStop(socket, state): ends the script; state (a Float64Array of 2)
+ * gets the steps taken since it was armed and the uv_hrtime (ms) of the last. */
+static napi_value js_udp_script_stop(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  napi_valuetype vt;
+  bool is_typed = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  double *state = NULL;
+  if (!ctx_init(&ctx, env, info, "sendmmsg", 2) || (s = arg_sock(&ctx, 0)) == NULL) return NULL;
+  if (napi_typeof(env, ctx.argv[1], &vt) == napi_ok && vt == napi_object) napi_is_typedarray(env, ctx.argv[1], &is_typed);
+  if (is_typed && napi_get_typedarray_info(env, ctx.argv[1], &type, &length, (void **)&state, NULL, NULL) != napi_ok) return NULL;
+  if (!is_typed || type != napi_float64_array || length < 2 || state == NULL)
+    return throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", "sendmmsg", "state", "a Float64Array of 2");
+  state[0] = (double)s->script.taken;
+  state[1] = (double)s->script.last_ns / 1e6;
+  s->script.taken = 0;
+  script_release(s);
+  return make_undefined(env);
+}
+
 /* udpClose(socket): idempotent. Datagrams still queued get one last try. */
 static napi_value js_udp_close(napi_env env, napi_callback_info info) {
   call_ctx ctx;
@@ -775,6 +976,7 @@ bool udp_batch_register(napi_env env, napi_value exports) {
   } functions[] = {
       {"udpOpen", js_udp_open},           {"udpConnect", js_udp_connect}, {"udpLocalPort", js_udp_local_port},
       {"udpSend", js_udp_send},           {"udpSendBatch", js_udp_send_batch}, {"udpClose", js_udp_close},
+      {"udpScriptArm", js_udp_script_arm},     {"udpScriptStop", js_udp_script_stop},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -51,8 +51,12 @@ export interface UdpSocketHandle {
 
 /** What a native UDP socket calls, with the listener as `this`, on its thread's event loop. */
 export interface UdpListener {
-  /** One call per recvmmsg batch of `count` (1..slots) datagrams. */
-  onBatch(count: number, slab: Buffer, lengths: Int32Array, addresses: Buffer): void;
+  /**
+   * One call per recvmmsg batch of `count` (1..slots) datagrams. Datagrams
+   * before `first` were answered by the socket's reply script
+   * (`udpScriptArm`) and are not the listener's; without a script `first` is 0.
+   */
+  onBatch(count: number, slab: Buffer, lengths: Int32Array, addresses: Buffer, first: number): void;
   /**
    * A receive or send error the socket reported (ECONNREFUSED after a datagram
    * reached a closed port, say), or what onBatch threw. Errors other than such
@@ -277,6 +281,24 @@ export interface NativeCalls {
    * `lengths[i]` bytes, with sendmmsg (64 a system call). As udpSend otherwise.
    */
   udpSendBatch(socket: UdpSocketHandle, buffer: Uint8Array, lengths: Int32Array, count: number, address?: string, port?: number): void;
+  /**
+   * Scripted replies on a connected socket, answered in the addon without a
+   * JavaScript call: step k (from `from` to `steps - 1`, in order) waits for a
+   * datagram equal, byte for byte, to `bytes[k * triggerBytes, (k + 1) * triggerBytes)`
+   * and answers it with `plan[k]` datagrams, taken in order from `bytes` after
+   * the triggers, datagram j `plan[steps + j]` bytes long. The first datagram
+   * that differs (or any after the last step) pauses the script and goes to
+   * `onBatch` (its `first`). Nothing is parsed: the caller lays out what it
+   * would send. `bytes` and `plan` are held until `udpScriptStop`, `udpClose`
+   * or the next arm, and must not change meanwhile. Counts and lengths are
+   * checked here (RangeError).
+   */
+  udpScriptArm(socket: UdpSocketHandle, bytes: Uint8Array, plan: Int32Array, triggerBytes: number, steps: number, from: number): void;
+  /**
+   * Ends the script; `state[0]` gets the steps taken since it was armed and
+   * `state[1]` when the last was taken (`process.hrtime` in ms).
+   */
+  udpScriptStop(socket: UdpSocketHandle, state: Float64Array): void;
   /** Stops watching, then closes; datagrams still held (EAGAIN) get one last try. Calls after it throw EBADF; closing again does nothing. */
   udpClose(socket: UdpSocketHandle): void;
 

@@ -2,7 +2,8 @@
 // from one buffer, connect, IPv6, truncation, SO_BINDTODEVICE, an exception
 // in onBatch reported to onError (and the socket working on), a socket whose
 // only reference is its own watcher surviving garbage collection, a socket
-// open when its worker thread ends, and every call on a closed socket.
+// open when its worker thread ends, every call on a closed socket, and
+// scripted replies (answered without onBatch until a datagram differs).
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
@@ -27,10 +28,10 @@ class Collector implements UdpListener {
   readonly errors: Error[] = [];
   batches = 0;
   private wake: (() => void) | undefined;
-  onBatch(count: number, slab: Buffer, lengths: Int32Array, addresses: Buffer): void {
+  onBatch(count: number, slab: Buffer, lengths: Int32Array, addresses: Buffer, first: number): void {
     this.batches++;
     const slot = slab.length / lengths.length;
-    for (let i = 0; i < count; i++) {
+    for (let i = first; i < count; i++) {
       const length = lengths[i];
       const { address, port } = udpAddress(addresses, i);
       const data = length < 0 ? Buffer.alloc(0) : Buffer.from(slab.subarray(i * slot, i * slot + length));
@@ -325,6 +326,70 @@ if (n) {
     expectErrno(t, () => n.udpSend(s, Buffer.from('x'), 0, 1, '127.0.0.1', 9), 'EBADF', 'sendmmsg');
     expectErrno(t, () => n.udpSendBatch(s, Buffer.from('x'), Int32Array.of(1), 1, '127.0.0.1', 9), 'EBADF', 'sendmmsg');
     expectErrno(t, () => n.udpConnect(s, '127.0.0.1', 9), 'EBADF', 'connect');
+  });
+
+  t.test('scripted replies: matching datagrams answered in order without onBatch; the first that differs pauses it', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    // Step 0: "go0" -> "a", "bb"; step 1: "go1" -> nothing; step 2: "go2" -> "ccc".
+    const bytes = Buffer.from('go0go1go2' + 'a' + 'bb' + 'ccc');
+    const plan = Int32Array.of(2, 0, 1, 1, 2, 3);
+    const heard: string[] = [];
+    let wake = (): void => {};
+    peer.on('message', (m) => (heard.push(m.toString()), wake()));
+    const hear = (count: number) => new Promise<void>((resolve) => (wake = () => heard.length >= count && resolve()));
+    n.udpScriptArm(s, bytes, plan, 3, 3, 0);
+    const port = n.udpLocalPort(s);
+    let got = hear(2);
+    peer.send('go0', port, '127.0.0.1');
+    await got;
+    t.same(heard, ['a', 'bb'], 'step 0 answered with its two datagrams');
+    got = hear(3);
+    peer.send('go1', port, '127.0.0.1');
+    peer.send('go2', port, '127.0.0.1');
+    await got;
+    t.same(heard, ['a', 'bb', 'ccc'], 'steps 1 and 2 in order');
+    t.equal(c.batches, 0, 'no onBatch for answered datagrams');
+    peer.send('go2', port, '127.0.0.1');
+    peer.send('after', port, '127.0.0.1');
+    await c.until(() => c.got.length >= 2);
+    t.same(c.got.map((g) => g.data.toString()), ['go2', 'after'], 'past the last step, datagrams are the listener\'s');
+    const state = new Float64Array(2);
+    const [sec, ns] = process.hrtime();
+    n.udpScriptStop(s, state);
+    t.equal(state[0], 3, 'three steps taken');
+    t.ok(Math.abs(state[1] - (sec * 1e3 + ns / 1e6)) < 5000, 'the last step\'s time is on process.hrtime\'s clock');
+
+    // Armed from step 1: "go0" differs, pauses the script, and goes to onBatch with what follows.
+    n.udpScriptArm(s, bytes, plan, 3, 3, 1);
+    peer.send('go0', port, '127.0.0.1');
+    peer.send('go1', port, '127.0.0.1');
+    await c.until(() => c.got.length >= 4);
+    t.same(c.got.slice(2).map((g) => g.data.toString()), ['go0', 'go1'], 'a paused script answers nothing');
+    n.udpScriptStop(s, state);
+    t.equal(state[0], 0, 'no step taken');
+    t.equal(heard.length, 3, 'nothing more sent');
+  });
+
+  t.test('scripted replies: arguments checked; a script on a closed socket throws EBADF', async (t) => {
+    const s = open(n, t, '127.0.0.1', new Collector());
+    const b = Buffer.alloc(16);
+    t.throws(() => n.udpScriptArm(s, b, Int32Array.of(1, 20), 4, 1, 0), { code: 'ERR_OUT_OF_RANGE' }, 'datagrams past the bytes');
+    t.throws(() => n.udpScriptArm(s, b, Int32Array.of(2, 4), 4, 1, 0), { code: 'ERR_OUT_OF_RANGE' }, 'a count without lengths');
+    t.throws(() => n.udpScriptArm(s, b, Int32Array.of(-1), 4, 1, 0), { code: 'ERR_OUT_OF_RANGE' }, 'a negative count');
+    t.throws(() => n.udpScriptArm(s, b, Int32Array.of(1, -4), 4, 1, 0), { code: 'ERR_OUT_OF_RANGE' }, 'a negative length');
+    t.throws(() => n.udpScriptArm(s, b, Int32Array.of(0, 0, 0, 0, 0), 4, 5, 0), { code: 'ERR_OUT_OF_RANGE' }, 'triggers past the bytes');
+    t.throws(() => n.udpScriptArm(s, b, Int32Array.of(0), 4, 1, 2), { code: 'ERR_OUT_OF_RANGE' }, 'from past the steps');
+    t.throws(() => n.udpScriptArm(s, b, Int32Array.of(0), 0, 1, 0), { code: 'ERR_OUT_OF_RANGE' }, 'empty triggers');
+    t.throws(() => n.udpScriptArm(s, b, Uint32Array.of(0) as unknown as Int32Array, 4, 1, 0), { code: 'ERR_INVALID_ARG_TYPE' }, 'an Int32Array plan');
+    t.throws(() => n.udpScriptStop(s, new Float64Array(1)), { code: 'ERR_INVALID_ARG_TYPE' }, 'a state of 2');
+    const closed = n.udpOpen('127.0.0.1', 0, 0, '', 0, 4, 64, new Collector());
+    n.udpClose(closed);
+    expectErrno(t, () => n.udpScriptArm(closed, b, Int32Array.of(0), 4, 1, 0), 'EBADF', 'sendmmsg');
+    expectErrno(t, () => n.udpScriptStop(closed, new Float64Array(2)), 'EBADF', 'sendmmsg');
   });
 
   t.test('arguments are checked before any syscall', async (t) => {

@@ -19,6 +19,7 @@ import { FileSource, MemorySource } from './sources.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import { TransferThreads, type ThreadJob } from './transfer-threads.js';
 import { bindUdp } from './udp.js';
+import type { WindowShape } from './window-script.js';
 import { defaultTransportKind, openTransfer, type TransferTransport, type TransportKind } from './transport.js';
 import { defaultRetry, type Logger, type LogLevel, type Outcome, type RetryPolicy } from './transfer.js';
 import { TransferPacing, type SlotLoad } from './transfer-pacing.js';
@@ -370,7 +371,8 @@ export class TftpServer {
       }
       const n = mode === 'netascii' ? negotiateOptions(p.options, 'read', limits, size) : n0;
       const machine = new TftpSender({ size, serve: n, retry });
-      await this.begin({ kind, who, address, port, key, filename: p.filename, machine, source, settings: n.settings, oack: n.oack });
+      const windows = { size, blksize: n.settings.blksize, windowsize: n.settings.windowsize };
+      await this.begin({ kind, who, address, port, key, filename: p.filename, machine, source, windows, settings: n.settings, oack: n.oack });
       return;
     }
 
@@ -427,6 +429,7 @@ export class TftpServer {
     /** A read to run on a transfer thread instead of `machine`. */
     thread?: Pick<ThreadJob, 'fd' | 'identity' | 'serve' | 'retry'>;
     source?: DataSource;
+    windows?: WindowShape;
     sink?: FileSink;
     settings: { blksize: number; windowsize: number };
     oack: TftpOption[];
@@ -496,6 +499,7 @@ export class TftpServer {
       onLog,
       dallyMs: t.dallyMs,
       settle: t.settle,
+      windows: t.windows,
     });
     entry.abort = (code, message, tell) => driver.abort(code, message, tell);
     if (t.sink) t.sink.onFailure = (err) => driver.abort(ErrorCode.DISK_FULL, `Disk full or allocation exceeded (${err.message})`);

@@ -33,6 +33,10 @@ export class FileSource implements DataSource {
     return this.fill(start, end);
   }
 
+  loadedEnd(start: number): number {
+    return this.buf && start >= this.bufStart && start <= this.bufEnd ? this.bufEnd : start;
+  }
+
   private async fill(start: number, end: number): Promise<Buffer> {
     const buf = this.buf!;
     const want = Math.min(this.chunk, this.file.size - start);
@@ -60,6 +64,10 @@ export class MemorySource implements DataSource {
 
   view(start: number, end: number): Buffer {
     return this.bytes.subarray(start, end);
+  }
+
+  loadedEnd(): number {
+    return this.bytes.length;
   }
 
   close(): void {}

@@ -7,6 +7,7 @@ import type { TftpPacket } from './packet.js';
 import { TftpWireError } from './tftp-wire-error.js';
 import type { LogLevel, TransferAction, TransferMachine } from './transfer.js';
 import type { Peer, ReceivedBatch, TransferTransport } from './transport.js';
+import { WindowScript, type WindowShape } from './window-script.js';
 
 export type { Peer } from './transport.js';
 
@@ -17,6 +18,8 @@ export type { Peer } from './transport.js';
  */
 export interface DataSource {
   view(start: number, end: number): Buffer | Promise<Buffer>;
+  /** Where the bytes already in memory from `start` on end (`start` when none): a view within them is synchronous. */
+  loadedEnd?(start: number): number;
   close(): void;
 }
 
@@ -48,6 +51,12 @@ export interface DriverHooks {
    * carried out. A returned message fails the transfer with ERROR 3 instead.
    */
   settle?: () => Promise<string | undefined>;
+  /**
+   * A read transfer's size and settings: with them, over a transport that
+   * answers datagrams itself (`transport.script`), the coming windows are
+   * laid out ahead and in-order ACKs are answered without a JavaScript turn.
+   */
+  windows?: WindowShape;
 }
 
 export const now = (): number => performance.now();
@@ -76,6 +85,15 @@ export class TransferDriver {
   private ended = false;
   private closed = false;
   private readonly connected: boolean;
+  /** The windows laid out ahead for the transport to answer (read transfers on a scripted transport). */
+  private readonly script: WindowScript | undefined;
+  private scriptArmed = false;
+  /** The step the script was last armed from. */
+  private scriptFrom = 0;
+  /** The block index the last window sent ended with (0: none yet). */
+  private sentThrough = 0;
+  /** The ACK a step taken by the transport stood for, told to the machine. */
+  private readonly scriptedAck: { op: typeof Opcode.ACK; block: number } = { op: Opcode.ACK, block: 0 };
 
   constructor(
     readonly transport: TransferTransport,
@@ -85,6 +103,7 @@ export class TransferDriver {
     private readonly hooks: DriverHooks,
   ) {
     this.connected = transport.connected;
+    this.script = hooks.windows && hooks.source && transport.script ? new WindowScript(hooks.windows) : undefined;
     transport.receive({
       batch: (b) => this.onBatch(b),
       error: (err) => {
@@ -97,6 +116,7 @@ export class TransferDriver {
 
   start(): void {
     this.run(this.machine.start(now()));
+    this.armScript();
   }
 
   /** Ends the transfer from the adapter's side (a write failed, the server is closing). */
@@ -130,7 +150,8 @@ export class TransferDriver {
   }
 
   private onBatch(b: ReceivedBatch): void {
-    for (let i = 0; i < b.count && !this.closed; i++) {
+    this.syncScript();
+    for (let i = b.first; i < b.count && !this.closed; i++) {
       const from = this.connected ? this.peer : b.from(i);
       const msg = b.data(i);
       if (!this.connected && !this.fromPeer(from.address, from.port)) continue;
@@ -140,6 +161,7 @@ export class TransferDriver {
       }
       this.onMessage(msg, from.address, from.port);
     }
+    this.armScript();
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {
@@ -173,7 +195,11 @@ export class TransferDriver {
   private readonly onTimer = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    if (!this.closed) this.run(this.machine.timer(now()));
+    if (this.closed) return;
+    this.syncScript();
+    if (this.closed) return;
+    this.run(this.machine.timer(now()));
+    this.armScript();
   };
 
   private arm(at: number): void {
@@ -261,6 +287,63 @@ export class TransferDriver {
     this.blocked = false;
     next();
     while (!this.blocked && this.backlog.length > 0) this.execute(this.backlog.shift()!, 0);
+    this.armScript();
+  }
+
+  /**
+   * Hands the transport the windows that follow the last one sent, to answer
+   * in-order ACKs itself until anything else arrives. Only between turns: a
+   * read in flight or a transfer ending leaves it unarmed.
+   */
+  private armScript(): void {
+    const script = this.script;
+    if (!script || this.scriptArmed || this.closed || this.ended || this.blocked || this.sentThrough === 0) return;
+    // What is laid out still follows the window last sent (a retransmission resends that same window): go on from there.
+    if (script.steps === 0 || this.scriptFrom >= script.steps || script.endOf(this.scriptFrom - 1) !== this.sentThrough) {
+      this.scriptFrom = 0;
+      if (script.build(this.sentThrough, this.hooks.source!) === 0) return;
+    }
+    this.transport.script!.arm(script.bytes, script.plan, 4, script.steps, this.scriptFrom);
+    this.scriptArmed = true;
+  }
+
+  /**
+   * Ends the script and tells the machine of each step the transport took,
+   * as the ACK it answered, at the time of the last: its state, its deadline
+   * and its next window are then what they would be had it seen them. The
+   * window it asks for in return was sent already; it must be that one.
+   */
+  private syncScript(): void {
+    if (!this.scriptArmed) return;
+    this.scriptArmed = false;
+    const replies = this.transport.script!;
+    const script = this.script!;
+    const from = this.scriptFrom;
+    const taken = replies.stop();
+    this.scriptFrom = from + taken;
+    if (taken === 0) return;
+    const at = replies.lastAt;
+    for (let k = from; k < from + taken && !this.closed; k++) {
+      this.scriptedAck.block = script.ackedBlock(k);
+      const actions = this.machine.receive(this.scriptedAck, at);
+      let blocks = 0;
+      let lastBlock = -1;
+      for (const a of actions) {
+        if (a.type === 'sendData') {
+          blocks++;
+          lastBlock = a.block;
+        } else if (a.type === 'timer') {
+          this.arm(a.at);
+        } else {
+          this.execute([a], 0);
+        }
+      }
+      if (blocks !== script.endOf(k) - script.endOf(k - 1) || lastBlock !== (script.endOf(k) & 0xffff)) {
+        this.abort(ErrorCode.NOT_DEFINED, `internal error: the transfer's window after block ${script.ackedBlock(k)} differs from the one sent`);
+        return;
+      }
+    }
+    this.sentThrough = script.endOf(from + taken - 1);
   }
 
   private sendPacket(p: TftpPacket): void {
@@ -283,6 +366,7 @@ export class TransferDriver {
       this.lengths[k] = 4 + a.length;
       at += 4 + a.length;
     }
+    if (this.script) this.sentThrough = Math.round(run[run.length - 1].offset / this.hooks.windows!.blksize) + 1;
     this.transport.sendBatch(this.packets, this.lengths, run.length, this.destination());
   }
 }

@@ -59,6 +59,7 @@ async function start(job: Extract<ThreadMessage, { type: 'start' }>): Promise<vo
   const machine = new TftpSender({ size: file.size, serve: job.serve, retry: job.retry });
   const driver = new TransferDriver(transport, { address: job.address, port: job.port }, machine, {
     source,
+    windows: { size: file.size, blksize: job.serve.settings.blksize, windowsize: job.serve.settings.windowsize },
     limiter,
     onDone: (d) => {
       drivers.delete(id);

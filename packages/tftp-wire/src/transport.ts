@@ -2,6 +2,7 @@ import type { Socket } from 'node:dgram';
 import { native, udpAddress, type NativeCalls, type UdpSocketHandle } from '@netboot/platform';
 import { ErrorCode, Opcode } from './constants.js';
 import { encode } from './encode.js';
+import { now } from './transfer-driver.js';
 import { bindUdp } from './udp.js';
 
 export interface Peer {
@@ -25,6 +26,8 @@ export interface TransportHandler {
 }
 
 export interface ReceivedBatch {
+  /** Datagrams before `first` were answered by the transport's script: not the handler's. */
+  readonly first: number;
   readonly count: number;
   data(i: number): Buffer | undefined;
   from(i: number): Peer;
@@ -51,6 +54,22 @@ export interface TransferTransport {
   holdsBuffers(): boolean;
   /** Closes after what was sent has left; receives stop at once. */
   close(): void;
+  /** Present where the transport can answer expected datagrams itself, with no JavaScript turn. */
+  readonly script?: ScriptedReplies;
+}
+
+/**
+ * Replies laid out in advance (see `WindowScript`): step k waits for a
+ * datagram equal to its trigger and answers with its datagrams; the first
+ * datagram that differs ends the script and is delivered as usual. Nothing
+ * is parsed below this seam: the bytes are compared whole.
+ */
+export interface ScriptedReplies {
+  /** `bytes` and `plan` as udpScriptArm takes them; unchanged until `stop()`. */
+  arm(bytes: Buffer, plan: Int32Array, triggerBytes: number, steps: number, from: number): void;
+  /** Ends the script; returns the steps taken since `arm`, and sets `lastAt` (on `now()`'s clock) to when the last was. */
+  stop(): number;
+  readonly lastAt: number;
 }
 
 /** Which transport transfers get: native where the platform module loaded, else node:dgram. */
@@ -86,6 +105,7 @@ export async function openTransfer(
 
 /** One datagram as a batch: node:dgram reads one per system call. */
 class SingleBatch implements ReceivedBatch {
+  first = 0;
   count = 1;
   msg: Buffer = Buffer.alloc(0);
   peer: Peer = { address: '', port: 0 };
@@ -196,6 +216,7 @@ export class DgramTransport implements TransferTransport {
 
 /** A batch over the native socket's slab, lengths and address records. */
 class SlabBatch implements ReceivedBatch {
+  first = 0;
   count = 0;
   constructor(
     private readonly handle: UdpSocketHandle,
@@ -225,8 +246,11 @@ const SLOT_BYTES = 1024;
  * the slab is rewritten by each batch, and a receiver's DATA views would
  * outlive it.
  */
-export class NativeTransport implements TransferTransport {
+export class NativeTransport implements TransferTransport, ScriptedReplies {
   readonly connected = true;
+  readonly script: ScriptedReplies = this;
+  lastAt = 0;
+  private readonly scriptState = new Float64Array(2);
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
   private handler: TransportHandler | undefined;
@@ -247,7 +271,7 @@ export class NativeTransport implements TransferTransport {
     let transport: NativeTransport | undefined;
     // The listeners reach the transport once it exists: nothing is read before the loop turns.
     const socket = n.udpOpen(local, 0, flags, '', sendBufferBytes, SLOTS, SLOT_BYTES, {
-      onBatch: (count) => transport?.onBatch(count),
+      onBatch: (count, _slab, _lengths, _addresses, first) => transport?.onBatch(count, first),
       onError: (err) => transport?.onError(err),
     });
     let strays: UdpSocketHandle | undefined;
@@ -270,9 +294,10 @@ export class NativeTransport implements TransferTransport {
     this.handler = handler;
   }
 
-  private onBatch(count: number): void {
+  private onBatch(count: number, first: number): void {
     if (this.done || !this.handler) return;
     this.batch.count = count;
+    this.batch.first = first;
     this.handler.batch(this.batch);
   }
 
@@ -320,6 +345,19 @@ export class NativeTransport implements TransferTransport {
 
   holdsBuffers(): boolean {
     return false;
+  }
+
+  arm(bytes: Buffer, plan: Int32Array, triggerBytes: number, steps: number, from: number): void {
+    if (!this.done) this.n.udpScriptArm(this.socket, bytes, plan, triggerBytes, steps, from);
+  }
+
+  stop(): number {
+    if (this.done) return 0;
+    this.n.udpScriptStop(this.socket, this.scriptState);
+    // The addon's clock is process.hrtime's; the driver's is performance.now().
+    const [s, ns] = process.hrtime();
+    this.lastAt = now() - (s * 1e3 + ns / 1e6 - this.scriptState[1]);
+    return this.scriptState[0];
   }
 
   close(): void {

@@ -1,0 +1,142 @@
+// Read transfers whose in-order ACKs the native transport answers from a
+// script laid out ahead (WindowScript): a client that repeats an ACK, holds
+// one back or acknowledges half a window must see exactly what the sender
+// machine decides, as over node:dgram, on the main thread and on a transfer
+// thread.
+import t, { type Test } from 'tap';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { native } from '@netboot/platform';
+import { decode, encode, Opcode, TftpServer, type TftpOption, type TftpPacket } from '@netboot/tftp-wire';
+import { until } from '../../../test/support/until.js';
+
+const BLOCKS = 300;
+const file = Buffer.alloc(BLOCKS * 512 + 100);
+for (let i = 0; i < file.length; i++) file[i] = (i * 7 + (i >> 9)) & 0xff;
+
+async function serve(t: Test, threads: number) {
+  const root = await mkdtemp(join(tmpdir(), 'tftp-script-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  await writeFile(join(root, 'f'), file);
+  const logs: string[] = [];
+  // A short first timeout: the held-back ACK is answered by a retransmission soon.
+  const server = new TftpServer({
+    root,
+    address: '127.0.0.1',
+    port: 0,
+    threads,
+    transport: 'native',
+    retry: { initialMs: 300, maxMs: 1000, maxRetries: 5 },
+    log: (l, m) => logs.push(`${l}: ${m}`),
+  });
+  const { port } = await server.listen();
+  t.teardown(() => server.close());
+  return { port, logs };
+}
+
+/** A client socket that queues what arrives and hands it out in order. */
+async function client(t: Test) {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => s.close());
+  const queue: { p: TftpPacket; port: number }[] = [];
+  let wake = (): void => {};
+  s.on('message', (m, r) => {
+    queue.push({ p: decode(Buffer.from(m)), port: r.port });
+    wake();
+  });
+  const next = () =>
+    new Promise<{ p: TftpPacket; port: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no packet within 5 s')), 5000);
+      const check = () => {
+        const v = queue.shift();
+        if (!v) return;
+        clearTimeout(timer);
+        wake = () => {};
+        resolve(v);
+      };
+      wake = check;
+      check();
+    });
+  return { s, next, queued: () => queue.length };
+}
+
+function data(p: TftpPacket): { block: number; data: Buffer } {
+  if (p.op !== Opcode.DATA) throw new Error(`expected DATA, got opcode ${p.op}`);
+  return { block: p.block, data: Buffer.from(p.data) };
+}
+
+const expected = (block: number, blksize: number) => file.subarray((block - 1) * blksize, block * blksize);
+
+if (!native) {
+  t.comment('portable mode: no native transport, nothing scripted to test');
+} else {
+  for (const threads of [0, 1]) {
+    t.test(`lock-step, threads ${threads}: a repeated ACK gets nothing, a held-back ACK a retransmission`, async (t) => {
+      const { port, logs } = await serve(t, threads);
+      const c = await client(t);
+      c.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
+      let tid = 0;
+      let withheld = false;
+      for (let block = 1; block <= BLOCKS + 1; block++) {
+        const got = await c.next();
+        tid = got.port;
+        const d = data(got.p);
+        t.equal(d.block, block, `DATA ${block} in order`);
+        if (d.block !== block) return;
+        if (!d.data.equals(expected(block, 512))) t.fail(`DATA ${block} carries the file's bytes`);
+        if (block === 100 && !withheld) {
+          // Held back: the same block must come again after the timeout, and only it.
+          withheld = true;
+          block--;
+          continue;
+        }
+        const ack = encode({ op: Opcode.ACK, block });
+        c.s.send(ack, tid, '127.0.0.1');
+        // A repeated ACK (the Sorcerer's Apprentice): answering it would double every later block.
+        if (block === 50 || block === 150) c.s.send(ack, tid, '127.0.0.1');
+      }
+      await until(() => logs.some((l) => l.includes(': sent, ')), 'the server logs the transfer sent');
+      t.equal(c.queued(), 0, 'no DATA beyond the last block, no duplicates');
+      t.ok(logs.some((l) => l.includes('timeout, resending from block 100')), 'the machine resent block 100 itself');
+    });
+
+    t.test(`windowsize 4, threads ${threads}: a partial ACK restarts the window after it`, async (t) => {
+      const { port, logs } = await serve(t, threads);
+      const c = await client(t);
+      const options: TftpOption[] = [
+        { name: 'blksize', value: '512' },
+        { name: 'windowsize', value: '4' },
+      ];
+      c.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options }), port, '127.0.0.1');
+      const oack = await c.next();
+      t.equal(oack.p.op, Opcode.OACK, 'OACK');
+      const tid = oack.port;
+      c.s.send(encode({ op: Opcode.ACK, block: 0 }), tid, '127.0.0.1');
+      let have = 0; // blocks received in order
+      let partial = false;
+      while (have < BLOCKS + 1) {
+        const window: number[] = [];
+        for (let i = 0; i < 4 && have + window.length < BLOCKS + 1; i++) {
+          const d = data((await c.next()).p);
+          window.push(d.block);
+          if (!d.data.equals(expected(d.block, 512))) t.fail(`DATA ${d.block} carries the file's bytes`);
+        }
+        t.same(window, Array.from(window, (_, i) => have + 1 + i), `a window from block ${have + 1}`);
+        if (window[0] !== have + 1) return;
+        if (!partial && have >= 120) {
+          // Only the first two blocks acknowledged: the next window starts at the third.
+          partial = true;
+          have += 2;
+        } else {
+          have += window.length;
+        }
+        c.s.send(encode({ op: Opcode.ACK, block: have & 0xffff }), tid, '127.0.0.1');
+      }
+      await until(() => logs.some((l) => l.includes(': sent, ')), 'the server logs the transfer sent');
+      t.equal(c.queued(), 0, 'nothing sent beyond what was asked');
+    });
+  }
+}
