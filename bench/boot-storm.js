@@ -9,6 +9,16 @@
 //   netboot  `netboot serve` (DHCP, TFTP, HTTP, portmap, mountd, NFS in one process)
 //   isc      ISC dhcpd + in.tftpd (tftpd-hpa) + nginx + NFS-Ganesha (with rpcbind)
 //   dnsmasq  dnsmasq (DHCP + TFTP) + nginx + NFS-Ganesha (with rpcbind)
+//   netboot-image  `netboot serve` with every node's root image-backed: the
+//            template imported once (`netboot image import`), each node
+//            added over it (NodeRoots, as `netboot add-node --image` does),
+//            its root DISKLESS/IP exported to its address only
+// With netboot-image in the run (or --image-root, which adds it), every
+// node gets a fixed address from a host entry (198.19.0.0/16, in the
+// subnet, outside the dynamic range), for every stack, and mounts and
+// speaks NFS from it: an image-backed root is keyed by the node's address
+// and its MOUNT is its boot only from that address. So the plain and the
+// image-backed netboot boot the same nodes the same way but for the root.
 // Each stack runs in a network namespace of its own at 198.18.0.1, joined by
 // a veth pair to a client namespace whose addresses (198.18.0.2 and up, one per
 // client process) act as DHCP relays: every node's DHCP goes out relayed
@@ -17,7 +27,7 @@
 // round (empty lease files); every node's root is a hard-link farm (`cp -al`)
 // of one template tree, made once per run.
 //
-//   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq]
+//   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]
 //        [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
 //
 // Reported per stack (the best of its rounds: fewest failed nodes, then the
@@ -47,7 +57,11 @@ const replayFile = fileURLToPath(new URL('boot-replay.json', import.meta.url));
 const MiB = 1024 * 1024;
 const SERVER = '198.18.0.1';
 const PREFIX = 15;
-const STACKS = ['netboot', 'isc', 'dnsmasq'];
+const STACKS = ['netboot', 'isc', 'dnsmasq', 'netboot-image'];
+const DEFAULT_STACKS = ['netboot', 'isc', 'dnsmasq'];
+const IMAGE = 'storm';
+/** The stack column: fits netboot-image. */
+const NAME_WIDTH = 14;
 const STAGES = ['dhcp', 'pxelinux', 'kernel', 'mount', 'nfs'];
 
 // `--json` alone prints the report on stdout, as the other benches do; `--json FILE` writes it to FILE.
@@ -57,7 +71,8 @@ const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '1' },
-    servers: { type: 'string', default: STACKS.join(',') },
+    servers: { type: 'string', default: DEFAULT_STACKS.join(',') },
+    'image-root': { type: 'boolean', default: false },
     'kernel-mib': { type: 'string', default: '2' },
     'initrd-mib': { type: 'string', default: '4' },
     'http-share': { type: 'string', default: '0.2' },
@@ -88,11 +103,45 @@ function writeBootFiles(dir, kernelMiB, initrdMiB, rootsDir) {
   writeFileSync(join(dir, 'pxelinux.0'), contentOf('pxelinux.0', 42_000));
   writeFileSync(join(dir, 'vmlinuz'), contentOf('vmlinuz', Math.round(kernelMiB * MiB)));
   writeFileSync(join(dir, 'initrd.img'), contentOf('initrd.img', Math.round(initrdMiB * MiB)));
-  // C612: 198.18 in hex, the config for the whole subnet (pxelinux finds it after 01-MAC and the longer hex names).
-  writeFileSync(
-    join(dir, 'pxelinux.cfg', 'C612'),
-    `DEFAULT linux\nLABEL linux\n  KERNEL vmlinuz\n  INITRD initrd.img\n  APPEND root=/dev/nfs nfsroot=${SERVER}:${rootsDir}/MAC ip=dhcp ro\n`,
-  );
+  // C612: 198.18 in hex, the config for the whole subnet (pxelinux finds it after 01-MAC and the longer hex names);
+  // C613 the same for its other half, 198.19, where the fixed addresses are.
+  for (const name of ['C612', 'C613']) {
+    writeFileSync(
+      join(dir, 'pxelinux.cfg', name),
+      `DEFAULT linux\nLABEL linux\n  KERNEL vmlinuz\n  INITRD initrd.img\n  APPEND root=/dev/nfs nfsroot=${SERVER}:${rootsDir}/MAC ip=dhcp ro\n`,
+    );
+  }
+}
+
+/** Node `index`'s fixed address: 198.19.1.1 and up, 250 a third octet (no .0 or .255 among them). */
+const fixedAddress = (index) => `198.19.${1 + Math.floor(index / 250)}.${1 + (index % 250)}`;
+
+/** dhcpd.conf host entries giving each node its fixed address (netboot and ISC dhcpd read them). */
+function hostBlocks(nodes) {
+  return nodes.map((n) => `host storm-${n.index} { hardware ethernet ${n.mac}; fixed-address ${n.ip}; }\n`).join('');
+}
+
+/**
+ * The image-backed roots, once per run: the template imported as image IMAGE
+ * into `stateDir` with `netboot image import`, then every node added over
+ * it as `netboot add-node IP --image` adds one (NodeRoots.add; no seed: the
+ * replay reads the template's own etc/hostname), its root DIR/IP an empty
+ * directory exported to the node's address alone. add-node itself is not
+ * run per node: a process each would take minutes at N=1000, and it writes
+ * exports lines with options of its own, where these keep the plain
+ * export's (async, insecure) so the two stacks differ only in the root.
+ */
+async function makeImageRoots(template, stateDir, dir, nodes, exportsFile) {
+  const r = spawnSync(process.execPath, [cli, 'image', 'import', IMAGE, template, '--state-dir', stateDir], { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`netboot image import failed: ${(r.stderr || r.error?.message || '').trim()}`);
+  const { NodeRoots } = await import('@netboot/image-store');
+  const roots = new NodeRoots(stateDir);
+  for (const n of nodes) {
+    await roots.add({ ip: n.ip, image: IMAGE, root: join(dir, n.ip) });
+    mkdirSync(join(dir, n.ip), { recursive: true });
+  }
+  writeFileSync(exportsFile, nodes.map((n) => `${join(dir, n.ip)} ${n.ip}(rw,no_root_squash,insecure,async)\n`).join(''));
+  return Number(r.stdout.trim());
 }
 
 /** The template root from the replay file's tree; each node's root is a hard-link farm of it. */
@@ -115,7 +164,7 @@ function makeRoots(template, rootsDir, macs) {
   if (r.status !== 0) throw new Error(`cp -al of the node roots failed: ${r.stderr || r.error?.message}`);
 }
 
-function dhcpdConf(rootsDir) {
+function dhcpdConf(rootsDir, hosts = '') {
   return `# The boot storm's subnet: every node is relayed from 198.18.0.2 and up.
 ddns-update-style none;
 authoritative;
@@ -127,7 +176,7 @@ subnet 198.18.0.0 netmask 255.254.0.0 {
   filename "pxelinux.0";
   option root-path "${SERVER}:${rootsDir}";
 }
-`;
+${hosts}`;
 }
 
 const ip = (...a) => {
@@ -135,8 +184,8 @@ const ip = (...a) => {
   if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr.trim()}`);
 };
 
-/** A server namespace and a client namespace joined by a veth pair; the client side holds the relay addresses. */
-function makeLink(atExit, relays) {
+/** A server namespace and a client namespace joined by a veth pair; the client side holds the relay addresses and the nodes' fixed ones. */
+function makeLink(atExit, relays, fixed) {
   const server = createNetns('nbbs', atExit);
   const client = createNetns('nbbc', atExit);
   if (!server.ns || !client.ns) throw new Error(server.why ?? client.why);
@@ -145,6 +194,11 @@ function makeLink(atExit, relays) {
   ip('link', 'add', link.serverIf, 'netns', link.server, 'type', 'veth', 'peer', 'name', link.clientIf, 'netns', link.client);
   ip('-n', link.server, 'addr', 'add', `${SERVER}/${PREFIX}`, 'dev', link.serverIf);
   for (const r of relays) ip('-n', link.client, 'addr', 'add', `${r}/${PREFIX}`, 'dev', link.clientIf);
+  if (fixed.length > 0) {
+    // One ip process for all of them (thousands at N=1000).
+    const r = spawnSync('ip', ['-n', link.client, '-batch', '-'], { input: fixed.map((a) => `addr add ${a}/32 dev ${link.clientIf}\n`).join(''), encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) throw new Error(`ip -batch (the nodes' addresses): ${(r.stderr || r.error?.message || '').trim()}`);
+  }
   ip('-n', link.server, 'link', 'set', link.serverIf, 'up');
   ip('-n', link.client, 'link', 'set', link.clientIf, 'up');
   return link;
@@ -181,7 +235,7 @@ function groupUsage(pgids) {
 }
 
 /** Starts one stack in `link.server`; returns its servers (each in its own process group) or { why }. */
-async function startStack(name, { link, work, bootDir, rootsDir, atExit }) {
+async function startStack(name, { link, work, bootDir, rootsDir, image, fixedNodes, atExit }) {
   const servers = [];
   const start = (tag, cmd, args) => {
     const s = startServer(link.server, cmd, args, join(work, `${tag}.log`), atExit);
@@ -192,11 +246,14 @@ async function startStack(name, { link, work, bootDir, rootsDir, atExit }) {
   const died = () => servers.map((s, i) => (s.exited ? `${['first', 'second', 'third', 'fourth'][i]} server exited: ${s.output().trim().split('\n').slice(-3).join(' | ')}` : '')).filter(Boolean).join('; ');
   const exportsFile = join(work, 'exports');
   writeFileSync(exportsFile, `${rootsDir} 198.18.0.0/15(rw,no_root_squash,insecure,async)\n`);
-  writeFileSync(join(work, 'dhcpd.conf'), dhcpdConf(rootsDir));
-  if (name === 'netboot') {
-    const s = start('netboot', process.execPath, [
+  const hosts = hostBlocks(fixedNodes);
+  writeFileSync(join(work, 'dhcpd.conf'), dhcpdConf(name === 'netboot-image' ? image.rootsDir : rootsDir, hosts));
+  if (name === 'netboot' || name === 'netboot-image') {
+    // The image-backed stack keeps its images and nodes in the run's image state directory; its leases start empty each round, as the others'.
+    const state = name === 'netboot' ? ['--state-dir', join(work, 'netboot-state')] : ['--state-dir', image.stateDir, '--leases', join(work, 'dhcpd.leases')];
+    const s = start(name, process.execPath, [
       cli, 'serve', '--dhcp-conf', join(work, 'dhcpd.conf'), '--interface', link.serverIf, '--tftp-root', bootDir, '--http-port', '80',
-      '--exports', exportsFile, '--listen', SERVER, '--state-dir', join(work, 'netboot-state'), '--no-lock', '--max-transfers', '4096',
+      '--exports', name === 'netboot' ? exportsFile : image.exportsFile, '--listen', SERVER, ...state, '--no-lock', '--max-transfers', '4096',
     ]);
     await waitFor(() => s.exited || s.output().includes('netboot serve: running'), 'netboot serve', 60_000);
     if (s.exited) return { why: `netboot serve did not start: ${s.output().trim().split('\n').slice(-3).join(' | ')}` };
@@ -223,16 +280,18 @@ async function startStack(name, { link, work, bootDir, rootsDir, atExit }) {
   start('nginx', programs.nginx, ['-c', join(work, 'nginx.conf'), '-e', join(work, 'nginx-error.log')]);
   if (name === 'isc') {
     // dhcpd pings an address before offering it (a second per new node); netboot and dnsmasq (--no-ping) do not.
-    writeFileSync(join(work, 'isc-dhcpd.conf'), `ping-check false;\n${dhcpdConf(rootsDir)}`);
+    writeFileSync(join(work, 'isc-dhcpd.conf'), `ping-check false;\n${dhcpdConf(rootsDir, hosts)}`);
     writeFileSync(join(work, 'isc-dhcpd.leases'), '');
     start('dhcpd', programs.dhcpd, ['-4', '-f', '-cf', join(work, 'isc-dhcpd.conf'), '-lf', join(work, 'isc-dhcpd.leases'), '-pf', join(work, 'dhcpd.pid'), link.serverIf]);
     start('in.tftpd', programs['in.tftpd'], ['-L', '-s', bootDir, '-a', `${SERVER}:69`]);
   } else {
+    // The fixed addresses as dnsmasq takes them: MAC,IP a line.
+    if (hosts) writeFileSync(join(work, 'dnsmasq.hosts'), fixedNodes.map((n) => `${n.mac},${n.ip}\n`).join(''));
     start('dnsmasq', programs.dnsmasq, [
       '--no-daemon', '--conf-file=/dev/null', '--port=0', '--user=root', '--group=root', '--pid-file=', `--interface=${link.serverIf}`, '--bind-interfaces',
       '--dhcp-authoritative', '--no-ping', '--dhcp-range=198.18.1.0,198.18.255.254,255.254.0.0,1h', `--dhcp-boot=pxelinux.0,,${SERVER}`,
       `--dhcp-option=17,${SERVER}:${rootsDir}`, '--dhcp-lease-max=100000', `--dhcp-leasefile=${join(work, 'dnsmasq.leases')}`,
-      '--enable-tftp', `--tftp-root=${bootDir}`, '--tftp-max=10000', '--log-facility=-',
+      '--enable-tftp', `--tftp-root=${bootDir}`, '--tftp-max=10000', '--log-facility=-', ...(hosts ? [`--dhcp-hostsfile=${join(work, 'dnsmasq.hosts')}`] : []),
     ]);
   }
   try {
@@ -314,8 +373,8 @@ async function round(name, ctx) {
   const work = mkdtempSync(join(ctx.work, `${name}-`));
   chmodSync(work, 0o755);
   try {
-    const link = makeLink(atExit, ctx.relays);
-    const started = await startStack(name, { link, work, bootDir: ctx.bootDir, rootsDir: ctx.rootsDir, atExit });
+    const link = makeLink(atExit, ctx.relays, ctx.fixed ? ctx.nodes.map((n) => n.ip) : []);
+    const started = await startStack(name, { link, work, bootDir: ctx.bootDir, rootsDir: ctx.rootsDir, image: ctx.image, fixedNodes: ctx.fixed ? ctx.nodes : [], atExit });
     if (started.why) return { error: `not measured: ${started.why}` };
     const pgids = started.servers.map((s) => s.pid);
     const before = groupUsage(pgids);
@@ -327,7 +386,8 @@ async function round(name, ctx) {
         await sleep(250);
       }
     })();
-    const xidBase = (Date.now() * 7919) >>> 0;
+    const roundStart = Date.now();
+    const xidBase = (roundStart * 7919) >>> 0;
     const specs = ctx.relays.map((relay, i) => ({
       nodes: ctx.nodes.filter((n) => n.index % ctx.relays.length === i),
       relay,
@@ -335,6 +395,7 @@ async function round(name, ctx) {
       bootDir: ctx.bootDir,
       templateDir: ctx.templateDir,
       xidBase,
+      rootBy: name === 'netboot-image' ? 'ip' : 'mac',
     }));
     const outs = await runClients(link, specs, work, ctx.timeoutMs, atExit);
     const after = groupUsage(pgids);
@@ -344,7 +405,10 @@ async function round(name, ctx) {
     for (const s of started.servers) await s.stop();
     const failedProcs = outs.filter((o) => o.error);
     if (failedProcs.length) return { error: failedProcs.map((o) => o.error).join('; ') };
-    return summarize(outs, { serverCpu: after.cpu - before.cpu, peakRss, lost });
+    const m = summarize(outs, { serverCpu: after.cpu - before.cpu, peakRss, lost });
+    // Each node's MOUNT of its image-backed root, from its own address, is its boot: the server records it in the node's record.
+    if (name === 'netboot-image') m.imageBootsRecorded = await bootsRecordedSince(ctx.image.stateDir, roundStart);
+    return m;
   } finally {
     atExit.run();
   }
@@ -383,25 +447,47 @@ function summarize(outs, { serverCpu, peakRss, lost }) {
   };
 }
 
+/** How many image-backed nodes' records say they booted at or after `since` (ms since the epoch). */
+async function bootsRecordedSince(stateDir, since) {
+  const { NodeRoots } = await import('@netboot/image-store');
+  return (await new NodeRoots(stateDir).list()).filter((r) => (r.bootedAt ?? 0) >= since).length;
+}
+
+/** The image-backed stack's figures over the plain one's (lower is better for each: above 1, the image costs more), or undefined unless both were measured. */
+function imageRatios(plain, image) {
+  if (!plain || plain.error || !image || image.error) return undefined;
+  const r = (a, b) => (typeof a === 'number' && typeof b === 'number' && a > 0 && b > 0 ? Number((b / a).toFixed(3)) : null);
+  return {
+    allUp: r(plain.allUpS, image.allUpS),
+    nodeP50: r(plain.p50, image.p50),
+    nodeP99: r(plain.p99, image.p99),
+    mountP50: r(plain.stages.mount.p50, image.stages.mount.p50),
+    nfsP50: r(plain.stages.nfs.p50, image.stages.nfs.p50),
+    serverCpu: r(plain.serverCpuS, image.serverCpuS),
+  };
+}
+
 const better = (m, prev) => !prev || prev.error || (!m.error && (m.failed < prev.failed || (m.failed === prev.failed && (m.lastUpS ?? Infinity) < (prev.lastUpS ?? Infinity))));
 
 function printRow(name, r, rounds) {
-  if (r.error) return console.log(`${name.padEnd(9)}${r.error}`);
+  if (r.error) return console.log(`${name.padEnd(NAME_WIDTH)}${r.error}`);
   const f = (v) => (v === null ? '-' : String(v));
   console.log(
-    `${name.padEnd(9)}${(r.allUpS !== null ? String(r.allUpS) : r.lastUpS !== null ? `(${r.lastUpS})` : '-').padStart(9)}${f(r.p50).padStart(7)}${f(r.p99).padStart(7)}` +
+    `${name.padEnd(NAME_WIDTH)}${(r.allUpS !== null ? String(r.allUpS) : r.lastUpS !== null ? `(${r.lastUpS})` : '-').padStart(9)}${f(r.p50).padStart(7)}${f(r.p99).padStart(7)}` +
       STAGES.map((s) => `${f(r.stages[s].p50)}/${f(r.stages[s].p99)}`.padStart(16)).join('') +
       `${String(r.up).padStart(6)}${String(r.failed).padStart(7)}${`${r.retries.dhcp}/${r.retries.tftp}/${r.retries.http}/${r.retries.nfs}`.padStart(12)}` +
       `${String(r.serverCpuS).padStart(9)}${String(r.serverPeakRssMB).padStart(8)}${String(r.clientCpuS).padStart(9)}  ${rounds}`,
   );
   for (const [why, n] of Object.entries(r.failures)) console.log(`         ${n} x ${why}`);
   for (const l of r.serversLost) console.log(`         a server exited during the storm: ${l}`);
+  if (r.imageBootsRecorded !== undefined) console.log(`         ${r.imageBootsRecorded} of ${r.up + r.failed} nodes' boots recorded in their node records (their MOUNT, from their own address)`);
 }
 
 async function main() {
   const nodes = Number(values.nodes);
   const rounds = Number(values.rounds);
   const servers = values.servers.split(',');
+  if (values['image-root'] && !servers.includes('netboot-image')) servers.push('netboot-image');
   const kernelMiB = Number(values['kernel-mib']);
   const initrdMiB = Number(values['initrd-mib']);
   const httpShare = Number(values['http-share']);
@@ -417,8 +503,8 @@ async function main() {
     !(timeoutMs > 0)
   ) {
     console.error(
-      'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq] [--kernel-mib M] [--initrd-mib M]\n' +
-        '                                [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]',
+      'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]\n' +
+        '                                [--kernel-mib M] [--initrd-mib M] [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]',
     );
     process.exit(2);
   }
@@ -442,25 +528,35 @@ async function main() {
     const rootsDir = join(work, 'roots');
     writeBootFiles(bootDir, kernelMiB, initrdMiB, rootsDir);
     writeTemplate(templateDir, replay.tree);
+    const fixed = servers.includes('netboot-image');
     // The HTTP share: every k-th node, spread evenly over the run.
     const list = Array.from({ length: nodes }, (_, index) => ({
       index,
       mac: `02:b5:${[index >> 24, index >> 16, index >> 8, index].map((b) => (b & 255).toString(16).padStart(2, '0')).join(':')}`,
       http: Math.floor((index + 1) * httpShare) > Math.floor(index * httpShare),
+      ...(fixed ? { ip: fixedAddress(index) } : {}),
     }));
     const rootsStart = performance.now();
     makeRoots(templateDir, rootsDir, list.map((n) => n.mac));
     const rootsSeconds = ((performance.now() - rootsStart) / 1000).toFixed(1);
+    let image;
+    let imageNote = '';
+    if (fixed) {
+      const imageStart = performance.now();
+      image = { stateDir: join(work, 'image-state'), rootsDir: join(work, 'image-roots'), exportsFile: join(work, 'image-exports') };
+      const generation = await makeImageRoots(templateDir, image.stateDir, image.rootsDir, list, image.exportsFile);
+      imageNote = `; image ${IMAGE} generation ${generation} under ${nodes} image-backed roots in ${((performance.now() - imageStart) / 1000).toFixed(1)} s; fixed addresses 198.19.1.1 and up`;
+    }
     const relays = Array.from({ length: clientProcs }, (_, i) => `198.18.0.${2 + i}`);
-    const ctx = { work, bootDir, templateDir, rootsDir, nodes: list, relays, timeoutMs, atExit };
+    const ctx = { work, bootDir, templateDir, rootsDir, image, fixed, nodes: list, relays, timeoutMs, atExit };
     const header =
       `${nodes} nodes at once (${list.filter((n) => n.http).length} over HTTP), kernel ${kernelMiB} MiB + initrd ${initrdMiB} MiB, ` +
-      `${replay.calls} NFS calls replayed per node (roots: ${nodes} x cp -al in ${rootsSeconds} s), ${clientProcs} client process${clientProcs > 1 ? 'es' : ''}, ` +
+      `${replay.calls} NFS calls replayed per node (roots: ${nodes} x cp -al in ${rootsSeconds} s${imageNote}), ${clientProcs} client process${clientProcs > 1 ? 'es' : ''}, ` +
       `${rounds > 1 ? `best of ${rounds} rounds` : '1 round'}`;
     if (values.json !== '-') {
       console.log(header);
       console.log(
-        `${'stack'.padEnd(9)}${'all up s'.padStart(9)}${'p50 s'.padStart(7)}${'p99 s'.padStart(7)}` +
+        `${'stack'.padEnd(NAME_WIDTH)}${'all up s'.padStart(9)}${'p50 s'.padStart(7)}${'p99 s'.padStart(7)}` +
           STAGES.map((s) => `${s} p50/99`.padStart(16)).join('') +
           `${'up'.padStart(6)}${'failed'.padStart(7)}${'retries'.padStart(12)}${'srv cpu'.padStart(9)}${'srv MB'.padStart(8)}${'cli cpu'.padStart(9)}  rounds`,
       );
@@ -476,7 +572,17 @@ async function main() {
       }
     }
     if (values.json !== '-') for (const name of servers) printRow(name, best[name], all[name].length);
-    if (values.json !== '-') console.log('retries: dhcp/tftp/http/nfs; all up in parentheses: when the last node that came up did (some failed)');
+    const imageVsPlain = imageRatios(best.netboot, best['netboot-image']);
+    if (values.json !== '-') {
+      console.log('retries: dhcp/tftp/http/nfs; all up in parentheses: when the last node that came up did (some failed)');
+      if (imageVsPlain) {
+        const x = (v) => (v === null ? '-' : `${v}x`);
+        console.log(
+          `netboot-image / netboot (above 1: the image-backed roots took longer or cost more): all up ${x(imageVsPlain.allUp)}, node p50 ${x(imageVsPlain.nodeP50)}, ` +
+            `p99 ${x(imageVsPlain.nodeP99)}, mount p50 ${x(imageVsPlain.mountP50)}, nfs p50 ${x(imageVsPlain.nfsP50)}, server CPU ${x(imageVsPlain.serverCpu)}`,
+        );
+      }
+    }
     if (values.json) {
       const of = (f) => Object.fromEntries(servers.map((n) => [n, best[n] && !best[n].error ? f(best[n]) : null]));
       const cells = [
@@ -493,11 +599,11 @@ async function main() {
       ];
       const out = report({
         benchmark: 'boot-storm',
-        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source },
+        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed },
         servers: Object.fromEntries(servers.map((n) => [n, best[n]?.error ?? `started fresh each round in a network namespace of its own at ${SERVER}`])),
         loadAtStart,
         cells,
-        detail: { best, rounds: all },
+        detail: { best, rounds: all, ...(imageVsPlain ? { imageVsPlain } : {}) },
       });
       if (values.json === '-') console.log(JSON.stringify(out));
       else writeFileSync(values.json, `${JSON.stringify(out, null, 2)}\n`);

@@ -55,3 +55,31 @@ t.test('boot-storm boots 3 nodes through netboot serve, none failed', async (t) 
   t.ok(typeof report.cells.find((c: { key: string }) => c.key === 'all-up').values.netboot === 'number', 'a time until all were up');
   t.same(stormNamespaces().filter((n) => !before.has(n)), [], 'no namespace left behind');
 });
+
+t.test('boot-storm --image-root boots the same 3 nodes through plain and image-backed roots, none failed', async (t) => {
+  if (!requireNetns(t)) return;
+  if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
+  const dir = mkdtempSync(join(tmpdir(), 'boot-storm-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const before = new Set(stormNamespaces());
+  const json = join(dir, 'storm.json');
+  const r = await run(
+    process.execPath,
+    [join(repoRoot, 'bench/boot-storm.js'), '--nodes', '3', '--servers', 'netboot', '--image-root', '--http-share', '0.34', '--kernel-mib', '1', '--initrd-mib', '1', '--timeout-s', '120', '--json', json],
+    { timeoutMs: 300_000 },
+  );
+  t.equal(r.code, 0, `the bench exits 0 (stderr: ${r.stderr.slice(-500)})`);
+  const report = JSON.parse(readFileSync(json, 'utf8'));
+  t.same(report.params.servers, ['netboot', 'netboot-image'], '--image-root adds the image-backed stack');
+  t.equal(report.params.fixedAddresses, true, 'every node has a fixed address');
+  for (const stack of ['netboot', 'netboot-image']) {
+    const best = report.detail.best[stack];
+    t.notOk(best.error, `${stack} was measured`);
+    t.equal(best.up, 3, `${stack}: 3 nodes up`);
+    t.equal(best.failed, 0, `${stack}: 0 failed`);
+    t.ok(best.nfsCalls >= 3 * report.params.replayCalls, `${stack}: every node replayed the whole boot`);
+  }
+  t.equal(report.detail.best['netboot-image'].imageBootsRecorded, 3, "each node's MOUNT from its own address was its boot, recorded in its node record");
+  t.ok(typeof report.detail.imageVsPlain.allUp === 'number', 'the image/plain ratio of the time until all were up');
+  t.same(stormNamespaces().filter((n) => !before.has(n)), [], 'no namespace left behind');
+});

@@ -257,7 +257,8 @@ async function replay(client, root, boot, stats) {
   }
 }
 
-async function mount(host, rootPath, stats) {
+/** portmap, then MOUNT of `rootPath` and an NFS connection, from `localAddress` when the node has its own address (an export may name it). */
+async function mount(host, rootPath, stats, localAddress) {
   const pm = await PortmapClient.connect({ host, port: 111, transport: 'udp', reservedPort: false });
   let mountdPort;
   let nfsPort;
@@ -268,7 +269,8 @@ async function mount(host, rootPath, stats) {
     pm.close();
   }
   if (!mountdPort || !nfsPort) throw new NodeFailure(`portmap: mountd at ${mountdPort}, nfs at ${nfsPort}`);
-  const m = await MountClient.connect({ host, port: mountdPort, transport: 'tcp', cred: ROOT_CRED, timeoutMs: 60_000 });
+  const from = localAddress ? { localAddress } : {};
+  const m = await MountClient.connect({ host, port: mountdPort, transport: 'tcp', cred: ROOT_CRED, timeoutMs: 60_000, ...from });
   let root;
   try {
     const r = await m.mnt(rootPath);
@@ -278,7 +280,7 @@ async function mount(host, rootPath, stats) {
   } finally {
     m.close();
   }
-  const client = await NfsClient.connect({ host, port: nfsPort, transport: 'tcp', cred: ROOT_CRED, timeoutMs: 120_000 });
+  const client = await NfsClient.connect({ host, port: nfsPort, transport: 'tcp', cred: ROOT_CRED, timeoutMs: 120_000, ...from });
   return { client, root };
 }
 
@@ -298,6 +300,7 @@ async function bootOne(node, ctx) {
   try {
     const lease = await dhcp(node, ctx.channel, ctx.xidBase);
     stats.dhcpRetries = lease.retries;
+    if (node.ip && lease.ip !== node.ip) throw new NodeFailure(`DHCP gave ${lease.ip}, not the node's fixed address ${node.ip}`);
     mark('dhcp');
     stage = 'pxelinux';
     if (lease.file !== 'pxelinux.0') throw new NodeFailure(`DHCP gave boot file "${lease.file}", expected pxelinux.0`);
@@ -331,7 +334,8 @@ async function bootOne(node, ctx) {
     stage = 'mount';
     const [server, base] = (lease.rootPath ?? '').split(':');
     if (!base) throw new NodeFailure(`DHCP gave root-path "${lease.rootPath}", expected SERVER:/DIR`);
-    const mounted = await mount(server, `${base}/${node.mac.replaceAll(':', '-')}`, stats);
+    // A root by MAC (a hard-link farm), or by the node's address (an image-backed root, as add-node names it).
+    const mounted = await mount(server, `${base}/${ctx.rootBy === 'ip' ? lease.ip : node.mac.replaceAll(':', '-')}`, stats, node.ip);
     client = mounted.client;
     mark('mount');
     stage = 'nfs';
@@ -370,10 +374,13 @@ function bootModel(replayFile, templateDir) {
 }
 
 /**
- * Boots `nodes` ({ index, mac, http }) at once against `server` from `relay`;
- * returns each node's record and this process's CPU seconds.
+ * Boots `nodes` ({ index, mac, http, ip? }) at once against `server` from `relay`;
+ * returns each node's record and this process's CPU seconds. A node with an
+ * `ip` (a fixed address its host entry gives) must lease it and mounts and
+ * speaks NFS from it; `rootBy` 'ip' mounts DHCP's root-path plus that
+ * address instead of the MAC.
  */
-export async function bootNodes({ nodes, relay, server, bootDir, replayFile, templateDir, xidBase }) {
+export async function bootNodes({ nodes, relay, server, bootDir, replayFile, templateDir, xidBase, rootBy = 'mac' }) {
   const files = new Map();
   const cpu0 = process.cpuUsage();
   const boot = bootModel(replayFile, templateDir);
@@ -382,7 +389,7 @@ export async function bootNodes({ nodes, relay, server, bootDir, replayFile, tem
   const t0 = performance.now();
   let records;
   try {
-    records = await Promise.all(nodes.map((n) => bootOne({ ...n, macBytes: Buffer.from(n.mac.split(':').map((h) => parseInt(h, 16))) }, { channel, files, boot, xidBase })));
+    records = await Promise.all(nodes.map((n) => bootOne({ ...n, macBytes: Buffer.from(n.mac.split(':').map((h) => parseInt(h, 16))) }, { channel, files, boot, xidBase, rootBy })));
   } finally {
     channel.close();
   }
