@@ -1,3 +1,5 @@
+import { BoundedMap } from './bounded-map.js';
+
 interface Entry<T> {
   st: T;
   until: number;
@@ -15,12 +17,14 @@ interface Entry<T> {
  * attribute cache. Errors (ENOENT...) are never cached. `ttlMs` 0 turns it off.
  */
 export class AttributeCache<T> {
-  private readonly entries = new Map<string, Entry<T>>();
+  private readonly entries: BoundedMap<string, Entry<T>>;
 
   constructor(
     readonly ttlMs = 1000,
-    private readonly maxEntries = 65536,
-  ) {}
+    maxEntries = 65536,
+  ) {
+    this.entries = new BoundedMap(maxEntries);
+  }
 
   /** The attributes stored for `key` while fresh, else `load()`'s (stored); throws as `load` does. */
   get(key: string, load: () => T): T {
@@ -45,9 +49,6 @@ export class AttributeCache<T> {
 
   private store(key: string, st: T, now: number): void {
     if (this.ttlMs <= 0) return;
-    this.entries.delete(key);
-    // Oldest first in insertion order: full, the oldest entry goes.
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { st, until: now + this.ttlMs });
   }
 

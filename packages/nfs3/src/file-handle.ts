@@ -1,4 +1,5 @@
 import { type Cipher, createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { BoundedMap } from './bounded-map.js';
 
 /**
  * What an NFS file handle names: an object of one export, by inode number
@@ -42,8 +43,9 @@ const VERIFIED_MAX = 4096;
 const ENCODED_MAX = 16384;
 
 export class HandleCodec {
-  private readonly verified = new Map<string, HandleId>();
-  private readonly encoded = new Map<string, Buffer>();
+  private readonly verified = new BoundedMap<string, HandleId>(VERIFIED_MAX);
+  /** By inode number (a bigint key: no string made per lookup); the export and birth time are checked on a hit. */
+  private readonly encoded = new BoundedMap<bigint, { h: Buffer; exportId: number; birth: bigint }>(ENCODED_MAX);
   /** AES-128-ECB per export id: ECB without padding keeps no state between blocks, so one cipher serves every call. */
   private readonly ciphers = new Map<number, Cipher>();
 
@@ -59,38 +61,54 @@ export class HandleCodec {
     const out: Buffer[] = new Array(ids.length);
     let missing: number[] | undefined;
     for (let i = 0; i < ids.length; i++) {
-      const hit = this.encoded.get(keyOf(ids[i]!));
-      if (hit) out[i] = hit;
+      const id = ids[i]!;
+      const hit = this.encoded.get(id.ino);
+      if (hit && hit.birth === id.birth && hit.exportId === id.exportId >>> 0) out[i] = hit.h;
       else (missing ??= []).push(i);
     }
-    if (!missing) return out;
     // One cipher call per export among the missing (a READDIRPLUS reply is all one export).
-    const byExport = new Map<number, number[]>();
-    for (const i of missing) {
-      const e = ids[i]!.exportId >>> 0;
-      const list = byExport.get(e);
-      if (list) list.push(i);
-      else byExport.set(e, [i]);
-    }
-    for (const [exportId, list] of byExport) {
-      const blocks = Buffer.allocUnsafe(16 * list.length);
-      list.forEach((i, k) => {
-        blocks.writeBigUInt64BE(ids[i]!.ino, 16 * k);
-        blocks.writeBigUInt64BE(ids[i]!.birth, 16 * k + 8);
-      });
-      const macs = this.cipher(exportId).update(blocks);
-      list.forEach((i, k) => {
-        const h = Buffer.allocUnsafe(HANDLE_SIZE);
-        h[0] = VERSION;
-        h[1] = 0;
-        h.writeUInt32BE(exportId, 2);
-        blocks.copy(h, 6, 16 * k, 16 * k + 16);
-        macs.copy(h, BODY, 16 * k, 16 * k + MAC);
-        this.remember(keyOf(ids[i]!), h);
-        out[i] = h;
-      });
+    while (missing && missing.length > 0) {
+      const exportId = ids[missing[0]!]!.exportId >>> 0;
+      const group: number[] = [];
+      const rest: number[] = [];
+      for (const i of missing) (ids[i]!.exportId >>> 0 === exportId ? group : rest).push(i);
+      this.sign(exportId, ids, group, out);
+      missing = rest;
     }
     return out;
+  }
+
+  /**
+   * Makes the handles of `ids[i]` for each i of `list` (all of export `exportId`) into `out[i]`. Bytes are
+   * moved one by one and the 64-bit fields written through a DataView: for a few dozen bytes that is
+   * several times cheaper than Buffer's copy and writeBigUInt64BE calls.
+   */
+  private sign(exportId: number, ids: readonly HandleId[], list: readonly number[], out: Buffer[]): void {
+    const n = list.length;
+    const blocks = Buffer.allocUnsafe(16 * n);
+    const view = new DataView(blocks.buffer, blocks.byteOffset, blocks.byteLength);
+    for (let k = 0; k < n; k++) {
+      const id = ids[list[k]!]!;
+      view.setBigUint64(16 * k, BigInt.asUintN(64, id.ino));
+      view.setBigUint64(16 * k + 8, BigInt.asUintN(64, id.birth));
+    }
+    const macs = this.cipher(exportId).update(blocks);
+    const handles = Buffer.allocUnsafe(HANDLE_SIZE * n);
+    for (let k = 0; k < n; k++) {
+      const at = HANDLE_SIZE * k;
+      handles[at] = VERSION;
+      handles[at + 1] = 0;
+      handles[at + 2] = exportId >>> 24;
+      handles[at + 3] = (exportId >>> 16) & 0xff;
+      handles[at + 4] = (exportId >>> 8) & 0xff;
+      handles[at + 5] = exportId & 0xff;
+      for (let j = 0; j < 16; j++) handles[at + 6 + j] = blocks[16 * k + j]!;
+      for (let j = 0; j < MAC; j++) handles[at + BODY + j] = macs[16 * k + j]!;
+      const h = handles.subarray(at, at + HANDLE_SIZE);
+      const id = ids[list[k]!]!;
+      this.encoded.set(id.ino, { h, exportId, birth: id.birth });
+      out[list[k]!] = h;
+    }
   }
 
   /** The object a handle names, or undefined when it is not one of ours (BADHANDLE). */
@@ -104,14 +122,8 @@ export class HandleCodec {
     const expected = v2 ? this.cipher(exportId).update(h.subarray(6, BODY)).subarray(0, MAC) : this.v1Mac(h.subarray(0, BODY));
     if (!timingSafeEqual(expected, h.subarray(BODY))) return undefined;
     const id = Object.freeze({ exportId, ino: h.readBigUInt64BE(6), birth: h.readBigUInt64BE(14) });
-    if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(key, id);
     return id;
-  }
-
-  private remember(key: string, h: Buffer): void {
-    if (this.encoded.size >= ENCODED_MAX) this.encoded.delete(this.encoded.keys().next().value!);
-    this.encoded.set(key, h);
   }
 
   private cipher(exportId: number): Cipher {
@@ -135,5 +147,3 @@ export class HandleCodec {
     return createHmac('sha256', this.key).update(body).digest().subarray(0, V1_MAC);
   }
 }
-
-const keyOf = (id: HandleId) => `${id.exportId >>> 0}:${id.ino}:${id.birth}`;

@@ -14,6 +14,7 @@ export { DIRECT_READ_MAX } from './local-fs.js';
 export { PortableIo } from './portable-io.js';
 export { OpenFiles, type Opened } from './open-files.js';
 export { AttributeCache } from './attribute-cache.js';
+export { BoundedMap } from './bounded-map.js';
 export { NfsClient } from './nfs-client.js';
 export type { NfsCallObserver, ObservedCalls, CallFact } from './call-observer.js';
 export { NfsCallStats, CALL_LATENCY_BUCKETS } from './call-stats.js';
