@@ -26,7 +26,8 @@ export async function withRecordLock<T>(path: string, what: string, fn: () => Pr
   if (!calls) return withPidLock(`${path}.pid`, what, fn);
   const fh = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
-    await calls.ofdSetLockWait(fh.fd, calls.constants.F_WRLCK, 0, 0);
+    // Uncontended (nearly always) it is taken at once; only a held lock is waited for, on a thread the wait starts.
+    if (!calls.ofdSetLock(fh.fd, calls.constants.F_WRLCK, 0, 0)) await calls.ofdSetLockWait(fh.fd, calls.constants.F_WRLCK, 0, 0);
     return await fn();
   } finally {
     // The only descriptor of the description: closing it lets the lock go.
