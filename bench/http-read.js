@@ -6,14 +6,23 @@
 // sendfile), all fetched by curl to /dev/null, with curl reading a local copy
 // through file:// as the ceiling. Server CPU seconds per GiB sent come from
 // /proc (threads' schedstat), children included (nginx's workers, busybox's
-// child per connection).
-//   node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--servers netboot,netboot-reads,nginx,busybox] [--json]
+// child per connection); the curls' own CPU (getrusage of each, through the
+// shell's `times`) beside it, and their sum. On loopback the kernel's work
+// for one byte (the sender's TCP output, the receiver's TCP input and copy)
+// falls on whichever process runs when the packet moves: a server that
+// sends as soon as the socket has room pays for part of its clients'
+// receive path, one whose sends go out on its clients' acknowledgements
+// leaves it to them. The total is what the machine pays per GiB.
+//   node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--servers netboot,netboot-reads,nginx,busybox] [--syscalls] [--json]
 // Each figure is the best of N rounds; a round measures every server on every
-// cell, alternating which server goes first.
+// cell, alternating which server goes first. --syscalls adds one round per
+// cell with `perf stat` counting each server's system calls (root and perf
+// needed; that round's times are not kept; not busybox, whose child per
+// connection is forked after perf attaches): calls per GiB sent, by name.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +40,7 @@ const sizeMiB = Number(opt('--size', '512'));
 const runs = Number(opt('--runs', '3'));
 const parallels = String(opt('--parallel', '1,8')).split(',').map(Number);
 const wanted = String(opt('--servers', 'netboot,netboot-reads,nginx,busybox')).split(',');
+const syscalls = args.includes('--syscalls');
 if (!(sizeMiB > 0 && runs > 0 && parallels.every((p) => Number.isInteger(p) && p > 0))) {
   console.error('usage: node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--servers netboot,netboot-reads,nginx,busybox] [--json]');
   process.exit(2);
@@ -110,24 +120,80 @@ async function waitForHttp(url) {
   throw new Error(`nothing answers at ${url}`);
 }
 
-/** `parallel` curls at once; MB/s of all bytes over the slowest curl's time. */
+/** Seconds in `times` output ("0m0.123s 0m0.456s"): user + system. */
+function timesSeconds(line) {
+  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(line ?? '');
+  return m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : NaN;
+}
+
+/**
+ * `parallel` curls at once: MB/s of all bytes over the slowest curl's time,
+ * and the curls' CPU seconds (each run by a shell whose `times` reports its
+ * waited-for child's, from getrusage).
+ */
 async function fetchAll(url, parallel) {
   const one = () =>
     new Promise((resolve, reject) => {
-      const c = spawn('curl', ['-s', '-S', '-o', '/dev/null', '-w', '%{time_total} %{size_download}', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn('bash', ['-c', 'curl -s -S -o /dev/null -w "%{time_total} %{size_download}\\n" "$1" && times', 'fetch', url], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       c.stdout.on('data', (d) => (out += d));
       c.stderr.on('data', (d) => (err += d));
       // 'close', not 'exit': curl's output may still be in the pipe when it exits.
       c.on('close', (code) => {
-        const [secs, got] = out.trim().split(' ').map(Number);
+        const [first, , children] = out.trim().split('\n');
+        const [secs, got] = (first ?? '').split(' ').map(Number);
         if (code !== 0 || got !== size) reject(new Error(`curl ${url}: exit ${code}, ${got} of ${size} bytes ${err.trim()}`));
-        else resolve(secs);
+        else resolve({ secs, cpu: timesSeconds(children) });
       });
     });
-  const times = await Promise.all(Array.from({ length: parallel }, one));
-  return (size * parallel) / 1e6 / Math.max(...times);
+  const runs = await Promise.all(Array.from({ length: parallel }, one));
+  return { mbps: (size * parallel) / 1e6 / Math.max(...runs.map((r) => r.secs)), clientSecs: runs.reduce((a, r) => a + r.cpu, 0) };
+}
+
+/** Syscall names counted one by one with --syscalls (where this kernel has their tracepoints); the rest count in the total. */
+const SYSCALLS = ['sendfile64', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'preadv2', 'pread64', 'read', 'write', 'writev', 'futex', 'setsockopt', 'ioctl', 'accept4', 'close'];
+const traceable = (name) => existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${name}`) || existsSync(`/sys/kernel/debug/tracing/events/syscalls/sys_enter_${name}`);
+
+/**
+ * `work` with `perf stat` counting the system calls of `pids` (processes
+ * there when it attaches: not busybox's child per connection). Counts come
+ * every 100 ms (-I), so the work starts once the first interval shows perf
+ * attached, and the intervals are summed.
+ */
+async function countSyscalls(pids, work) {
+  const events = ['raw_syscalls:sys_enter', ...SYSCALLS.filter(traceable).map((n) => `syscalls:sys_enter_${n}`)];
+  const perf = spawn('perf', ['stat', '-I', '100', '-x', ',', '-e', events.join(','), '-p', pids.join(',')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let text = '';
+  let attached = () => {};
+  const counting = new Promise((r) => (attached = r));
+  perf.stderr.on('data', (d) => {
+    text += d;
+    if (text.includes('raw_syscalls:sys_enter')) attached();
+  });
+  const gone = new Promise((r) => perf.once('exit', r));
+  const waited = await Promise.race([counting.then(() => true), gone.then(() => false), new Promise((r) => setTimeout(() => r(false), 10_000))]);
+  if (!waited) {
+    perf.kill('SIGINT');
+    throw new Error(`perf did not start counting: ${text.trim().split('\n').slice(-2).join(' | ')}`);
+  }
+  try {
+    await work();
+  } finally {
+    perf.kill('SIGINT');
+    await gone;
+  }
+  // Interval lines: time,count,unit,event,...
+  const counts = {};
+  for (const line of text.split('\n')) {
+    const f = line.split(',');
+    const n = Number(f[1]);
+    if (f.length < 4 || !Number.isFinite(n)) continue;
+    const name = f[3].replace(/^raw_syscalls:sys_enter$/, 'all').replace(/^syscalls:sys_enter_/, '');
+    counts[name] = (counts[name] ?? 0) + n;
+  }
+  if (counts.all === undefined) throw new Error(`perf counted nothing: ${text.trim().split('\n').slice(-2).join(' | ')}`);
+  return counts;
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'http-bench-'));
@@ -184,6 +250,8 @@ try {
 
   const best = {};
   const cpuPerGiB = {};
+  const clientCpuPerGiB = {};
+  const totalCpuPerGiB = {};
   const keep = (table, p, name, value, higher) => {
     table[p] ??= {};
     const old = table[p][name];
@@ -194,9 +262,12 @@ try {
     for (const p of parallels) {
       const order = run % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse();
       for (const [name, s] of order) {
-        const { result: mbps, secs } = await serverCpu(s.pid, () => fetchAll(s.url, p));
-        keep(best, p, name, Number(mbps.toFixed(0)), true);
-        keep(cpuPerGiB, p, name, Number((secs / ((size * p) / 2 ** 30)).toFixed(4)), false);
+        const { result, secs } = await serverCpu(s.pid, () => fetchAll(s.url, p));
+        const gib = (size * p) / 2 ** 30;
+        keep(best, p, name, Number(result.mbps.toFixed(0)), true);
+        keep(cpuPerGiB, p, name, Number((secs / gib).toFixed(4)), false);
+        keep(clientCpuPerGiB, p, name, Number((result.clientSecs / gib).toFixed(4)), false);
+        keep(totalCpuPerGiB, p, name, Number(((secs + result.clientSecs) / gib).toFixed(4)), false);
       }
       let local = 0;
       for (let i = 0; i < p; i++) {
@@ -207,12 +278,38 @@ try {
     }
   }
 
+  // Syscalls per GiB sent: one more round under perf, not timed.
+  const syscallsPerGiB = {};
+  let syscallsSkipped;
+  if (syscalls && process.getuid?.() !== 0) syscallsSkipped = 'needs root (perf attached to the servers)';
+  else if (syscalls && !which('perf')) syscallsSkipped = 'perf is not installed (apt-get install linux-perf)';
+  else if (syscalls) {
+    for (const p of parallels) {
+      for (const [name, s] of Object.entries(servers)) {
+        // busybox forks a child per connection, after perf has attached: it would count nothing.
+        if (name === 'busybox httpd') continue;
+        // nginx's master only waits: its workers serve.
+        const pids = name === 'nginx' ? childrenOf(s.pid) : [String(s.pid)];
+        const counts = await countSyscalls(pids, () => fetchAll(s.url, p));
+        const gib = (size * p) / 2 ** 30;
+        syscallsPerGiB[p] ??= {};
+        syscallsPerGiB[p][name] = Object.fromEntries(
+          Object.entries(counts)
+            .filter(([, v]) => v > 0)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => [k, Math.round(v / gib)]),
+        );
+      }
+    }
+  }
+
   const names = Object.keys(servers);
   const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && a > 0 && b > 0 ? Number((a / b).toFixed(3)) : null);
   const cells = [];
   for (const p of parallels) {
     const mbps = Object.fromEntries(names.map((n) => [n, best[p][n] ?? null]));
     const cpus = Object.fromEntries(names.map((n) => [n, cpuPerGiB[p][n] ?? null]));
+    const totals = Object.fromEntries(names.map((n) => [n, totalCpuPerGiB[p][n] ?? null]));
     cells.push(
       cell({
         key: `read/p${p}`,
@@ -238,9 +335,32 @@ try {
           'nginx / netboot reads': ratio(cpus.nginx, cpus['netboot reads']),
         },
       }),
+      cell({
+        key: `cpu-total/p${p}`,
+        label: `server and client CPU seconds per GiB sent, ${p} at once`,
+        unit: 's/GiB',
+        higherIsBetter: false,
+        values: totals,
+        reference: 'nginx',
+        detail: { clients: Object.fromEntries(names.map((n) => [n, clientCpuPerGiB[p][n] ?? null])) },
+      }),
     );
+    if (syscallsPerGiB[p]) {
+      cells.push(
+        cell({
+          key: `syscalls/p${p}`,
+          label: `server system calls per GiB sent, ${p} at once`,
+          unit: 'calls/GiB',
+          higherIsBetter: false,
+          values: Object.fromEntries(names.map((n) => [n, syscallsPerGiB[p][n]?.all ?? null])),
+          reference: 'nginx',
+          detail: syscallsPerGiB[p],
+        }),
+      );
+    }
   }
   const serverInfo = Object.fromEntries([...Object.entries(servers).map(([n, s]) => [n, { pid: s.pid }]), ...Object.entries(skipped).map(([n, why]) => [n, { why }])]);
+  if (syscallsSkipped) console.error(`http-read: no syscall counts: ${syscallsSkipped}`);
   if (json) {
     console.log(JSON.stringify(report({ benchmark: 'http-read', params: { sizeMiB, runs, parallel: parallels }, servers: serverInfo, loadAtStart, cells })));
   } else {
@@ -248,11 +368,19 @@ try {
     for (const [n, why] of Object.entries(skipped)) console.log(`  ${n}: skipped, ${why}`);
     for (const p of parallels) {
       console.log(`  ${p} curl at once`);
-      for (const n of names) console.log(`    ${n.padEnd(14)} ${String(best[p][n]).padStart(6)} MB/s   server CPU ${cpuPerGiB[p][n]} s per GiB sent`);
+      for (const n of names) {
+        console.log(
+          `    ${n.padEnd(14)} ${String(best[p][n]).padStart(6)} MB/s   CPU s per GiB sent: server ${cpuPerGiB[p][n]}, curls ${clientCpuPerGiB[p][n]}, both ${totalCpuPerGiB[p][n]}`,
+        );
+        const calls = syscallsPerGiB[p]?.[n];
+        if (calls) console.log(`    ${''.padEnd(14)} syscalls per GiB: ${Object.entries(calls).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      }
       console.log(`    ${'curl file://'.padEnd(14)} ${String(best[p]['curl file://']).padStart(6)} MB/s   (a local copy read by curl: the ceiling)`);
       for (const ref of ['nginx', 'busybox httpd']) {
         if (best[p][ref] && best[p].netboot) {
-          console.log(`    netboot / ${ref}: ${ratio(best[p].netboot, best[p][ref])}x throughput, ${ratio(cpuPerGiB[p][ref], cpuPerGiB[p].netboot)}x CPU efficiency`);
+          console.log(
+            `    netboot / ${ref}: ${ratio(best[p].netboot, best[p][ref])}x throughput, ${ratio(cpuPerGiB[p][ref], cpuPerGiB[p].netboot)}x server CPU efficiency, ${ratio(totalCpuPerGiB[p][ref], totalCpuPerGiB[p].netboot)}x with the curls'`,
+          );
         }
       }
     }

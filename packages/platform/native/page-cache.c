@@ -1,7 +1,6 @@
-/* What the page cache holds of a file, and advice about what it should hold.
- * A server sending a file from the event loop asks first whether the bytes
- * are in memory: a send of cached bytes costs microseconds, one of bytes on
- * disk waits for the disk, and that wait belongs in a thread pool.
+/* What the page cache holds of a file, and advice about what it should hold:
+ * a test makes a file cold and checks that it is; a tool sees what a server's
+ * files cost to send (cached bytes cost microseconds, others wait for the disk).
  *
  * The count comes from mincore(2) over a transient read-only mapping of the
  * range, never touched, so nothing is faulted in. mincore counts a page only
@@ -21,7 +20,10 @@
 /* Pages mapped and asked about per mincore call: the answer vector lives on the stack. */
 #define PROBE_PAGES 4096
 
-int page_cache_count(int fd, int64_t offset, int64_t length, int64_t *pages, int64_t *cached, const char **syscall) {
+/* How many pages of [offset, offset + length) of the regular file `fd` the
+ * range spans (clipped at the end of the file) and how many of them the page
+ * cache holds up to date. Returns 0, or an errno (`*syscall` names the call). */
+static int page_cache_count(int fd, int64_t offset, int64_t length, int64_t *pages, int64_t *cached, const char **syscall) {
   *pages = 0;
   *cached = 0;
   *syscall = "fstat";
