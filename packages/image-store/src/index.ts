@@ -7,3 +7,4 @@ export { OverlayFs } from './overlay-fs.js';
 export { NodeRoots, type NodeRecord, type LayerChange, type RebasePlan, type RebaseResolution, type NodeGeneration } from './node-roots.js';
 export { NodeRootFs, type BootedRoot } from './node-root-fs.js';
 export { ImageStore, type ImageInfo, type ImportSource, type ImageState, type StoreState } from './image-store.js';
+export { nodeRootsBackend, pinnedNodeRoots } from './node-roots-backend.js';

@@ -18,7 +18,7 @@ import { nfsExports } from './mountd-exports.js';
 import type { NfsCallObserver } from './call-observer.js';
 import { CallWatch } from './call-watch.js';
 import { NfsCallStats } from './call-stats.js';
-import { NfsWorkers } from './nfs-workers.js';
+import { NfsWorkers, type PinnedExports, type WorkerBackend } from './nfs-workers.js';
 
 export interface NfsServiceOptions {
   /** An exports(5) file. */
@@ -49,8 +49,16 @@ export interface NfsServiceOptions {
    * portmapper stay on the main thread.
    */
   workers?: number;
-  /** Which export paths `backend` serves: they keep NFS on the main thread (an image-backed root's layer has one writer). */
-  isBackendExport?: (path: string) => Promise<boolean>;
+  /**
+   * The exports of `exports` that `backend` serves to one address alone (an
+   * image-backed node root, to its node), by path. Each must have one
+   * writer: with worker threads, each is served on one worker alone, which
+   * the pool picks from the address (see NfsWorkers), and needs
+   * `workerBackend`; without it they keep NFS on the main thread.
+   */
+  pinnedExports?: (exports: Export[]) => Promise<PinnedExports>;
+  /** `backend` as worker threads load it (see WorkerBackend). */
+  workerBackend?: WorkerBackend;
   /**
    * The worker threads kept exiting and were stopped; the main thread now
    * serves every connection. Default: log it. `netboot nfs` exits instead.
@@ -99,13 +107,10 @@ async function servable(exports: Export[], log: (line: string) => void): Promise
   return out;
 }
 
-/** The exports `isBackendExport` claims: served on the main thread alone. */
-async function backendExports(exports: Export[], isBackendExport: NfsServiceOptions['isBackendExport']): Promise<string[]> {
-  if (!isBackendExport) return [];
-  const out: string[] = [];
-  for (const e of exports) if (await isBackendExport(e.path)) out.push(e.path);
-  return out;
-}
+const NONE_PINNED: PinnedExports = new Map();
+
+/** The exports the main thread serves: with worker threads, all but the pinned ones (their owners serve them). */
+const mainExports = (exports: Export[], pinned: PinnedExports | undefined) => nfsExports(pinned ? exports.filter((e) => !pinned.has(e.path)) : exports);
 
 /** Binds a service's UDP and TCP port, saying what to do when it is taken. */
 async function listen(rpc: RpcServer, host: string, port: number, what: string, flag: string, culprit: string): Promise<number> {
@@ -128,10 +133,21 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   let exports = await servable(await loadExports(opts.exportsFile, { warn }), log);
   const key = opts.handleKeyFile ? await readHandleKeyFile(opts.handleKeyFile) : await loadHandleKey(opts.stateDir);
   const writeVerifier = randomBytes(8);
-  const nfs = await NfsServer.create({ exports: nfsExports(exports), handleKey: key, log, backend: opts.backend, writeVerifier });
+  let pinned = (await opts.pinnedExports?.(exports)) ?? NONE_PINNED;
+  let pooled = (opts.workers ?? 1) > 1;
+  if (pooled && pinned.size > 0 && !opts.workerBackend) {
+    log(`nfs: ${[...pinned.keys()].join(', ')}: image-backed, so NFS is served on the main thread alone (a node's copy-on-write layer has one writer)`);
+    pooled = false;
+  } else if (pooled && platformStatus().mode !== 'native') {
+    log(`nfs: NFS is served on the main thread alone: worker threads need the platform module (${platformSummary()})`);
+    pooled = false;
+  }
+  const nfs = await NfsServer.create({ exports: mainExports(exports, pooled ? pinned : undefined), handleKey: key, log, backend: opts.backend, writeVerifier });
+  let workers: NfsWorkers | undefined;
   const mountd = new Mountd({
     exports,
-    rootHandle: (exp, subpath, client) => nfs.dirHandle(exp.path, subpath, client),
+    // A pinned export's MOUNT is its node's boot, which switches the root its owner serves: made there.
+    rootHandle: (exp, subpath, client) => (workers?.isPinned(exp.path) ? workers.dirHandle(exp.path, subpath, client) : nfs.dirHandle(exp.path, subpath, client)),
     subdirectoryMounts: true,
     stateDir: opts.stateDir,
     log,
@@ -150,29 +166,36 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
     const watch = observer && new CallWatch({ routineStatuses: observer.routineStatuses, intervalMs: observer.intervalMs, report: (f) => observer.seen(f) });
     if (watch) nfs.register({ register: (prog, vers, procs, o) => nfsRpc.register(prog, vers, watch.wrap(procs), o) });
     else nfs.register(nfsRpc);
-    let workers: NfsWorkers | undefined;
-    if ((opts.workers ?? 1) > 1) {
-      const claimed = await backendExports(exports, opts.isBackendExport);
-      if (claimed.length) {
-        log(`nfs: ${claimed.join(', ')}: image-backed, so NFS is served on the main thread alone (a node's copy-on-write layer has one writer)`);
-      } else if (platformStatus().mode !== 'native') {
-        log(`nfs: NFS is served on the main thread alone: worker threads need the platform module (${platformSummary()})`);
-      } else {
-        const pool = await NfsWorkers.start({
-          count: opts.workers!,
-          exports,
-          handleKey: key,
-          writeVerifier,
-          maxRecordSize,
-          log,
-          observe: observer && { routineStatuses: observer.routineStatuses, intervalMs: observer.intervalMs, report: (f) => observer.seen(f) },
-          onFailed: opts.onWorkersFailed ?? ((e) => log(e.message)),
-        });
-        workers = pool;
-        closers.push(() => pool.close());
-        nfsRpc.handTcpTo((socket) => pool.take(socket));
-        log(`nfs: NFS over TCP on ${pool.count} worker threads; UDP, MOUNT and the portmapper on the main thread`);
-      }
+    if (pooled) {
+      const started = await NfsWorkers.start({
+        count: opts.workers!,
+        exports,
+        handleKey: key,
+        writeVerifier,
+        maxRecordSize,
+        log,
+        observe: observer && { routineStatuses: observer.routineStatuses, intervalMs: observer.intervalMs, report: (f) => observer.seen(f) },
+        backend: opts.workerBackend,
+        pinned,
+        onFailed: (e) => {
+          // The pool has stopped: the main thread serves every connection, and every export again.
+          workers = undefined;
+          nfsRpc.handTcpTo(undefined);
+          nfsRpc.handUdpTo(undefined);
+          void nfs
+            .setExports(nfsExports(exports))
+            .catch((err: Error) => log(`nfs: ${err.message}`))
+            .then(() => (opts.onWorkersFailed ?? ((x: Error) => log(x.message)))(e));
+        },
+      });
+      workers = started;
+      closers.push(() => started.close());
+      nfsRpc.handTcpTo((socket) => started.take(socket));
+      nfsRpc.handUdpTo(started.relayDatagram);
+      log(
+        `nfs: NFS over TCP on ${started.count} worker threads; UDP, MOUNT and the portmapper on the main thread` +
+          (pinned.size > 0 ? ` (${pinned.size} image-backed roots each on the worker of its node, UDP and MOUNT included)` : ''),
+      );
     }
     if (observer && watch) {
       const pool = workers;
@@ -241,20 +264,21 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
       },
       async reload() {
         const next = await servable(await loadExports(opts.exportsFile, { warn }), log);
-        const claimed = workers ? await backendExports(next, opts.isBackendExport) : [];
-        if (workers && claimed.length) {
-          // An image-backed root's layer has one writer: from now on the main thread serves every connection.
-          const pool = workers;
+        pinned = (await opts.pinnedExports?.(next)) ?? NONE_PINNED;
+        if (workers && pinned.size > 0 && !opts.workerBackend) {
+          // An image-backed root's layer has one writer, and the workers cannot open it: from now on the main thread serves every connection.
+          const stopping = workers;
           workers = undefined;
           nfsRpc.handTcpTo(undefined);
-          await pool.close();
+          nfsRpc.handUdpTo(undefined);
+          await stopping.close();
           log(
-            `nfs: ${claimed.join(', ')}: image-backed, so NFS is now served on the main thread alone (a node's copy-on-write ` +
-              `layer has one writer); the ${pool.count} worker threads are stopped and their clients reconnect`,
+            `nfs: ${[...pinned.keys()].join(', ')}: image-backed, so NFS is now served on the main thread alone (a node's copy-on-write ` +
+              `layer has one writer); the ${stopping.count} worker threads are stopped and their clients reconnect`,
           );
         }
-        await nfs.setExports(nfsExports(next));
-        await workers?.setExports(next);
+        await nfs.setExports(mainExports(next, workers ? pinned : undefined));
+        await workers?.setExports(next, pinned);
         mountd.setExports(next);
         exports = next;
         log(`nfs: reloaded ${opts.exportsFile}: ${exports.length} exports`);

@@ -5,7 +5,7 @@ import { native } from '@netboot/platform';
 import type { CallFact } from './call-observer.js';
 import { CallWatch } from './call-watch.js';
 import { nfsExports } from './mountd-exports.js';
-import { NfsServer } from './nfs-server.js';
+import { NfsServer, type NfsServerOptions } from './nfs-server.js';
 import type { ToWorker, FromWorker, WorkerSetup } from './nfs-workers.js';
 
 /*
@@ -36,11 +36,19 @@ const watch = setup.observe
     })
   : undefined;
 for (const [address, path] of setup.observe?.follow ?? []) watch!.follow(address, path);
+let backend: NfsServerOptions['backend'];
+if (setup.backend) {
+  const mod = (await import(setup.backend.module)) as Record<string, (arg: unknown, log: (line: string) => void) => Promise<NfsServerOptions['backend']>>;
+  const make = mod[setup.backend.name];
+  if (typeof make !== 'function') throw new Error(`${setup.backend.module} has no backend factory ${setup.backend.name}`);
+  backend = await make(setup.backend.arg, log);
+}
 const nfs = await NfsServer.create({
   exports: nfsExports(setup.exports),
   handleKey: Buffer.from(setup.handleKey),
   writeVerifier: Buffer.from(setup.writeVerifier),
   log,
+  backend,
 });
 const rpc = new RpcServer({ log, maxRecordSize: setup.maxRecordSize });
 if (watch) nfs.register({ register: (prog, vers, procs, o) => rpc.register(prog, vers, watch.wrap(procs), o) });
@@ -70,8 +78,20 @@ function adopt(handed: number): void {
   rpc.adopt(socket);
 }
 
+/** Answers a request of the main thread: bytes copied out to a buffer of their own, which moves to the main thread. */
+function answer(id: number, bytes: Buffer | undefined): void {
+  if (!bytes) return post({ kind: 'answer', id });
+  const out = new ArrayBuffer(bytes.length);
+  bytes.copy(new Uint8Array(out));
+  post({ kind: 'answer', id, bytes: out }, [out]);
+}
+
+const failed = (id: number) => (e: unknown) => post({ kind: 'answer', id, error: (e as Error).message ?? String(e) });
+
 port.on('message', (m: ToWorker) => {
   if (m.kind === 'connection') adopt(m.fd);
+  else if (m.kind === 'datagram') rpc.answerDatagram(Buffer.from(m.msg), m.ctx).then((bytes) => answer(m.id, bytes), failed(m.id));
+  else if (m.kind === 'mount') nfs.dirHandle(m.path, m.subpath, m.client).then((fh) => answer(m.id, fh), failed(m.id));
   else if (m.kind === 'exports') {
     nfs.setExports(nfsExports(m.exports)).then(
       () => post({ kind: 'exports-done', seq: m.seq }),

@@ -2,13 +2,33 @@ import { closeSync } from 'node:fs';
 import type net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Export } from '@netboot/mountd';
+import type { RpcCall } from '@netboot/oncrpc-xdr';
 import { native, socketFd } from '@netboot/platform';
 import type { CallFact } from './call-observer.js';
 import { NfsCallStats } from './call-stats.js';
 
+/**
+ * A second backend for worker threads: the main thread's `backend` function
+ * cannot cross to a thread, so each worker imports `module` and awaits
+ * `module[name](arg, log)`, which gives its `NfsServerOptions.backend`.
+ */
+export interface WorkerBackend {
+  /** A module specifier the worker can import (best a file URL: `import.meta.resolve`). */
+  module: string;
+  name: string;
+  /** Structured-cloned into the worker. */
+  arg: unknown;
+}
+
+/** Which exports are served to one client address alone (export path to address): an image-backed node root and its node. */
+export type PinnedExports = ReadonlyMap<string, string>;
+
+type CallContext = Pick<RpcCall, 'transport' | 'remote' | 'local'>;
+
 /** What a worker starts from (structured-cloned into it). */
 export interface WorkerSetup {
   exports: Export[];
+  backend?: WorkerBackend;
   handleKey: Uint8Array;
   writeVerifier: Uint8Array;
   maxRecordSize: number;
@@ -21,6 +41,8 @@ export type ToWorker =
   | { kind: 'exports'; seq: number; exports: Export[] }
   | { kind: 'follow'; address: string; path: string }
   | { kind: 'stats'; seq: number }
+  | { kind: 'datagram'; id: number; msg: ArrayBuffer; ctx: CallContext }
+  | { kind: 'mount'; id: number; path: string; subpath: Uint8Array | string | undefined; client: string }
   | { kind: 'stop' };
 
 export type FromWorker =
@@ -32,6 +54,8 @@ export type FromWorker =
   | { kind: 'adopted'; fd: number }
   | { kind: 'closed' }
   | { kind: 'exports-done'; seq: number; error?: string }
+  /** To a `datagram` (the reply's bytes, none for no reply) or a `mount` (the handle, none for a path not served). */
+  | { kind: 'answer'; id: number; bytes?: ArrayBuffer; error?: string }
   | { kind: 'stopped' };
 
 export interface NfsWorkersOptions {
@@ -44,6 +68,10 @@ export interface NfsWorkersOptions {
   log: (line: string) => void;
   /** Calls are watched on every worker (see CallWatch); the facts reach `report` on the main thread. */
   observe?: { routineStatuses: readonly number[]; intervalMs: number; report(fact: CallFact): void };
+  /** The backend of the exports `backend` serves (see WorkerBackend). */
+  backend?: WorkerBackend;
+  /** Exports each served on one worker alone, to one address (see NfsWorkers). */
+  pinned?: PinnedExports;
   /** The workers kept exiting (see RESTARTS): the pool has stopped and the main thread serves every connection. */
   onFailed: (error: Error) => void;
 }
@@ -69,6 +97,8 @@ interface Slot {
   /** The exports generation the worker was started or last updated with. */
   exportsSeq: number;
   readonly waiting: Map<number, { resolve(): void; reject(e: Error): void }>;
+  /** Datagrams and MOUNTs handed to it and not yet answered, by id. */
+  readonly asked: Map<number, { resolve(bytes: Buffer | undefined): void; reject(e: Error): void }>;
   /** Times of its unexpected exits, for the restart budget. */
   exits: number[];
   lastError: Error | undefined;
@@ -89,12 +119,27 @@ interface Slot {
  * there and its rare facts batched to the main thread (CallWatch); counts
  * are asked for on `stats()`. A worker that exits unasked is
  * restarted, loudly; one that keeps exiting ends the pool (onFailed).
+ *
+ * A pinned export (an image-backed node root: its node's layer must have
+ * one writer, which copies up one name at a time and keeps the node's
+ * records) is opened on one worker alone, its owner, picked from the
+ * node's address (ownerOf), and every call on it runs there: the node's
+ * TCP connections are handed to that worker, its UDP calls are answered
+ * there (relayDatagram) and MOUNTs of the root (the node's boot) are made
+ * there (dirHandle). The main thread does not open pinned exports while
+ * the pool runs; other workers do not have them, so a client the exports
+ * line lists beside the node, whose connection another worker serves,
+ * finds the root STALE there.
  */
 export class NfsWorkers {
   private readonly slots: Slot[] = [];
   private exports: Export[];
+  private pinned: PinnedExports;
+  /** The addresses of the pinned exports. */
+  private nodes: Set<string>;
   private exportsSeq = 0;
   private next = 0;
+  private asks = 0;
   private closing = false;
   private failed = false;
   private statsSeq = 0;
@@ -104,6 +149,27 @@ export class NfsWorkers {
 
   private constructor(private readonly opts: NfsWorkersOptions) {
     this.exports = opts.exports;
+    this.pinned = opts.pinned ?? new Map();
+    this.nodes = new Set(this.pinned.values());
+  }
+
+  /** The worker (by index) that owns the exports pinned to `address`: FNV-1a of the address, so the same across restarts and reloads. */
+  static ownerOf(address: string, count: number): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < address.length; i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193) >>> 0;
+    return h % count;
+  }
+
+  private owner(address: string): Slot {
+    return this.slots[NfsWorkers.ownerOf(address, this.slots.length)]!;
+  }
+
+  /** The exports worker `index` serves: every export but those pinned to an address another worker owns. */
+  private exportsFor(index: number): Export[] {
+    return this.exports.filter((e) => {
+      const node = this.pinned.get(e.path);
+      return node === undefined || NfsWorkers.ownerOf(node, this.slots.length) === index;
+    });
   }
 
   /** Starts every worker; rejects (and stops the others) when one cannot start. */
@@ -111,7 +177,7 @@ export class NfsWorkers {
     if (!native) throw new Error('NFS worker threads need the platform module (to hand a connection to a thread): it did not load');
     const pool = new NfsWorkers(opts);
     const count = Math.max(1, Math.floor(opts.count));
-    for (let i = 0; i < count; i++) pool.slots.push({ index: i, worker: undefined, ready: false, connections: 0, handed: 0, owned: new Set(), exportsSeq: 0, waiting: new Map(), exits: [], lastError: undefined, counts: undefined, statsWaiting: new Map() });
+    for (let i = 0; i < count; i++) pool.slots.push({ index: i, worker: undefined, ready: false, connections: 0, handed: 0, owned: new Set(), exportsSeq: 0, waiting: new Map(), asked: new Map(), exits: [], lastError: undefined, counts: undefined, statsWaiting: new Map() });
     try {
       await Promise.all(pool.slots.map((s) => pool.spawn(s)));
     } catch (e) {
@@ -140,10 +206,11 @@ export class NfsWorkers {
     return this.slots.map((s) => (s.ready ? s.worker?.threadId : undefined));
   }
 
-  private setup(): WorkerSetup {
+  private setup(slot: Slot): WorkerSetup {
     const o = this.opts;
     return {
-      exports: this.exports,
+      exports: this.exportsFor(slot.index),
+      backend: o.backend,
       handleKey: o.handleKey,
       writeVerifier: o.writeVerifier,
       maxRecordSize: o.maxRecordSize,
@@ -154,7 +221,7 @@ export class NfsWorkers {
   /** Starts the worker of a slot; resolves once it serves. */
   private spawn(slot: Slot): Promise<void> {
     const worker = new Worker(new URL('./nfs-worker.js', import.meta.url), {
-      workerData: this.setup(),
+      workerData: this.setup(slot),
       name: `nfs-worker-${slot.index}`,
       // The worker is plain compiled JavaScript: the parent's loader hooks (a test runner's TypeScript) would only slow its start.
       execArgv: [],
@@ -200,6 +267,13 @@ export class NfsWorkers {
       case 'closed':
         slot.connections = Math.max(0, slot.connections - 1);
         break;
+      case 'answer': {
+        const a = slot.asked.get(m.id);
+        slot.asked.delete(m.id);
+        if (m.error !== undefined) a?.reject(new Error(`worker ${slot.index}: ${m.error}`));
+        else a?.resolve(m.bytes && Buffer.from(m.bytes));
+        break;
+      }
       case 'exports-done': {
         const w = slot.waiting.get(m.seq);
         slot.waiting.delete(m.seq);
@@ -226,6 +300,8 @@ export class NfsWorkers {
     // A restarted worker starts from the current exports.
     for (const w of slot.waiting.values()) w.resolve();
     slot.waiting.clear();
+    for (const a of slot.asked.values()) a.reject(new Error(`worker ${slot.index} exited before it answered`));
+    slot.asked.clear();
     if (this.closing || this.failed) return;
     const now = Date.now();
     slot.exits = [...slot.exits.filter((t) => now - t < RESTART_WINDOW_MS), now];
@@ -250,14 +326,28 @@ export class NfsWorkers {
   /**
    * Hands an accepted connection to the worker with fewest connections (in
    * turn among equals); false when no worker serves (the caller serves it).
+   * A connection from a pinned export's address goes to that export's
+   * owner, and is closed when the owner is restarting (the client connects
+   * again): the main thread does not serve pinned exports.
    */
   take(socket: net.Socket): boolean {
+    const address = plainAddress(socket.remoteAddress ?? '');
+    if (this.nodes.has(address)) {
+      const owner = this.owner(address);
+      if (owner.ready && owner.worker && this.hand(owner, socket)) return true;
+      this.opts.log(`nfs: closed a connection from ${address}: worker ${owner.index}, which serves its image-backed root, is not running`);
+      socket.destroy();
+      return true;
+    }
     let best: Slot | undefined;
     for (let i = 0; i < this.slots.length; i++) {
       const s = this.slots[(this.next + i) % this.slots.length];
       if (s.ready && s.worker && (!best || s.connections < best.connections)) best = s;
     }
-    if (!best) return false;
+    return best !== undefined && this.hand(best, socket);
+  }
+
+  private hand(best: Slot, socket: net.Socket): boolean {
     let fd: number;
     try {
       fd = native!.dupSocket(socketFd(socket));
@@ -274,18 +364,58 @@ export class NfsWorkers {
     return true;
   }
 
+  /**
+   * The reply to a UDP call from a pinned export's address, answered by its
+   * owner (undefined in it: no reply; a datagram for a worker restarting is
+   * dropped, and the client sends it again); undefined for other addresses,
+   * answered by the caller.
+   */
+  relayDatagram = (msg: Buffer, ctx: CallContext): Promise<Buffer | undefined> | undefined => {
+    const address = plainAddress(ctx.remote.address);
+    if (!this.nodes.has(address)) return undefined;
+    const owner = this.owner(address);
+    if (!owner.ready || !owner.worker) return Promise.resolve(undefined);
+    const copy = new ArrayBuffer(msg.length);
+    msg.copy(new Uint8Array(copy));
+    return this.ask(owner, (id) => ({ kind: 'datagram', id, msg: copy, ctx }), [copy]);
+  };
+
+  /** Whether `path` is a pinned export, whose MOUNTs dirHandle makes. */
+  isPinned(path: string): boolean {
+    return this.pinned.has(path);
+  }
+
+  /** The handle MOUNT gives for a pinned export (NfsServer.dirHandle, on its owner: the node's boot switches its root there). */
+  async dirHandle(path: string, subpath: Uint8Array | string | undefined, client: string): Promise<Buffer | undefined> {
+    const node = this.pinned.get(path);
+    if (node === undefined) return undefined;
+    const owner = this.owner(node);
+    if (!owner.ready || !owner.worker) throw new Error(`worker ${owner.index}, which serves ${path}, is not running`);
+    return this.ask(owner, (id) => ({ kind: 'mount', id, path, subpath, client }));
+  }
+
+  private ask(slot: Slot, message: (id: number) => ToWorker, transfer?: ArrayBuffer[]): Promise<Buffer | undefined> {
+    const id = ++this.asks;
+    return new Promise((resolve, reject) => {
+      slot.asked.set(id, { resolve, reject });
+      slot.worker!.postMessage(message(id), transfer);
+    });
+  }
+
   private sendExports(slot: Slot): Promise<void> {
     const seq = this.exportsSeq;
     slot.exportsSeq = seq;
     return new Promise((resolve, reject) => {
       slot.waiting.set(seq, { resolve, reject });
-      slot.worker!.postMessage({ kind: 'exports', seq, exports: this.exports } satisfies ToWorker);
+      slot.worker!.postMessage({ kind: 'exports', seq, exports: this.exportsFor(slot.index) } satisfies ToWorker);
     });
   }
 
   /** Gives every worker the new export list; resolves once each serves it (a worker restarting starts from it). */
-  async setExports(exports: Export[]): Promise<void> {
+  async setExports(exports: Export[], pinned: PinnedExports = this.pinned): Promise<void> {
     this.exports = exports;
+    this.pinned = pinned;
+    this.nodes = new Set(pinned.values());
     this.exportsSeq++;
     await Promise.all(this.slots.filter((s) => s.ready && s.worker).map((s) => this.sendExports(s)));
   }
@@ -348,4 +478,9 @@ export class NfsWorkers {
       }),
     );
   }
+}
+
+/** An address as a node's export lists it: an IPv4-mapped IPv6 address as the IPv4 one. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

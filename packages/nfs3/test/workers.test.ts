@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MountClient } from '@netboot/mountd';
 import { RpcConnectionError } from '@netboot/oncrpc-xdr';
 import { native } from '@netboot/platform';
-import { NfsClient, NfsStat, Proc, StableHow, createNfsService, type CallFact, type NfsCallObserver, type NfsService, type ObservedCalls } from '@netboot/nfs3';
+import { NfsClient, NfsStat, NfsWorkers, Proc, StableHow, createNfsService, type CallFact, type NfsCallObserver, type NfsService, type ObservedCalls } from '@netboot/nfs3';
 import { ok, root } from './harness.js';
 
 /*
@@ -69,8 +69,8 @@ function factWatch() {
   };
 }
 
-async function mnt(port: number, path: string): Promise<Buffer> {
-  const mount = await MountClient.connect({ host: '127.0.0.1', port, transport: 'udp' });
+async function mnt(port: number, path: string, localAddress?: string): Promise<Buffer> {
+  const mount = await MountClient.connect({ host: '127.0.0.1', port, transport: 'udp', localAddress });
   try {
     const m = await mount.mnt(path);
     if (m.status !== 0) throw new Error(`MNT ${path}: status ${m.status}`);
@@ -231,7 +231,7 @@ t.test('a worker that keeps dying stops the pool loudly', { skip: native ? false
   t.equal(ok(t, await c.lookup(fh, 'f')).object.length > 0, true, 'the main thread serves on');
 });
 
-t.test('a reload that adds an export of another backend moves NFS back to the main thread', { skip: native ? false : 'worker threads need the platform module' }, async (t) => {
+t.test('a reload that adds a pinned export the workers cannot open (no workerBackend) moves NFS back to the main thread', { skip: native ? false : 'worker threads need the platform module' }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'nfs3-workers-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const exp = join(dir, 'export');
@@ -250,7 +250,7 @@ t.test('a reload that adds an export of another backend moves NFS back to the ma
     portmapPort: 0,
     log: sink.log,
     workers: 2,
-    isBackendExport: async (path) => path === image,
+    pinnedExports: async (exports) => new Map(exports.filter((e) => e.path === image).map((e) => [e.path, '127.0.0.1'])),
   });
   t.teardown(() => svc.close());
   const fh = await mnt(svc.mountdPort, exp);
@@ -266,4 +266,74 @@ t.test('a reload that adds an export of another backend moves NFS back to the ma
   t.teardown(() => after.close());
   t.equal(ok(t, await after.lookup(fh, 'f')).object.length > 0, true, 'a new connection is served on the main thread');
   t.equal(ok(t, await after.getattr(await mnt(svc.mountdPort, image))).attributes.type, 2, 'and so is the new export');
+});
+
+t.test("a pinned export is opened on its address's worker alone, and that worker answers its TCP, UDP and MOUNT calls", { skip: native ? false : 'worker threads need the platform module' }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-workers-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // Two loopback addresses the pool gives to different workers.
+  const candidates = Array.from({ length: 30 }, (_, i) => `127.0.0.${i + 2}`);
+  const a = candidates.find((x) => NfsWorkers.ownerOf(x, 2) === 0)!;
+  const b = candidates.find((x) => NfsWorkers.ownerOf(x, 2) === 1)!;
+  const exp = join(dir, 'export');
+  const rootA = join(dir, 'node-a');
+  const rootB = join(dir, 'node-b');
+  for (const d of [exp, rootA, rootB]) await mkdir(d);
+  await writeFile(join(rootA, 'f'), 'a\n');
+  await writeFile(join(rootB, 'f'), 'b\n');
+  const exportsFile = join(dir, 'exports');
+  await writeFile(exportsFile, `${exp} 127.0.0.1(ro,insecure)\n${rootA} ${a}(rw,no_root_squash,insecure)\n${rootB} ${b}(rw,no_root_squash,insecure)\n`);
+  const sink = logSink();
+  const svc = await createNfsService({
+    exportsFile,
+    listen: '127.0.0.1',
+    nfsPort: 0,
+    mountdPort: 0,
+    portmapPort: 0,
+    log: sink.log,
+    workers: 2,
+    pinnedExports: async () => new Map([[rootA, a], [rootB, b]]),
+    workerBackend: { module: new URL('./local-backend.mjs', import.meta.url).href, name: 'localOnly', arg: 'pinned-test' },
+  });
+  t.teardown(() => svc.close());
+  const threads = svc.workers!.threadIds();
+  const opened = (path: string) => sink.lines.filter((l) => l.startsWith(`pinned-test: ${path} opened`)).map((l) => Number(l.split(' ').pop()));
+  t.same(opened(rootA), [threads[0]], "node a's root is opened on worker 0 alone");
+  t.same(opened(rootB), [threads[1]], "node b's root is opened on worker 1 alone");
+  t.same(opened(exp).sort(), [...threads].sort(), 'the plain export on both');
+  t.equal(svc.nfs.rootHandle(rootA), undefined, 'the main thread does not serve a pinned export');
+
+  const fhA = await mnt(svc.mountdPort, rootA, a);
+  t.ok(fhA.length > 0, "MOUNT of a's root, from a: made on its worker");
+  const fhB = await mnt(svc.mountdPort, rootB, b);
+  const clients: NfsClient[] = [];
+  t.teardown(() => clients.forEach((c) => c.close()));
+  const connect = async (from: string, transport: 'tcp' | 'udp') => {
+    const c = await NfsClient.connect({ host: '127.0.0.1', port: svc.nfsPort, transport, cred: root, localAddress: from });
+    clients.push(c);
+    await c.null();
+    return c;
+  };
+  const tcpA = await connect(a, 'tcp');
+  const tcpB = await connect(b, 'tcp');
+  t.same(svc.workers!.handed(), [1, 1], "a's connection on worker 0, b's on worker 1");
+  t.equal(ok(t, await tcpA.read(ok(t, await tcpA.lookup(fhA, 'f')).object, 0n, 10)).data.toString(), 'a\n', 'a reads its root over TCP');
+  t.equal(ok(t, await tcpB.read(ok(t, await tcpB.lookup(fhB, 'f')).object, 0n, 10)).data.toString(), 'b\n', 'b reads its root over TCP');
+  const udpA = await connect(a, 'udp');
+  const f = ok(t, await udpA.lookup(fhA, 'f')).object;
+  t.equal(ok(t, await udpA.write(f, 0n, Buffer.from('A'), StableHow.FILE_SYNC)).count, 1, "a writes over UDP: answered on a's worker");
+  t.equal(ok(t, await tcpA.read(f, 0n, 10)).data.toString(), 'A\n', 'and its TCP connection, on the same worker, reads the write');
+  const udpB = await connect(b, 'udp');
+  t.equal((await udpB.getattr(fhA)).status, NfsStat.STALE, "b's UDP call on a's root: answered on b's worker, which does not have it");
+
+  // A reload keeps each pinned export on its worker, and a worker restart opens it there again.
+  await writeFile(exportsFile, `${exp} 127.0.0.1(ro,insecure)\n${rootA} ${a}(rw,no_root_squash,insecure)\n${rootB} ${b}(rw,no_root_squash,insecure)\n`);
+  await svc.reload();
+  const serving = sink.next(/worker 0 is serving again/);
+  await svc.workers!.crash(0);
+  await serving;
+  t.equal(opened(rootA).at(-1), svc.workers!.threadIds()[0], 'the restarted worker 0 opened it again');
+  t.same(opened(rootB), [threads[1]], "b's root stayed where it was");
+  const again = await connect(a, 'tcp');
+  t.equal(ok(t, await again.read(f, 0n, 10)).data.toString(), 'A\n', "a's new connection is served on the restarted worker");
 });

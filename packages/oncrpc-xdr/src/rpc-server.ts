@@ -50,6 +50,9 @@ export interface RpcListenOptions {
 
 type CallContext = Pick<RpcCall, 'transport' | 'remote' | 'local'>;
 
+/** See RpcServer.handUdpTo. */
+export type UdpHandoff = (msg: Buffer, ctx: CallContext) => Promise<Buffer | undefined> | undefined;
+
 /** Largest UDP payload over IPv4; a larger reply cannot be sent over UDP. */
 const MAX_UDP_PAYLOAD = 65507;
 const PORT_PICK_ATTEMPTS = 8;
@@ -130,6 +133,8 @@ export class RpcServer {
   private udpInFlight = 0;
   /** See handTcpTo. */
   private tcpHandoff: ((socket: net.Socket) => boolean) | undefined;
+  /** See handUdpTo. */
+  private udpHandoff: UdpHandoff | undefined;
   /** prog -> vers -> procedures the duplicate request cache skips. */
   private readonly idempotent = new Map<number, Map<number, ReadonlySet<number>>>();
 
@@ -206,6 +211,33 @@ export class RpcServer {
    */
   handTcpTo(handoff: ((socket: net.Socket) => boolean) | undefined): void {
     this.tcpHandoff = handoff;
+  }
+
+  /**
+   * Offers each UDP datagram this server receives to `handoff` (an NFS worker
+   * pool that answers some clients on another thread, see answerDatagram),
+   * which returns the reply's bytes to come (undefined in them: no reply), or
+   * undefined when it leaves the datagram to be answered here.
+   */
+  handUdpTo(handoff: UdpHandoff | undefined): void {
+    this.udpHandoff = handoff;
+  }
+
+  /**
+   * Answers a UDP datagram received elsewhere (by another thread's server)
+   * as if it had come to this server's socket, duplicate request cache
+   * included: the reply's bytes, or undefined when there is none (dropped,
+   * or a retransmission of a call still running).
+   */
+  answerDatagram(msg: Buffer, ctx: CallContext): Promise<Buffer | undefined> {
+    return new Promise((resolve) =>
+      this.onDatagram(msg, ctx, (reply) => {
+        if (!reply) return resolve(undefined);
+        const bytes = Buffer.concat(reply.chunks);
+        reply.onSent?.();
+        resolve(bytes);
+      }),
+    );
   }
 
   /**
@@ -290,13 +322,15 @@ export class RpcServer {
         socket.removeAllListeners('error');
         socket.on('error', (e) => this.logger.log('udp error', `rpc: UDP socket error: ${e.message}`));
         const local = socket.address();
-        socket.on('message', (msg, rinfo) =>
-          this.onDatagram(socket, msg, rinfo, {
-            transport: 'udp',
-            remote: endpoint(rinfo.address, rinfo.port, rinfo.family),
-            local: { address: local.address, port: local.port },
-          }),
-        );
+        socket.on('message', (msg, rinfo) => {
+          const ctx: CallContext = { transport: 'udp', remote: endpoint(rinfo.address, rinfo.port, rinfo.family), local: { address: local.address, port: local.port } };
+          const relayed = this.udpHandoff?.(msg, ctx);
+          if (!relayed) return this.onDatagram(msg, ctx, (reply) => reply && this.sendDatagram(socket, reply, rinfo));
+          relayed.then(
+            (bytes) => bytes && this.sendDatagram(socket, { chunks: [bytes] }, rinfo),
+            (e: Error) => this.logger.log('udp handoff', `rpc: a UDP call from ${ctx.remote.address} was not answered: ${e.message}`),
+          );
+        });
         resolve(socket);
       });
     });
@@ -362,35 +396,29 @@ export class RpcServer {
     return this.dispatcher.invoke(d, record, ctx);
   }
 
-  /** `peer` is the sender as the socket saw it (IPv4-mapped on a dual-stack socket): replies go there. */
-  private onDatagram(socket: dgram.Socket, msg: Buffer, peer: dgram.RemoteInfo, ctx: CallContext): void {
+  /** Decides and runs one datagram's call; `send` is called once, with the reply or undefined for none. */
+  private onDatagram(msg: Buffer, ctx: CallContext, send: (reply: RpcReplyOut | undefined) => void): void {
     const d = this.decide(msg, ctx);
-    if (d.kind === 'drop') return;
-    if (d.kind === 'reply') {
-      this.sendDatagram(socket, d.reply, peer);
-      return;
-    }
+    if (d.kind === 'drop') return send(undefined);
+    if (d.kind === 'reply') return send(d.reply);
     let key: string | undefined;
     // Procedure 0 is NULL in every program: it does nothing, so a retransmission may run it again.
     if (this.drc.capacity > 0 && d.proc !== 0 && !this.idempotent.get(d.prog)?.get(d.vers)?.has(d.proc)) {
       key = drcKey(d.xid, ctx.remote.address, ctx.remote.port, d.prog, d.vers, d.proc, msg.subarray(d.argsOffset));
       const seen = this.drc.begin(key, Date.now());
-      if (seen.kind === 'in-progress') return;
-      if (seen.kind === 'replay') {
-        this.sendDatagram(socket, { chunks: [seen.reply] }, peer);
-        return;
-      }
+      if (seen.kind === 'in-progress') return send(undefined);
+      if (seen.kind === 'replay') return send({ chunks: [seen.reply] });
     }
     if (this.udpInFlight >= this.maxInFlightUdp) {
       if (key) this.drc.abandon(key);
       this.logger.log('udp busy', `rpc: dropped a UDP call from ${ctx.remote.address}: ${this.maxInFlightUdp} UDP calls are running`);
-      return;
+      return send(undefined);
     }
     this.udpInFlight++;
     const done = (reply: RpcReplyOut): void => {
       this.udpInFlight--;
       if (key) this.drc.complete(key, reply.chunks, Date.now());
-      this.sendDatagram(socket, reply, peer);
+      send(reply);
     };
     const out = this.invoke(d, msg, ctx);
     if (out instanceof Promise) void out.then(done);

@@ -1,6 +1,6 @@
 import { createNfsService, MOUNTD_PORT, NFS_PORT, type NfsServiceOptions } from '@netboot/nfs3';
 import { startLockDaemon, type LockDaemon } from '@netboot/nlm';
-import { NodeRoots } from '@netboot/image-store';
+import { nodeRootsBackend, pinnedNodeRoots } from '@netboot/image-store';
 import { availableParallelism } from 'node:os';
 import { intFlag, portFlag } from '../command.js';
 import type { Log, RunningService } from './running-service.js';
@@ -41,7 +41,7 @@ export interface NfsHooks {
 /** portmap (unless one already answers), mountd, NFS and, unless turned off, NLM/NSM locking, from an exports file. */
 export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Promise<RunningService> {
   const nlmPort = portFlag(s.nlmPort, '--nlm-port', 0);
-  const roots = s.imageStateDir ? new NodeRoots(s.imageStateDir) : undefined;
+  const imageStateDir = s.imageStateDir;
   const workers = intFlag(s.nfsWorkers, '--nfs-workers', Math.min(DEFAULT_NFS_WORKERS_MAX, availableParallelism()), 1, 64);
   const service = await createNfsService({
     exportsFile: s.exportsFile,
@@ -54,14 +54,10 @@ export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Prom
     log,
     observer: hooks?.observer,
     onMount: hooks?.onMount,
-    backend: roots
-      ? async (def) => {
-          const fs = await roots.open(def.path);
-          if (fs) log(`nfs: ${def.path} is an image-backed node root (${fs.describe()})`);
-          return fs;
-        }
-      : undefined,
-    isBackendExport: roots ? async (path) => (await roots.list()).some((r) => r.root === path) : undefined,
+    backend: imageStateDir ? await nodeRootsBackend(imageStateDir, log) : undefined,
+    // Each node's root on the NFS worker of its address, which loads the same backend by name.
+    pinnedExports: imageStateDir ? (exports) => pinnedNodeRoots(imageStateDir, exports) : undefined,
+    workerBackend: imageStateDir ? { module: import.meta.resolve('@netboot/image-store'), name: 'nodeRootsBackend', arg: imageStateDir } : undefined,
     workers,
     onWorkersFailed: (e) => {
       // Serving on fewer threads than asked, unnoticed, is worse than stopping where a service manager sees it.
