@@ -33,6 +33,16 @@ const CHUNK = 1024 * 1024;
 const POOL_MAX = 16;
 const pool: Buffer[] = [];
 
+/**
+ * Bodies up to this size that the page cache holds are read on the event
+ * loop (preadv2 RWF_NOWAIT, never waiting for the disk) and written with the
+ * headers in one write: a sendfile transfer's set-up (a dup of the socket, a
+ * poll registered and removed, page-cache samples) costs more system calls
+ * than such a body, and its headers would leave in a packet of their own.
+ * 64 KiB, as nfs3's READ path reads cached data on its serving thread.
+ */
+const SMALL_BODY = 64 * 1024;
+
 /** Sendfile transfers under way, by connection: an idle check asks them for progress. */
 const transfers = new WeakMap<Socket, { transfer: SendfileTransfer; seen: number }>();
 
@@ -73,6 +83,10 @@ export async function sendBody(req: IncomingMessage, res: ServerResponse, fd: nu
   // A pipelined response waits for the ones before it to leave the connection.
   const socket = await ownConnection(req, res);
   if (!socket) return { sent: 0, complete: false, uncached: 0 };
+  if (mode === 'sendfile' && native && length <= SMALL_BODY) {
+    const small = await sendCachedSmall(socket, res, fd, start, length);
+    if (small) return small;
+  }
   if (mode === 'sendfile' && native) {
     let sockFd: number | undefined;
     try {
@@ -102,6 +116,31 @@ function ownConnection(req: IncomingMessage, res: ServerResponse): Promise<Socke
     res.once('socket', onSocket);
     conn.once('close', onClose);
   });
+}
+
+/**
+ * A small body the page cache holds, read on the loop and written with the
+ * headers; undefined (nothing written) when it is not all cached or the
+ * file system cannot say, for the sendfile path to send.
+ */
+async function sendCachedSmall(socket: Socket, res: ServerResponse, fd: number, start: number, length: number): Promise<BodyResult | undefined> {
+  const buf = Buffer.allocUnsafe(length);
+  let n: number;
+  try {
+    n = native!.preadNowait(fd, buf, 0, length, start);
+  } catch {
+    return undefined;
+  }
+  if (n !== length) return undefined;
+  // A write the connection's end cuts short may never call back: its close settles it.
+  let onClose = () => {};
+  const written = await new Promise<boolean>((resolve) => {
+    onClose = () => resolve(false);
+    socket.once('close', onClose);
+    res.write(buf, (err) => resolve(!err));
+  });
+  socket.off('close', onClose);
+  return { sent: written ? length : 0, complete: written, uncached: 0 };
 }
 
 async function sendByFile(socket: Socket, res: ServerResponse, sockFd: number, fd: number, start: number, length: number): Promise<BodyResult> {
