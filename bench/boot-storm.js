@@ -29,6 +29,13 @@
 //
 //   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]
 //        [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
+//        [--until dhcp|pxelinux|kernel|mount|nfs] [--netboot-flags "FLAGS"] [--profile DIR]
+//
+// --until ends each node's boot after that stage (a DHCP-only storm of 5000
+// nodes costs seconds); --netboot-flags adds flags to netboot serve's command
+// line (later ones win: --netboot-flags="--max-transfers 256" tries the
+// default slots); --profile DIR runs netboot serve and the client processes
+// under the V8 profiler.
 //
 // Reported per stack (the best of its rounds: fewest failed nodes, then the
 // soonest all up): seconds until every node is up, per-node p50/p99, each
@@ -47,6 +54,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { countersSince, netCounters } from './lib/net-counters.js';
 import { startGanesha } from './lib/nfs-servers.js';
 import { cleanups, createNetns, load, sh, sleep, startServer, waitFor, which } from './lib/processes.js';
 import { cell as jsonCell, report } from './lib/report.js';
@@ -80,6 +88,9 @@ const { values } = parseArgs({
     'timeout-s': { type: 'string', default: '900' },
     json: { type: 'string' },
     measure: { type: 'string' },
+    profile: { type: 'string' },
+    'netboot-flags': { type: 'string', default: '' },
+    until: { type: 'string', default: 'nfs' },
   },
 });
 
@@ -89,6 +100,11 @@ if (values.measure) {
   const spec = JSON.parse(readFileSync(values.measure, 'utf8'));
   console.log(JSON.stringify(await bootNodes({ ...spec, replayFile })));
   process.exit(0);
+}
+
+/** With --profile DIR, netboot serve and the client processes run under the V8 profiler: DIR/netboot, DIR/client-N (a .cpuprofile per thread). */
+function profileArgs(tag) {
+  return values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(values.profile, tag)}`] : [];
 }
 
 /** Deterministic bytes for a file of the trees (AES-CTR keyed by its path), so a wrong byte anywhere is caught by the clients' compare. */
@@ -252,8 +268,11 @@ async function startStack(name, { link, work, bootDir, rootsDir, image, fixedNod
     // The image-backed stack keeps its images and nodes in the run's image state directory; its leases start empty each round, as the others'.
     const state = name === 'netboot' ? ['--state-dir', join(work, 'netboot-state')] : ['--state-dir', image.stateDir, '--leases', join(work, 'dhcpd.leases')];
     const s = start(name, process.execPath, [
+      ...profileArgs(name),
       cli, 'serve', '--dhcp-conf', join(work, 'dhcpd.conf'), '--interface', link.serverIf, '--tftp-root', bootDir, '--http-port', '80',
       '--exports', name === 'netboot' ? exportsFile : image.exportsFile, '--listen', SERVER, ...state, '--no-lock', '--max-transfers', '4096',
+      // Later flags win: --netboot-flags tries other pacing, worker or thread settings on the same storm.
+      ...values['netboot-flags'].split(/\s+/).filter(Boolean),
     ]);
     await waitFor(() => s.exited || s.output().includes('netboot serve: running'), 'netboot serve', 60_000);
     if (s.exited) return { why: `netboot serve did not start: ${s.output().trim().split('\n').slice(-3).join(' | ')}` };
@@ -319,7 +338,10 @@ function runClients(link, specs, work, timeoutMs, atExit) {
           writeFileSync(file, JSON.stringify(spec));
           const errFile = join(work, `clients-${i}.err`);
           const errFd = openSync(errFile, 'w');
-          const child = spawn('ip', ['netns', 'exec', link.client, process.execPath, script, '--measure', file], { detached: true, stdio: ['ignore', 'pipe', errFd] });
+          const child = spawn('ip', ['netns', 'exec', link.client, process.execPath, ...profileArgs(`client-${i}`), script, '--measure', file], {
+            detached: true,
+            stdio: ['ignore', 'pipe', errFd],
+          });
           closeSync(errFd);
           atExit.add(() => {
             try {
@@ -396,16 +418,21 @@ async function round(name, ctx) {
       templateDir: ctx.templateDir,
       xidBase,
       rootBy: name === 'netboot-image' ? 'ip' : 'mac',
+      until: ctx.until,
     }));
+    const net0 = { server: netCounters(link.server), client: netCounters(link.client) };
+    const wall0 = performance.now();
     const outs = await runClients(link, specs, work, ctx.timeoutMs, atExit);
+    const wallS = (performance.now() - wall0) / 1000;
     const after = groupUsage(pgids);
+    const drops = { server: countersSince(net0.server, netCounters(link.server)), client: countersSince(net0.client, netCounters(link.client)) };
     sampling = false;
     await sampler;
     const lost = started.servers.filter((s) => s.exited).map((s) => s.output().trim().split('\n').slice(-2).join(' | '));
     for (const s of started.servers) await s.stop();
     const failedProcs = outs.filter((o) => o.error);
     if (failedProcs.length) return { error: failedProcs.map((o) => o.error).join('; ') };
-    const m = summarize(outs, { serverCpu: after.cpu - before.cpu, peakRss, lost });
+    const m = summarize(outs, { serverCpu: after.cpu - before.cpu, peakRss, lost, wallS, drops });
     // Each node's MOUNT of its image-backed root, from its own address, is its boot: the server records it in the node's record.
     if (name === 'netboot-image') m.imageBootsRecorded = await bootsRecordedSince(ctx.image.stateDir, roundStart);
     return m;
@@ -414,14 +441,14 @@ async function round(name, ctx) {
   }
 }
 
-function summarize(outs, { serverCpu, peakRss, lost }) {
+function summarize(outs, { serverCpu, peakRss, lost, wallS, drops }) {
   const records = outs.flatMap((o) => o.records);
   const ok = records.filter((r) => r.ok);
   const failed = records.filter((r) => !r.ok);
   const ms = ok.map((r) => r.ms).sort((a, b) => a - b);
   const stages = {};
   for (const s of STAGES) {
-    const v = ok.map((r) => r.stages[s]).sort((a, b) => a - b);
+    const v = ok.map((r) => r.stages[s]).filter((x) => x !== undefined).sort((a, b) => a - b);
     stages[s] = { p50: secs(percentile(v, 50)), p99: secs(percentile(v, 99)) };
   }
   const sum = (f) => records.reduce((a, r) => a + (r[f] ?? 0), 0);
@@ -442,6 +469,11 @@ function summarize(outs, { serverCpu, peakRss, lost }) {
     serverPeakRssMB: Math.round(peakRss),
     clientCpuS: Number(outs.reduce((a, o) => a + o.cpuSeconds, 0).toFixed(2)),
     clientProcs: outs.length,
+    // Cores each side kept busy over the storm: a client process near 1 was the bottleneck.
+    clientCores: Number((outs.reduce((a, o) => a + o.cpuSeconds, 0) / wallS).toFixed(2)),
+    serverCores: Number((serverCpu / wallS).toFixed(2)),
+    wallS: Number(wallS.toFixed(2)),
+    drops,
     failures,
     serversLost: lost,
   };
@@ -481,6 +513,24 @@ function printRow(name, r, rounds) {
   for (const [why, n] of Object.entries(r.failures)) console.log(`         ${n} x ${why}`);
   for (const l of r.serversLost) console.log(`         a server exited during the storm: ${l}`);
   if (r.imageBootsRecorded !== undefined) console.log(`         ${r.imageBootsRecorded} of ${r.up + r.failed} nodes' boots recorded in their node records (their MOUNT, from their own address)`);
+  printDrops(r);
+}
+
+/** Cores busy, and where datagrams and connections were dropped: the side whose socket dropped them caused the retries. */
+function printDrops(r) {
+  const said = [];
+  for (const side of ['server', 'client']) {
+    const d = r.drops?.[side];
+    if (!d) continue;
+    const parts = [
+      d.udpRcvbufErrors && `${d.udpRcvbufErrors} UDP receive-buffer drops`,
+      d.udpSndbufErrors && `${d.udpSndbufErrors} UDP send-buffer drops`,
+      d.tcpListenOverflows && `${d.tcpListenOverflows} listen-queue overflows`,
+      d.tcpRetransSegs && `${d.tcpRetransSegs} TCP retransmits`,
+    ].filter(Boolean);
+    if (parts.length) said.push(`${side} side: ${parts.join(', ')}`);
+  }
+  console.log(`         cores busy: server ${r.serverCores}, clients ${r.clientCores} (of ${r.wallS} s)${said.length ? `; ${said.join('; ')}` : ''}`);
 }
 
 async function main() {
@@ -500,11 +550,13 @@ async function main() {
     !(kernelMiB > 0 && kernelMiB <= 256 && initrdMiB > 0 && initrdMiB <= 1024) ||
     !(httpShare >= 0 && httpShare <= 1) ||
     !(Number.isInteger(clientProcs) && clientProcs >= 1 && clientProcs <= 16) ||
+    !STAGES.includes(values.until) ||
     !(timeoutMs > 0)
   ) {
     console.error(
       'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]\n' +
-        '                                [--kernel-mib M] [--initrd-mib M] [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]',
+        '                                [--kernel-mib M] [--initrd-mib M] [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]\n' +
+        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--netboot-flags "FLAGS"] [--profile DIR]',
     );
     process.exit(2);
   }
@@ -537,7 +589,9 @@ async function main() {
       ...(fixed ? { ip: fixedAddress(index) } : {}),
     }));
     const rootsStart = performance.now();
-    makeRoots(templateDir, rootsDir, list.map((n) => n.mac));
+    // A storm that ends before MOUNT needs no roots (a DHCP-only storm of thousands starts at once).
+    if (STAGES.indexOf(values.until) >= STAGES.indexOf('mount')) makeRoots(templateDir, rootsDir, list.map((n) => n.mac));
+    else mkdirSync(rootsDir, { recursive: true });
     const rootsSeconds = ((performance.now() - rootsStart) / 1000).toFixed(1);
     let image;
     let imageNote = '';
@@ -548,10 +602,11 @@ async function main() {
       imageNote = `; image ${IMAGE} generation ${generation} under ${nodes} image-backed roots in ${((performance.now() - imageStart) / 1000).toFixed(1)} s; fixed addresses 198.19.1.1 and up`;
     }
     const relays = Array.from({ length: clientProcs }, (_, i) => `198.18.0.${2 + i}`);
-    const ctx = { work, bootDir, templateDir, rootsDir, image, fixed, nodes: list, relays, timeoutMs, atExit };
+    const ctx = { work, bootDir, templateDir, rootsDir, image, fixed, nodes: list, relays, timeoutMs, atExit, until: values.until };
     const header =
       `${nodes} nodes at once (${list.filter((n) => n.http).length} over HTTP), kernel ${kernelMiB} MiB + initrd ${initrdMiB} MiB, ` +
-      `${replay.calls} NFS calls replayed per node (roots: ${nodes} x cp -al in ${rootsSeconds} s${imageNote}), ${clientProcs} client process${clientProcs > 1 ? 'es' : ''}, ` +
+      (values.until === 'nfs' ? `${replay.calls} NFS calls replayed per node (roots: ${nodes} x cp -al in ${rootsSeconds} s${imageNote}), ` : `each node stops after the ${values.until} stage, `) +
+      `${clientProcs} client process${clientProcs > 1 ? 'es' : ''}, ` +
       `${rounds > 1 ? `best of ${rounds} rounds` : '1 round'}`;
     if (values.json !== '-') {
       console.log(header);
@@ -589,7 +644,9 @@ async function main() {
         jsonCell({ key: 'all-up', label: `${nodes} nodes: seconds until all are up (null when one failed)`, unit: 's', higherIsBetter: false, values: of((m) => m.allUpS), reference: 'isc' }),
         jsonCell({ key: 'node-p50', label: 'one node, start to up, p50', unit: 's', higherIsBetter: false, values: of((m) => m.p50), reference: 'isc' }),
         jsonCell({ key: 'node-p99', label: 'one node, start to up, p99', unit: 's', higherIsBetter: false, values: of((m) => m.p99), reference: 'isc' }),
-        ...STAGES.map((s) => jsonCell({ key: `stage-${s}-p50`, label: `stage ${s}, p50`, unit: 's', higherIsBetter: false, values: of((m) => m.stages[s].p50), reference: 'isc' })),
+        ...STAGES.flatMap((s) =>
+          ['p50', 'p99'].map((p) => jsonCell({ key: `stage-${s}-${p}`, label: `stage ${s}, ${p}`, unit: 's', higherIsBetter: false, values: of((m) => m.stages[s][p]), reference: 'isc' })),
+        ),
         jsonCell({ key: 'failed', label: 'failed nodes', unit: 'nodes', higherIsBetter: false, values: of((m) => m.failed), reference: 'isc' }),
         jsonCell({ key: 'up', label: 'nodes up', unit: 'nodes', values: of((m) => m.up), reference: 'isc' }),
         jsonCell({ key: 'retries', label: 'retries (DHCP, TFTP, HTTP, NFS JUKEBOX)', unit: 'retries', higherIsBetter: false, values: of((m) => m.retries.dhcp + m.retries.tftp + m.retries.http + m.retries.nfs), reference: 'isc' }),
@@ -599,7 +656,7 @@ async function main() {
       ];
       const out = report({
         benchmark: 'boot-storm',
-        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed },
+        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed, until: values.until, netbootFlags: values['netboot-flags'] },
         servers: Object.fromEntries(servers.map((n) => [n, best[n]?.error ?? `started fresh each round in a network namespace of its own at ${SERVER}`])),
         loadAtStart,
         cells,

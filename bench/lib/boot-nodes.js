@@ -297,11 +297,13 @@ async function bootOne(node, ctx) {
     at = now;
   };
   let client;
+  const up = () => ({ mac: node.mac, http: node.http, ok: true, ms: Math.round(performance.now() - t0), doneAt: performance.now(), stages, ...stats });
   try {
     const lease = await dhcp(node, ctx.channel, ctx.xidBase);
     stats.dhcpRetries = lease.retries;
     if (node.ip && lease.ip !== node.ip) throw new NodeFailure(`DHCP gave ${lease.ip}, not the node's fixed address ${node.ip}`);
     mark('dhcp');
+    if (ctx.until === 'dhcp') return up();
     stage = 'pxelinux';
     if (lease.file !== 'pxelinux.0') throw new NodeFailure(`DHCP gave boot file "${lease.file}", expected pxelinux.0`);
     const host = lease.nextServer;
@@ -314,6 +316,7 @@ async function bootOne(node, ctx) {
     }
     if (!config) throw new NodeFailure('no pxelinux config found');
     mark('pxelinux');
+    if (ctx.until === 'pxelinux') return up();
     stage = 'kernel';
     const kernel = /^\s*KERNEL\s+(\S+)/m.exec(config.toString())?.[1];
     const initrd = /^\s*INITRD\s+(\S+)/m.exec(config.toString())?.[1];
@@ -331,6 +334,7 @@ async function bootOne(node, ctx) {
       await tftp(node, host, initrd, ctx.files.get(initrd), stats);
     }
     mark('kernel');
+    if (ctx.until === 'kernel') return up();
     stage = 'mount';
     const [server, base] = (lease.rootPath ?? '').split(':');
     if (!base) throw new NodeFailure(`DHCP gave root-path "${lease.rootPath}", expected SERVER:/DIR`);
@@ -338,10 +342,11 @@ async function bootOne(node, ctx) {
     const mounted = await mount(server, `${base}/${ctx.rootBy === 'ip' ? lease.ip : node.mac.replaceAll(':', '-')}`, stats, node.ip);
     client = mounted.client;
     mark('mount');
+    if (ctx.until === 'mount') return up();
     stage = 'nfs';
     await replay(client, mounted.root, ctx.boot, stats);
     mark('nfs');
-    return { mac: node.mac, http: node.http, ok: true, ms: Math.round(performance.now() - t0), doneAt: performance.now(), stages, ...stats };
+    return up();
   } catch (err) {
     return { mac: node.mac, http: node.http, ok: false, stage, error: err.message, ms: Math.round(performance.now() - t0), stages, ...stats };
   } finally {
@@ -378,9 +383,10 @@ function bootModel(replayFile, templateDir) {
  * returns each node's record and this process's CPU seconds. A node with an
  * `ip` (a fixed address its host entry gives) must lease it and mounts and
  * speaks NFS from it; `rootBy` 'ip' mounts DHCP's root-path plus that
- * address instead of the MAC.
+ * address instead of the MAC. Each node stops after the stage `until`
+ * (default: it goes through all of them).
  */
-export async function bootNodes({ nodes, relay, server, bootDir, replayFile, templateDir, xidBase, rootBy = 'mac' }) {
+export async function bootNodes({ nodes, relay, server, bootDir, replayFile, templateDir, xidBase, rootBy = 'mac', until }) {
   const files = new Map();
   const cpu0 = process.cpuUsage();
   const boot = bootModel(replayFile, templateDir);
@@ -389,7 +395,7 @@ export async function bootNodes({ nodes, relay, server, bootDir, replayFile, tem
   const t0 = performance.now();
   let records;
   try {
-    records = await Promise.all(nodes.map((n) => bootOne({ ...n, macBytes: Buffer.from(n.mac.split(':').map((h) => parseInt(h, 16))) }, { channel, files, boot, xidBase, rootBy })));
+    records = await Promise.all(nodes.map((n) => bootOne({ ...n, macBytes: Buffer.from(n.mac.split(':').map((h) => parseInt(h, 16))) }, { channel, files, boot, xidBase, rootBy, until })));
   } finally {
     channel.close();
   }

@@ -43,7 +43,8 @@ export function clientMessage(type, mac, giaddr, options, fields = {}) {
  * or undefined when every try went unanswered.
  */
 export async function relayChannel(relay, server) {
-  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  // Room for a storm's replies in one burst: a relay that drops them would be counted as the server's retries.
+  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: 4 * 1024 * 1024 });
   await new Promise((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(67, relay, resolve);

@@ -1,5 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 
+/** Receive buffer of a DHCP server socket: room for a burst of a few thousand requests. */
+const REQUEST_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /**
  * A broadcast-capable UDP socket bound to address:port, for the DHCP server.
  * Node's dgram cannot bind it to one interface (SO_BINDTODEVICE): the server
@@ -14,6 +17,14 @@ export function openSocket(spec: { address: string; port: number }): Promise<Soc
     s.bind({ address: spec.address, port: spec.port }, () => {
       s.off('error', reject);
       s.setBroadcast(true);
+      // A room powered on together sends its DISCOVERs in one burst: the default
+      // buffer (about 200 KiB, a hundred-odd requests) drops the rest, and each
+      // dropped node waits out its 4 s retransmission (PXE: then 8, 16, 32 s).
+      try {
+        s.setRecvBufferSize(REQUEST_BUFFER_BYTES);
+      } catch {
+        // Capped by net.core.rmem_max or refused: the kernel's size stays.
+      }
       resolve(s);
     });
   });
