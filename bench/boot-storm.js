@@ -200,10 +200,14 @@ const ip = (...a) => {
   if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr.trim()}`);
 };
 
+/** Every namespace this run made, in the JSON report: a test checks that none is left, whatever other runs do meanwhile. */
+const namespacesMade = [];
+
 /** A server namespace and a client namespace joined by a veth pair; the client side holds the relay addresses and the nodes' fixed ones. */
 function makeLink(atExit, relays, fixed) {
   const server = createNetns('nbbs', atExit);
   const client = createNetns('nbbc', atExit);
+  namespacesMade.push(...[server.ns, client.ns].filter(Boolean));
   if (!server.ns || !client.ns) throw new Error(server.why ?? client.why);
   const tag = server.ns.slice(-6);
   const link = { server: server.ns, client: client.ns, serverIf: `bss${tag}`, clientIf: `bsc${tag}` };
@@ -660,7 +664,7 @@ async function main() {
         servers: Object.fromEntries(servers.map((n) => [n, best[n]?.error ?? `started fresh each round in a network namespace of its own at ${SERVER}`])),
         loadAtStart,
         cells,
-        detail: { best, rounds: all, ...(imageVsPlain ? { imageVsPlain } : {}) },
+        detail: { best, rounds: all, ...(imageVsPlain ? { imageVsPlain } : {}), namespaces: namespacesMade },
       });
       if (values.json === '-') console.log(JSON.stringify(out));
       else writeFileSync(values.json, `${JSON.stringify(out, null, 2)}\n`);
