@@ -9,7 +9,10 @@ import type { LocalAttrs, LocalIo } from './local-io.js';
 import { OpenFiles } from './open-files.js';
 
 const readFd = promisify(read);
-/** The largest READ taken on the event loop when its data is cached (NFS clients' rsize ranges up to 1 MiB). */
+/**
+ * The largest READ taken on the event loop when its data is cached (NFS clients' rsize ranges up to 1 MiB),
+ * on a loop that other services share (see LocalShared's directReadMax).
+ */
 export const DIRECT_READ_MAX = 64 * 1024;
 const writeFd = promisify(write);
 const fsyncFd = promisify(fsync);
@@ -21,7 +24,16 @@ export class LocalShared {
   readonly files = new OpenFiles();
   readonly listings = new DirListings();
 
-  constructor(attributeCacheMs: number) {
+  /**
+   * `directReadMax`: the largest READ whose cached data is copied on the serving thread itself. On a loop that
+   * DHCP, TFTP and HTTP share, DIRECT_READ_MAX, so it never copies megabytes between their events; an NFS
+   * worker thread's loop serves only NFS, and there a 1 MiB READ handed to the thread pool and back costs
+   * more than the copy (the caller waits for the hop either way).
+   */
+  constructor(
+    attributeCacheMs: number,
+    readonly directReadMax = DIRECT_READ_MAX,
+  ) {
     this.cache = new AttributeCache(attributeCacheMs);
   }
 
@@ -207,16 +219,15 @@ export class LocalFs<R> implements ExportFs {
    * event loop that DHCP, TFTP and HTTP share in `netboot serve`: a read that
    * misses the page cache waits for the disk, and a write can be held back by
    * the kernel's dirty page throttling for tens of milliseconds
-   * (bench/serve-loop-delay.js). A small read whose data is cached is taken
-   * on the loop itself (RWF_NOWAIT): handing it to the pool and back costs
-   * more than the copy. What the cache does not hold, from the first byte
-   * not read, goes to the pool; larger reads always do, so the loop never
-   * copies megabytes.
+   * (bench/serve-loop-delay.js). A read whose data is cached is taken on the
+   * loop itself (RWF_NOWAIT): handing it to the pool and back costs more than
+   * the copy. What the cache does not hold, from the first byte not read,
+   * goes to the pool; so do reads above the shared directReadMax.
    */
   read(o: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
     const obj = this.obj(o);
     return this.useFile(obj, async (fd) => {
-      const direct = count <= DIRECT_READ_MAX ? this.io.readCached(fd, buf, at, count, position) : -1;
+      const direct = count <= this.shared.directReadMax ? this.io.readCached(fd, buf, at, count, position) : -1;
       // Short at the end of the file as the server last saw it: that is the whole answer.
       if (direct === count || (direct >= 0 && position + direct >= Number(obj.attrs.size))) return direct;
       const done = Math.max(direct, 0);

@@ -39,6 +39,13 @@ export interface NfsServerOptions {
    * its worker threads, new on every start (default: random).
    */
   writeVerifier?: Buffer;
+  /**
+   * The largest READ whose data, when cached, is copied on the serving
+   * thread instead of in the thread pool (default DIRECT_READ_MAX, 64 KiB;
+   * Infinity for every size, as on an NFS worker thread, whose loop serves
+   * nothing else).
+   */
+  directReadMax?: number;
   /** Another backend for some exports (an image-backed node root); undefined leaves the export to the local backend. */
   backend?: (def: NfsExport) => Promise<ExportFs | undefined>;
 }
@@ -87,7 +94,7 @@ export class NfsServer {
           'sockets (no devices or FIFOs), and a path including the export prefix is limited to 4096 bytes',
       );
     }
-    this.local = new LocalShared(opts.attributeCacheMs ?? 1000);
+    this.local = new LocalShared(opts.attributeCacheMs ?? 1000, opts.directReadMax);
     this.maxScan = opts.maxScan;
     this.backend = opts.backend;
     this.pool = new BufferPool(READ_ROOM + this.maxIoTcp + 3);

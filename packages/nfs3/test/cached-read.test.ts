@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '@netboot/platform';
@@ -8,16 +8,19 @@ import { harness, ok } from './harness.js';
 /*
  * READ of cached data on the event loop (preadNowait), the rest in the
  * thread pool: each call to preadNowait is recorded, and the tests force its
- * answers (not cached, only part cached) to take each path. Whatever the path,
- * the reply holds the file's bytes and the right end-of-file flag.
+ * answers (not cached, only part cached, an error) to take each path. Whatever
+ * the path, the reply holds the file's bytes and the right end-of-file flag.
  */
 const SIZE = 200_000;
 const content = Buffer.alloc(SIZE);
 for (let i = 0; i < SIZE; i++) content[i] = (i * 7 + (i >> 8)) & 0xff;
 
-t.test('READ takes cached data on the loop and the rest in the pool', { skip: native ? false : 'the platform module is not built' }, async (t) => {
+type Force = 'none' | 'uncached' | 'half' | 'error';
+
+/** A server (`directReadMax` as given) with the file `f` cached, READ through a preadNowait that records its calls. */
+async function setup(t: Test, directReadMax?: number) {
   const n = native!;
-  const h = await harness(t);
+  const h = await harness(t, { directReadMax });
   writeFileSync(join(h.dir, 'f'), content);
   readFileSync(join(h.dir, 'f')); // in the page cache
   const c = await h.client();
@@ -26,16 +29,25 @@ t.test('READ takes cached data on the loop and the rest in the pool', { skip: na
   const real = n.preadNowait;
   t.teardown(() => Object.assign(n, { preadNowait: real }));
   let calls: Array<{ count: number; got: number }> = [];
-  let force: 'none' | 'uncached' | 'half' = 'none';
+  const state = { force: 'none' as Force };
   Object.assign(n, {
     preadNowait: (fd: number, buf: Uint8Array, at: number, count: number, position: bigint | number) => {
+      if (state.force === 'error') {
+        calls.push({ count: -1, got: -1 });
+        throw Object.assign(new Error('EIO: i/o error, preadv2'), { code: 'EIO' });
+      }
       const got =
-        force === 'uncached' ? -1 : force === 'half' ? real(fd, buf, at, Math.floor(count / 2), position) : real(fd, buf, at, count, position);
+        state.force === 'uncached'
+          ? -1
+          : state.force === 'half'
+            ? real(fd, buf, at, Math.floor(count / 2), position)
+            : real(fd, buf, at, count, position);
       calls.push({ count, got });
       return got;
     },
   });
-  const read = async (offset: number, count: number) => {
+  /** READ `count` at `offset`, checked against the file; the preadNowait calls it made. */
+  const read = async (t: Test, offset: number, count: number) => {
     calls = [];
     const r = ok(t, await c.read(f, BigInt(offset), count), `READ ${count} at ${offset}`);
     const want = content.subarray(offset, offset + count);
@@ -44,37 +56,67 @@ t.test('READ takes cached data on the loop and the rest in the pool', { skip: na
     t.equal(r.eof, offset + want.length >= SIZE, 'eof flag');
     return calls;
   };
+  return { read, state };
+}
+
+const skip = native ? false : 'the platform module is not built';
+
+t.test('READ takes cached data on the loop and the rest in the pool', { skip }, async (t) => {
+  const { read, state } = await setup(t);
 
   t.test('cached: read on the loop, whole', async (t) => {
-    force = 'none';
-    t.same(await read(0, 8192), [{ count: 8192, got: 8192 }], '8 KiB: one direct read');
-    t.same(await read(4096, DIRECT_READ_MAX), [{ count: DIRECT_READ_MAX, got: DIRECT_READ_MAX }], 'the largest direct read');
-    t.same(await read(100_000, DIRECT_READ_MAX + 1), [], 'larger reads go to the pool only');
-    t.same(await read(SIZE - 1000, 8192), [{ count: 8192, got: 1000 }], 'short at the end: eof, no pool read');
-    t.same(await read(SIZE - 8192, 8192), [{ count: 8192, got: 8192 }], 'ending exactly at the end: eof');
+    state.force = 'none';
+    t.same(await read(t, 0, 8192), [{ count: 8192, got: 8192 }], '8 KiB: one direct read');
+    t.same(await read(t, 4096, DIRECT_READ_MAX), [{ count: DIRECT_READ_MAX, got: DIRECT_READ_MAX }], 'the largest direct read');
+    t.same(await read(t, 100_000, DIRECT_READ_MAX + 1), [], 'larger reads go to the pool only');
+    t.same(await read(t, SIZE - 1000, 8192), [{ count: 8192, got: 1000 }], 'short at the end: eof, no pool read');
+    t.same(await read(t, SIZE - 8192, 8192), [{ count: 8192, got: 8192 }], 'ending exactly at the end: eof');
   });
 
   t.test('not cached (EAGAIN): the pool reads it all', async (t) => {
-    force = 'uncached';
-    t.same(await read(8192, 8192), [{ count: 8192, got: -1 }]);
-    t.same(await read(SIZE - 100, 8192), [{ count: 8192, got: -1 }], 'at the end too');
+    state.force = 'uncached';
+    t.same(await read(t, 8192, 8192), [{ count: 8192, got: -1 }]);
+    t.same(await read(t, SIZE - 100, 8192), [{ count: 8192, got: -1 }], 'at the end too');
   });
 
   t.test('partly cached (a short read): the pool reads the rest', async (t) => {
-    force = 'half';
-    t.same(await read(12_345, 8192), [{ count: 8192, got: 4096 }]);
-    t.same(await read(SIZE - 3000, 8192), [{ count: 8192, got: 3000 }], 'a short read reaching the end needs no pool');
-    t.same(await read(SIZE - 6000, 8192), [{ count: 8192, got: 4096 }], 'the pool reads up to the end');
+    state.force = 'half';
+    t.same(await read(t, 12_345, 8192), [{ count: 8192, got: 4096 }]);
+    t.same(await read(t, SIZE - 3000, 8192), [{ count: 8192, got: 3000 }], 'a short read reaching the end needs no pool');
+    t.same(await read(t, SIZE - 6000, 8192), [{ count: 8192, got: 4096 }], 'the pool reads up to the end');
   });
 
   t.test('an error from the direct read leaves the read to the pool', async (t) => {
-    force = 'none';
-    Object.assign(n, {
-      preadNowait: () => {
-        calls.push({ count: -1, got: -1 });
-        throw Object.assign(new Error('EIO: i/o error, preadv2'), { code: 'EIO' });
-      },
-    });
-    t.same(await read(0, 8192), [{ count: -1, got: -1 }]);
+    state.force = 'error';
+    t.same(await read(t, 0, 8192), [{ count: -1, got: -1 }]);
+  });
+});
+
+t.test('a serving thread that takes every size (an NFS worker) reads large cached READs on the loop', { skip }, async (t) => {
+  const { read, state } = await setup(t, Infinity);
+  const big = 150_000; // above DIRECT_READ_MAX, as a 1 MiB READ is
+
+  t.test('cached: one direct read, whatever the size', async (t) => {
+    state.force = 'none';
+    t.same(await read(t, 1000, big), [{ count: big, got: big }], 'one direct read');
+    t.same(await read(t, 100_000, big), [{ count: big, got: SIZE - 100_000 }], 'past the end: short, eof, no pool read');
+    t.same(await read(t, 0, SIZE), [{ count: SIZE, got: SIZE }], 'the whole file, to the end exactly: eof');
+  });
+
+  t.test('not cached (EAGAIN): the pool reads it all', async (t) => {
+    state.force = 'uncached';
+    t.same(await read(t, 1000, big), [{ count: big, got: -1 }]);
+    t.same(await read(t, 100_000, big), [{ count: big, got: -1 }], 'to the end too');
+  });
+
+  t.test('partly cached: the pool reads from the first byte not read', async (t) => {
+    state.force = 'half';
+    t.same(await read(t, 1000, big), [{ count: big, got: big / 2 }]);
+    t.same(await read(t, 100_000, big), [{ count: big, got: big / 2 }], 'the pool reads up to the end');
+  });
+
+  t.test('an error from the direct read leaves the read to the pool', async (t) => {
+    state.force = 'error';
+    t.same(await read(t, 0, big), [{ count: -1, got: -1 }]);
   });
 });

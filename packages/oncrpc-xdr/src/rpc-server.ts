@@ -65,6 +65,21 @@ const PORT_PICK_ATTEMPTS = 8;
  * flight gained 7 to 33% over one block per tick).
  */
 const REPLIES_PER_WRITE = 4;
+/**
+ * A batch that holds this many bytes is written at once: the kernel's copy of
+ * a large reply (a 64 KiB READ) costs far more than the system call saved by
+ * waiting, and the client can start on it while the server reads the next.
+ */
+const BATCH_BYTES = 32 * 1024;
+/**
+ * Reply bytes a connection may have waiting for the kernel's send buffer
+ * before it stops reading calls (and so starting them) until they drain:
+ * room for a few of the largest replies, so a 1 MiB READ reply does not stop
+ * a client that reads its replies (Node's own mark, 16 KiB, would after every
+ * large reply), while one that stops reading holds at most this plus the
+ * replies of its calls in flight.
+ */
+const SEND_BACKLOG_MAX = 4 * 1024 * 1024;
 /** TCP records larger than this are read (or joined) into pooled buffers (an NFS WRITE of 1 MiB). */
 const POOLED_RECORD_MIN = 64 * 1024;
 /**
@@ -481,8 +496,9 @@ function readIntoRecords(socket: net.Socket, buffer: () => Buffer, callback: (n:
 
 /**
  * One TCP connection: record reassembly, a bound on calls in flight (reading
- * stops at the bound and resumes below it, and while the kernel's send
- * buffer is full), replies written in completion order, and an idle timer.
+ * stops at the bound and resumes below it, and while more than
+ * SEND_BACKLOG_MAX bytes of replies wait for the kernel's send buffer),
+ * replies written in completion order, and an idle timer.
  */
 class TcpConnection {
   private readonly decoder: RecordDecoder;
@@ -492,6 +508,7 @@ class TcpConnection {
   private paused = false;
   private corked = false;
   private batched = 0;
+  private batchedBytes = 0;
   private closed = false;
   private peerEnded = false;
   private readonly idle: NodeJS.Timeout;
@@ -521,7 +538,7 @@ class TcpConnection {
     socket.resume();
     socket.on('drain', () => {
       this.draining = false;
-      this.updateFlow();
+      this.pump();
     });
     socket.on('error', () => {
       // A reset peer; 'close' follows.
@@ -583,7 +600,9 @@ class TcpConnection {
 
   private pump(): void {
     const { maxInFlight } = this.server.limits;
-    while (!this.closed && this.inFlight < maxInFlight && this.waiting.length > 0) {
+    // Calls already read wait too while replies wait for the kernel: one socket read holds hundreds of
+    // small calls, each of which may answer with a megabyte.
+    while (!this.closed && !this.draining && this.inFlight < maxInFlight && this.waiting.length > 0) {
       this.start(this.waiting.shift()!);
     }
     this.updateFlow();
@@ -653,9 +672,11 @@ class TcpConnection {
         if (!this.corked) return;
         this.corked = false;
         this.batched = 0;
+        this.batchedBytes = 0;
         s.uncork();
       });
     }
+    this.batchedBytes += size;
     let first = 0;
     const head = chunks[0];
     if ((reply.headroom ?? 0) >= 4 && head.byteOffset >= 4) {
@@ -663,7 +684,8 @@ class TcpConnection {
       const framed = Buffer.from(head.buffer, head.byteOffset - 4, 4 + head.length);
       mark.copy(framed, 0);
       if (chunks.length === 1) {
-        this.finishWrite(s.write(framed, onSent && (() => onSent())));
+        s.write(framed, onSent && (() => onSent()));
+        this.finishWrite();
         return;
       }
       s.write(framed);
@@ -671,21 +693,24 @@ class TcpConnection {
     } else s.write(mark);
     const last = chunks.length - 1;
     for (let i = first; i < last; i++) s.write(chunks[i]);
-    // write() reports whether the buffered bytes, corked ones included, are under the high-water mark.
-    this.finishWrite(s.write(chunks[last], onSent && (() => onSent())));
+    s.write(chunks[last], onSent && (() => onSent()));
+    this.finishWrite();
   }
 
-  /** After a reply's last write: the batch limit, the idle timer, and back-pressure (`ok` is write()'s answer). */
-  private finishWrite(ok: boolean): void {
+  /** After a reply's last write: the batch limits, the idle timer, and back-pressure. */
+  private finishWrite(): void {
     const s = this.socket;
-    if (++this.batched >= REPLIES_PER_WRITE) {
+    if (++this.batched >= REPLIES_PER_WRITE || this.batchedBytes >= BATCH_BYTES) {
       this.corked = false;
       this.batched = 0;
+      this.batchedBytes = 0;
       s.uncork();
     }
     this.idle.refresh();
     this.lastActive = Date.now();
-    if (!ok) this.draining = true;
+    // What the kernel has not taken yet, corked replies included. Past Node's high-water mark the stream
+    // has asked for 'drain' already (write() said false), so 'drain' ends the wait.
+    if (s.writableLength >= Math.max(SEND_BACKLOG_MAX, s.writableHighWaterMark)) this.draining = true;
   }
 
   private updateFlow(): void {

@@ -337,6 +337,39 @@ t.test('tcp: reading stops at the in-flight bound and resumes below it', async (
   t.equal(peak, 4, 'never more than four at once');
 });
 
+t.test('tcp: a client that stops reading its replies stops the server reading its calls, by bytes waiting', async (t) => {
+  const { server, listen } = await serve(t);
+  const CALLS = 60;
+  const reply = Buffer.alloc(1024 * 1024, 0x5a); // above Node's own high-water mark: one reply alone stops nothing
+  let ran = 0;
+  server.register(PROG, 1, { 1: () => (ran++, { stat: 0, body: [reply] }) });
+  const port = await listen();
+  const sock = net.connect(port, HOST);
+  t.teardown(() => sock.destroy());
+  await new Promise((r) => sock.once('connect', r));
+  const records = new RecordDecoder(2 * 1024 * 1024);
+  const replies: Buffer[] = [];
+  sock.on('data', (d: Buffer) => replies.push(...records.push(d)));
+  const one = rawCall(1, { proc: 1 });
+  sock.write(Buffer.concat([recordMark(one.length), one]));
+  await until(() => replies.length === 1, 'the reply of a first call, read as it comes');
+  t.equal(replies[0].length - 24, reply.length, 'the whole 1 MiB reply');
+  sock.pause();
+  const calls = Array.from({ length: CALLS }, (_, i) => rawCall(100 + i, { proc: 1 }));
+  sock.write(Buffer.concat(calls.flatMap((c) => [recordMark(c.length), c])));
+  await until(() => ran > 4, 'calls to run while the kernel takes their replies');
+  // 60 MiB of replies: more than the kernel's socket buffers hold (a few MiB) plus the server's bound.
+  for (let i = 0, last = -1; i < 20 && ran !== last; i++) {
+    last = ran;
+    await serverPolled(t, port);
+  }
+  t.ok(ran < CALLS + 1, `the server stopped reading calls (${ran - 1} of ${CALLS} ran) while their replies wait`);
+  sock.resume();
+  await until(() => replies.length === CALLS + 1, 'every reply once the client reads again', 30_000);
+  t.equal(ran, CALLS + 1, 'every call ran');
+  t.same(replies.slice(1).map((r) => r.readUInt32BE(0)).sort((a, b) => a - b), calls.map((_, i) => 100 + i), 'one reply to each call');
+});
+
 t.test('tcp: an idle connection is closed; one with a call running is not', async (t) => {
   const { server, listen } = await serve(t, { idleTimeoutMs: 100 });
   const g = gate();
