@@ -13,7 +13,11 @@
 // sends as soon as the socket has room pays for part of its clients'
 // receive path, one whose sends go out on its clients' acknowledgements
 // leaves it to them. The total is what the machine pays per GiB.
-//   node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--servers netboot,netboot-reads,nginx,busybox] [--syscalls] [--json]
+// A second cell fetches a 4 KiB file (a boot script's size) --small times
+// (default 2000; 0 skips it) over one keep-alive connection, one curl
+// (busybox httpd closes each connection; curl opens the next): requests per
+// second and server CPU microseconds per request.
+//   node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--small N] [--servers netboot,netboot-reads,nginx,busybox] [--syscalls] [--json]
 // Each figure is the best of N rounds; a round measures every server on every
 // cell, alternating which server goes first. --syscalls adds one round per
 // cell with `perf stat` counting each server's system calls (root and perf
@@ -41,8 +45,10 @@ const runs = Number(opt('--runs', '3'));
 const parallels = String(opt('--parallel', '1,8')).split(',').map(Number);
 const wanted = String(opt('--servers', 'netboot,netboot-reads,nginx,busybox')).split(',');
 const syscalls = args.includes('--syscalls');
-if (!(sizeMiB > 0 && runs > 0 && parallels.every((p) => Number.isInteger(p) && p > 0))) {
-  console.error('usage: node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--servers netboot,netboot-reads,nginx,busybox] [--json]');
+const smallCount = Number(opt('--small', '2000'));
+const SMALL_SIZE = 4096;
+if (!(sizeMiB > 0 && runs > 0 && parallels.every((p) => Number.isInteger(p) && p > 0) && Number.isInteger(smallCount) && smallCount >= 0)) {
+  console.error('usage: node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--small N] [--servers netboot,netboot-reads,nginx,busybox] [--syscalls] [--json]');
   process.exit(2);
 }
 const size = Math.round(sizeMiB * 1024 * 1024);
@@ -151,6 +157,25 @@ async function fetchAll(url, parallel) {
   return { mbps: (size * parallel) / 1e6 / Math.max(...runs.map((r) => r.secs)), clientSecs: runs.reduce((a, r) => a + r.cpu, 0) };
 }
 
+/**
+ * One curl fetching `count` times the small file over one connection (a
+ * config file of url/output pairs): requests per second over the curl's
+ * wall time, and its CPU seconds.
+ */
+async function fetchSmall(configFile, count) {
+  const started = process.hrtime.bigint();
+  const out = await new Promise((resolve, reject) => {
+    const c = spawn('bash', ['-c', 'curl -s -S -K "$1" && times', 'fetch', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    let err = '';
+    c.stdout.on('data', (d) => (text += d));
+    c.stderr.on('data', (d) => (err += d));
+    c.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`curl -K ${configFile}: exit ${code} ${err.trim()}`))));
+  });
+  const secs = Number(process.hrtime.bigint() - started) / 1e9;
+  return { rps: count / secs, clientSecs: timesSeconds(out.trim().split('\n')[1]) };
+}
+
 /** Syscall names counted one by one with --syscalls (where this kernel has their tracepoints); the rest count in the total. */
 const SYSCALLS = ['sendfile64', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'preadv2', 'pread64', 'read', 'write', 'writev', 'futex', 'setsockopt', 'ioctl', 'accept4', 'close'];
 const traceable = (name) => existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${name}`) || existsSync(`/sys/kernel/debug/tracing/events/syscalls/sys_enter_${name}`);
@@ -207,13 +232,16 @@ try {
   const chunk = randomBytes(1024 * 1024);
   for (let at = 0; at < size; at += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, size - at), at);
   await fh.close();
+  await writeFile(join(root, 'boot.cfg'), randomBytes(SMALL_SIZE));
 
   const servers = {};
   const serve = async (key, cmd, argv, env) => {
     const port = await freePort('tcp');
     const s = startServer(cmd, await argv(port), env);
     children.push(s.child);
-    servers[NAMES[key]] = { pid: s.child.pid, url: `http://127.0.0.1:${port}/initrd.img`, err: s.err };
+    const smallConfig = join(dir, `small-${key}.curlrc`);
+    await writeFile(smallConfig, `url = "http://127.0.0.1:${port}/boot.cfg"\noutput = "/dev/null"\n`.repeat(smallCount));
+    servers[NAMES[key]] = { pid: s.child.pid, url: `http://127.0.0.1:${port}/initrd.img`, smallConfig, err: s.err };
   };
   const netbootArgs = (port) => [cli, 'http', '--root', root, '--listen', '127.0.0.1', '--port', String(port)];
   if (wanted.includes('netboot')) await serve('netboot', process.execPath, netbootArgs, process.env);
@@ -276,6 +304,14 @@ try {
       }
       keep(best, p, 'curl file://', Number(local.toFixed(0)), true);
     }
+    if (smallCount > 0) {
+      const order = run % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse();
+      for (const [name, s] of order) {
+        const { result, secs } = await serverCpu(s.pid, () => fetchSmall(s.smallConfig, smallCount));
+        keep(best, 'small', name, Number(result.rps.toFixed(0)), true);
+        keep(cpuPerGiB, 'small', name, Number(((secs * 1e6) / smallCount).toFixed(1)), false);
+      }
+    }
   }
 
   // Syscalls per GiB sent: one more round under perf, not timed.
@@ -298,6 +334,20 @@ try {
             .filter(([, v]) => v > 0)
             .sort((a, b) => b[1] - a[1])
             .map(([k, v]) => [k, Math.round(v / gib)]),
+        );
+      }
+    }
+    if (smallCount > 0) {
+      syscallsPerGiB.small = {};
+      for (const [name, s] of Object.entries(servers)) {
+        if (name === 'busybox httpd') continue;
+        const pids = name === 'nginx' ? childrenOf(s.pid) : [String(s.pid)];
+        const counts = await countSyscalls(pids, () => fetchSmall(s.smallConfig, smallCount));
+        syscallsPerGiB.small[name] = Object.fromEntries(
+          Object.entries(counts)
+            .filter(([, v]) => v > 0)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => [k, Number((v / smallCount).toFixed(2))]),
         );
       }
     }
@@ -360,9 +410,41 @@ try {
     }
   }
   const serverInfo = Object.fromEntries([...Object.entries(servers).map(([n, s]) => [n, { pid: s.pid }]), ...Object.entries(skipped).map(([n, why]) => [n, { why }])]);
+  if (smallCount > 0) {
+    cells.push(
+      cell({
+        key: 'small/keepalive',
+        label: `a ${SMALL_SIZE / 1024} KiB file ${smallCount} times over one keep-alive connection`,
+        unit: 'req/s',
+        values: Object.fromEntries(names.map((n) => [n, best.small?.[n] ?? null])),
+        reference: 'nginx',
+      }),
+      cell({
+        key: 'small-cpu/keepalive',
+        label: `server CPU microseconds per request, a ${SMALL_SIZE / 1024} KiB file`,
+        unit: 'us/req',
+        higherIsBetter: false,
+        values: Object.fromEntries(names.map((n) => [n, cpuPerGiB.small?.[n] ?? null])),
+        reference: 'nginx',
+      }),
+    );
+    if (syscallsPerGiB.small) {
+      cells.push(
+        cell({
+          key: 'small-syscalls/keepalive',
+          label: `server system calls per request, a ${SMALL_SIZE / 1024} KiB file`,
+          unit: 'calls/req',
+          higherIsBetter: false,
+          values: Object.fromEntries(names.map((n) => [n, syscallsPerGiB.small[n]?.all ?? null])),
+          reference: 'nginx',
+          detail: syscallsPerGiB.small,
+        }),
+      );
+    }
+  }
   if (syscallsSkipped) console.error(`http-read: no syscall counts: ${syscallsSkipped}`);
   if (json) {
-    console.log(JSON.stringify(report({ benchmark: 'http-read', params: { sizeMiB, runs, parallel: parallels }, servers: serverInfo, loadAtStart, cells })));
+    console.log(JSON.stringify(report({ benchmark: 'http-read', params: { sizeMiB, runs, parallel: parallels, small: smallCount }, servers: serverInfo, loadAtStart, cells })));
   } else {
     console.log(`${sizeMiB} MiB file, best of ${runs} alternating rounds (load at start ${loadAtStart.join(' ')}, at end ${load().join(' ')})`);
     for (const [n, why] of Object.entries(skipped)) console.log(`  ${n}: skipped, ${why}`);
@@ -382,6 +464,17 @@ try {
             `    netboot / ${ref}: ${ratio(best[p].netboot, best[p][ref])}x throughput, ${ratio(cpuPerGiB[p][ref], cpuPerGiB[p].netboot)}x server CPU efficiency, ${ratio(totalCpuPerGiB[p][ref], totalCpuPerGiB[p].netboot)}x with the curls'`,
           );
         }
+      }
+    }
+    if (smallCount > 0) {
+      console.log(`  a ${SMALL_SIZE / 1024} KiB file ${smallCount} times over one keep-alive connection`);
+      for (const n of names) {
+        console.log(`    ${n.padEnd(14)} ${String(best.small?.[n]).padStart(6)} req/s   server CPU ${cpuPerGiB.small?.[n]} us per request`);
+        const calls = syscallsPerGiB.small?.[n];
+        if (calls) console.log(`    ${''.padEnd(14)} syscalls per request: ${Object.entries(calls).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      }
+      if (best.small?.netboot && best.small?.nginx) {
+        console.log(`    netboot / nginx: ${ratio(best.small.netboot, best.small.nginx)}x requests/s, ${ratio(cpuPerGiB.small.nginx, cpuPerGiB.small.netboot)}x server CPU efficiency`);
       }
     }
   }
