@@ -164,9 +164,10 @@ export class NodeRoots {
     if (from !== target) for (const c of await this.diff(ip)) if (!(await sameEntry(a, b, c.path, c.kind === 'R', budget))) conflicts.push(c.path);
     if (conflicts.length > 0 && !resolution) return { from, to: target, conflicts, applied: false };
     await this.locked(ip, async () => {
-      // Checked against the generation the node ran when the compare began: a boot since then makes the plan stale.
+      // Checked against the generation the node ran when the compare began: a boot onto another since then makes the plan stale.
       const latest = await this.get(ip);
-      if ((await this.running(latest)) !== from) throw new Error(`node ${ip} booted generation ${latest.booted} while its changes were compared: run "netboot node rebase" again`);
+      const now = await this.running(latest);
+      if (now !== from) throw new Error(`node ${ip} went from generation ${from} to ${now} while its changes were compared: run "netboot node rebase" again`);
       await this.save({ ...latest, generation: to, rebase: { from, to: target, take: resolution === 'take-image' ? conflicts : [] } });
     });
     return { from, to: target, conflicts, applied: true };
