@@ -6,6 +6,7 @@ import { RpcServer } from '@netboot/oncrpc-xdr';
 import { NfsClient, NfsServer, NfsStat, StableHow, type AccessOptions } from '@netboot/nfs3';
 import { ImageStore, OverlayFs } from '@netboot/image-store';
 import { native } from '@netboot/platform';
+import { until } from '../../../test/support/until.js';
 import { tar, type Member } from './tar-writer.js';
 
 const rw: AccessOptions = { rw: true, rootSquash: false, allSquash: false, anonuid: 65534, anongid: 65534, secure: false };
@@ -383,6 +384,8 @@ t.test("REMOVE of a file's last name in the node layer holds it across unlinkat 
   });
   okv(await c.remove(root, 'big'));
   t.ok(during >= 1, 'during unlinkat the server held the file open, so its blocks are not freed inside the call');
+  // The descriptor held across the call is closed before the reply; one the root kept open for READ and WRITE is closed in the thread pool just after.
+  await until(() => descriptorsOf() === 0, 'the server to close every descriptor of the file', 10_000);
   t.equal(descriptorsOf(), 0, 'and let go of it after');
 });
 
@@ -390,10 +393,10 @@ t.test("RENAME over a file's last name in the node layer holds it across renamea
   const n = native!;
   const s = await setup(t);
   const { c, root } = await s.start();
-  const big = okv(await c.create(root, 'big')).object!;
-  okv(await c.write(big, 0n, Buffer.alloc(1 << 20, 1), StableHow.FILE_SYNC));
-  okv(await c.create(root, 'small'));
+  // Made in the layer behind the server's back: no descriptor the root keeps for READ and WRITE, so only the hold can be open during the call.
   const path = join(s.node('198.18.0.21').upper, 'big');
+  writeFileSync(path, Buffer.alloc(1 << 20, 1));
+  okv(await c.create(root, 'small'));
   const bigIno = lstatSync(path).ino;
   const descriptorsOf = () =>
     readdirSync('/proc/self/fd').filter((fd) => {
@@ -414,6 +417,8 @@ t.test("RENAME over a file's last name in the node layer holds it across renamea
   });
   okv(await c.rename(root, 'small', root, 'big'));
   t.ok(during >= 1, 'during renameat2 the server held the file renamed over open, so its blocks are not freed inside the call');
+  // The descriptor held across the call is closed before the reply; one the root kept open for READ and WRITE is closed in the thread pool just after.
+  await until(() => descriptorsOf() === 0, 'the server to close every descriptor of the file', 10_000);
   t.equal(descriptorsOf(), 0, 'and let go of it after');
   t.not(lstatSync(path).ino, bigIno, 'the name is the renamed file now');
   t.equal(okv(await c.getattr(okv(await c.lookup(root, 'big')).object)).attributes.size, 0n, 'served as the renamed file');
