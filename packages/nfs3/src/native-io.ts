@@ -1,7 +1,7 @@
-import { close, closeSync, fstatSync, ftruncate, lstatSync, open } from 'node:fs';
+import { close, closeSync, ftruncate, open } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
-import type { NativeCalls } from '@netboot/platform';
+import { type NativeCalls, STATX_SLOT, STATX_SLOTS } from '@netboot/platform';
 import { keyBytes } from './byte-path.js';
 import { NfsError } from './errno-status.js';
 import type { NodeKind, TimeChange } from './export-fs.js';
@@ -19,6 +19,8 @@ const WALK_MAX = 4000;
 const DIRENT_BATCH = 1024;
 const DT_DIR = 4;
 const DT_UNKNOWN = 0;
+
+const S = STATX_SLOT;
 
 const PROC_FD = '/proc/self/fd/';
 /** An O_PATH descriptor as a path that only the kernel's magic link resolves: the very inode it was opened on. */
@@ -41,6 +43,9 @@ export class NativeIo implements LocalIo<number> {
   private readonly pathFlags: number;
   /** Whether the export's file system reads with RWF_NOWAIT (cleared on its first EOPNOTSUPP). */
   private nowait = true;
+  /** Where statxInto writes: signed for sizes and times, unsigned for inode numbers (one buffer, two views). */
+  private readonly statOut = new BigInt64Array(STATX_SLOTS);
+  private readonly statOutU = new BigUint64Array(this.statOut.buffer);
 
   /** `readOnly`: files are only ever opened for reading (an image generation under a node's layer). */
   constructor(
@@ -72,7 +77,7 @@ export class NativeIo implements LocalIo<number> {
       if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new NfsError(NfsStat.STALE, `a directory on the path of ${rel} is now a symlink`);
       throw e;
     }
-    if (ino !== undefined && fstatSync(fd, { bigint: true }).ino !== ino) {
+    if (ino !== undefined && (!this.n.statxInto(fd, '', this.n.constants.AT_EMPTY_PATH, this.statOut) || this.statOutU[S.ino] !== ino)) {
       this.release(fd);
       throw new NfsError(NfsStat.STALE, `inode ${ino} was replaced under its handle`);
     }
@@ -112,18 +117,34 @@ export class NativeIo implements LocalIo<number> {
 
   stat(r: number): LocalAttrs {
     // statx(AT_EMPTY_PATH) on the descriptor: the inode is in memory, no I/O; gives the birth time too.
-    return fstatSync(r, { bigint: true });
+    if (!this.n.statxInto(r, '', this.n.constants.AT_EMPTY_PATH, this.statOut)) throw new NfsError(NfsStat.STALE, 'the object is gone');
+    return this.attrs();
   }
 
   statChild(dir: number, name: Buffer): LocalAttrs | undefined {
-    // The magic link is the very directory `dir` was opened and checked on, and a single name with
-    // lstat neither leaves it nor follows a symlink; statx through Node gives the birth time the
-    // platform's fstatat does not, in one call instead of openat2 + statx + close from the root.
-    const path = Buffer.allocUnsafe(PROC_FD.length + 12 + name.length);
-    let n = path.write(PROC_FD, 0, 'latin1');
-    n += path.write(`${dir}/`, n, 'latin1');
-    n += name.copy(path, n);
-    return lstatSync(path.subarray(0, n), { bigint: true, throwIfNoEntry: false });
+    // One statx of a single name beneath the directory `dir` was opened and checked on: it neither leaves
+    // it nor follows a symlink, and gives the birth time, in one call instead of openat2 + statx + close.
+    return this.n.statxInto(dir, name, this.n.constants.AT_SYMLINK_NOFOLLOW, this.statOut) ? this.attrs() : undefined;
+  }
+
+  /** What statxInto last wrote, as the backend's attributes. */
+  private attrs(): LocalAttrs {
+    const s = this.statOut;
+    const u = this.statOutU;
+    return {
+      ino: u[S.ino]!,
+      mode: s[S.mode]!,
+      nlink: s[S.nlink]!,
+      uid: s[S.uid]!,
+      gid: s[S.gid]!,
+      rdev: u[S.rdev]!,
+      size: s[S.size]!,
+      blocks: s[S.blocks]!,
+      atimeNs: s[S.atimeNs]!,
+      mtimeNs: s[S.mtimeNs]!,
+      ctimeNs: s[S.ctimeNs]!,
+      birthtimeNs: s[S.birthtimeNs]!,
+    };
   }
 
   /** Entries of a directory by getdents64 on a descriptor opened from `dir`, in batches with a yield between (a large directory's). */

@@ -144,6 +144,63 @@ napi_value js_fstatat(napi_env env, napi_callback_info info) {
   return stat_object(env, &st);
 }
 
+/* Slots statxInto fills, in this order (STATX_SLOTS 64-bit values). */
+#define STATX_SLOTS 13
+
+/* statxInto(dirfd, name, flags, out): statx of `name` beneath `dirfd` (or of
+ * dirfd itself with AT_EMPTY_PATH and ''), written as 64-bit values into
+ * `out`, a BigInt64Array or BigUint64Array of at least STATX_SLOTS: dev, ino,
+ * mode, nlink, uid, gid, rdev, size, blocks, then atime, mtime, ctime and
+ * birth time in nanoseconds since the epoch (birth 0 where the file system
+ * keeps none). No object is made per call, and the birth time comes in the
+ * same call. Returns true, or false for ENOENT (a name gone since it was
+ * listed is an expected answer, not worth an Error); other failures throw. */
+napi_value js_statx_into(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  int dirfd;
+  name_arg name;
+  int64_t flags;
+  if (!ctx_init(&ctx, env, info, "statx", 4) || !arg_fd(&ctx, 0, "dirfd", true, &dirfd) ||
+      !arg_name(&ctx, 1, "name", &name) ||
+      !arg_int64(&ctx, 2, "flags", 0, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT, &flags))
+    return NULL;
+  bool is_typed = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_is_typedarray(env, ctx.argv[3], &is_typed) != napi_ok) return NULL;
+  if (is_typed && napi_get_typedarray_info(env, ctx.argv[3], &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
+  if (!is_typed || (type != napi_bigint64_array && type != napi_biguint64_array)) {
+    throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", "statx", "out", "an instance of BigInt64Array or BigUint64Array");
+    return NULL;
+  }
+  if (length < STATX_SLOTS) {
+    throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "statx", "out", "at least 13 elements long");
+    return NULL;
+  }
+  if (data == NULL) return throw_errno(env, EFAULT, "statx"); /* detached */
+  struct statx stx;
+  if (statx(dirfd, name.bytes, (int)flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &stx) < 0) {
+    if (errno == ENOENT) return make_bool(env, false);
+    return throw_errno(env, errno, "statx");
+  }
+  int64_t *out = (int64_t *)data;
+  out[0] = (int64_t)makedev(stx.stx_dev_major, stx.stx_dev_minor);
+  out[1] = (int64_t)stx.stx_ino;
+  out[2] = stx.stx_mode;
+  out[3] = stx.stx_nlink;
+  out[4] = stx.stx_uid;
+  out[5] = stx.stx_gid;
+  out[6] = (int64_t)makedev(stx.stx_rdev_major, stx.stx_rdev_minor);
+  out[7] = (int64_t)stx.stx_size;
+  out[8] = (int64_t)stx.stx_blocks;
+  out[9] = stx.stx_atime.tv_sec * 1000000000 + stx.stx_atime.tv_nsec;
+  out[10] = stx.stx_mtime.tv_sec * 1000000000 + stx.stx_mtime.tv_nsec;
+  out[11] = stx.stx_ctime.tv_sec * 1000000000 + stx.stx_ctime.tv_nsec;
+  out[12] = (stx.stx_mask & STATX_BTIME) ? stx.stx_btime.tv_sec * 1000000000 + stx.stx_btime.tv_nsec : 0;
+  return make_bool(env, true);
+}
+
 napi_value js_fstat(napi_env env, napi_callback_info info) {
   call_ctx ctx;
   int fd;

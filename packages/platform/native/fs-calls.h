@@ -7,6 +7,7 @@ int open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode);
 napi_value js_openat2(napi_env env, napi_callback_info info);
 napi_value js_open_beneath_walk(napi_env env, napi_callback_info info);
 napi_value js_fstatat(napi_env env, napi_callback_info info);
+napi_value js_statx_into(napi_env env, napi_callback_info info);
 napi_value js_fstat(napi_env env, napi_callback_info info);
 napi_value js_fchownat(napi_env env, napi_callback_info info);
 napi_value js_fchmod(napi_env env, napi_callback_info info);

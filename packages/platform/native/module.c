@@ -36,6 +36,7 @@ static const export_fn functions[] = {
     {"openat2", js_openat2},
     {"openBeneathWalk", js_open_beneath_walk},
     {"fstatat", js_fstatat},
+    {"statxInto", js_statx_into},
     {"fstat", js_fstat},
     {"fchownat", js_fchownat},
     {"fchmod", js_fchmod},

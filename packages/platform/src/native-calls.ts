@@ -142,6 +142,11 @@ export interface SendfileTransfer {
  * the kernel sees it. Synchronous calls are the ones that do not wait on
  * I/O beyond metadata; the waits (`ofdSetLockWait`, `icmpEcho`) run off the event loop.
  */
+/** Where statxInto puts each attribute in its `out` array; times are nanoseconds since the epoch. */
+export const STATX_SLOT = { dev: 0, ino: 1, mode: 2, nlink: 3, uid: 4, gid: 5, rdev: 6, size: 7, blocks: 8, atimeNs: 9, mtimeNs: 10, ctimeNs: 11, birthtimeNs: 12 } as const;
+/** The length statxInto needs of its `out` array. */
+export const STATX_SLOTS = 13;
+
 export interface NativeCalls {
   /** openat2(dirfd, path, flags, mode, resolve). O_CLOEXEC is always added. Where the
    * kernel lacks openat2 (before 5.6) the path is walked one component at a time with
@@ -151,6 +156,12 @@ export interface NativeCalls {
   openBeneathWalk(dirfd: number, path: Name, flags: number, mode: number, resolve: number): number;
   fstatat(dirfd: number, name: Name, flags: number): StatResult;
   fstat(fd: number): StatResult;
+  /**
+   * statx of `name` beneath `dirfd` (`''` with AT_EMPTY_PATH: dirfd itself) into `out` (at least
+   * STATX_SLOTS 64-bit elements; see STATX_SLOT): no object made per call, birth time included (0 where
+   * the file system keeps none). True, or false when there is no such name (ENOENT); other errors throw.
+   */
+  statxInto(dirfd: number, name: Name, flags: number, out: BigInt64Array | BigUint64Array): boolean;
   /** uid or gid -1 leaves that one unchanged. */
   fchownat(dirfd: number, name: Name, uid: number, gid: number, flags: number): void;
   fchmod(fd: number, mode: number): void;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
+import { STATX_SLOT, STATX_SLOTS } from '@netboot/platform';
 import { expectErrno, requireNative } from './require-native.js';
 import { evictableDir } from '../../../test/support/evictable-dir.js';
 
@@ -70,6 +71,40 @@ if (n) {
     n.unlinkat(dir, Buffer.from([0x6c, 0xc3, 0x28]), 0);
     n.unlinkat(dir, name, 0);
     expectErrno(t, () => n.fstatat(dir, name, 0), 'ENOENT', 'fstatat');
+  });
+
+  t.test('statxInto: the attributes lstat gives, birth time included, into a caller array', async (t) => {
+    const out = new BigInt64Array(STATX_SLOTS);
+    const u = new BigUint64Array(out.buffer);
+    const S = STATX_SLOT;
+    const ref = statSync(join(root, 'export', 'sub', 'file'), { bigint: true });
+    t.equal(n.statxInto(exportFd, 'sub/file', c.AT_SYMLINK_NOFOLLOW, out), true);
+    t.equal(u[S.ino], ref.ino);
+    t.equal(u[S.dev], ref.dev);
+    t.equal(Number(out[S.mode]), Number(ref.mode));
+    t.equal(out[S.nlink], ref.nlink);
+    t.equal(out[S.uid], ref.uid);
+    t.equal(out[S.gid], ref.gid);
+    t.equal(out[S.size], ref.size);
+    t.equal(out[S.blocks], ref.blocks);
+    t.equal(out[S.atimeNs], ref.atimeNs);
+    t.equal(out[S.mtimeNs], ref.mtimeNs);
+    t.equal(out[S.ctimeNs], ref.ctimeNs);
+    t.equal(out[S.birthtimeNs], ref.birthtimeNs, 'birth time as Node reads it (0 where the file system keeps none)');
+    t.equal(n.statxInto(exportFd, 'out-abs', c.AT_SYMLINK_NOFOLLOW, out), true);
+    t.equal(Number(out[S.mode]) & c.S_IFMT, c.S_IFLNK, 'a symlink itself, not what it points to');
+    const dir = n.openat2(exportFd, 'sub', c.O_PATH | c.O_DIRECTORY, 0, beneath);
+    t.teardown(() => closeSync(dir));
+    t.equal(n.statxInto(dir, 'file', c.AT_SYMLINK_NOFOLLOW, u), true, 'a name beneath an O_PATH directory fd, into a BigUint64Array');
+    t.equal(u[S.ino], ref.ino);
+    t.equal(n.statxInto(dir, '', c.AT_EMPTY_PATH | c.AT_SYMLINK_NOFOLLOW, out), true);
+    t.equal(u[S.ino], statSync(join(root, 'export', 'sub'), { bigint: true }).ino, "'' with AT_EMPTY_PATH: the fd itself");
+    t.equal(n.statxInto(dir, 'nope', c.AT_SYMLINK_NOFOLLOW, out), false, 'no such name: false, not an Error');
+    expectErrno(t, () => n.statxInto(dir, 'file/x', c.AT_SYMLINK_NOFOLLOW, out), 'ENOTDIR', 'statx');
+    expectErrno(t, () => n.statxInto(1 << 30, 'file', 0, out), 'EBADF', 'statx');
+    t.throws(() => n.statxInto(dir, 'file', 0, new Float64Array(13) as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    t.throws(() => n.statxInto(dir, 'file', 0, new BigInt64Array(12)), { code: 'ERR_OUT_OF_RANGE' }, 'too short for every slot');
+    t.throws(() => n.statxInto(dir, 'file', 0x40000000, out), { code: 'ERR_OUT_OF_RANGE' }, 'flags other than the known ones');
   });
 
   t.test('fstatat, fstat, fchownat, fchmod, fchmodat', async (t) => {

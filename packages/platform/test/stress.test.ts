@@ -45,6 +45,7 @@ if (n) {
     ['openat2', [dirFd, 'a', c.O_RDONLY, 0, c.RESOLVE_BENEATH]],
     ['openBeneathWalk', [dirFd, 'a', c.O_RDONLY, 0, c.RESOLVE_BENEATH]],
     ['fstatat', [dirFd, 'file', 0]],
+    ['statxInto', [dirFd, 'file', 0, new BigInt64Array(13)]],
     ['fstat', [fileFd]],
     ['fchownat', [dirFd, 'file', -1, -1, 0]],
     ['fchmod', [fileFd, 0o600]],
@@ -137,6 +138,7 @@ if (n) {
     const fdCalls: Array<[keyof NativeCalls, (fd: number) => unknown[]]> = [
       ['openat2', (fd) => [fd, 'a', 0, 0, 0]],
       ['fstatat', (fd) => [fd, 'a', 0]],
+      ['statxInto', (fd) => [fd, 'a', 0, new BigInt64Array(13)]],
       ['fstat', (fd) => [fd]],
       ['fchownat', (fd) => [fd, '', -1, -1, c.AT_EMPTY_PATH]],
       ['fchmod', (fd) => [fd, 0o600]],
