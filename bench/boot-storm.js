@@ -29,10 +29,11 @@
 //
 //   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]
 //        [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
-//        [--until dhcp|pxelinux|kernel|mount|nfs] [--netboot-flags "FLAGS"] [--profile DIR]
+//        [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|mount] [--netboot-flags "FLAGS"] [--profile DIR]
 //
 // --until ends each node's boot after that stage (a DHCP-only storm of 5000
-// nodes costs seconds); --netboot-flags adds flags to netboot serve's command
+// nodes costs seconds); --from mount starts it at MOUNT with the root DHCP
+// would name (the NFS part alone: server CPU per replayed call); --netboot-flags adds flags to netboot serve's command
 // line (later ones win: --netboot-flags="--max-transfers 256" tries the
 // default slots); --profile DIR runs netboot serve and the client processes
 // under the V8 profiler.
@@ -91,6 +92,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     'netboot-flags': { type: 'string', default: '' },
     until: { type: 'string', default: 'nfs' },
+    from: { type: 'string', default: 'dhcp' },
   },
 });
 
@@ -423,6 +425,8 @@ async function round(name, ctx) {
       xidBase,
       rootBy: name === 'netboot-image' ? 'ip' : 'mac',
       until: ctx.until,
+      // --from mount: the root DHCP's root-path names, told to the nodes instead.
+      rootPath: ctx.from === 'mount' ? `${SERVER}:${name === 'netboot-image' ? ctx.image.rootsDir : ctx.rootsDir}` : undefined,
     }));
     const net0 = { server: netCounters(link.server), client: netCounters(link.client) };
     const wall0 = performance.now();
@@ -437,6 +441,8 @@ async function round(name, ctx) {
     const failedProcs = outs.filter((o) => o.error);
     if (failedProcs.length) return { error: failedProcs.map((o) => o.error).join('; ') };
     const m = summarize(outs, { serverCpu: after.cpu - before.cpu, peakRss, lost, wallS, drops });
+    // The NFS part alone: what the servers spent per call of the boot's replay (MOUNT's few calls included).
+    if (ctx.from === 'mount' && m.nfsCalls > 0) m.serverUsPerNfsCall = Math.round(((after.cpu - before.cpu) * 1e6) / m.nfsCalls);
     // Each node's MOUNT of its image-backed root, from its own address, is its boot: the server records it in the node's record.
     if (name === 'netboot-image') m.imageBootsRecorded = await bootsRecordedSince(ctx.image.stateDir, roundStart);
     return m;
@@ -534,7 +540,8 @@ function printDrops(r) {
     ].filter(Boolean);
     if (parts.length) said.push(`${side} side: ${parts.join(', ')}`);
   }
-  console.log(`         cores busy: server ${r.serverCores}, clients ${r.clientCores} (of ${r.wallS} s)${said.length ? `; ${said.join('; ')}` : ''}`);
+  const perCall = r.serverUsPerNfsCall !== undefined ? `, server ${r.serverUsPerNfsCall} us per NFS call` : '';
+  console.log(`         cores busy: server ${r.serverCores}, clients ${r.clientCores} (of ${r.wallS} s)${perCall}${said.length ? `; ${said.join('; ')}` : ''}`);
 }
 
 async function main() {
@@ -555,12 +562,14 @@ async function main() {
     !(httpShare >= 0 && httpShare <= 1) ||
     !(Number.isInteger(clientProcs) && clientProcs >= 1 && clientProcs <= 16) ||
     !STAGES.includes(values.until) ||
+    !['dhcp', 'mount'].includes(values.from) ||
+    (values.from === 'mount' && STAGES.indexOf(values.until) < STAGES.indexOf('mount')) ||
     !(timeoutMs > 0)
   ) {
     console.error(
       'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]\n' +
         '                                [--kernel-mib M] [--initrd-mib M] [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]\n' +
-        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--netboot-flags "FLAGS"] [--profile DIR]',
+        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|mount] [--netboot-flags "FLAGS"] [--profile DIR]',
     );
     process.exit(2);
   }
@@ -606,9 +615,10 @@ async function main() {
       imageNote = `; image ${IMAGE} generation ${generation} under ${nodes} image-backed roots in ${((performance.now() - imageStart) / 1000).toFixed(1)} s; fixed addresses 198.19.1.1 and up`;
     }
     const relays = Array.from({ length: clientProcs }, (_, i) => `198.18.0.${2 + i}`);
-    const ctx = { work, bootDir, templateDir, rootsDir, image, fixed, nodes: list, relays, timeoutMs, atExit, until: values.until };
+    const ctx = { work, bootDir, templateDir, rootsDir, image, fixed, nodes: list, relays, timeoutMs, atExit, until: values.until, from: values.from };
     const header =
       `${nodes} nodes at once (${list.filter((n) => n.http).length} over HTTP), kernel ${kernelMiB} MiB + initrd ${initrdMiB} MiB, ` +
+      (values.from === 'mount' ? 'each node starts at MOUNT, ' : '') +
       (values.until === 'nfs' ? `${replay.calls} NFS calls replayed per node (roots: ${nodes} x cp -al in ${rootsSeconds} s${imageNote}), ` : `each node stops after the ${values.until} stage, `) +
       `${clientProcs} client process${clientProcs > 1 ? 'es' : ''}, ` +
       `${rounds > 1 ? `best of ${rounds} rounds` : '1 round'}`;
@@ -660,7 +670,7 @@ async function main() {
       ];
       const out = report({
         benchmark: 'boot-storm',
-        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed, until: values.until, netbootFlags: values['netboot-flags'] },
+        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed, until: values.until, from: values.from, netbootFlags: values['netboot-flags'] },
         servers: Object.fromEntries(servers.map((n) => [n, best[n]?.error ?? `started fresh each round in a network namespace of its own at ${SERVER}`])),
         loadAtStart,
         cells,

@@ -127,3 +127,23 @@ t.test('boot-storm boots 3 nodes through ISC dhcpd + in.tftpd and through dnsmas
   t.ok(report.detail.namespaces.length >= 2, 'the run says which namespaces it made');
   t.same(stormNamespaces().filter((n) => report.detail.namespaces.includes(n)), [], 'no namespace left behind');
 });
+
+t.test('boot-storm --from mount boots only the NFS part and prices each call', async (t) => {
+  if (!requireNetns(t)) return;
+  if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
+  const dir = mkdtempSync(join(tmpdir(), 'boot-storm-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const json = join(dir, 'storm.json');
+  const r = await run(
+    process.execPath,
+    [join(repoRoot, 'bench/boot-storm.js'), '--nodes', '3', '--from', 'mount', '--servers', 'netboot', '--kernel-mib', '1', '--initrd-mib', '1', '--timeout-s', '120', '--json', json],
+    { timeoutMs: 240_000 },
+  );
+  t.equal(r.code, 0, `the bench exits 0 (stderr: ${r.stderr.slice(-500)})`);
+  const best = JSON.parse(readFileSync(json, 'utf8')).detail.best.netboot;
+  t.equal(best.up, 3, '3 nodes up');
+  t.equal(best.stages.dhcp.p50, null, 'no DHCP stage');
+  t.equal(best.stages.kernel.p50, null, 'no kernel stage');
+  t.type(best.stages.nfs.p50, 'number', 'the NFS stage ran');
+  t.ok(best.serverUsPerNfsCall > 0, `server CPU per NFS call: ${best.serverUsPerNfsCall} us`);
+});

@@ -284,6 +284,21 @@ async function mount(host, rootPath, stats, localAddress) {
   return { client, root };
 }
 
+/** The MOUNT and NFS stages of a node's boot; `held` is given the NFS client (the caller closes it), `staged` each stage's name. */
+async function mountAndReplay(node, lease, ctx, stats, mark, up, held, staged = () => {}) {
+  const [server, base] = (lease.rootPath ?? '').split(':');
+  if (!base) throw new NodeFailure(`DHCP gave root-path "${lease.rootPath}", expected SERVER:/DIR`);
+  // A root by MAC (a hard-link farm), or by the node's address (an image-backed root, as add-node names it).
+  const mounted = await mount(server, `${base}/${ctx.rootBy === 'ip' ? lease.ip : node.mac.replaceAll(':', '-')}`, stats, node.ip);
+  held(mounted.client);
+  mark('mount');
+  if (ctx.until === 'mount') return up();
+  staged('nfs');
+  await replay(mounted.client, mounted.root, ctx.boot, stats);
+  mark('nfs');
+  return up();
+}
+
 /** One node's boot; resolves to its record (never rejects). */
 async function bootOne(node, ctx) {
   const t0 = performance.now();
@@ -299,7 +314,12 @@ async function bootOne(node, ctx) {
   let client;
   const up = () => ({ mac: node.mac, http: node.http, ok: true, ms: Math.round(performance.now() - t0), doneAt: performance.now(), stages, ...stats });
   try {
-    const lease = await dhcp(node, ctx.channel, ctx.xidBase);
+    // From MOUNT on: the node knows its root as its DHCP lease would say, and boots only the NFS part.
+    const lease = ctx.rootPath ? { rootPath: ctx.rootPath, ip: node.ip } : await dhcp(node, ctx.channel, ctx.xidBase);
+    if (ctx.rootPath) {
+      stage = 'mount';
+      return await mountAndReplay(node, lease, ctx, stats, mark, up, (c) => (client = c), (s) => (stage = s));
+    }
     stats.dhcpRetries = lease.retries;
     if (node.ip && lease.ip !== node.ip) throw new NodeFailure(`DHCP gave ${lease.ip}, not the node's fixed address ${node.ip}`);
     mark('dhcp');
@@ -336,17 +356,7 @@ async function bootOne(node, ctx) {
     mark('kernel');
     if (ctx.until === 'kernel') return up();
     stage = 'mount';
-    const [server, base] = (lease.rootPath ?? '').split(':');
-    if (!base) throw new NodeFailure(`DHCP gave root-path "${lease.rootPath}", expected SERVER:/DIR`);
-    // A root by MAC (a hard-link farm), or by the node's address (an image-backed root, as add-node names it).
-    const mounted = await mount(server, `${base}/${ctx.rootBy === 'ip' ? lease.ip : node.mac.replaceAll(':', '-')}`, stats, node.ip);
-    client = mounted.client;
-    mark('mount');
-    if (ctx.until === 'mount') return up();
-    stage = 'nfs';
-    await replay(client, mounted.root, ctx.boot, stats);
-    mark('nfs');
-    return up();
+    return await mountAndReplay(node, lease, ctx, stats, mark, up, (c) => (client = c), (s) => (stage = s));
   } catch (err) {
     return { mac: node.mac, http: node.http, ok: false, stage, error: err.message, ms: Math.round(performance.now() - t0), stages, ...stats };
   } finally {
@@ -384,9 +394,10 @@ function bootModel(replayFile, templateDir) {
  * `ip` (a fixed address its host entry gives) must lease it and mounts and
  * speaks NFS from it; `rootBy` 'ip' mounts DHCP's root-path plus that
  * address instead of the MAC. Each node stops after the stage `until`
- * (default: it goes through all of them).
+ * (default: it goes through all of them); given `rootPath` (SERVER:/DIR, as
+ * DHCP's root-path says it), each node starts at MOUNT.
  */
-export async function bootNodes({ nodes, relay, server, bootDir, replayFile, templateDir, xidBase, rootBy = 'mac', until }) {
+export async function bootNodes({ nodes, relay, server, bootDir, replayFile, templateDir, xidBase, rootBy = 'mac', until, rootPath }) {
   const files = new Map();
   const cpu0 = process.cpuUsage();
   const boot = bootModel(replayFile, templateDir);
@@ -395,7 +406,7 @@ export async function bootNodes({ nodes, relay, server, bootDir, replayFile, tem
   const t0 = performance.now();
   let records;
   try {
-    records = await Promise.all(nodes.map((n) => bootOne({ ...n, macBytes: Buffer.from(n.mac.split(':').map((h) => parseInt(h, 16))) }, { channel, files, boot, xidBase, rootBy, until })));
+    records = await Promise.all(nodes.map((n) => bootOne({ ...n, macBytes: Buffer.from(n.mac.split(':').map((h) => parseInt(h, 16))) }, { channel, files, boot, xidBase, rootBy, until, rootPath })));
   } finally {
     channel.close();
   }
