@@ -642,8 +642,61 @@ export class OverlayFs implements ExportFs {
   async lookup(dir: FsObject, name: Buffer): Promise<FsObject> {
     const d = dir as OverlayObject;
     const s = name.toString('latin1');
-    const rel = s === '.' ? d.rel : s === '..' ? parentOf(d.rel) : child(d.rel, s);
-    return this.object(rel, this.locateCached(rel));
+    if (s === '.' || s === '..') {
+      const rel = s === '.' ? d.rel : parentOf(d.rel);
+      return this.object(rel, this.locateCached(rel));
+    }
+    const [loc] = this.locateIn(d.rel, [s]);
+    if (!loc) throw fsError('ENOENT', child(d.rel, s));
+    return this.object(child(d.rel, s), loc);
+  }
+
+  async lookupNames(dir: FsObject, names: readonly string[]): Promise<(FsObject | undefined)[]> {
+    const d = dir as OverlayObject;
+    return this.locateIn(d.rel, names).map((loc, i) => loc && this.object(child(d.rel, names[i]!), loc));
+  }
+
+  /**
+   * The locations of names (one component each, Latin-1) of the merged directory `dirRel`, undefined for a
+   * name that is not there: from the cache when found lately, else with one lstat per layer of each name
+   * from the directory opened once in each layer, not a walk of both layers from their roots per name
+   * (a LOOKUP of a name not looked up lately, READDIRPLUS's entries). Which layers to look in comes from
+   * the directory's location (see `located`: a location, never a descriptor); the directory is opened
+   * from its layer root (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and, in the node's layer, checked to be
+   * the inode the location names. Where it no longer is (a local user moved it), or while a change of
+   * this root runs, each name is located by the walk from the roots.
+   */
+  private locateIn(dirRel: string, names: readonly string[]): (Located | undefined)[] {
+    const walk = () => names.map((n) => this.tryLocate(child(dirRel, n), true));
+    if (this.changing > 0) return walk();
+    const dir = this.tryLocate(dirRel, true);
+    if (!dir || !isDirSt(dir.st)) return names.map(() => undefined);
+    const out: (Located | undefined)[] = names.map((n) => this.located.fresh(child(dirRel, n)));
+    if (!out.includes(undefined)) return out;
+    let u: Ref | undefined;
+    let l: Ref | undefined;
+    try {
+      try {
+        u = dir.layer === 'upper' ? this.upper.at(dirRel, dir.st.ino) : undefined;
+        // The image's directory shows unless the node's is opaque; the image never changes, so its path leads where it did.
+        l = dir.lowerToo && !(u !== undefined && this.upperChild(u, OPAQUE_NAME)) ? this.lower.at(dirRel) : undefined;
+      } catch {
+        return walk();
+      }
+      for (let i = 0; i < names.length; i++) {
+        if (out[i]) continue;
+        const name = Buffer.from(names[i]!, 'latin1');
+        const us = u !== undefined ? this.peek(this.upper, u, name) : undefined;
+        const ls = l !== undefined && (!us || !isWhiteout(us)) ? this.peek(this.lower, l, name) : undefined;
+        const loc: Located | undefined = us ? (isWhiteout(us) ? undefined : { layer: 'upper', st: us, lowerToo: ls !== undefined }) : ls && { layer: 'lower', st: ls, lowerToo: true };
+        if (loc) this.located.set(child(dirRel, names[i]!), loc);
+        out[i] = loc;
+      }
+      return out;
+    } finally {
+      if (u !== undefined) this.upper.release(u);
+      if (l !== undefined) this.lower.release(l);
+    }
   }
 
   async getattr(obj: FsObject): Promise<FsAttrs> {
@@ -814,7 +867,7 @@ export class OverlayFs implements ExportFs {
       await this.inParent(from, (f, fn) => this.inParent(to, (t, tn) => this.renameHolding(f, fn, t, tn, over)));
       // The file renamed over is gone with its last name: its inode number may come back as a new file's, which must not take its origin.
       if (over && over.nlink === 1n) {
-        this.files.drop(`u${over.ino}`);
+        await this.files.drop(`u${over.ino}`);
         if (this.origins.delete(over.ino)) await this.saveOrigins();
       }
       if (srcDir && dst?.lowerToo) await this.makeOpaque(to);
@@ -873,7 +926,7 @@ export class OverlayFs implements ExportFs {
           }
         });
         if (!isDir && loc.st.nlink === 1n) {
-          this.files.drop(`u${loc.st.ino}`);
+          await this.files.drop(`u${loc.st.ino}`);
           if (this.origins.delete(loc.st.ino)) await this.saveOrigins();
         }
       }

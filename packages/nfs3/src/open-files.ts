@@ -40,11 +40,11 @@ export class OpenFiles {
   async use<T>(key: string, ino: bigint, open: () => Promise<Opened>, fn: (fd: number) => Promise<T>, write = false): Promise<T> {
     let e = this.entries.get(key);
     if (e && write && !(await e.fd.then((o) => o.writable, () => true))) {
-      this.drop(key);
+      void this.drop(key);
       e = undefined;
     }
     if (e && e.ino !== ino) {
-      this.drop(key);
+      void this.drop(key);
       e = undefined;
     }
     if (!e) {
@@ -72,36 +72,39 @@ export class OpenFiles {
     }
   }
 
-  /** Closes the descriptor of `key` when nobody uses it any more. */
-  drop(key: string): void {
+  /**
+   * Closes the descriptor of `key` when nobody uses it any more; resolves once it is closed (at once when
+   * a request still uses it: the last one closes it).
+   */
+  drop(key: string): Promise<void> {
     const e = this.entries.get(key);
-    if (!e) return;
+    if (!e) return Promise.resolve();
     this.entries.delete(key);
     e.doomed = true;
-    if (e.refs === 0) void closeQuietly(e);
+    return e.refs === 0 ? closeQuietly(e) : Promise.resolve();
   }
 
   private evict(): void {
     for (const [key, e] of this.entries) {
       if (this.entries.size <= this.max) break;
-      if (e.refs === 0) this.drop(key);
+      if (e.refs === 0) void this.drop(key);
     }
   }
 
   private sweep(now: number): void {
-    for (const [key, e] of this.entries) if (e.refs === 0 && now - e.lastUsed > this.idleMs) this.drop(key);
+    for (const [key, e] of this.entries) if (e.refs === 0 && now - e.lastUsed > this.idleMs) void this.drop(key);
   }
 
   close(): void {
     clearInterval(this.timer);
-    for (const key of [...this.entries.keys()]) this.drop(key);
+    for (const key of [...this.entries.keys()]) void this.drop(key);
   }
 }
 
 async function closeQuietly(e: Entry): Promise<void> {
   try {
     const { fd } = await e.fd;
-    close(fd, () => {});
+    await new Promise<void>((resolve) => close(fd, () => resolve()));
   } catch {
     // it never opened
   }
