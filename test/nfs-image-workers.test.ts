@@ -51,7 +51,7 @@ t.test('two image-backed nodes on two NFS workers: copy-up and boots on the work
     portmapPort: 0,
     log,
     workers: 2,
-    backend: await nodeRootsBackend(state, log),
+    backend: await nodeRootsBackend(state, { log }),
     pinnedExports: (exports) => pinnedNodeRoots(state, exports),
     workerBackend: { module: import.meta.resolve('@netboot/image-store'), name: 'nodeRootsBackend', arg: state },
   });

@@ -27,7 +27,7 @@ t.test('lookups from cached locations while a local user flips a layer directory
   const store = new ImageStore(join(dir, 'state'));
   await store.import('deb', { kind: 'directory', path: src });
   const upper = join(dir, 'upper');
-  const fs = await OverlayFs.open(store.generationPath('deb', 1), upper, join(dir, 'origins.json'), native, 60_000);
+  const fs = await OverlayFs.open(store.generationPath('deb', 1), upper, join(dir, 'origins.json'), { attributeCacheMs: 60_000 });
   t.teardown(() => fs.close());
   const root = await fs.root();
   const etc = await fs.lookup(root, Buffer.from('etc'));

@@ -1,4 +1,4 @@
-import type { NfsExport } from '@netboot/nfs3';
+import type { NfsExport, WorkerBackendContext } from '@netboot/nfs3';
 import { NodeRoots } from './node-roots.js';
 import type { NodeRootFs } from './node-root-fs.js';
 
@@ -9,8 +9,9 @@ import type { NodeRootFs } from './node-root-fs.js';
  * server, and by name (nfs3's WorkerBackend, a function a thread can
  * import) to each NFS worker thread.
  */
-export async function nodeRootsBackend(stateDir: string, log: (line: string) => void): Promise<(def: NfsExport) => Promise<NodeRootFs | undefined>> {
-  const roots = new NodeRoots(stateDir);
+export async function nodeRootsBackend(stateDir: string, ctx: WorkerBackendContext): Promise<(def: NfsExport) => Promise<NodeRootFs | undefined>> {
+  const { log } = ctx;
+  const roots = new NodeRoots(stateDir, { directReadMax: ctx.directReadMax });
   return async (def) => {
     const fs = await roots.open(def.path);
     if (fs) log(`nfs: ${def.path} is an image-backed node root (${fs.describe()})`);

@@ -77,7 +77,11 @@ export class NodeRoots {
   readonly store: ImageStore;
   readonly nodesDir: string;
 
-  constructor(readonly stateDir: string) {
+  /** `opts.directReadMax`: see OverlayFs.open (the roots an NFS worker thread serves copy cached READs of any size there). */
+  constructor(
+    readonly stateDir: string,
+    private readonly opts: { directReadMax?: number } = {},
+  ) {
     this.store = new ImageStore(stateDir);
     this.nodesDir = join(stateDir, 'nodes');
   }
@@ -247,7 +251,7 @@ export class NodeRoots {
 
   private overlay(rec: NodeRecord, generation: number): Promise<OverlayFs> {
     const dir = join(this.nodesDir, rec.ip);
-    return OverlayFs.open(this.store.generationPath(rec.image, generation), join(dir, 'upper'), join(dir, 'origins.json'));
+    return OverlayFs.open(this.store.generationPath(rec.image, generation), join(dir, 'upper'), join(dir, 'origins.json'), { directReadMax: this.opts.directReadMax });
   }
 
   /**

@@ -159,16 +159,25 @@ export class OverlayFs implements ExportFs {
     private readonly originsFile: string,
     private readonly origins: Map<bigint, bigint>,
     attributeCacheMs: number,
+    private readonly directReadMax: number,
   ) {
     this.located = new AttributeCache(attributeCacheMs);
   }
 
   /**
    * `lower`: the generation's directory; `upper`: the node's layer (made if missing); `originsFile`: where
-   * copy-up identities are kept. `calls`: the platform module (undefined: portable mode, by path).
-   * `attributeCacheMs`: how long a location is reused (see `located`; 0 walks the layers every call).
+   * copy-up identities are kept. `calls`: the platform module (undefined: portable mode, by path; default
+   * the loaded one). `attributeCacheMs`: how long a location is reused (see `located`; 0 walks the layers
+   * every call). `directReadMax`: the largest READ whose cached data is copied on the serving thread (as
+   * nfs3's NfsServerOptions.directReadMax: Infinity on an NFS worker thread).
    */
-  static async open(lower: string, upper: string, originsFile: string, calls: NativeCalls | undefined = native, attributeCacheMs = 1000): Promise<OverlayFs> {
+  static async open(
+    lower: string,
+    upper: string,
+    originsFile: string,
+    opts: { calls?: NativeCalls | undefined; attributeCacheMs?: number; directReadMax?: number } = {},
+  ): Promise<OverlayFs> {
+    const calls = 'calls' in opts ? opts.calls : native;
     await mkdir(upper, { recursive: true, mode: 0o755 });
     const text = await readFile(originsFile, 'utf8').catch(() => '{}');
     const origins = new Map(Object.entries(JSON.parse(text) as Record<string, string>).map(([k, v]) => [BigInt(k), BigInt(v)]));
@@ -195,7 +204,7 @@ export class OverlayFs implements ExportFs {
       lowerIo = new PortableIo(lower, true);
       upperIo = new PortableLayerIo(upper);
     }
-    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, originsFile, origins, attributeCacheMs);
+    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, originsFile, origins, opts.attributeCacheMs ?? 1000, opts.directReadMax ?? DIRECT_READ_MAX);
     const [u, l] = [fs.statAt('upper', ''), fs.statAt('lower', '')];
     fs.rootSt = { upper: u, lower: l };
     if (!origins.has(u.ino)) {
@@ -726,7 +735,7 @@ export class OverlayFs implements ExportFs {
     const io = this.io(loc.layer);
     // As nfs3's local backend: a small read the page cache holds is copied on the loop, the rest in the thread pool.
     const readAt = async (fd: number) => {
-      const direct = count <= DIRECT_READ_MAX ? io.readCached(fd, buf, at, count, position) : -1;
+      const direct = count <= this.directReadMax ? io.readCached(fd, buf, at, count, position) : -1;
       if (direct === count || (direct >= 0 && position + direct >= Number(loc.st.size))) return direct;
       const done = Math.max(direct, 0);
       return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;

@@ -278,7 +278,7 @@ t.test('a local rename in the node layer behind cached locations and descriptors
   const lower = store.generationPath('deb', 1);
   const upper = join(dir, 'upper');
   // Locations kept a minute: every call below, made after the swap, meets what was cached before it.
-  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.json'), native, 60_000);
+  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.json'), { attributeCacheMs: 60_000 });
   t.teardown(() => fs.close());
   const etc = await fs.lookup(await fs.root(), Buffer.from('etc'));
   const hostname = await fs.lookup(etc, Buffer.from('hostname'));

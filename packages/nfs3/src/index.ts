@@ -19,4 +19,4 @@ export { NfsClient } from './nfs-client.js';
 export type { NfsCallObserver, ObservedCalls, CallFact } from './call-observer.js';
 export { NfsCallStats, CALL_LATENCY_BUCKETS } from './call-stats.js';
 export { createNfsService, exportId, MOUNTD_PORT, NFS_PORT, type NfsService, type NfsServiceOptions } from './nfs-service.js';
-export { NfsWorkers, type PinnedExports, type WorkerBackend } from './nfs-workers.js';
+export { NfsWorkers, type PinnedExports, type WorkerBackend, type WorkerBackendContext } from './nfs-workers.js';

@@ -6,7 +6,7 @@ import type { CallFact } from './call-observer.js';
 import { CallWatch } from './call-watch.js';
 import { nfsExports } from './mountd-exports.js';
 import { NfsServer, type NfsServerOptions } from './nfs-server.js';
-import type { ToWorker, FromWorker, WorkerSetup } from './nfs-workers.js';
+import type { ToWorker, FromWorker, WorkerBackendContext, WorkerSetup } from './nfs-workers.js';
 
 /*
  * One NFS worker thread (see nfs-workers.ts): its own NfsServer (attribute
@@ -38,10 +38,10 @@ const watch = setup.observe
 for (const [address, path] of setup.observe?.follow ?? []) watch!.follow(address, path);
 let backend: NfsServerOptions['backend'];
 if (setup.backend) {
-  const mod = (await import(setup.backend.module)) as Record<string, (arg: unknown, log: (line: string) => void) => Promise<NfsServerOptions['backend']>>;
+  const mod = (await import(setup.backend.module)) as Record<string, (arg: unknown, ctx: WorkerBackendContext) => Promise<NfsServerOptions['backend']>>;
   const make = mod[setup.backend.name];
   if (typeof make !== 'function') throw new Error(`${setup.backend.module} has no backend factory ${setup.backend.name}`);
-  backend = await make(setup.backend.arg, log);
+  backend = await make(setup.backend.arg, { log, directReadMax: Infinity });
 }
 const nfs = await NfsServer.create({
   exports: nfsExports(setup.exports),

@@ -10,7 +10,7 @@ import { NfsCallStats } from './call-stats.js';
 /**
  * A second backend for worker threads: the main thread's `backend` function
  * cannot cross to a thread, so each worker imports `module` and awaits
- * `module[name](arg, log)`, which gives its `NfsServerOptions.backend`.
+ * `module[name](arg, context)`, which gives its `NfsServerOptions.backend`.
  */
 export interface WorkerBackend {
   /** A module specifier the worker can import (best a file URL: `import.meta.resolve`). */
@@ -18,6 +18,13 @@ export interface WorkerBackend {
   name: string;
   /** Structured-cloned into the worker. */
   arg: unknown;
+}
+
+/** What a worker tells a WorkerBackend's factory. */
+export interface WorkerBackendContext {
+  log: (line: string) => void;
+  /** As NfsServerOptions.directReadMax: a worker's loop serves only NFS (Infinity there). */
+  directReadMax?: number;
 }
 
 /** Which exports are served to one client address alone (export path to address): an image-backed node root and its node. */

@@ -3,7 +3,7 @@
 // export was opened.
 import { threadId } from 'node:worker_threads';
 
-export async function localOnly(tag, log) {
+export async function localOnly(tag, { log }) {
   return async (def) => {
     log(`${tag}: ${def.path} opened on thread ${threadId}`);
     return undefined;

@@ -54,7 +54,7 @@ export async function startNfs(s: NfsSettings, log: Log, hooks?: NfsHooks): Prom
     log,
     observer: hooks?.observer,
     onMount: hooks?.onMount,
-    backend: imageStateDir ? await nodeRootsBackend(imageStateDir, log) : undefined,
+    backend: imageStateDir ? await nodeRootsBackend(imageStateDir, { log }) : undefined,
     // Each node's root on the NFS worker of its address, which loads the same backend by name.
     pinnedExports: imageStateDir ? (exports) => pinnedNodeRoots(imageStateDir, exports) : undefined,
     workerBackend: imageStateDir ? { module: import.meta.resolve('@netboot/image-store'), name: 'nodeRootsBackend', arg: imageStateDir } : undefined,
