@@ -24,11 +24,14 @@ export class LocalShared {
   readonly files = new OpenFiles();
   readonly listings = new DirListings();
 
+  /** READs begun and not finished, over the exports of this server (one thread's). */
+  readsRunning = 0;
+
   /**
-   * `directReadMax`: the largest READ whose cached data is copied on the serving thread itself. On a loop that
-   * DHCP, TFTP and HTTP share, DIRECT_READ_MAX, so it never copies megabytes between their events; an NFS
-   * worker thread's loop serves only NFS, and there a 1 MiB READ handed to the thread pool and back costs
-   * more than the copy (the caller waits for the hop either way).
+   * `directReadMax`: the largest READ whose cached data is copied on the serving thread itself when it is the
+   * only READ running. On a loop that DHCP, TFTP and HTTP share, DIRECT_READ_MAX, so it never copies
+   * megabytes between their events; an NFS worker thread's loop serves only NFS, and there a lone 1 MiB READ
+   * handed to the thread pool and back waits for the hop with nothing to overlap it.
    */
   constructor(
     attributeCacheMs: number,
@@ -222,17 +225,28 @@ export class LocalFs<R> implements ExportFs {
    * (bench/serve-loop-delay.js). A read whose data is cached is taken on the
    * loop itself (RWF_NOWAIT): handing it to the pool and back costs more than
    * the copy. What the cache does not hold, from the first byte not read,
-   * goes to the pool; so do reads above the shared directReadMax.
+   * goes to the pool; so do reads above DIRECT_READ_MAX, except a READ
+   * running alone up to the shared directReadMax: with other READs running,
+   * a large one copied in the pool overlaps the replies the loop writes
+   * meanwhile (several calls in flight), while a lone one only waits for the
+   * hop (one call in flight).
    */
-  read(o: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
+  async read(o: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
     const obj = this.obj(o);
-    return this.useFile(obj, async (fd) => {
-      const direct = count <= this.shared.directReadMax ? this.io.readCached(fd, buf, at, count, position) : -1;
-      // Short at the end of the file as the server last saw it: that is the whole answer.
-      if (direct === count || (direct >= 0 && position + direct >= Number(obj.attrs.size))) return direct;
-      const done = Math.max(direct, 0);
-      return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
-    });
+    const shared = this.shared;
+    shared.readsRunning++;
+    try {
+      return await this.useFile(obj, async (fd) => {
+        const max = shared.readsRunning > 1 ? Math.min(DIRECT_READ_MAX, shared.directReadMax) : shared.directReadMax;
+        const direct = count <= max ? this.io.readCached(fd, buf, at, count, position) : -1;
+        // Short at the end of the file as the server last saw it: that is the whole answer.
+        if (direct === count || (direct >= 0 && position + direct >= Number(obj.attrs.size))) return direct;
+        const done = Math.max(direct, 0);
+        return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
+      });
+    } finally {
+      shared.readsRunning--;
+    }
   }
 
   async write(o: FsObject, data: Buffer, position: number, stable: Stability): Promise<LocalAttrs> {

@@ -41,9 +41,9 @@ export interface NfsServerOptions {
   writeVerifier?: Buffer;
   /**
    * The largest READ whose data, when cached, is copied on the serving
-   * thread instead of in the thread pool (default DIRECT_READ_MAX, 64 KiB;
-   * Infinity for every size, as on an NFS worker thread, whose loop serves
-   * nothing else).
+   * thread instead of in the thread pool while it is the only READ running
+   * (default DIRECT_READ_MAX, 64 KiB, the most it copies in any case;
+   * Infinity on an NFS worker thread, whose loop serves nothing else).
    */
   directReadMax?: number;
   /** Another backend for some exports (an image-backed node root); undefined leaves the export to the local backend. */

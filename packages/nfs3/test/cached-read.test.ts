@@ -1,8 +1,11 @@
 import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native } from '@netboot/platform';
-import { DIRECT_READ_MAX } from '../src/local-fs.js';
+import { DIRECT_READ_MAX, LocalFs, LocalShared } from '../src/local-fs.js';
+import { NativeIo } from '../src/native-io.js';
 import { harness, ok } from './harness.js';
 
 /*
@@ -119,4 +122,45 @@ t.test('a serving thread that takes every size (an NFS worker) reads large cache
     state.force = 'error';
     t.same(await read(t, 0, big), [{ count: -1, got: -1 }]);
   });
+});
+
+t.test('READs running together: a large one goes to the pool, where it overlaps the others; small ones stay direct', { skip }, async (t) => {
+  const n = native!;
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-reads-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'f'), content);
+  readFileSync(join(dir, 'f')); // in the page cache
+  const shared = new LocalShared(1000, Infinity);
+  const fs = LocalFs.open(1, dir, new NativeIo(n, dir), shared);
+  t.teardown(() => (shared.close(), fs.close()));
+  const f = await fs.lookup(await fs.root(), Buffer.from('f'));
+
+  const real = n.preadNowait;
+  t.teardown(() => Object.assign(n, { preadNowait: real }));
+  const direct: number[] = [];
+  Object.assign(n, {
+    preadNowait: (fd: number, buf: Uint8Array, at: number, count: number, position: bigint | number) => {
+      direct.push(count);
+      return real(fd, buf, at, count, position);
+    },
+  });
+  const read = async (offset: number, count: number) => {
+    const buf = Buffer.alloc(count);
+    const got = await fs.read(f, buf, 0, count, offset);
+    t.ok(buf.subarray(0, got).equals(content.subarray(offset, offset + count)), `the file bytes of ${count} at ${offset}`);
+    return got;
+  };
+
+  t.same(await read(0, 150_000), 150_000, 'alone');
+  t.same(direct, [150_000], 'a lone large READ is direct');
+  direct.length = 0;
+  t.same(await Promise.all([read(0, 150_000), read(10_000, 150_000), read(0, 8192)]), [150_000, 150_000, 8192], 'three at once');
+  t.same(direct, [8192], 'the two large READs went to the pool, the small one stayed direct');
+  t.equal(shared.readsRunning, 0, 'none counted as running once done');
+  direct.length = 0;
+  n.preadNowait = () => {
+    throw Object.assign(new Error('EIO: i/o error, preadv2'), { code: 'EIO' });
+  };
+  t.same(await read(0, 8192), 8192, 'an error from the direct read: the pool reads it');
+  t.equal(shared.readsRunning, 0, 'not counted as running after the error either');
 });
