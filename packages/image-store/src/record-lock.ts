@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setTimeout as pause } from 'node:timers/promises';
-import { native } from '@netboot/platform';
+import { native, type NativeCalls } from '@netboot/platform';
 import { acquireLock } from './process-lock.js';
 
 /** Portable mode: how often and how long a held pid lock is tried again (a record change takes milliseconds). */
@@ -19,10 +19,9 @@ const PORTABLE_PAUSE_MS = 25;
  * (two NFS threads, say) exclude each other as two processes do, and the
  * kernel lets it go when its holder dies, even by kill -9. In portable
  * mode the pid lock file of process-lock.ts (`path.pid`), tried again for
- * up to 10 s.
+ * up to 10 s. `calls`: the platform module (undefined: portable mode).
  */
-export async function withRecordLock<T>(path: string, what: string, fn: () => Promise<T>): Promise<T> {
-  const calls = native;
+export async function withRecordLock<T>(path: string, what: string, fn: () => Promise<T>, calls: NativeCalls | undefined = native): Promise<T> {
   if (!calls) return withPidLock(`${path}.pid`, what, fn);
   const fh = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
