@@ -9,8 +9,10 @@
 // in.tftpd the child it forks for the request (attached once it appears, so
 // its first blocks are not counted: the figures are per block counted).
 //
-//   node bench/tftp-cost.js [--size MiB] [--blksize 1468] [--windowsize N] [--threads N] [--json]
+//   node bench/tftp-cost.js [--size MiB] [--blksize 1468] [--windowsize N] [--threads N] [--baseline DIR] [--json]
 //
+// --baseline DIR adds another built checkout of netboot as server
+// "baseline", measured in the same run, to set a change beside what it changes.
 // --threads is netboot's --threads (transfer threads; 0 = main thread only).
 // --windowsize N > 1 reads with bench/c/tftp-get.c (RFC 7440 windows; curl
 // has none) instead of curl: per block is then per datagram sent. in.tftpd
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     blksize: { type: 'string', default: '1468' },
     windowsize: { type: 'string', default: '1' },
     threads: { type: 'string' },
+    baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -51,6 +54,17 @@ function cpu(pid) {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU nanoseconds of all the process's threads, from schedstat (exact, where stat counts 10 ms ticks). */
+function cpuNs(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns;
   } catch {
     return undefined;
   }
@@ -96,13 +110,19 @@ async function measure(port, file, blksize, size, servingPid) {
   perf.stderr.on('data', (d) => (perfOut += d));
   await sleep(200);
   const cpu0 = cpu(pid);
+  const ns0 = cpuNs(pid);
   const countFrom = Date.now();
   // in.tftpd's child exits with the transfer: its CPU time is sampled while it lives, the last sample kept.
   let cpu1 = cpu0;
-  const sampler = setInterval(() => (cpu1 = cpu(pid) ?? cpu1), 10);
+  let ns1 = ns0;
+  const sampler = setInterval(() => {
+    cpu1 = cpu(pid) ?? cpu1;
+    ns1 = cpuNs(pid) ?? ns1;
+  }, 10);
   await exited(curl);
   clearInterval(sampler);
   cpu1 = cpu(pid) ?? cpu1;
+  ns1 = cpuNs(pid) ?? ns1;
   const countedMs = Date.now() - countFrom;
   perf.kill('SIGINT');
   await exited(perf);
@@ -132,6 +152,7 @@ async function measure(port, file, blksize, size, servingPid) {
     futexPerBlock: per(total.futex),
     contextSwitchesPerBlock: per(total['context-switches']),
     busyThreads: threads.size,
+    cpuUsPerBlock: ns0 !== undefined ? Number(((ns1 - ns0) / 1e3 / blocks).toFixed(2)) : null,
     userUsPerBlock: cpu0 ? Number((((cpu1.user - cpu0.user) * 1e6) / blocks).toFixed(2)) : null,
     sysUsPerBlock: cpu0 ? Number((((cpu1.sys - cpu0.sys) * 1e6) / blocks).toFixed(2)) : null,
     syscalls: Object.fromEntries(
@@ -193,6 +214,16 @@ async function main() {
     const nbPort = await freePort('udp');
     const nb = start(process.execPath, [cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', String(nbPort), ...(values.threads !== undefined ? ['--threads', values.threads] : [])]);
     for (let i = 0; i < 100 && !nb.output().includes('listening on'); i++) await sleep(100);
+    const threadArgs = values.threads !== undefined ? ['--threads', values.threads] : [];
+    let base;
+    let basePort;
+    if (values.baseline) {
+      const baseCli = join(values.baseline, 'packages/netboot/dist/cli.js');
+      if (!existsSync(baseCli)) throw new Error(`--baseline: no built netboot at ${baseCli}`);
+      basePort = await freePort('udp');
+      base = start(process.execPath, [baseCli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', String(basePort), ...threadArgs]);
+      for (let i = 0; i < 100 && !base.output().includes('listening on'); i++) await sleep(100);
+    }
     const hpaPort = await freePort('udp');
     const hpa = start('in.tftpd', ['-L', '-s', dir, '-a', `127.0.0.1:${hpaPort}`]);
     await sleep(500);
@@ -200,7 +231,9 @@ async function main() {
     const rows = {};
     // Warm both (JIT, page cache), then measure.
     for (const port of [nbPort, hpaPort]) await measure(port, 'bench.bin', blksize, size, async () => (port === nbPort ? nb.child.pid : hpa.child.pid));
+    if (base) await measure(basePort, 'bench.bin', blksize, size, async () => base.child.pid);
     rows.netboot = await measure(nbPort, 'bench.bin', blksize, size, async () => nb.child.pid);
+    if (base) rows.baseline = await measure(basePort, 'bench.bin', blksize, size, async () => base.child.pid);
     rows['in.tftpd'] = await measure(hpaPort, 'bench.bin', blksize, size, async () => {
       for (let i = 0; i < 200; i++) {
         const kids = children(hpa.child.pid);
@@ -210,22 +243,22 @@ async function main() {
       return undefined;
     });
     if (values.json) {
-      const cells = ['syscallsPerBlock', 'loopTurnsPerBlock', 'contextSwitchesPerBlock', 'userUsPerBlock', 'sysUsPerBlock'].map((m) =>
+      const cells = ['syscallsPerBlock', 'loopTurnsPerBlock', 'contextSwitchesPerBlock', 'cpuUsPerBlock', 'userUsPerBlock', 'sysUsPerBlock'].map((m) =>
         jsonCell({
           key: windowed ? `b${blksize}w${values.windowsize}/${m}` : `b${blksize}/${m}`,
           label: `${windowed ? `windowsize ${values.windowsize}` : 'lock-step'} blksize ${blksize}: ${m}`,
           unit: m,
           higherIsBetter: false,
-          values: { netboot: rows.netboot[m] ?? null, 'in.tftpd': rows['in.tftpd'][m] ?? null },
+          values: { netboot: rows.netboot[m] ?? null, ...(rows.baseline && { baseline: rows.baseline[m] ?? null }), 'in.tftpd': rows['in.tftpd'][m] ?? null },
           reference: 'in.tftpd',
           detail: m === 'syscallsPerBlock' ? rows : {},
         }),
       );
-      console.log(JSON.stringify(report({ benchmark: 'tftp-cost', params: { sizeMiB, blksize, windowsize: Number(values.windowsize), threads: values.threads ?? null }, loadAtStart, cells })));
+      console.log(JSON.stringify(report({ benchmark: 'tftp-cost', params: { sizeMiB, blksize, windowsize: Number(values.windowsize), threads: values.threads ?? null, baseline: values.baseline ?? null }, loadAtStart, cells })));
     } else {
       const how = windowed ? `an RRQ at windowsize ${values.windowsize} (C tftp-get; in.tftpd ignores it: lock-step)` : 'a lock-step RRQ (curl)';
       console.log(`per-block cost of ${how}, blksize ${blksize}, ${sizeMiB} MiB, perf stat --per-thread on the serving process; load ${loadAtStart.join(' ')}`);
-      console.log(`${'server'.padEnd(10)}${'MB/s'.padStart(7)}${'sys/blk'.padStart(9)}${'turns'.padStart(7)}${'futex'.padStart(7)}${'cs'.padStart(6)}${'usr µs'.padStart(8)}${'sys µs'.padStart(8)}  calls per block`);
+      console.log(`${'server'.padEnd(10)}${'MB/s'.padStart(7)}${'sys/blk'.padStart(9)}${'turns'.padStart(7)}${'futex'.padStart(7)}${'cs'.padStart(6)}${'cpu µs'.padStart(8)}${'usr µs'.padStart(8)}${'sys µs'.padStart(8)}  calls per block`);
       for (const [name, r] of Object.entries(rows)) {
         if (r.error) {
           console.log(`${name.padEnd(10)}${r.error}`);
@@ -233,11 +266,11 @@ async function main() {
         }
         console.log(
           `${name.padEnd(10)}${r.MBps.toFixed(1).padStart(7)}${r.syscallsPerBlock.toFixed(2).padStart(9)}${r.loopTurnsPerBlock.toFixed(2).padStart(7)}` +
-            `${r.futexPerBlock.toFixed(2).padStart(7)}${r.contextSwitchesPerBlock.toFixed(2).padStart(6)}${(r.userUsPerBlock ?? NaN).toFixed(1).padStart(8)}` +
+            `${r.futexPerBlock.toFixed(2).padStart(7)}${r.contextSwitchesPerBlock.toFixed(2).padStart(6)}${(r.cpuUsPerBlock ?? NaN).toFixed(2).padStart(8)}${(r.userUsPerBlock ?? NaN).toFixed(1).padStart(8)}` +
             `${(r.sysUsPerBlock ?? NaN).toFixed(1).padStart(8)}  ${Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         );
       }
-      console.log(`load at end ${load().join(' ')}; turns = epoll/poll/select waits per block, cs = context switches per block`);
+      console.log(`load at end ${load().join(' ')}; turns = epoll/poll/select waits per block, cs = context switches per block, cpu µs = all threads' CPU per block (schedstat; usr/sys split from 10 ms ticks)`);
     }
   } finally {
     for (const c of started) {

@@ -7,7 +7,10 @@
 // server's namespace. Figures: aggregate MB/s (all bytes over the time from
 // the first start to the last finish), the slowest client's seconds, and the
 // server's peak RSS (the sum over its process group, sampled every 100 ms:
-// in.tftpd forks a process per transfer).
+// in.tftpd forks a process per transfer), and the server's CPU time per
+// block sent (its process group's threads' schedstat, in.tftpd's children
+// sampled every 50 ms while they live, over clients x blocks: a cost figure
+// that load disturbs less than the throughput).
 //
 //   node bench/tftp-storm.js [--clients N] [--size MiB] [--blksize B] [--rounds R]
 //                            [--servers netboot,tftpd-hpa,dnsmasq] [--netboot-threads N] [--profile DIR] [--json]
@@ -61,6 +64,28 @@ function groupRssMB(pgid) {
   return kb / 1024;
 }
 
+/**
+ * CPU seconds of each process of a process group so far, from its threads'
+ * schedstat. in.tftpd ignores SIGCHLD, so an exited child's time is counted
+ * nowhere: the children are sampled while they live.
+ */
+function groupCpu(pgid) {
+  const byPid = new Map();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+      let ns = 0;
+      for (const tid of readdirSync(`/proc/${p}/task`)) ns += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      byPid.set(p, ns / 1e9);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return byPid;
+}
+
 /** Whether something answers TFTP on 127.0.0.1:69 in `ns`: curl gets a file-not-found, not a timeout. */
 async function answers(ns) {
   const r = await runClient(ns, '.probe', 512, 2);
@@ -85,10 +110,16 @@ function runClient(ns, name, blksize, maxSeconds = 600) {
 async function storm(ns, pgid, clients, blksize, size) {
   let peak = groupRssMB(pgid);
   let sampling = true;
+  const cpuAtStart = groupCpu(pgid);
+  const cpuSeen = new Map(cpuAtStart);
+  const sampleCpu = () => {
+    for (const [p, sec] of groupCpu(pgid)) cpuSeen.set(p, Math.max(sec, cpuSeen.get(p) ?? 0));
+  };
   const sampler = (async () => {
-    while (sampling) {
-      peak = Math.max(peak, groupRssMB(pgid));
-      await sleep(100);
+    for (let i = 0; sampling; i++) {
+      if (i % 2 === 0) peak = Math.max(peak, groupRssMB(pgid));
+      sampleCpu();
+      await sleep(50);
     }
   })();
   const t0 = performance.now();
@@ -96,6 +127,9 @@ async function storm(ns, pgid, clients, blksize, size) {
   const wall = (performance.now() - t0) / 1000;
   sampling = false;
   await sampler;
+  sampleCpu();
+  let cpu = 0;
+  for (const [p, sec] of cpuSeen) cpu += sec - (cpuAtStart.get(p) ?? 0);
   const failed = results.filter((r) => r.code !== 0 || r.bytes !== size).length;
   const bytes = results.reduce((a, r) => a + r.bytes, 0);
   return {
@@ -105,6 +139,8 @@ async function storm(ns, pgid, clients, blksize, size) {
     fastest: Number(Math.min(...results.map((r) => r.seconds)).toFixed(2)),
     failed,
     peakRssMB: Math.round(peak),
+    cpuSeconds: Number(cpu.toFixed(2)),
+    cpuUsPerBlock: Number(((cpu * 1e6) / (clients * (Math.floor(size / blksize) + 1))).toFixed(2)),
   };
 }
 
@@ -180,7 +216,7 @@ async function main() {
     const rows = [];
     if (!values.json) {
       console.log(`${clients} curl clients at once, each fetching a ${sizeMiB} MiB file, blksize ${blksize} lock-step, ${rounds > 1 ? `best of ${rounds} rounds` : '1 round'}`);
-      console.log(`${'server'.padEnd(11)}${'MB/s'.padStart(8)}${'wall s'.padStart(8)}${'slowest s'.padStart(11)}${'fastest s'.padStart(11)}${'failed'.padStart(8)}${'peak RSS MB'.padStart(13)}  load`);
+      console.log(`${'server'.padEnd(11)}${'MB/s'.padStart(8)}${'wall s'.padStart(8)}${'slowest s'.padStart(11)}${'fastest s'.padStart(11)}${'failed'.padStart(8)}${'peak RSS MB'.padStart(13)}${'cpu s'.padStart(8)}${'µs/blk'.padStart(8)}  load`);
     }
     for (const name of servers) {
       const s = await startTftp(name, dir, work, atExit);
@@ -200,7 +236,7 @@ async function main() {
         else {
           console.log(
             `${name.padEnd(11)}${String(row.MBps).padStart(8)}${String(row.seconds).padStart(8)}${String(row.slowest).padStart(11)}` +
-              `${String(row.fastest).padStart(11)}${String(row.failed).padStart(8)}${String(row.peakRssMB).padStart(13)}  ${row.load.join(' ')}`,
+              `${String(row.fastest).padStart(11)}${String(row.failed).padStart(8)}${String(row.peakRssMB).padStart(13)}${String(row.cpuSeconds).padStart(8)}${String(row.cpuUsPerBlock).padStart(8)}  ${row.load.join(' ')}`,
           );
         }
       }
@@ -214,6 +250,7 @@ async function main() {
       const cells = [
         jsonCell({ key: 'aggregate', label: `${clients} x ${sizeMiB} MiB at blksize ${blksize}: aggregate`, unit: 'MB/s', values: values3((r) => r.MBps), reference: 'in.tftpd' }),
         jsonCell({ key: 'slowest', label: 'slowest client', unit: 's', higherIsBetter: false, values: values3((r) => r.slowest), reference: 'in.tftpd' }),
+        jsonCell({ key: 'cpu-per-block', label: 'server CPU per block sent (process group, children included)', unit: 'µs', higherIsBetter: false, values: values3((r) => r.cpuUsPerBlock), reference: 'in.tftpd' }),
         jsonCell({ key: 'peak-rss', label: 'server peak RSS (process group)', unit: 'MB', higherIsBetter: false, values: values3((r) => r.peakRssMB), reference: 'in.tftpd' }),
       ];
       console.log(JSON.stringify(report({ benchmark: 'tftp-storm', params: { clients, sizeMiB, blksize, rounds, client: 'curl', netbootThreads: values['netboot-threads'] ?? null }, cells, detail: { rows } })));

@@ -58,14 +58,15 @@ static size_t record_size(size_t length) {
   return sizeof(queued_header) + ((length + 7) & ~(size_t)7);
 }
 
-/* Scripted replies: step k answers a datagram equal to bytes[k * trigger_bytes, +trigger_bytes)
- * with plan[k] datagrams taken in order after the triggers, of plan[steps + j] bytes each. */
+/* Scripted replies, copied in when armed (nothing JavaScript can change or
+ * detach is read on the way): step k answers a datagram equal to
+ * bytes[k * trigger_bytes, +trigger_bytes) with plan[k] datagrams taken in
+ * order after the triggers, of plan[steps + j] bytes each. */
 typedef struct {
   bool armed;        /* matching datagrams; cleared by the first that differs */
-  napi_ref bytes_ref, plan_ref;
-  const uint8_t *bytes;
-  const int32_t *plan;
-  size_t bytes_length, plan_length;
+  uint8_t *bytes;
+  int32_t *plan;
+  size_t bytes_cap, plan_cap;
   uint32_t trigger_bytes, steps, step;
   size_t datagram;   /* the next step's first datagram (index into the lengths) */
   size_t offset;     /* and its first byte */
@@ -87,9 +88,10 @@ typedef struct {
   napi_async_cleanup_hook_handle cleanup;
   napi_async_context async;
   napi_ref self, listener, slab_ref, lengths_ref, addresses_ref;
-  uint8_t *slab;
+  uint8_t *slab;       /* what onBatch sees: datagrams for JavaScript are copied here */
   int32_t *lengths;
   uint8_t *addresses;
+  uint8_t *rbuf;       /* recvmmsg's own slots: a datagram the script answers never reaches the slab */
   uint32_t slots, slot_bytes;
   struct mmsghdr *rmsgs;
   struct iovec *riov;
@@ -106,6 +108,9 @@ static void free_sock(udp_sock *s) {
   free(s->riov);
   free(s->rnames);
   free(s->queue);
+  free(s->rbuf);
+  free(s->script.bytes);
+  free(s->script.plan);
   s->magic = 0;
   free(s);
 }
@@ -149,8 +154,6 @@ static void close_sock(udp_sock *s, bool with_env) {
     drop_ref(env, &s->slab_ref);
     drop_ref(env, &s->lengths_ref);
     drop_ref(env, &s->addresses_ref);
-    drop_ref(env, &s->script.bytes_ref);
-    drop_ref(env, &s->script.plan_ref);
     s->script.armed = false;
     if (s->async != NULL) napi_async_destroy(env, s->async);
     s->async = NULL;
@@ -263,38 +266,16 @@ static bool arrays_intact(udp_sock *s) {
 static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, int32_t single, size_t count,
                     const struct sockaddr *to, socklen_t to_length);
 
-/* The script's arrays must still be the memory it was armed with (not detached). */
-static bool script_intact(udp_sock *s) {
-  napi_env env = s->env;
-  napi_value v;
-  void *data = NULL;
-  size_t length = 0;
-  napi_typedarray_type type;
-  if (napi_get_reference_value(env, s->script.bytes_ref, &v) != napi_ok || v == NULL ||
-      napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || data != (void *)s->script.bytes ||
-      length != s->script.bytes_length)
-    return false;
-  if (napi_get_reference_value(env, s->script.plan_ref, &v) != napi_ok || v == NULL ||
-      napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || data != (void *)s->script.plan ||
-      length != s->script.plan_length)
-    return false;
-  return true;
-}
-
 /* Answers datagrams 0.. of the batch that match the script's next steps, in
  * order; returns how many it took. The first that differs (or any, once the
  * steps are used up) pauses the script and, with the rest, is the caller's. */
 static int run_script(udp_sock *s, int n) {
   reply_script *r = &s->script;
   if (!r->armed) return 0;
-  if (!script_intact(s)) {
-    r->armed = false;
-    return 0;
-  }
   int i = 0;
   for (; i < n && r->step < r->steps; i++) {
-    if (s->lengths[i] != (int32_t)r->trigger_bytes ||
-        memcmp(s->slab + (size_t)i * s->slot_bytes, r->bytes + (size_t)r->step * r->trigger_bytes, r->trigger_bytes) != 0)
+    if ((s->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) || s->rmsgs[i].msg_len != r->trigger_bytes ||
+        memcmp(s->rbuf + (size_t)i * s->slot_bytes, r->bytes + (size_t)r->step * r->trigger_bytes, r->trigger_bytes) != 0)
       break;
     size_t count = (size_t)r->plan[r->step];
     const int32_t *lengths = r->plan + r->steps + r->datagram;
@@ -316,23 +297,36 @@ static int run_script(udp_sock *s, int n) {
   return i;
 }
 
+/* Slot i's header as recvmmsg takes it (the kernel rewrites the name length and flags). */
+static void reset_slot(udp_sock *s, uint32_t i) {
+  memset(&s->rmsgs[i], 0, sizeof s->rmsgs[i]);
+  s->riov[i].iov_base = s->rbuf + (size_t)i * s->slot_bytes;
+  s->riov[i].iov_len = s->slot_bytes;
+  s->rmsgs[i].msg_hdr.msg_name = &s->rnames[i];
+  s->rmsgs[i].msg_hdr.msg_namelen = sizeof s->rnames[i];
+  s->rmsgs[i].msg_hdr.msg_iov = &s->riov[i];
+  s->rmsgs[i].msg_hdr.msg_iovlen = 1;
+}
+
+/* Datagrams first..n-1 into the arrays onBatch reads. False when they are
+ * not the memory handed out any more (an ArrayBuffer transferred away). */
+static bool publish(udp_sock *s, int first, int n) {
+  if (!arrays_intact(s)) return false;
+  for (int i = first; i < n; i++) {
+    const struct msghdr *h = &s->rmsgs[i].msg_hdr;
+    bool whole = !(h->msg_flags & MSG_TRUNC) && s->rmsgs[i].msg_len <= s->slot_bytes;
+    /* -1: longer than a slot (cut short by the kernel), for the caller to drop. */
+    s->lengths[i] = whole ? (int32_t)s->rmsgs[i].msg_len : -1;
+    if (whole) memcpy(s->slab + (size_t)i * s->slot_bytes, s->rbuf + (size_t)i * s->slot_bytes, s->rmsgs[i].msg_len);
+    socklen_t name_length = h->msg_namelen <= sizeof s->rnames[i] ? h->msg_namelen : 0;
+    write_address(s->addresses + (size_t)i * ADDRESS_BYTES, &s->rnames[i], name_length);
+  }
+  return true;
+}
+
 static void read_batches(udp_sock *s) {
   napi_env env = s->env;
   for (int round = 0; round < READ_ROUNDS && !s->closed; round++) {
-    if (!arrays_intact(s)) {
-      emit_error(s, errno_error(env, EFAULT, "recvmmsg"));
-      close_sock(s, true);
-      return;
-    }
-    for (uint32_t i = 0; i < s->slots; i++) {
-      s->riov[i].iov_base = s->slab + (size_t)i * s->slot_bytes;
-      s->riov[i].iov_len = s->slot_bytes;
-      memset(&s->rmsgs[i], 0, sizeof s->rmsgs[i]);
-      s->rmsgs[i].msg_hdr.msg_name = &s->rnames[i];
-      s->rmsgs[i].msg_hdr.msg_namelen = sizeof s->rnames[i];
-      s->rmsgs[i].msg_hdr.msg_iov = &s->riov[i];
-      s->rmsgs[i].msg_hdr.msg_iovlen = 1;
-    }
     int n = recvmmsg(s->fd, s->rmsgs, s->slots, MSG_DONTWAIT, NULL);
     if (n < 0) {
       int err = errno;
@@ -345,32 +339,30 @@ static void read_batches(udp_sock *s) {
       return;
     }
     if (n == 0) return;
-    for (int i = 0; i < n; i++) {
-      const struct msghdr *h = &s->rmsgs[i].msg_hdr;
-      /* -1: longer than a slot (cut short by the kernel), for the caller to drop. */
-      s->lengths[i] = (h->msg_flags & MSG_TRUNC) || s->rmsgs[i].msg_len > s->slot_bytes ? -1 : (int32_t)s->rmsgs[i].msg_len;
-      socklen_t name_length = h->msg_namelen <= sizeof s->rnames[i] ? h->msg_namelen : 0;
-      write_address(s->addresses + (size_t)i * ADDRESS_BYTES, &s->rnames[i], name_length);
-    }
     int first = run_script(s, n);
     if (s->closed) return;
-    if (first == n) {
-      if ((uint32_t)n < s->slots) return;
-      continue;
+    if (first < n) {
+      if (!publish(s, first, n)) {
+        emit_error(s, errno_error(env, EFAULT, "recvmmsg"));
+        close_sock(s, true);
+        return;
+      }
+      napi_value argv[5], thrown;
+      argv[0] = make_int(env, n);
+      argv[4] = make_int(env, first);
+      if (napi_get_reference_value(env, s->slab_ref, &argv[1]) != napi_ok ||
+          napi_get_reference_value(env, s->lengths_ref, &argv[2]) != napi_ok ||
+          napi_get_reference_value(env, s->addresses_ref, &argv[3]) != napi_ok)
+        return;
+      if (!call_listener(s, "onBatch", 5, argv, &thrown)) {
+        /* No JavaScript can run here any more: stop watching rather than spin on a readable fd. */
+        if (!s->closed) uv_poll_stop(&s->poll);
+        return;
+      }
+      if (thrown != NULL && !emit_error(s, thrown)) return;
+      if (s->closed) return;
     }
-    napi_value argv[5], thrown;
-    argv[0] = make_int(env, n);
-    argv[4] = make_int(env, first);
-    if (napi_get_reference_value(env, s->slab_ref, &argv[1]) != napi_ok ||
-        napi_get_reference_value(env, s->lengths_ref, &argv[2]) != napi_ok ||
-        napi_get_reference_value(env, s->addresses_ref, &argv[3]) != napi_ok)
-      return;
-    if (!call_listener(s, "onBatch", 5, argv, &thrown)) {
-      /* No JavaScript can run here any more: stop watching rather than spin on a readable fd. */
-      if (!s->closed) uv_poll_stop(&s->poll);
-      return;
-    }
-    if (thrown != NULL && !emit_error(s, thrown)) return;
+    for (int i = 0; i < n; i++) reset_slot(s, (uint32_t)i);
     if ((uint32_t)n < s->slots) return;
   }
 }
@@ -509,7 +501,9 @@ static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, in
       s->smsgs[j].msg_hdr.msg_iovlen = 1;
       off += length;
     }
-    int r = sendmmsg(s->fd, s->smsgs, k, MSG_DONTWAIT);
+    /* One datagram (a lock-step block): sendto, without sendmmsg's headers to copy in. */
+    int r = k == 1 ? (sendto(s->fd, s->siov[0].iov_base, s->siov[0].iov_len, MSG_DONTWAIT, to, to != NULL ? to_length : 0) < 0 ? -1 : 1)
+                   : sendmmsg(s->fd, s->smsgs, k, MSG_DONTWAIT);
     if (r < 0) {
       int err = errno;
       if (err == EINTR) continue;
@@ -686,7 +680,8 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
     s->riov = calloc((size_t)slots, sizeof *s->riov);
     s->rnames = calloc((size_t)slots, sizeof *s->rnames);
   }
-  if (s == NULL || s->rmsgs == NULL || s->riov == NULL || s->rnames == NULL) {
+  if (s != NULL) s->rbuf = malloc((size_t)slots * (size_t)slot_bytes);
+  if (s == NULL || s->rmsgs == NULL || s->riov == NULL || s->rnames == NULL || s->rbuf == NULL) {
     close(fd);
     if (s != NULL) free_sock(s);
     return throw_errno(env, ENOMEM, "udpOpen");
@@ -697,6 +692,7 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   s->family = family;
   s->slots = (uint32_t)slots;
   s->slot_bytes = (uint32_t)slot_bytes;
+  for (uint32_t i = 0; i < s->slots; i++) reset_slot(s, i);
 
   napi_value handle, slab, lengths_ab, lengths, addresses, name;
   void *lengths_data = NULL;
@@ -860,18 +856,20 @@ static bool arg_int32_array(call_ctx *ctx, size_t i, const char *name, int32_t *
   return true;
 }
 
-static void script_release(udp_sock *s) {
-  s->script.armed = false;
-  drop_ref(s->env, &s->script.bytes_ref);
-  drop_ref(s->env, &s->script.plan_ref);
-  s->script.bytes = NULL;
-  s->script.plan = NULL;
+/* Room for n items of size each in *p (capacity *cap items), kept between arms. */
+static bool reserve(void **p, size_t *cap, size_t n, size_t size) {
+  if (n <= *cap) return true;
+  void *grown = realloc(*p, n * size);
+  if (grown == NULL) return false;
+  *p = grown;
+  *cap = n;
+  return true;
 }
 
 /* udpScriptArm(socket, bytes, plan, triggerBytes, steps, from): on a connected
  * socket, answers the datagrams equal to steps from..steps-1's triggers, in
- * order, with their datagrams (see reply_script), until one differs. The
- * arrays are held, unchanged, until udpScriptStop, udpClose or the next arm. */
+ * order, with their datagrams (see reply_script), until one differs. What is
+ * left of the script from step `from` on is copied: the caller may reuse its arrays. */
 static napi_value js_udp_script_arm(napi_env env, napi_callback_info info) {
   call_ctx ctx;
   udp_sock *s;
@@ -908,22 +906,25 @@ static napi_value js_udp_script_arm(napi_env env, napi_callback_info info) {
   }
   if (total > bytes_length)
     return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "plan", "datagrams within bytes");
-  script_release(s);
-  if (napi_create_reference(env, ctx.argv[1], 1, &s->script.bytes_ref) != napi_ok ||
-      napi_create_reference(env, ctx.argv[2], 1, &s->script.plan_ref) != napi_ok) {
-    script_release(s);
-    return NULL;
-  }
   reply_script *r = &s->script;
-  r->bytes = bytes;
-  r->bytes_length = bytes_length;
-  r->plan = plan;
-  r->plan_length = plan_length;
+  r->armed = false;
+  size_t left = (size_t)(steps - from);
+  size_t triggers = (size_t)steps * (size_t)trigger_bytes;
+  size_t left_triggers = left * (size_t)trigger_bytes;
+  size_t left_bytes = (size_t)(total - triggers - skip_bytes);
+  size_t left_datagrams = (size_t)(datagrams - skip_datagrams);
+  if (!reserve((void **)&r->bytes, &r->bytes_cap, left_triggers + left_bytes, 1) ||
+      !reserve((void **)&r->plan, &r->plan_cap, left + left_datagrams, sizeof(int32_t)))
+    return throw_errno(env, ENOMEM, "sendmmsg");
+  memcpy(r->bytes, bytes + (size_t)from * (size_t)trigger_bytes, left_triggers);
+  memcpy(r->bytes + left_triggers, bytes + triggers + (size_t)skip_bytes, left_bytes);
+  memcpy(r->plan, plan + from, left * sizeof(int32_t));
+  memcpy(r->plan + left, plan + steps + skip_datagrams, left_datagrams * sizeof(int32_t));
   r->trigger_bytes = (uint32_t)trigger_bytes;
-  r->steps = (uint32_t)steps;
-  r->step = (uint32_t)from;
-  r->datagram = (size_t)skip_datagrams;
-  r->offset = (size_t)((uint64_t)steps * (uint64_t)trigger_bytes + skip_bytes);
+  r->steps = (uint32_t)left;
+  r->step = 0;
+  r->datagram = 0;
+  r->offset = left_triggers;
   r->taken = 0;
   r->last_ns = 0;
   r->armed = true;
@@ -948,7 +949,7 @@ static napi_value js_udp_script_stop(napi_env env, napi_callback_info info) {
   state[0] = (double)s->script.taken;
   state[1] = (double)s->script.last_ns / 1e6;
   s->script.taken = 0;
-  script_release(s);
+  s->script.armed = false;
   return make_undefined(env);
 }
 

@@ -300,9 +300,8 @@ export interface NativeCalls {
    * the triggers, datagram j `plan[steps + j]` bytes long. The first datagram
    * that differs (or any after the last step) pauses the script and goes to
    * `onBatch` (its `first`). Nothing is parsed: the caller lays out what it
-   * would send. `bytes` and `plan` are held until `udpScriptStop`, `udpClose`
-   * or the next arm, and must not change meanwhile. Counts and lengths are
-   * checked here (RangeError).
+   * would send. Steps `from..steps-1` are copied: the arrays are free when
+   * the call returns. Counts and lengths are checked here (RangeError).
    */
   udpScriptArm(socket: UdpSocketHandle, bytes: Uint8Array, plan: Int32Array, triggerBytes: number, steps: number, from: number): void;
   /**

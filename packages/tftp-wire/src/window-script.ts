@@ -9,8 +9,13 @@ export interface WindowShape {
   windowsize: number;
 }
 
-/** Bytes of DATA laid out ahead at most (at least two windows): a lock-step transfer at 1468 takes about 44 blocks per JavaScript turn. */
+/**
+ * Bytes of DATA laid out ahead at most: a lock-step transfer at 1468 takes
+ * about 44 blocks per JavaScript turn; a windowed one lays out at least
+ * WINDOWS_AHEAD windows (128 datagrams at windowsize 16).
+ */
 const AHEAD_BYTES = 64 * 1024;
+const WINDOWS_AHEAD = 8;
 /** Steps ahead at most, whatever the block size. */
 const STEPS_MAX = 512;
 /** An ACK is four bytes: opcode 4 and the block number. */
@@ -65,7 +70,7 @@ export class WindowScript {
     if (sent >= this.lastIndex || !source.loadedEnd) return 0;
     const from = sent * blksize;
     const loaded = Math.min(size, source.loadedEnd(from));
-    const budget = Math.max(AHEAD_BYTES, 2 * windowsize * (blksize + 4));
+    const budget = Math.max(AHEAD_BYTES, WINDOWS_AHEAD * windowsize * (blksize + 4 + ACK_BYTES));
     // How many whole windows fit in the budget and in what is loaded.
     let steps = 0;
     let datagrams = 0;
