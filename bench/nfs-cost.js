@@ -13,7 +13,10 @@
 //                          [--scale 1] [--baseline DIR] [--json]
 //
 // --baseline DIR adds another built checkout of netboot as server "baseline",
-// to set a change beside what it changes.
+// to set a change beside what it changes. Servers "serve" and "status" are
+// this netboot as `netboot serve` without and with --status-port (boot
+// events and metrics on): `--servers serve,status` shows what events cost
+// each operation, both measured in the same run.
 //
 // --scale multiplies every cell's number of calls. Needs root and perf
 // (linux-perf) with the syscalls tracepoints, gcc and libnfs-dev.
@@ -221,8 +224,8 @@ async function main() {
   const cellNames = values.cells.split(',');
   const servers = values.servers.split(',');
   const scale = Number(values.scale);
-  if (cellNames.some((c) => !CELLS[c]) || servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline') || !(scale > 0 && scale <= 20)) {
-    console.error(`usage: node bench/nfs-cost.js [--cells ${Object.keys(CELLS).join(',')}] [--servers netboot,ganesha] [--scale 0-20] [--json]`);
+  if (cellNames.some((c) => !CELLS[c]) || servers.some((s) => !['netboot', 'ganesha', 'baseline', 'serve', 'status'].includes(s)) || !(scale > 0 && scale <= 20)) {
+    console.error(`usage: node bench/nfs-cost.js [--cells ${Object.keys(CELLS).join(',')}] [--servers netboot,ganesha,serve,status] [--scale 0-20] [--json]`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {

@@ -33,6 +33,9 @@
 // --status-port netboot runs as `netboot serve --status-port` (boot events,
 // metrics and the dashboard on) instead of `netboot nfs`: a run with it and
 // one without, set side by side by bench/compare.js, show what events cost.
+// Servers "serve" and "status" (--servers serve,status) are this netboot as
+// `netboot serve` without and with --status-port, in the same alternating
+// rounds: the status/serve ratio shows the cost in one run, on a busy machine.
 // --nfs-workers N starts netboot with that many NFS threads (default: its
 // own, the number of cores); with --baseline set to this checkout and
 // --baseline-nfs-workers 1, one run compares 1 thread with N.
@@ -216,10 +219,10 @@ async function main() {
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
     cellNames.some((c) => !CELLS[c]) ||
     !(Number(values['tree-entries']) >= 100 && Number(values['tree-entries']) <= 100_000) ||
-    servers.some((s) => s !== 'netboot' && s !== 'ganesha' && s !== 'baseline' && s !== 'image')
+    servers.some((s) => !['netboot', 'ganesha', 'baseline', 'image', 'serve', 'status'].includes(s))
   ) {
-    console.error(`usage: node bench/nfs-read.js [--size MiB] [--seconds S (0-60)] [--rounds R (1-10)] [--servers netboot,ganesha]
-       [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--tree-entries N (100-100000)] [--profile DIR] [--status-port] [--json]
+    console.error(`usage: node bench/nfs-read.js [--size MiB] [--seconds S (0-60)] [--rounds R (1-10)]
+       [--servers netboot,ganesha,serve,status] [--cells ${Object.keys(CELLS).join(',')}] [--client c,node] [--tree-entries N (100-100000)] [--profile DIR] [--status-port] [--json]
        [--nfs-workers N] [--baseline DIR --baseline-nfs-workers N] [--image-root]`);
     process.exit(2);
   }
@@ -327,6 +330,8 @@ async function main() {
         row.ganeshaRate = rate(row.ganesha);
         row.baselineRate = rate(row.baseline);
         row.imageRate = rate(row.image);
+        row.serveRate = rate(row.serve);
+        row.statusRate = rate(row.status);
         row.ratioToLocal = unit === 'MB/s' && row.netbootRate ? Number((row.netbootRate / local).toFixed(3)) : undefined;
         row.ganeshaToLocal = unit === 'MB/s' && row.ganeshaRate ? Number((row.ganeshaRate / local).toFixed(3)) : undefined;
         row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
@@ -342,9 +347,9 @@ async function main() {
           key: `${r.cell}/${r.client}`,
           label: `${r.label} (${r.client} client)`,
           unit: r.unit,
-          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null, ...(values.baseline ? { baseline: r.baselineRate ?? null } : {}), ...(servers.includes('image') ? { image: r.imageRate ?? null } : {}) },
+          values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null, ...(values.baseline ? { baseline: r.baselineRate ?? null } : {}), ...(servers.includes('image') ? { image: r.imageRate ?? null } : {}), ...(servers.includes('serve') ? { serve: r.serveRate ?? null } : {}), ...(servers.includes('status') ? { status: r.statusRate ?? null } : {}) },
           reference: 'ganesha',
-          detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, image: r.image, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
+          detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, image: r.image, serve: r.serve, status: r.status, netbootToLocal: r.ratioToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null },
         }),
       );
       const out = report({ benchmark: 'nfs-read', params: { sizeMiB, seconds, rounds, clients, statusPort: values['status-port'], treeEntries: treeMade?.entries, nfsWorkers: values['nfs-workers'], baselineNfsWorkers: values['baseline-nfs-workers'], imageRoot: servers.includes('image') }, servers: notes, loadAtStart, cells, detail: { localPreadMBps: local, peakRssMB: peakRss, walkTree: treeMade } });
@@ -419,11 +424,14 @@ function printWalk(r) {
     if (x.error) return `${n} (${x.error})`;
     return `${n} ${x.walkMs.toFixed(0)} ms, ${x.readdirplus} READDIRPLUS + ${x.lookup} LOOKUP (${x.entries} entries, ${x.dirs} dirs), server ${x.cpuUsPerCall} us/call`;
   };
-  console.log(`${r.label.padEnd(27)}      c  ${['netboot', 'ganesha', 'baseline', 'image'].map(one).filter(Boolean).join(';  ')}` +
+  console.log(`${r.label.padEnd(27)}      c  ${['netboot', 'ganesha', 'baseline', 'image', 'serve', 'status'].map(one).filter(Boolean).join(';  ')}` +
     `${r.json.ratio ? `;  netboot/ganesha ${r.json.ratio}` : ''}  load ${r.load[0]}`);
 }
 
-/** With --baseline: the baseline's figure and netboot's ratio to it; with --image-root the image-backed root's and its ratio to the plain export. */
+/**
+ * With --baseline: the baseline's figure and netboot's ratio to it; with --image-root the image-backed root's and its ratio
+ * to the plain export; with servers serve and status their figures and the ratio of status to serve.
+ */
 function base(r) {
   let out = '';
   if (r.baseline) out += `  baseline ${r.baselineRate ?? `(${r.baseline.error})`}${r.netbootRate && r.baselineRate ? ` new/base ${(r.netbootRate / r.baselineRate).toFixed(2)}` : ''}`;
@@ -431,6 +439,13 @@ function base(r) {
     const cpu = r.image.error ? '' : ` ${r.unit === 'MB/s' ? `${r.image.cpuPerGiB?.toFixed(2)} s/GiB` : `${r.image.cpuUsPerOp?.toFixed(0)} us/op`}`;
     out += `  image ${r.imageRate ?? `(${r.image.error})`}${cpu}${r.netbootRate && r.imageRate ? ` image/plain ${(r.imageRate / r.netbootRate).toFixed(2)}` : ''}`;
   }
+  for (const name of ['serve', 'status']) {
+    const x = r[name];
+    if (!x) continue;
+    const cpu = x.error ? '' : ` ${r.unit === 'MB/s' ? `${x.cpuPerGiB?.toFixed(2)} s/GiB` : `${x.cpuUsPerOp?.toFixed(0)} us/op`}`;
+    out += `  ${name} ${r[`${name}Rate`] ?? `(${x.error})`}${cpu}`;
+  }
+  if (r.serveRate && r.statusRate) out += ` status/serve ${(r.statusRate / r.serveRate).toFixed(2)}`;
   return out;
 }
 

@@ -8,7 +8,9 @@ import { startGanesha, startNetboot } from './nfs-servers.js';
  * Starts each named server ('netboot', 'ganesha', and 'baseline': netboot
  * from the built checkout `baseline`, to measure a change against) exporting
  * `dir`, and 'image': this netboot serving the same files as an image-backed
- * node root (profiled too with `profileDir`). Returns those running, by
+ * node root (profiled too with `profileDir`); 'serve' and 'status': this
+ * netboot as `netboot serve` without and with `--status-port` (boot events
+ * and metrics on), to show in one run what events cost. Returns those running, by
  * name, and a note for every name: its pid and namespace, or why it is not measured (Ganesha not installed, say).
  * `statusPort` runs netboot (and the baseline) with boot events and metrics on.
  * `netbootArgs` and `baselineArgs` are more flags for each (`--nfs-workers N`).
@@ -24,7 +26,9 @@ export async function startServers(names, { dir, work, profileDir, atExit, basel
           ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline', statusPort, args: baselineArgs })
           : name === 'image'
             ? await startNetboot({ dir, work, profileDir, atExit, tag: 'image', statusPort, args: netbootArgs, image: true })
-            : await startGanesha({ dir, work, atExit });
+            : name === 'serve' || name === 'status'
+              ? await startNetboot({ dir, work, profileDir, atExit, tag: name, serve: true, statusPort: name === 'status', args: netbootArgs })
+              : await startGanesha({ dir, work, atExit });
     if (s.why) notes[name] = `not measured: ${s.why}`;
     else {
       started[name] = s;

@@ -27,13 +27,15 @@ export const ROOT_CRED = { flavor: 1, stamp: 0, machine: 'bench', uid: 0, gid: 0
  * (a baseline to compare a change with) instead of this one. With
  * `statusPort` the same NFS service runs under `netboot serve --status-port`
  * instead: boot events and metrics on, what they cost the hot path measured
- * by comparing a run with and one without (bench/compare.js). `args` are
+ * by comparing a run with and one without (bench/compare.js); `serve`
+ * alone runs `netboot serve` without it (the same process shape, no
+ * observer), for comparing the two in one run. `args` are
  * more flags for the command (`--nfs-workers N`). With `image` the export
  * is an image-backed node root made from the same files (see imageRoot).
  * Returns, besides the server, the export's path and `dataDir`, where its
  * files lie on disk (for warming the page cache).
  */
-export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false, args = [], image = false }) {
+export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false, serve = statusPort, args = [], image = false }) {
   const { ns, why } = createNetns('nbnfs', atExit);
   if (!ns) return { why };
   const exportsFile = join(work, `${tag}.exports`);
@@ -45,13 +47,13 @@ export async function startNetboot({ dir, work, profileDir, atExit, checkout, ta
   const server = startServer(
     ns,
     process.execPath,
-    [...nodeArgs, checkout ? join(checkout, 'packages/netboot/dist/cli.js') : cli, ...(statusPort ? ['serve', '--status-port', String(STATUS_PORT)] : ['nfs']),
+    [...nodeArgs, checkout ? join(checkout, 'packages/netboot/dist/cli.js') : cli, ...(serve ? ['serve'] : ['nfs']), ...(statusPort ? ['--status-port', String(STATUS_PORT)] : []),
       '--exports', exportsFile, '--listen', '127.0.0.1', '--nfs-port', String(NFS_PORT), '--mountd-port', String(MOUNTD_PORT), '--state-dir', stateDir, ...args],
     join(work, `${tag}.log`),
     atExit,
   );
-  const ready = statusPort ? 'status: dashboard and /metrics on' : 'nfs: serving';
-  const what = statusPort ? 'netboot serve --status-port' : 'netboot nfs';
+  const ready = statusPort ? 'status: dashboard and /metrics on' : serve ? 'netboot serve: running' : 'nfs: serving';
+  const what = statusPort ? 'netboot serve --status-port' : serve ? 'netboot serve' : 'netboot nfs';
   await waitFor(() => server.output().includes(ready) || server.exited, what);
   if (server.exited) return { why: `${what} did not start: ${server.output().trim()}` };
   if (image && !server.output().includes('is an image-backed node root')) return { why: `${what} did not take ${root.exportPath} as an image-backed root: ${server.output().trim()}` };

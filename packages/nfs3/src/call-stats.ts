@@ -39,7 +39,7 @@ export class NfsCallStats {
   record(proc: number, status: number, ms: number): void {
     if (!(proc >= 0 && proc < PROCS)) return;
     const c = this.counts;
-    c[CALLS_AT + proc * COLUMNS + (STATUS_COLUMN.get(status) ?? STATUSES.length)]++;
+    c[CALLS_AT + proc * COLUMNS + (status === 0 ? 0 : (STATUS_COLUMN.get(status) ?? STATUSES.length))]++;
     const secs = ms / 1000;
     let b = 0;
     while (b < CALL_LATENCY_BUCKETS.length && secs > CALL_LATENCY_BUCKETS[b]) b++;

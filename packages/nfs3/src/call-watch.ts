@@ -55,7 +55,7 @@ export class CallWatch {
       const proc = Number(key);
       out[proc] = (call) => {
         const t0 = performance.now();
-        const c = this.client(call.remote);
+        const c = this.client(call);
         const started = c.follower ? c.follower.start(call) : undefined;
         const r = handler(call);
         if (r instanceof Promise) return r.then((res) => this.done(c, proc, res, t0, started));
@@ -74,11 +74,13 @@ export class CallWatch {
     c.follower = new PathFollower(path);
   }
 
-  private client(remote: RpcEndpoint): Client {
-    let c = this.byEndpoint.get(remote);
+  private client(call: RpcCall): Client {
+    // A UDP call's endpoint is its datagram's own: found by address.
+    if (call.transport !== 'tcp') return this.clientAt(plain(call.remote.address));
+    let c = this.byEndpoint.get(call.remote);
     if (c && !c.gone) return c;
-    c = this.clientAt(plain(remote.address));
-    this.byEndpoint.set(remote, c);
+    c = this.clientAt(plain(call.remote.address));
+    this.byEndpoint.set(call.remote, c);
     return c;
   }
 
@@ -109,7 +111,7 @@ export class CallWatch {
       c.firstSeen = true;
       report({ what: 'first-call', address: c.address, proc });
     }
-    if (status !== 0 && !this.routine.has(status) && now - c.lastError >= this.opts.intervalMs) {
+    if (status !== 0 && now - c.lastError >= this.opts.intervalMs && !this.routine.has(status)) {
       c.lastError = now;
       report({ what: 'error', address: c.address, proc, status });
     }
