@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { ProcedureHandler, RpcCall, RpcEndpoint, RpcResult } from '@netboot/oncrpc-xdr';
+import type { RpcCall, RpcCallWatcher, RpcEndpoint, RpcResult } from '@netboot/oncrpc-xdr';
 import type { CallFact } from './call-observer.js';
 import { NfsCallStats } from './call-stats.js';
 import { PathFollower } from './path-follower.js';
@@ -28,16 +28,23 @@ function plain(address: string): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
+/** What `start` hands `done` for a call of a followed client whose arguments PathFollower needs. */
+interface Followed {
+  readonly t0: number;
+  readonly follower: PathFollower;
+  readonly token: unknown;
+}
+
 /**
- * One thread's side of call observation (see NfsCallObserver): wraps the
- * NFS procedures so that each call is counted in `stats` and its client's
- * record checked, and reports the rare facts. Per call: two clock reads,
- * the counters, a lookup of the client by its connection, and for a client
- * being followed the few checks of PathFollower; no allocation for a call
- * that is not followed (the wrapper's callback for a procedure that
- * answers asynchronously aside).
+ * One thread's side of call observation (see NfsCallObserver), given to the
+ * RPC server as the NFS program's watcher (RpcRegisterOptions.watcher):
+ * each call is counted in `stats` and its client's record checked, and the
+ * rare facts are reported. Per call: two clock reads, the counters, two
+ * lookups of the client by its connection, and for a client being followed
+ * the few checks of PathFollower; nothing allocated for a call of a client
+ * not followed beyond its start time.
  */
-export class CallWatch {
+export class CallWatch implements RpcCallWatcher {
   readonly stats = new NfsCallStats();
   private readonly clients = new Map<string, Client>();
   /** TCP calls of one connection share its endpoint object: the client is found without hashing its address. */
@@ -48,21 +55,14 @@ export class CallWatch {
     this.routine = new Set(opts.routineStatuses);
   }
 
-  /** The same procedures, each call watched. */
-  wrap(procs: Record<number, ProcedureHandler>): Record<number, ProcedureHandler> {
-    const out: Record<number, ProcedureHandler> = {};
-    for (const [key, handler] of Object.entries(procs)) {
-      const proc = Number(key);
-      out[proc] = (call) => {
-        const t0 = performance.now();
-        const c = this.client(call);
-        const started = c.follower ? c.follower.start(call) : undefined;
-        const r = handler(call);
-        if (r instanceof Promise) return r.then((res) => this.done(c, proc, res, t0, started));
-        return this.done(c, proc, r, t0, started);
-      };
+  start(call: RpcCall): unknown {
+    const f = this.client(call).follower;
+    const t0 = performance.now();
+    if (f) {
+      const token = f.start(call);
+      if (token !== undefined) return { t0, follower: f, token } satisfies Followed;
     }
-    return out;
+    return t0;
   }
 
   /** See ObservedCalls.follow. */
@@ -97,11 +97,15 @@ export class CallWatch {
     return c;
   }
 
-  private done(c: Client, proc: number, r: RpcResult, t0: number, started: unknown): RpcResult {
+  done(call: RpcCall, r: RpcResult | undefined, started: unknown): void {
     const now = performance.now();
+    const c = this.client(call);
+    const proc = call.proc;
+    const followed = typeof started === 'number' ? undefined : (started as Followed);
+    const t0 = followed ? followed.t0 : (started as number);
     let status = -1;
     let body: Uint8Array | undefined;
-    if (r.stat === 0) {
+    if (r?.stat === 0) {
       body = r.body[0];
       status = body && body.length >= 4 ? ((body[0] << 24) | (body[1] << 16) | (body[2] << 8) | body[3]) >>> 0 : 0;
     }
@@ -115,8 +119,9 @@ export class CallWatch {
       c.lastError = now;
       report({ what: 'error', address: c.address, proc, status });
     }
+    // A follow() since start began a new boot: its follower did not see this call's arguments.
     const f = c.follower;
-    if (f && started !== undefined && status === 0 && f.done(proc, started, body)) {
+    if (f && followed?.follower === f && status === 0 && f.done(proc, followed.token, body)) {
       c.follower = undefined;
       report({ what: 'path-read', address: c.address, path: f.path });
     }
@@ -124,6 +129,5 @@ export class CallWatch {
       c.lastActive = now;
       report({ what: 'active', address: c.address });
     }
-    return r;
   }
 }

@@ -164,7 +164,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
     const nfsRpc = new RpcServer({ log, maxRecordSize });
     const observer = opts.observer;
     const watch = observer && new CallWatch({ routineStatuses: observer.routineStatuses, intervalMs: observer.intervalMs, report: (f) => observer.seen(f) });
-    if (watch) nfs.register({ register: (prog, vers, procs, o) => nfsRpc.register(prog, vers, watch.wrap(procs), o) });
+    if (watch) nfs.register({ register: (prog, vers, procs, o) => nfsRpc.register(prog, vers, procs, { ...o, watcher: watch }) });
     else nfs.register(nfsRpc);
     if (pooled) {
       const started = await NfsWorkers.start({

@@ -53,7 +53,7 @@ const nfs = await NfsServer.create({
   directReadMax: Infinity,
 });
 const rpc = new RpcServer({ log, maxRecordSize: setup.maxRecordSize });
-if (watch) nfs.register({ register: (prog, vers, procs, o) => rpc.register(prog, vers, watch.wrap(procs), o) });
+if (watch) nfs.register({ register: (prog, vers, procs, o) => rpc.register(prog, vers, procs, { ...o, watcher: watch }) });
 else nfs.register(rpc);
 
 /**

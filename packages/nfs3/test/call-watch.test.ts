@@ -1,5 +1,5 @@
 import t from 'tap';
-import { XdrReader, type ProcedureHandler, type RpcCall, type RpcEndpoint, type RpcResult } from '@netboot/oncrpc-xdr';
+import { XdrReader, type RpcCall, type RpcEndpoint, type RpcResult } from '@netboot/oncrpc-xdr';
 import { NfsStat, Proc, type CallFact } from '@netboot/nfs3';
 import { CallWatch } from '../src/call-watch.js';
 import { NfsCallStats } from '../src/call-stats.js';
@@ -29,15 +29,13 @@ const u32 = (n: number) => {
 function watched(intervalMs = 60_000) {
   const facts: CallFact[] = [];
   const watch = new CallWatch({ routineStatuses: [NfsStat.OK, NfsStat.NOENT], intervalMs, report: (f) => facts.push(f) });
-  let reply: RpcResult = { stat: 0, body: [u32(0)] };
-  const handler: ProcedureHandler = () => reply;
-  const procs = watch.wrap(Object.fromEntries(Object.values(Proc).map((p) => [p, handler])));
   // One connection: its calls share the endpoint object, as the RPC server's do.
   const remote: RpcEndpoint = { address: IP, port: 800, family: 'IPv4' };
   const call = (proc: number, args: Buffer, body: Buffer, from = remote) => {
-    reply = { stat: 0, body: [body] };
-    const c = { xid: 1, prog: 100003, vers: 3, proc, cred: { flavor: 0 }, args: new XdrReader(args), transport: 'tcp', remote: from, local: { address: '', port: 2049 } };
-    return procs[proc](c as unknown as RpcCall);
+    // As the RPC dispatcher calls a watcher: start before the procedure, done with its result.
+    const c = { xid: 1, prog: 100003, vers: 3, proc, cred: { flavor: 0 }, args: new XdrReader(args), transport: 'tcp', remote: from, local: { address: '', port: 2049 } } as unknown as RpcCall;
+    const started = watch.start(c);
+    watch.done(c, { stat: 0, body: [body] }, started);
   };
   const lookup = (dir: string, name: string, obj: string) =>
     call(Proc.LOOKUP, Buffer.concat([xdrOpaque(fh(dir)), xdrOpaque(Buffer.from(name))]), Buffer.concat([u32(0), xdrOpaque(fh(obj)), u32(0), u32(0)]));
@@ -129,15 +127,26 @@ t.test('hostile lengths teach nothing and throw nothing', async (t) => {
   t.equal(w.watch.stats.total(Proc.LOOKUP), 2);
 });
 
-t.test('a call that fails at the RPC level, and an asynchronous procedure', async (t) => {
+t.test('a call that fails at the RPC level, or whose procedure threw', async (t) => {
   const facts: CallFact[] = [];
-  const watch = new CallWatch({ routineStatuses: [0], intervalMs: 60_000, report: (f) => facts.push(f) });
-  const procs = watch.wrap({ [Proc.GETATTR]: async () => ({ stat: 5 }) as RpcResult });
+  const watch = new CallWatch({ routineStatuses: [0], intervalMs: 0, report: (f) => facts.push(f) });
   const remote: RpcEndpoint = { address: IP, port: 800, family: 'IPv4' };
-  const r = await procs[Proc.GETATTR]({ proc: Proc.GETATTR, remote, args: new XdrReader(Buffer.alloc(0)) } as unknown as RpcCall);
-  t.same(r, { stat: 5 }, 'the result passes through');
-  t.match(facts, [{ what: 'first-call' }, { what: 'error', status: -1 }, { what: 'active' }]);
-  t.equal(watch.stats.calls(Proc.GETATTR, NfsCallStats.statusColumns - 2), 1, 'counted as an RPC error');
+  const c = { proc: Proc.GETATTR, transport: 'udp', remote, args: new XdrReader(Buffer.alloc(0)) } as unknown as RpcCall;
+  watch.done(c, { stat: 5 } as RpcResult, watch.start(c));
+  watch.done(c, undefined, watch.start(c));
+  t.match(facts, [{ what: 'first-call' }, { what: 'error', status: -1 }, { what: 'active' }, { what: 'error', status: -1 }, { what: 'active' }]);
+  t.equal(watch.stats.calls(Proc.GETATTR, NfsCallStats.statusColumns - 2), 2, 'counted as RPC errors');
+});
+
+t.test('a MOUNT while a READ of the last boot is under way: the new boot does not take it', async (t) => {
+  const w = watched();
+  w.watch.follow(IP, '/init');
+  w.lookup('root', 'init', 'init');
+  const read = { xid: 1, prog: 100003, vers: 3, proc: Proc.READ, cred: { flavor: 0 }, args: new XdrReader(Buffer.concat([xdrOpaque(fh('init')), Buffer.alloc(8), u32(4096)])), transport: 'tcp', remote: w.remote, local: { address: '', port: 2049 } } as unknown as RpcCall;
+  const started = w.watch.start(read);
+  w.watch.follow(IP, '/init');
+  w.watch.done(read, { stat: 0, body: [u32(0)] }, started);
+  t.notOk(w.facts.some((f) => f.what === 'path-read'));
 });
 
 t.test('statistics of several threads add up', async (t) => {

@@ -72,6 +72,7 @@ export {
   type CallDecision,
   type ProcedureHandler,
   type RpcCall,
+  type RpcCallWatcher,
   type RpcEndpoint,
   type RpcReplyOut,
   type RpcResult,

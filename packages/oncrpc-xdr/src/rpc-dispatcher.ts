@@ -42,6 +42,23 @@ export type RpcResult =
 
 export type ProcedureHandler = (call: RpcCall) => RpcResult | Promise<RpcResult>;
 
+/**
+ * Told of each call of a program version where its reply is built (boot
+ * monitoring): it costs a call two function calls, not a promise of its own
+ * as a wrapper around an asynchronous handler would.
+ */
+export interface RpcCallWatcher {
+  /** Before the handler runs (`call.args` is valid only now); what it returns is handed to `done`. */
+  start(call: RpcCall): unknown;
+  /** The handler's result, or undefined when it threw (answered SYSTEM_ERR). */
+  done(call: RpcCall, result: RpcResult | undefined, started: unknown): void;
+}
+
+interface Version {
+  readonly procs: Record<number, ProcedureHandler>;
+  readonly watcher: RpcCallWatcher | undefined;
+}
+
 /** A reply ready to be framed and sent; `headroom` free bytes precede chunks[0] in its buffer (room for the record mark). */
 export interface RpcReplyOut {
   chunks: Uint8Array[];
@@ -67,6 +84,7 @@ export type CallDecision =
       cred: Credential;
       argsOffset: number;
       handler: ProcedureHandler;
+      watcher: RpcCallWatcher | undefined;
     };
 
 /** An error as one log line: its message and where it was thrown. */
@@ -116,14 +134,14 @@ function successReply(xid: number, res: Extract<RpcResult, { stat: 0 }>): RpcRep
  * No sockets here: the server adapter feeds it records.
  */
 export class RpcDispatcher {
-  private readonly programs = new Map<number, Map<number, Record<number, ProcedureHandler>>>();
+  private readonly programs = new Map<number, Map<number, Version>>();
 
   constructor(private readonly log: (key: string, line: string) => void) {}
 
-  register(prog: number, vers: number, procs: Record<number, ProcedureHandler>): void {
+  register(prog: number, vers: number, procs: Record<number, ProcedureHandler>, watcher?: RpcCallWatcher): void {
     let versions = this.programs.get(prog);
     if (!versions) this.programs.set(prog, (versions = new Map()));
-    versions.set(vers, { ...procs });
+    versions.set(vers, { procs: { ...procs }, watcher });
   }
 
   unregister(prog: number, vers?: number): void {
@@ -172,8 +190,8 @@ export class RpcDispatcher {
     }
     const versions = this.programs.get(prog);
     if (!versions) return { kind: 'reply', reply: acceptedReply(xid, { stat: AcceptStat.PROG_UNAVAIL }) };
-    const procs = versions.get(vers);
-    if (!procs) {
+    const version = versions.get(vers);
+    if (!version) {
       let low = Infinity;
       let high = -Infinity;
       for (const v of versions.keys()) {
@@ -182,9 +200,9 @@ export class RpcDispatcher {
       }
       return { kind: 'reply', reply: acceptedReply(xid, { stat: AcceptStat.PROG_MISMATCH, low, high }) };
     }
-    const handler = Object.hasOwn(procs, proc) ? procs[proc] : undefined;
+    const handler = Object.hasOwn(version.procs, proc) ? version.procs[proc] : undefined;
     if (!handler) return { kind: 'reply', reply: acceptedReply(xid, { stat: AcceptStat.PROC_UNAVAIL }) };
-    return { kind: 'call', xid, prog, vers, proc, cred, argsOffset: r.offset, handler };
+    return { kind: 'call', xid, prog, vers, proc, cred, argsOffset: r.offset, handler, watcher: version.watcher };
   }
 
   /** Runs the handler of a decided call; the reply comes back synchronously when the handler is synchronous. */
@@ -204,18 +222,28 @@ export class RpcDispatcher {
       remote: ctx.remote,
       local: ctx.local,
     };
+    const w = d.watcher;
+    const started = w?.start(call);
     let out: RpcResult | Promise<RpcResult>;
     try {
       out = d.handler(call);
     } catch (e) {
+      w?.done(call, undefined, started);
       return this.failed(call, e);
     }
     if (typeof (out as Promise<RpcResult>).then === 'function') {
       return (out as Promise<RpcResult>).then(
-        (res) => this.resultReply(call, res),
-        (e: unknown) => this.failed(call, e),
+        (res) => {
+          w?.done(call, res, started);
+          return this.resultReply(call, res);
+        },
+        (e: unknown) => {
+          w?.done(call, undefined, started);
+          return this.failed(call, e);
+        },
       );
     }
+    w?.done(call, out as RpcResult, started);
     return this.resultReply(call, out as RpcResult);
   }
 

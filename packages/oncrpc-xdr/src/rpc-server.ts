@@ -10,6 +10,7 @@ import {
   type CallDecision,
   type ProcedureHandler,
   type RpcCall,
+  type RpcCallWatcher,
   type RpcEndpoint,
   type RpcReplyOut,
 } from './rpc-dispatcher.js';
@@ -39,6 +40,8 @@ export interface RpcRegisterOptions {
    * RC_NOCACHE: their replies are never copied into the cache.
    */
   idempotent?: readonly number[];
+  /** Told of every call of this version where its reply is built (see RpcCallWatcher). */
+  watcher?: RpcCallWatcher;
 }
 
 export interface RpcListenOptions {
@@ -167,7 +170,7 @@ export class RpcServer {
   }
 
   register(prog: number, vers: number, procs: Record<number, ProcedureHandler>, opts: RpcRegisterOptions = {}): void {
-    this.dispatcher.register(prog, vers, procs);
+    this.dispatcher.register(prog, vers, procs, opts.watcher);
     let versions = this.idempotent.get(prog);
     if (!versions) this.idempotent.set(prog, (versions = new Map()));
     versions.set(vers, new Set(opts.idempotent ?? []));

@@ -127,6 +127,44 @@ t.test('dispatcher: synchronous handlers answer synchronously; bad results are S
   t.ok(new XdrReader(Buffer.alloc(0)), 'reader export');
 });
 
+t.test("dispatcher: a version's watcher sees each call start and its result, whatever the handler does", async (t) => {
+  const seen: string[] = [];
+  const d = new RpcDispatcher(() => {});
+  const watcher = {
+    start: (c: { proc: number }) => `token ${c.proc}`,
+    done: (c: { proc: number }, r: unknown, started: unknown) => seen.push(`${c.proc} ${JSON.stringify((r as { stat?: number } | undefined)?.stat)} ${String(started)}`),
+  };
+  d.register(
+    7,
+    1,
+    {
+      1: () => ({ stat: 0, body: [Buffer.from('abcd')] }),
+      2: async () => ({ stat: 5 }),
+      3: () => {
+        throw new Error('boom');
+      },
+      4: async () => {
+        throw new Error('late boom');
+      },
+    },
+    watcher,
+  );
+  const ctx = { transport: 'tcp' as const, remote: { address: '127.0.0.1', port: 1, family: 'IPv4' as const }, local: { address: '127.0.0.1', port: 2 } };
+  for (const proc of [1, 2, 3, 4]) {
+    const bytes = encodeRpcMessage({ type: 0, xid: proc, rpcvers: 2, prog: 7, vers: 1, proc, cred: NONE, verf: NONE });
+    const dec = d.decide(bytes, 't');
+    if (dec.kind !== 'call') throw new Error('expected a call');
+    await d.invoke(dec, bytes, ctx);
+  }
+  t.same(seen, ['1 0 token 1', '2 5 token 2', '3 undefined token 3', '4 undefined token 4'], 'results, and undefined for a handler that threw');
+  d.register(7, 2, { 1: () => ({ stat: 0, body: [] }) });
+  const bytes = encodeRpcMessage({ type: 0, xid: 9, rpcvers: 2, prog: 7, vers: 2, proc: 1, cred: NONE, verf: NONE });
+  const dec = d.decide(bytes, 't');
+  if (dec.kind !== 'call') throw new Error('expected a call');
+  d.invoke(dec, bytes, ctx);
+  t.equal(seen.length, 4, 'a version registered without one is not watched');
+});
+
 t.test('dispatcher replies are byte-identical to libtirpc rpcbind captures', async (t) => {
   const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}.hex`, import.meta.url), 'utf8').trim();
   const d = new RpcDispatcher(() => {});
