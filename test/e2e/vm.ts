@@ -213,11 +213,14 @@ const DRAIN_MS = 5000;
  */
 export async function waitForBoot(vm: Vm, opts: WaitOptions): Promise<BootResult> {
   let outcome: BootOutcome = 'timeout';
+  let finished = false;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(finish, opts.timeoutMs);
     let quiet: NodeJS.Timeout | undefined;
     const off = vm.serial.onLine(check);
     vm.running.exited.then(() => {
+      // After a timeout QEMU exits because it is killed: the outcome stays a timeout.
+      if (finished) return;
       if (outcome === 'timeout') outcome = vm.serial.first(MARKER) ? 'done' : 'exited';
       finish();
     });
@@ -233,6 +236,7 @@ export async function waitForBoot(vm: Vm, opts: WaitOptions): Promise<BootResult
       quiet = setTimeout(finish, FAILURE_QUIET_MS);
     }
     function finish() {
+      finished = true;
       clearTimeout(timer);
       clearTimeout(quiet);
       off();
