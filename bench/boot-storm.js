@@ -29,11 +29,12 @@
 //
 //   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]
 //        [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
-//        [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|mount] [--netboot-flags "FLAGS"] [--profile DIR]
+//        [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--profile DIR]
 //
 // --until ends each node's boot after that stage (a DHCP-only storm of 5000
-// nodes costs seconds); --from mount starts it at MOUNT with the root DHCP
-// would name (the NFS part alone: server CPU per replayed call); --netboot-flags adds flags to netboot serve's command
+// nodes costs seconds); --from starts it at that stage with the lease DHCP
+// would give (pxelinux: every node's first RRQ at once; mount: the NFS part
+// alone, with the servers' CPU per replayed call); --netboot-flags adds flags to netboot serve's command
 // line (later ones win: --netboot-flags="--max-transfers 256" tries the
 // default slots); --profile DIR runs netboot serve and the client processes
 // under the V8 profiler.
@@ -55,6 +56,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuGroup } from './lib/cpu-group.js';
 import { countersSince, netCounters } from './lib/net-counters.js';
 import { startGanesha } from './lib/nfs-servers.js';
 import { cleanups, createNetns, load, sh, sleep, startServer, waitFor, which } from './lib/processes.js';
@@ -405,7 +407,12 @@ async function round(name, ctx) {
     const started = await startStack(name, { link, work, bootDir: ctx.bootDir, rootsDir: ctx.rootsDir, image: ctx.image, fixedNodes: ctx.fixed ? ctx.nodes : [], atExit });
     if (started.why) return { error: `not measured: ${started.why}` };
     const pgids = started.servers.map((s) => s.pid);
+    // Server CPU from a cgroup where there is one (exited children counted), else summed over /proc.
+    const group = cpuGroup(name, atExit);
+    group?.adopt(pgids);
+    const cpuNow = () => group?.cpu() ?? groupUsage(pgids).cpu;
     const before = groupUsage(pgids);
+    const cpu0 = cpuNow();
     let peakRss = before.rssMB;
     let sampling = true;
     const sampler = (async () => {
@@ -425,14 +432,15 @@ async function round(name, ctx) {
       xidBase,
       rootBy: name === 'netboot-image' ? 'ip' : 'mac',
       until: ctx.until,
-      // --from mount: the root DHCP's root-path names, told to the nodes instead.
-      rootPath: ctx.from === 'mount' ? `${SERVER}:${name === 'netboot-image' ? ctx.image.rootsDir : ctx.rootsDir}` : undefined,
+      // --from pxelinux or mount: the root DHCP's root-path names, told to the nodes instead.
+      from: ctx.from,
+      rootPath: `${SERVER}:${name === 'netboot-image' ? ctx.image.rootsDir : ctx.rootsDir}`,
     }));
     const net0 = { server: netCounters(link.server), client: netCounters(link.client) };
     const wall0 = performance.now();
     const outs = await runClients(link, specs, work, ctx.timeoutMs, atExit);
     const wallS = (performance.now() - wall0) / 1000;
-    const after = groupUsage(pgids);
+    const serverCpu = cpuNow() - cpu0;
     const drops = { server: countersSince(net0.server, netCounters(link.server)), client: countersSince(net0.client, netCounters(link.client)) };
     sampling = false;
     await sampler;
@@ -440,9 +448,10 @@ async function round(name, ctx) {
     for (const s of started.servers) await s.stop();
     const failedProcs = outs.filter((o) => o.error);
     if (failedProcs.length) return { error: failedProcs.map((o) => o.error).join('; ') };
-    const m = summarize(outs, { serverCpu: after.cpu - before.cpu, peakRss, lost, wallS, drops });
+    const m = summarize(outs, { serverCpu, peakRss, lost, wallS, drops });
+    m.serverCpuFrom = group ? 'cgroup' : 'proc';
     // The NFS part alone: what the servers spent per call of the boot's replay (MOUNT's few calls included).
-    if (ctx.from === 'mount' && m.nfsCalls > 0) m.serverUsPerNfsCall = Math.round(((after.cpu - before.cpu) * 1e6) / m.nfsCalls);
+    if (ctx.from === 'mount' && m.nfsCalls > 0) m.serverUsPerNfsCall = Math.round((serverCpu * 1e6) / m.nfsCalls);
     // Each node's MOUNT of its image-backed root, from its own address, is its boot: the server records it in the node's record.
     if (name === 'netboot-image') m.imageBootsRecorded = await bootsRecordedSince(ctx.image.stateDir, roundStart);
     return m;
@@ -562,14 +571,14 @@ async function main() {
     !(httpShare >= 0 && httpShare <= 1) ||
     !(Number.isInteger(clientProcs) && clientProcs >= 1 && clientProcs <= 16) ||
     !STAGES.includes(values.until) ||
-    !['dhcp', 'mount'].includes(values.from) ||
-    (values.from === 'mount' && STAGES.indexOf(values.until) < STAGES.indexOf('mount')) ||
+    !['dhcp', 'pxelinux', 'mount'].includes(values.from) ||
+    STAGES.indexOf(values.until) < STAGES.indexOf(values.from) ||
     !(timeoutMs > 0)
   ) {
     console.error(
       'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]\n' +
         '                                [--kernel-mib M] [--initrd-mib M] [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]\n' +
-        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|mount] [--netboot-flags "FLAGS"] [--profile DIR]',
+        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--profile DIR]',
     );
     process.exit(2);
   }
@@ -618,7 +627,7 @@ async function main() {
     const ctx = { work, bootDir, templateDir, rootsDir, image, fixed, nodes: list, relays, timeoutMs, atExit, until: values.until, from: values.from };
     const header =
       `${nodes} nodes at once (${list.filter((n) => n.http).length} over HTTP), kernel ${kernelMiB} MiB + initrd ${initrdMiB} MiB, ` +
-      (values.from === 'mount' ? 'each node starts at MOUNT, ' : '') +
+      (values.from !== 'dhcp' ? `each node starts at the ${values.from} stage, ` : '') +
       (values.until === 'nfs' ? `${replay.calls} NFS calls replayed per node (roots: ${nodes} x cp -al in ${rootsSeconds} s${imageNote}), ` : `each node stops after the ${values.until} stage, `) +
       `${clientProcs} client process${clientProcs > 1 ? 'es' : ''}, ` +
       `${rounds > 1 ? `best of ${rounds} rounds` : '1 round'}`;

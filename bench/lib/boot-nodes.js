@@ -299,6 +299,16 @@ async function mountAndReplay(node, lease, ctx, stats, mark, up, held, staged = 
   return up();
 }
 
+/**
+ * The lease a node starting past DHCP acts on: its fixed address or one of the
+ * range's (only pxelinux's config names use it), the boot file and TFTP server
+ * every stack gives, and the root-path the stack's DHCP would give.
+ */
+function assumedLease(node, ctx) {
+  const ip = node.ip ?? `198.18.${1 + Math.floor(node.index / 254)}.${1 + (node.index % 254)}`;
+  return { ip, nextServer: ctx.server, file: 'pxelinux.0', rootPath: ctx.rootPath, retries: 0 };
+}
+
 /** One node's boot; resolves to its record (never rejects). */
 async function bootOne(node, ctx) {
   const t0 = performance.now();
@@ -314,16 +324,18 @@ async function bootOne(node, ctx) {
   let client;
   const up = () => ({ mac: node.mac, http: node.http, ok: true, ms: Math.round(performance.now() - t0), doneAt: performance.now(), stages, ...stats });
   try {
-    // From MOUNT on: the node knows its root as its DHCP lease would say, and boots only the NFS part.
-    const lease = ctx.rootPath ? { rootPath: ctx.rootPath, ip: node.ip } : await dhcp(node, ctx.channel, ctx.xidBase);
-    if (ctx.rootPath) {
+    // From a later stage (ctx.from): the node knows what its DHCP lease would say, and boots from there.
+    const lease = ctx.from === 'dhcp' ? await dhcp(node, ctx.channel, ctx.xidBase) : assumedLease(node, ctx);
+    if (ctx.from === 'mount') {
       stage = 'mount';
       return await mountAndReplay(node, lease, ctx, stats, mark, up, (c) => (client = c), (s) => (stage = s));
     }
-    stats.dhcpRetries = lease.retries;
-    if (node.ip && lease.ip !== node.ip) throw new NodeFailure(`DHCP gave ${lease.ip}, not the node's fixed address ${node.ip}`);
-    mark('dhcp');
-    if (ctx.until === 'dhcp') return up();
+    if (ctx.from === 'dhcp') {
+      stats.dhcpRetries = lease.retries;
+      if (node.ip && lease.ip !== node.ip) throw new NodeFailure(`DHCP gave ${lease.ip}, not the node's fixed address ${node.ip}`);
+      mark('dhcp');
+      if (ctx.until === 'dhcp') return up();
+    }
     stage = 'pxelinux';
     if (lease.file !== 'pxelinux.0') throw new NodeFailure(`DHCP gave boot file "${lease.file}", expected pxelinux.0`);
     const host = lease.nextServer;
@@ -394,10 +406,11 @@ function bootModel(replayFile, templateDir) {
  * `ip` (a fixed address its host entry gives) must lease it and mounts and
  * speaks NFS from it; `rootBy` 'ip' mounts DHCP's root-path plus that
  * address instead of the MAC. Each node stops after the stage `until`
- * (default: it goes through all of them); given `rootPath` (SERVER:/DIR, as
- * DHCP's root-path says it), each node starts at MOUNT.
+ * (default: it goes through all of them); `from` 'pxelinux' or 'mount'
+ * starts it at that stage, acting on the lease DHCP would give (`rootPath`:
+ * SERVER:/DIR, as DHCP's root-path says it).
  */
-export async function bootNodes({ nodes, relay, server, bootDir, replayFile, templateDir, xidBase, rootBy = 'mac', until, rootPath }) {
+export async function bootNodes({ nodes, relay, server, bootDir, replayFile, templateDir, xidBase, rootBy = 'mac', until, from = 'dhcp', rootPath }) {
   const files = new Map();
   const cpu0 = process.cpuUsage();
   const boot = bootModel(replayFile, templateDir);
@@ -406,7 +419,7 @@ export async function bootNodes({ nodes, relay, server, bootDir, replayFile, tem
   const t0 = performance.now();
   let records;
   try {
-    records = await Promise.all(nodes.map((n) => bootOne({ ...n, macBytes: Buffer.from(n.mac.split(':').map((h) => parseInt(h, 16))) }, { channel, files, boot, xidBase, rootBy, until, rootPath })));
+    records = await Promise.all(nodes.map((n) => bootOne({ ...n, macBytes: Buffer.from(n.mac.split(':').map((h) => parseInt(h, 16))) }, { channel, files, boot, xidBase, rootBy, until, from, rootPath, server })));
   } finally {
     channel.close();
   }
