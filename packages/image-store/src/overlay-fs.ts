@@ -86,6 +86,18 @@ const gone = (e: unknown) => {
 let portableSaid = false;
 
 /**
+ * Open descriptors of image files, by generation directory and inode, for every root of this thread:
+ * a generation never changes, so a descriptor one node's root opened (beneath the generation, checked
+ * to be the inode its merge found) is right for every node on that generation. Held per root, a storm
+ * of nodes reading the same boot files held one descriptor per file per node: about 60 a node, past
+ * the process's limit at a few hundred nodes. Once a name is copied up or whited out in a root, its
+ * locate no longer leads here, and an entry no root uses ages out.
+ */
+const imageFiles = new OpenFiles(1024);
+/** Open roots of this thread by generation directory: the last one to close closes that generation's `imageFiles`. */
+const rootsOn = new Map<string, number>();
+
+/**
  * A node's root as the merge of an image generation (lower, never written)
  * and the node's own layer (upper). Reads fall through to the image; the
  * first change of an object copies it up; a delete of an image name leaves
@@ -115,13 +127,11 @@ export class OverlayFs implements ExportFs {
   private changing = 0;
   private readonly copying = new Map<string, Promise<LocalAttrs>>();
   /**
-   * Open descriptors of files, by layer and inode (`l` + image inode, `u` + layer inode), so READ and WRITE
-   * do not open and close the file each call (a boot reads its root from the image). Each is opened
-   * beneath its layer root and checked to be the inode the merge found. The image never changes, so an
-   * image descriptor stays right for its inode; once a name is copied up or whited out, locate no longer
-   * leads to it and the entry ages out. A layer file's descriptor is dropped when this root removes or
-   * renames over its last name. Few per root: a server holds one root per node, and a node uses only a
-   * handful of files at once.
+   * Open descriptors of the node layer's files, by inode, so READ and WRITE do not open and close the
+   * file each call. Each is opened beneath the layer root and checked to be the inode the merge found,
+   * and dropped when this root removes or renames over its last name. Few per root: a server holds one
+   * root per node, and a node writes only a handful of files at once. The image's files are held in
+   * `imageFiles`, shared by every root on the same generation.
    */
   private readonly files = new OpenFiles(64);
   /**
@@ -211,6 +221,7 @@ export class OverlayFs implements ExportFs {
       origins.set(u.ino, l.ino);
       await fs.saveOrigins();
     }
+    rootsOn.set(lower, (rootsOn.get(lower) ?? 0) + 1);
     return fs;
   }
 
@@ -743,10 +754,11 @@ export class OverlayFs implements ExportFs {
     return this.useFile(loc.layer, o.rel, ino, readAt);
   }
 
-  /** `fn` with an open descriptor of the file `rel` of a layer, which is inode `ino` (see `files`). */
+  /** `fn` with an open descriptor of the file `rel` of a layer, which is inode `ino` (see `files` and `imageFiles`). */
   private useFile<T>(layer: Layer, rel: string, ino: bigint, fn: (fd: number) => Promise<T>, write = false): Promise<T> {
-    const key = (layer === 'upper' ? 'u' : 'l') + ino;
-    return this.files.use(key, ino, () => this.withRef(layer, rel, ino, (r) => this.io(layer).openFile(r, ino)), fn, write);
+    const open = () => this.withRef(layer, rel, ino, (r) => this.io(layer).openFile(r, ino));
+    if (layer === 'upper') return this.files.use(`u${ino}`, ino, open, fn, write);
+    return imageFiles.use(`${this.lowerPath}\0${ino}`, ino, open, fn, write);
   }
 
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
@@ -986,6 +998,12 @@ export class OverlayFs implements ExportFs {
     if (this.closed) return;
     this.closed = true;
     this.files.close();
+    const left = (rootsOn.get(this.lowerPath) ?? 1) - 1;
+    if (left > 0) rootsOn.set(this.lowerPath, left);
+    else {
+      rootsOn.delete(this.lowerPath);
+      void imageFiles.dropPrefix(`${this.lowerPath}\0`);
+    }
     this.upper.close();
     this.lower.close();
   }

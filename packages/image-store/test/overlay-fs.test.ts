@@ -91,9 +91,10 @@ t.test('reads fall through to the image; the first write copies up and keeps the
   t.equal(lstatSync(join(s.lower, 'usr/bin/tool')).mode & 0o7777, 0o755);
 });
 
-t.test('READs of an image file reuse one descriptor of it, closed with the root; a copy-up is read, not the image', async (t) => {
+t.test('READs of an image file reuse one descriptor of it, shared by the roots on its generation and closed with the last; a copy-up is read, not the image', async (t) => {
   const s = await setup(t);
   const { c, root, stop } = await s.start();
+  const second = await s.start();
   const motdPath = join(s.lower, 'etc/motd');
   const openOnMotd = () => readdirSync('/proc/self/fd').filter((fd) => {
     try {
@@ -105,13 +106,18 @@ t.test('READs of an image file reuse one descriptor of it, closed with the root;
   const motd = okv(await c.lookup(okv(await c.lookup(root, 'etc')).object, 'motd')).object;
   for (let i = 0; i < 20; i++) t.equal(okv(await c.read(motd, BigInt(i % 4), 100)).data.toString(), 'welcome\n'.slice(i % 4), `read ${i}`);
   t.equal(openOnMotd(), 1, 'twenty READs, one descriptor of the image file');
+  const motd2 = okv(await second.c.lookup(okv(await second.c.lookup(second.root, 'etc')).object, 'motd')).object;
+  t.equal(okv(await second.c.read(motd2, 0n, 100)).data.toString(), 'welcome\n', 'another root on the generation reads it');
+  t.equal(openOnMotd(), 1, 'through the same descriptor');
   okv(await c.write(motd, 0n, Buffer.from('W'), StableHow.FILE_SYNC));
   t.equal(okv(await c.read(motd, 0n, 100)).data.toString(), 'Welcome\n', 'after the copy-up the node layer is read');
   t.equal(readFileSync(motdPath, 'utf8'), 'welcome\n', 'the image is unchanged');
   await stop();
+  t.equal(openOnMotd(), 1, 'closing one root leaves it to the other');
+  await second.stop();
   // The descriptor is closed by an fs.close callback: turns of the event loop until it has run, bounded.
   for (let turn = 0; turn < 10_000 && openOnMotd() > 0; turn++) await new Promise((r) => setImmediate(r));
-  t.equal(openOnMotd(), 0, 'closing the root closes it');
+  t.equal(openOnMotd(), 0, 'closing the last root on the generation closes it');
 });
 
 t.test('handles survive a server restart', async (t) => {

@@ -84,6 +84,12 @@ export class OpenFiles {
     return e.refs === 0 ? closeQuietly(e) : Promise.resolve();
   }
 
+  /** Drops (as `drop`) every entry whose key starts with `prefix`; resolves once those are closed. */
+  dropPrefix(prefix: string): Promise<void> {
+    const keys = [...this.entries.keys()].filter((k) => k.startsWith(prefix));
+    return Promise.all(keys.map((k) => this.drop(k))).then(() => {});
+  }
+
   private evict(): void {
     for (const [key, e] of this.entries) {
       if (this.entries.size <= this.max) break;
