@@ -45,14 +45,6 @@ export interface ThreadCallbacks {
   onLog(level: LogLevel, message: string): void;
 }
 
-/**
- * A transfer thread's young generation (MB): with in-order ACKs answered by
- * the socket's script it allocates next to nothing per block, and V8's
- * default (16 MB semi-spaces, touched in turn) only adds to each thread's
- * RSS in a storm (about 14 MB less over 8 threads).
- */
-const YOUNG_MB = 2;
-
 interface Thread {
   worker: Worker;
   transfers: number;
@@ -126,7 +118,7 @@ export class TransferThreads {
     // Plain compiled JavaScript: the parent's flags (a test runner's module loader, say) would only slow its start.
     // The thread closes descriptors the server opened and handed over: Node's per-thread tracking of
     // fds would warn at each such close (and close them behind the cache's back when the thread ends).
-    const worker = new Worker(new URL('./transfer-worker.js', import.meta.url), { execArgv: [], trackUnmanagedFds: false, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
+    const worker = new Worker(new URL('./transfer-worker.js', import.meta.url), { execArgv: [], trackUnmanagedFds: false });
     const thread: Thread = { worker, transfers: 0 };
     worker.on('message', (r: ThreadReport) => this.onReport(r));
     worker.on('error', (err) => this.onNotice('warning', `transfer thread failed: ${err.message}`));

@@ -89,7 +89,8 @@ export class WindowScript {
     if (steps === 0) return 0;
     const view = source.view(from, Math.min(size, end * blksize));
     if (view instanceof Promise) return 0; // loadedEnd said otherwise: no script rather than a read
-    if (this.bytes.length < bytes) this.bytes = Buffer.allocUnsafe(Math.max(bytes, budget + STEPS_MAX * ACK_BYTES));
+    // Grown to what is laid out, not to the budget: the file source often holds less than it allows.
+    if (this.bytes.length < bytes) this.bytes = Buffer.allocUnsafe(Math.ceil(bytes / 65536) * 65536);
     if (this.plan.length < steps + datagrams) this.plan = new Int32Array(steps + datagrams);
     if (this.ends.length < steps) this.ends = new Float64Array(Math.max(steps, STEPS_MAX));
     let at = steps * ACK_BYTES;
