@@ -94,6 +94,8 @@ let portableSaid = false;
  * locate no longer leads here, and an entry no root uses ages out.
  */
 const imageFiles = new OpenFiles(1024);
+/** READs begun and not finished over the roots of this thread. */
+let readsRunning = 0;
 /** Open roots of this thread by generation directory: the last one to close closes that generation's `imageFiles`. */
 const rootsOn = new Map<string, number>();
 
@@ -744,14 +746,22 @@ export class OverlayFs implements ExportFs {
     const loc = await this.locateObj(o);
     const ino = loc.st.ino;
     const io = this.io(loc.layer);
-    // As nfs3's local backend: a small read the page cache holds is copied on the loop, the rest in the thread pool.
+    // As nfs3's local backend: a read the page cache holds is copied on the serving thread (above
+    // DIRECT_READ_MAX only while it is the thread's only READ: with others running, the pool's copy overlaps
+    // the replies the loop writes), the rest in the thread pool.
     const readAt = async (fd: number) => {
-      const direct = count <= this.directReadMax ? io.readCached(fd, buf, at, count, position) : -1;
+      const max = readsRunning > 1 ? Math.min(DIRECT_READ_MAX, this.directReadMax) : this.directReadMax;
+      const direct = count <= max ? io.readCached(fd, buf, at, count, position) : -1;
       if (direct === count || (direct >= 0 && position + direct >= Number(loc.st.size))) return direct;
       const done = Math.max(direct, 0);
       return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
     };
-    return this.useFile(loc.layer, o.rel, ino, readAt);
+    readsRunning++;
+    try {
+      return await this.useFile(loc.layer, o.rel, ino, readAt);
+    } finally {
+      readsRunning--;
+    }
   }
 
   /** `fn` with an open descriptor of the file `rel` of a layer, which is inode `ino` (see `files` and `imageFiles`). */
