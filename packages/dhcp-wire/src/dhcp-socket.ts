@@ -1,7 +1,11 @@
 import { createSocket, type Socket } from 'node:dgram';
 
-/** Receive buffer of a DHCP server socket: room for a burst of a few thousand requests. */
-const REQUEST_BUFFER_BYTES = 4 * 1024 * 1024;
+/**
+ * Receive buffer of a DHCP server socket: room for a burst of a few thousand
+ * requests. `openSocket` asks for it within net.core.rmem_max; a process with
+ * CAP_NET_ADMIN can pass that cap on the socket's fd (SO_RCVBUFFORCE).
+ */
+export const REQUEST_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
  * A broadcast-capable UDP socket bound to address:port, for the DHCP server.

@@ -66,6 +66,7 @@ static const export_fn functions[] = {
     {"ofdGetLock", js_ofd_get_lock},
     {"ofdSetLockWait", js_ofd_set_lock_wait},
     {"bindToDevice", js_bind_to_device},
+    {"receiveBufferForce", js_receive_buffer_force},
     {"sendfile", js_sendfile},
     {"dupSocket", js_dup_socket},
     {"sendfileAll", js_sendfile_all},

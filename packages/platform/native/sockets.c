@@ -1,5 +1,5 @@
-/* Socket calls Node lacks: SO_BINDTODEVICE on a bound node:dgram socket's fd,
- * and sendfile for HTTP bodies. Both act on fds Node owns; neither blocks
+/* Socket calls Node lacks: SO_BINDTODEVICE and SO_RCVBUFFORCE on a bound
+ * node:dgram socket's fd, and sendfile for HTTP bodies. Both act on fds Node owns; neither blocks
  * (the sockets are non-blocking, so a full socket is EAGAIN, thrown). */
 #define _GNU_SOURCE
 #include "sockets.h"
@@ -22,6 +22,26 @@ napi_value js_bind_to_device(napi_env env, napi_callback_info info) {
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0)
     return throw_errno(env, errno, "setsockopt");
   return make_undefined(env);
+}
+
+/* SO_RCVBUFFORCE: a receive buffer past net.core.rmem_max (which caps
+ * SO_RCVBUF, often at about 208 KiB), for a DHCP server that must hold a
+ * room's burst of DISCOVERs. It needs CAP_NET_ADMIN: without it, false and
+ * the buffer as it was. The kernel doubles the size asked for (bookkeeping)
+ * and takes an int, so at most INT_MAX / 2. */
+napi_value js_receive_buffer_force(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  int fd;
+  int64_t bytes;
+  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || !arg_fd(&ctx, 0, "fd", false, &fd) ||
+      !arg_int64(&ctx, 1, "bytes", 1, INT32_MAX / 2, &bytes))
+    return NULL;
+  int size = (int)bytes;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) {
+    if (errno == EPERM) return make_bool(env, false);
+    return throw_errno(env, errno, "setsockopt");
+  }
+  return make_bool(env, true);
 }
 
 /* The kernel moves at most 0x7ffff000 bytes a call. */

@@ -2,5 +2,6 @@
 #define NETBOOT_SOCKETS_H
 #include "napi-util.h"
 napi_value js_bind_to_device(napi_env env, napi_callback_info info);
+napi_value js_receive_buffer_force(napi_env env, napi_callback_info info);
 napi_value js_sendfile(napi_env env, napi_callback_info info);
 #endif

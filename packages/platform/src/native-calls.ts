@@ -234,6 +234,8 @@ export interface NativeCalls {
 
   /** SO_BINDTODEVICE on a socket fd (a bound node:dgram socket's). */
   bindToDevice(fd: number, ifname: string): void;
+  /** SO_RCVBUFFORCE: a receive buffer of `bytes` past net.core.rmem_max; false without CAP_NET_ADMIN (left as it was). */
+  receiveBufferForce(fd: number, bytes: number): boolean;
   /** sendfile to a non-blocking socket or pipe: bytes sent; a full socket throws code 'EAGAIN'. */
   sendfile(outFd: number, inFd: number, offset: bigint | number, count: number): number;
   /** fcntl(F_DUPFD_CLOEXEC) of a socket fd (ENOTSOCK for anything else): a connection

@@ -1,5 +1,5 @@
 import { createSocket } from 'node:dgram';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, Socket as NetSocket, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,27 @@ if (n) {
     t.throws(() => n.bindToDevice(fd, 'x'.repeat(16)), { code: 'ERR_OUT_OF_RANGE' }, 'longer than IFNAMSIZ');
     const file = openSync('/dev/null', 'r');
     expectErrno(t, () => n.bindToDevice(file, 'lo'), 'ENOTSOCK', 'setsockopt');
+    closeSync(file);
+  });
+
+  t.test('receiveBufferForce past net.core.rmem_max', async (t) => {
+    const socket = createSocket('udp4');
+    t.teardown(() => socket.close());
+    socket.bind(0, '127.0.0.1');
+    await once(socket, 'listening');
+    const fd = socketFd(socket);
+    const max = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    const want = max + (1 << 20);
+    const set = n.receiveBufferForce(fd, want);
+    if (process.getuid?.() === 0) {
+      t.equal(set, true, 'root (CAP_NET_ADMIN) may pass the cap');
+      // The kernel reports twice what was asked (its bookkeeping share).
+      t.equal(socket.getRecvBufferSize(), 2 * want, 'the buffer is past rmem_max');
+    } else t.equal(set, false, 'without CAP_NET_ADMIN: false, the buffer as it was');
+    t.throws(() => n.receiveBufferForce(fd, 0), { code: 'ERR_OUT_OF_RANGE' }, 'zero bytes');
+    t.throws(() => n.receiveBufferForce(fd, 2 ** 30), { code: 'ERR_OUT_OF_RANGE' }, 'past INT_MAX / 2');
+    const file = openSync('/dev/null', 'r');
+    expectErrno(t, () => n.receiveBufferForce(file, 4096), 'ENOTSOCK', 'setsockopt');
     closeSync(file);
   });
 

@@ -75,6 +75,7 @@ if (n) {
     ['ofdGetLock', [fileFd, c.F_RDLCK, 0n, 1n]],
     ['ofdSetLockWait', [fileFd, c.F_WRLCK, 0n, 1n]],
     ['bindToDevice', [-1, 'lo']],
+    ['receiveBufferForce', [-1, 4096]],
     ['sendfile', [-1, fileFd, 0, 10]],
     // A file, not a socket: ENOTSOCK, so no argument the stress leaves valid makes a duplicate.
     ['dupSocket', [fileFd]],
@@ -156,6 +157,7 @@ if (n) {
       ['ofdGetLock', (fd) => [fd, c.F_WRLCK, 0n, 0n]],
       ['ofdSetLockWait', (fd) => [fd, c.F_WRLCK, 0n, 0n]],
       ['bindToDevice', (fd) => [fd, 'lo']],
+      ['receiveBufferForce', (fd) => [fd, 4096]],
       ['sendfile', (fd) => [fd, fileFd, 0, 10]],
       ['sendfile', (fd) => [fileFd, fd, 0, 10]],
       ['dupSocket', (fd) => [fd]],

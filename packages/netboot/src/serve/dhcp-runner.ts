@@ -10,6 +10,7 @@ import {
   nodeInterfaceTable,
   openSocket,
   parseIpv4,
+  REQUEST_BUFFER_BYTES,
   subnetFor,
   type DhcpConfig,
   type InterfaceTable,
@@ -80,7 +81,13 @@ function interfaceTable(): InterfaceTable {
  */
 function bindToInterface(s: DhcpSettings, sockets: Iterable<Socket>, table: InterfaceTable, log: Log): void {
   if (native) {
-    for (const socket of sockets) native.bindToDevice(socketFd(socket), s.iface);
+    for (const socket of sockets) {
+      native.bindToDevice(socketFd(socket), s.iface);
+      // net.core.rmem_max caps the buffer openSocket asked for, at about 208 KiB on many hosts: a room's
+      // burst of DISCOVERs past it is dropped, each dropped node waiting out PXE's 4 s retry. As root the
+      // cap can be passed; without CAP_NET_ADMIN the capped buffer stays.
+      native.receiveBufferForce(socketFd(socket), REQUEST_BUFFER_BYTES);
+    }
     return;
   }
   const status = platformStatus();
