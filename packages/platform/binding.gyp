@@ -16,6 +16,7 @@
         "native/udp-batch.c",
         "native/sync-fs.c",
         "native/pread-nowait.c",
+        "native/pwrite-sync.c",
         "native/page-cache.c"
       ],
       "defines": ["NAPI_VERSION=8"],

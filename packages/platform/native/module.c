@@ -5,6 +5,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "fs-calls.h"
 #include "icmp-echo.h"
@@ -13,6 +14,7 @@
 #include "ofd-locks.h"
 #include "page-cache.h"
 #include "pread-nowait.h"
+#include "pwrite-sync.h"
 #include "sendfile-all.h"
 #include "sockets.h"
 #include "sync-fs.h"
@@ -53,6 +55,7 @@ static const export_fn functions[] = {
     {"readdir", js_readdir},
     {"ftruncate", js_ftruncate},
     {"preadNowait", js_pread_nowait},
+    {"pwriteSync", js_pwrite_sync},
     {"cachedPages", js_cached_pages},
     {"fadvise", js_fadvise},
     {"lsetxattr", js_lsetxattr},
@@ -88,6 +91,7 @@ static const struct {
     C(F_RDLCK), C(F_WRLCK), C(F_UNLCK),
     C(POSIX_FADV_NORMAL), C(POSIX_FADV_RANDOM), C(POSIX_FADV_SEQUENTIAL), C(POSIX_FADV_WILLNEED), C(POSIX_FADV_DONTNEED), C(POSIX_FADV_NOREUSE),
     C(XATTR_CREATE), C(XATTR_REPLACE),
+    C(RWF_DSYNC), C(RWF_SYNC),
     C(S_IFMT), C(S_IFREG), C(S_IFDIR), C(S_IFLNK), C(S_IFCHR), C(S_IFBLK), C(S_IFIFO), C(S_IFSOCK),
 };
 #undef C

@@ -104,6 +104,9 @@ export interface PlatformConstants {
   POSIX_FADV_WILLNEED: number;
   POSIX_FADV_DONTNEED: number;
   POSIX_FADV_NOREUSE: number;
+  /** pwriteSync flags: RWF_DSYNC as fdatasync, RWF_SYNC as fsync, of the written range. */
+  RWF_DSYNC: number;
+  RWF_SYNC: number;
   XATTR_CREATE: number;
   XATTR_REPLACE: number;
   S_IFMT: number;
@@ -199,6 +202,13 @@ export interface NativeCalls {
    * an event loop may call it.
    */
   preadNowait(fd: number, buffer: Uint8Array, offset: number, length: number, position: bigint | number): number;
+  /**
+   * pwritev2 with RWF_DSYNC (the data, as fdatasync) or RWF_SYNC (data and all metadata, as fsync) on libuv's
+   * pool: `length` bytes of `buffer` from `offset` to `fd` at `position`, on disk when the promise resolves
+   * with the bytes written (all of them unless the file system stopped short). One pool hop for a stable
+   * write instead of a write and then an fsync. `length` at most 2^31 - 1; the buffer is held until it settles.
+   */
+  pwriteSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: bigint | number, flags: number): Promise<number>;
   /**
    * mincore over a transient mapping of the range: how many pages `[offset, offset + length)` of the
    * regular file `fd` spans (clipped at its end) and how many of them the page cache holds up to date

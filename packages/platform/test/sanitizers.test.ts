@@ -1,6 +1,6 @@
 // The stress test, the native UDP socket's test (its libuv callbacks,
 // worker threads and collection) and sendfileAll's (a libuv handle freed from
-// its close callback, pool jobs reading a cold file, a cancel during one) once more against the addon built with ASan+UBSan. Node is
+// its close callback, pool jobs reading a cold file, a cancel during one) and pwriteSync's (a buffer held by pool jobs) once more against the addon built with ASan+UBSan. Node is
 // not instrumented, so the ASan runtime is preloaded; leak checking is off
 // (V8's own allocations would drown it). Any sanitizer report aborts the
 // child (halt_on_error, -fno-sanitize-recover), which fails this test.
@@ -27,7 +27,7 @@ if (requireNative(t)) {
 
       const run = spawnSync(
         process.execPath,
-        [join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--reporter=tap', '--jobs=1', join(packageDir, 'test', 'stress.test.ts'), join(packageDir, 'test', 'udp-batch.test.ts'), join(packageDir, 'test', 'sendfile-all.test.ts')],
+        [join(repoRoot, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--reporter=tap', '--jobs=1', join(packageDir, 'test', 'stress.test.ts'), join(packageDir, 'test', 'udp-batch.test.ts'), join(packageDir, 'test', 'sendfile-all.test.ts'), join(packageDir, 'test', 'pwrite-sync.test.ts')],
         {
           cwd: repoRoot,
           encoding: 'utf8',
