@@ -1,4 +1,4 @@
-import { close, constants, fdatasync, fstatSync, fsync, read, write } from 'node:fs';
+import { close, constants, fstatSync, fsync, read } from 'node:fs';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,10 +27,8 @@ import {
 import { writeFileAtomic } from './durable-files.js';
 
 const readFd = promisify(read);
-const writeFd = promisify(write);
 const closeFd = promisify(close);
 const fsyncFd = promisify(fsync);
-const fdatasyncFd = promisify(fdatasync);
 
 /** Marks an upper directory whose lower namesake is hidden (after rmdir + mkdir, or a rename over it). */
 export const OPAQUE = '.wh..wh..opq';
@@ -792,13 +790,7 @@ export class OverlayFs implements ExportFs {
         o.rel,
         loc.st.ino,
         async (fd) => {
-          for (let done = 0; done < data.length; ) {
-            const n = (await writeFd(fd, data, done, data.length - done, position + done)).bytesWritten;
-            if (n === 0) break;
-            done += n;
-          }
-          if (stable === 'file') await fsyncFd(fd);
-          else if (stable === 'data') await fdatasyncFd(fd);
+          await this.upper.writeAt(fd, data, position, stable);
           // From the descriptor written, not the name again: a rename meanwhile does not turn a done write into an error.
           return fstatSync(fd, { bigint: true });
         },

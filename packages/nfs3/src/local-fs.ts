@@ -1,4 +1,4 @@
-import { fdatasync, fstatSync, fsync, read, write } from 'node:fs';
+import { fstatSync, fsync, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { AttributeCache } from './attribute-cache.js';
 import { keyBytes, nameKey } from './byte-path.js';
@@ -14,9 +14,7 @@ const readFd = promisify(read);
  * on a loop that other services share (see LocalShared's directReadMax).
  */
 export const DIRECT_READ_MAX = 64 * 1024;
-const writeFd = promisify(write);
 const fsyncFd = promisify(fsync);
-const fdatasyncFd = promisify(fdatasync);
 
 /** What the local exports of one server share: attributes, open files, directory snapshots. */
 export class LocalShared {
@@ -255,15 +253,7 @@ export class LocalFs<R> implements ExportFs {
       return await this.useFile(
         obj,
         async (fd) => {
-          for (let done = 0; done < data.length; ) {
-            const n = (await writeFd(fd, data, done, data.length - done, position + done)).bytesWritten;
-            if (n === 0) break;
-            done += n;
-          }
-          // fsync of the whole file, not only this range (knfsd's RWF_SYNC): with several stable writes in
-          // flight the first flushes them all and the others find their pages clean.
-          if (stable === 'file') await fsyncFd(fd);
-          else if (stable === 'data') await fdatasyncFd(fd);
+          await this.io.writeAt(fd, data, position, stable);
           // Synchronous: the inode is in memory (microseconds), and an asynchronous stat would queue behind
           // the writes in flight in the pool.
           const st = fstatSync(fd, { bigint: true });

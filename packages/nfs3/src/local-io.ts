@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import type { FsStat, NodeKind, TimeChange } from './export-fs.js';
+import type { FsStat, NodeKind, Stability, TimeChange } from './export-fs.js';
 import type { Opened } from './open-files.js';
 
 /** Attributes as the local backend reads them: Node's BigIntStats (birth time included: it is the handle's generation). */
@@ -61,5 +61,10 @@ export interface LocalIo<R> {
    * none of it is cached or the backend cannot read without blocking (read it in the thread pool then).
    */
   readCached(fd: number, buf: Buffer, at: number, count: number, position: number): number;
+  /**
+   * Writes all of `data` to the open file `fd` at `position` in the thread pool; when `stable` is 'data' or
+   * 'file' it is on disk (data, or data and metadata) before the promise resolves.
+   */
+  writeAt(fd: number, data: Buffer, position: number, stable: Stability): Promise<void>;
   close(): void;
 }

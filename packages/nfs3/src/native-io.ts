@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { type NativeCalls, STATX_SLOT, STATX_SLOTS } from '@netboot/platform';
 import { keyBytes } from './byte-path.js';
 import { NfsError } from './errno-status.js';
-import type { NodeKind, TimeChange } from './export-fs.js';
+import type { NodeKind, Stability, TimeChange } from './export-fs.js';
+import { writeThenSync } from './file-write.js';
 import type { LocalAttrs, LocalIo } from './local-io.js';
 import { NfsStat } from './nfs3-constants.js';
 import type { Opened } from './open-files.js';
@@ -289,6 +290,17 @@ export class NativeIo implements LocalIo<number> {
       if ((e as NodeJS.ErrnoException).code === 'ENOTSUP' || (e as NodeJS.ErrnoException).code === 'EOPNOTSUPP') this.nowait = false;
       return -1;
     }
+  }
+
+  /**
+   * A stable WRITE in one hop to the pool: pwritev2 with RWF_DSYNC (DATA_SYNC) or RWF_SYNC (FILE_SYNC: the
+   * size and times too), where a write and then an fsync would take two. The flush covers the written range,
+   * which is what the reply promises; earlier unstable writes wait for COMMIT as before.
+   */
+  async writeAt(fd: number, data: Buffer, position: number, stable: Stability): Promise<void> {
+    if (stable === 'unstable') return writeThenSync(fd, data, position, stable);
+    const c = this.n.constants;
+    await this.n.pwriteSync(fd, data, 0, data.length, position, stable === 'file' ? c.RWF_SYNC : c.RWF_DSYNC);
   }
 
   close(): void {

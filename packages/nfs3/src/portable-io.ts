@@ -3,7 +3,8 @@ import * as fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { childPath, rootPath } from './byte-path.js';
 import { NfsError } from './errno-status.js';
-import type { NodeKind, TimeChange } from './export-fs.js';
+import type { NodeKind, Stability, TimeChange } from './export-fs.js';
+import { writeThenSync } from './file-write.js';
 import type { LocalAttrs, LocalIo } from './local-io.js';
 import { NfsStat } from './nfs3-constants.js';
 import type { Opened } from './open-files.js';
@@ -161,6 +162,10 @@ export class PortableIo implements LocalIo<Buffer> {
   /** Node has no non-blocking file read: every read goes to the thread pool. */
   readCached(): number {
     return -1;
+  }
+
+  writeAt(fd: number, data: Buffer, position: number, stable: Stability): Promise<void> {
+    return writeThenSync(fd, data, position, stable);
   }
 
   close(): void {}
