@@ -6,6 +6,15 @@ import { PathFollower } from './path-follower.js';
 
 /** Clients kept per thread; the one first seen longest ago is forgotten past this. */
 const MAX_CLIENTS = 4096;
+/**
+ * Calls a client is followed for after its MOUNT without reading its init.
+ * A kernel reads init within some dozens of calls of mounting its root (an
+ * initramfs's scripts, some hundreds); a client past this is not booting
+ * from the export (a tool, a benchmark, a node already up whose MOUNT was a
+ * remount), and following it further would cost each of its LOOKUPs a
+ * decode for no event.
+ */
+export const FOLLOW_CALLS = 5000;
 
 interface Client {
   readonly address: string;
@@ -14,6 +23,8 @@ interface Client {
   lastActive: number;
   lastError: number;
   follower: PathFollower | undefined;
+  /** Calls left to follow (FOLLOW_CALLS from the MOUNT). */
+  followLeft: number;
   /** Forgotten (past MAX_CLIENTS): a connection's cached reference looks the address up again. */
   gone: boolean;
 }
@@ -56,9 +67,14 @@ export class CallWatch implements RpcCallWatcher {
   }
 
   start(call: RpcCall): unknown {
-    const f = this.client(call).follower;
+    const c = this.client(call);
+    const f = c.follower;
     const t0 = performance.now();
     if (f) {
+      if (--c.followLeft < 0) {
+        c.follower = undefined;
+        return t0;
+      }
       const token = f.start(call);
       if (token !== undefined) return { t0, follower: f, token } satisfies Followed;
     }
@@ -72,6 +88,7 @@ export class CallWatch implements RpcCallWatcher {
     c.lastActive = -Infinity;
     c.lastError = -Infinity;
     c.follower = new PathFollower(path);
+    c.followLeft = FOLLOW_CALLS;
   }
 
   private client(call: RpcCall): Client {
@@ -92,7 +109,7 @@ export class CallWatch implements RpcCallWatcher {
       old.gone = true;
       this.clients.delete(oldest);
     }
-    c = { address, firstSeen: false, lastActive: -Infinity, lastError: -Infinity, follower: undefined, gone: false };
+    c = { address, firstSeen: false, lastActive: -Infinity, lastError: -Infinity, follower: undefined, followLeft: 0, gone: false };
     this.clients.set(address, c);
     return c;
   }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { XdrReader, type RpcCall, type RpcEndpoint, type RpcResult } from '@netboot/oncrpc-xdr';
 import { NfsStat, Proc, type CallFact } from '@netboot/nfs3';
-import { CallWatch } from '../src/call-watch.js';
+import { CallWatch, FOLLOW_CALLS } from '../src/call-watch.js';
 import { NfsCallStats } from '../src/call-stats.js';
 
 /*
@@ -104,6 +104,21 @@ t.test('a followed client: the first READ of its init, through LOOKUPs and symli
   w.lookup('sbin2', 'init', 'init2');
   w.read('init2');
   t.match(w.facts.at(-1), { what: 'path-read', path: '/sbin/init' });
+});
+
+t.test('a client that has not read its init within FOLLOW_CALLS of its MOUNT is followed no further', async (t) => {
+  const w = watched();
+  w.watch.follow(IP, '/sbin/init');
+  for (let i = 0; i < FOLLOW_CALLS; i++) w.getattr();
+  w.lookup('root', 'sbin', 'sbin');
+  w.lookup('sbin', 'init', 'init');
+  w.read('init');
+  t.same(whats(w.facts), ['first-call', 'active'], 'past the budget its init is not seen (not booting from here)');
+  w.watch.follow(IP, '/sbin/init');
+  w.lookup('root', 'sbin', 'sbin');
+  w.lookup('sbin', 'init', 'init');
+  w.read('init');
+  t.match(w.facts.at(-1), { what: 'path-read', path: '/sbin/init' }, 'a new MOUNT follows it again');
 });
 
 t.test('a client is one record across its connections and an IPv4-mapped address', async (t) => {
