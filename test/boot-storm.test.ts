@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,26 @@ const stormNamespaces = (): string[] =>
     .map((l) => l.split(' ')[0])
     .filter((n) => /^nbb[sc]-/.test(n));
 
+/** Runs bench/boot-storm.js at 3 nodes with 1 MiB boot files and `args`, in a directory of its own: its JSON report. */
+async function storm(t: Test, args: string[], timeoutMs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'boot-storm-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const json = join(dir, 'storm.json');
+  const r = await run(
+    process.execPath,
+    [join(repoRoot, 'bench/boot-storm.js'), '--nodes', '3', '--kernel-mib', '1', '--initrd-mib', '1', '--timeout-s', '120', ...args, '--json', json],
+    { timeoutMs },
+  );
+  t.equal(r.code, 0, `the bench exits 0 (stderr: ${r.stderr.slice(-500)})`);
+  return JSON.parse(readFileSync(json, 'utf8'));
+}
+
+/** The run named the namespaces it made, and none of them is left. */
+function noNamespaceLeft(t: Test, report: { detail: { namespaces: string[] } }): void {
+  t.ok(report.detail.namespaces.length >= 2, 'the run says which namespaces it made');
+  t.same(stormNamespaces().filter((n) => report.detail.namespaces.includes(n)), [], 'no namespace left behind');
+}
+
 t.test('bench/boot-replay.json is what bench/make-boot-replay.js writes', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'boot-replay-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,16 +55,7 @@ t.test('bench/boot-replay.json is what bench/make-boot-replay.js writes', async 
 t.test('boot-storm boots 3 nodes through netboot serve, none failed', async (t) => {
   if (!requireNetns(t)) return;
   if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
-  const dir = mkdtempSync(join(tmpdir(), 'boot-storm-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const json = join(dir, 'storm.json');
-  const r = await run(
-    process.execPath,
-    [join(repoRoot, 'bench/boot-storm.js'), '--nodes', '3', '--rounds', '1', '--servers', 'netboot', '--http-share', '0.34', '--kernel-mib', '1', '--initrd-mib', '1', '--timeout-s', '120', '--json', json],
-    { timeoutMs: 240_000 },
-  );
-  t.equal(r.code, 0, `the bench exits 0 (stderr: ${r.stderr.slice(-500)})`);
-  const report = JSON.parse(readFileSync(json, 'utf8'));
+  const report = await storm(t, ['--rounds', '1', '--servers', 'netboot', '--http-share', '0.34'], 240_000);
   t.equal(report.schema, 'netboot-bench/1');
   t.equal(report.benchmark, 'boot-storm');
   const best = report.detail.best.netboot;
@@ -55,23 +66,13 @@ t.test('boot-storm boots 3 nodes through netboot serve, none failed', async (t) 
   t.ok(best.nfsCalls >= 3 * report.params.replayCalls, 'every node replayed the whole boot');
   t.equal(report.cells.find((c: { key: string }) => c.key === 'up').values.netboot, 3);
   t.ok(typeof report.cells.find((c: { key: string }) => c.key === 'all-up').values.netboot === 'number', 'a time until all were up');
-  t.ok(report.detail.namespaces.length >= 2, 'the run says which namespaces it made');
-  t.same(stormNamespaces().filter((n) => report.detail.namespaces.includes(n)), [], 'no namespace left behind');
+  noNamespaceLeft(t, report);
 });
 
 t.test('boot-storm --image-root boots the same 3 nodes through plain and image-backed roots, none failed', async (t) => {
   if (!requireNetns(t)) return;
   if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
-  const dir = mkdtempSync(join(tmpdir(), 'boot-storm-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const json = join(dir, 'storm.json');
-  const r = await run(
-    process.execPath,
-    [join(repoRoot, 'bench/boot-storm.js'), '--nodes', '3', '--servers', 'netboot', '--image-root', '--http-share', '0.34', '--kernel-mib', '1', '--initrd-mib', '1', '--timeout-s', '120', '--json', json],
-    { timeoutMs: 300_000 },
-  );
-  t.equal(r.code, 0, `the bench exits 0 (stderr: ${r.stderr.slice(-500)})`);
-  const report = JSON.parse(readFileSync(json, 'utf8'));
+  const report = await storm(t, ['--servers', 'netboot', '--image-root', '--http-share', '0.34'], 300_000);
   t.same(report.params.servers, ['netboot', 'netboot-image'], '--image-root adds the image-backed stack');
   t.equal(report.params.fixedAddresses, true, 'every node has a fixed address');
   for (const stack of ['netboot', 'netboot-image']) {
@@ -83,8 +84,7 @@ t.test('boot-storm --image-root boots the same 3 nodes through plain and image-b
   }
   t.equal(report.detail.best['netboot-image'].imageBootsRecorded, 3, "each node's MOUNT from its own address was its boot, recorded in its node record");
   t.ok(typeof report.detail.imageVsPlain.allUp === 'number', 'the image/plain ratio of the time until all were up');
-  t.ok(report.detail.namespaces.length >= 2, 'the run says which namespaces it made');
-  t.same(stormNamespaces().filter((n) => report.detail.namespaces.includes(n)), [], 'no namespace left behind');
+  noNamespaceLeft(t, report);
 });
 
 t.test('boot-storm boots 3 nodes through ISC dhcpd + in.tftpd and through dnsmasq, with nginx and NFS-Ganesha, two rounds each', async (t) => {
@@ -100,19 +100,7 @@ t.test('boot-storm boots 3 nodes through ISC dhcpd + in.tftpd and through dnsmas
     rpcbind: 'rpcbind',
   };
   if (!requirePrograms(t, programs)) return;
-  const dir = mkdtempSync(join(tmpdir(), 'boot-storm-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const json = join(dir, 'storm.json');
-  const r = await run(
-    process.execPath,
-    [
-      join(repoRoot, 'bench/boot-storm.js'),
-      ...['--nodes', '3', '--rounds', '2', '--servers', 'isc,dnsmasq', '--http-share', '0.34', '--kernel-mib', '1', '--initrd-mib', '1', '--timeout-s', '120', '--json', json],
-    ],
-    { timeoutMs: 280_000 },
-  );
-  t.equal(r.code, 0, `the bench exits 0 (stderr: ${r.stderr.slice(-500)})`);
-  const report = JSON.parse(readFileSync(json, 'utf8'));
+  const report = await storm(t, ['--rounds', '2', '--servers', 'isc,dnsmasq', '--http-share', '0.34'], 280_000);
   for (const stack of ['isc', 'dnsmasq']) {
     const best = report.detail.best[stack];
     t.notOk(best.error, `${stack} was measured (${best.error ?? ''})`);
@@ -124,23 +112,14 @@ t.test('boot-storm boots 3 nodes through ISC dhcpd + in.tftpd and through dnsmas
     t.type(best.drops?.server?.udpRcvbufErrors, 'number', `${stack}: the server namespace's drop counters were read`);
     t.type(best.drops?.client?.udpRcvbufErrors, 'number', `${stack}: the client namespace's drop counters were read`);
   }
-  t.ok(report.detail.namespaces.length >= 2, 'the run says which namespaces it made');
-  t.same(stormNamespaces().filter((n) => report.detail.namespaces.includes(n)), [], 'no namespace left behind');
+  noNamespaceLeft(t, report);
 });
 
 t.test('boot-storm --from mount boots only the NFS part and prices each call', async (t) => {
   if (!requireNetns(t)) return;
   if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
-  const dir = mkdtempSync(join(tmpdir(), 'boot-storm-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const json = join(dir, 'storm.json');
-  const r = await run(
-    process.execPath,
-    [join(repoRoot, 'bench/boot-storm.js'), '--nodes', '3', '--from', 'mount', '--servers', 'netboot', '--kernel-mib', '1', '--initrd-mib', '1', '--timeout-s', '120', '--json', json],
-    { timeoutMs: 240_000 },
-  );
-  t.equal(r.code, 0, `the bench exits 0 (stderr: ${r.stderr.slice(-500)})`);
-  const best = JSON.parse(readFileSync(json, 'utf8')).detail.best.netboot;
+  const report = await storm(t, ['--from', 'mount', '--servers', 'netboot'], 240_000);
+  const best = report.detail.best.netboot;
   t.equal(best.up, 3, '3 nodes up');
   t.equal(best.stages.dhcp.p50, null, 'no DHCP stage');
   t.equal(best.stages.kernel.p50, null, 'no kernel stage');

@@ -60,6 +60,17 @@ async function setup(t: { teardown(f: () => unknown): void }) {
   return { dir, lower, node, start };
 }
 
+/** This process's open descriptors of the file at `path` (also once its name is gone: "(deleted)"). */
+function descriptorsOn(path: string): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '') === path;
+    } catch {
+      return false; // closed meanwhile (the listing's own descriptor)
+    }
+  }).length;
+}
+
 function okv<T extends { status: number }>(r: T): Extract<T, { status: 0 }> {
   if (r.status !== 0) throw new Error(`status ${r.status}`);
   return r as Extract<T, { status: 0 }>;
@@ -96,13 +107,7 @@ t.test('READs of an image file reuse one descriptor of it, shared by the roots o
   const { c, root, stop } = await s.start();
   const second = await s.start();
   const motdPath = join(s.lower, 'etc/motd');
-  const openOnMotd = () => readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === motdPath;
-    } catch {
-      return false; // closed meanwhile (the listing's own descriptor)
-    }
-  }).length;
+  const openOnMotd = () => descriptorsOn(motdPath);
   const motd = okv(await c.lookup(okv(await c.lookup(root, 'etc')).object, 'motd')).object;
   for (let i = 0; i < 20; i++) t.equal(okv(await c.read(motd, BigInt(i % 4), 100)).data.toString(), 'welcome\n'.slice(i % 4), `read ${i}`);
   t.equal(openOnMotd(), 1, 'twenty READs, one descriptor of the image file');
@@ -371,14 +376,7 @@ t.test("REMOVE of a file's last name in the node layer holds it across unlinkat 
   const big = okv(await c.create(root, 'big')).object!;
   okv(await c.write(big, 0n, Buffer.alloc(1 << 20, 1), StableHow.FILE_SYNC));
   const path = join(s.node('198.18.0.21').upper, 'big');
-  const descriptorsOf = () =>
-    readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '') === path;
-      } catch {
-        return false;
-      }
-    }).length;
+  const descriptorsOf = () => descriptorsOn(path);
   let during = -1;
   const unlinkat = n.unlinkat;
   t.teardown(() => Object.assign(n, { unlinkat }));
@@ -404,14 +402,7 @@ t.test("RENAME over a file's last name in the node layer holds it across renamea
   writeFileSync(path, Buffer.alloc(1 << 20, 1));
   okv(await c.create(root, 'small'));
   const bigIno = lstatSync(path).ino;
-  const descriptorsOf = () =>
-    readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '') === path;
-      } catch {
-        return false;
-      }
-    }).length;
+  const descriptorsOf = () => descriptorsOn(path);
   let during = -1;
   const renameat2 = n.renameat2;
   t.teardown(() => Object.assign(n, { renameat2 }));
