@@ -1,7 +1,7 @@
-import { deepStrictEqual, equal } from 'node:assert/strict';
 import t from 'tap';
 import fc from 'fast-check';
-import { XdrError, encode, type XdrCodec as Codec } from '@netboot/oncrpc-xdr';
+import { encode, type XdrCodec as Codec } from '@netboot/oncrpc-xdr';
+import { ascii, hex, samePlain, xdrGoldens, xdrProperties } from '../../../test/support/xdr-properties.js';
 import {
   dirpath,
   exportList,
@@ -16,13 +16,7 @@ import {
   type MountResult3,
 } from '@netboot/mountd';
 
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const ascii = (s: string) => Buffer.from(s).toString('hex');
 
-/** Plain values: views become plain byte arrays so deep equality compares contents. */
-function plain(v: unknown): unknown {
-  return JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Uint8Array || x?.type === 'Buffer' ? Array.from(x instanceof Uint8Array ? x : x.data) : x)));
-}
 
 const goldens: [string, Codec<any>, unknown, string][] = [
   ['dirpath', dirpath, '/usr', `00000004 ${ascii('/usr')}`],
@@ -46,18 +40,7 @@ const goldens: [string, Codec<any>, unknown, string][] = [
   ],
 ];
 
-t.test('golden vectors decode and re-encode byte-exact; every proper prefix fails with SHORT_BUFFER', async (t) => {
-  for (const [name, codec, value, wire] of goldens) {
-    const bytes = hex(wire);
-    t.same(encode(codec, value), bytes, `${name} encodes`);
-    const { value: back, bytes: used } = codec.decode(bytes);
-    t.equal(used, bytes.length, `${name} decodes every byte`);
-    t.same(plain(back), plain(value), `${name} decodes`);
-    for (let n = 0; n < bytes.length; n++) {
-      t.throws(() => codec.decode(bytes.subarray(0, n)), { name: 'XdrError', code: 'SHORT_BUFFER' }, `${name} cut at ${n}`);
-    }
-  }
-});
+xdrGoldens(t, goldens);
 
 t.test('limits are enforced on both sides', async (t) => {
   t.throws(() => encode(dirpath, `/${'x'.repeat(1024)}`), { code: 'UNREPRESENTABLE', field: 'dirpath' });
@@ -94,40 +77,4 @@ const arbitraries: [string, Codec<any>, fc.Arbitrary<unknown>][] = [
   ['exports', exportList, fc.array(fc.record({ dir: text(100), groups: fc.array(text(60), { maxLength: 5 }) }), { maxLength: 6 }) as fc.Arbitrary<ExportEntry[]>],
 ];
 
-for (const [name, codec, arb] of arbitraries) {
-  t.test(`${name}: round trip at an offset, length, truncation, random bytes`, async (t) => {
-    fc.assert(
-      fc.property(arb, fc.integer({ min: 1, max: 13 }), (value, offset) => {
-        const len = codec.encodingLength(value);
-        const buf = Buffer.alloc(offset + len + 5, 0xee);
-        const written = codec.encodeInto(value, buf, offset);
-        equal(written, len, 'encodingLength equals bytes written');
-        const { value: back, bytes: used } = codec.decode(buf, offset, offset + len);
-        equal(used, len);
-        deepStrictEqual(plain(back), plain(value));
-        for (const cut of [0, 1, len >> 1, len - 1].filter((n) => n >= 0 && n < len)) {
-          try {
-            codec.decode(buf, offset, offset + cut);
-            throw new Error(`decoded a value from ${cut} of ${len} bytes`);
-          } catch (e) {
-            if (!(e instanceof XdrError)) throw e;
-          }
-        }
-        return true;
-      }),
-      { seed: 42, numRuns: 200 },
-    );
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), (raw) => {
-        try {
-          codec.decode(Buffer.from(raw));
-        } catch (e) {
-          if (!(e instanceof XdrError)) throw e;
-        }
-        return true;
-      }),
-      { seed: 42, numRuns: 200 },
-    );
-    t.pass();
-  });
-}
+for (const [name, codec, arb] of arbitraries) xdrProperties(t, name, codec, arb, { equal: samePlain });

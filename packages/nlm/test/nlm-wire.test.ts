@@ -1,7 +1,7 @@
-import { deepStrictEqual, equal } from 'node:assert/strict';
 import t from 'tap';
 import fc from 'fast-check';
-import { XdrError, encode, type XdrCodec as Codec } from '@netboot/oncrpc-xdr';
+import type { XdrCodec as Codec } from '@netboot/oncrpc-xdr';
+import { ascii, hex, samePlain, xdrGoldens, xdrProperties } from '../../../test/support/xdr-properties.js';
 import {
   mon,
   monId,
@@ -29,20 +29,7 @@ import {
   type Nlm4TestReply,
 } from '@netboot/nlm';
 
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-const ascii = (s: string) => Buffer.from(s).toString('hex');
 
-/** Plain values: byte views become arrays and bigints strings, so deep equality compares contents. */
-function plain(v: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(v, (_k, x) => {
-      if (typeof x === 'bigint') return `${x}n`;
-      if (x instanceof Uint8Array) return Array.from(x);
-      if (x?.type === 'Buffer') return x.data;
-      return x;
-    }),
-  );
-}
 
 const alock: Nlm4Lock = {
   callerName: 'node21',
@@ -104,18 +91,7 @@ const goldens: [string, Codec<any>, unknown, string][] = [
   ['status', smStatus, { monName: 'server', state: 9, priv: Buffer.alloc(16, 7) }, `00000006 ${ascii('server')}0000 00000009 ${'07'.repeat(16)}`],
 ];
 
-t.test('golden vectors decode and re-encode byte-exact; every proper prefix fails with SHORT_BUFFER', async (t) => {
-  for (const [name, codec, value, wire] of goldens) {
-    const bytes = hex(wire);
-    t.same(encode(codec, value), bytes, `${name} encodes`);
-    const { value: back, bytes: used } = codec.decode(bytes);
-    t.equal(used, bytes.length, `${name} decodes every byte`);
-    t.same(plain(back), plain(value), `${name} decodes`);
-    for (let n = 0; n < bytes.length; n++) {
-      t.throws(() => codec.decode(bytes.subarray(0, n)), { name: 'XdrError', code: 'SHORT_BUFFER' }, `${name} cut at ${n}`);
-    }
-  }
-});
+xdrGoldens(t, goldens);
 
 t.test('errors name the field and offset', async (t) => {
   t.throws(() => nlm4Res.decode(hex('00000000 0000000a')), { code: 'BAD_VALUE', field: 'nlm4_res.stat', offset: 4 }, 'nlm4_stats beyond NLM4_FAILED');
@@ -179,39 +155,4 @@ const arbitraries: [string, Codec<any>, fc.Arbitrary<unknown>][] = [
   ['status', smStatus, fc.record({ monName: text(60), state: int32, priv: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b)) })],
 ];
 
-for (const [name, codec, arb] of arbitraries) {
-  t.test(`${name}: round trip at an offset, truncation, random bytes`, async (t) => {
-    fc.assert(
-      fc.property(arb, fc.integer({ min: 1, max: 13 }), (value, offset) => {
-        const len = codec.encodingLength(value);
-        const buf = Buffer.alloc(offset + len + 5, 0xee);
-        equal(codec.encodeInto(value, buf, offset), len, 'encodingLength equals bytes written');
-        const { value: back, bytes: used } = codec.decode(buf, offset, offset + len);
-        equal(used, len);
-        deepStrictEqual(plain(back), plain(value));
-        for (const cut of [0, 1, len >> 1, len - 1].filter((n) => n >= 0 && n < len)) {
-          try {
-            codec.decode(buf, offset, offset + cut);
-            throw new Error(`decoded a value from ${cut} of ${len} bytes`);
-          } catch (e) {
-            if (!(e instanceof XdrError)) throw e;
-          }
-        }
-        return true;
-      }),
-      { seed: 42, numRuns: 150 },
-    );
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), (raw) => {
-        try {
-          codec.decode(Buffer.from(raw));
-        } catch (e) {
-          if (!(e instanceof XdrError)) throw e;
-        }
-        return true;
-      }),
-      { seed: 42, numRuns: 200 },
-    );
-    t.pass();
-  });
-}
+for (const [name, codec, arb] of arbitraries) xdrProperties(t, name, codec, arb, { equal: samePlain });

@@ -1,8 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { isDeepStrictEqual } from 'node:util';
 import {
-  XdrError,
   XdrReader,
   array,
   bool,
@@ -23,10 +21,8 @@ import {
   u32,
   u64,
   union,
-  type XdrCodec,
 } from '@netboot/oncrpc-xdr';
-
-const RUNS = { seed: 42, numRuns: 200 };
+import { xdrProperties } from '../../../test/support/xdr-properties.js';
 
 // A schema that uses every combinator once, nested the way the protocols nest them.
 type Shape = { kind: 0 } | { kind: 1; radius: number } | { kind: 2; corners: number[]; label: string };
@@ -82,63 +78,9 @@ const nodeArb: fc.Arbitrary<Node> = plain<Node>({
   children: fc.array(plain({ name: fc.string({ maxLength: 16 }), weight: i32a }), { maxLength: 3 }),
 });
 
-function properties<T>(name: string, c: XdrCodec<T>, arb: fc.Arbitrary<T>): void {
-  t.test(`${name}: round trip at a non-zero offset; encodingLength == bytes written`, async (t) => {
-    fc.assert(
-      fc.property(arb, fc.integer({ min: 1, max: 11 }), (v, at) => {
-        const n = c.encodingLength(v);
-        const out = Buffer.alloc(at + n + 4, 0xee);
-        const written = c.encodeInto(v, out, at);
-        const back = c.decode(out, at);
-        return (
-          written === n &&
-          back.bytes === n &&
-          isDeepStrictEqual(back.value, v) &&
-          out[at + n] === 0xee &&
-          c.encode(v).equals(out.subarray(at, at + n)) &&
-          isDeepStrictEqual(decode(c, out, at, at + n), v)
-        );
-      }),
-      RUNS,
-    );
-    t.pass();
-  });
-  t.test(`${name}: random bytes give a value or an XdrError`, async (t) => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (a) => {
-        try {
-          c.decode(Buffer.from(a));
-        } catch (e) {
-          if (!(e instanceof XdrError)) throw e;
-        }
-      }),
-      RUNS,
-    );
-    t.pass();
-  });
-  t.test(`${name}: every truncation of a valid encoding is a SHORT_BUFFER`, async (t) => {
-    fc.assert(
-      fc.property(arb, (v) => {
-        const full = c.encode(v);
-        for (let len = 0; len < full.length; len++) {
-          try {
-            c.decode(full, 0, len);
-            return false;
-          } catch (e) {
-            if (!(e instanceof XdrError) || e.code !== 'SHORT_BUFFER') throw e;
-          }
-        }
-        return true;
-      }),
-      { ...RUNS, numRuns: 50 },
-    );
-    t.pass();
-  });
-}
-
-properties('node', node, nodeArb);
-properties('shape', shape, shapeArb);
-properties('linked list of nodes', linkedList(node, 4, 'nodes'), fc.array(nodeArb, { maxLength: 4 }));
+xdrProperties(t, 'node', node, nodeArb);
+xdrProperties(t, 'shape', shape, shapeArb);
+xdrProperties(t, 'linked list of nodes', linkedList(node, 4, 'nodes'), fc.array(nodeArb, { maxLength: 4 }));
 
 t.test('golden: a struct with every combinator encodes byte-exact', async (t) => {
   const v: Node = {

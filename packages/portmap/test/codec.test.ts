@@ -1,7 +1,5 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { isDeepStrictEqual } from 'node:util';
-import { XdrError, type XdrCodec } from '@netboot/oncrpc-xdr';
 import {
   callArgs,
   callResult,
@@ -18,8 +16,7 @@ import {
   uaddrString,
   RPCBSTAT_HIGHPROC,
 } from '@netboot/portmap';
-
-const RUNS = { seed: 42, numRuns: 200 };
+import { xdrProperties } from '../../../test/support/xdr-properties.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const i32 = fc.integer({ min: -0x80000000, max: 0x7fffffff });
@@ -46,66 +43,18 @@ const statArb = rec({
   ),
 });
 
-/** The four properties every codec must have (see the brief): round trip, length, random bytes, truncation. */
-function codecProperties<T>(name: string, type: XdrCodec<T>, arb: fc.Arbitrary<T>): void {
-  t.test(`${name}: round trip at a non-zero offset, encodingLength == bytes written`, async (t) => {
-    fc.assert(
-      fc.property(arb, fc.integer({ min: 1, max: 9 }), (v, at) => {
-        const n = type.encodingLength(v);
-        const buf = Buffer.alloc(at + n + 5, 0xee);
-        const written = type.encodeInto(v, buf, at);
-        const back = type.decode(buf, at);
-        return written === n && back.bytes === n && isDeepStrictEqual(back.value, v) && buf[at + n] === 0xee;
-      }),
-      RUNS,
-    );
-    t.pass();
-  });
-  t.test(`${name}: random bytes give a value or an XdrError`, async (t) => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (a) => {
-        try {
-          type.decode(Buffer.from(a));
-        } catch (e) {
-          if (!(e instanceof XdrError)) throw e;
-        }
-      }),
-      RUNS,
-    );
-    t.pass();
-  });
-  t.test(`${name}: every truncation of a valid encoding is an XdrError`, async (t) => {
-    fc.assert(
-      fc.property(arb, (v) => {
-        const full = type.encode(v);
-        for (let len = 0; len < full.length; len++) {
-          try {
-            type.decode(full.subarray(0, len));
-            return false;
-          } catch (e) {
-            if (!(e instanceof XdrError) || e.code !== 'SHORT_BUFFER') throw e;
-          }
-        }
-        return true;
-      }),
-      { ...RUNS, numRuns: 50 },
-    );
-    t.pass();
-  });
-}
-
-codecProperties('mapping', mapping, mappingArb);
-codecProperties('pmaplist', pmaplist, fc.array(mappingArb, { maxLength: 6 }));
-codecProperties('call_args', callArgs, callArb);
-codecProperties('call_result', callResult, rec({ port: u32, res: bytes(64) }));
-codecProperties('rpcb', rpcb, rpcbArb);
-codecProperties('rpcblist', rpcblist, fc.array(rpcbArb, { maxLength: 5 }));
-codecProperties('rpcb_entry', rpcbEntry, entryArb);
-codecProperties('rpcb_entry_list', rpcbEntryList, fc.array(entryArb, { maxLength: 5 }));
-codecProperties('rpcb_rmtcallres', rmtCallRes, rec({ addr: text(40), results: bytes(64) }));
-codecProperties('netbuf', netbuf, rec({ maxlen: u32, buf: bytes(28) }));
-codecProperties('rpcb_stat_byvers', rpcbStatByVers, fc.tuple(statArb, statArb, statArb));
-codecProperties('uaddr', uaddrString, text(60));
+xdrProperties(t, 'mapping', mapping, mappingArb);
+xdrProperties(t, 'pmaplist', pmaplist, fc.array(mappingArb, { maxLength: 6 }));
+xdrProperties(t, 'call_args', callArgs, callArb);
+xdrProperties(t, 'call_result', callResult, rec({ port: u32, res: bytes(64) }));
+xdrProperties(t, 'rpcb', rpcb, rpcbArb);
+xdrProperties(t, 'rpcblist', rpcblist, fc.array(rpcbArb, { maxLength: 5 }));
+xdrProperties(t, 'rpcb_entry', rpcbEntry, entryArb);
+xdrProperties(t, 'rpcb_entry_list', rpcbEntryList, fc.array(entryArb, { maxLength: 5 }));
+xdrProperties(t, 'rpcb_rmtcallres', rmtCallRes, rec({ addr: text(40), results: bytes(64) }));
+xdrProperties(t, 'netbuf', netbuf, rec({ maxlen: u32, buf: bytes(28) }));
+xdrProperties(t, 'rpcb_stat_byvers', rpcbStatByVers, fc.tuple(statArb, statArb, statArb));
+xdrProperties(t, 'uaddr', uaddrString, text(60));
 
 // Captured from Debian's rpcinfo (libtirpc 1.3.3): `rpcinfo -T udp 127.0.0.1 100005 3` sends this
 // rpcbind version 4 GETADDR; the rpcb arguments start after the 40-byte call header.
