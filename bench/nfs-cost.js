@@ -10,13 +10,18 @@
 // not strace), so the figures are the server's ordinary path.
 //
 //   node bench/nfs-cost.js [--cells seq1,read8k16,read64k8,random,getattr,lookup,lookup1,write4,filesync4,walk] [--servers netboot,ganesha]
-//                          [--scale 1] [--baseline DIR] [--json]
+//                          [--scale 1] [--baseline DIR] [--image-root] [--json]
 //
 // --baseline DIR adds another built checkout of netboot as server "baseline",
 // to set a change beside what it changes. Servers "serve" and "status" are
 // this netboot as `netboot serve` without and with --status-port (boot
 // events and metrics on): `--servers serve,status` shows what events cost
-// each operation, both measured in the same run.
+// each operation, both measured in the same run. --image-root adds server
+// "image": this netboot serving the same files as an image-backed node root
+// (and "baseline-image", the baseline serving them so, with --baseline), to
+// set the image backend's cost beside the plain export's in one run. The
+// write cells are not measured on an image root (their file is made beside
+// the server, in the export's directory).
 //
 // --scale multiplies every cell's number of calls. Needs root and perf
 // (linux-perf) with the syscalls tracepoints, gcc and libnfs-dev.
@@ -69,6 +74,7 @@ const { values } = parseArgs({
     servers: { type: 'string', default: 'netboot,ganesha' },
     scale: { type: 'string', default: '1' },
     baseline: { type: 'string' },
+    'image-root': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -131,6 +137,7 @@ const exited = (child) => new Promise((resolve) => (child.exitCode !== null ? re
 /** One cell against one server: the client's figures and what perf counted on the server. */
 async function measureCell(binary, started, name, pid, def, ops) {
   let file = FILE;
+  if (def.op === 'write' && name.endsWith('image')) return { error: 'not measured on an image-backed root' };
   if (def.op === 'write') {
     file = `cost-${name}-${def.stable}.bin`;
     writeFileSync(join(started.exportPath, file), '');
@@ -223,9 +230,10 @@ async function measureCell(binary, started, name, pid, def, ops) {
 async function main() {
   const cellNames = values.cells.split(',');
   const servers = values.servers.split(',');
+  if (values['image-root']) servers.push('image');
   const scale = Number(values.scale);
-  if (cellNames.some((c) => !CELLS[c]) || servers.some((s) => !['netboot', 'ganesha', 'baseline', 'serve', 'status'].includes(s)) || !(scale > 0 && scale <= 20)) {
-    console.error(`usage: node bench/nfs-cost.js [--cells ${Object.keys(CELLS).join(',')}] [--servers netboot,ganesha,serve,status] [--scale 0-20] [--json]`);
+  if (cellNames.some((c) => !CELLS[c]) || servers.some((s) => !['netboot', 'ganesha', 'baseline', 'serve', 'status', 'image'].includes(s)) || !(scale > 0 && scale <= 20)) {
+    console.error(`usage: node bench/nfs-cost.js [--cells ${Object.keys(CELLS).join(',')}] [--servers netboot,ganesha,serve,status,image] [--scale 0-20] [--baseline DIR] [--image-root] [--json]`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -255,15 +263,17 @@ async function main() {
       copyRealTree('/usr/lib', join(dir, TREE), { maxEntries: TREE_ENTRIES });
       copyRealTree('/usr/lib', join(dir, TREE_WARM), { maxEntries: 500 });
     }
+    // add-node writes the node's etc/hostname and etc/fstab into its layer: a root has an etc.
+    if (servers.includes('image')) mkdirSync(join(dir, 'etc'));
     readFileSync(join(dir, FILE)); // page cache warm
-    const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, { dir, work, atExit, baseline: values.baseline });
+    const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline', ...(servers.includes('image') ? ['baseline-image'] : [])] : servers, { dir, work, atExit, baseline: values.baseline });
     const pids = Object.fromEntries(Object.keys(started).map((n) => [n, serverPid(started[n], n)]));
     const loadAtStart = load();
     if (!values.json) {
       console.log(`per-op cost on the server, C client (bench/c/nfs-bench.c), perf stat --per-thread over a fixed number of calls; load ${loadAtStart.join(' ')}`);
       for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}${pids[n] ? ` (server pid ${pids[n]})` : ''}`);
       console.log(
-        `${'cell'.padEnd(26)}${'server'.padEnd(9)}${'ops/s'.padStart(8)}${'sys/op'.padStart(8)}${'loop'.padStart(7)}${'other'.padStart(7)}` +
+        `${'cell'.padEnd(26)}${'server'.padEnd(15)}${'ops/s'.padStart(8)}${'sys/op'.padStart(8)}${'loop'.padStart(7)}${'other'.padStart(7)}` +
           `${'turns'.padStart(7)}${'futex'.padStart(7)}${'usr µs'.padStart(8)}${'sys µs'.padStart(8)}  calls per op`,
       );
     }
@@ -275,10 +285,10 @@ async function main() {
         row[name] = pids[name] ? await measureCell(build.path, started[name], name, pids[name], def, Math.round(def.ops * scale)) : { error: 'server pid not found' };
         if (!values.json) {
           const r = row[name];
-          if (r.error) console.log(`${def.label.padEnd(26)}${name.padEnd(9)}${r.error}`);
+          if (r.error) console.log(`${def.label.padEnd(26)}${name.padEnd(15)}${r.error}`);
           else {
             console.log(
-              `${def.label.padEnd(26)}${name.padEnd(9)}${String(r.opsPerSecond).padStart(8)}${r.syscallsPerOp.toFixed(1).padStart(8)}` +
+              `${def.label.padEnd(26)}${name.padEnd(15)}${String(r.opsPerSecond).padStart(8)}${r.syscallsPerOp.toFixed(1).padStart(8)}` +
                 `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
                 `${r.futexPerOp.toFixed(2).padStart(7)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
                 Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`).join(', '),

@@ -8,7 +8,8 @@ import { startGanesha, startNetboot } from './nfs-servers.js';
  * Starts each named server ('netboot', 'ganesha', and 'baseline': netboot
  * from the built checkout `baseline`, to measure a change against) exporting
  * `dir`, and 'image': this netboot serving the same files as an image-backed
- * node root (profiled too with `profileDir`); 'serve' and 'status': this
+ * node root (profiled too with `profileDir`), and 'baseline-image': the
+ * baseline serving them so; 'serve' and 'status': this
  * netboot as `netboot serve` without and with `--status-port` (boot events
  * and metrics on), to show in one run what events cost. Returns those running, by
  * name, and a note for every name: its pid and namespace, or why it is not measured (Ganesha not installed, say).
@@ -26,6 +27,8 @@ export async function startServers(names, { dir, work, profileDir, atExit, basel
           ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline', statusPort, args: baselineArgs })
           : name === 'image'
             ? await startNetboot({ dir, work, profileDir, atExit, tag: 'image', statusPort, args: netbootArgs, image: true })
+            : name === 'baseline-image'
+              ? await startNetboot({ dir, work, atExit, checkout: baseline, tag: 'baseline-image', statusPort, args: baselineArgs, image: true })
             : name === 'serve' || name === 'status'
               ? await startNetboot({ dir, work, profileDir, atExit, tag: name, serve: true, statusPort: name === 'status', args: netbootArgs })
               : await startGanesha({ dir, work, atExit });
