@@ -1,7 +1,7 @@
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isIPv4 } from 'node:net';
 import { writeFileAtomic } from './durable-files.js';
 import { ImageStore } from './image-store.js';
@@ -19,7 +19,7 @@ export interface NodeRecord {
   generation?: number;
   /** The generation the node runs: the one its last boot (its MOUNT of the root) got. */
   booted?: number;
-  /** When that boot was, in ms since the epoch. */
+  /** When that boot was, in ms since the epoch (the later of this field and the node's `booted-at` file: see noteBoot). */
   bootedAt?: number;
   /** Files the node's layer starts with (etc/hostname, etc/fstab), written again after a reset. */
   seed?: Record<string, string>;
@@ -55,6 +55,8 @@ export interface NodeGeneration {
 }
 
 const MAX_COMPARE = 200_000;
+/** When the node last booted, beside its record (see NodeRoots.noteBoot). */
+const BOOTED_AT = 'booted-at';
 
 /** One difference of a node's layer against its image, as `node diff` prints it. */
 export interface LayerChange {
@@ -66,10 +68,11 @@ export interface LayerChange {
 /**
  * Image-backed node roots under `STATE_DIR/nodes/IP/`: `node.json` (the
  * record), `upper/` (the node's layer), `origins.json` (identities kept
- * across copy-up) and `node.lock`. Read afresh on every open, so a server
- * reloading its exports (SIGHUP) serves nodes added since it started.
- * Every change of a record (add, pin, reset, rebase, and the server
- * recording a boot) reads and writes it back under `node.lock`
+ * across copy-up), `booted-at` (when the node last booted) and
+ * `node.lock`. Read afresh on every open, so a server reloading its
+ * exports (SIGHUP) serves nodes added since it started. Every change of a
+ * record (add, pin, reset, rebase, and the server recording a boot onto
+ * another generation) reads and writes it back under `node.lock`
  * (record-lock.ts), so changes from the CLI and from the server, which
  * are other processes, never undo each other.
  */
@@ -102,7 +105,30 @@ export class NodeRoots {
       if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw notANode();
       throw err;
     });
-    return JSON.parse(text) as NodeRecord;
+    return this.withBootTime(JSON.parse(text) as NodeRecord);
+  }
+
+  /** The record with `bootedAt` from the node's `booted-at` file where that is later (see noteBoot). */
+  private async withBootTime(rec: NodeRecord): Promise<NodeRecord> {
+    const noted = Number(await readFile(join(this.nodesDir, rec.ip, BOOTED_AT), 'utf8').catch(() => ''));
+    return Number.isSafeInteger(noted) && noted > (rec.bootedAt ?? 0) ? { ...rec, bootedAt: noted } : rec;
+  }
+
+  /**
+   * Notes when a boot that changed nothing else was (the node booted the generation its record already
+   * says it runs): in `booted-at` beside the record, replaced by a rename (a reader never sees a part),
+   * not synced and with no lock. Nothing rests on it but `status` showing the time: a boot that changes what
+   * the node runs is written to the record itself, durably and under its lock, since a generation in use
+   * must never be deleted. So the common MOUNT (the node reboots onto what it ran) costs no fsync and no lock.
+   */
+  private async noteBoot(ip: string, at: number): Promise<void> {
+    const path = join(this.nodesDir, ip, BOOTED_AT);
+    const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, String(at), { mode: 0o644 });
+    await rename(tmp, path).catch(async (err: unknown) => {
+      await rm(tmp, { force: true });
+      throw err;
+    });
   }
 
   /** `fn` holding the node's record lock; the node must exist. */
@@ -207,7 +233,7 @@ export class NodeRoots {
     for (const ip of await readdir(this.nodesDir).catch(() => [] as string[])) {
       if (!isIPv4(ip)) continue;
       const text = await readFile(join(this.nodesDir, ip, 'node.json'), 'utf8').catch(() => undefined);
-      if (text !== undefined) out.push(JSON.parse(text) as NodeRecord);
+      if (text !== undefined) out.push(await this.withBootTime(JSON.parse(text) as NodeRecord));
     }
     return out;
   }
@@ -242,11 +268,25 @@ export class NodeRoots {
    * MOUNT of the root (its next boot) switches it (see NodeRootFs).
    */
   async open(exportPath: string): Promise<NodeRootFs | undefined> {
-    const rec = (await this.list()).find((r) => r.root === exportPath);
+    const rec = await this.nodeOf(exportPath);
     if (!rec) return undefined;
     const generation = await this.running(rec);
     const fs = await this.overlay(rec, generation);
     return new NodeRootFs(rec.ip, { generation, fs }, (cur) => this.boot(rec.ip, cur));
+  }
+
+  /**
+   * The node whose root is `exportPath`: add-node names a root DISKLESS_ROOT/IP, so the record of its last
+   * component is read first; only another path lists every node (a server opening each of N roots
+   * would otherwise read N records for each).
+   */
+  private async nodeOf(exportPath: string): Promise<NodeRecord | undefined> {
+    const guess = basename(exportPath);
+    if (isIPv4(guess)) {
+      const rec = await this.get(guess).catch(() => undefined);
+      if (rec?.root === exportPath) return rec;
+    }
+    return (await this.list()).find((r) => r.root === exportPath);
   }
 
   private overlay(rec: NodeRecord, generation: number): Promise<OverlayFs> {
@@ -262,7 +302,15 @@ export class NodeRoots {
    */
   private async boot(ip: string, cur: BootedRoot): Promise<BootedRoot | undefined> {
     const at = Date.now();
-    // Most boots change only the record of the boot: read, decided and written back under the lock at once.
+    // Most boots get the generation the record says the node runs, with nothing waiting: only the time is noted. The
+    // record is read without the lock (every writer replaces it whole, by a rename); a pin, reset or rebase written
+    // just after this read waits for the next boot, as one written just after the boot would.
+    const seen = await this.get(ip);
+    if (seen.booted === cur.generation && !seen.resetPending && !seen.rebase && (await this.target(seen)) === cur.generation) {
+      await this.noteBoot(ip, at);
+      return undefined;
+    }
+    // A first boot, or one the record changed for: read, decided and written back under the lock at once.
     const rec = await this.locked(ip, async () => {
       const r = await this.get(ip);
       if ((await this.target(r)) !== cur.generation || r.resetPending || r.rebase) return r;
