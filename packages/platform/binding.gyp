@@ -17,7 +17,8 @@
         "native/sync-fs.c",
         "native/pread-nowait.c",
         "native/pwrite-sync.c",
-        "native/page-cache.c"
+        "native/page-cache.c",
+        "native/script-loop.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],

@@ -19,7 +19,21 @@
  * trigger is answered here, in the same wakeup, without a JavaScript call;
  * the first that differs pauses the script and goes to onBatch with what
  * follows it. The bytes are compared whole, never parsed: the protocol stays
- * with the caller, which learns how many steps were taken (udpScriptStop). */
+ * with the caller, which learns how many steps were taken (udpScriptStop).
+ *
+ * While a script is armed and JavaScript is not reading the socket, the
+ * socket is served by a native loop (script-loop.c) rather than by the
+ * event loop of its thread: the uv_poll stops, a loop thread's epoll takes
+ * the fd, and that thread reads the datagrams and sends the steps' replies
+ * with no JavaScript turn per datagram. It hands the socket back (uv_async,
+ * never calling JavaScript itself) when a datagram differs from the next
+ * trigger, when the kernel cannot take a reply (the queue waits for the
+ * event loop's writable poll), or on an error; the received datagrams it did
+ * not answer are delivered from the async callback before the poll reads
+ * anything newer. Every JavaScript call on the socket first takes it back
+ * under the loop's lock (the loop is then not inside it and never will be
+ * for that hand-over), so the rest of this file runs on the owning thread
+ * as before. */
 #define _GNU_SOURCE
 #include "udp-batch.h"
 
@@ -32,6 +46,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "script-loop.h"
 
 #define UDP_REUSEADDR 1
 #define UDP_IPV6ONLY 2
@@ -101,6 +117,16 @@ typedef struct {
   uint8_t *queue;
   size_t queue_len, queue_head, queue_cap;
   reply_script script;
+  /* Hand-over to a native loop (see the top): */
+  uv_async_t returned_async; /* the loop's "given back" signal; referenced only while the loop holds the socket */
+  int handles_open;          /* the poll and the async: freed once both are closed */
+  script_ticket ticket;      /* ticket.loop: the loop this socket is handed to (picked once) */
+  bool on_loop;              /* the loop serves it; changed with the loop locked */
+  bool returned;             /* the loop gave it back; take_back has not run yet */
+  int pending_first, pending_count; /* rmsgs[first, count): received by the loop, not answered */
+  int loop_error;            /* an errno the loop met, and its call */
+  const char *loop_syscall;
+  unsigned dispatching;      /* inside a JavaScript call from this socket's callbacks: no hand-over now */
 } udp_sock;
 
 static void free_sock(udp_sock *s) {
@@ -117,6 +143,7 @@ static void free_sock(udp_sock *s) {
 
 static void on_poll_closed(uv_handle_t *h) {
   udp_sock *s = h->data;
+  if (--s->handles_open > 0) return;
   s->handle_closed = true;
   if (s->cleanup != NULL) {
     napi_async_cleanup_hook_handle cleanup = s->cleanup;
@@ -132,15 +159,40 @@ static void drop_ref(napi_env env, napi_ref *ref) {
 }
 
 static int flush_queue(udp_sock *s);
+static void on_poll(uv_poll_t *h, int status, int events);
+static int want_events(udp_sock *s);
+
+/* Takes the socket back from its native loop if the loop holds it (the
+ * caller is on the owning thread). Afterwards the loop is not serving it
+ * and will not; datagrams it handed back wait for take_back. */
+static void reclaim(udp_sock *s) {
+  if (s->ticket.loop == NULL) return;
+  script_loop_lock(s->ticket.loop);
+  bool was = s->on_loop;
+  if (was) {
+    script_loop_unwatch(&s->ticket);
+    s->on_loop = false;
+  }
+  script_loop_unlock(s->ticket.loop);
+  if (was) {
+    uv_unref((uv_handle_t *)&s->returned_async);
+    if (!s->closed) {
+      s->writable_wanted = s->queue_len > s->queue_head;
+      uv_poll_start(&s->poll, want_events(s), on_poll);
+    }
+  }
+}
 
 /* Stops the poll, then closes the uv handle, then the fd (the poll must not
  * watch a closed fd, nor a number the kernel may hand out again). */
 static void close_sock(udp_sock *s, bool with_env) {
   if (!s->closed) {
+    reclaim(s);
     s->closed = true;
     if (s->queue_len > s->queue_head) flush_queue(s); /* one last try for what was already sent */
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+    uv_close((uv_handle_t *)&s->returned_async, on_poll_closed);
     close(s->fd);
     s->fd = -1;
     free(s->queue);
@@ -264,12 +316,14 @@ static bool arrays_intact(udp_sock *s) {
 }
 
 static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, int32_t single, size_t count,
-                    const struct sockaddr *to, socklen_t to_length);
+                    const struct sockaddr *to, socklen_t to_length, bool on_loop);
 
 /* Answers datagrams 0.. of the batch that match the script's next steps, in
  * order; returns how many it took. The first that differs (or any, once the
- * steps are used up) pauses the script and, with the rest, is the caller's. */
-static int run_script(udp_sock *s, int n) {
+ * steps are used up) pauses the script and, with the rest, is the caller's.
+ * A send that fails ends the script and sets *err (the caller reports it);
+ * on_loop: called on a native loop (nothing of libuv's or Node's touched). */
+static int run_script(udp_sock *s, int n, int *err_out, bool on_loop) {
   reply_script *r = &s->script;
   if (!r->armed) return 0;
   int i = 0;
@@ -281,7 +335,7 @@ static int run_script(udp_sock *s, int n) {
     const int32_t *lengths = r->plan + r->steps + r->datagram;
     size_t total = 0;
     for (size_t j = 0; j < count; j++) total += (size_t)lengths[j];
-    int err = count > 0 ? send_run(s, r->bytes + r->offset, lengths, 0, count, NULL, 0) : 0;
+    int err = count > 0 ? send_run(s, r->bytes + r->offset, lengths, 0, count, NULL, 0, on_loop) : 0;
     r->step++;
     r->taken++;
     r->datagram += count;
@@ -289,7 +343,7 @@ static int run_script(udp_sock *s, int n) {
     r->last_ns = uv_hrtime();
     if (err != 0) {
       r->armed = false;
-      emit_error(s, errno_error(s->env, err, "sendmmsg"));
+      *err_out = err;
       return i + 1;
     }
   }
@@ -324,6 +378,38 @@ static bool publish(udp_sock *s, int first, int n) {
   return true;
 }
 
+/* Datagrams first..n-1 of the read slots to onBatch. False when this turn
+ * reads no more (the socket closed, or no JavaScript can run any more). */
+static bool deliver(udp_sock *s, int first, int n) {
+  napi_env env = s->env;
+  if (!publish(s, first, n)) {
+    emit_error(s, errno_error(env, EFAULT, "recvmmsg"));
+    close_sock(s, true);
+    return false;
+  }
+  napi_value argv[5], thrown;
+  argv[0] = make_int(env, n);
+  argv[4] = make_int(env, first);
+  if (napi_get_reference_value(env, s->slab_ref, &argv[1]) != napi_ok ||
+      napi_get_reference_value(env, s->lengths_ref, &argv[2]) != napi_ok ||
+      napi_get_reference_value(env, s->addresses_ref, &argv[3]) != napi_ok)
+    return false;
+  if (!call_listener(s, "onBatch", 5, argv, &thrown)) {
+    /* No JavaScript can run here any more: stop watching rather than spin on a readable fd. */
+    if (!s->closed) uv_poll_stop(&s->poll);
+    return false;
+  }
+  if (thrown != NULL && !emit_error(s, thrown)) return false;
+  return !s->closed;
+}
+
+/* A receive error: a failure that is not a one-off report would repeat at every wakeup, so the socket closes. */
+static void receive_failed(udp_sock *s, int err) {
+  if (!transient(err)) close_sock(s, false);
+  emit_error(s, errno_error(s->env, err, "recvmmsg"));
+  if (s->closed) close_sock(s, true);
+}
+
 static void read_batches(udp_sock *s) {
   napi_env env = s->env;
   for (int round = 0; round < READ_ROUNDS && !s->closed; round++) {
@@ -332,46 +418,125 @@ static void read_batches(udp_sock *s) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
       if (err == EINTR) continue;
-      /* A failure that is not a one-off report would repeat at every wakeup: the socket closes. */
-      if (!transient(err)) close_sock(s, false);
-      emit_error(s, errno_error(env, err, "recvmmsg"));
-      if (s->closed) close_sock(s, true);
+      receive_failed(s, err);
       return;
     }
     if (n == 0) return;
-    int first = run_script(s, n);
+    int err = 0;
+    int first = run_script(s, n, &err, false);
+    if (err != 0) emit_error(s, errno_error(env, err, "sendmmsg"));
     if (s->closed) return;
-    if (first < n) {
-      if (!publish(s, first, n)) {
-        emit_error(s, errno_error(env, EFAULT, "recvmmsg"));
-        close_sock(s, true);
-        return;
-      }
-      napi_value argv[5], thrown;
-      argv[0] = make_int(env, n);
-      argv[4] = make_int(env, first);
-      if (napi_get_reference_value(env, s->slab_ref, &argv[1]) != napi_ok ||
-          napi_get_reference_value(env, s->lengths_ref, &argv[2]) != napi_ok ||
-          napi_get_reference_value(env, s->addresses_ref, &argv[3]) != napi_ok)
-        return;
-      if (!call_listener(s, "onBatch", 5, argv, &thrown)) {
-        /* No JavaScript can run here any more: stop watching rather than spin on a readable fd. */
-        if (!s->closed) uv_poll_stop(&s->poll);
-        return;
-      }
-      if (thrown != NULL && !emit_error(s, thrown)) return;
-      if (s->closed) return;
-    }
+    if (first < n && !deliver(s, first, n)) return;
     for (int i = 0; i < n; i++) reset_slot(s, (uint32_t)i);
     if ((uint32_t)n < s->slots) return;
   }
 }
 
+/* On the native loop, with it locked: gives the socket back to its thread
+ * with what it must still see (datagrams first..n-1, an error). */
+static bool hand_back(udp_sock *s, int first, int n, int err, const char *syscall) {
+  s->pending_first = first;
+  s->pending_count = n;
+  s->loop_error = err;
+  s->loop_syscall = syscall;
+  s->on_loop = false;
+  s->returned = true;
+  s->ticket.watching = false; /* the loop ends the watch as this returns false */
+  uv_async_send(&s->returned_async);
+  return false;
+}
+
+/* The native loop's serve function (locked): reads as read_batches does and
+ * answers what the script expects; anything else goes back to the thread. */
+static bool serve_on_loop(void *owner) {
+  udp_sock *s = owner;
+  for (int round = 0; round < READ_ROUNDS; round++) {
+    int n = recvmmsg(s->fd, s->rmsgs, s->slots, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return true;
+      if (err == EINTR) continue;
+      return hand_back(s, 0, 0, err, "recvmmsg");
+    }
+    if (n == 0) return true;
+    int err = 0;
+    int first = run_script(s, n, &err, true);
+    /* A reply the kernel could not take waits in the queue for the thread's writable poll. */
+    if (err != 0 || first < n || s->queue_len > s->queue_head) return hand_back(s, first, n, err, "sendmmsg");
+    for (int i = 0; i < n; i++) reset_slot(s, (uint32_t)i);
+    if ((uint32_t)n < s->slots) return true;
+  }
+  return true;
+}
+
+/* Hands the socket to a native loop when a script is armed with steps left
+ * and nothing else needs the thread: not from inside one of its callbacks
+ * (their caller still uses the read slots), not with datagrams queued or
+ * handed back and not yet delivered. */
+static void maybe_hand_over(udp_sock *s) {
+  reply_script *r = &s->script;
+  if (s->closed || !r->armed || r->step >= r->steps || s->dispatching > 0 || s->queue_len > s->queue_head) return;
+  if (s->ticket.loop == NULL && (s->ticket.loop = script_loop_pick()) == NULL) return;
+  script_loop *loop = s->ticket.loop;
+  script_loop_lock(loop);
+  int err = EBUSY;
+  if (!s->on_loop && !s->returned) {
+    uv_poll_stop(&s->poll);
+    err = script_loop_watch(loop, s->fd, s, serve_on_loop, &s->ticket);
+    if (err == 0) s->on_loop = true;
+  }
+  script_loop_unlock(loop);
+  s->ticket.loop = loop;
+  if (err == 0) {
+    s->writable_wanted = false;
+    uv_ref((uv_handle_t *)&s->returned_async); /* the loop's work keeps the thread's loop alive, as the poll did */
+  } else if (err != EBUSY) {
+    uv_poll_start(&s->poll, want_events(s), on_poll); /* served here, as without a native loop */
+  }
+}
+
+/* On the owning thread: what the native loop gave back, delivered before
+ * the poll reads anything newer, then the poll watches again. */
+static void take_back(udp_sock *s) {
+  script_loop *loop = s->ticket.loop;
+  if (loop == NULL) return;
+  script_loop_lock(loop);
+  bool returned = s->returned;
+  int first = s->pending_first, n = s->pending_count, err = s->loop_error;
+  const char *syscall = s->loop_syscall;
+  s->returned = false;
+  s->pending_first = s->pending_count = s->loop_error = 0;
+  script_loop_unlock(loop);
+  if (!returned || s->closed) return;
+  uv_unref((uv_handle_t *)&s->returned_async);
+  s->writable_wanted = s->queue_len > s->queue_head;
+  uv_poll_start(&s->poll, want_events(s), on_poll);
+  s->dispatching++;
+  bool more = true;
+  if (err != 0) {
+    if (n == 0) receive_failed(s, err);
+    else emit_error(s, errno_error(s->env, err, syscall));
+    more = !s->closed;
+  }
+  if (more && first < n) more = deliver(s, first, n);
+  s->dispatching--;
+  if (!more) return;
+  for (int i = 0; i < n; i++) reset_slot(s, (uint32_t)i);
+  maybe_hand_over(s);
+}
+
+static void on_returned(uv_async_t *h) {
+  udp_sock *s = h->data;
+  if (s->closed) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
+  take_back(s);
+  napi_close_handle_scope(s->env, scope);
+}
+
 static int want_events(udp_sock *s) {
   return UV_READABLE | (s->queue_len > s->queue_head ? UV_WRITABLE : 0);
 }
-
-static void on_poll(uv_poll_t *h, int status, int events);
 
 static void rearm(udp_sock *s) {
   if (s->closed) return;
@@ -418,6 +583,22 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   napi_env env = s->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  s->dispatching++;
+  /* Datagrams the native loop gave back are older than any the poll reads;
+   * and an event read before the poll stopped is not this thread's to act on. */
+  bool returned = false, held = false;
+  if (s->ticket.loop != NULL) {
+    script_loop_lock(s->ticket.loop);
+    returned = s->returned;
+    held = s->on_loop;
+    script_loop_unlock(s->ticket.loop);
+  }
+  if (returned) take_back(s);
+  if (s->closed || held) {
+    s->dispatching--;
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   if (status < 0) {
     /* libuv stops a poll at POLLERR and calls it EBADF; for a socket that is
      * mostly a pending error (an ICMP port unreachable: ECONNREFUSED), which
@@ -440,6 +621,8 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     }
     if (!s->closed && (events & UV_READABLE)) read_batches(s);
   }
+  s->dispatching--;
+  maybe_hand_over(s);
   napi_close_handle_scope(env, scope);
 }
 
@@ -479,7 +662,7 @@ static int enqueue(udp_sock *s, const uint8_t *data, size_t length, const struct
  * already checked against the buffer). What the kernel cannot take now is
  * queued. 0 or an errno. */
 static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, int32_t single, size_t count,
-                    const struct sockaddr *to, socklen_t to_length) {
+                    const struct sockaddr *to, socklen_t to_length, bool on_loop) {
   size_t sent = 0, at = 0;
   bool queueing = s->queue_len > s->queue_head;
   if (queueing) {
@@ -520,12 +703,13 @@ static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, in
     size_t length = lengths != NULL ? (size_t)lengths[sent] : (size_t)single;
     int err = enqueue(s, data + at, length, to, to_length);
     if (err != 0) {
-      rearm(s);
+      if (!on_loop) rearm(s);
       return err;
     }
     at += length;
   }
-  rearm(s);
+  /* On a native loop the thread's poll is stopped: the hand-back restarts it, writable too. */
+  if (!on_loop) rearm(s);
   return 0;
 }
 
@@ -711,11 +895,22 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   }
   s->lengths = lengths_data;
   uv_loop_t *loop = NULL;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL || uv_poll_init(loop, &s->poll, fd) != 0) {
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL || uv_async_init(loop, &s->returned_async, on_returned) != 0) {
     close(fd);
     free_sock(s);
+    return throw_errno(env, EBADF, "uv_async_init");
+  }
+  s->returned_async.data = s;
+  uv_unref((uv_handle_t *)&s->returned_async);
+  if (uv_poll_init(loop, &s->poll, fd) != 0) {
+    close(fd);
+    s->fd = -1;
+    s->finalized = true; /* nothing else holds it: freed by the close callback */
+    s->handles_open = 1;
+    uv_close((uv_handle_t *)&s->returned_async, on_poll_closed);
     return throw_errno(env, EBADF, "uv_poll_init");
   }
+  s->handles_open = 2;
   s->poll.data = s;
   /* From here the uv handle exists: every way out goes through close_sock. */
   if (napi_wrap(env, handle, s, finalize, NULL, NULL) != napi_ok) {
@@ -750,6 +945,7 @@ static napi_value js_udp_connect(napi_env env, napi_callback_info info) {
   if (!ctx_init(&ctx, env, info, "connect", 3) || (s = arg_sock(&ctx, 0)) == NULL ||
       !arg_destination(&ctx, 1, s->family, &to, &to_length))
     return NULL;
+  reclaim(s);
   if (connect(s->fd, (struct sockaddr *)&to, to_length) < 0) return throw_errno(env, errno, "connect");
   return make_undefined(env);
 }
@@ -791,7 +987,8 @@ static napi_value js_udp_send(napi_env env, napi_callback_info info) {
     return NULL;
   if ((uint64_t)offset + (uint64_t)length > size)
     return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "length", "within the buffer from offset");
-  int err = send_run(s, data + offset, NULL, (int32_t)length, 1, given ? (struct sockaddr *)&to : NULL, to_length);
+  reclaim(s);
+  int err = send_run(s, data + offset, NULL, (int32_t)length, 1, given ? (struct sockaddr *)&to : NULL, to_length, false);
   if (err != 0) return throw_errno(env, err, "sendmmsg");
   return make_undefined(env);
 }
@@ -832,7 +1029,8 @@ static napi_value js_udp_send_batch(napi_env env, napi_callback_info info) {
   if (total > size)
     return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "lengths", "a sum within the buffer");
   if (count == 0) return make_undefined(env);
-  int err = send_run(s, data, lengths, 0, (size_t)count, given ? (struct sockaddr *)&to : NULL, to_length);
+  reclaim(s);
+  int err = send_run(s, data, lengths, 0, (size_t)count, given ? (struct sockaddr *)&to : NULL, to_length, false);
   if (err != 0) return throw_errno(env, err, "sendmmsg");
   return make_undefined(env);
 }
@@ -906,6 +1104,7 @@ static napi_value js_udp_script_arm(napi_env env, napi_callback_info info) {
   }
   if (total > bytes_length)
     return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "sendmmsg", "plan", "datagrams within bytes");
+  reclaim(s);
   reply_script *r = &s->script;
   r->armed = false;
   size_t left = (size_t)(steps - from);
@@ -928,6 +1127,7 @@ static napi_value js_udp_script_arm(napi_env env, napi_callback_info info) {
   r->taken = 0;
   r->last_ns = 0;
   r->armed = true;
+  maybe_hand_over(s);
   return make_undefined(env);
 }
 
@@ -946,6 +1146,7 @@ static napi_value js_udp_script_stop(napi_env env, napi_callback_info info) {
   if (is_typed && napi_get_typedarray_info(env, ctx.argv[1], &type, &length, (void **)&state, NULL, NULL) != napi_ok) return NULL;
   if (!is_typed || type != napi_float64_array || length < 2 || state == NULL)
     return throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", "sendmmsg", "state", "a Float64Array of 2");
+  reclaim(s);
   state[0] = (double)s->script.taken;
   state[1] = (double)s->script.last_ns / 1e6;
   s->script.taken = 0;

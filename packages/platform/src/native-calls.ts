@@ -314,6 +314,9 @@ export interface NativeCalls {
    * `onBatch` (its `first`). Nothing is parsed: the caller lays out what it
    * would send. Steps `from..steps-1` are copied: the arrays are free when
    * the call returns. Counts and lengths are checked here (RangeError).
+   * While armed, the socket is served by one of the addon's native loops (a
+   * pthread with its own epoll) instead of this thread's event loop; any
+   * call on the socket takes it back first (see the README).
    */
   udpScriptArm(socket: UdpSocketHandle, bytes: Uint8Array, plan: Int32Array, triggerBytes: number, steps: number, from: number): void;
   /**

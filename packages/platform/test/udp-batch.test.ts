@@ -3,7 +3,9 @@
 // in onBatch reported to onError (and the socket working on), a socket whose
 // only reference is its own watcher surviving garbage collection, a socket
 // open when its worker thread ends, every call on a closed socket, and
-// scripted replies (answered without onBatch until a datagram differs).
+// scripted replies (answered without onBatch until a datagram differs), on
+// the native loop too: thousands of steps, stop, close and a worker's end
+// while the loop holds the socket, a send error on the loop.
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
@@ -372,6 +374,134 @@ if (n) {
     n.udpScriptStop(s, state);
     t.equal(state[0], 0, 'no step taken');
     t.equal(heard.length, 3, 'nothing more sent');
+  });
+
+  t.test('scripted replies on the native loop: thousands of steps in lock-step with no onBatch, taken back by stop mid-way', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    // Step k: trigger "k" as 4 bytes -> reply "r" + k as 4 bytes; the peer answers each reply with the next trigger.
+    const steps = 3000;
+    const bytes = Buffer.alloc(steps * 8);
+    const plan = new Int32Array(steps * 2);
+    for (let k = 0; k < steps; k++) {
+      bytes.writeUInt32BE(k, k * 4);
+      bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
+      plan[k] = 1;
+      plan[steps + k] = 4;
+    }
+    const port = n.udpLocalPort(s);
+    const stopAt = 2000;
+    let replies = 0;
+    let wake = (): void => {};
+    const trigger = Buffer.alloc(4);
+    peer.on('message', (m) => {
+      replies++;
+      const k = m.readUInt32BE(0) - 0x80000000;
+      if (k + 1 < stopAt) {
+        trigger.writeUInt32BE(k + 1, 0);
+        peer.send(trigger, port, '127.0.0.1');
+      }
+      wake();
+    });
+    n.udpScriptArm(s, bytes, plan, 4, steps, 0);
+    const reached = new Promise<void>((resolve) => (wake = () => replies >= stopAt && resolve()));
+    trigger.writeUInt32BE(0, 0);
+    peer.send(trigger, port, '127.0.0.1');
+    await reached;
+    const state = new Float64Array(2);
+    n.udpScriptStop(s, state);
+    t.equal(state[0], stopAt, 'every step up to the stop taken');
+    t.equal(c.batches, 0, 'no onBatch');
+    // Taken back: the script is over, so the next trigger is the listener's.
+    trigger.writeUInt32BE(stopAt, 0);
+    peer.send(trigger, port, '127.0.0.1');
+    await c.until(() => c.got.length >= 1);
+    t.equal(c.got[0].data.readUInt32BE(0), stopAt, 'after stop, datagrams are the listener\'s');
+    // Armed again from where it stopped: the loop answers on.
+    n.udpScriptArm(s, bytes, plan, 4, steps, stopAt + 1);
+    const more = new Promise<void>((resolve) => (wake = () => replies >= stopAt + 1 && resolve()));
+    trigger.writeUInt32BE(stopAt + 1, 0);
+    peer.send(trigger, port, '127.0.0.1');
+    await more;
+    n.udpScriptStop(s, state);
+    t.equal(state[0], 1, 'one more step');
+    t.equal(c.batches, 1, 'still one onBatch');
+  });
+
+  t.test('scripted replies on the native loop: what differs comes back in order with what follows; close while the loop holds it', async (t) => {
+    const c = new Collector();
+    const s = n.udpOpen('127.0.0.1', 0, 0, '', 0, 16, 1500, c);
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    const bytes = Buffer.from('go0go1' + 'a' + 'b');
+    const plan = Int32Array.of(1, 1, 1, 1);
+    const heard: string[] = [];
+    peer.on('message', (m) => heard.push(m.toString()));
+    n.udpScriptArm(s, bytes, plan, 3, 2, 0);
+    const port = n.udpLocalPort(s);
+    for (const m of ['go0', 'xx1', 'go1', 'later']) peer.send(m, port, '127.0.0.1');
+    await c.until(() => c.got.length >= 3);
+    t.same(c.got.map((g) => g.data.toString()), ['xx1', 'go1', 'later'], 'the datagram that differs and every one after, in order');
+    const state = new Float64Array(2);
+    n.udpScriptStop(s, state);
+    t.equal(state[0], 1, 'one step taken');
+    // Armed and handed to the loop, then closed with nothing received: the port is free at once.
+    n.udpScriptArm(s, bytes, plan, 3, 2, 0);
+    n.udpClose(s);
+    const again = createSocket('udp4');
+    t.teardown(() => again.close());
+    again.bind(port, '127.0.0.1');
+    await once(again, 'listening');
+    t.pass('the port is free after close');
+  });
+
+  t.test('scripted replies on the native loop: a reply the kernel refuses ends the script and reaches onError; what follows is the listener\'s', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    // 65,535 bytes is more than an IPv4 datagram carries: sendto fails EMSGSIZE on the loop.
+    const bytes = Buffer.alloc(3 + 65535);
+    bytes.write('go0');
+    n.udpScriptArm(s, bytes, Int32Array.of(1, 65535), 3, 1, 0);
+    const port = n.udpLocalPort(s);
+    peer.send('go0', port, '127.0.0.1');
+    await c.until(() => c.errors.length >= 1);
+    t.equal((c.errors[0] as NodeJS.ErrnoException).code, 'EMSGSIZE');
+    t.equal((c.errors[0] as NodeJS.ErrnoException).syscall, 'sendmmsg');
+    peer.send('after', port, '127.0.0.1');
+    await c.until(() => c.got.length >= 1);
+    t.equal(c.got[0].data.toString(), 'after', 'the socket works on');
+    const state = new Float64Array(2);
+    n.udpScriptStop(s, state);
+    t.equal(state[0], 1, 'the step was taken');
+  });
+
+  t.test('scripted replies on the native loop: a worker thread ended while its socket is armed', async (t) => {
+    const addon = process.env.NETBOOT_PLATFORM_ADDON;
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}).then(({ native: n }) => {
+        const s = n.udpOpen('127.0.0.1', 0, 0, '', 0, 8, 64, { onBatch() {}, onError() {} });
+        n.udpConnect(s, '127.0.0.1', 9);
+        n.udpScriptArm(s, Buffer.from('go0a'), Int32Array.of(1, 1), 3, 1, 0);
+        parentPort.postMessage({ port: n.udpLocalPort(s) });
+      });`;
+    const worker = new Worker(code, { eval: true, env: { ...process.env, ...(addon ? { NETBOOT_PLATFORM_ADDON: addon } : {}) } });
+    t.teardown(() => worker.terminate());
+    const [{ port }] = (await once(worker, 'message')) as [{ port: number }];
+    const exitCode = await worker.terminate();
+    t.equal(exitCode, 1, 'terminated');
+    const again = createSocket('udp4');
+    t.teardown(() => again.close());
+    again.bind(port, '127.0.0.1');
+    await once(again, 'listening');
+    t.pass('the armed socket was closed with its thread');
   });
 
   t.test('scripted replies: arguments checked; a script on a closed socket throws EBADF', async (t) => {

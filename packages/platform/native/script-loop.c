@@ -1,0 +1,156 @@
+/* See script-loop.h. One loop per online CPU (at most LOOPS_MAX), started
+ * once and kept for the life of the process: a thread blocked in
+ * epoll_wait costs nothing and holds nothing JavaScript can see.
+ *
+ * A loop's table and every socket it serves are touched only with its lock
+ * held; serve functions run with it held, so an owner that locks the loop
+ * knows the loop is not inside its serve function. epoll_wait itself runs
+ * unlocked: events it returns for an fd unwatched meanwhile are recognised
+ * by their table place and generation, and dropped without touching the
+ * owner (which may be freed by then). */
+#define _GNU_SOURCE
+#include "script-loop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define LOOPS_MAX 8
+#define EVENTS 64
+#define STACK_BYTES (256 * 1024)
+
+typedef struct {
+  void *owner; /* NULL: free */
+  script_serve_fn serve;
+  int fd;
+  uint32_t generation;
+  uint32_t next_free;
+} entry;
+
+struct script_loop {
+  pthread_mutex_t lock;
+  int epfd;
+  entry *entries;
+  uint32_t capacity, free_head; /* free_head == capacity: none free */
+};
+
+static script_loop loops[LOOPS_MAX];
+static unsigned loop_count;
+static unsigned next_pick;
+static pthread_once_t started = PTHREAD_ONCE_INIT;
+
+static void remove_entry(script_loop *l, uint32_t index) {
+  entry *e = &l->entries[index];
+  epoll_ctl(l->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+  e->owner = NULL;
+  e->serve = NULL;
+  e->fd = -1;
+  e->generation++;
+  e->next_free = l->free_head;
+  l->free_head = index;
+}
+
+static void *run(void *arg) {
+  script_loop *l = arg;
+  struct epoll_event events[EVENTS];
+  for (;;) {
+    int n = epoll_wait(l->epfd, events, EVENTS, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return NULL; /* the epoll fd is gone: nothing can be watched any more */
+    }
+    pthread_mutex_lock(&l->lock);
+    for (int i = 0; i < n; i++) {
+      uint32_t index = (uint32_t)(events[i].data.u64 >> 32), generation = (uint32_t)events[i].data.u64;
+      if (index >= l->capacity) continue;
+      entry *e = &l->entries[index];
+      if (e->owner == NULL || e->generation != generation) continue; /* unwatched since epoll_wait returned */
+      if (!e->serve(e->owner)) remove_entry(l, index);
+    }
+    pthread_mutex_unlock(&l->lock);
+  }
+}
+
+static void start(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  unsigned want = cpus < 1 ? 1 : cpus > LOOPS_MAX ? LOOPS_MAX : (unsigned)cpus;
+  /* The threads take no signals: Node's handlers run on its own threads. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, STACK_BYTES);
+  for (unsigned i = 0; i < want; i++) {
+    script_loop *l = &loops[loop_count];
+    memset(l, 0, sizeof *l);
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0) break;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_t thread;
+    if (pthread_create(&thread, &attr, run, l) != 0) {
+      close(l->epfd);
+      pthread_mutex_destroy(&l->lock);
+      break;
+    }
+    loop_count++;
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+script_loop *script_loop_pick(void) {
+  pthread_once(&started, start);
+  if (loop_count == 0) return NULL;
+  return &loops[__atomic_fetch_add(&next_pick, 1, __ATOMIC_RELAXED) % loop_count];
+}
+
+void script_loop_lock(script_loop *loop) { pthread_mutex_lock(&loop->lock); }
+void script_loop_unlock(script_loop *loop) { pthread_mutex_unlock(&loop->lock); }
+
+int script_loop_watch(script_loop *l, int fd, void *owner, script_serve_fn serve, script_ticket *ticket) {
+  if (l->free_head >= l->capacity) {
+    uint32_t capacity = l->capacity ? l->capacity * 2 : 64;
+    if (capacity <= l->capacity) return ENOMEM;
+    entry *grown = realloc(l->entries, (size_t)capacity * sizeof *grown);
+    if (grown == NULL) return ENOMEM;
+    /* New places are free, chained in order; free_head == capacity means none. */
+    for (uint32_t i = l->capacity; i < capacity; i++) {
+      memset(&grown[i], 0, sizeof grown[i]);
+      grown[i].fd = -1;
+      grown[i].next_free = i + 1;
+    }
+    l->entries = grown;
+    l->free_head = l->capacity;
+    l->capacity = capacity;
+  }
+  uint32_t index = l->free_head;
+  entry *e = &l->entries[index];
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.u64 = ((uint64_t)index << 32) | e->generation;
+  if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) return errno;
+  l->free_head = e->next_free;
+  e->owner = owner;
+  e->serve = serve;
+  e->fd = fd;
+  ticket->loop = l;
+  ticket->index = index;
+  ticket->generation = e->generation;
+  ticket->watching = true;
+  return 0;
+}
+
+void script_loop_unwatch(script_ticket *t) {
+  if (!t->watching) return;
+  t->watching = false;
+  script_loop *l = t->loop;
+  if (t->index < l->capacity && l->entries[t->index].generation == t->generation && l->entries[t->index].owner != NULL)
+    remove_entry(l, t->index);
+}
