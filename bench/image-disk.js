@@ -12,7 +12,7 @@
 // Disk used is the sum of st_blocks (512-byte units) of every inode under a
 // tree, each inode counted once however many names it has (as `du` counts
 // hard links): "image + N layers" is the image's store and the N node
-// directories (layer, origins.json, node.json) together; "N full copies" is
+// directories (layer, origins.log, node.json) together; "N full copies" is
 // N times the one full copy.
 //
 //   node bench/image-disk.js [--nodes 50] [--mib 200] [--from /usr/lib] [--json]
@@ -83,7 +83,7 @@ for (let i = 0; i < nodes; i++) {
   const root = join(base, 'diskless', ip);
   await roots.add({ ip, image: 'img', root, seed: { 'etc/hostname': `node${i}\n` } });
   const layer = join(roots.nodesDir, ip);
-  const fs = await OverlayFs.open(roots.store.generationPath('img', generation), join(layer, 'upper'), join(layer, 'origins.json'));
+  const fs = await OverlayFs.open(roots.store.generationPath('img', generation), join(layer, 'upper'), join(layer, 'origins.log'));
   await fs.writeFile('etc/hostname', Buffer.from(`node${i}\n`));
   const boot = await fs.lookup(await fs.lookup(await fs.lookup(await fs.root(), Buffer.from('var')), Buffer.from('log')), Buffer.from('boot.log'));
   await fs.write(boot, Buffer.from(`node${i} booted\n`), Number(boot.attrs.size), 'file');

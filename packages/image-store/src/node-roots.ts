@@ -57,6 +57,9 @@ export interface NodeGeneration {
 const MAX_COMPARE = 200_000;
 /** When the node last booted, beside its record (see NodeRoots.noteBoot). */
 const BOOTED_AT = 'booted-at';
+/** The node's origins (origin-log.ts), and the file they were kept in before. */
+const ORIGINS = 'origins.log';
+const OLD_ORIGINS = 'origins.json';
 
 /** One difference of a node's layer against its image, as `node diff` prints it. */
 export interface LayerChange {
@@ -67,8 +70,8 @@ export interface LayerChange {
 
 /**
  * Image-backed node roots under `STATE_DIR/nodes/IP/`: `node.json` (the
- * record), `upper/` (the node's layer), `origins.json` (identities kept
- * across copy-up), `booted-at` (when the node last booted) and
+ * record), `upper/` (the node's layer), `origins.log` (identities kept
+ * across copy-up: origin-log.ts), `booted-at` (when the node last booted) and
  * `node.lock`. Read afresh on every open, so a server reloading its
  * exports (SIGHUP) serves nodes added since it started. Every change of a
  * record (add, pin, reset, rebase, and the server recording a boot onto
@@ -257,7 +260,7 @@ export class NodeRoots {
   async seed(ip: string): Promise<void> {
     const rec = await this.get(ip);
     const dir = join(this.nodesDir, ip);
-    const fs = await OverlayFs.open(this.store.generationPath(rec.image, await this.running(rec)), join(dir, 'upper'), join(dir, 'origins.json'));
+    const fs = await OverlayFs.open(this.store.generationPath(rec.image, await this.running(rec)), join(dir, 'upper'), await originsOf(dir));
     for (const [path, text] of Object.entries(rec.seed ?? {})) await fs.writeFile(path, Buffer.from(text));
     fs.close();
   }
@@ -289,9 +292,9 @@ export class NodeRoots {
     return (await this.list()).find((r) => r.root === exportPath);
   }
 
-  private overlay(rec: NodeRecord, generation: number): Promise<OverlayFs> {
+  private async overlay(rec: NodeRecord, generation: number): Promise<OverlayFs> {
     const dir = join(this.nodesDir, rec.ip);
-    return OverlayFs.open(this.store.generationPath(rec.image, generation), join(dir, 'upper'), join(dir, 'origins.json'), { directReadMax: this.opts.directReadMax });
+    return OverlayFs.open(this.store.generationPath(rec.image, generation), join(dir, 'upper'), await originsOf(dir), { directReadMax: this.opts.directReadMax });
   }
 
   /**
@@ -324,7 +327,8 @@ export class NodeRoots {
       // Renamed first so a crash mid-removal leaves no half layer in use.
       const trash = join(dir, `.dropped-${randomBytes(4).toString('hex')}`);
       await rename(join(dir, 'upper'), trash).catch(() => {});
-      await rm(join(dir, 'origins.json'), { force: true });
+      await rm(join(dir, ORIGINS), { force: true });
+      await rm(join(dir, OLD_ORIGINS), { force: true });
       await rm(trash, { recursive: true, force: true });
     } else for (const path of rec.rebase?.take ?? []) await removeBeneath(join(dir, 'upper'), path);
     const fs = await this.overlay(rec, generation);
@@ -343,6 +347,22 @@ export class NodeRoots {
     });
     return { generation, fs };
   }
+}
+
+/**
+ * The origins log of the node directory `dir`. A node made before the log
+ * has `origins.json`: renamed to the log's name, which reads that format
+ * and rewrites it as a log.
+ */
+async function originsOf(dir: string): Promise<string> {
+  const path = join(dir, ORIGINS);
+  const logged = await lstat(path).then(() => true, () => false);
+  if (!logged) {
+    await rename(join(dir, OLD_ORIGINS), path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+  return path;
 }
 
 /**

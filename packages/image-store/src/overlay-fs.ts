@@ -1,5 +1,5 @@
 import { close, constants, fstatSync, fsync, read } from 'node:fs';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -24,7 +24,7 @@ import {
   type Stability,
   type TimeChange,
 } from '@netboot/nfs3';
-import { writeFileAtomic } from './durable-files.js';
+import { OriginLog } from './origin-log.js';
 
 const readFd = promisify(read);
 const closeFd = promisify(close);
@@ -166,8 +166,7 @@ export class OverlayFs implements ExportFs {
     private readonly lower: LocalIo<Ref>,
     private readonly upper: LocalIo<Ref>,
     private readonly calls: NativeCalls | undefined,
-    private readonly originsFile: string,
-    private readonly origins: Map<bigint, bigint>,
+    private readonly origins: OriginLog,
     attributeCacheMs: number,
     private readonly directReadMax: number,
   ) {
@@ -189,8 +188,7 @@ export class OverlayFs implements ExportFs {
   ): Promise<OverlayFs> {
     const calls = 'calls' in opts ? opts.calls : native;
     await mkdir(upper, { recursive: true, mode: 0o755 });
-    const text = await readFile(originsFile, 'utf8').catch(() => '{}');
-    const origins = new Map(Object.entries(JSON.parse(text) as Record<string, string>).map(([k, v]) => [BigInt(k), BigInt(v)]));
+    const origins = await OriginLog.load(originsFile);
     let lowerIo: LocalIo<Ref>;
     let upperIo: LocalIo<Ref>;
     if (calls) {
@@ -214,13 +212,10 @@ export class OverlayFs implements ExportFs {
       lowerIo = new PortableIo(lower, true);
       upperIo = new PortableLayerIo(upper);
     }
-    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, originsFile, origins, opts.attributeCacheMs ?? 1000, opts.directReadMax ?? DIRECT_READ_MAX);
+    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, origins, opts.attributeCacheMs ?? 1000, opts.directReadMax ?? DIRECT_READ_MAX);
     const [u, l] = [fs.statAt('upper', ''), fs.statAt('lower', '')];
     fs.rootSt = { upper: u, lower: l };
-    if (!origins.has(u.ino)) {
-      origins.set(u.ino, l.ino);
-      await fs.saveOrigins();
-    }
+    if (!origins.has(u.ino)) await origins.set(u.ino, l.ino);
     rootsOn.set(lower, (rootsOn.get(lower) ?? 0) + 1);
     return fs;
   }
@@ -400,12 +395,6 @@ export class OverlayFs implements ExportFs {
     }
   }
 
-  private async saveOrigins(): Promise<void> {
-    const o: Record<string, string> = {};
-    for (const [k, v] of this.origins) o[String(k)] = String(v);
-    await writeFileAtomic(this.originsFile, JSON.stringify(o));
-  }
-
   /**
    * Brings `rel` (and its directories) into the upper layer, keeping its identity; returns its upper
    * attributes. One copy of a name at a time: calls in flight together (a client's pipelined WRITEs to
@@ -445,13 +434,12 @@ export class OverlayFs implements ExportFs {
           if (isFileSt(st)) await this.copyXattrs(src, st.ino, dst);
           else this.copyXattrsByName(rel, st.ino, pd, up.stat(dst).ino);
           await up.utimes(dst, timeAt(st.atimeNs), timeAt(st.mtimeNs));
-          this.origins.set(up.stat(dst).ino, st.ino);
+          await this.origins.set(up.stat(dst).ino, st.ino);
         } finally {
           up.release(dst);
         }
       }),
     );
-    await this.saveOrigins();
     return this.statAt('upper', rel);
   }
 
@@ -891,7 +879,7 @@ export class OverlayFs implements ExportFs {
       // The file renamed over is gone with its last name: its inode number may come back as a new file's, which must not take its origin.
       if (over && over.nlink === 1n) {
         await this.files.drop(`u${over.ino}`);
-        if (this.origins.delete(over.ino)) await this.saveOrigins();
+        await this.origins.delete(over.ino);
       }
       if (srcDir && dst?.lowerToo) await this.makeOpaque(to);
       if (src.lowerToo) await this.whiteout(from);
@@ -950,7 +938,7 @@ export class OverlayFs implements ExportFs {
         });
         if (!isDir && loc.st.nlink === 1n) {
           await this.files.drop(`u${loc.st.ino}`);
-          if (this.origins.delete(loc.st.ino)) await this.saveOrigins();
+          await this.origins.delete(loc.st.ino);
         }
       }
       if (loc.lowerToo) await this.whiteout(rel);
