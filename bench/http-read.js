@@ -17,7 +17,11 @@
 // (default 2000; 0 skips it) over one keep-alive connection, one curl
 // (busybox httpd closes each connection; curl opens the next): requests per
 // second and server CPU microseconds per request.
-//   node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--small N] [--servers netboot,netboot-reads,nginx,busybox] [--syscalls] [--json]
+//   node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--small N] [--servers netboot,netboot-reads,nginx,busybox] [--baseline DIR] [--syscalls] [--json]
+// --baseline DIR adds another built checkout of netboot as server "netboot
+// baseline" (its `netboot http`, sendfile bodies), so a change is measured
+// beside what it replaces in the same run. Before the rounds every server
+// serves each cell once unmeasured (JIT, page cache).
 // Each figure is the best of N rounds; a round measures every server on every
 // cell, alternating which server goes first. --syscalls adds one round per
 // cell with `perf stat` counting each server's system calls (root and perf
@@ -46,14 +50,20 @@ const parallels = String(opt('--parallel', '1,8')).split(',').map(Number);
 const wanted = String(opt('--servers', 'netboot,netboot-reads,nginx,busybox')).split(',');
 const syscalls = args.includes('--syscalls');
 const smallCount = Number(opt('--small', '2000'));
+const baselineDir = opt('--baseline', undefined);
 const SMALL_SIZE = 4096;
 if (!(sizeMiB > 0 && runs > 0 && parallels.every((p) => Number.isInteger(p) && p > 0) && Number.isInteger(smallCount) && smallCount >= 0)) {
-  console.error('usage: node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--small N] [--servers netboot,netboot-reads,nginx,busybox] [--syscalls] [--json]');
+  console.error('usage: node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--small N] [--servers netboot,netboot-reads,nginx,busybox] [--baseline DIR] [--syscalls] [--json]');
   process.exit(2);
 }
 const size = Math.round(sizeMiB * 1024 * 1024);
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
-const NAMES = { netboot: 'netboot', 'netboot-reads': 'netboot reads', nginx: 'nginx', busybox: 'busybox httpd' };
+const NAMES = { netboot: 'netboot', 'netboot-reads': 'netboot reads', baseline: 'netboot baseline', nginx: 'nginx', busybox: 'busybox httpd' };
+const baselineCli = baselineDir === undefined ? undefined : join(baselineDir, 'packages/netboot/dist/cli.js');
+if (baselineCli !== undefined && !existsSync(baselineCli)) {
+  console.error(`--baseline ${baselineDir}: no ${baselineCli}; build that checkout first (npx tsc -b)`);
+  process.exit(2);
+}
 
 /**
  * CPU seconds of a process so far: the sum of its threads' run time from
@@ -246,6 +256,7 @@ try {
   const netbootArgs = (port) => [cli, 'http', '--root', root, '--listen', '127.0.0.1', '--port', String(port)];
   if (wanted.includes('netboot')) await serve('netboot', process.execPath, netbootArgs, process.env);
   if (wanted.includes('netboot-reads')) await serve('netboot-reads', process.execPath, netbootArgs, { ...process.env, NETBOOT_PLATFORM: 'portable' });
+  if (baselineCli !== undefined) await serve('baseline', process.execPath, (port) => [baselineCli, ...netbootArgs(port).slice(1)], process.env);
   if (wanted.includes('nginx')) {
     const nginx = which('nginx');
     if (!nginx) skipped.nginx = 'not installed (apt-get install nginx-light)';
@@ -286,6 +297,7 @@ try {
     if (old === undefined || (higher ? value > old : value < old)) table[p][name] = value;
   };
   for (const p of parallels) for (const s of Object.values(servers)) await fetchAll(s.url, p).catch(() => {}); // warm: JIT, page cache
+  if (smallCount > 0) for (const s of Object.values(servers)) await fetchSmall(s.smallConfig, smallCount).catch(() => {});
   for (let run = 0; run < runs; run++) {
     for (const p of parallels) {
       const order = run % 2 === 0 ? Object.entries(servers) : Object.entries(servers).reverse();
@@ -475,6 +487,9 @@ try {
       }
       if (best.small?.netboot && best.small?.nginx) {
         console.log(`    netboot / nginx: ${ratio(best.small.netboot, best.small.nginx)}x requests/s, ${ratio(cpuPerGiB.small.nginx, cpuPerGiB.small.netboot)}x server CPU efficiency`);
+      }
+      if (cpuPerGiB.small?.netboot && cpuPerGiB.small?.['netboot baseline']) {
+        console.log(`    netboot / netboot baseline: ${ratio(cpuPerGiB.small['netboot baseline'], cpuPerGiB.small.netboot)}x server CPU efficiency`);
       }
     }
   }

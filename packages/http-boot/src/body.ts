@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { read } from 'node:fs';
 import { native, socketFd, type SendfileTransfer } from '@netboot/platform';
@@ -73,20 +72,46 @@ export function sendfileUnderWay(socket: Socket): boolean {
 }
 
 /**
- * Sends `length` bytes of the open file `fd` from `start` as the body of
- * `res`, whose headers are set (writeHead) but may not be sent yet. The
- * caller owns `fd` and closes it once this settles; the caller ends or
- * destroys `res`. Resolves with what was sent; rejects on a read error or
- * a file shorter than promised (the connection must then be dropped).
+ * Bytes of the buffer a small body and its head are written from: one
+ * buffer, reused while the kernel takes each write whole (the usual case),
+ * replaced when a write has to wait (the socket then holds it).
  */
-export async function sendBody(req: IncomingMessage, res: ServerResponse, fd: number, start: number, length: number, mode: BodyMode): Promise<BodyResult> {
-  // A pipelined response waits for the ones before it to leave the connection.
-  const socket = await ownConnection(req, res);
-  if (!socket) return { sent: 0, complete: false, uncached: 0 };
+const SCRATCH = SMALL_BODY + 1024;
+let scratch = Buffer.allocUnsafeSlow(SCRATCH);
+
+/**
+ * True, or a promise of whether the socket took everything written to it:
+ * false once it closed first. A write the kernel took whole leaves nothing
+ * queued, and needs no wait.
+ */
+export function flushed(socket: Socket): true | Promise<boolean> {
+  if (socket.destroyed) return Promise.resolve(false);
+  if (socket.writableLength === 0) return true;
+  // An empty write calls back once every write before it is done; one the connection's end cuts short may never call back: its close settles it.
+  return new Promise((resolve) => {
+    const onClose = () => resolve(false);
+    socket.once('close', onClose);
+    socket.write('', (err) => {
+      socket.off('close', onClose);
+      resolve(!err && !socket.destroyed);
+    });
+  });
+}
+
+/**
+ * Sends the response head `head` (status line and fields, ending in the
+ * empty line) and `length` bytes of the open file `fd` from `start` as its
+ * body on `socket`. The caller owns `fd` and closes it once this settles.
+ * Resolves with what was sent; rejects on a read error or a file shorter
+ * than promised (the connection must then be dropped).
+ */
+export async function sendBody(socket: Socket, head: string, fd: number, start: number, length: number, mode: BodyMode): Promise<BodyResult> {
+  if (socket.destroyed) return { sent: 0, complete: false, uncached: 0 };
   if (mode === 'sendfile' && native && length <= SMALL_BODY) {
-    const small = await sendCachedSmall(socket, res, fd, start, length);
+    const small = sendCachedSmall(socket, head, fd, start, length);
     if (small) return small;
   }
+  socket.write(head, 'latin1');
   if (mode === 'sendfile' && native) {
     let sockFd: number | undefined;
     try {
@@ -94,62 +119,40 @@ export async function sendBody(req: IncomingMessage, res: ServerResponse, fd: nu
     } catch {
       // A socket without a visible fd (another runtime): the portable way.
     }
-    if (sockFd !== undefined) return sendByFile(socket, res, sockFd, fd, start, length);
+    if (sockFd !== undefined) return sendByFile(socket, sockFd, fd, start, length);
   }
-  return sendByReads(socket, res, fd, start, length);
-}
-
-/** The connection once `res` is the response it is sending, or undefined if it closed first. */
-function ownConnection(req: IncomingMessage, res: ServerResponse): Promise<Socket | undefined> {
-  const conn = req.socket;
-  if (res.socket) return Promise.resolve(res.socket.destroyed ? undefined : res.socket);
-  if (conn.destroyed) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const onSocket = (s: Socket) => {
-      conn.off('close', onClose);
-      resolve(s.destroyed ? undefined : s);
-    };
-    const onClose = () => {
-      res.off('socket', onSocket);
-      resolve(undefined);
-    };
-    res.once('socket', onSocket);
-    conn.once('close', onClose);
-  });
+  return sendByReads(socket, fd, start, length);
 }
 
 /**
- * A small body the page cache holds, read on the loop and written with the
- * headers; undefined (nothing written) when it is not all cached or the
- * file system cannot say, for the sendfile path to send.
+ * A small body the page cache holds, read on the loop behind its head into
+ * one buffer and written with one call; undefined (nothing written) when it
+ * is not all cached or the file system cannot say, for the sendfile path to
+ * send.
  */
-async function sendCachedSmall(socket: Socket, res: ServerResponse, fd: number, start: number, length: number): Promise<BodyResult | undefined> {
-  const buf = Buffer.allocUnsafe(length);
+function sendCachedSmall(socket: Socket, head: string, fd: number, start: number, length: number): BodyResult | Promise<BodyResult> | undefined {
+  const total = head.length + length;
+  const buf = total <= SCRATCH ? scratch : Buffer.allocUnsafeSlow(total);
+  const at = buf.write(head, 0, 'latin1');
   let n: number;
   try {
-    n = native!.preadNowait(fd, buf, 0, length, start);
+    n = native!.preadNowait(fd, buf, at, length, start);
   } catch {
     return undefined;
   }
   if (n !== length) return undefined;
-  // A write the connection's end cuts short may never call back: its close settles it.
-  let onClose = () => {};
-  const written = await new Promise<boolean>((resolve) => {
-    onClose = () => resolve(false);
-    socket.once('close', onClose);
-    res.write(buf, (err) => resolve(!err));
-  });
-  socket.off('close', onClose);
-  return { sent: written ? length : 0, complete: written, uncached: 0 };
+  socket.write(buf.subarray(0, at + length));
+  const done = flushed(socket);
+  if (done === true) return { sent: length, complete: true, uncached: 0 };
+  // The socket holds the buffer until the kernel has taken it: the next small body gets another.
+  if (buf === scratch) scratch = Buffer.allocUnsafeSlow(SCRATCH);
+  return done.then((ok) => ({ sent: ok ? length : 0, complete: ok, uncached: 0 }));
 }
 
-async function sendByFile(socket: Socket, res: ServerResponse, sockFd: number, fd: number, start: number, length: number): Promise<BodyResult> {
-  // The headers go through Node; the body must not pass them in the kernel's queue.
-  res.flushHeaders();
-  if (socket.writableLength > 0) {
-    const flushed = await new Promise<boolean>((resolve) => socket.write('', (err) => resolve(!err)));
-    if (!flushed) return { sent: 0, complete: false, uncached: 0 };
-  }
+async function sendByFile(socket: Socket, sockFd: number, fd: number, start: number, length: number): Promise<BodyResult> {
+  // The head went through Node's stream; the body must not pass it in the kernel's queue.
+  const headOut = flushed(socket);
+  if (headOut !== true && !(await headOut)) return { sent: 0, complete: false, uncached: 0 };
   if (socket.destroyed) return { sent: 0, complete: false, uncached: 0 };
   return new Promise((resolve, reject) => {
     const onClose = () => transfer.cancel();
@@ -182,7 +185,7 @@ function readInto(fd: number, buf: Buffer, length: number, position: number): Pr
  * Buffers go back to the pool only when no write holds them; one whose write
  * never reported (the connection died) is left to the collector.
  */
-async function sendByReads(socket: Socket, res: ServerResponse, fd: number, start: number, length: number): Promise<BodyResult> {
+async function sendByReads(socket: Socket, fd: number, start: number, length: number): Promise<BodyResult> {
   let onClose = () => {};
   const closed = new Promise<false>((resolve) => {
     onClose = () => resolve(false);
@@ -213,7 +216,7 @@ async function sendByReads(socket: Socket, res: ServerResponse, fd: number, star
       settled[turn] = false;
       const slot = turn;
       writes[turn] = new Promise<boolean>((resolve) =>
-        res.write(chunk, (err) => {
+        socket.write(chunk, (err) => {
           settled[slot] = true;
           if (!err) sent += n;
           resolve(!err);

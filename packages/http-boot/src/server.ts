@@ -1,12 +1,14 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { closeSync } from 'node:fs';
-import type { AddressInfo, Socket } from 'node:net';
 import { printable } from '@netboot/log-text';
 import { ServedRoot, type Remap } from '@netboot/tftp-wire';
 import { combinedLogLine } from './access-log.js';
-import { bodyMode, sendBody, sendfileProgressed, sendfileUnderWay, type BodyMode } from './body.js';
+import { bodyMode, flushed, sendBody, type BodyMode } from './body.js';
+import { Connection, type ConnectionLimits, type RequestSink } from './connection.js';
 import { parseRange } from './range.js';
+import type { RequestHead, RequestHeadError } from './request-head.js';
 import { requestedName } from './request-path.js';
+import { dateLine, FileHeads, refusalHead } from './response-head.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning';
 
@@ -58,8 +60,6 @@ export type HttpExchange =
       uncached: number;
     };
 
-const TEXT_TYPES = /\.(cfg|conf|ipxe|txt|menu)$|(^|\/)(pxelinux\.cfg|grub)\//;
-
 /** Strips the IPv4-mapped prefix so logs and remap rules see 198.18.1.10, not ::ffff:198.18.1.10. */
 function clientAddress(socket: Socket): string {
   return (socket.remoteAddress ?? '-').replace(/^::ffff:(?=\d+\.)/, '');
@@ -68,46 +68,43 @@ function clientAddress(socket: Socket): string {
 interface Outcome {
   status: number;
   bytes: number;
+  /** False when the connection closed before the whole response left. */
+  complete: boolean;
   uncached?: number;
 }
 
+/** Methods this server knows and refuses with 405; any other is not implemented (501). */
+const KNOWN_METHODS = new Set(['POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT']);
+
 /**
- * Serves a boot-file root read-only over HTTP/1.1 with node:http: GET and
- * HEAD, one byte range, keep-alive, no directory listing. The names go
- * through the same remap rules and secure-root resolution as the TFTP
- * server's, so a file is reachable over HTTP exactly when it is over TFTP.
+ * Serves a boot-file root read-only over HTTP/1.1: GET and HEAD, one byte
+ * range, keep-alive and pipelining, no directory listing. Requests are read
+ * by this package's own strict decoder on plain TCP sockets (boot clients
+ * send short, plain heads; a general-purpose HTTP stack's per-request work
+ * cost several times the file's). The names go through the same remap rules
+ * and secure-root resolution as the TFTP server's, so a file is reachable
+ * over HTTP exactly when it is over TFTP.
  */
-export class HttpBootServer {
+export class HttpBootServer implements RequestSink {
   private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+  private readonly heads = new FileHeads();
+  private readonly limits: ConnectionLimits;
+  private sweeper: NodeJS.Timeout | undefined;
   private root: ServedRoot | undefined;
   private remap: Remap | undefined;
+  private shuttingDown = false;
   /** How file bodies are sent: sendfile with @netboot/platform, pooled reads without. */
   readonly bodies: BodyMode;
 
   constructor(private readonly opts: HttpBootServerOptions) {
     this.remap = opts.remap;
     this.bodies = opts.bodies === 'reads' ? 'reads' : bodyMode();
-    const idleMs = opts.idleTimeoutMs ?? 60_000;
-    // Headers must arrive within 10 s, checked every 2 s (Node's default check is every 30 s), so a
-    // client that trickles a request (slowloris) holds its socket for seconds, not a minute.
-    const limits = { keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2000 };
-    this.server = createServer(limits, (req, res) => {
-      void this.handle(req, res);
-    });
+    // Headers must arrive within 10 s, so a client that trickles a request (slowloris) holds its socket for seconds, not a minute.
+    this.limits = { keepAlive: opts.keepAliveTimeoutMs ?? 5000, headers: 10_000, idle: opts.idleTimeoutMs ?? 60_000 };
+    // Half-open: a client may send its requests and its FIN at once, and still be answered.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.maxConnections = opts.maxConnections ?? 1024;
-    this.server.setTimeout(idleMs, (socket: Socket) => {
-      // A sendfile body's bytes bypass Node, whose idle timer cannot see them: a body still moving re-arms it.
-      if (sendfileProgressed(socket)) socket.setTimeout(idleMs);
-      else socket.destroy();
-    });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      this.log('debug', `bad request from ${clientAddress(socket)}: ${err.code ?? err.message}`);
-      const status =
-        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      // A bad pipelined request while a sendfile body is under way: an answer now would land inside the body.
-      if (socket.writable && err.code !== 'ECONNRESET' && !sendfileUnderWay(socket)) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      else socket.destroy();
-    });
   }
 
   /** New remap rules (SIGHUP) for requests from now on. */
@@ -124,6 +121,13 @@ export class HttpBootServer {
         resolve();
       });
     });
+    // The time limits are checked a few times within the shortest of them, at most once a second.
+    const every = Math.max(50, Math.min(1000, Math.floor(Math.min(this.limits.keepAlive, this.limits.headers, this.limits.idle) / 4)));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections) c.check(now, this.limits);
+    }, every);
+    this.sweeper.unref();
     const a = this.server.address() as AddressInfo;
     return { address: a.address, port: a.port };
   }
@@ -131,138 +135,171 @@ export class HttpBootServer {
   /** Stops accepting; idle connections close at once, responses under way get `graceMs` to finish. */
   async close(graceMs = 2000): Promise<void> {
     if (!this.server.listening) return;
+    this.shuttingDown = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+    for (const c of this.connections) {
+      if (c.idle) c.socket.destroy();
+      else c.closing = true;
+    }
+    const timer = setTimeout(() => {
+      for (const c of this.connections) c.socket.destroy();
+    }, graceMs);
     await closed;
     clearTimeout(timer);
+    clearInterval(this.sweeper);
     this.root?.close();
     this.root = undefined;
   }
 
-  /** Messages carry request targets, which are bytes a client chose (Node reads them as Latin-1: 0x9b is a C1 CSI). */
+  private accept(socket: Socket): void {
+    if (this.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, clientAddress(socket), this, Date.now());
+    this.connections.add(conn);
+    socket.once('close', () => this.connections.delete(conn));
+  }
+
+  /** Messages carry request targets, which are bytes a client chose (read as Latin-1: 0x9b is a C1 CSI). */
   private log(level: LogLevel, message: string): void {
     this.opts.log?.(level, printable(message));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const who = clientAddress(req.socket);
-    const at = new Date();
-    this.opts.onExchange?.({ phase: 'request', client: who, method: req.method ?? '-', target: req.url ?? '-' });
-    const closed = new Promise<boolean>((resolve) => res.on('close', () => resolve(res.writableFinished)));
+  /** The Date and Connection fields and the empty line that end every head. */
+  private tail(conn: Connection, head: RequestHead | undefined): string {
+    if (conn.closing) return `${dateLine(Date.now())}Connection: close\r\n\r\n`;
+    // HTTP/1.0 keeps the connection only when asked to, and is told it was.
+    return head?.minor === 0 ? `${dateLine(Date.now())}Connection: keep-alive\r\n\r\n` : `${dateLine(Date.now())}\r\n`;
+  }
+
+  refuse(conn: Connection, err: RequestHeadError): void {
+    this.log('debug', `bad request from ${conn.client}: ${err.message}`);
+    const text = `${err.message}\n`;
+    conn.socket.write(refusalHead(err.status, text, '') + this.tail(conn, undefined) + text, 'latin1');
+  }
+
+  timedOut(conn: Connection): void {
+    this.log('debug', `request head from ${conn.client} not complete within ${this.limits.headers / 1000} s`);
+    const text = 'Request Timeout\n';
+    conn.socket.write(refusalHead(408, text, '') + this.tail(conn, undefined) + text, 'latin1');
+  }
+
+  async answer(conn: Connection, head: RequestHead): Promise<void> {
+    const who = conn.client;
+    const at = Date.now();
+    const { method, target } = head;
+    // This server reads no request body: the connection ends after the answer instead of reading past one.
+    if (head.close || head.hasBody || this.shuttingDown) conn.closing = true;
+    this.opts.onExchange?.({ phase: 'request', client: who, method, target });
     let outcome: Outcome;
     try {
-      outcome = await this.respond(req, res, who);
+      outcome = await this.respond(conn, head);
     } catch (err) {
-      this.log('warning', `${req.method} ${req.url} from ${who}: ${(err as Error).message}`);
-      if (res.headersSent) {
-        res.destroy();
-        outcome = { status: res.statusCode, bytes: 0 };
-      } else {
-        outcome = this.refuse(res, 500, 'Internal Server Error');
-      }
+      this.log('warning', `${method} ${target} from ${who}: ${(err as Error).message}`);
+      // Whatever was sent of a response, the client cannot tell where it ends now.
+      conn.socket.destroy();
+      outcome = { status: 500, bytes: 0, complete: false };
     }
-    const complete = await closed;
-    if (!complete) this.log('debug', `${who} went away before ${req.url} was sent in full`);
+    if (!outcome.complete) this.log('debug', `${who} went away before ${target} was sent in full`);
     this.opts.onExchange?.({
       phase: 'done',
       client: who,
-      method: req.method ?? '-',
-      target: req.url ?? '-',
+      method,
+      target,
       status: outcome.status,
       bytes: outcome.bytes,
-      seconds: (Date.now() - at.getTime()) / 1000,
-      complete,
+      seconds: (Date.now() - at) / 1000,
+      complete: outcome.complete,
       uncached: outcome.uncached ?? 0,
     });
     this.opts.accessLog?.(
       combinedLogLine({
         client: who,
-        at,
-        method: req.method ?? '-',
-        target: req.url ?? '-',
-        httpVersion: req.httpVersion,
+        at: new Date(at),
+        method,
+        target,
+        httpVersion: head.minor === 0 ? '1.0' : '1.1',
         status: outcome.status,
         bytes: outcome.bytes,
-        referer: req.headers.referer,
-        userAgent: req.headers['user-agent'],
+        referer: head.referer,
+        userAgent: head.userAgent,
       }),
     );
   }
 
-  private refuse(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): Outcome {
+  private async refusal(conn: Connection, head: RequestHead, status: number, text: string, extra = ''): Promise<Outcome> {
     const body = `${text}\n`;
-    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...headers });
-    res.end(res.req.method === 'HEAD' ? undefined : body);
-    return { status, bytes: res.req.method === 'HEAD' ? 0 : Buffer.byteLength(body) };
+    const bytes = head.method === 'HEAD' ? 0 : Buffer.byteLength(body);
+    const message = refusalHead(status, body, extra) + this.tail(conn, head);
+    conn.socket.write(bytes === 0 ? message : message + body, 'utf8');
+    const done = flushed(conn.socket);
+    return { status, bytes, complete: done === true ? true : await done };
   }
 
-  private async respond(req: IncomingMessage, res: ServerResponse, who: string): Promise<Outcome> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return this.refuse(res, 405, `${req.method} is not allowed: this server only reads files (GET, HEAD)`, { Allow: 'GET, HEAD' });
+  private async respond(conn: Connection, head: RequestHead): Promise<Outcome> {
+    const { method, target } = head;
+    const who = conn.client;
+    if (method !== 'GET' && method !== 'HEAD') {
+      if (!KNOWN_METHODS.has(method)) {
+        conn.closing = true;
+        return this.refusal(conn, head, 501, `${method} is not a method this server implements (GET, HEAD)`);
+      }
+      return this.refusal(conn, head, 405, `${method} is not allowed: this server only reads files (GET, HEAD)`, 'Allow: GET, HEAD\r\n');
     }
-    const wanted = requestedName(req.url ?? '');
+    const wanted = requestedName(target);
     if (!wanted.ok) {
-      this.log('info', `${req.method} ${req.url} from ${who} refused: ${wanted.reason}`);
-      return this.refuse(res, wanted.status, wanted.status === 403 ? 'Forbidden' : 'Bad Request');
+      this.log('info', `${method} ${target} from ${who} refused: ${wanted.reason}`);
+      return this.refusal(conn, head, wanted.status, wanted.status === 403 ? 'Forbidden' : 'Bad Request');
     }
     let name = wanted.name;
     if (this.remap) {
       const r = this.remap.apply(name, { op: 'get', address: who });
       if (r.refused) {
-        this.log('info', `${req.method} ${req.url} from ${who} refused: ${r.reason}`);
-        return this.refuse(res, 403, 'Forbidden');
+        this.log('info', `${method} ${target} from ${who} refused: ${r.reason}`);
+        return this.refusal(conn, head, 403, 'Forbidden');
       }
-      if (r.name !== name) this.log('debug', `${req.url} from ${who} remapped to ${r.name}`);
+      if (r.name !== name) this.log('debug', `${target} from ${who} remapped to ${r.name}`);
       name = r.name;
     }
     // The root itself: a directory, and this server lists none.
-    if (name.replace(/^\/+/, '') === '') return this.refuse(res, 403, 'Forbidden (no directory listing)');
-    if (!this.root) return this.refuse(res, 503, 'Service Unavailable (shutting down)');
+    if (name.replace(/^\/+/, '') === '') return this.refusal(conn, head, 403, 'Forbidden (no directory listing)');
+    if (!this.root) return this.refusal(conn, head, 503, 'Service Unavailable (shutting down)');
     // Opened beneath the root once: the stat, the headers and the bytes all come from this descriptor.
     const opened = await this.root.openRead(name);
     if (!opened.ok) {
       switch (opened.reason) {
         case 'not-found':
-          return this.refuse(res, 404, 'Not Found');
+          return this.refusal(conn, head, 404, 'Not Found');
         case 'not-file':
-          return opened.directory ? this.refuse(res, 403, 'Forbidden (no directory listing)') : this.refuse(res, 404, 'Not Found (not a regular file)');
+          return opened.directory ? this.refusal(conn, head, 403, 'Forbidden (no directory listing)') : this.refusal(conn, head, 404, 'Not Found (not a regular file)');
         case 'bad-name':
-          this.log('info', `${req.method} ${req.url} from ${who} refused: ${opened.detail}`);
-          return this.refuse(res, 400, 'Bad Request');
+          this.log('info', `${method} ${target} from ${who} refused: ${opened.detail}`);
+          return this.refusal(conn, head, 400, 'Bad Request');
         case 'escape':
-          this.log('info', `${req.method} ${req.url} from ${who} refused: ${opened.detail}`);
-          return this.refuse(res, 403, 'Forbidden');
+          this.log('info', `${method} ${target} from ${who} refused: ${opened.detail}`);
+          return this.refusal(conn, head, 403, 'Forbidden');
         default:
-          this.log('info', `${req.method} ${req.url} from ${who}: cannot open ${name}: ${opened.detail}`);
-          return this.refuse(res, 403, 'Forbidden');
+          this.log('info', `${method} ${target} from ${who}: cannot open ${name}: ${opened.detail}`);
+          return this.refusal(conn, head, 403, 'Forbidden');
       }
     }
     const { fd, stats: st } = opened;
     try {
-      const headers: Record<string, string | number> = {
-        'Content-Type': TEXT_TYPES.test(name) ? 'text/plain; charset=utf-8' : 'application/octet-stream',
-        'Accept-Ranges': 'bytes',
-        'Last-Modified': st.mtime.toUTCString(),
-      };
-      const range = parseRange(req.headers.range, st.size);
-      if (range.kind === 'unsatisfiable') {
-        return this.refuse(res, 416, 'Range Not Satisfiable', { 'Content-Range': `bytes */${st.size}` });
-      }
-      const [status, start, end] = range.kind === 'partial' ? [206, range.start, range.end] : [200, 0, st.size - 1];
-      if (status === 206) headers['Content-Range'] = `bytes ${start}-${end}/${st.size}`;
+      const range = parseRange(head.range, st.size);
+      if (range.kind === 'unsatisfiable') return await this.refusal(conn, head, 416, 'Range Not Satisfiable', `Content-Range: bytes */${st.size}\r\n`);
+      const partial = range.kind === 'partial';
+      const [status, start, end] = partial ? [206, range.start, range.end] : [200, 0, st.size - 1];
       const length = end - start + 1;
-      headers['Content-Length'] = length;
-      res.writeHead(status, headers);
-      if (req.method === 'HEAD' || length === 0) {
-        res.end();
-        return { status, bytes: 0 };
+      const fields = (partial ? this.heads.partial(name, st, start, end) : this.heads.whole(name, st)) + this.tail(conn, head);
+      if (method === 'HEAD' || length === 0) {
+        conn.socket.write(fields, 'latin1');
+        const done = flushed(conn.socket);
+        return { status, bytes: 0, complete: done === true ? true : await done };
       }
-      const body = await sendBody(req, res, fd, start, length, this.bodies);
-      // Complete: the response ends with no more bytes and the connection serves the next request.
-      if (body.complete) res.end();
-      else res.destroy();
-      return { status, bytes: body.sent, uncached: body.uncached };
+      const body = await sendBody(conn.socket, fields, fd, start, length, this.bodies);
+      if (!body.complete) conn.socket.destroy();
+      return { status, bytes: body.sent, complete: body.complete, uncached: body.uncached };
     } finally {
       // Every body has settled here: nothing reads the descriptor any more. Closing a regular
       // file does not wait for the disk, so it is done here rather than by a thread-pool hop.

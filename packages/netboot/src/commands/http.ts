@@ -1,6 +1,7 @@
 import { type Command, UsageError, boolFlag, parseFlags, stringFlag, untilSignalled } from '../command.js';
 import { serveUntilSignalled } from '../serve/until-signalled.js';
 import { startHttp } from '../serve/http-runner.js';
+import { lineWriter } from '../serve/line-writer.js';
 
 const usage = `usage: netboot http --root DIR [--listen ADDR] [--port 80] [--remap FILE] [--verbose]
 
@@ -33,7 +34,9 @@ export const http: Command = {
     });
     const root = stringFlag(flags, 'root');
     if (!root) throw new UsageError('--root DIR is required');
-    const log = (line: string) => (line.startsWith('http: warning:') ? console.error(line) : console.log(line));
+    const out = lineWriter(process.stdout);
+    const err = lineWriter(process.stderr);
+    const log = (line: string) => (line.startsWith('http: warning:') ? err(line) : out(line));
     const signalled = untilSignalled();
     const service = await startHttp(
       { root, listen: stringFlag(flags, 'listen'), port: stringFlag(flags, 'port'), remapFile: stringFlag(flags, 'remap'), verbose: boolFlag(flags, 'verbose') },

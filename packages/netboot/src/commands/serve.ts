@@ -5,6 +5,7 @@ import { startNfs } from '../serve/nfs-runner.js';
 import { startTftp, type RunningTftp } from '../serve/tftp-runner.js';
 import { offerDelayMs } from '../serve/boot-pacing.js';
 import { startHttp } from '../serve/http-runner.js';
+import { lineWriter } from '../serve/line-writer.js';
 import { startDhcp, type DhcpSettings } from '../serve/dhcp-runner.js';
 import type { Log, RunningService } from '../serve/running-service.js';
 import { untilSignalled } from '../command.js';
@@ -191,7 +192,7 @@ export const serve: Command = {
   usage,
   async run(argv) {
     let settings = await loadSettings(argv);
-    const log: Log = (line) => console.log(line);
+    const log: Log = lineWriter(process.stdout);
     let demo: Awaited<ReturnType<typeof writeDemo>> | undefined;
     if (argv.length === 0) {
       demo = await writeDemo(defaultDemoDir());
