@@ -9,7 +9,7 @@
 // perf is stopped. Counting does not slow the server (tracepoint counters,
 // not strace), so the figures are the server's ordinary path.
 //
-//   node bench/nfs-cost.js [--cells seq1,read8k16,read64k8,random,getattr,lookup,lookup1,write4,filesync4,walk] [--servers netboot,ganesha]
+//   node bench/nfs-cost.js [--cells seq1,read8k16,read64k8,random,getattr,lookup,lookup1,write4,write16,filesync4,walk] [--servers netboot,ganesha]
 //                          [--scale 1] [--baseline DIR] [--image-root] [--json]
 //
 // --baseline DIR adds another built checkout of netboot as server "baseline",
@@ -53,6 +53,7 @@ const CELLS = {
   // One call in flight, as a walk makes them: every call pays a whole event-loop turn (poll, read, write).
   lookup1: { label: 'LOOKUP x1', op: 'lookup', io: 4096, inflight: 1, ops: 20000 },
   write4: { label: 'WRITE 1 MiB UNSTABLE x4', op: 'write', io: MiB, inflight: 4, ops: 1500, stable: 0 },
+  write16: { label: 'WRITE 1 MiB UNSTABLE x16', op: 'write', io: MiB, inflight: 16, ops: 1500, stable: 0 },
   filesync4: { label: 'WRITE 1 MiB FILE_SYNC x4', op: 'write', io: MiB, inflight: 4, ops: 600, stable: 2 },
   // One cold walk of a copy of part of /usr/lib in the export (page cache dropped first; no server has
   // seen the tree before, each has walked a smaller copy): per call, READDIRPLUS and LOOKUP together.
@@ -84,6 +85,19 @@ function cpu(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+}
+
+/** CPU nanoseconds of all the process's threads, from schedstat (exact, where stat counts 10 ms ticks). */
+function cpuNs(pid) {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns;
 }
 
 /** The NFS server's own pid: for Ganesha the started pid is the unshare/sh wrapper. */
@@ -169,10 +183,12 @@ async function measureCell(binary, started, name, pid, def, ops) {
   perf.stderr.on('data', (d) => (perfOut += d));
   await new Promise((r) => setTimeout(r, 300)); // perf attached to every thread
   const cpu0 = cpu(pid);
+  const ns0 = cpuNs(pid);
   if (pausing) client.stdin.write('go\n');
   const result = await next();
   await exited(client);
   const cpu1 = cpu(pid);
+  const ns1 = cpuNs(pid);
   perf.kill('SIGINT');
   await exited(perf);
   if (def.op === 'write') rmSync(join(started.exportPath, file), { force: true });
@@ -221,6 +237,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     loopTurnsPerOp: per((total.epoll_wait ?? 0) + (total.epoll_pwait ?? 0)),
     futexPerOp: per(total.futex),
     threadsBusy,
+    cpuUsPerOp: Number(((ns1 - ns0) / 1e3 / n).toFixed(1)),
     userUsPerOp: Number((((cpu1.user - cpu0.user) * 1e6) / n).toFixed(1)),
     sysUsPerOp: Number((((cpu1.sys - cpu0.sys) * 1e6) / n).toFixed(1)),
     syscalls: named,
@@ -266,7 +283,7 @@ async function main() {
     // add-node writes the node's etc/hostname and etc/fstab into its layer: a root has an etc.
     if (servers.includes('image')) mkdirSync(join(dir, 'etc'));
     readFileSync(join(dir, FILE)); // page cache warm
-    const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline', ...(servers.includes('image') ? ['baseline-image'] : [])] : servers, { dir, work, atExit, baseline: values.baseline });
+    const { started, notes } = await startServers(values.baseline && !servers.includes('baseline') ? [...servers, 'baseline', ...(servers.includes('image') ? ['baseline-image'] : [])] : servers, { dir, work, atExit, baseline: values.baseline });
     const pids = Object.fromEntries(Object.keys(started).map((n) => [n, serverPid(started[n], n)]));
     const loadAtStart = load();
     if (!values.json) {
@@ -274,7 +291,7 @@ async function main() {
       for (const [n, note] of Object.entries(notes)) console.log(`${n}: ${note}${pids[n] ? ` (server pid ${pids[n]})` : ''}`);
       console.log(
         `${'cell'.padEnd(26)}${'server'.padEnd(15)}${'ops/s'.padStart(8)}${'sys/op'.padStart(8)}${'loop'.padStart(7)}${'other'.padStart(7)}` +
-          `${'turns'.padStart(7)}${'futex'.padStart(7)}${'usr µs'.padStart(8)}${'sys µs'.padStart(8)}  calls per op`,
+          `${'turns'.padStart(7)}${'futex'.padStart(7)}${'cpu µs'.padStart(8)}${'usr µs'.padStart(8)}${'sys µs'.padStart(8)}  calls per op`,
       );
     }
     const rows = [];
@@ -290,7 +307,7 @@ async function main() {
             console.log(
               `${def.label.padEnd(26)}${name.padEnd(15)}${String(r.opsPerSecond).padStart(8)}${r.syscallsPerOp.toFixed(1).padStart(8)}` +
                 `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
-                `${r.futexPerOp.toFixed(2).padStart(7)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
+                `${r.futexPerOp.toFixed(2).padStart(7)}${r.cpuUsPerOp.toFixed(0).padStart(8)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
                 Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`).join(', '),
             );
           }
@@ -301,7 +318,7 @@ async function main() {
     if (values.json) {
       const cells = [];
       for (const r of rows) {
-        for (const [metric, unit] of [['syscallsPerOp', 'syscalls/op'], ['userUsPerOp', 'user µs/op'], ['sysUsPerOp', 'sys µs/op']]) {
+        for (const [metric, unit] of [['syscallsPerOp', 'syscalls/op'], ['cpuUsPerOp', 'cpu µs/op'], ['userUsPerOp', 'user µs/op'], ['sysUsPerOp', 'sys µs/op']]) {
           cells.push(
             jsonCell({
               key: `${r.cell}/${metric}`,
@@ -316,7 +333,7 @@ async function main() {
         }
       }
       console.log(JSON.stringify(report({ benchmark: 'nfs-cost', params: { scale, cells: cellNames }, servers: notes, loadAtStart, cells })));
-    } else console.log(`load at end ${load().join(' ')}; loop = calls on the thread with most epoll_wait (the event loop), other = all other threads, turns = epoll_wait per op`);
+    } else console.log(`load at end ${load().join(' ')}; loop = calls on the thread with most epoll_wait (the event loop), other = all other threads, turns = epoll_wait per op, cpu µs = all threads' CPU per op (schedstat; usr/sys split from 10 ms ticks)`);
     for (const s of Object.values(started)) await s.server.stop();
   } finally {
     atExit.run();

@@ -1,4 +1,4 @@
-import { fdatasync, fsync, write } from 'node:fs';
+import { fdatasync, fsync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Stability } from './export-fs.js';
 
@@ -18,6 +18,26 @@ export async function writeThenSync(fd: number, data: Buffer, position: number, 
     if (n === 0) break;
     done += n;
   }
-  if (stable === 'file') await fsyncFd(fd);
-  else if (stable === 'data') await fdatasyncFd(fd);
+  await syncFor(fd, stable);
+}
+
+/**
+ * WRITE on the calling thread: `data` copied into the page cache with pwrite (continued as writeThenSync does),
+ * then, when `stable` asks, the flush in the thread pool, where the thread waits for the disk. For a loop that
+ * serves only NFS (a worker thread): a hop to the pool and back for the copy costs more than the copy (two
+ * futex wake-ups, the pool thread's wake-up taking the core from the loop, the loop's wake-up), and a writer
+ * the kernel holds back for dirty pages then holds back only this thread's reading of more calls.
+ */
+export async function writeHereThenSync(fd: number, data: Buffer, position: number, stable: Stability): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const n = writeSync(fd, data, done, data.length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  await syncFor(fd, stable);
+}
+
+/** fsync for FILE_SYNC, fdatasync for DATA_SYNC, nothing for UNSTABLE. */
+function syncFor(fd: number, stable: Stability): Promise<void> | undefined {
+  return stable === 'file' ? fsyncFd(fd) : stable === 'data' ? fdatasyncFd(fd) : undefined;
 }

@@ -7,6 +7,7 @@ import type { AttrChange, ExportFs, FsObject, NewOwner, NodeKind, Stability, Tim
 import { ExportTree } from './export-tree.js';
 import type { LocalAttrs, LocalIo } from './local-io.js';
 import { OpenFiles } from './open-files.js';
+import { writeHereThenSync } from './file-write.js';
 
 const readFd = promisify(read);
 /**
@@ -34,6 +35,8 @@ export class LocalShared {
   constructor(
     attributeCacheMs: number,
     readonly directReadMax = DIRECT_READ_MAX,
+    /** Whether WRITE data is copied into the page cache on the serving thread (see writeHereThenSync). */
+    readonly directWrites = false,
   ) {
     this.cache = new AttributeCache(attributeCacheMs);
   }
@@ -253,7 +256,8 @@ export class LocalFs<R> implements ExportFs {
       return await this.useFile(
         obj,
         async (fd) => {
-          await this.io.writeAt(fd, data, position, stable);
+          if (this.shared.directWrites) await writeHereThenSync(fd, data, position, stable);
+          else await this.io.writeAt(fd, data, position, stable);
           // Synchronous: the inode is in memory (microseconds), and an asynchronous stat would queue behind
           // the writes in flight in the pool.
           const st = fstatSync(fd, { bigint: true });

@@ -46,6 +46,15 @@ export interface NfsServerOptions {
    * Infinity on an NFS worker thread, whose loop serves nothing else).
    */
   directReadMax?: number;
+  /**
+   * Whether WRITE data is copied into the page cache on the serving thread
+   * (a stable write's flush still waits in the thread pool) instead of in the
+   * thread pool (default false: the loop netboot serve shares with DHCP,
+   * TFTP and HTTP never waits for a writer the kernel holds back; true on an
+   * NFS worker thread, whose loop serves nothing else and where the hop costs
+   * more than the copy).
+   */
+  directWrites?: boolean;
   /** Another backend for some exports (an image-backed node root); undefined leaves the export to the local backend. */
   backend?: (def: NfsExport) => Promise<ExportFs | undefined>;
 }
@@ -94,7 +103,7 @@ export class NfsServer {
           'sockets (no devices or FIFOs), and a path including the export prefix is limited to 4096 bytes',
       );
     }
-    this.local = new LocalShared(opts.attributeCacheMs ?? 1000, opts.directReadMax);
+    this.local = new LocalShared(opts.attributeCacheMs ?? 1000, opts.directReadMax, opts.directWrites);
     this.maxScan = opts.maxScan;
     this.backend = opts.backend;
     this.pool = new BufferPool(READ_ROOM + this.maxIoTcp + 3);

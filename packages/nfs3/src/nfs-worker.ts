@@ -49,8 +49,9 @@ const nfs = await NfsServer.create({
   writeVerifier: Buffer.from(setup.writeVerifier),
   log,
   backend,
-  // This loop serves only NFS: a cached READ of any size is copied here rather than in the thread pool.
+  // This loop serves only NFS: a cached READ of any size, and WRITE data, are copied here rather than in the thread pool.
   directReadMax: Infinity,
+  directWrites: true,
 });
 const rpc = new RpcServer({ log, maxRecordSize: setup.maxRecordSize });
 if (watch) nfs.register({ register: (prog, vers, procs, o) => rpc.register(prog, vers, procs, { ...o, watcher: watch }) });

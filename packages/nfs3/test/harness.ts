@@ -34,14 +34,14 @@ export interface Harness {
 /** An NFS server on 127.0.0.1 exporting a fresh temporary directory (or `dir`). */
 export async function harness(
   t: Teardown,
-  opts: { options?: AccessOptions; dir?: string; key?: Buffer; extra?: NfsExport[]; attributeCacheMs?: number; portable?: boolean; directReadMax?: number } = {},
+  opts: { options?: AccessOptions; dir?: string; key?: Buffer; extra?: NfsExport[]; attributeCacheMs?: number; portable?: boolean; directReadMax?: number; directWrites?: boolean } = {},
 ): Promise<Harness> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'nfs3-')));
   if (!opts.dir) t.teardown(() => rm(dir, { recursive: true, force: true }));
   const key = opts.key ?? Buffer.alloc(32, 7);
   const options = opts.options ?? rw;
   const exports: NfsExport[] = [{ id: 1, path: dir, optionsFor: () => options }, ...(opts.extra ?? [])];
-  const server = await NfsServer.create({ exports, handleKey: key, log: () => {}, attributeCacheMs: opts.attributeCacheMs, portable: opts.portable, directReadMax: opts.directReadMax });
+  const server = await NfsServer.create({ exports, handleKey: key, log: () => {}, attributeCacheMs: opts.attributeCacheMs, portable: opts.portable, directReadMax: opts.directReadMax, directWrites: opts.directWrites });
   const rpc = new RpcServer({ log: () => {} });
   server.register(rpc);
   const port = await rpc.listen({ host: '127.0.0.1', port: 0 });
