@@ -159,8 +159,6 @@ async function measureCell(binary, started, name, pid, def, ops) {
   const args = ['--export', started.exportPath, '--file', file, '--op', def.op, '--io', String(def.io), '--inflight', String(def.inflight),
     '--size', String(def.op === 'write' ? 64 * MiB : SIZE), '--count', String(ops), '--seconds', '600', '--warm-ms', '300', '--pause',
     ...(def.op === 'write' ? ['--stable', String(def.stable)] : [])];
-  // Writes have no warm-up pause in the client: count from the start.
-  const pausing = def.op !== 'write';
   if (def.op === 'walk') {
     // A running server meeting a tree it has not seen: warmed up on another tree first (its JIT, not its caches), on every NFS thread.
     const warm = warmUpWalks(started.ns, binary, started.exportPath, TREE_WARM, nfsThreads());
@@ -168,15 +166,14 @@ async function measureCell(binary, started, name, pid, def, ops) {
     args.splice(0, args.length, '--export', started.exportPath, '--op', 'walk', '--dir', TREE, '--pause');
     writeFileSync('/proc/sys/vm/drop_caches', '3');
   }
-  const [c, a] = inNs(started.ns, binary, pausing ? args : args.filter((x) => x !== '--pause'));
+  const [c, a] = inNs(started.ns, binary, args);
   const client = spawn(c, a, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   client.stderr.on('data', (d) => (stderr += d));
   const next = lineReader(client.stdout);
-  if (pausing) {
-    const ready = await Promise.race([next(), exited(client).then(() => null)]);
-    if (ready !== 'ready') return { error: `client: ${stderr.trim() || 'exited before warming up'}` };
-  }
+  // Every cell's client warms up (writes too, so the server has compiled its write path) and waits for perf.
+  const ready = await Promise.race([next(), exited(client).then(() => null)]);
+  if (ready !== 'ready') return { error: `client: ${stderr.trim() || 'exited before warming up'}` };
   const events = ['raw_syscalls:sys_enter', ...SYSCALLS.filter(traceable).map((s) => `syscalls:sys_enter_${s}`)];
   const perf = spawn('perf', ['stat', '--per-thread', '-x', ',', '-e', events.join(','), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let perfOut = '';
@@ -184,7 +181,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
   await new Promise((r) => setTimeout(r, 300)); // perf attached to every thread
   const cpu0 = cpu(pid);
   const ns0 = cpuNs(pid);
-  if (pausing) client.stdin.write('go\n');
+  client.stdin.write('go\n');
   const result = await next();
   await exited(client);
   const cpu1 = cpu(pid);
