@@ -6,6 +6,7 @@
         "native/module.c",
         "native/napi-util.c",
         "native/fs-calls.c",
+        "native/dir-batch.c",
         "native/ofd-locks.c",
         "native/sockets.c",
         "native/socket-handoff.c",

@@ -169,31 +169,48 @@ export class LocalFs<R> implements ExportFs {
   async lookupNames(dirObj: FsObject, names: readonly string[]): Promise<(LocalObject | undefined)[]> {
     const dir = this.obj(dirObj);
     const out: (LocalObject | undefined)[] = new Array(names.length);
-    let d: R | undefined;
+    const rels: string[] = new Array(names.length);
+    let missing: number[] | undefined;
+    for (let i = 0; i < names.length; i++) {
+      const rel = (rels[i] = childRel(dir.rel, names[i]!));
+      const st = this.shared.cache.fresh(this.key(rel));
+      if (st) out[i] = this.found(dir, names[i]!, rel, st);
+      else (missing ??= []).push(i);
+    }
+    if (!missing) return out;
+    // The directory is opened (and checked to be the handle's inode) once for all its names.
+    const d = this.io.at(dir.rel, dir.fileid);
     try {
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i]!;
-        const rel = childRel(dir.rel, name);
-        const key = this.key(rel);
-        let st = this.shared.cache.fresh(key);
-        if (!st) {
-          // The directory is opened (and checked to be the handle's inode) once for all its names.
-          d ??= this.io.at(dir.rel, dir.fileid);
-          try {
-            st = this.io.statChild(d, keyBytes(name));
-          } catch {
-            st = undefined; // changed meanwhile: the entry is left out, as a failed lookup's is
-          }
-          if (!st) continue;
-          this.shared.cache.set(key, st);
-        }
-        this.tree.record(dir.fileid, name, st.ino);
-        out[i] = new LocalObject(rel, st);
+      const sts = this.statChildren(d, missing.map((i) => names[i]!));
+      for (let k = 0; k < missing.length; k++) {
+        const st = sts[k];
+        if (!st) continue; // changed meanwhile: the entry is left out, as a failed lookup's is
+        const i = missing[k]!;
+        this.shared.cache.set(this.key(rels[i]!), st);
+        out[i] = this.found(dir, names[i]!, rels[i]!, st);
       }
     } finally {
-      if (d !== undefined) this.io.release(d);
+      this.io.release(d);
     }
     return out;
+  }
+
+  /** Attributes of names of the open directory `d`, in one batch when the I/O layer has one. */
+  private statChildren(d: R, names: readonly string[]): (LocalAttrs | undefined)[] {
+    if (this.io.statChildren) return this.io.statChildren(d, names);
+    return names.map((name) => {
+      try {
+        return this.io.statChild(d, keyBytes(name));
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
+  /** Records `name` of `dir` (found with attributes `st`) and gives its object. */
+  private found(dir: LocalObject, name: string, rel: string, st: LocalAttrs): LocalObject {
+    this.tree.record(dir.fileid, name, st.ino);
+    return new LocalObject(rel, st);
   }
 
   async getattr(o: FsObject): Promise<LocalAttrs> {

@@ -20,6 +20,8 @@ const WALK_MAX = 4000;
 const DIRENT_BATCH = 1024;
 const DT_DIR = 4;
 const DT_UNKNOWN = 0;
+/** Names stat'ed per statxNamesInto call (the platform's limit). */
+const STAT_BATCH = 4096;
 
 const S = STATX_SLOT;
 
@@ -47,6 +49,9 @@ export class NativeIo implements LocalIo<number> {
   /** Where statxInto writes: signed for sizes and times, unsigned for inode numbers (one buffer, two views). */
   private readonly statOut = new BigInt64Array(STATX_SLOTS);
   private readonly statOutU = new BigUint64Array(this.statOut.buffer);
+  /** Where statxNamesInto writes a READDIRPLUS slice's records (grown to the largest slice, at most STAT_BATCH). */
+  private batchOut = new BigInt64Array(64 * STATX_SLOTS);
+  private batchOutU = new BigUint64Array(this.batchOut.buffer);
 
   /** `readOnly`: files are only ever opened for reading (an image generation under a node's layer). */
   constructor(
@@ -128,23 +133,48 @@ export class NativeIo implements LocalIo<number> {
     return this.n.statxInto(dir, name, this.n.constants.AT_SYMLINK_NOFOLLOW, this.statOut) ? this.attrs() : undefined;
   }
 
-  /** What statxInto last wrote, as the backend's attributes. */
-  private attrs(): LocalAttrs {
-    const s = this.statOut;
-    const u = this.statOutU;
+  statChildren(dir: number, names: readonly string[]): (LocalAttrs | undefined)[] {
+    const out: (LocalAttrs | undefined)[] = new Array(names.length);
+    if (this.batchOut.length < Math.min(names.length, STAT_BATCH) * STATX_SLOTS) {
+      this.batchOut = new BigInt64Array(Math.min(names.length, STAT_BATCH) * STATX_SLOTS);
+      this.batchOutU = new BigUint64Array(this.batchOut.buffer);
+    }
+    for (let from = 0; from < names.length; from += STAT_BATCH) {
+      const count = Math.min(STAT_BATCH, names.length - from);
+      try {
+        // One call for the batch: each name's statx beneath `dir` (checked to be a single component in C).
+        this.n.statxNamesInto(dir, names, from, count, this.batchOut);
+      } catch {
+        // A name the batch refuses or an error other than ENOENT: each name alone, a failure leaving it out.
+        for (let k = from; k < from + count; k++) {
+          try {
+            out[k] = this.statChild(dir, keyBytes(names[k]!));
+          } catch {
+            out[k] = undefined;
+          }
+        }
+        continue;
+      }
+      for (let k = 0; k < count; k++) out[from + k] = this.batchOut[k * STATX_SLOTS + S.mode] === 0n ? undefined : this.attrs(this.batchOut, this.batchOutU, k * STATX_SLOTS);
+    }
+    return out;
+  }
+
+  /** The record at `at` of what statxInto or statxNamesInto wrote, as the backend's attributes. */
+  private attrs(s = this.statOut, u = this.statOutU, at = 0): LocalAttrs {
     return {
-      ino: u[S.ino]!,
-      mode: s[S.mode]!,
-      nlink: s[S.nlink]!,
-      uid: s[S.uid]!,
-      gid: s[S.gid]!,
-      rdev: u[S.rdev]!,
-      size: s[S.size]!,
-      blocks: s[S.blocks]!,
-      atimeNs: s[S.atimeNs]!,
-      mtimeNs: s[S.mtimeNs]!,
-      ctimeNs: s[S.ctimeNs]!,
-      birthtimeNs: s[S.birthtimeNs]!,
+      ino: u[at + S.ino]!,
+      mode: s[at + S.mode]!,
+      nlink: s[at + S.nlink]!,
+      uid: s[at + S.uid]!,
+      gid: s[at + S.gid]!,
+      rdev: u[at + S.rdev]!,
+      size: s[at + S.size]!,
+      blocks: s[at + S.blocks]!,
+      atimeNs: s[at + S.atimeNs]!,
+      mtimeNs: s[at + S.mtimeNs]!,
+      ctimeNs: s[at + S.ctimeNs]!,
+      birthtimeNs: s[at + S.birthtimeNs]!,
     };
   }
 
@@ -176,7 +206,23 @@ export class NativeIo implements LocalIo<number> {
   }
 
   async names(dir: number): Promise<string[]> {
-    return (await this.entries(dir)).map(([name]) => name.toString('latin1'));
+    const c = this.n.constants;
+    const fd = this.n.openat2(dir, '.', c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC, 0, this.resolve);
+    try {
+      // Names come as Latin-1 strings, the listing's form: no Buffer, inode or type per entry.
+      let out: string[] | undefined;
+      for (;;) {
+        const batch = this.n.readdirNames(fd, DIRENT_BATCH);
+        // A short batch is the rest of the directory: most directories are one call and one array.
+        if (!out && batch.length < DIRENT_BATCH) return batch;
+        out ??= [];
+        for (let i = 0; i < batch.length; i++) out.push(batch[i]!);
+        if (batch.length < DIRENT_BATCH) return out;
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 
   async chown(r: number, uid: number, gid: number): Promise<void> {

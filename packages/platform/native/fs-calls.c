@@ -144,8 +144,48 @@ napi_value js_fstatat(napi_env env, napi_callback_info info) {
   return stat_object(env, &st);
 }
 
-/* Slots statxInto fills, in this order (STATX_SLOTS 64-bit values). */
-#define STATX_SLOTS 13
+bool arg_statx_out(call_ctx *ctx, size_t i, size_t min_length, int64_t **data, size_t *length) {
+  napi_env env = ctx->env;
+  bool is_typed = false;
+  napi_typedarray_type type = napi_int8_array;
+  void *p = NULL;
+  *length = 0;
+  if (i >= ctx->argc || napi_is_typedarray(env, ctx->argv[i], &is_typed) != napi_ok) return false;
+  if (is_typed && napi_get_typedarray_info(env, ctx->argv[i], &type, length, &p, NULL, NULL) != napi_ok) return false;
+  if (!is_typed || (type != napi_bigint64_array && type != napi_biguint64_array)) {
+    throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", ctx->syscall, "out", "an instance of BigInt64Array or BigUint64Array");
+    return false;
+  }
+  if (*length < min_length) {
+    char what[64];
+    snprintf(what, sizeof what, "at least %zu elements long", min_length);
+    throw_arg_error(env, true, "ERR_OUT_OF_RANGE", ctx->syscall, "out", what);
+    return false;
+  }
+  if (p == NULL && min_length > 0) {
+    throw_errno(env, EFAULT, ctx->syscall); /* detached */
+    return false;
+  }
+  *data = (int64_t *)p;
+  return true;
+}
+
+/* One statx result as the STATX_SLOTS 64-bit values statxInto documents. */
+void statx_slots(const struct statx *stx, int64_t *out) {
+  out[0] = (int64_t)makedev(stx->stx_dev_major, stx->stx_dev_minor);
+  out[1] = (int64_t)stx->stx_ino;
+  out[2] = stx->stx_mode;
+  out[3] = stx->stx_nlink;
+  out[4] = stx->stx_uid;
+  out[5] = stx->stx_gid;
+  out[6] = (int64_t)makedev(stx->stx_rdev_major, stx->stx_rdev_minor);
+  out[7] = (int64_t)stx->stx_size;
+  out[8] = (int64_t)stx->stx_blocks;
+  out[9] = stx->stx_atime.tv_sec * 1000000000 + stx->stx_atime.tv_nsec;
+  out[10] = stx->stx_mtime.tv_sec * 1000000000 + stx->stx_mtime.tv_nsec;
+  out[11] = stx->stx_ctime.tv_sec * 1000000000 + stx->stx_ctime.tv_nsec;
+  out[12] = (stx->stx_mask & STATX_BTIME) ? stx->stx_btime.tv_sec * 1000000000 + stx->stx_btime.tv_nsec : 0;
+}
 
 /* statxInto(dirfd, name, flags, out): statx of `name` beneath `dirfd` (or of
  * dirfd itself with AT_EMPTY_PATH and ''), written as 64-bit values into
@@ -164,40 +204,15 @@ napi_value js_statx_into(napi_env env, napi_callback_info info) {
       !arg_name(&ctx, 1, "name", &name) ||
       !arg_int64(&ctx, 2, "flags", 0, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT, &flags))
     return NULL;
-  bool is_typed = false;
-  napi_typedarray_type type = napi_int8_array;
-  size_t length = 0;
-  void *data = NULL;
-  if (napi_is_typedarray(env, ctx.argv[3], &is_typed) != napi_ok) return NULL;
-  if (is_typed && napi_get_typedarray_info(env, ctx.argv[3], &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
-  if (!is_typed || (type != napi_bigint64_array && type != napi_biguint64_array)) {
-    throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", "statx", "out", "an instance of BigInt64Array or BigUint64Array");
-    return NULL;
-  }
-  if (length < STATX_SLOTS) {
-    throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "statx", "out", "at least 13 elements long");
-    return NULL;
-  }
-  if (data == NULL) return throw_errno(env, EFAULT, "statx"); /* detached */
+  int64_t *data;
+  size_t length;
+  if (!arg_statx_out(&ctx, 3, STATX_SLOTS, &data, &length)) return NULL;
   struct statx stx;
   if (statx(dirfd, name.bytes, (int)flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &stx) < 0) {
     if (errno == ENOENT) return make_bool(env, false);
     return throw_errno(env, errno, "statx");
   }
-  int64_t *out = (int64_t *)data;
-  out[0] = (int64_t)makedev(stx.stx_dev_major, stx.stx_dev_minor);
-  out[1] = (int64_t)stx.stx_ino;
-  out[2] = stx.stx_mode;
-  out[3] = stx.stx_nlink;
-  out[4] = stx.stx_uid;
-  out[5] = stx.stx_gid;
-  out[6] = (int64_t)makedev(stx.stx_rdev_major, stx.stx_rdev_minor);
-  out[7] = (int64_t)stx.stx_size;
-  out[8] = (int64_t)stx.stx_blocks;
-  out[9] = stx.stx_atime.tv_sec * 1000000000 + stx.stx_atime.tv_nsec;
-  out[10] = stx.stx_mtime.tv_sec * 1000000000 + stx.stx_mtime.tv_nsec;
-  out[11] = stx.stx_ctime.tv_sec * 1000000000 + stx.stx_ctime.tv_nsec;
-  out[12] = (stx.stx_mask & STATX_BTIME) ? stx.stx_btime.tv_sec * 1000000000 + stx.stx_btime.tv_nsec : 0;
+  statx_slots(&stx, data);
   return make_bool(env, true);
 }
 

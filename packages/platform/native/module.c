@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include "dir-batch.h"
 #include "fs-calls.h"
 #include "icmp-echo.h"
 #include "interfaces.h"
@@ -53,6 +54,8 @@ static const export_fn functions[] = {
     {"renameat2", js_renameat2},
     {"unlinkat", js_unlinkat},
     {"readdir", js_readdir},
+    {"readdirNames", js_readdir_names},
+    {"statxNamesInto", js_statx_names_into},
     {"ftruncate", js_ftruncate},
     {"preadNowait", js_pread_nowait},
     {"pwriteSync", js_pwrite_sync},

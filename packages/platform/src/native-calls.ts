@@ -193,6 +193,15 @@ export interface NativeCalls {
   /** getdents64 from the directory fd's offset: up to `max` entries as [name, ino, d_type],
    * without '.' and '..'; [] at the end. The offset continues after the last one returned. */
   readdir(dirfd: number, max: number): Array<[Buffer, bigint, number]>;
+  /** readdir's names alone, as Latin-1 strings (one character a byte: the exact bytes, no Buffer per name). */
+  readdirNames(dirfd: number, max: number): string[];
+  /**
+   * statx of `names[from .. from + count)` (Latin-1 strings, one component each: no '/', never '.' or '..')
+   * beneath `dirfd`, never following a final symlink, record k into `out` at `k * STATX_SLOTS` as statxInto
+   * writes one; a name that is gone leaves an all-zero record (mode 0). Returns how many were found; other
+   * errors throw. At most 4096 names a call.
+   */
+  statxNamesInto(dirfd: number, names: readonly string[], from: number, count: number, out: BigInt64Array | BigUint64Array): number;
   ftruncate(fd: number, length: bigint | number): void;
   /**
    * preadv2 with RWF_NOWAIT: up to `length` bytes of `fd` from `position` into `buffer` at `offset`,

@@ -239,6 +239,64 @@ if (n) {
     closeSync(file);
   });
 
+  t.test('readdirNames: the names as Latin-1 strings, every one once across calls of `max`', async (t) => {
+    n.mkdirat(exportFd, 'named', 0o755);
+    const dir = n.openat2(exportFd, 'named', c.O_RDONLY | c.O_DIRECTORY, 0, beneath);
+    t.teardown(() => closeSync(dir));
+    const want = new Set<string>();
+    for (let i = 0; i < 100; i++) {
+      // Bytes that are not UTF-8 come back one character a byte.
+      const name = Buffer.concat([Buffer.from(`n-${i}-`), Buffer.from([0xe9, 0xff, 0x80])]);
+      want.add(name.toString('latin1'));
+      closeSync(n.openat2(dir, name, c.O_CREAT | c.O_WRONLY, 0o600, beneath));
+    }
+    const seen: string[] = [];
+    for (let calls = 0; calls < 100; calls++) {
+      const batch = n.readdirNames(dir, 9);
+      t.ok(batch.length <= 9);
+      if (batch.length === 0) break;
+      seen.push(...batch);
+    }
+    t.equal(seen.length, 100, 'no name lost or repeated, no . or ..');
+    t.same(new Set(seen), want);
+    expectErrno(t, () => n.readdirNames(exportFd + 1000, 10), 'EBADF', 'getdents64');
+    t.throws(() => n.readdirNames(dir, 0), { code: 'ERR_OUT_OF_RANGE' });
+    const file = n.openat2(exportFd, 'sub/file', c.O_RDONLY, 0, beneath);
+    expectErrno(t, () => n.readdirNames(file, 10), 'ENOTDIR', 'getdents64');
+    closeSync(file);
+  });
+
+  t.test('statxNamesInto: the records statxInto writes, for many names beneath a directory fd in one call', async (t) => {
+    const dir = n.openat2(exportFd, 'sub', c.O_PATH | c.O_DIRECTORY, 0, beneath);
+    t.teardown(() => closeSync(dir));
+    const names = ['x', 'file', 'gone', 'up', 'same-dir'];
+    const out = new BigInt64Array(4 * STATX_SLOTS);
+    t.equal(n.statxNamesInto(dir, names, 1, 4, out), 3, 'three of the four names exist');
+    const one = new BigInt64Array(STATX_SLOTS);
+    for (const [k, name] of [[0, 'file'], [2, 'up'], [3, 'same-dir']] as const) {
+      n.statxInto(dir, name, c.AT_SYMLINK_NOFOLLOW, one);
+      t.same(out.subarray(k * STATX_SLOTS, (k + 1) * STATX_SLOTS), one, `${name}: as statxInto, a symlink not followed`);
+    }
+    t.ok(out.subarray(STATX_SLOTS, 2 * STATX_SLOTS).every((v) => v === 0n), 'a name that is gone: an all-zero record');
+    t.equal(Number(out[3 * STATX_SLOTS + STATX_SLOT.mode]!) & c.S_IFMT, c.S_IFLNK);
+    t.equal(n.statxNamesInto(dir, names, 5, 0, out), 0, 'an empty range');
+    // Every name is one component that stays in the directory, checked before its statx.
+    // U+012F would be '/' (0x2F) if only its low byte were kept.
+    for (const bad of ['..', '.', '', 'up/x', '../export', 'a\u0000b', '\u012f'])
+      t.throws(() => n.statxNamesInto(dir, [bad], 0, 1, out), { code: 'ERR_INVALID_ARG_VALUE' }, `refuses ${JSON.stringify(bad)}`);
+    t.equal(n.statxNamesInto(dir, ['x'.repeat(255)], 0, 1, out), 0, '255 bytes is a name (absent)');
+    expectErrno(t, () => n.statxNamesInto(dir, ['x'.repeat(256)], 0, 1, out), 'ENAMETOOLONG', 'statx');
+    t.throws(() => n.statxNamesInto(dir, [1 as never], 0, 1, out), { code: 'ERR_INVALID_ARG_TYPE' });
+    t.throws(() => n.statxNamesInto(dir, 'file' as never, 0, 1, out), { code: 'ERR_INVALID_ARG_TYPE' });
+    t.throws(() => n.statxNamesInto(dir, names, 4, 2, out), { code: 'ERR_OUT_OF_RANGE' }, 'past the end of names');
+    t.throws(() => n.statxNamesInto(dir, names, 6, 0, out), { code: 'ERR_OUT_OF_RANGE' }, 'from past the end');
+    t.throws(() => n.statxNamesInto(dir, names, 0, 5, out), { code: 'ERR_OUT_OF_RANGE' }, 'out too short for five records');
+    t.throws(() => n.statxNamesInto(dir, names, 0, 1, new Float64Array(13) as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    expectErrno(t, () => n.statxNamesInto(exportFd + 1000, names, 0, 1, out), 'EBADF', 'statx');
+    expectErrno(t, () => n.statxNamesInto(-1, names, 0, 1, out), 'EBADF', 'statx');
+    t.throws(() => n.statxNamesInto(c.AT_FDCWD, names, 0, 1, out), 'never the working directory');
+  });
+
   t.test('ftruncate', async (t) => {
     const fd = n.openat2(exportFd, 'sub/file', c.O_RDWR, 0, beneath);
     t.teardown(() => closeSync(fd));

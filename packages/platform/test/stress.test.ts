@@ -60,6 +60,8 @@ if (n) {
     ['renameat2', [dirFd, 'hard', dirFd, 'hard2', 0]],
     ['unlinkat', [dirFd, 'hard2', 0]],
     ['readdir', [dirFd, 10]],
+    ['readdirNames', [dirFd, 10]],
+    ['statxNamesInto', [dirFd, ['file', 'd', 'gone'], 0, 3, new BigInt64Array(3 * 13)]],
     ['ftruncate', [fileFd, 10]],
     ['preadNowait', [fileFd, Buffer.alloc(64), 8, 16, 0]],
     ['pwriteSync', [fileFd, Buffer.alloc(64), 8, 16, 0, c.RWF_DSYNC]],
