@@ -146,8 +146,9 @@ export class OverlayFs implements ExportFs {
    * answering STALE otherwise; the image is opened read-only. So an entry that no longer holds leads
    * either to the very inode it named, if that inode still has the name, or to STALE; never to another
    * object, and never outside the layers. This root's own changes (copy-up, whiteout, create, rename,
-   * remove, setattr) clear the cache when they start and when they end, and no location found while one
-   * runs is kept (change()); a WRITE to a file already in the layer moves no name and updates the
+   * remove, setattr) drop what they may move when they start and when they end (every location, or for one
+   * that only adds or copies up a name, that name's and its directories': change()), and no location found
+   * while one runs is kept; a WRITE to a file already in the layer moves no name and updates the
    * written file's entry only. A change made on disk beside the server (a local user in the node's
    * layer) shows after at most the cache's lifetime, as on a plain export: until then a call may get the
    * attributes seen before, or read the image's file where a local user has just put a layer file of
@@ -381,17 +382,35 @@ export class OverlayFs implements ExportFs {
     return new OverlayObject(rel, fileid, { ...attrsOf(loc.st), ino: fileid });
   }
 
-  /** Runs a change of this root, so that no location found before it or during it is taken as current after. */
-  private async change<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a change of this root, so that no location found before it or during it is taken as current after.
+   * `names`: the only merged names it changes, when the change only adds a name or copies one up (create,
+   * mkdir, symlink, mknod, a WRITE's copy-up): the locations dropped are those of these names and of their
+   * directories up to the root (copied up, or their times changed). Every other location found stays right:
+   * a copy-up puts a directory in the node's layer without an opaque marker, so the names below it are found
+   * where they were, and a new name was not there to be found. Without `names` (remove, rename, link,
+   * setattr: names go, move, or change another name's inode) every location is dropped.
+   */
+  private async change<T>(fn: () => Promise<T>, names?: readonly string[]): Promise<T> {
     this.changes++;
     this.changing++;
-    this.located.clear();
+    this.forgetLocations(names);
     try {
       return await fn();
     } finally {
       this.changing--;
       this.changes++;
-      this.located.clear();
+      this.forgetLocations(names);
+    }
+  }
+
+  private forgetLocations(names: readonly string[] | undefined): void {
+    if (!names) return this.located.clear();
+    for (const name of names) {
+      for (let rel = name; ; rel = parentOf(rel)) {
+        this.located.forget(rel);
+        if (rel === '') break;
+      }
     }
   }
 
@@ -516,7 +535,7 @@ export class OverlayFs implements ExportFs {
 
   /** The merged names of a directory (no whiteouts, no opaque marker). */
   private async names(rel: string): Promise<string[]> {
-    const loc = this.locate(rel);
+    const loc = this.locateCached(rel);
     if (!isDirSt(loc.st)) throw fsError('ENOTDIR', rel);
     const out: string[] = [];
     const hidden = new Set<string>();
@@ -766,7 +785,7 @@ export class OverlayFs implements ExportFs {
       await this.locateObj(o);
       await this.copyUp(o.rel);
       return this.writeUpper(o, this.locate(o.rel), data, position, stable);
-    });
+    }, [o.rel]);
   }
 
   private async writeUpper(o: OverlayObject, loc: Located, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
@@ -808,7 +827,7 @@ export class OverlayFs implements ExportFs {
         await this.withRef('upper', rel, undefined, (r) => this.upper.utimes(r, t(exclusiveTimes.atime), t(exclusiveTimes.mtime)));
       }
       return this.made(rel, owner, false, hadWhiteout);
-    });
+    }, [child((dir as OverlayObject).rel, name)]);
   }
 
   async mkdir(dir: FsObject, name: Buffer, owner: NewOwner): Promise<FsObject> {
@@ -816,7 +835,7 @@ export class OverlayFs implements ExportFs {
       const { rel, hadWhiteout } = await this.prepareNew(dir, name);
       await this.inParent(rel, (d, n) => this.upper.mkdir(d, n));
       return this.made(rel, owner, true, hadWhiteout);
-    });
+    }, [child((dir as OverlayObject).rel, name)]);
   }
 
   async symlink(dir: FsObject, name: Buffer, target: Buffer, owner: NewOwner): Promise<FsObject> {
@@ -824,7 +843,7 @@ export class OverlayFs implements ExportFs {
       const { rel, hadWhiteout } = await this.prepareNew(dir, name);
       await this.inParent(rel, (d, n) => this.upper.symlink(d, n, target));
       return this.made(rel, owner, false, hadWhiteout);
-    });
+    }, [child((dir as OverlayObject).rel, name)]);
   }
 
   async mknod(dir: FsObject, name: Buffer, kind: NodeKind, major: number, minor: number, owner: NewOwner): Promise<FsObject> {
@@ -832,7 +851,7 @@ export class OverlayFs implements ExportFs {
       const { rel, hadWhiteout } = await this.prepareNew(dir, name);
       await this.inParent(rel, (d, n) => this.upper.mknod(d, n, kind, major, minor));
       return this.made(rel, owner, false, hadWhiteout);
-    });
+    }, [child((dir as OverlayObject).rel, name)]);
   }
 
   async link(obj: FsObject, dir: FsObject, name: Buffer): Promise<void> {

@@ -326,6 +326,46 @@ t.test('a local rename in the node layer behind cached locations and descriptors
   t.equal(readFileSync(join(lower, 'etc/motd'), 'utf8'), 'welcome\n', 'the image unchanged');
 });
 
+t.test('a new name or a copy-up drops the cached locations of that name and its directories, and keeps the rest right', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'state'));
+  await store.import('deb', { kind: 'tar', stream: once(tar(IMAGE)) });
+  const lower = store.generationPath('deb', 1);
+  // Locations kept a minute: what is not dropped is reused by every call below.
+  const fs = await OverlayFs.open(lower, join(dir, 'upper'), join(dir, 'origins.log'), { attributeCacheMs: 60_000 });
+  t.teardown(() => fs.close());
+  const at = async (path: string) => {
+    let o = await fs.root();
+    for (const n of path.split('/')) o = await fs.lookup(o, Buffer.from(n));
+    return o;
+  };
+  const buf = Buffer.alloc(64);
+  const readAll = async (o: Awaited<ReturnType<typeof at>>) => buf.subarray(0, await fs.read(o, buf, 0, 64, 0)).toString();
+  const varDir = await at('var');
+  const lib = await at('var/lib');
+  const old = await at('var/lib/old');
+  const sshd = await at('etc/ssh/sshd_config');
+  const libBefore = await fs.getattr(lib);
+  t.equal(await readAll(old), 'old\n', 'read from the image, its location cached');
+
+  const made = await fs.create(lib, Buffer.from('new'), { uid: 0, gid: 0 });
+  await fs.write(made, Buffer.from('fresh\n'), 0, 'file');
+  const libAfter = await fs.getattr(await fs.resolve(lib.fileid, 0n));
+  t.equal(libAfter.ino, libBefore.ino, 'var/lib keeps its identity across its copy-up');
+  t.not(libAfter.ctimeNs, libBefore.ctimeNs, 'and shows its layer copy\'s attributes, not the image\'s cached before');
+  t.same((await fs.readdir(lib, 0n, Buffer.alloc(8))).names.slice(2).sort(), ['new', 'old'], 'the merged listing has both names');
+  t.equal(await readAll(await at('var/lib/new')), 'fresh\n', 'the new name is found');
+  t.equal(await readAll(old), 'old\n', 'the image file beside it is read where it was');
+  await fs.write(old, Buffer.from('OLD'), 0, 'file');
+  t.equal(await readAll(old), 'OLD\n', 'and copied up at its first write, by its old handle');
+  t.equal(readFileSync(join(lower, 'var/lib/old'), 'utf8'), 'old\n', 'the image unchanged');
+  t.equal((await fs.getattr(varDir)).ino, varDir.fileid, 'var still resolves to its object');
+  await fs.write(sshd, Buffer.from('Port 2222\n'), 0, 'file');
+  t.equal(await readAll(sshd), 'Port 2222\n', 'a copy-up elsewhere (etc/ssh) is read back');
+  t.equal(await readAll(await at('var/lib/new')), 'fresh\n', 'and leaves the names made before it found');
+});
+
 t.test('calls in flight together on image objects wait for one copy-up', async (t) => {
   const s = await setup(t);
   const { c, root } = await s.start();
