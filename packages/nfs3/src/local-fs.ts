@@ -1,4 +1,4 @@
-import { fstatSync, fsync, read } from 'node:fs';
+import { fsync, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { AttributeCache } from './attribute-cache.js';
 import { keyBytes, nameKey } from './byte-path.js';
@@ -277,7 +277,7 @@ export class LocalFs<R> implements ExportFs {
           else await this.io.writeAt(fd, data, position, stable);
           // Synchronous: the inode is in memory (microseconds), and an asynchronous stat would queue behind
           // the writes in flight in the pool.
-          const st = fstatSync(fd, { bigint: true });
+          const st = this.io.statOpen(fd);
           this.shared.cache.set(this.key(obj.rel), st);
           return st;
         },

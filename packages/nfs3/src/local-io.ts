@@ -29,6 +29,8 @@ export interface LocalIo<R> {
   releaseLater(r: R): Promise<void>;
   /** Attributes of the object itself (lstat). Synchronous: inode metadata, microseconds (the README's "Attribute cache" keeps it off most calls). */
   stat(r: R): LocalAttrs;
+  /** Attributes of the open file `fd` (fstat: the inode is in memory), as `stat` gives them: after a WRITE. */
+  statOpen(fd: number): LocalAttrs;
   /**
    * Attributes of `name` (one checked component, never followed when a symlink) in the directory `dir`,
    * in one system call, or undefined when there is no such name: READDIRPLUS's per-entry attributes.

@@ -127,6 +127,11 @@ export class NativeIo implements LocalIo<number> {
     return this.attrs();
   }
 
+  statOpen(fd: number): LocalAttrs {
+    // The same statx as `stat`: no BigIntStats and its Date objects per WRITE.
+    return this.stat(fd);
+  }
+
   statChild(dir: number, name: Buffer): LocalAttrs | undefined {
     // One statx of a single name beneath the directory `dir` was opened and checked on: it neither leaves
     // it nor follows a symlink, and gives the birth time, in one call instead of openat2 + statx + close.

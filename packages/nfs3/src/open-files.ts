@@ -8,6 +8,8 @@ export interface Opened {
 
 interface Entry {
   fd: Promise<Opened>;
+  /** What `fd` resolved to, once it has: a call then takes it without waiting a microtask turn. */
+  opened: Opened | undefined;
   ino: bigint;
   refs: number;
   lastUsed: number;
@@ -39,7 +41,7 @@ export class OpenFiles {
    */
   async use<T>(key: string, ino: bigint, open: () => Promise<Opened>, fn: (fd: number) => Promise<T>, write = false): Promise<T> {
     let e = this.entries.get(key);
-    if (e && write && !(await e.fd.then((o) => o.writable, () => true))) {
+    if (e && write && !(e.opened ?? (await e.fd.then((o) => o, () => ({ writable: true })))).writable) {
       void this.drop(key);
       e = undefined;
     }
@@ -48,8 +50,12 @@ export class OpenFiles {
       e = undefined;
     }
     if (!e) {
-      e = { fd: open(), ino, refs: 0, lastUsed: Date.now(), doomed: false };
-      e.fd.catch(() => this.entries.get(key) === e && this.entries.delete(key));
+      const entry: Entry = { fd: open(), opened: undefined, ino, refs: 0, lastUsed: Date.now(), doomed: false };
+      entry.fd.then(
+        (o) => (entry.opened = o),
+        () => this.entries.get(key) === entry && this.entries.delete(key),
+      );
+      e = entry;
       this.entries.set(key, e);
       this.evict();
     } else {
@@ -59,7 +65,7 @@ export class OpenFiles {
     e.refs++;
     e.lastUsed = Date.now();
     try {
-      const opened = await e.fd;
+      const opened = e.opened ?? (await e.fd);
       if (write && !opened.writable) {
         const err = new Error(`inode ${ino} cannot be opened for writing`) as NodeJS.ErrnoException;
         err.code = 'EACCES';

@@ -1,4 +1,4 @@
-import { constants, close, fstat, lstatSync, open, type BigIntStats } from 'node:fs';
+import { constants, close, fstat, fstatSync, lstatSync, open, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { childPath, rootPath } from './byte-path.js';
@@ -49,6 +49,10 @@ export class PortableIo implements LocalIo<Buffer> {
 
   /** A path holds no inode: in portable mode the last unlink frees the blocks inside the call. */
   async releaseLater(): Promise<void> {}
+
+  statOpen(fd: number): LocalAttrs {
+    return fstatSync(fd, { bigint: true });
+  }
 
   stat(r: Buffer): LocalAttrs {
     return lstatSync(r, { bigint: true });
