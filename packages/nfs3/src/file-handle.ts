@@ -42,10 +42,23 @@ const VERIFIED_MAX = 4096;
 /** Handles made, so LOOKUP and READDIRPLUS of known objects skip the MAC too. */
 const ENCODED_MAX = 16384;
 
+/** Whether two handles are the same bytes, in a time that does not tell how many leading bytes matched. */
+const same = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
+
+/** A handle this codec made or verified, and what it names. */
+interface Known {
+  h: Buffer;
+  id: HandleId;
+}
+
 export class HandleCodec {
-  private readonly verified = new BoundedMap<string, HandleId>(VERIFIED_MAX);
-  /** By inode number (a bigint key: no string made per lookup); the export and birth time are checked on a hit. */
-  private readonly encoded = new BoundedMap<bigint, { h: Buffer; exportId: number; birth: bigint }>(ENCODED_MAX);
+  /**
+   * Both by inode number (a bigint key: no string made per call). A hit in `encoded` is checked against the
+   * export and birth time asked for; a handle to decode is compared byte for byte with the one remembered,
+   * which is as good as its MAC: only a handle this codec made or verified is remembered.
+   */
+  private readonly verified = new BoundedMap<bigint, Known>(VERIFIED_MAX);
+  private readonly encoded = new BoundedMap<bigint, Known>(ENCODED_MAX);
   /** AES-128-ECB per export id: ECB without padding keeps no state between blocks, so one cipher serves every call. */
   private readonly ciphers = new Map<number, Cipher>();
 
@@ -63,7 +76,7 @@ export class HandleCodec {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const hit = this.encoded.get(id.ino);
-      if (hit && hit.birth === id.birth && hit.exportId === id.exportId >>> 0) out[i] = hit.h;
+      if (hit && hit.id.birth === id.birth && hit.id.exportId === id.exportId >>> 0) out[i] = hit.h;
       else (missing ??= []).push(i);
     }
     // One cipher call per export among the missing (a READDIRPLUS reply is all one export).
@@ -106,7 +119,7 @@ export class HandleCodec {
       for (let j = 0; j < MAC; j++) handles[at + BODY + j] = macs[16 * k + j]!;
       const h = handles.subarray(at, at + HANDLE_SIZE);
       const id = ids[list[k]!]!;
-      this.encoded.set(id.ino, { h, exportId, birth: id.birth });
+      this.encoded.set(id.ino, { h, id: Object.freeze({ exportId, ino: id.ino, birth: id.birth }) });
       out[list[k]!] = h;
     }
   }
@@ -115,14 +128,18 @@ export class HandleCodec {
   decode(h: Buffer): HandleId | undefined {
     const v2 = h.length === HANDLE_SIZE && h[0] === VERSION;
     if (!(v2 || (h.length === V1_SIZE && h[0] === V1)) || h[1] !== 0) return undefined;
-    const key = h.toString('latin1');
-    const hit = this.verified.get(key);
-    if (hit) return hit;
+    // Both versions carry the inode number at the same offset.
+    const ino = h.readBigUInt64BE(6);
+    const made = this.encoded.get(ino);
+    if (made && same(made.h, h)) return made.id;
+    const seen = this.verified.get(ino);
+    if (seen && same(seen.h, h)) return seen.id;
     const exportId = h.readUInt32BE(2);
     const expected = v2 ? this.cipher(exportId).update(h.subarray(6, BODY)).subarray(0, MAC) : this.v1Mac(h.subarray(0, BODY));
     if (!timingSafeEqual(expected, h.subarray(BODY))) return undefined;
-    const id = Object.freeze({ exportId, ino: h.readBigUInt64BE(6), birth: h.readBigUInt64BE(14) });
-    this.verified.set(key, id);
+    const id = Object.freeze({ exportId, ino, birth: h.readBigUInt64BE(14) });
+    // A copy: `h` is usually a view of the call's receive buffer, which the next call reuses.
+    this.verified.set(ino, { h: Buffer.from(h), id });
     return id;
   }
 

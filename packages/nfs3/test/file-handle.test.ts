@@ -45,6 +45,19 @@ t.test('random bytes, truncations and single-bit changes are never a handle', as
   t.equal(new HandleCodec(Buffer.alloc(32, 2)).decode(codec.encode({ exportId: 1, ino: 2n, birth: 3n })), undefined, 'another key');
 });
 
+t.test('a handle another codec made is remembered by its bytes, not by the buffer it came in', async (t) => {
+  const h = new HandleCodec(Buffer.alloc(32, 1)).encode({ exportId: 4, ino: 77n, birth: 5n });
+  const fresh = new HandleCodec(Buffer.alloc(32, 1));
+  // As a call's receive buffer: decoded, then overwritten by the next call.
+  const received = Buffer.from(h);
+  t.same(fresh.decode(received), { exportId: 4, ino: 77n, birth: 5n });
+  received.fill(0);
+  t.same(fresh.decode(Buffer.from(h)), { exportId: 4, ino: 77n, birth: 5n }, 'decodes again once its first buffer is reused');
+  const forged = Buffer.from(h);
+  forged[HANDLE_SIZE - 1]! ^= 1;
+  t.equal(fresh.decode(forged), undefined, 'the same inode with another MAC is not a handle');
+});
+
 t.test('version 1 handles (38 bytes, HMAC-SHA256), given out before version 2, still decode; altered ones do not', async (t) => {
   const key = Buffer.alloc(32, 1);
   const v1 = Buffer.alloc(38);
