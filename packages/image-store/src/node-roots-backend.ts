@@ -11,7 +11,7 @@ import type { NodeRootFs } from './node-root-fs.js';
  */
 export async function nodeRootsBackend(stateDir: string, ctx: WorkerBackendContext): Promise<(def: NfsExport) => Promise<NodeRootFs | undefined>> {
   const { log } = ctx;
-  const roots = new NodeRoots(stateDir, { directReadMax: ctx.directReadMax });
+  const roots = new NodeRoots(stateDir, { directReadMax: ctx.directReadMax, directWrites: ctx.directWrites });
   return async (def) => {
     const fs = await roots.open(def.path);
     if (fs) log(`nfs: ${def.path} is an image-backed node root (${fs.describe()})`);

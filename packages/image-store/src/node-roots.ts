@@ -83,10 +83,13 @@ export class NodeRoots {
   readonly store: ImageStore;
   readonly nodesDir: string;
 
-  /** `opts.directReadMax`: see OverlayFs.open (the roots an NFS worker thread serves copy cached READs of any size there). */
+  /**
+   * `opts.directReadMax`, `opts.directWrites`: see OverlayFs.open (the roots an NFS worker thread serves copy cached
+   * READs of any size, and WRITE data, there).
+   */
   constructor(
     readonly stateDir: string,
-    private readonly opts: { directReadMax?: number } = {},
+    private readonly opts: { directReadMax?: number; directWrites?: boolean } = {},
   ) {
     this.store = new ImageStore(stateDir);
     this.nodesDir = join(stateDir, 'nodes');
@@ -294,7 +297,7 @@ export class NodeRoots {
 
   private async overlay(rec: NodeRecord, generation: number): Promise<OverlayFs> {
     const dir = join(this.nodesDir, rec.ip);
-    return OverlayFs.open(this.store.generationPath(rec.image, generation), join(dir, 'upper'), await originsOf(dir), { directReadMax: this.opts.directReadMax });
+    return OverlayFs.open(this.store.generationPath(rec.image, generation), join(dir, 'upper'), await originsOf(dir), { directReadMax: this.opts.directReadMax, directWrites: this.opts.directWrites });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { close, constants, fstatSync, fsync, read } from 'node:fs';
+import { close, constants, fsync, read } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +23,7 @@ import {
   type NodeKind,
   type Stability,
   type TimeChange,
+  writeHereThenSync,
 } from '@netboot/nfs3';
 import { OriginLog } from './origin-log.js';
 
@@ -170,6 +171,7 @@ export class OverlayFs implements ExportFs {
     private readonly origins: OriginLog,
     attributeCacheMs: number,
     private readonly directReadMax: number,
+    private readonly directWrites: boolean,
   ) {
     this.located = new AttributeCache(attributeCacheMs);
   }
@@ -179,13 +181,14 @@ export class OverlayFs implements ExportFs {
    * copy-up identities are kept. `calls`: the platform module (undefined: portable mode, by path; default
    * the loaded one). `attributeCacheMs`: how long a location is reused (see `located`; 0 walks the layers
    * every call). `directReadMax`: the largest READ whose cached data is copied on the serving thread (as
-   * nfs3's NfsServerOptions.directReadMax: Infinity on an NFS worker thread).
+   * nfs3's NfsServerOptions.directReadMax: Infinity on an NFS worker thread). `directWrites`: WRITE data is
+   * copied into the node's layer on the serving thread (as nfs3's NfsServerOptions.directWrites).
    */
   static async open(
     lower: string,
     upper: string,
     originsFile: string,
-    opts: { calls?: NativeCalls | undefined; attributeCacheMs?: number; directReadMax?: number } = {},
+    opts: { calls?: NativeCalls | undefined; attributeCacheMs?: number; directReadMax?: number; directWrites?: boolean } = {},
   ): Promise<OverlayFs> {
     const calls = 'calls' in opts ? opts.calls : native;
     await mkdir(upper, { recursive: true, mode: 0o755 });
@@ -213,7 +216,7 @@ export class OverlayFs implements ExportFs {
       lowerIo = new PortableIo(lower, true);
       upperIo = new PortableLayerIo(upper);
     }
-    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, origins, opts.attributeCacheMs ?? 1000, opts.directReadMax ?? DIRECT_READ_MAX);
+    const fs = new OverlayFs(lower, upper, lowerIo, upperIo, calls, origins, opts.attributeCacheMs ?? 1000, opts.directReadMax ?? DIRECT_READ_MAX, opts.directWrites ?? false);
     const [u, l] = [fs.statAt('upper', ''), fs.statAt('lower', '')];
     fs.rootSt = { upper: u, lower: l };
     if (!origins.has(u.ino)) await origins.set(u.ino, l.ino);
@@ -797,9 +800,10 @@ export class OverlayFs implements ExportFs {
         o.rel,
         loc.st.ino,
         async (fd) => {
-          await this.upper.writeAt(fd, data, position, stable);
+          if (this.directWrites) await writeHereThenSync(fd, data, position, stable);
+          else await this.upper.writeAt(fd, data, position, stable);
           // From the descriptor written, not the name again: a rename meanwhile does not turn a done write into an error.
-          return fstatSync(fd, { bigint: true });
+          return this.upper.statOpen(fd);
         },
         true,
       );

@@ -27,7 +27,7 @@ const IMAGE: Member[] = [
 ];
 
 /** Two nodes' roots over one image generation, served by one NfsServer through the OverlayFs backend. */
-async function setup(t: { teardown(f: () => unknown): void }) {
+async function setup(t: { teardown(f: () => unknown): void }, opts: { directWrites?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const store = new ImageStore(join(dir, 'state'));
@@ -42,7 +42,7 @@ async function setup(t: { teardown(f: () => unknown): void }) {
       log: () => {},
       backend: async (def) => {
         const n = node(def.path.split('/').pop()!);
-        return OverlayFs.open(lower, n.upper, n.origins);
+        return OverlayFs.open(lower, n.upper, n.origins, opts);
       },
     });
     const rpc = new RpcServer({ log: () => {} });
@@ -100,6 +100,23 @@ t.test('reads fall through to the image; the first write copies up and keeps the
   okv(await c.setattr(tool, { mode: 0o700 }));
   t.equal(okv(await c.getattr(tool)).attributes.mode & 0o7777, 0o700, 'setattr copies up');
   t.equal(lstatSync(join(s.lower, 'usr/bin/tool')).mode & 0o7777, 0o755);
+});
+
+t.test('with WRITE data copied on the serving thread (an NFS worker thread): copy-up, then writes in place, at every stability', async (t) => {
+  const s = await setup(t, { directWrites: true });
+  const { c, root } = await s.start();
+  const etc = okv(await c.lookup(root, 'etc')).object;
+  const host = okv(await c.lookup(etc, 'hostname')).object;
+  let want = 'image\n';
+  for (const stable of [StableHow.FILE_SYNC, StableHow.UNSTABLE, StableHow.DATA_SYNC] as const) {
+    const w = okv(await c.write(host, BigInt(want.length), Buffer.from(`+${stable}`), stable));
+    want += `+${stable}`;
+    t.equal(w.committed, stable, `stable ${stable}: committed as asked`);
+    t.equal(w.wcc.after?.size, BigInt(want.length), 'the size after it in the reply');
+  }
+  okv(await c.commit(host));
+  t.equal(readFileSync(join(s.node('198.18.0.21').upper, 'etc/hostname'), 'utf8'), want, 'the node layer holds every write');
+  t.equal(readFileSync(join(s.lower, 'etc/hostname'), 'utf8'), 'image\n', 'the image is unchanged');
 });
 
 t.test('READs of an image file reuse one descriptor of it, shared by the roots on its generation and closed with the last; a copy-up is read, not the image', async (t) => {

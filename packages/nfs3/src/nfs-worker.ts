@@ -41,7 +41,7 @@ if (setup.backend) {
   const mod = (await import(setup.backend.module)) as Record<string, (arg: unknown, ctx: WorkerBackendContext) => Promise<NfsServerOptions['backend']>>;
   const make = mod[setup.backend.name];
   if (typeof make !== 'function') throw new Error(`${setup.backend.module} has no backend factory ${setup.backend.name}`);
-  backend = await make(setup.backend.arg, { log, directReadMax: Infinity });
+  backend = await make(setup.backend.arg, { log, directReadMax: Infinity, directWrites: true });
 }
 const nfs = await NfsServer.create({
   exports: nfsExports(setup.exports),

@@ -25,6 +25,8 @@ export interface WorkerBackendContext {
   log: (line: string) => void;
   /** As NfsServerOptions.directReadMax: a worker's loop serves only NFS (Infinity there). */
   directReadMax?: number;
+  /** As NfsServerOptions.directWrites: true on a worker, whose loop serves only NFS. */
+  directWrites?: boolean;
 }
 
 /** Which exports are served to one client address alone (export path to address): an image-backed node root and its node. */
