@@ -1154,6 +1154,22 @@ static napi_value js_udp_script_stop(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
+/* udpScriptResume(socket): arms again the script the socket holds, from
+ * the step it stopped at (a datagram that differed, or udpScriptStop), so a
+ * caller that decided nothing changed need not copy it in again. False when
+ * no step is left. */
+static napi_value js_udp_script_resume(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  if (!ctx_init(&ctx, env, info, "sendmmsg", 1) || (s = arg_sock(&ctx, 0)) == NULL) return NULL;
+  reclaim(s);
+  reply_script *r = &s->script;
+  r->armed = r->step < r->steps;
+  r->taken = 0;
+  maybe_hand_over(s);
+  return make_bool(env, r->armed);
+}
+
 /* udpClose(socket): idempotent. Datagrams still queued get one last try. */
 static napi_value js_udp_close(napi_env env, napi_callback_info info) {
   call_ctx ctx;
@@ -1179,6 +1195,7 @@ bool udp_batch_register(napi_env env, napi_value exports) {
       {"udpOpen", js_udp_open},           {"udpConnect", js_udp_connect}, {"udpLocalPort", js_udp_local_port},
       {"udpSend", js_udp_send},           {"udpSendBatch", js_udp_send_batch}, {"udpClose", js_udp_close},
       {"udpScriptArm", js_udp_script_arm},     {"udpScriptStop", js_udp_script_stop},
+      {"udpScriptResume", js_udp_script_resume},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -333,6 +333,12 @@ export interface NativeCalls {
    * `state[1]` when the last was taken (`process.hrtime` in ms).
    */
   udpScriptStop(socket: UdpSocketHandle, state: Float64Array): void;
+  /**
+   * Arms the script the socket holds again, from the step it stopped at (the
+   * datagram that differed is not answered again): no copy. False when no
+   * step is left (arm a new one).
+   */
+  udpScriptResume(socket: UdpSocketHandle): boolean;
   /** Stops watching, then closes; datagrams still held (EAGAIN) get one last try. Calls after it throw EBADF; closing again does nothing. */
   udpClose(socket: UdpSocketHandle): void;
 

@@ -459,6 +459,39 @@ if (n) {
     t.pass('the port is free after close');
   });
 
+  t.test('scripted replies: resume arms the held script again from the step that differed, without a copy', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    const bytes = Buffer.from('go0go1' + 'a' + 'b');
+    const heard: string[] = [];
+    let wake = (): void => {};
+    peer.on('message', (m) => (heard.push(m.toString()), wake()));
+    const hear = (count: number) => new Promise<void>((resolve) => (wake = () => heard.length >= count && resolve()));
+    n.udpScriptArm(s, bytes, Int32Array.of(1, 1, 1, 1), 3, 2, 0);
+    const port = n.udpLocalPort(s);
+    let got = hear(1);
+    peer.send('go0', port, '127.0.0.1');
+    await got;
+    peer.send('go0', port, '127.0.0.1');
+    await c.until(() => c.got.length >= 1);
+    t.equal(c.got[0].data.toString(), 'go0', 'a repeat differs from step 1 and is the listener\'s');
+    const state = new Float64Array(2);
+    n.udpScriptStop(s, state);
+    t.equal(state[0], 1, 'one step taken');
+    bytes.fill(0); // the addon answers from its own copy
+    t.equal(n.udpScriptResume(s), true, 'a step is left');
+    got = hear(2);
+    peer.send('go1', port, '127.0.0.1');
+    await got;
+    t.same(heard, ['a', 'b'], 'step 1 answered after resume');
+    n.udpScriptStop(s, state);
+    t.equal(state[0], 1, 'counted from the resume');
+    t.equal(n.udpScriptResume(s), false, 'nothing left to resume');
+  });
+
   t.test('scripted replies on the native loop: a reply the kernel refuses ends the script and reaches onError; what follows is the listener\'s', async (t) => {
     const c = new Collector();
     const s = open(n, t, '127.0.0.1', c);
@@ -520,6 +553,7 @@ if (n) {
     n.udpClose(closed);
     expectErrno(t, () => n.udpScriptArm(closed, b, Int32Array.of(0), 4, 1, 0), 'EBADF', 'sendmmsg');
     expectErrno(t, () => n.udpScriptStop(closed, new Float64Array(2)), 'EBADF', 'sendmmsg');
+    expectErrno(t, () => n.udpScriptResume(closed), 'EBADF', 'sendmmsg');
   });
 
   t.test('arguments are checked before any syscall', async (t) => {

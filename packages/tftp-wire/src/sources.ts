@@ -1,3 +1,4 @@
+import { native } from '@netboot/platform';
 import { readAt, type BufferPool, type OpenFile, type OpenFileCache } from './open-file-cache.js';
 import type { DataSource } from './transfer-driver.js';
 
@@ -7,13 +8,18 @@ const READ_AHEAD = 256 * 1024;
 /**
  * Serves a window of a cached open file from one pooled buffer: a read fills
  * it with the window and what follows, and retransmissions of the same blocks
- * are answered from it without touching the file again.
+ * are answered from it without touching the file again. A chunk the page
+ * cache holds whole is read on the spot (preadv2 RWF_NOWAIT, where the
+ * platform module loaded), so the transfer goes on in the same turn; only a
+ * chunk that would wait for the disk goes to libuv's pool.
  */
 export class FileSource implements DataSource {
   private buf: Buffer | undefined;
   private bufStart = 0;
   private bufEnd = 0;
   private readonly chunk: number;
+  /** Whether a read that never waits is worth trying (not on a file system without them). */
+  private nowait = native !== undefined;
 
   constructor(
     private readonly file: OpenFile,
@@ -30,7 +36,25 @@ export class FileSource implements DataSource {
       return this.buf.subarray(start - this.bufStart, end - this.bufStart);
     }
     this.buf ??= this.pool.take(this.chunk);
+    if (this.nowait && this.fillCached(start)) return this.buf.subarray(0, end - start);
     return this.fill(start, end);
+  }
+
+  /** Fills the buffer from the page cache alone; false when part of the chunk is not cached. */
+  private fillCached(start: number): boolean {
+    const want = Math.min(this.chunk, this.file.size - start);
+    this.bufEnd = this.bufStart; // the buffer is rewritten: nothing in it stands until a read completes
+    let got: number;
+    try {
+      got = native!.preadNowait(this.file.fd, this.buf!, 0, want, start);
+    } catch {
+      this.nowait = false; // EOPNOTSUPP and the like: the pool reads from now on
+      return false;
+    }
+    if (got !== want) return false;
+    this.bufStart = start;
+    this.bufEnd = start + got;
+    return true;
   }
 
   loadedEnd(start: number): number {

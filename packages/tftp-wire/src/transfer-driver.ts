@@ -298,12 +298,15 @@ export class TransferDriver {
   private armScript(): void {
     const script = this.script;
     if (!script || this.scriptArmed || this.closed || this.ended || this.blocked || this.sentThrough === 0) return;
-    // What is laid out still follows the window last sent (a retransmission resends that same window): go on from there.
-    if (script.steps === 0 || this.scriptFrom >= script.steps || script.endOf(this.scriptFrom - 1) !== this.sentThrough) {
-      this.scriptFrom = 0;
-      if (script.build(this.sentThrough, this.hooks.source!) === 0) return;
+    // What the transport holds still follows the window last sent (a retransmission resends that same window): it goes on from there, uncopied.
+    const replies = this.transport.script!;
+    if (script.steps > 0 && this.scriptFrom < script.steps && script.endOf(this.scriptFrom - 1) === this.sentThrough && replies.resume()) {
+      this.scriptArmed = true;
+      return;
     }
-    this.transport.script!.arm(script.bytes, script.plan, 4, script.steps, this.scriptFrom);
+    this.scriptFrom = 0;
+    if (script.build(this.sentThrough, this.hooks.source!) === 0) return;
+    replies.arm(script.bytes, script.plan, 4, script.steps, 0);
     this.scriptArmed = true;
   }
 

@@ -67,8 +67,10 @@ export interface TransferTransport {
 export interface ScriptedReplies {
   /** `bytes` and `plan` as udpScriptArm takes them; unchanged until `stop()`. */
   arm(bytes: Buffer, plan: Int32Array, triggerBytes: number, steps: number, from: number): void;
-  /** Ends the script; returns the steps taken since `arm`, and sets `lastAt` (on `now()`'s clock) to when the last was. */
+  /** Ends the script; returns the steps taken since `arm` (or `resume`), and sets `lastAt` (on `now()`'s clock) to when the last was. */
   stop(): number;
+  /** Arms the script held since the last `arm` again from the step it stopped at; false when none is left. */
+  resume(): boolean;
   readonly lastAt: number;
 }
 
@@ -349,6 +351,10 @@ export class NativeTransport implements TransferTransport, ScriptedReplies {
 
   arm(bytes: Buffer, plan: Int32Array, triggerBytes: number, steps: number, from: number): void {
     if (!this.done) this.n.udpScriptArm(this.socket, bytes, plan, triggerBytes, steps, from);
+  }
+
+  resume(): boolean {
+    return !this.done && this.n.udpScriptResume(this.socket);
   }
 
   stop(): number {

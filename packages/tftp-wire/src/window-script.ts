@@ -10,16 +10,27 @@ export interface WindowShape {
 }
 
 /**
- * Bytes of DATA laid out ahead at most: a lock-step transfer at 1468 takes
- * about 44 blocks per JavaScript turn; a windowed one lays out at least
- * WINDOWS_AHEAD windows (128 datagrams at windowsize 16).
+ * Bytes laid out ahead: at least AHEAD_BYTES or WINDOWS_AHEAD windows (128
+ * datagrams at windowsize 16), and all that is loaded when that is less than
+ * half as much again: a file source's 256 KiB chunk is one script, so a
+ * transfer takes one JavaScript turn per chunk (a lock-step transfer at
+ * 1468, one per 178 blocks). The transport keeps its own copy while armed:
+ * with the chunk, the bulk of a transfer's memory.
  */
-const AHEAD_BYTES = 64 * 1024;
+const AHEAD_BYTES = 192 * 1024;
 const WINDOWS_AHEAD = 8;
 /** Steps ahead at most, whatever the block size. */
-const STEPS_MAX = 512;
+const STEPS_MAX = 1024;
 /** An ACK is four bytes: opcode 4 and the block number. */
 const ACK_BYTES = 4;
+
+/**
+ * Where scripts are laid out: the transport copies a script when it is
+ * armed, so one buffer serves every transfer of the thread (each worker
+ * thread has its own module instance).
+ */
+let scratch: Buffer = Buffer.alloc(0);
+let scratchPlan = new Int32Array(0);
 
 /**
  * The windows a read transfer sends next if every ACK arrives in order, laid
@@ -31,25 +42,31 @@ const ACK_BYTES = 4;
  * machine, which is then told of the steps taken, one ACK each, so it stays
  * the one that decides. `bytes` holds the triggers, then the DATA packets;
  * `plan` the DATA packets per step, then their lengths (the addon's layout).
+ * Both are the thread's scratch, valid until the next `build`: the
+ * transport's copy is the script from then on.
  */
 export class WindowScript {
-  bytes: Buffer = Buffer.alloc(0);
-  plan = new Int32Array(0);
   /** Steps laid out. */
   steps = 0;
   /** The block index the last window before step 0 ended with; 0 when nothing is laid out. */
   anchor = 0;
-  /** Last block index of each step's window. */
-  private ends = new Float64Array(0);
   private readonly lastIndex: number;
 
   constructor(private readonly shape: WindowShape) {
     this.lastIndex = Math.floor(shape.size / shape.blksize) + 1;
   }
 
-  /** The block index step k's window ends with (k = -1: the anchor). */
+  get bytes(): Buffer {
+    return scratch;
+  }
+
+  get plan(): Int32Array {
+    return scratchPlan;
+  }
+
+  /** The block index step k's window ends with (k = -1: the anchor): windows are whole until the last block. */
   endOf(k: number): number {
-    return k < 0 ? this.anchor : this.ends[k];
+    return Math.min(this.anchor + (k + 1) * this.shape.windowsize, this.lastIndex);
   }
 
   /** The 16-bit block number step k waits for an ACK of. */
@@ -70,7 +87,8 @@ export class WindowScript {
     if (sent >= this.lastIndex || !source.loadedEnd) return 0;
     const from = sent * blksize;
     const loaded = Math.min(size, source.loadedEnd(from));
-    const budget = Math.max(AHEAD_BYTES, WINDOWS_AHEAD * windowsize * (blksize + 4 + ACK_BYTES));
+    const wanted = Math.max(AHEAD_BYTES, WINDOWS_AHEAD * (windowsize * (blksize + 4) + ACK_BYTES));
+    const budget = loaded - from <= wanted * 1.5 ? Infinity : wanted;
     // How many whole windows fit in the budget and in what is loaded.
     let steps = 0;
     let datagrams = 0;
@@ -89,29 +107,28 @@ export class WindowScript {
     if (steps === 0) return 0;
     const view = source.view(from, Math.min(size, end * blksize));
     if (view instanceof Promise) return 0; // loadedEnd said otherwise: no script rather than a read
-    // Grown to what is laid out, not to the budget: the file source often holds less than it allows.
-    if (this.bytes.length < bytes) this.bytes = Buffer.allocUnsafe(Math.ceil(bytes / 65536) * 65536);
-    if (this.plan.length < steps + datagrams) this.plan = new Int32Array(steps + datagrams);
-    if (this.ends.length < steps) this.ends = new Float64Array(Math.max(steps, STEPS_MAX));
+    if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.ceil(bytes / 65536) * 65536);
+    if (scratchPlan.length < steps + datagrams) scratchPlan = new Int32Array(Math.ceil((steps + datagrams) / 1024) * 1024);
+    const out = scratch;
+    const plan = scratchPlan;
     let at = steps * ACK_BYTES;
     let j = steps;
     end = sent;
     for (let k = 0; k < steps; k++) {
       const t = k * ACK_BYTES;
-      this.bytes[t] = 0;
-      this.bytes[t + 1] = Opcode.ACK;
-      this.bytes.writeUInt16BE(end & 0xffff, t + 2);
+      out[t] = 0;
+      out[t + 1] = Opcode.ACK;
+      out.writeUInt16BE(end & 0xffff, t + 2);
       const next = Math.min(end + windowsize, this.lastIndex);
       for (let i = end + 1; i <= next; i++) {
         const offset = (i - 1) * blksize;
         const length = Math.min(blksize, size - offset);
-        encodeDataHeader(i & 0xffff, this.bytes, at);
-        view.copy(this.bytes, at + 4, offset - from, offset - from + length);
-        this.plan[j++] = 4 + length;
+        encodeDataHeader(i & 0xffff, out, at);
+        view.copy(out, at + 4, offset - from, offset - from + length);
+        plan[j++] = 4 + length;
         at += 4 + length;
       }
-      this.plan[k] = next - end;
-      this.ends[k] = next;
+      plan[k] = next - end;
       end = next;
     }
     this.steps = steps;
