@@ -76,6 +76,23 @@ export function credentialToOpaqueAuth(c: Credential): OpaqueAuth {
  */
 export function credentialFromOpaqueAuth(a: OpaqueAuth): Credential | null {
   if (a.flavor === AuthFlavor.AUTH_NONE) return AUTH_NONE_CREDENTIAL;
-  if (a.flavor === AuthFlavor.AUTH_SYS) return decodeAuthSys(a.body);
+  if (a.flavor === AuthFlavor.AUTH_SYS) return authSysOf(a.body);
   return null;
+}
+
+/**
+ * The last AUTH_SYS body decoded (a copy) and its credential. A client sends the same credential with
+ * every call, so comparing some dozens of bytes replaces a decode (a reader, the machine name's string,
+ * the gids array) per call. The credential is frozen, since every call with that body shares it.
+ */
+let lastBody: Buffer | undefined;
+let lastCredential: AuthSysCredential | undefined;
+
+function authSysOf(body: Uint8Array): AuthSysCredential {
+  if (lastCredential && lastBody!.length === body.length && lastBody!.equals(body)) return lastCredential;
+  const c = decodeAuthSys(body);
+  Object.freeze(c.gids);
+  lastCredential = Object.freeze(c);
+  lastBody = Buffer.from(body);
+  return lastCredential;
 }

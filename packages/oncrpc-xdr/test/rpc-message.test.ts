@@ -165,6 +165,21 @@ t.test('AUTH_SYS round trip', (t) => {
   t.end();
 });
 
+t.test('a CALL with the same AUTH_SYS body as the last one shares its decoded credential; another body does not', (t) => {
+  const a = { flavor: 1 as const, stamp: 7, machine: 'node-1', uid: 1000, gid: 100, gids: [100, 27] };
+  const received = Buffer.from(encodeAuthSys(a));
+  const first = credentialFromOpaqueAuth({ flavor: 1, body: received });
+  t.same(first, a);
+  t.ok(Object.isFrozen(first) && Object.isFrozen((first as typeof a).gids), 'frozen: every call with that body holds it');
+  // As a receive buffer reused by the next call: the remembered body is a copy.
+  received.fill(0);
+  t.equal(credentialFromOpaqueAuth({ flavor: 1, body: encodeAuthSys(a) }), first, 'the same bytes: the same credential');
+  const other = credentialFromOpaqueAuth({ flavor: 1, body: encodeAuthSys({ ...a, uid: 0 }) });
+  t.equal((other as typeof a).uid, 0, 'another body is decoded');
+  t.throws(() => credentialFromOpaqueAuth({ flavor: 1, body: encodeAuthSys(a).subarray(0, 10) }), 'a malformed body still fails');
+  t.end();
+});
+
 t.test('random bytes, and mutations of valid messages, give a value or an XdrError', (t) => {
   const check = (bytes: Uint8Array) => {
     const buf = Buffer.from(bytes);
