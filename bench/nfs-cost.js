@@ -10,7 +10,7 @@
 // not strace), so the figures are the server's ordinary path.
 //
 //   node bench/nfs-cost.js [--cells seq1,read8k16,read64k8,random,getattr,lookup,lookup1,write4,write16,filesync4,walk] [--servers netboot,ganesha]
-//                          [--scale 1] [--baseline DIR] [--image-root] [--json]
+//                          [--scale 1] [--tree-entries 3000] [--baseline DIR] [--image-root] [--json]
 //
 // --baseline DIR adds another built checkout of netboot as server "baseline",
 // to set a change beside what it changes. Servers "serve" and "status" are
@@ -61,7 +61,6 @@ const CELLS = {
   walk: { label: 'cold walk (nfs-ls -R)', op: 'walk', io: 4096, inflight: 1, ops: 0 },
 };
 const TREE = 'usr-lib';
-const TREE_ENTRIES = 3000;
 const TREE_WARM = 'usr-lib-warm';
 
 // The calls named in the table; every other call is still in the total.
@@ -74,6 +73,8 @@ const { values } = parseArgs({
     cells: { type: 'string', default: Object.keys(CELLS).join(',') },
     servers: { type: 'string', default: 'netboot,ganesha' },
     scale: { type: 'string', default: '1' },
+    // Entries of /usr/lib copied for the walk cell: a larger tree makes more calls, so a steadier figure per call.
+    'tree-entries': { type: 'string', default: '3000' },
     baseline: { type: 'string' },
     'image-root': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -246,8 +247,13 @@ async function main() {
   const servers = values.servers.split(',');
   if (values['image-root']) servers.push('image');
   const scale = Number(values.scale);
+  const treeEntries = Number(values['tree-entries']);
+  if (!(Number.isInteger(treeEntries) && treeEntries >= 100 && treeEntries <= 100_000)) {
+    console.error('nfs-cost: --tree-entries takes 100 to 100000');
+    process.exit(2);
+  }
   if (cellNames.some((c) => !CELLS[c]) || servers.some((s) => !['netboot', 'ganesha', 'baseline', 'serve', 'status', 'image'].includes(s)) || !(scale > 0 && scale <= 20)) {
-    console.error(`usage: node bench/nfs-cost.js [--cells ${Object.keys(CELLS).join(',')}] [--servers netboot,ganesha,serve,status,image] [--scale 0-20] [--baseline DIR] [--image-root] [--json]`);
+    console.error(`usage: node bench/nfs-cost.js [--cells ${Object.keys(CELLS).join(',')}] [--servers netboot,ganesha,serve,status,image] [--scale 0-20] [--tree-entries 100-100000] [--baseline DIR] [--image-root] [--json]`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -274,7 +280,7 @@ async function main() {
     for (let at = 0; at < SIZE; at += MiB) writeSync(fd, chunk, 0, MiB, at);
     closeSync(fd);
     if (cellNames.includes('walk')) {
-      copyRealTree('/usr/lib', join(dir, TREE), { maxEntries: TREE_ENTRIES });
+      copyRealTree('/usr/lib', join(dir, TREE), { maxEntries: treeEntries });
       copyRealTree('/usr/lib', join(dir, TREE_WARM), { maxEntries: 500 });
     }
     // add-node writes the node's etc/hostname and etc/fstab into its layer: a root has an etc.
