@@ -2,10 +2,21 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
-/** `10/Oct/2000:13:55:36 +0000`: Apache's %t, in UTC so every log line reads alike. */
+let timeSecond = NaN;
+let timeText = '';
+
+/** `10/Oct/2000:13:55:36 +0000`: Apache's %t, in UTC so every log line reads alike; formatted once a second. */
 export function logTime(at: Date): string {
-  return `${pad(at.getUTCDate())}/${MONTHS[at.getUTCMonth()]}/${at.getUTCFullYear()}:${pad(at.getUTCHours())}:${pad(at.getUTCMinutes())}:${pad(at.getUTCSeconds())} +0000`;
+  const second = Math.floor(at.getTime() / 1000);
+  if (second !== timeSecond) {
+    timeSecond = second;
+    timeText = `${pad(at.getUTCDate())}/${MONTHS[at.getUTCMonth()]}/${at.getUTCFullYear()}:${pad(at.getUTCHours())}:${pad(at.getUTCMinutes())}:${pad(at.getUTCSeconds())} +0000`;
+  }
+  return timeText;
 }
+
+/** Printable ASCII other than `"` and `\`: a field of these is written as it is. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /**
  * A quoted field as Apache writes it: `"`, `\` and bytes outside printable
@@ -13,6 +24,7 @@ export function logTime(at: Date): string {
  */
 function quoted(s: string | undefined): string {
   if (s === undefined || s === '') return '"-"';
+  if (PLAIN.test(s)) return `"${s}"`;
   // eslint-disable-next-line no-control-regex
   const escaped = s.replace(/["\\]|[^\x20-\x7e]/g, (c) => {
     if (c === '"' || c === '\\') return `\\${c}`;

@@ -103,9 +103,10 @@ export function flushed(socket: Socket): true | Promise<boolean> {
  * empty line) and `length` bytes of the open file `fd` from `start` as its
  * body on `socket`. The caller owns `fd` and closes it once this settles.
  * Resolves with what was sent; rejects on a read error or a file shorter
- * than promised (the connection must then be dropped).
+ * than promised (the connection must then be dropped). A small body the
+ * kernel took whole is told of at once, without a promise.
  */
-export async function sendBody(socket: Socket, head: string, fd: number, start: number, length: number, mode: BodyMode): Promise<BodyResult> {
+export function sendBody(socket: Socket, head: string, fd: number, start: number, length: number, mode: BodyMode): BodyResult | Promise<BodyResult> {
   if (socket.destroyed) return { sent: 0, complete: false, uncached: 0 };
   if (mode === 'sendfile' && native && length <= SMALL_BODY) {
     const small = sendCachedSmall(socket, head, fd, start, length);

@@ -21,8 +21,8 @@ const QUEUE_MAX = 64 * 1024;
 
 /** What a connection hands its requests to, and tells of a head it refused. */
 export interface RequestSink {
-  /** Answers one request; the next is decoded once this settles. The connection ends after it when `closing` was set. */
-  answer(conn: Connection, head: RequestHead): Promise<void>;
+  /** Answers one request, at once or by a promise; the next is decoded once it settles. The connection ends after it when `closing` was set. */
+  answer(conn: Connection, head: RequestHead): Promise<void> | undefined;
   /** A head that breaks the grammar or a limit: answer `err.status`; the connection ends after it. */
   refuse(conn: Connection, err: RequestHeadError): void;
   /** A head not complete within the headers time limit (408); the connection ends after it. */
@@ -52,6 +52,7 @@ export class Connection {
   closing = false;
   /** What the time limit counts from: a response's end (`wait`), a head's start (`head`), a body's last progress (`busy`). */
   private phase: 'wait' | 'head' | 'busy' = 'head';
+  /** When the phase began (ms), or -1: at the next check. */
   private since: number;
   private written = 0;
   private readonly onAnswered = () => this.answered();
@@ -80,20 +81,32 @@ export class Connection {
 
   private received(chunk: Buffer): void {
     if (this.closing) return;
-    if (this.phase === 'wait') {
-      this.phase = 'head';
-      this.since = Date.now();
-    }
+    if (this.phase === 'wait') this.enter('head');
     this.chunks.push(chunk);
     this.queued += chunk.length;
     if (this.queued > QUEUE_MAX) this.socket.pause();
     if (!this.busy) this.pump();
   }
 
-  /** Decodes and answers the next request if one has arrived whole; ends the connection when it should. */
+  /** A new phase, its time counted from the next check (no clock read per request). */
+  private enter(phase: 'wait' | 'head' | 'busy'): void {
+    this.phase = phase;
+    this.since = -1;
+  }
+
+  /**
+   * Decodes and answers the requests that have arrived whole, in order: one
+   * answered at once (a file the page cache holds) lets the next be decoded
+   * in the same turn; one that waits resumes this when it settles. Ends the
+   * connection when it should.
+   */
   private pump(): void {
-    if (this.busy || this.socket.destroyed) return;
-    if (!this.closing) {
+    while (!this.busy && !this.socket.destroyed) {
+      if (this.closing) {
+        this.drop();
+        this.socket.end();
+        return;
+      }
       let head: RequestHead | undefined;
       try {
         head = this.nextHead();
@@ -105,29 +118,30 @@ export class Connection {
         this.socket.end();
         return;
       }
-      if (head) {
-        this.busy = true;
-        this.phase = 'busy';
-        this.since = Date.now();
-        this.written = this.socket.bytesWritten;
-        this.sink.answer(this, head).then(this.onAnswered, this.onFailed);
+      if (!head) {
+        if (this.queued < QUEUE_MAX && this.socket.isPaused()) this.socket.resume();
+        if (this.peerEnded) this.socket.end();
         return;
       }
-      if (this.queued < QUEUE_MAX && this.socket.isPaused()) this.socket.resume();
+      this.busy = true;
+      this.enter('busy');
+      this.written = this.socket.bytesWritten;
+      const pending = this.sink.answer(this, head);
+      if (pending) {
+        pending.then(this.onAnswered, this.onFailed);
+        return;
+      }
+      this.settle();
     }
-    if (this.closing || this.peerEnded) this.socket.end();
+  }
+
+  private settle(): void {
+    this.busy = false;
+    this.enter(this.queued === 0 && this.carried === 0 ? 'wait' : 'head');
   }
 
   private answered(): void {
-    this.busy = false;
-    if (this.closing) {
-      this.drop();
-      this.socket.end();
-      return;
-    }
-    if (this.queued === 0 && this.carried === 0) this.phase = 'wait';
-    else this.phase = 'head';
-    this.since = Date.now();
+    this.settle();
     this.pump();
   }
 
@@ -197,6 +211,7 @@ export class Connection {
    */
   check(now: number, limits: ConnectionLimits): void {
     if (this.socket.destroyed) return;
+    if (this.since < 0) this.since = now;
     if (this.phase === 'wait') {
       if (now - this.since > limits.keepAlive) this.socket.destroy();
     } else if (this.phase === 'head') {

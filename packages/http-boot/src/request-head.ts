@@ -73,6 +73,13 @@ function named(buf: Buffer, start: number, end: number, lower: string): boolean 
   return true;
 }
 
+/** The method as a string: GET and HEAD, nearly every request's, without a new string each time. */
+function methodName(buf: Buffer, start: number, end: number): string {
+  if (end - start === 3 && buf[start] === 0x47 && buf[start + 1] === 0x45 && buf[start + 2] === 0x54) return 'GET';
+  if (end - start === 4 && buf[start] === 0x48 && buf[start + 1] === 0x45 && buf[start + 2] === 0x41 && buf[start + 3] === 0x44) return 'HEAD';
+  return buf.toString('latin1', start, end);
+}
+
 /** Each comma-separated token of a Connection value, lower-cased. */
 function connectionTokens(value: string): string[] {
   return value.toLowerCase().split(',').map((s) => s.trim());
@@ -128,7 +135,7 @@ export function decodeRequestHead(buf: Buffer, start: number, end: number): Requ
   p = after;
 
   const head: RequestHead = {
-    method: buf.toString('latin1', lineStart, methodEnd),
+    method: methodName(buf, lineStart, methodEnd),
     target: buf.toString('latin1', targetStart, targetEnd),
     minor: digit === 0 ? 0 : 1,
     host: undefined,

@@ -1,6 +1,10 @@
 /** The file name a request target asks for, or why it names none. */
 export type RequestedName = { ok: true; name: string } | { ok: false; status: 400 | 403; reason: string };
 
+/** A path of visible ASCII without `%`, `?` or `#`: percent-decoding and cutting the query leave it as it is. */
+const PLAIN_PATH = /^\/[\x21-\x22\x24\x26-\x3e\x40-\x7e]*$/;
+const DOT_DOT = /(^|\/)\.\.(\/|$)/;
+
 /**
  * The name under the root that a request target (origin form `/a/b?q`, or
  * absolute form `http://host/a/b`) asks for: percent-decoded, the query
@@ -10,6 +14,8 @@ export type RequestedName = { ok: true; name: string } | { ok: false; status: 40
  * the secure-root check refuses it again.
  */
 export function requestedName(target: string): RequestedName {
+  // The usual target, a plain path: nothing to decode, cut or refuse but a `..` segment.
+  if (PLAIN_PATH.test(target) && !DOT_DOT.test(target)) return { ok: true, name: target.slice(1) };
   let path = target;
   const absolute = /^https?:\/\/[^/?#]*/i.exec(path);
   if (absolute) path = path.slice(absolute[0].length) || '/';

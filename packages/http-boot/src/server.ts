@@ -1,9 +1,9 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { closeSync } from 'node:fs';
+import { closeSync, type Stats } from 'node:fs';
 import { printable } from '@netboot/log-text';
-import { ServedRoot, type Remap } from '@netboot/tftp-wire';
+import { ServedRoot, type OpenedFile, type Remap } from '@netboot/tftp-wire';
 import { combinedLogLine } from './access-log.js';
-import { bodyMode, flushed, sendBody, type BodyMode } from './body.js';
+import { bodyMode, flushed, sendBody, type BodyMode, type BodyResult } from './body.js';
 import { Connection, type ConnectionLimits, type RequestSink } from './connection.js';
 import { parseRange } from './range.js';
 import type { RequestHead, RequestHeadError } from './request-head.js';
@@ -167,44 +167,65 @@ export class HttpBootServer implements RequestSink {
   }
 
   /** The Date and Connection fields and the empty line that end every head. */
-  private tail(conn: Connection, head: RequestHead | undefined): string {
-    if (conn.closing) return `${dateLine(Date.now())}Connection: close\r\n\r\n`;
+  private tail(conn: Connection, head: RequestHead | undefined, at: number): string {
+    if (conn.closing) return `${dateLine(at)}Connection: close\r\n\r\n`;
     // HTTP/1.0 keeps the connection only when asked to, and is told it was.
-    return head?.minor === 0 ? `${dateLine(Date.now())}Connection: keep-alive\r\n\r\n` : `${dateLine(Date.now())}\r\n`;
+    return head?.minor === 0 ? `${dateLine(at)}Connection: keep-alive\r\n\r\n` : `${dateLine(at)}\r\n`;
   }
 
   refuse(conn: Connection, err: RequestHeadError): void {
     this.log('debug', `bad request from ${conn.client}: ${err.message}`);
     const text = `${err.message}\n`;
-    conn.socket.write(refusalHead(err.status, text, '') + this.tail(conn, undefined) + text, 'latin1');
+    conn.socket.write(refusalHead(err.status, text, '') + this.tail(conn, undefined, Date.now()) + text, 'latin1');
   }
 
   timedOut(conn: Connection): void {
     this.log('debug', `request head from ${conn.client} not complete within ${this.limits.headers / 1000} s`);
     const text = 'Request Timeout\n';
-    conn.socket.write(refusalHead(408, text, '') + this.tail(conn, undefined) + text, 'latin1');
+    conn.socket.write(refusalHead(408, text, '') + this.tail(conn, undefined, Date.now()) + text, 'latin1');
   }
 
-  async answer(conn: Connection, head: RequestHead): Promise<void> {
-    const who = conn.client;
+  /**
+   * Answers one request. A file the page cache holds is answered within
+   * this call, without a promise (the open, fstat, read and write are all
+   * calls that do not wait); anything that waits (a body too big for one
+   * write, a full socket, a name realpath must check) returns a promise.
+   */
+  answer(conn: Connection, head: RequestHead): Promise<void> | undefined {
     const at = Date.now();
-    const { method, target } = head;
     // This server reads no request body: the connection ends after the answer instead of reading past one.
     if (head.close || head.hasBody || this.shuttingDown) conn.closing = true;
-    this.opts.onExchange?.({ phase: 'request', client: who, method, target });
-    let outcome: Outcome;
+    this.opts.onExchange?.({ phase: 'request', client: conn.client, method: head.method, target: head.target });
+    let outcome: Outcome | Promise<Outcome>;
     try {
-      outcome = await this.respond(conn, head);
+      outcome = this.respond(conn, head, at);
     } catch (err) {
-      this.log('warning', `${method} ${target} from ${who}: ${(err as Error).message}`);
-      // Whatever was sent of a response, the client cannot tell where it ends now.
-      conn.socket.destroy();
-      outcome = { status: 500, bytes: 0, complete: false };
+      outcome = this.failed(conn, head, err);
     }
-    if (!outcome.complete) this.log('debug', `${who} went away before ${target} was sent in full`);
+    if (!(outcome instanceof Promise)) {
+      this.done(conn, head, at, outcome);
+      return undefined;
+    }
+    return outcome.then(
+      (o) => this.done(conn, head, at, o),
+      (err: unknown) => this.done(conn, head, at, this.failed(conn, head, err)),
+    );
+  }
+
+  private failed(conn: Connection, head: RequestHead, err: unknown): Outcome {
+    this.log('warning', `${head.method} ${head.target} from ${conn.client}: ${(err as Error).message}`);
+    // Whatever was sent of a response, the client cannot tell where it ends now.
+    conn.socket.destroy();
+    return { status: 500, bytes: 0, complete: false };
+  }
+
+  /** Tells of a finished exchange: boot monitoring's event and the access log line. */
+  private done(conn: Connection, head: RequestHead, at: number, outcome: Outcome): void {
+    const { method, target } = head;
+    if (!outcome.complete) this.log('debug', `${conn.client} went away before ${target} was sent in full`);
     this.opts.onExchange?.({
       phase: 'done',
-      client: who,
+      client: conn.client,
       method,
       target,
       status: outcome.status,
@@ -215,7 +236,7 @@ export class HttpBootServer implements RequestSink {
     });
     this.opts.accessLog?.(
       combinedLogLine({
-        client: who,
+        client: conn.client,
         at: new Date(at),
         method,
         target,
@@ -228,82 +249,110 @@ export class HttpBootServer implements RequestSink {
     );
   }
 
-  private async refusal(conn: Connection, head: RequestHead, status: number, text: string, extra = ''): Promise<Outcome> {
-    const body = `${text}\n`;
-    const bytes = head.method === 'HEAD' ? 0 : Buffer.byteLength(body);
-    const message = refusalHead(status, body, extra) + this.tail(conn, head);
-    conn.socket.write(bytes === 0 ? message : message + body, 'utf8');
-    const done = flushed(conn.socket);
-    return { status, bytes, complete: done === true ? true : await done };
+  /** Writes `message` and tells, at once where the kernel took it whole, whether all of it left. */
+  private sent(conn: Connection, message: string, status: number, bytes: number, encoding: BufferEncoding): Outcome | Promise<Outcome> {
+    conn.socket.write(message, encoding);
+    const out = flushed(conn.socket);
+    if (out === true) return { status, bytes, complete: true };
+    return out.then((complete) => ({ status, bytes: complete ? bytes : 0, complete }));
   }
 
-  private async respond(conn: Connection, head: RequestHead): Promise<Outcome> {
+  private refusal(conn: Connection, head: RequestHead, at: number, status: number, text: string, extra = ''): Outcome | Promise<Outcome> {
+    const body = `${text}\n`;
+    const bytes = head.method === 'HEAD' ? 0 : Buffer.byteLength(body);
+    const message = refusalHead(status, body, extra) + this.tail(conn, head, at);
+    return this.sent(conn, bytes === 0 ? message : message + body, status, bytes, 'utf8');
+  }
+
+  private respond(conn: Connection, head: RequestHead, at: number): Outcome | Promise<Outcome> {
     const { method, target } = head;
     const who = conn.client;
     if (method !== 'GET' && method !== 'HEAD') {
       if (!KNOWN_METHODS.has(method)) {
         conn.closing = true;
-        return this.refusal(conn, head, 501, `${method} is not a method this server implements (GET, HEAD)`);
+        return this.refusal(conn, head, at, 501, `${method} is not a method this server implements (GET, HEAD)`);
       }
-      return this.refusal(conn, head, 405, `${method} is not allowed: this server only reads files (GET, HEAD)`, 'Allow: GET, HEAD\r\n');
+      return this.refusal(conn, head, at, 405, `${method} is not allowed: this server only reads files (GET, HEAD)`, 'Allow: GET, HEAD\r\n');
     }
     const wanted = requestedName(target);
     if (!wanted.ok) {
       this.log('info', `${method} ${target} from ${who} refused: ${wanted.reason}`);
-      return this.refusal(conn, head, wanted.status, wanted.status === 403 ? 'Forbidden' : 'Bad Request');
+      return this.refusal(conn, head, at, wanted.status, wanted.status === 403 ? 'Forbidden' : 'Bad Request');
     }
     let name = wanted.name;
     if (this.remap) {
       const r = this.remap.apply(name, { op: 'get', address: who });
       if (r.refused) {
         this.log('info', `${method} ${target} from ${who} refused: ${r.reason}`);
-        return this.refusal(conn, head, 403, 'Forbidden');
+        return this.refusal(conn, head, at, 403, 'Forbidden');
       }
       if (r.name !== name) this.log('debug', `${target} from ${who} remapped to ${r.name}`);
       name = r.name;
     }
     // The root itself: a directory, and this server lists none.
-    if (name.replace(/^\/+/, '') === '') return this.refusal(conn, head, 403, 'Forbidden (no directory listing)');
-    if (!this.root) return this.refusal(conn, head, 503, 'Service Unavailable (shutting down)');
+    if (name.replace(/^\/+/, '') === '') return this.refusal(conn, head, at, 403, 'Forbidden (no directory listing)');
+    const root = this.root;
+    if (!root) return this.refusal(conn, head, at, 503, 'Service Unavailable (shutting down)');
     // Opened beneath the root once: the stat, the headers and the bytes all come from this descriptor.
-    const opened = await this.root.openRead(name);
+    const opened = root.openReadNow(name);
+    if (opened) return this.respondOpened(conn, head, at, name, opened);
+    return root.openRead(name).then((o) => this.respondOpened(conn, head, at, name, o));
+  }
+
+  private respondOpened(conn: Connection, head: RequestHead, at: number, name: string, opened: OpenedFile): Outcome | Promise<Outcome> {
+    const { method, target } = head;
+    const who = conn.client;
     if (!opened.ok) {
       switch (opened.reason) {
         case 'not-found':
-          return this.refusal(conn, head, 404, 'Not Found');
+          return this.refusal(conn, head, at, 404, 'Not Found');
         case 'not-file':
-          return opened.directory ? this.refusal(conn, head, 403, 'Forbidden (no directory listing)') : this.refusal(conn, head, 404, 'Not Found (not a regular file)');
+          return opened.directory ? this.refusal(conn, head, at, 403, 'Forbidden (no directory listing)') : this.refusal(conn, head, at, 404, 'Not Found (not a regular file)');
         case 'bad-name':
           this.log('info', `${method} ${target} from ${who} refused: ${opened.detail}`);
-          return this.refusal(conn, head, 400, 'Bad Request');
+          return this.refusal(conn, head, at, 400, 'Bad Request');
         case 'escape':
           this.log('info', `${method} ${target} from ${who} refused: ${opened.detail}`);
-          return this.refusal(conn, head, 403, 'Forbidden');
+          return this.refusal(conn, head, at, 403, 'Forbidden');
         default:
           this.log('info', `${method} ${target} from ${who}: cannot open ${name}: ${opened.detail}`);
-          return this.refusal(conn, head, 403, 'Forbidden');
+          return this.refusal(conn, head, at, 403, 'Forbidden');
       }
     }
     const { fd, stats: st } = opened;
+    let result: Outcome | Promise<Outcome>;
     try {
-      const range = parseRange(head.range, st.size);
-      if (range.kind === 'unsatisfiable') return await this.refusal(conn, head, 416, 'Range Not Satisfiable', `Content-Range: bytes */${st.size}\r\n`);
-      const partial = range.kind === 'partial';
-      const [status, start, end] = partial ? [206, range.start, range.end] : [200, 0, st.size - 1];
-      const length = end - start + 1;
-      const fields = (partial ? this.heads.partial(name, st, start, end) : this.heads.whole(name, st)) + this.tail(conn, head);
-      if (method === 'HEAD' || length === 0) {
-        conn.socket.write(fields, 'latin1');
-        const done = flushed(conn.socket);
-        return { status, bytes: 0, complete: done === true ? true : await done };
-      }
-      const body = await sendBody(conn.socket, fields, fd, start, length, this.bodies);
-      if (!body.complete) conn.socket.destroy();
-      return { status, bytes: body.sent, complete: body.complete, uncached: body.uncached };
-    } finally {
-      // Every body has settled here: nothing reads the descriptor any more. Closing a regular
-      // file does not wait for the disk, so it is done here rather than by a thread-pool hop.
+      result = this.respondFile(conn, head, at, name, fd, st);
+    } catch (err) {
       closeSync(fd);
+      throw err;
     }
+    // Closed once nothing reads the descriptor any more. Closing a regular file does not wait
+    // for the disk, so it is done here rather than by a thread-pool hop.
+    if (!(result instanceof Promise)) {
+      closeSync(fd);
+      return result;
+    }
+    return result.finally(() => closeSync(fd));
+  }
+
+  private respondFile(conn: Connection, head: RequestHead, at: number, name: string, fd: number, st: Stats): Outcome | Promise<Outcome> {
+    const range = parseRange(head.range, st.size);
+    if (range.kind === 'unsatisfiable') return this.refusal(conn, head, at, 416, 'Range Not Satisfiable', `Content-Range: bytes */${st.size}\r\n`);
+    const partial = range.kind === 'partial';
+    const start = partial ? range.start : 0;
+    const end = partial ? range.end : st.size - 1;
+    const status = partial ? 206 : 200;
+    const length = end - start + 1;
+    const fields = (partial ? this.heads.partial(name, st, start, end) : this.heads.whole(name, st)) + this.tail(conn, head, at);
+    if (head.method === 'HEAD' || length === 0) return this.sent(conn, fields, status, 0, 'latin1');
+    const body = sendBody(conn.socket, fields, fd, start, length, this.bodies);
+    if (!(body instanceof Promise)) return this.bodyOutcome(conn, status, body);
+    return body.then((b) => this.bodyOutcome(conn, status, b));
+  }
+
+  private bodyOutcome(conn: Connection, status: number, body: BodyResult): Outcome {
+    if (!body.complete) conn.socket.destroy();
+    return { status, bytes: body.sent, complete: body.complete, uncached: body.uncached };
   }
 }

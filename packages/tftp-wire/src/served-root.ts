@@ -88,9 +88,27 @@ export class ServedRoot {
   /** Opens a regular file for reading. */
   async openRead(name: string): Promise<OpenedFile> {
     if (!native) return this.openReadByPath(name);
+    const now = this.openReadNow(name);
+    if (now) return now;
     const c = native.constants;
-    const opened = await this.openBeneath(this.fd, name, c.O_RDONLY | c.O_CLOEXEC | c.O_NONBLOCK);
+    const opened = await this.openResolved(this.fd, name, c.O_RDONLY | c.O_CLOEXEC | c.O_NONBLOCK);
     if (!opened.ok) return opened;
+    return this.regularFile(opened.fd);
+  }
+
+  /**
+   * openRead without a promise where the answer needs only an openat2 and
+   * an fstat (the kernel resolved the name beneath the root, or found no
+   * such file); undefined where openRead goes on to realpath (portable
+   * mode, a symlink the kernel refused), for the caller to await openRead.
+   * A server answering from the page cache then stays in its turn of the
+   * event loop.
+   */
+  openReadNow(name: string): OpenedFile | undefined {
+    if (!native) return undefined;
+    const c = native.constants;
+    const opened = this.openBeneathNow(this.fd, name, c.O_RDONLY | c.O_CLOEXEC | c.O_NONBLOCK);
+    if (!opened?.ok) return opened;
     return this.regularFile(opened.fd);
   }
 
@@ -172,6 +190,11 @@ export class ServedRoot {
    * open fail or find another file inside.
    */
   private async openBeneath(dirFd: number, name: string, flags: number): Promise<{ ok: true; fd: number } | Refusal> {
+    return this.openBeneathNow(dirFd, name, flags) ?? this.openResolved(dirFd, name, flags);
+  }
+
+  /** openBeneath's first try, the kernel's walk alone; undefined when it refused a symlink (EXDEV, ELOOP) and realpath must decide. */
+  private openBeneathNow(dirFd: number, name: string, flags: number): { ok: true; fd: number } | Refusal | undefined {
     const n = nameUnderRoot(this.path, name);
     if (!n.ok) return n;
     const rel = n.rel === '' ? '.' : n.rel;
@@ -185,7 +208,12 @@ export class ServedRoot {
         return { ok: false, reason: 'not-found', detail: code };
       }
       if (code !== 'EXDEV' && code !== 'ELOOP') return { ok: false, reason: 'error', detail: code };
+      return undefined;
     }
+  }
+
+  /** openBeneath's second try: the name resolved with realpath and, when that lands inside, its real path opened beneath the root. */
+  private async openResolved(dirFd: number, name: string, flags: number): Promise<{ ok: true; fd: number } | Refusal> {
     const resolved = await resolveUnderRoot(this.path, name);
     if (!resolved.ok) return resolved;
     if (!resolved.exists) return { ok: false, reason: 'not-found', detail: 'ENOENT' };
@@ -204,16 +232,17 @@ export class ServedRoot {
    * for the disk, so it runs here rather than by a thread-pool hop, which
    * cost every TFTP transfer and HTTP request a hand-off and a wake-up.
    */
-  private async regularFile(fd: number): Promise<OpenedFile> {
+  private regularFile(fd: number): OpenedFile {
     let stats: Stats;
     try {
       stats = fstatSync(fd);
     } catch (err) {
-      await closeAsync(fd).catch(() => {});
+      closeSync(fd);
       return { ok: false, reason: 'error', detail: errno(err) };
     }
     if (stats.isFile()) return { ok: true, fd, stats };
-    await closeAsync(fd).catch(() => {});
+    // Closing a file opened for reading does not wait for the disk.
+    closeSync(fd);
     return { ok: false, reason: 'not-file', detail: 'not a regular file', directory: stats.isDirectory() };
   }
 
