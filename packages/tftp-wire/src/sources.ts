@@ -2,8 +2,14 @@ import { native } from '@netboot/platform';
 import { readAt, type BufferPool, type OpenFile, type OpenFileCache } from './open-file-cache.js';
 import type { DataSource } from './transfer-driver.js';
 
-/** Reads ahead at least this much per file read, so a lock-step transfer with small blocks does not read per packet. */
-const READ_AHEAD = 256 * 1024;
+/**
+ * Reads ahead at least this much per file read, so a lock-step transfer with
+ * small blocks does not read per packet. A lock-step transfer reads less at a
+ * time: a boot storm runs a hundred of them at once, each holding its chunk
+ * and a script of it (see WindowScript); a windowed one is few and fast.
+ */
+const READ_AHEAD = 128 * 1024;
+const READ_AHEAD_WINDOWED = 256 * 1024;
 
 /**
  * Serves a window of a cached open file from one pooled buffer: a read fills
@@ -28,7 +34,7 @@ export class FileSource implements DataSource {
     blksize: number,
     windowsize: number,
   ) {
-    this.chunk = blksize * Math.max(windowsize, Math.ceil(READ_AHEAD / blksize));
+    this.chunk = blksize * Math.max(windowsize, Math.ceil((windowsize > 1 ? READ_AHEAD_WINDOWED : READ_AHEAD) / blksize));
   }
 
   view(start: number, end: number): Buffer | Promise<Buffer> {

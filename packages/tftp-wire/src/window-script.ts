@@ -12,12 +12,12 @@ export interface WindowShape {
 /**
  * Bytes laid out ahead: at least AHEAD_BYTES or WINDOWS_AHEAD windows (128
  * datagrams at windowsize 16), and all that is loaded when that is less than
- * half as much again: a file source's 256 KiB chunk is one script, so a
- * transfer takes one JavaScript turn per chunk (a lock-step transfer at
- * 1468, one per 178 blocks). The transport keeps its own copy while armed:
- * with the chunk, the bulk of a transfer's memory.
+ * half as much again: a file source's chunk (128 KiB lock-step, 256 KiB
+ * windowed) is one script, so a transfer takes one JavaScript turn per chunk
+ * (lock-step at 1468, one per 90 blocks). The transport keeps its own copy
+ * while armed: with the chunk, the bulk of a transfer's memory.
  */
-const AHEAD_BYTES = 192 * 1024;
+const AHEAD_BYTES = 96 * 1024;
 const WINDOWS_AHEAD = 8;
 /** Steps ahead at most, whatever the block size. */
 const STEPS_MAX = 1024;
