@@ -25,8 +25,10 @@ export interface HttpBootServerOptions {
   log?: (level: LogLevel, message: string) => void;
   /** Idle keep-alive connections are closed after this long (ms). */
   keepAliveTimeoutMs?: number;
-  /** A connection that neither sends nor takes data for this long is dropped (ms). */
+  /** A response whose client takes no byte for this long is dropped (ms). */
   idleTimeoutMs?: number;
+  /** A request head must be complete this long after its first byte (the connection's start, for the first), else 408 (ms). */
+  headersTimeoutMs?: number;
   maxConnections?: number;
   /** Told of each request as it starts and as its response ends (boot monitoring). */
   onExchange?: (e: HttpExchange) => void;
@@ -101,7 +103,7 @@ export class HttpBootServer implements RequestSink {
     this.remap = opts.remap;
     this.bodies = opts.bodies === 'reads' ? 'reads' : bodyMode();
     // Headers must arrive within 10 s, so a client that trickles a request (slowloris) holds its socket for seconds, not a minute.
-    this.limits = { keepAlive: opts.keepAliveTimeoutMs ?? 5000, headers: 10_000, idle: opts.idleTimeoutMs ?? 60_000 };
+    this.limits = { keepAlive: opts.keepAliveTimeoutMs ?? 5000, headers: opts.headersTimeoutMs ?? 10_000, idle: opts.idleTimeoutMs ?? 60_000 };
     // Half-open: a client may send its requests and its FIN at once, and still be answered.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.maxConnections = opts.maxConnections ?? 1024;
