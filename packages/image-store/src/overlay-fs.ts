@@ -353,7 +353,18 @@ export class OverlayFs implements ExportFs {
 
   /** `locate` through the cache of locations (see `located`): while a change runs, the layers are walked and nothing is kept. */
   private locateCached(rel: string): Located {
-    return this.changing === 0 ? this.located.get(rel, () => this.locate(rel)) : this.locate(rel);
+    return this.changing === 0 ? this.located.get(rel, () => this.locateFromDir(rel)) : this.locate(rel);
+  }
+
+  /**
+   * A location not cached: when its directory's location is (the directories of a name a node uses are
+   * used more often than the name), found from it as a LOOKUP finds a name (locateIn: the directory opened
+   * once in each layer, one lstat there), not by a walk of both layers from their roots (a probe, an open
+   * and a stat per component and layer); else, or when not found so, by the walk, which gives the error.
+   */
+  private locateFromDir(rel: string): Located {
+    if (rel === '' || !this.located.fresh(parentOf(rel))) return this.locate(rel);
+    return this.locateIn(parentOf(rel), [rel.slice(rel.lastIndexOf('/') + 1)])[0] ?? this.locate(rel);
   }
 
   /**
@@ -697,7 +708,8 @@ export class OverlayFs implements ExportFs {
    * this root runs, each name is located by the walk from the roots.
    */
   private locateIn(dirRel: string, names: readonly string[]): (Located | undefined)[] {
-    const walk = () => names.map((n) => this.tryLocate(child(dirRel, n), true));
+    // Not through the cache: a miss there comes here (locateFromDir).
+    const walk = () => names.map((n) => this.tryLocate(child(dirRel, n)));
     if (this.changing > 0) return walk();
     const dir = this.tryLocate(dirRel, true);
     if (!dir || !isDirSt(dir.st)) return names.map(() => undefined);
