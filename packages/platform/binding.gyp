@@ -19,7 +19,8 @@
         "native/pread-nowait.c",
         "native/pwrite-sync.c",
         "native/page-cache.c",
-        "native/script-loop.c"
+        "native/script-loop.c",
+        "native/stream-send.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],

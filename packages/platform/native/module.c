@@ -23,6 +23,7 @@
 #include <sys/xattr.h>
 #include "udp-batch.h"
 #include "socket-handoff.h"
+#include "stream-send.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -74,6 +75,7 @@ static const export_fn functions[] = {
     {"bindToDevice", js_bind_to_device},
     {"receiveBufferForce", js_receive_buffer_force},
     {"sendfile", js_sendfile},
+    {"sendNowait", js_send_nowait},
     {"dupSocket", js_dup_socket},
     {"sendfileAll", js_sendfile_all},
     {"icmpEcho", js_icmp_echo},

@@ -257,6 +257,14 @@ export interface NativeCalls {
   receiveBufferForce(fd: number, bytes: number): boolean;
   /** sendfile to a non-blocking socket or pipe: bytes sent; a full socket throws code 'EAGAIN'. */
   sendfile(outFd: number, inFd: number, offset: bigint | number, count: number): number;
+  /**
+   * One sendmsg(MSG_DONTWAIT | MSG_NOSIGNAL) of `buffers[0..count)` in order to a connected stream socket
+   * (a net.Socket's fd, see socketFd): the bytes the kernel took (fewer than offered when its send buffer
+   * filled), or -1 when it took none (EAGAIN). Never waits, never raises SIGPIPE; EPIPE, ECONNRESET and the
+   * like throw. At most 64 buffers a call. Only for a socket whose stream has nothing queued, so the bytes
+   * keep their order; what is left goes through the stream.
+   */
+  sendNowait(fd: number, buffers: readonly Uint8Array[], count: number): number;
   /** fcntl(F_DUPFD_CLOEXEC) of a socket fd (ENOTSOCK for anything else): a connection
    * accepted on one thread, for another thread to wrap in its own net.Socket. */
   dupSocket(fd: number): number;

@@ -100,6 +100,68 @@ if (n) {
     t.throws(() => n.sendfile(outFd, inFd, 0, 2 ** 31), { code: 'ERR_OUT_OF_RANGE' });
   });
 
+  t.test('sendNowait: buffers in order in one call, -1 once the socket is full, errors thrown', async (t) => {
+    let serverSide: Socket | undefined;
+    const server = createServer((s) => {
+      serverSide = s;
+      s.pause();
+    });
+    t.teardown(() => server.close());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    t.teardown(() => client.destroy());
+    await once(client, 'connect');
+    const fd = socketFd(client);
+    const parts = [Buffer.from('one '), new Uint8Array(Buffer.from('two ')), Buffer.from('three four').subarray(0, 6)];
+    t.equal(n.sendNowait(fd, parts, 3), 14, 'every byte of the three');
+    t.equal(n.sendNowait(fd, parts, 0), 0, 'none offered');
+    // Nobody reads: the socket fills and the call says -1 rather than waiting.
+    const big = Buffer.alloc(1 << 20, 0x61);
+    let sent = 14;
+    let full = false;
+    for (let calls = 0; calls < 10_000; calls++) {
+      const k = n.sendNowait(fd, [big], 1);
+      if (k < 0) {
+        full = true;
+        break;
+      }
+      t.ok(k > 0 && k <= big.length, 'a part or all of it');
+      sent += k;
+    }
+    t.ok(full, 'a full socket is -1, not a wait');
+    while (!serverSide) await once(server, 'connection');
+    let got = 0;
+    let head = Buffer.alloc(0);
+    serverSide.on('data', (chunk: Buffer) => {
+      if (head.length < 14) head = Buffer.concat([head, chunk]).subarray(0, 14);
+      got += chunk.length;
+    });
+    serverSide.resume();
+    while (got < sent) await once(serverSide, 'data');
+    t.equal(got, sent, 'every byte taken arrives');
+    t.equal(String(head), 'one two three ', 'in order, views cut where they say');
+    t.throws(() => n.sendNowait(fd, [big, 'x' as unknown as Uint8Array], 2), { code: 'ERR_INVALID_ARG_TYPE' }, 'a string among them');
+    t.throws(() => n.sendNowait(fd, big as unknown as Uint8Array[], 1), { code: 'ERR_INVALID_ARG_TYPE' }, 'not an array');
+    t.throws(() => n.sendNowait(fd, [big], 2), { code: 'ERR_OUT_OF_RANGE' }, 'more than the array holds');
+    t.throws(() => n.sendNowait(fd, new Array(65).fill(parts[0]), 65), { code: 'ERR_OUT_OF_RANGE' }, 'more than 64');
+    const file = openSync('/dev/null', 'r');
+    expectErrno(t, () => n.sendNowait(file, parts, 1), 'ENOTSOCK', 'sendmsg');
+    closeSync(file);
+    serverSide.destroy();
+    await once(serverSide, 'close');
+    // The peer is gone: a send fails (EPIPE or ECONNRESET) instead of raising SIGPIPE.
+    let failed: string | undefined;
+    for (let calls = 0; calls < 100 && !failed; calls++) {
+      try {
+        n.sendNowait(fd, parts, 1);
+      } catch (e) {
+        failed = (e as NodeJS.ErrnoException).code;
+      }
+    }
+    t.ok(failed === 'EPIPE' || failed === 'ECONNRESET', `the closed peer is ${failed}`);
+  });
+
   t.test('dupSocket: the connection lives on under the duplicate after the original handle closes', async (t) => {
     const server = createServer({ pauseOnConnect: true }, (accepted) => {
       const fd = n.dupSocket(socketFd(accepted));

@@ -80,6 +80,7 @@ if (n) {
     ['bindToDevice', [-1, 'lo']],
     ['receiveBufferForce', [-1, 4096]],
     ['sendfile', [-1, fileFd, 0, 10]],
+    ['sendNowait', [fileFd, [Buffer.alloc(16)], 1]],
     // A file, not a socket: ENOTSOCK, so no argument the stress leaves valid makes a duplicate.
     ['dupSocket', [fileFd]],
     ['sendfileAll', [-1, fileFd, 0, 10, () => {}]],
@@ -164,6 +165,7 @@ if (n) {
       ['receiveBufferForce', (fd) => [fd, 4096]],
       ['sendfile', (fd) => [fd, fileFd, 0, 10]],
       ['sendfile', (fd) => [fileFd, fd, 0, 10]],
+      ['sendNowait', (fd) => [fd, [Buffer.alloc(16)], 1]],
       ['dupSocket', (fd) => [fd]],
       ['sendfileAll', (fd) => [fd, fileFd, 0, 10, () => {}]],
     ];

@@ -1,0 +1,5 @@
+#ifndef NETBOOT_STREAM_SEND_H
+#define NETBOOT_STREAM_SEND_H
+#include "napi-util.h"
+napi_value js_send_nowait(napi_env env, napi_callback_info info);
+#endif
