@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { RpcServer } from '@netboot/oncrpc-xdr';
-import { platformStatus, platformSummary } from '@netboot/platform';
+import { native, platformStatus, platformSummary } from '@netboot/platform';
 import {
   type Export,
   type MountdEvent,
@@ -14,6 +14,7 @@ import { PortmapClient, PortmapServer } from '@netboot/portmap';
 import { loadHandleKey, readHandleKeyFile } from './handle-key.js';
 import { NFS_PROGRAM, NFS_V3 } from './nfs3-constants.js';
 import { NfsServer, type NfsServerOptions } from './nfs-server.js';
+import { replySender } from './reply-sender.js';
 import { nfsExports } from './mountd-exports.js';
 import type { NfsCallObserver } from './call-observer.js';
 import { CallWatch } from './call-watch.js';
@@ -161,7 +162,7 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   try {
     closers.push(() => nfs.close());
     const maxRecordSize = 1024 * 1024 + 64 * 1024;
-    const nfsRpc = new RpcServer({ log, maxRecordSize });
+    const nfsRpc = new RpcServer({ log, maxRecordSize, replySender: replySender(native) });
     const observer = opts.observer;
     const watch = observer && new CallWatch({ routineStatuses: observer.routineStatuses, intervalMs: observer.intervalMs, report: (f) => observer.seen(f) });
     if (watch) nfs.register({ register: (prog, vers, procs, o) => nfsRpc.register(prog, vers, procs, { ...o, watcher: watch }) });

@@ -6,6 +6,7 @@ import type { CallFact } from './call-observer.js';
 import { CallWatch } from './call-watch.js';
 import { nfsExports } from './mountd-exports.js';
 import { NfsServer, type NfsServerOptions } from './nfs-server.js';
+import { replySender } from './reply-sender.js';
 import type { ToWorker, FromWorker, WorkerBackendContext, WorkerSetup } from './nfs-workers.js';
 
 /*
@@ -53,7 +54,7 @@ const nfs = await NfsServer.create({
   directReadMax: Infinity,
   directWrites: true,
 });
-const rpc = new RpcServer({ log, maxRecordSize: setup.maxRecordSize });
+const rpc = new RpcServer({ log, maxRecordSize: setup.maxRecordSize, replySender: replySender(native) });
 if (watch) nfs.register({ register: (prog, vers, procs, o) => rpc.register(prog, vers, procs, { ...o, watcher: watch }) });
 else nfs.register(rpc);
 

@@ -77,7 +77,7 @@ export {
   type RpcReplyOut,
   type RpcResult,
 } from './rpc-dispatcher.js';
-export { RpcServer, type RpcListenOptions, type RpcRegisterOptions, type RpcServerOptions, type UdpHandoff } from './rpc-server.js';
+export { RpcServer, type ReplySender, type RpcListenOptions, type RpcRegisterOptions, type RpcServerOptions, type UdpHandoff } from './rpc-server.js';
 export { RpcAcceptError, RpcConnectionError, RpcDeniedError, RpcTimeoutError } from './rpc-errors.js';
 export { RpcClient, type RpcCallOptions, type RpcClientOptions } from './rpc-client.js';
 export { XidAllocator } from './xid-allocator.js';

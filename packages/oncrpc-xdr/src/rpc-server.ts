@@ -31,6 +31,27 @@ export interface RpcServerOptions {
   maxConnections?: number;
   /** UDP calls running at once; more are dropped and the client retransmits (default 1024). */
   maxInFlightUdp?: number;
+  /**
+   * Writes TCP replies straight to the connection's socket (see ReplySender) instead of through its
+   * stream; undefined writes every reply through the stream.
+   */
+  replySender?: ReplySender;
+}
+
+/**
+ * A way to write replies to a connected socket without net.Socket's stream
+ * machinery (the platform module's sendNowait): a reply batch goes out in
+ * one non-blocking sendmsg from the serving thread, and only what the kernel
+ * does not take at once goes through the stream (which waits for room).
+ */
+export interface ReplySender {
+  /** The socket's file descriptor, or undefined to leave this connection on its stream. */
+  fdOf(socket: net.Socket): number | undefined;
+  /**
+   * Sends `buffers[0..count)` in order without waiting: the bytes taken, or -1 for none (a full send
+   * buffer). Throws when the connection is broken. `count` is at most SEND_BUFFERS_MAX.
+   */
+  send(fd: number, buffers: readonly Uint8Array[], count: number): number;
 }
 
 export interface RpcRegisterOptions {
@@ -83,6 +104,8 @@ const BATCH_BYTES = 32 * 1024;
  * replies of its calls in flight.
  */
 const SEND_BACKLOG_MAX = 4 * 1024 * 1024;
+/** Buffers one ReplySender.send takes at most (sendNowait's limit). */
+const SEND_BUFFERS_MAX = 64;
 /** TCP records larger than this are read (or joined) into pooled buffers (an NFS WRITE of 1 MiB). */
 const POOLED_RECORD_MIN = 64 * 1024;
 /**
@@ -141,6 +164,8 @@ export class RpcServer {
   private readonly maxConnections: number;
   private readonly maxInFlightUdp: number;
   private readonly drc: DuplicateRequestCache;
+  /** @internal See RpcServerOptions.replySender. */
+  readonly replySender: ReplySender | undefined;
   /** @internal Where TCP connections read large records; a record goes back once its reply is written. */
   readonly records: BufferPool;
   /** @internal See SCRATCH_SIZE. */
@@ -167,6 +192,7 @@ export class RpcServer {
     this.maxInFlightUdp = opts.maxInFlightUdp ?? 1024;
     this.drc = new DuplicateRequestCache(opts.duplicateCacheSize ?? 512);
     this.records = new BufferPool(this.maxRecordSize, 16);
+    this.replySender = opts.replySender;
   }
 
   register(prog: number, vers: number, procs: Record<number, ProcedureHandler>, opts: RpcRegisterOptions = {}): void {
@@ -516,6 +542,18 @@ class TcpConnection {
   private peerEnded = false;
   private readonly idle: NodeJS.Timeout;
   private lastActive = Date.now();
+  /** With a ReplySender: the socket's fd, and the replies of this tick waiting to go out in one send. */
+  private readonly fd: number | undefined;
+  private readonly out: Uint8Array[] = [];
+  /** Per reply waiting: the index in `out` after its last buffer, and what to call once it is sent. */
+  private readonly outEnds: number[] = [];
+  private readonly outSent: ((() => void) | undefined)[] = [];
+  private outBytes = 0;
+  private flushQueued = false;
+  private readonly flushTick = () => {
+    this.flushQueued = false;
+    this.flush();
+  };
 
   constructor(
     private readonly server: RpcServer,
@@ -532,6 +570,7 @@ class TcpConnection {
     );
     this.idle = setTimeout(() => this.onIdle(), idleTimeoutMs);
     this.idle.unref();
+    this.fd = server.replySender?.fdOf(socket);
     const scratch = server.scratch;
     const inPlace = readIntoRecords(socket, () => this.decoder.target(scratch), (n, into) => {
       this.onData(into, n);
@@ -556,6 +595,7 @@ class TcpConnection {
       // Records no call will run: their pooled buffers go back.
       this.decoder.discard();
       for (const r of this.waiting.splice(0)) records.give(r);
+      this.dropOut();
     });
   }
 
@@ -571,6 +611,7 @@ class TcpConnection {
   destroy(): void {
     this.closed = true;
     clearTimeout(this.idle);
+    this.dropOut();
     this.socket.destroy();
   }
 
@@ -614,7 +655,10 @@ class TcpConnection {
 
   /** Once the peer has stopped sending and every call is answered, our side ends too. */
   private finishIfDone(): void {
-    if (this.peerEnded && !this.closed && this.inFlight === 0 && this.waiting.length === 0) this.socket.end();
+    if (this.peerEnded && !this.closed && this.inFlight === 0 && this.waiting.length === 0) {
+      this.flush();
+      if (!this.closed) this.socket.end();
+    }
   }
 
   private start(record: Buffer): void {
@@ -666,9 +710,30 @@ class TcpConnection {
       this.destroy();
       return;
     }
+    const head = chunks[0];
+    let parts: Uint8Array[] = chunks;
+    if ((reply.headroom ?? 0) >= 4 && head.byteOffset >= 4) {
+      // The mark goes into the room in front of the reply: one buffer fewer.
+      const framed = Buffer.from(head.buffer, head.byteOffset - 4, 4 + head.length);
+      mark.copy(framed, 0);
+      parts = chunks.length === 1 ? [framed] : [framed, ...chunks.slice(1)];
+    } else parts = [mark, ...chunks];
+    if (this.fd !== undefined && parts.length <= SEND_BUFFERS_MAX) this.enqueue(parts, size, onSent);
+    else {
+      this.flush();
+      if (!this.closed) this.writeToStream(parts, onSent);
+    }
+    this.idle.refresh();
+    this.lastActive = Date.now();
+  }
+
+  /**
+   * Through the stream: replies that complete in the same tick (many calls in flight) leave together
+   * (see REPLIES_PER_WRITE).
+   */
+  private writeToStream(parts: Uint8Array[], onSent: (() => void) | undefined): void {
     const s = this.socket;
     if (!this.corked) {
-      // Replies that complete in the same tick (many calls in flight) leave together (see REPLIES_PER_WRITE).
       this.corked = true;
       s.cork();
       process.nextTick(() => {
@@ -679,38 +744,107 @@ class TcpConnection {
         s.uncork();
       });
     }
-    this.batchedBytes += size;
-    let first = 0;
-    const head = chunks[0];
-    if ((reply.headroom ?? 0) >= 4 && head.byteOffset >= 4) {
-      // The mark goes into the room in front of the reply: one buffer, one write.
-      const framed = Buffer.from(head.buffer, head.byteOffset - 4, 4 + head.length);
-      mark.copy(framed, 0);
-      if (chunks.length === 1) {
-        s.write(framed, onSent && (() => onSent()));
-        this.finishWrite();
-        return;
-      }
-      s.write(framed);
-      first = 1;
-    } else s.write(mark);
-    const last = chunks.length - 1;
-    for (let i = first; i < last; i++) s.write(chunks[i]);
-    s.write(chunks[last], onSent && (() => onSent()));
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) {
+      this.batchedBytes += parts[i].length;
+      s.write(parts[i]);
+    }
+    this.batchedBytes += parts[last].length;
+    s.write(parts[last], onSent && (() => onSent()));
     this.finishWrite();
   }
 
-  /** After a reply's last write: the batch limits, the idle timer, and back-pressure. */
-  private finishWrite(): void {
+  /**
+   * With a ReplySender: the reply waits for the others of this tick, up to the same limits as corked
+   * stream writes (REPLIES_PER_WRITE, BATCH_BYTES), then they leave in one send.
+   */
+  private enqueue(parts: Uint8Array[], size: number, onSent: (() => void) | undefined): void {
+    if (this.out.length + parts.length > SEND_BUFFERS_MAX) this.flush();
+    for (const p of parts) this.out.push(p);
+    this.outEnds.push(this.out.length);
+    this.outSent.push(onSent);
+    this.outBytes += size + 4;
+    if (this.outEnds.length >= REPLIES_PER_WRITE || this.outBytes >= BATCH_BYTES) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(this.flushTick);
+    }
+  }
+
+  /**
+   * Sends the replies waiting in `out`: straight to the socket while its stream has nothing queued (else
+   * the bytes would overtake it), and what the kernel did not take through the stream, which waits for
+   * room. A reply sent whole is done at once; the others when the stream has written their last byte.
+   */
+  private flush(): void {
+    const out = this.out;
+    const replies = this.outEnds.length;
+    if (replies === 0 || this.closed) return;
     const s = this.socket;
+    let sent = 0;
+    if (s.writableLength === 0) {
+      try {
+        sent = Math.max(0, this.server.replySender!.send(this.fd!, out, out.length));
+      } catch (e) {
+        // The peer is gone (EPIPE, ECONNRESET): the socket says so too; nothing more goes to it.
+        this.destroy();
+        return;
+      }
+    }
+    let corked = false;
+    let at = 0;
+    for (let r = 0; r < replies; r++) {
+      const end = this.outEnds[r];
+      const onSent = this.outSent[r];
+      for (; at < end; at++) {
+        const b = out[at];
+        if (sent >= b.length) {
+          sent -= b.length;
+          if (at === end - 1) onSent?.();
+          continue;
+        }
+        if (!corked) {
+          corked = true;
+          s.cork();
+        }
+        const rest = sent > 0 ? b.subarray(sent) : b;
+        sent = 0;
+        if (at === end - 1 && onSent) s.write(rest, () => onSent());
+        else s.write(rest);
+      }
+    }
+    out.length = 0;
+    this.outEnds.length = 0;
+    this.outSent.length = 0;
+    this.outBytes = 0;
+    if (corked) {
+      s.uncork();
+      this.checkBacklog();
+    }
+  }
+
+  /** Replies that will not be sent (the connection closed): their buffers go back. */
+  private dropOut(): void {
+    const sent = this.outSent.splice(0);
+    this.out.length = 0;
+    this.outEnds.length = 0;
+    this.outBytes = 0;
+    for (const onSent of sent) onSent?.();
+  }
+
+  /** After a reply's last write to the stream: the batch limits and back-pressure. */
+  private finishWrite(): void {
     if (++this.batched >= REPLIES_PER_WRITE || this.batchedBytes >= BATCH_BYTES) {
       this.corked = false;
       this.batched = 0;
       this.batchedBytes = 0;
-      s.uncork();
+      this.socket.uncork();
     }
-    this.idle.refresh();
-    this.lastActive = Date.now();
+    this.checkBacklog();
+  }
+
+  private checkBacklog(): void {
+    const s = this.socket;
     // What the kernel has not taken yet, corked replies included. Past Node's high-water mark the stream
     // has asked for 'drain' already (write() said false), so 'drain' ends the wait.
     if (s.writableLength >= Math.max(SEND_BACKLOG_MAX, s.writableHighWaterMark)) this.draining = true;

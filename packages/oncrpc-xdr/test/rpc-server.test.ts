@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import dgram from 'node:dgram';
+import { writeSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
@@ -21,6 +22,7 @@ import {
   RecordDecoder,
   type Credential,
   type RpcCall,
+  type ReplySender,
   type RpcServerOptions,
   type OpaqueAuth,
 } from '@netboot/oncrpc-xdr';
@@ -337,8 +339,66 @@ t.test('tcp: reading stops at the in-flight bound and resumes below it', async (
   t.equal(peak, 4, 'never more than four at once');
 });
 
-t.test('tcp: a client that stops reading its replies stops the server reading its calls, by bytes waiting', async (t) => {
-  const { server, listen } = await serve(t);
+/**
+ * A ReplySender writing with writeSync to the socket's fd, each send taking at most the next of `limits`
+ * bytes (-1: none, as a full socket); what it leaves goes through the stream.
+ */
+function scriptedSender(limits: number[]) {
+  let i = 0;
+  const seen = { sends: 0, partial: 0, refused: 0 };
+  const sender: ReplySender = {
+    fdOf: (socket) => (socket as unknown as { _handle?: { fd?: number } })._handle?.fd,
+    send: (fd, buffers, count) => {
+      seen.sends++;
+      const limit = limits[i++ % limits.length]!;
+      if (limit < 0) return (seen.refused++, -1);
+      const all = Buffer.concat(buffers.slice(0, count));
+      try {
+        const n = writeSync(fd, all, 0, Math.min(limit, all.length));
+        if (n < all.length) seen.partial++;
+        return n;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        seen.refused++;
+        return -1;
+      }
+    },
+  };
+  return { sender, seen };
+}
+
+t.test('tcp: with a ReplySender, what a send leaves goes on through the stream, every reply whole and matched', async (t) => {
+  const { sender, seen } = scriptedSender([Infinity, 3, -1, 70_000, 1, Infinity, 0, 5000]);
+  const { server, listen } = await serve(t, { replySender: sender, maxInFlightPerConnection: 128 });
+  const SIZES = [0, 4, 100, 70_000, 300_000, 8, 33_000];
+  const body = (n: number) => Buffer.alloc(SIZES[n % SIZES.length]!, n & 0xff);
+  server.register(PROG, 1, {
+    1: (call) => {
+      const n = call.args.u32('n');
+      // Some answer at once, some a tick later: batches of both kinds.
+      const reply = { stat: 0 as const, body: [u32(n), body(n)] };
+      return n % 3 === 0 ? Promise.resolve(reply) : reply;
+    },
+  });
+  const port = await listen();
+  const c = await connect(t, port, 'tcp');
+  for (let round = 0; round < 3; round++) {
+    const got = await Promise.all(
+      Array.from({ length: 100 }, (_, n) =>
+        c.call(PROG, 1, 1, u32(n)).then((r) => {
+          const echoed = r.u32('n');
+          const data = r.fixedOpaque(r.remaining, 'data');
+          return echoed === n && Buffer.from(data).equals(body(n));
+        }),
+      ),
+    );
+    t.equal(got.filter(Boolean).length, 100, `round ${round}: every reply whole and matched to its call`);
+  }
+  t.ok(seen.partial > 0 && seen.refused > 0, `sends taken in part (${seen.partial}) and refused (${seen.refused}) along the way`);
+});
+
+for (const how of ['the stream', 'a ReplySender'] as const) t.test(`tcp: a client that stops reading its replies stops the server reading its calls, by bytes waiting (${how})`, async (t) => {
+  const { server, listen } = await serve(t, how === 'the stream' ? {} : { replySender: scriptedSender([Infinity]).sender });
   const CALLS = 60;
   const reply = Buffer.alloc(1024 * 1024, 0x5a); // above Node's own high-water mark: one reply alone stops nothing
   let ran = 0;
