@@ -91,6 +91,12 @@ export interface ExportFs {
   openForLock?(o: FsObject): Promise<number>;
   /** The object a handle names, with fresh attributes; STALE when it is gone. */
   resolve(fileid: bigint, generation: bigint): Promise<FsObject>;
+  /**
+   * resolve() answered at once from what the backend holds (no system call, no wait), or undefined
+   * when it must look (then resolve()). Optional: a call that can finish without waiting (a cached
+   * READ) then completes in the turn it arrived in, with no promise on its way.
+   */
+  resolveNow?(fileid: bigint, generation: bigint): FsObject | undefined;
   /** A name in a directory; `.` is the directory, `..` its parent (the root's is the root). Never follows a symlink. */
   lookup(dir: FsObject, name: Buffer): Promise<FsObject>;
   /**
@@ -104,6 +110,12 @@ export interface ExportFs {
   setattr(obj: FsObject, change: AttrChange): Promise<void>;
   /** Reads up to `count` bytes at `position` into `buf` at `at`; returns the bytes read. */
   read(obj: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number>;
+  /**
+   * read() from what is at hand, without waiting: the bytes the page cache gave at once when the file
+   * is open already (fewer than asked when the rest is not cached or the file ends), else -1. The
+   * caller reads the rest with read().
+   */
+  readNow?(obj: FsObject, buf: Buffer, at: number, count: number, position: number): number;
   /** Writes `data` at `position`, stable as asked; returns the attributes after the write. */
   write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs>;
   /** Makes earlier unstable writes of the object stable. */

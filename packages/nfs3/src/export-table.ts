@@ -98,6 +98,23 @@ export class ExportTable {
   }
 
   /**
+   * target() answered at once, when the export's options for the client are known and its backend
+   * resolves the handle without waiting (resolveNow); undefined for anything else, a call target()
+   * would refuse included: target() then answers, or refuses with the reason logged.
+   */
+  targetNow(call: RpcCall, fh: Buffer): Target | undefined {
+    const id = this.handles.decode(fh);
+    const exp = id && this.byId.get(id.exportId);
+    if (!id || !exp?.fs.resolveNow) return undefined;
+    const opts = exp.def.optionsFor(call.remote.address);
+    if (!opts || typeof (opts as Promise<unknown>).then === 'function') return undefined;
+    const o = opts as AccessOptions;
+    if (o.secure && call.remote.port >= 1024) return undefined;
+    const obj = exp.fs.resolveNow(id.ino, id.birth);
+    return obj && { exp, fs: exp.fs, opts: o, caller: squash(call.cred, o), obj };
+  }
+
+  /**
    * The object a handle names and its export's backend, with no caller to
    * authorise (the lock manager's use: the client was authorised when it got
    * the handle); undefined for a handle not of this server or export.

@@ -82,6 +82,15 @@ export class ExportTree<S> {
     }
   }
 
+  /**
+   * The path the map knows for the object, when resolve() would start from it with nothing to settle:
+   * undefined for an inode it does not know or one it has found gone (resolve() decides those).
+   */
+  knownPath(ino: bigint, birth: bigint): string | undefined {
+    if (this.gone.size > 0 && this.gone.has(`${ino}:${birth}`)) return undefined;
+    return this.pathOf(ino);
+  }
+
   /** The path and attributes of the object, or NFS3ERR_STALE when it no longer exists in this export. */
   async resolve(ino: bigint, birth: bigint): Promise<{ rel: string; st: S }> {
     let rel = this.pathOf(ino);

@@ -156,6 +156,13 @@ export class LocalFs<R> implements ExportFs {
     return new LocalObject(rel, st);
   }
 
+  resolveNow(fileid: bigint, generation: bigint): FsObject | undefined {
+    const rel = this.tree.knownPath(fileid, generation);
+    // Only attributes the cache vouches for: anything else is a stat, which resolve() makes.
+    const st = rel === undefined ? undefined : this.shared.cache.fresh(this.key(rel));
+    return st && st.ino === fileid && st.birthtimeNs === generation ? new LocalObject(rel!, st) : undefined;
+  }
+
   async lookup(dirObj: FsObject, name: Buffer): Promise<FsObject> {
     const dir = this.obj(dirObj);
     const dots = name.length === 1 && name[0] === 0x2e ? 1 : name.length === 2 && name[0] === 0x2e && name[1] === 0x2e ? 2 : 0;
@@ -255,6 +262,9 @@ export class LocalFs<R> implements ExportFs {
     shared.readsRunning++;
     try {
       return await this.useFile(obj, async (fd) => {
+        // A large READ decides once the calls that arrived with it (one socket read) have started, so it
+        // knows whether others run: an open file's descriptor comes without a wait that would let them.
+        if (count > DIRECT_READ_MAX) await undefined;
         const max = shared.readsRunning > 1 ? Math.min(DIRECT_READ_MAX, shared.directReadMax) : shared.directReadMax;
         const direct = count <= max ? this.io.readCached(fd, buf, at, count, position) : -1;
         // Short at the end of the file as the server last saw it: that is the whole answer.
@@ -265,6 +275,19 @@ export class LocalFs<R> implements ExportFs {
     } finally {
       shared.readsRunning--;
     }
+  }
+
+  /**
+   * read()'s direct copy without a promise, for a READ of a size read() copies on this thread whatever
+   * else runs (DIRECT_READ_MAX) when its file is open already. A larger one is left to read(), which
+   * first lets the calls that arrived with it start.
+   */
+  readNow(o: FsObject, buf: Buffer, at: number, count: number, position: number): number {
+    const obj = this.obj(o);
+    const shared = this.shared;
+    if (count > Math.min(DIRECT_READ_MAX, shared.directReadMax)) return -1;
+    const fd = shared.files.openNow(this.fileKey(obj.fileid), obj.fileid);
+    return fd === undefined ? -1 : this.io.readCached(fd, buf, at, count, position);
   }
 
   async write(o: FsObject, data: Buffer, position: number, stable: Stability): Promise<LocalAttrs> {

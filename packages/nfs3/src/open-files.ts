@@ -79,6 +79,20 @@ export class OpenFiles {
   }
 
   /**
+   * The descriptor `use` would give for inode `ino` when it is open already (its open has finished),
+   * marked as used; undefined when `use` must open it. For a caller done with it before it yields: a
+   * descriptor is only ever closed after an await, so it needs no reference held.
+   */
+  openNow(key: string, ino: bigint): number | undefined {
+    const e = this.entries.get(key);
+    if (!e?.opened || e.ino !== ino) return undefined;
+    this.entries.delete(key); // re-insert: Map order is the LRU order
+    this.entries.set(key, e);
+    e.lastUsed = Date.now();
+    return e.opened.fd;
+  }
+
+  /**
    * Closes the descriptor of `key` when nobody uses it any more; resolves once it is closed (at once when
    * a request still uses it: the last one closes it).
    */

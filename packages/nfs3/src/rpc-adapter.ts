@@ -2,7 +2,7 @@ import type { RateLimitedLog } from '@netboot/log-text';
 import type { ProcedureHandler, RpcCall, RpcResult, XdrCodec } from '@netboot/oncrpc-xdr';
 import { BufferPool, REPLY_HEADROOM, XdrError } from '@netboot/oncrpc-xdr';
 import { access, getattr, setattr } from './attribute-procs.js';
-import { commit, read, write } from './data-procs.js';
+import { type ReadOut, commit, read, readNow, write } from './data-procs.js';
 import { NfsError, statusOf } from './errno-status.js';
 import type { ExportTable, Refuse } from './export-table.js';
 import { fsinfo, fsstat, pathconf } from './fsinfo-procs.js';
@@ -131,28 +131,57 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
     };
   };
 
-  const readHandler = async (rpc: RpcCall): Promise<RpcResult> => {
-    const a = procedures.READ.args.read(rpc.args);
-    let pooled: Buffer | undefined;
-    let from: BufferPool | undefined;
+  /** A READ reply's buffer: pooled for most sizes (given back once the reply is sent). */
+  const readBuffer = (count: number): { buf: Buffer; from: BufferPool | undefined } => {
+    const size = READ_ROOM + count + 3;
+    const from = size <= SLAB_MAX ? undefined : count <= MID_IO ? midPool : deps.pool;
+    return { buf: from?.take(size) ?? Buffer.allocUnsafe(size), from };
+  };
+
+  const readReply = (r: ReadOut, from: BufferPool | undefined): RpcResult => {
+    // The data was read after room for the whole reply's headers and is followed by room for its
+    // padding, so the reply leaves as one buffer (see encodeReadResAround, REPLY_HEADROOM).
+    const { body, headroom } = encodeReadResAround({ attributes: r.attributes, count: r.count, eof: r.eof }, r.buf, READ_ROOM, r.count);
+    const buf = r.buf;
+    return { stat: 0, body: [body], headroom, onSent: from && (() => from.give(buf)) };
+  };
+
+  /** `have`: the buffer readNow began, with `done` bytes read into it. */
+  const readLater = async (a: ArgsOf<'READ'>, rpc: RpcCall, have?: { buf: Buffer; from: BufferPool | undefined }, done = 0): Promise<RpcResult> => {
+    let taken = have;
     try {
-      // The data is read after room for the whole reply's headers and followed by room for its
-      // padding, so the reply leaves as one buffer (see encodeReadResAround, REPLY_HEADROOM).
-      const r = await read(a, callOf(rpc), (count) => {
-        const size = READ_ROOM + count + 3;
-        from = size <= SLAB_MAX ? undefined : count <= MID_IO ? midPool : deps.pool;
-        pooled = from?.take(size);
-        return { buf: pooled ?? Buffer.allocUnsafe(size), at: READ_ROOM };
-      });
-      const { body, headroom } = encodeReadResAround({ attributes: r.attributes, count: r.count, eof: r.eof }, r.buf, READ_ROOM, r.count);
-      const give: Buffer | undefined = pooled;
-      const pool = from;
-      pooled = undefined;
-      return { stat: 0, body: [body], headroom, onSent: give && pool ? () => pool.give(give) : undefined };
+      const r = await read(
+        a,
+        callOf(rpc),
+        (count) => {
+          taken ??= readBuffer(count);
+          return { buf: taken.buf, at: READ_ROOM };
+        },
+        done,
+      );
+      return readReply(r, taken!.from);
     } catch (e) {
-      if (pooled) from?.give(pooled);
+      if (taken) taken.from?.give(taken.buf);
       return { stat: 0, body: encodeReadRes(failure('READ', e) as never) };
     }
+  };
+
+  // A READ whose handle, file and data are at hand is answered in the turn it arrived in, with no promise
+  // (readNow); anything else, errors included, goes the asynchronous way.
+  const readHandler = (rpc: RpcCall): RpcResult | Promise<RpcResult> => {
+    const a = procedures.READ.args.read(rpc.args);
+    const t = deps.table.targetNow(rpc, a.file);
+    if (t) {
+      let taken: { buf: Buffer; from: BufferPool | undefined } | undefined;
+      const r = readNow(a, t, rpc.transport === 'tcp' ? deps.maxIoTcp : deps.maxIoUdp, (count) => {
+        taken = readBuffer(count);
+        return { buf: taken.buf, at: READ_ROOM };
+      });
+      if (typeof r === 'object') return readReply(r, taken!.from);
+      if (r !== undefined) return readLater(a, rpc, taken, r);
+      if (taken) taken.from?.give(taken.buf);
+    }
+    return readLater(a, rpc);
   };
 
   const impls: { [P in ProcName]?: Impl<P> } = {
