@@ -177,10 +177,12 @@ export class LocalFs<R> implements ExportFs {
     const dir = this.obj(dirObj);
     const out: (LocalObject | undefined)[] = new Array(names.length);
     const rels: string[] = new Array(names.length);
+    // Each entry's cache key is made once, for the probe and then the store.
+    const keys: string[] = new Array(names.length);
     let missing: number[] | undefined;
     for (let i = 0; i < names.length; i++) {
       const rel = (rels[i] = childRel(dir.rel, names[i]!));
-      const st = this.shared.cache.fresh(this.key(rel));
+      const st = this.shared.cache.fresh((keys[i] = this.key(rel)));
       if (st) out[i] = this.found(dir, names[i]!, rel, st);
       else (missing ??= []).push(i);
     }
@@ -193,7 +195,7 @@ export class LocalFs<R> implements ExportFs {
         const st = sts[k];
         if (!st) continue; // changed meanwhile: the entry is left out, as a failed lookup's is
         const i = missing[k]!;
-        this.shared.cache.set(this.key(rels[i]!), st);
+        this.shared.cache.set(keys[i]!, st);
         out[i] = this.found(dir, names[i]!, rels[i]!, st);
       }
     } finally {

@@ -29,7 +29,21 @@ export const EMPTY_WCC: WccData = { before: undefined, after: undefined };
 
 export const err = (status: NfsErrorStatus, detail?: string, body?: object) => new NfsError(status, detail, body);
 
-export const attr = (t: Target, st: FsAttrs): Fattr => fattr(st, t.exp.def.id);
+/**
+ * fattr3 of attributes already converted, by the attributes object: a backend hands out the same object
+ * while its attribute cache holds it, so the LOOKUPs after a READDIRPLUS (an entry's attributes and its
+ * directory's) reuse what the listing converted instead of making a dozen bigints again. Shared: never modified.
+ */
+const converted = new WeakMap<FsAttrs, { exportId: number; f: Fattr }>();
+
+export function attr(t: Target, st: FsAttrs): Fattr {
+  const exportId = t.exp.def.id;
+  const known = converted.get(st);
+  if (known !== undefined && known.exportId === exportId) return known.f;
+  const f = fattr(st, exportId);
+  converted.set(st, { exportId, f });
+  return f;
+}
 
 /** Fresh attributes of an object, or undefined when they cannot be read (post_op_attr). */
 export async function attrOf(t: Target, obj: FsObject): Promise<Fattr | undefined> {
