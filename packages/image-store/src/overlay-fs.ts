@@ -725,11 +725,15 @@ export class OverlayFs implements ExportFs {
       } catch {
         return walk();
       }
+      // Names only the image's directory can hold (the node has none of that name): a READDIRPLUS slice of an image directory
+      // costs one batched call there (statChildren) instead of a call per name. The node's layer is asked name by name, so an
+      // error there (not a missing name) is not taken for "look in the image".
+      const batch = u === undefined && l !== undefined && this.lower.statChildren ? this.lowerBatch(l, names, out) : undefined;
       for (let i = 0; i < names.length; i++) {
         if (out[i]) continue;
-        const name = Buffer.from(names[i]!, 'latin1');
-        const us = u !== undefined ? this.peek(this.upper, u, name) : undefined;
-        const ls = l !== undefined && (!us || !isWhiteout(us)) ? this.peek(this.lower, l, name) : undefined;
+        const name = batch ? undefined : Buffer.from(names[i]!, 'latin1');
+        const us = u !== undefined && name ? this.peek(this.upper, u, name) : undefined;
+        const ls = batch ? batch[i] : l !== undefined && name && (!us || !isWhiteout(us)) ? this.peek(this.lower, l, name) : undefined;
         const loc: Located | undefined = us ? (isWhiteout(us) ? undefined : { layer: 'upper', st: us, lowerToo: ls !== undefined }) : ls && { layer: 'lower', st: ls, lowerToo: true };
         if (loc) this.located.set(child(dirRel, names[i]!), loc);
         out[i] = loc;
@@ -739,6 +743,19 @@ export class OverlayFs implements ExportFs {
       if (u !== undefined) this.upper.release(u);
       if (l !== undefined) this.lower.release(l);
     }
+  }
+
+  /** The image directory `l`'s attributes of the names not yet found (`out[i]` undefined), by index, in one batched call. */
+  private lowerBatch(l: Ref, names: readonly string[], out: readonly (Located | undefined)[]): (LocalAttrs | undefined)[] | undefined {
+    let missing = 0;
+    for (let i = 0; i < names.length; i++) if (!out[i]) missing++;
+    if (missing < 2) return undefined;
+    if (missing === names.length) return this.lower.statChildren!(l, names);
+    const which = names.filter((_, i) => !out[i]);
+    const sts = this.lower.statChildren!(l, which);
+    const byIndex: (LocalAttrs | undefined)[] = new Array(names.length);
+    for (let i = 0, k = 0; i < names.length; i++) if (!out[i]) byIndex[i] = sts[k++];
+    return byIndex;
   }
 
   async getattr(obj: FsObject): Promise<FsAttrs> {
