@@ -66,11 +66,6 @@ export function sendfileProgressed(socket: Socket): boolean {
   return moved;
 }
 
-/** True while a sendfile body owns the connection's socket: nothing else may write to it then. */
-export function sendfileUnderWay(socket: Socket): boolean {
-  return transfers.has(socket);
-}
-
 /**
  * Bytes of the buffer a small body and its head are written from: one
  * buffer, reused while the kernel takes each write whole (the usual case),
