@@ -88,6 +88,12 @@ export class NodeRootFs implements ExportFs {
     return this.wrap(await this.current.fs.resolve(fileid, 0n));
   }
 
+  resolveNow(fileid: bigint, generation: bigint): FsObject | undefined {
+    if (generation !== BigInt(this.current.generation)) return undefined;
+    const o = this.current.fs.resolveNow(fileid, 0n);
+    return o && this.wrap(o);
+  }
+
   async lookup(dir: FsObject, name: Buffer): Promise<FsObject> {
     return this.wrap(await this.current.fs.lookup(this.inner(dir), name));
   }
@@ -102,6 +108,12 @@ export class NodeRootFs implements ExportFs {
 
   async read(obj: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
     return this.current.fs.read(this.inner(obj), buf, at, count, position);
+  }
+
+  readNow(obj: FsObject, buf: Buffer, at: number, count: number, position: number): number {
+    const g = obj as GenerationObject;
+    // An object of a generation the node no longer runs: read() answers STALE.
+    return g.from === this.current ? this.current.fs.readNow(g.inner, buf, at, count, position) : -1;
   }
 
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {

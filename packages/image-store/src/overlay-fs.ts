@@ -55,6 +55,19 @@ interface Located {
   layer: Layer;
   st: LocalAttrs;
   lowerToo: boolean;
+  /**
+   * The attributes handed out for this location (attrsOf with its fileid), made once: a location kept in
+   * the cache gives every call the same object, whose fattr3 the procedures convert once (they keep the
+   * conversion by the object).
+   */
+  attrs?: FsAttrs;
+}
+
+/** The attributes of a location as handed out (see Located.attrs). */
+function attrsAt(loc: Located, fileid: bigint): FsAttrs {
+  const a = loc.attrs;
+  if (a !== undefined && a.ino === fileid) return a;
+  return (loc.attrs = { ...attrsOf(loc.st), ino: fileid });
 }
 
 class OverlayObject implements FsObject {
@@ -393,7 +406,7 @@ export class OverlayFs implements ExportFs {
   private object(rel: string, loc: Located): OverlayObject {
     const fileid = this.fileidOf(loc);
     this.index.set(fileid, rel);
-    return new OverlayObject(rel, fileid, { ...attrsOf(loc.st), ino: fileid });
+    return new OverlayObject(rel, fileid, attrsAt(loc, fileid));
   }
 
   /**
@@ -672,6 +685,36 @@ export class OverlayFs implements ExportFs {
     throw new NfsError(NfsStat.STALE, 'no such object in this node root');
   }
 
+  /**
+   * resolve() from what this root holds, without a system call: the handle's path known (`index`) and its
+   * location still fresh in the cache and still that object; undefined otherwise (resolve() then looks),
+   * and while a change of this root runs or the object's copy-up is in flight.
+   */
+  resolveNow(fileid: bigint, _generation: bigint): FsObject | undefined {
+    const rel = this.index.get(fileid);
+    const loc = rel === undefined ? undefined : this.locationNow(rel);
+    return loc && this.fileidOf(loc) === fileid ? this.object(rel!, loc) : undefined;
+  }
+
+  /** A location the cache vouches for, when nothing of this root (a change, the name's copy-up) may be moving it. */
+  private locationNow(rel: string): Located | undefined {
+    return this.changing === 0 && !this.copying.has(rel) ? this.located.fresh(rel) : undefined;
+  }
+
+  /**
+   * read()'s direct copy without a promise (ExportFs.readNow), for a READ the serving thread copies
+   * whatever else runs (DIRECT_READ_MAX) of a file open already whose location is cached; -1 otherwise.
+   */
+  readNow(obj: FsObject, buf: Buffer, at: number, count: number, position: number): number {
+    const o = obj as OverlayObject;
+    if (count > Math.min(DIRECT_READ_MAX, this.directReadMax)) return -1;
+    const loc = this.locationNow(o.rel);
+    if (!loc || this.fileidOf(loc) !== o.fileid) return -1;
+    const ino = loc.st.ino;
+    const fd = loc.layer === 'upper' ? this.files.openNow(`u${ino}`, ino) : imageFiles.openNow(`${this.lowerPath}\0${ino}`, ino);
+    return fd === undefined ? -1 : this.io(loc.layer).readCached(fd, buf, at, count, position);
+  }
+
   private tryLocate(rel: string, cached = false): Located | undefined {
     try {
       return cached ? this.locateCached(rel) : this.locate(rel);
@@ -760,7 +803,7 @@ export class OverlayFs implements ExportFs {
 
   async getattr(obj: FsObject): Promise<FsAttrs> {
     const loc = await this.locateObj(obj as OverlayObject);
-    return { ...attrsOf(loc.st), ino: this.fileidOf(loc) };
+    return attrsAt(loc, this.fileidOf(loc));
   }
 
   async setattr(obj: FsObject, change: AttrChange): Promise<void> {
@@ -839,7 +882,7 @@ export class OverlayFs implements ExportFs {
       return { ...attrsOf(after), ino: o.fileid };
     } finally {
       // The written file's location with its new attributes, unless a change of the root ran meanwhile (the name may have moved).
-      if (after && changes === this.changes && this.changing === 0) this.located.set(o.rel, { ...loc, st: after });
+      if (after && changes === this.changes && this.changing === 0) this.located.set(o.rel, { layer: loc.layer, st: after, lowerToo: loc.lowerToo });
       else this.located.forget(o.rel);
     }
   }
