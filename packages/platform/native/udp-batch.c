@@ -60,6 +60,15 @@
 #define QUEUE_BYTES_MAX (4u << 20)
 #define ADDRESS_BYTES 24          /* per slot: family 4|6, 0, port (BE), 16 address bytes, scope id (LE) */
 #define MAGIC 0x75647062u
+/* UDP generic segmentation offload: a run of equal datagrams (a window of
+ * DATA blocks) leaves as one send the kernel cuts into datagrams late, past
+ * the route lookup and the copy from user memory. The whole run is one IP
+ * datagram until then, so it stays under 64 KiB, and at most UDP_MAX_SEGMENTS. */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#define GSO_BYTES_MAX 65000
+#define GSO_SEGMENTS_MAX 64
 
 /* A datagram the kernel could not take yet (EAGAIN): the header, then its bytes. */
 typedef struct {
@@ -100,6 +109,7 @@ typedef struct {
   bool handle_closed;
   bool finalized;
   bool writable_wanted;
+  bool gso_off;        /* the kernel or the route refused a segmented send: datagrams go one by one */
   uv_poll_t poll;
   napi_async_cleanup_hook_handle cleanup;
   napi_async_context async;
@@ -658,6 +668,50 @@ static int enqueue(udp_sock *s, const uint8_t *data, size_t length, const struct
   return 0;
 }
 
+/* Sends the run of equal datagrams that starts the batch (the last may be
+ * shorter) as one segmented send: how many left, 0 when there is no run of
+ * two or the kernel cannot segment it (then never again on this socket),
+ * or -errno for the caller to treat as a send's error. */
+static int send_segmented(udp_sock *s, const uint8_t *data, const int32_t *lengths, size_t count,
+                          const struct sockaddr *to, socklen_t to_length) {
+  size_t size = (size_t)lengths[0], total = size, k = 1;
+  if (size == 0) return 0;
+  while (k < count && k < GSO_SEGMENTS_MAX && total + (size_t)lengths[k] <= GSO_BYTES_MAX && (size_t)lengths[k] <= size) {
+    total += (size_t)lengths[k];
+    k++;
+    if ((size_t)lengths[k - 1] < size) break; /* only the last segment may be shorter */
+  }
+  if (k < 2) return 0;
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = total};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_name = (void *)to;
+  msg.msg_namelen = to != NULL ? to_length : 0;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  uint16_t segment = (uint16_t)size;
+  memcpy(CMSG_DATA(c), &segment, sizeof segment);
+  if (sendmsg(s->fd, &msg, MSG_DONTWAIT) >= 0) return (int)k;
+  int err = errno;
+  /* No segmentation here (an old kernel, a device without checksum offload, a segment over the MTU): one by one from now on. */
+  if (err == EINVAL || err == EIO || err == ENOPROTOOPT || err == EOPNOTSUPP || err == EMSGSIZE) {
+    s->gso_off = true;
+    return 0;
+  }
+  return -err;
+}
+
 /* Sends count datagrams laid end to end from data (lengths[i] bytes each,
  * already checked against the buffer). What the kernel cannot take now is
  * queued. 0 or an errno. */
@@ -671,6 +725,21 @@ static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, in
     queueing = s->queue_len > s->queue_head;
   }
   while (!queueing && sent < count) {
+    int gso = s->gso_off || lengths == NULL ? 0 : send_segmented(s, data + at, lengths + sent, count - sent, to, to_length);
+    if (gso > 0) {
+      for (int j = 0; j < gso; j++) at += (size_t)lengths[sent + j];
+      sent += (size_t)gso;
+      continue;
+    }
+    if (gso < 0) {
+      int err = -gso;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        queueing = true;
+        break;
+      }
+      return err;
+    }
     unsigned k = count - sent < SEND_CHUNK ? (unsigned)(count - sent) : SEND_CHUNK;
     size_t off = at;
     for (unsigned j = 0; j < k; j++) {

@@ -112,6 +112,29 @@ if (n) {
     t.same(got, [...parts, 'last'], 'in order, each its own datagram');
   });
 
+  t.test('a batch of equal datagrams (one segmented send where the kernel offers it) arrives as those datagrams', async (t) => {
+    const s = open(n, t, '127.0.0.1', new Collector());
+    const receiver = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => receiver.close());
+    // 50 blocks of 1472 bytes (a run stays under 64 KiB: 44, then 6 and the short one), a short one,
+    // then 70 of 20 (a run has 64 segments at most). Small enough for a default receive buffer.
+    const lengths = Int32Array.from([...Array.from({ length: 50 }, () => 1472), 9, ...Array.from({ length: 70 }, () => 20)]);
+    const total = lengths.reduce((a, b) => a + b, 0);
+    const buffer = Buffer.alloc(total);
+    for (let i = 0; i < total; i++) buffer[i] = (i * 31 + (i >> 8)) & 0xff;
+    const got: Buffer[] = [];
+    const all = new Promise<void>((resolve) =>
+      receiver.on('message', (m) => {
+        got.push(m);
+        if (got.length === lengths.length) resolve();
+      }),
+    );
+    n.udpSendBatch(s, buffer, lengths, lengths.length, '127.0.0.1', receiver.address().port);
+    await all;
+    t.same(got.map((g) => g.length), Array.from(lengths), 'each datagram its own length');
+    t.ok(Buffer.concat(got).equals(buffer), 'the bytes in order');
+  });
+
   t.test('connected: sends need no address and only the peer is heard', async (t) => {
     const c = new Collector();
     const s = open(n, t, '127.0.0.1', c);
