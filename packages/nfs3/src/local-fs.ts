@@ -19,7 +19,8 @@ const fsyncFd = promisify(fsync);
 
 /** What the local exports of one server share: attributes, open files, directory snapshots. */
 export class LocalShared {
-  readonly cache: AttributeCache<LocalAttrs>;
+  /** Each export's attributes by path from its root (a Map per export: no key string made per call). */
+  private readonly caches = new Map<number, AttributeCache<LocalAttrs>>();
   readonly files = new OpenFiles();
   readonly listings = new DirListings();
 
@@ -33,12 +34,26 @@ export class LocalShared {
    * handed to the thread pool and back waits for the hop with nothing to overlap it.
    */
   constructor(
-    attributeCacheMs: number,
+    private readonly attributeCacheMs: number,
     readonly directReadMax = DIRECT_READ_MAX,
     /** Whether WRITE data is copied into the page cache on the serving thread (see writeHereThenSync). */
     readonly directWrites = false,
   ) {
-    this.cache = new AttributeCache(attributeCacheMs);
+  }
+
+  /** The attribute cache of export `id`. */
+  cacheOf(id: number): AttributeCache<LocalAttrs> {
+    let c = this.caches.get(id);
+    if (!c) this.caches.set(id, (c = new AttributeCache(this.attributeCacheMs)));
+    return c;
+  }
+
+  /**
+   * Drops every export's cached attributes: a change made through one export moves paths of any other
+   * export over the same tree (one exported inside another) too.
+   */
+  clearCaches(): void {
+    for (const c of this.caches.values()) c.clear();
   }
 
   close(): void {
@@ -72,6 +87,8 @@ const KEEP: TimeChange = { keep: true };
  */
 export class LocalFs<R> implements ExportFs {
   private readonly tree: ExportTree<LocalAttrs>;
+  /** This export's attributes by path from its root. */
+  private readonly cache: AttributeCache<LocalAttrs>;
 
   private constructor(
     private readonly id: number,
@@ -81,6 +98,7 @@ export class LocalFs<R> implements ExportFs {
     what: string,
     maxScan: number | undefined,
   ) {
+    this.cache = shared.cacheOf(id);
     this.tree = new ExportTree(
       rootIno,
       {
@@ -107,17 +125,13 @@ export class LocalFs<R> implements ExportFs {
     return new LocalFs(id, io, shared, st.ino, root, maxScan);
   }
 
-  private key(rel: string): string {
-    return `${this.id}:${rel}`;
-  }
-
   private fileKey(ino: bigint): string {
     return `${this.id}:${ino}`;
   }
 
   /** Attributes of the object at `rel`, from the cache while fresh. */
   private statRel(rel: string): LocalAttrs {
-    return this.shared.cache.get(this.key(rel), () => this.withSync(rel, undefined, (r) => this.io.stat(r)));
+    return this.cache.get(rel, () => this.withSync(rel, undefined, (r) => this.io.stat(r)));
   }
 
   private withSync<T>(rel: string, ino: bigint | undefined, fn: (r: R) => T): T {
@@ -159,7 +173,7 @@ export class LocalFs<R> implements ExportFs {
   resolveNow(fileid: bigint, generation: bigint): FsObject | undefined {
     const rel = this.tree.knownPath(fileid, generation);
     // Only attributes the cache vouches for: anything else is a stat, which resolve() makes.
-    const st = rel === undefined ? undefined : this.shared.cache.fresh(this.key(rel));
+    const st = rel === undefined ? undefined : this.cache.fresh(rel);
     return st && st.ino === fileid && st.birthtimeNs === generation ? new LocalObject(rel!, st) : undefined;
   }
 
@@ -177,12 +191,10 @@ export class LocalFs<R> implements ExportFs {
     const dir = this.obj(dirObj);
     const out: (LocalObject | undefined)[] = new Array(names.length);
     const rels: string[] = new Array(names.length);
-    // Each entry's cache key is made once, for the probe and then the store.
-    const keys: string[] = new Array(names.length);
     let missing: number[] | undefined;
     for (let i = 0; i < names.length; i++) {
       const rel = (rels[i] = childRel(dir.rel, names[i]!));
-      const st = this.shared.cache.fresh((keys[i] = this.key(rel)));
+      const st = this.cache.fresh(rel);
       if (st) out[i] = this.found(dir, names[i]!, rel, st);
       else (missing ??= []).push(i);
     }
@@ -195,7 +207,7 @@ export class LocalFs<R> implements ExportFs {
         const st = sts[k];
         if (!st) continue; // changed meanwhile: the entry is left out, as a failed lookup's is
         const i = missing[k]!;
-        this.shared.cache.set(keys[i]!, st);
+        this.cache.set(rels[i]!, st);
         out[i] = this.found(dir, names[i]!, rels[i]!, st);
       }
     } finally {
@@ -236,7 +248,7 @@ export class LocalFs<R> implements ExportFs {
         if (c.atime || c.mtime) await this.io.utimes(r, c.atime ?? KEEP, c.mtime ?? KEEP);
       });
     } finally {
-      this.shared.cache.clear();
+      this.shared.clearCaches();
     }
   }
 
@@ -303,13 +315,13 @@ export class LocalFs<R> implements ExportFs {
           // Synchronous: the inode is in memory (microseconds), and an asynchronous stat would queue behind
           // the writes in flight in the pool.
           const st = this.io.statOpen(fd);
-          this.shared.cache.set(this.key(obj.rel), st);
+          this.cache.set(obj.rel, st);
           return st;
         },
         true,
       );
     } catch (e) {
-      this.shared.cache.forget(this.key(obj.rel));
+      this.cache.forget(obj.rel);
       throw e;
     }
   }
@@ -337,7 +349,7 @@ export class LocalFs<R> implements ExportFs {
         }
       });
     } finally {
-      this.shared.cache.clear();
+      this.shared.clearCaches();
     }
   }
 
@@ -371,7 +383,7 @@ export class LocalFs<R> implements ExportFs {
       await this.with(obj.rel, obj.fileid, (r) => this.with(dir.rel, dir.fileid, (d) => this.io.link(r, d, name)));
       this.tree.record(dir.fileid, nameKey(name), obj.fileid);
     } finally {
-      this.shared.cache.clear();
+      this.shared.clearCaches();
     }
   }
 
@@ -436,7 +448,7 @@ export class LocalFs<R> implements ExportFs {
         }),
       );
     } finally {
-      this.shared.cache.clear();
+      this.shared.clearCaches();
     }
   }
 
@@ -455,7 +467,7 @@ export class LocalFs<R> implements ExportFs {
         }
       });
     } finally {
-      this.shared.cache.clear();
+      this.shared.clearCaches();
     }
   }
 
@@ -475,7 +487,7 @@ export class LocalFs<R> implements ExportFs {
   }
 
   forgetCached(): void {
-    this.shared.cache.clear();
+    this.shared.clearCaches();
   }
 
   close(): void {
