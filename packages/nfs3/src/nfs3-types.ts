@@ -82,7 +82,18 @@ function put32(b: Buffer, o: number, v: number, field: string): void {
   b[o + 3] = v & 0xff;
 }
 
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_32 = 2 ** 32;
+
 function put64(b: Buffer, o: number, v: bigint, field: string): void {
+  // Sizes, inode numbers and fsids are nearly always below 2^53: one conversion to a Number, where the
+  // shift and the mask each make a bigint (several per fattr3, one fattr3 per entry of a listing).
+  if (v >= 0n && v <= SAFE_MAX) {
+    const n = Number(v);
+    put32(b, o, Math.floor(n / TWO_32), field);
+    put32(b, o + 4, n >>> 0, field);
+    return;
+  }
   if (v < 0n || v > U64_MAX) unrepresentable(field, o, v, 'an unsigned 64-bit integer');
   put32(b, o, Number(v >> 32n), field);
   put32(b, o + 4, Number(v & 0xffffffffn), field);
