@@ -318,7 +318,9 @@ export interface NativeCalls {
   udpSend(socket: UdpSocketHandle, buffer: Uint8Array, offset: number, length: number, address?: string, port?: number): void;
   /**
    * `count` datagrams laid end to end from the start of `buffer`, datagram i
-   * `lengths[i]` bytes, with sendmmsg (64 a system call). As udpSend otherwise.
+   * `lengths[i]` bytes, with sendmmsg (64 a system call); a run of equal
+   * datagrams as one sendmsg with UDP_SEGMENT where the kernel and route
+   * take it. As udpSend otherwise.
    */
   udpSendBatch(socket: UdpSocketHandle, buffer: Uint8Array, lengths: Int32Array, count: number, address?: string, port?: number): void;
   /**
