@@ -42,6 +42,23 @@ const pool: Buffer[] = [];
  */
 const SMALL_BODY = 64 * 1024;
 
+/** Each connection's socket descriptor, looked up once. */
+const descriptors = new WeakMap<Socket, number>();
+
+/** The socket's descriptor, or undefined where the runtime hides it (the stream then writes). */
+function descriptor(socket: Socket): number | undefined {
+  let fd = descriptors.get(socket);
+  if (fd === undefined) {
+    try {
+      fd = socketFd(socket);
+    } catch {
+      return undefined;
+    }
+    descriptors.set(socket, fd);
+  }
+  return fd;
+}
+
 /** Sendfile transfers under way, by connection: an idle check asks them for progress. */
 const transfers = new WeakMap<Socket, { transfer: SendfileTransfer; seen: number }>();
 
@@ -137,7 +154,24 @@ function sendCachedSmall(socket: Socket, head: string, fd: number, start: number
     return undefined;
   }
   if (n !== length) return undefined;
-  socket.write(buf.subarray(0, at + length));
+  const whole = buf.subarray(0, at + length);
+  // Straight to the kernel when the stream has nothing queued: one sendmsg, none of the stream's
+  // write machinery (a write request object and a tick per write). What the kernel did not take
+  // goes through the stream.
+  let taken = 0;
+  // Checked in this same call, with no turn of the loop between: a socket not destroyed still owns its descriptor.
+  const sockFd = socket.writableLength === 0 && !socket.destroyed ? descriptor(socket) : undefined;
+  if (sockFd !== undefined) {
+    try {
+      taken = Math.max(0, native!.sendNowait(sockFd, [whole], 1));
+    } catch (err) {
+      // The client is gone (EPIPE, ECONNRESET): its close follows.
+      if (typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
+      return { sent: 0, complete: false, uncached: 0 };
+    }
+    if (taken === whole.length) return { sent: length, complete: true, uncached: 0 };
+  }
+  socket.write(taken === 0 ? whole : whole.subarray(taken));
   const done = flushed(socket);
   if (done === true) return { sent: length, complete: true, uncached: 0 };
   // The socket holds the buffer until the kernel has taken it: the next small body gets another.
