@@ -331,6 +331,12 @@ export class OverlayFs implements ExportFs {
       let lSt: LocalAttrs | undefined = roots?.lower ?? this.lower.stat(l);
       for (let i = 0; ; i++) {
         if (uSt && isWhiteout(uSt)) throw fsError('ENOENT', rel);
+        // Below where the node's layer ends, the rest of the path is the image's alone: one open beneath this image
+        // directory (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, as every step) instead of a probe and an open per component.
+        if (u === undefined && uSt === undefined && l !== undefined && i < comps.length - 1) {
+          const found = this.lowerRest(l, comps.slice(i).join('/'));
+          if (found) return { layer: 'lower', st: found, lowerToo: true };
+        }
         if (i === comps.length) {
           if (uSt) return { layer: 'upper', st: uSt, lowerToo: lSt !== undefined };
           if (lSt) return { layer: 'lower', st: lSt, lowerToo: true };
@@ -361,6 +367,27 @@ export class OverlayFs implements ExportFs {
     } finally {
       if (u !== undefined) this.upper.release(u);
       if (l !== undefined) this.lower.release(l);
+    }
+  }
+
+  /**
+   * The attributes of `rest` (several components, Latin-1) beneath the image directory `dir`, opened at once;
+   * undefined when that open fails for any reason (a missing name, a non-directory or symlink on the way, a path
+   * too long), for the walk to go on a component at a time and give the exact error.
+   */
+  private lowerRest(dir: Ref, rest: string): LocalAttrs | undefined {
+    let r: Ref;
+    try {
+      r = this.lower.child(dir, Buffer.from(rest, 'latin1'));
+    } catch {
+      return undefined;
+    }
+    try {
+      return this.lower.stat(r);
+    } catch {
+      return undefined;
+    } finally {
+      this.lower.release(r);
     }
   }
 
