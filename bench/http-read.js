@@ -187,7 +187,7 @@ async function fetchSmall(configFile, count) {
 }
 
 /** Syscall names counted one by one with --syscalls (where this kernel has their tracepoints); the rest count in the total. */
-const SYSCALLS = ['sendfile64', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'preadv2', 'pread64', 'read', 'write', 'writev', 'futex', 'setsockopt', 'ioctl', 'accept4', 'close'];
+const SYSCALLS = ['sendfile64', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'preadv2', 'pread64', 'read', 'write', 'writev', 'sendmsg', 'openat', 'openat2', 'statx', 'newfstat', 'futex', 'setsockopt', 'ioctl', 'accept4', 'close'];
 const traceable = (name) => existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${name}`) || existsSync(`/sys/kernel/debug/tracing/events/syscalls/sys_enter_${name}`);
 
 /**
