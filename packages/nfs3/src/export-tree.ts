@@ -1,12 +1,9 @@
-import { BoundedMap } from './bounded-map.js';
 import { NfsError } from './errno-status.js';
 import { NfsStat } from './nfs3-constants.js';
 
 /** How long a handle a full walk did not find stays STALE without another walk. */
 const GONE_MS = 30_000;
 const SCAN_SLICE = 512;
-/** Paths remembered (each some dozens of bytes). */
-const PATHS_MAX = 16384;
 
 interface Link {
   parent: bigint;
@@ -36,8 +33,6 @@ export interface TreeIo<S> {
  */
 export class ExportTree<S> {
   private readonly links = new Map<bigint, Link>();
-  /** Paths pathOf made, by inode; dropped whole when a link changes. */
-  private readonly paths = new BoundedMap<bigint, string>(PATHS_MAX);
   private scanning: Promise<void> | undefined;
   /** Objects a full walk did not find, until when: a client retrying a deleted file's handle costs no new walk. */
   private readonly gone = new Map<string, number>();
@@ -55,40 +50,21 @@ export class ExportTree<S> {
     const l = this.links.get(ino);
     // Every LOOKUP and READDIRPLUS entry records what it saw, nearly always what the map already says.
     if (l !== undefined && l.parent === parent && l.name === name) return;
-    // A moved object moves every path below it: the paths made so far are dropped whole.
-    if (l !== undefined) this.paths.clear();
     this.links.set(ino, { parent, name });
   }
 
   /** Drops what the map says about `name` in `parent` (after REMOVE/RMDIR/RENAME away). */
   forget(parent: bigint, name: string, ino: bigint): void {
     const l = this.links.get(ino);
-    if (l && l.parent === parent && l.name === name) {
-      this.links.delete(ino);
-      this.paths.clear();
-    }
+    if (l && l.parent === parent && l.name === name) this.links.delete(ino);
   }
 
   parentOf(ino: bigint): bigint | undefined {
     return ino === this.rootIno ? this.rootIno : this.links.get(ino)?.parent;
   }
 
-  /**
-   * The path from the root as the map knows it (the attribute cache's key too). Paths made are kept until a
-   * link changes, so a handle's call finds its path (and the cache its key, a string whose hash is kept)
-   * without joining the names again; a path is checked against the inode wherever it is used, as ever.
-   */
+  /** The path from the root as the map knows it (the attribute cache's key too). */
   pathOf(ino: bigint): string | undefined {
-    if (ino === this.rootIno) return '';
-    let p = this.paths.get(ino);
-    if (p === undefined) {
-      p = this.join(ino);
-      if (p !== undefined) this.paths.set(ino, p);
-    }
-    return p;
-  }
-
-  private join(ino: bigint): string | undefined {
     const names: string[] = [];
     let at = ino;
     for (let depth = 0; at !== this.rootIno; depth++) {
