@@ -9,7 +9,7 @@
 // perf is stopped. Counting does not slow the server (tracepoint counters,
 // not strace), so the figures are the server's ordinary path.
 //
-//   node bench/nfs-cost.js [--cells seq1,read8k16,read64k8,random,getattr,lookup,lookup1,write4,write16,filesync4,walk] [--servers netboot,ganesha]
+//   node bench/nfs-cost.js [--cells seq1,seq4,seq16,read8k16,read64k8,random,getattr,lookup,lookup1,write4,write16,filesync4,walk] [--servers netboot,ganesha]
 //                          [--scale 1] [--tree-entries 3000] [--baseline DIR] [--image-root] [--json]
 //
 // --baseline DIR adds another built checkout of netboot as server "baseline",
@@ -45,6 +45,8 @@ const CLK_TCK = 100;
 
 const CELLS = {
   seq1: { label: 'READ seq 1 MiB x1', op: 'read', io: MiB, inflight: 1, ops: 3000 },
+  seq4: { label: 'READ seq 1 MiB x4', op: 'read', io: MiB, inflight: 4, ops: 3000 },
+  seq16: { label: 'READ seq 1 MiB x16', op: 'read', io: MiB, inflight: 16, ops: 3000 },
   read8k16: { label: 'READ seq 8 KiB x16', op: 'read', io: 8192, inflight: 16, ops: 60000 },
   read64k8: { label: 'READ seq 64 KiB x8', op: 'read', io: 65536, inflight: 8, ops: 20000 },
   random: { label: 'READ random 4 KiB x16', op: 'random', io: 4096, inflight: 16, ops: 60000 },
