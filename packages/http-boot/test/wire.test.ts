@@ -130,7 +130,7 @@ t.test('refusals: their status, Connection: close, the connection ended', async 
   ];
   for (const [status, input] of cases) {
     const r = await exchange([input, get('/a')]);
-    t.match(r.reply, new RegExp(`^HTTP/1\\.1 ${status} [^]*Connection: close\\r\\n`), `${status} for ${input.toString().slice(0, 30)}`);
+    t.match(r.reply, new RegExp(`^HTTP/1\\.1 ${status} [^]*Connection: close\\r\\n`), `${status} for ${JSON.stringify(input.toString('latin1').slice(0, 30))}`);
     t.equal(statuses(r.reply).length, 1, 'nothing after it is answered');
     t.ok(r.closed);
   }
