@@ -1,7 +1,7 @@
-/* A directory's names and their attributes in batches, for a server that
- * lists a directory and stats every entry of it (an NFS READDIRPLUS): names
- * as Latin-1 strings (one character a byte: the exact bytes, without a
- * Buffer per name), and one call that stats many names beneath the
+/* A directory's entries and their attributes in batches, for a server that
+ * lists a directory and stats every entry of it (an NFS READDIRPLUS):
+ * entries (name, inode, type) or names alone as Latin-1 strings (one
+ * character a byte: the exact bytes, without a Buffer per name), and one call that stats many names beneath the
  * directory's fd into one array. Only getdents64 and statx: no protocol. */
 #define _GNU_SOURCE
 #include "dir-batch.h"
@@ -24,25 +24,31 @@ struct dirent64_record {
   char d_name[];
 };
 
-#define NAMES_MAX_ENTRIES 65536
+/* Entries readdir and readdirNames return per call at most. */
+#define ENTRIES_MAX 65536
 /* Names statxNamesInto takes per call: a reply's worth and more, and the
  * size of `out` it needs stays far from any overflow. */
 #define STAT_BATCH_MAX 4096
 
-/* readdirNames(dirfd, max): getdents64 from the fd's offset, up to `max`
- * names as Latin-1 strings, without '.' and '..'; [] at the end. When `max`
- * names are taken before the kernel's batch is used up, the offset is set
- * back to the entry after the last one returned. */
-napi_value js_readdir_names(napi_env env, napi_callback_info info) {
+/* Makes element `index` of `result` from one entry (its name `len` bytes); false: an exception is pending. */
+typedef bool (*entry_fn)(napi_env env, const struct dirent64_record *d, size_t len, napi_value result, uint32_t index);
+
+/* The shape both listings share: getdents64 from the fd's offset, every
+ * record checked against what the kernel wrote, '.' and '..' skipped, up
+ * to `max` entries made by `make`; [] at the end. When `max` entries are
+ * taken before the kernel's batch is used up, the offset is set back to
+ * the entry after the last one returned, so the next call continues there. */
+static napi_value read_entries(napi_env env, napi_callback_info info, entry_fn make) {
   call_ctx ctx;
   int fd;
   int64_t max;
   if (!ctx_init(&ctx, env, info, "getdents64", 2) || !arg_fd(&ctx, 0, "dirfd", false, &fd) ||
-      !arg_int64(&ctx, 1, "max", 1, NAMES_MAX_ENTRIES, &max))
+      !arg_int64(&ctx, 1, "max", 1, ENTRIES_MAX, &max))
     return NULL;
   napi_value result;
   if (napi_create_array(env, &result) != napi_ok) return NULL;
   uint32_t count = 0;
+  /* 32 KiB: about 1000 short names a syscall; aligned for the records. */
   static _Thread_local uint64_t aligned[4096];
   char *buf = (char *)aligned;
   for (;;) {
@@ -59,9 +65,7 @@ napi_value js_readdir_names(napi_env env, napi_callback_info info) {
       const char *nm = d->d_name;
       size_t len = strnlen(nm, d->d_reclen - offsetof(struct dirent64_record, d_name));
       if ((len == 1 && nm[0] == '.') || (len == 2 && nm[0] == '.' && nm[1] == '.')) continue;
-      napi_value name;
-      if (napi_create_string_latin1(env, nm, len, &name) != napi_ok || napi_set_element(env, result, count, name) != napi_ok)
-        return NULL;
+      if (!make(env, d, len, result, count)) return NULL;
       count++;
       if (count == (uint32_t)max) {
         if (pos < n && lseek(fd, d->d_off, SEEK_SET) < 0) return throw_errno(env, errno, "lseek");
@@ -70,6 +74,28 @@ napi_value js_readdir_names(napi_env env, napi_callback_info info) {
     }
   }
 }
+
+/* [name Buffer, inode bigint, d_type]. */
+static bool full_entry(napi_env env, const struct dirent64_record *d, size_t len, napi_value result, uint32_t index) {
+  napi_value entry, name, ino, type;
+  return napi_create_array_with_length(env, 3, &entry) == napi_ok && napi_create_buffer_copy(env, len, d->d_name, NULL, &name) == napi_ok &&
+         napi_create_bigint_uint64(env, d->d_ino, &ino) == napi_ok && napi_create_uint32(env, d->d_type, &type) == napi_ok &&
+         napi_set_element(env, entry, 0, name) == napi_ok && napi_set_element(env, entry, 1, ino) == napi_ok &&
+         napi_set_element(env, entry, 2, type) == napi_ok && napi_set_element(env, result, index, entry) == napi_ok;
+}
+
+/* The name alone, as a Latin-1 string. */
+static bool name_entry(napi_env env, const struct dirent64_record *d, size_t len, napi_value result, uint32_t index) {
+  napi_value name;
+  return napi_create_string_latin1(env, d->d_name, len, &name) == napi_ok && napi_set_element(env, result, index, name) == napi_ok;
+}
+
+/* readdir(dirfd, max): entries as [name Buffer, inode, d_type]. */
+napi_value js_readdir(napi_env env, napi_callback_info info) { return read_entries(env, info, full_entry); }
+
+/* readdirNames(dirfd, max): names as Latin-1 strings, without a Buffer,
+ * bigint or array per entry. */
+napi_value js_readdir_names(napi_env env, napi_callback_info info) { return read_entries(env, info, name_entry); }
 
 /* Element i of `names` as one name's bytes in `out` (NAME_MAX + 1): a string
  * of 1..NAME_MAX characters, each a byte (U+0000..U+00FF), no '/' or NUL,

@@ -400,62 +400,6 @@ napi_value js_unlinkat(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
-struct linux_dirent64 {
-  uint64_t d_ino;
-  int64_t d_off;
-  unsigned short d_reclen;
-  unsigned char d_type;
-  char d_name[];
-};
-
-#define READDIR_MAX_ENTRIES 65536
-
-/* getdents64 from the fd's current offset. When `max` entries are taken
- * before the kernel's batch is used up, the offset is set back to the entry
- * after the last one returned, so the next call continues there. */
-napi_value js_readdir(napi_env env, napi_callback_info info) {
-  call_ctx ctx;
-  int fd;
-  int64_t max;
-  if (!ctx_init(&ctx, env, info, "getdents64", 2) || !arg_fd(&ctx, 0, "dirfd", false, &fd) ||
-      !arg_int64(&ctx, 1, "max", 1, READDIR_MAX_ENTRIES, &max))
-    return NULL;
-  napi_value result;
-  if (napi_create_array(env, &result) != napi_ok) return NULL;
-  uint32_t count = 0;
-  /* 32 KiB: about 1000 short names a syscall; aligned for the dirent structs. */
-  static _Thread_local uint64_t aligned[4096];
-  char *buf = (char *)aligned;
-  for (;;) {
-    long n = syscall(SYS_getdents64, fd, buf, sizeof aligned);
-    if (n < 0) return throw_errno(env, errno, "getdents64");
-    if (n == 0) return result;
-    for (long pos = 0; pos < n;) {
-      struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + pos);
-      /* The kernel fills this buffer, yet a record that overruns it would mean
-       * reading past the end: stop rather than trust it. */
-      if (d->d_reclen == 0 || pos + d->d_reclen > n) return throw_errno(env, EIO, "getdents64");
-      pos += d->d_reclen;
-      const char *nm = d->d_name;
-      size_t len = strnlen(nm, d->d_reclen - offsetof(struct linux_dirent64, d_name));
-      if ((len == 1 && nm[0] == '.') || (len == 2 && nm[0] == '.' && nm[1] == '.')) continue;
-      napi_value entry, name, ino, type;
-      if (napi_create_array_with_length(env, 3, &entry) != napi_ok ||
-          napi_create_buffer_copy(env, len, nm, NULL, &name) != napi_ok ||
-          napi_create_bigint_uint64(env, d->d_ino, &ino) != napi_ok ||
-          napi_create_uint32(env, d->d_type, &type) != napi_ok || napi_set_element(env, entry, 0, name) != napi_ok ||
-          napi_set_element(env, entry, 1, ino) != napi_ok || napi_set_element(env, entry, 2, type) != napi_ok ||
-          napi_set_element(env, result, count, entry) != napi_ok)
-        return NULL;
-      count++;
-      if (count == (uint32_t)max) {
-        if (pos < n && lseek(fd, d->d_off, SEEK_SET) < 0) return throw_errno(env, errno, "lseek");
-        return result;
-      }
-    }
-  }
-}
-
 napi_value js_ftruncate(napi_env env, napi_callback_info info) {
   call_ctx ctx;
   int fd;

@@ -29,6 +29,5 @@ napi_value js_symlinkat(napi_env env, napi_callback_info info);
 napi_value js_readlinkat(napi_env env, napi_callback_info info);
 napi_value js_renameat2(napi_env env, napi_callback_info info);
 napi_value js_unlinkat(napi_env env, napi_callback_info info);
-napi_value js_readdir(napi_env env, napi_callback_info info);
 napi_value js_ftruncate(napi_env env, napi_callback_info info);
 #endif
