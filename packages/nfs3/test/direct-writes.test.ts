@@ -1,14 +1,12 @@
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NfsStat, StableHow } from '@netboot/nfs3';
 import { harness, ok } from './harness.js';
-import { isRoot, requireThat } from '../../../test/support/programs.js';
 
 // A server with directWrites (as on an NFS worker thread) copies WRITE data on its own thread and flushes
-// stable writes in the pool: the same answers and the same file contents as the pool's way.
+// stable writes in the pool: the same answers and the same file contents as the pool's way (a full file
+// system with directWrites: nospc.test.ts).
 
 t.test('WRITE at every stability and COMMIT, data copied on the serving thread', async (t) => {
   const h = await harness(t, { directWrites: true });
@@ -32,28 +30,4 @@ t.test('WRITE at every stability and COMMIT, data copied on the serving thread',
   t.same(ok(t, await c.commit(file)).verf, h.server.writeVerifier);
   t.same(await readFile(join(h.dir, 'file')), want, 'an overwrite in place');
   t.equal((await c.write(h.root, 0n, Buffer.from('x'), StableHow.UNSTABLE)).status, NfsStat.ISDIR);
-});
-
-t.test('a full file system answers NFS3ERR_NOSPC with data copied on the serving thread', async (t) => {
-  if (!requireThat(t, isRoot(), 'needs root to mount a small tmpfs')) return;
-  const dir = await mkdtemp(join(tmpdir(), 'nfs3-full-direct-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'nfs3-nospc-direct', dir], { stdio: 'pipe' });
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    t.plan(0, `cannot mount a tmpfs here: ${String(e)}`);
-    return;
-  }
-  t.teardown(async () => {
-    execFileSync('umount', [dir], { stdio: 'pipe' });
-    await rm(dir, { recursive: true, force: true });
-  });
-  const h = await harness(t, { dir, directWrites: true });
-  const c = await h.client();
-  const f = ok(t, await c.create(h.root, 'big')).object!;
-  for (const stable of [StableHow.UNSTABLE, StableHow.FILE_SYNC] as const) {
-    const w = await c.write(f, 0n, Buffer.alloc(1024 * 1024, 1), stable);
-    t.equal(w.status, NfsStat.NOSPC, `stable ${stable}`);
-    t.ok('wcc' in w && w.wcc.after, 'with the file attributes after the failure');
-  }
 });
