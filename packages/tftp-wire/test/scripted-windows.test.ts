@@ -4,13 +4,13 @@
 // machine decides, as over node:dgram, on the main thread and on a transfer
 // thread.
 import t, { type Test } from 'tap';
-import { createSocket } from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native } from '@netboot/platform';
-import { decode, encode, Opcode, TftpServer, type TftpOption, type TftpPacket } from '@netboot/tftp-wire';
+import { encode, Opcode, TftpServer, type TftpOption, type TftpPacket } from '@netboot/tftp-wire';
 import { until } from '../../../test/support/until.js';
+import { rawClient } from './raw-client.js';
 
 const BLOCKS = 300;
 const file = Buffer.alloc(BLOCKS * 512 + 100);
@@ -36,34 +36,6 @@ async function serve(t: Test, threads: number) {
   return { port, logs };
 }
 
-/** A client socket that queues what arrives and hands it out in order. */
-async function client(t: Test) {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  t.teardown(() => s.close());
-  const queue: { p: TftpPacket; port: number }[] = [];
-  let wake = (): void => {};
-  s.on('message', (m, r) => {
-    queue.push({ p: decode(Buffer.from(m)), port: r.port });
-    wake();
-  });
-  const next = () =>
-    new Promise<{ p: TftpPacket; port: number }>((resolve, reject) => {
-      // A bound, not a wait: the packet event resolves it. Generous, since a transfer thread starts slowly on a loaded machine.
-      const timer = setTimeout(() => reject(new Error('no packet within 30 s')), 30_000);
-      const check = () => {
-        const v = queue.shift();
-        if (!v) return;
-        clearTimeout(timer);
-        wake = () => {};
-        resolve(v);
-      };
-      wake = check;
-      check();
-    });
-  return { s, next, queued: () => queue.length };
-}
-
 function data(p: TftpPacket): { block: number; data: Buffer } {
   if (p.op !== Opcode.DATA) throw new Error(`expected DATA, got opcode ${p.op}`);
   return { block: p.block, data: Buffer.from(p.data) };
@@ -77,7 +49,7 @@ if (!native) {
   for (const threads of [0, 1]) {
     t.test(`lock-step, threads ${threads}: a repeated ACK gets nothing, a held-back ACK a retransmission`, async (t) => {
       const { port, logs } = await serve(t, threads);
-      const c = await client(t);
+      const c = await rawClient(t);
       c.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
       let tid = 0;
       let withheld = false;
@@ -106,7 +78,7 @@ if (!native) {
 
     t.test(`windowsize 4, threads ${threads}: a partial ACK restarts the window after it`, async (t) => {
       const { port, logs } = await serve(t, threads);
-      const c = await client(t);
+      const c = await rawClient(t);
       const options: TftpOption[] = [
         { name: 'blksize', value: '512' },
         { name: 'windowsize', value: '4' },

@@ -1,10 +1,9 @@
 import t, { type Test } from 'tap';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { mkdtemp, mkdir, writeFile, symlink, readFile, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  decode,
   encode,
   ErrorCode,
   Opcode,
@@ -13,11 +12,11 @@ import {
   tftpPut,
   TftpClientError,
   TftpServer,
-  type TftpPacket,
   type TftpServerOptions,
 } from '@netboot/tftp-wire';
 import { requireThat } from '../../../test/support/programs.js';
 import { until } from '../../../test/support/until.js';
+import { rawClient } from './raw-client.js';
 
 async function setup(t: Test, opts: Partial<TftpServerOptions> = {}) {
   const base = await mkdtemp(join(tmpdir(), 'tftp-srv-'));
@@ -46,34 +45,6 @@ async function clientError(p: Promise<unknown>): Promise<number | undefined> {
     throw err;
   }
   return undefined;
-}
-
-/** A bare socket, for poking the server with exactly the packets a test wants. */
-async function rawSocket(t: Test): Promise<{ s: Socket; next(): Promise<{ p: TftpPacket; port: number }> }> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  t.teardown(() => s.close());
-  const queue: { p: TftpPacket; port: number }[] = [];
-  const waiting: ((v: { p: TftpPacket; port: number }) => void)[] = [];
-  s.on('message', (m, r) => {
-    const v = { p: decode(m), port: r.port };
-    const w = waiting.shift();
-    if (w) w(v);
-    else queue.push(v);
-  });
-  return {
-    s,
-    next: () =>
-      new Promise((resolve, reject) => {
-        const v = queue.shift();
-        if (v) return resolve(v);
-        const timer = setTimeout(() => reject(new Error('no packet within 3 s')), 3000);
-        waiting.push((x) => {
-          clearTimeout(timer);
-          resolve(x);
-        });
-      }),
-  };
 }
 
 t.test('path escapes are refused with ERROR 2 and logged', async (t) => {
@@ -131,7 +102,7 @@ t.test('uploads are refused unless create is on; then new files are stored, exis
 t.test('options: OACK only with what was asked; blksize clamped; plain RRQ gets DATA 1', async (t) => {
   const { port, root } = await setup(t, { blksizeMax: 1468 });
   await writeFile(join(root, 'f'), Buffer.alloc(3000, 1));
-  const raw = await rawSocket(t);
+  const raw = await rawClient(t);
   raw.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   const first = await raw.next();
   t.match(first.p, { op: Opcode.DATA, block: 1 }, 'no options: DATA 1 directly');
@@ -160,8 +131,8 @@ t.test('options: OACK only with what was asked; blksize clamped; plain RRQ gets 
 t.test('a packet from a wrong TID gets ERROR 5 and the transfer goes on', async (t) => {
   const { port, root, logs } = await setup(t);
   await writeFile(join(root, 'f'), Buffer.alloc(2000, 3));
-  const a = await rawSocket(t);
-  const b = await rawSocket(t);
+  const a = await rawClient(t);
+  const b = await rawClient(t);
   a.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   const d1 = await a.next();
   t.match(d1.p, { op: Opcode.DATA, block: 1 });
@@ -180,11 +151,11 @@ t.test('a packet from a wrong TID gets ERROR 5 and the transfer goes on', async 
 t.test('over the transfer cap a request gets an ERROR, not silence; malformed requests get ERROR 4', async (t) => {
   const { port, root, server } = await setup(t, { maxTransfers: 1 });
   await writeFile(join(root, 'f'), Buffer.alloc(2000, 3));
-  const a = await rawSocket(t);
+  const a = await rawClient(t);
   a.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   const d1 = await a.next();
   t.equal(server.transfers, 1);
-  const b = await rawSocket(t);
+  const b = await rawClient(t);
   b.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   t.match((await b.next()).p, { op: Opcode.ERROR, code: ErrorCode.NOT_DEFINED, message: /busy/ });
   a.s.send(encode({ op: Opcode.ERROR, code: 0, message: 'stop' }), d1.port, '127.0.0.1');
@@ -222,7 +193,7 @@ t.test('client and server over IPv6 loopback, windowed, sizes around block edges
 t.test('UEFI: tsize probe, ERROR 8 (info, not a warning), then a new request from the same port', async (t) => {
   const { port, root, logs, server } = await setup(t);
   await writeFile(join(root, 'f'), Buffer.alloc(3000, 1));
-  const a = await rawSocket(t);
+  const a = await rawClient(t);
   const probe = { op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [{ name: 'tsize', value: '0' }, { name: 'blksize', value: '1468' }] } as const;
   a.s.send(encode({ ...probe, options: [...probe.options] }), port, '127.0.0.1');
   const oack = await a.next();
@@ -248,7 +219,7 @@ t.test('UEFI: tsize probe, ERROR 8 (info, not a warning), then a new request fro
 t.test('random datagrams to the request port and to a transfer port do not disturb the server', async (t) => {
   const { port, root, logs } = await setup(t);
   await writeFile(join(root, 'f'), Buffer.alloc(1500, 9));
-  const a = await rawSocket(t);
+  const a = await rawClient(t);
   a.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   const d1 = await a.next();
   const noise = createSocket('udp4');
@@ -294,7 +265,7 @@ t.test('read transfers on worker threads and on the main thread give the same by
 t.test('closing the server tells a client mid-transfer on a worker thread', async (t) => {
   const on = await setup(t, { threads: 1 });
   await writeFile(join(on.root, 'big'), Buffer.alloc(100_000, 1));
-  const raw = await rawSocket(t);
+  const raw = await rawClient(t);
   raw.s.send(encode({ op: Opcode.RRQ, filename: 'big', mode: 'octet', options: [] }), on.port, '127.0.0.1');
   const first = await raw.next();
   t.match(first.p, { op: Opcode.DATA, block: 1 }, 'DATA 1 from the thread');
