@@ -1,5 +1,3 @@
-import type { Stats } from 'node:fs';
-
 /**
  * The status lines and header fields of responses, built once where they do
  * not change: a file's fields are kept while its fstat says it is the same
@@ -36,6 +34,15 @@ export function dateLine(nowMs: number): string {
   return dateField;
 }
 
+/** What a response head says of a file: node:fs's Stats, or the fields of a statx. */
+export interface FileStat {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
 const TEXT_TYPES = /\.(cfg|conf|ipxe|txt|menu)$|(^|\/)(pxelinux\.cfg|grub)\//;
 
 /** The fields of one file's responses, valid while its fstat matches. */
@@ -58,11 +65,11 @@ const MAX_FILES = 512;
 export class FileHeads {
   private readonly files = new Map<string, FileFields>();
 
-  private entry(name: string, st: Stats): FileFields {
+  private entry(name: string, st: FileStat): FileFields {
     const known = this.files.get(name);
     if (known && known.ino === st.ino && known.dev === st.dev && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ctimeMs === st.ctimeMs) return known;
     const type = TEXT_TYPES.test(name) ? 'text/plain; charset=utf-8' : 'application/octet-stream';
-    const fields = `Content-Type: ${type}\r\nAccept-Ranges: bytes\r\nLast-Modified: ${st.mtime.toUTCString()}\r\n`;
+    const fields = `Content-Type: ${type}\r\nAccept-Ranges: bytes\r\nLast-Modified: ${new Date(st.mtimeMs).toUTCString()}\r\n`;
     const made: FileFields = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, fields, whole: `HTTP/1.1 200 OK\r\n${fields}Content-Length: ${st.size}\r\n` };
     if (known) this.files.delete(name);
     else if (this.files.size >= MAX_FILES) this.files.delete(this.files.keys().next().value!);
@@ -71,12 +78,12 @@ export class FileHeads {
   }
 
   /** The status line and fields (without Date, Connection and the empty line) of a 200 for the whole file. */
-  whole(name: string, st: Stats): string {
+  whole(name: string, st: FileStat): string {
     return this.entry(name, st).whole;
   }
 
   /** The same for a 206 of bytes `start` to `end` (inclusive). */
-  partial(name: string, st: Stats, start: number, end: number): string {
+  partial(name: string, st: FileStat, start: number, end: number): string {
     return `HTTP/1.1 206 Partial Content\r\n${this.entry(name, st).fields}Content-Range: bytes ${start}-${end}/${st.size}\r\nContent-Length: ${end - start + 1}\r\n`;
   }
 }

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { closeSync, type Stats } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { printable } from '@netboot/log-text';
 import { ServedRoot, type OpenedFile, type Remap } from '@netboot/tftp-wire';
 import { combinedLogLine } from './access-log.js';
@@ -8,7 +8,8 @@ import { Connection, type ConnectionLimits, type RequestSink } from './connectio
 import { parseRange } from './range.js';
 import type { RequestHead, RequestHeadError } from './request-head.js';
 import { requestedName } from './request-path.js';
-import { dateLine, FileHeads, refusalHead } from './response-head.js';
+import { OpenFiles, type HeldFile } from './open-files.js';
+import { dateLine, FileHeads, refusalHead, type FileStat } from './response-head.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning';
 
@@ -91,6 +92,7 @@ export class HttpBootServer implements RequestSink {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
   private readonly heads = new FileHeads();
+  private readonly files = new OpenFiles();
   private readonly limits: ConnectionLimits;
   private sweeper: NodeJS.Timeout | undefined;
   private root: ServedRoot | undefined;
@@ -128,6 +130,7 @@ export class HttpBootServer implements RequestSink {
     this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const c of this.connections) c.check(now, this.limits);
+      this.files.sweep(now);
     }, every);
     this.sweeper.unref();
     const a = this.server.address() as AddressInfo;
@@ -149,6 +152,7 @@ export class HttpBootServer implements RequestSink {
     await closed;
     clearTimeout(timer);
     clearInterval(this.sweeper);
+    this.files.close();
     this.root?.close();
     this.root = undefined;
   }
@@ -295,6 +299,9 @@ export class HttpBootServer implements RequestSink {
     if (name.replace(/^\/+/, '') === '') return this.refusal(conn, head, at, 403, 'Forbidden (no directory listing)');
     const root = this.root;
     if (!root) return this.refusal(conn, head, at, 503, 'Service Unavailable (shutting down)');
+    // A descriptor held from an earlier request, when the name still leads to its file.
+    const held = this.files.use(root, name, at);
+    if (held) return this.respondHeld(conn, head, at, name, held);
     // Opened beneath the root once: the stat, the headers and the bytes all come from this descriptor.
     const opened = root.openReadNow(name);
     if (opened) return this.respondOpened(conn, head, at, name, opened);
@@ -321,6 +328,8 @@ export class HttpBootServer implements RequestSink {
           return this.refusal(conn, head, at, 403, 'Forbidden');
       }
     }
+    const held = this.files.hold(name, opened.fd, at);
+    if (held) return this.respondHeld(conn, head, at, name, held);
     const { fd, stats: st } = opened;
     let result: Outcome | Promise<Outcome>;
     try {
@@ -338,7 +347,23 @@ export class HttpBootServer implements RequestSink {
     return result.finally(() => closeSync(fd));
   }
 
-  private respondFile(conn: Connection, head: RequestHead, at: number, name: string, fd: number, st: Stats): Outcome | Promise<Outcome> {
+  /** respondFile from a held descriptor, given back once nothing reads it any more. */
+  private respondHeld(conn: Connection, head: RequestHead, at: number, name: string, held: HeldFile): Outcome | Promise<Outcome> {
+    let result: Outcome | Promise<Outcome>;
+    try {
+      result = this.respondFile(conn, head, at, name, held.fd, held.stat);
+    } catch (err) {
+      this.files.release(held);
+      throw err;
+    }
+    if (!(result instanceof Promise)) {
+      this.files.release(held);
+      return result;
+    }
+    return result.finally(() => this.files.release(held));
+  }
+
+  private respondFile(conn: Connection, head: RequestHead, at: number, name: string, fd: number, st: FileStat): Outcome | Promise<Outcome> {
     const range = parseRange(head.range, st.size);
     if (range.kind === 'unsatisfiable') return this.refusal(conn, head, at, 416, 'Range Not Satisfiable', `Content-Range: bytes */${st.size}\r\n`);
     const partial = range.kind === 'partial';

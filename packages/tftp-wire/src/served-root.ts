@@ -112,6 +112,24 @@ export class ServedRoot {
     return this.regularFile(opened.fd);
   }
 
+  /**
+   * statx of `name` as openRead resolves it into `out` (STATX_SLOT order),
+   * following symlinks wherever they lead: not a check of the root, only a
+   * way to tell whether `name` still leads to a file openRead opened (the
+   * same device and inode), without opening it again. False where there is
+   * no such name, it cannot be looked up, or the platform module is absent.
+   */
+  statInto(name: string, out: BigInt64Array): boolean {
+    if (!native) return false;
+    const n = nameUnderRoot(this.path, name);
+    if (!n.ok) return false;
+    try {
+      return native.statxInto(this.fd, n.rel === '' ? '.' : n.rel, 0, out);
+    } catch {
+      return false;
+    }
+  }
+
   /** Creates the temporary file of an upload to `name`: a new name, or an existing world-writable regular file (tftp-hpa's rule). */
   async createUpload(name: string): Promise<Upload | Refusal> {
     if (!native) return this.createUploadByPath(name);

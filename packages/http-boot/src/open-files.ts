@@ -1,0 +1,133 @@
+import { closeSync } from 'node:fs';
+import { native, STATX_SLOT, STATX_SLOTS } from '@netboot/platform';
+import type { ServedRoot } from '@netboot/tftp-wire';
+import type { FileStat } from './response-head.js';
+
+/** A descriptor held open for a name, as one request uses it; given back with `OpenFiles.release`. */
+export interface HeldFile {
+  readonly fd: number;
+  /** The file's size and times as this request's check found them. */
+  readonly stat: FileStat;
+  readonly entry: Entry;
+}
+
+/** One name's held descriptor. */
+export interface Entry {
+  fd: number;
+  /** The file's identity, exact (statx's 64-bit values). */
+  dev: bigint;
+  ino: bigint;
+  /** Responses using the descriptor now; it is closed only once this is 0. */
+  users: number;
+  /** Out of the table: closed when its last user is done. */
+  retired: boolean;
+  /** When a request last used it (ms). */
+  used: number;
+}
+
+/** Names whose descriptors are kept; past this the oldest is let go (boot roots serve a few dozen). */
+const MAX_HELD = 256;
+/** A descriptor no request used for this long is closed, so a deleted file's space is not kept. */
+const INACTIVE_MS = 10_000;
+
+/**
+ * Descriptors of the files served, kept open between requests so that a
+ * request for a file the page cache holds costs one statx of its name
+ * instead of an open, an fstat and a close.
+ *
+ * Every request checks its name again before its descriptor is used: the
+ * statx of the name (beneath the root's descriptor) must find the very inode
+ * the descriptor holds (device and inode number, exact; the inode cannot be
+ * reused while it is held open). A file renamed over, replaced, deleted or
+ * swapped for a symlink fails the check at the first request after the
+ * change, and is opened anew through the root's confined open. The stat
+ * follows symlinks without the root's confinement, and need not have it:
+ * bytes only ever come from a descriptor the confined open gave, and a name
+ * that now leads elsewhere (out of the root included) finds another inode
+ * and is reopened, which refuses what leads out. A name that leads, by any
+ * path, to the held inode is served that inode, which is what a new confined
+ * open of the name served when it was held. Size and times come from each
+ * request's own statx, so a file written in place is described as it is now.
+ */
+export class OpenFiles {
+  private readonly held = new Map<string, Entry>();
+  private readonly slots = new BigInt64Array(STATX_SLOTS);
+
+  /**
+   * The held descriptor of `name` when the name still leads to its file,
+   * counted as in use until `release`; undefined (nothing held for the
+   * name, or it failed the check and was let go) for the caller to open it.
+   */
+  use(root: ServedRoot, name: string, now: number): HeldFile | undefined {
+    const e = this.held.get(name);
+    if (e === undefined) return undefined;
+    const s = this.slots;
+    if (!root.statInto(name, s) || s[STATX_SLOT.ino] !== e.ino || s[STATX_SLOT.dev] !== e.dev) {
+      this.letGo(name, e);
+      return undefined;
+    }
+    e.users++;
+    e.used = now;
+    return { fd: e.fd, stat: statOf(s), entry: e };
+  }
+
+  /**
+   * Takes `fd`, just opened for `name` through the root's confined open, into
+   * the table, in use until `release`. Undefined where it cannot be kept
+   * (no platform module, or its statx failed): the caller keeps and closes it.
+   */
+  hold(name: string, fd: number, now: number): HeldFile | undefined {
+    if (!native) return undefined;
+    const s = this.slots;
+    try {
+      native.statxInto(fd, '', native.constants.AT_EMPTY_PATH, s);
+    } catch {
+      return undefined;
+    }
+    const old = this.held.get(name);
+    if (old) this.letGo(name, old);
+    else if (this.held.size >= MAX_HELD) {
+      const [oldest, e] = this.held.entries().next().value!;
+      this.letGo(oldest, e);
+    }
+    const e: Entry = { fd, dev: s[STATX_SLOT.dev], ino: s[STATX_SLOT.ino], users: 1, retired: false, used: now };
+    this.held.set(name, e);
+    return { fd, stat: statOf(s), entry: e };
+  }
+
+  /** A response that used the entry is done with its descriptor. */
+  release(file: HeldFile): void {
+    const e = file.entry;
+    e.users--;
+    if (e.retired && e.users === 0) closeSync(e.fd);
+  }
+
+  /** Lets go of descriptors no request used since `now - INACTIVE_MS`. */
+  sweep(now: number): void {
+    for (const [name, e] of this.held) if (now - e.used > INACTIVE_MS) this.letGo(name, e);
+  }
+
+  /** Lets go of every descriptor; those in use close as their responses end. */
+  close(): void {
+    for (const [name, e] of this.held) this.letGo(name, e);
+  }
+
+  private letGo(name: string, e: Entry): void {
+    this.held.delete(name);
+    e.retired = true;
+    // Closing a file opened for reading does not wait for the disk.
+    if (e.users === 0) closeSync(e.fd);
+  }
+}
+
+const NS_PER_MS = 1_000_000n;
+
+function statOf(s: BigInt64Array): FileStat {
+  return {
+    dev: Number(s[STATX_SLOT.dev]),
+    ino: Number(s[STATX_SLOT.ino]),
+    size: Number(s[STATX_SLOT.size]),
+    mtimeMs: Number(s[STATX_SLOT.mtimeNs] / NS_PER_MS),
+    ctimeMs: Number(s[STATX_SLOT.ctimeNs] / NS_PER_MS),
+  };
+}
