@@ -68,6 +68,29 @@ function mayRead(t: Target): boolean {
   return may.read(t.caller, o) || may.exec(t.caller, o) || BigInt(t.caller.uid) === st.uid;
 }
 
+/**
+ * WRITE of a target resolved at once (ExportTable.targetNow), answered without waiting when the backend
+ * can (writeNow): an UNSTABLE write (or any to an async export) of a file open for writing, no setuid or
+ * setgid bit to clear, no promise between the call and its reply. Undefined for anything else, refusals
+ * included (write() answers); throws what the write met (answered by writeFailed, never written again).
+ */
+export function writeNow(a: ArgsOf<'WRITE'>, t: Target, writeVerifier: Buffer): ResOf<'WRITE'> | undefined {
+  const st = t.obj.attrs;
+  if (!t.fs.writeNow || !t.opts.rw || !isFile(st) || (!may.write(t.caller, owner(st)) && BigInt(t.caller.uid) !== st.uid)) return undefined;
+  if (!(t.opts.sync === false || a.stable === StableHow.UNSTABLE)) return undefined;
+  const count = Math.min(a.count, a.data.length);
+  if (a.offset + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  if (count > 0 && keptAfterWrite(t.caller, st) !== undefined) return undefined;
+  const after = t.fs.writeNow(t.obj, a.data.subarray(0, count), Number(a.offset));
+  if (!after) return undefined;
+  return { status: 0, wcc: { before: wccAttr(st), after: attr(t, after) }, count, committed: a.stable, verf: writeVerifier };
+}
+
+/** The failure writeNow threw, as write() answers one. */
+export async function writeFailed(t: Target, e: unknown): Promise<never> {
+  throw err(statusOf(e), String(e), { wcc: await wcc(t) });
+}
+
 export async function write(a: ArgsOf<'WRITE'>, call: Call): Promise<ResOf<'WRITE'>> {
   const t = await call.target(a.file);
   const st = t.obj.attrs;

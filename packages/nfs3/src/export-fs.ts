@@ -116,6 +116,12 @@ export interface ExportFs {
    * caller reads the rest with read().
    */
   readNow?(obj: FsObject, buf: Buffer, at: number, count: number, position: number): number;
+  /**
+   * An UNSTABLE write() done without waiting when the backend can (the file open for writing, the data
+   * copied on the calling thread): the attributes after it, or undefined when the caller must use write().
+   * Throws what the write meets (it may have written part: the caller answers, never retries).
+   */
+  writeNow?(obj: FsObject, data: Buffer, position: number): FsAttrs | undefined;
   /** Writes `data` at `position`, stable as asked; returns the attributes after the write. */
   write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs>;
   /** Makes earlier unstable writes of the object stable. */

@@ -29,12 +29,17 @@ export async function writeThenSync(fd: number, data: Buffer, position: number, 
  * the kernel holds back for dirty pages then holds back only this thread's reading of more calls.
  */
 export async function writeHereThenSync(fd: number, data: Buffer, position: number, stable: Stability): Promise<void> {
+  writeHere(fd, data, position);
+  await syncFor(fd, stable);
+}
+
+/** writeHereThenSync's copy alone: all of `data` at `position` by pwrite on the calling thread (a write of 0 bytes ends it). */
+export function writeHere(fd: number, data: Buffer, position: number): void {
   for (let done = 0; done < data.length; ) {
     const n = writeSync(fd, data, done, data.length - done, position + done);
     if (n === 0) break;
     done += n;
   }
-  await syncFor(fd, stable);
 }
 
 /** fsync for FILE_SYNC, fdatasync for DATA_SYNC, nothing for UNSTABLE. */

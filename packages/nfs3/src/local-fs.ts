@@ -7,7 +7,7 @@ import type { AttrChange, ExportFs, FsObject, NewOwner, NodeKind, Stability, Tim
 import { ExportTree } from './export-tree.js';
 import type { LocalAttrs, LocalIo } from './local-io.js';
 import { OpenFiles } from './open-files.js';
-import { writeHereThenSync } from './file-write.js';
+import { writeHere, writeHereThenSync } from './file-write.js';
 
 const readFd = promisify(read);
 /**
@@ -320,6 +320,27 @@ export class LocalFs<R> implements ExportFs {
         },
         true,
       );
+    } catch (e) {
+      this.cache.forget(obj.rel);
+      throw e;
+    }
+  }
+
+  /**
+   * write()'s copy without a promise, where write() copies on this thread (directWrites) and the file is
+   * open for writing already: the attributes after it, or undefined when write() must do it. Throws what the
+   * copy meets. Makes nothing stable (see ExportFs.writeNow).
+   */
+  writeNow(o: FsObject, data: Buffer, position: number): LocalAttrs | undefined {
+    if (!this.shared.directWrites) return undefined;
+    const obj = this.obj(o);
+    const fd = this.shared.files.openNow(this.fileKey(obj.fileid), obj.fileid, true);
+    if (fd === undefined) return undefined;
+    try {
+      writeHere(fd, data, position);
+      const st = this.io.statOpen(fd);
+      this.cache.set(obj.rel, st);
+      return st;
     } catch (e) {
       this.cache.forget(obj.rel);
       throw e;

@@ -79,13 +79,13 @@ export class OpenFiles {
   }
 
   /**
-   * The descriptor `use` would give for inode `ino` when it is open already (its open has finished),
-   * marked as used; undefined when `use` must open it. For a caller done with it before it yields: a
+   * The descriptor `use` would give for inode `ino` when it is open already (its open has finished; for
+   * `write`, opened for writing), marked as used; undefined when `use` must open it. For a caller done with it before it yields: a
    * descriptor is only ever closed after an await, so it needs no reference held.
    */
-  openNow(key: string, ino: bigint): number | undefined {
+  openNow(key: string, ino: bigint, write = false): number | undefined {
     const e = this.entries.get(key);
-    if (!e?.opened || e.ino !== ino) return undefined;
+    if (!e?.opened || e.ino !== ino || (write && !e.opened.writable)) return undefined;
     this.entries.delete(key); // re-insert: Map order is the LRU order
     this.entries.set(key, e);
     e.lastUsed = Date.now();
