@@ -5,11 +5,13 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 let timeSecond = NaN;
 let timeText = '';
 
-/** `10/Oct/2000:13:55:36 +0000`: Apache's %t, in UTC so every log line reads alike; formatted once a second. */
-export function logTime(at: Date): string {
-  const second = Math.floor(at.getTime() / 1000);
+/** `10/Oct/2000:13:55:36 +0000` for `at` (a Date or ms since the epoch): Apache's %t, in UTC so every log line reads alike; formatted once a second. */
+export function logTime(atTime: Date | number): string {
+  const ms = typeof atTime === 'number' ? atTime : atTime.getTime();
+  const second = Math.floor(ms / 1000);
   if (second !== timeSecond) {
     timeSecond = second;
+    const at = new Date(second * 1000);
     timeText = `${pad(at.getUTCDate())}/${MONTHS[at.getUTCMonth()]}/${at.getUTCFullYear()}:${pad(at.getUTCHours())}:${pad(at.getUTCMinutes())}:${pad(at.getUTCSeconds())} +0000`;
   }
   return timeText;
@@ -37,7 +39,8 @@ function quoted(s: string | undefined): string {
 
 export interface AccessEntry {
   client: string;
-  at: Date;
+  /** When the request came: a Date or ms since the epoch. */
+  at: Date | number;
   method: string;
   target: string;
   httpVersion: string;
@@ -54,6 +57,37 @@ export interface AccessEntry {
  * the usual log tools read it.
  */
 export function combinedLogLine(e: AccessEntry): string {
-  const request = `${e.method} ${e.target} HTTP/${e.httpVersion}`;
-  return `${e.client} - - [${logTime(e.at)}] ${quoted(request)} ${e.status} ${e.bytes === 0 ? '-' : e.bytes} ${quoted(e.referer)} ${quoted(e.userAgent)}`;
+  return `${e.client} - - [${logTime(e.at)}] ${quotedRequest(e.method, e.target, e.httpVersion)} ${e.status} ${e.bytes === 0 ? '-' : e.bytes} ${quotedAgain(lastReferer, e.referer)} ${quotedAgain(lastAgent, e.userAgent)}`;
+}
+
+/** The last value of a field and its quoted form: a client sends the same User-Agent (and Referer) with each request. */
+interface LastQuoted {
+  value: string | undefined;
+  text: string;
+}
+const lastReferer: LastQuoted = { value: undefined, text: '"-"' };
+const lastAgent: LastQuoted = { value: undefined, text: '"-"' };
+
+let lastMethod = '';
+let lastTarget = '';
+let lastVersion = '';
+let lastRequest = '';
+
+/** The quoted request line; the last one is kept, as a client asks for the same file again and again. */
+function quotedRequest(method: string, target: string, httpVersion: string): string {
+  if (target !== lastTarget || method !== lastMethod || httpVersion !== lastVersion) {
+    lastMethod = method;
+    lastTarget = target;
+    lastVersion = httpVersion;
+    lastRequest = quoted(`${method} ${target} HTTP/${httpVersion}`);
+  }
+  return lastRequest;
+}
+
+function quotedAgain(last: LastQuoted, value: string | undefined): string {
+  if (value !== last.value) {
+    last.value = value;
+    last.text = quoted(value);
+  }
+  return last.text;
 }

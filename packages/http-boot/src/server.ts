@@ -243,7 +243,7 @@ export class HttpBootServer implements RequestSink {
     this.opts.accessLog?.(
       combinedLogLine({
         client: conn.client,
-        at: new Date(at),
+        at,
         method,
         target,
         httpVersion: head.minor === 0 ? '1.0' : '1.1',

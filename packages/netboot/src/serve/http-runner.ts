@@ -25,7 +25,7 @@ export async function startHttp(s: HttpSettings, log: Log, onExchange?: HttpBoot
     port,
     remap,
     onExchange,
-    accessLog: (line) => log(`http: ${line}`),
+    accessLog: (line) => log(`http: ${line}`, true),
     log: serviceLog('http', s.verbose, log),
   });
   let bound;

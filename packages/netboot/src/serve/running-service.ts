@@ -18,7 +18,12 @@ export interface RunningService {
   counts?(): { leases?: number; mounts?: number };
 }
 
-export type Log = (line: string) => void;
+/**
+ * One log line. `mayWait`: the line may be held back a moment and written
+ * with the next ones (an access log line, one per request); any other line is
+ * written at once, with those held before it.
+ */
+export type Log = (line: string, mayWait?: boolean) => void;
 
 /** A server's levelled log as `name:` lines: warnings marked, debug lines only when verbose. */
 export function serviceLog(name: string, verbose: boolean, log: Log): (level: 'debug' | 'info' | 'warning', message: string) => void {
