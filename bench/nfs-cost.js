@@ -192,7 +192,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
   perf.kill('SIGINT');
   await exited(perf);
   if (def.op === 'write') rmSync(join(started.exportPath, file), { force: true });
-  if (def.op === 'walk') readFileSync(join(started.exportPath, FILE)); // the read cells after it find the file cached again
+  if (def.op === 'walk') readFileSync(join(started.dataDir ?? started.exportPath, FILE)); // the read cells after it find the file cached again (an image root's on the image)
   let m;
   try {
     m = JSON.parse(result);

@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { native, platformStatus, type NativeCalls } from '@netboot/platform';
 import {
-  AttributeCache,
   DIRECT_READ_MAX,
   NativeIo,
   NfsError,
@@ -25,6 +24,7 @@ import {
   type TimeChange,
   writeHereThenSync,
 } from '@netboot/nfs3';
+import { LocationCache } from './location-cache.js';
 import { OriginLog } from './origin-log.js';
 
 const readFd = promisify(read);
@@ -55,6 +55,14 @@ interface Located {
   layer: Layer;
   st: LocalAttrs;
   lowerToo: boolean;
+  /**
+   * For a name of the image alone (layer 'lower'): how many leading components of its path the node's layer
+   * has, as directories none of which is opaque (0: only the layer root). The node's layer has nothing at the
+   * next component, and the rest of the path is the image's, which never changes: while the node's layer
+   * still holds those directories (not opaque) and nothing at that next name, the location holds
+   * (stillImages). Undefined when not known.
+   */
+  upperEnd?: number;
   /**
    * The attributes handed out for this location (attrsOf with its fileid), made once: a location kept in
    * the cache gives every call the same object, whose fattr3 the procedures convert once (they keep the
@@ -137,8 +145,17 @@ export class OverlayFs implements ExportFs {
   private closed = false;
   /** Bumped when a change of this root starts and when it ends: a location found before is stale once it moved. */
   private changes = 0;
-  /** Changes of this root in flight: a location found while one runs is not kept. */
+  /** Changes of this root in flight. */
   private changing = 0;
+  /** Changes in flight that may move any name (remove, rename, link, setattr): while one runs, no location is used or kept. */
+  private changingAll = 0;
+  /**
+   * The names the changes in flight that only add or copy up names move (theirs and their directories up to the root),
+   * each with the number of such changes: while one runs, a location of these names is neither used nor kept. Every
+   * other location stays right across such a change (see `change`), so a node's other calls keep the cache meanwhile:
+   * a copy-up of a file a node writes, or the sync of its origin, no longer sends each of its calls down both layers.
+   */
+  private readonly moving = new Map<string, number>();
   private readonly copying = new Map<string, Promise<LocalAttrs>>();
   /**
    * Open descriptors of the node layer's files, by inode, so READ and WRITE do not open and close the
@@ -161,14 +178,17 @@ export class OverlayFs implements ExportFs {
    * either to the very inode it named, if that inode still has the name, or to STALE; never to another
    * object, and never outside the layers. This root's own changes (copy-up, whiteout, create, rename,
    * remove, setattr) drop what they may move when they start and when they end (every location, or for one
-   * that only adds or copies up a name, that name's and its directories': change()), and no location found
-   * while one runs is kept; a WRITE to a file already in the layer moves no name and updates the
-   * written file's entry only. A change made on disk beside the server (a local user in the node's
-   * layer) shows after at most the cache's lifetime, as on a plain export: until then a call may get the
-   * attributes seen before, or read the image's file where a local user has just put a layer file of
-   * that name: bytes the name held a moment ago, of the inode that was checked.
+   * that only adds or copies up a name, that name's and its directories': change()), and while one runs no
+   * location it may move is used or kept (`settled`); a WRITE to a file already in the layer moves no name
+   * and updates the written file's entry only. A change made on disk beside the server (a local user in the
+   * node's layer) shows after at most the cache's lifetime, as on a plain export: until then a call may get
+   * the attributes seen before, or read the image's file where a local user has just put a layer file of
+   * that name: bytes the name held a moment ago, of the inode that was checked. Past its lifetime, a
+   * location of a name only the image holds is checked against the node's layer alone (stillImage: an lstat
+   * or two where the layer has none of its path) instead of found anew down both layers: the image never
+   * changes, so only the layer can have put something over it.
    */
-  private readonly located: AttributeCache<Located>;
+  private readonly located: LocationCache<Located>;
   /**
    * The layer roots' attributes as opened: a walk below a root reads only their type (a directory, which
    * an opened directory stays), so it need not stat them again each call.
@@ -186,7 +206,11 @@ export class OverlayFs implements ExportFs {
     private readonly directReadMax: number,
     private readonly directWrites: boolean,
   ) {
-    this.located = new AttributeCache(attributeCacheMs);
+    this.located = new LocationCache(
+      attributeCacheMs,
+      (rel) => this.locateFromDir(rel),
+      (rel, stale) => this.stillImage(rel, stale),
+    );
   }
 
   /**
@@ -325,21 +349,24 @@ export class OverlayFs implements ExportFs {
     const comps = rel === '' ? [] : rel.split('/');
     let u: Ref | undefined = this.upper.at('');
     let l: Ref | undefined = this.lower.at('');
+    // How many leading components the node's layer has as directories (see Located.upperEnd).
+    let upperEnd = 0;
     try {
       const roots = comps.length > 0 ? this.rootSt : undefined;
       let uSt: LocalAttrs | undefined = roots?.upper ?? this.upper.stat(u);
       let lSt: LocalAttrs | undefined = roots?.lower ?? this.lower.stat(l);
       for (let i = 0; ; i++) {
+        if (u !== undefined) upperEnd = i;
         if (uSt && isWhiteout(uSt)) throw fsError('ENOENT', rel);
         // Below where the node's layer ends, the rest of the path is the image's alone: one open beneath this image
         // directory (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, as every step) instead of a probe and an open per component.
         if (u === undefined && uSt === undefined && l !== undefined && i < comps.length - 1) {
           const found = this.lowerRest(l, comps.slice(i).join('/'));
-          if (found) return { layer: 'lower', st: found, lowerToo: true };
+          if (found) return { layer: 'lower', st: found, lowerToo: true, upperEnd };
         }
         if (i === comps.length) {
           if (uSt) return { layer: 'upper', st: uSt, lowerToo: lSt !== undefined };
-          if (lSt) return { layer: 'lower', st: lSt, lowerToo: true };
+          if (lSt) return { layer: 'lower', st: lSt, lowerToo: true, upperEnd };
           throw fsError('ENOENT', rel);
         }
         if (uSt && !isDirSt(uSt)) throw fsError('ENOTDIR', rel);
@@ -391,9 +418,43 @@ export class OverlayFs implements ExportFs {
     }
   }
 
-  /** `locate` through the cache of locations (see `located`): while a change runs, the layers are walked and nothing is kept. */
+  /** `locate` through the cache of locations (see `located`): while a change that may move `rel` runs, the layers are walked and nothing is kept. */
   private locateCached(rel: string): Located {
-    return this.changing === 0 ? this.located.get(rel, () => this.locateFromDir(rel)) : this.locate(rel);
+    return this.settled(rel) ? this.located.get(rel) : this.locate(rel);
+  }
+
+  /** Whether no change in flight may move the merged name `rel` (see `moving`). */
+  private settled(rel: string): boolean {
+    return this.changingAll === 0 && (this.moving.size === 0 || !this.moving.has(rel));
+  }
+
+  /**
+   * Whether `loc`, a location of `rel` past its time, still holds without walking both layers: for a name only
+   * the image holds, the node's layer still has the directories of its path it had (`upperEnd`), none opaque, and
+   * nothing at the next name (the image never changes, so nothing else can have moved it). Each step from the
+   * reference of the step before, as `locate`. False for any other location (it is found anew).
+   */
+  private stillImage(rel: string, loc: Located): boolean {
+    const end = loc.upperEnd;
+    if (loc.layer !== 'lower' || end === undefined || rel === '') return false;
+    const comps = rel.split('/');
+    if (end >= comps.length) return false;
+    let u: Ref | undefined = this.upper.at('');
+    try {
+      for (let i = 0; ; i++) {
+        if (this.upperChild(u, OPAQUE_NAME)) return false;
+        const name = Buffer.from(comps[i]!, 'latin1');
+        if (i === end) return this.peek(this.upper, u, name) === undefined;
+        const next = this.probeDir(this.upper, u, name);
+        if (next?.r === undefined) return false;
+        this.upper.release(u);
+        u = next.r;
+      }
+    } catch {
+      return false;
+    } finally {
+      if (u !== undefined) this.upper.release(u);
+    }
   }
 
   /**
@@ -438,23 +499,41 @@ export class OverlayFs implements ExportFs {
 
   /**
    * Runs a change of this root, so that no location found before it or during it is taken as current after.
-   * `names`: the only merged names it changes, when the change only adds a name or copies one up (create,
-   * mkdir, symlink, mknod, a WRITE's copy-up): the locations dropped are those of these names and of their
-   * directories up to the root (copied up, or their times changed). Every other location found stays right:
+   * `names`: the only merged names it changes, when the change only adds a name that holds nothing below it or
+   * copies one up (create, symlink, mknod, a WRITE's copy-up): the locations dropped are those of these names
+   * and of their directories up to the root (copied up, or their times changed), and while it runs these alone
+   * are walked for and not kept (`moving`). Every other location, found before, during or after, stays right:
    * a copy-up puts a directory in the node's layer without an opaque marker, so the names below it are found
    * where they were, and a new name was not there to be found. Without `names` (remove, rename, link,
-   * setattr: names go, move, or change another name's inode) every location is dropped.
+   * setattr: names go, move, or change another name's inode; mkdir, which may make its directory opaque over
+   * the image's names below it) every location is dropped, and none is used or kept while it runs.
    */
   private async change<T>(fn: () => Promise<T>, names?: readonly string[]): Promise<T> {
     this.changes++;
     this.changing++;
+    if (names) this.hold(names, 1);
+    else this.changingAll++;
     this.forgetLocations(names);
     try {
       return await fn();
     } finally {
       this.changing--;
+      if (names) this.hold(names, -1);
+      else this.changingAll--;
       this.changes++;
       this.forgetLocations(names);
+    }
+  }
+
+  /** Counts a change's names, and their directories up to the root, into `moving` (`by` 1) or out of it (-1). */
+  private hold(names: readonly string[], by: 1 | -1): void {
+    for (const name of names) {
+      for (let rel = name; ; rel = parentOf(rel)) {
+        const n = (this.moving.get(rel) ?? 0) + by;
+        if (n > 0) this.moving.set(rel, n);
+        else this.moving.delete(rel);
+        if (rel === '') break;
+      }
     }
   }
 
@@ -725,7 +804,7 @@ export class OverlayFs implements ExportFs {
 
   /** A location the cache vouches for, when nothing of this root (a change, the name's copy-up) may be moving it. */
   private locationNow(rel: string): Located | undefined {
-    return this.changing === 0 && !this.copying.has(rel) ? this.located.fresh(rel) : undefined;
+    return this.settled(rel) && !this.copying.has(rel) ? this.located.fresh(rel) : undefined;
   }
 
   /**
@@ -775,15 +854,19 @@ export class OverlayFs implements ExportFs {
    * the directory's location (see `located`: a location, never a descriptor); the directory is opened
    * from its layer root (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and, in the node's layer, checked to be
    * the inode the location names. Where it no longer is (a local user moved it), or while a change of
-   * this root runs, each name is located by the walk from the roots.
+   * this root that may move any name runs, each name is located by the walk from the roots; a name a change
+   * in flight adds or copies up (`moving`) is looked at, not taken from the cache nor kept.
    */
   private locateIn(dirRel: string, names: readonly string[]): (Located | undefined)[] {
     // Not through the cache: a miss there comes here (locateFromDir).
     const walk = () => names.map((n) => this.tryLocate(child(dirRel, n)));
-    if (this.changing > 0) return walk();
+    if (this.changingAll > 0) return walk();
     const dir = this.tryLocate(dirRel, true);
     if (!dir || !isDirSt(dir.st)) return names.map(() => undefined);
-    const out: (Located | undefined)[] = names.map((n) => this.located.fresh(child(dirRel, n)));
+    const out: (Located | undefined)[] = names.map((n) => {
+      const rel = child(dirRel, n);
+      return this.settled(rel) ? this.located.fresh(rel) : undefined;
+    });
     if (!out.includes(undefined)) return out;
     let u: Ref | undefined;
     let l: Ref | undefined;
@@ -799,13 +882,21 @@ export class OverlayFs implements ExportFs {
       // costs one batched call there (statChildren) instead of a call per name. The node's layer is asked name by name, so an
       // error there (not a missing name) is not taken for "look in the image".
       const batch = u === undefined && l !== undefined && this.lower.statChildren ? this.lowerBatch(l, names, out) : undefined;
+      // A name the image alone holds here: the node's layer has this directory's path (not opaque: l is open) and nothing
+      // at the name, or ends where it ended above this image directory.
+      const upperEnd = u !== undefined ? (dirRel === '' ? 0 : dirRel.split('/').length) : dir.upperEnd;
       for (let i = 0; i < names.length; i++) {
         if (out[i]) continue;
         const name = batch ? undefined : Buffer.from(names[i]!, 'latin1');
         const us = u !== undefined && name ? this.peek(this.upper, u, name) : undefined;
         const ls = batch ? batch[i] : l !== undefined && name && (!us || !isWhiteout(us)) ? this.peek(this.lower, l, name) : undefined;
-        const loc: Located | undefined = us ? (isWhiteout(us) ? undefined : { layer: 'upper', st: us, lowerToo: ls !== undefined }) : ls && { layer: 'lower', st: ls, lowerToo: true };
-        if (loc) this.located.set(child(dirRel, names[i]!), loc);
+        const loc: Located | undefined = us
+          ? isWhiteout(us)
+            ? undefined
+            : { layer: 'upper', st: us, lowerToo: ls !== undefined }
+          : ls && { layer: 'lower', st: ls, lowerToo: true, upperEnd };
+        const rel = child(dirRel, names[i]!);
+        if (loc && this.settled(rel)) this.located.set(rel, loc);
         out[i] = loc;
       }
       return out;
@@ -938,7 +1029,7 @@ export class OverlayFs implements ExportFs {
       const { rel, hadWhiteout } = await this.prepareNew(dir, name);
       await this.inParent(rel, (d, n) => this.upper.mkdir(d, n));
       return this.made(rel, owner, true, hadWhiteout);
-    }, [child((dir as OverlayObject).rel, name)]);
+    });
   }
 
   async symlink(dir: FsObject, name: Buffer, target: Buffer, owner: NewOwner): Promise<FsObject> {

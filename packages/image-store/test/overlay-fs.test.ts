@@ -383,6 +383,58 @@ t.test('a new name or a copy-up drops the cached locations of that name and its 
   t.equal(await readAll(await at('var/lib/new')), 'fresh\n', 'and leaves the names made before it found');
 });
 
+t.test('past their lifetime, image names are checked against the node layer alone: kept while it covers nothing, found anew once a local user covers them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'state'));
+  await store.import('deb', { kind: 'tar', stream: once(tar(IMAGE)) });
+  const lower = store.generationPath('deb', 1);
+  const upper = join(dir, 'upper');
+  // Locations kept 1 ms: every wait below lets the lifetime of what was found pass.
+  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.log'), { attributeCacheMs: 1 });
+  t.teardown(() => fs.close());
+  const lifetimePassed = async () => {
+    const from = performance.now();
+    await until(() => performance.now() - from > 2, 'the locations\' lifetime to pass');
+  };
+  const at = async (path: string) => {
+    let o = await fs.root();
+    for (const n of path.split('/')) o = await fs.lookup(o, Buffer.from(n));
+    return o;
+  };
+  const buf = Buffer.alloc(64);
+  const readAt = async (path: string) => {
+    const o = await at(path);
+    return buf.subarray(0, await fs.read(o, buf, 0, 64, 0)).toString();
+  };
+  const motd = await at('etc/motd');
+  const tool = await at('usr/bin/tool');
+  const before = await fs.getattr(motd);
+  await lifetimePassed();
+  t.equal(await fs.getattr(motd), before, 'an image name the layer does not cover keeps its location past its lifetime (the same attributes)');
+
+  // A local user puts a file over an image name where the layer has none of its path (etc), then where it has its directory.
+  mkdirSync(join(upper, 'etc'));
+  writeFileSync(join(upper, 'etc/motd'), 'LOCAL\n');
+  await lifetimePassed();
+  t.equal(await readAt('etc/motd'), 'LOCAL\n', 'a layer file made beside the server over an image name shows past the lifetime');
+  await fs.write(await at('etc/hostname'), Buffer.from('node'), 0, 'file');
+  await at('etc/ssh/sshd_config');
+  mkdirSync(join(upper, 'etc/ssh'));
+  writeFileSync(join(upper, 'etc/ssh/sshd_config'), 'Port 2\n');
+  await lifetimePassed();
+  t.equal(await readAt('etc/ssh/sshd_config'), 'Port 2\n', 'and below a directory the layer already had');
+
+  // An opaque marker made beside the server hides the image's names below it.
+  await at('usr/bin/tool');
+  mkdirSync(join(upper, 'usr'));
+  writeFileSync(join(upper, 'usr/.wh..wh..opq'), '');
+  await lifetimePassed();
+  await t.rejects(at('usr/bin/tool'), { code: 'ENOENT' }, 'a directory a local user made opaque hides the image below it past the lifetime');
+  await t.rejects(fs.getattr(tool), 'and a handle of a name it hid no longer resolves to the image file');
+  t.equal(readFileSync(join(lower, 'etc/motd'), 'utf8'), 'welcome\n', 'the image unchanged');
+});
+
 t.test('calls in flight together on image objects wait for one copy-up', async (t) => {
   const s = await setup(t);
   const { c, root } = await s.start();
