@@ -14,6 +14,7 @@ import {
   type RpcEndpoint,
   type RpcReplyOut,
 } from './rpc-dispatcher.js';
+import { bindUdpSocket, defaultUdpSocketKind, type UdpSender, type UdpServerSocket, type UdpSocketKind } from './udp-socket.js';
 import { XdrError } from './xdr-error.js';
 
 export interface RpcServerOptions {
@@ -36,6 +37,11 @@ export interface RpcServerOptions {
    * stream; undefined writes every reply through the stream.
    */
   replySender?: ReplySender;
+  /**
+   * How UDP sockets read: 'native' (the platform module's socket, a batch of
+   * datagrams per recvmmsg; the default where it loaded) or 'dgram'.
+   */
+  udpSockets?: UdpSocketKind;
 }
 
 /**
@@ -74,7 +80,7 @@ export interface RpcListenOptions {
 
 type CallContext = Pick<RpcCall, 'transport' | 'remote' | 'local'>;
 
-/** See RpcServer.handUdpTo. */
+/** See RpcServer.handUdpTo. `msg` is valid only until the call returns: copy what must outlive it. */
 export type UdpHandoff = (msg: Buffer, ctx: CallContext) => Promise<Buffer | undefined> | undefined;
 
 /** Largest UDP payload over IPv4; a larger reply cannot be sent over UDP. */
@@ -171,7 +177,8 @@ export class RpcServer {
   /** @internal See SCRATCH_SIZE. */
   readonly scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
   private readonly tcpServers: net.Server[] = [];
-  private readonly udpSockets: dgram.Socket[] = [];
+  private readonly udpKind: UdpSocketKind;
+  private readonly udpSockets: UdpServerSocket[] = [];
   private readonly connections = new Set<TcpConnection>();
   private udpInFlight = 0;
   /** See handTcpTo. */
@@ -193,6 +200,7 @@ export class RpcServer {
     this.drc = new DuplicateRequestCache(opts.duplicateCacheSize ?? 512);
     this.records = new BufferPool(this.maxRecordSize, 16);
     this.replySender = opts.replySender;
+    this.udpKind = opts.udpSockets ?? defaultUdpSocketKind();
   }
 
   register(prog: number, vers: number, procs: Record<number, ProcedureHandler>, opts: RpcRegisterOptions = {}): void {
@@ -233,7 +241,7 @@ export class RpcServer {
         }
         if (wantUdp) {
           const udp = isWildcardAddress(host) ? await this.bindUdpPerAddress(host, port) : [await this.bindUdp(host, port, false)];
-          port = udp[0].address().port;
+          port = udp[0].local.port;
           this.udpSockets.push(...udp);
         }
         if (tcp) this.tcpServers.push(tcp);
@@ -302,7 +310,7 @@ export class RpcServer {
     this.connections.clear();
     await Promise.all([
       ...tcp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-      ...udp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+      ...udp.map((s) => s.close()),
     ]);
   }
 
@@ -323,7 +331,7 @@ export class RpcServer {
   }
 
   /**
-   * Node's dgram has no IP_PKTINFO, so a socket bound to the wildcard
+   * Neither node:dgram nor the batched socket reads IP_PKTINFO, so a socket bound to the wildcard
    * address answers from whichever address the routing table picks, and a
    * client on a connected UDP socket (the kernel's NFS client, RpcClient)
    * drops a reply to a call it sent to another address of this host. As RPC
@@ -335,7 +343,7 @@ export class RpcServer {
    * socket still takes what no specific socket does, addresses that appear
    * after listen() among them (answered from the routed address, as before).
    */
-  private async bindUdpPerAddress(wildcard: string, port: number): Promise<dgram.Socket[]> {
+  private async bindUdpPerAddress(wildcard: string, port: number): Promise<UdpServerSocket[]> {
     const bound = await freeUdpPort(wildcard, port);
     const sockets = [await this.bindUdp(wildcard, bound, true)];
     try {
@@ -349,35 +357,32 @@ export class RpcServer {
         }
       }
     } catch (e) {
-      await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      await Promise.all(sockets.map((s) => s.close()));
       throw e;
     }
     return sockets;
   }
 
-  private bindUdp(host: string, port: number, reuseAddr: boolean): Promise<dgram.Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', reuseAddr });
-      socket.once('error', (e) => {
-        socket.close();
-        reject(e);
-      });
-      socket.bind({ address: host, port, exclusive: true }, () => {
-        socket.removeAllListeners('error');
-        socket.on('error', (e) => this.logger.log('udp error', `rpc: UDP socket error: ${e.message}`));
-        const local = socket.address();
-        socket.on('message', (msg, rinfo) => {
-          const ctx: CallContext = { transport: 'udp', remote: endpoint(rinfo.address, rinfo.port, rinfo.family), local: { address: local.address, port: local.port } };
-          const relayed = this.udpHandoff?.(msg, ctx);
-          if (!relayed) return this.onDatagram(msg, ctx, (reply) => reply && this.sendDatagram(socket, reply, rinfo));
-          relayed.then(
-            (bytes) => bytes && this.sendDatagram(socket, { chunks: [bytes] }, rinfo),
-            (e: Error) => this.logger.log('udp handoff', `rpc: a UDP call from ${ctx.remote.address} was not answered: ${e.message}`),
-          );
-        });
-        resolve(socket);
-      });
-    });
+  private async bindUdp(host: string, port: number, reuseAddr: boolean): Promise<UdpServerSocket> {
+    // A batched socket reads the next batch into the memory of this one: a call that runs on gets a copy.
+    const borrowed = this.udpKind === 'native';
+    const socket = await bindUdpSocket(
+      this.udpKind,
+      host,
+      port,
+      reuseAddr,
+      (msg, from) => {
+        const ctx: CallContext = { transport: 'udp', remote: endpoint(from.address, from.port, from.family), local: socket.local };
+        const relayed = this.udpHandoff?.(msg, ctx);
+        if (!relayed) return this.onDatagram(msg, ctx, (reply) => reply && this.sendDatagram(socket, reply, from), borrowed);
+        relayed.then(
+          (bytes) => bytes && this.sendDatagram(socket, { chunks: [bytes] }, from),
+          (e: Error) => this.logger.log('udp handoff', `rpc: a UDP call from ${ctx.remote.address} was not answered: ${e.message}`),
+        );
+      },
+      (e) => this.logger.log('udp error', `rpc: UDP socket error: ${e.message}`),
+    );
+    return socket;
   }
 
   private accept(socket: net.Socket): void {
@@ -440,8 +445,11 @@ export class RpcServer {
     return this.dispatcher.invoke(d, record, ctx);
   }
 
-  /** Decides and runs one datagram's call; `send` is called once, with the reply or undefined for none. */
-  private onDatagram(msg: Buffer, ctx: CallContext, send: (reply: RpcReplyOut | undefined) => void): void {
+  /**
+   * Decides and runs one datagram's call; `send` is called once, with the reply or undefined for none.
+   * A `borrowed` message is valid only until this returns: a call gets its own copy.
+   */
+  private onDatagram(msg: Buffer, ctx: CallContext, send: (reply: RpcReplyOut | undefined) => void, borrowed = false): void {
     const d = this.decide(msg, ctx);
     if (d.kind === 'drop') return send(undefined);
     if (d.kind === 'reply') return send(d.reply);
@@ -464,12 +472,12 @@ export class RpcServer {
       if (key) this.drc.complete(key, reply.chunks, Date.now());
       send(reply);
     };
-    const out = this.invoke(d, msg, ctx);
+    const out = this.invoke(d, borrowed ? Buffer.from(msg) : msg, ctx);
     if (out instanceof Promise) void out.then(done);
     else done(out);
   }
 
-  private sendDatagram(socket: dgram.Socket, reply: RpcReplyOut, peer: dgram.RemoteInfo): void {
+  private sendDatagram(socket: UdpServerSocket, reply: RpcReplyOut, peer: UdpSender): void {
     let size = 0;
     for (const c of reply.chunks) size += c.length;
     if (size > MAX_UDP_PAYLOAD) {
@@ -477,21 +485,13 @@ export class RpcServer {
       reply.onSent?.();
       return;
     }
-    try {
-      const onSent = reply.onSent;
-      if (!onSent) {
-        // Nothing to give back: a failed send surfaces as the socket's 'error' (logged), and no completion callback is wired.
-        socket.send(reply.chunks, peer.port, peer.address);
-        return;
-      }
-      socket.send(reply.chunks, peer.port, peer.address, (e) => {
-        if (e) this.logger.log('udp send', `rpc: UDP reply to ${peer.address}:${peer.port} failed: ${e.message}`);
-        onSent();
-      });
-    } catch (e) {
-      // The socket was closed while the call ran.
-      reply.onSent?.();
-    }
+    const onSent = reply.onSent;
+    // Nothing to give back: a failed send surfaces as the socket's error (logged), and no completion callback is wired.
+    if (!onSent) return socket.send(reply.chunks, size, peer);
+    socket.send(reply.chunks, size, peer, (e) => {
+      if (e) this.logger.log('udp send', `rpc: UDP reply to ${peer.address}:${peer.port} failed: ${e.message}`);
+      onSent();
+    });
   }
 }
 

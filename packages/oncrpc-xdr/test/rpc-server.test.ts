@@ -26,6 +26,7 @@ import {
   type RpcServerOptions,
   type OpaqueAuth,
 } from '@netboot/oncrpc-xdr';
+import { native } from '@netboot/platform';
 import { createNetns } from '../../../test/support/netns.js';
 import { run } from '../../../test/support/processes.js';
 import { requireNetns } from '../../../test/support/programs.js';
@@ -288,6 +289,36 @@ t.test('udp: a retransmission runs the handler once (duplicate request cache)', 
   t.equal((await c.call(PROG, 1, 1, [u32(2), u32(3)])).u32('sum'), 5);
   t.equal(runs, 3);
 });
+
+// The batched socket reads the next datagrams into the memory of the last: a call still running must
+// hold a copy of its own. Twenty calls arrive together (a batch or a few), each reads its arguments only
+// after all have arrived.
+for (const udpSockets of native ? (['native', 'dgram'] as const) : (['dgram'] as const)) {
+  t.test(`udp (${udpSockets} socket): calls still running when the next datagrams arrive keep their own arguments`, async (t) => {
+    const { server, listen } = await serve(t, { udpSockets });
+    let started = 0;
+    const g = gate();
+    server.register(PROG, 1, {
+      1: async (call) => {
+        started++;
+        await g.opened;
+        return sum(call);
+      },
+    });
+    const port = await listen();
+    const u = await rawUdp(t, port);
+    for (let i = 0; i < 20; i++) u.send(rawCall(0x1000 + i, { proc: 1 }, Buffer.concat([u32(i), u32(1000)])));
+    await until(() => started === 20, 'every call to start');
+    g.open();
+    await until(() => u.replies.length === 20, 'every reply');
+    const sums = new Map(u.replies.map((r) => [r.readUInt32BE(0), r.readUInt32BE(24)]));
+    t.same(
+      Array.from({ length: 20 }, (_, i) => sums.get(0x1000 + i)),
+      Array.from({ length: 20 }, (_, i) => i + 1000),
+      'each reply sums its own call',
+    );
+  });
+}
 
 t.test('udp: procedures registered as idempotent bypass the duplicate request cache', async (t) => {
   const { server, listen } = await serve(t);

@@ -1030,6 +1030,27 @@ static napi_value js_udp_local_port(napi_env env, napi_callback_info info) {
   return make_int(env, ntohs(port));
 }
 
+/* udpReceiveBuffer(socket, bytes): a receive queue for a burst (a server's request port under a
+ * flood, or briefly off the CPU on a busy machine), past net.core.rmem_max with SO_RCVBUFFORCE where the
+ * process has CAP_NET_ADMIN, else SO_RCVBUF (which the kernel caps at rmem_max). Returns the size the
+ * kernel then reports (it doubles what it was asked for, for its bookkeeping). */
+static napi_value js_udp_receive_buffer(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  int64_t bytes;
+  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || (s = arg_sock(&ctx, 0)) == NULL ||
+      !arg_int64(&ctx, 1, "bytes", 1, INT32_MAX / 2, &bytes))
+    return NULL;
+  int size = (int)bytes;
+  if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0 &&
+      (errno != EPERM || setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0))
+    return throw_errno(env, errno, "setsockopt");
+  int now = 0;
+  socklen_t length = sizeof now;
+  if (getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &now, &length) < 0) return throw_errno(env, errno, "getsockopt");
+  return make_int(env, now);
+}
+
 /* An optional destination at argv[i], argv[i+1]: absent (or undefined) on a connected socket. */
 static bool optional_destination(call_ctx *ctx, size_t i, udp_sock *s, struct sockaddr_in6 *to, socklen_t *length,
                                  bool *given) {
@@ -1264,7 +1285,7 @@ bool udp_batch_register(napi_env env, napi_value exports) {
       {"udpOpen", js_udp_open},           {"udpConnect", js_udp_connect}, {"udpLocalPort", js_udp_local_port},
       {"udpSend", js_udp_send},           {"udpSendBatch", js_udp_send_batch}, {"udpClose", js_udp_close},
       {"udpScriptArm", js_udp_script_arm},     {"udpScriptStop", js_udp_script_stop},
-      {"udpScriptResume", js_udp_script_resume},
+      {"udpScriptResume", js_udp_script_resume}, {"udpReceiveBuffer", js_udp_receive_buffer},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -309,6 +309,12 @@ export interface NativeCalls {
   udpConnect(socket: UdpSocketHandle, address: string, port: number): void;
   udpLocalPort(socket: UdpSocketHandle): number;
   /**
+   * A receive queue of `bytes` (1..2^30-1) for bursts: SO_RCVBUFFORCE past
+   * net.core.rmem_max with CAP_NET_ADMIN, else SO_RCVBUF (capped at
+   * rmem_max). Returns the size the kernel reports (twice what it granted).
+   */
+  udpReceiveBuffer(socket: UdpSocketHandle, bytes: number): number;
+  /**
    * One datagram, `buffer[offset, offset + length)`, to `address`:`port` or, on a
    * connected socket, without them. The kernel copies it before the call
    * returns, or (its buffer full, EAGAIN) the addon keeps a copy that leaves

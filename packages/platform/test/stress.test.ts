@@ -88,6 +88,7 @@ if (n) {
     ['interfaceAddresses', []],
     ['udpOpen', ['127.0.0.1', 0, 0, '', 0, 4, 64, listener]],
     ['udpLocalPort', [udp]],
+    ['udpReceiveBuffer', [udp, 65536]],
     ['udpSend', [udp, datagrams, 0, 16, '127.0.0.1', closedPort]],
     ['udpSendBatch', [udp, datagrams, lengths, 4, '127.0.0.1', closedPort]],
     ['udpConnect', [udp, '127.0.0.1', closedPort]],
@@ -187,6 +188,7 @@ if (n) {
     n.udpClose(closed);
     for (const [name, args] of [
       ['udpLocalPort', [closed]],
+      ['udpReceiveBuffer', [closed, 65536]],
       ['udpSend', [closed, datagrams, 0, 16, '127.0.0.1', closedPort]],
       ['udpSendBatch', [closed, datagrams, lengths, 4, '127.0.0.1', closedPort]],
       ['udpConnect', [closed, '127.0.0.1', closedPort]],

@@ -92,6 +92,15 @@ if (n) {
     t.ok(c.batches <= 20, `${c.batches} batches`);
   });
 
+  t.test('a receive queue past the default, refused past its bound', async (t) => {
+    const s = open(n, t, '127.0.0.1', new Collector());
+    const before = n.udpReceiveBuffer(s, 4096);
+    const after = n.udpReceiveBuffer(s, 1 << 20);
+    t.ok(after > before, `${before} bytes, then ${after}`);
+    t.throws(() => n.udpReceiveBuffer(s, 2 ** 31), { code: 'ERR_OUT_OF_RANGE' });
+    t.throws(() => n.udpReceiveBuffer(s, 0), { code: 'ERR_OUT_OF_RANGE' });
+  });
+
   t.test('sendmmsg of many datagrams from one buffer, and one datagram', async (t) => {
     const s = open(n, t, '127.0.0.1', new Collector());
     const receiver = await dgram('udp4', '127.0.0.1');
