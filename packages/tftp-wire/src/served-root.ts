@@ -112,6 +112,10 @@ export class ServedRoot {
     return this.regularFile(opened.fd);
   }
 
+  /** The last name statInto was asked for and its relative path: the same name comes again and again. */
+  private statName = '';
+  private statRel = '';
+
   /**
    * statx of `name` as openRead resolves it into `out` (STATX_SLOT order),
    * following symlinks wherever they lead: not a check of the root, only a
@@ -121,10 +125,14 @@ export class ServedRoot {
    */
   statInto(name: string, out: BigInt64Array): boolean {
     if (!native) return false;
-    const n = nameUnderRoot(this.path, name);
-    if (!n.ok) return false;
+    if (name !== this.statName) {
+      const n = nameUnderRoot(this.path, name);
+      if (!n.ok) return false;
+      this.statName = name;
+      this.statRel = n.rel === '' ? '.' : n.rel;
+    }
     try {
-      return native.statxInto(this.fd, n.rel === '' ? '.' : n.rel, 0, out);
+      return native.statxInto(this.fd, this.statRel, 0, out);
     } catch {
       return false;
     }
