@@ -14,9 +14,11 @@ export interface HeldFile {
 /** One name's held descriptor. */
 export interface Entry {
   fd: number;
-  /** The file's identity, exact (statx's 64-bit values). */
+  /** The file's identity, exact (statx's 64-bit values), and as numbers for response heads. */
   dev: bigint;
   ino: bigint;
+  devNumber: number;
+  inoNumber: number;
   /** Responses using the descriptor now; it is closed only once this is 0. */
   users: number;
   /** Out of the table: closed when its last user is done. */
@@ -68,7 +70,7 @@ export class OpenFiles {
     }
     e.users++;
     e.used = now;
-    return { fd: e.fd, stat: statOf(s), entry: e };
+    return { fd: e.fd, stat: statOf(s, e), entry: e };
   }
 
   /**
@@ -90,9 +92,11 @@ export class OpenFiles {
       const [oldest, e] = this.held.entries().next().value!;
       this.letGo(oldest, e);
     }
-    const e: Entry = { fd, dev: s[STATX_SLOT.dev], ino: s[STATX_SLOT.ino], users: 1, retired: false, used: now };
+    const dev = s[STATX_SLOT.dev];
+    const ino = s[STATX_SLOT.ino];
+    const e: Entry = { fd, dev, ino, devNumber: Number(dev), inoNumber: Number(ino), users: 1, retired: false, used: now };
     this.held.set(name, e);
-    return { fd, stat: statOf(s), entry: e };
+    return { fd, stat: statOf(s, e), entry: e };
   }
 
   /** A response that used the entry is done with its descriptor. */
@@ -120,14 +124,13 @@ export class OpenFiles {
   }
 }
 
-const NS_PER_MS = 1_000_000n;
-
-function statOf(s: BigInt64Array): FileStat {
+/** The size and times of a statx of the entry's file; times as float ms (sub-µs precision is not needed: heads name the second). */
+function statOf(s: BigInt64Array, e: Entry): FileStat {
   return {
-    dev: Number(s[STATX_SLOT.dev]),
-    ino: Number(s[STATX_SLOT.ino]),
+    dev: e.devNumber,
+    ino: e.inoNumber,
     size: Number(s[STATX_SLOT.size]),
-    mtimeMs: Number(s[STATX_SLOT.mtimeNs] / NS_PER_MS),
-    ctimeMs: Number(s[STATX_SLOT.ctimeNs] / NS_PER_MS),
+    mtimeMs: Number(s[STATX_SLOT.mtimeNs]) / 1e6,
+    ctimeMs: Number(s[STATX_SLOT.ctimeNs]) / 1e6,
   };
 }
