@@ -50,12 +50,18 @@ export interface ReadOut {
  * the bytes read into `alloc`'s buffer so far (read() goes on from there), or undefined for anything
  * else, errors included (read() answers).
  */
-export function readNow(a: ArgsOf<'READ'>, t: Target, maxIo: number, alloc: (count: number) => { buf: Buffer; at: number }): ReadOut | number | undefined {
+export function readNow(
+  a: ArgsOf<'READ'>,
+  t: Target,
+  maxIo: number,
+  alloc: (count: number) => { buf: Buffer; at: number },
+  alone = false,
+): ReadOut | number | undefined {
   const st = t.obj.attrs;
   if (!t.fs.readNow || !isFile(st) || !mayRead(t)) return undefined;
   const count = Math.min(a.count, maxIo);
   const { buf, at } = alloc(count);
-  const n = count === 0 || a.offset >= st.size ? 0 : t.fs.readNow(t.obj, buf, at, count, Number(a.offset));
+  const n = count === 0 || a.offset >= st.size ? 0 : t.fs.readNow(t.obj, buf, at, count, Number(a.offset), alone);
   // Short at the end of the file as the server last saw it: that is the whole answer.
   if (n === count || (n >= 0 && a.offset + BigInt(n) >= st.size)) return { attributes: attr(t, st), count: n, eof: a.offset + BigInt(n) >= st.size, buf };
   return Math.max(n, 0);

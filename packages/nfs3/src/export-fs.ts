@@ -113,9 +113,10 @@ export interface ExportFs {
   /**
    * read() from what is at hand, without waiting: the bytes the page cache gave at once when the file
    * is open already (fewer than asked when the rest is not cached or the file ends), else -1. The
-   * caller reads the rest with read().
+   * caller reads the rest with read(). `alone`: the client waits on no other call (a backend may then copy
+   * a larger READ at once).
    */
-  readNow?(obj: FsObject, buf: Buffer, at: number, count: number, position: number): number;
+  readNow?(obj: FsObject, buf: Buffer, at: number, count: number, position: number, alone?: boolean): number;
   /**
    * write() with the data copied at once when the backend can (the file open for writing, the data copied
    * on the calling thread): the attributes after it (a promise of them while a stable write's flush runs),

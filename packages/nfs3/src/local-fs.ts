@@ -292,14 +292,15 @@ export class LocalFs<R> implements ExportFs {
   }
 
   /**
-   * read()'s direct copy without a promise, for a READ of a size read() copies on this thread whatever
-   * else runs (DIRECT_READ_MAX) when its file is open already. A larger one is left to read(), which
-   * first lets the calls that arrived with it start.
+   * read()'s direct copy without a promise, when its file is open already: for a READ of a size read()
+   * copies on this thread whatever else runs (DIRECT_READ_MAX), and for one up to directReadMax that its
+   * client waits on `alone` while no other READ runs here (read() copies it here too). A larger one with
+   * others is left to read(), which lets the calls that arrived with it start first.
    */
-  readNow(o: FsObject, buf: Buffer, at: number, count: number, position: number): number {
+  readNow(o: FsObject, buf: Buffer, at: number, count: number, position: number, alone = false): number {
     const obj = this.obj(o);
     const shared = this.shared;
-    if (count > Math.min(DIRECT_READ_MAX, shared.directReadMax)) return -1;
+    if (count > (alone && shared.readsRunning === 0 ? shared.directReadMax : Math.min(DIRECT_READ_MAX, shared.directReadMax))) return -1;
     const fd = shared.files.openNow(this.fileKey(obj.fileid), obj.fileid);
     return fd === undefined ? -1 : this.io.readCached(fd, buf, at, count, position);
   }

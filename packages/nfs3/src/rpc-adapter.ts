@@ -177,10 +177,16 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
     const t = deps.table.targetNow(rpc, a.file);
     if (t) {
       let taken: { buf: Buffer; from: BufferPool | undefined } | undefined;
-      const r = readNow(a, t, rpc.transport === 'tcp' ? deps.maxIoTcp : deps.maxIoUdp, (count) => {
-        taken = readBuffer(count);
-        return { buf: taken.buf, at: READ_ROOM };
-      });
+      const r = readNow(
+        a,
+        t,
+        rpc.transport === 'tcp' ? deps.maxIoTcp : deps.maxIoUdp,
+        (count) => {
+          taken = readBuffer(count);
+          return { buf: taken.buf, at: READ_ROOM };
+        },
+        rpc.others === 0,
+      );
       if (typeof r === 'object') return readReply(r, taken!.from);
       if (r !== undefined) return readLater(a, rpc, taken, r);
       if (taken) taken.from?.give(taken.buf);

@@ -66,7 +66,8 @@ const skip = native ? false : 'the platform module is not built';
 // A READ up to DIRECT_READ_MAX first tries to answer at once (readNow: no promise); when the page cache
 // cannot give it the whole answer, the asynchronous read tries the cache again from the first byte not
 // read, then the pool: two direct attempts on those paths, the second for the rest ('half' halves each).
-// A larger READ makes one attempt, on the asynchronous path.
+// A larger READ does too where the serving thread copies it (directReadMax) and the client waits on it alone
+// (as these tests' client does); otherwise it makes one attempt, on the asynchronous path.
 const MISS_8K = { count: 8192, got: -1 };
 const HALF_8K = { count: 8192, got: 4096 };
 const FAILED = { count: -1, got: -1 };
@@ -115,19 +116,19 @@ t.test('a serving thread that takes every size (an NFS worker) reads large cache
 
   t.test('not cached (EAGAIN): the pool reads it all', async (t) => {
     state.force = 'uncached';
-    t.same(await read(t, 1000, big), [{ count: big, got: -1 }]);
-    t.same(await read(t, 100_000, big), [{ count: big, got: -1 }], 'to the end too');
+    t.same(await read(t, 1000, big), [{ count: big, got: -1 }, { count: big, got: -1 }]);
+    t.same(await read(t, 100_000, big), [{ count: big, got: -1 }, { count: big, got: -1 }], 'to the end too');
   });
 
   t.test('partly cached: the pool reads from the first byte not read', async (t) => {
     state.force = 'half';
-    t.same(await read(t, 1000, big), [{ count: big, got: big / 2 }]);
-    t.same(await read(t, 100_000, big), [{ count: big, got: big / 2 }], 'the pool reads up to the end');
+    t.same(await read(t, 1000, big), [{ count: big, got: big / 2 }, { count: big / 2, got: big / 4 }]);
+    t.same(await read(t, 100_000, big), [{ count: big, got: big / 2 }, { count: big / 2, got: SIZE - 100_000 - big / 2 }], 'a short read reaching the end needs no pool');
   });
 
   t.test('an error from the direct read leaves the read to the pool', async (t) => {
     state.force = 'error';
-    t.same(await read(t, 0, big), [FAILED]);
+    t.same(await read(t, 0, big), [FAILED, FAILED]);
   });
 });
 
@@ -160,6 +161,16 @@ t.test('READs running together: a large one goes to the pool, where it overlaps 
 
   t.same(await read(0, 150_000), 150_000, 'alone');
   t.same(direct, [150_000], 'a lone large READ is direct');
+  direct.length = 0;
+  // readNow (no promise) takes a large READ only when its client waits on it alone and no READ runs here.
+  const now = Buffer.alloc(150_000);
+  t.equal(fs.readNow(f, now, 0, 150_000, 0, true), 150_000, 'readNow: a large READ its client waits on alone');
+  t.ok(now.equals(content.subarray(0, 150_000)), 'the file bytes');
+  t.equal(fs.readNow(f, now, 0, 150_000, 0, false), -1, 'readNow: not when the client waits on others too');
+  const running = read(0, 150_000);
+  t.equal(fs.readNow(f, now, 0, 150_000, 0, true), -1, 'readNow: not while another READ runs here');
+  await running;
+  t.same(direct, [150_000, 150_000], 'only the direct reads named');
   direct.length = 0;
   t.same(await Promise.all([read(0, 150_000), read(10_000, 150_000), read(0, 8192)]), [150_000, 150_000, 8192], 'three at once');
   t.same(direct, [8192], 'the two large READs went to the pool, the small one stayed direct');

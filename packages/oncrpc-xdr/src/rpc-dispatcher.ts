@@ -24,6 +24,11 @@ export interface RpcCall {
   remote: RpcEndpoint;
   /** On UDP sockets bound to a wildcard address this is the wildcard address. */
   local: { address: string; port: number };
+  /**
+   * TCP: how many other calls of the same connection were running or read and waiting to start when this
+   * one started (0: the client waits on this call alone). Undefined on UDP.
+   */
+  others?: number;
 }
 
 /**
@@ -210,6 +215,7 @@ export class RpcDispatcher {
     d: Extract<CallDecision, { kind: 'call' }>,
     record: Buffer,
     ctx: Pick<RpcCall, 'transport' | 'remote' | 'local'>,
+    others?: number,
   ): RpcReplyOut | Promise<RpcReplyOut> {
     const call: RpcCall = {
       xid: d.xid,
@@ -221,6 +227,7 @@ export class RpcDispatcher {
       transport: ctx.transport,
       remote: ctx.remote,
       local: ctx.local,
+      others,
     };
     const w = d.watcher;
     const started = w?.start(call);

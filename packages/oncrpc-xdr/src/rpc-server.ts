@@ -441,8 +441,8 @@ export class RpcServer {
   }
 
   /** @internal */
-  invoke(d: Extract<CallDecision, { kind: 'call' }>, record: Buffer, ctx: CallContext): RpcReplyOut | Promise<RpcReplyOut> {
-    return this.dispatcher.invoke(d, record, ctx);
+  invoke(d: Extract<CallDecision, { kind: 'call' }>, record: Buffer, ctx: CallContext, others?: number): RpcReplyOut | Promise<RpcReplyOut> {
+    return this.dispatcher.invoke(d, record, ctx, others);
   }
 
   /**
@@ -672,7 +672,7 @@ class TcpConnection {
       return;
     }
     this.inFlight++;
-    const out = this.server.invoke(d, record, this.ctx);
+    const out = this.server.invoke(d, record, this.ctx, this.inFlight - 1 + this.waiting.length);
     if (out instanceof Promise) {
       void out.then((reply) => {
         this.inFlight--;

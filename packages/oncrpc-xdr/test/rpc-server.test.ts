@@ -208,6 +208,39 @@ t.test('tcp: 100 calls in flight, answered in completion order and matched by xi
   t.not(order[0], 0, 'replies did not come back in call order');
 });
 
+t.test('tcp: a call knows how many others of its connection run or wait (others); a UDP call does not', async (t) => {
+  const { server, listen } = await serve(t);
+  const seen: Array<number | undefined> = [];
+  const gates = [gate(), gate()];
+  server.register(PROG, 1, {
+    1: async (call) => {
+      const n = call.args.u32('n');
+      seen[n] = call.others;
+      await gates[n]!.opened;
+      return { stat: 0, body: [] };
+    },
+    2: (call) => {
+      seen[2] = call.others;
+      return { stat: 0, body: [] };
+    },
+  });
+  const port = await listen();
+  const c = await connect(t, port, 'tcp');
+  const first = c.call(PROG, 1, 1, u32(0));
+  await until(() => seen.length === 1, 'the first call running');
+  const second = c.call(PROG, 1, 1, u32(1));
+  await until(() => seen.length === 2, 'the second call running');
+  gates[0]!.open();
+  gates[1]!.open();
+  await Promise.all([first, second]);
+  await c.call(PROG, 1, 2);
+  t.same(seen, [0, 1, 0], 'alone, beside one running, alone again');
+  const u = await connect(t, port, 'udp');
+  seen[2] = -1;
+  await u.call(PROG, 1, 2);
+  t.equal(seen[2], undefined, 'UDP: undefined');
+});
+
 t.test('tcp: a large call is read into a pooled record buffer, given back once answered', async (t) => {
   const { server, listen } = await serve(t);
   const seen: Array<{ pooled: boolean; sum: number }> = [];
