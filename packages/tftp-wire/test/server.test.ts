@@ -102,7 +102,7 @@ t.test('uploads are refused unless create is on; then new files are stored, exis
 t.test('options: OACK only with what was asked; blksize clamped; plain RRQ gets DATA 1', async (t) => {
   const { port, root } = await setup(t, { blksizeMax: 1468 });
   await writeFile(join(root, 'f'), Buffer.alloc(3000, 1));
-  const raw = await rawClient(t);
+  const raw = await rawClient(t, { skipRepeats: true });
   raw.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   const first = await raw.next();
   t.match(first.p, { op: Opcode.DATA, block: 1 }, 'no options: DATA 1 directly');
@@ -131,8 +131,8 @@ t.test('options: OACK only with what was asked; blksize clamped; plain RRQ gets 
 t.test('a packet from a wrong TID gets ERROR 5 and the transfer goes on', async (t) => {
   const { port, root, logs } = await setup(t);
   await writeFile(join(root, 'f'), Buffer.alloc(2000, 3));
-  const a = await rawClient(t);
-  const b = await rawClient(t);
+  const a = await rawClient(t, { skipRepeats: true });
+  const b = await rawClient(t, { skipRepeats: true });
   a.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   const d1 = await a.next();
   t.match(d1.p, { op: Opcode.DATA, block: 1 });
@@ -151,11 +151,11 @@ t.test('a packet from a wrong TID gets ERROR 5 and the transfer goes on', async 
 t.test('over the transfer cap a request gets an ERROR, not silence; malformed requests get ERROR 4', async (t) => {
   const { port, root, server } = await setup(t, { maxTransfers: 1 });
   await writeFile(join(root, 'f'), Buffer.alloc(2000, 3));
-  const a = await rawClient(t);
+  const a = await rawClient(t, { skipRepeats: true });
   a.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   const d1 = await a.next();
   t.equal(server.transfers, 1);
-  const b = await rawClient(t);
+  const b = await rawClient(t, { skipRepeats: true });
   b.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   t.match((await b.next()).p, { op: Opcode.ERROR, code: ErrorCode.NOT_DEFINED, message: /busy/ });
   a.s.send(encode({ op: Opcode.ERROR, code: 0, message: 'stop' }), d1.port, '127.0.0.1');
@@ -193,7 +193,7 @@ t.test('client and server over IPv6 loopback, windowed, sizes around block edges
 t.test('UEFI: tsize probe, ERROR 8 (info, not a warning), then a new request from the same port', async (t) => {
   const { port, root, logs, server } = await setup(t);
   await writeFile(join(root, 'f'), Buffer.alloc(3000, 1));
-  const a = await rawClient(t);
+  const a = await rawClient(t, { skipRepeats: true });
   const probe = { op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [{ name: 'tsize', value: '0' }, { name: 'blksize', value: '1468' }] } as const;
   a.s.send(encode({ ...probe, options: [...probe.options] }), port, '127.0.0.1');
   const oack = await a.next();
@@ -219,7 +219,7 @@ t.test('UEFI: tsize probe, ERROR 8 (info, not a warning), then a new request fro
 t.test('random datagrams to the request port and to a transfer port do not disturb the server', async (t) => {
   const { port, root, logs } = await setup(t);
   await writeFile(join(root, 'f'), Buffer.alloc(1500, 9));
-  const a = await rawClient(t);
+  const a = await rawClient(t, { skipRepeats: true });
   a.s.send(encode({ op: Opcode.RRQ, filename: 'f', mode: 'octet', options: [] }), port, '127.0.0.1');
   const d1 = await a.next();
   const noise = createSocket('udp4');
@@ -265,7 +265,7 @@ t.test('read transfers on worker threads and on the main thread give the same by
 t.test('closing the server tells a client mid-transfer on a worker thread', async (t) => {
   const on = await setup(t, { threads: 1 });
   await writeFile(join(on.root, 'big'), Buffer.alloc(100_000, 1));
-  const raw = await rawClient(t);
+  const raw = await rawClient(t, { skipRepeats: true });
   raw.s.send(encode({ op: Opcode.RRQ, filename: 'big', mode: 'octet', options: [] }), on.port, '127.0.0.1');
   const first = await raw.next();
   t.match(first.p, { op: Opcode.DATA, block: 1 }, 'DATA 1 from the thread');
