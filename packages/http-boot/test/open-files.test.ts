@@ -97,6 +97,30 @@ t.test('a file replaced while a response from it is under way: that response end
   t.ok((await first).equals(big), 'the response under way: every old byte');
 });
 
+t.test('one held descriptor serves several responses at once, each from its own offset', async (t) => {
+  const whole = randomBytes(6 * 1024 * 1024 + 5);
+  await writeFile(join(root, 'shared'), whole);
+  t.ok((await get('/shared')).body.equals(whole), 'held after this request');
+  const bodies = await Promise.all(
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise<Buffer>((resolve, reject) => {
+          // Separate connections: the bodies leave side by side, by sendfile from the same descriptor.
+          const req = request({ host: '127.0.0.1', port, path: '/shared', agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve(Buffer.concat(chunks)));
+            res.on('error', reject);
+          });
+          req.on('error', reject);
+          req.end();
+        }),
+    ),
+  );
+  for (const b of bodies) t.ok(b.equals(whole), 'every byte');
+});
+
 t.test('symlinks swapped to lead out of the root while requests run: nothing outside is ever served', { skip: native ? false : 'needs @netboot/platform (RENAME_EXCHANGE)' }, async (t) => {
   // A process of its own swaps, atomically and without pause, root/link between a link to a file
   // inside and one to a file outside, and the directory root/d with a link to a directory outside.
