@@ -11,20 +11,18 @@ import { type Call, attr, err, wcc } from './procedure-context.js';
 // READ, WRITE, COMMIT.
 
 /**
- * READ into a buffer the RPC adapter provides (`alloc(count)` gives the
- * buffer and where the data goes in it), so the reply leaves as one buffer.
- */
-/**
- * READ into a buffer the RPC adapter provides (see above); `done` bytes of it are read already (by
- * readNow, into the buffer `alloc` gives again).
+ * READ into a buffer the RPC adapter provides (`alloc(count)` gives the buffer and where the data goes in
+ * it), so the reply leaves as one buffer; `done` bytes of it are read already (by readNow, into the buffer
+ * `alloc` gives again), which resolved the target `known`.
  */
 export async function read(
   a: ArgsOf<'READ'>,
   call: Call,
   alloc: (count: number) => { buf: Buffer; at: number },
   done = 0,
+  known?: Target,
 ): Promise<ReadOut> {
-  const t = await call.target(a.file);
+  const t = known ?? (await call.target(a.file));
   const st = t.obj.attrs;
   const attributes = attr(t, st);
   if (isDir(st)) throw err(NfsStat.ISDIR, undefined, { attributes });

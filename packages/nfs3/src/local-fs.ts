@@ -273,22 +273,29 @@ export class LocalFs<R> implements ExportFs {
   async read(o: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
     const obj = this.obj(o);
     const shared = this.shared;
+    // A file open already is held for the read without use()'s promises around it (most READs).
+    const held = shared.files.holdNow(this.fileKey(obj.fileid), obj.fileid);
     shared.readsRunning++;
     try {
-      return await this.useFile(obj, async (fd) => {
-        // A large READ decides once the calls that arrived with it (one socket read) have started, so it
-        // knows whether others run: an open file's descriptor comes without a wait that would let them.
-        if (count > DIRECT_READ_MAX) await undefined;
-        const max = shared.readsRunning > 1 ? Math.min(DIRECT_READ_MAX, shared.directReadMax) : shared.directReadMax;
-        const direct = count <= max ? this.io.readCached(fd, buf, at, count, position) : -1;
-        // Short at the end of the file as the server last saw it: that is the whole answer.
-        if (direct === count || (direct >= 0 && position + direct >= Number(obj.attrs.size))) return direct;
-        const done = Math.max(direct, 0);
-        return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
-      });
+      return await (held ? this.readOpen(obj, held.fd, buf, at, count, position) : this.useFile(obj, (fd) => this.readOpen(obj, fd, buf, at, count, position)));
     } finally {
       shared.readsRunning--;
+      held?.release();
     }
+  }
+
+  /** read() on the file's descriptor: what the page cache holds here, the rest in the pool. */
+  private async readOpen(obj: LocalObject, fd: number, buf: Buffer, at: number, count: number, position: number): Promise<number> {
+    const shared = this.shared;
+    // A large READ decides once the calls that arrived with it (one socket read) have started, so it
+    // knows whether others run: an open file's descriptor comes without a wait that would let them.
+    if (count > DIRECT_READ_MAX) await undefined;
+    const max = shared.readsRunning > 1 ? Math.min(DIRECT_READ_MAX, shared.directReadMax) : shared.directReadMax;
+    const direct = count <= max ? this.io.readCached(fd, buf, at, count, position) : -1;
+    // Short at the end of the file as the server last saw it: that is the whole answer.
+    if (direct === count || (direct >= 0 && position + direct >= Number(obj.attrs.size))) return direct;
+    const done = Math.max(direct, 0);
+    return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
   }
 
   /**

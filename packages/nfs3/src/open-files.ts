@@ -73,8 +73,7 @@ export class OpenFiles {
       }
       return await fn(opened.fd);
     } finally {
-      e.refs--;
-      if (e.doomed && e.refs === 0) void closeQuietly(e);
+      this.unref(e);
     }
   }
 
@@ -90,6 +89,23 @@ export class OpenFiles {
     this.entries.set(key, e);
     e.lastUsed = Date.now();
     return e.opened.fd;
+  }
+
+  /**
+   * openNow for a caller that waits while it uses the descriptor: held as `use` holds it (a REMOVE or
+   * RENAME meanwhile closes it only once `release` is called, which must be called once).
+   */
+  holdNow(key: string, ino: bigint): { fd: number; release: () => void } | undefined {
+    const fd = this.openNow(key, ino);
+    if (fd === undefined) return undefined;
+    const e = this.entries.get(key)!;
+    e.refs++;
+    return { fd, release: () => this.unref(e) };
+  }
+
+  private unref(e: Entry): void {
+    e.refs--;
+    if (e.doomed && e.refs === 0) void closeQuietly(e);
   }
 
   /**

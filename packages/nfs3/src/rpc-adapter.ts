@@ -4,7 +4,7 @@ import { BufferPool, REPLY_HEADROOM, XdrError } from '@netboot/oncrpc-xdr';
 import { access, getattr, setattr } from './attribute-procs.js';
 import { type ReadOut, commit, read, readNow, write, writeFailed, writeNow } from './data-procs.js';
 import { NfsError, statusOf } from './errno-status.js';
-import type { ExportTable, Refuse } from './export-table.js';
+import type { ExportTable, Refuse, Target } from './export-table.js';
 import { fsinfo, fsstat, pathconf } from './fsinfo-procs.js';
 import { lookup, readdir, readdirplus, readlink } from './lookup-procs.js';
 import { create, link, mkdir, mknod, remove, rename, symlink } from './namespace-procs.js';
@@ -151,7 +151,7 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
   };
 
   /** `have`: the buffer readNow began, with `done` bytes read into it. */
-  const readLater = async (a: ArgsOf<'READ'>, rpc: RpcCall, have?: { buf: Buffer; from: BufferPool | undefined }, done = 0): Promise<RpcResult> => {
+  const readLater = async (a: ArgsOf<'READ'>, rpc: RpcCall, have?: { buf: Buffer; from: BufferPool | undefined }, done = 0, known?: Target): Promise<RpcResult> => {
     let taken = have;
     try {
       const r = await read(
@@ -162,6 +162,7 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
           return { buf: taken.buf, at: READ_ROOM };
         },
         done,
+        known,
       );
       return readReply(r, taken!.from);
     } catch (e) {
@@ -188,7 +189,7 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
         rpc.others === 0,
       );
       if (typeof r === 'object') return readReply(r, taken!.from);
-      if (r !== undefined) return readLater(a, rpc, taken, r);
+      if (r !== undefined) return readLater(a, rpc, taken, r, t);
       if (taken) taken.from?.give(taken.buf);
     }
     return readLater(a, rpc);
