@@ -9,6 +9,8 @@
 //   netboot  `netboot serve` (DHCP, TFTP, HTTP, portmap, mountd, NFS in one process)
 //   isc      ISC dhcpd + in.tftpd (tftpd-hpa) + nginx + NFS-Ganesha (with rpcbind)
 //   dnsmasq  dnsmasq (DHCP + TFTP) + nginx + NFS-Ganesha (with rpcbind)
+//   baseline `netboot serve` of another built checkout (--baseline DIR), as netboot:
+//            a change measured beside the code it changes, in the same run
 //   netboot-image  `netboot serve` with every node's root image-backed: the
 //            template imported once (`netboot image import`), each node
 //            added over it (NodeRoots, as `netboot add-node --image` does),
@@ -27,17 +29,18 @@
 // round (empty lease files); every node's root is a hard-link farm (`cp -al`)
 // of one template tree, made once per run.
 //
-//   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]
-//        [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
-//        [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--profile DIR]
+//   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image,baseline] [--image-root]
+//        [--baseline DIR] [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
+//        [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--netboot-node-flags "FLAGS"] [--profile DIR]
 //
 // --until ends each node's boot after that stage (a DHCP-only storm of 5000
 // nodes costs seconds); --from starts it at that stage with the lease DHCP
 // would give (pxelinux: every node's first RRQ at once; mount: the NFS part
 // alone, with the servers' CPU per replayed call); --netboot-flags adds flags to netboot serve's command
 // line (later ones win: --netboot-flags="--max-transfers 256" tries the
-// default slots); --profile DIR runs netboot serve and the client processes
-// under the V8 profiler.
+// default slots); --netboot-node-flags gives node's own flags to netboot serve
+// alone (--perf-basic-prof for perf, --trace-opt); --profile DIR runs netboot
+// serve and the client processes under the V8 profiler.
 //
 // Reported per stack (the best of its rounds: fewest failed nodes, then the
 // soonest all up): seconds until every node is up, per-node p50/p99, each
@@ -51,9 +54,9 @@
 // and rpcbind; dnsmasq needs dnsmasq (dnsmasq-base), nginx, Ganesha, rpcbind.
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuGroup } from './lib/cpu-group.js';
@@ -68,7 +71,7 @@ const replayFile = fileURLToPath(new URL('boot-replay.json', import.meta.url));
 const MiB = 1024 * 1024;
 const SERVER = '198.18.0.1';
 const PREFIX = 15;
-const STACKS = ['netboot', 'isc', 'dnsmasq', 'netboot-image'];
+const STACKS = ['netboot', 'isc', 'dnsmasq', 'netboot-image', 'baseline'];
 const DEFAULT_STACKS = ['netboot', 'isc', 'dnsmasq'];
 const IMAGE = 'storm';
 /** The stack column: fits netboot-image. */
@@ -84,6 +87,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     servers: { type: 'string', default: DEFAULT_STACKS.join(',') },
     'image-root': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
     'kernel-mib': { type: 'string', default: '2' },
     'initrd-mib': { type: 'string', default: '4' },
     'http-share': { type: 'string', default: '0.2' },
@@ -93,10 +97,14 @@ const { values } = parseArgs({
     measure: { type: 'string' },
     profile: { type: 'string' },
     'netboot-flags': { type: 'string', default: '' },
+    'netboot-node-flags': { type: 'string', default: '' },
     until: { type: 'string', default: 'nfs' },
     from: { type: 'string', default: 'dhcp' },
   },
 });
+
+/** --baseline DIR: that checkout's built command, run as stack `baseline` with netboot's arguments. */
+const baselineCli = values.baseline ? resolve(values.baseline, 'packages/netboot/dist/cli.js') : undefined;
 
 if (values.measure) {
   // A client process inside the client namespace: boots its slice of nodes and prints one JSON line.
@@ -272,13 +280,13 @@ async function startStack(name, { link, work, bootDir, rootsDir, image, fixedNod
   writeFileSync(exportsFile, `${rootsDir} 198.18.0.0/15(rw,no_root_squash,insecure,async)\n`);
   const hosts = hostBlocks(fixedNodes);
   writeFileSync(join(work, 'dhcpd.conf'), dhcpdConf(name === 'netboot-image' ? image.rootsDir : rootsDir, hosts));
-  if (name === 'netboot' || name === 'netboot-image') {
+  if (name === 'netboot' || name === 'netboot-image' || name === 'baseline') {
     // The image-backed stack keeps its images and nodes in the run's image state directory; its leases start empty each round, as the others'.
-    const state = name === 'netboot' ? ['--state-dir', join(work, 'netboot-state')] : ['--state-dir', image.stateDir, '--leases', join(work, 'dhcpd.leases')];
+    const state = name !== 'netboot-image' ? ['--state-dir', join(work, 'netboot-state')] : ['--state-dir', image.stateDir, '--leases', join(work, 'dhcpd.leases')];
     const s = start(name, process.execPath, [
-      ...profileArgs(name),
-      cli, 'serve', '--dhcp-conf', join(work, 'dhcpd.conf'), '--interface', link.serverIf, '--tftp-root', bootDir, '--http-port', '80',
-      '--exports', name === 'netboot' ? exportsFile : image.exportsFile, '--listen', SERVER, ...state, '--no-lock', '--max-transfers', '4096',
+      ...profileArgs(name), ...values['netboot-node-flags'].split(/\s+/).filter(Boolean),
+      name === 'baseline' ? baselineCli : cli, 'serve', '--dhcp-conf', join(work, 'dhcpd.conf'), '--interface', link.serverIf, '--tftp-root', bootDir, '--http-port', '80',
+      '--exports', name === 'netboot-image' ? image.exportsFile : exportsFile, '--listen', SERVER, ...state, '--no-lock', '--max-transfers', '4096',
       // Later flags win: --netboot-flags tries other pacing, worker or thread settings on the same storm.
       ...values['netboot-flags'].split(/\s+/).filter(Boolean),
     ]);
@@ -535,6 +543,10 @@ function printRow(name, r, rounds) {
   printDrops(r);
 }
 
+/** What a side's TCP retransmits were (see net-counters.js). */
+const retransmitKinds = (d) => `${d.tcpLossProbes ?? 0} tail-loss probes, ${d.tcpTimeouts ?? 0} timeouts, ${d.tcpDsackRecv ?? 0} reported duplicate by the peer`;
+const tcpDrops = (d) => (d.tcpRcvQDrop ?? 0) + (d.tcpBacklogDrop ?? 0) + (d.tcpOfoDrop ?? 0) + (d.tcpZeroWindowDrop ?? 0);
+
 /** Cores busy, and where datagrams and connections were dropped: the side whose socket dropped them caused the retries. */
 function printDrops(r) {
   const said = [];
@@ -545,7 +557,8 @@ function printDrops(r) {
       d.udpRcvbufErrors && `${d.udpRcvbufErrors} UDP receive-buffer drops`,
       d.udpSndbufErrors && `${d.udpSndbufErrors} UDP send-buffer drops`,
       d.tcpListenOverflows && `${d.tcpListenOverflows} listen-queue overflows`,
-      d.tcpRetransSegs && `${d.tcpRetransSegs} TCP retransmits`,
+      d.tcpRetransSegs && `${d.tcpRetransSegs} TCP retransmits (${retransmitKinds(d)})`,
+      tcpDrops(d) && `${tcpDrops(d)} TCP segments dropped by a full receive queue`,
     ].filter(Boolean);
     if (parts.length) said.push(`${side} side: ${parts.join(', ')}`);
   }
@@ -558,6 +571,7 @@ async function main() {
   const rounds = Number(values.rounds);
   const servers = values.servers.split(',');
   if (values['image-root'] && !servers.includes('netboot-image')) servers.push('netboot-image');
+  if (values.baseline && !servers.includes('baseline')) servers.push('baseline');
   const kernelMiB = Number(values['kernel-mib']);
   const initrdMiB = Number(values['initrd-mib']);
   const httpShare = Number(values['http-share']);
@@ -567,6 +581,7 @@ async function main() {
     !(Number.isInteger(nodes) && nodes >= 1 && nodes <= 5000) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
     servers.some((s) => !STACKS.includes(s)) ||
+    servers.includes('baseline') !== Boolean(values.baseline) ||
     !(kernelMiB > 0 && kernelMiB <= 256 && initrdMiB > 0 && initrdMiB <= 1024) ||
     !(httpShare >= 0 && httpShare <= 1) ||
     !(Number.isInteger(clientProcs) && clientProcs >= 1 && clientProcs <= 16) ||
@@ -576,10 +591,14 @@ async function main() {
     !(timeoutMs > 0)
   ) {
     console.error(
-      'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image] [--image-root]\n' +
+      'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image,baseline] [--image-root] [--baseline DIR]\n' +
         '                                [--kernel-mib M] [--initrd-mib M] [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]\n' +
-        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--profile DIR]',
+        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--netboot-node-flags "FLAGS"] [--profile DIR]',
     );
+    process.exit(2);
+  }
+  if (values.baseline && !existsSync(baselineCli)) {
+    console.error(`boot-storm: --baseline ${values.baseline}: no ${baselineCli} (build that checkout first: npx tsc -b)`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -679,7 +698,7 @@ async function main() {
       ];
       const out = report({
         benchmark: 'boot-storm',
-        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed, until: values.until, from: values.from, netbootFlags: values['netboot-flags'] },
+        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed, until: values.until, from: values.from, netbootFlags: values['netboot-flags'], netbootNodeFlags: values['netboot-node-flags'], baseline: values.baseline },
         servers: Object.fromEntries(servers.map((n) => [n, best[n]?.error ?? `started fresh each round in a network namespace of its own at ${SERVER}`])),
         loadAtStart,
         cells,

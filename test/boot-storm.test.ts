@@ -115,14 +115,21 @@ t.test('boot-storm boots 3 nodes through ISC dhcpd + in.tftpd and through dnsmas
   noNamespaceLeft(t, report);
 });
 
-t.test('boot-storm --from mount boots only the NFS part and prices each call', async (t) => {
+t.test('boot-storm --from mount boots only the NFS part and prices each call, beside a --baseline checkout', async (t) => {
   if (!requireNetns(t)) return;
   if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
-  const report = await storm(t, ['--from', 'mount', '--servers', 'netboot'], 240_000);
-  const best = report.detail.best.netboot;
-  t.equal(best.up, 3, '3 nodes up');
-  t.equal(best.stages.dhcp.p50, null, 'no DHCP stage');
-  t.equal(best.stages.kernel.p50, null, 'no kernel stage');
-  t.type(best.stages.nfs.p50, 'number', 'the NFS stage ran');
-  t.ok(best.serverUsPerNfsCall > 0, `server CPU per NFS call: ${best.serverUsPerNfsCall} us`);
+  // This checkout as its own baseline: the stack runs and is reported as another build would be.
+  const report = await storm(t, ['--from', 'mount', '--servers', 'netboot', '--baseline', repoRoot], 300_000);
+  t.same(report.params.servers, ['netboot', 'baseline'], '--baseline adds the baseline stack');
+  for (const name of ['netboot', 'baseline']) {
+    const best = report.detail.best[name];
+    t.equal(best.up, 3, `${name}: 3 nodes up`);
+    t.equal(best.stages.dhcp.p50, null, `${name}: no DHCP stage`);
+    t.equal(best.stages.kernel.p50, null, `${name}: no kernel stage`);
+    t.type(best.stages.nfs.p50, 'number', `${name}: the NFS stage ran`);
+    t.ok(best.serverUsPerNfsCall > 0, `${name}: server CPU per NFS call: ${best.serverUsPerNfsCall} us`);
+    // What kind the retransmits were is counted beside them (zero on an idle link).
+    for (const k of ['tcpRetransSegs', 'tcpLossProbes', 'tcpTimeouts', 'tcpDsackRecv', 'tcpRcvQDrop']) t.type(best.drops.server[k], 'number', `${name}: ${k} counted`);
+  }
+  noNamespaceLeft(t, report);
 });

@@ -13,6 +13,18 @@ const FIELDS = [
   ['tcpListenOverflows', 'TcpExt', 'ListenOverflows'],
   ['tcpListenDrops', 'TcpExt', 'ListenDrops'],
   ['tcpRetransSegs', 'Tcp', 'RetransSegs'],
+  // What the retransmits were: probes sent when a tail segment went unacknowledged for about two round
+  // trips (TLP), retransmission timeouts, and how many the peer reported as duplicates (D-SACK: the
+  // first copy had arrived, so the retransmit was spurious, a late ACK rather than a loss).
+  ['tcpLossProbes', 'TcpExt', 'TCPLossProbes'],
+  ['tcpTimeouts', 'TcpExt', 'TCPTimeouts'],
+  ['tcpDsackRecv', 'TcpExt', 'TCPDSACKRecv'],
+  ['tcpSpuriousRtos', 'TcpExt', 'TCPSpuriousRTOs'],
+  // Segments a receiving socket dropped: its receive queue or backlog full, out-of-order queue pruned.
+  ['tcpRcvQDrop', 'TcpExt', 'TCPRcvQDrop'],
+  ['tcpBacklogDrop', 'TcpExt', 'TCPBacklogDrop'],
+  ['tcpOfoDrop', 'TcpExt', 'TCPOFODrop'],
+  ['tcpZeroWindowDrop', 'TcpExt', 'TCPZeroWindowDrop'],
 ];
 
 /** /proc/net/snmp and /proc/net/netstat: pairs of lines "Section: names" and "Section: values". */
