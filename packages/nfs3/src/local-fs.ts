@@ -56,6 +56,20 @@ export class LocalShared {
     for (const c of this.caches.values()) c.clear();
   }
 
+  /**
+   * After a change through export `id` that touched only the objects at `rels` (a name made or removed:
+   * the directory and the name): those are forgotten there, and every other export's cache is cleared, as
+   * clearCaches() does, since the same directory may be cached under another path there. Many nodes each
+   * making a few files under one export (a boot storm's logs and pid files) then keep every other
+   * object's attributes, where clearing the export's whole cache made every node stat again.
+   */
+  changedIn(id: number, rels: readonly string[]): void {
+    for (const [other, c] of this.caches) {
+      if (other !== id) c.clear();
+      else for (const rel of rels) c.forget(rel);
+    }
+  }
+
   close(): void {
     this.files.close();
   }
@@ -248,7 +262,12 @@ export class LocalFs<R> implements ExportFs {
         if (c.atime || c.mtime) await this.io.utimes(r, c.atime ?? KEEP, c.mtime ?? KEEP);
       });
     } finally {
-      this.shared.clearCaches();
+      // The object's own attributes changed, under each of its names: a file with other hard links has
+      // names this export's cache may hold under paths not known here, so all go; anything else has one
+      // (a directory cannot be linked), and the rest of the cache stays (CREATE and MKDIR end here too).
+      const kind = obj.attrs.mode & 0o170000n;
+      if (kind !== 0o040000n && obj.attrs.nlink > 1n) this.shared.clearCaches();
+      else this.shared.changedIn(this.id, [obj.rel]);
     }
   }
 
@@ -387,7 +406,9 @@ export class LocalFs<R> implements ExportFs {
         }
       });
     } finally {
-      this.shared.clearCaches();
+      // What a new name changes: its directory's attributes, and the name's own (one made over an existing
+      // name). A hard link to another object (link()) changes that object under every name it has: not here.
+      this.shared.changedIn(this.id, [dir.rel, childRel(dir.rel, nameKey(name))]);
     }
   }
 

@@ -148,7 +148,13 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   const mountd = new Mountd({
     exports,
     // A pinned export's MOUNT is its node's boot, which switches the root its owner serves: made there.
-    rootHandle: (exp, subpath, client) => (workers?.isPinned(exp.path) ? workers.dirHandle(exp.path, subpath, client) : nfs.dirHandle(exp.path, subpath, client)),
+    rootHandle: async (exp, subpath, client) => {
+      if (workers?.isPinned(exp.path)) return workers.dirHandle(exp.path, subpath, client);
+      const fh = await nfs.dirHandle(exp.path, subpath, client);
+      // The workers serve the node's connection: they learn the directory before it arrives.
+      if (fh && subpath?.length) workers?.mounted(exp.path, subpath);
+      return fh;
+    },
     subdirectoryMounts: true,
     stateDir: opts.stateDir,
     log,

@@ -96,6 +96,8 @@ port.on('message', (m: ToWorker) => {
   if (m.kind === 'connection') adopt(m.fd);
   else if (m.kind === 'datagram') rpc.answerDatagram(Buffer.from(m.msg), m.ctx).then((bytes) => answer(m.id, bytes), failed(m.id));
   else if (m.kind === 'mount') nfs.dirHandle(m.path, m.subpath, m.client).then((fh) => answer(m.id, fh), failed(m.id));
+  // Only what it records matters (a failed lookup leaves the walk to find the handle later, as before).
+  else if (m.kind === 'mounted') nfs.dirHandle(m.path, m.subpath).catch(() => undefined);
   else if (m.kind === 'exports') {
     nfs.setExports(nfsExports(m.exports)).then(
       () => post({ kind: 'exports-done', seq: m.seq }),

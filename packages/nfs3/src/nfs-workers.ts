@@ -52,6 +52,8 @@ export type ToWorker =
   | { kind: 'stats'; seq: number }
   | { kind: 'datagram'; id: number; msg: ArrayBuffer; ctx: CallContext }
   | { kind: 'mount'; id: number; path: string; subpath: Uint8Array | string | undefined; client: string }
+  /** A MOUNT of a directory below export `path` made on the main thread: the worker looks the path up too (see mounted()). */
+  | { kind: 'mounted'; path: string; subpath: Uint8Array | string }
   | { kind: 'stop' };
 
 export type FromWorker =
@@ -388,6 +390,23 @@ export class NfsWorkers {
     msg.copy(new Uint8Array(copy));
     return this.ask(owner, (id) => ({ kind: 'datagram', id, msg: copy, ctx }), [copy]);
   };
+
+  /**
+   * Tells every worker of a MOUNT of `subpath` below export `path` that the
+   * main thread made (a node's own root under one export of all nodes'
+   * roots): each looks the path up as MOUNT did, so the handle the node
+   * goes on with names a directory its inode map knows. Without it, a
+   * worker given the node's connection finds the handle's inode unknown
+   * and walks the whole export to find it (ExportTree), every node's root
+   * in a boot storm, once per worker. Posted before the MOUNT reply leaves,
+   * so it reaches the worker ahead of the node's connection.
+   */
+  mounted(path: string, subpath: Uint8Array | string): void {
+    if (this.pinned.has(path)) return;
+    // A copy of the bytes alone: a view would carry its whole buffer (a pool's slab) to every worker.
+    const sub = typeof subpath === 'string' ? subpath : new Uint8Array(subpath);
+    for (const s of this.slots) if (s.ready) s.worker?.postMessage({ kind: 'mounted', path, subpath: sub } satisfies ToWorker);
+  }
 
   /** Whether `path` is a pinned export, whose MOUNTs dirHandle makes. */
   isPinned(path: string): boolean {

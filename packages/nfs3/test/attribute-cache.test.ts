@@ -61,3 +61,22 @@ t.test('a path renamed beside the server fails once at most, then is found again
   t.ok(first.status === NfsStat.OK || first.status === NfsStat.NOENT, `first READ after the rename: ${first.status}`);
   t.equal(ok(t, await c.read(f, 0n, 100)).data.toString(), 'content', 'the next READ finds the file where it went');
 });
+
+t.test('a name made in one directory shows in its attributes at once and leaves the other objects cached', async (t) => {
+  const h = await harness(t, { attributeCacheMs: 60_000 });
+  const c = await h.client();
+  // Two nodes' roots under one export, as a boot storm has them.
+  const a = ok(t, await c.mkdir(h.root, 'node-a')).object!;
+  const b = ok(t, await c.mkdir(h.root, 'node-b')).object!;
+  ok(t, await c.create(b, 'hostname'));
+  const before = ok(t, await c.lookup(h.root, 'node-a')).attributes!;
+  t.equal(ok(t, await c.lookup(b, 'hostname')).attributes?.size, 0n, 'node-b/hostname looked up, now cached');
+  // Changed beside the server: a cached object keeps its attributes until they expire.
+  await writeFile(join(h.dir, 'node-b', 'hostname'), 'beside');
+  ok(t, await c.mkdir(a, 'log'));
+  ok(t, await c.create(a, 'pid'));
+  const after = ok(t, await c.lookup(h.root, 'node-a')).attributes!;
+  t.equal(after.nlink, before.nlink + 1, "MKDIR: the directory's link count at once");
+  t.equal(ok(t, await c.lookup(a, 'pid')).attributes?.size, 0n, 'the new name is found');
+  t.equal(ok(t, await c.lookup(b, 'hostname')).attributes?.size, 0n, "node-a's new names left node-b's cached attributes");
+});

@@ -123,6 +123,11 @@ t.test('NFS on two worker threads', { skip: native ? false : 'worker threads nee
   clients.push(c1, c2);
   t.same(svc.workers!.connections(), [1, 1], 'two connections, one on each worker');
 
+  // A MOUNT below the export (a node's own root): the workers are told of it and serve its handle at once.
+  const subFh = await mnt(svc.mountdPort, join(exp, 'a', 'b'));
+  for (const [i, c] of [c1, c2].entries()) t.equal(ok(t, await c.getattr(subFh)).attributes.type, 2, `worker ${i + 1} serves the subdirectory's handle`);
+  await t.rejects(mnt(svc.mountdPort, join(exp, 'a', 'none')), /status/, 'a MOUNT of a missing subdirectory is refused');
+
   // A handle learned on one worker, used on the other (whose inode map has never seen it).
   let at = rootFh;
   for (const name of ['a', 'b', 'c', 'file']) at = ok(t, await c1.lookup(at, name)).object;
