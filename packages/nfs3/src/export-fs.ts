@@ -100,6 +100,12 @@ export interface ExportFs {
   /** A name in a directory; `.` is the directory, `..` its parent (the root's is the root). Never follows a symlink. */
   lookup(dir: FsObject, name: Buffer): Promise<FsObject>;
   /**
+   * lookup()'s answer without a promise when the backend has it at hand (a name a READDIRPLUS just listed,
+   * whose attributes its cache vouches for), else undefined: lookup() then answers, errors included. `name`
+   * is a checked single component, never `.` or `..`. Optional.
+   */
+  lookupNow?(dir: FsObject, name: Buffer): FsObject | undefined;
+  /**
    * The objects of several names of one directory (names as readdir gives them: Latin-1 strings of
    * their bytes, never `.` or `..`), undefined for a name that is gone: READDIRPLUS's entries at the
    * cost of one lookup of the directory. Optional: without it each name is looked up alone.

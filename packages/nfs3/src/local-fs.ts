@@ -201,6 +201,15 @@ export class LocalFs<R> implements ExportFs {
     return new LocalObject(rel, st);
   }
 
+  lookupNow(dirObj: FsObject, name: Buffer): FsObject | undefined {
+    const dir = this.obj(dirObj);
+    const key = nameKey(name);
+    const rel = childRel(dir.rel, key);
+    // lookup()'s answer when its statRel would come from the cache; anything else is lookup()'s to answer.
+    const st = this.cache.fresh(rel);
+    return st && this.found(dir, key, rel, st);
+  }
+
   async lookupNames(dirObj: FsObject, names: readonly string[]): Promise<(LocalObject | undefined)[]> {
     const dir = this.obj(dirObj);
     const out: (LocalObject | undefined)[] = new Array(names.length);

@@ -1,10 +1,11 @@
 import { may, owner } from './credentials.js';
 import { statusOf } from './errno-status.js';
 import type { FsObject } from './export-fs.js';
+import type { Target } from './export-table.js';
 import { isDir, isSymlink } from './export-fs.js';
 import { keyBytes } from './byte-path.js';
 import { HANDLE_SIZE } from './file-handle.js';
-import { NfsStat } from './nfs3-constants.js';
+import { NAME_MAX, NfsStat } from './nfs3-constants.js';
 import { type ArgsOf, type DirEntry, type DirEntryPlus, type ResOf, entry3, entryplus3 } from './nfs3-procedures.js';
 import { FATTR3_SIZE, postOpAttr } from './nfs3-types.js';
 import { type Call, attr, checkName, dirTarget, err, isDots } from './procedure-context.js';
@@ -21,6 +22,19 @@ export async function lookup(a: ArgsOf<'LOOKUP'>, call: Call): Promise<ResOf<'LO
     throw err(statusOf(e), undefined, { dirAttributes });
   }
   return { status: 0, object: call.handleOf(d, obj), attributes: attr(d, obj.attrs), dirAttributes };
+}
+
+/**
+ * LOOKUP answered at once when the directory's target is at hand (targetNow) and its backend has the entry
+ * (lookupNow): the LOOKUPs of a walk after the READDIRPLUS that listed their names. undefined for anything
+ * else, every refusal and error included: lookup() then answers as it always does.
+ */
+export function lookupNow(a: ArgsOf<'LOOKUP'>, d: Target, handleOf: (t: Target, obj: FsObject) => Buffer): ResOf<'LOOKUP'> | undefined {
+  const name = a.name;
+  if (!d.fs.lookupNow || !isDir(d.obj.attrs) || !may.exec(d.caller, owner(d.obj.attrs), true)) return undefined;
+  if (name.length === 0 || name.length > NAME_MAX || isDots(name) || name.includes(0) || name.includes(0x2f)) return undefined;
+  const obj = d.fs.lookupNow(d.obj, name);
+  return obj && { status: 0, object: handleOf(d, obj), attributes: attr(d, obj.attrs), dirAttributes: attr(d, d.obj.attrs) };
 }
 
 export async function readlink(a: ArgsOf<'READLINK'>, call: Call): Promise<ResOf<'READLINK'>> {

@@ -4,9 +4,10 @@ import { BufferPool, REPLY_HEADROOM, XdrError } from '@netboot/oncrpc-xdr';
 import { access, getattr, setattr } from './attribute-procs.js';
 import { type ReadOut, commit, read, readNow, write, writeFailed, writeNow } from './data-procs.js';
 import { NfsError, statusOf } from './errno-status.js';
+import type { FsObject } from './export-fs.js';
 import type { ExportTable, Refuse, Target } from './export-table.js';
 import { fsinfo, fsstat, pathconf } from './fsinfo-procs.js';
-import { lookup, readdir, readdirplus, readlink } from './lookup-procs.js';
+import { lookup, lookupNow, readdir, readdirplus, readlink } from './lookup-procs.js';
 import { create, link, mkdir, mknod, remove, rename, symlink } from './namespace-procs.js';
 import { NfsStat, Proc, type ProcName, nfsStatusName } from './nfs3-constants.js';
 import { type ArgsOf, type ResOf, READ_HEAD_MAX, encodeReadRes, encodeReadResAround, procedures } from './nfs3-procedures.js';
@@ -86,6 +87,7 @@ export interface AdapterDeps {
  */
 export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler> {
   const midPool = new BufferPool(READ_ROOM + MID_IO + 3, 64);
+  const handleOf = (t: Target, obj: FsObject) => deps.table.handleOf(t.exp.def.id, obj);
   const callOf = (rpc: RpcCall): Call => {
     const refused: Refuse = (status, detail, body) => {
       const proc = PROC_NAMES.get(rpc.proc) ?? `procedure ${rpc.proc}`;
@@ -100,7 +102,7 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
       rpc,
       refused,
       target: (fh) => deps.table.target(rpc, fh, refused),
-      handleOf: (t, obj) => deps.table.handleOf(t.exp.def.id, obj),
+      handleOf,
       handlesOf: (t, objs) => deps.table.handlesOf(t.exp.def.id, objs),
       maxIo,
       maxReply: rpc.transport === 'tcp' ? deps.maxIoTcp + 4096 : deps.maxIoUdp,
@@ -215,10 +217,19 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
     return run('WRITE', write, a, rpc);
   };
 
+  // A LOOKUP whose directory handle and entry the caches vouch for (most of a walk's: names the READDIRPLUS
+  // before them listed) is answered in the turn it arrived in, with no promise; anything else, refusals and
+  // errors included, goes the asynchronous way.
+  const lookupHandler = (rpc: RpcCall): RpcResult | Promise<RpcResult> => {
+    const a = procedures.LOOKUP.args.read(rpc.args);
+    const d = deps.table.targetNow(rpc, a.dir);
+    const res = d && lookupNow(a, d, handleOf);
+    return res ? reply('LOOKUP', res) : run('LOOKUP', lookup, a, rpc);
+  };
+
   const impls: { [P in ProcName]?: Impl<P> } = {
     GETATTR: getattr,
     SETATTR: setattr,
-    LOOKUP: lookup,
     ACCESS: access,
     READLINK: readlink,
     CREATE: create,
@@ -240,6 +251,7 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
     [Proc.NULL]: () => ({ stat: 0, body: [] }),
     [Proc.READ]: readHandler,
     [Proc.WRITE]: writeHandler,
+    [Proc.LOOKUP]: lookupHandler,
   };
   for (const [name, impl] of Object.entries(impls)) h[Proc[name as ProcName]] = wrap(name as ProcName, impl as Impl<ProcName>);
   return h;
