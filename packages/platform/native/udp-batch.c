@@ -43,7 +43,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -69,6 +71,20 @@
 #endif
 #define GSO_BYTES_MAX 65000
 #define GSO_SEGMENTS_MAX 64
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+/* A file-backed script (udpScriptArmFile) lays out FILE_CHUNK_BYTES of the
+ * file at a time, or FILE_WINDOWS windows when they are more (up to
+ * FILE_CHUNK_BYTES_MAX), and never less than one window; at most
+ * FILE_BLOCKS_MAX blocks (one preadv2 with an iovec per block: the kernel's
+ * UIO_MAXIOV). */
+#define FILE_CHUNK_BYTES (128u << 10)
+#define FILE_CHUNK_BYTES_MAX (1u << 20)
+#define FILE_WINDOWS 8u
+#define FILE_BLOCKS_MAX 1024u
+#define TFTP_DATA 3
+#define TFTP_ACK 4
 
 /* A datagram the kernel could not take yet (EAGAIN): the header, then its bytes. */
 typedef struct {
@@ -97,6 +113,15 @@ typedef struct {
   size_t offset;     /* and its first byte */
   uint32_t taken;    /* steps taken since armed */
   uint64_t last_ns;  /* uv_hrtime of the last step taken */
+  /* A file-backed script (file_fd >= 0, a dup of the caller's): when the
+   * steps laid out are used up, the next windows of TFTP DATA are laid out
+   * here from the page cache (never waiting for the disk), so a whole read
+   * transfer is served without JavaScript while its file stays cached. */
+  int file_fd;
+  uint64_t file_size;
+  uint32_t blksize, windowsize;
+  uint64_t next_index, last_index; /* the block index the next window follows; the transfer's last */
+  struct iovec *file_iov;
 } reply_script;
 
 typedef struct {
@@ -139,6 +164,13 @@ typedef struct {
   unsigned dispatching;      /* inside a JavaScript call from this socket's callbacks: no hand-over now */
 } udp_sock;
 
+/* Ends a script's file backing (its steps laid out stay). */
+static void drop_file(reply_script *r) {
+  if (r->file_fd >= 0) close(r->file_fd);
+  r->file_fd = -1;
+  r->next_index = r->last_index = 0;
+}
+
 static void free_sock(udp_sock *s) {
   free(s->rmsgs);
   free(s->riov);
@@ -147,6 +179,8 @@ static void free_sock(udp_sock *s) {
   free(s->rbuf);
   free(s->script.bytes);
   free(s->script.plan);
+  free(s->script.file_iov);
+  if (s->script.file_fd >= 0) close(s->script.file_fd);
   s->magic = 0;
   free(s);
 }
@@ -205,6 +239,7 @@ static void close_sock(udp_sock *s, bool with_env) {
     uv_close((uv_handle_t *)&s->returned_async, on_poll_closed);
     close(s->fd);
     s->fd = -1;
+    drop_file(&s->script);
     free(s->queue);
     s->queue = NULL;
     s->queue_len = s->queue_head = s->queue_cap = 0;
@@ -327,6 +362,12 @@ static bool arrays_intact(udp_sock *s) {
 
 static int send_run(udp_sock *s, const uint8_t *data, const int32_t *lengths, int32_t single, size_t count,
                     const struct sockaddr *to, socklen_t to_length, bool on_loop);
+static bool refill(reply_script *r);
+
+/* Whether the script has a step to take, or can lay one out from its file. */
+static bool script_has_steps(const reply_script *r) {
+  return r->step < r->steps || (r->file_fd >= 0 && r->next_index < r->last_index);
+}
 
 /* Answers datagrams 0.. of the batch that match the script's next steps, in
  * order; returns how many it took. The first that differs (or any, once the
@@ -337,7 +378,7 @@ static int run_script(udp_sock *s, int n, int *err_out, bool on_loop) {
   reply_script *r = &s->script;
   if (!r->armed) return 0;
   int i = 0;
-  for (; i < n && r->step < r->steps; i++) {
+  for (; i < n && (r->step < r->steps || refill(r)); i++) {
     if ((s->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) || s->rmsgs[i].msg_len != r->trigger_bytes ||
         memcmp(s->rbuf + (size_t)i * s->slot_bytes, r->bytes + (size_t)r->step * r->trigger_bytes, r->trigger_bytes) != 0)
       break;
@@ -485,7 +526,7 @@ static bool serve_on_loop(void *owner) {
  * handed back and not yet delivered. */
 static void maybe_hand_over(udp_sock *s) {
   reply_script *r = &s->script;
-  if (s->closed || !r->armed || r->step >= r->steps || s->dispatching > 0 || s->queue_len > s->queue_head) return;
+  if (s->closed || !r->armed || !script_has_steps(r) || s->dispatching > 0 || s->queue_len > s->queue_head) return;
   if (s->ticket.loop == NULL && (s->ticket.loop = script_loop_pick()) == NULL) return;
   script_loop *loop = s->ticket.loop;
   script_loop_lock(loop);
@@ -929,6 +970,7 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
 
   udp_sock *s = calloc(1, sizeof *s);
   if (s != NULL) {
+    s->script.file_fd = -1;
     s->rmsgs = calloc((size_t)slots, sizeof *s->rmsgs);
     s->riov = calloc((size_t)slots, sizeof *s->riov);
     s->rnames = calloc((size_t)slots, sizeof *s->rnames);
@@ -1154,6 +1196,85 @@ static bool reserve(void **p, size_t *cap, size_t n, size_t size) {
   return true;
 }
 
+/* Lays out the file-backed script's next windows from the page cache: step
+ * k waits for the ACK of the block its window follows and answers with the
+ * window's DATA, windows of windowsize blocks from next_index on (the last
+ * one cut at last_index), as the TFTP sender sends them when every ACK
+ * arrives in order. The blocks are read straight into place behind their
+ * headers by one preadv2 that never waits for the disk. False (and the file
+ * let go of) when nothing is left, when part of the chunk is not cached, or
+ * when the read fails: the datagram then goes to the caller, which reads the
+ * file its own way. Runs on a native loop too: no libuv or Node call here. */
+static bool refill(reply_script *r) {
+  if (r->file_fd < 0 || r->next_index >= r->last_index) return false;
+  uint64_t blksize = r->blksize, windowsize = r->windowsize;
+  uint64_t windows_bytes = FILE_WINDOWS * windowsize * (blksize + 4);
+  if (windows_bytes > FILE_CHUNK_BYTES_MAX) windows_bytes = FILE_CHUNK_BYTES_MAX;
+  uint64_t bytes_wanted = windows_bytes > FILE_CHUNK_BYTES ? windows_bytes : FILE_CHUNK_BYTES;
+  uint64_t blocks_budget = bytes_wanted / (blksize + 4);
+  if (blocks_budget < windowsize) blocks_budget = windowsize;
+  if (blocks_budget > FILE_BLOCKS_MAX) blocks_budget = FILE_BLOCKS_MAX;
+  uint64_t end = r->next_index, steps = 0, blocks = 0;
+  while (end < r->last_index) {
+    uint64_t next = end + windowsize < r->last_index ? end + windowsize : r->last_index;
+    if (steps > 0 && blocks + (next - end) > blocks_budget) break;
+    blocks += next - end;
+    end = next;
+    steps++;
+  }
+  if (blocks > FILE_BLOCKS_MAX) { /* a window larger than one read takes: not laid out here */
+    drop_file(r);
+    return false;
+  }
+  uint64_t first_offset = r->next_index * blksize;
+  uint64_t data_end = end * blksize < r->file_size ? end * blksize : r->file_size;
+  uint64_t data_bytes = data_end - first_offset;
+  size_t total = (size_t)(steps * 4 + blocks * 4 + data_bytes);
+  if (!reserve((void **)&r->bytes, &r->bytes_cap, total, 1) ||
+      !reserve((void **)&r->plan, &r->plan_cap, (size_t)(steps + blocks), sizeof(int32_t))) {
+    drop_file(r);
+    return false;
+  }
+  /* Triggers, then each block behind its header; the plan as udpScriptArm's. */
+  uint8_t *at = r->bytes + steps * 4;
+  size_t j = (size_t)steps;
+  uint64_t index = r->next_index;
+  for (uint64_t k = 0; k < steps; k++) {
+    uint8_t *t = r->bytes + k * 4;
+    t[0] = 0;
+    t[1] = TFTP_ACK;
+    t[2] = (uint8_t)(index >> 8);
+    t[3] = (uint8_t)index;
+    uint64_t next = index + windowsize < r->last_index ? index + windowsize : r->last_index;
+    r->plan[k] = (int32_t)(next - index);
+    for (uint64_t i = index + 1; i <= next; i++) {
+      uint64_t offset = (i - 1) * blksize;
+      uint64_t length = offset >= r->file_size ? 0 : r->file_size - offset < blksize ? r->file_size - offset : blksize;
+      at[0] = 0;
+      at[1] = TFTP_DATA;
+      at[2] = (uint8_t)(i >> 8);
+      at[3] = (uint8_t)i;
+      r->file_iov[j - steps].iov_base = at + 4;
+      r->file_iov[j - steps].iov_len = (size_t)length;
+      r->plan[j++] = (int32_t)(4 + length);
+      at += 4 + length;
+    }
+    index = next;
+  }
+  ssize_t got = data_bytes == 0 ? 0 : preadv2(r->file_fd, r->file_iov, (int)blocks, (off_t)first_offset, RWF_NOWAIT);
+  if (got < 0 || (uint64_t)got != data_bytes) {
+    drop_file(r);
+    return false;
+  }
+  r->trigger_bytes = 4;
+  r->steps = (uint32_t)steps;
+  r->step = 0;
+  r->datagram = 0;
+  r->offset = (size_t)(steps * 4);
+  r->next_index = end;
+  return true;
+}
+
 /* udpScriptArm(socket, bytes, plan, triggerBytes, steps, from): on a connected
  * socket, answers the datagrams equal to steps from..steps-1's triggers, in
  * order, with their datagrams (see reply_script), until one differs. What is
@@ -1197,6 +1318,7 @@ static napi_value js_udp_script_arm(napi_env env, napi_callback_info info) {
   reclaim(s);
   reply_script *r = &s->script;
   r->armed = false;
+  drop_file(r);
   size_t left = (size_t)(steps - from);
   size_t triggers = (size_t)steps * (size_t)trigger_bytes;
   size_t left_triggers = left * (size_t)trigger_bytes;
@@ -1205,10 +1327,11 @@ static napi_value js_udp_script_arm(napi_env env, napi_callback_info info) {
   if (!reserve((void **)&r->bytes, &r->bytes_cap, left_triggers + left_bytes, 1) ||
       !reserve((void **)&r->plan, &r->plan_cap, left + left_datagrams, sizeof(int32_t)))
     return throw_errno(env, ENOMEM, "sendmmsg");
-  memcpy(r->bytes, bytes + (size_t)from * (size_t)trigger_bytes, left_triggers);
-  memcpy(r->bytes + left_triggers, bytes + triggers + (size_t)skip_bytes, left_bytes);
-  memcpy(r->plan, plan + from, left * sizeof(int32_t));
-  memcpy(r->plan + left, plan + steps + skip_datagrams, left_datagrams * sizeof(int32_t));
+  /* An empty array's data may be NULL, which memcpy must not see even for 0 bytes. */
+  if (left_triggers > 0) memcpy(r->bytes, bytes + (size_t)from * (size_t)trigger_bytes, left_triggers);
+  if (left_bytes > 0) memcpy(r->bytes + left_triggers, bytes + triggers + (size_t)skip_bytes, left_bytes);
+  if (left > 0) memcpy(r->plan, plan + from, left * sizeof(int32_t));
+  if (left_datagrams > 0) memcpy(r->plan + left, plan + steps + skip_datagrams, left_datagrams * sizeof(int32_t));
   r->trigger_bytes = (uint32_t)trigger_bytes;
   r->steps = (uint32_t)left;
   r->step = 0;
@@ -1219,6 +1342,45 @@ static napi_value js_udp_script_arm(napi_env env, napi_callback_info info) {
   r->armed = true;
   maybe_hand_over(s);
   return make_undefined(env);
+}
+
+/* udpScriptArmFile(socket, fd, size, blksize, windowsize, sent): on a
+ * connected socket, a script of a TFTP read transfer's windows after the one
+ * that ended with block index `sent`, laid out from the file (a dup of fd,
+ * read at offsets from 0, the file `size` bytes long) as the steps are used
+ * up; see refill. False, and nothing armed, when the first windows are not
+ * all in the page cache (or nothing follows `sent`). */
+static napi_value js_udp_script_arm_file(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  udp_sock *s;
+  int64_t fd, size, blksize, windowsize, sent;
+  if (!ctx_init(&ctx, env, info, "preadv2", 6) || (s = arg_sock(&ctx, 0)) == NULL || !arg_int64(&ctx, 1, "fd", 0, INT32_MAX, &fd) ||
+      !arg_int64(&ctx, 2, "size", 0, (int64_t)1 << 50, &size) || !arg_int64(&ctx, 3, "blksize", 8, 65464, &blksize) ||
+      !arg_int64(&ctx, 4, "windowsize", 1, 65535, &windowsize) || !arg_int64(&ctx, 5, "sent", 0, (int64_t)1 << 50, &sent))
+    return NULL;
+  uint64_t last_index = (uint64_t)size / (uint64_t)blksize + 1;
+  if ((uint64_t)sent > last_index)
+    return throw_arg_error(env, true, "ERR_OUT_OF_RANGE", "preadv2", "sent", "a block index up to the file's last");
+  reclaim(s);
+  reply_script *r = &s->script;
+  r->armed = false;
+  drop_file(r);
+  r->steps = r->step = 0;
+  r->taken = 0;
+  r->last_ns = 0;
+  if (r->file_iov == NULL && (r->file_iov = malloc(FILE_BLOCKS_MAX * sizeof *r->file_iov)) == NULL) return throw_errno(env, ENOMEM, "preadv2");
+  int dup_fd = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return throw_errno(env, errno, "fcntl");
+  r->file_fd = dup_fd;
+  r->file_size = (uint64_t)size;
+  r->blksize = (uint32_t)blksize;
+  r->windowsize = (uint32_t)windowsize;
+  r->next_index = (uint64_t)sent;
+  r->last_index = last_index;
+  if (!refill(r)) return make_bool(env, false);
+  r->armed = true;
+  maybe_hand_over(s);
+  return make_bool(env, true);
 }
 
 /* udpScriptStop(socket, state): ends the script; state (a Float64Array of 2)
@@ -1254,7 +1416,7 @@ static napi_value js_udp_script_resume(napi_env env, napi_callback_info info) {
   if (!ctx_init(&ctx, env, info, "sendmmsg", 1) || (s = arg_sock(&ctx, 0)) == NULL) return NULL;
   reclaim(s);
   reply_script *r = &s->script;
-  r->armed = r->step < r->steps;
+  r->armed = script_has_steps(r);
   r->taken = 0;
   maybe_hand_over(s);
   return make_bool(env, r->armed);
@@ -1286,6 +1448,7 @@ bool udp_batch_register(napi_env env, napi_value exports) {
       {"udpSend", js_udp_send},           {"udpSendBatch", js_udp_send_batch}, {"udpClose", js_udp_close},
       {"udpScriptArm", js_udp_script_arm},     {"udpScriptStop", js_udp_script_stop},
       {"udpScriptResume", js_udp_script_resume}, {"udpReceiveBuffer", js_udp_receive_buffer},
+      {"udpScriptArmFile", js_udp_script_arm_file},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -355,6 +355,20 @@ export interface NativeCalls {
    * step is left (arm a new one).
    */
   udpScriptResume(socket: UdpSocketHandle): boolean;
+  /**
+   * A TFTP read transfer's script laid out by the addon from the file: the
+   * windows after the one that ended with block index `sent` (DATA of
+   * `blksize` bytes, `windowsize` a window, each step waiting for the ACK of
+   * the block before its window), read from a dup of `fd` (the file `size`
+   * bytes long) a chunk at a time as the steps are used up, with preadv2
+   * RWF_NOWAIT: the transfer goes on with no JavaScript turn while its file
+   * stays in the page cache. A chunk that is not cached (or a failed read)
+   * ends the script there and the ACK goes to `onBatch`. False, with nothing
+   * armed, when the first chunk is not cached or nothing follows `sent`.
+   * Stopped and resumed as `udpScriptArm`'s; `udpScriptArm` or close lets the
+   * file go.
+   */
+  udpScriptArmFile(socket: UdpSocketHandle, fd: number, size: number, blksize: number, windowsize: number, sent: number): boolean;
   /** Stops watching, then closes; datagrams still held (EAGAIN) get one last try. Calls after it throw EBADF; closing again does nothing. */
   udpClose(socket: UdpSocketHandle): void;
 

@@ -5,7 +5,8 @@
 // open when its worker thread ends, every call on a closed socket, and
 // scripted replies (answered without onBatch until a datagram differs), on
 // the native loop too: thousands of steps, stop, close and a worker's end
-// while the loop holds the socket, a send error on the loop.
+// while the loop holds the socket, a send error on the loop; and scripts a
+// TFTP read transfer's windows read by the addon from a cached file.
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
@@ -567,6 +568,120 @@ if (n) {
     again.bind(port, '127.0.0.1');
     await once(again, 'listening');
     t.pass('the armed socket was closed with its thread');
+  });
+
+  /**
+   * A TFTP reader on a dgram socket: ACKs each window's last block (the
+   * windows after block index `sent`), keeps the DATA it gets, and stops
+   * ACKing at the last block or at `holdAt`, whose ACK the caller sends.
+   */
+  function tftpReader(peer: Socket, port: number, blksize: number, windowsize: number, sent: number, lastIndex: number) {
+    const got = new Map<number, Buffer>();
+    const wrong: string[] = [];
+    let wake = (): void => {};
+    let index = sent;
+    const reader = { got, wrong, ack: (_i: number): void => {}, until: (_n: number): Promise<void> => Promise.resolve(), holdAt: Infinity };
+    const ack = (i: number) => peer.send(Buffer.from([0, 4, (i >> 8) & 0xff, i & 0xff]), port, '127.0.0.1');
+    peer.on('message', (m) => {
+      if (m.readUInt16BE(0) !== 3) return;
+      index++;
+      if (m.readUInt16BE(2) !== (index & 0xffff) || m.length - 4 > blksize) wrong.push(`block ${index}: number ${m.readUInt16BE(2)}, ${m.length - 4} bytes`);
+      got.set(index, Buffer.from(m.subarray(4)));
+      if (index < lastIndex && index < reader.holdAt && (index - sent) % windowsize === 0) ack(index);
+      wake();
+    });
+    const until = (n: number) => new Promise<void>((resolve) => (wake = () => got.size >= n && resolve()));
+    reader.ack = ack;
+    reader.until = until;
+    return reader;
+  }
+
+  for (const [blksize, windowsize, size] of [[512, 1, 300_017], [1468, 4, 1468 * 150], [8, 1, 70_000]] as const) {
+    t.test(`a file-backed script (blksize ${blksize}, windowsize ${windowsize}, ${size} bytes): the file's blocks a chunk at a time, the final ACK to onBatch`, async (t) => {
+      const { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const dir = mkdtempSync(join(tmpdir(), 'nb-script-file-'));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      const file = join(dir, 'f');
+      const content = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) content[i] = (i * 7 + (i >> 9)) & 0xff;
+      writeFileSync(file, content);
+      readFileSync(file); // cached
+      const fd = openSync(file, 'r');
+      const c = new Collector();
+      const s = open(n, t, '127.0.0.1', c);
+      const peer = await dgram('udp4', '127.0.0.1');
+      t.teardown(() => peer.close());
+      n.udpConnect(s, '127.0.0.1', peer.address().port);
+      const lastIndex = Math.floor(size / blksize) + 1;
+      const sent = 1; // block 1 went out before the script, as the driver sends it
+      const reader = tftpReader(peer, n.udpLocalPort(s), blksize, windowsize, sent, lastIndex);
+      t.equal(n.udpScriptArmFile(s, fd, size, blksize, windowsize, sent), true, 'armed from the cached file');
+      closeSync(fd); // the socket holds its own descriptor
+      const all = reader.until(lastIndex - sent);
+      reader.ack(sent);
+      await all;
+      t.same(reader.wrong, [], 'every block numbered in order, none longer than blksize');
+      for (let i = sent + 1; i <= lastIndex; i++) {
+        const want = content.subarray((i - 1) * blksize, Math.min(size, i * blksize));
+        if (!reader.got.get(i)?.equals(want)) t.fail(`block ${i} differs`);
+      }
+      t.equal(c.batches, 0, 'no onBatch while the file lasts');
+      reader.ack(lastIndex);
+      await c.until(() => c.got.length >= 1);
+      t.same([...c.got[0].data], [0, 4, (lastIndex >> 8) & 0xff, lastIndex & 0xff], 'the final ACK is the listener\'s');
+      const state = new Float64Array(2);
+      n.udpScriptStop(s, state);
+      t.equal(state[0], Math.ceil((lastIndex - sent) / windowsize), 'a step per window');
+      t.equal(n.udpScriptResume(s), false, 'nothing left to resume');
+    });
+  }
+
+  t.test('a file-backed script: stopped mid-way and resumed, replaced by udpScriptArm; arguments checked', async (t) => {
+    const { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'nb-script-file-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'f');
+    const size = 512 * 600;
+    writeFileSync(file, Buffer.alloc(size, 0x5a));
+    readFileSync(file);
+    const fd = openSync(file, 'r');
+    t.teardown(() => closeSync(fd));
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    const lastIndex = size / 512 + 1;
+    t.equal(n.udpScriptArmFile(s, fd, size, 512, 1, lastIndex), false, 'nothing after the last block: not armed');
+    const reader = tftpReader(peer, n.udpLocalPort(s), 512, 1, 0, lastIndex);
+    reader.holdAt = 300; // past the first chunk
+    t.equal(n.udpScriptArmFile(s, fd, size, 512, 1, 0), true);
+    const some = reader.until(300);
+    reader.ack(0);
+    await some;
+    const state = new Float64Array(2);
+    n.udpScriptStop(s, state);
+    t.equal(state[0], 300, 'a step per block up to the stop');
+    t.equal(n.udpScriptResume(s), true, 'resumed');
+    reader.holdAt = Infinity;
+    const rest = reader.until(lastIndex);
+    reader.ack(300);
+    await rest;
+    t.same(reader.wrong, [], 'every block in order');
+    t.equal(reader.got.size, lastIndex, 'every block');
+    // udpScriptArm replaces it (here with no steps), and the file is let go of.
+    n.udpScriptArm(s, Buffer.from('xyz'), new Int32Array(0), 3, 0, 0);
+    n.udpScriptStop(s, state);
+    t.equal(n.udpScriptResume(s), false, 'the file-backed steps are gone');
+    t.throws(() => n.udpScriptArmFile(s, fd, size, 4, 1, 0), { code: 'ERR_OUT_OF_RANGE' }, 'blksize under 8');
+    t.throws(() => n.udpScriptArmFile(s, fd, size, 512, 0, 0), { code: 'ERR_OUT_OF_RANGE' }, 'windowsize 0');
+    t.throws(() => n.udpScriptArmFile(s, fd, size, 512, 1, lastIndex + 1), { code: 'ERR_OUT_OF_RANGE' }, 'sent past the last block');
+    t.throws(() => n.udpScriptArmFile(s, -1, size, 512, 1, 0), { code: 'ERR_OUT_OF_RANGE' }, 'a negative fd');
+    expectErrno(t, () => n.udpScriptArmFile(s, 1_000_000, size, 512, 1, 0), 'EBADF', 'fcntl');
   });
 
   t.test('scripted replies: arguments checked; a script on a closed socket throws EBADF', async (t) => {

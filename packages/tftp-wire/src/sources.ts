@@ -63,6 +63,10 @@ export class FileSource implements DataSource {
     return true;
   }
 
+  get fd(): number {
+    return this.file.fd;
+  }
+
   loadedEnd(start: number): number {
     return this.buf && start >= this.bufStart && start <= this.bufEnd ? this.bufEnd : start;
   }

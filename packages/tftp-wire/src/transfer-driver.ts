@@ -20,6 +20,8 @@ export interface DataSource {
   view(start: number, end: number): Buffer | Promise<Buffer>;
   /** Where the bytes already in memory from `start` on end (`start` when none): a view within them is synchronous. */
   loadedEnd?(start: number): number;
+  /** A descriptor the bytes can be read from at their offsets (a file source's), for a transport that reads them itself. */
+  readonly fd?: number;
   close(): void;
 }
 
@@ -305,6 +307,10 @@ export class TransferDriver {
       return;
     }
     this.scriptFrom = 0;
+    if (script.armFile(this.sentThrough, this.hooks.source!, replies)) {
+      this.scriptArmed = true;
+      return;
+    }
     if (script.build(this.sentThrough, this.hooks.source!) === 0) return;
     replies.arm(script.bytes, script.plan, 4, script.steps, 0);
     this.scriptArmed = true;

@@ -71,6 +71,12 @@ export interface ScriptedReplies {
   stop(): number;
   /** Arms the script held since the last `arm` again from the step it stopped at; false when none is left. */
   resume(): boolean;
+  /**
+   * Where the transport reads a read transfer's windows from the file itself
+   * (`WindowScript.armFile`): the windows after block index `sent`; false
+   * when the file's next bytes are not in the page cache.
+   */
+  armFile?(fd: number, size: number, blksize: number, windowsize: number, sent: number): boolean;
   readonly lastAt: number;
 }
 
@@ -355,6 +361,10 @@ export class NativeTransport implements TransferTransport, ScriptedReplies {
 
   resume(): boolean {
     return !this.done && this.n.udpScriptResume(this.socket);
+  }
+
+  armFile(fd: number, size: number, blksize: number, windowsize: number, sent: number): boolean {
+    return !this.done && this.n.udpScriptArmFile(this.socket, fd, size, blksize, windowsize, sent);
   }
 
   stop(): number {

@@ -1,6 +1,7 @@
 import { Opcode } from './constants.js';
 import { encodeDataHeader } from './encode.js';
 import type { DataSource } from './transfer-driver.js';
+import type { ScriptedReplies } from './transport.js';
 
 /** What laying out a read transfer's coming windows needs: the file's size and the settings agreed. */
 export interface WindowShape {
@@ -72,6 +73,23 @@ export class WindowScript {
   /** The 16-bit block number step k waits for an ACK of. */
   ackedBlock(k: number): number {
     return this.endOf(k - 1) & 0xffff;
+  }
+
+  /**
+   * Has the transport lay out the windows after the one that ended with
+   * block index `sent` from the source's file itself, chunk by chunk, to
+   * the end of the file (the steps are this script's, to the last window):
+   * no copy here and no JavaScript turn per chunk. False when the transport
+   * or the source cannot, or the file's next bytes are not cached: `build`
+   * then lays out what the source holds.
+   */
+  armFile(sent: number, source: DataSource, replies: ScriptedReplies): boolean {
+    const { size, blksize, windowsize } = this.shape;
+    if (source.fd === undefined || !replies.armFile || sent >= this.lastIndex) return false;
+    if (!replies.armFile(source.fd, size, blksize, windowsize, sent)) return false;
+    this.anchor = sent;
+    this.steps = Math.ceil((this.lastIndex - sent) / windowsize);
+    return true;
   }
 
   /**
