@@ -76,6 +76,8 @@ interface Outcome {
   uncached?: number;
 }
 
+const ONLY_SLASHES = /^\/+$/;
+
 /** Methods this server knows and refuses with 405; any other is not implemented (501). */
 const KNOWN_METHODS = new Set(['POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT']);
 
@@ -296,7 +298,7 @@ export class HttpBootServer implements RequestSink {
       name = r.name;
     }
     // The root itself: a directory, and this server lists none.
-    if (name.replace(/^\/+/, '') === '') return this.refusal(conn, head, at, 403, 'Forbidden (no directory listing)');
+    if (name === '' || (name.charCodeAt(0) === 0x2f && ONLY_SLASHES.test(name))) return this.refusal(conn, head, at, 403, 'Forbidden (no directory listing)');
     const root = this.root;
     if (!root) return this.refusal(conn, head, at, 503, 'Service Unavailable (shutting down)');
     // A descriptor held from an earlier request, when the name still leads to its file.

@@ -36,7 +36,8 @@ export const http: Command = {
     if (!root) throw new UsageError('--root DIR is required');
     const out = lineWriter(process.stdout);
     const err = lineWriter(process.stderr);
-    const log = (line: string, mayWait?: boolean) => (line.startsWith('http: warning:') ? err(line) : out(line, mayWait));
+    // An access line (mayWait) is never a warning: it is held without a look at its text.
+    const log = (line: string, mayWait?: boolean) => (!mayWait && line.startsWith('http: warning:') ? err(line) : out(line, mayWait));
     const signalled = untilSignalled();
     const service = await startHttp(
       { root, listen: stringFlag(flags, 'listen'), port: stringFlag(flags, 'port'), remapFile: stringFlag(flags, 'remap'), verbose: boolFlag(flags, 'verbose') },
