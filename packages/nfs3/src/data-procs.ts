@@ -1,7 +1,7 @@
 import { wccAttr } from './attributes.js';
 import { keptAfterWrite, may, owner } from './credentials.js';
 import { statusOf } from './errno-status.js';
-import { type FsAttrs, type Stability, isDir, isFile } from './export-fs.js';
+import { isDir, isFile } from './export-fs.js';
 import { NfsStat, StableHow } from './nfs3-constants.js';
 import type { ArgsOf, ResOf } from './nfs3-procedures.js';
 import type { Fattr } from './nfs3-types.js';
@@ -73,27 +73,21 @@ function mayRead(t: Target): boolean {
 }
 
 /**
- * WRITE of a target resolved at once (ExportTable.targetNow), its data copied without waiting when the
- * backend can (writeNow: a file open for writing, no setuid or setgid bit to clear): an UNSTABLE write (or
- * any to an async export) is answered with no promise between the call and its reply, a stable one once
- * its flush is done. Undefined for anything else, refusals included (write() answers); throws or rejects
- * with what the write met (answered by writeFailed, never written again).
+ * WRITE of a target resolved at once (ExportTable.targetNow), answered without waiting when the backend
+ * can (writeNow): an UNSTABLE write (or any to an async export) of a file open for writing, no setuid or
+ * setgid bit to clear, no promise between the call and its reply. Undefined for anything else, refusals
+ * included (write() answers); throws what the write met (answered by writeFailed, never written again).
  */
-export function writeNow(a: ArgsOf<'WRITE'>, t: Target, writeVerifier: Buffer): ResOf<'WRITE'> | Promise<ResOf<'WRITE'>> | undefined {
+export function writeNow(a: ArgsOf<'WRITE'>, t: Target, writeVerifier: Buffer): ResOf<'WRITE'> | undefined {
   const st = t.obj.attrs;
   if (!t.fs.writeNow || !t.opts.rw || !isFile(st) || (!may.write(t.caller, owner(st)) && BigInt(t.caller.uid) !== st.uid)) return undefined;
+  if (!(t.opts.sync === false || a.stable === StableHow.UNSTABLE)) return undefined;
   const count = Math.min(a.count, a.data.length);
   if (a.offset + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
   if (count > 0 && keptAfterWrite(t.caller, st) !== undefined) return undefined;
-  const after = t.fs.writeNow(t.obj, a.data.subarray(0, count), Number(a.offset), stabilityOf(a, t));
+  const after = t.fs.writeNow(t.obj, a.data.subarray(0, count), Number(a.offset));
   if (!after) return undefined;
-  const res = (now: FsAttrs): ResOf<'WRITE'> => ({ status: 0, wcc: { before: wccAttr(st), after: attr(t, now) }, count, committed: a.stable, verf: writeVerifier });
-  return after instanceof Promise ? after.then(res) : res(after);
-}
-
-/** An async export replies before the data is on disk, as exports(5) describes; sync honours `stable`. */
-function stabilityOf(a: ArgsOf<'WRITE'>, t: Target): Stability {
-  return t.opts.sync === false || a.stable === StableHow.UNSTABLE ? 'unstable' : a.stable === StableHow.FILE_SYNC ? 'file' : 'data';
+  return { status: 0, wcc: { before: wccAttr(st), after: attr(t, after) }, count, committed: a.stable, verf: writeVerifier };
 }
 
 /** The failure writeNow threw, as write() answers one. */
@@ -111,7 +105,8 @@ export async function write(a: ArgsOf<'WRITE'>, call: Call): Promise<ResOf<'WRIT
   if (!may.write(t.caller, owner(st)) && BigInt(t.caller.uid) !== st.uid) throw err(NfsStat.ACCES, undefined, fail);
   const count = Math.min(a.count, a.data.length);
   if (a.offset + BigInt(count) > BigInt(Number.MAX_SAFE_INTEGER)) throw err(NfsStat.FBIG, undefined, fail);
-  const stable = stabilityOf(a, t);
+  // An async export replies before the data is on disk, as exports(5) describes; sync honours `stable`.
+  const stable = t.opts.sync === false || a.stable === StableHow.UNSTABLE ? 'unstable' : a.stable === StableHow.FILE_SYNC ? 'file' : 'data';
   try {
     // Before the data goes in, as the kernel clears them (the server writes as root, which would keep them).
     const kept = count > 0 ? keptAfterWrite(t.caller, st) : undefined;

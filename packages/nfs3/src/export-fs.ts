@@ -124,12 +124,11 @@ export interface ExportFs {
    */
   readNow?(obj: FsObject, buf: Buffer, at: number, count: number, position: number, alone?: boolean): number;
   /**
-   * write() with the data copied at once when the backend can (the file open for writing, the data copied
-   * on the calling thread): the attributes after it (a promise of them while a stable write's flush runs),
-   * or undefined when the caller must use write(). Throws or rejects with what the write meets (it may have
-   * written part: the caller answers, never writes again).
+   * An UNSTABLE write() done without waiting when the backend can (the file open for writing, the data
+   * copied on the calling thread): the attributes after it, or undefined when the caller must use write().
+   * Throws what the write meets (it may have written part: the caller answers, never retries).
    */
-  writeNow?(obj: FsObject, data: Buffer, position: number, stable: Stability): FsAttrs | Promise<FsAttrs> | undefined;
+  writeNow?(obj: FsObject, data: Buffer, position: number): FsAttrs | undefined;
   /** Writes `data` at `position`, stable as asked; returns the attributes after the write. */
   write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs>;
   /** Makes earlier unstable writes of the object stable. */

@@ -43,6 +43,6 @@ export function writeHere(fd: number, data: Buffer, position: number): void {
 }
 
 /** fsync for FILE_SYNC, fdatasync for DATA_SYNC, nothing for UNSTABLE. */
-export function syncFor(fd: number, stable: Stability): Promise<void> | undefined {
+function syncFor(fd: number, stable: Stability): Promise<void> | undefined {
   return stable === 'file' ? fsyncFd(fd) : stable === 'data' ? fdatasyncFd(fd) : undefined;
 }

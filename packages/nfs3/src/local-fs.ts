@@ -7,7 +7,7 @@ import type { AttrChange, ExportFs, FsObject, NewOwner, NodeKind, Stability, Tim
 import { ExportTree } from './export-tree.js';
 import type { LocalAttrs, LocalIo } from './local-io.js';
 import { OpenFiles } from './open-files.js';
-import { syncFor, writeHere, writeHereThenSync } from './file-write.js';
+import { writeHere, writeHereThenSync } from './file-write.js';
 
 const readFd = promisify(read);
 /**
@@ -364,32 +364,23 @@ export class LocalFs<R> implements ExportFs {
 
   /**
    * write()'s copy without a promise, where write() copies on this thread (directWrites) and the file is
-   * open for writing already: the attributes after it (for a stable write, once the flush in the pool is
-   * done), or undefined when write() must do it. Throws (or rejects with) what the copy or the flush meets.
+   * open for writing already: the attributes after it, or undefined when write() must do it. Throws what the
+   * copy meets. Makes nothing stable (see ExportFs.writeNow).
    */
-  writeNow(o: FsObject, data: Buffer, position: number, stable: Stability): LocalAttrs | Promise<LocalAttrs> | undefined {
+  writeNow(o: FsObject, data: Buffer, position: number): LocalAttrs | undefined {
     if (!this.shared.directWrites) return undefined;
     const obj = this.obj(o);
     const fd = this.shared.files.openNow(this.fileKey(obj.fileid), obj.fileid, true);
     if (fd === undefined) return undefined;
-    let st: LocalAttrs;
     try {
       writeHere(fd, data, position);
-      st = this.io.statOpen(fd);
+      const st = this.io.statOpen(fd);
+      this.cache.set(obj.rel, st);
+      return st;
     } catch (e) {
       this.cache.forget(obj.rel);
       throw e;
     }
-    this.cache.set(obj.rel, st);
-    if (stable === 'unstable') return st;
-    // Through use(): the descriptor is held until the flush is done (a REMOVE meanwhile closes it only then).
-    return this.useFile(obj, async (held) => {
-      await syncFor(held, stable);
-      return st;
-    }, true).catch((e: unknown) => {
-      this.cache.forget(obj.rel);
-      throw e;
-    });
   }
 
   async commit(o: FsObject): Promise<void> {

@@ -197,21 +197,18 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
     return readLater(a, rpc);
   };
 
-  // A WRITE whose handle and open file are at hand is copied in the turn it arrived in (writeNow): answered
-  // then, with no promise, unless a stable write's flush must be waited for; anything else goes the
-  // asynchronous way.
+  // A WRITE whose handle and open file are at hand and that makes nothing stable is answered in the turn it
+  // arrived in, with no promise (writeNow); anything else goes the asynchronous way.
   const writeHandler = (rpc: RpcCall): RpcResult | Promise<RpcResult> => {
     const a = procedures.WRITE.args.read(rpc.args);
     const t = deps.table.targetNow(rpc, a.file);
     if (t) {
-      const failed = (e: unknown) => writeFailed(t, e).catch((f: unknown) => reply('WRITE', failure('WRITE', f)));
-      let res: ReturnType<typeof writeNow>;
+      let res: ResOf<'WRITE'> | undefined;
       try {
         res = writeNow(a, t, deps.writeVerifier);
       } catch (e) {
-        return failed(e);
+        return writeFailed(t, e).catch((f: unknown) => reply('WRITE', failure('WRITE', f)));
       }
-      if (res instanceof Promise) return res.then((r) => reply('WRITE', r), failed);
       if (res) return reply('WRITE', res);
     }
     return run('WRITE', write, a, rpc);
