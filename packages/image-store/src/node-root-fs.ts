@@ -98,6 +98,11 @@ export class NodeRootFs implements ExportFs {
     return this.wrap(await this.current.fs.lookup(this.inner(dir), name));
   }
 
+  /** READDIRPLUS's entries from the overlay's batch (one look at the directory in each layer per slice), not a LOOKUP per name. */
+  async lookupNames(dir: FsObject, names: readonly string[]): Promise<(FsObject | undefined)[]> {
+    return (await this.current.fs.lookupNames(this.inner(dir), names)).map((o) => o && this.wrap(o));
+  }
+
   async getattr(obj: FsObject): Promise<FsAttrs> {
     return this.current.fs.getattr(this.inner(obj));
   }

@@ -69,6 +69,11 @@ t.test('a node keeps the generation it booted until its next MOUNT; its old hand
   t.equal(await cat(fs, await lookupPath(fs, 'etc/hostname')), 'n31\n', 'over the same layer');
   t.equal(await statusOf(fs.resolve(motd.fileid, 1n)), NfsStat.STALE, 'a handle of the previous boot is stale');
   t.equal(await statusOf(fs.getattr(motd)), NfsStat.STALE);
+  const etcNow = await lookupPath(fs, 'etc');
+  const entries = await fs.lookupNames!(etcNow, ['hostname', 'gone', 'motd', 'new-in-2']);
+  t.same(entries.map((o) => o?.generation), [2n, undefined, 2n, 2n], "READDIRPLUS's entries in one batch: the names there, on the generation booted");
+  t.equal(await cat(fs, entries[2]!), 'two\n');
+  t.equal(await statusOf(fs.lookupNames!(motd, ['x'])), NfsStat.STALE, 'the batch of a directory of the previous boot is stale');
   t.match(await roots.get(IP), { booted: 2 });
 
   const again = (await roots.open(ROOT))!;
