@@ -74,9 +74,16 @@ export class DhcpServer {
   private store?: LeaseStore;
   private shared?: SharedLeaseStore;
   private waiting = 0;
-  private outage?: { since: number; unanswered: number };
-  /** When the store last came back after an outage (ms since the epoch; 0: never). */
-  private recoveredAt = 0;
+  /**
+   * Claims are numbered as they begin, so that "begun before" is exact: on a busy machine many begin and
+   * end within one millisecond, and a claim begun in the millisecond an outage was noticed is not one
+   * begun after it.
+   */
+  private claims = 0;
+  /** Since when the store is unreachable, and the last claim begun before that was noticed. */
+  private outage?: { since: number; unanswered: number; lastBefore: number };
+  /** The last claim begun before the store was seen back (0: never down). */
+  private recoveredAfter = 0;
   private syncTimer?: NodeJS.Timeout;
   private syncing = false;
   /** One line about malformed datagrams per interval, then how many more there were. */
@@ -229,6 +236,7 @@ export class DhcpServer {
     const shared = this.shared!;
     for (let tries = 0; tries < MAX_CLAIM_TRIES; tries++) {
       const now = Date.now();
+      const started = ++this.claims;
       let outcome: Outcome;
       try {
         outcome = this.policy.handle(req, now);
@@ -242,22 +250,23 @@ export class DhcpServer {
           claim = outcome.commit ? await shared.record(outcome.commit, now) : await shared.reserve(outcome.reserve!, now, tries === 0);
         } catch (e) {
           if (outcome.reserve) this.policy.withdrawOffer(outcome.reserve.client);
-          return this.storeDown(e as Error, now);
+          return this.storeDown(e as Error, started);
         }
-        this.storeUp(now);
+        this.storeUp(started);
       }
       if (claim.ok && tries === 0 && isNak(outcome)) {
         // A NAK decided from what this server knew: another server may have bound the address
         // to this client since. Asked once, from the store itself.
+        const asked = ++this.claims;
         try {
           const rows = await shared.lookup(req.msg.ciaddr || requestedAddress(req), clientKeyOf(req.msg));
-          this.storeUp(now);
+          this.storeUp(asked);
           if (rows.length > 0) {
             this.policy.load(rows);
             continue;
           }
         } catch (e) {
-          return this.storeDown(e as Error, now);
+          return this.storeDown(e as Error, asked);
         }
       }
       if (claim.ok) {
@@ -279,7 +288,7 @@ export class DhcpServer {
     this.log(`request from ${from} not answered: ${MAX_CLAIM_TRIES} claims in a row were refused by ${shared.name} (other servers took the addresses meanwhile)`);
   }
 
-  /** A claim that started at `started` failed. */
+  /** Claim number `started` failed. */
   private storeDown(err: Error, started: number): void {
     if (this.outage) {
       this.outage.unanswered++;
@@ -287,18 +296,21 @@ export class DhcpServer {
     }
     // A claim begun before the store came back (queued for, or on, a connection the outage broke)
     // says nothing of the store now: the claims begun since decide, so one outage is not logged twice.
-    if (started <= this.recoveredAt) return;
-    this.outage = { since: Date.now(), unanswered: 1 };
+    if (started <= this.recoveredAfter) return;
+    this.outage = { since: Date.now(), unanswered: 1, lastBefore: this.claims };
     this.log(`lease store ${this.shared!.name}: ${err.message}; answering nothing that cannot be recorded until it is back`);
   }
 
-  /** A claim that started at `started` succeeded: the outage is over if the claim began after it did. */
+  /**
+   * Claim number `started` succeeded: the outage is over if the claim began after it was noticed. One
+   * begun before (its statement already running when the database went down) says nothing of now.
+   */
   private storeUp(started: number): void {
-    if (!this.outage || started < this.outage.since) return;
+    if (!this.outage || started <= this.outage.lastBefore) return;
     const secs = ((Date.now() - this.outage.since) / 1000).toFixed(1);
     this.log(`lease store ${this.shared!.name} is back after ${secs} s; ${this.outage.unanswered} requests were left unanswered meanwhile`);
     this.outage = undefined;
-    this.recoveredAt = Date.now();
+    this.recoveredAfter = this.claims;
   }
 
   /** Reads what the other servers wrote, so this one offers what is free and knows the clients they serve. */

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { until } from '../../../test/support/until.js';
 import { createSocket, type Socket } from 'node:dgram';
 import {
   DhcpServer,
@@ -38,8 +39,11 @@ class MemoryStore implements SharedLeaseStore {
   rows = new Map<number, Lease>();
   down = false;
   calls = 0;
-  /** The next claim waits here (after saying so through `entered`) and then fails with what it is given, if anything. */
-  stall?: { entered: () => void; outcome: Promise<Error | undefined> };
+  /**
+   * The next claim waits here (after saying so through `entered`) and then fails with what it is given, if
+   * anything; with `finishes`, a claim the store had begun before it went down succeeds even so.
+   */
+  stall?: { entered: () => void; outcome: Promise<Error | undefined>; finishes?: boolean };
   private free(l: Lease | undefined, client: string, now: number) {
     return !l || l.client === client || l.state === 'released' || l.end <= now;
   }
@@ -61,7 +65,7 @@ class MemoryStore implements SharedLeaseStore {
       const err = await stall.outcome;
       if (err) throw err;
     }
-    if (this.down) throw new Error('connection refused');
+    if (this.down && !stall?.finishes) throw new Error('connection refused');
     const held = this.rows.get(l.ip);
     if (!this.free(held, l.client, now)) return { ok: false, holders: [held!] };
     this.rows.set(l.ip, l);
@@ -183,4 +187,34 @@ t.test('a claim begun during the outage that fails after the store is back does 
   t.equal(await stalled, undefined, 'the failed claim is not answered');
   t.equal(type(await ask(1, '020000000033')), 2, 'and the server goes on answering');
   t.equal(lines.filter((l) => /answering nothing that cannot be recorded/.test(l)).length, 1, 'one outage, logged once');
+});
+
+t.test('a claim begun before the outage that succeeds after it was met does not end it, within one millisecond too', async (t) => {
+  // Every claim begins and ends in the same millisecond, as a burst on a busy machine can.
+  const frozen = Date.now();
+  const realNow = Date.now;
+  Date.now = () => frozen;
+  t.teardown(() => {
+    Date.now = realNow;
+  });
+  const { store, lines, ask } = await setup(t);
+  let entered!: () => void;
+  const inStore = new Promise<void>((resolve) => (entered = resolve));
+  let finish!: (e: Error | undefined) => void;
+  // A claim begins while the store is up and stays in it (its statement running when the database stops) ...
+  store.stall = { entered, outcome: new Promise<Error | undefined>((resolve) => (finish = resolve)), finishes: true };
+  const early = ask(1, '020000000040');
+  await inStore;
+  store.down = true;
+  t.equal(await ask(1, '020000000041'), undefined, 'no answer once the store is down');
+  // ... and succeeds after the outage was met.
+  finish(undefined);
+  await early;
+  await until(() => lines.some((l) => /^DHCPOFFER .*02:00:00:00:00:40/.test(l)), 'the early claim answered');
+  t.notMatch(lines.join('\n'), /is back after/, 'the early claim says nothing of the store now');
+  t.equal(await ask(1, '020000000042'), undefined, 'still no answer while the store is down');
+  store.down = false;
+  t.equal(type(await ask(1, '020000000043')), 2, 'answered once the store is back');
+  t.equal(lines.filter((l) => /answering nothing that cannot be recorded/.test(l)).length, 1, 'one outage, logged once');
+  t.equal(lines.filter((l) => /is back after/.test(l)).length, 1, 'and its end once');
 });
