@@ -4,6 +4,8 @@ import { NfsStat } from './nfs3-constants.js';
 /** How long a handle a full walk did not find stays STALE without another walk. */
 const GONE_MS = 30_000;
 const SCAN_SLICE = 512;
+/** Paths pathOf keeps made (about a path per object a busy client touches); past it they are dropped together. */
+const MAX_PATHS = 65_536;
 
 interface Link {
   parent: bigint;
@@ -36,6 +38,12 @@ export class ExportTree<S> {
   private scanning: Promise<void> | undefined;
   /** Objects a full walk did not find, until when: a client retrying a deleted file's handle costs no new walk. */
   private readonly gone = new Map<string, number>();
+  /**
+   * Paths pathOf made, by inode: every call on a handle asks for one, and the same string each time also
+   * keeps its hash for the attribute cache's lookup. A new inode changes no path made before; an inode
+   * recorded under another name or forgotten may be on any of them, so then they are all dropped.
+   */
+  private readonly paths = new Map<bigint, string>();
 
   constructor(
     readonly rootIno: bigint,
@@ -50,13 +58,17 @@ export class ExportTree<S> {
     const l = this.links.get(ino);
     // Every LOOKUP and READDIRPLUS entry records what it saw, nearly always what the map already says.
     if (l !== undefined && l.parent === parent && l.name === name) return;
+    if (l !== undefined) this.paths.clear();
     this.links.set(ino, { parent, name });
   }
 
   /** Drops what the map says about `name` in `parent` (after REMOVE/RMDIR/RENAME away). */
   forget(parent: bigint, name: string, ino: bigint): void {
     const l = this.links.get(ino);
-    if (l && l.parent === parent && l.name === name) this.links.delete(ino);
+    if (l && l.parent === parent && l.name === name) {
+      this.links.delete(ino);
+      this.paths.clear();
+    }
   }
 
   parentOf(ino: bigint): bigint | undefined {
@@ -65,6 +77,9 @@ export class ExportTree<S> {
 
   /** The path from the root as the map knows it (the attribute cache's key too). */
   pathOf(ino: bigint): string | undefined {
+    if (ino === this.rootIno) return '';
+    const made = this.paths.get(ino);
+    if (made !== undefined) return made;
     const names: string[] = [];
     let at = ino;
     for (let depth = 0; at !== this.rootIno; depth++) {
@@ -73,7 +88,10 @@ export class ExportTree<S> {
       names.push(l.name);
       at = l.parent;
     }
-    return names.reverse().join('/');
+    const rel = names.reverse().join('/');
+    if (this.paths.size >= MAX_PATHS) this.paths.clear();
+    this.paths.set(ino, rel);
+    return rel;
   }
 
   private async check(rel: string | undefined, ino: bigint, birth: bigint): Promise<S | undefined> {
