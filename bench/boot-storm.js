@@ -307,7 +307,7 @@ async function startStack(name, { link, work, bootDir, rootsDir, image, fixedNod
     join(work, 'nginx.conf'),
     `daemon off;\nuser root;\nworker_processes auto;\npid ${work}/nginx.pid;\nerror_log ${work}/nginx-error.log;\n` +
       `events { worker_connections 8192; }\n` +
-      `http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n` +
+      `http {\n  access_log ${work}/nginx-access.log;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n` +
       `  client_body_temp_path ${work}/nginx-body;\n  proxy_temp_path ${work}/nginx-proxy;\n  fastcgi_temp_path ${work}/nginx-fastcgi;\n` +
       `  uwsgi_temp_path ${work}/nginx-uwsgi;\n  scgi_temp_path ${work}/nginx-scgi;\n` +
       `  server { listen ${SERVER}:80; root ${bootDir}; }\n}\n`,

@@ -261,13 +261,14 @@ try {
     const nginx = which('nginx');
     if (!nginx) skipped.nginx = 'not installed (apt-get install nginx-light)';
     else {
-      // Debian's nginx.conf as far as a static file goes: sendfile and tcp_nopush on, one worker per core.
+      // Debian's nginx.conf as far as a static file goes: sendfile and tcp_nopush on, one worker per core, and
+      // its access log (a combined-format line per request, as netboot writes one), to a file here.
       const conf = join(dir, 'nginx.conf');
       await serve('nginx', nginx, async (port) => {
         const text =
           `daemon off;\n${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes auto;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\n` +
           `events { worker_connections 1024; }\n` +
-          `http {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n` +
+          `http {\n  access_log ${dir}/nginx-access.log;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_timeout 65;\n  default_type application/octet-stream;\n` +
           `  client_body_temp_path ${dir}/nginx-body;\n  proxy_temp_path ${dir}/nginx-proxy;\n  fastcgi_temp_path ${dir}/nginx-fastcgi;\n` +
           `  uwsgi_temp_path ${dir}/nginx-uwsgi;\n  scgi_temp_path ${dir}/nginx-scgi;\n` +
           `  server { listen 127.0.0.1:${port}; root ${root}; }\n}\n`;
