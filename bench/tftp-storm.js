@@ -13,9 +13,10 @@
 // that load disturbs less than the throughput).
 //
 //   node bench/tftp-storm.js [--clients N] [--size MiB] [--blksize B] [--rounds R]
-//                            [--servers netboot,tftpd-hpa,dnsmasq] [--netboot-threads N] [--profile DIR] [--json]
+//                            [--servers netboot,tftpd-hpa,dnsmasq] [--netboot-threads N] [--baseline DIR] [--profile DIR] [--json]
 // With --profile DIR the netboot server runs under `node --cpu-prof`;
-// --netboot-threads is netboot's --threads (its transfer threads).
+// --netboot-threads is netboot's --threads (its transfer threads);
+// --baseline DIR adds another built checkout's netboot as server `baseline`.
 //
 // Needs root (network namespaces) and curl; tftpd-hpa and dnsmasq(-base) are
 // skipped with the reason printed when not installed.
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     servers: { type: 'string', default: 'netboot,tftpd-hpa,dnsmasq' },
     profile: { type: 'string' },
     'netboot-threads': { type: 'string' },
+    baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -86,6 +88,13 @@ function groupCpu(pgid) {
   return byPid;
 }
 
+/** CPU seconds of this process's reaped children (the curl clients: `ip netns exec` execs curl), in 10 ms ticks. */
+function childrenCpu() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
 /** Whether something answers TFTP on 127.0.0.1:69 in `ns`: curl gets a file-not-found, not a timeout. */
 async function answers(ns) {
   const r = await runClient(ns, '.probe', 512, 2);
@@ -122,9 +131,11 @@ async function storm(ns, pgid, clients, blksize, size) {
       await sleep(50);
     }
   })();
+  const clientCpu0 = childrenCpu();
   const t0 = performance.now();
   const results = await Promise.all(Array.from({ length: clients }, () => runClient(ns, KERNEL, blksize)));
   const wall = (performance.now() - t0) / 1000;
+  const clientCpu = childrenCpu() - clientCpu0;
   sampling = false;
   await sampler;
   sampleCpu();
@@ -141,6 +152,7 @@ async function storm(ns, pgid, clients, blksize, size) {
     peakRssMB: Math.round(peak),
     cpuSeconds: Number(cpu.toFixed(2)),
     cpuUsPerBlock: Number(((cpu * 1e6) / (clients * (Math.floor(size / blksize) + 1))).toFixed(2)),
+    clientCpuUsPerBlock: Number(((clientCpu * 1e6) / (clients * (Math.floor(size / blksize) + 1))).toFixed(2)),
   };
 }
 
@@ -150,9 +162,10 @@ async function startTftp(name, dir, work, atExit) {
   const vethError = addVeth(ns); // in.tftpd resolves -a with AI_ADDRCONFIG
   if (vethError) return { why: vethError };
   let server;
-  if (name === 'netboot') {
+  if (name === 'netboot' || name === 'baseline') {
     const prof = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-    server = startServer(ns, process.execPath, [...prof, cli, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', '69', ...(values['netboot-threads'] ? ['--threads', values['netboot-threads']] : [])], join(work, `${name}.log`), atExit);
+    const entry = name === 'baseline' ? join(values.baseline, 'packages/netboot/dist/cli.js') : cli;
+    server = startServer(ns, process.execPath, [...prof, entry, 'tftp', '--root', dir, '--listen', '127.0.0.1', '--port', '69', ...(values['netboot-threads'] ? ['--threads', values['netboot-threads']] : [])], join(work, `${name}.log`), atExit);
   } else if (name === 'tftpd-hpa') {
     const bin = which('in.tftpd');
     if (!bin) return { why: 'not installed (apt-get install tftpd-hpa)' };
@@ -185,14 +198,16 @@ async function main() {
   const blksize = Number(values.blksize);
   const rounds = Number(values.rounds);
   const servers = values.servers.split(',');
+  if (values.baseline && !servers.includes('baseline')) servers.splice(1, 0, 'baseline');
   if (
     !(Number.isInteger(clients) && clients >= 1 && clients <= 500) ||
     !(sizeMiB > 0 && sizeMiB <= 1024) ||
     !(Number.isInteger(blksize) && blksize >= 8 && blksize <= 65464) ||
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
-    servers.some((s) => !['netboot', 'tftpd-hpa', 'dnsmasq'].includes(s))
+    servers.some((s) => !['netboot', 'tftpd-hpa', 'dnsmasq', 'baseline'].includes(s)) ||
+    (servers.includes('baseline') && !values.baseline)
   ) {
-    console.error('usage: node bench/tftp-storm.js [--clients N (1-500)] [--size MiB] [--blksize B] [--rounds R] [--servers netboot,tftpd-hpa,dnsmasq] [--json]');
+    console.error('usage: node bench/tftp-storm.js [--clients N (1-500)] [--size MiB] [--blksize B] [--rounds R] [--servers netboot,tftpd-hpa,dnsmasq] [--baseline DIR] [--json]');
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -216,7 +231,7 @@ async function main() {
     const rows = [];
     if (!values.json) {
       console.log(`${clients} curl clients at once, each fetching a ${sizeMiB} MiB file, blksize ${blksize} lock-step, ${rounds > 1 ? `best of ${rounds} rounds` : '1 round'}`);
-      console.log(`${'server'.padEnd(11)}${'MB/s'.padStart(8)}${'wall s'.padStart(8)}${'slowest s'.padStart(11)}${'fastest s'.padStart(11)}${'failed'.padStart(8)}${'peak RSS MB'.padStart(13)}${'cpu s'.padStart(8)}${'µs/blk'.padStart(8)}  load`);
+      console.log(`${'server'.padEnd(11)}${'MB/s'.padStart(8)}${'wall s'.padStart(8)}${'slowest s'.padStart(11)}${'fastest s'.padStart(11)}${'failed'.padStart(8)}${'peak RSS MB'.padStart(13)}${'cpu s'.padStart(8)}${'µs/blk'.padStart(8)}${'curl µs/blk'.padStart(13)}  load`);
     }
     for (const name of servers) {
       const s = await startTftp(name, dir, work, atExit);
@@ -236,7 +251,7 @@ async function main() {
         else {
           console.log(
             `${name.padEnd(11)}${String(row.MBps).padStart(8)}${String(row.seconds).padStart(8)}${String(row.slowest).padStart(11)}` +
-              `${String(row.fastest).padStart(11)}${String(row.failed).padStart(8)}${String(row.peakRssMB).padStart(13)}${String(row.cpuSeconds).padStart(8)}${String(row.cpuUsPerBlock).padStart(8)}  ${row.load.join(' ')}`,
+              `${String(row.fastest).padStart(11)}${String(row.failed).padStart(8)}${String(row.peakRssMB).padStart(13)}${String(row.cpuSeconds).padStart(8)}${String(row.cpuUsPerBlock).padStart(8)}${String(row.clientCpuUsPerBlock).padStart(13)}  ${row.load.join(' ')}`,
           );
         }
       }
@@ -251,9 +266,10 @@ async function main() {
         jsonCell({ key: 'aggregate', label: `${clients} x ${sizeMiB} MiB at blksize ${blksize}: aggregate`, unit: 'MB/s', values: values3((r) => r.MBps), reference: 'in.tftpd' }),
         jsonCell({ key: 'slowest', label: 'slowest client', unit: 's', higherIsBetter: false, values: values3((r) => r.slowest), reference: 'in.tftpd' }),
         jsonCell({ key: 'cpu-per-block', label: 'server CPU per block sent (process group, children included)', unit: 'µs', higherIsBetter: false, values: values3((r) => r.cpuUsPerBlock), reference: 'in.tftpd' }),
+        jsonCell({ key: 'client-cpu-per-block', label: 'the curl clients\' CPU per block received (all of them, 10 ms ticks)', unit: 'µs', higherIsBetter: false, values: values3((r) => r.clientCpuUsPerBlock), reference: 'in.tftpd' }),
         jsonCell({ key: 'peak-rss', label: 'server peak RSS (process group)', unit: 'MB', higherIsBetter: false, values: values3((r) => r.peakRssMB), reference: 'in.tftpd' }),
       ];
-      console.log(JSON.stringify(report({ benchmark: 'tftp-storm', params: { clients, sizeMiB, blksize, rounds, client: 'curl', netbootThreads: values['netboot-threads'] ?? null }, cells, detail: { rows } })));
+      console.log(JSON.stringify(report({ benchmark: 'tftp-storm', params: { clients, sizeMiB, blksize, rounds, client: 'curl', netbootThreads: values['netboot-threads'] ?? null, baseline: values.baseline ?? null }, cells, detail: { rows } })));
     }
   } finally {
     atExit.run();
