@@ -501,8 +501,12 @@ static bool hand_back(udp_sock *s, int first, int n, int err, const char *syscal
  * answers what the script expects; anything else goes back to the thread. */
 static bool serve_on_loop(void *owner) {
   udp_sock *s = owner;
-  for (int round = 0; round < READ_ROUNDS; round++) {
-    int n = recvmmsg(s->fd, s->rmsgs, s->slots, MSG_DONTWAIT, NULL);
+  /* One datagram a wakeup: a script's peer sends one (an ACK) and waits for
+   * the reply, and a recvmmsg of more slots pays a second, empty receive in
+   * the kernel for every block. epoll is level-triggered: a datagram still
+   * queued brings the loop back. */
+  for (;;) {
+    int n = recvmmsg(s->fd, s->rmsgs, 1, MSG_DONTWAIT, NULL);
     if (n < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return true;
@@ -514,10 +518,9 @@ static bool serve_on_loop(void *owner) {
     int first = run_script(s, n, &err, true);
     /* A reply the kernel could not take waits in the queue for the thread's writable poll. */
     if (err != 0 || first < n || s->queue_len > s->queue_head) return hand_back(s, first, n, err, "sendmmsg");
-    for (int i = 0; i < n; i++) reset_slot(s, (uint32_t)i);
-    if ((uint32_t)n < s->slots) return true;
+    reset_slot(s, 0);
+    return true;
   }
-  return true;
 }
 
 /* Hands the socket to a native loop when a script is armed with steps left
