@@ -131,6 +131,8 @@ async function measure(port, file, blksize, size, servingPid) {
   if (!(secs > 0)) return { error: `curl: ${errText.trim() || out}` };
   // The counted part of the transfer is its tail: countedMs of secs at an even rate.
   const blocks = Math.round((size / blksize) * Math.min(1, countedMs / 1000 / secs));
+  // perf attaches 200 ms into the transfer: a fast one leaves too little counted to divide by.
+  if (countedMs < 100 || blocks < 1000) return { error: `the transfer (${secs.toFixed(2)} s) ended before enough of it was counted: use a larger --size` };
   const total = {};
   const threads = new Set();
   for (const line of perfOut.split('\n')) {
