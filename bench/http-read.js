@@ -14,7 +14,7 @@
 // receive path, one whose sends go out on its clients' acknowledgements
 // leaves it to them. The total is what the machine pays per GiB.
 // A second cell fetches a 4 KiB file (a boot script's size) --small times
-// (default 2000; 0 skips it) over one keep-alive connection, one curl
+// (default 10000, under a second a server; 0 skips it) over one keep-alive connection, one curl
 // (busybox httpd closes each connection; curl opens the next): requests per
 // second and server CPU microseconds per request.
 //   node bench/http-read.js [--size MiB] [--runs N] [--parallel 1,8] [--small N] [--servers netboot,netboot-reads,nginx,busybox] [--baseline DIR] [--syscalls] [--json]
@@ -49,7 +49,7 @@ const runs = Number(opt('--runs', '3'));
 const parallels = String(opt('--parallel', '1,8')).split(',').map(Number);
 const wanted = String(opt('--servers', 'netboot,netboot-reads,nginx,busybox')).split(',');
 const syscalls = args.includes('--syscalls');
-const smallCount = Number(opt('--small', '2000'));
+const smallCount = Number(opt('--small', '10000'));
 const baselineDir = opt('--baseline', undefined);
 const SMALL_SIZE = 4096;
 if (!(sizeMiB > 0 && runs > 0 && parallels.every((p) => Number.isInteger(p) && p > 0) && Number.isInteger(smallCount) && smallCount >= 0)) {
