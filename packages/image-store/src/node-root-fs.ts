@@ -98,6 +98,14 @@ export class NodeRootFs implements ExportFs {
     return this.wrap(await this.current.fs.lookup(this.inner(dir), name));
   }
 
+  lookupNow(dir: FsObject, name: Buffer): FsObject | undefined {
+    const g = dir as GenerationObject;
+    // A directory of a generation the node no longer runs: lookup() answers STALE.
+    if (g.from !== this.current) return undefined;
+    const o = this.current.fs.lookupNow(g.inner, name);
+    return o && this.wrap(o);
+  }
+
   /** READDIRPLUS's entries from the overlay's batch (one look at the directory in each layer per slice), not a LOOKUP per name. */
   async lookupNames(dir: FsObject, names: readonly string[]): Promise<(FsObject | undefined)[]> {
     return (await this.current.fs.lookupNames(this.inner(dir), names)).map((o) => o && this.wrap(o));

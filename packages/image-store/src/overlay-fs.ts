@@ -841,6 +841,17 @@ export class OverlayFs implements ExportFs {
     return this.object(child(d.rel, s), loc);
   }
 
+  /**
+   * lookup()'s answer without a promise (ExportFs.lookupNow) when the cache vouches for the name's location and no
+   * change of this root or copy-up may be moving it (a walk's LOOKUPs after the READDIRPLUS that located the names);
+   * undefined otherwise, for lookup() to answer, errors included. A cached location is never a whiteout.
+   */
+  lookupNow(dir: FsObject, name: Buffer): FsObject | undefined {
+    const rel = child((dir as OverlayObject).rel, name.toString('latin1'));
+    const loc = this.locationNow(rel);
+    return loc && this.object(rel, loc);
+  }
+
   async lookupNames(dir: FsObject, names: readonly string[]): Promise<(FsObject | undefined)[]> {
     const d = dir as OverlayObject;
     return this.locateIn(d.rel, names).map((loc, i) => loc && this.object(child(d.rel, names[i]!), loc));

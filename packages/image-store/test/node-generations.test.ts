@@ -73,6 +73,13 @@ t.test('a node keeps the generation it booted until its next MOUNT; its old hand
   const entries = await fs.lookupNames!(etcNow, ['hostname', 'gone', 'motd', 'new-in-2']);
   t.same(entries.map((o) => o?.generation), [2n, undefined, 2n, 2n], "READDIRPLUS's entries in one batch: the names there, on the generation booted");
   t.equal(await cat(fs, entries[2]!), 'two\n');
+  const motdNow = fs.lookupNow!(etcNow, Buffer.from('motd'));
+  t.equal(motdNow?.fileid, (await fs.lookup(etcNow, Buffer.from('motd'))).fileid, 'a name the batch located is looked up without a promise');
+  t.equal(motdNow?.generation, 2n);
+  t.equal(fs.lookupNow!(etcNow, Buffer.from('gone')), undefined, 'a name not there is left to lookup(), which gives the error');
+  t.equal(fs.lookupNow!(motd, Buffer.from('x')), undefined, 'so is a directory of the previous boot (STALE from lookup())');
+  await fs.remove(etcNow, Buffer.from('new-in-2'), false);
+  t.equal(fs.lookupNow!(etcNow, Buffer.from('new-in-2')), undefined, 'a name removed (a whiteout now) is not answered from before the change');
   t.equal(await statusOf(fs.lookupNames!(motd, ['x'])), NfsStat.STALE, 'the batch of a directory of the previous boot is stale');
   t.match(await roots.get(IP), { booted: 2 });
 
