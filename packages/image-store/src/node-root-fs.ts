@@ -123,10 +123,10 @@ export class NodeRootFs implements ExportFs {
     return this.current.fs.read(this.inner(obj), buf, at, count, position);
   }
 
-  readNow(obj: FsObject, buf: Buffer, at: number, count: number, position: number): number {
+  readNow(obj: FsObject, buf: Buffer, at: number, count: number, position: number, alone = false): number {
     const g = obj as GenerationObject;
     // An object of a generation the node no longer runs: read() answers STALE.
-    return g.from === this.current ? this.current.fs.readNow(g.inner, buf, at, count, position) : -1;
+    return g.from === this.current ? this.current.fs.readNow(g.inner, buf, at, count, position, alone) : -1;
   }
 
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {

@@ -808,12 +808,14 @@ export class OverlayFs implements ExportFs {
   }
 
   /**
-   * read()'s direct copy without a promise (ExportFs.readNow), for a READ the serving thread copies
-   * whatever else runs (DIRECT_READ_MAX) of a file open already whose location is cached; -1 otherwise.
+   * read()'s direct copy without a promise (ExportFs.readNow), of a file open already whose location is
+   * cached: for a READ the serving thread copies whatever else runs (DIRECT_READ_MAX), and for one up to
+   * directReadMax that its client waits on `alone` while no other READ runs on this thread (read() copies
+   * it here too); -1 otherwise.
    */
-  readNow(obj: FsObject, buf: Buffer, at: number, count: number, position: number): number {
+  readNow(obj: FsObject, buf: Buffer, at: number, count: number, position: number, alone = false): number {
     const o = obj as OverlayObject;
-    if (count > Math.min(DIRECT_READ_MAX, this.directReadMax)) return -1;
+    if (count > (alone && readsRunning === 0 ? this.directReadMax : Math.min(DIRECT_READ_MAX, this.directReadMax))) return -1;
     const loc = this.locationNow(o.rel);
     if (!loc || this.fileidOf(loc) !== o.fileid) return -1;
     const ino = loc.st.ino;
@@ -952,7 +954,16 @@ export class OverlayFs implements ExportFs {
 
   async read(obj: FsObject, buf: Buffer, at: number, count: number, position: number): Promise<number> {
     const o = obj as OverlayObject;
-    const loc = await this.locateObj(o);
+    // Counted from its start, as nfs3's local backend counts it: a READ still finding its file runs too (readNow).
+    readsRunning++;
+    try {
+      return await this.readLocated(o, await this.locateObj(o), buf, at, count, position);
+    } finally {
+      readsRunning--;
+    }
+  }
+
+  private readLocated(o: OverlayObject, loc: Located, buf: Buffer, at: number, count: number, position: number): Promise<number> {
     const ino = loc.st.ino;
     const io = this.io(loc.layer);
     // As nfs3's local backend: a read the page cache holds is copied on the serving thread (above
@@ -965,12 +976,7 @@ export class OverlayFs implements ExportFs {
       const done = Math.max(direct, 0);
       return done + (await readFd(fd, buf, at + done, count - done, position + done)).bytesRead;
     };
-    readsRunning++;
-    try {
-      return await this.useFile(loc.layer, o.rel, ino, readAt);
-    } finally {
-      readsRunning--;
-    }
+    return this.useFile(loc.layer, o.rel, ino, readAt);
   }
 
   /** `fn` with an open descriptor of the file `rel` of a layer, which is inode `ino` (see `files` and `imageFiles`). */

@@ -529,3 +529,26 @@ t.test("RENAME over a file's last name in the node layer holds it across renamea
   t.not(lstatSync(path).ino, bigIno, 'the name is the renamed file now');
   t.equal(okv(await c.getattr(okv(await c.lookup(root, 'big')).object)).attributes.size, 0n, 'served as the renamed file');
 });
+
+t.test('a large READ of a cached image file is copied without a promise only when its client waits on it alone and no other READ runs', { skip: native ? false : 'the platform module is not built' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const content = Buffer.alloc(150_000, 'k');
+  const store = new ImageStore(join(dir, 'state'));
+  await store.import('big', { kind: 'tar', stream: once(tar([{ name: 'boot/', type: '5' }, { name: 'boot/kernel', data: content }])) });
+  // directReadMax as on an NFS worker thread, where read() copies a lone large READ on the thread.
+  const fs = await OverlayFs.open(store.generationPath('big', 1), join(dir, 'upper'), join(dir, 'origins.json'), { directReadMax: Infinity });
+  t.teardown(() => fs.close());
+  const kernel = await fs.lookup(await fs.lookup(await fs.root(), Buffer.from('boot')), Buffer.from('kernel'));
+  const first = Buffer.alloc(150_000);
+  t.equal(await fs.read(kernel, first, 0, 150_000, 0), 150_000, 'read() opens the image file');
+  readFileSync(join(store.generationPath('big', 1), 'boot/kernel')); // in the page cache
+  const now = Buffer.alloc(150_000);
+  t.equal(fs.readNow(kernel, now, 0, 150_000, 0, true), 150_000, 'readNow: a large READ its client waits on alone');
+  t.ok(now.equals(content), 'the file bytes');
+  t.equal(fs.readNow(kernel, now, 0, 150_000, 0, false), -1, 'not when the client waits on others too');
+  const running = fs.read(kernel, Buffer.alloc(150_000), 0, 150_000, 0);
+  t.equal(fs.readNow(kernel, now, 0, 150_000, 0, true), -1, 'not while another READ runs on this thread');
+  t.equal(await running, 150_000);
+  t.equal(fs.readNow(kernel, now, 0, 8192, 0), 8192, 'a small one whatever else runs');
+});
