@@ -30,12 +30,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './lib/free-port.js';
-import { load, which } from './lib/processes.js';
+import { load, threadsCpuNs, which } from './lib/processes.js';
 import { cell, report } from './lib/report.js';
 
 const args = process.argv.slice(2);
@@ -73,9 +73,7 @@ if (baselineCli !== undefined && !existsSync(baselineCli)) {
  */
 function cpu(pid) {
   try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1e9;
+    return threadsCpuNs(pid) / 1e9;
   } catch {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

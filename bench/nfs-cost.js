@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { startServers } from './lib/nfs-comparison.js';
 import { nfsThreads } from './lib/nfs-servers.js';
-import { cleanups, inNs, load, which } from './lib/processes.js';
+import { cleanups, inNs, load, threadsCpuNs as cpuNs, which } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
@@ -88,19 +88,6 @@ function cpu(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
-}
-
-/** CPU nanoseconds of all the process's threads, from schedstat (exact, where stat counts 10 ms ticks). */
-function cpuNs(pid) {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return ns;
 }
 
 /** The NFS server's own pid: for Ganesha the started pid is the unshare/sh wrapper. */

@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanups, load, sleep, which } from './lib/processes.js';
+import { cleanups, load, sleep, threadsCpuNs, which } from './lib/processes.js';
 import { freePort } from './lib/free-port.js';
 import { cell as jsonCell, report } from './lib/report.js';
 import { buildC } from './lib/c-client.js';
@@ -59,12 +59,10 @@ function cpu(pid) {
   }
 }
 
-/** CPU nanoseconds of all the process's threads, from schedstat (exact, where stat counts 10 ms ticks). */
+/** CPU nanoseconds of all the process's threads (threadsCpuNs), undefined once it is gone. */
 function cpuNs(pid) {
   try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    return ns;
+    return threadsCpuNs(pid);
   } catch {
     return undefined;
   }

@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { addVeth, cleanups, createNetns, load, sleep, startServer, waitFor, which } from './lib/processes.js';
+import { addVeth, cleanups, createNetns, load, sleep, startServer, threadsCpuNs, waitFor, which } from './lib/processes.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
@@ -78,9 +78,7 @@ function groupCpu(pgid) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
-      let ns = 0;
-      for (const tid of readdirSync(`/proc/${p}/task`)) ns += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      byPid.set(p, ns / 1e9);
+      byPid.set(p, threadsCpuNs(p) / 1e9);
     } catch {
       // the process ended while we looked
     }

@@ -14,12 +14,12 @@
 // built checkout. With --rounds R each server is measured R times in
 // alternating order and the lowest cost is kept (load only ever adds to it).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanups, load, startServer, waitFor } from './lib/processes.js';
+import { cleanups, load, startServer, threadsCpuNs as cpuNs, waitFor } from './lib/processes.js';
 import { freePort } from './lib/free-port.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
@@ -63,19 +63,6 @@ async function flood({ port, rate, seconds }) {
   await new Promise((r) => setTimeout(r, 200)); // the last sends leave
   sock.close();
   console.log(JSON.stringify({ sent, seconds: (performance.now() - start) / 1000 }));
-}
-
-/** CPU nanoseconds of all the process's threads so far, from schedstat. */
-function cpuNs(pid) {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // a thread that just ended
-    }
-  }
-  return ns;
 }
 
 /** Datagrams dropped so far by the UDP sockets bound to `port` (the last column of /proc/net/udp). */

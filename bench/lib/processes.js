@@ -3,7 +3,7 @@
 // network namespace made for the run, and is sampled through /proc.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 const CLK_TCK = 100;
@@ -137,6 +137,23 @@ export function cpuSeconds(pid) {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU nanoseconds a process's threads have run so far, from each one's schedstat (exact, where
+ * /proc/PID/stat counts 10 ms ticks); a thread that ends while they are read is left out. Throws when
+ * the process is gone.
+ */
+export function threadsCpuNs(pid) {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns;
 }
 
 /** Peak resident set size in MB (VmHWM), or NaN when the process is gone. */
