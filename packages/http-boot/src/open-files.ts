@@ -17,6 +17,8 @@ export interface Entry {
   /** The file's identity, exact (statx's 64-bit values), and as numbers for response heads. */
   dev: bigint;
   ino: bigint;
+  /** Its change time when opened: a mode, owner or link change, or a write, since then asks for a new open. */
+  ctime: bigint;
   devNumber: number;
   inoNumber: number;
   /** Responses using the descriptor now; it is closed only once this is 0. */
@@ -48,8 +50,12 @@ const INACTIVE_MS = 10_000;
  * that now leads elsewhere (out of the root included) finds another inode
  * and is reopened, which refuses what leads out. A name that leads, by any
  * path, to the held inode is served that inode, which is what a new confined
- * open of the name served when it was held. Size and times come from each
- * request's own statx, so a file written in place is described as it is now.
+ * open of the name served when it was held. A change of the inode's status
+ * (its change time: a chmod or chown, a link, a write) also lets it go, so
+ * each request is served as a confined open of the name would serve it now
+ * (a non-root server refused a file made unreadable, say), to the file
+ * system's timestamp granularity (a change in the clock tick of the one
+ * before leaves the change time as it was).
  */
 export class OpenFiles {
   private readonly held = new Map<string, Entry>();
@@ -64,7 +70,7 @@ export class OpenFiles {
     const e = this.held.get(name);
     if (e === undefined) return undefined;
     const s = this.slots;
-    if (!root.statInto(name, s) || s[STATX_SLOT.ino] !== e.ino || s[STATX_SLOT.dev] !== e.dev) {
+    if (!root.statInto(name, s) || s[STATX_SLOT.ino] !== e.ino || s[STATX_SLOT.dev] !== e.dev || s[STATX_SLOT.ctimeNs] !== e.ctime) {
       this.letGo(name, e);
       return undefined;
     }
@@ -94,7 +100,7 @@ export class OpenFiles {
     }
     const dev = s[STATX_SLOT.dev];
     const ino = s[STATX_SLOT.ino];
-    const e: Entry = { fd, dev, ino, devNumber: Number(dev), inoNumber: Number(ino), users: 1, retired: false, used: now };
+    const e: Entry = { fd, dev, ino, ctime: s[STATX_SLOT.ctimeNs], devNumber: Number(dev), inoNumber: Number(ino), users: 1, retired: false, used: now };
     this.held.set(name, e);
     return { fd, stat: statOf(s, e), entry: e };
   }

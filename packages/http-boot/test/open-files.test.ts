@@ -1,11 +1,14 @@
 import t from 'tap';
 import { request, Agent } from 'node:http';
+import { appendFileSync, chmodSync, linkSync, openSync, statSync } from 'node:fs';
 import { mkdtemp, mkdir, readdir, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { native } from '@netboot/platform';
 import { HttpBootServer } from '@netboot/http-boot';
+import { ServedRoot } from '@netboot/tftp-wire';
+import { OpenFiles } from '../src/open-files.js';
 import { start } from '../../../test/support/processes.js';
 import { untilAsync } from '../../../test/support/until.js';
 
@@ -161,6 +164,31 @@ t.test('symlinks swapped to lead out of the root while requests run: nothing out
   await swapper.stop();
   t.equal(wrong, 0, `every answer the inside file or 403 (${JSON.stringify(seen)} in ${requests} requests)`);
   t.ok(both(), 'both answers seen for both names: the swaps raced the requests');
+});
+
+t.test("a held descriptor is let go once its inode's status changes (mode, owner, links, a write), as a new open would see it", { skip: native ? false : 'descriptors are held only with the platform module' }, async (t) => {
+  const served = await ServedRoot.start(root, () => {});
+  t.teardown(() => served.close());
+  const files = new OpenFiles();
+  t.teardown(() => files.close());
+  await writeFile(join(root, 'status'), 'status\n');
+  const hold = () => files.hold('status', openSync(join(root, 'status'), 'r'), 0)!;
+  files.release(hold());
+  const again = files.use(served, 'status', 0);
+  t.ok(again, 'unchanged: the held descriptor is used again');
+  files.release(again!);
+  for (const [what, change] of [
+    ['chmod', (i: number) => chmodSync(join(root, 'status'), i % 2 ? 0o644 : 0o600)],
+    ['a new link', (i: number) => linkSync(join(root, 'status'), join(root, `status.link${i}`))],
+    ['a write in place', () => appendFileSync(join(root, 'status'), 'more\n')],
+  ] as const) {
+    // The change time's clock ticks coarsely (a change in the tick of the last one leaves it as it was):
+    // the change is made again until it shows in the inode, bounded.
+    const before = statSync(join(root, 'status'), { bigint: true }).ctimeNs;
+    for (let i = 0; i < 1000 && statSync(join(root, 'status'), { bigint: true }).ctimeNs === before; i++) change(i);
+    t.equal(files.use(served, 'status', 0), undefined, `after ${what}: let go, for the caller to open it anew`);
+    files.release(hold());
+  }
 });
 
 t.test('no descriptor is left open once the server is closed', async (t) => {
