@@ -61,6 +61,22 @@ async function setup(t: { teardown(f: () => unknown): void }, opts: { directWrit
 }
 
 /** This process's open descriptors of the file at `path` (also once its name is gone: "(deleted)"). */
+/**
+ * One node's OverlayFs over a fresh import of `members` (no NFS server in front), closed and removed when
+ * the test ends: for tests that reach into the layers or the backend's own calls.
+ */
+async function bareOverlay(t: { teardown(f: () => unknown): void }, members: Member[], opts: Parameters<typeof OverlayFs.open>[3]) {
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'state'));
+  await store.import('deb', { kind: 'tar', stream: once(tar(members)) });
+  const lower = store.generationPath('deb', 1);
+  const upper = join(dir, 'upper');
+  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.log'), opts);
+  t.teardown(() => fs.close());
+  return { dir, lower, upper, fs };
+}
+
 function descriptorsOn(path: string): number {
   return readdirSync('/proc/self/fd').filter((fd) => {
     try {
@@ -299,15 +315,8 @@ t.test('copy-up keeps the xattrs of directories, symlinks, FIFOs and devices too
 });
 
 t.test('a local rename in the node layer behind cached locations and descriptors: stale at most, never outside the layers', { skip: native ? false : 'the platform module is not built' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new ImageStore(join(dir, 'state'));
-  await store.import('deb', { kind: 'tar', stream: once(tar(IMAGE)) });
-  const lower = store.generationPath('deb', 1);
-  const upper = join(dir, 'upper');
   // Locations kept a minute: every call below, made after the swap, meets what was cached before it.
-  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.json'), { attributeCacheMs: 60_000 });
-  t.teardown(() => fs.close());
+  const { dir, lower, upper, fs } = await bareOverlay(t, IMAGE, { attributeCacheMs: 60_000 });
   const etc = await fs.lookup(await fs.root(), Buffer.from('etc'));
   const hostname = await fs.lookup(etc, Buffer.from('hostname'));
   const motd = await fs.lookup(etc, Buffer.from('motd'));
@@ -344,14 +353,8 @@ t.test('a local rename in the node layer behind cached locations and descriptors
 });
 
 t.test('a new name or a copy-up drops the cached locations of that name and its directories, and keeps the rest right', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new ImageStore(join(dir, 'state'));
-  await store.import('deb', { kind: 'tar', stream: once(tar(IMAGE)) });
-  const lower = store.generationPath('deb', 1);
   // Locations kept a minute: what is not dropped is reused by every call below.
-  const fs = await OverlayFs.open(lower, join(dir, 'upper'), join(dir, 'origins.log'), { attributeCacheMs: 60_000 });
-  t.teardown(() => fs.close());
+  const { lower, fs } = await bareOverlay(t, IMAGE, { attributeCacheMs: 60_000 });
   const at = async (path: string) => {
     let o = await fs.root();
     for (const n of path.split('/')) o = await fs.lookup(o, Buffer.from(n));
@@ -384,15 +387,8 @@ t.test('a new name or a copy-up drops the cached locations of that name and its 
 });
 
 t.test('past their lifetime, image names are checked against the node layer alone: kept while it covers nothing, found anew once a local user covers them', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new ImageStore(join(dir, 'state'));
-  await store.import('deb', { kind: 'tar', stream: once(tar(IMAGE)) });
-  const lower = store.generationPath('deb', 1);
-  const upper = join(dir, 'upper');
   // Locations kept 1 ms: every wait below lets the lifetime of what was found pass.
-  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.log'), { attributeCacheMs: 1 });
-  t.teardown(() => fs.close());
+  const { lower, upper, fs } = await bareOverlay(t, IMAGE, { attributeCacheMs: 1 });
   const lifetimePassed = async () => {
     const from = performance.now();
     await until(() => performance.now() - from > 2, 'the locations\' lifetime to pass');
@@ -531,18 +527,13 @@ t.test("RENAME over a file's last name in the node layer holds it across renamea
 });
 
 t.test('a large READ of a cached image file is copied without a promise only when its client waits on it alone and no other READ runs', { skip: native ? false : 'the platform module is not built' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const content = Buffer.alloc(150_000, 'k');
-  const store = new ImageStore(join(dir, 'state'));
-  await store.import('big', { kind: 'tar', stream: once(tar([{ name: 'boot/', type: '5' }, { name: 'boot/kernel', data: content }])) });
   // directReadMax as on an NFS worker thread, where read() copies a lone large READ on the thread.
-  const fs = await OverlayFs.open(store.generationPath('big', 1), join(dir, 'upper'), join(dir, 'origins.json'), { directReadMax: Infinity });
-  t.teardown(() => fs.close());
+  const { lower, fs } = await bareOverlay(t, [{ name: 'boot/', type: '5' }, { name: 'boot/kernel', data: content }], { directReadMax: Infinity });
   const kernel = await fs.lookup(await fs.lookup(await fs.root(), Buffer.from('boot')), Buffer.from('kernel'));
   const first = Buffer.alloc(150_000);
   t.equal(await fs.read(kernel, first, 0, 150_000, 0), 150_000, 'read() opens the image file');
-  readFileSync(join(store.generationPath('big', 1), 'boot/kernel')); // in the page cache
+  readFileSync(join(lower, 'boot/kernel')); // in the page cache
   const now = Buffer.alloc(150_000);
   t.equal(fs.readNow(kernel, now, 0, 150_000, 0, true), 150_000, 'readNow: a large READ its client waits on alone');
   t.ok(now.equals(content), 'the file bytes');
