@@ -9,6 +9,9 @@
 // TFTP read transfer's windows read by the addon from a cached file.
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
@@ -596,19 +599,21 @@ if (n) {
     return reader;
   }
 
+  /** A file holding `content`, read once so the page cache holds it (a script reads only cached chunks); removed at the test's end. */
+  function cachedFile(t: Test, content: Buffer): string {
+    const dir = mkdtempSync(join(tmpdir(), 'nb-script-file-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'f');
+    writeFileSync(file, content);
+    readFileSync(file);
+    return file;
+  }
+
   for (const [blksize, windowsize, size] of [[512, 1, 300_017], [1468, 4, 1468 * 150], [8, 1, 70_000]] as const) {
     t.test(`a file-backed script (blksize ${blksize}, windowsize ${windowsize}, ${size} bytes): the file's blocks a chunk at a time, the final ACK to onBatch`, async (t) => {
-      const { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
-      const dir = mkdtempSync(join(tmpdir(), 'nb-script-file-'));
-      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-      const file = join(dir, 'f');
       const content = Buffer.alloc(size);
       for (let i = 0; i < size; i++) content[i] = (i * 7 + (i >> 9)) & 0xff;
-      writeFileSync(file, content);
-      readFileSync(file); // cached
-      const fd = openSync(file, 'r');
+      const fd = openSync(cachedFile(t, content), 'r');
       const c = new Collector();
       const s = open(n, t, '127.0.0.1', c);
       const peer = await dgram('udp4', '127.0.0.1');
@@ -639,16 +644,8 @@ if (n) {
   }
 
   t.test('a file-backed script: stopped mid-way and resumed, replaced by udpScriptArm; arguments checked', async (t) => {
-    const { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = mkdtempSync(join(tmpdir(), 'nb-script-file-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'f');
     const size = 512 * 600;
-    writeFileSync(file, Buffer.alloc(size, 0x5a));
-    readFileSync(file);
-    const fd = openSync(file, 'r');
+    const fd = openSync(cachedFile(t, Buffer.alloc(size, 0x5a)), 'r');
     t.teardown(() => closeSync(fd));
     const c = new Collector();
     const s = open(n, t, '127.0.0.1', c);
