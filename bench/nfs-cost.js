@@ -228,6 +228,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     userUsPerOp: Number((((cpu1.user - cpu0.user) * 1e6) / n).toFixed(1)),
     sysUsPerOp: Number((((cpu1.sys - cpu0.sys) * 1e6) / n).toFixed(1)),
     syscalls: named,
+    ...(def.op === 'walk' ? { walk: { readdirplus: m.readdirplus, lookup: m.lookup, entries: m.entries, dirs: m.dirs } } : {}),
   };
 }
 
@@ -300,7 +301,8 @@ async function main() {
               `${def.label.padEnd(26)}${name.padEnd(15)}${String(r.opsPerSecond).padStart(8)}${r.syscallsPerOp.toFixed(1).padStart(8)}` +
                 `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
                 `${r.futexPerOp.toFixed(2).padStart(7)}${r.cpuUsPerOp.toFixed(0).padStart(8)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
-                Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`).join(', '),
+                Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`).join(', ') +
+                (r.walk ? `; per walk: ${r.walk.readdirplus} READDIRPLUS, ${r.walk.lookup} LOOKUP (${r.walk.entries} entries, ${r.walk.dirs} directories)` : ''),
             );
           }
         }

@@ -1,8 +1,11 @@
 import { BoundedMap } from './bounded-map.js';
 
-interface Entry<T> {
-  st: T;
-  until: number;
+/** A class, not a literal: see attributes.ts on allocation sites and pretenuring. */
+class Entry<T> {
+  constructor(
+    readonly st: T,
+    readonly until: number,
+  ) {}
 }
 
 /**
@@ -49,7 +52,7 @@ export class AttributeCache<T> {
 
   private store(key: string, st: T, now: number): void {
     if (this.ttlMs <= 0) return;
-    this.entries.set(key, { st, until: now + this.ttlMs });
+    this.entries.set(key, new Entry(st, now + this.ttlMs));
   }
 
   forget(key: string): void {

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 
-interface Listing {
-  dir: bigint;
-  mtime: bigint;
-  /** Whether the directory's last change was well before the snapshot, so an unchanged mtime means unchanged names. */
-  settled: boolean;
-  /** Each name's bytes as a string, one character a byte (nameKey): compact, and still the exact bytes. */
-  names: string[];
+/** A class, not an object literal: see file-handle.ts on allocation sites kept alive by a cache. */
+class Listing {
+  constructor(
+    readonly dir: bigint,
+    readonly mtime: bigint,
+    /** Whether the directory's last change was well before the snapshot, so an unchanged mtime means unchanged names. */
+    readonly settled: boolean,
+    /** Each name's bytes as a string, one character a byte (nameKey): compact, and still the exact bytes. */
+    readonly names: string[],
+  ) {}
 }
 
 /** File system timestamps are coarse (a clock tick): two changes within one keep the same mtime. */
@@ -55,7 +58,7 @@ export class DirListings {
     v.writeUInt32BE((++this.counter >>> 0) || 1, 4);
     key = v.toString('hex');
     const settled = BigInt(Date.now()) * 1_000_000n - mtime > SETTLE_NS;
-    this.byVerf.set(key, { dir, mtime, settled, names });
+    this.byVerf.set(key, new Listing(dir, mtime, settled, names));
     this.latest.set(dir, key);
     this.names += names.length;
     for (const [k, l] of this.byVerf) {

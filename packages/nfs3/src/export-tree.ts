@@ -7,10 +7,13 @@ const SCAN_SLICE = 512;
 /** Paths pathOf keeps made (about a path per object a busy client touches); past it they are dropped together. */
 const MAX_PATHS = 65_536;
 
-interface Link {
-  parent: bigint;
-  /** The name's bytes, one character a byte (see byte-path.ts). */
-  name: string;
+/** A class, not a literal: one is kept per object seen (see attributes.ts on allocation sites and pretenuring). */
+class Link {
+  constructor(
+    readonly parent: bigint,
+    /** The name's bytes, one character a byte (see byte-path.ts). */
+    readonly name: string,
+  ) {}
 }
 
 /** What the tree needs from the file system, by path from the export root ('' is the root, names joined by '/'). */
@@ -59,7 +62,7 @@ export class ExportTree<S> {
     // Every LOOKUP and READDIRPLUS entry records what it saw, nearly always what the map already says.
     if (l !== undefined && l.parent === parent && l.name === name) return;
     if (l !== undefined) this.paths.clear();
-    this.links.set(ino, { parent, name });
+    this.links.set(ino, new Link(parent, name));
   }
 
   /** Drops what the map says about `name` in `parent` (after REMOVE/RMDIR/RENAME away). */

@@ -45,10 +45,24 @@ const ENCODED_MAX = 16384;
 /** Whether two handles are the same bytes, in a time that does not tell how many leading bytes matched. */
 const same = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
-/** A handle this codec made or verified, and what it names. */
-interface Known {
-  h: Buffer;
-  id: HandleId;
+/**
+ * A handle this codec made or verified, and what it names. Classes, not object literals: one of each is
+ * kept per handle, and V8 pretenures a literal's allocation site once most of what it made survives,
+ * discarding the optimised code of every function the site was inlined into.
+ */
+class Known {
+  constructor(
+    readonly h: Buffer,
+    readonly id: HandleId,
+  ) {}
+}
+
+class Id implements HandleId {
+  constructor(
+    readonly exportId: number,
+    readonly ino: bigint,
+    readonly birth: bigint,
+  ) {}
 }
 
 export class HandleCodec {
@@ -119,7 +133,7 @@ export class HandleCodec {
       for (let j = 0; j < MAC; j++) handles[at + BODY + j] = macs[16 * k + j]!;
       const h = handles.subarray(at, at + HANDLE_SIZE);
       const id = ids[list[k]!]!;
-      this.encoded.set(id.ino, { h, id: Object.freeze({ exportId, ino: id.ino, birth: id.birth }) });
+      this.encoded.set(id.ino, new Known(h, Object.freeze(new Id(exportId, id.ino, id.birth))));
       out[list[k]!] = h;
     }
   }
@@ -137,9 +151,9 @@ export class HandleCodec {
     const exportId = h.readUInt32BE(2);
     const expected = v2 ? this.cipher(exportId).update(h.subarray(6, BODY)).subarray(0, MAC) : this.v1Mac(h.subarray(0, BODY));
     if (!timingSafeEqual(expected, h.subarray(BODY))) return undefined;
-    const id = Object.freeze({ exportId, ino, birth: h.readBigUInt64BE(14) });
+    const id = Object.freeze(new Id(exportId, ino, h.readBigUInt64BE(14)));
     // A copy: `h` is usually a view of the call's receive buffer, which the next call reuses.
-    this.verified.set(ino, { h: Buffer.from(h), id });
+    this.verified.set(ino, new Known(Buffer.from(h), id));
     return id;
   }
 

@@ -25,6 +25,28 @@ const STAT_BATCH = 4096;
 
 const S = STATX_SLOT;
 
+/**
+ * One object's attributes from statx. A class, not an object literal: the attribute cache keeps these,
+ * and V8 pretenures a literal's allocation site once most of what it made survives, discarding the
+ * optimised code of every function that site was inlined into (see attributes.ts).
+ */
+class StatxAttrs implements LocalAttrs {
+  constructor(
+    readonly ino: bigint,
+    readonly mode: bigint,
+    readonly nlink: bigint,
+    readonly uid: bigint,
+    readonly gid: bigint,
+    readonly rdev: bigint,
+    readonly size: bigint,
+    readonly blocks: bigint,
+    readonly atimeNs: bigint,
+    readonly mtimeNs: bigint,
+    readonly ctimeNs: bigint,
+    readonly birthtimeNs: bigint,
+  ) {}
+}
+
 const PROC_FD = '/proc/self/fd/';
 /** An O_PATH descriptor as a path that only the kernel's magic link resolves: the very inode it was opened on. */
 const fdPath = (fd: number) => `${PROC_FD}${fd}`;
@@ -167,20 +189,20 @@ export class NativeIo implements LocalIo<number> {
 
   /** The record at `at` of what statxInto or statxNamesInto wrote, as the backend's attributes. */
   private attrs(s = this.statOut, u = this.statOutU, at = 0): LocalAttrs {
-    return {
-      ino: u[at + S.ino]!,
-      mode: s[at + S.mode]!,
-      nlink: s[at + S.nlink]!,
-      uid: s[at + S.uid]!,
-      gid: s[at + S.gid]!,
-      rdev: u[at + S.rdev]!,
-      size: s[at + S.size]!,
-      blocks: s[at + S.blocks]!,
-      atimeNs: s[at + S.atimeNs]!,
-      mtimeNs: s[at + S.mtimeNs]!,
-      ctimeNs: s[at + S.ctimeNs]!,
-      birthtimeNs: s[at + S.birthtimeNs]!,
-    };
+    return new StatxAttrs(
+      u[at + S.ino]!,
+      s[at + S.mode]!,
+      s[at + S.nlink]!,
+      s[at + S.uid]!,
+      s[at + S.gid]!,
+      u[at + S.rdev]!,
+      s[at + S.size]!,
+      s[at + S.blocks]!,
+      s[at + S.atimeNs]!,
+      s[at + S.mtimeNs]!,
+      s[at + S.ctimeNs]!,
+      s[at + S.birthtimeNs]!,
+    );
   }
 
   /** Entries of a directory by getdents64 on a descriptor opened from `dir`, in batches with a yield between (a large directory's). */

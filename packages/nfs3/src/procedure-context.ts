@@ -34,14 +34,22 @@ export const err = (status: NfsErrorStatus, detail?: string, body?: object) => n
  * while its attribute cache holds it, so the LOOKUPs after a READDIRPLUS (an entry's attributes and its
  * directory's) reuse what the listing converted instead of making a dozen bigints again. Shared: never modified.
  */
-const converted = new WeakMap<FsAttrs, { exportId: number; f: Fattr }>();
+const converted = new WeakMap<FsAttrs, Converted>();
+
+/** A class, not a literal: one is kept per attributes object (see attributes.ts on allocation sites). */
+class Converted {
+  constructor(
+    readonly exportId: number,
+    readonly f: Fattr,
+  ) {}
+}
 
 export function attr(t: Target, st: FsAttrs): Fattr {
   const exportId = t.exp.def.id;
   const known = converted.get(st);
   if (known !== undefined && known.exportId === exportId) return known.f;
   const f = fattr(st, exportId);
-  converted.set(st, { exportId, f });
+  converted.set(st, new Converted(exportId, f));
   return f;
 }
 
