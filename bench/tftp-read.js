@@ -5,7 +5,9 @@
 //   c     curl (C) for lock-step, timed by curl itself (%{time_total}); a Node
 //         client's own round trip would cap both servers; for windowsize > 1
 //         (curl has none) bench/c/tftp-get.c, a C client compiled here with
-//         gcc (atftp's windowed read is slower than the server it measures);
+//         gcc (atftp's windowed read is slower than the server it measures;
+//         tftp-get takes the datagrams queued with one recvmmsg and reports
+//         its own CPU per datagram, printed beside netboot's figure);
 //   node  @netboot/tftp-wire's tftpGet, lock-step and with RFC 7440 windows.
 //   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,node] [--runs N] [--status-port] [--json]
 // With --runs N each cell is the best of N, alternating which server goes
@@ -118,7 +120,7 @@ function cWindowedOnce(port, blksize, windowsize) {
   if (r.status !== 0) throw new Error(`tftp-get: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   const m = JSON.parse(r.stdout.trim());
   if (m.bytes !== size) throw new Error(`tftp-get got ${m.bytes} of ${size} bytes`);
-  return { mbps: size / 1e6 / m.seconds, window: m.windowsize };
+  return { mbps: size / 1e6 / m.seconds, window: m.windowsize, clientUs: m.datagrams > 0 ? (m.cpuSeconds * 1e6) / m.datagrams : undefined };
 }
 async function measureOnce(port, blksize, windowsize, name = 'bench.bin', expect = size) {
   let bytes = 0;
@@ -183,6 +185,7 @@ try {
               if (!(row[name] >= m.mbps)) {
                 row[name] = Number(m.mbps.toFixed(1));
                 row[`${name}Window`] = m.window;
+                if (m.clientUs !== undefined) row[`${name}ClientUsPerDatagram`] = Number(m.clientUs.toFixed(2));
               }
             } catch (err) {
               row[name] ??= null;
@@ -198,7 +201,8 @@ try {
           console.log(
             `${client === 'node' ? 'node' : windowsize === 1 ? 'curl' : 'cget'}  blksize ${String(blksize).padStart(5)}  windowsize ${String(windowsize).padStart(2)}  ` +
               `netboot ${String(row.netboot ?? `failed: ${row.netbootError}`).padStart(7)} MB/s  ` +
-              `in.tftpd ${hpa.padStart(7)} MB/s${note}  ratio ${row.ratio ?? '-'}  load ${loadavg()[0].toFixed(2)}`,
+              `in.tftpd ${hpa.padStart(7)} MB/s${note}  ratio ${row.ratio ?? '-'}  load ${loadavg()[0].toFixed(2)}` +
+              (row.netbootClientUsPerDatagram !== undefined ? `  client CPU ${row.netbootClientUsPerDatagram} µs/datagram` : ''),
           );
         }
       }
