@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { readInto } from '@netboot/platform';
 import { sendfileProgressed } from './body.js';
 import { decodeRequestHead, MAX_HEAD, RequestHeadError, type RequestHead } from './request-head.js';
 
@@ -18,6 +19,15 @@ export interface ConnectionLimits {
  * buffers, not in this server's memory.
  */
 const QUEUE_MAX = 64 * 1024;
+
+/**
+ * The buffer every connection's socket reads into: its bytes are decoded
+ * within the read's callback, and what a request left unread (a head split
+ * across reads, pipelined requests waiting for an answer) is copied out
+ * before the callback returns, as the next read of any connection
+ * overwrites it. A keep-alive request thus costs no buffer of its own.
+ */
+const INPUT = Buffer.allocUnsafeSlow(64 * 1024);
 
 /** What a connection hands its requests to, and tells of a head it refused. */
 export interface RequestSink {
@@ -65,13 +75,19 @@ export class Connection {
     now: number,
   ) {
     this.since = now;
-    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    // Paused as accepted (pauseOnConnect): reading starts into INPUT, or, where Node has no slot for that, as 'data'.
+    const inPlace = readInto(socket, INPUT, (n, into) => {
+      this.received(into.subarray(0, n), true);
+      return true;
+    });
+    if (!inPlace) socket.on('data', (chunk: Buffer) => this.received(chunk, false));
     socket.on('end', () => {
       this.peerEnded = true;
       if (!this.busy) this.pump();
     });
     // A reset or a broken pipe: 'close' follows, and the response under way settles with it.
     socket.on('error', () => {});
+    socket.resume();
   }
 
   /** True when no request is being answered and no part of one has arrived. */
@@ -79,13 +95,27 @@ export class Connection {
     return !this.busy && this.queued === 0 && this.carried === 0;
   }
 
-  private received(chunk: Buffer): void {
+  /** Bytes read; `shared` when they lie in INPUT, which the next read overwrites. */
+  private received(chunk: Buffer, shared: boolean): void {
     if (this.closing) return;
     if (this.phase === 'wait') this.enter('head');
     this.chunks.push(chunk);
     this.queued += chunk.length;
     if (this.queued > QUEUE_MAX) this.socket.pause();
     if (!this.busy) this.pump();
+    if (shared) this.keep();
+  }
+
+  /** What is left unread in INPUT moves to buffers of its own. */
+  private keep(): void {
+    for (let i = 0; i < this.chunks.length; i++) {
+      const c = this.chunks[i];
+      if (c.buffer !== INPUT.buffer) continue;
+      if (i === 0 && this.offset > 0) {
+        this.chunks[0] = Buffer.from(c.subarray(this.offset));
+        this.offset = 0;
+      } else this.chunks[i] = Buffer.from(c);
+    }
   }
 
   /** A new phase, its time counted from the next check (no clock read per request). */

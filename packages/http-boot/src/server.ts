@@ -109,7 +109,8 @@ export class HttpBootServer implements RequestSink {
     // Headers must arrive within 10 s, so a client that trickles a request (slowloris) holds its socket for seconds, not a minute.
     this.limits = { keepAlive: opts.keepAliveTimeoutMs ?? 5000, headers: opts.headersTimeoutMs ?? 10_000, idle: opts.idleTimeoutMs ?? 60_000 };
     // Half-open: a client may send its requests and its FIN at once, and still be answered.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    // Paused: a connection starts reading once it has chosen into what (see Connection).
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server.maxConnections = opts.maxConnections ?? 1024;
   }
 

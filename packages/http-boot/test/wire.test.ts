@@ -3,7 +3,8 @@
 // head), more pipelined requests than the connection buffers (it stops
 // reading, then catches up), HTTP/1.0 with and without keep-alive, a client
 // that half-closes, each refusal status with its connection closed, and the
-// head and keep-alive time limits.
+// head and keep-alive time limits; requests waiting behind a large body while
+// other connections are read.
 import t from 'tap';
 import fc from 'fast-check';
 import { connect, type Socket } from 'node:net';
@@ -95,6 +96,38 @@ t.test('more pipelined requests than the connection holds: all answered, in orde
   t.equal(b[0], 'first file\n');
   t.equal(b[n - 1], 'first file\n');
   t.equal(b[n - 2], 'second\n');
+});
+
+t.test('requests waiting behind a body under way keep their bytes while other connections are read', async (t) => {
+  // Every connection's socket reads into one shared buffer: what one connection has not answered yet must
+  // survive the reads of another. A body larger than the socket buffers, to a client that does not read yet,
+  // keeps the first connection's answer under way while the second exchanges requests.
+  const big = Buffer.alloc(16 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32BE(i, i);
+  await writeFile(join(root, 'big'), big);
+  const s: Socket = connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  await once(s, 'connect');
+  s.pause();
+  s.write(get('/big') + get('/a') + get('/b', 'Connection: close\r\n'));
+  // The first bytes of the answer: the server has read and decoded the request before them.
+  await once(s, 'readable');
+  for (let i = 0; i < 5; i++) {
+    const other = await exchange([get('/b') + get('/missing') + get('/a', 'Connection: close\r\n')]);
+    t.same(statuses(other.reply), [200, 404, 200], 'the other connection is answered meanwhile');
+  }
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.resume();
+  await once(s, 'end');
+  s.destroy();
+  const reply = Buffer.concat(chunks);
+  const headEnd = reply.indexOf('\r\n\r\n') + 4;
+  t.match(reply.subarray(0, headEnd).toString('latin1'), /^HTTP\/1\.1 200 OK\r\n[^]*Content-Length: 16777216\r\n/);
+  t.ok(reply.subarray(headEnd, headEnd + big.length).equals(big), 'the large body whole');
+  const rest = reply.subarray(headEnd + big.length).toString('latin1');
+  t.same(statuses(rest), [200, 200], 'then the two requests behind it');
+  t.same(bodies(rest), ['first file\n', 'second\n']);
 });
 
 t.test('HTTP/1.0: closed after the answer unless keep-alive is asked for', async (t) => {

@@ -4,6 +4,7 @@ import { BufferPool } from './buffer-pool.js';
 import { drcKey, DuplicateRequestCache } from './duplicate-request-cache.js';
 import { isWildcardAddress, localUnicastAddresses } from './local-addresses.js';
 import { RateLimitedLog } from '@netboot/log-text';
+import { readInto } from '@netboot/platform';
 import { recordMark, RecordDecoder } from './record-marking.js';
 import {
   RpcDispatcher,
@@ -317,7 +318,7 @@ export class RpcServer {
   private listenTcp(host: string, port: number): Promise<net.Server> {
     return new Promise((resolve, reject) => {
       // Half-open: a client may shut down its sending side after its last call and still wait for the replies.
-      // Paused: a connection starts reading once it has chosen how (see readIntoRecords).
+      // Paused: a connection starts reading once it has chosen how (see TcpConnection).
       const server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
         if (!this.tcpHandoff?.(socket)) this.accept(socket);
       });
@@ -496,34 +497,6 @@ export class RpcServer {
 }
 
 /**
- * Makes an accepted socket read into the buffers `buffer` names, as
- * net.Socket's `onread` option does for a socket that connects (a
- * net.Server makes its sockets without one): a 1 MiB call is read from the
- * kernel straight into its record's buffer instead of arriving as 16 or more
- * 64 KiB buffers Node allocates per read (whose garbage collection took a
- * third of the server's time under WRITEs) and being joined. It fills the
- * same slots of the socket that option fills, found by their names; where a
- * Node version has none of them it returns false and the socket emits
- * 'data' as usual. The socket must not have started reading.
- */
-function readIntoRecords(socket: net.Socket, buffer: () => Buffer, callback: (n: number, into: Buffer) => boolean): boolean {
-  const slots = Object.getOwnPropertySymbols(socket);
-  const slot = (name: string) => slots.find((k) => k.description === name);
-  const kBuffer = slot('kBuffer');
-  const kBufferGen = slot('kBufferGen');
-  const kBufferCb = slot('kBufferCb');
-  const handle = (socket as unknown as { _handle?: { reading?: boolean; useUserBuffer?: (b: Uint8Array) => void } })._handle;
-  if (!kBuffer || !kBufferGen || !kBufferCb || typeof handle?.useUserBuffer !== 'function' || handle.reading) return false;
-  const first = buffer();
-  const s = socket as unknown as Record<symbol, unknown>;
-  s[kBufferGen] = buffer;
-  s[kBufferCb] = callback;
-  s[kBuffer] = first;
-  handle.useUserBuffer(first);
-  return true;
-}
-
-/**
  * One TCP connection: record reassembly, a bound on calls in flight (reading
  * stops at the bound and resumes below it, and while more than
  * SEND_BACKLOG_MAX bytes of replies wait for the kernel's send buffer),
@@ -572,7 +545,10 @@ class TcpConnection {
     this.idle.unref();
     this.fd = server.replySender?.fdOf(socket);
     const scratch = server.scratch;
-    const inPlace = readIntoRecords(socket, () => this.decoder.target(scratch), (n, into) => {
+    // A 1 MiB call is read from the kernel straight into its record's buffer instead of arriving as 16 or more
+    // 64 KiB buffers Node allocates per read (whose garbage collection took a third of the server's time under
+    // WRITEs) and being joined.
+    const inPlace = readInto(socket, () => this.decoder.target(scratch), (n, into) => {
       this.onData(into, n);
       return true;
     });

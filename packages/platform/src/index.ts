@@ -2,4 +2,5 @@ export type { InterfaceAddress, LockHolder, Name, NativeCalls, PlatformConstants
 export { native, platformStatus, platformSummary, type PlatformStatus } from './load.js';
 export { STATX_SLOT, STATX_SLOTS } from './native-calls.js';
 export { socketFd } from './socket-fd.js';
+export { readInto } from './socket-read-into.js';
 export { udpAddress, type UdpAddress } from './udp-address.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import t from 'tap';
-import { socketFd } from '@netboot/platform';
+import { readInto, socketFd } from '@netboot/platform';
 import { expectErrno, requireNative } from './require-native.js';
 
 const n = requireNative(t);
@@ -181,6 +181,42 @@ if (n) {
     expectErrno(t, () => n.dupSocket(file), 'ENOTSOCK', 'fcntl');
     closeSync(file);
     expectErrno(t, () => n.dupSocket(file), 'EBADF', 'fstat');
+  });
+
+  t.test('readInto: an accepted socket reads into the given buffer; a false return stops it until resume()', async (t) => {
+    const shared = Buffer.alloc(64);
+    const seen: string[] = [];
+    let accepted: Socket | undefined;
+    let installed: boolean | undefined;
+    let refused: boolean | undefined;
+    const server = createServer({ pauseOnConnect: true }, (s) => {
+      accepted = s;
+      installed = readInto(s, shared, (count, into) => {
+        t.equal(into, shared, 'the bytes are in the buffer given');
+        seen.push(into.toString('latin1', 0, count));
+        s.write(`got ${count}`);
+        // The first read stops reading.
+        return seen.length > 1;
+      });
+      // A second call once reading may have started: refused, nothing changed.
+      s.resume();
+      refused = readInto(s, Buffer.alloc(8), () => true);
+    });
+    t.teardown(() => server.close());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    t.teardown(() => client.destroy());
+    await once(client, 'connect');
+    client.write('hello');
+    t.equal(String((await once(client, 'data'))[0]), 'got 5');
+    t.equal(installed, true);
+    t.equal(refused, false, 'a socket already reading is left as it is');
+    client.write('again');
+    const next = once(client, 'data');
+    accepted!.resume();
+    t.equal(String((await next)[0]), 'got 5');
+    t.same(seen, ['hello', 'again']);
   });
 
   t.test('icmpEcho: loopback answers, a silent address does not', async (t) => {
