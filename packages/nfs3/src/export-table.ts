@@ -2,7 +2,7 @@ import type { RpcCall } from '@netboot/oncrpc-xdr';
 import { type AccessOptions, type Caller, squash } from './credentials.js';
 import { NfsError } from './errno-status.js';
 import { type ExportFs, type FsObject, isDir } from './export-fs.js';
-import { HandleCodec } from './file-handle.js';
+import { HandleCodec, type HandleId } from './file-handle.js';
 import { NAME_MAX, NfsStat, type NfsErrorStatus } from './nfs3-constants.js';
 
 /** One exported directory as the NFS server needs it. */
@@ -79,7 +79,11 @@ export class ExportTable {
 
   /** The handles of several objects of one export, signed together (READDIRPLUS). */
   handlesOf(exportId: number, objs: readonly FsObject[]): Buffer[] {
-    return this.handles.encodeMany(objs.map((o) => ({ exportId, ino: o.fileid, birth: o.generation })));
+    // Built by push, as handleOf's one-element array is: both then have one elements kind, so the codec's
+    // optimised code is not thrown away ("wrong map") the first time the other kind reaches it.
+    const ids: HandleId[] = [];
+    for (const o of objs) ids.push({ exportId, ino: o.fileid, birth: o.generation });
+    return this.handles.encodeMany(ids);
   }
 
   /** Resolves a handle for a call: BADHANDLE, STALE, or a refusal for a client the export does not list. */
