@@ -1,8 +1,9 @@
+import { randomFillSync } from 'node:crypto';
 import { wccAttr } from './attributes.js';
 import { keptAfterWrite, may, owner } from './credentials.js';
 import { statusOf } from './errno-status.js';
 import { isDir, isFile } from './export-fs.js';
-import { NfsStat, StableHow } from './nfs3-constants.js';
+import { NfsStat, type NfsErrorStatus, StableHow } from './nfs3-constants.js';
 import type { ArgsOf, ResOf } from './nfs3-procedures.js';
 import type { Fattr } from './nfs3-types.js';
 import type { Target } from './export-table.js';
@@ -90,9 +91,22 @@ export function writeNow(a: ArgsOf<'WRITE'>, t: Target, writeVerifier: Buffer): 
   return { status: 0, wcc: { before: wccAttr(st), after: attr(t, after) }, count, committed: a.stable, verf: writeVerifier };
 }
 
-/** The failure writeNow threw, as write() answers one. */
-export async function writeFailed(t: Target, e: unknown): Promise<never> {
-  throw err(statusOf(e), String(e), { wcc: await wcc(t) });
+/** The failure writeNow threw, as write() answers one (the verifier changed as write() changes it). */
+export async function writeFailed(t: Target, e: unknown, writeVerifier: Buffer): Promise<never> {
+  throw err(storageFailed(e, writeVerifier), String(e), { wcc: await wcc(t) });
+}
+
+/**
+ * The status of a WRITE or COMMIT that failed in the file system, after a new write verifier when the failure
+ * is the storage's (an I/O error, no space or quota, a file system gone read-only): a failed writeback may
+ * have dropped the data of UNSTABLE writes answered earlier, so every client's next COMMIT must find the
+ * verifier changed and send those writes again, as after a restart (knfsd resets its verifier so). Changed
+ * in place: the Buffer is the one every reply of this server, on every thread, carries.
+ */
+function storageFailed(e: unknown, writeVerifier: Buffer): NfsErrorStatus {
+  const status = statusOf(e);
+  if (status === NfsStat.IO || status === NfsStat.NOSPC || status === NfsStat.DQUOT || status === NfsStat.ROFS) randomFillSync(writeVerifier);
+  return status;
 }
 
 export async function write(a: ArgsOf<'WRITE'>, call: Call): Promise<ResOf<'WRITE'>> {
@@ -114,7 +128,7 @@ export async function write(a: ArgsOf<'WRITE'>, call: Call): Promise<ResOf<'WRIT
     const after = await t.fs.write(t.obj, a.data.subarray(0, count), Number(a.offset), stable);
     return { status: 0, wcc: { before: wccAttr(st), after: attr(t, after) }, count, committed: a.stable, verf: call.writeVerifier };
   } catch (e) {
-    throw err(statusOf(e), String(e), { wcc: await wcc(t) });
+    throw err(storageFailed(e, call.writeVerifier), String(e), { wcc: await wcc(t) });
   }
 }
 
@@ -124,6 +138,10 @@ export async function commit(a: ArgsOf<'COMMIT'>, call: Call): Promise<ResOf<'CO
   const w = { before: wccAttr(st), after: attr(t, st) };
   if (isDir(st)) throw err(NfsStat.ISDIR, undefined, { wcc: w });
   if (!isFile(st)) throw err(NfsStat.INVAL, undefined, { wcc: w });
-  await t.fs.commit(t.obj);
+  try {
+    await t.fs.commit(t.obj);
+  } catch (e) {
+    throw err(storageFailed(e, call.writeVerifier), String(e), { wcc: await wcc(t) });
+  }
   return { status: 0, wcc: w, verf: call.writeVerifier };
 }

@@ -36,7 +36,9 @@ export interface NfsServerOptions {
   portable?: boolean;
   /**
    * The WRITE/COMMIT verifier (8 bytes): one per server instance, shared by
-   * its worker threads, new on every start (default: random).
+   * its worker threads, new on every start (default: random). Changed in
+   * place after a WRITE or COMMIT meets a storage failure: its worker
+   * threads share it as a view of one SharedArrayBuffer.
    */
   writeVerifier?: Buffer;
   /**
@@ -70,7 +72,7 @@ export interface NfsServerOptions {
  * (rpc-adapter.ts) and the local backend (local-fs.ts).
  */
 export class NfsServer {
-  /** Changes on every start, so a client knows UNSTABLE writes before it may be lost. */
+  /** Changes on every start and after a storage failure, so a client knows UNSTABLE writes before it may be lost. */
   readonly writeVerifier: Buffer;
   private readonly log: RateLimitedLog;
   private readonly maxIoTcp: number;

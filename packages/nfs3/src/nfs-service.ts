@@ -1,5 +1,5 @@
 import { lstat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { RpcServer } from '@netboot/oncrpc-xdr';
 import { native, platformStatus, platformSummary } from '@netboot/platform';
 import {
@@ -133,7 +133,9 @@ export async function createNfsService(opts: NfsServiceOptions): Promise<NfsServ
   const warn = (w: Parameters<typeof formatWarning>[0]) => log(formatWarning(w));
   let exports = await servable(await loadExports(opts.exportsFile, { warn }), log);
   const key = opts.handleKeyFile ? await readHandleKeyFile(opts.handleKeyFile) : await loadHandleKey(opts.stateDir);
-  const writeVerifier = randomBytes(8);
+  // In shared memory: a verifier changed after a storage failure (data-procs) on any thread is the one every
+  // thread's replies carry from then on.
+  const writeVerifier = randomFillSync(Buffer.from(new SharedArrayBuffer(8)));
   let pinned = (await opts.pinnedExports?.(exports)) ?? NONE_PINNED;
   let pooled = (opts.workers ?? 1) > 1;
   if (pooled && pinned.size > 0 && !opts.workerBackend) {

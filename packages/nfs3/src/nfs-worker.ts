@@ -47,7 +47,8 @@ if (setup.backend) {
 const nfs = await NfsServer.create({
   exports: nfsExports(setup.exports),
   handleKey: Buffer.from(setup.handleKey),
-  writeVerifier: Buffer.from(setup.writeVerifier),
+  // The main thread's own bytes (shared memory), not a copy: a change on any thread is seen on all.
+  writeVerifier: Buffer.from(setup.writeVerifier.buffer, setup.writeVerifier.byteOffset, setup.writeVerifier.byteLength),
   log,
   backend,
   // This loop serves only NFS: a cached READ of any size, and WRITE data, are copied here rather than in the thread pool.

@@ -21,7 +21,7 @@ export interface Call {
   readonly maxIo: number;
   /** The largest reply body this call's transport carries (a UDP reply must fit one datagram). */
   readonly maxReply: number;
-  /** Changes on every start, so a client knows UNSTABLE writes before it may be lost. */
+  /** Changes on every start and after a storage failure, so a client knows UNSTABLE writes before it may be lost. */
   readonly writeVerifier: Buffer;
 }
 

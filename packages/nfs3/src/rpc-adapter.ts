@@ -207,7 +207,7 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
       try {
         res = writeNow(a, t, deps.writeVerifier);
       } catch (e) {
-        return writeFailed(t, e).catch((f: unknown) => reply('WRITE', failure('WRITE', f)));
+        return writeFailed(t, e, deps.writeVerifier).catch((f: unknown) => reply('WRITE', failure('WRITE', f)));
       }
       if (res) return reply('WRITE', res);
     }

@@ -31,9 +31,13 @@ for (const directWrites of [false, true]) {
     // the way (writeNow), and its error must come back the same.
     ok(t, await c.write(f, 0n, Buffer.from('x'), StableHow.UNSTABLE));
     for (const stable of [StableHow.UNSTABLE, StableHow.FILE_SYNC] as const) {
+      const before = Buffer.from(h.server.writeVerifier);
       const w = await c.write(f, 0n, Buffer.alloc(1024 * 1024, 1), stable);
       t.equal(w.status, NfsStat.NOSPC, `stable ${stable}`);
       t.ok('wcc' in w && w.wcc.after, 'with the file attributes after the failure');
+      // Writes answered UNSTABLE before may be lost with it: the client's next COMMIT must see a new verifier.
+      t.notSame(h.server.writeVerifier, before, 'a new write verifier');
+      t.same(ok(t, await c.write(f, 0n, Buffer.from('y'), StableHow.UNSTABLE)).verf, h.server.writeVerifier, 'which the next reply carries');
     }
   });
 }

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { RpcConnectionError } from '@netboot/oncrpc-xdr';
 import { native } from '@netboot/platform';
 import { NfsClient, NfsStat, NfsWorkers, Proc, StableHow, createNfsService, type CallFact, type NfsCallObserver, type NfsService, type ObservedCalls } from '@netboot/nfs3';
 import { ok, root } from './harness.js';
+import { isRoot, requireThat } from '../../../test/support/programs.js';
 
 /*
  * NFS over TCP on two worker threads (createNfsService's `workers`), with
@@ -198,6 +200,43 @@ t.test('NFS on two worker threads', { skip: native ? false : 'worker threads nee
   const after = ok(t, await c5.commit(file));
   t.notSame(after.verf, k1.verf, 'the verifier changed with the restart');
   t.same(ok(t, await c4.commit(file)).verf, after.verf, 'and is again one for both workers');
+});
+
+t.test("a storage failure on one worker changes every worker's write verifier", { skip: native ? false : 'worker threads need the platform module' }, async (t) => {
+  if (!requireThat(t, isRoot(), 'needs root to mount a small tmpfs')) return;
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-workers-full-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const exp = join(dir, 'export');
+  await mkdir(exp);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'nfs3-workers-nospc', exp], { stdio: 'pipe' });
+  } catch (e) {
+    t.plan(0, `cannot mount a tmpfs here: ${String(e)}`);
+    return;
+  }
+  // Lazily: the stopped server's descriptors of the file close a moment after close() returns.
+  t.teardown(() => execFileSync('umount', ['-l', exp], { stdio: 'pipe' }));
+  await writeFile(join(exp, 'file'), 'x');
+  const exportsFile = join(dir, 'exports');
+  await writeFile(exportsFile, `${exp} 127.0.0.1(rw,no_root_squash,insecure)\n`);
+  const svc = await createNfsService({ exportsFile, listen: '127.0.0.1', nfsPort: 0, mountdPort: 0, portmapPort: 0, stateDir: join(dir, 'state'), log: () => {}, workers: 2 });
+  t.teardown(() => svc.close());
+  const rootFh = await mnt(svc.mountdPort, exp);
+  const clients: NfsClient[] = [];
+  t.teardown(() => clients.forEach((c) => c.close()));
+  for (let i = 0; i < 2; i++) {
+    const c = await NfsClient.connect({ host: '127.0.0.1', port: svc.nfsPort, transport: 'tcp', cred: root });
+    await c.null();
+    clients.push(c);
+  }
+  const [c1, c2] = clients as [NfsClient, NfsClient];
+  t.same(svc.workers!.connections(), [1, 1], 'one connection on each worker');
+  const file = ok(t, await c1.lookup(rootFh, 'file')).object;
+  const before = ok(t, await c2.write(file, 0n, Buffer.from('y'), StableHow.UNSTABLE)).verf;
+  t.equal((await c1.write(file, 0n, Buffer.alloc(1024 * 1024, 1), StableHow.FILE_SYNC)).status, NfsStat.NOSPC, 'worker 1 meets a full file system');
+  const after = ok(t, await c2.commit(file)).verf;
+  t.notSame(after, before, "worker 2's COMMIT carries a new verifier: the UNSTABLE write it answered is sent again");
+  t.same(ok(t, await c1.commit(file)).verf, after, 'the same on worker 1');
 });
 
 t.test('a worker that keeps dying stops the pool loudly', { skip: native ? false : 'worker threads need the platform module' }, async (t) => {
