@@ -26,7 +26,7 @@
 // --scale multiplies every cell's number of calls. Needs root and perf
 // (linux-perf) with the syscalls tracepoints, gcc and libnfs-dev.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +57,7 @@ const CELLS = {
   write4: { label: 'WRITE 1 MiB UNSTABLE x4', op: 'write', io: MiB, inflight: 4, ops: 1500, stable: 0 },
   write16: { label: 'WRITE 1 MiB UNSTABLE x16', op: 'write', io: MiB, inflight: 16, ops: 1500, stable: 0 },
   filesync4: { label: 'WRITE 1 MiB FILE_SYNC x4', op: 'write', io: MiB, inflight: 4, ops: 600, stable: 2 },
+  filesync16: { label: 'WRITE 1 MiB FILE_SYNC x16', op: 'write', io: MiB, inflight: 16, ops: 600, stable: 2 },
   // One cold walk of a copy of part of /usr/lib in the export (page cache dropped first; no server has
   // seen the tree before, each has walked a smaller copy): per call, READDIRPLUS and LOOKUP together.
   // The count is the walk's, not --scale's.
@@ -136,6 +137,22 @@ function lineReader(stream) {
 /** Whether this kernel has the syscall's tracepoint (not every architecture has every call). */
 const traceable = (name) => existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${name}`) || existsSync(`/sys/kernel/debug/tracing/events/syscalls/sys_enter_${name}`);
 
+/**
+ * Cache flushes the block device holding `path` has completed (the flush field of its /sys stat: every fsync,
+ * fdatasync or O_SYNC write that reached the disk, of any process), or undefined where there is none (tmpfs).
+ */
+function deviceFlushes(path) {
+  const dev = statSync(path, { bigint: true }).dev;
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  try {
+    const f = readFileSync(`/sys/dev/block/${major}:${minor}/stat`, 'utf8').trim().split(/\s+/);
+    return f.length >= 17 ? Number(f[15]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const exited = (child) => new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 
 /** One cell against one server: the client's figures and what perf counted on the server. */
@@ -164,18 +181,22 @@ async function measureCell(binary, started, name, pid, def, ops) {
   // Every cell's client warms up (writes too, so the server has compiled its write path) and waits for perf.
   const ready = await Promise.race([next(), exited(client).then(() => null)]);
   if (ready !== 'ready') return { error: `client: ${stderr.trim() || 'exited before warming up'}` };
-  const events = ['raw_syscalls:sys_enter', ...SYSCALLS.filter(traceable).map((s) => `syscalls:sys_enter_${s}`)];
+  // ext4's file syncs count an O_SYNC or RWF_SYNC write's flush too, which the syscall names hide.
+  const fileSyncs = existsSync('/sys/kernel/tracing/events/ext4/ext4_sync_file_enter') ? ['ext4:ext4_sync_file_enter'] : [];
+  const events = ['raw_syscalls:sys_enter', ...SYSCALLS.filter(traceable).map((s) => `syscalls:sys_enter_${s}`), ...fileSyncs];
   const perf = spawn('perf', ['stat', '--per-thread', '-x', ',', '-e', events.join(','), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let perfOut = '';
   perf.stderr.on('data', (d) => (perfOut += d));
   await new Promise((r) => setTimeout(r, 300)); // perf attached to every thread
   const cpu0 = cpu(pid);
   const ns0 = cpuNs(pid);
+  const flushes0 = def.op === 'write' ? deviceFlushes(started.exportPath) : undefined;
   client.stdin.write('go\n');
   const result = await next();
   await exited(client);
   const cpu1 = cpu(pid);
   const ns1 = cpuNs(pid);
+  const flushes1 = flushes0 === undefined ? undefined : deviceFlushes(started.exportPath);
   perf.kill('SIGINT');
   await exited(perf);
   if (def.op === 'write') rmSync(join(started.exportPath, file), { force: true });
@@ -195,7 +216,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     if (f.length < 4 || !f[3]) continue;
     const count = Number(f[1]);
     if (!Number.isFinite(count)) continue;
-    const ev = f[3].replace(/^raw_syscalls:sys_enter$/, 'all').replace(/^syscalls:sys_enter_/, '');
+    const ev = f[3].replace(/^raw_syscalls:sys_enter$/, 'all').replace(/^syscalls:sys_enter_/, '').replace(/^ext4:ext4_sync_file_enter$/, 'ext4 file syncs');
     total[ev] = (total[ev] ?? 0) + count;
     const t = perThread.get(f[0]) ?? {};
     t[ev] = (t[ev] ?? 0) + count;
@@ -229,6 +250,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     sysUsPerOp: Number((((cpu1.sys - cpu0.sys) * 1e6) / n).toFixed(1)),
     syscalls: named,
     ...(def.op === 'walk' ? { walk: { readdirplus: m.readdirplus, lookup: m.lookup, entries: m.entries, dirs: m.dirs } } : {}),
+    ...(flushes1 === undefined ? {} : { deviceFlushesPerOp: per(flushes1 - flushes0) }),
   };
 }
 
@@ -301,7 +323,7 @@ async function main() {
               `${def.label.padEnd(26)}${name.padEnd(15)}${String(r.opsPerSecond).padStart(8)}${r.syscallsPerOp.toFixed(1).padStart(8)}` +
                 `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
                 `${r.futexPerOp.toFixed(2).padStart(7)}${r.cpuUsPerOp.toFixed(0).padStart(8)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
-                Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`).join(', ') +
+                [...(r.deviceFlushesPerOp === undefined ? [] : [`disk flushes ${r.deviceFlushesPerOp}`]), ...Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`)].join(', ') +
                 (r.walk ? `; per walk: ${r.walk.readdirplus} READDIRPLUS, ${r.walk.lookup} LOOKUP (${r.walk.entries} entries, ${r.walk.dirs} directories)` : ''),
             );
           }
