@@ -397,6 +397,12 @@ static int run_script(udp_sock *s, int n, int *err_out, bool on_loop) {
       *err_out = err;
       return i + 1;
     }
+    /* The steps used up: the next chunk is laid out now, while the peer
+     * takes in the reply just sent, rather than between its ACK and the
+     * reply to that (a lock-step read of 64 KiB blocks waited for a 512 KiB
+     * read every 8 blocks). The reply has left or been queued: the bytes
+     * may be overwritten. */
+    if (r->step >= r->steps && r->file_fd >= 0) refill(r);
   }
   if (i < n) r->armed = false;
   return i;

@@ -9,7 +9,7 @@
 // TFTP read transfer's windows read by the addon from a cached file.
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -642,6 +642,40 @@ if (n) {
       t.equal(n.udpScriptResume(s), false, 'nothing left to resume');
     });
   }
+
+  t.test('a file-backed script lays out the next chunk as the last reply of a chunk leaves, not when the next ACK comes', async (t) => {
+    // blksize 512, lock-step: a chunk is 128 KiB of DATA packets, 254 blocks.
+    const size = 512 * 600;
+    const chunk = Math.floor((128 * 1024) / 516);
+    const file = cachedFile(t, Buffer.alloc(size, 0x11));
+    const fd = openSync(file, 'r+');
+    t.teardown(() => closeSync(fd));
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c);
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    const lastIndex = size / 512 + 1;
+    const reader = tftpReader(peer, n.udpLocalPort(s), 512, 1, 0, lastIndex);
+    reader.holdAt = chunk;
+    t.equal(n.udpScriptArmFile(s, fd, size, 512, 1, 0), true);
+    const first = reader.until(chunk);
+    reader.ack(0);
+    await first;
+    // Taken back under the loop's lock: whatever the loop did after the chunk's last reply is done.
+    const state = new Float64Array(2);
+    n.udpScriptStop(s, state);
+    t.equal(state[0], chunk, 'the first chunk answered');
+    // The next chunk's bytes change now; the script read them already.
+    writeSync(fd, Buffer.alloc(512, 0x22), 0, 512, chunk * 512);
+    t.equal(n.udpScriptResume(s), true, 'resumed');
+    reader.holdAt = chunk + 1;
+    const next = reader.until(chunk + 1);
+    reader.ack(chunk);
+    await next;
+    t.ok(reader.got.get(chunk + 1)?.equals(Buffer.alloc(512, 0x11)), 'the block after the chunk as it was when the chunk\'s last reply left');
+    t.equal(c.batches, 0, 'no onBatch');
+  });
 
   t.test('a file-backed script: stopped mid-way and resumed, replaced by udpScriptArm; arguments checked', async (t) => {
     const size = 512 * 600;
