@@ -49,6 +49,7 @@ const CELLS = {
   seq16: { label: 'READ seq 1 MiB x16', op: 'read', io: MiB, inflight: 16, ops: 3000 },
   read8k16: { label: 'READ seq 8 KiB x16', op: 'read', io: 8192, inflight: 16, ops: 60000 },
   read64k8: { label: 'READ seq 64 KiB x8', op: 'read', io: 65536, inflight: 8, ops: 20000 },
+  read64k16: { label: 'READ seq 64 KiB x16', op: 'read', io: 65536, inflight: 16, ops: 20000 },
   random: { label: 'READ random 4 KiB x16', op: 'random', io: 4096, inflight: 16, ops: 60000 },
   getattr: { label: 'GETATTR x16', op: 'getattr', io: 4096, inflight: 16, ops: 60000 },
   lookup: { label: 'LOOKUP x16', op: 'lookup', io: 4096, inflight: 16, ops: 60000 },
@@ -67,7 +68,7 @@ const TREE = 'usr-lib';
 const TREE_WARM = 'usr-lib-warm';
 
 // The calls named in the table; every other call is still in the total.
-const SYSCALLS = ['read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'preadv2', 'pwritev2', 'sendmsg', 'recvmsg', 'sendto',
+const SYSCALLS = ['read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'preadv2', 'pwritev2', 'sendmsg', 'sendfile64', 'recvmsg', 'sendto',
   'recvfrom', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'futex', 'fsync', 'fdatasync', 'newfstat', 'newlstat', 'statx', 'openat',
   'close', 'io_uring_enter', 'mmap', 'munmap', 'madvise', 'mprotect', 'getrusage', 'poll', 'ppoll'];
 

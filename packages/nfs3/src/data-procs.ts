@@ -66,6 +66,21 @@ export function readNow(
   return Math.max(n, 0);
 }
 
+/**
+ * READ of a target resolved at once whose data can leave straight from the page cache (ExportFs.fileNow):
+ * its result and the descriptor the data is sent from, or undefined when the data must be copied (readNow,
+ * read()). Only a range the file holds whole, `min` to `max` bytes, a multiple of 4 (no XDR padding after
+ * the file's bytes); eof as the server last saw the file.
+ */
+export function readFileNow(a: ArgsOf<'READ'>, t: Target, maxIo: number, min: number, max: number): (Omit<ReadOut, 'buf'> & { fd: number }) | undefined {
+  const st = t.obj.attrs;
+  if (!t.fs.fileNow || !isFile(st) || !mayRead(t)) return undefined;
+  const count = Math.min(a.count, maxIo);
+  if (count < min || count > max || count % 4 !== 0 || a.offset + BigInt(count) > st.size) return undefined;
+  const fd = t.fs.fileNow(t.obj, Number(a.offset), count);
+  return fd === undefined ? undefined : { attributes: attr(t, st), count, eof: a.offset + BigInt(count) >= st.size, fd };
+}
+
 /** As nfsd: the owner may read regardless of the mode, and execute permission allows reading (to run it). */
 function mayRead(t: Target): boolean {
   const st = t.obj.attrs;

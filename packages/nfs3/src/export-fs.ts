@@ -124,6 +124,13 @@ export interface ExportFs {
    */
   readNow?(obj: FsObject, buf: Buffer, at: number, count: number, position: number, alone?: boolean): number;
   /**
+   * For a reply that sends a file's bytes straight from the page cache instead of copying them: the
+   * descriptor of the file, open already, when bytes [position, position + count) are in the file and in the
+   * page cache now (sampled at their first and last byte); else undefined (read() or readNow copy them). The
+   * descriptor is the caller's until it yields.
+   */
+  fileNow?(obj: FsObject, position: number, count: number): number | undefined;
+  /**
    * An UNSTABLE write() done without waiting when the backend can (the file open for writing, the data
    * copied on the calling thread): the attributes after it, or undefined when the caller must use write().
    * Throws what the write meets (it may have written part: the caller answers, never retries).

@@ -26,6 +26,8 @@ export class LocalShared {
 
   /** READs begun and not finished, over the exports of this server (one thread's). */
   readsRunning = 0;
+  /** Where fileNow's one-byte samples of the page cache land. */
+  readonly probe = Buffer.allocUnsafe(1);
 
   /**
    * `directReadMax`: the largest READ whose cached data is copied on the serving thread itself when it is the
@@ -338,6 +340,15 @@ export class LocalFs<R> implements ExportFs {
     if (count > (alone && shared.readsRunning === 0 ? shared.directReadMax : Math.min(DIRECT_READ_MAX, shared.directReadMax))) return -1;
     const fd = shared.files.openNow(this.fileKey(obj.fileid), obj.fileid);
     return fd === undefined ? -1 : this.io.readCached(fd, buf, at, count, position);
+  }
+
+  fileNow(o: FsObject, position: number, count: number): number | undefined {
+    const obj = this.obj(o);
+    const fd = this.shared.files.openNow(this.fileKey(obj.fileid), obj.fileid);
+    if (fd === undefined || count === 0) return undefined;
+    // One byte at each end from the page cache only: its last page there also says the file still reaches it.
+    const probe = this.shared.probe;
+    return this.io.readCached(fd, probe, 0, 1, position) === 1 && this.io.readCached(fd, probe, 0, 1, position + count - 1) === 1 ? fd : undefined;
   }
 
   async write(o: FsObject, data: Buffer, position: number, stable: Stability): Promise<LocalAttrs> {

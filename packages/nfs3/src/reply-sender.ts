@@ -5,8 +5,9 @@ import { type NativeCalls, socketFd } from '@netboot/platform';
  * The platform module's sendNowait as the RPC server's ReplySender: READ
  * replies leave a serving thread in one sendmsg per batch instead of through
  * net.Socket's stream (its write requests, callbacks and ticks cost about as
- * much per reply as the call's own decoding). Undefined without the module:
- * replies then go through the stream.
+ * much per reply as the call's own decoding), and a READ's cached data goes
+ * from the page cache to the socket by sendfile in the same call. Undefined
+ * without the module: replies then go through the stream.
  */
 export function replySender(n: NativeCalls | undefined): ReplySender | undefined {
   if (!n) return undefined;
@@ -19,5 +20,6 @@ export function replySender(n: NativeCalls | undefined): ReplySender | undefined
       }
     },
     send: (fd, buffers, count) => n.sendNowait(fd, buffers, count),
+    sendFile: (fd, buffers, count, fileFd, position, length) => n.sendFileNowait(fd, buffers, count, fileFd, position, length),
   };
 }

@@ -2,7 +2,7 @@ import type { RateLimitedLog } from '@netboot/log-text';
 import type { ProcedureHandler, RpcCall, RpcResult, XdrCodec } from '@netboot/oncrpc-xdr';
 import { BufferPool, REPLY_HEADROOM, XdrError } from '@netboot/oncrpc-xdr';
 import { access, getattr, setattr } from './attribute-procs.js';
-import { type ReadOut, commit, read, readNow, write, writeFailed, writeNow } from './data-procs.js';
+import { type ReadOut, commit, read, readFileNow, readNow, write, writeFailed, writeNow } from './data-procs.js';
 import { NfsError, statusOf } from './errno-status.js';
 import type { FsObject } from './export-fs.js';
 import type { ExportTable, Refuse, Target } from './export-table.js';
@@ -67,6 +67,12 @@ export const READ_ROOM = REPLY_HEADROOM + READ_HEAD_MAX;
 const MID_IO = 64 * 1024;
 /** Below this the reply buffer comes from Node's slab (Buffer.allocUnsafe pools under 4 KiB). */
 const SLAB_MAX = 4096;
+/**
+ * READs of this many bytes to MID_IO over TCP are sent from the page cache (ReplyFile: sendfile) instead
+ * of being copied into the reply and then into the socket: the serving thread's two copies of the data
+ * were most of such a call's cost, while the client copies it out of its socket either way.
+ */
+const FILE_REPLY_MIN = 16 * 1024;
 
 const PROC_NAMES = new Map<number, string>(Object.entries(Proc).map(([n, v]) => [v, n]));
 
@@ -173,12 +179,22 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
     }
   };
 
+  /** A READ reply whose data leaves from the page cache: its headers in a pooled buffer with room for the data, should it be read in. */
+  const fileReply = (f: Omit<ReadOut, 'buf'> & { fd: number }, position: number): RpcResult => {
+    const { buf, from } = readBuffer(f.count);
+    const { body, headroom } = encodeReadResAround({ attributes: f.attributes, count: f.count, eof: f.eof }, buf, READ_ROOM, f.count);
+    const file = { fd: f.fd, position, into: buf.subarray(READ_ROOM, READ_ROOM + f.count) };
+    return { stat: 0, body: [body], headroom, onSent: from && (() => from.give(buf)), file };
+  };
+
   // A READ whose handle, file and data are at hand is answered in the turn it arrived in, with no promise
-  // (readNow); anything else, errors included, goes the asynchronous way.
+  // (readNow, or readFileNow over TCP); anything else, errors included, goes the asynchronous way.
   const readHandler = (rpc: RpcCall): RpcResult | Promise<RpcResult> => {
     const a = procedures.READ.args.read(rpc.args);
     const t = deps.table.targetNow(rpc, a.file);
     if (t) {
+      const f = rpc.transport === 'tcp' ? readFileNow(a, t, deps.maxIoTcp, FILE_REPLY_MIN, MID_IO) : undefined;
+      if (f) return fileReply(f, Number(a.offset));
       let taken: { buf: Buffer; from: BufferPool | undefined } | undefined;
       const r = readNow(
         a,

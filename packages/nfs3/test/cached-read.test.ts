@@ -1,11 +1,12 @@
 import t, { type Test } from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native } from '@netboot/platform';
 import { DIRECT_READ_MAX, LocalFs, LocalShared } from '../src/local-fs.js';
 import { NativeIo } from '../src/native-io.js';
+import { replySender } from '../src/reply-sender.js';
 import { harness, ok } from './harness.js';
 
 /*
@@ -71,6 +72,7 @@ const skip = native ? false : 'the platform module is not built';
 const MISS_8K = { count: 8192, got: -1 };
 const HALF_8K = { count: 8192, got: 4096 };
 const FAILED = { count: -1, got: -1 };
+const SAMPLE = { count: 1, got: 1 };
 
 t.test('READ takes cached data on the loop and the rest in the pool', { skip }, async (t) => {
   const { read, state } = await setup(t);
@@ -78,7 +80,9 @@ t.test('READ takes cached data on the loop and the rest in the pool', { skip }, 
   t.test('cached: read on the loop, whole', async (t) => {
     state.force = 'none';
     t.same(await read(t, 0, 8192), [{ count: 8192, got: 8192 }], '8 KiB: one direct read');
-    t.same(await read(t, 4096, DIRECT_READ_MAX), [{ count: DIRECT_READ_MAX, got: DIRECT_READ_MAX }], 'the largest direct read');
+    // Sent from the page cache (a ReplyFile), not copied: sampled at its first and last byte, one byte each.
+    t.same(await read(t, 4096, DIRECT_READ_MAX), [SAMPLE, SAMPLE], 'the largest READ on the loop');
+    t.same(await read(t, 4096, DIRECT_READ_MAX - 2), [{ count: DIRECT_READ_MAX - 2, got: DIRECT_READ_MAX - 2 }], 'not a multiple of 4 (XDR padding after the data): copied');
     t.same(await read(t, 100_000, DIRECT_READ_MAX + 1), [], 'larger reads go to the pool only');
     t.same(await read(t, SIZE - 1000, 8192), [{ count: 8192, got: 1000 }], 'short at the end: eof, no pool read');
     t.same(await read(t, SIZE - 8192, 8192), [{ count: 8192, got: 8192 }], 'ending exactly at the end: eof');
@@ -181,4 +185,40 @@ t.test('READs running together: a large one goes to the pool, where it overlaps 
   };
   t.same(await read(0, 8192), 8192, 'an error from the direct read: the pool reads it');
   t.equal(shared.readsRunning, 0, 'not counted as running after the error either');
+});
+
+t.test('READs of 16 to 64 KiB over TCP leave from the page cache by sendfile; a file cut short meanwhile closes the connection', { skip }, async (t) => {
+  const n = native!;
+  const h = await harness(t, { replySender: replySender(n) });
+  const path = join(h.dir, 'f');
+  writeFileSync(path, content);
+  readFileSync(path); // in the page cache
+  const c = await h.client();
+  const f = ok(t, await c.lookup(h.root, 'f')).object;
+  const real = n.sendFileNowait;
+  t.teardown(() => Object.assign(n, { sendFileNowait: real }));
+  const sent: number[] = [];
+  let cut = false;
+  Object.assign(n, {
+    sendFileNowait: (fd: number, buffers: readonly Uint8Array[], count: number, fileFd: number, position: bigint | number, length: number) => {
+      sent.push(length);
+      // The file truncated after the READ sampled it, before its bytes go: its reply's head promised them.
+      if (cut) truncateSync(path, 1000);
+      return real(fd, buffers, count, fileFd, position, length);
+    },
+  });
+  // The first opens the file (the asynchronous way); the others find it open.
+  for (const [offset, count] of [[0, 8192], [0, 16_384], [4096, 65_536], [SIZE - 65_536, 65_536], [123_456, 20_000], [SIZE - 1000, 65_536]] as const) {
+    const r = ok(t, await c.read(f, BigInt(offset), count), `READ ${count} at ${offset}`);
+    t.ok(Buffer.from(r.data).equals(content.subarray(offset, offset + count)), 'the file bytes');
+    t.equal(r.eof, offset + count >= SIZE, 'eof flag');
+  }
+  t.same(sent, [16_384, 65_536, 65_536, 20_000], 'sent from the file: 16 KiB to 64 KiB ranges the file holds whole; not 8 KiB, nor one past the end');
+
+  cut = true;
+  await t.rejects(c.read(f, 0n, 65_536), { name: 'RpcConnectionError' }, 'the connection closes: no record short of what its head promised');
+  cut = false;
+  const again = await h.client();
+  const r = ok(t, await again.read(f, 0n, 65_536), 'the retry on a new connection');
+  t.ok(Buffer.from(r.data).equals(content.subarray(0, 1000)), 'what the file holds now');
 });

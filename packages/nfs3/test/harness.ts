@@ -2,7 +2,7 @@ import type { Test } from 'tap';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RpcServer, type Credential } from '@netboot/oncrpc-xdr';
+import { type ReplySender, RpcServer, type Credential } from '@netboot/oncrpc-xdr';
 import { type AccessOptions, type NfsExport, NfsClient, NfsServer } from '@netboot/nfs3';
 
 export const rw: AccessOptions = { rw: true, rootSquash: false, allSquash: false, anonuid: 65534, anongid: 65534, secure: false };
@@ -34,7 +34,7 @@ export interface Harness {
 /** An NFS server on 127.0.0.1 exporting a fresh temporary directory (or `dir`). */
 export async function harness(
   t: Teardown,
-  opts: { options?: AccessOptions; dir?: string; key?: Buffer; extra?: NfsExport[]; attributeCacheMs?: number; portable?: boolean; directReadMax?: number; directWrites?: boolean } = {},
+  opts: { options?: AccessOptions; dir?: string; key?: Buffer; extra?: NfsExport[]; attributeCacheMs?: number; portable?: boolean; directReadMax?: number; directWrites?: boolean; replySender?: ReplySender } = {},
 ): Promise<Harness> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'nfs3-')));
   if (!opts.dir) t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -42,7 +42,7 @@ export async function harness(
   const options = opts.options ?? rw;
   const exports: NfsExport[] = [{ id: 1, path: dir, optionsFor: () => options }, ...(opts.extra ?? [])];
   const server = await NfsServer.create({ exports, handleKey: key, log: () => {}, attributeCacheMs: opts.attributeCacheMs, portable: opts.portable, directReadMax: opts.directReadMax, directWrites: opts.directWrites });
-  const rpc = new RpcServer({ log: () => {} });
+  const rpc = new RpcServer({ log: () => {}, replySender: opts.replySender });
   server.register(rpc);
   const port = await rpc.listen({ host: '127.0.0.1', port: 0 });
   let closed = false;

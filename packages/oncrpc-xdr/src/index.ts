@@ -74,6 +74,7 @@ export {
   type RpcCall,
   type RpcCallWatcher,
   type RpcEndpoint,
+  type ReplyFile,
   type RpcReplyOut,
   type RpcResult,
 } from './rpc-dispatcher.js';

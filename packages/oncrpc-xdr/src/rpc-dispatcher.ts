@@ -38,10 +38,11 @@ export interface RpcCall {
  * pooled buffers. `headroom` (see REPLY_HEADROOM) says that many bytes right
  * before body[0] in its buffer are the handler's and free: the reply header
  * and the TCP record mark are written there, and the reply leaves as one
- * buffer instead of a vector.
+ * buffer instead of a vector. `file` (see ReplyFile) names bytes of the last
+ * chunk that are still in a file.
  */
 export type RpcResult =
-  | { stat: 0; body: Uint8Array[]; onSent?: () => void; headroom?: number }
+  | { stat: 0; body: Uint8Array[]; onSent?: () => void; headroom?: number; file?: ReplyFile }
   | { stat: 1 | 3 | 4 | 5 }
   | { stat: 'auth'; why: number };
 
@@ -64,11 +65,26 @@ interface Version {
   readonly watcher: RpcCallWatcher | undefined;
 }
 
+/**
+ * Bytes at the end of a reply's last chunk that are still in a file: `into` (a view of the last chunk's
+ * memory, ending where the chunk ends) is their place, and they are `into.length` bytes of the open
+ * descriptor `fd` from `position`, which the page cache holds. A TCP connection whose ReplySender sends files
+ * hands them to the socket straight from the page cache; every other way out reads them into `into` first
+ * (fillReply). A reply with a file leaves (or is read in) in the turn it was made: `fd` need only stay open
+ * until the handler's caller yields.
+ */
+export interface ReplyFile {
+  fd: number;
+  position: number;
+  into: Buffer;
+}
+
 /** A reply ready to be framed and sent; `headroom` free bytes precede chunks[0] in its buffer (room for the record mark). */
 export interface RpcReplyOut {
   chunks: Uint8Array[];
   onSent?: () => void;
   headroom?: number;
+  file?: ReplyFile;
 }
 
 /** Bytes of the accepted-SUCCESS reply header (xid, REPLY, MSG_ACCEPTED, AUTH_NONE verifier, SUCCESS). */
@@ -128,9 +144,9 @@ function successReply(xid: number, res: Extract<RpcResult, { stat: 0 }>): RpcRep
     const whole = Buffer.from(first.buffer, first.byteOffset - SUCCESS_HEADER, SUCCESS_HEADER + first.length);
     successHeader(xid, whole.subarray(0, SUCCESS_HEADER));
     const chunks = res.body.length === 1 ? [whole] : [whole, ...res.body.slice(1)];
-    return { chunks, onSent: res.onSent, headroom: room - SUCCESS_HEADER };
+    return { chunks, onSent: res.onSent, headroom: room - SUCCESS_HEADER, file: res.file };
   }
-  return { chunks: [successHeader(xid), ...res.body], onSent: res.onSent };
+  return { chunks: [successHeader(xid), ...res.body], onSent: res.onSent, file: res.file };
 }
 
 /**

@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { readSync } from 'node:fs';
 import net from 'node:net';
 import { BufferPool } from './buffer-pool.js';
 import { drcKey, DuplicateRequestCache } from './duplicate-request-cache.js';
@@ -13,6 +14,7 @@ import {
   type RpcCall,
   type RpcCallWatcher,
   type RpcEndpoint,
+  type ReplyFile,
   type RpcReplyOut,
 } from './rpc-dispatcher.js';
 import { bindUdpSocket, defaultUdpSocketKind, type UdpSender, type UdpServerSocket, type UdpSocketKind } from './udp-socket.js';
@@ -59,6 +61,12 @@ export interface ReplySender {
    * buffer). Throws when the connection is broken. `count` is at most SEND_BUFFERS_MAX.
    */
   send(fd: number, buffers: readonly Uint8Array[], count: number): number;
+  /**
+   * send() of `buffers[0..count)`, then `length` bytes of the open file `fileFd` from `position` straight
+   * from the page cache (sendfile): the bytes taken, buffers' and file's together (fewer when the send buffer
+   * filled or the file ended first), or -1 for none. Without it a reply's file bytes are read in first.
+   */
+  sendFile?(fd: number, buffers: readonly Uint8Array[], count: number, fileFd: number, position: number, length: number): number;
 }
 
 export interface RpcRegisterOptions {
@@ -131,6 +139,29 @@ function endpoint(address: string | undefined, port: number | undefined, family:
   const a = address ?? '';
   if (a.startsWith('::ffff:') && net.isIPv4(a.slice(7))) return { address: a.slice(7), port: port ?? 0, family: 'IPv4' };
   return { address: a, port: port ?? 0, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
+}
+
+/**
+ * Reads a reply's file bytes into place from `from` on (see ReplyFile): false when the file ended first, or
+ * could not be read. The handler knew them cached, so this copy does not wait for the disk.
+ */
+function fillReply(file: ReplyFile, from = 0): boolean {
+  const into = file.into;
+  try {
+    for (let done = from; done < into.length; ) {
+      const n = readSync(file.fd, into, done, into.length - done, file.position + done);
+      if (n === 0) return false;
+      done += n;
+    }
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+/** Whether `tail` is a view of the last bytes of `chunk`. */
+function endsWith(chunk: Uint8Array, tail: Buffer): boolean {
+  return chunk.buffer === tail.buffer && tail.byteOffset + tail.length === chunk.byteOffset + chunk.length && tail.byteOffset >= chunk.byteOffset;
 }
 
 function isAddrInUse(e: unknown): boolean {
@@ -470,6 +501,12 @@ export class RpcServer {
     this.udpInFlight++;
     const done = (reply: RpcReplyOut): void => {
       this.udpInFlight--;
+      // A file that ended since the handler looked (truncated meanwhile): no reply; the client retransmits.
+      if (reply.file && !fillReply(reply.file)) {
+        if (key) this.drc.abandon(key);
+        reply.onSent?.();
+        return send(undefined);
+      }
       if (key) this.drc.complete(key, reply.chunks, Date.now());
       send(reply);
     };
@@ -522,6 +559,8 @@ class TcpConnection {
   private readonly outEnds: number[] = [];
   private readonly outSent: ((() => void) | undefined)[] = [];
   private outBytes = 0;
+  /** The file bytes that follow the last reply in `out` (see ReplyFile), sent by the next flush. */
+  private outFile: ReplyFile | undefined;
   private flushQueued = false;
   private readonly flushTick = () => {
     this.flushQueued = false;
@@ -694,7 +733,18 @@ class TcpConnection {
       mark.copy(framed, 0);
       parts = chunks.length === 1 ? [framed] : [framed, ...chunks.slice(1)];
     } else parts = [mark, ...chunks];
-    if (this.fd !== undefined && parts.length <= SEND_BUFFERS_MAX) this.enqueue(parts, size, onSent);
+    const file = reply.file;
+    if (file && this.fd !== undefined && this.server.replySender!.sendFile && parts.length <= SEND_BUFFERS_MAX && endsWith(parts[parts.length - 1], file.into)) {
+      // Its head waits with the others of this turn; the file's bytes follow it in the same flush.
+      const last = parts[parts.length - 1];
+      parts = parts === chunks ? chunks.slice() : parts;
+      parts[parts.length - 1] = last.subarray(0, last.length - file.into.length);
+      this.enqueue(parts, size - file.into.length, onSent, file);
+    } else if (file && !fillReply(file)) {
+      onSent?.();
+      this.fileEnded();
+      return;
+    } else if (this.fd !== undefined && parts.length <= SEND_BUFFERS_MAX) this.enqueue(parts, size, onSent);
     else {
       this.flush();
       if (!this.closed) this.writeToStream(parts, onSent);
@@ -734,13 +784,15 @@ class TcpConnection {
    * With a ReplySender: the reply waits for the others of this tick, up to the same limits as corked
    * stream writes (REPLIES_PER_WRITE, BATCH_BYTES), then they leave in one send.
    */
-  private enqueue(parts: Uint8Array[], size: number, onSent: (() => void) | undefined): void {
+  private enqueue(parts: Uint8Array[], size: number, onSent: (() => void) | undefined, file?: ReplyFile): void {
     if (this.out.length + parts.length > SEND_BUFFERS_MAX) this.flush();
     for (const p of parts) this.out.push(p);
     this.outEnds.push(this.out.length);
     this.outSent.push(onSent);
     this.outBytes += size + 4;
-    if (this.outEnds.length >= REPLIES_PER_WRITE || this.outBytes >= BATCH_BYTES) this.flush();
+    // A reply with file bytes leaves at once: the file's descriptor is the handler's only for this turn.
+    this.outFile = file;
+    if (file || this.outEnds.length >= REPLIES_PER_WRITE || this.outBytes >= BATCH_BYTES) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       process.nextTick(this.flushTick);
@@ -757,10 +809,13 @@ class TcpConnection {
     const replies = this.outEnds.length;
     if (replies === 0 || this.closed) return;
     const s = this.socket;
+    const file = this.outFile;
+    this.outFile = undefined;
+    const sender = this.server.replySender!;
     let sent = 0;
     if (s.writableLength === 0) {
       try {
-        sent = Math.max(0, this.server.replySender!.send(this.fd!, out, out.length));
+        sent = Math.max(0, file ? sender.sendFile!(this.fd!, out, out.length, file.fd, file.position, file.into.length) : sender.send(this.fd!, out, out.length));
       } catch (e) {
         // The peer is gone (EPIPE, ECONNRESET): the socket says so too; nothing more goes to it.
         this.destroy();
@@ -771,7 +826,8 @@ class TcpConnection {
     let at = 0;
     for (let r = 0; r < replies; r++) {
       const end = this.outEnds[r];
-      const onSent = this.outSent[r];
+      // The last reply's file bytes follow its buffers: it is done once they are.
+      const onSent = file && r === replies - 1 ? undefined : this.outSent[r];
       for (; at < end; at++) {
         const b = out[at];
         if (sent >= b.length) {
@@ -789,18 +845,48 @@ class TcpConnection {
         else s.write(rest);
       }
     }
+    const fileSent = this.outSent[replies - 1];
     out.length = 0;
     this.outEnds.length = 0;
     this.outSent.length = 0;
     this.outBytes = 0;
+    if (file) {
+      // `sent` is what the socket took of the file's bytes. The rest is read in and queued behind the rest.
+      if (sent < file.into.length) {
+        if (!fillReply(file, sent)) {
+          if (corked) s.uncork();
+          fileSent?.();
+          this.fileEnded();
+          return;
+        }
+        if (!corked) {
+          corked = true;
+          s.cork();
+        }
+        const rest = file.into.subarray(sent);
+        if (fileSent) s.write(rest, () => fileSent());
+        else s.write(rest);
+      } else fileSent?.();
+    }
     if (corked) {
       s.uncork();
       this.checkBacklog();
     }
   }
 
+  /**
+   * A reply's file ended before its promised bytes were read (truncated since its handler looked): part of
+   * its record may be on the wire already, and the rest cannot be what its head announced. The connection
+   * closes; the client retries the call on a new one and is answered from the file as it is now.
+   */
+  private fileEnded(): void {
+    this.server.log(`file ${this.ctx.remote.address}`, `rpc: closing TCP connection from ${this.remote}: a file a reply was sending ended first (truncated meanwhile); the client retries`);
+    this.destroy();
+  }
+
   /** Replies that will not be sent (the connection closed): their buffers go back. */
   private dropOut(): void {
+    this.outFile = undefined;
     const sent = this.outSent.splice(0);
     this.out.length = 0;
     this.outEnds.length = 0;

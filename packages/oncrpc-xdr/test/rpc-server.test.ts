@@ -1,7 +1,9 @@
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import dgram from 'node:dgram';
-import { writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
@@ -409,26 +411,65 @@ t.test('tcp: reading stops at the in-flight bound and resumes below it', async (
  */
 function scriptedSender(limits: number[]) {
   let i = 0;
-  const seen = { sends: 0, partial: 0, refused: 0 };
   const sender: ReplySender = {
     fdOf: (socket) => (socket as unknown as { _handle?: { fd?: number } })._handle?.fd,
-    send: (fd, buffers, count) => {
-      seen.sends++;
-      const limit = limits[i++ % limits.length]!;
-      if (limit < 0) return (seen.refused++, -1);
-      const all = Buffer.concat(buffers.slice(0, count));
-      try {
-        const n = writeSync(fd, all, 0, Math.min(limit, all.length));
-        if (n < all.length) seen.partial++;
-        return n;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-        seen.refused++;
-        return -1;
-      }
+    send: (fd, buffers, count) => sendAll(fd, Buffer.concat(buffers.slice(0, count))),
+    // The file's bytes as sendfile would take them: after the buffers, up to where the file ends.
+    sendFile: (fd, buffers, count, fileFd, position, length) => {
+      seen.files++;
+      const file = Buffer.alloc(length);
+      const got = readSync(fileFd, file, 0, length, position);
+      return sendAll(fd, Buffer.concat([...buffers.slice(0, count), file.subarray(0, got)]));
     },
   };
+  const seen = { sends: 0, partial: 0, refused: 0, files: 0 };
+  const sendAll = (fd: number, all: Buffer): number => {
+    seen.sends++;
+    const limit = limits[i++ % limits.length]!;
+    if (limit < 0) return (seen.refused++, -1);
+    try {
+      const n = writeSync(fd, all, 0, Math.min(limit, all.length));
+      if (n < all.length) seen.partial++;
+      return n;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      seen.refused++;
+      return -1;
+    }
+  };
   return { sender, seen };
+}
+
+/** A file of `size` bytes (byte i is i * 13 mod 251) in a directory removed at the end; its open descriptor. */
+function patternFile(t: T, size: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'rpc-file-'));
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 13) % 251;
+  writeFileSync(join(dir, 'f'), bytes);
+  const fd = openSync(join(dir, 'f'), 'r');
+  t.teardown(() => {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { fd, bytes };
+}
+
+/**
+ * Procedure 1 of PROG answering call n with u32(n) and then FILE_SPANS[n % length] of `fd` as a ReplyFile
+ * (not read by the handler); each reply's buffer is given back (counted) once sent.
+ */
+const FILE_SPANS = [[0, 4], [100, 70_000], [4, 300_000], [8, 33_000], [65_536, 0], [1, 12]] as const;
+function fileProcedure(fd: number) {
+  const given = { count: 0 };
+  const proc = (call: RpcCall) => {
+    const n = call.args.u32('n');
+    const [position, length] = FILE_SPANS[n % FILE_SPANS.length]!;
+    const buf = Buffer.alloc(4 + length, 0xee);
+    buf.writeUInt32BE(n, 0);
+    const reply = { stat: 0 as const, body: [buf], onSent: () => given.count++, file: { fd, position, into: buf.subarray(4) } };
+    return n % 3 === 0 ? Promise.resolve(reply) : reply;
+  };
+  return { proc, given };
 }
 
 t.test('tcp: with a ReplySender, what a send leaves goes on through the stream, every reply whole and matched', async (t) => {
@@ -459,6 +500,63 @@ t.test('tcp: with a ReplySender, what a send leaves goes on through the stream, 
     t.equal(got.filter(Boolean).length, 100, `round ${round}: every reply whole and matched to its call`);
   }
   t.ok(seen.partial > 0 && seen.refused > 0, `sends taken in part (${seen.partial}) and refused (${seen.refused}) along the way`);
+});
+
+for (const how of ['a ReplySender', 'the stream', 'udp'] as const) t.test(`a reply's file bytes arrive in place, sent from the file or read in where a send stops (${how})`, async (t) => {
+  const { fd, bytes } = patternFile(t, 400_000);
+  const { sender, seen } = scriptedSender([Infinity, 3, -1, 70_000, 1, Infinity, 0, 5000, 40]);
+  const { server, listen } = await serve(t, { replySender: how === 'a ReplySender' ? sender : undefined, maxInFlightPerConnection: 128 });
+  const { proc, given } = fileProcedure(fd);
+  server.register(PROG, 1, { 1: proc });
+  const port = await listen();
+  const c = await connect(t, port, how === 'udp' ? 'udp' : 'tcp');
+  const calls = how === 'udp' ? [0, 3, 4, 5, 6, 9] : Array.from({ length: 100 }, (_, n) => n);
+  for (let round = 0; round < 2; round++) {
+    const got = await Promise.all(
+      calls.map((n) =>
+        c.call(PROG, 1, 1, u32(n)).then((r) => {
+          const [position, length] = FILE_SPANS[n % FILE_SPANS.length]!;
+          return r.u32('n') === n && Buffer.from(r.fixedOpaque(r.remaining, 'data')).equals(bytes.subarray(position, position + length));
+        }),
+      ),
+    );
+    t.equal(got.filter(Boolean).length, calls.length, `round ${round}: every reply whole, the file's bytes in place`);
+  }
+  await until(() => given.count === 2 * calls.length, 'every reply buffer given back once sent');
+  if (how === 'a ReplySender') t.ok(seen.files > 0 && seen.partial > 0 && seen.refused > 0, `sent with files (${seen.files}), in part (${seen.partial}) and refused (${seen.refused})`);
+});
+
+for (const how of ['a ReplySender', 'the stream'] as const) t.test(`tcp: a file that ends before its reply's promised bytes closes the connection, never a short record (${how})`, async (t) => {
+  const { fd } = patternFile(t, 1000);
+  const { sender } = scriptedSender([Infinity]);
+  const { server, logs, listen } = await serve(t, { replySender: how === 'a ReplySender' ? sender : undefined });
+  let given = 0;
+  server.register(PROG, 1, {
+    1: (call) => {
+      const buf = Buffer.alloc(8 + 4096);
+      buf.writeUInt32BE(call.xid, 0);
+      buf.writeUInt32BE(4096, 4);
+      // 4096 bytes promised from byte 500 of a 1000-byte file: it ends first, as one truncated meanwhile would.
+      return { stat: 0, body: [buf], onSent: () => given++, file: { fd, position: 500, into: buf.subarray(8) } };
+    },
+    2: () => ({ stat: 0, body: [u32(2)] }),
+  });
+  const port = await listen();
+  const sock = net.connect(port, HOST);
+  t.teardown(() => sock.destroy());
+  const records = new RecordDecoder(1024 * 1024);
+  const replies: Buffer[] = [];
+  sock.on('data', (d: Buffer) => replies.push(...records.push(d)));
+  const closed = new Promise((r) => sock.once('close', r));
+  await new Promise((r) => sock.once('connect', r));
+  const one = rawCall(41, { proc: 1 });
+  sock.write(Buffer.concat([recordMark(one.length), one]));
+  await closed;
+  t.same(replies, [], 'no record: the connection closed with the reply unfinished');
+  t.equal(given, 1, 'the reply buffer given back');
+  t.match(logs.join('\n'), /ended first/, 'logged');
+  const c = await connect(t, port, 'tcp');
+  t.equal((await c.call(PROG, 1, 2, Buffer.alloc(0))).u32('n'), 2, 'the server answers a new connection');
 });
 
 for (const how of ['the stream', 'a ReplySender'] as const) t.test(`tcp: a client that stops reading its replies stops the server reading its calls, by bytes waiting (${how})`, async (t) => {

@@ -76,6 +76,7 @@ static const export_fn functions[] = {
     {"receiveBufferForce", js_receive_buffer_force},
     {"sendfile", js_sendfile},
     {"sendNowait", js_send_nowait},
+    {"sendFileNowait", js_send_file_nowait},
     {"dupSocket", js_dup_socket},
     {"sendfileAll", js_sendfile_all},
     {"icmpEcho", js_icmp_echo},

@@ -265,6 +265,14 @@ export interface NativeCalls {
    * keep their order; what is left goes through the stream.
    */
   sendNowait(fd: number, buffers: readonly Uint8Array[], count: number): number;
+  /**
+   * sendNowait of `buffers[0..count)` (with MSG_MORE), then, once all of them are taken, `length` bytes of
+   * `fileFd` from `position` by sendfile (the page cache's pages handed to the socket, not copied): the bytes
+   * taken, buffers' and file's together, fewer than offered when the send buffer filled or the file ended
+   * first, or -1 for none. Never waits for room; only for bytes the page cache holds (sendfile would wait for
+   * the disk). The same rules as sendNowait otherwise.
+   */
+  sendFileNowait(fd: number, buffers: readonly Uint8Array[], count: number, fileFd: number, position: bigint | number, length: number): number;
   /** fcntl(F_DUPFD_CLOEXEC) of a socket fd (ENOTSOCK for anything else): a connection
    * accepted on one thread, for another thread to wrap in its own net.Socket. */
   dupSocket(fd: number): number;

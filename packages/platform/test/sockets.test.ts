@@ -162,6 +162,62 @@ if (n) {
     t.ok(failed === 'EPIPE' || failed === 'ECONNRESET', `the closed peer is ${failed}`);
   });
 
+  t.test('sendFileNowait: buffers then the file range in order, short where the file ends, -1 once the socket is full', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sendfile-nowait-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const bytes = Buffer.alloc(300_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) % 253;
+    writeFileSync(join(dir, 'f'), bytes);
+    const file = openSync(join(dir, 'f'), 'r');
+    t.teardown(() => closeSync(file));
+    let serverSide: Socket | undefined;
+    const server = createServer((s) => {
+      serverSide = s;
+      s.pause();
+    });
+    t.teardown(() => server.close());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    t.teardown(() => client.destroy());
+    await once(client, 'connect');
+    const fd = socketFd(client);
+    const head = [Buffer.from('head '), Buffer.from('of it ')];
+    t.equal(n.sendFileNowait(fd, head, 2, file, 1000, 5000), 11 + 5000, 'the buffers and the range');
+    t.equal(n.sendFileNowait(fd, head, 0, file, 299_000, 4000), 1000, 'short: the file ends first');
+    t.equal(n.sendFileNowait(fd, head, 1, file, 0, 0), 5, 'the buffers alone');
+    const expected = Buffer.concat([head[0]!, head[1]!, bytes.subarray(1000, 6000), bytes.subarray(299_000), head[0]!]);
+    // Nobody reads: the socket fills and the call says -1 rather than waiting.
+    let sent = expected.length;
+    let full = false;
+    for (let calls = 0; calls < 10_000; calls++) {
+      const k = n.sendFileNowait(fd, [], 0, file, 0, bytes.length);
+      if (k < 0) {
+        full = true;
+        break;
+      }
+      sent += k;
+    }
+    t.ok(full, 'a full socket is -1, not a wait');
+    while (!serverSide) await once(server, 'connection');
+    const chunks: Buffer[] = [];
+    let got = 0;
+    serverSide.on('data', (chunk: Buffer) => {
+      if (got < expected.length) chunks.push(chunk);
+      got += chunk.length;
+    });
+    serverSide.resume();
+    while (got < sent) await once(serverSide, 'data');
+    t.equal(got, sent, 'every byte taken arrives');
+    t.ok(Buffer.concat(chunks).subarray(0, expected.length).equals(expected), 'in order: buffers, then the file bytes');
+    t.throws(() => n.sendFileNowait(fd, head, 3, file, 0, 1), { code: 'ERR_OUT_OF_RANGE' }, 'more buffers than the array holds');
+    t.throws(() => n.sendFileNowait(fd, head, 2, file, -1, 1), { code: 'ERR_OUT_OF_RANGE' }, 'a negative position');
+    t.throws(() => n.sendFileNowait(fd, head, 2, file, 0, 2 ** 31), { code: 'ERR_OUT_OF_RANGE' }, 'a length past what sendfile takes');
+    const devnull = openSync('/dev/null', 'r');
+    expectErrno(t, () => n.sendFileNowait(devnull, head, 1, file, 0, 1), 'ENOTSOCK', 'sendmsg');
+    closeSync(devnull);
+  });
+
   t.test('dupSocket: the connection lives on under the duplicate after the original handle closes', async (t) => {
     const server = createServer({ pauseOnConnect: true }, (accepted) => {
       const fd = n.dupSocket(socketFd(accepted));

@@ -81,6 +81,7 @@ if (n) {
     ['receiveBufferForce', [-1, 4096]],
     ['sendfile', [-1, fileFd, 0, 10]],
     ['sendNowait', [fileFd, [Buffer.alloc(16)], 1]],
+    ['sendFileNowait', [fileFd, [Buffer.alloc(16)], 1, fileFd, 0, 10]],
     // A file, not a socket: ENOTSOCK, so no argument the stress leaves valid makes a duplicate.
     ['dupSocket', [fileFd]],
     ['sendfileAll', [-1, fileFd, 0, 10, () => {}]],
@@ -167,6 +168,7 @@ if (n) {
       ['sendfile', (fd) => [fd, fileFd, 0, 10]],
       ['sendfile', (fd) => [fileFd, fd, 0, 10]],
       ['sendNowait', (fd) => [fd, [Buffer.alloc(16)], 1]],
+      ['sendFileNowait', (fd) => [fd, [Buffer.alloc(16)], 1, fileFd, 0, 10]],
       ['dupSocket', (fd) => [fd]],
       ['sendfileAll', (fd) => [fd, fileFd, 0, 10, () => {}]],
     ];
