@@ -129,6 +129,11 @@ export class NodeRootFs implements ExportFs {
     return g.from === this.current ? this.current.fs.readNow(g.inner, buf, at, count, position, alone) : -1;
   }
 
+  fileNow(obj: FsObject, position: number, count: number): number | undefined {
+    const g = obj as GenerationObject;
+    return g.from === this.current ? this.current.fs.fileNow(g.inner, position, count) : undefined;
+  }
+
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
     return this.current.fs.write(this.inner(obj), data, position, stable);
   }

@@ -11,6 +11,7 @@ import {
   NfsStat,
   OpenFiles,
   PortableIo,
+  rangeCached,
   type AttrChange,
   type ExportFs,
   type FsAttrs,
@@ -821,6 +822,16 @@ export class OverlayFs implements ExportFs {
     const ino = loc.st.ino;
     const fd = loc.layer === 'upper' ? this.files.openNow(`u${ino}`, ino) : imageFiles.openNow(`${this.lowerPath}\0${ino}`, ino);
     return fd === undefined ? -1 : this.io(loc.layer).readCached(fd, buf, at, count, position);
+  }
+
+  /** ExportFs.fileNow: readNow's file, when the range is cached (rangeCached), for a reply that sends it from the page cache. */
+  fileNow(obj: FsObject, position: number, count: number): number | undefined {
+    const o = obj as OverlayObject;
+    const loc = this.locationNow(o.rel);
+    if (!loc || this.fileidOf(loc) !== o.fileid) return undefined;
+    const ino = loc.st.ino;
+    const fd = loc.layer === 'upper' ? this.files.openNow(`u${ino}`, ino) : imageFiles.openNow(`${this.lowerPath}\0${ino}`, ino);
+    return fd !== undefined && rangeCached(this.io(loc.layer), fd, position, count) ? fd : undefined;
   }
 
   private tryLocate(rel: string, cached = false): Located | undefined {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RpcServer } from '@netboot/oncrpc-xdr';
@@ -542,4 +542,19 @@ t.test('a large READ of a cached image file is copied without a promise only whe
   t.equal(fs.readNow(kernel, now, 0, 150_000, 0, true), -1, 'not while another READ runs on this thread');
   t.equal(await running, 150_000);
   t.equal(fs.readNow(kernel, now, 0, 8192, 0), 8192, 'a small one whatever else runs');
+});
+
+t.test('fileNow gives the open image file for a cached range it holds whole, and nothing for one past its end', { skip: native ? false : 'the platform module is not built' }, async (t) => {
+  const content = Buffer.alloc(150_000, 'k');
+  const { lower, fs } = await bareOverlay(t, [{ name: 'boot/', type: '5' }, { name: 'boot/kernel', data: content }], {});
+  const kernel = await fs.lookup(await fs.lookup(await fs.root(), Buffer.from('boot')), Buffer.from('kernel'));
+  t.equal(fs.fileNow(kernel, 0, 65_536), undefined, 'not before a READ opened the file');
+  t.equal(await fs.read(kernel, Buffer.alloc(8192), 0, 8192, 0), 8192, 'read() opens the image file');
+  readFileSync(join(lower, 'boot/kernel')); // in the page cache
+  const fd = fs.fileNow(kernel, 4096, 65_536);
+  t.type(fd, 'number', 'a cached range: the descriptor its bytes are sent from');
+  const got = Buffer.alloc(65_536);
+  t.equal(readSync(fd!, got, 0, 65_536, 4096), 65_536);
+  t.ok(got.equals(content.subarray(4096, 4096 + 65_536)), 'the image file itself');
+  t.equal(fs.fileNow(kernel, 150_000 - 1000, 65_536), undefined, 'a range past the end');
 });

@@ -8,7 +8,7 @@ export { squash, permitted, accessBits, type AccessOptions, type Caller } from '
 export { fattr, devMajor, devMinor } from './attributes.js';
 export { NfsServer, type NfsExport, type NfsServerOptions } from './nfs-server.js';
 export type { ExportFs, FsObject, FsAttrs, AttrChange, TimeChange, NewOwner, NodeKind, Stability, FsStat } from './export-fs.js';
-export type { LocalIo, LocalAttrs } from './local-io.js';
+export { rangeCached, type LocalIo, type LocalAttrs } from './local-io.js';
 export { NativeIo } from './native-io.js';
 export { DIRECT_READ_MAX } from './local-fs.js';
 export { writeHereThenSync } from './file-write.js';

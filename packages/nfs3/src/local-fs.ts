@@ -5,7 +5,7 @@ import { keyBytes, nameKey } from './byte-path.js';
 import { DirListings } from './dir-listings.js';
 import type { AttrChange, ExportFs, FsObject, NewOwner, NodeKind, Stability, TimeChange } from './export-fs.js';
 import { ExportTree } from './export-tree.js';
-import type { LocalAttrs, LocalIo } from './local-io.js';
+import { type LocalAttrs, type LocalIo, rangeCached } from './local-io.js';
 import { OpenFiles } from './open-files.js';
 import { writeHere, writeHereThenSync } from './file-write.js';
 
@@ -26,8 +26,6 @@ export class LocalShared {
 
   /** READs begun and not finished, over the exports of this server (one thread's). */
   readsRunning = 0;
-  /** Where fileNow's one-byte samples of the page cache land. */
-  readonly probe = Buffer.allocUnsafe(1);
 
   /**
    * `directReadMax`: the largest READ whose cached data is copied on the serving thread itself when it is the
@@ -345,10 +343,7 @@ export class LocalFs<R> implements ExportFs {
   fileNow(o: FsObject, position: number, count: number): number | undefined {
     const obj = this.obj(o);
     const fd = this.shared.files.openNow(this.fileKey(obj.fileid), obj.fileid);
-    if (fd === undefined || count === 0) return undefined;
-    // One byte at each end from the page cache only: its last page there also says the file still reaches it.
-    const probe = this.shared.probe;
-    return this.io.readCached(fd, probe, 0, 1, position) === 1 && this.io.readCached(fd, probe, 0, 1, position + count - 1) === 1 ? fd : undefined;
+    return fd !== undefined && rangeCached(this.io, fd, position, count) ? fd : undefined;
   }
 
   async write(o: FsObject, data: Buffer, position: number, stable: Stability): Promise<LocalAttrs> {

@@ -75,3 +75,15 @@ export interface LocalIo<R> {
   writeAt(fd: number, data: Buffer, position: number, stable: Stability): Promise<void>;
   close(): void;
 }
+
+/** Where rangeCached's one-byte samples land (one thread's: each worker has its own module). */
+const PROBE = Buffer.allocUnsafe(1);
+
+/**
+ * Whether bytes [position, position + count) of the open file `fd` are in the file and in the page cache
+ * now, sampled at their first and last byte (readCached of one byte each: its last page there also says
+ * the file still reaches it): for a reply that sends them from the page cache (ExportFs.fileNow).
+ */
+export function rangeCached(io: LocalIo<unknown>, fd: number, position: number, count: number): boolean {
+  return count > 0 && io.readCached(fd, PROBE, 0, 1, position) === 1 && io.readCached(fd, PROBE, 0, 1, position + count - 1) === 1;
+}
