@@ -30,12 +30,13 @@ export const ROOT_CRED = { flavor: 1, stamp: 0, machine: 'bench', uid: 0, gid: 0
  * by comparing a run with and one without (bench/compare.js); `serve`
  * alone runs `netboot serve` without it (the same process shape, no
  * observer), for comparing the two in one run. `args` are
- * more flags for the command (`--nfs-workers N`). With `image` the export
+ * more flags for the command (`--nfs-workers N`), `v8Flags` flags for node
+ * itself (`--trace-deopt`: its output goes to the server's log). With `image` the export
  * is an image-backed node root made from the same files (see imageRoot).
  * Returns, besides the server, the export's path and `dataDir`, where its
  * files lie on disk (for warming the page cache).
  */
-export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false, serve = statusPort, args = [], image = false }) {
+export async function startNetboot({ dir, work, profileDir, atExit, checkout, tag = 'netboot', statusPort = false, serve = statusPort, args = [], image = false, v8Flags = [] }) {
   const { ns, why } = createNetns('nbnfs', atExit);
   if (!ns) return { why };
   const exportsFile = join(work, `${tag}.exports`);
@@ -43,7 +44,7 @@ export async function startNetboot({ dir, work, profileDir, atExit, checkout, ta
   const root = image ? imageRoot({ dir, work, tag, stateDir, exportsFile, checkout }) : { exportPath: dir, dataDir: dir };
   if (root.why) return { why: root.why };
   writeFileSync(exportsFile, `${root.exportPath} 127.0.0.1(rw,no_root_squash,insecure,sync)\n`);
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...v8Flags];
   const server = startServer(
     ns,
     process.execPath,
