@@ -826,6 +826,8 @@ export class OverlayFs implements ExportFs {
 
   /** ExportFs.fileNow: readNow's file, when the range is cached (rangeCached), for a reply that sends it from the page cache. */
   fileNow(obj: FsObject, position: number, count: number): number | undefined {
+    // Not past directReadMax: where the socket takes only part, the rest is copied on this thread.
+    if (count > this.directReadMax) return undefined;
     const o = obj as OverlayObject;
     const loc = this.locationNow(o.rel);
     if (!loc || this.fileidOf(loc) !== o.fileid) return undefined;

@@ -69,14 +69,14 @@ export function readNow(
 /**
  * READ of a target resolved at once whose data can leave straight from the page cache (ExportFs.fileNow):
  * its result and the descriptor the data is sent from, or undefined when the data must be copied (readNow,
- * read()). Only a range the file holds whole, `min` to `max` bytes, a multiple of 4 (no XDR padding after
+ * read()). Only a range the file holds whole, `min` bytes or more, a multiple of 4 (no XDR padding after
  * the file's bytes); eof as the server last saw the file.
  */
-export function readFileNow(a: ArgsOf<'READ'>, t: Target, maxIo: number, min: number, max: number): (Omit<ReadOut, 'buf'> & { fd: number }) | undefined {
+export function readFileNow(a: ArgsOf<'READ'>, t: Target, maxIo: number, min: number): (Omit<ReadOut, 'buf'> & { fd: number }) | undefined {
   const st = t.obj.attrs;
   if (!t.fs.fileNow || !isFile(st) || !mayRead(t)) return undefined;
   const count = Math.min(a.count, maxIo);
-  if (count < min || count > max || count % 4 !== 0 || a.offset + BigInt(count) > st.size) return undefined;
+  if (count < min || count % 4 !== 0 || a.offset + BigInt(count) > st.size) return undefined;
   const fd = t.fs.fileNow(t.obj, Number(a.offset), count);
   return fd === undefined ? undefined : { attributes: attr(t, st), count, eof: a.offset + BigInt(count) >= st.size, fd };
 }

@@ -126,7 +126,8 @@ export interface ExportFs {
   /**
    * For a reply that sends a file's bytes straight from the page cache instead of copying them: the
    * descriptor of the file, open already, when bytes [position, position + count) are in the file and in the
-   * page cache now (sampled at their first and last byte); else undefined (read() or readNow copy them). The
+   * page cache now (sampled; see rangeCached) and a send of them never copies more than the backend copies on
+   * the serving thread (directReadMax); else undefined (read() or readNow copy them). The
    * descriptor is the caller's until it yields.
    */
   fileNow?(obj: FsObject, position: number, count: number): number | undefined;

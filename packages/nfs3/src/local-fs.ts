@@ -341,6 +341,8 @@ export class LocalFs<R> implements ExportFs {
   }
 
   fileNow(o: FsObject, position: number, count: number): number | undefined {
+    // Not past directReadMax: where the socket takes only part, the rest is copied on this thread.
+    if (count > this.shared.directReadMax) return undefined;
     const obj = this.obj(o);
     const fd = this.shared.files.openNow(this.fileKey(obj.fileid), obj.fileid);
     return fd !== undefined && rangeCached(this.io, fd, position, count) ? fd : undefined;

@@ -81,9 +81,16 @@ const PROBE = Buffer.allocUnsafe(1);
 
 /**
  * Whether bytes [position, position + count) of the open file `fd` are in the file and in the page cache
- * now, sampled at their first and last byte (readCached of one byte each: its last page there also says
- * the file still reaches it): for a reply that sends them from the page cache (ExportFs.fileNow).
+ * now, sampled every SAMPLE_STEP bytes from the first and at the last (readCached of one byte each: the
+ * last page there also says the file still reaches it): for a reply that sends them from the page cache
+ * (ExportFs.fileNow), where a missing page would make the send wait for the disk. A hole of evicted pages
+ * narrower than a step goes unseen, as the HTTP server's samples of a body accept.
  */
 export function rangeCached(io: LocalIo<unknown>, fd: number, position: number, count: number): boolean {
-  return count > 0 && io.readCached(fd, PROBE, 0, 1, position) === 1 && io.readCached(fd, PROBE, 0, 1, position + count - 1) === 1;
+  if (count <= 0) return false;
+  for (let p = position; p < position + count - 1; p += SAMPLE_STEP) if (io.readCached(fd, PROBE, 0, 1, p) !== 1) return false;
+  return io.readCached(fd, PROBE, 0, 1, position + count - 1) === 1;
 }
+
+/** Bytes between two samples: 17 one-byte reads for a 1 MiB READ (a fraction of a microsecond each). */
+const SAMPLE_STEP = 64 * 1024;

@@ -68,9 +68,10 @@ const MID_IO = 64 * 1024;
 /** Below this the reply buffer comes from Node's slab (Buffer.allocUnsafe pools under 4 KiB). */
 const SLAB_MAX = 4096;
 /**
- * READs of this many bytes to MID_IO over TCP are sent from the page cache (ReplyFile: sendfile) instead
- * of being copied into the reply and then into the socket: the serving thread's two copies of the data
- * were most of such a call's cost, while the client copies it out of its socket either way.
+ * READs of this many bytes or more over TCP are sent from the page cache (ReplyFile: sendfile) instead
+ * of being copied into the reply and then into the socket, up to the backend's limit (ExportFs.fileNow):
+ * the serving thread's two copies of the data were most of such a call's cost, while the client copies it
+ * out of its socket either way.
  */
 const FILE_REPLY_MIN = 16 * 1024;
 
@@ -193,7 +194,7 @@ export function nfsHandlers(deps: AdapterDeps): Record<number, ProcedureHandler>
     const a = procedures.READ.args.read(rpc.args);
     const t = deps.table.targetNow(rpc, a.file);
     if (t) {
-      const f = rpc.transport === 'tcp' ? readFileNow(a, t, deps.maxIoTcp, FILE_REPLY_MIN, MID_IO) : undefined;
+      const f = rpc.transport === 'tcp' ? readFileNow(a, t, deps.maxIoTcp, FILE_REPLY_MIN) : undefined;
       if (f) return fileReply(f, Number(a.offset));
       let taken: { buf: Buffer; from: BufferPool | undefined } | undefined;
       const r = readNow(

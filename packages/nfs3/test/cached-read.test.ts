@@ -33,9 +33,16 @@ async function setup(t: Test, directReadMax?: number) {
   const real = n.preadNowait;
   t.teardown(() => Object.assign(n, { preadNowait: real }));
   let calls: Array<{ count: number; got: number }> = [];
+  let samples = 0;
   const state = { force: 'none' as Force };
   Object.assign(n, {
     preadNowait: (fd: number, buf: Uint8Array, at: number, count: number, position: bigint | number) => {
+      // A one-byte read is a sample of the page cache for a reply sent from it (fileNow): counted apart,
+      // and forced to miss with the rest, so a forced READ is copied.
+      if (count === 1) {
+        samples++;
+        return state.force === 'none' ? real(fd, buf, at, count, position) : -1;
+      }
       if (state.force === 'error') {
         calls.push({ count: -1, got: -1 });
         throw Object.assign(new Error('EIO: i/o error, preadv2'), { code: 'EIO' });
@@ -50,9 +57,10 @@ async function setup(t: Test, directReadMax?: number) {
       return got;
     },
   });
-  /** READ `count` at `offset`, checked against the file; the preadNowait calls it made. */
+  /** READ `count` at `offset`, checked against the file; the preadNowait calls it made (samples apart: `sampled()`). */
   const read = async (t: Test, offset: number, count: number) => {
     calls = [];
+    samples = 0;
     const r = ok(t, await c.read(f, BigInt(offset), count), `READ ${count} at ${offset}`);
     const want = content.subarray(offset, offset + count);
     t.equal(r.count, want.length, 'count');
@@ -60,7 +68,7 @@ async function setup(t: Test, directReadMax?: number) {
     t.equal(r.eof, offset + want.length >= SIZE, 'eof flag');
     return calls;
   };
-  return { read, state };
+  return { read, state, sampled: () => samples };
 }
 
 const skip = native ? false : 'the platform module is not built';
@@ -72,16 +80,16 @@ const skip = native ? false : 'the platform module is not built';
 const MISS_8K = { count: 8192, got: -1 };
 const HALF_8K = { count: 8192, got: 4096 };
 const FAILED = { count: -1, got: -1 };
-const SAMPLE = { count: 1, got: 1 };
 
 t.test('READ takes cached data on the loop and the rest in the pool', { skip }, async (t) => {
-  const { read, state } = await setup(t);
+  const { read, state, sampled } = await setup(t);
 
   t.test('cached: read on the loop, whole', async (t) => {
     state.force = 'none';
     t.same(await read(t, 0, 8192), [{ count: 8192, got: 8192 }], '8 KiB: one direct read');
-    // Sent from the page cache (a ReplyFile), not copied: sampled at its first and last byte, one byte each.
-    t.same(await read(t, 4096, DIRECT_READ_MAX), [SAMPLE, SAMPLE], 'the largest READ on the loop');
+    // Sent from the page cache (a ReplyFile), not copied: sampled at its first and last byte.
+    t.same(await read(t, 4096, DIRECT_READ_MAX), [], 'the largest READ on the loop: not copied');
+    t.equal(sampled(), 2, 'sampled at both ends');
     t.same(await read(t, 4096, DIRECT_READ_MAX - 2), [{ count: DIRECT_READ_MAX - 2, got: DIRECT_READ_MAX - 2 }], 'not a multiple of 4 (XDR padding after the data): copied');
     t.same(await read(t, 100_000, DIRECT_READ_MAX + 1), [], 'larger reads go to the pool only');
     t.same(await read(t, SIZE - 1000, 8192), [{ count: 8192, got: 1000 }], 'short at the end: eof, no pool read');
@@ -108,14 +116,16 @@ t.test('READ takes cached data on the loop and the rest in the pool', { skip }, 
 });
 
 t.test('a serving thread that takes every size (an NFS worker) reads large cached READs on the loop', { skip }, async (t) => {
-  const { read, state } = await setup(t, Infinity);
+  const { read, state, sampled } = await setup(t, Infinity);
   const big = 150_000; // above DIRECT_READ_MAX, as a 1 MiB READ is
 
-  t.test('cached: one direct read, whatever the size', async (t) => {
+  t.test('cached: sent from the page cache or one direct read, whatever the size', async (t) => {
     state.force = 'none';
-    t.same(await read(t, 1000, big), [{ count: big, got: big }], 'one direct read');
-    t.same(await read(t, 100_000, big), [{ count: big, got: SIZE - 100_000 }], 'past the end: short, eof, no pool read');
-    t.same(await read(t, 0, SIZE), [{ count: SIZE, got: SIZE }], 'the whole file, to the end exactly: eof');
+    // The first opens the file: its READ is copied by read() (one direct read), the others find it open.
+    t.same(await read(t, 100_000, big), [{ count: big, got: SIZE - 100_000 }], 'past the end: one direct read, short, eof, no pool read');
+    t.same(await read(t, 1000, big), [], 'sent from the page cache, not copied');
+    t.equal(sampled(), 4, 'sampled every 64 KiB and at its last byte');
+    t.same(await read(t, 0, SIZE), [], 'the whole file, to the end exactly: eof');
   });
 
   t.test('not cached (EAGAIN): the pool reads it all', async (t) => {
@@ -221,4 +231,30 @@ t.test('READs of 16 to 64 KiB over TCP leave from the page cache by sendfile; a 
   const again = await h.client();
   const r = ok(t, await again.read(f, 0n, 65_536), 'the retry on a new connection');
   t.ok(Buffer.from(r.data).equals(content.subarray(0, 1000)), 'what the file holds now');
+});
+
+t.test('on a thread that copies any size (an NFS worker), a larger cached READ leaves from the page cache too; on a shared loop it does not', { skip }, async (t) => {
+  const n = native!;
+  const real = n.sendFileNowait;
+  t.teardown(() => Object.assign(n, { sendFileNowait: real }));
+  const sent: number[] = [];
+  Object.assign(n, {
+    sendFileNowait: (fd: number, buffers: readonly Uint8Array[], count: number, fileFd: number, position: bigint | number, length: number) => {
+      sent.push(length);
+      return real(fd, buffers, count, fileFd, position, length);
+    },
+  });
+  for (const directReadMax of [Infinity, undefined]) {
+    const h = await harness(t, { replySender: replySender(n), directReadMax });
+    writeFileSync(join(h.dir, 'f'), content);
+    readFileSync(join(h.dir, 'f')); // in the page cache
+    const c = await h.client();
+    const f = ok(t, await c.lookup(h.root, 'f')).object;
+    sent.length = 0;
+    for (const offset of [0, 1000]) {
+      const r = ok(t, await c.read(f, BigInt(offset), 150_000), `READ 150000 at ${offset}`);
+      t.ok(Buffer.from(r.data).equals(content.subarray(offset, offset + 150_000)), 'the file bytes');
+    }
+    t.same(sent, directReadMax === Infinity ? [150_000] : [], directReadMax === Infinity ? 'the second (the file open) sent from the file' : 'copied: a shared loop copies no more than 64 KiB should the socket take only part');
+  }
 });
