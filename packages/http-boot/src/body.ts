@@ -90,6 +90,22 @@ export function sendfileProgressed(socket: Socket): boolean {
  */
 const SCRATCH = SMALL_BODY + 1024;
 let scratch = Buffer.allocUnsafeSlow(SCRATCH);
+/**
+ * The head at the start of `scratch`: the two strings it was written from
+ * and its length. A file's fields and the Date line are the same strings
+ * from one request to the next (see FileHeads and headEnd), so a client
+ * fetching the same file again finds its head already in place.
+ */
+let scratchFields: string | undefined;
+let scratchTail: string | undefined;
+let scratchHead = 0;
+
+/** A new scratch buffer, the old one left to a write that holds it. */
+function replaceScratch(): void {
+  scratch = Buffer.allocUnsafeSlow(SCRATCH);
+  scratchFields = undefined;
+  scratchTail = undefined;
+}
 
 /**
  * True, or a promise of whether the socket took everything written to it:
@@ -111,20 +127,21 @@ export function flushed(socket: Socket): true | Promise<boolean> {
 }
 
 /**
- * Sends the response head `head` (status line and fields, ending in the
- * empty line) and `length` bytes of the open file `fd` from `start` as its
- * body on `socket`. The caller owns `fd` and closes it once this settles.
- * Resolves with what was sent; rejects on a read error or a file shorter
- * than promised (the connection must then be dropped). A small body the
- * kernel took whole is told of at once, without a promise.
+ * Sends the response head (`fields`, the status line and fields of the
+ * file, then `tail`, its last lines ending in the empty line) and `length`
+ * bytes of the open file `fd` from `start` as its body on `socket`. The
+ * caller owns `fd` and closes it once this settles. Resolves with what was
+ * sent; rejects on a read error or a file shorter than promised (the
+ * connection must then be dropped). A small body the kernel took whole is
+ * told of at once, without a promise.
  */
-export function sendBody(socket: Socket, head: string, fd: number, start: number, length: number, mode: BodyMode): BodyResult | Promise<BodyResult> {
+export function sendBody(socket: Socket, fields: string, tail: string, fd: number, start: number, length: number, mode: BodyMode): BodyResult | Promise<BodyResult> {
   if (socket.destroyed) return { sent: 0, complete: false, uncached: 0 };
   if (mode === 'sendfile' && native && length <= SMALL_BODY) {
-    const small = sendCachedSmall(socket, head, fd, start, length);
+    const small = sendCachedSmall(socket, fields, tail, fd, start, length);
     if (small) return small;
   }
-  socket.write(head, 'latin1');
+  socket.write(fields + tail, 'latin1');
   if (mode === 'sendfile' && native) {
     let sockFd: number | undefined;
     try {
@@ -139,43 +156,61 @@ export function sendBody(socket: Socket, head: string, fd: number, start: number
 
 /**
  * A small body the page cache holds, read on the loop behind its head into
- * one buffer and written with one call; undefined (nothing written) when it
- * is not all cached or the file system cannot say, for the sendfile path to
- * send.
+ * one buffer and written with it; undefined (nothing written) when it is
+ * not all cached or the file system cannot say, for the sendfile path to
+ * send. When the connection's stream has nothing queued, the read and the
+ * write are one call of the platform module (`sendReadNowait`: a preadv2
+ * that never waits for the disk, then one sendmsg straight to the kernel),
+ * without the stream's write request and tick; what the kernel did not take
+ * goes through the stream.
  */
-function sendCachedSmall(socket: Socket, head: string, fd: number, start: number, length: number): BodyResult | Promise<BodyResult> | undefined {
-  const total = head.length + length;
-  const buf = total <= SCRATCH ? scratch : Buffer.allocUnsafeSlow(total);
-  const at = buf.write(head, 0, 'latin1');
-  let n: number;
-  try {
-    n = native!.preadNowait(fd, buf, at, length, start);
-  } catch {
-    return undefined;
+function sendCachedSmall(socket: Socket, fields: string, tail: string, fd: number, start: number, length: number): BodyResult | Promise<BodyResult> | undefined {
+  let buf = scratch;
+  let at: number;
+  if (fields.length + tail.length + length > SCRATCH) {
+    buf = Buffer.allocUnsafeSlow(fields.length + tail.length + length);
+    at = buf.write(fields, 0, 'latin1');
+    at += buf.write(tail, at, 'latin1');
+  } else if (fields === scratchFields && tail === scratchTail) {
+    at = scratchHead;
+  } else {
+    at = buf.write(fields, 0, 'latin1');
+    at += buf.write(tail, at, 'latin1');
+    scratchFields = fields;
+    scratchTail = tail;
+    scratchHead = at;
   }
-  if (n !== length) return undefined;
-  const whole = buf.subarray(0, at + length);
-  // Straight to the kernel when the stream has nothing queued: one sendmsg, none of the stream's
-  // write machinery (a write request object and a tick per write). What the kernel did not take
-  // goes through the stream.
-  let taken = 0;
+  const total = at + length;
   // Checked in this same call, with no turn of the loop between: a socket not destroyed still owns its descriptor.
   const sockFd = socket.writableLength === 0 && !socket.destroyed ? descriptor(socket) : undefined;
+  let taken = 0;
   if (sockFd !== undefined) {
     try {
-      taken = Math.max(0, native!.sendNowait(sockFd, [whole], 1));
+      taken = native!.sendReadNowait(sockFd, buf, at, fd, start, length);
     } catch (err) {
-      // The client is gone (EPIPE, ECONNRESET): its close follows.
+      // The client is gone (EPIPE, ECONNRESET): its close follows. A read error: the sendfile path reports it.
+      if ((err as { syscall?: string }).syscall === 'preadv2') return undefined;
       if (typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
       return { sent: 0, complete: false, uncached: 0 };
     }
-    if (taken === whole.length) return { sent: length, complete: true, uncached: 0 };
+    if (taken === -1) return undefined;
+    if (taken === total) return { sent: length, complete: true, uncached: 0 };
+    if (taken < 0) taken = 0;
+  } else {
+    let n: number;
+    try {
+      n = native!.preadNowait(fd, buf, at, length, start);
+    } catch {
+      return undefined;
+    }
+    if (n !== length) return undefined;
   }
-  socket.write(taken === 0 ? whole : whole.subarray(taken));
+  const whole = buf.subarray(taken, total);
+  socket.write(whole);
   const done = flushed(socket);
   if (done === true) return { sent: length, complete: true, uncached: 0 };
   // The socket holds the buffer until the kernel has taken it: the next small body gets another.
-  if (buf === scratch) scratch = Buffer.allocUnsafeSlow(SCRATCH);
+  if (buf === scratch) replaceScratch();
   return done.then((ok) => ({ sent: ok ? length : 0, complete: ok, uncached: 0 }));
 }
 

@@ -6,21 +6,22 @@ import type { FileStat } from './response-head.js';
 /** A descriptor held open for a name, as one request uses it; given back with `OpenFiles.release`. */
 export interface HeldFile {
   readonly fd: number;
-  /** The file's size and times as this request's check found them. */
+  /** The file's size and times as the last check found them (a new object when they change: one a response read stays as it was). */
   readonly stat: FileStat;
-  readonly entry: Entry;
 }
 
 /** One name's held descriptor. */
-export interface Entry {
+interface Entry extends HeldFile {
   fd: number;
+  stat: FileStat;
   /** The file's identity, exact (statx's 64-bit values), and as numbers for response heads. */
   dev: bigint;
   ino: bigint;
   /** Its change time when opened: a mode, owner or link change, or a write, since then asks for a new open. */
   ctime: bigint;
-  devNumber: number;
-  inoNumber: number;
+  /** The size and modification time `stat` was made from. */
+  size: bigint;
+  mtime: bigint;
   /** Responses using the descriptor now; it is closed only once this is 0. */
   users: number;
   /** Out of the table: closed when its last user is done. */
@@ -74,9 +75,16 @@ export class OpenFiles {
       this.letGo(name, e);
       return undefined;
     }
+    const { dev, ino } = e.stat;
     e.users++;
     e.used = now;
-    return { fd: e.fd, stat: statOf(s, e), entry: e };
+    // The change time is the same, so size and times are too, but for a change in the clock tick of the open.
+    if (s[STATX_SLOT.size] !== e.size || s[STATX_SLOT.mtimeNs] !== e.mtime) {
+      e.size = s[STATX_SLOT.size];
+      e.mtime = s[STATX_SLOT.mtimeNs];
+      e.stat = statOf(s, dev, ino);
+    }
+    return e;
   }
 
   /**
@@ -100,14 +108,25 @@ export class OpenFiles {
     }
     const dev = s[STATX_SLOT.dev];
     const ino = s[STATX_SLOT.ino];
-    const e: Entry = { fd, dev, ino, ctime: s[STATX_SLOT.ctimeNs], devNumber: Number(dev), inoNumber: Number(ino), users: 1, retired: false, used: now };
+    const e: Entry = {
+      fd,
+      stat: statOf(s, Number(dev), Number(ino)),
+      dev,
+      ino,
+      ctime: s[STATX_SLOT.ctimeNs],
+      size: s[STATX_SLOT.size],
+      mtime: s[STATX_SLOT.mtimeNs],
+      users: 1,
+      retired: false,
+      used: now,
+    };
     this.held.set(name, e);
-    return { fd, stat: statOf(s, e), entry: e };
+    return e;
   }
 
   /** A response that used the entry is done with its descriptor. */
   release(file: HeldFile): void {
-    const e = file.entry;
+    const e = file as Entry;
     e.users--;
     if (e.retired && e.users === 0) closeSync(e.fd);
   }
@@ -130,11 +149,11 @@ export class OpenFiles {
   }
 }
 
-/** The size and times of a statx of the entry's file; times as float ms (sub-µs precision is not needed: heads name the second). */
-function statOf(s: BigInt64Array, e: Entry): FileStat {
+/** The size and times of a statx of the file `dev`, `ino`; times as float ms (sub-µs precision is not needed: heads name the second). */
+function statOf(s: BigInt64Array, dev: number, ino: number): FileStat {
   return {
-    dev: e.devNumber,
-    ino: e.inoNumber,
+    dev,
+    ino,
     size: Number(s[STATX_SLOT.size]),
     mtimeMs: Number(s[STATX_SLOT.mtimeNs]) / 1e6,
     ctimeMs: Number(s[STATX_SLOT.ctimeNs]) / 1e6,

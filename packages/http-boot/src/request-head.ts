@@ -80,6 +80,40 @@ function methodName(buf: Buffer, start: number, end: number): string {
   return buf.toString('latin1', start, end);
 }
 
+/** The bytes of a string last cut from a head, and the string. */
+interface Cut {
+  bytes: Buffer;
+  length: number;
+  text: string;
+}
+
+const cut = (): Cut => ({ bytes: Buffer.alloc(256), length: -1, text: '' });
+const lastTarget = cut();
+const lastAgent = cut();
+const lastHost = cut();
+
+/**
+ * buf[start, end) as a Latin-1 string: the string cut last time when the
+ * bytes are the same. A client asks for the same names with the same
+ * Host and User-Agent again and again; comparing a few dozen bytes costs less than a
+ * new string from them. Values longer than the kept bytes are cut anew.
+ */
+function cutAgain(last: Cut, buf: Buffer, start: number, end: number): string {
+  const length = end - start;
+  if (length === last.length) {
+    let i = 0;
+    while (i < length && buf[start + i] === last.bytes[i]) i++;
+    if (i === length) return last.text;
+  }
+  const text = buf.toString('latin1', start, end);
+  if (length <= last.bytes.length) {
+    buf.copy(last.bytes, 0, start, end);
+    last.length = length;
+    last.text = text;
+  }
+  return text;
+}
+
 /** Each comma-separated token of a Connection value, lower-cased. */
 function connectionTokens(value: string): string[] {
   return value.toLowerCase().split(',').map((s) => s.trim());
@@ -136,7 +170,7 @@ export function decodeRequestHead(buf: Buffer, start: number, end: number): Requ
 
   const head: RequestHead = {
     method: methodName(buf, lineStart, methodEnd),
-    target: buf.toString('latin1', targetStart, targetEnd),
+    target: cutAgain(lastTarget, buf, targetStart, targetEnd),
     minor: digit === 0 ? 0 : 1,
     host: undefined,
     range: undefined,
@@ -181,7 +215,7 @@ export function decodeRequestHead(buf: Buffer, start: number, end: number): Requ
     // Only the fields acted on are cut out as strings; the rest are checked and skipped.
     if (len === 4 && named(buf, nameStart, nameEnd, 'host')) {
       if (head.host !== undefined) throw new RequestHeadError(400, 'host', nameStart - start, 'more than one Host field');
-      head.host = buf.toString('latin1', valueStart, valueEnd);
+      head.host = cutAgain(lastHost, buf, valueStart, valueEnd);
     } else if (len === 5 && named(buf, nameStart, nameEnd, 'range')) {
       const v = buf.toString('latin1', valueStart, valueEnd);
       head.range = head.range === undefined ? v : `${head.range}, ${v}`;
@@ -191,7 +225,7 @@ export function decodeRequestHead(buf: Buffer, start: number, end: number): Requ
         else if (token === 'keep-alive' && head.minor === 0) head.close = false;
       }
     } else if (len === 10 && named(buf, nameStart, nameEnd, 'user-agent')) {
-      head.userAgent ??= buf.toString('latin1', valueStart, valueEnd);
+      head.userAgent ??= cutAgain(lastAgent, buf, valueStart, valueEnd);
     } else if (len === 7 && named(buf, nameStart, nameEnd, 'referer')) {
       head.referer ??= buf.toString('latin1', valueStart, valueEnd);
     } else if (len === 14 && named(buf, nameStart, nameEnd, 'content-length')) {

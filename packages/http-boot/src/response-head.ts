@@ -21,17 +21,30 @@ export const REASONS: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-let dateSecond = -1;
-let dateField = '';
+/** How a head's last lines end the connection's part in it. */
+export type HeadEnd = 'plain' | 'keep-alive' | 'close';
 
-/** `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n` (RFC 9110's IMF-fixdate) for now, formatted once a second. */
-export function dateLine(nowMs: number): string {
+let dateSecond = -1;
+const ends: Record<HeadEnd, string> = { plain: '', 'keep-alive': '', close: '' };
+
+/**
+ * The Date field, the Connection field `end` asks for and the empty line
+ * that end every head, for now: formatted once a second, and the same
+ * string until the next, so a head written from it can be recognised (and
+ * kept) by identity. `plain` says nothing of the connection (HTTP/1.1
+ * keeps it), `keep-alive` tells an HTTP/1.0 client that asked for it that
+ * it was kept, `close` that it ends after this response.
+ */
+export function headEnd(nowMs: number, end: HeadEnd): string {
   const second = Math.floor(nowMs / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
-    dateField = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
+    const date = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
+    ends.plain = `${date}\r\n`;
+    ends['keep-alive'] = `${date}Connection: keep-alive\r\n\r\n`;
+    ends.close = `${date}Connection: close\r\n\r\n`;
   }
-  return dateField;
+  return ends[end];
 }
 
 /** What a response head says of a file: node:fs's Stats, or the fields of a statx. */
@@ -47,6 +60,8 @@ const TEXT_TYPES = /\.(cfg|conf|ipxe|txt|menu)$|(^|\/)(pxelinux\.cfg|grub)\//;
 
 /** The fields of one file's responses, valid while its fstat matches. */
 interface FileFields {
+  /** The stat they were made from: the same object again (a held descriptor's, unchanged) matches at once. */
+  from: FileStat;
   dev: number;
   ino: number;
   size: number;
@@ -67,10 +82,10 @@ export class FileHeads {
 
   private entry(name: string, st: FileStat): FileFields {
     const known = this.files.get(name);
-    if (known && known.ino === st.ino && known.dev === st.dev && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ctimeMs === st.ctimeMs) return known;
+    if (known && (known.from === st || (known.ino === st.ino && known.dev === st.dev && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ctimeMs === st.ctimeMs))) return known;
     const type = TEXT_TYPES.test(name) ? 'text/plain; charset=utf-8' : 'application/octet-stream';
     const fields = `Content-Type: ${type}\r\nAccept-Ranges: bytes\r\nLast-Modified: ${new Date(st.mtimeMs).toUTCString()}\r\n`;
-    const made: FileFields = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, fields, whole: `HTTP/1.1 200 OK\r\n${fields}Content-Length: ${st.size}\r\n` };
+    const made: FileFields = { from: st, dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, fields, whole: `HTTP/1.1 200 OK\r\n${fields}Content-Length: ${st.size}\r\n` };
     if (known) this.files.delete(name);
     else if (this.files.size >= MAX_FILES) this.files.delete(this.files.keys().next().value!);
     this.files.set(name, made);

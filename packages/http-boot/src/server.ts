@@ -9,7 +9,7 @@ import { parseRange } from './range.js';
 import type { RequestHead, RequestHeadError } from './request-head.js';
 import { requestedName } from './request-path.js';
 import { OpenFiles, type HeldFile } from './open-files.js';
-import { dateLine, FileHeads, refusalHead, type FileStat } from './response-head.js';
+import { FileHeads, headEnd, refusalHead, type FileStat } from './response-head.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning';
 
@@ -177,9 +177,9 @@ export class HttpBootServer implements RequestSink {
 
   /** The Date and Connection fields and the empty line that end every head. */
   private tail(conn: Connection, head: RequestHead | undefined, at: number): string {
-    if (conn.closing) return `${dateLine(at)}Connection: close\r\n\r\n`;
+    if (conn.closing) return headEnd(at, 'close');
     // HTTP/1.0 keeps the connection only when asked to, and is told it was.
-    return head?.minor === 0 ? `${dateLine(at)}Connection: keep-alive\r\n\r\n` : `${dateLine(at)}\r\n`;
+    return headEnd(at, head?.minor === 0 ? 'keep-alive' : 'plain');
   }
 
   refuse(conn: Connection, err: RequestHeadError): void {
@@ -374,9 +374,10 @@ export class HttpBootServer implements RequestSink {
     const end = partial ? range.end : st.size - 1;
     const status = partial ? 206 : 200;
     const length = end - start + 1;
-    const fields = (partial ? this.heads.partial(name, st, start, end) : this.heads.whole(name, st)) + this.tail(conn, head, at);
-    if (head.method === 'HEAD' || length === 0) return this.sent(conn, fields, status, 0, 'latin1');
-    const body = sendBody(conn.socket, fields, fd, start, length, this.bodies);
+    const fields = partial ? this.heads.partial(name, st, start, end) : this.heads.whole(name, st);
+    const tail = this.tail(conn, head, at);
+    if (head.method === 'HEAD' || length === 0) return this.sent(conn, fields + tail, status, 0, 'latin1');
+    const body = sendBody(conn.socket, fields, tail, fd, start, length, this.bodies);
     if (!(body instanceof Promise)) return this.bodyOutcome(conn, status, body);
     return body.then((b) => this.bodyOutcome(conn, status, b));
   }

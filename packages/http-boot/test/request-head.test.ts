@@ -43,6 +43,23 @@ t.test('the heads boot clients send', async (t) => {
   t.match(decode('HEAD http://198.18.0.1/x HTTP/1.1\r\nhOsT:x\r\n\r\n'), { method: 'HEAD', target: 'http://198.18.0.1/x', host: 'x' }, 'absolute form; field names in any case');
 });
 
+t.test('heads one after another: each decodes to its own target, Host and User-Agent', async (t) => {
+  // The decoder keeps the last strings it cut to hand them out again for the same bytes: values of the
+  // same length that differ, and values longer than it keeps, must still come out as sent.
+  const long = `/${'n'.repeat(300)}`;
+  const heads: Array<[string, string, string]> = [
+    ['/boot.cfg', 'h1', 'curl/7.88.1'],
+    ['/boot.cfg', 'h1', 'curl/7.88.1'],
+    ['/boot.cfh', 'h2', 'curl/7.88.2'],
+    [long, 'h2', 'a'.repeat(400)],
+    [`${long.slice(0, -1)}m`, 'h2', `${'a'.repeat(399)}b`],
+    ['/boot.cfg', 'h1', 'curl/7.88.1'],
+  ];
+  for (const [target, host, agent] of heads) {
+    t.match(decode(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: ${agent}\r\n\r\n`), { target, host, userAgent: agent });
+  }
+});
+
 t.test('versions, Connection and framing', async (t) => {
   t.match(decode('GET / HTTP/1.0\r\n\r\n'), { minor: 0, close: true, host: undefined }, 'HTTP/1.0: no Host needed, closes by default');
   t.match(decode('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n'), { minor: 0, close: false });

@@ -77,6 +77,7 @@ static const export_fn functions[] = {
     {"sendfile", js_sendfile},
     {"sendNowait", js_send_nowait},
     {"sendFileNowait", js_send_file_nowait},
+    {"sendReadNowait", js_send_read_nowait},
     {"dupSocket", js_dup_socket},
     {"sendfileAll", js_sendfile_all},
     {"icmpEcho", js_icmp_echo},

@@ -12,6 +12,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+
 /* Buffers per call: a batch of replies of a few buffers each (the kernel takes up to IOV_MAX, 1024). */
 #define SEND_NOWAIT_MAX 64
 
@@ -121,4 +125,56 @@ napi_value js_send_file_nowait(napi_env env, napi_callback_info info) {
     left -= n;
   }
   return make_int(env, taken == 0 && (head > 0 || length > 0) ? -1 : taken);
+}
+
+/* The bytes sent, or why nothing was: the file's range was not all in the
+ * page cache (or the file is shorter), or the socket was full. */
+#define SEND_READ_UNCACHED (-1)
+#define SEND_READ_FULL (-2)
+
+/* sendReadNowait(sockFd, buffer, headLength, fd, position, length): a small
+ * response in one call. Reads `length` bytes of `fd` from `position` into
+ * buffer[headLength, headLength + length) with preadv2(RWF_NOWAIT), which
+ * answers from the page cache and never waits for the disk, then sends
+ * buffer[0, headLength + length) (a head the caller wrote there, then the
+ * body) in one sendmsg(MSG_DONTWAIT | MSG_NOSIGNAL). Returns the bytes the
+ * kernel took (possibly fewer than offered), -1 when the range was not all
+ * read (not cached, or the file ended first: nothing sent), or -2 when the
+ * socket took none (EAGAIN: the buffer holds head and body for the caller to
+ * queue). Read errors other than EAGAIN and send errors other than EAGAIN
+ * (EPIPE, ECONNRESET, ENOTSOCK) throw. The range must lie within the buffer. */
+napi_value js_send_read_nowait(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  int sock_fd, fd;
+  int64_t head_length, length, position;
+  if (!ctx_init(&ctx, env, info, "sendmsg", 6) || !arg_fd(&ctx, 0, "sockFd", false, &sock_fd)) return NULL;
+  bool is_typed = false;
+  napi_typedarray_type type = napi_int8_array;
+  uint8_t *data = NULL;
+  size_t size = 0;
+  if (napi_is_typedarray(env, ctx.argv[1], &is_typed) != napi_ok) return NULL;
+  if (is_typed && napi_get_typedarray_info(env, ctx.argv[1], &type, &size, (void **)&data, NULL, NULL) != napi_ok)
+    return NULL;
+  if (!is_typed || type != napi_uint8_array)
+    return throw_arg_error(env, false, "ERR_INVALID_ARG_TYPE", "sendmsg", "buffer", "an instance of Buffer or Uint8Array");
+  if (!arg_int64(&ctx, 2, "headLength", 0, (int64_t)size, &head_length) || !arg_fd(&ctx, 3, "fd", false, &fd) ||
+      !arg_bigint64(&ctx, 4, "position", 0, INT64_MAX - (int64_t)size, &position) ||
+      !arg_int64(&ctx, 5, "length", 0, (int64_t)size - head_length, &length))
+    return NULL;
+  if (size > 0 && data == NULL) return throw_errno(env, EFAULT, "sendmsg"); /* detached */
+  if (length > 0) {
+    struct iovec body = {.iov_base = data + head_length, .iov_len = (size_t)length};
+    ssize_t r;
+    do {
+      r = preadv2(fd, &body, 1, (off_t)position, RWF_NOWAIT);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0 && errno != EAGAIN) return throw_errno(env, errno, "preadv2");
+    if (r != length) return make_int(env, SEND_READ_UNCACHED);
+  }
+  size_t total = (size_t)(head_length + length);
+  if (total == 0) return make_int(env, 0);
+  struct iovec whole = {.iov_base = data, .iov_len = total};
+  ssize_t n = send_now(sock_fd, &whole, 1, 0);
+  if (n == -2) return throw_errno(env, errno, "sendmsg");
+  return make_int(env, n == -1 ? SEND_READ_FULL : n);
 }

@@ -273,6 +273,16 @@ export interface NativeCalls {
    * the disk). The same rules as sendNowait otherwise.
    */
   sendFileNowait(fd: number, buffers: readonly Uint8Array[], count: number, fileFd: number, position: bigint | number, length: number): number;
+  /**
+   * A small response in one call: `length` bytes of the file `fd` from `position` read with
+   * preadv2(RWF_NOWAIT) into `buffer` behind the `headLength` bytes of head already there, then
+   * `buffer[0, headLength + length)` sent to the connected stream socket `sockFd` in one
+   * sendmsg(MSG_DONTWAIT | MSG_NOSIGNAL). The bytes the kernel took (fewer than offered once its send
+   * buffer fills), -1 when the range was not all read (not in the page cache, or the file ended
+   * first; nothing sent), -2 when the socket took none (EAGAIN; the buffer holds head and body).
+   * Other read and send errors throw. As sendNowait, only while the socket's stream has nothing queued.
+   */
+  sendReadNowait(sockFd: number, buffer: Uint8Array, headLength: number, fd: number, position: bigint | number, length: number): number;
   /** fcntl(F_DUPFD_CLOEXEC) of a socket fd (ENOTSOCK for anything else): a connection
    * accepted on one thread, for another thread to wrap in its own net.Socket. */
   dupSocket(fd: number): number;

@@ -1,5 +1,5 @@
 import { createSocket } from 'node:dgram';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, Socket as NetSocket, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import t from 'tap';
 import { readInto, socketFd } from '@netboot/platform';
 import { expectErrno, requireNative } from './require-native.js';
+import { evictableDir } from '../../../test/support/evictable-dir.js';
 
 const n = requireNative(t);
 if (n) {
@@ -216,6 +217,84 @@ if (n) {
     const devnull = openSync('/dev/null', 'r');
     expectErrno(t, () => n.sendFileNowait(devnull, head, 1, file, 0, 1), 'ENOTSOCK', 'sendmsg');
     closeSync(devnull);
+  });
+
+  t.test('sendReadNowait: a head and a cached file range in one send; -1 for a range not read, -2 once full', async (t) => {
+    let serverSide: Socket | undefined;
+    const server = createServer((s) => {
+      serverSide = s;
+      s.pause();
+    });
+    t.teardown(() => server.close());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    t.teardown(() => client.destroy());
+    await once(client, 'connect');
+    const sock = socketFd(client);
+    const dir = mkdtempSync(join(tmpdir(), 'platform-send-read-'));
+    const content = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
+    writeFileSync(join(dir, 'f'), content);
+    const file = openSync(join(dir, 'f'), 'r');
+    t.teardown(() => {
+      closeSync(file);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const buf = Buffer.alloc(64, 0x2e);
+    buf.write('HEAD:');
+    t.equal(n.sendReadNowait(sock, buf, 5, file, 10, 20), 25, 'the head and 20 bytes of the file');
+    t.equal(n.sendReadNowait(sock, buf, 5, file, 0n, 0), 5, 'the head alone');
+    t.equal(n.sendReadNowait(sock, buf, 0, file, 30, 6), 6, 'the file alone, to its last byte');
+    t.equal(n.sendReadNowait(sock, buf, 5, file, 30, 7), -1, 'a range past the end of the file: nothing sent');
+    t.equal(n.sendReadNowait(sock, buf, 0, file, 0, 0), 0, 'nothing offered');
+    t.throws(() => n.sendReadNowait(sock, buf, 65, file, 0, 0), { code: 'ERR_OUT_OF_RANGE' }, 'a head longer than the buffer');
+    t.throws(() => n.sendReadNowait(sock, buf, 5, file, 0, 60), { code: 'ERR_OUT_OF_RANGE' }, 'a body past the end of the buffer');
+    t.throws(() => n.sendReadNowait(sock, buf, 0, file, -1, 1), { code: 'ERR_OUT_OF_RANGE' }, 'a negative position');
+    t.throws(() => n.sendReadNowait(sock, 'x' as unknown as Buffer, 0, file, 0, 1), { code: 'ERR_INVALID_ARG_TYPE' }, 'not a buffer');
+    expectErrno(t, () => n.sendReadNowait(sock, buf, 0, 1 << 28, 0, 1), 'EBADF', 'preadv2');
+    const dev = openSync('/dev/null', 'r');
+    expectErrno(t, () => n.sendReadNowait(dev, buf, 0, file, 0, 1), 'ENOTSOCK', 'sendmsg');
+    closeSync(dev);
+
+    // A file whose pages the page cache let go of: nothing is read or sent.
+    const disk = evictableDir('platform-send-read-cold-');
+    writeFileSync(join(disk, 'cold'), Buffer.alloc(1 << 20, 0x63));
+    const cold = openSync(join(disk, 'cold'), 'r');
+    t.teardown(() => {
+      closeSync(cold);
+      rmSync(disk, { recursive: true, force: true });
+    });
+    fsyncSync(cold); // DONTNEED lets go of clean pages only
+    n.fadvise(cold, 0, 0, n.constants.POSIX_FADV_DONTNEED);
+    t.same(n.cachedPages(cold, 0, 1 << 20).cached, 0, 'the file is not in the page cache');
+    t.equal(n.sendReadNowait(sock, buf, 5, cold, 4096, 32), -1, 'an uncached range: nothing sent');
+
+    // Nobody reads: the socket fills and the call says -2, its buffer holding head and body.
+    const big = Buffer.alloc(1 << 20, 0x61);
+    let sent = 36;
+    let full = false;
+    for (let calls = 0; calls < 10_000; calls++) {
+      const k = n.sendReadNowait(sock, big, big.length - 16, file, 0, 16);
+      if (k === -2) {
+        full = true;
+        break;
+      }
+      t.ok(k > 0 && k <= big.length, 'a part or all of it');
+      sent += k;
+    }
+    t.ok(full, 'a full socket is -2, not a wait');
+    t.equal(big.toString('latin1', big.length - 16), content.toString('latin1', 0, 16), 'the body read into place');
+    while (!serverSide) await once(server, 'connection');
+    const chunks: Buffer[] = [];
+    let got = 0;
+    serverSide.on('data', (chunk: Buffer) => {
+      if (got < 36) chunks.push(chunk);
+      got += chunk.length;
+    });
+    serverSide.resume();
+    while (got < sent) await once(serverSide, 'data');
+    t.equal(got, sent, 'every byte taken arrives');
+    t.equal(Buffer.concat(chunks).toString('latin1', 0, 36), `HEAD:abcdefghijklmnopqrstHEAD:uvwxyz`, 'in order, each body behind its head');
   });
 
   t.test('dupSocket: the connection lives on under the duplicate after the original handle closes', async (t) => {

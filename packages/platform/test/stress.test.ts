@@ -82,6 +82,7 @@ if (n) {
     ['sendfile', [-1, fileFd, 0, 10]],
     ['sendNowait', [fileFd, [Buffer.alloc(16)], 1]],
     ['sendFileNowait', [fileFd, [Buffer.alloc(16)], 1, fileFd, 0, 10]],
+    ['sendReadNowait', [fileFd, Buffer.alloc(64), 8, fileFd, 0, 16]],
     // A file, not a socket: ENOTSOCK, so no argument the stress leaves valid makes a duplicate.
     ['dupSocket', [fileFd]],
     ['sendfileAll', [-1, fileFd, 0, 10, () => {}]],
@@ -169,6 +170,8 @@ if (n) {
       ['sendfile', (fd) => [fileFd, fd, 0, 10]],
       ['sendNowait', (fd) => [fd, [Buffer.alloc(16)], 1]],
       ['sendFileNowait', (fd) => [fd, [Buffer.alloc(16)], 1, fileFd, 0, 10]],
+      ['sendReadNowait', (fd) => [fd, Buffer.alloc(64), 8, fileFd, 0, 16]],
+      ['sendReadNowait', (fd) => [-1, Buffer.alloc(64), 8, fd, 0, 16]],
       ['dupSocket', (fd) => [fd]],
       ['sendfileAll', (fd) => [fd, fileFd, 0, 10, () => {}]],
     ];
