@@ -10,8 +10,8 @@ interface Entry<T> {
  * Where the merged names of a node's root were found lately, by path (see
  * OverlayFs.located). As nfs3's AttributeCache, an entry is taken as it is
  * for `ttlMs`; unlike it, an entry past that is not dropped but offered to
- * a check (`recheck`) that may vouch for it again for another
- * `ttlMs` at less cost than finding it anew: for a name only the image
+ * a check (`recheck`) that may vouch for it again, for up to another
+ * `ttlMs`, at less cost than finding it anew: for a name only the image
  * holds, that the node's layer still has nothing above it (the image never
  * changes). `ttlMs` 0 keeps nothing.
  */
@@ -19,13 +19,14 @@ export class LocationCache<T> {
   private readonly entries: BoundedMap<string, Entry<T>>;
 
   /**
-   * `load`: finds the entry of a key anew (may throw: nothing is kept then); `recheck`: whether an entry past
-   * its time still holds. Given once, so a lookup makes no closure.
+   * `load`: finds the entry of a key anew (may throw: nothing is kept then); `recheck`: until when
+   * (performance.now(), at most `now` + `ttlMs`) an entry past its time still holds, 0 or a time not after `now`
+   * when it does not. Given once, so a lookup makes no closure.
    */
   constructor(
     readonly ttlMs: number,
     private readonly load: (key: string) => T,
-    private readonly recheck: (key: string, stale: T) => boolean,
+    private readonly recheck: (key: string, stale: T, now: number) => number,
     maxEntries = 65536,
   ) {
     this.entries = new BoundedMap(maxEntries);
@@ -33,15 +34,16 @@ export class LocationCache<T> {
 
   /**
    * The entry for `key` while fresh; past its time, the same entry when `recheck` vouches for it (kept
-   * another `ttlMs`); else `load`'s (stored). Throws as `load` does.
+   * as long as it says); else `load`'s (stored). Throws as `load` does.
    */
   get(key: string): T {
     const now = performance.now();
     const e = this.entries.get(key);
     if (e !== undefined) {
       if (e.until > now) return e.value;
-      if (this.recheck(key, e.value)) {
-        e.until = now + this.ttlMs;
+      const until = Math.min(this.recheck(key, e.value, now), now + this.ttlMs);
+      if (until > now) {
+        e.until = until;
         return e.value;
       }
     }

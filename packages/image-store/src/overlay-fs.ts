@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { native, platformStatus, type NativeCalls } from '@netboot/platform';
 import {
+  BoundedMap,
   DIRECT_READ_MAX,
   NativeIo,
   NfsError,
@@ -40,6 +41,11 @@ const UPPER_TAG = 1n << 63n;
 /** Upper-only fileids made of an inode number and birth time (fileidOf). */
 const BORN_TAG = 1n << 62n;
 const MAX_SCAN = 500_000;
+/**
+ * How old a directory's change time must be for an unchanged one to mean unchanged entries: file system times
+ * are coarse (a clock tick, a second on some), so two changes within one can leave the same time.
+ */
+const SETTLE_NS = 2_000_000_000n;
 const S_IFMT = 0o170000n;
 const KEEP: TimeChange = { keep: true };
 
@@ -65,6 +71,12 @@ interface Located {
    */
   upperEnd?: number;
   /**
+   * A time (performance.now()) at which what this location says held: taken before the layers were looked at
+   * to find it, or to check it again (stillImage). A directory of the node's layer seen unchanged since before
+   * then vouches for it (layerDirUntil).
+   */
+  foundAt: number;
+  /**
    * The attributes handed out for this location (attrsOf with its fileid), made once: a location kept in
    * the cache gives every call the same object, whose fattr3 the procedures convert once (they keep the
    * conversion by the object).
@@ -72,11 +84,23 @@ interface Located {
   attrs?: FsAttrs;
 }
 
+/** A directory of the node's layer as last seen (OverlayFs.layerDirUntil). */
+interface LayerDir {
+  ino: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  /** From when (performance.now()) it is known to have been so: just after the look that first saw it so. */
+  since: number;
+  /** Until when it is taken as so without another look. */
+  until: number;
+}
+
 /** The attributes of a location as handed out (see Located.attrs). */
 function attrsAt(loc: Located, fileid: bigint): FsAttrs {
   const a = loc.attrs;
   if (a !== undefined && a.ino === fileid) return a;
-  return (loc.attrs = { ...attrsOf(loc.st), ino: fileid });
+  // The layer's attributes themselves where their inode number is the fileid (every name of the image): no copy per entry.
+  return (loc.attrs = loc.st.ino === fileid ? loc.st : { ...attrsOf(loc.st), ino: fileid });
 }
 
 class OverlayObject implements FsObject {
@@ -115,6 +139,9 @@ let portableSaid = false;
  * locate no longer leads here, and an entry no root uses ages out.
  */
 const imageFiles = new OpenFiles(1024);
+/** The first half of every cookie verifier this thread's roots hand out (see OverlayFs.readdir), and the serial of the last. */
+const VERF_PREFIX = randomBytes(4);
+let listingSerial = 0;
 /** READs begun and not finished over the roots of this thread. */
 let readsRunning = 0;
 /** Open roots of this thread by generation directory: the last one to close closes that generation's `imageFiles`. */
@@ -142,7 +169,8 @@ const rootsOn = new Map<string, number>();
  */
 export class OverlayFs implements ExportFs {
   private readonly index = new Map<bigint, string>();
-  private readonly listings = new Map<string, string[]>();
+  /** Listings of this root by their verifier's serial (see `readdir`), the oldest dropped past 64. */
+  private readonly listings = new Map<number, string[]>();
   private closed = false;
   /** Bumped when a change of this root starts and when it ends: a location found before is stale once it moved. */
   private changes = 0;
@@ -190,6 +218,8 @@ export class OverlayFs implements ExportFs {
    * changes, so only the layer can have put something over it.
    */
   private readonly located: LocationCache<Located>;
+  /** Directories of the node's layer as last seen, by path: what vouches for locations of the image's names beneath them (layerDirUntil). */
+  private readonly layerDirs = new BoundedMap<string, LayerDir>(4096);
   /**
    * The layer roots' attributes as opened: a walk below a root reads only their type (a directory, which
    * an opened directory stays), so it need not stat them again each call.
@@ -210,7 +240,7 @@ export class OverlayFs implements ExportFs {
     this.located = new LocationCache(
       attributeCacheMs,
       (rel) => this.locateFromDir(rel),
-      (rel, stale) => this.stillImage(rel, stale),
+      (rel, stale, now) => this.stillImage(rel, stale, now),
     );
   }
 
@@ -347,6 +377,7 @@ export class OverlayFs implements ExportFs {
    * lstat from their directory's reference.
    */
   private locate(rel: string): Located {
+    const foundAt = performance.now();
     const comps = rel === '' ? [] : rel.split('/');
     let u: Ref | undefined = this.upper.at('');
     let l: Ref | undefined = this.lower.at('');
@@ -363,11 +394,11 @@ export class OverlayFs implements ExportFs {
         // directory (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, as every step) instead of a probe and an open per component.
         if (u === undefined && uSt === undefined && l !== undefined && i < comps.length - 1) {
           const found = this.lowerRest(l, comps.slice(i).join('/'));
-          if (found) return { layer: 'lower', st: found, lowerToo: true, upperEnd };
+          if (found) return { layer: 'lower', st: found, lowerToo: true, upperEnd, foundAt };
         }
         if (i === comps.length) {
-          if (uSt) return { layer: 'upper', st: uSt, lowerToo: lSt !== undefined };
-          if (lSt) return { layer: 'lower', st: lSt, lowerToo: true, upperEnd };
+          if (uSt) return { layer: 'upper', st: uSt, lowerToo: lSt !== undefined, foundAt };
+          if (lSt) return { layer: 'lower', st: lSt, lowerToo: true, upperEnd, foundAt };
           throw fsError('ENOENT', rel);
         }
         if (uSt && !isDirSt(uSt)) throw fsError('ENOTDIR', rel);
@@ -430,16 +461,35 @@ export class OverlayFs implements ExportFs {
   }
 
   /**
-   * Whether `loc`, a location of `rel` past its time, still holds without walking both layers: for a name only
-   * the image holds, the node's layer still has the directories of its path it had (`upperEnd`), none opaque, and
-   * nothing at the next name (the image never changes, so nothing else can have moved it). Each step from the
-   * reference of the step before, as `locate`. False for any other location (it is found anew).
+   * Until when (performance.now()) `loc`, a location of `rel` past its time, holds without walking both layers;
+   * 0 when that is not known so (it is found anew). Only for a name the image alone holds: the image never
+   * changes, so only the node's layer can have put something over it, and the location holds while the layer
+   * still has the directories of its path it had (`upperEnd`), none opaque, and nothing at the next name.
+   * Those directories of the layer, each seen unchanged since before the location was found, vouch for that
+   * (layerDirUntil): a look at each directory once per attributeCacheMs for every name beneath it. Where one
+   * does not (it changed lately, or was first seen after the location was found), the names are looked at:
+   * an lstat or two per name, each step from the reference of the step before, as `locate`.
    */
-  private stillImage(rel: string, loc: Located): boolean {
+  private stillImage(rel: string, loc: Located, now: number): number {
     const end = loc.upperEnd;
-    if (loc.layer !== 'lower' || end === undefined || rel === '') return false;
+    if (loc.layer !== 'lower' || end === undefined || rel === '') return 0;
     const comps = rel.split('/');
-    if (end >= comps.length) return false;
+    if (end >= comps.length) return 0;
+    // Every directory is looked at, a failing one too: those below it are then known for the next check.
+    let until = Infinity;
+    for (let i = 0, dir = ''; ; dir = child(dir, comps[i++]!)) {
+      until = Math.min(until, this.layerDirUntil(dir, loc.foundAt, now));
+      if (i === end) break;
+    }
+    if (until > now) return until;
+    const checkedAt = performance.now();
+    if (!this.stillImageByNames(comps, end)) return 0;
+    loc.foundAt = checkedAt;
+    return now + this.located.ttlMs;
+  }
+
+  /** Whether the node's layer has the directories `comps[0..end)`, none opaque, and nothing at `comps[end]`. */
+  private stillImageByNames(comps: readonly string[], end: number): boolean {
     let u: Ref | undefined = this.upper.at('');
     try {
       for (let i = 0; ; i++) {
@@ -456,6 +506,35 @@ export class OverlayFs implements ExportFs {
     } finally {
       if (u !== undefined) this.upper.release(u);
     }
+  }
+
+  /**
+   * Until when the node layer's directory `rel` vouches for a location found at `foundAt` (0: it does not): it
+   * was seen with the same inode, mtime and ctime before then and again within attributeCacheMs. Any change of
+   * its entries (a name made, removed or renamed, an opaque marker or whiteout made) moves its mtime and ctime,
+   * and a change made after these were first seen moves them to another value: they were then already
+   * SETTLE_NS old, older than a time stamp's coarseness. Looked at again (one statx; an open beneath the layer
+   * root for a directory below it) once its attributeCacheMs is over, so a change made in the layer beside
+   * the server shows within that time, as a location's own. This root's changes drop every such record.
+   */
+  private layerDirUntil(rel: string, foundAt: number, now: number): number {
+    let d = this.layerDirs.get(rel);
+    if (d === undefined || d.until <= now) {
+      let st: LocalAttrs | undefined;
+      try {
+        st = this.statAt('upper', rel);
+      } catch {
+        st = undefined;
+      }
+      const changed = st === undefined || d === undefined || st.ino !== d.ino || st.mtimeNs !== d.mtimeNs || st.ctimeNs !== d.ctimeNs;
+      if (st === undefined || !isDirSt(st) || (changed && BigInt(Date.now()) * 1_000_000n - (st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs) <= SETTLE_NS)) {
+        this.layerDirs.delete(rel);
+        return 0;
+      }
+      if (changed) this.layerDirs.set(rel, (d = { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, since: performance.now(), until: now + this.located.ttlMs }));
+      else d!.until = now + this.located.ttlMs;
+    }
+    return d!.since <= foundAt ? d!.until : 0;
   }
 
   /**
@@ -539,6 +618,8 @@ export class OverlayFs implements ExportFs {
   }
 
   private forgetLocations(names: readonly string[] | undefined): void {
+    // The layer's directories this change makes or changes are seen anew, not taken as before.
+    this.layerDirs.clear();
     if (!names) return this.located.clear();
     for (const name of names) {
       for (let rel = name; ; rel = parentOf(rel)) {
@@ -689,6 +770,8 @@ export class OverlayFs implements ExportFs {
       });
     }
     if (lowerOn) {
+      // A directory the image alone has: its location's attributes are the image's, and its names are the merged ones.
+      if (loc.layer === 'lower') return this.withRef('lower', rel, loc.st.ino, (d) => this.lower.names(d));
       const seen = new Set(out);
       const lst = (() => {
         try {
@@ -911,6 +994,8 @@ export class OverlayFs implements ExportFs {
       // A name the image alone holds here: the node's layer has this directory's path (not opaque: l is open) and nothing
       // at the name, or ends where it ended above this image directory.
       const upperEnd = u !== undefined ? (dirRel === '' ? 0 : dirRel.split('/').length) : dir.upperEnd;
+      // What the directory's location says of the layers above these names (its path there, none of it opaque) held then.
+      const foundAt = dir.foundAt;
       for (let i = 0; i < names.length; i++) {
         if (out[i]) continue;
         const name = batch ? undefined : Buffer.from(names[i]!, 'latin1');
@@ -919,8 +1004,8 @@ export class OverlayFs implements ExportFs {
         const loc: Located | undefined = us
           ? isWhiteout(us)
             ? undefined
-            : { layer: 'upper', st: us, lowerToo: ls !== undefined }
-          : ls && { layer: 'lower', st: ls, lowerToo: true, upperEnd };
+            : { layer: 'upper', st: us, lowerToo: ls !== undefined, foundAt }
+          : ls && { layer: 'lower', st: ls, lowerToo: true, upperEnd, foundAt };
         const rel = child(dirRel, names[i]!);
         if (loc && this.settled(rel)) this.located.set(rel, loc);
         out[i] = loc;
@@ -1030,7 +1115,7 @@ export class OverlayFs implements ExportFs {
       return { ...attrsOf(after), ino: o.fileid };
     } finally {
       // The written file's location with its new attributes, unless a change of the root ran meanwhile (the name may have moved).
-      if (after && changes === this.changes && this.changing === 0) this.located.set(o.rel, { layer: loc.layer, st: after, lowerToo: loc.lowerToo });
+      if (after && changes === this.changes && this.changing === 0) this.located.set(o.rel, { layer: loc.layer, st: after, lowerToo: loc.lowerToo, foundAt: performance.now() });
       else this.located.forget(o.rel);
     }
   }
@@ -1200,13 +1285,21 @@ export class OverlayFs implements ExportFs {
     });
   }
 
+  /**
+   * A listing's cookie verifier is this thread's `VERF_PREFIX` and a serial: unique to the listing without a
+   * random draw per directory listed (a walk lists every directory once), and from another server process
+   * (a restart) it is not taken for one of this one's.
+   */
   async readdir(dir: FsObject, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
-    const known = cookie !== 0n ? this.listings.get(verf.toString('hex')) : undefined;
+    const known = cookie !== 0n && verf.length === 8 && VERF_PREFIX.equals(verf.subarray(0, 4)) ? this.listings.get(verf.readUInt32BE(4)) : undefined;
     if (known) return { verf, names: known };
     await this.locateObj(dir as OverlayObject);
     const names = ['.', '..', ...(await this.names((dir as OverlayObject).rel))];
-    const v = randomBytes(8);
-    this.listings.set(v.toString('hex'), names);
+    const serial = (listingSerial = (listingSerial + 1) >>> 0);
+    const v = Buffer.allocUnsafe(8);
+    VERF_PREFIX.copy(v, 0);
+    v.writeUInt32BE(serial, 4);
+    this.listings.set(serial, names);
     if (this.listings.size > 64) this.listings.delete(this.listings.keys().next().value!);
     return { verf: v, names };
   }
@@ -1224,6 +1317,7 @@ export class OverlayFs implements ExportFs {
   forgetCached(): void {
     this.listings.clear();
     this.located.clear();
+    this.layerDirs.clear();
   }
 
   /** Gives back the layer roots' descriptors; a second call does nothing (a server may be stopped twice). */

@@ -431,6 +431,76 @@ t.test('past their lifetime, image names are checked against the node layer alon
   t.equal(readFileSync(join(lower, 'etc/motd'), 'utf8'), 'welcome\n', 'the image unchanged');
 });
 
+t.test('past their lifetime, image names are vouched for by the node layer\'s directories above them, unchanged, until a local user changes one', { skip: native ? false : 'portable mode: counts the platform module\'s statx calls' }, async (t) => {
+  // The backend's statx calls, counted: what a check of the layer costs.
+  let statx = 0;
+  const calls = new Proxy(native!, {
+    get(target, p) {
+      const v = Reflect.get(target, p) as unknown;
+      if (p !== 'statxInto' || typeof v !== 'function') return v;
+      return (...a: unknown[]) => {
+        statx++;
+        return (v as (...x: unknown[]) => unknown).apply(target, a);
+      };
+    },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'overlay-fs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new ImageStore(join(dir, 'state'));
+  await store.import('deb', { kind: 'tar', stream: once(tar(IMAGE)) });
+  const lower = store.generationPath('deb', 1);
+  const upper = join(dir, 'upper');
+  // The layer has etc (so etc/motd and etc/ssh/sshd_config sit below a directory of the layer) and nothing of usr or var.
+  mkdirSync(join(upper, 'etc'), { recursive: true });
+  // A directory's unchanged times vouch only once they are older than a time stamp's coarseness (2 s).
+  const settled = (p: string) => Date.now() - lstatSync(p).ctimeMs > 2100;
+  await until(() => settled(upper) && settled(join(upper, 'etc')), 'the layer\'s directories to be 2 s old', 10_000, 50);
+  // Locations kept 1 ms: every wait below lets the lifetime of what was found pass.
+  const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.log'), { calls, attributeCacheMs: 1 });
+  t.teardown(() => fs.close());
+  const lifetimePassed = async () => {
+    const from = performance.now();
+    await until(() => performance.now() - from > 2, 'the locations\' lifetime to pass');
+  };
+  const at = async (path: string) => {
+    let o = await fs.root();
+    for (const n of path.split('/')) o = await fs.lookup(o, Buffer.from(n));
+    return o;
+  };
+  const buf = Buffer.alloc(64);
+  const readAt = async (path: string) => buf.subarray(0, await fs.read(await at(path), buf, 0, 64, 0)).toString();
+  const paths = ['etc/motd', 'etc/ssh/sshd_config', 'usr/bin/tool', 'var/lib/old'];
+  const objs = await Promise.all(paths.map((p) => at(p)));
+  const first = await Promise.all(objs.map((o) => fs.getattr(o)));
+  // The first check past the lifetime looks at the names (the directories were first seen after the names were found).
+  await lifetimePassed();
+  for (const o of objs) await fs.getattr(o);
+  await lifetimePassed();
+  statx = 0;
+  const again = [];
+  for (const o of objs) again.push(await fs.getattr(o));
+  t.same(again.map((a, i) => a === first[i]), paths.map(() => true), 'each image name keeps its location (the same attributes)');
+  // Looking at the names costs two statx each (the opaque marker and the name); the directories, one each per lifetime (at
+  // most 6 here, where each lifetime of 1 ms may pass between two calls).
+  t.ok(statx < 2 * paths.length, `the layer's two directories vouch for all four names (${statx} statx calls, ${2 * paths.length} looking at the names)`);
+
+  // A local user puts a file over an image name below the layer's etc: etc changes, the layer root does not.
+  mkdirSync(join(upper, 'etc/ssh'));
+  writeFileSync(join(upper, 'etc/ssh/sshd_config'), 'Port 2\n');
+  await lifetimePassed();
+  // The handle first: a LOOKUP looks at the name again anyway, a handle's call checks its location.
+  await t.rejects(fs.getattr(objs[1]!), 'past the lifetime, the handle of the image file a layer file now covers below a directory that vouched no longer resolves to it');
+  t.equal(await readAt('etc/ssh/sshd_config'), 'Port 2\n', 'and its name reads the layer file');
+  t.equal(await fs.getattr(objs[2]!), first[2], 'names below the unchanged layer root keep their image location');
+  // Then over a name where the layer has none of its path: the layer root changes.
+  mkdirSync(join(upper, 'var'));
+  writeFileSync(join(upper, 'var/.wh..wh..opq'), '');
+  await lifetimePassed();
+  await t.rejects(fs.getattr(objs[3]!), 'past the lifetime, a handle of a name an opaque directory made beside the server in the layer root hides no longer resolves to the image file');
+  await t.rejects(at('var/lib/old'), { code: 'ENOENT' }, 'nor does its name');
+  t.equal(readFileSync(join(lower, 'etc/ssh/sshd_config'), 'utf8'), 'Port 22\n', 'the image unchanged');
+});
+
 t.test('calls in flight together on image objects wait for one copy-up', async (t) => {
   const s = await setup(t);
   const { c, root } = await s.start();
