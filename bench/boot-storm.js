@@ -15,6 +15,9 @@
 //            template imported once (`netboot image import`), each node
 //            added over it (NodeRoots, as `netboot add-node --image` does),
 //            its root DISKLESS/IP exported to its address only
+//   baseline-image  the baseline's `netboot serve` on image-backed roots of
+//            its own (another import, the same nodes), when both --baseline
+//            and netboot-image are in the run
 // With netboot-image in the run (or --image-root, which adds it), every
 // node gets a fixed address from a host entry (198.19.0.0/16, in the
 // subnet, outside the dynamic range), for every stack, and mounts and
@@ -29,7 +32,7 @@
 // round (empty lease files); every node's root is a hard-link farm (`cp -al`)
 // of one template tree, made once per run.
 //
-//   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image,baseline] [--image-root]
+//   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image,baseline,baseline-image] [--image-root]
 //        [--baseline DIR] [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
 //        [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--netboot-node-flags "FLAGS"] [--profile DIR]
 //
@@ -71,11 +74,13 @@ const replayFile = fileURLToPath(new URL('boot-replay.json', import.meta.url));
 const MiB = 1024 * 1024;
 const SERVER = '198.18.0.1';
 const PREFIX = 15;
-const STACKS = ['netboot', 'isc', 'dnsmasq', 'netboot-image', 'baseline'];
+const STACKS = ['netboot', 'isc', 'dnsmasq', 'netboot-image', 'baseline', 'baseline-image'];
 const DEFAULT_STACKS = ['netboot', 'isc', 'dnsmasq'];
 const IMAGE = 'storm';
-/** The stack column: fits netboot-image. */
-const NAME_WIDTH = 14;
+/** The stack column: fits baseline-image. */
+const NAME_WIDTH = 16;
+/** The stacks that serve image-backed roots (each its own state directory and roots: `ctx.images[name]`). */
+const isImageStack = (name) => name === 'netboot-image' || name === 'baseline-image';
 const STAGES = ['dhcp', 'pxelinux', 'kernel', 'mount', 'nfs'];
 
 // `--json` alone prints the report on stdout, as the other benches do; `--json FILE` writes it to FILE.
@@ -279,14 +284,14 @@ async function startStack(name, { link, work, bootDir, rootsDir, image, fixedNod
   const exportsFile = join(work, 'exports');
   writeFileSync(exportsFile, `${rootsDir} 198.18.0.0/15(rw,no_root_squash,insecure,async)\n`);
   const hosts = hostBlocks(fixedNodes);
-  writeFileSync(join(work, 'dhcpd.conf'), dhcpdConf(name === 'netboot-image' ? image.rootsDir : rootsDir, hosts));
-  if (name === 'netboot' || name === 'netboot-image' || name === 'baseline') {
-    // The image-backed stack keeps its images and nodes in the run's image state directory; its leases start empty each round, as the others'.
-    const state = name !== 'netboot-image' ? ['--state-dir', join(work, 'netboot-state')] : ['--state-dir', image.stateDir, '--leases', join(work, 'dhcpd.leases')];
+  writeFileSync(join(work, 'dhcpd.conf'), dhcpdConf(isImageStack(name) ? image.rootsDir : rootsDir, hosts));
+  if (name === 'netboot' || name === 'baseline' || isImageStack(name)) {
+    // An image-backed stack keeps its images and nodes in its image state directory; its leases start empty each round, as the others'.
+    const state = !isImageStack(name) ? ['--state-dir', join(work, 'netboot-state')] : ['--state-dir', image.stateDir, '--leases', join(work, 'dhcpd.leases')];
     const s = start(name, process.execPath, [
       ...profileArgs(name), ...values['netboot-node-flags'].split(/\s+/).filter(Boolean),
-      name === 'baseline' ? baselineCli : cli, 'serve', '--dhcp-conf', join(work, 'dhcpd.conf'), '--interface', link.serverIf, '--tftp-root', bootDir, '--http-port', '80',
-      '--exports', name === 'netboot-image' ? image.exportsFile : exportsFile, '--listen', SERVER, ...state, '--no-lock', '--max-transfers', '4096',
+      name.startsWith('baseline') ? baselineCli : cli, 'serve', '--dhcp-conf', join(work, 'dhcpd.conf'), '--interface', link.serverIf, '--tftp-root', bootDir, '--http-port', '80',
+      '--exports', isImageStack(name) ? image.exportsFile : exportsFile, '--listen', SERVER, ...state, '--no-lock', '--max-transfers', '4096',
       // Later flags win: --netboot-flags tries other pacing, worker or thread settings on the same storm.
       ...values['netboot-flags'].split(/\s+/).filter(Boolean),
     ]);
@@ -412,7 +417,7 @@ async function round(name, ctx) {
   chmodSync(work, 0o755);
   try {
     const link = makeLink(atExit, ctx.relays, ctx.fixed ? ctx.nodes.map((n) => n.ip) : []);
-    const started = await startStack(name, { link, work, bootDir: ctx.bootDir, rootsDir: ctx.rootsDir, image: ctx.image, fixedNodes: ctx.fixed ? ctx.nodes : [], atExit });
+    const started = await startStack(name, { link, work, bootDir: ctx.bootDir, rootsDir: ctx.rootsDir, image: ctx.images[name], fixedNodes: ctx.fixed ? ctx.nodes : [], atExit });
     if (started.why) return { error: `not measured: ${started.why}` };
     const pgids = started.servers.map((s) => s.pid);
     // Server CPU from a cgroup where there is one (exited children counted), else summed over /proc.
@@ -438,11 +443,11 @@ async function round(name, ctx) {
       bootDir: ctx.bootDir,
       templateDir: ctx.templateDir,
       xidBase,
-      rootBy: name === 'netboot-image' ? 'ip' : 'mac',
+      rootBy: isImageStack(name) ? 'ip' : 'mac',
       until: ctx.until,
       // --from pxelinux or mount: the root DHCP's root-path names, told to the nodes instead.
       from: ctx.from,
-      rootPath: `${SERVER}:${name === 'netboot-image' ? ctx.image.rootsDir : ctx.rootsDir}`,
+      rootPath: `${SERVER}:${isImageStack(name) ? ctx.images[name].rootsDir : ctx.rootsDir}`,
     }));
     const net0 = { server: netCounters(link.server), client: netCounters(link.client) };
     const wall0 = performance.now();
@@ -461,7 +466,7 @@ async function round(name, ctx) {
     // The NFS part alone: what the servers spent per call of the boot's replay (MOUNT's few calls included).
     if (ctx.from === 'mount' && m.nfsCalls > 0) m.serverUsPerNfsCall = Math.round((serverCpu * 1e6) / m.nfsCalls);
     // Each node's MOUNT of its image-backed root, from its own address, is its boot: the server records it in the node's record.
-    if (name === 'netboot-image') m.imageBootsRecorded = await bootsRecordedSince(ctx.image.stateDir, roundStart);
+    if (isImageStack(name)) m.imageBootsRecorded = await bootsRecordedSince(ctx.images[name].stateDir, roundStart);
     return m;
   } finally {
     atExit.run();
@@ -572,6 +577,7 @@ async function main() {
   const servers = values.servers.split(',');
   if (values['image-root'] && !servers.includes('netboot-image')) servers.push('netboot-image');
   if (values.baseline && !servers.includes('baseline')) servers.push('baseline');
+  if (values.baseline && servers.includes('netboot-image') && !servers.includes('baseline-image')) servers.push('baseline-image');
   const kernelMiB = Number(values['kernel-mib']);
   const initrdMiB = Number(values['initrd-mib']);
   const httpShare = Number(values['http-share']);
@@ -582,6 +588,7 @@ async function main() {
     !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10) ||
     servers.some((s) => !STACKS.includes(s)) ||
     servers.includes('baseline') !== Boolean(values.baseline) ||
+    (servers.includes('baseline-image') && !values.baseline) ||
     !(kernelMiB > 0 && kernelMiB <= 256 && initrdMiB > 0 && initrdMiB <= 1024) ||
     !(httpShare >= 0 && httpShare <= 1) ||
     !(Number.isInteger(clientProcs) && clientProcs >= 1 && clientProcs <= 16) ||
@@ -591,7 +598,7 @@ async function main() {
     !(timeoutMs > 0)
   ) {
     console.error(
-      'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image,baseline] [--image-root] [--baseline DIR]\n' +
+      'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image,baseline,baseline-image] [--image-root] [--baseline DIR]\n' +
         '                                [--kernel-mib M] [--initrd-mib M] [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]\n' +
         '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--netboot-node-flags "FLAGS"] [--profile DIR]',
     );
@@ -621,7 +628,7 @@ async function main() {
     const rootsDir = join(work, 'roots');
     writeBootFiles(bootDir, kernelMiB, initrdMiB, rootsDir);
     writeTemplate(templateDir, replay.tree);
-    const fixed = servers.includes('netboot-image');
+    const fixed = servers.some(isImageStack);
     // The HTTP share: every k-th node, spread evenly over the run.
     const list = Array.from({ length: nodes }, (_, index) => ({
       index,
@@ -634,16 +641,17 @@ async function main() {
     if (STAGES.indexOf(values.until) >= STAGES.indexOf('mount')) makeRoots(templateDir, rootsDir, list.map((n) => n.mac));
     else mkdirSync(rootsDir, { recursive: true });
     const rootsSeconds = ((performance.now() - rootsStart) / 1000).toFixed(1);
-    let image;
+    const images = {};
     let imageNote = '';
-    if (fixed) {
+    for (const name of servers.filter(isImageStack)) {
       const imageStart = performance.now();
-      image = { stateDir: join(work, 'image-state'), rootsDir: join(work, 'image-roots'), exportsFile: join(work, 'image-exports') };
+      const image = (images[name] = { stateDir: join(work, `${name}-state`), rootsDir: join(work, `${name}-roots`), exportsFile: join(work, `${name}-exports`) });
       const generation = await makeImageRoots(templateDir, image.stateDir, image.rootsDir, list, image.exportsFile);
-      imageNote = `; image ${IMAGE} generation ${generation} under ${nodes} image-backed roots in ${((performance.now() - imageStart) / 1000).toFixed(1)} s; fixed addresses 198.19.1.1 and up`;
+      imageNote += `; ${name}: image ${IMAGE} generation ${generation} under ${nodes} image-backed roots in ${((performance.now() - imageStart) / 1000).toFixed(1)} s`;
     }
+    if (fixed) imageNote += '; fixed addresses 198.19.1.1 and up';
     const relays = Array.from({ length: clientProcs }, (_, i) => `198.18.0.${2 + i}`);
-    const ctx = { work, bootDir, templateDir, rootsDir, image, fixed, nodes: list, relays, timeoutMs, atExit, until: values.until, from: values.from };
+    const ctx = { work, bootDir, templateDir, rootsDir, images, fixed, nodes: list, relays, timeoutMs, atExit, until: values.until, from: values.from };
     const header =
       `${nodes} nodes at once (${list.filter((n) => n.http).length} over HTTP), kernel ${kernelMiB} MiB + initrd ${initrdMiB} MiB, ` +
       (values.from !== 'dhcp' ? `each node starts at the ${values.from} stage, ` : '') +
@@ -670,13 +678,15 @@ async function main() {
     }
     if (values.json !== '-') for (const name of servers) printRow(name, best[name], all[name].length);
     const imageVsPlain = imageRatios(best.netboot, best['netboot-image']);
+    const baselineImageVsPlain = imageRatios(best.baseline, best['baseline-image']);
     if (values.json !== '-') {
       console.log('retries: dhcp/tftp/http/nfs; all up in parentheses: when the last node that came up did (some failed)');
-      if (imageVsPlain) {
-        const x = (v) => (v === null ? '-' : `${v}x`);
+      const x = (v) => (v === null ? '-' : `${v}x`);
+      for (const [image, plain, ratios] of [['netboot-image', 'netboot', imageVsPlain], ['baseline-image', 'baseline', baselineImageVsPlain]]) {
+        if (!ratios) continue;
         console.log(
-          `netboot-image / netboot (above 1: the image-backed roots took longer or cost more): all up ${x(imageVsPlain.allUp)}, node p50 ${x(imageVsPlain.nodeP50)}, ` +
-            `p99 ${x(imageVsPlain.nodeP99)}, mount p50 ${x(imageVsPlain.mountP50)}, nfs p50 ${x(imageVsPlain.nfsP50)}, server CPU ${x(imageVsPlain.serverCpu)}`,
+          `${image} / ${plain} (above 1: the image-backed roots took longer or cost more): all up ${x(ratios.allUp)}, node p50 ${x(ratios.nodeP50)}, ` +
+            `p99 ${x(ratios.nodeP99)}, mount p50 ${x(ratios.mountP50)}, nfs p50 ${x(ratios.nfsP50)}, server CPU ${x(ratios.serverCpu)}`,
         );
       }
     }
@@ -702,7 +712,7 @@ async function main() {
         servers: Object.fromEntries(servers.map((n) => [n, best[n]?.error ?? `started fresh each round in a network namespace of its own at ${SERVER}`])),
         loadAtStart,
         cells,
-        detail: { best, rounds: all, ...(imageVsPlain ? { imageVsPlain } : {}), namespaces: namespacesMade },
+        detail: { best, rounds: all, ...(imageVsPlain ? { imageVsPlain } : {}), ...(baselineImageVsPlain ? { baselineImageVsPlain } : {}), namespaces: namespacesMade },
       });
       if (values.json === '-') console.log(JSON.stringify(out));
       else writeFileSync(values.json, `${JSON.stringify(out, null, 2)}\n`);
