@@ -1,9 +1,12 @@
 import { BoundedMap } from '@netboot/nfs3';
 
-interface Entry<T> {
-  value: T;
-  /** Until when it is taken as it is (performance.now()). */
-  until: number;
+/** A class, not an object literal, as nfs3's cache entries: V8 pretenures a literal whose objects the cache keeps, and throws away the code it was inlined into. */
+class Entry<T> {
+  constructor(
+    readonly value: T,
+    /** Until when it is taken as it is (performance.now()). */
+    public until: number,
+  ) {}
 }
 
 /**
@@ -64,7 +67,7 @@ export class LocationCache<T> {
 
   private store(key: string, value: T, now: number): void {
     if (this.ttlMs <= 0) return;
-    this.entries.set(key, { value, until: now + this.ttlMs });
+    this.entries.set(key, new Entry(value, now + this.ttlMs));
   }
 
   forget(key: string): void {

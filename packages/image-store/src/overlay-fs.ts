@@ -57,42 +57,46 @@ function fsError(code: string, what: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${what}`), { code });
 }
 
-/** Where a merged name is: its layer's attributes, and whether the image also has it (so a delete must leave a whiteout). */
-interface Located {
-  layer: Layer;
-  st: LocalAttrs;
-  lowerToo: boolean;
-  /**
-   * For a name of the image alone (layer 'lower'): how many leading components of its path the node's layer
-   * has, as directories none of which is opaque (0: only the layer root). The node's layer has nothing at the
-   * next component, and the rest of the path is the image's, which never changes: while the node's layer
-   * still holds those directories (not opaque) and nothing at that next name, the location holds
-   * (stillImages). Undefined when not known.
-   */
-  upperEnd?: number;
-  /**
-   * A time (performance.now()) at which what this location says held: taken before the layers were looked at
-   * to find it, or to check it again (stillImage). A directory of the node's layer seen unchanged since before
-   * then vouches for it (layerDirUntil).
-   */
-  foundAt: number;
-  /**
-   * The attributes handed out for this location (attrsOf with its fileid), made once: a location kept in
-   * the cache gives every call the same object, whose fattr3 the procedures convert once (they keep the
-   * conversion by the object).
-   */
-  attrs?: FsAttrs;
+/**
+ * Where a merged name is: its layer's attributes, and whether the image also has it (so a delete must leave a
+ * whiteout). A class, not an object literal: the cache keeps what it makes, and V8 pretenures a literal's
+ * allocation site once what it made lives long, throwing away the optimised code it was inlined into.
+ */
+class Located {
+  /** The attributes handed out for this location (attrsAt), made once: the procedures convert them to fattr3 once, by the object. */
+  attrs: FsAttrs | undefined = undefined;
+  constructor(
+    readonly layer: Layer,
+    readonly st: LocalAttrs,
+    readonly lowerToo: boolean,
+    /**
+     * For a name of the image alone (layer 'lower'): how many leading components of its path the node's layer
+     * has, as directories none of which is opaque (0: only the layer root). The node's layer has nothing at the
+     * next component, and the rest of the path is the image's, which never changes: while the node's layer
+     * still holds those directories (not opaque) and nothing at that next name, the location holds
+     * (stillImage). Undefined when not known.
+     */
+    readonly upperEnd: number | undefined,
+    /**
+     * A time (performance.now()) at which what this location says held: taken before the layers were looked at
+     * to find it, or to check it again (stillImage). A directory of the node's layer seen unchanged since before
+     * then vouches for it (layerDirUntil).
+     */
+    public foundAt: number,
+  ) {}
 }
 
 /** A directory of the node's layer as last seen (OverlayFs.layerDirUntil). */
-interface LayerDir {
-  ino: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-  /** From when (performance.now()) it is known to have been so: just after the look that first saw it so. */
-  since: number;
-  /** Until when it is taken as so without another look. */
-  until: number;
+class LayerDir {
+  constructor(
+    readonly ino: bigint,
+    readonly mtimeNs: bigint,
+    readonly ctimeNs: bigint,
+    /** From when (performance.now()) it is known to have been so: just after the look that first saw it so. */
+    readonly since: number,
+    /** Until when it is taken as so without another look. */
+    public until: number,
+  ) {}
 }
 
 /** The attributes of a location as handed out (see Located.attrs). */
@@ -394,11 +398,11 @@ export class OverlayFs implements ExportFs {
         // directory (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, as every step) instead of a probe and an open per component.
         if (u === undefined && uSt === undefined && l !== undefined && i < comps.length - 1) {
           const found = this.lowerRest(l, comps.slice(i).join('/'));
-          if (found) return { layer: 'lower', st: found, lowerToo: true, upperEnd, foundAt };
+          if (found) return new Located('lower', found, true, upperEnd, foundAt);
         }
         if (i === comps.length) {
-          if (uSt) return { layer: 'upper', st: uSt, lowerToo: lSt !== undefined, foundAt };
-          if (lSt) return { layer: 'lower', st: lSt, lowerToo: true, upperEnd, foundAt };
+          if (uSt) return new Located('upper', uSt, lSt !== undefined, undefined, foundAt);
+          if (lSt) return new Located('lower', lSt, true, upperEnd, foundAt);
           throw fsError('ENOENT', rel);
         }
         if (uSt && !isDirSt(uSt)) throw fsError('ENOTDIR', rel);
@@ -531,7 +535,7 @@ export class OverlayFs implements ExportFs {
         this.layerDirs.delete(rel);
         return 0;
       }
-      if (changed) this.layerDirs.set(rel, (d = { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, since: performance.now(), until: now + this.located.ttlMs }));
+      if (changed) this.layerDirs.set(rel, (d = new LayerDir(st.ino, st.mtimeNs, st.ctimeNs, performance.now(), now + this.located.ttlMs)));
       else d!.until = now + this.located.ttlMs;
     }
     return d!.since <= foundAt ? d!.until : 0;
@@ -1004,8 +1008,8 @@ export class OverlayFs implements ExportFs {
         const loc: Located | undefined = us
           ? isWhiteout(us)
             ? undefined
-            : { layer: 'upper', st: us, lowerToo: ls !== undefined, foundAt }
-          : ls && { layer: 'lower', st: ls, lowerToo: true, upperEnd, foundAt };
+            : new Located('upper', us, ls !== undefined, undefined, foundAt)
+          : ls && new Located('lower', ls, true, upperEnd, foundAt);
         const rel = child(dirRel, names[i]!);
         if (loc && this.settled(rel)) this.located.set(rel, loc);
         out[i] = loc;
@@ -1115,7 +1119,7 @@ export class OverlayFs implements ExportFs {
       return { ...attrsOf(after), ino: o.fileid };
     } finally {
       // The written file's location with its new attributes, unless a change of the root ran meanwhile (the name may have moved).
-      if (after && changes === this.changes && this.changing === 0) this.located.set(o.rel, { layer: loc.layer, st: after, lowerToo: loc.lowerToo, foundAt: performance.now() });
+      if (after && changes === this.changes && this.changing === 0) this.located.set(o.rel, new Located(loc.layer, after, loc.lowerToo, undefined, performance.now()));
       else this.located.forget(o.rel);
     }
   }
