@@ -80,13 +80,13 @@ class Located {
     /**
      * A time (performance.now()) at which what this location says held: taken before the layers were looked at
      * to find it, or to check it again (stillImage). A directory of the node's layer seen unchanged since before
-     * then vouches for it (layerDirUntil).
+     * then vouches for it (layerDir).
      */
     public foundAt: number,
   ) {}
 }
 
-/** A directory of the node's layer as last seen (OverlayFs.layerDirUntil). */
+/** A directory of the node's layer as last seen (OverlayFs.layerDir). */
 class LayerDir {
   constructor(
     readonly ino: bigint,
@@ -94,6 +94,8 @@ class LayerDir {
     readonly ctimeNs: bigint,
     /** From when (performance.now()) it is known to have been so: just after the look that first saw it so. */
     readonly since: number,
+    /** Until when it is known to have been so: just before the last look, which saw it so. */
+    public seenAt: number,
     /** Until when it is taken as so without another look. */
     public until: number,
   ) {}
@@ -222,7 +224,7 @@ export class OverlayFs implements ExportFs {
    * changes, so only the layer can have put something over it.
    */
   private readonly located: LocationCache<Located>;
-  /** Directories of the node's layer as last seen, by path: what vouches for locations of the image's names beneath them (layerDirUntil). */
+  /** Directories of the node's layer as last seen, by path: what vouches for locations of the image's names beneath them (layerDir). */
   private readonly layerDirs = new BoundedMap<string, LayerDir>(4096);
   /**
    * The layer roots' attributes as opened: a walk below a root reads only their type (a directory, which
@@ -470,7 +472,7 @@ export class OverlayFs implements ExportFs {
    * changes, so only the node's layer can have put something over it, and the location holds while the layer
    * still has the directories of its path it had (`upperEnd`), none opaque, and nothing at the next name.
    * Those directories of the layer, each seen unchanged since before the location was found, vouch for that
-   * (layerDirUntil): a look at each directory once per attributeCacheMs for every name beneath it. Where one
+   * (layerDir): a look at each directory once per attributeCacheMs for every name beneath it. Where one
    * does not (it changed lately, or was first seen after the location was found), the names are looked at:
    * an lstat or two per name, each step from the reference of the step before, as `locate`.
    */
@@ -481,11 +483,19 @@ export class OverlayFs implements ExportFs {
     if (end >= comps.length) return 0;
     // Every directory is looked at, a failing one too: those below it are then known for the next check.
     let until = Infinity;
+    let seen = Infinity;
     for (let i = 0, dir = ''; ; dir = child(dir, comps[i++]!)) {
-      until = Math.min(until, this.layerDirUntil(dir, loc.foundAt, now));
+      const d = this.layerDir(dir, loc.foundAt, now);
+      until = d ? Math.min(until, d.until) : 0;
+      if (d) seen = Math.min(seen, d.seenAt);
       if (i === end) break;
     }
-    if (until > now) return until;
+    if (until > now) {
+      // Unchanged from before the location was found until each was last seen: what it says held then too, so the
+      // names found from it since (locateIn) are vouched for as well.
+      if (seen > loc.foundAt) loc.foundAt = seen;
+      return until;
+    }
     const checkedAt = performance.now();
     if (!this.stillImageByNames(comps, end)) return 0;
     loc.foundAt = checkedAt;
@@ -513,17 +523,19 @@ export class OverlayFs implements ExportFs {
   }
 
   /**
-   * Until when the node layer's directory `rel` vouches for a location found at `foundAt` (0: it does not): it
-   * was seen with the same inode, mtime and ctime before then and again within attributeCacheMs. Any change of
+   * The node layer's directory `rel` as last seen when it vouches for a location found at `foundAt` (until its
+   * `until`), else undefined: it was seen with the same inode, mtime and ctime before then and again within
+   * attributeCacheMs. Any change of
    * its entries (a name made, removed or renamed, an opaque marker or whiteout made) moves its mtime and ctime,
    * and a change made after these were first seen moves them to another value: they were then already
    * SETTLE_NS old, older than a time stamp's coarseness. Looked at again (one statx; an open beneath the layer
    * root for a directory below it) once its attributeCacheMs is over, so a change made in the layer beside
    * the server shows within that time, as a location's own. This root's changes drop every such record.
    */
-  private layerDirUntil(rel: string, foundAt: number, now: number): number {
+  private layerDir(rel: string, foundAt: number, now: number): LayerDir | undefined {
     let d = this.layerDirs.get(rel);
     if (d === undefined || d.until <= now) {
+      const seenAt = performance.now();
       let st: LocalAttrs | undefined;
       try {
         st = this.statAt('upper', rel);
@@ -533,12 +545,15 @@ export class OverlayFs implements ExportFs {
       const changed = st === undefined || d === undefined || st.ino !== d.ino || st.mtimeNs !== d.mtimeNs || st.ctimeNs !== d.ctimeNs;
       if (st === undefined || !isDirSt(st) || (changed && BigInt(Date.now()) * 1_000_000n - (st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs) <= SETTLE_NS)) {
         this.layerDirs.delete(rel);
-        return 0;
+        return undefined;
       }
-      if (changed) this.layerDirs.set(rel, (d = new LayerDir(st.ino, st.mtimeNs, st.ctimeNs, performance.now(), now + this.located.ttlMs)));
-      else d!.until = now + this.located.ttlMs;
+      if (changed) this.layerDirs.set(rel, (d = new LayerDir(st.ino, st.mtimeNs, st.ctimeNs, performance.now(), seenAt, now + this.located.ttlMs)));
+      else {
+        d!.seenAt = seenAt;
+        d!.until = now + this.located.ttlMs;
+      }
     }
-    return d!.since <= foundAt ? d!.until : 0;
+    return d!.since <= foundAt ? d : undefined;
   }
 
   /**
