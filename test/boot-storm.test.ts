@@ -115,13 +115,15 @@ t.test('boot-storm boots 3 nodes through ISC dhcpd + in.tftpd and through dnsmas
   noNamespaceLeft(t, report);
 });
 
-t.test('boot-storm --from mount boots only the NFS part and prices each call, beside a --baseline checkout', async (t) => {
+t.test('boot-storm --from mount boots only the NFS part and prices each call, beside a --baseline checkout, plain and image-backed', async (t) => {
   if (!requireNetns(t)) return;
   if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
   // This checkout as its own baseline: the stack runs and is reported as another build would be.
-  const report = await storm(t, ['--from', 'mount', '--servers', 'netboot', '--baseline', repoRoot], 300_000);
-  t.same(report.params.servers, ['netboot', 'baseline'], '--baseline adds the baseline stack');
-  for (const name of ['netboot', 'baseline']) {
+  const report = await storm(t, ['--from', 'mount', '--servers', 'netboot', '--image-root', '--baseline', repoRoot], 300_000);
+  t.same(report.params.servers, ['netboot', 'netboot-image', 'baseline', 'baseline-image'], '--baseline adds the baseline stack, and with --image-root its image-backed one');
+  t.equal(report.detail.best['baseline-image'].imageBootsRecorded, 3, "baseline-image: each node's MOUNT was its boot, recorded in its own state directory's node record");
+  t.ok(typeof report.detail.baselineImageVsPlain?.serverCpu === 'number', 'the baseline\'s image/plain ratio of server CPU');
+  for (const name of ['netboot', 'netboot-image', 'baseline', 'baseline-image']) {
     const best = report.detail.best[name];
     t.equal(best.up, 3, `${name}: 3 nodes up`);
     t.equal(best.stages.dhcp.p50, null, `${name}: no DHCP stage`);
