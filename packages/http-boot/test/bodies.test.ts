@@ -20,6 +20,9 @@ import { evictableDir } from '../../../test/support/evictable-dir.js';
 const dir = await mkdtemp(join(tmpdir(), 'http-bodies-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 const big = randomBytes(24 * 1024 * 1024 + 4099);
+// The servers' idle limit: long enough that a test client starved of the CPU on a loaded machine is not
+// taken for one that stopped reading (500 ms reset the connection of a reading client at load 46).
+const IDLE_MS = 3000;
 await writeFile(join(dir, 'initrd'), big);
 await writeFile(join(dir, 'cfg'), 'DEFAULT linux\n');
 // A sparse file past 4 GiB: offsets beyond 32 bits reach sendfile and pread intact.
@@ -63,7 +66,7 @@ if (!native) t.comment('@netboot/platform is not loaded: only the reads mode is 
 for (const mode of modes) {
   t.test(`bodies by ${mode}`, async (t) => {
     const exchanges: HttpExchange[] = [];
-    const server = new HttpBootServer({ root: dir, address: '127.0.0.1', port: 0, bodies: mode, idleTimeoutMs: 500, onExchange: (e) => exchanges.push(e) });
+    const server = new HttpBootServer({ root: dir, address: '127.0.0.1', port: 0, bodies: mode, idleTimeoutMs: IDLE_MS, onExchange: (e) => exchanges.push(e) });
     const { port } = await server.listen();
     t.teardown(() => server.close());
     t.equal(server.bodies, mode);
@@ -154,8 +157,8 @@ for (const mode of modes) {
       t.teardown(() => s.destroy());
       s.pause();
       s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      // The client's reading rate, not a wait: 1 MiB every 50 ms keeps the body going for well over
-      // the server's 500 ms idle time, with bytes moving all along.
+      // The client's reading rate, not a wait: 256 KiB every 50 ms keeps the 24 MiB body going for about
+      // 4.8 s, well over the server's idle time, with bytes moving all along.
       const chunks: Buffer[] = [];
       let allowance = 0;
       s.on('data', (c: Buffer) => {
@@ -165,7 +168,7 @@ for (const mode of modes) {
       });
       s.pause();
       const pace = setInterval(() => {
-        allowance = 1024 * 1024;
+        allowance = 256 * 1024;
         s.resume();
       }, 50);
       t.teardown(() => clearInterval(pace));
