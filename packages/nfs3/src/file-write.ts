@@ -47,16 +47,9 @@ function syncFor(fd: number, stable: Stability): Promise<void> | undefined {
   return stable === 'unstable' ? undefined : flushFd(fd, stable === 'file');
 }
 
-/**
- * Per descriptor, the flush running and the one that starts after it for the callers that came meanwhile.
- * Kept once made, emptied rather than deleted (a Map that empties shrinks and regrows on every write); there
- * are at most as many as descriptors this thread has flushed.
- */
-interface Flushes {
-  running: Promise<void> | undefined;
-  queued: { file: boolean; flush: Promise<void> } | undefined;
-}
-const flushes = new Map<number, Flushes>();
+/** The flush running on each descriptor, and the one that starts after it for the callers that came meanwhile. */
+const running = new Map<number, Promise<void>>();
+const queued = new Map<number, { file: boolean; flush: Promise<void> }>();
 
 /**
  * A flush of `fd` (fsync with `file`, else fdatasync) that starts after this call: stable writes on one file
@@ -68,31 +61,29 @@ const flushes = new Map<number, Flushes>();
  * are answered, so a descriptor here names one file throughout.
  */
 export function flushFd(fd: number, file: boolean): Promise<void> {
-  let f = flushes.get(fd);
-  if (!f) flushes.set(fd, (f = { running: undefined, queued: undefined }));
-  const next = f.queued;
+  const next = queued.get(fd);
   if (next) {
     next.file ||= file;
     return next.flush;
   }
-  if (!f.running) return startFlush(f, fd, file);
-  const at = f;
+  const now = running.get(fd);
+  if (!now) return startFlush(fd, file);
   const entry: { file: boolean; flush: Promise<void> } = {
     file,
-    flush: f.running.then(ignore, ignore).then(() => {
-      at.queued = undefined;
-      return startFlush(at, fd, entry.file);
+    flush: now.then(ignore, ignore).then(() => {
+      queued.delete(fd);
+      return startFlush(fd, entry.file);
     }),
   };
-  f.queued = entry;
+  queued.set(fd, entry);
   return entry.flush;
 }
 
-function startFlush(f: Flushes, fd: number, file: boolean): Promise<void> {
+function startFlush(fd: number, file: boolean): Promise<void> {
   const flush: Promise<void> = (file ? fsyncFd(fd) : fdatasyncFd(fd)).finally(() => {
-    if (f.running === flush) f.running = undefined;
+    if (running.get(fd) === flush) running.delete(fd);
   });
-  f.running = flush;
+  running.set(fd, flush);
   return flush;
 }
 
