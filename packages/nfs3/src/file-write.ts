@@ -42,49 +42,7 @@ export function writeHere(fd: number, data: Buffer, position: number): void {
   }
 }
 
-/** An fsync (FILE_SYNC) or fdatasync (DATA_SYNC) of `fd` that covers a copy already made; nothing for UNSTABLE. */
+/** fsync for FILE_SYNC, fdatasync for DATA_SYNC, nothing for UNSTABLE. */
 function syncFor(fd: number, stable: Stability): Promise<void> | undefined {
-  return stable === 'unstable' ? undefined : flushFd(fd, stable === 'file');
+  return stable === 'file' ? fsyncFd(fd) : stable === 'data' ? fdatasyncFd(fd) : undefined;
 }
-
-/** The flush running on each descriptor, and the one that starts after it for the callers that came meanwhile. */
-const running = new Map<number, Promise<void>>();
-const queued = new Map<number, { file: boolean; flush: Promise<void> }>();
-
-/**
- * A flush of `fd` (fsync with `file`, else fdatasync) that starts after this call: stable writes on one file
- * in flight together share flushes (group commit). A flush already running may have started before the
- * caller's copy, so the caller waits for it and then for the next one, which every caller arriving
- * meanwhile shares; that one is an fsync if any of them asked for one. Each flush costs a pool hop and a
- * journal commit with a disk cache flush, however little it writes. A failed flush fails every caller it
- * covers (separate flushes would report the error to the first only). Callers hold the file open until they
- * are answered, so a descriptor here names one file throughout.
- */
-export function flushFd(fd: number, file: boolean): Promise<void> {
-  const next = queued.get(fd);
-  if (next) {
-    next.file ||= file;
-    return next.flush;
-  }
-  const now = running.get(fd);
-  if (!now) return startFlush(fd, file);
-  const entry: { file: boolean; flush: Promise<void> } = {
-    file,
-    flush: now.then(ignore, ignore).then(() => {
-      queued.delete(fd);
-      return startFlush(fd, entry.file);
-    }),
-  };
-  queued.set(fd, entry);
-  return entry.flush;
-}
-
-function startFlush(fd: number, file: boolean): Promise<void> {
-  const flush: Promise<void> = (file ? fsyncFd(fd) : fdatasyncFd(fd)).finally(() => {
-    if (running.get(fd) === flush) running.delete(fd);
-  });
-  running.set(fd, flush);
-  return flush;
-}
-
-function ignore(): void {}

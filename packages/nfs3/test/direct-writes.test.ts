@@ -1,9 +1,7 @@
 import t from 'tap';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NfsStat, StableHow } from '@netboot/nfs3';
-import { flushFd } from '../src/file-write.js';
 import { harness, ok } from './harness.js';
 
 // A server with directWrites (as on an NFS worker thread) copies WRITE data on its own thread and flushes
@@ -32,33 +30,4 @@ t.test('WRITE at every stability and COMMIT, data copied on the serving thread',
   t.same(ok(t, await c.commit(file)).verf, h.server.writeVerifier);
   t.same(await readFile(join(h.dir, 'file')), want, 'an overwrite in place');
   t.equal((await c.write(h.root, 0n, Buffer.from('x'), StableHow.UNSTABLE)).status, NfsStat.ISDIR);
-});
-
-t.test('stable writes in flight on one file share flushes: each waits for one that started after its call', async (t) => {
-  const h = await harness(t, { directWrites: true });
-  const fd = openSync(join(h.dir, 'shared'), 'w');
-  t.teardown(() => closeSync(fd));
-  writeSync(fd, 'a');
-  const first = flushFd(fd, false);
-  writeSync(fd, 'b');
-  // The first flush may have started before 'b' was copied: the next callers wait for one after it, together.
-  const second = flushFd(fd, false);
-  const third = flushFd(fd, true);
-  t.not(second, first, 'a call while a flush runs does not take that flush');
-  t.equal(third, second, 'calls while a flush runs share the next one');
-  await Promise.all([first, second, third]);
-  const after = flushFd(fd, true);
-  t.not(after, second, 'a call after they ended starts a flush of its own');
-  await after;
-  t.equal(await readFile(join(h.dir, 'shared'), 'utf8'), 'ab');
-});
-
-t.test('a flush that fails fails every caller sharing it, and the next call starts afresh', async (t) => {
-  const fd = 2 ** 30; // no such descriptor: every flush of it fails with EBADF
-  const first = flushFd(fd, true);
-  const shared = [flushFd(fd, true), flushFd(fd, false)];
-  const codes = await Promise.all([first, ...shared].map((p) => p.then(() => 'ok', (e: NodeJS.ErrnoException) => e.code)));
-  t.same(codes, ['EBADF', 'EBADF', 'EBADF']);
-  t.equal(shared[0], shared[1]);
-  t.equal(await flushFd(fd, true).catch((e: NodeJS.ErrnoException) => e.code), 'EBADF');
 });
