@@ -540,7 +540,22 @@ export class LocalFs<R> implements ExportFs {
 
   readdir(o: FsObject, cookie: bigint, verf: Buffer): Promise<{ verf: Buffer; names: string[] }> {
     const dir = this.obj(o);
-    return this.shared.listings.get(dir.fileid, dir.attrs.mtimeNs, () => this.with(dir.rel, dir.fileid, (d) => this.io.names(d)), cookie, verf);
+    return this.shared.listings.get(dir.fileid, dir.attrs.mtimeNs, () => this.namesOf(dir), cookie, verf);
+  }
+
+  /**
+   * The names of `dir` read from the disk: on a descriptor opened for reading at once when the I/O layer can
+   * (one openat2, checked against the handle's inode), not an O_PATH one and then '.' beneath it.
+   */
+  private async namesOf(dir: LocalObject): Promise<string[]> {
+    const io = this.io;
+    if (!io.openDir || !io.readNames) return this.with(dir.rel, dir.fileid, (d) => io.names(d));
+    const d = io.openDir(dir.rel, dir.fileid);
+    try {
+      return await io.readNames(d);
+    } finally {
+      io.release(d);
+    }
   }
 
   readlink(o: FsObject): Promise<Buffer> {

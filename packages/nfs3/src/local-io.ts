@@ -45,6 +45,14 @@ export interface LocalIo<R> {
   list(dir: R): Promise<[string, bigint, boolean][]>;
   /** Names of a directory, Latin-1 form, without `.` and `..`. */
   names(dir: R): Promise<string[]>;
+  /**
+   * The directory at `rel` opened for reading its entries, checked as at() checks (ESTALE unless inode `ino`):
+   * readNames() reads it without opening it again. Given back with `release`. Optional, with readNames: else
+   * at() and names().
+   */
+  openDir?(rel: string, ino?: bigint): R;
+  /** names() of a directory from openDir(), read without opening it again. */
+  readNames?(dir: R): Promise<string[]>;
   chown(r: R, uid: number, gid: number): Promise<void>;
   /** Permission bits of a regular file, directory or special file (never a symlink). */
   chmod(r: R, mode: number, st: LocalAttrs): Promise<void>;

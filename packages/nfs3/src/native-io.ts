@@ -95,9 +95,27 @@ export class NativeIo implements LocalIo<number> {
   }
 
   at(rel: string, ino?: bigint): number {
+    return this.opened(rel, ino, this.pathFlags);
+  }
+
+  openDir(rel: string, ino?: bigint): number {
+    const c = this.n.constants;
+    // Opened for reading at once, with at()'s resolve flags and inode check: no O_PATH descriptor to reopen '.' from.
+    // O_DIRECTORY refuses anything but a directory before it is opened (a device is never opened).
+    try {
+      return this.opened(rel, ino, c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW | c.O_CLOEXEC);
+    } catch (e) {
+      // The handle's directory was swapped for something else: at() finds the other inode and answers STALE.
+      if (ino !== undefined && (e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new NfsError(NfsStat.STALE, `${rel} is no longer a directory`);
+      throw e;
+    }
+  }
+
+  /** The object at `rel` opened with `flags` beneath the root; when `ino` is given, STALE unless it is that inode. */
+  private opened(rel: string, ino: bigint | undefined, flags: number): number {
     let fd: number;
     try {
-      fd = rel === '' ? this.rootFd : this.walk(keyBytes(rel));
+      fd = rel === '' ? (flags === this.pathFlags ? this.rootFd : this.n.openat2(this.rootFd, '.', flags, 0, this.resolve)) : this.walk(keyBytes(rel), flags);
     } catch (e) {
       // A directory on the handle's path was swapped for a symlink (RESOLVE_NO_SYMLINKS refuses it): the path no
       // longer leads to the object. knfsd reaches objects by inode, never by path, and answers nfserr_stale for a
@@ -113,7 +131,7 @@ export class NativeIo implements LocalIo<number> {
   }
 
   /** Opens `path` (names from the root) beneath the root, in parts of at most WALK_MAX bytes. */
-  private walk(path: Buffer): number {
+  private walk(path: Buffer, flags: number): number {
     const c = this.n.constants;
     let dir = this.rootFd;
     let start = 0;
@@ -125,7 +143,7 @@ export class NativeIo implements LocalIo<number> {
         dir = next;
         start = cut + 1;
       }
-      return this.n.openat2(dir, path.subarray(start), this.pathFlags, 0, this.resolve);
+      return this.n.openat2(dir, path.subarray(start), flags, 0, this.resolve);
     } finally {
       this.release(dir);
     }
@@ -236,19 +254,23 @@ export class NativeIo implements LocalIo<number> {
     const c = this.n.constants;
     const fd = this.n.openat2(dir, '.', c.O_RDONLY | c.O_DIRECTORY | c.O_CLOEXEC, 0, this.resolve);
     try {
-      // Names come as Latin-1 strings, the listing's form: no Buffer, inode or type per entry.
-      let out: string[] | undefined;
-      for (;;) {
-        const batch = this.n.readdirNames(fd, DIRENT_BATCH);
-        // A short batch is the rest of the directory: most directories are one call and one array.
-        if (!out && batch.length < DIRENT_BATCH) return batch;
-        out ??= [];
-        for (let i = 0; i < batch.length; i++) out.push(batch[i]!);
-        if (batch.length < DIRENT_BATCH) return out;
-        await new Promise((r) => setImmediate(r));
-      }
+      return await this.readNames(fd);
     } finally {
       closeSync(fd);
+    }
+  }
+
+  async readNames(fd: number): Promise<string[]> {
+    // Names come as Latin-1 strings, the listing's form: no Buffer, inode or type per entry.
+    let out: string[] | undefined;
+    for (;;) {
+      const batch = this.n.readdirNames(fd, DIRENT_BATCH);
+      // A short batch is the rest of the directory: most directories are one call and one array.
+      if (!out && batch.length < DIRENT_BATCH) return batch;
+      out ??= [];
+      for (let i = 0; i < batch.length; i++) out.push(batch[i]!);
+      if (batch.length < DIRENT_BATCH) return out;
+      await new Promise((r) => setImmediate(r));
     }
   }
 
