@@ -4,12 +4,49 @@ import { createServer, connect, Socket as NetSocket, type Socket } from 'node:ne
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readInto, socketFd } from '@netboot/platform';
 import { expectErrno, requireNative } from './require-native.js';
 import { evictableDir } from '../../../test/support/evictable-dir.js';
 
 const n = requireNative(t);
+
+/**
+ * A client connected to a server whose side does not read until told, so the client's sends fill the
+ * socket: its descriptor, the server's side once accepted, and `drain`, which then reads until `sent`
+ * bytes came and gives how many did and the first `keep` of them.
+ */
+async function pausedPeer(t: Test) {
+  let accepted: Socket | undefined;
+  const server = createServer((s) => {
+    accepted = s;
+    s.pause();
+  });
+  t.teardown(() => server.close());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+  t.teardown(() => client.destroy());
+  await once(client, 'connect');
+  const peer = async (): Promise<Socket> => {
+    while (!accepted) await once(server, 'connection');
+    return accepted;
+  };
+  const drain = async (sent: number, keep: number) => {
+    const s = await peer();
+    const chunks: Buffer[] = [];
+    let got = 0;
+    s.on('data', (chunk: Buffer) => {
+      if (got < keep) chunks.push(chunk);
+      got += chunk.length;
+    });
+    s.resume();
+    while (got < sent) await once(s, 'data');
+    return { got, head: Buffer.concat(chunks).subarray(0, keep) };
+  };
+  return { fd: socketFd(client), peer, drain };
+}
+
 if (n) {
   t.test('bindToDevice on a bound dgram socket', async (t) => {
     const socket = createSocket('udp4');
@@ -102,18 +139,7 @@ if (n) {
   });
 
   t.test('sendNowait: buffers in order in one call, -1 once the socket is full, errors thrown', async (t) => {
-    let serverSide: Socket | undefined;
-    const server = createServer((s) => {
-      serverSide = s;
-      s.pause();
-    });
-    t.teardown(() => server.close());
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
-    t.teardown(() => client.destroy());
-    await once(client, 'connect');
-    const fd = socketFd(client);
+    const { fd, peer, drain } = await pausedPeer(t);
     const parts = [Buffer.from('one '), new Uint8Array(Buffer.from('two ')), Buffer.from('three four').subarray(0, 6)];
     t.equal(n.sendNowait(fd, parts, 3), 14, 'every byte of the three');
     t.equal(n.sendNowait(fd, parts, 0), 0, 'none offered');
@@ -131,15 +157,7 @@ if (n) {
       sent += k;
     }
     t.ok(full, 'a full socket is -1, not a wait');
-    while (!serverSide) await once(server, 'connection');
-    let got = 0;
-    let head = Buffer.alloc(0);
-    serverSide.on('data', (chunk: Buffer) => {
-      if (head.length < 14) head = Buffer.concat([head, chunk]).subarray(0, 14);
-      got += chunk.length;
-    });
-    serverSide.resume();
-    while (got < sent) await once(serverSide, 'data');
+    const { got, head } = await drain(sent, 14);
     t.equal(got, sent, 'every byte taken arrives');
     t.equal(String(head), 'one two three ', 'in order, views cut where they say');
     t.throws(() => n.sendNowait(fd, [big, 'x' as unknown as Uint8Array], 2), { code: 'ERR_INVALID_ARG_TYPE' }, 'a string among them');
@@ -149,6 +167,7 @@ if (n) {
     const file = openSync('/dev/null', 'r');
     expectErrno(t, () => n.sendNowait(file, parts, 1), 'ENOTSOCK', 'sendmsg');
     closeSync(file);
+    const serverSide = await peer();
     serverSide.destroy();
     await once(serverSide, 'close');
     // The peer is gone: a send fails (EPIPE or ECONNRESET) instead of raising SIGPIPE.
@@ -171,18 +190,7 @@ if (n) {
     writeFileSync(join(dir, 'f'), bytes);
     const file = openSync(join(dir, 'f'), 'r');
     t.teardown(() => closeSync(file));
-    let serverSide: Socket | undefined;
-    const server = createServer((s) => {
-      serverSide = s;
-      s.pause();
-    });
-    t.teardown(() => server.close());
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
-    t.teardown(() => client.destroy());
-    await once(client, 'connect');
-    const fd = socketFd(client);
+    const { fd, drain } = await pausedPeer(t);
     const head = [Buffer.from('head '), Buffer.from('of it ')];
     t.equal(n.sendFileNowait(fd, head, 2, file, 1000, 5000), 11 + 5000, 'the buffers and the range');
     t.equal(n.sendFileNowait(fd, head, 0, file, 299_000, 4000), 1000, 'short: the file ends first');
@@ -200,17 +208,9 @@ if (n) {
       sent += k;
     }
     t.ok(full, 'a full socket is -1, not a wait');
-    while (!serverSide) await once(server, 'connection');
-    const chunks: Buffer[] = [];
-    let got = 0;
-    serverSide.on('data', (chunk: Buffer) => {
-      if (got < expected.length) chunks.push(chunk);
-      got += chunk.length;
-    });
-    serverSide.resume();
-    while (got < sent) await once(serverSide, 'data');
+    const { got, head: arrived } = await drain(sent, expected.length);
     t.equal(got, sent, 'every byte taken arrives');
-    t.ok(Buffer.concat(chunks).subarray(0, expected.length).equals(expected), 'in order: buffers, then the file bytes');
+    t.ok(arrived.equals(expected), 'in order: buffers, then the file bytes');
     t.throws(() => n.sendFileNowait(fd, head, 3, file, 0, 1), { code: 'ERR_OUT_OF_RANGE' }, 'more buffers than the array holds');
     t.throws(() => n.sendFileNowait(fd, head, 2, file, -1, 1), { code: 'ERR_OUT_OF_RANGE' }, 'a negative position');
     t.throws(() => n.sendFileNowait(fd, head, 2, file, 0, 2 ** 31), { code: 'ERR_OUT_OF_RANGE' }, 'a length past what sendfile takes');
@@ -220,18 +220,7 @@ if (n) {
   });
 
   t.test('sendReadNowait: a head and a cached file range in one send; -1 for a range not read, -2 once full', async (t) => {
-    let serverSide: Socket | undefined;
-    const server = createServer((s) => {
-      serverSide = s;
-      s.pause();
-    });
-    t.teardown(() => server.close());
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
-    t.teardown(() => client.destroy());
-    await once(client, 'connect');
-    const sock = socketFd(client);
+    const { fd: sock, drain } = await pausedPeer(t);
     const dir = mkdtempSync(join(tmpdir(), 'platform-send-read-'));
     const content = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
     writeFileSync(join(dir, 'f'), content);
@@ -284,17 +273,9 @@ if (n) {
     }
     t.ok(full, 'a full socket is -2, not a wait');
     t.equal(big.toString('latin1', big.length - 16), content.toString('latin1', 0, 16), 'the body read into place');
-    while (!serverSide) await once(server, 'connection');
-    const chunks: Buffer[] = [];
-    let got = 0;
-    serverSide.on('data', (chunk: Buffer) => {
-      if (got < 36) chunks.push(chunk);
-      got += chunk.length;
-    });
-    serverSide.resume();
-    while (got < sent) await once(serverSide, 'data');
+    const { got, head } = await drain(sent, 36);
     t.equal(got, sent, 'every byte taken arrives');
-    t.equal(Buffer.concat(chunks).toString('latin1', 0, 36), `HEAD:abcdefghijklmnopqrstHEAD:uvwxyz`, 'in order, each body behind its head');
+    t.equal(head.toString('latin1'), `HEAD:abcdefghijklmnopqrstHEAD:uvwxyz`, 'in order, each body behind its head');
   });
 
   t.test('dupSocket: the connection lives on under the duplicate after the original handle closes', async (t) => {
