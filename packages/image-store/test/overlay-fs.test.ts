@@ -60,7 +60,6 @@ async function setup(t: { teardown(f: () => unknown): void }, opts: { directWrit
   return { dir, lower, node, start };
 }
 
-/** This process's open descriptors of the file at `path` (also once its name is gone: "(deleted)"). */
 /**
  * One node's OverlayFs over a fresh import of `members` (no NFS server in front), closed and removed when
  * the test ends: for tests that reach into the layers or the backend's own calls.
@@ -77,6 +76,25 @@ async function bareOverlay(t: { teardown(f: () => unknown): void }, members: Mem
   return { dir, lower, upper, fs };
 }
 
+/** Lookups of a path from the root of `fs`, and reads of the first 64 bytes of what an object or a path names. */
+function reader(fs: OverlayFs) {
+  const at = async (path: string) => {
+    let o = await fs.root();
+    for (const n of path.split('/')) o = await fs.lookup(o, Buffer.from(n));
+    return o;
+  };
+  const buf = Buffer.alloc(64);
+  const readAll = async (o: Awaited<ReturnType<typeof at>>) => buf.subarray(0, await fs.read(o, buf, 0, 64, 0)).toString();
+  return { at, readAll, readAt: async (path: string) => readAll(await at(path)) };
+}
+
+/** Until more than 2 ms passed: the tests that call it keep locations 1 ms, so what was found before is past its lifetime. */
+async function lifetimePassed() {
+  const from = performance.now();
+  await until(() => performance.now() - from > 2, 'the locations\' lifetime to pass');
+}
+
+/** This process's open descriptors of the file at `path` (also once its name is gone: "(deleted)"). */
 function descriptorsOn(path: string): number {
   return readdirSync('/proc/self/fd').filter((fd) => {
     try {
@@ -355,13 +373,7 @@ t.test('a local rename in the node layer behind cached locations and descriptors
 t.test('a new name or a copy-up drops the cached locations of that name and its directories, and keeps the rest right', async (t) => {
   // Locations kept a minute: what is not dropped is reused by every call below.
   const { lower, fs } = await bareOverlay(t, IMAGE, { attributeCacheMs: 60_000 });
-  const at = async (path: string) => {
-    let o = await fs.root();
-    for (const n of path.split('/')) o = await fs.lookup(o, Buffer.from(n));
-    return o;
-  };
-  const buf = Buffer.alloc(64);
-  const readAll = async (o: Awaited<ReturnType<typeof at>>) => buf.subarray(0, await fs.read(o, buf, 0, 64, 0)).toString();
+  const { at, readAll } = reader(fs);
   const varDir = await at('var');
   const lib = await at('var/lib');
   const old = await at('var/lib/old');
@@ -389,20 +401,7 @@ t.test('a new name or a copy-up drops the cached locations of that name and its 
 t.test('past their lifetime, image names are checked against the node layer alone: kept while it covers nothing, found anew once a local user covers them', async (t) => {
   // Locations kept 1 ms: every wait below lets the lifetime of what was found pass.
   const { lower, upper, fs } = await bareOverlay(t, IMAGE, { attributeCacheMs: 1 });
-  const lifetimePassed = async () => {
-    const from = performance.now();
-    await until(() => performance.now() - from > 2, 'the locations\' lifetime to pass');
-  };
-  const at = async (path: string) => {
-    let o = await fs.root();
-    for (const n of path.split('/')) o = await fs.lookup(o, Buffer.from(n));
-    return o;
-  };
-  const buf = Buffer.alloc(64);
-  const readAt = async (path: string) => {
-    const o = await at(path);
-    return buf.subarray(0, await fs.read(o, buf, 0, 64, 0)).toString();
-  };
+  const { at, readAt } = reader(fs);
   const motd = await at('etc/motd');
   const tool = await at('usr/bin/tool');
   const before = await fs.getattr(motd);
@@ -458,17 +457,7 @@ t.test('past their lifetime, image names are vouched for by the node layer\'s di
   // Locations kept 1 ms: every wait below lets the lifetime of what was found pass.
   const fs = await OverlayFs.open(lower, upper, join(dir, 'origins.log'), { calls, attributeCacheMs: 1 });
   t.teardown(() => fs.close());
-  const lifetimePassed = async () => {
-    const from = performance.now();
-    await until(() => performance.now() - from > 2, 'the locations\' lifetime to pass');
-  };
-  const at = async (path: string) => {
-    let o = await fs.root();
-    for (const n of path.split('/')) o = await fs.lookup(o, Buffer.from(n));
-    return o;
-  };
-  const buf = Buffer.alloc(64);
-  const readAt = async (path: string) => buf.subarray(0, await fs.read(await at(path), buf, 0, 64, 0)).toString();
+  const { at, readAt } = reader(fs);
   const paths = ['etc/motd', 'etc/ssh/sshd_config', 'usr/bin/tool', 'var/lib/old'];
   const objs = await Promise.all(paths.map((p) => at(p)));
   const first = await Promise.all(objs.map((o) => fs.getattr(o)));
