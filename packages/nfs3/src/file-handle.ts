@@ -65,14 +65,25 @@ class Id implements HandleId {
   ) {}
 }
 
+/**
+ * The remembered handles' key: the inode number mixed with the export id. Image-backed node roots are
+ * exports of their own over one image, so an inode number names an object in each of them; keyed by the
+ * inode alone, nodes booting together displaced each other's handles and their calls paid the MAC. A
+ * number below 2^30, which V8 keeps a small integer: no key allocated per call. Two objects meeting on one
+ * key cost a miss, never a wrong answer (see HandleCodec's maps).
+ */
+function keyOf(exportId: number, ino: bigint): number {
+  return (Number(ino) + exportId * 0x9e3779b1) % 0x40000000;
+}
+
 export class HandleCodec {
   /**
-   * Both by inode number (a bigint key: no string made per call). A hit in `encoded` is checked against the
-   * export and birth time asked for; a handle to decode is compared byte for byte with the one remembered,
-   * which is as good as its MAC: only a handle this codec made or verified is remembered.
+   * Both by keyOf. A hit in `encoded` is checked against the inode, export and birth time asked for; a
+   * handle to decode is compared byte for byte with the one remembered, which is as good as its MAC: only a
+   * handle this codec made or verified is remembered.
    */
-  private readonly verified = new BoundedMap<bigint, Known>(VERIFIED_MAX);
-  private readonly encoded = new BoundedMap<bigint, Known>(ENCODED_MAX);
+  private readonly verified = new BoundedMap<number, Known>(VERIFIED_MAX);
+  private readonly encoded = new BoundedMap<number, Known>(ENCODED_MAX);
   /** AES-128-ECB per export id: ECB without padding keeps no state between blocks, so one cipher serves every call. */
   private readonly ciphers = new Map<number, Cipher>();
 
@@ -89,8 +100,9 @@ export class HandleCodec {
     let missing: number[] | undefined;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      const hit = this.encoded.get(id.ino);
-      if (hit && hit.id.birth === id.birth && hit.id.exportId === id.exportId >>> 0) out[i] = hit.h;
+      const exportId = id.exportId >>> 0;
+      const hit = this.encoded.get(keyOf(exportId, id.ino));
+      if (hit && hit.id.ino === id.ino && hit.id.birth === id.birth && hit.id.exportId === exportId) out[i] = hit.h;
       else (missing ??= []).push(i);
     }
     // One cipher call per export among the missing (a READDIRPLUS reply is all one export).
@@ -133,7 +145,7 @@ export class HandleCodec {
       for (let j = 0; j < MAC; j++) handles[at + BODY + j] = macs[16 * k + j]!;
       const h = handles.subarray(at, at + HANDLE_SIZE);
       const id = ids[list[k]!]!;
-      this.encoded.set(id.ino, new Known(h, Object.freeze(new Id(exportId, id.ino, id.birth))));
+      this.encoded.set(keyOf(exportId, id.ino), new Known(h, Object.freeze(new Id(exportId, id.ino, id.birth))));
       out[list[k]!] = h;
     }
   }
@@ -144,16 +156,17 @@ export class HandleCodec {
     if (!(v2 || (h.length === V1_SIZE && h[0] === V1)) || h[1] !== 0) return undefined;
     // Both versions carry the inode number at the same offset.
     const ino = h.readBigUInt64BE(6);
-    const made = this.encoded.get(ino);
-    if (made && same(made.h, h)) return made.id;
-    const seen = this.verified.get(ino);
-    if (seen && same(seen.h, h)) return seen.id;
     const exportId = h.readUInt32BE(2);
+    const key = keyOf(exportId, ino);
+    const made = this.encoded.get(key);
+    if (made && same(made.h, h)) return made.id;
+    const seen = this.verified.get(key);
+    if (seen && same(seen.h, h)) return seen.id;
     const expected = v2 ? this.cipher(exportId).update(h.subarray(6, BODY)).subarray(0, MAC) : this.v1Mac(h.subarray(0, BODY));
     if (!timingSafeEqual(expected, h.subarray(BODY))) return undefined;
     const id = Object.freeze(new Id(exportId, ino, h.readBigUInt64BE(14)));
     // A copy: `h` is usually a view of the call's receive buffer, which the next call reuses.
-    this.verified.set(ino, new Known(Buffer.from(h), id));
+    this.verified.set(key, new Known(Buffer.from(h), id));
     return id;
   }
 
