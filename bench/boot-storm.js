@@ -67,6 +67,7 @@ import { countersSince, netCounters } from './lib/net-counters.js';
 import { startGanesha } from './lib/nfs-servers.js';
 import { cleanups, createNetns, load, sh, sleep, startServer, waitFor, which } from './lib/processes.js';
 import { cell as jsonCell, report } from './lib/report.js';
+import { cpuByThread, threadSnapshot } from './lib/thread-cpu.js';
 
 const script = fileURLToPath(import.meta.url);
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
@@ -425,6 +426,7 @@ async function round(name, ctx) {
     group?.adopt(pgids);
     const cpuNow = () => group?.cpu() ?? groupUsage(pgids).cpu;
     const before = groupUsage(pgids);
+    const threads0 = threadSnapshot(pgids);
     const cpu0 = cpuNow();
     let peakRss = before.rssMB;
     let sampling = true;
@@ -454,6 +456,7 @@ async function round(name, ctx) {
     const outs = await runClients(link, specs, work, ctx.timeoutMs, atExit);
     const wallS = (performance.now() - wall0) / 1000;
     const serverCpu = cpuNow() - cpu0;
+    const threads1 = threadSnapshot(pgids);
     const drops = { server: countersSince(net0.server, netCounters(link.server)), client: countersSince(net0.client, netCounters(link.client)) };
     sampling = false;
     await sampler;
@@ -463,8 +466,12 @@ async function round(name, ctx) {
     if (failedProcs.length) return { error: failedProcs.map((o) => o.error).join('; ') };
     const m = summarize(outs, { serverCpu, peakRss, lost, wallS, drops });
     m.serverCpuFrom = group ? 'cgroup' : 'proc';
+    m.cpuByThread = cpuByThread(threads0, threads1, group ? serverCpu : undefined);
     // The NFS part alone: what the servers spent per call of the boot's replay (MOUNT's few calls included).
-    if (ctx.from === 'mount' && m.nfsCalls > 0) m.serverUsPerNfsCall = Math.round((serverCpu * 1e6) / m.nfsCalls);
+    if (ctx.from === 'mount' && m.nfsCalls > 0) {
+      m.serverUsPerNfsCall = Math.round((serverCpu * 1e6) / m.nfsCalls);
+      for (const t of m.cpuByThread) t.usPerNfsCall = Number(((t.cpuS * 1e6) / m.nfsCalls).toFixed(1));
+    }
     // Each node's MOUNT of its image-backed root, from its own address, is its boot: the server records it in the node's record.
     if (isImageStack(name)) m.imageBootsRecorded = await bootsRecordedSince(ctx.images[name].stateDir, roundStart);
     return m;
@@ -546,6 +553,10 @@ function printRow(name, r, rounds) {
   for (const l of r.serversLost) console.log(`         a server exited during the storm: ${l}`);
   if (r.imageBootsRecorded !== undefined) console.log(`         ${r.imageBootsRecorded} of ${r.up + r.failed} nodes' boots recorded in their node records (their MOUNT, from their own address)`);
   printDrops(r);
+  if (r.cpuByThread?.length) {
+    const part = (t) => `${t.group}${t.threads > 1 ? ` x${t.threads}` : ''} ${t.cpuS}${t.usPerNfsCall !== undefined ? ` (${t.usPerNfsCall} us/call)` : ''}`;
+    console.log(`         server CPU s by thread: ${r.cpuByThread.filter((t) => t.cpuS >= 0.005).map(part).join(', ')}`);
+  }
 }
 
 /** What a side's TCP retransmits were (see net-counters.js). */

@@ -132,6 +132,14 @@ t.test('boot-storm --from mount boots only the NFS part and prices each call, be
     t.ok(best.serverUsPerNfsCall > 0, `${name}: server CPU per NFS call: ${best.serverUsPerNfsCall} us`);
     // What kind the retransmits were is counted beside them (zero on an idle link).
     for (const k of ['tcpRetransSegs', 'tcpLossProbes', 'tcpTimeouts', 'tcpDsackRecv', 'tcpRcvQDrop']) t.type(best.drops.server[k], 'number', `${name}: ${k} counted`);
+    const groups = new Map((best.cpuByThread as { group: string; cpuS: number; threads: number; usPerNfsCall: number }[]).map((g) => [g.group, g]));
+    t.ok(groups.has('netboot main'), `${name}: the main thread's CPU is its own line`);
+    t.ok(
+      [...groups.values()].every((g) => typeof g.usPerNfsCall === 'number' && g.cpuS >= 0),
+      `${name}: each thread group's CPU, per NFS call too: ${[...groups.keys()].join(', ')}`,
+    );
   }
+  // This checkout names its NFS worker threads (the baseline, the same checkout here, does too).
+  t.ok(report.detail.best.netboot.cpuByThread.some((g: { group: string; threads: number }) => g.group === 'netboot nfs-worker' && g.threads >= 1), 'the NFS workers are told apart');
   noNamespaceLeft(t, report);
 });

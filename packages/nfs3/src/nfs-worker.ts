@@ -1,7 +1,7 @@
 import net from 'node:net';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { RpcServer } from '@netboot/oncrpc-xdr';
-import { native } from '@netboot/platform';
+import { nameThread, native } from '@netboot/platform';
 import type { CallFact } from './call-observer.js';
 import { CallWatch } from './call-watch.js';
 import { nfsExports } from './mountd-exports.js';
@@ -16,6 +16,8 @@ import type { ToWorker, FromWorker, WorkerBackendContext, WorkerSetup } from './
  * connections the main thread accepts and hands over by fd.
  */
 
+// Named so top -H, perf and a bench's per-thread CPU tell NFS work from the main loop's and V8's.
+nameThread(`nfs-worker-${threadId}`);
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
 const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);

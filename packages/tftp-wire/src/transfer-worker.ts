@@ -1,6 +1,7 @@
 import { close as closeFd } from 'node:fs';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, threadId } from 'node:worker_threads';
 import { RateLimitedLog } from '@netboot/log-text';
+import { nameThread } from '@netboot/platform';
 import { BufferPool, OpenFileCache } from './open-file-cache.js';
 import { TftpSender } from './sender.js';
 import { FileSource } from './sources.js';
@@ -15,6 +16,8 @@ import { openTransfer, type TransferTransport } from './transport.js';
  * pool. Log lines and the end of each transfer go back to the server.
  */
 
+// Named so top -H, perf and a bench's per-thread CPU tell transfers from the main loop's and V8's work.
+nameThread(`tftp-xfer-${threadId}`);
 const port = parentPort!;
 const cache = new OpenFileCache();
 const pool = new BufferPool();
