@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { startServers } from './lib/nfs-comparison.js';
 import { nfsThreads } from './lib/nfs-servers.js';
-import { cleanups, inNs, load, threadsCpuNs as cpuNs, which } from './lib/processes.js';
+import { cleanups, inNs, load, threadsCpuNs as cpuNs, threadsSchedstat, which } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
@@ -191,12 +191,14 @@ async function measureCell(binary, started, name, pid, def, ops) {
   await new Promise((r) => setTimeout(r, 300)); // perf attached to every thread
   const cpu0 = cpu(pid);
   const ns0 = cpuNs(pid);
+  const threads0 = threadsSchedstat(pid);
   const flushes0 = def.op === 'write' ? deviceFlushes(started.exportPath) : undefined;
   client.stdin.write('go\n');
   const result = await next();
   await exited(client);
   const cpu1 = cpu(pid);
   const ns1 = cpuNs(pid);
+  const threads1 = threadsSchedstat(pid);
   const flushes1 = flushes0 === undefined ? undefined : deviceFlushes(started.exportPath);
   perf.kill('SIGINT');
   await exited(perf);
@@ -235,6 +237,14 @@ async function measureCell(binary, started, name, pid, def, ops) {
       .sort((x, y) => y[1] - x[1])
       .map(([k, v]) => [k, per(v)]),
   );
+  // The thread that ran most over the calls: for netboot the NFS worker serving the connection, whose work
+  // for one call is serial (the calls of a connection can go no faster than it), and how long it waited
+  // for a CPU while runnable.
+  let busiest = { run: 0, wait: 0 };
+  for (const [tid, t1] of threads1) {
+    const t0 = threads0.get(tid) ?? { run: 0, wait: 0 };
+    if (t1.run - t0.run > busiest.run) busiest = { run: t1.run - t0.run, wait: t1.wait - t0.wait };
+  }
   const threadsBusy = [...perThread.values()].filter((t) => (t.all ?? 0) / n >= 0.05).length;
   return {
     ops: n,
@@ -247,6 +257,8 @@ async function measureCell(binary, started, name, pid, def, ops) {
     futexPerOp: per(total.futex),
     threadsBusy,
     cpuUsPerOp: Number(((ns1 - ns0) / 1e3 / n).toFixed(1)),
+    busiestThreadUsPerOp: Number((busiest.run / 1e3 / n).toFixed(1)),
+    busiestThreadWaitUsPerOp: Number((busiest.wait / 1e3 / n).toFixed(1)),
     userUsPerOp: Number((((cpu1.user - cpu0.user) * 1e6) / n).toFixed(1)),
     sysUsPerOp: Number((((cpu1.sys - cpu0.sys) * 1e6) / n).toFixed(1)),
     syscalls: named,
@@ -324,7 +336,7 @@ async function main() {
               `${def.label.padEnd(26)}${name.padEnd(15)}${String(r.opsPerSecond).padStart(8)}${r.syscallsPerOp.toFixed(1).padStart(8)}` +
                 `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
                 `${r.futexPerOp.toFixed(2).padStart(7)}${r.cpuUsPerOp.toFixed(0).padStart(8)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
-                [...(r.deviceFlushesPerOp === undefined ? [] : [`disk flushes ${r.deviceFlushesPerOp}`]), ...Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`)].join(', ') +
+                [`busiest thread ${r.busiestThreadUsPerOp.toFixed(0)} µs (runnable ${r.busiestThreadWaitUsPerOp.toFixed(0)})`, ...(r.deviceFlushesPerOp === undefined ? [] : [`disk flushes ${r.deviceFlushesPerOp}`]), ...Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`)].join(', ') +
                 (r.walk ? `; per walk: ${r.walk.readdirplus} READDIRPLUS, ${r.walk.lookup} LOOKUP (${r.walk.entries} entries, ${r.walk.dirs} directories)` : ''),
             );
           }
@@ -350,7 +362,7 @@ async function main() {
         }
       }
       console.log(JSON.stringify(report({ benchmark: 'nfs-cost', params: { scale, cells: cellNames }, servers: notes, loadAtStart, cells })));
-    } else console.log(`load at end ${load().join(' ')}; loop = calls on the thread with most epoll_wait (the event loop), other = all other threads, turns = epoll_wait per op, cpu µs = all threads' CPU per op (schedstat; usr/sys split from 10 ms ticks)`);
+    } else console.log(`load at end ${load().join(' ')}; loop = calls on the thread with most epoll_wait (the event loop), other = all other threads, turns = epoll_wait per op, cpu µs = all threads' CPU per op (schedstat; usr/sys split from 10 ms ticks), busiest thread = the CPU per op of the thread that ran most, and its time runnable waiting for a CPU`);
     for (const s of Object.values(started)) await s.server.stop();
   } finally {
     atExit.run();

@@ -24,7 +24,7 @@ import {
   type NodeKind,
   type Stability,
   type TimeChange,
-  writeHereThenSync,
+  writeDirect,
 } from '@netboot/nfs3';
 import { LocationCache } from './location-cache.js';
 import { OriginLog } from './origin-log.js';
@@ -1124,7 +1124,7 @@ export class OverlayFs implements ExportFs {
         o.rel,
         loc.st.ino,
         async (fd) => {
-          if (this.directWrites) await writeHereThenSync(fd, data, position, stable);
+          if (this.directWrites) await writeDirect(this.upper, fd, data, position, stable);
           else await this.upper.writeAt(fd, data, position, stable);
           // From the descriptor written, not the name again: a rename meanwhile does not turn a done write into an error.
           return this.upper.statOpen(fd);

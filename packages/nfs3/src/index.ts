@@ -11,7 +11,7 @@ export type { ExportFs, FsObject, FsAttrs, AttrChange, TimeChange, NewOwner, Nod
 export { rangeCached, type LocalIo, type LocalAttrs } from './local-io.js';
 export { NativeIo } from './native-io.js';
 export { DIRECT_READ_MAX } from './local-fs.js';
-export { writeHereThenSync } from './file-write.js';
+export { writeDirect } from './file-write.js';
 export { PortableIo } from './portable-io.js';
 export { OpenFiles, type Opened } from './open-files.js';
 export { AttributeCache } from './attribute-cache.js';

@@ -7,7 +7,7 @@ import type { AttrChange, ExportFs, FsObject, NewOwner, NodeKind, Stability, Tim
 import { ExportTree } from './export-tree.js';
 import { type LocalAttrs, type LocalIo, rangeCached } from './local-io.js';
 import { OpenFiles } from './open-files.js';
-import { writeHere, writeHereThenSync } from './file-write.js';
+import { writeDirect, writeHere } from './file-write.js';
 
 const readFd = promisify(read);
 /**
@@ -36,7 +36,7 @@ export class LocalShared {
   constructor(
     private readonly attributeCacheMs: number,
     readonly directReadMax = DIRECT_READ_MAX,
-    /** Whether WRITE data is copied into the page cache on the serving thread (see writeHereThenSync). */
+    /** Whether WRITE data is copied into the page cache on the serving thread (see writeDirect). */
     readonly directWrites = false,
   ) {
   }
@@ -354,7 +354,7 @@ export class LocalFs<R> implements ExportFs {
       return await this.useFile(
         obj,
         async (fd) => {
-          if (this.shared.directWrites) await writeHereThenSync(fd, data, position, stable);
+          if (this.shared.directWrites) await writeDirect(this.io, fd, data, position, stable);
           else await this.io.writeAt(fd, data, position, stable);
           // Synchronous: the inode is in memory (microseconds), and an asynchronous stat would queue behind
           // the writes in flight in the pool.

@@ -81,6 +81,11 @@ export interface LocalIo<R> {
    * 'file' it is on disk (data, or data and metadata) before the promise resolves.
    */
   writeAt(fd: number, data: Buffer, position: number, stable: Stability): Promise<void>;
+  /**
+   * Whether writeAt makes a stable write one call in the thread pool, the copy into the page cache and the
+   * flush together (pwritev2 with RWF_SYNC or RWF_DSYNC); see writeDirect.
+   */
+  readonly stableWriteInOneCall?: boolean;
   close(): void;
 }
 

@@ -392,6 +392,8 @@ export class NativeIo implements LocalIo<number> {
    * size and times too), where a write and then an fsync would take two. The flush covers the written range,
    * which is what the reply promises; earlier unstable writes wait for COMMIT as before.
    */
+  readonly stableWriteInOneCall = true;
+
   async writeAt(fd: number, data: Buffer, position: number, stable: Stability): Promise<void> {
     if (stable === 'unstable') return writeThenSync(fd, data, position, stable);
     const c = this.n.constants;
