@@ -19,9 +19,9 @@
 // ignores windowsize, so its figures stay lock-step.
 // NETBOOT_PLATFORM=portable in the environment runs netboot on node:dgram.
 // Needs root (perf), perf (linux-perf), curl and tftpd-hpa.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,7 @@ const MiB = 1024 * 1024;
 const CLK_TCK = 100;
 const SYSCALLS = ['recvmsg', 'recvmmsg', 'recvfrom', 'sendmsg', 'sendmmsg', 'sendto', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'futex',
   'read', 'write', 'pread64', 'preadv', 'poll', 'select', 'pselect6', 'alarm', 'setitimer', 'rt_sigaction', 'rt_sigprocmask', 'sigreturn',
-  'rt_sigreturn', 'timerfd_settime', 'mprotect', 'madvise'];
+  'rt_sigreturn', 'timerfd_settime', 'mprotect', 'madvise', 'preadv2'];
 
 const { values } = parseArgs({
   options: {
@@ -84,6 +84,44 @@ function children(pid) {
 /** Whether this kernel has the syscall's tracepoint (not every architecture has every call). */
 const traceable = (name) => existsSync(`/sys/kernel/tracing/events/syscalls/sys_enter_${name}`) || existsSync(`/sys/kernel/debug/tracing/events/syscalls/sys_enter_${name}`);
 
+/**
+ * perf's control FIFOs (`perf stat --control fifo:ctl,ack`): send() writes a
+ * command and resolves on perf's ack, or after 2 s without one (perf gone).
+ * Both are opened read-write, so neither open waits for perf.
+ */
+function perfControl() {
+  const dir = mkdtempSync(join(tmpdir(), 'nb-tftp-cost-perf-'));
+  const ctl = join(dir, 'ctl');
+  const ack = join(dir, 'ack');
+  for (const f of [ctl, ack]) if (spawnSync('mkfifo', [f]).status !== 0) throw new Error(`mkfifo ${f} failed`);
+  const ctlFd = openSync(ctl, constants.O_RDWR);
+  const ackFd = openSync(ack, constants.O_RDWR | constants.O_NONBLOCK);
+  const acked = async () => {
+    const buf = Buffer.alloc(64);
+    for (let i = 0; i < 400; i++) {
+      try {
+        if (readSync(ackFd, buf, 0, buf.length, null) > 0) return;
+      } catch (err) {
+        if (err.code !== 'EAGAIN') throw err;
+      }
+      await sleep(5);
+    }
+  };
+  return {
+    ctl,
+    ack,
+    async send(command) {
+      writeSync(ctlFd, `${command}\n`);
+      await acked();
+    },
+    close() {
+      closeSync(ctlFd);
+      closeSync(ackFd);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 const exited = (child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
 /** One curl transfer with perf attached to the serving process (`servingPid()` may wait for a fork). */
@@ -103,10 +141,16 @@ async function measure(port, file, blksize, size, servingPid) {
     return { error: 'the serving process was not found' };
   }
   const events = ['raw_syscalls:sys_enter', 'context-switches', ...SYSCALLS.filter(traceable).map((s) => `syscalls:sys_enter_${s}`)];
-  const perf = spawn('perf', ['stat', '--per-thread', '-x', ',', '-e', events.join(','), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // perf starts with its counters off and is told when to count, so the
+  // system calls are counted over the same span as the CPU time and the blocks.
+  const control = perfControl();
+  const perf = spawn('perf', ['stat', '--per-thread', '-x', ',', '-D', '-1', '--control', `fifo:${control.ctl},${control.ack}`, '-e', events.join(','), '-p', String(pid)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let perfOut = '';
   perf.stderr.on('data', (d) => (perfOut += d));
   await sleep(200);
+  await control.send('enable');
   const cpu0 = cpu(pid);
   const ns0 = cpuNs(pid);
   const countFrom = Date.now();
@@ -122,8 +166,10 @@ async function measure(port, file, blksize, size, servingPid) {
   cpu1 = cpu(pid) ?? cpu1;
   ns1 = cpuNs(pid) ?? ns1;
   const countedMs = Date.now() - countFrom;
+  await control.send('disable');
   perf.kill('SIGINT');
   await exited(perf);
+  control.close();
   // tftp-get prints {"seconds": ..., "bytes": ...}; curl its time_total.
   const secs = windowed ? (JSON.parse(out.trim() || '{}').seconds ?? NaN) : Number(out.trim());
   if (!(secs > 0)) return { error: `curl: ${errText.trim() || out}` };

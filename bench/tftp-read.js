@@ -9,7 +9,7 @@
 //         tftp-get takes the datagrams queued with one recvmmsg and reports
 //         its own CPU per datagram, printed beside netboot's figure);
 //   node  @netboot/tftp-wire's tftpGet, lock-step and with RFC 7440 windows.
-//   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,node] [--runs N] [--status-port] [--json]
+//   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,node] [--runs N] [--status-port] [--baseline DIR] [--json]
 // With --runs N each cell is the best of N, alternating which server goes
 // first (the machine may be busy with other work). in.tftpd does not
 // implement windowsize (RFC 7440): it leaves the option out of its OACK, so
@@ -18,9 +18,12 @@
 // With --status-port netboot runs as `netboot serve --status-port` (boot
 // events, metrics and the dashboard on) instead of `netboot tftp`: a run with
 // it and one without, set side by side by bench/compare.js, show what events
-// cost a transfer.
+// cost a transfer. --baseline DIR adds another built checkout's netboot as
+// server "baseline", in the same alternating rounds, with its own ratio to
+// in.tftpd and netboot's to it ("vs baseline").
 import { spawn, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +63,12 @@ if (tftpGetC?.why) {
   process.exit(1);
 }
 const cli = fileURLToPath(new URL('../packages/netboot/dist/cli.js', import.meta.url));
+const baselineArg = args.indexOf('--baseline');
+const baselineCli = baselineArg >= 0 ? join(args[baselineArg + 1] ?? '', 'packages/netboot/dist/cli.js') : undefined;
+if (baselineCli && !existsSync(baselineCli)) {
+  console.error(`--baseline: no built netboot at ${baselineCli}`);
+  process.exit(2);
+}
 
 /** Starts a server in its own process group and resolves once `ready` says it listens. */
 function startServer(cmd, argv, ready) {
@@ -161,16 +170,21 @@ try {
       ]
     : [['tftp', '--root', dir, '--listen', '127.0.0.1', '--port', String(oursPort)], 'listening on'];
   children.push(await startServer(process.execPath, [cli, ...argv], (t) => t.includes(ready)));
+  const basePort = baselineCli ? await freePort('udp') : undefined;
+  if (baselineCli) {
+    const baseArgv = argv.map((a) => (a === String(oursPort) ? String(basePort) : a));
+    children.push(await startServer(process.execPath, [baselineCli, ...baseArgv], (t) => t.includes(ready)));
+  }
   const hpaPort = await freePort('udp');
   children.push(await startServer('in.tftpd', ['-L', '-s', dir, '-a', `127.0.0.1:${hpaPort}`], () => true));
   await waitForAnswer(hpaPort);
   // Warm both servers and the client (JIT, page cache) before measuring.
-  for (const port of [oursPort, hpaPort]) {
+  for (const port of [oursPort, ...(basePort ? [basePort] : []), hpaPort]) {
     for (const b of blksizes) for (const w of windows) await measureOnce(port, b, w, 'warm.bin', 1024 * 1024);
   }
 
   const loadAtStart = loadavg().map((l) => Number(l.toFixed(2)));
-  const servers = [['netboot', oursPort], ['in.tftpd', hpaPort]];
+  const servers = [['netboot', oursPort], ...(basePort ? [['baseline', basePort]] : []), ['in.tftpd', hpaPort]];
   const rows = [];
   for (const client of clients) {
     for (const blksize of blksizes) {
@@ -194,6 +208,10 @@ try {
           }
         }
         row.ratio = row.netboot && row['in.tftpd'] ? Number((row.netboot / row['in.tftpd']).toFixed(2)) : null;
+        if (basePort) {
+          row.baselineRatio = row.baseline && row['in.tftpd'] ? Number((row.baseline / row['in.tftpd']).toFixed(2)) : null;
+          row.vsBaseline = row.netboot && row.baseline ? Number((row.netboot / row.baseline).toFixed(2)) : null;
+        }
         rows.push(row);
         if (!json) {
           const hpa = row['in.tftpd'] === null ? `failed: ${row['in.tftpdError']}` : `${row['in.tftpd']}`;
@@ -201,7 +219,9 @@ try {
           console.log(
             `${client === 'node' ? 'node' : windowsize === 1 ? 'curl' : 'cget'}  blksize ${String(blksize).padStart(5)}  windowsize ${String(windowsize).padStart(2)}  ` +
               `netboot ${String(row.netboot ?? `failed: ${row.netbootError}`).padStart(7)} MB/s  ` +
-              `in.tftpd ${hpa.padStart(7)} MB/s${note}  ratio ${row.ratio ?? '-'}  load ${loadavg()[0].toFixed(2)}` +
+              `in.tftpd ${hpa.padStart(7)} MB/s${note}  ratio ${row.ratio ?? '-'}  ` +
+              (basePort ? `baseline ${String(row.baseline ?? `failed: ${row.baselineError}`).padStart(7)} MB/s (ratio ${row.baselineRatio ?? '-'}, vs baseline ${row.vsBaseline ?? '-'})  ` : '') +
+              `load ${loadavg()[0].toFixed(2)}` +
               (row.netbootClientUsPerDatagram !== undefined ? `  client CPU ${row.netbootClientUsPerDatagram} µs/datagram` : ''),
           );
         }
@@ -225,7 +245,7 @@ try {
           key: `b${r.blksize}-w${r.windowsize}/${r.client}`,
           label: `RRQ blksize ${r.blksize} windowsize ${r.windowsize} (${r.client === 'node' ? 'node tftpGet' : r.windowsize === 1 ? 'curl' : 'C tftp-get'})`,
           unit: 'MB/s',
-          values: { netboot: r.netboot ?? null, 'in.tftpd': r['in.tftpd'] ?? null },
+          values: { netboot: r.netboot ?? null, ...(basePort && { baseline: r.baseline ?? null }), 'in.tftpd': r['in.tftpd'] ?? null },
           reference: 'in.tftpd',
           detail: { netbootWindow: r.netbootWindow, inTftpdWindow: r['in.tftpdWindow'], errors: { netboot: r.netbootError, 'in.tftpd': r['in.tftpdError'] } },
         }),
@@ -240,7 +260,7 @@ try {
         }),
       ),
     ];
-    console.log(JSON.stringify(report({ benchmark: 'tftp-read', params: { sizeBytes: size, runs, clients, blksizes, windows, statusPort }, loadAtStart, cells })));
+    console.log(JSON.stringify(report({ benchmark: 'tftp-read', params: { sizeBytes: size, runs, clients, blksizes, windows, statusPort, baseline: baselineArg >= 0 ? args[baselineArg + 1] : null }, loadAtStart, cells })));
   } else console.log(`${sizeMiB} MiB file, best of ${runs} alternating, loopback${statusPort ? ', netboot with --status-port (boot events and metrics on)' : ''}; * = in.tftpd ignored windowsize (no RFC 7440); load at start ${loadAtStart.join(' ')}`);
 } finally {
   for (const c of children) stop(c);
