@@ -69,7 +69,7 @@ const TREE_WARM = 'usr-lib-warm';
 
 // The calls named in the table; every other call is still in the total.
 const SYSCALLS = ['read', 'write', 'readv', 'writev', 'pread64', 'pwrite64', 'preadv', 'pwritev', 'preadv2', 'pwritev2', 'sendmsg', 'sendfile64', 'recvmsg', 'sendto',
-  'recvfrom', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'futex', 'fsync', 'fdatasync', 'newfstat', 'newlstat', 'statx', 'openat',
+  'recvfrom', 'epoll_wait', 'epoll_pwait', 'epoll_ctl', 'futex', 'fsync', 'fdatasync', 'newfstat', 'newlstat', 'statx', 'openat', 'openat2', 'getdents64',
   'close', 'io_uring_enter', 'mmap', 'munmap', 'madvise', 'mprotect', 'getrusage', 'poll', 'ppoll'];
 
 const { values } = parseArgs({
@@ -89,7 +89,13 @@ const { values } = parseArgs({
 function cpu(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, blkio: Number(f[39]) / CLK_TCK };
+}
+
+/** Bytes the process had read from storage (its page-cache misses), from /proc/PID/io. */
+function diskRead(pid) {
+  const m = /^read_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return m ? Number(m[1]) : 0;
 }
 
 /** The NFS server's own pid: for Ganesha the started pid is the unshare/sh wrapper. */
@@ -192,6 +198,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
   const cpu0 = cpu(pid);
   const ns0 = cpuNs(pid);
   const threads0 = threadsSchedstat(pid);
+  const disk0 = diskRead(pid);
   const flushes0 = def.op === 'write' ? deviceFlushes(started.exportPath) : undefined;
   client.stdin.write('go\n');
   const result = await next();
@@ -199,6 +206,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
   const cpu1 = cpu(pid);
   const ns1 = cpuNs(pid);
   const threads1 = threadsSchedstat(pid);
+  const disk1 = diskRead(pid);
   const flushes1 = flushes0 === undefined ? undefined : deviceFlushes(started.exportPath);
   perf.kill('SIGINT');
   await exited(perf);
@@ -262,7 +270,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     userUsPerOp: Number((((cpu1.user - cpu0.user) * 1e6) / n).toFixed(1)),
     sysUsPerOp: Number((((cpu1.sys - cpu0.sys) * 1e6) / n).toFixed(1)),
     syscalls: named,
-    ...(def.op === 'walk' ? { walk: { readdirplus: m.readdirplus, lookup: m.lookup, entries: m.entries, dirs: m.dirs } } : {}),
+    ...(def.op === 'walk' ? { walk: { readdirplus: m.readdirplus, lookup: m.lookup, entries: m.entries, dirs: m.dirs, seconds: m.seconds, diskKiB: Math.round((disk1 - disk0) / 1024), blockedMs: Math.round((cpu1.blkio - cpu0.blkio) * 1000) } } : {}),
     ...(flushes1 === undefined ? {} : { deviceFlushesPerOp: per(flushes1 - flushes0) }),
   };
 }
@@ -337,7 +345,7 @@ async function main() {
                 `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
                 `${r.futexPerOp.toFixed(2).padStart(7)}${r.cpuUsPerOp.toFixed(0).padStart(8)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
                 [`busiest thread ${r.busiestThreadUsPerOp.toFixed(0)} µs (runnable ${r.busiestThreadWaitUsPerOp.toFixed(0)})`, ...(r.deviceFlushesPerOp === undefined ? [] : [`disk flushes ${r.deviceFlushesPerOp}`]), ...Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`)].join(', ') +
-                (r.walk ? `; per walk: ${r.walk.readdirplus} READDIRPLUS, ${r.walk.lookup} LOOKUP (${r.walk.entries} entries, ${r.walk.dirs} directories)` : ''),
+                (r.walk ? `; per walk: ${r.walk.readdirplus} READDIRPLUS, ${r.walk.lookup} LOOKUP (${r.walk.entries} entries, ${r.walk.dirs} directories), ${(r.walk.seconds * 1000).toFixed(0)} ms, disk read ${r.walk.diskKiB} KiB, blocked on the disk ${r.walk.blockedMs} ms` : ''),
             );
           }
         }

@@ -26,6 +26,7 @@ import {
   type TimeChange,
   writeDirect,
 } from '@netboot/nfs3';
+import { ImageDirs } from './image-dirs.js';
 import { LocationCache } from './location-cache.js';
 import { OriginLog } from './origin-log.js';
 
@@ -145,6 +146,12 @@ let portableSaid = false;
  * locate no longer leads here, and an entry no root uses ages out.
  */
 const imageFiles = new OpenFiles(1024);
+/**
+ * O_PATH descriptors of image directories by generation directory, each shared by every root of this thread on
+ * that generation (see ImageDirs): a READDIRPLUS of an image directory lists it and looks its names up from one
+ * descriptor instead of opening it twice (and checking its inode once more) from the generation's root.
+ */
+const imageDirs = new Map<string, ImageDirs>();
 /** The first half of every cookie verifier this thread's roots hand out (see OverlayFs.readdir), and the serial of the last. */
 const VERF_PREFIX = randomBytes(4);
 let listingSerial = 0;
@@ -231,6 +238,8 @@ export class OverlayFs implements ExportFs {
    * an opened directory stays), so it need not stat them again each call.
    */
   private rootSt: { upper: LocalAttrs; lower: LocalAttrs } | undefined;
+  /** This root's generation's held directories (`imageDirs`). */
+  private readonly dirs: ImageDirs;
 
   private constructor(
     private readonly lowerPath: string,
@@ -243,6 +252,9 @@ export class OverlayFs implements ExportFs {
     private readonly directReadMax: number,
     private readonly directWrites: boolean,
   ) {
+    let dirs = imageDirs.get(lowerPath);
+    if (dirs === undefined) imageDirs.set(lowerPath, (dirs = new ImageDirs(128)));
+    this.dirs = dirs;
     this.located = new LocationCache(
       attributeCacheMs,
       (rel) => this.locateFromDir(rel),
@@ -300,6 +312,29 @@ export class OverlayFs implements ExportFs {
 
   private io(layer: Layer): LocalIo<Ref> {
     return layer === 'upper' ? this.upper : this.lower;
+  }
+
+  /**
+   * The image's object `rel` (inode `ino` when given, else STALE) and its attributes, for use before the caller's
+   * next await and never released by it: natively a descriptor held in `dirs` (opened as `at` opens, beneath
+   * the generation's root), in portable mode its path.
+   */
+  private imageDir(rel: string, ino?: bigint): { r: Ref; st: LocalAttrs } {
+    if (!this.calls || rel === '') {
+      const r = this.lower.at(rel, ino);
+      return { r, st: rel === '' ? this.rootSt!.lower : this.lower.stat(r) };
+    }
+    const held = this.dirs.get(rel, () => {
+      const fd = this.lower.at(rel) as number;
+      try {
+        return { fd, st: this.lower.stat(fd) };
+      } catch (e) {
+        this.lower.release(fd);
+        throw e;
+      }
+    });
+    if (ino !== undefined && held.st.ino !== ino) throw new NfsError(NfsStat.STALE, `inode ${ino} was replaced under its handle`);
+    return { r: held.fd, st: held.st };
   }
 
   private statAt(layer: Layer, rel: string): LocalAttrs {
@@ -790,17 +825,18 @@ export class OverlayFs implements ExportFs {
     }
     if (lowerOn) {
       // A directory the image alone has: its location's attributes are the image's, and its names are the merged ones.
-      if (loc.layer === 'lower') return this.withRef('lower', rel, loc.st.ino, (d) => this.lower.names(d));
+      // (names() opens the directory for reading from the held descriptor before it awaits anything.)
+      if (loc.layer === 'lower') return this.lower.names(this.imageDir(rel, loc.st.ino).r);
       const seen = new Set(out);
-      const lst = (() => {
+      const lower = (() => {
         try {
-          return this.statAt('lower', rel);
+          return this.imageDir(rel);
         } catch {
           return undefined;
         }
       })();
-      if (lst && isDirSt(lst)) {
-        for (const s of await this.withRef('lower', rel, lst.ino, (d) => this.lower.names(d))) if (!seen.has(s) && !hidden.has(s)) out.push(s);
+      if (lower && isDirSt(lower.st)) {
+        for (const s of await this.lower.names(lower.r)) if (!seen.has(s) && !hidden.has(s)) out.push(s);
       }
     }
     return out;
@@ -1002,7 +1038,7 @@ export class OverlayFs implements ExportFs {
       try {
         u = dir.layer === 'upper' ? this.upper.at(dirRel, dir.st.ino) : undefined;
         // The image's directory shows unless the node's is opaque; the image never changes, so its path leads where it did.
-        l = dir.lowerToo && !(u !== undefined && this.upperChild(u, OPAQUE_NAME)) ? this.lower.at(dirRel) : undefined;
+        l = dir.lowerToo && !(u !== undefined && this.upperChild(u, OPAQUE_NAME)) ? this.imageDir(dirRel).r : undefined;
       } catch {
         return walk();
       }
@@ -1031,8 +1067,8 @@ export class OverlayFs implements ExportFs {
       }
       return out;
     } finally {
+      // l is held by `dirs` (or is a path): not released here.
       if (u !== undefined) this.upper.release(u);
-      if (l !== undefined) this.lower.release(l);
     }
   }
 
@@ -1349,6 +1385,8 @@ export class OverlayFs implements ExportFs {
     else {
       rootsOn.delete(this.lowerPath);
       void imageFiles.dropPrefix(`${this.lowerPath}\0`);
+      this.dirs.clear();
+      imageDirs.delete(this.lowerPath);
     }
     this.upper.close();
     this.lower.close();

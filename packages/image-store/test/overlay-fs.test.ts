@@ -176,6 +176,47 @@ t.test('READs of an image file reuse one descriptor of it, shared by the roots o
   t.equal(openOnMotd(), 0, 'closing the last root on the generation closes it');
 });
 
+t.test('a listing and its names\' attributes open an image directory once, from a descriptor the roots on its generation share and the last one closes', { skip: native ? false : 'the platform module is not built' }, async (t) => {
+  // The backend's openat2 calls, counted.
+  let opens = 0;
+  const calls = new Proxy(native!, {
+    get(target, p) {
+      const v = Reflect.get(target, p) as unknown;
+      if (p !== 'openat2' || typeof v !== 'function') return v;
+      return (...a: unknown[]) => {
+        opens++;
+        return (v as (...x: unknown[]) => unknown).apply(target, a);
+      };
+    },
+  });
+  const { fs, lower } = await bareOverlay(t, IMAGE, { calls });
+  const ssh = await reader(fs).at('etc/ssh');
+  // READDIRPLUS's two calls: the listing, then the attributes of its names.
+  const listed = async () => {
+    opens = 0;
+    const { names } = await fs.readdir(ssh, 0n, Buffer.alloc(8));
+    await fs.lookupNames(ssh, names.slice(2));
+    return opens;
+  };
+  t.equal(await listed(), 2, 'the first: the directory opened beneath the image root once, and for reading from it');
+  t.equal(await listed(), 1, 'the next: for reading only');
+  const sshPath = join(lower, 'etc/ssh');
+  t.equal(descriptorsOn(sshPath), 1, 'one descriptor of it held');
+
+  const s = await setup(t);
+  const one = await s.start();
+  const two = await s.start();
+  const held = () => descriptorsOn(join(s.lower, 'etc'));
+  const etcOf = async (c: NfsClient, root: Buffer) => okv(await c.lookup(root, 'etc')).object;
+  t.same(await names(one.c, await etcOf(one.c, one.root)), ['hostname', 'motd', 'ssh'], 'a root lists the image directory');
+  t.same(await names(two.c, await etcOf(two.c, two.root)), ['hostname', 'motd', 'ssh'], 'so does another root on the generation');
+  t.equal(held(), 1, 'from one descriptor');
+  await one.stop();
+  t.equal(held(), 1, 'closing one root leaves it to the other');
+  await two.stop();
+  t.equal(held(), 0, 'closing the last root on the generation closes it');
+});
+
 t.test('handles survive a server restart', async (t) => {
   const s = await setup(t);
   const first = await s.start();
