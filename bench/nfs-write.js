@@ -10,7 +10,11 @@
 //   sequential 1 MiB FILE_SYNC WRITEs (4 in flight).
 // The writes cycle through the first --size MiB of a new file in the export.
 // Columns: MB/s, ratio to Ganesha, server CPU seconds per GiB written, and
-// each server's peak RSS.
+// each server's peak RSS. Beside a stable cell, its local limit: the same
+// writes made by a C program (bench/c/sync-write.c) with as many threads as
+// the cell has calls in flight, each write one pwritev2 with RWF_SYNC into a
+// file in the export's directory, best of the same number of rounds: what
+// the disk and file system give with no network and no RPC.
 //
 //   node bench/nfs-write.js [--size MiB] [--seconds S] [--rounds R] [--servers netboot,ganesha]
 //                           [--cells unstable4,unstable16,filesync4] [--client c,node] [--profile DIR] [--json]
@@ -18,13 +22,14 @@
 // Needs root (network namespaces); Ganesha is skipped with the reason printed
 // when it is not installed. With --profile DIR the netboot server and each
 // client process run under `node --cpu-prof`.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildNfsBench, runNfsBench } from './lib/c-client.js';
+import { buildC, buildNfsBench, runNfsBench } from './lib/c-client.js';
 import { bestOfRounds, finish, startServers } from './lib/nfs-comparison.js';
 import { cleanups, load } from './lib/processes.js';
 import { cell as jsonCell, report } from './lib/report.js';
@@ -124,6 +129,9 @@ async function main() {
     const { started, notes } = await startServers(values.baseline ? [...servers, 'baseline'] : servers, { dir, work, profileDir: values.profile, atExit, baseline: values.baseline });
     const cBuild = clients.includes('c') ? buildNfsBench() : undefined;
     if (cBuild?.why) notes['c client'] = `not run: ${cBuild.why}`;
+    const localBuild = cellNames.some((c) => CELLS[c].stable !== StableHow.UNSTABLE) ? buildC('sync-write', { libs: ['pthread'] }) : undefined;
+    if (localBuild?.why) notes['local limit'] = `not run: ${localBuild.why}`;
+    const locals = {};
     const loadAtStart = load();
     if (!values.json) {
       console.log(
@@ -139,6 +147,7 @@ async function main() {
       for (const client of clients) {
         const def = CELLS[c];
         if (client === 'c' && !cBuild?.path) continue;
+        if (def.stable !== StableHow.UNSTABLE && localBuild?.path && !locals[c]) locals[c] = localLimit(localBuild.path, dir, def, sizeMiB * MiB, seconds, rounds);
         const row = {
           cell: c,
           client,
@@ -160,6 +169,10 @@ async function main() {
         row.ganeshaRate = rate(row.ganesha);
         row.baselineRate = rate(row.baseline);
         row.ratioToGanesha = row.netbootRate && row.ganeshaRate ? Number((row.netbootRate / row.ganeshaRate).toFixed(2)) : undefined;
+        row.local = locals[c];
+        const ofLocal = (x) => (x && row.local?.MBps ? Number((x / row.local.MBps).toFixed(2)) : undefined);
+        row.netbootToLocal = ofLocal(row.netbootRate);
+        row.ganeshaToLocal = ofLocal(row.ganeshaRate);
         row.load = load();
         rows.push(row);
         if (!values.json) printRow(row);
@@ -174,7 +187,7 @@ async function main() {
           unit: 'MB/s',
           values: { netboot: r.netbootRate ?? null, ganesha: r.ganeshaRate ?? null, ...(values.baseline ? { baseline: r.baselineRate ?? null } : {}) },
           reference: 'ganesha',
-          detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline },
+          detail: { netboot: r.netboot, ganesha: r.ganesha, baseline: r.baseline, ...(r.local ? { local: r.local, netbootToLocal: r.netbootToLocal ?? null, ganeshaToLocal: r.ganeshaToLocal ?? null } : {}) },
         }),
       );
       console.log(JSON.stringify(report({ benchmark: 'nfs-write', params: { sizeMiB, seconds, rounds, clients }, servers: notes, loadAtStart, cells, detail: { peakRssMB: peakRss } })));
@@ -208,10 +221,41 @@ function runC(binary, s, server, cellName, def, size, seconds) {
   }
 }
 
+/**
+ * A stable cell's local limit: bench/c/sync-write.c in `dir` with the cell's
+ * calls in flight as threads, best of `rounds`; { MBps, cpuUsPerWrite,
+ * deviceFlushesPerWrite } or { error }.
+ */
+function localLimit(binary, dir, def, size, seconds, rounds) {
+  let best;
+  for (let round = 0; round < rounds; round++) {
+    const r = spawnSync(binary, ['--file', join(dir, 'local-limit.bin'), '--threads', String(def.inflight), '--size', String(size), '--seconds', String(seconds), '--stable', String(def.stable)], {
+      encoding: 'utf8',
+      timeout: (seconds + 60) * 1000,
+    });
+    let m;
+    try {
+      m = r.status === 0 ? JSON.parse(r.stdout.trim()) : { error: (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim() };
+    } catch {
+      m = { error: `unreadable output: ${r.stdout.slice(-200)}` };
+    }
+    if (!best || best.error || (!m.error && m.MBps > best.MBps)) best = m;
+  }
+  return best.error ? best : { MBps: best.MBps, cpuUsPerWrite: best.cpuUsPerWrite, deviceFlushesPerWrite: best.deviceFlushesPerWrite };
+}
+
 /** With --baseline: the baseline's figure and netboot's ratio to it. */
 function base(r) {
   if (!r.baseline) return '';
   return `  baseline ${r.baselineRate ?? `(${r.baseline.error})`}${r.netbootRate && r.baselineRate ? ` new/base ${(r.netbootRate / r.baselineRate).toFixed(2)}` : ''}`;
+}
+
+/** A stable cell's local limit and each server's share of it. */
+function local(r) {
+  if (!r.local) return '';
+  if (r.local.error) return `  local limit (${r.local.error})`;
+  const share = [['netboot', r.netbootToLocal], ['ganesha', r.ganeshaToLocal]].filter(([, v]) => v !== undefined).map(([n, v]) => `${n} ${v}`);
+  return `  local limit ${r.local.MBps} MB/s${share.length ? ` (${share.join(', ')} of it)` : ''}`;
 }
 
 function printRow(r) {
@@ -220,6 +264,6 @@ function printRow(r) {
   const cpu = (x) => (!x || x.error ? '-' : x.cpuPerGiB.toFixed(2));
   console.log(
     `${r.label.padEnd(35)}${r.client.padStart(7)}${fmt(r.netbootRate).padStart(9)}${fmt(r.ganeshaRate).padStart(9)}  MB/s${fmt(r.ratioToGanesha).padStart(9)}` +
-      `${cpu(r.netboot).padStart(8)}${cpu(r.ganesha).padStart(9)}  s/GiB  load ${r.load[0]}${base(r)}${err(r.netboot)}${err(r.ganesha)}`,
+      `${cpu(r.netboot).padStart(8)}${cpu(r.ganesha).padStart(9)}  s/GiB  load ${r.load[0]}${base(r)}${err(r.netboot)}${err(r.ganesha)}${local(r)}`,
   );
 }
