@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { startServers } from './lib/nfs-comparison.js';
 import { nfsThreads } from './lib/nfs-servers.js';
-import { cleanups, inNs, load, threadsCpuNs as cpuNs, threadsSchedstat, which } from './lib/processes.js';
+import { cleanups, dropPageCache, inNs, load, threadsCpuNs as cpuNs, threadsSchedstat, which } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
@@ -178,7 +178,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     const warm = warmUpWalks(started.ns, binary, started.exportPath, TREE_WARM, nfsThreads());
     if (warm.error) return { error: `warm-up walk: ${warm.error}` };
     args.splice(0, args.length, '--export', started.exportPath, '--op', 'walk', '--dir', TREE, '--pause');
-    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    dropPageCache();
   }
   const [c, a] = inNs(started.ns, binary, args);
   const client = spawn(c, a, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -51,7 +51,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { bestOfRounds, finish, startServers } from './lib/nfs-comparison.js';
-import { cleanups, cpuSeconds, load } from './lib/processes.js';
+import { cleanups, cpuSeconds, dropPageCache, load } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
 import { lookupFile, mountExport, nfsThreads } from './lib/nfs-servers.js';
@@ -399,7 +399,7 @@ function walkCell({ started, rounds, cBuild, label }) {
     for (const name of order) {
       if (best[name]?.error?.startsWith('warm-up')) continue;
       const s = started[name];
-      writeFileSync('/proc/sys/vm/drop_caches', '3');
+      dropPageCache();
       const cpu0 = cpuSeconds(s.server.pid);
       const m = walk(s, `${WALK_TREE}${round}`);
       if (!m.error) {

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { nfsThreads, startNetboot } from './lib/nfs-servers.js';
-import { cleanups, load, threadsCpuNs } from './lib/processes.js';
+import { cleanups, dropPageCache, load, threadsCpuNs } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 
 const { values } = parseArgs({
@@ -88,7 +88,7 @@ try {
     }
     for (let i = 0; i < walks; i++) {
       const from = statSync(log).size;
-      writeFileSync('/proc/sys/vm/drop_caches', '3');
+      dropPageCache();
       const ns0 = threadsCpuNs(s.server.pid);
       const r = runNfsBench(s.ns, build.path, ['--export', s.exportPath, '--op', 'walk', '--dir', `${name}-${i}`], 600_000);
       const ns1 = threadsCpuNs(s.server.pid);
