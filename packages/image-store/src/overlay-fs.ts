@@ -152,6 +152,11 @@ const imageFiles = new OpenFiles(1024);
  * descriptor instead of opening it twice (and checking its inode once more) from the generation's root.
  */
 const imageDirs = new Map<string, ImageDirs>();
+/**
+ * A short key per generation directory (`imageFiles`' keys are it and an inode number): a READ hashes and compares its
+ * file's key, and a generation's path is long. Never reused for another generation on this thread.
+ */
+const generationKeys = new Map<string, string>();
 /** The first half of every cookie verifier this thread's roots hand out (see OverlayFs.readdir), and the serial of the last. */
 const VERF_PREFIX = randomBytes(4);
 let listingSerial = 0;
@@ -240,6 +245,8 @@ export class OverlayFs implements ExportFs {
   private rootSt: { upper: LocalAttrs; lower: LocalAttrs } | undefined;
   /** This root's generation's held directories (`imageDirs`). */
   private readonly dirs: ImageDirs;
+  /** The start of the `imageFiles` keys of this root's generation (`generationKeys`). */
+  private readonly imageKey: string;
 
   private constructor(
     private readonly lowerPath: string,
@@ -255,6 +262,9 @@ export class OverlayFs implements ExportFs {
     let dirs = imageDirs.get(lowerPath);
     if (dirs === undefined) imageDirs.set(lowerPath, (dirs = new ImageDirs(128)));
     this.dirs = dirs;
+    let key = generationKeys.get(lowerPath);
+    if (key === undefined) generationKeys.set(lowerPath, (key = `g${generationKeys.size}:`));
+    this.imageKey = key;
     this.located = new LocationCache(
       attributeCacheMs,
       (rel) => this.locateFromDir(rel),
@@ -958,7 +968,7 @@ export class OverlayFs implements ExportFs {
     const loc = this.locationNow(o.rel);
     if (!loc || this.fileidOf(loc) !== o.fileid) return -1;
     const ino = loc.st.ino;
-    const fd = loc.layer === 'upper' ? this.files.openNow(`u${ino}`, ino) : imageFiles.openNow(`${this.lowerPath}\0${ino}`, ino);
+    const fd = loc.layer === 'upper' ? this.files.openNow(`u${ino}`, ino) : imageFiles.openNow(this.imageKey + ino, ino);
     return fd === undefined ? -1 : this.io(loc.layer).readCached(fd, buf, at, count, position);
   }
 
@@ -970,7 +980,7 @@ export class OverlayFs implements ExportFs {
     const loc = this.locationNow(o.rel);
     if (!loc || this.fileidOf(loc) !== o.fileid) return undefined;
     const ino = loc.st.ino;
-    const fd = loc.layer === 'upper' ? this.files.openNow(`u${ino}`, ino) : imageFiles.openNow(`${this.lowerPath}\0${ino}`, ino);
+    const fd = loc.layer === 'upper' ? this.files.openNow(`u${ino}`, ino) : imageFiles.openNow(this.imageKey + ino, ino);
     return fd !== undefined && rangeCached(this.io(loc.layer), fd, position, count) ? fd : undefined;
   }
 
@@ -1136,7 +1146,7 @@ export class OverlayFs implements ExportFs {
   private useFile<T>(layer: Layer, rel: string, ino: bigint, fn: (fd: number) => Promise<T>, write = false): Promise<T> {
     const open = () => this.withRef(layer, rel, ino, (r) => this.io(layer).openFile(r, ino));
     if (layer === 'upper') return this.files.use(`u${ino}`, ino, open, fn, write);
-    return imageFiles.use(`${this.lowerPath}\0${ino}`, ino, open, fn, write);
+    return imageFiles.use(this.imageKey + ino, ino, open, fn, write);
   }
 
   async write(obj: FsObject, data: Buffer, position: number, stable: Stability): Promise<FsAttrs> {
@@ -1384,7 +1394,7 @@ export class OverlayFs implements ExportFs {
     if (left > 0) rootsOn.set(this.lowerPath, left);
     else {
       rootsOn.delete(this.lowerPath);
-      void imageFiles.dropPrefix(`${this.lowerPath}\0`);
+      void imageFiles.dropPrefix(this.imageKey);
       this.dirs.clear();
       imageDirs.delete(this.lowerPath);
     }
