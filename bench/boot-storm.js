@@ -34,7 +34,8 @@
 //
 //   node bench/boot-storm.js [--nodes N] [--rounds R] [--servers netboot,isc,dnsmasq,netboot-image,baseline,baseline-image] [--image-root]
 //        [--baseline DIR] [--kernel-mib M] [--initrd-mib M] [--http-share F] [--client-procs P] [--timeout-s S] [--json [FILE]]
-//        [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--netboot-node-flags "FLAGS"] [--profile DIR]
+//        [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--netboot-node-flags "FLAGS"]
+//        [--baseline-flags "FLAGS"] [--baseline-node-flags "FLAGS"] [--profile DIR]
 //
 // --until ends each node's boot after that stage (a DHCP-only storm of 5000
 // nodes costs seconds); --from starts it at that stage with the lease DHCP
@@ -42,7 +43,10 @@
 // alone, with the servers' CPU per replayed call); --netboot-flags adds flags to netboot serve's command
 // line (later ones win: --netboot-flags="--max-transfers 256" tries the
 // default slots); --netboot-node-flags gives node's own flags to netboot serve
-// alone (--perf-basic-prof for perf, --trace-opt); --profile DIR runs netboot
+// alone (--perf-basic-prof for perf, --trace-opt); both go to the baseline's
+// serve too unless --baseline-flags or --baseline-node-flags give it its own
+// (--baseline . --netboot-node-flags=--maglev --baseline-node-flags= prices a
+// V8 setting beside the default in the same rounds); --profile DIR runs netboot
 // serve and the client processes under the V8 profiler.
 //
 // Reported per stack (the best of its rounds: fewest failed nodes, then the
@@ -104,6 +108,8 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     'netboot-flags': { type: 'string', default: '' },
     'netboot-node-flags': { type: 'string', default: '' },
+    'baseline-flags': { type: 'string' },
+    'baseline-node-flags': { type: 'string' },
     until: { type: 'string', default: 'nfs' },
     from: { type: 'string', default: 'dhcp' },
   },
@@ -272,6 +278,12 @@ function groupUsage(pgids) {
   return { cpu: ticks / 100, rssMB: kb / 1024 };
 }
 
+/** A netboot stack's extra flags of one kind (`flags`: serve's, `node-flags`: node's): the baseline's own where given, else netboot's. */
+function flagsOf(name, kind) {
+  const own = name.startsWith('baseline') ? values[`baseline-${kind}`] : undefined;
+  return (own ?? values[`netboot-${kind}`]).split(/\s+/).filter(Boolean);
+}
+
 /** Starts one stack in `link.server`; returns its servers (each in its own process group) or { why }. */
 async function startStack(name, { link, work, bootDir, rootsDir, image, fixedNodes, atExit }) {
   const servers = [];
@@ -290,11 +302,11 @@ async function startStack(name, { link, work, bootDir, rootsDir, image, fixedNod
     // An image-backed stack keeps its images and nodes in its image state directory; its leases start empty each round, as the others'.
     const state = !isImageStack(name) ? ['--state-dir', join(work, 'netboot-state')] : ['--state-dir', image.stateDir, '--leases', join(work, 'dhcpd.leases')];
     const s = start(name, process.execPath, [
-      ...profileArgs(name), ...values['netboot-node-flags'].split(/\s+/).filter(Boolean),
+      ...profileArgs(name), ...flagsOf(name, 'node-flags'),
       name.startsWith('baseline') ? baselineCli : cli, 'serve', '--dhcp-conf', join(work, 'dhcpd.conf'), '--interface', link.serverIf, '--tftp-root', bootDir, '--http-port', '80',
       '--exports', isImageStack(name) ? image.exportsFile : exportsFile, '--listen', SERVER, ...state, '--no-lock', '--max-transfers', '4096',
       // Later flags win: --netboot-flags tries other pacing, worker or thread settings on the same storm.
-      ...values['netboot-flags'].split(/\s+/).filter(Boolean),
+      ...flagsOf(name, 'flags'),
     ]);
     await waitFor(() => s.exited || s.output().includes('netboot serve: running'), 'netboot serve', 60_000);
     if (s.exited) return { why: `netboot serve did not start: ${s.output().trim().split('\n').slice(-3).join(' | ')}` };
@@ -611,7 +623,8 @@ async function main() {
     console.error(
       'usage: node bench/boot-storm.js [--nodes N (1-5000)] [--rounds R (1-10)] [--servers netboot,isc,dnsmasq,netboot-image,baseline,baseline-image] [--image-root] [--baseline DIR]\n' +
         '                                [--kernel-mib M] [--initrd-mib M] [--http-share 0..1] [--client-procs P] [--timeout-s S] [--json [FILE]]\n' +
-        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--netboot-node-flags "FLAGS"] [--profile DIR]',
+        '                                [--until dhcp|pxelinux|kernel|mount|nfs] [--from dhcp|pxelinux|mount] [--netboot-flags "FLAGS"] [--netboot-node-flags "FLAGS"]\n' +
+        '                                [--baseline-flags "FLAGS"] [--baseline-node-flags "FLAGS"] [--profile DIR]',
     );
     process.exit(2);
   }
@@ -719,7 +732,7 @@ async function main() {
       ];
       const out = report({
         benchmark: 'boot-storm',
-        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed, until: values.until, from: values.from, netbootFlags: values['netboot-flags'], netbootNodeFlags: values['netboot-node-flags'], baseline: values.baseline },
+        params: { nodes, rounds, servers, kernelMiB, initrdMiB, httpShare, clientProcs, replayCalls: replay.calls, replaySource: replay.source, fixedAddresses: fixed, until: values.until, from: values.from, netbootFlags: values['netboot-flags'], netbootNodeFlags: values['netboot-node-flags'], baselineFlags: values['baseline-flags'], baselineNodeFlags: values['baseline-node-flags'], baseline: values.baseline },
         servers: Object.fromEntries(servers.map((n) => [n, best[n]?.error ?? `started fresh each round in a network namespace of its own at ${SERVER}`])),
         loadAtStart,
         cells,

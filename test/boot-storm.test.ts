@@ -119,7 +119,8 @@ t.test('boot-storm --from mount boots only the NFS part and prices each call, be
   if (!requireNetns(t)) return;
   if (!requirePrograms(t, { ss: 'iproute2', cp: 'coreutils' })) return;
   // This checkout as its own baseline: the stack runs and is reported as another build would be.
-  const report = await storm(t, ['--from', 'mount', '--servers', 'netboot', '--image-root', '--baseline', repoRoot], 300_000);
+  // The baseline's own serve flags: NFS on its main thread (--nfs-workers 1), the default for netboot.
+  const report = await storm(t, ['--from', 'mount', '--servers', 'netboot', '--image-root', '--baseline', repoRoot, '--baseline-flags=--nfs-workers 1'], 300_000);
   t.same(report.params.servers, ['netboot', 'netboot-image', 'baseline', 'baseline-image'], '--baseline adds the baseline stack, and with --image-root its image-backed one');
   t.equal(report.detail.best['baseline-image'].imageBootsRecorded, 3, "baseline-image: each node's MOUNT was its boot, recorded in its own state directory's node record");
   t.ok(typeof report.detail.baselineImageVsPlain?.serverCpu === 'number', 'the baseline\'s image/plain ratio of server CPU');
@@ -139,7 +140,10 @@ t.test('boot-storm --from mount boots only the NFS part and prices each call, be
       `${name}: each thread group's CPU, per NFS call too: ${[...groups.keys()].join(', ')}`,
     );
   }
-  // This checkout names its NFS worker threads (the baseline, the same checkout here, does too).
-  t.ok(report.detail.best.netboot.cpuByThread.some((g: { group: string; threads: number }) => g.group === 'netboot nfs-worker' && g.threads >= 1), 'the NFS workers are told apart');
+  // This checkout names its NFS worker threads; the baseline, the same checkout here, was given --nfs-workers 1 alone.
+  const hasWorkers = (name: string) => report.detail.best[name].cpuByThread.some((g: { group: string; threads: number }) => g.group === 'netboot nfs-worker' && g.threads >= 1);
+  t.ok(hasWorkers('netboot'), 'the NFS workers are told apart');
+  t.notOk(hasWorkers('baseline'), '--baseline-flags went to the baseline alone: it served NFS on its main thread');
+  t.equal(report.params.baselineFlags, '--nfs-workers 1', 'the baseline flags are in the report');
   noNamespaceLeft(t, report);
 });
