@@ -248,10 +248,10 @@ async function measureCell(binary, started, name, pid, def, ops) {
   // The thread that ran most over the calls: for netboot the NFS worker serving the connection, whose work
   // for one call is serial (the calls of a connection can go no faster than it), and how long it waited
   // for a CPU while runnable.
-  let busiest = { run: 0, wait: 0 };
+  let busiest = { name: '', run: 0, wait: 0 };
   for (const [tid, t1] of threads1) {
     const t0 = threads0.get(tid) ?? { run: 0, wait: 0 };
-    if (t1.run - t0.run > busiest.run) busiest = { run: t1.run - t0.run, wait: t1.wait - t0.wait };
+    if (t1.run - t0.run > busiest.run) busiest = { name: t1.name, run: t1.run - t0.run, wait: t1.wait - t0.wait };
   }
   const threadsBusy = [...perThread.values()].filter((t) => (t.all ?? 0) / n >= 0.05).length;
   return {
@@ -265,6 +265,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     futexPerOp: per(total.futex),
     threadsBusy,
     cpuUsPerOp: Number(((ns1 - ns0) / 1e3 / n).toFixed(1)),
+    busiestThread: busiest.name,
     busiestThreadUsPerOp: Number((busiest.run / 1e3 / n).toFixed(1)),
     busiestThreadWaitUsPerOp: Number((busiest.wait / 1e3 / n).toFixed(1)),
     userUsPerOp: Number((((cpu1.user - cpu0.user) * 1e6) / n).toFixed(1)),
@@ -344,7 +345,7 @@ async function main() {
               `${def.label.padEnd(26)}${name.padEnd(15)}${String(r.opsPerSecond).padStart(8)}${r.syscallsPerOp.toFixed(1).padStart(8)}` +
                 `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
                 `${r.futexPerOp.toFixed(2).padStart(7)}${r.cpuUsPerOp.toFixed(0).padStart(8)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
-                [`busiest thread ${r.busiestThreadUsPerOp.toFixed(0)} µs (runnable ${r.busiestThreadWaitUsPerOp.toFixed(0)})`, ...(r.deviceFlushesPerOp === undefined ? [] : [`disk flushes ${r.deviceFlushesPerOp}`]), ...Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`)].join(', ') +
+                [`busiest thread (${r.busiestThread}) ${r.busiestThreadUsPerOp.toFixed(0)} µs (runnable ${r.busiestThreadWaitUsPerOp.toFixed(0)})`, ...(r.deviceFlushesPerOp === undefined ? [] : [`disk flushes ${r.deviceFlushesPerOp}`]), ...Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`)].join(', ') +
                 (r.walk ? `; per walk: ${r.walk.readdirplus} READDIRPLUS, ${r.walk.lookup} LOOKUP (${r.walk.entries} entries, ${r.walk.dirs} directories), ${(r.walk.seconds * 1000).toFixed(0)} ms, disk read ${r.walk.diskKiB} KiB, blocked on the disk ${r.walk.blockedMs} ms` : ''),
             );
           }

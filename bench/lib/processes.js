@@ -157,15 +157,16 @@ export function threadsCpuNs(pid) {
 }
 
 /**
- * Each thread's schedstat so far, by thread id: nanoseconds run and nanoseconds spent runnable on a run
- * queue, waiting for a CPU. Threads that end while they are read are left out. Throws when the process is gone.
+ * Each thread's schedstat so far, by thread id: its name, nanoseconds run and nanoseconds spent runnable on
+ * a run queue, waiting for a CPU. Threads that end while they are read are left out. Throws when the process
+ * is gone.
  */
 export function threadsSchedstat(pid) {
   const threads = new Map();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
-      threads.set(tid, { run: Number(run), wait: Number(wait) });
+      threads.set(tid, { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), run: Number(run), wait: Number(wait) });
     } catch {
       // the thread ended between the listing and the read
     }
