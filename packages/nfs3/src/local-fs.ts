@@ -107,6 +107,13 @@ export class LocalFs<R> implements ExportFs {
   private readonly tree: ExportTree<LocalAttrs>;
   /** This export's attributes by path from its root. */
   private readonly cache: AttributeCache<LocalAttrs>;
+  /**
+   * The directory a listing was just read from, still open until the end of that turn (one an export): the
+   * READDIRPLUS that listed it stats its names through it next, where it would open the directory a second time.
+   */
+  private listedFd: R | undefined;
+  private listedIno = 0n;
+  private listedRel = '';
 
   private constructor(
     private readonly id: number,
@@ -226,8 +233,9 @@ export class LocalFs<R> implements ExportFs {
       else (missing ??= []).push(i);
     }
     if (!missing) return out;
-    // The directory is opened (and checked to be the handle's inode) once for all its names.
-    const d = this.io.at(dir.rel, dir.fileid);
+    // The directory is opened (and checked to be the handle's inode) once for all its names: the descriptor its
+    // listing was just read from when that is still open (a READDIRPLUS that read it from the disk).
+    const d = this.takeListed(dir) ?? this.io.at(dir.rel, dir.fileid);
     let subdirs: number[] | undefined;
     try {
       const sts = this.statChildren(d, missing.map((i) => names[i]!));
@@ -567,11 +575,39 @@ export class LocalFs<R> implements ExportFs {
     const io = this.io;
     if (!io.openDir || !io.readNames) return this.with(dir.rel, dir.fileid, (d) => io.names(d));
     const d = io.openDir(dir.rel, dir.fileid);
+    let names: string[];
     try {
-      return await io.readNames(d);
-    } finally {
+      names = await io.readNames(d);
+    } catch (e) {
       io.release(d);
+      throw e;
     }
+    // Kept open for the READDIRPLUS that asked: it stats the names through it next (takeListed), in the promise
+    // jobs that follow this one. Closed once they have run: later, the path may lead to another directory.
+    this.dropListed();
+    this.listedFd = d;
+    this.listedIno = dir.fileid;
+    this.listedRel = dir.rel;
+    process.nextTick(() => {
+      if (this.listedFd === d) this.dropListed();
+    });
+    return names;
+  }
+
+  /**
+   * The descriptor the last listing read from the disk was read on, when it is `dir`'s (the same inode, reached by
+   * the same path, checked when it was opened); undefined otherwise. Taken: the caller releases it.
+   */
+  private takeListed(dir: LocalObject): R | undefined {
+    const d = this.listedFd;
+    if (d === undefined || this.listedIno !== dir.fileid || this.listedRel !== dir.rel) return undefined;
+    this.listedFd = undefined;
+    return d;
+  }
+
+  private dropListed(): void {
+    if (this.listedFd !== undefined) this.io.release(this.listedFd);
+    this.listedFd = undefined;
   }
 
   readlink(o: FsObject): Promise<Buffer> {
@@ -589,6 +625,7 @@ export class LocalFs<R> implements ExportFs {
   }
 
   close(): void {
+    this.dropListed();
     this.io.close();
   }
 }
