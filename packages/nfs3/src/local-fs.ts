@@ -92,6 +92,12 @@ class LocalObject implements FsObject {
   }
 }
 
+/**
+ * The largest directory read ahead of a walk (its size in bytes, about a thousand entries on ext4): its names come
+ * back to the serving thread as strings, a cost a larger one would make without a client asking for its listing.
+ */
+export const WARM_DIR_MAX = 64 * 1024;
+
 const childRel = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
 const parentRel = (rel: string) => rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
 const KEEP: TimeChange = { keep: true };
@@ -245,7 +251,7 @@ export class LocalFs<R> implements ExportFs {
         const i = missing[k]!;
         this.cache.set(rels[i]!, st);
         out[i] = this.found(dir, names[i]!, rels[i]!, st);
-        if ((st.mode & 0o170000n) === 0o040000n) (subdirs ??= []).push(i);
+        if ((st.mode & 0o170000n) === 0o040000n && st.size <= WARM_DIR_MAX) (subdirs ??= []).push(i);
       }
     } finally {
       this.io.release(d);

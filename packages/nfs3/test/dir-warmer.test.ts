@@ -1,11 +1,11 @@
 import t from 'tap';
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { native } from '@netboot/platform';
 import { DirWarmer } from '../src/dir-warmer.js';
-import { LocalFs, LocalShared } from '../src/local-fs.js';
+import { LocalFs, LocalShared, WARM_DIR_MAX } from '../src/local-fs.js';
 import { NativeIo } from '../src/native-io.js';
 
 /** A warmer whose reads are recorded and finished by the test. */
@@ -87,6 +87,11 @@ t.test('READDIRPLUS reads the subdirectories of a tree it has not seen ahead, be
   const outside = join(top, 'outside');
   mkdirSync(join(dir, 'tree', 'a', 'deeper'), { recursive: true });
   mkdirSync(join(dir, 'tree', 'b'));
+  // A directory larger than WARM_DIR_MAX is not read ahead (its names would all come back to the serving thread).
+  const large = join(dir, 'tree', 'large');
+  mkdirSync(large);
+  for (let i = 0; i < 20_000 && lstatSync(large).size <= WARM_DIR_MAX; i++) writeFileSync(join(large, `${i}-${'n'.repeat(200)}`), '');
+  t.ok(lstatSync(large).size > WARM_DIR_MAX, 'a directory larger than the read-ahead limit');
   writeFileSync(join(dir, 'tree', 'f'), 'x');
   mkdirSync(outside);
   symlinkSync(outside, join(dir, 'tree', 'link'));
@@ -105,9 +110,9 @@ t.test('READDIRPLUS reads the subdirectories of a tree it has not seen ahead, be
   const before = fds();
 
   const tree = await fs.lookup(await fs.root(), Buffer.from('tree'));
-  const listed = await fs.lookupNames!(tree, ['a', 'b', 'f', 'link']);
-  t.same(listed.map((o) => o?.fileid !== undefined), [true, true, true, true], 'every entry answered');
-  t.same(warmed.sort(), ['tree/a', 'tree/b'], 'its subdirectories, not the file or the symlink to a directory outside');
+  const listed = await fs.lookupNames!(tree, ['a', 'b', 'f', 'link', 'large']);
+  t.same(listed.map((o) => o?.fileid !== undefined), [true, true, true, true, true], 'every entry answered');
+  t.same(warmed.sort(), ['tree/a', 'tree/b'], 'its subdirectories, not the file, the symlink to a directory outside or the large directory');
   await Promise.all(finished);
   t.equal(fds(), before, 'every descriptor a read opened is closed');
 
