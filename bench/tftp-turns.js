@@ -118,7 +118,7 @@ async function traced(port, blksize, size, serves, dir) {
   const events = ['sendto', 'read', 'preadv2'].flatMap((s) => [`syscalls:sys_enter_${s}`, ...(s === 'sendto' ? [] : [`syscalls:sys_exit_${s}`])]);
   const r = spawnSync(
     'perf',
-    ['record', '-q', '-a', '-o', data, '-e', events.join(','), '--', 'curl', '-s', '-S', '-o', '/dev/null', '--tftp-blksize', String(blksize), '-w', '%{size_download}', `tftp://127.0.0.1:${port}/bench.bin`],
+    ['record', '-q', '-a', '-o', data, '-e', events.join(','), '--', 'curl', '-s', '-S', '--connect-timeout', '10', '-o', '/dev/null', '--tftp-blksize', String(blksize), '-w', '%{size_download}', `tftp://127.0.0.1:${port}/bench.bin`],
     { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 20 },
   );
   if (r.status !== 0 || Number(r.stdout.trim()) !== size) return { error: `curl under perf: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}` };
@@ -172,7 +172,11 @@ async function main() {
         // gone
       }
     });
-    for (let i = 0; i < 100 && ready && !text.includes(ready); i++) await sleep(100);
+    let exited = false;
+    child.on('exit', () => (exited = true));
+    for (let i = 0; i < 100 && ready && !exited && !text.includes(ready); i++) await sleep(100);
+    // A server that never came up would leave curl waiting on a dead port.
+    if (exited || (ready && !text.includes(ready))) throw new Error(`${cmd} ${args.join(' ')} did not start: ${text.trim().split('\n').slice(-3).join(' | ')}`);
     return child;
   };
   try {
@@ -191,7 +195,7 @@ async function main() {
     servers.push({ name: 'in.tftpd', port: hpaPort, serves: (e) => e.comm === 'in.tftpd' });
     await sleep(500);
     // Warm every server (JIT, page cache) with one untraced transfer.
-    for (const s of servers) spawnSync('curl', ['-s', '-o', '/dev/null', '--tftp-blksize', String(blksize), `tftp://127.0.0.1:${s.port}/bench.bin`], { timeout: 300_000 });
+    for (const s of servers) spawnSync('curl', ['-s', '--connect-timeout', '10', '-o', '/dev/null', '--tftp-blksize', String(blksize), `tftp://127.0.0.1:${s.port}/bench.bin`], { timeout: 300_000 });
     const loadAtStart = load();
     const results = Object.fromEntries(servers.map((s) => [s.name, []]));
     for (let run = 0; run < runs; run++) {
