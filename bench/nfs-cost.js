@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { startServers } from './lib/nfs-comparison.js';
 import { nfsThreads } from './lib/nfs-servers.js';
-import { cleanups, dropPageCache, inNs, load, threadsCpuNs as cpuNs, threadsSchedstat, which } from './lib/processes.js';
+import { cleanups, delayAccounting, dropPageCache, inNs, load, threadsBlockedSeconds, threadsCpuNs as cpuNs, threadsSchedstat, which } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
 
@@ -85,11 +85,11 @@ const { values } = parseArgs({
   },
 });
 
-/** user and system CPU seconds of a process (all its threads). */
+/** user and system CPU seconds of a process (all its threads), each thread's seconds blocked on block I/O, and when. */
 function cpu(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, blkio: Number(f[39]) / CLK_TCK };
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, blkio: threadsBlockedSeconds(pid), at: process.hrtime.bigint() };
 }
 
 /** Bytes the process had read from storage (its page-cache misses), from /proc/PID/io. */
@@ -248,11 +248,20 @@ async function measureCell(binary, started, name, pid, def, ops) {
   // The thread that ran most over the calls: for netboot the NFS worker serving the connection, whose work
   // for one call is serial (the calls of a connection can go no faster than it), and how long it waited
   // for a CPU while runnable.
-  let busiest = { name: '', run: 0, wait: 0 };
+  let busiest = { name: '', tid: '', run: 0, wait: 0 };
   for (const [tid, t1] of threads1) {
     const t0 = threads0.get(tid) ?? { run: 0, wait: 0 };
-    if (t1.run - t0.run > busiest.run) busiest = { name: t1.name, run: t1.run - t0.run, wait: t1.wait - t0.wait };
+    if (t1.run - t0.run > busiest.run) busiest = { name: t1.name, tid, run: t1.run - t0.run, wait: t1.wait - t0.wait };
   }
+  // Time blocked on the disk over the calls, by thread: a thread seen at both ends, within the span (a thread
+  // blocked when delay accounting was switched on reports its wait from boot).
+  const span = Number(cpu1.at - cpu0.at) / 1e9;
+  const blocked = (tid) => {
+    const d = (cpu1.blkio.get(tid) ?? 0) - (cpu0.blkio.get(tid) ?? Infinity);
+    return d >= 0 && d <= span ? d : 0;
+  };
+  let blockedAll = 0;
+  for (const tid of cpu1.blkio.keys()) blockedAll += blocked(tid);
   const threadsBusy = [...perThread.values()].filter((t) => (t.all ?? 0) / n >= 0.05).length;
   return {
     ops: n,
@@ -271,7 +280,7 @@ async function measureCell(binary, started, name, pid, def, ops) {
     userUsPerOp: Number((((cpu1.user - cpu0.user) * 1e6) / n).toFixed(1)),
     sysUsPerOp: Number((((cpu1.sys - cpu0.sys) * 1e6) / n).toFixed(1)),
     syscalls: named,
-    ...(def.op === 'walk' ? { walk: { readdirplus: m.readdirplus, lookup: m.lookup, entries: m.entries, dirs: m.dirs, seconds: m.seconds, diskKiB: Math.round((disk1 - disk0) / 1024), blockedMs: Math.round((cpu1.blkio - cpu0.blkio) * 1000) } } : {}),
+    ...(def.op === 'walk' ? { walk: { readdirplus: m.readdirplus, lookup: m.lookup, entries: m.entries, dirs: m.dirs, seconds: m.seconds, diskKiB: Math.round((disk1 - disk0) / 1024), blockedMs: Math.round(blockedAll * 1000), busiestBlockedMs: Math.round(blocked(busiest.tid) * 1000) } } : {}),
     ...(flushes1 === undefined ? {} : { deviceFlushesPerOp: per(flushes1 - flushes0) }),
   };
 }
@@ -314,6 +323,9 @@ async function main() {
     for (let at = 0; at < SIZE; at += MiB) writeSync(fd, chunk, 0, MiB, at);
     closeSync(fd);
     if (cellNames.includes('walk')) {
+      // The walk's time blocked on the disk, summed over the server's threads.
+      const restore = delayAccounting();
+      if (restore) atExit.add(restore);
       copyRealTree('/usr/lib', join(dir, TREE), { maxEntries: treeEntries });
       copyRealTree('/usr/lib', join(dir, TREE_WARM), { maxEntries: 500 });
     }
@@ -346,7 +358,7 @@ async function main() {
                 `${r.loopThreadSyscallsPerOp.toFixed(1).padStart(7)}${r.otherThreadsSyscallsPerOp.toFixed(1).padStart(7)}${r.loopTurnsPerOp.toFixed(2).padStart(7)}` +
                 `${r.futexPerOp.toFixed(2).padStart(7)}${r.cpuUsPerOp.toFixed(0).padStart(8)}${r.userUsPerOp.toFixed(0).padStart(8)}${r.sysUsPerOp.toFixed(0).padStart(8)}  ` +
                 [`busiest thread (${r.busiestThread}) ${r.busiestThreadUsPerOp.toFixed(0)} µs (runnable ${r.busiestThreadWaitUsPerOp.toFixed(0)})`, ...(r.deviceFlushesPerOp === undefined ? [] : [`disk flushes ${r.deviceFlushesPerOp}`]), ...Object.entries(r.syscalls).map(([k, v]) => `${k} ${v}`)].join(', ') +
-                (r.walk ? `; per walk: ${r.walk.readdirplus} READDIRPLUS, ${r.walk.lookup} LOOKUP (${r.walk.entries} entries, ${r.walk.dirs} directories), ${(r.walk.seconds * 1000).toFixed(0)} ms, disk read ${r.walk.diskKiB} KiB, blocked on the disk ${r.walk.blockedMs} ms` : ''),
+                (r.walk ? `; per walk: ${r.walk.readdirplus} READDIRPLUS, ${r.walk.lookup} LOOKUP (${r.walk.entries} entries, ${r.walk.dirs} directories), ${(r.walk.seconds * 1000).toFixed(0)} ms, disk read ${r.walk.diskKiB} KiB, blocked on the disk ${r.walk.busiestBlockedMs} ms (busiest thread), ${r.walk.blockedMs} ms (all threads)` : ''),
             );
           }
         }

@@ -174,6 +174,42 @@ export function threadsSchedstat(pid) {
   return threads;
 }
 
+/**
+ * Seconds each of a process's threads has spent blocked on block I/O so far, by thread id (delay accounting,
+ * field 42 of each thread's stat, in clock ticks: a process's own stat has only its first thread's, where
+ * netboot's NFS threads are others). All zero unless delay accounting is on (see delayAccounting).
+ */
+export function threadsBlockedSeconds(pid) {
+  const threads = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      threads.set(tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[39]) / CLK_TCK);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return threads;
+}
+
+/**
+ * Turns the kernel's per-task delay accounting on (kernel.task_delayacct) for threadsBlockedSeconds, and
+ * returns what puts it back as it was; undefined where the kernel has no such switch.
+ */
+export function delayAccounting() {
+  const path = '/proc/sys/kernel/task_delayacct';
+  let was;
+  try {
+    was = readFileSync(path, 'utf8').trim();
+    if (was !== '1') writeFileSync(path, '1');
+  } catch {
+    return undefined;
+  }
+  return () => {
+    if (was !== '1') writeFileSync(path, was);
+  };
+}
+
 /** Peak resident set size in MB (VmHWM), or NaN when the process is gone. */
 export function peakRssMB(pid) {
   try {
