@@ -7,7 +7,6 @@ import { native, platformStatus, type NativeCalls } from '@netboot/platform';
 import {
   BoundedMap,
   DIRECT_READ_MAX,
-  DirWarmer,
   NativeIo,
   NfsError,
   NfsStat,
@@ -25,7 +24,6 @@ import {
   type NodeKind,
   type Stability,
   type TimeChange,
-  WARM_DIR_MAX,
   writeDirect,
 } from '@netboot/nfs3';
 import { ImageDirs } from './image-dirs.js';
@@ -159,13 +157,6 @@ const imageDirs = new Map<string, ImageDirs>();
  * file's key, and a generation's path is long. Never reused for another generation on this thread.
  */
 const generationKeys = new Map<string, string>();
-/**
- * The image's subdirectories read ahead of a walk in the thread pool, by generation directory, each shared by every
- * root of this thread on that generation (nfs3's DirWarmer, as the local backend reads a plain export's): a client
- * walking a root the page cache does not hold no longer waits for the disk at each image directory it lists. Per
- * generation, not per thread: a warmer reads an inode once, and a deleted generation's inode numbers come back.
- */
-const imageWarmers = new Map<string, DirWarmer>();
 /** The first half of every cookie verifier this thread's roots hand out (see OverlayFs.readdir), and the serial of the last. */
 const VERF_PREFIX = randomBytes(4);
 let listingSerial = 0;
@@ -256,8 +247,6 @@ export class OverlayFs implements ExportFs {
   private readonly dirs: ImageDirs;
   /** The start of the `imageFiles` keys of this root's generation (`generationKeys`). */
   private readonly imageKey: string;
-  /** This root's generation's reads ahead (`imageWarmers`). */
-  private readonly warmer: DirWarmer;
 
   private constructor(
     private readonly lowerPath: string,
@@ -276,9 +265,6 @@ export class OverlayFs implements ExportFs {
     let key = generationKeys.get(lowerPath);
     if (key === undefined) generationKeys.set(lowerPath, (key = `g${generationKeys.size}:`));
     this.imageKey = key;
-    let warmer = imageWarmers.get(lowerPath);
-    if (warmer === undefined) imageWarmers.set(lowerPath, (warmer = new DirWarmer()));
-    this.warmer = warmer;
     this.located = new LocationCache(
       attributeCacheMs,
       (rel) => this.locateFromDir(rel),
@@ -1075,7 +1061,6 @@ export class OverlayFs implements ExportFs {
       const upperEnd = u !== undefined ? (dirRel === '' ? 0 : dirRel.split('/').length) : dir.upperEnd;
       // What the directory's location says of the layers above these names (its path there, none of it opaque) held then.
       const foundAt = dir.foundAt;
-      let subdirs: number[] | undefined;
       for (let i = 0; i < names.length; i++) {
         if (out[i]) continue;
         const name = batch ? undefined : Buffer.from(names[i]!, 'latin1');
@@ -1088,24 +1073,13 @@ export class OverlayFs implements ExportFs {
           : ls && new Located('lower', ls, true, upperEnd, foundAt);
         const rel = child(dirRel, names[i]!);
         if (loc && this.settled(rel)) this.located.set(rel, loc);
-        // Not a large directory (as the local backend): its names would come back to this thread unasked for.
-        if (loc?.layer === 'lower' && isDirSt(loc.st) && loc.st.size <= WARM_DIR_MAX) (subdirs ??= []).push(i);
         out[i] = loc;
       }
-      // Image directories not located lately: a tree a client listing it may go on to walk.
-      if (subdirs) this.warm(dirRel, subdirs.map((i) => names[i]!), subdirs.map((i) => out[i]!.st.ino));
       return out;
     } finally {
       // l is held by `dirs` (or is a path): not released here.
       if (u !== undefined) this.upper.release(u);
     }
-  }
-
-  /** Reads the image's directories `names` of `dirRel` (inodes `inos`) ahead in the thread pool (`warmer`); not once this root is closed. */
-  private warm(dirRel: string, names: readonly string[], inos: readonly bigint[]): void {
-    const warmDir = this.lower.warmDir;
-    if (!warmDir) return;
-    this.warmer.add(inos, (i, done) => (this.closed ? done() : warmDir.call(this.lower, child(dirRel, names[i]!), done)));
   }
 
   /** The image directory `l`'s attributes of the names not yet found (`out[i]` undefined), by index, in one batched call. */
@@ -1423,8 +1397,6 @@ export class OverlayFs implements ExportFs {
       void imageFiles.dropPrefix(this.imageKey);
       this.dirs.clear();
       imageDirs.delete(this.lowerPath);
-      this.warmer.stop();
-      imageWarmers.delete(this.lowerPath);
     }
     this.upper.close();
     this.lower.close();

@@ -177,16 +177,14 @@ t.test('READs of an image file reuse one descriptor of it, shared by the roots o
 });
 
 t.test('a listing and its names\' attributes open an image directory once, from a descriptor the roots on its generation share and the last one closes', { skip: native ? false : 'the platform module is not built' }, async (t) => {
-  // The backend's openat2 calls, counted, but for the directories read ahead in the thread pool (opened for reading by
-  // path from the image root; a listing opens '.' from its directory).
+  // The backend's openat2 calls, counted.
   let opens = 0;
-  const c = native!.constants;
   const calls = new Proxy(native!, {
     get(target, p) {
       const v = Reflect.get(target, p) as unknown;
       if (p !== 'openat2' || typeof v !== 'function') return v;
       return (...a: unknown[]) => {
-        if ((a[2] as number) & c.O_PATH || String(a[1]) === '.') opens++;
+        opens++;
         return (v as (...x: unknown[]) => unknown).apply(target, a);
       };
     },
@@ -203,8 +201,6 @@ t.test('a listing and its names\' attributes open an image directory once, from 
   t.equal(await listed(), 2, 'the first: the directory opened beneath the image root once, and for reading from it');
   t.equal(await listed(), 1, 'the next: for reading only');
   const sshPath = join(lower, 'etc/ssh');
-  // Its read ahead holds another until it is done.
-  await until(() => descriptorsOn(sshPath) <= 1, 'the read ahead of etc/ssh to be done');
   t.equal(descriptorsOn(sshPath), 1, 'one descriptor of it held');
 
   const s = await setup(t);
@@ -214,47 +210,11 @@ t.test('a listing and its names\' attributes open an image directory once, from 
   const etcOf = async (c: NfsClient, root: Buffer) => okv(await c.lookup(root, 'etc')).object;
   t.same(await names(one.c, await etcOf(one.c, one.root)), ['hostname', 'motd', 'ssh'], 'a root lists the image directory');
   t.same(await names(two.c, await etcOf(two.c, two.root)), ['hostname', 'motd', 'ssh'], 'so does another root on the generation');
-  await until(() => held() <= 1, 'the read ahead of etc to be done');
   t.equal(held(), 1, 'from one descriptor');
   await one.stop();
   t.equal(held(), 1, 'closing one root leaves it to the other');
   await two.stop();
   t.equal(held(), 0, 'closing the last root on the generation closes it');
-});
-
-t.test('the image directories a listing finds are read ahead in the thread pool, beneath the image root, each once', { skip: native ? false : 'the platform module is not built' }, async (t) => {
-  // The directories opened for reading by path from the image root (a warm read; listings open '.' from their directory).
-  const read: string[] = [];
-  const c = native!.constants;
-  const calls = new Proxy(native!, {
-    get(target, p) {
-      const v = Reflect.get(target, p) as unknown;
-      if (p !== 'openat2' || typeof v !== 'function') return v;
-      return (...a: unknown[]) => {
-        const [path, flags] = [String(a[1]), a[2] as number];
-        if ((flags & c.O_PATH) === 0 && (flags & c.O_DIRECTORY) !== 0 && path !== '.') read.push(path);
-        return (v as (...x: unknown[]) => unknown).apply(target, a);
-      };
-    },
-  });
-  const { fs } = await bareOverlay(t, IMAGE, { calls });
-  const listed = async (dir: Awaited<ReturnType<typeof fs.root>>) => {
-    const { names } = await fs.readdir(dir, 0n, Buffer.alloc(8));
-    await fs.lookupNames(dir, names.slice(2));
-  };
-  const root = await fs.root();
-  // Two reads run at once: the third starts when one is done.
-  await listed(root);
-  await until(() => read.length >= 3, 'the root\'s three image directories to be read ahead');
-  t.same(read.sort(), ['etc', 'usr', 'var'], 'listing the root reads its image directories ahead, not its files');
-  read.length = 0;
-  await listed(await fs.lookup(root, Buffer.from('etc')));
-  await until(() => read.length >= 1, 'etc/ssh to be read ahead');
-  t.same(read, ['etc/ssh'], 'and so for a directory below');
-  read.length = 0;
-  fs.forgetCached();
-  await listed(root);
-  t.same(read, [], 'a directory read ahead once is not read again');
 });
 
 t.test('handles survive a server restart', async (t) => {

@@ -10,11 +10,10 @@ export { NfsServer, type NfsExport, type NfsServerOptions } from './nfs-server.j
 export type { ExportFs, FsObject, FsAttrs, AttrChange, TimeChange, NewOwner, NodeKind, Stability, FsStat } from './export-fs.js';
 export { rangeCached, type LocalIo, type LocalAttrs } from './local-io.js';
 export { NativeIo } from './native-io.js';
-export { DIRECT_READ_MAX, WARM_DIR_MAX } from './local-fs.js';
+export { DIRECT_READ_MAX } from './local-fs.js';
 export { writeDirect } from './file-write.js';
 export { PortableIo } from './portable-io.js';
 export { OpenFiles, type Opened } from './open-files.js';
-export { DirWarmer } from './dir-warmer.js';
 export { AttributeCache } from './attribute-cache.js';
 export { BoundedMap } from './bounded-map.js';
 export { NfsClient } from './nfs-client.js';

@@ -3,7 +3,6 @@ import { promisify } from 'node:util';
 import { AttributeCache } from './attribute-cache.js';
 import { keyBytes, nameKey } from './byte-path.js';
 import { DirListings } from './dir-listings.js';
-import { DirWarmer } from './dir-warmer.js';
 import type { AttrChange, ExportFs, FsObject, NewOwner, NodeKind, Stability, TimeChange } from './export-fs.js';
 import { ExportTree } from './export-tree.js';
 import { type LocalAttrs, type LocalIo, rangeCached } from './local-io.js';
@@ -24,8 +23,6 @@ export class LocalShared {
   private readonly caches = new Map<number, AttributeCache<LocalAttrs>>();
   readonly files = new OpenFiles();
   readonly listings = new DirListings();
-  /** Subdirectories read ahead of a walk (see DirWarmer), for the exports whose I/O layer can. */
-  readonly warmer = new DirWarmer();
 
   /** READs begun and not finished, over the exports of this server (one thread's). */
   readsRunning = 0;
@@ -74,7 +71,6 @@ export class LocalShared {
   }
 
   close(): void {
-    this.warmer.stop();
     this.files.close();
   }
 }
@@ -91,12 +87,6 @@ class LocalObject implements FsObject {
     this.generation = attrs.birthtimeNs;
   }
 }
-
-/**
- * The largest directory read ahead of a walk (its size in bytes, about a thousand entries on ext4): its names come
- * back to the serving thread as strings, a cost a larger one would make without a client asking for its listing.
- */
-export const WARM_DIR_MAX = 64 * 1024;
 
 const childRel = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
 const parentRel = (rel: string) => rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
@@ -242,7 +232,6 @@ export class LocalFs<R> implements ExportFs {
     // The directory is opened (and checked to be the handle's inode) once for all its names: the descriptor its
     // listing was just read from when that is still open (a READDIRPLUS that read it from the disk).
     const d = this.takeListed(dir) ?? this.io.at(dir.rel, dir.fileid);
-    let subdirs: number[] | undefined;
     try {
       const sts = this.statChildren(d, missing.map((i) => names[i]!));
       for (let k = 0; k < missing.length; k++) {
@@ -251,22 +240,11 @@ export class LocalFs<R> implements ExportFs {
         const i = missing[k]!;
         this.cache.set(rels[i]!, st);
         out[i] = this.found(dir, names[i]!, rels[i]!, st);
-        if ((st.mode & 0o170000n) === 0o040000n && st.size <= WARM_DIR_MAX) (subdirs ??= []).push(i);
       }
     } finally {
       this.io.release(d);
     }
-    // Names the attribute cache did not hold: a tree this server has not seen lately, which a client listing it
-    // may go on to walk. Its subdirectories are read ahead in the pool while the client's calls go on.
-    if (subdirs && this.io.warmDir) this.warm(subdirs.map((i) => out[i]!), this.io.warmDir.bind(this.io));
     return out;
-  }
-
-  private warm(dirs: LocalObject[], warmDir: (rel: string, done: () => void) => void): void {
-    this.shared.warmer.add(
-      dirs.map((o) => o.fileid),
-      (i, done) => warmDir(dirs[i]!.rel, done),
-    );
   }
 
   /** Attributes of names of the open directory `d`, in one batch when the I/O layer has one. */

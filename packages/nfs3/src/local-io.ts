@@ -53,12 +53,6 @@ export interface LocalIo<R> {
   openDir?(rel: string, ino?: bigint): R;
   /** names() of a directory from openDir(), read without opening it again. */
   readNames?(dir: R): Promise<string[]>;
-  /**
-   * Reads the directory at `rel` in the thread pool, opened as openDir() opens it (beneath the root, no symlink
-   * followed), so its blocks are in the page cache when a client lists it; what it reads is dropped. Calls `done`
-   * once when it has finished or failed. Optional: a backend without it reads directories only when asked.
-   */
-  warmDir?(rel: string, done: () => void): void;
   chown(r: R, uid: number, gid: number): Promise<void>;
   /** Permission bits of a regular file, directory or special file (never a symlink). */
   chmod(r: R, mode: number, st: LocalAttrs): Promise<void>;

@@ -1,4 +1,4 @@
-import { close, closeSync, ftruncate, open, readdir } from 'node:fs';
+import { close, closeSync, ftruncate, open } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { type NativeCalls, STATX_SLOT, STATX_SLOTS } from '@netboot/platform';
@@ -272,23 +272,6 @@ export class NativeIo implements LocalIo<number> {
       if (batch.length < DIRENT_BATCH) return out;
       await new Promise((r) => setImmediate(r));
     }
-  }
-
-  warmDir(rel: string, done: () => void): void {
-    const c = this.n.constants;
-    let fd: number;
-    try {
-      fd = this.opened(rel, undefined, c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW | c.O_CLOEXEC);
-    } catch {
-      // Gone, swapped for a symlink or a file, unreadable: the client's own call will say so.
-      done();
-      return;
-    }
-    // Read in the pool through the descriptor's magic link: the very directory just opened beneath the root.
-    readdir(fdPath(fd), () => {
-      closeSync(fd);
-      done();
-    });
   }
 
   async chown(r: number, uid: number, gid: number): Promise<void> {
