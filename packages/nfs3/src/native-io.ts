@@ -387,13 +387,14 @@ export class NativeIo implements LocalIo<number> {
     }
   }
 
+  /** writeAt makes a stable write in one pool call (see LocalIo.stableWriteInOneCall). */
+  readonly stableWriteInOneCall = true;
+
   /**
    * A stable WRITE in one hop to the pool: pwritev2 with RWF_DSYNC (DATA_SYNC) or RWF_SYNC (FILE_SYNC: the
    * size and times too), where a write and then an fsync would take two. The flush covers the written range,
    * which is what the reply promises; earlier unstable writes wait for COMMIT as before.
    */
-  readonly stableWriteInOneCall = true;
-
   async writeAt(fd: number, data: Buffer, position: number, stable: Stability): Promise<void> {
     if (stable === 'unstable') return writeThenSync(fd, data, position, stable);
     const c = this.n.constants;
