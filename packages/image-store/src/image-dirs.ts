@@ -1,5 +1,5 @@
 import { closeSync } from 'node:fs';
-import type { LocalAttrs } from '@netboot/nfs3';
+import { BoundedMap, type LocalAttrs } from '@netboot/nfs3';
 
 /** A held descriptor and the attributes of what it was opened on. */
 export interface HeldDir {
@@ -13,60 +13,31 @@ export interface HeldDir {
  * changes, so what a path of it named when opened it names for good: a
  * READDIRPLUS no longer opens its image directory once for the listing and
  * again for the names' attributes, and the nodes on one generation share the
- * descriptors. Bounded as nfs3's BoundedMap (two generations of entries, the
- * older closed whole when the younger is full; a hit in the older moves to
- * the younger), not by one Map evicting its first key, whose cost grows with
- * the deleted slots a Map keeps. A descriptor handed out is for use before
- * the caller's next await: a later `get` may close it.
+ * descriptors. Bounded by nfs3's BoundedMap, which closes each descriptor it
+ * forgets. A descriptor handed out is for use before the caller's next
+ * await: a later `get` may close it.
  */
 export class ImageDirs {
-  private young = new Map<string, HeldDir>();
-  private old = new Map<string, HeldDir>();
-  private readonly half: number;
+  private readonly held: BoundedMap<string, HeldDir>;
 
   constructor(max: number) {
-    this.half = Math.max(1, Math.floor(max / 2));
+    this.held = new BoundedMap(max, (h) => closeSync(h.fd));
   }
 
   /** The descriptor held for `rel`, else `open`'s (kept). Throws as `open` does. */
   get(rel: string, open: () => HeldDir): HeldDir {
-    const held = this.young.get(rel);
-    if (held !== undefined) return held;
-    const older = this.old.get(rel);
-    if (older !== undefined) {
-      this.old.delete(rel);
-      this.insert(rel, older);
-      return older;
-    }
-    const opened = open();
-    this.insert(rel, opened);
-    return opened;
+    let held = this.held.get(rel);
+    if (held === undefined) this.held.set(rel, (held = open()));
+    return held;
   }
 
   /** Closes every descriptor held (the generation is no longer served by this thread). */
   clear(): void {
-    const [young, old] = [this.young, this.old];
-    this.young = new Map();
-    this.old = new Map();
-    closeAll(young);
-    closeAll(old);
+    this.held.clear();
   }
 
   /** How many are held (for tests). */
   get size(): number {
-    return this.young.size + this.old.size;
+    return this.held.size;
   }
-
-  private insert(rel: string, held: HeldDir): void {
-    if (this.young.size >= this.half) {
-      closeAll(this.old);
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(rel, held);
-  }
-}
-
-function closeAll(held: Map<string, HeldDir>): void {
-  for (const h of held.values()) closeSync(h.fd);
 }

@@ -12,13 +12,20 @@
  * entries, 14 µs at 16,384, 39 µs at 65,536). A cold tree walk makes a new
  * handle and new attributes per entry, every one of them an eviction once
  * the map is full.
+ *
+ * `onDrop`, when given, is told of every value the map forgets by itself or
+ * by `clear` (not of those replaced by `set` or removed by `delete`): for
+ * values that hold something to give back, such as a descriptor.
  */
 export class BoundedMap<K, V> {
   private young = new Map<K, V>();
   private old = new Map<K, V>();
   private readonly half: number;
 
-  constructor(max: number) {
+  constructor(
+    max: number,
+    private readonly onDrop?: (value: V) => void,
+  ) {
     this.half = Math.max(1, Math.floor(max / 2));
   }
 
@@ -52,15 +59,24 @@ export class BoundedMap<K, V> {
   }
 
   clear(): void {
+    const [young, old] = [this.young, this.old];
     this.young = new Map();
     this.old = new Map();
+    this.dropAll(young);
+    this.dropAll(old);
   }
 
   private insert(key: K, value: V): void {
     if (this.young.size >= this.half) {
+      const dropped = this.old;
       this.old = this.young;
       this.young = new Map();
+      this.dropAll(dropped);
     }
     this.young.set(key, value);
+  }
+
+  private dropAll(dropped: Map<K, V>): void {
+    if (this.onDrop) for (const v of dropped.values()) this.onDrop(v);
   }
 }

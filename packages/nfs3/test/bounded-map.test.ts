@@ -21,6 +21,19 @@ t.test('a BoundedMap never holds more than its bound, keeps the entries in use a
   t.equal(m.get(999), undefined, 'clear removes all');
 });
 
+t.test('a BoundedMap tells onDrop of each value it forgets, once, and of none it still holds', async (t) => {
+  const dropped: number[] = [];
+  const m = new BoundedMap<number, number>(10, (v) => dropped.push(v));
+  for (let i = 0; i < 100; i++) m.set(i, i);
+  t.ok(dropped.length > 0, 'some were forgotten');
+  t.equal(new Set(dropped).size, dropped.length, 'none dropped twice');
+  const held = [...Array(100).keys()].filter((i) => !dropped.includes(i));
+  t.equal(m.size, held.length, 'what was not dropped is what the map holds');
+  dropped.length = 0;
+  m.clear();
+  t.same(dropped.sort((a, b) => a - b), held, 'clear drops what was held');
+});
+
 t.test('a BoundedMap answers as a plain Map for the keys it still holds', async (t) => {
   const op = fc.oneof(
     fc.record({ kind: fc.constant('set' as const), key: fc.nat({ max: 40 }), value: fc.nat() }),
