@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, Socket as NetSocket, type Socket } from 'node:net';
+import { createServer, connect, Socket as NetSocket, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -10,6 +10,17 @@ import { expectErrno, requireNative } from './require-native.js';
 import { evictableDir } from '../../../test/support/evictable-dir.js';
 
 const n = requireNative(t);
+
+/** `server` listening on a loopback port and a client connected to it, both closed when `t` ends. */
+async function clientOf(t: Test, server: Server): Promise<Socket> {
+  t.teardown(() => server.close());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+  t.teardown(() => client.destroy());
+  await once(client, 'connect');
+  return client;
+}
 
 /**
  * A client connected to a server whose side does not read until told, so the client's sends fill the
@@ -22,12 +33,7 @@ async function pausedPeer(t: Test) {
     accepted = s;
     s.pause();
   });
-  t.teardown(() => server.close());
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = connect((server.address() as { port: number }).port, '127.0.0.1');
-  t.teardown(() => client.destroy());
-  await once(client, 'connect');
+  const client = await clientOf(t, server);
   const peer = async (): Promise<Socket> => {
     while (!accepted) await once(server, 'connection');
     return accepted;
@@ -267,12 +273,7 @@ if (n) {
       const adopted = new NetSocket({ fd, readable: true, writable: true });
       adopted.on('data', (d: Buffer) => adopted.write(`echo ${d}`));
     });
-    t.teardown(() => server.close());
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
-    t.teardown(() => client.destroy());
-    await once(client, 'connect');
+    const client = await clientOf(t, server);
     client.write('hello');
     t.equal(String((await once(client, 'data'))[0]), 'echo hello', 'served through the duplicate');
     const file = openSync('/dev/null', 'r');
@@ -300,12 +301,7 @@ if (n) {
       s.resume();
       refused = readInto(s, Buffer.alloc(8), () => true);
     });
-    t.teardown(() => server.close());
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
-    t.teardown(() => client.destroy());
-    await once(client, 'connect');
+    const client = await clientOf(t, server);
     client.write('hello');
     t.equal(String((await once(client, 'data'))[0]), 'got 5');
     t.equal(installed, true);
