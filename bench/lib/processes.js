@@ -140,38 +140,40 @@ export function cpuSeconds(pid) {
 }
 
 /**
- * CPU nanoseconds a process's threads have run so far, from each one's schedstat (exact, where
- * /proc/PID/stat counts 10 ms ticks); a thread that ends while they are read is left out. Throws when
- * the process is gone.
+ * `read(taskDir)` for each of a process's threads, by thread id; a thread that ends while it is read is left
+ * out. Throws when the process is gone.
  */
-export function threadsCpuNs(pid) {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return ns;
-}
-
-/**
- * Each thread's schedstat so far, by thread id: its name, nanoseconds run and nanoseconds spent runnable on
- * a run queue, waiting for a CPU. Threads that end while they are read are left out. Throws when the process
- * is gone.
- */
-export function threadsSchedstat(pid) {
+function perThread(pid, read) {
   const threads = new Map();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
-      threads.set(tid, { name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), run: Number(run), wait: Number(wait) });
+      threads.set(tid, read(`/proc/${pid}/task/${tid}`));
     } catch {
       // the thread ended between the listing and the read
     }
   }
   return threads;
+}
+
+/**
+ * CPU nanoseconds a process's threads have run so far, from each one's schedstat (exact, where
+ * /proc/PID/stat counts 10 ms ticks). Throws when the process is gone.
+ */
+export function threadsCpuNs(pid) {
+  let ns = 0;
+  for (const run of perThread(pid, (dir) => Number(readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[0])).values()) ns += run;
+  return ns;
+}
+
+/**
+ * Each thread's schedstat so far, by thread id: its name, nanoseconds run and nanoseconds spent runnable on
+ * a run queue, waiting for a CPU. Throws when the process is gone.
+ */
+export function threadsSchedstat(pid) {
+  return perThread(pid, (dir) => {
+    const [run, wait] = readFileSync(`${dir}/schedstat`, 'utf8').split(' ');
+    return { name: readFileSync(`${dir}/comm`, 'utf8').trim(), run: Number(run), wait: Number(wait) };
+  });
 }
 
 /**
@@ -180,16 +182,10 @@ export function threadsSchedstat(pid) {
  * netboot's NFS threads are others). All zero unless delay accounting is on (see delayAccounting).
  */
 export function threadsBlockedSeconds(pid) {
-  const threads = new Map();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      threads.set(tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[39]) / CLK_TCK);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return threads;
+  return perThread(pid, (dir) => {
+    const stat = readFileSync(`${dir}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[39]) / CLK_TCK;
+  });
 }
 
 /**

@@ -8,6 +8,7 @@
 // moments (in.tftpd's per-transfer children, threads that ended) is
 // `exited`.
 import { readdirSync, readFileSync } from 'node:fs';
+import { threadsSchedstat } from './processes.js';
 
 /**
  * What one thread is, as a group name: `PROCESS main`; `PROCESS NAME` for a
@@ -32,15 +33,7 @@ export function threadSnapshot(pgids) {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       if (!pgids.includes(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]))) continue;
       const procComm = readFileSync(`/proc/${p}/comm`, 'utf8').trim();
-      for (const t of readdirSync(`/proc/${p}/task`)) {
-        try {
-          const comm = readFileSync(`/proc/${p}/task/${t}/comm`, 'utf8').trim();
-          const ns = Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-          threads.set(`${p}/${t}`, { group: groupOf(procComm, comm, t === p), ns });
-        } catch {
-          // the thread ended while we looked
-        }
-      }
+      for (const [t, { name, run }] of threadsSchedstat(p)) threads.set(`${p}/${t}`, { group: groupOf(procComm, name, t === p), ns: run });
     } catch {
       // the process ended while we looked
     }
