@@ -8,8 +8,14 @@
 //         gcc (atftp's windowed read is slower than the server it measures;
 //         tftp-get takes the datagrams queued with one recvmmsg and reports
 //         its own CPU per datagram, printed beside netboot's figure);
+//   cgro  tftp-get again for the windowed cells, its socket asking for
+//         UDP_GRO: a window netboot sends as one segmented send arrives as
+//         one buffer the client cuts itself, where with c the kernel cuts
+//         and queues every datagram, and that cost is on the stop-and-wait
+//         path of every window. Same server, same datagrams on the wire;
+//         only what the client pays to take them changes;
 //   node  @netboot/tftp-wire's tftpGet, lock-step and with RFC 7440 windows.
-//   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,node] [--runs N] [--status-port] [--baseline DIR] [--json]
+//   node bench/tftp-read.js [--size MiB] [--blksize 512,1468] [--windowsize 1,16] [--client c,cgro,node] [--runs N] [--status-port] [--baseline DIR] [--json]
 // With --runs N each cell is the best of N, alternating which server goes
 // first (the machine may be busy with other work). in.tftpd does not
 // implement windowsize (RFC 7440): it leaves the option out of its OACK, so
@@ -51,13 +57,13 @@ const list = (flag, fallback) => {
 const runs = list('--runs', [1])[0];
 const clientArg = args.indexOf('--client');
 const clients = clientArg >= 0 ? args[clientArg + 1].split(',') : ['c', 'node'];
-if (clients.some((c) => c !== 'c' && c !== 'node')) {
-  console.error('--client: c (curl) and/or node (tftpGet)');
+if (clients.some((c) => c !== 'c' && c !== 'cgro' && c !== 'node')) {
+  console.error('--client: c (curl, and tftp-get for windows), cgro (tftp-get taking each window with UDP_GRO) and/or node (tftpGet)');
   process.exit(2);
 }
 const blksizes = list('--blksize', [512, 1468, 8192, 65464]);
 const windows = list('--windowsize', [1, 8, 16]);
-const tftpGetC = clients.includes('c') && windows.some((w) => w > 1) ? buildC('tftp-get') : undefined;
+const tftpGetC = (clients.includes('c') || clients.includes('cgro')) && windows.some((w) => w > 1) ? buildC('tftp-get') : undefined;
 if (tftpGetC?.why) {
   console.error(`tftp-read: the windowed C client cannot be built: ${tftpGetC.why}`);
   process.exit(1);
@@ -123,9 +129,13 @@ function curlOnce(port, blksize, name = 'bench.bin', expect = size) {
   if (got !== expect) throw new Error(`curl got ${got} of ${expect} bytes`);
   return { mbps: expect / 1e6 / secs, window: 1 };
 }
+/** How a windowed row's client is named in labels. */
+function clientName(client) {
+  return client === 'node' ? 'node' : client === 'cgro' ? 'C tftp-get, UDP_GRO' : 'C tftp-get';
+}
 /** One windowed read by bench/c/tftp-get.c, timed by itself from the RRQ to the last block. */
-function cWindowedOnce(port, blksize, windowsize) {
-  const r = spawnSync(tftpGetC.path, ['127.0.0.1', String(port), 'bench.bin', String(blksize), String(windowsize)], { encoding: 'utf8', timeout: 300_000 });
+function cWindowedOnce(port, blksize, windowsize, gro) {
+  const r = spawnSync(tftpGetC.path, ['127.0.0.1', String(port), 'bench.bin', String(blksize), String(windowsize), ...(gro ? ['gro'] : [])], { encoding: 'utf8', timeout: 300_000 });
   if (r.status !== 0) throw new Error(`tftp-get: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
   const m = JSON.parse(r.stdout.trim());
   if (m.bytes !== size) throw new Error(`tftp-get got ${m.bytes} of ${size} bytes`);
@@ -189,13 +199,15 @@ try {
   for (const client of clients) {
     for (const blksize of blksizes) {
       for (const windowsize of windows) {
+        // cgro differs from c only in how tftp-get takes a window: lock-step is curl's either way.
+        if (client === 'cgro' && windowsize === 1) continue;
         const row = { client, blksize, windowsize };
         // Best of `runs`, alternating which server goes first.
         for (let run = 0; run < runs; run++) {
           for (const [name, port] of run % 2 === 0 ? servers : [...servers].reverse()) {
             try {
               const m =
-                client === 'node' ? await measureOnce(port, blksize, windowsize) : windowsize === 1 ? curlOnce(port, blksize) : cWindowedOnce(port, blksize, windowsize);
+                client === 'node' ? await measureOnce(port, blksize, windowsize) : windowsize === 1 ? curlOnce(port, blksize) : cWindowedOnce(port, blksize, windowsize, client === 'cgro');
               if (!(row[name] >= m.mbps)) {
                 row[name] = Number(m.mbps.toFixed(1));
                 row[`${name}Window`] = m.window;
@@ -217,7 +229,7 @@ try {
           const hpa = row['in.tftpd'] === null ? `failed: ${row['in.tftpdError']}` : `${row['in.tftpd']}`;
           const note = row['in.tftpdWindow'] !== undefined && row['in.tftpdWindow'] !== windowsize ? ` (w=${row['in.tftpdWindow']}*)` : '';
           console.log(
-            `${client === 'node' ? 'node' : windowsize === 1 ? 'curl' : 'cget'}  blksize ${String(blksize).padStart(5)}  windowsize ${String(windowsize).padStart(2)}  ` +
+            `${client === 'node' ? 'node' : windowsize === 1 ? 'curl' : client === 'cgro' ? 'cgro' : 'cget'}  blksize ${String(blksize).padStart(5)}  windowsize ${String(windowsize).padStart(2)}  ` +
               `netboot ${String(row.netboot ?? `failed: ${row.netbootError}`).padStart(7)} MB/s  ` +
               `in.tftpd ${hpa.padStart(7)} MB/s${note}  ratio ${row.ratio ?? '-'}  ` +
               (basePort ? `baseline ${String(row.baseline ?? `failed: ${row.baselineError}`).padStart(7)} MB/s (ratio ${row.baselineRatio ?? '-'}, vs baseline ${row.vsBaseline ?? '-'})  ` : '') +
@@ -236,14 +248,14 @@ try {
     if (!lock?.['in.tftpd']) continue;
     const w = { client: r.client, blksize: r.blksize, windowsize: r.windowsize, netboot: r.netboot, inTftpdLockStep: lock['in.tftpd'], ratio: Number((r.netboot / lock['in.tftpd']).toFixed(2)) };
     windowed.push(w);
-    if (!json) console.log(`blksize ${String(w.blksize).padStart(5)}  netboot w${w.windowsize} (${w.client === 'c' ? 'C tftp-get' : 'node'}) ${w.netboot} MB/s vs in.tftpd lock-step (curl) ${w.inTftpdLockStep} MB/s: ${w.ratio}x`);
+    if (!json) console.log(`blksize ${String(w.blksize).padStart(5)}  netboot w${w.windowsize} (${clientName(w.client)}) ${w.netboot} MB/s vs in.tftpd lock-step (curl) ${w.inTftpdLockStep} MB/s: ${w.ratio}x`);
   }
   if (json) {
     const cells = [
       ...rows.map((r) =>
         jsonCell({
           key: `b${r.blksize}-w${r.windowsize}/${r.client}`,
-          label: `RRQ blksize ${r.blksize} windowsize ${r.windowsize} (${r.client === 'node' ? 'node tftpGet' : r.windowsize === 1 ? 'curl' : 'C tftp-get'})`,
+          label: `RRQ blksize ${r.blksize} windowsize ${r.windowsize} (${r.client === 'node' ? 'node tftpGet' : r.windowsize === 1 ? 'curl' : clientName(r.client)})`,
           unit: 'MB/s',
           values: { netboot: r.netboot ?? null, ...(basePort && { baseline: r.baseline ?? null }), 'in.tftpd': r['in.tftpd'] ?? null },
           reference: 'in.tftpd',
@@ -252,8 +264,8 @@ try {
       ),
       ...windowed.map((w) =>
         jsonCell({
-          key: `b${w.blksize}-w${w.windowsize}-vs-lockstep${w.client === 'c' ? '/c' : ''}`,
-          label: `netboot blksize ${w.blksize} windowsize ${w.windowsize} (${w.client === 'c' ? 'C tftp-get' : 'node'}) vs in.tftpd lock-step (curl)`,
+          key: `b${w.blksize}-w${w.windowsize}-vs-lockstep${w.client === 'node' ? '' : `/${w.client}`}`,
+          label: `netboot blksize ${w.blksize} windowsize ${w.windowsize} (${clientName(w.client)}) vs in.tftpd lock-step (curl)`,
           unit: 'MB/s',
           values: { netboot: w.netboot, 'in.tftpd': w.inTftpdLockStep },
           reference: 'in.tftpd',

@@ -9,7 +9,13 @@
  * windowsize, and atftp's windowed read is slower than the server it
  * measures.
  *
- *   tftp-get HOST PORT FILE BLKSIZE WINDOWSIZE
+ *   tftp-get HOST PORT FILE BLKSIZE WINDOWSIZE [gro]
+ *
+ * With "gro" the socket asks for UDP_GRO: a window the server sent as one
+ * segmented send (UDP GSO) is taken as one buffer and cut into its
+ * datagrams here, where without it the kernel cuts it and queues each
+ * datagram. Only the client's own cost changes; what the server sends,
+ * and how it sends it, do not.
  *
  * Prints one JSON line: {"bytes":N,"seconds":S,"blksize":B,"windowsize":W,"datagrams":D,"cpuSeconds":C}
  * with the options the server agreed to (a server that ignores windowsize
@@ -28,6 +34,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/udp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,7 +70,8 @@ static const char *option(const unsigned char *p, ssize_t n, const char *name) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) fail("usage: tftp-get HOST PORT FILE BLKSIZE WINDOWSIZE");
+  if (argc != 6 && !(argc == 7 && strcmp(argv[6], "gro") == 0)) fail("usage: tftp-get HOST PORT FILE BLKSIZE WINDOWSIZE [gro]");
+  int gro = argc == 7;
   const char *file = argv[3];
   long blksize = atol(argv[4]), windowsize = atol(argv[5]);
   if (blksize < 8 || blksize > 65464 || windowsize < 1 || windowsize > 65535) fail("blksize 8-65464, windowsize 1-65535");
@@ -73,6 +81,7 @@ int main(int argc, char **argv) {
   if (s < 0) fail("socket failed");
   int rcvbuf = 4 << 20;
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (gro && setsockopt(s, SOL_UDP, UDP_GRO, &(int){1}, sizeof(int)) != 0) fail("UDP_GRO failed");
 
   unsigned char req[600];
   int n = snprintf((char *)req + 2, sizeof req - 2, "%s%coctet%cblksize%c%ld%ctsize%c0%c", file, 0, 0, 0, blksize, 0, 0, 0);
@@ -88,6 +97,8 @@ int main(int argc, char **argv) {
   struct mmsghdr msgs[SLOTS_MAX];
   struct iovec iovs[SLOTS_MAX];
   struct sockaddr_in froms[SLOTS_MAX];
+  /* room for the UDP_GRO control message: the size of the datagrams a buffer holds */
+  union { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } controls[SLOTS_MAX];
   if (!bufs) fail("out of memory");
   double started = now();
   if (sendto(s, req, n, 0, (struct sockaddr *)&server, sizeof server) != n) fail("send RRQ failed");
@@ -99,7 +110,8 @@ int main(int argc, char **argv) {
   for (;;) {
     for (unsigned i = 0; i < slots; i++) {
       iovs[i] = (struct iovec){.iov_base = bufs + (size_t)i * SLOT, .iov_len = SLOT};
-      msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &froms[i], .msg_namelen = sizeof froms[i], .msg_iov = &iovs[i], .msg_iovlen = 1}};
+      msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &froms[i], .msg_namelen = sizeof froms[i], .msg_iov = &iovs[i], .msg_iovlen = 1,
+                                             .msg_control = gro ? controls[i].buf : NULL, .msg_controllen = gro ? sizeof controls[i].buf : 0}};
     }
     int count = recvmmsg(s, msgs, slots, MSG_DONTWAIT, NULL);
     if (count < 0) {
@@ -114,51 +126,62 @@ int main(int argc, char **argv) {
       continue;
     }
     for (int i = 0; i < count; i++) {
-      unsigned char *buf = bufs + (size_t)i * SLOT;
-      ssize_t got = msgs[i].msg_len;
-      if (got < 4) continue;
-      if (!connected) {
-        /* the server's TID: later datagrams from anywhere else are not ours */
-        if (connect(s, (struct sockaddr *)&froms[i], msgs[i].msg_hdr.msg_namelen) != 0) fail("connect failed");
-        server = froms[i];
-        connected = 1;
-      } else if (froms[i].sin_port != server.sin_port || froms[i].sin_addr.s_addr != server.sin_addr.s_addr) {
-        continue; /* read before the connect took effect */
-      }
-      timeouts = 0;
-      int op = buf[1];
-      if (op == 5) {
-        buf[got - 1] = 0;
-        fprintf(stderr, "tftp-get: server sent ERROR %d: %s\n", (buf[2] << 8) | buf[3], (char *)buf + 4);
-        return 1;
-      }
-      if (op == 6) {
-        const char *v;
-        if ((v = option(buf, got, "blksize"))) agreedBlk = atol(v);
-        if ((v = option(buf, got, "windowsize"))) agreedWin = atol(v);
-        ack(s, 0);
-        continue;
-      }
-      if (op != 3) continue;
-      uint16_t block = (buf[2] << 8) | buf[3];
-      if (block != (uint16_t)(last + 1)) {
-        /* a block lost or out of order: ACK the last good one (RFC 7440), once per window */
-        if (inWindow > 0) {
+      ssize_t total = msgs[i].msg_len;
+      /* a coalesced buffer holds datagrams of `each` bytes, the last one maybe shorter */
+      ssize_t each = total;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c))
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          uint16_t g;
+          memcpy(&g, CMSG_DATA(c), sizeof g);
+          if (g > 0 && g < total) each = g;
+        }
+      for (ssize_t off = 0; off < total; off += each) {
+        unsigned char *buf = bufs + (size_t)i * SLOT + off;
+        ssize_t got = total - off < each ? total - off : each;
+        if (got < 4) continue;
+        if (!connected) {
+          /* the server's TID: later datagrams from anywhere else are not ours */
+          if (connect(s, (struct sockaddr *)&froms[i], msgs[i].msg_hdr.msg_namelen) != 0) fail("connect failed");
+          server = froms[i];
+          connected = 1;
+        } else if (froms[i].sin_port != server.sin_port || froms[i].sin_addr.s_addr != server.sin_addr.s_addr) {
+          continue; /* read before the connect took effect */
+        }
+        timeouts = 0;
+        int op = buf[1];
+        if (op == 5) {
+          buf[got - 1] = 0;
+          fprintf(stderr, "tftp-get: server sent ERROR %d: %s\n", (buf[2] << 8) | buf[3], (char *)buf + 4);
+          return 1;
+        }
+        if (op == 6) {
+          const char *v;
+          if ((v = option(buf, got, "blksize"))) agreedBlk = atol(v);
+          if ((v = option(buf, got, "windowsize"))) agreedWin = atol(v);
+          ack(s, 0);
+          continue;
+        }
+        if (op != 3) continue;
+        uint16_t block = (buf[2] << 8) | buf[3];
+        if (block != (uint16_t)(last + 1)) {
+          /* a block lost or out of order: ACK the last good one (RFC 7440), once per window */
+          if (inWindow > 0) {
+            ack(s, last);
+            inWindow = 0;
+          }
+          continue;
+        }
+        last = block;
+        bytes += got - 4;
+        datagrams++;
+        if (got - 4 < agreedBlk) {
+          ack(s, last);
+          goto done;
+        }
+        if (++inWindow >= agreedWin) {
           ack(s, last);
           inWindow = 0;
         }
-        continue;
-      }
-      last = block;
-      bytes += got - 4;
-      datagrams++;
-      if (got - 4 < agreedBlk) {
-        ack(s, last);
-        goto done;
-      }
-      if (++inWindow >= agreedWin) {
-        ack(s, last);
-        inWindow = 0;
       }
     }
   }
