@@ -36,3 +36,31 @@ t.test('holdNow keeps a dropped descriptor open until released, then it closes',
   await until(() => !isOpen(fd), 'the descriptor to close once released');
   t.pass('closed once released');
 });
+
+// Recency is a second chance (CLOCK): past the bound, the oldest idle descriptor not used since eviction last passed it closes.
+t.test('past its bound it closes the oldest idle descriptor not used since, never one in use', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-open-files-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const files = new OpenFiles(3);
+  t.teardown(() => files.close());
+  const open = async (name: string, ino: bigint) => {
+    writeFileSync(join(dir, name), name);
+    return files.use(name, ino, async () => ({ fd: openSync(join(dir, name), 'r'), writable: false }), async (fd) => fd);
+  };
+  const a = await open('a', 1n);
+  const b = await open('b', 2n);
+  const c = await open('c', 3n);
+  t.equal(files.openNow('a', 1n), a, 'a used again: now the most recent');
+  const held = files.holdNow('b', 2n)!;
+  await open('d', 4n);
+  t.equal(files.openNow('c', 3n), undefined, 'c, the oldest one not used since, is no longer handed out');
+  await until(() => !isOpen(c), 'c to close');
+  t.ok(isOpen(a) && isOpen(b), 'a (used since) and b (held) stay open');
+  t.equal(files.openNow('a', 1n), a, 'a still handed out');
+  held.release();
+  await open('e', 5n);
+  await open('f', 6n);
+  const handedOut = ['a', 'b', 'd', 'e', 'f'].filter((k, i) => files.openNow(k, BigInt(i < 2 ? i + 1 : i + 2)) !== undefined);
+  t.equal(handedOut.length, 3, `never more than the bound kept once none is in use (${handedOut})`);
+  t.ok(handedOut.includes('a') && handedOut.includes('f'), 'the one used again and the newest one kept');
+});
