@@ -8,8 +8,10 @@ class GenerationObject implements FsObject {
     readonly inner: FsObject,
     /** The boot's root it came from: an object outlives its boot only as a handle, which is resolved again. */
     readonly from: BootedRoot,
+    /** `from`'s generation, made a bigint once a boot (NodeRootFs.currentGeneration), not once an object. */
+    generation: bigint,
   ) {
-    this.generation = BigInt(from.generation);
+    this.generation = generation;
   }
   get fileid(): bigint {
     return this.inner.fileid;
@@ -36,12 +38,16 @@ export interface BootedRoot {
  */
 export class NodeRootFs implements ExportFs {
   private queue: Promise<unknown> = Promise.resolve();
+  /** `current.generation` as handles carry it: every call compares it, and every object carries it. */
+  private currentGeneration: bigint;
 
   constructor(
     readonly ip: string,
     private current: BootedRoot,
     private readonly boot: (current: BootedRoot) => Promise<BootedRoot | undefined>,
-  ) {}
+  ) {
+    this.currentGeneration = BigInt(current.generation);
+  }
 
   /** The generation the node runs. */
   get generation(): number {
@@ -62,6 +68,7 @@ export class NodeRootFs implements ExportFs {
       if (!booted) return false;
       this.current.fs.close();
       this.current = booted;
+      this.currentGeneration = BigInt(booted.generation);
       return true;
     });
     this.queue = next.catch(() => undefined);
@@ -69,7 +76,7 @@ export class NodeRootFs implements ExportFs {
   }
 
   private wrap(o: FsObject): GenerationObject {
-    return new GenerationObject(o, this.current);
+    return new GenerationObject(o, this.current, this.currentGeneration);
   }
 
   /** The overlay object behind one of ours; STALE for an object of a generation the node no longer runs. */
@@ -84,12 +91,12 @@ export class NodeRootFs implements ExportFs {
   }
 
   async resolve(fileid: bigint, generation: bigint): Promise<FsObject> {
-    if (generation !== BigInt(this.current.generation)) throw new NfsError(NfsStat.STALE, `a handle of generation ${generation}, from before ${this.ip} booted generation ${this.current.generation}`);
+    if (generation !== this.currentGeneration) throw new NfsError(NfsStat.STALE, `a handle of generation ${generation}, from before ${this.ip} booted generation ${this.current.generation}`);
     return this.wrap(await this.current.fs.resolve(fileid, 0n));
   }
 
   resolveNow(fileid: bigint, generation: bigint): FsObject | undefined {
-    if (generation !== BigInt(this.current.generation)) return undefined;
+    if (generation !== this.currentGeneration) return undefined;
     const o = this.current.fs.resolveNow(fileid, 0n);
     return o && this.wrap(o);
   }

@@ -948,7 +948,8 @@ export class OverlayFs implements ExportFs {
   resolveNow(fileid: bigint, _generation: bigint): FsObject | undefined {
     const rel = this.index.get(fileid);
     const loc = rel === undefined ? undefined : this.locationNow(rel);
-    return loc && this.fileidOf(loc) === fileid ? this.object(rel!, loc) : undefined;
+    // Not object(): the index maps this fileid to this path already, and the fileid is known.
+    return loc && this.fileidOf(loc) === fileid ? new OverlayObject(rel!, fileid, attrsAt(loc, fileid)) : undefined;
   }
 
   /** A location the cache vouches for, when nothing of this root (a change, the name's copy-up) may be moving it. */
