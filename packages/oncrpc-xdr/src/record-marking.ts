@@ -1,4 +1,5 @@
 import { XdrError } from './xdr-error.js';
+import { objectArray } from './object-array.js';
 
 /*
  * Record marking (RFC 5531 section 11): on a byte stream each record is sent
@@ -51,7 +52,7 @@ export class RecordDecoder {
   private inFragment = false;
   private fragmentLeft = 0;
   private lastFragment = false;
-  private parts: Buffer[] = [];
+  private parts: Buffer[] = objectArray();
   private recordSize = 0;
   /** With target/wrote: the current fragment's own buffer and how much of it has arrived. */
   private body: Buffer | undefined;
@@ -76,7 +77,7 @@ export class RecordDecoder {
     if (this.body) this.release(this.body);
     for (const p of this.parts) this.release(p);
     this.body = undefined;
-    this.parts = [];
+    this.parts = objectArray();
     this.inFragment = false;
     this.headerHave = 0;
     this.recordSize = 0;
@@ -195,7 +196,7 @@ export class RecordDecoder {
       for (const p of parts) at += p.copy(record, at);
       for (const p of parts) this.release(p);
     }
-    this.parts = [];
+    this.parts = objectArray();
     this.recordSize = 0;
     return record;
   }

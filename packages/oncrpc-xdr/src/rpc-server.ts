@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { readSync } from 'node:fs';
 import net from 'node:net';
 import { BufferPool } from './buffer-pool.js';
+import { objectArray } from './object-array.js';
 import { drcKey, DuplicateRequestCache } from './duplicate-request-cache.js';
 import { isWildcardAddress, localUnicastAddresses } from './local-addresses.js';
 import { RateLimitedLog } from '@netboot/log-text';
@@ -541,7 +542,7 @@ export class RpcServer {
  */
 class TcpConnection {
   private readonly decoder: RecordDecoder;
-  private readonly waiting: Buffer[] = [];
+  private readonly waiting: Buffer[] = objectArray();
   private inFlight = 0;
   private draining = false;
   private paused = false;
@@ -554,10 +555,10 @@ class TcpConnection {
   private lastActive = Date.now();
   /** With a ReplySender: the socket's fd, and the replies of this tick waiting to go out in one send. */
   private readonly fd: number | undefined;
-  private readonly out: Uint8Array[] = [];
+  private readonly out: Uint8Array[] = objectArray();
   /** Per reply waiting: the index in `out` after its last buffer, and what to call once it is sent. */
   private readonly outEnds: number[] = [];
-  private readonly outSent: ((() => void) | undefined)[] = [];
+  private readonly outSent: ((() => void) | undefined)[] = objectArray();
   private outBytes = 0;
   /** The file bytes that follow the last reply in `out` (see ReplyFile), sent by the next flush. */
   private outFile: ReplyFile | undefined;
