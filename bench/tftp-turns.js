@@ -13,7 +13,10 @@
 // per block), so the figures include tracing's own cost, the same for every
 // server.
 //
-//   node bench/tftp-turns.js [--size MiB] [--blksize 65464] [--runs N] [--baseline DIR] [--json]
+//   node bench/tftp-turns.js [--size MiB] [--blksize 65464] [--runs N] [--client-cpu N] [--baseline DIR] [--json]
+//
+// --client-cpu N binds curl to CPU N (taskset): whether a server follows its
+// client to the client's CPU, whatever the scheduler would have picked.
 //
 // Servers: netboot (`netboot tftp`), in.tftpd (tftpd-hpa), and with
 // --baseline DIR another built checkout's netboot, each measured --runs times
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '256' },
     blksize: { type: 'string', default: '65464' },
     runs: { type: 'string', default: '3' },
+    'client-cpu': { type: 'string' },
     baseline: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -113,12 +117,15 @@ function analyse(text, serves) {
   };
 }
 
+/** taskset before curl when --client-cpu binds it. */
+const clientPrefix = values['client-cpu'] === undefined ? [] : ['taskset', '-c', values['client-cpu']];
+
 async function traced(port, blksize, size, serves, dir) {
   const data = join(dir, 'perf.data');
   const events = ['sendto', 'read', 'preadv2'].flatMap((s) => [`syscalls:sys_enter_${s}`, ...(s === 'sendto' ? [] : [`syscalls:sys_exit_${s}`])]);
   const r = spawnSync(
     'perf',
-    ['record', '-q', '-a', '-o', data, '-e', events.join(','), '--', 'curl', '-s', '-S', '--connect-timeout', '10', '-o', '/dev/null', '--tftp-blksize', String(blksize), '-w', '%{size_download}', `tftp://127.0.0.1:${port}/bench.bin`],
+    ['record', '-q', '-a', '-o', data, '-e', events.join(','), '--', ...clientPrefix, 'curl', '-s', '-S', '--connect-timeout', '10', '-o', '/dev/null', '--tftp-blksize', String(blksize), '-w', '%{size_download}', `tftp://127.0.0.1:${port}/bench.bin`],
     { encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 20 },
   );
   if (r.status !== 0 || Number(r.stdout.trim()) !== size) return { error: `curl under perf: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}` };
@@ -237,9 +244,10 @@ async function main() {
           detail: m === 'periodUs' ? summary : {},
         }),
       );
-      console.log(JSON.stringify(report({ benchmark: 'tftp-turns', params: { sizeMiB, blksize, runs, baseline: values.baseline ?? null }, loadAtStart, cells })));
+      console.log(JSON.stringify(report({ benchmark: 'tftp-turns', params: { sizeMiB, blksize, runs, clientCpu: values['client-cpu'] ?? null, baseline: values.baseline ?? null }, loadAtStart, cells })));
     } else {
-      console.log(`lock-step RRQ (curl), blksize ${blksize}, ${sizeMiB} MiB, ${runs} traced runs each, alternating; load ${loadAtStart.join(' ')}`);
+      const bound = clientPrefix.length ? `, curl bound to CPU ${values['client-cpu']}` : '';
+      console.log(`lock-step RRQ (curl), blksize ${blksize}, ${sizeMiB} MiB, ${runs} traced runs each, alternating${bound}; load ${loadAtStart.join(' ')}`);
       const f = (v, w = 8) => String(v ?? '-').padStart(w);
       console.log(`${'server'.padEnd(10)}${'same CPU'.padStart(9)}${'period'.padStart(8)}${'same'.padStart(8)}${'apart'.padStart(8)}${'server'.padStart(8)}${'client'.padStart(8)}${'read'.padStart(8)}${'cut'.padStart(6)}   (µs per block)`);
       for (const [name, s] of Object.entries(summary)) {

@@ -1,6 +1,12 @@
-/* See script-loop.h. One loop per online CPU (at most LOOPS_MAX), started
- * once and kept for the life of the process: a thread blocked in
- * epoll_wait costs nothing and holds nothing JavaScript can see.
+/* See script-loop.h. One loop per CPU the process may run on (at most
+ * LOOPS_MAX), started once and kept for the life of the process: a thread
+ * blocked in epoll_wait costs nothing and holds nothing JavaScript can see.
+ * Each loop's thread is bound to its CPU when every allowed CPU has one, so
+ * a socket served on the CPU its peer sends from stays there: a lock-step
+ * peer and its server then take turns on one CPU with the datagram's bytes
+ * still in its cache, where a server woken on the other CPU pays a
+ * cross-CPU wakeup and a cold copy each turn (25-35 us against 12-22 us a
+ * 64 KiB block on loopback).
  *
  * A loop's table and every socket it serves are touched only with its lock
  * held; serve functions run with it held, so an owner that locks the loop
@@ -12,8 +18,11 @@
 #include "script-loop.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -33,6 +42,7 @@ typedef struct {
 
 struct script_loop {
   pthread_mutex_t lock;
+  int cpu; /* the CPU its thread is bound to, or -1 */
   int epfd;
   entry *entries;
   uint32_t capacity, free_head; /* free_head == capacity: none free */
@@ -57,6 +67,11 @@ static void remove_entry(script_loop *l, uint32_t index) {
 static void *run(void *arg) {
   script_loop *l = arg;
   struct epoll_event events[EVENTS];
+  /* Named so top -H, perf and /proc tell which CPU's loop a socket's work ran on. */
+  char name[24] = "script-loop";
+  if (l->cpu >= 0) snprintf(name, sizeof name, "script-cpu%d", l->cpu);
+  name[15] = '\0'; /* the kernel's limit (CPUs past 9999 would be cut) */
+  pthread_setname_np(pthread_self(), name);
   for (;;) {
     int n = epoll_wait(l->epfd, events, EVENTS, -1);
     if (n < 0) {
@@ -76,8 +91,13 @@ static void *run(void *arg) {
 }
 
 static void start(void) {
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  unsigned want = cpus < 1 ? 1 : cpus > LOOPS_MAX ? LOOPS_MAX : (unsigned)cpus;
+  cpu_set_t allowed;
+  int cpus = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
+  /* Bound one to a CPU only when every CPU gets one; else unbound, as many as allowed. */
+  bool bind = cpus > 0 && cpus <= LOOPS_MAX;
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  unsigned want = bind ? (unsigned)cpus : online < 1 ? 1 : online > LOOPS_MAX ? LOOPS_MAX : (unsigned)online;
+  int cpu = -1;
   /* The threads take no signals: Node's handlers run on its own threads. */
   sigset_t all, old;
   sigfillset(&all);
@@ -89,6 +109,15 @@ static void start(void) {
   for (unsigned i = 0; i < want; i++) {
     script_loop *l = &loops[loop_count];
     memset(l, 0, sizeof *l);
+    l->cpu = -1;
+    if (bind) {
+      do cpu++;
+      while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed));
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      if (pthread_attr_setaffinity_np(&attr, sizeof one, &one) == 0) l->cpu = cpu;
+    }
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0) break;
     pthread_mutex_init(&l->lock, NULL);
@@ -104,11 +133,15 @@ static void start(void) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-script_loop *script_loop_pick(void) {
+script_loop *script_loop_pick(int cpu) {
   pthread_once(&started, start);
   if (loop_count == 0) return NULL;
+  for (unsigned i = 0; cpu >= 0 && i < loop_count; i++)
+    if (loops[i].cpu == cpu) return &loops[i];
   return &loops[__atomic_fetch_add(&next_pick, 1, __ATOMIC_RELAXED) % loop_count];
 }
+
+int script_loop_cpu(const script_loop *loop) { return loop->cpu; }
 
 void script_loop_lock(script_loop *loop) { pthread_mutex_lock(&loop->lock); }
 void script_loop_unlock(script_loop *loop) { pthread_mutex_unlock(&loop->lock); }

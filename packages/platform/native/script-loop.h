@@ -21,9 +21,12 @@ typedef struct {
   bool watching;
 } script_ticket;
 
-/* One of the loops, round robin; the threads start on the first call.
- * NULL when none could start (the caller keeps serving on its own loop). */
-script_loop *script_loop_pick(void);
+/* The loop bound to `cpu` (a peer's, from SO_INCOMING_CPU), else one of the
+ * loops, round robin; the threads start on the first call. NULL when none
+ * could start (the caller keeps serving on its own loop). */
+script_loop *script_loop_pick(int cpu);
+/* The CPU the loop's thread is bound to, or -1. */
+int script_loop_cpu(const script_loop *loop);
 void script_loop_lock(script_loop *loop);
 void script_loop_unlock(script_loop *loop);
 /* With the loop locked: watch fd for owner until serve returns false or

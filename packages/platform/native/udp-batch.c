@@ -58,6 +58,7 @@
 #define DATAGRAM_MAX 65535
 #define SEND_CHUNK 64             /* datagrams per sendmmsg; larger batches take several */
 #define SEND_COUNT_MAX 65536      /* datagrams per udpSendBatch call */
+#define REHOME_STEPS 16          /* steps served on a loop between looks at the peer's CPU */
 #define READ_ROUNDS 8             /* full batches read per wakeup before the loop's other work */
 #define QUEUE_BYTES_MAX (4u << 20)
 #define ADDRESS_BYTES 24          /* per slot: family 4|6, 0, port (BE), 16 address bytes, scope id (LE) */
@@ -155,7 +156,7 @@ typedef struct {
   /* Hand-over to a native loop (see the top): */
   uv_async_t returned_async; /* the loop's "given back" signal; referenced only while the loop holds the socket */
   int handles_open;          /* the poll and the async: freed once both are closed */
-  script_ticket ticket;      /* ticket.loop: the loop this socket is handed to (picked once) */
+  script_ticket ticket;      /* ticket.loop: the loop this socket was last handed to (changed only by the owning thread, while no loop holds it) */
   bool on_loop;              /* the loop serves it; changed with the loop locked */
   bool returned;             /* the loop gave it back; take_back has not run yet */
   int pending_first, pending_count; /* rmsgs[first, count): received by the loop, not answered */
@@ -503,6 +504,21 @@ static bool hand_back(udp_sock *s, int first, int n, int err, const char *syscal
   return false;
 }
 
+/* The CPU the socket's last datagram came in on (on loopback, the one its
+ * sender ran on), or -1. */
+static int incoming_cpu(int fd) {
+  int cpu = -1;
+  socklen_t length = sizeof cpu;
+  return getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &length) == 0 ? cpu : -1;
+}
+
+/* Whether the peer's datagrams come in on a CPU other than the one the
+ * socket's loop is bound to, and a loop is bound there. */
+static bool peer_elsewhere(udp_sock *s) {
+  int here = script_loop_cpu(s->ticket.loop), cpu = incoming_cpu(s->fd);
+  return here >= 0 && cpu >= 0 && cpu != here && script_loop_cpu(script_loop_pick(cpu)) == cpu;
+}
+
 /* The native loop's serve function (locked): reads as read_batches does and
  * answers what the script expects; anything else goes back to the thread. */
 static bool serve_on_loop(void *owner) {
@@ -525,6 +541,9 @@ static bool serve_on_loop(void *owner) {
     /* A reply the kernel could not take waits in the queue for the thread's writable poll. */
     if (err != 0 || first < n || s->queue_len > s->queue_head) return hand_back(s, first, n, err, "sendmmsg");
     reset_slot(s, 0);
+    /* The peer moved to another CPU (looked at every REHOME_STEPS steps, from
+     * the first): back to the thread, which hands the socket to that CPU's loop. */
+    if (s->script.taken % REHOME_STEPS == 1 && peer_elsewhere(s)) return hand_back(s, 0, 0, 0, NULL);
     return true;
   }
 }
@@ -536,8 +555,22 @@ static bool serve_on_loop(void *owner) {
 static void maybe_hand_over(udp_sock *s) {
   reply_script *r = &s->script;
   if (s->closed || !r->armed || !script_has_steps(r) || s->dispatching > 0 || s->queue_len > s->queue_head) return;
-  if (s->ticket.loop == NULL && (s->ticket.loop = script_loop_pick()) == NULL) return;
   script_loop *loop = s->ticket.loop;
+  if (loop != NULL) {
+    script_loop_lock(loop);
+    bool held = s->on_loop || s->returned;
+    script_loop_unlock(loop);
+    if (held) return;
+  }
+  /* The loop on the CPU the peer sends from, picked anew at each hand-over
+   * (the peer may have moved); only this thread moves the socket between
+   * loops, and only while no loop holds it. */
+  int cpu = incoming_cpu(s->fd);
+  if (loop == NULL || (cpu >= 0 && script_loop_cpu(loop) != cpu)) {
+    script_loop *pick = script_loop_pick(cpu);
+    if (pick == NULL) return;
+    if (loop == NULL || script_loop_cpu(pick) == cpu) loop = pick;
+  }
   script_loop_lock(loop);
   int err = EBUSY;
   if (!s->on_loop && !s->returned) {

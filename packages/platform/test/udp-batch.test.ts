@@ -5,13 +5,16 @@
 // open when its worker thread ends, every call on a closed socket, and
 // scripted replies (answered without onBatch until a datagram differs), on
 // the native loop too: thousands of steps, stop, close and a worker's end
-// while the loop holds the socket, a send error on the loop; and scripts a
+// while the loop holds the socket, a send error on the loop, the loop bound
+// to the CPU the peer sends from serving it; and scripts a
 // TFTP read transfer's windows read by the addon from a cached file.
+import { spawn, spawnSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
@@ -64,6 +67,55 @@ class Collector implements UdpListener {
     });
   }
 }
+
+/** The CPUs this process may run on (its Cpus_allowed_list). */
+function allowedCpus(): number[] {
+  const list = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  return list.split(',').flatMap((range) => {
+    const [a, b = a] = range.split('-').map(Number);
+    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  });
+}
+
+function hasTaskset(): boolean {
+  return spawnSync('taskset', ['--version']).status === 0;
+}
+
+/** This process's native script loops bound to a CPU (named script-cpuN by the addon). */
+function scriptLoops(): { tid: string; name: string }[] {
+  return readdirSync('/proc/self/task')
+    .map((tid) => ({ tid, name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() }))
+    .filter((l) => /^script-cpu\d+$/.test(l.name));
+}
+
+/** How often a thread has gone to sleep (a loop waiting in epoll_wait): once a datagram served. */
+function wakeups(tid: string): number {
+  return Number(/^voluntary_ctxt_switches:\s*(\d+)$/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1]);
+}
+
+/** A lock-step peer: prints its port, reads the server's, sends trigger k for reply k-1 up to argv's count, prints done. */
+const LOCKSTEP_PEER = `
+const s = require('node:dgram').createSocket('udp4');
+const steps = Number(process.argv[1]);
+const trigger = Buffer.alloc(4);
+let server = 0;
+let k = 0;
+s.on('message', () => {
+  if (++k >= steps) {
+    process.stdout.write('done\\n');
+    s.close();
+    process.stdin.destroy();
+    return;
+  }
+  trigger.writeUInt32BE(k, 0);
+  s.send(trigger, server, '127.0.0.1');
+});
+s.bind(0, '127.0.0.1', () => process.stdout.write(s.address().port + '\\n'));
+process.stdin.once('data', (d) => {
+  server = Number(String(d));
+  s.send(trigger, server, '127.0.0.1');
+});
+`;
 
 async function dgram(type: 'udp4' | 'udp6', address: string): Promise<Socket> {
   const s = createSocket(type);
@@ -465,6 +517,46 @@ if (n) {
     n.udpScriptStop(s, state);
     t.equal(state[0], 1, 'one more step');
     t.equal(c.batches, 1, 'still one onBatch');
+  });
+
+  const cpus = allowedCpus();
+  t.test('scripted replies on the native loop: served by the loop bound to the CPU the peer sends from', { skip: cpus.length < 2 || !hasTaskset() ? 'needs two CPUs and taskset' : false }, async (t) => {
+    const cpu = cpus[cpus.length - 1];
+    const s = open(n, t, '127.0.0.1', new Collector());
+    // A peer process bound to `cpu`: on loopback its datagrams come in on that CPU.
+    const steps = 400;
+    const peer = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', LOCKSTEP_PEER, String(steps)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.teardown(() => peer.kill());
+    const lines = createInterface({ input: peer.stdout! })[Symbol.asyncIterator]();
+    const peerPort = Number((await lines.next()).value);
+    n.udpConnect(s, '127.0.0.1', peerPort);
+    const bytes = Buffer.alloc(steps * 8);
+    const plan = new Int32Array(steps * 2);
+    for (let k = 0; k < steps; k++) {
+      bytes.writeUInt32BE(k, k * 4);
+      bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
+      plan[k] = 1;
+      plan[steps + k] = 4;
+    }
+    n.udpScriptArm(s, bytes, plan, 4, steps, 0);
+    // The loops start with the first script of the process; each names itself once running.
+    let loops = scriptLoops();
+    for (let i = 0; i < 200 && loops.length < cpus.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      loops = scriptLoops();
+    }
+    if (!t.ok(loops.length >= 2, `a script loop bound to each CPU (${loops.map((l) => l.name).join(', ')})`)) return;
+    const before = new Map(loops.map((l) => [l.name, wakeups(l.tid)]));
+    peer.stdin!.write(`${n.udpLocalPort(s)}\n`);
+    t.equal((await lines.next()).value, 'done', `the peer got ${steps} replies`);
+    const state = new Float64Array(2);
+    n.udpScriptStop(s, state);
+    t.equal(state[0], steps, 'every step taken by the script');
+    for (const l of loops) {
+      const woken = wakeups(l.tid) - before.get(l.name)!;
+      if (l.name === `script-cpu${cpu}`) t.ok(woken >= steps / 2, `the peer's CPU's loop served it (${woken} wakeups)`);
+      else t.ok(woken < steps / 4, `${l.name} did not (${woken} wakeups)`);
+    }
   });
 
   t.test('scripted replies on the native loop: what differs comes back in order with what follows; close while the loop holds it', async (t) => {
