@@ -21,5 +21,6 @@ export function replySender(n: NativeCalls | undefined): ReplySender | undefined
     },
     send: (fd, buffers, count) => n.sendNowait(fd, buffers, count),
     sendFile: (fd, buffers, count, fileFd, position, length) => n.sendFileNowait(fd, buffers, count, fileFd, position, length),
+    receiveLowWater: (fd, bytes) => n.receiveLowWater(fd, bytes),
   };
 }

@@ -96,6 +96,11 @@ export class RecordDecoder {
     return this.body && this.bodyFilled < this.body.length ? this.body.subarray(this.bodyFilled) : scratch;
   }
 
+  /** Bytes still missing of the fragment being read into its own buffer (see target); 0 between fragments. */
+  get missing(): number {
+    return this.body ? this.body.length - this.bodyFilled : 0;
+  }
+
   /** `n` bytes were read into `into`, what target() returned; returns the records they complete. Throws as push(). */
   wrote(into: Buffer, n: number): Buffer[] {
     const body = this.body;

@@ -68,6 +68,11 @@ export interface ReplySender {
    * filled or the file ended first), or -1 for none. Without it a reply's file bytes are read in first.
    */
   sendFile?(fd: number, buffers: readonly Uint8Array[], count: number, fileFd: number, position: number, length: number): number;
+  /**
+   * Makes the socket poll readable only once it holds `bytes` (SO_RCVLOWAT; 1 is the default), or at its end
+   * or an error. Without it a large record's reader wakes for every few segments that arrive.
+   */
+  receiveLowWater?(fd: number, bytes: number): void;
 }
 
 export interface RpcRegisterOptions {
@@ -132,6 +137,12 @@ const POOLED_RECORD_MIN = 64 * 1024;
  * only what it sent.
  */
 const POOLED_RECORDS_MAX = 64;
+/**
+ * A fragment with more than this many bytes still to come is read when all of them have arrived (see
+ * ReplySender.receiveLowWater): one wake-up and one read for the body of a 1 MiB WRITE instead of one per
+ * few segments, each a turn of the loop.
+ */
+const LOW_WATER_MIN = 64 * 1024;
 /** Where a socket reads bytes that belong to no record buffer yet; shared, as each read is decoded at once. */
 const SCRATCH_SIZE = 64 * 1024;
 
@@ -563,6 +574,8 @@ class TcpConnection {
   /** The file bytes that follow the last reply in `out` (see ReplyFile), sent by the next flush. */
   private outFile: ReplyFile | undefined;
   private flushQueued = false;
+  /** The socket's SO_RCVLOWAT as last set (see LOW_WATER_MIN). */
+  private lowWater = 1;
   private readonly flushTick = () => {
     this.flushQueued = false;
     this.flush();
@@ -655,7 +668,23 @@ class TcpConnection {
       return;
     }
     for (const r of records) this.waiting.push(r);
+    this.setLowWater();
     this.pump();
+  }
+
+  /** The socket wakes this reader when the rest of a large fragment is there (LOW_WATER_MIN), else for any byte. */
+  private setLowWater(): void {
+    const sender = this.server.replySender;
+    if (!sender?.receiveLowWater || this.fd === undefined) return;
+    const missing = this.decoder.missing;
+    const want = missing > LOW_WATER_MIN ? missing : 1;
+    if (want === this.lowWater) return;
+    this.lowWater = want;
+    try {
+      sender.receiveLowWater(this.fd, want);
+    } catch {
+      // A socket gone already: its close follows. One that refuses the option wakes as before.
+    }
   }
 
   private pump(): void {

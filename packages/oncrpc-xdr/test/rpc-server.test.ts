@@ -265,6 +265,42 @@ t.test('tcp: a large call is read into a pooled record buffer, given back once a
   await until(() => server.records.lentCount === 0, 'every record buffer given back');
 });
 
+t.test('tcp: the rest of a large fragment is read once all of it has arrived (receiveLowWater), then any byte again', async (t) => {
+  const marks: number[] = [];
+  const sender: ReplySender = {
+    fdOf: (socket) => (socket as unknown as { _handle?: { fd?: number } })._handle?.fd,
+    send: (fd, buffers, count) => writeSync(fd, Buffer.concat(buffers.slice(0, count))),
+    receiveLowWater: (fd, bytes) => {
+      marks.push(bytes);
+      native?.receiveLowWater(fd, bytes);
+    },
+  };
+  const { server, listen } = await serve(t, { replySender: sender });
+  server.register(PROG, 1, { 1: (call) => ({ stat: 0, body: [u32(call.args.remaining)] }) });
+  const port = await listen();
+  const record = rawCall(1, { proc: 1 }, Buffer.alloc(300_000, 7));
+  const first = 50_000;
+  const s = net.connect(port, HOST);
+  t.teardown(() => s.destroy());
+  await new Promise((r) => s.once('connect', r));
+  const replies: Buffer[] = [];
+  s.on('data', (chunk: Buffer) => replies.push(chunk));
+  s.write(Buffer.concat([recordMark(record.length), record.subarray(0, first)]));
+  const rest = record.length - first;
+  await until(() => marks.includes(rest), 'the reader waits for the rest of the fragment');
+  s.write(record.subarray(first));
+  await until(() => Buffer.concat(replies).length >= 4 + 28, 'the call is answered');
+  t.equal(Buffer.concat(replies).readUInt32BE(4 + 24), 300_000, 'with its whole body');
+  t.equal(marks.at(-1), 1, 'then any byte wakes the reader again');
+  t.ok(marks.slice(0, -1).every((m) => m > 64 * 1024), `only the rest of a large fragment is waited for (${marks.join(', ')})`);
+  // Small calls on the same connection never set a mark.
+  const small = rawCall(2, { proc: 1 }, Buffer.alloc(100, 1));
+  const before = marks.length;
+  s.write(Buffer.concat([recordMark(small.length), small]));
+  await until(() => Buffer.concat(replies).length >= 2 * (4 + 28), 'the small call is answered');
+  t.equal(marks.length, before, 'no mark for a small call');
+});
+
 t.test('tcp: record buffers of a connection closed mid-record go back to the pool', async (t) => {
   const { server, listen } = await serve(t);
   const g = gate();

@@ -74,6 +74,7 @@ static const export_fn functions[] = {
     {"ofdSetLockWait", js_ofd_set_lock_wait},
     {"bindToDevice", js_bind_to_device},
     {"receiveBufferForce", js_receive_buffer_force},
+    {"receiveLowWater", js_receive_low_water},
     {"sendfile", js_sendfile},
     {"sendNowait", js_send_nowait},
     {"sendFileNowait", js_send_file_nowait},

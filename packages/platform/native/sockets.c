@@ -44,6 +44,24 @@ napi_value js_receive_buffer_force(napi_env env, napi_callback_info info) {
   return make_bool(env, true);
 }
 
+/* SO_RCVLOWAT: the bytes a TCP socket must hold before it polls readable,
+ * so a reader that knows how much the rest of a record is wakes once for it
+ * rather than once per segment that arrives. 1 is the default. The kernel
+ * caps it at half of the largest receive buffer and grows the buffer to fit;
+ * it still wakes the reader when the buffer or the window fills, or at the
+ * peer's FIN or an error. */
+napi_value js_receive_low_water(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  int fd;
+  int64_t bytes;
+  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || !arg_fd(&ctx, 0, "fd", false, &fd) ||
+      !arg_int64(&ctx, 1, "bytes", 1, INT32_MAX, &bytes))
+    return NULL;
+  int size = (int)bytes;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &size, sizeof size) < 0) return throw_errno(env, errno, "setsockopt");
+  return make_undefined(env);
+}
+
 /* The kernel moves at most 0x7ffff000 bytes a call. */
 #define SENDFILE_MAX 0x7ffff000
 

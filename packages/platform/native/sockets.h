@@ -3,5 +3,6 @@
 #include "napi-util.h"
 napi_value js_bind_to_device(napi_env env, napi_callback_info info);
 napi_value js_receive_buffer_force(napi_env env, napi_callback_info info);
+napi_value js_receive_low_water(napi_env env, napi_callback_info info);
 napi_value js_sendfile(napi_env env, napi_callback_info info);
 #endif

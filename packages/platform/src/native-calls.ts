@@ -255,6 +255,8 @@ export interface NativeCalls {
   bindToDevice(fd: number, ifname: string): void;
   /** SO_RCVBUFFORCE: a receive buffer of `bytes` past net.core.rmem_max; false without CAP_NET_ADMIN (left as it was). */
   receiveBufferForce(fd: number, bytes: number): boolean;
+  /** SO_RCVLOWAT: the socket polls readable once it holds `bytes` (1 to 2^31-1; the kernel caps it), or at its end or an error. */
+  receiveLowWater(fd: number, bytes: number): void;
   /** sendfile to a non-blocking socket or pipe: bytes sent; a full socket throws code 'EAGAIN'. */
   sendfile(outFd: number, inFd: number, offset: bigint | number, count: number): number;
   /**

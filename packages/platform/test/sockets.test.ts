@@ -95,6 +95,33 @@ if (n) {
     closeSync(file);
   });
 
+  t.test('receiveLowWater: a TCP socket polls readable once it holds that many bytes', async (t) => {
+    let accepted: Socket | undefined;
+    const server = createServer((s) => (accepted = s));
+    const client = await clientOf(t, server);
+    while (!accepted) await once(server, 'connection');
+    const reader = accepted;
+    n.receiveLowWater(socketFd(reader), 1000);
+    const chunks: number[] = [];
+    reader.on('data', (chunk: Buffer) => chunks.push(chunk.length));
+    await new Promise((r) => client.write(Buffer.alloc(500, 1), r));
+    // Two turns of the loop, each polling the socket, which holds 500 bytes by now: under the mark, no read.
+    for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+    t.same(chunks, [], 'nothing read below the mark');
+    client.write(Buffer.alloc(500, 2));
+    await once(reader, 'data');
+    t.same(chunks, [1000], 'the 1000 bytes read at once');
+    n.receiveLowWater(socketFd(reader), 1);
+    client.write(Buffer.alloc(1, 3));
+    await once(reader, 'data');
+    t.same(chunks, [1000, 1], 'back at 1, any byte is read');
+    t.throws(() => n.receiveLowWater(socketFd(reader), 0), { code: 'ERR_OUT_OF_RANGE' }, 'zero bytes');
+    t.throws(() => n.receiveLowWater(socketFd(reader), 2 ** 31), { code: 'ERR_OUT_OF_RANGE' }, 'past INT_MAX');
+    const file = openSync('/dev/null', 'r');
+    expectErrno(t, () => n.receiveLowWater(file, 4096), 'ENOTSOCK', 'setsockopt');
+    closeSync(file);
+  });
+
   t.test('sendfile to a non-blocking socket', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'platform-sendfile-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
