@@ -4,7 +4,10 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { native } from '@netboot/platform';
 import { parseRemap } from '@netboot/tftp-wire';
 import { HttpBootServer } from '@netboot/http-boot';
 import { until } from '../../../test/support/until.js';
@@ -92,6 +95,50 @@ t.test('keep-alive: requests one after another share a connection', async (t) =>
   const c = await get('/nothing-here');
   t.equal(a.socket, b.socket);
   t.equal(b.socket, c.socket, 'a 404 keeps the connection too');
+});
+
+/** This process's descriptor of the IPv4 loopback connection from local port `local` to `remote` (its socket inode in /proc/self/net/tcp, then the fd that links to it). */
+function connectionFd(local: number, remote: number): number | undefined {
+  const hex = (p: number) => `:${p.toString(16).toUpperCase().padStart(4, '0')}`;
+  const row = readFileSync('/proc/self/net/tcp', 'utf8')
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .find((f) => f[1]?.endsWith(hex(local)) && f[2]?.endsWith(hex(remote)));
+  if (!row) return undefined;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === `socket:[${row[9]}]`) return Number(fd);
+    } catch {
+      // closed while listed
+    }
+  }
+  return undefined;
+}
+
+t.test('every connection has the fixed send buffer the listener was given', { skip: native ? false : 'no @netboot/platform' }, async (t) => {
+  const size = server.sendBuffer;
+  t.type(size, 'number', 'set once listening');
+  // A connection of its own, open while its server side is looked up.
+  const client = connect(port, '127.0.0.1');
+  t.teardown(() => client.destroy());
+  await once(client, 'connect');
+  const chunks: Buffer[] = [];
+  let got = 0;
+  let bodyAt = -1;
+  client.on('data', (c: Buffer) => {
+    chunks.push(c);
+    got += c.length;
+    if (bodyAt < 0) {
+      const end = Buffer.concat(chunks).indexOf('\r\n\r\n');
+      if (end >= 0) bodyAt = end + 4;
+    }
+  });
+  client.write('GET /vmlinuz HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (bodyAt < 0 || got - bodyAt < kernel.length) await once(client, 'data');
+  t.ok(Buffer.concat(chunks).subarray(bodyAt).equals(kernel), 'a body sent through it');
+  const fd = connectionFd(port, client.localPort!);
+  t.type(fd, 'number', "the server's side of the connection");
+  t.equal(native!.sendBufferSize(fd!), size, 'the same size, not one the kernel grew');
 });
 
 t.test('the secure root: no .., no symlink out, no listing, remap applied', async (t) => {

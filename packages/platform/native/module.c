@@ -75,6 +75,8 @@ static const export_fn functions[] = {
     {"bindToDevice", js_bind_to_device},
     {"receiveBufferForce", js_receive_buffer_force},
     {"receiveLowWater", js_receive_low_water},
+    {"setSendBuffer", js_set_send_buffer},
+    {"sendBufferSize", js_send_buffer_size},
     {"sendfile", js_sendfile},
     {"sendNowait", js_send_nowait},
     {"sendFileNowait", js_send_file_nowait},

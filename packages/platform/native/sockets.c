@@ -1,5 +1,6 @@
 /* Socket calls Node lacks: SO_BINDTODEVICE and SO_RCVBUFFORCE on a bound
- * node:dgram socket's fd, and sendfile for HTTP bodies. Both act on fds Node owns; neither blocks
+ * node:dgram socket's fd, SO_RCVLOWAT and SO_SNDBUF on a node:net socket's
+ * (SO_SNDBUF on a listening server's too), and sendfile for HTTP bodies. All act on fds Node owns; none blocks
  * (the sockets are non-blocking, so a full socket is EAGAIN, thrown). */
 #define _GNU_SOURCE
 #include "sockets.h"
@@ -60,6 +61,36 @@ napi_value js_receive_low_water(napi_env env, napi_callback_info info) {
   int size = (int)bytes;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &size, sizeof size) < 0) return throw_errno(env, errno, "setsockopt");
   return make_undefined(env);
+}
+
+/* The size of a socket's send buffer as the kernel reports it (twice what was asked: its bookkeeping share). */
+static napi_value send_buffer_now(napi_env env, int fd) {
+  int size = 0;
+  socklen_t len = sizeof size;
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0) return throw_errno(env, errno, "getsockopt");
+  return make_int(env, size);
+}
+
+/* SO_SNDBUF: a fixed send buffer of `bytes` (capped by net.core.wmem_max), which also ends the
+ * kernel's autotuning of it; a listening socket's is inherited by the connections it accepts.
+ * The kernel takes an int and doubles it, so at most INT_MAX / 2. Returns the size it reports. */
+napi_value js_set_send_buffer(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  int fd;
+  int64_t bytes;
+  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || !arg_fd(&ctx, 0, "fd", false, &fd) ||
+      !arg_int64(&ctx, 1, "bytes", 1, INT32_MAX / 2, &bytes))
+    return NULL;
+  int size = (int)bytes;
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0) return throw_errno(env, errno, "setsockopt");
+  return send_buffer_now(env, fd);
+}
+
+napi_value js_send_buffer_size(napi_env env, napi_callback_info info) {
+  call_ctx ctx;
+  int fd;
+  if (!ctx_init(&ctx, env, info, "getsockopt", 1) || !arg_fd(&ctx, 0, "fd", false, &fd)) return NULL;
+  return send_buffer_now(env, fd);
 }
 
 /* The kernel moves at most 0x7ffff000 bytes a call. */

@@ -257,6 +257,14 @@ export interface NativeCalls {
   receiveBufferForce(fd: number, bytes: number): boolean;
   /** SO_RCVLOWAT: the socket polls readable once it holds `bytes` (1 to 2^31-1; the kernel caps it), or at its end or an error. */
   receiveLowWater(fd: number, bytes: number): void;
+  /**
+   * SO_SNDBUF: a send buffer of `bytes` (capped by net.core.wmem_max) on a TCP socket's fd, fixed from
+   * now on (the kernel no longer grows it); a listening socket's is inherited by the connections it
+   * accepts. Returns the size the kernel reports (twice what it took: its bookkeeping share).
+   */
+  setSendBuffer(fd: number, bytes: number): number;
+  /** SO_SNDBUF as the kernel reports it now. */
+  sendBufferSize(fd: number): number;
   /** sendfile to a non-blocking socket or pipe: bytes sent; a full socket throws code 'EAGAIN'. */
   sendfile(outFd: number, inFd: number, offset: bigint | number, count: number): number;
   /**

@@ -122,6 +122,33 @@ if (n) {
     closeSync(file);
   });
 
+  t.test("setSendBuffer: a fixed send buffer, which a listener's connections inherit", async (t) => {
+    // Under net.core.wmem_max, which caps it (208 KiB by default), so the kernel takes all of it.
+    const want = Math.min(64 * 1024, Math.floor(Number(readFileSync('/proc/sys/net/core/wmem_max', 'utf8')) / 2));
+    let accepted: Socket | undefined;
+    const server = createServer((s) => (accepted = s));
+    t.teardown(() => server.close());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    // The kernel reports twice what it took (its bookkeeping share).
+    t.equal(n.setSendBuffer(socketFd(server), want), 2 * want, 'the size the kernel reports');
+    t.equal(n.sendBufferSize(socketFd(server)), 2 * want);
+    const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    t.teardown(() => client.destroy());
+    await once(client, 'connect');
+    while (!accepted) await once(server, 'connection');
+    const peer = accepted;
+    t.teardown(() => peer.destroy());
+    t.equal(n.sendBufferSize(socketFd(peer)), 2 * want, "an accepted connection has the listener's");
+    t.equal(n.setSendBuffer(socketFd(client), want / 2), want, "a connected socket's is set too");
+    t.throws(() => n.setSendBuffer(socketFd(client), 0), { code: 'ERR_OUT_OF_RANGE' }, 'zero bytes');
+    t.throws(() => n.setSendBuffer(socketFd(client), 2 ** 30), { code: 'ERR_OUT_OF_RANGE' }, 'past INT_MAX / 2');
+    const file = openSync('/dev/null', 'r');
+    expectErrno(t, () => n.setSendBuffer(file, 4096), 'ENOTSOCK', 'setsockopt');
+    expectErrno(t, () => n.sendBufferSize(file), 'ENOTSOCK', 'getsockopt');
+    closeSync(file);
+  });
+
   t.test('sendfile to a non-blocking socket', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'platform-sendfile-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
