@@ -620,6 +620,29 @@ if (n) {
     t.equal(n.udpScriptResume(s), false, 'nothing left to resume');
   });
 
+  t.test('scripted replies on the native loop: a datagram longer than a slot comes back reported -1 with its sender, the next whole', async (t) => {
+    const c = new Collector();
+    const s = open(n, t, '127.0.0.1', c, 16, 64);
+    const peer = await dgram('udp4', '127.0.0.1');
+    t.teardown(() => peer.close());
+    n.udpConnect(s, '127.0.0.1', peer.address().port);
+    const heard: string[] = [];
+    let wake = (): void => {};
+    peer.on('message', (m) => (heard.push(m.toString()), wake()));
+    n.udpScriptArm(s, Buffer.from('go0go1ab'), Int32Array.of(1, 1, 1, 1), 3, 2, 0);
+    const port = n.udpLocalPort(s);
+    const answered = new Promise<void>((resolve) => (wake = () => resolve()));
+    peer.send('go0', port, '127.0.0.1');
+    await answered;
+    t.same(heard, ['a'], 'step 0 answered by the loop');
+    peer.send(Buffer.alloc(100, 'x'), port, '127.0.0.1');
+    peer.send('next', port, '127.0.0.1');
+    await c.until(() => c.got.length >= 2);
+    t.equal(c.got[0].length, -1, 'the long one reported cut short');
+    t.equal(c.got[0].port, peer.address().port, 'with its sender');
+    t.equal(c.got[1].data.toString(), 'next', 'the next one whole');
+  });
+
   t.test('scripted replies on the native loop: a reply the kernel refuses ends the script and reaches onError; what follows is the listener\'s', async (t) => {
     const c = new Collector();
     const s = open(n, t, '127.0.0.1', c);
