@@ -146,8 +146,15 @@ export class HttpBootServer implements RequestSink {
         resolve();
       });
     });
-    // Before the first accept: every connection inherits it.
-    if (native) this.sendBuffer = native.setSendBuffer(socketFd(this.server), SEND_BUFFER);
+    // Before the first accept: every connection inherits it. A runtime that hides the listener's
+    // descriptor leaves the kernel's sizing, which serves as well, only at more of the clients' CPU.
+    if (native) {
+      try {
+        this.sendBuffer = native.setSendBuffer(socketFd(this.server), SEND_BUFFER);
+      } catch (err) {
+        this.log('warning', `the kernel sizes each connection's send buffer: ${(err as Error).message}`);
+      }
+    }
     // The time limits are checked a few times within the shortest of them, at most once a second.
     const every = Math.max(50, Math.min(1000, Math.floor(Math.min(this.limits.keepAlive, this.limits.headers, this.limits.idle) / 4)));
     this.sweeper = setInterval(() => {
