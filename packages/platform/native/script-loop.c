@@ -117,12 +117,19 @@ static void start(void) {
       CPU_ZERO(&one);
       CPU_SET(cpu, &one);
       if (pthread_attr_setaffinity_np(&attr, sizeof one, &one) == 0) l->cpu = cpu;
+      else pthread_attr_setaffinity_np(&attr, sizeof allowed, &allowed);
     }
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0) break;
     pthread_mutex_init(&l->lock, NULL);
     pthread_t thread;
-    if (pthread_create(&thread, &attr, run, l) != 0) {
+    int err = pthread_create(&thread, &attr, run, l);
+    if (err != 0 && l->cpu >= 0) {
+      /* A CPU the thread may not be bound to after all (its cpuset changed meanwhile): this loop runs unbound. */
+      l->cpu = -1;
+      if (pthread_attr_setaffinity_np(&attr, sizeof allowed, &allowed) == 0) err = pthread_create(&thread, &attr, run, l);
+    }
+    if (err != 0) {
       close(l->epfd);
       pthread_mutex_destroy(&l->lock);
       break;
