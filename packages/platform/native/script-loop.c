@@ -1,8 +1,9 @@
 /* See script-loop.h. One loop per CPU the process may run on (at most
  * LOOPS_MAX), started once and kept for the life of the process: a thread
  * blocked in epoll_wait costs nothing and holds nothing JavaScript can see.
- * Each loop's thread is bound to its CPU when every allowed CPU has one, so
- * a socket served on the CPU its peer sends from stays there: a lock-step
+ * Each loop's thread is bound to its CPU when every allowed CPU has one
+ * (while it serves few sockets: BOUND_SOCKETS_MAX), so a socket served on
+ * the CPU its peer sends from stays there: a lock-step
  * peer and its server then take turns on one CPU with the datagram's bytes
  * still in its cache, where a server woken on the other CPU pays a
  * cross-CPU wakeup and a cold copy each turn (25-35 us against 12-22 us a
@@ -43,12 +44,23 @@ typedef struct {
 struct script_loop {
   pthread_mutex_t lock;
   int cpu; /* the CPU its thread is bound to, or -1 */
+  uint32_t watched; /* sockets it serves now; changed with the lock held, read by pickers without it */
   int epfd;
   entry *entries;
   uint32_t capacity, free_head; /* free_head == capacity: none free */
 };
 
+/* A loop serving more sockets than this lets its thread run on any allowed
+ * CPU, and is bound again once it serves half as many: a few lock-step
+ * peers gain from sharing a CPU with their loop, while many transfers on
+ * threads held to one CPU each cannot move off a CPU the clients, the NFS
+ * workers or the other loop keep busy (a 200-node boot storm took 25 s
+ * with the loops always bound against 20 s unbound). */
+#define BOUND_SOCKETS_MAX 4
+
 static script_loop loops[LOOPS_MAX];
+/* The CPUs the process may run on, as found when the loops started. */
+static cpu_set_t allowed;
 static unsigned loop_count;
 static unsigned next_pick;
 static pthread_once_t started = PTHREAD_ONCE_INIT;
@@ -60,12 +72,24 @@ static void remove_entry(script_loop *l, uint32_t index) {
   e->serve = NULL;
   e->fd = -1;
   e->generation++;
+  __atomic_store_n(&l->watched, l->watched - 1, __ATOMIC_RELAXED);
   e->next_free = l->free_head;
   l->free_head = index;
 }
 
+/* Binds the calling loop's thread to its CPU, or lets it run on any
+ * allowed one; returns whether it is bound now. */
+static bool bind_thread(const script_loop *l, bool bind) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(l->cpu, &one);
+  int err = bind ? pthread_setaffinity_np(pthread_self(), sizeof one, &one) : pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
+  return err == 0 ? bind : !bind;
+}
+
 static void *run(void *arg) {
   script_loop *l = arg;
+  bool bound = l->cpu >= 0;
   struct epoll_event events[EVENTS];
   /* Named so top -H, perf and /proc tell which CPU's loop a socket's work ran on. */
   char name[24] = "script-loop";
@@ -86,12 +110,14 @@ static void *run(void *arg) {
       if (e->owner == NULL || e->generation != generation) continue; /* unwatched since epoll_wait returned */
       if (!e->serve(e->owner)) remove_entry(l, index);
     }
+    uint32_t watched = l->watched;
     pthread_mutex_unlock(&l->lock);
+    if (l->cpu >= 0 && bound && watched > BOUND_SOCKETS_MAX) bound = bind_thread(l, false);
+    else if (l->cpu >= 0 && !bound && watched <= BOUND_SOCKETS_MAX / 2) bound = bind_thread(l, true);
   }
 }
 
 static void start(void) {
-  cpu_set_t allowed;
   int cpus = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
   /* Bound one to a CPU only when every CPU gets one; else unbound, as many as allowed. */
   bool bind = cpus > 0 && cpus <= LOOPS_MAX;
@@ -140,12 +166,27 @@ static void start(void) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+script_loop *script_loop_on(int cpu) {
+  pthread_once(&started, start);
+  for (unsigned i = 0; cpu >= 0 && i < loop_count; i++)
+    if (loops[i].cpu == cpu) return &loops[i];
+  return NULL;
+}
+
+uint32_t script_loop_watched(const script_loop *loop) { return __atomic_load_n(&loop->watched, __ATOMIC_RELAXED); }
+
 script_loop *script_loop_pick(int cpu) {
   pthread_once(&started, start);
   if (loop_count == 0) return NULL;
-  for (unsigned i = 0; cpu >= 0 && i < loop_count; i++)
-    if (loops[i].cpu == cpu) return &loops[i];
-  return &loops[__atomic_fetch_add(&next_pick, 1, __ATOMIC_RELAXED) % loop_count];
+  /* The one serving fewest, the search started round robin so ties spread. */
+  unsigned from = __atomic_fetch_add(&next_pick, 1, __ATOMIC_RELAXED);
+  script_loop *least = &loops[from % loop_count];
+  for (unsigned i = 1; i < loop_count; i++) {
+    script_loop *l = &loops[(from + i) % loop_count];
+    if (script_loop_watched(l) < script_loop_watched(least)) least = l;
+  }
+  script_loop *home = script_loop_on(cpu);
+  return home != NULL && script_loop_watched(home) <= script_loop_watched(least) ? home : least;
 }
 
 int script_loop_cpu(const script_loop *loop) { return loop->cpu; }
@@ -177,6 +218,7 @@ int script_loop_watch(script_loop *l, int fd, void *owner, script_serve_fn serve
   ev.data.u64 = ((uint64_t)index << 32) | e->generation;
   if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) return errno;
   l->free_head = e->next_free;
+  __atomic_store_n(&l->watched, l->watched + 1, __ATOMIC_RELAXED);
   e->owner = owner;
   e->serve = serve;
   e->fd = fd;

@@ -21,10 +21,17 @@ typedef struct {
   bool watching;
 } script_ticket;
 
-/* The loop bound to `cpu` (a peer's, from SO_INCOMING_CPU), else one of the
- * loops, round robin; the threads start on the first call. NULL when none
- * could start (the caller keeps serving on its own loop). */
+/* The loop bound to `cpu` (a peer's, from SO_INCOMING_CPU) unless another
+ * serves fewer sockets, else the one serving fewest: many peers sending
+ * from one CPU (one client process with many transfers) are spread over
+ * every loop instead of all served on the CPU they share with that client.
+ * The threads start on the first call. NULL when none could start (the
+ * caller keeps serving on its own loop). */
 script_loop *script_loop_pick(int cpu);
+/* The loop bound to `cpu`, or NULL. */
+script_loop *script_loop_on(int cpu);
+/* How many sockets the loop serves now (read without its lock: a hint). */
+uint32_t script_loop_watched(const script_loop *loop);
 /* The CPU the loop's thread is bound to, or -1. */
 int script_loop_cpu(const script_loop *loop);
 void script_loop_lock(script_loop *loop);

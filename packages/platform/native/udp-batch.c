@@ -513,10 +513,14 @@ static int incoming_cpu(int fd) {
 }
 
 /* Whether the peer's datagrams come in on a CPU other than the one the
- * socket's loop is bound to, and a loop is bound there. */
+ * socket's loop is bound to, a loop is bound there, and that loop serves
+ * fewer sockets than this one (this one counted): a move never leaves the
+ * loops less even, so the transfers of many peers on one CPU stay spread. */
 static bool peer_elsewhere(udp_sock *s) {
   int here = script_loop_cpu(s->ticket.loop), cpu = incoming_cpu(s->fd);
-  return here >= 0 && cpu >= 0 && cpu != here && script_loop_cpu(script_loop_pick(cpu)) == cpu;
+  if (here < 0 || cpu < 0 || cpu == here) return false;
+  script_loop *there = script_loop_on(cpu);
+  return there != NULL && script_loop_watched(there) < script_loop_watched(s->ticket.loop);
 }
 
 /* One datagram into slot 0, its length, flags and sender where recvmmsg

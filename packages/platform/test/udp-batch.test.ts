@@ -117,6 +117,40 @@ process.stdin.once('data', (d) => {
 });
 `;
 
+/** Many lock-step peers in one process (as one client process with many transfers): prints their ports, reads the servers', prints done when all are. */
+const LOCKSTEP_PEERS = `
+const dgram = require('node:dgram');
+const [count, steps] = process.argv.slice(1).map(Number);
+const peers = [];
+let bound = 0;
+let running = count;
+for (let i = 0; i < count; i++) {
+  const p = { socket: dgram.createSocket('udp4'), server: 0, k: 0, trigger: Buffer.alloc(4) };
+  p.socket.on('message', () => {
+    if (++p.k >= steps) {
+      p.socket.close();
+      if (--running === 0) {
+        process.stdout.write('done\\n');
+        process.stdin.destroy();
+      }
+      return;
+    }
+    p.trigger.writeUInt32BE(p.k, 0);
+    p.socket.send(p.trigger, p.server, '127.0.0.1');
+  });
+  p.socket.bind(0, '127.0.0.1', () => {
+    if (++bound === count) process.stdout.write(peers.map((q) => q.socket.address().port).join(',') + '\\n');
+  });
+  peers.push(p);
+}
+process.stdin.once('data', (d) => {
+  String(d).trim().split(',').map(Number).forEach((port, i) => {
+    peers[i].server = port;
+    peers[i].socket.send(peers[i].trigger, port, '127.0.0.1');
+  });
+});
+`;
+
 async function dgram(type: 'udp4' | 'udp6', address: string): Promise<Socket> {
   const s = createSocket(type);
   s.bind(0, address);
@@ -556,6 +590,90 @@ if (n) {
       const woken = wakeups(l.tid) - before.get(l.name)!;
       if (l.name === `script-cpu${cpu}`) t.ok(woken >= steps / 2, `the peer's CPU's loop served it (${woken} wakeups)`);
       else t.ok(woken < steps / 4, `${l.name} did not (${woken} wakeups)`);
+    }
+  });
+
+  t.test('scripted replies on the native loop: many peers sending from one CPU are spread over the loops, not all served on theirs', { skip: cpus.length < 2 || !hasTaskset() ? 'needs two CPUs and taskset' : false }, async (t) => {
+    const cpu = cpus[cpus.length - 1];
+    const count = 8;
+    const steps = 400;
+    const peer = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', LOCKSTEP_PEERS, String(count), String(steps)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.teardown(() => peer.kill());
+    const lines = createInterface({ input: peer.stdout! })[Symbol.asyncIterator]();
+    const peerPorts = String((await lines.next()).value).split(',').map(Number);
+    const bytes = Buffer.alloc(steps * 8);
+    const plan = new Int32Array(steps * 2);
+    for (let k = 0; k < steps; k++) {
+      bytes.writeUInt32BE(k, k * 4);
+      bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
+      plan[k] = 1;
+      plan[steps + k] = 4;
+    }
+    const sockets = peerPorts.map((port) => {
+      const s = open(n, t, '127.0.0.1', new Collector());
+      n.udpConnect(s, '127.0.0.1', port);
+      n.udpScriptArm(s, bytes, plan, 4, steps, 0);
+      return s;
+    });
+    let loops = scriptLoops();
+    for (let i = 0; i < 200 && loops.length < cpus.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      loops = scriptLoops();
+    }
+    if (!t.ok(loops.length >= 2, `a script loop bound to each CPU (${loops.map((l) => l.name).join(', ')})`)) return;
+    const before = new Map(loops.map((l) => [l.name, wakeups(l.tid)]));
+    peer.stdin!.write(`${sockets.map((s) => n.udpLocalPort(s)).join(',')}\n`);
+    t.equal((await lines.next()).value, 'done', `the ${count} peers got ${steps} replies each`);
+    const state = new Float64Array(2);
+    for (const s of sockets) {
+      n.udpScriptStop(s, state);
+      t.equal(state[0], steps, 'every step taken by the script');
+    }
+    // Every loop served some of them: a loop holding a peer's socket for a
+    // whole transfer wakes for most of its steps; one holding each only up
+    // to its first look at the peer's CPU (16 steps) wakes a few times each.
+    for (const l of loops) {
+      const woken = wakeups(l.tid) - before.get(l.name)!;
+      t.ok(woken >= steps / 2, `${l.name} served some of the transfers (${woken} wakeups)`);
+    }
+  });
+
+  t.test('scripted replies on the native loop: a loop holding many sockets runs on any CPU, not only its own', { skip: cpus.length < 2 || !hasTaskset() ? 'needs two CPUs and taskset' : false }, async (t) => {
+    const cpu = cpus[cpus.length - 1];
+    // 12 peers take 100 steps each of scripts 400 long, then fall silent:
+    // every socket stays held by a loop, 6 or so on each, more than 4.
+    const count = 12;
+    const taken = 100;
+    const steps = 400;
+    const peer = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', LOCKSTEP_PEERS, String(count), String(taken)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.teardown(() => peer.kill());
+    const lines = createInterface({ input: peer.stdout! })[Symbol.asyncIterator]();
+    const peerPorts = String((await lines.next()).value).split(',').map(Number);
+    const bytes = Buffer.alloc(steps * 8);
+    const plan = new Int32Array(steps * 2);
+    for (let k = 0; k < steps; k++) {
+      bytes.writeUInt32BE(k, k * 4);
+      bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
+      plan[k] = 1;
+      plan[steps + k] = 4;
+    }
+    const sockets = peerPorts.map((port) => {
+      const s = open(n, t, '127.0.0.1', new Collector());
+      n.udpConnect(s, '127.0.0.1', port);
+      n.udpScriptArm(s, bytes, plan, 4, steps, 0);
+      return s;
+    });
+    peer.stdin!.write(`${sockets.map((s) => n.udpLocalPort(s)).join(',')}\n`);
+    t.equal((await lines.next()).value, 'done', `the ${count} peers got ${taken} replies each`);
+    const allowed = (tid: string) => /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1];
+    const everywhere = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    const loops = scriptLoops();
+    const free = loops.filter((l) => allowed(l.tid) === everywhere);
+    t.ok(free.length > 0, `a loop holding more than 4 sockets may run on CPUs ${everywhere} (${loops.map((l) => `${l.name}: ${allowed(l.tid)}`).join(', ')})`);
+    const state = new Float64Array(2);
+    for (const s of sockets) {
+      n.udpScriptStop(s, state);
+      t.equal(state[0], taken, 'the steps the peer asked for, taken by the script');
     }
   });
 
