@@ -57,14 +57,20 @@ export class OpenFiles {
    */
   async use<T>(key: string, ino: bigint, open: () => Promise<Opened>, fn: (fd: number) => Promise<T>, write = false): Promise<T> {
     let e = this.entries.get(key);
-    if (e && write && !(e.opened ?? (await e.fd.then((o) => o, () => ({ writable: true })))).writable) {
+    if (e && write && !e.opened) {
+      // Whether it is writable is known once its open ends; the set may change meanwhile, so it is read again.
+      await e.fd.then(
+        () => {},
+        () => {},
+      );
+      e = this.entries.get(key);
+    }
+    if (e && ((write && !e.opened?.writable) || e.ino !== ino)) {
       void this.drop(key);
       e = undefined;
     }
-    if (e && e.ino !== ino) {
-      void this.drop(key);
-      e = undefined;
-    }
+    // From here to the reference taken below nothing waits: the entry is the set's, not one dropped meanwhile.
+    const created = !e;
     if (!e) {
       const entry: Entry = { fd: open(), opened: undefined, ino, refs: 0, used: false, usedTick: this.tick, doomed: false };
       entry.fd.then(
@@ -73,12 +79,14 @@ export class OpenFiles {
       );
       e = entry;
       this.entries.set(key, e);
-      this.evict();
     } else {
       e.used = true;
     }
     e.refs++;
     e.usedTick = this.tick;
+    // Only once this call holds it: eviction never closes an entry in use, and a new one is not used since
+    // eviction last passed, so before the reference it could close the very descriptor this call waits for.
+    if (created) this.evict();
     try {
       const opened = e.opened ?? (await e.fd);
       if (write && !opened.writable) {

@@ -64,3 +64,27 @@ t.test('past its bound it closes the oldest idle descriptor not used since, neve
   t.equal(handedOut.length, 3, `never more than the bound kept once none is in use (${handedOut})`);
   t.ok(handedOut.includes('a') && handedOut.includes('f'), 'the one used again and the newest one kept');
 });
+
+// The descriptor use() opens is its caller's until fn ends, even when opening it took the set past its bound
+// with every other entry used since eviction last passed: a WRITE in the pool must never meet it closed, or
+// reused by another open.
+t.test('use() never closes the descriptor it opened for its own call, however full the set is', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nfs3-open-files-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const files = new OpenFiles(2);
+  t.teardown(() => files.close());
+  const opener = (name: string) => async () => {
+    writeFileSync(join(dir, name), name);
+    return { fd: openSync(join(dir, name), 'r'), writable: false };
+  };
+  await files.use('a', 1n, opener('a'), async (fd) => fd);
+  await files.use('b', 2n, opener('b'), async (fd) => fd);
+  // Both used again: each gets a second chance, so eviction walks past them to the newest entry.
+  t.ok(files.openNow('a', 1n) !== undefined && files.openNow('b', 2n) !== undefined, 'a and b used again');
+  const stillOpen = await files.use('c', 3n, opener('c'), async (fd) => {
+    // Long enough for a close the eviction started to have run (it waits on the open, then fs.close).
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    return isOpen(fd);
+  });
+  t.ok(stillOpen, 'c stayed open through its own call');
+});
