@@ -25,19 +25,25 @@ napi_value js_bind_to_device(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
+/* The (fd, bytes) of a call that sets an int socket option, bytes 1..max;
+ * false, with the JavaScript error thrown, when either is wrong. */
+static bool fd_and_size(napi_env env, napi_callback_info info, int64_t max, int *fd, int *size) {
+  call_ctx ctx;
+  int64_t bytes;
+  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || !arg_fd(&ctx, 0, "fd", false, fd) || !arg_int64(&ctx, 1, "bytes", 1, max, &bytes))
+    return false;
+  *size = (int)bytes;
+  return true;
+}
+
 /* SO_RCVBUFFORCE: a receive buffer past net.core.rmem_max (which caps
  * SO_RCVBUF, often at about 208 KiB), for a DHCP server that must hold a
  * room's burst of DISCOVERs. It needs CAP_NET_ADMIN: without it, false and
  * the buffer as it was. The kernel doubles the size asked for (bookkeeping)
  * and takes an int, so at most INT_MAX / 2. */
 napi_value js_receive_buffer_force(napi_env env, napi_callback_info info) {
-  call_ctx ctx;
-  int fd;
-  int64_t bytes;
-  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || !arg_fd(&ctx, 0, "fd", false, &fd) ||
-      !arg_int64(&ctx, 1, "bytes", 1, INT32_MAX / 2, &bytes))
-    return NULL;
-  int size = (int)bytes;
+  int fd, size;
+  if (!fd_and_size(env, info, INT32_MAX / 2, &fd, &size)) return NULL;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) {
     if (errno == EPERM) return make_bool(env, false);
     return throw_errno(env, errno, "setsockopt");
@@ -52,13 +58,8 @@ napi_value js_receive_buffer_force(napi_env env, napi_callback_info info) {
  * it still wakes the reader when the buffer or the window fills, or at the
  * peer's FIN or an error. */
 napi_value js_receive_low_water(napi_env env, napi_callback_info info) {
-  call_ctx ctx;
-  int fd;
-  int64_t bytes;
-  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || !arg_fd(&ctx, 0, "fd", false, &fd) ||
-      !arg_int64(&ctx, 1, "bytes", 1, INT32_MAX, &bytes))
-    return NULL;
-  int size = (int)bytes;
+  int fd, size;
+  if (!fd_and_size(env, info, INT32_MAX, &fd, &size)) return NULL;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &size, sizeof size) < 0) return throw_errno(env, errno, "setsockopt");
   return make_undefined(env);
 }
@@ -75,13 +76,8 @@ static napi_value send_buffer_now(napi_env env, int fd) {
  * kernel's autotuning of it; a listening socket's is inherited by the connections it accepts.
  * The kernel takes an int and doubles it, so at most INT_MAX / 2. Returns the size it reports. */
 napi_value js_set_send_buffer(napi_env env, napi_callback_info info) {
-  call_ctx ctx;
-  int fd;
-  int64_t bytes;
-  if (!ctx_init(&ctx, env, info, "setsockopt", 2) || !arg_fd(&ctx, 0, "fd", false, &fd) ||
-      !arg_int64(&ctx, 1, "bytes", 1, INT32_MAX / 2, &bytes))
-    return NULL;
-  int size = (int)bytes;
+  int fd, size;
+  if (!fd_and_size(env, info, INT32_MAX / 2, &fd, &size)) return NULL;
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) < 0) return throw_errno(env, errno, "setsockopt");
   return send_buffer_now(env, fd);
 }
