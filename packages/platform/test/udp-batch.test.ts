@@ -93,30 +93,6 @@ function wakeups(tid: string): number {
   return Number(/^voluntary_ctxt_switches:\s*(\d+)$/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1]);
 }
 
-/** A lock-step peer: prints its port, reads the server's, sends trigger k for reply k-1 up to argv's count, prints done. */
-const LOCKSTEP_PEER = `
-const s = require('node:dgram').createSocket('udp4');
-const steps = Number(process.argv[1]);
-const trigger = Buffer.alloc(4);
-let server = 0;
-let k = 0;
-s.on('message', () => {
-  if (++k >= steps) {
-    process.stdout.write('done\\n');
-    s.close();
-    process.stdin.destroy();
-    return;
-  }
-  trigger.writeUInt32BE(k, 0);
-  s.send(trigger, server, '127.0.0.1');
-});
-s.bind(0, '127.0.0.1', () => process.stdout.write(s.address().port + '\\n'));
-process.stdin.once('data', (d) => {
-  server = Number(String(d));
-  s.send(trigger, server, '127.0.0.1');
-});
-`;
-
 /** Many lock-step peers in one process (as one client process with many transfers): prints their ports, reads the servers', prints done when all are. */
 const LOCKSTEP_PEERS = `
 const dgram = require('node:dgram');
@@ -150,6 +126,50 @@ process.stdin.once('data', (d) => {
   });
 });
 `;
+
+/** A lock-step script of `steps` steps: trigger k (k as 4 bytes) is answered by one reply, 0x80000000 + k as 4 bytes. */
+function lockStepScript(steps: number): { bytes: Buffer; plan: Int32Array } {
+  const bytes = Buffer.alloc(steps * 8);
+  const plan = new Int32Array(steps * 2);
+  for (let k = 0; k < steps; k++) {
+    bytes.writeUInt32BE(k, k * 4);
+    bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
+    plan[k] = 1;
+    plan[steps + k] = 4;
+  }
+  return { bytes, plan };
+}
+
+/**
+ * `count` lock-step peers in one process bound to `cpu` (on loopback their datagrams come in on that CPU), each
+ * taking `taken` replies, and for each a socket armed with a `steps`-step script. `start` sends the first
+ * triggers and resolves with the peers' "done"; `loops` are the script loops once each has named itself.
+ */
+async function peersOnCpu(n: NativeCalls, t: Test, cpu: number, count: number, taken: number, steps: number) {
+  const peer = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', LOCKSTEP_PEERS, String(count), String(taken)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => peer.kill());
+  const lines = createInterface({ input: peer.stdout! })[Symbol.asyncIterator]();
+  const peerPorts = String((await lines.next()).value).split(',').map(Number);
+  const { bytes, plan } = lockStepScript(steps);
+  const sockets = peerPorts.map((port) => {
+    const s = open(n, t, '127.0.0.1', new Collector());
+    n.udpConnect(s, '127.0.0.1', port);
+    n.udpScriptArm(s, bytes, plan, 4, steps, 0);
+    return s;
+  });
+  // The loops start with the first script of the process; each names itself once running.
+  const wanted = allowedCpus().length;
+  let loops = scriptLoops();
+  for (let i = 0; i < 200 && loops.length < wanted; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    loops = scriptLoops();
+  }
+  const start = async () => {
+    peer.stdin!.write(`${sockets.map((s) => n.udpLocalPort(s)).join(',')}\n`);
+    return (await lines.next()).value;
+  };
+  return { sockets, loops, start };
+}
 
 async function dgram(type: 'udp4' | 'udp6', address: string): Promise<Socket> {
   const s = createSocket(type);
@@ -506,14 +526,7 @@ if (n) {
     n.udpConnect(s, '127.0.0.1', peer.address().port);
     // Step k: trigger "k" as 4 bytes -> reply "r" + k as 4 bytes; the peer answers each reply with the next trigger.
     const steps = 3000;
-    const bytes = Buffer.alloc(steps * 8);
-    const plan = new Int32Array(steps * 2);
-    for (let k = 0; k < steps; k++) {
-      bytes.writeUInt32BE(k, k * 4);
-      bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
-      plan[k] = 1;
-      plan[steps + k] = 4;
-    }
+    const { bytes, plan } = lockStepScript(steps);
     const port = n.udpLocalPort(s);
     const stopAt = 2000;
     let replies = 0;
@@ -556,35 +569,13 @@ if (n) {
   const cpus = allowedCpus();
   t.test('scripted replies on the native loop: served by the loop bound to the CPU the peer sends from', { skip: cpus.length < 2 || !hasTaskset() ? 'needs two CPUs and taskset' : false }, async (t) => {
     const cpu = cpus[cpus.length - 1];
-    const s = open(n, t, '127.0.0.1', new Collector());
-    // A peer process bound to `cpu`: on loopback its datagrams come in on that CPU.
     const steps = 400;
-    const peer = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', LOCKSTEP_PEER, String(steps)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    t.teardown(() => peer.kill());
-    const lines = createInterface({ input: peer.stdout! })[Symbol.asyncIterator]();
-    const peerPort = Number((await lines.next()).value);
-    n.udpConnect(s, '127.0.0.1', peerPort);
-    const bytes = Buffer.alloc(steps * 8);
-    const plan = new Int32Array(steps * 2);
-    for (let k = 0; k < steps; k++) {
-      bytes.writeUInt32BE(k, k * 4);
-      bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
-      plan[k] = 1;
-      plan[steps + k] = 4;
-    }
-    n.udpScriptArm(s, bytes, plan, 4, steps, 0);
-    // The loops start with the first script of the process; each names itself once running.
-    let loops = scriptLoops();
-    for (let i = 0; i < 200 && loops.length < cpus.length; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      loops = scriptLoops();
-    }
+    const { sockets, loops, start } = await peersOnCpu(n, t, cpu, 1, steps, steps);
     if (!t.ok(loops.length >= 2, `a script loop bound to each CPU (${loops.map((l) => l.name).join(', ')})`)) return;
     const before = new Map(loops.map((l) => [l.name, wakeups(l.tid)]));
-    peer.stdin!.write(`${n.udpLocalPort(s)}\n`);
-    t.equal((await lines.next()).value, 'done', `the peer got ${steps} replies`);
+    t.equal(await start(), 'done', `the peer got ${steps} replies`);
     const state = new Float64Array(2);
-    n.udpScriptStop(s, state);
+    n.udpScriptStop(sockets[0], state);
     t.equal(state[0], steps, 'every step taken by the script');
     for (const l of loops) {
       const woken = wakeups(l.tid) - before.get(l.name)!;
@@ -597,33 +588,10 @@ if (n) {
     const cpu = cpus[cpus.length - 1];
     const count = 8;
     const steps = 400;
-    const peer = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', LOCKSTEP_PEERS, String(count), String(steps)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    t.teardown(() => peer.kill());
-    const lines = createInterface({ input: peer.stdout! })[Symbol.asyncIterator]();
-    const peerPorts = String((await lines.next()).value).split(',').map(Number);
-    const bytes = Buffer.alloc(steps * 8);
-    const plan = new Int32Array(steps * 2);
-    for (let k = 0; k < steps; k++) {
-      bytes.writeUInt32BE(k, k * 4);
-      bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
-      plan[k] = 1;
-      plan[steps + k] = 4;
-    }
-    const sockets = peerPorts.map((port) => {
-      const s = open(n, t, '127.0.0.1', new Collector());
-      n.udpConnect(s, '127.0.0.1', port);
-      n.udpScriptArm(s, bytes, plan, 4, steps, 0);
-      return s;
-    });
-    let loops = scriptLoops();
-    for (let i = 0; i < 200 && loops.length < cpus.length; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      loops = scriptLoops();
-    }
+    const { sockets, loops, start } = await peersOnCpu(n, t, cpu, count, steps, steps);
     if (!t.ok(loops.length >= 2, `a script loop bound to each CPU (${loops.map((l) => l.name).join(', ')})`)) return;
     const before = new Map(loops.map((l) => [l.name, wakeups(l.tid)]));
-    peer.stdin!.write(`${sockets.map((s) => n.udpLocalPort(s)).join(',')}\n`);
-    t.equal((await lines.next()).value, 'done', `the ${count} peers got ${steps} replies each`);
+    t.equal(await start(), 'done', `the ${count} peers got ${steps} replies each`);
     const state = new Float64Array(2);
     for (const s of sockets) {
       n.udpScriptStop(s, state);
@@ -644,30 +612,10 @@ if (n) {
     // every socket stays held by a loop, 6 or so on each, more than 4.
     const count = 12;
     const taken = 100;
-    const steps = 400;
-    const peer = spawn('taskset', ['-c', String(cpu), process.execPath, '-e', LOCKSTEP_PEERS, String(count), String(taken)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    t.teardown(() => peer.kill());
-    const lines = createInterface({ input: peer.stdout! })[Symbol.asyncIterator]();
-    const peerPorts = String((await lines.next()).value).split(',').map(Number);
-    const bytes = Buffer.alloc(steps * 8);
-    const plan = new Int32Array(steps * 2);
-    for (let k = 0; k < steps; k++) {
-      bytes.writeUInt32BE(k, k * 4);
-      bytes.writeUInt32BE(0x80000000 + k, steps * 4 + k * 4);
-      plan[k] = 1;
-      plan[steps + k] = 4;
-    }
-    const sockets = peerPorts.map((port) => {
-      const s = open(n, t, '127.0.0.1', new Collector());
-      n.udpConnect(s, '127.0.0.1', port);
-      n.udpScriptArm(s, bytes, plan, 4, steps, 0);
-      return s;
-    });
-    peer.stdin!.write(`${sockets.map((s) => n.udpLocalPort(s)).join(',')}\n`);
-    t.equal((await lines.next()).value, 'done', `the ${count} peers got ${taken} replies each`);
+    const { sockets, loops, start } = await peersOnCpu(n, t, cpu, count, taken, 400);
+    t.equal(await start(), 'done', `the ${count} peers got ${taken} replies each`);
     const allowed = (tid: string) => /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1];
     const everywhere = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    const loops = scriptLoops();
     const free = loops.filter((l) => allowed(l.tid) === everywhere);
     t.ok(free.length > 0, `a loop holding more than 4 sockets may run on CPUs ${everywhere} (${loops.map((l) => `${l.name}: ${allowed(l.tid)}`).join(', ')})`);
     const state = new Float64Array(2);
