@@ -26,14 +26,14 @@
 // --scale multiplies every cell's number of calls. Needs root and perf
 // (linux-perf) with the syscalls tracepoints, gcc and libnfs-dev.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildNfsBench, runNfsBench, warmUpWalks } from './lib/c-client.js';
 import { startServers } from './lib/nfs-comparison.js';
-import { nfsThreads } from './lib/nfs-servers.js';
+import { nfsServerPid, nfsThreads } from './lib/nfs-servers.js';
 import { cleanups, delayAccounting, dropPageCache, inNs, load, threadsBlockedSeconds, threadsCpuNs as cpuNs, threadsSchedstat, which } from './lib/processes.js';
 import { copyRealTree } from './lib/real-tree.js';
 import { cell as jsonCell, report } from './lib/report.js';
@@ -96,26 +96,6 @@ function cpu(pid) {
 function diskRead(pid) {
   const m = /^read_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
   return m ? Number(m[1]) : 0;
-}
-
-/** The NFS server's own pid: for Ganesha the started pid is the unshare/sh wrapper. */
-function serverPid(started, name) {
-  const want = name === 'ganesha' ? /ganesha/ : /node/;
-  const queue = [started.server.pid];
-  while (queue.length) {
-    const p = queue.shift();
-    try {
-      const comm = readFileSync(`/proc/${p}/comm`, 'utf8').trim();
-      if (want.test(comm)) return p;
-      for (const t of readdirSync(`/proc/${p}/task`)) {
-        const kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
-        if (kids) queue.push(...kids.split(' ').map(Number));
-      }
-    } catch {
-      // gone
-    }
-  }
-  return undefined;
 }
 
 function lineReader(stream) {
@@ -333,7 +313,7 @@ async function main() {
     if (servers.includes('image')) mkdirSync(join(dir, 'etc'));
     readFileSync(join(dir, FILE)); // page cache warm
     const { started, notes } = await startServers(values.baseline && !servers.includes('baseline') ? [...servers, 'baseline', ...(servers.includes('image') ? ['baseline-image'] : [])] : servers, { dir, work, atExit, baseline: values.baseline });
-    const pids = Object.fromEntries(Object.keys(started).map((n) => [n, serverPid(started[n], n)]));
+    const pids = Object.fromEntries(Object.keys(started).map((n) => [n, nfsServerPid(started[n].server.pid, n)]));
     const loadAtStart = load();
     if (!values.json) {
       console.log(`per-op cost on the server, C client (bench/c/nfs-bench.c), perf stat --per-thread over a fixed number of calls; load ${loadAtStart.join(' ')}`);

@@ -23,12 +23,13 @@
 // Needs root (network namespaces, perf), linux-perf with the syscalls
 // tracepoints, gcc and libnfs-dev; Ganesha is skipped when not installed.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildNfsBench } from './lib/c-client.js';
 import { startServers } from './lib/nfs-comparison.js';
+import { nfsServerPid } from './lib/nfs-servers.js';
 import { cleanups, inNs, load, which } from './lib/processes.js';
 
 const MiB = 1024 * 1024;
@@ -48,25 +49,6 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-
-/** The NFS server's own pid under the started one (for Ganesha the started pid is a wrapper). */
-function serverPid(startedPid, name) {
-  const want = name === 'ganesha' ? /ganesha/ : /node/;
-  const queue = [startedPid];
-  for (let seen = 0; queue.length && seen < 64; seen++) {
-    const p = queue.shift();
-    try {
-      if (want.test(readFileSync(`/proc/${p}/comm`, 'utf8').trim())) return p;
-      for (const t of readdirSync(`/proc/${p}/task`)) {
-        const kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
-        if (kids) queue.push(...kids.split(' ').map(Number));
-      }
-    } catch {
-      // gone
-    }
-  }
-  return undefined;
-}
 
 /** Lines of `perf script`: { tid, t (µs), enter, call, args }. */
 function syscallEvents(dataFile) {
@@ -146,7 +128,7 @@ function summary(a) {
 }
 
 async function measure(binary, s, name, work) {
-  const pid = serverPid(s.server.pid, name);
+  const pid = nfsServerPid(s.server.pid, name);
   if (!pid) return { error: 'server pid not found' };
   const file = `hops-${name}.bin`;
   writeFileSync(join(s.exportPath, file), '');

@@ -2,7 +2,7 @@
 // namespace of its own on 127.0.0.1 (NFS 2049, MOUNT 20048 there, so nothing
 // on the host clashes), and the client side: mount an export, find a file.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -184,4 +184,26 @@ export async function lookupFile(client, root, name) {
   const r = await client.lookup(root, name);
   if (r.status !== 0) throw new Error(`LOOKUP ${name} failed with status ${r.status}`);
   return r.object;
+}
+
+/**
+ * The NFS server's own pid under the one started (for Ganesha the started pid is the unshare/sh wrapper, for
+ * netboot its node), looked for among the started process and its descendants, at most 64 of them.
+ */
+export function nfsServerPid(startedPid, name) {
+  const want = name === 'ganesha' ? /ganesha/ : /node/;
+  const queue = [startedPid];
+  for (let seen = 0; queue.length && seen < 64; seen++) {
+    const p = queue.shift();
+    try {
+      if (want.test(readFileSync(`/proc/${p}/comm`, 'utf8').trim())) return p;
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        const kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
+        if (kids) queue.push(...kids.split(' ').map(Number));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
 }
