@@ -91,11 +91,6 @@ static void *run(void *arg) {
   script_loop *l = arg;
   bool bound = l->cpu >= 0;
   struct epoll_event events[EVENTS];
-  /* Named so top -H, perf and /proc tell which CPU's loop a socket's work ran on. */
-  char name[24] = "script-loop";
-  if (l->cpu >= 0) snprintf(name, sizeof name, "script-cpu%d", l->cpu);
-  name[15] = '\0'; /* the kernel's limit (CPUs past 9999 would be cut) */
-  pthread_setname_np(pthread_self(), name);
   for (;;) {
     int n = epoll_wait(l->epfd, events, EVENTS, -1);
     if (n < 0) {
@@ -160,6 +155,12 @@ static void start(void) {
       pthread_mutex_destroy(&l->lock);
       break;
     }
+    /* Named so top -H, perf and /proc tell which CPU's loop a socket's work
+     * ran on; by this thread, so the name is there once the first pick returns. */
+    char name[24] = "script-loop";
+    if (l->cpu >= 0) snprintf(name, sizeof name, "script-cpu%d", l->cpu);
+    name[15] = '\0'; /* the kernel's limit (CPUs past 9999 would be cut) */
+    pthread_setname_np(thread, name);
     loop_count++;
   }
   pthread_attr_destroy(&attr);

@@ -157,13 +157,8 @@ async function peersOnCpu(n: NativeCalls, t: Test, cpu: number, count: number, t
     n.udpScriptArm(s, bytes, plan, 4, steps, 0);
     return s;
   });
-  // The loops start with the first script of the process; each names itself once running.
-  const wanted = allowedCpus().length;
-  let loops = scriptLoops();
-  for (let i = 0; i < 200 && loops.length < wanted; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    loops = scriptLoops();
-  }
+  // The loops start, named, with the first script the process arms.
+  const loops = scriptLoops();
   const start = async () => {
     peer.stdin!.write(`${sockets.map((s) => n.udpLocalPort(s)).join(',')}\n`);
     return (await lines.next()).value;
